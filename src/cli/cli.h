@@ -1,0 +1,32 @@
+/*
+** cli.h: the subcommands. Only src/cli prints to people and chooses exit
+** codes; the library below returns statuses and messages.
+*/
+#ifndef DI_CLI_H
+#define DI_CLI_H
+
+#include "core/core.h"
+
+enum {
+    DI_EXIT_OK = 0,
+    DI_EXIT_SOME_FAILED = 1, /* some items failed; the rest were done */
+    DI_EXIT_USAGE = 2,       /* usage or setup error */
+    DI_EXIT_SIGINT = 130,
+    DI_EXIT_SIGTERM = 143,
+};
+
+typedef struct di_command {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
+} di_command;
+
+/* One declaration per subcommand, each in its own cmd_NAME.c. */
+int di_cmd_score(int argc, char **argv);
+
+/* Prints "depthindex: message" on stderr (one line). */
+void di_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when argv[i] is -h or --help. */
+int di_cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,77 @@
+/* main.c: `depthindex SUBCOMMAND ...` dispatch, --help and --version. */
+#include "cli.h"
+#include "di_config.h"
+#include "nn/nn.h"
+#include "store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const di_command commands[] = {
+    {"version", "print the version and what this build contains", NULL},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void di_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("depthindex: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int di_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: depthindex SUBCOMMAND [OPTIONS]\n"
+               "       depthindex --version | --help\n\n"
+               "Computes the depth congestion index of street-level images.\n\n"
+               "subcommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`depthindex SUBCOMMAND --help` describes each one.\n");
+}
+
+static void version(void)
+{
+    printf("depthindex %s\n", DI_VERSION_STRING);
+    printf("engines: cpu%s\n", di_nn_cuda_built() ? " cuda" : "");
+    printf("database backends: %s\n", di_store_backends_built());
+    printf("depth map formats: png npy pfm\n");
+    printf("image formats: jpeg\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return DI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return DI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        version();
+        return DI_EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (commands[i].main && strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].main(argc - 1, argv + 1);
+    di_cli_error("unknown subcommand '%s' (see depthindex --help)", argv[1]);
+    return DI_EXIT_USAGE;
+}

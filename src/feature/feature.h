@@ -1,0 +1,67 @@
+/*
+** feature.h: the depth congestion index of one depth map, exactly as
+** shared/docs/depth-index-spec.md defines it:
+**   8-bit depth -> exact 1-D k-means layers -> ordered label image ->
+**   Canny -> mean of the Gaussian congestion map,
+** the last step computed as a border-corrected weighted sum of the edge map
+** (one pass, no blur).
+*/
+#ifndef DI_FEATURE_H
+#define DI_FEATURE_H
+
+#include "../core/core.h"
+
+#define DI_KMEANS_MAX_K 64
+
+typedef struct di_feature_params {
+    int k;             /* clusters [4] */
+    double canny_low;  /* [100] */
+    double canny_high; /* [200] */
+    int ksize;         /* Gaussian kernel size, odd [71] */
+    double sigma;      /* [7] */
+} di_feature_params;
+
+void di_feature_params_default(di_feature_params *p);
+/* Checks ranges; names the bad parameter. */
+int di_feature_params_check(const di_feature_params *p, di_error *err);
+
+typedef struct di_feature_result {
+    double score;                    /* S in [0, 255] */
+    int k_eff;                       /* clusters actually used */
+    double centres[DI_KMEANS_MAX_K]; /* in 8-bit depth units, ascending */
+    double edge_fraction;            /* share of pixels that are edges */
+    int width, height;
+    float depth_min, depth_max;      /* of the input, before 8-bit scaling */
+} di_feature_result;
+
+/* A per-thread workspace: buffers grow to the largest image seen and are
+** reused, so scoring allocates nothing in steady state. */
+typedef struct di_feature_ws di_feature_ws;
+
+di_feature_ws *di_feature_ws_create(void);
+void di_feature_ws_destroy(di_feature_ws *ws);
+
+/* Scores one depth map (width x height floats). Non-finite values are an
+** error (DI_EFORMAT). */
+int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
+                       int height, const di_feature_params *p,
+                       di_feature_result *out, di_error *err);
+
+/* The intermediate images of the last di_feature_compute on ws (valid until
+** the next call): 8-bit depth, label image, edges. */
+const uint8_t *di_feature_depth8(const di_feature_ws *ws);
+const uint8_t *di_feature_labels(const di_feature_ws *ws);
+const uint8_t *di_feature_edges(const di_feature_ws *ws);
+
+/* The exact k-means of a 256-bin histogram: global optimum of the
+** within-cluster sum of squares; centres ascending; *k_eff as the spec. */
+int di_kmeans_hist(const uint64_t hist[256], int k, double *centres,
+                   int *k_eff, di_error *err);
+
+/* Writes the picture of the last computation on ws: four panels (depth in
+** colour, layers, edges, congestion heatmap) with the title and score. */
+int di_feature_save_panel(di_feature_ws *ws, const di_feature_params *p,
+                          const di_feature_result *r, const char *title,
+                          const char *png_path, di_error *err);
+
+#endif

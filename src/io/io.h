@@ -1,0 +1,76 @@
+/*
+** io.h: formats in and out. Depth maps from PNG (8/16-bit grey, libspng),
+** NPY (uint8, uint16, float32, float64; 2-D or 1xHxW) and PFM; PNG out; JPEG
+** in and out (libjpeg-turbo); float32 tensors as NPY for `depthindex infer`.
+**
+** Every reader takes memory (for the fuzz targets) and has a path wrapper
+** that names the file in its errors. Readers refuse absurd declared sizes
+** (more than DI_IO_MAX_PIXELS) before allocating.
+*/
+#ifndef DI_IO_H
+#define DI_IO_H
+
+#include "../core/core.h"
+
+#define DI_IO_MAX_PIXELS (1u << 28)           /* 16384 x 16384 */
+#define DI_IO_MAX_FILE_BYTES ((size_t)1 << 31) /* 2 GiB */
+
+/* A single-plane float image; data is malloc'd, freed by di_depth_free. */
+typedef struct di_depth {
+    int width, height;
+    float *data;
+} di_depth;
+
+void di_depth_free(di_depth *d);
+
+/* An 8-bit image with 1 or 3 interleaved channels; malloc'd data. */
+typedef struct di_image {
+    int width, height, channels;
+    uint8_t *data;
+} di_image;
+
+void di_image_free(di_image *img);
+
+/* Reads a depth map, choosing the format by content (PNG signature, NPY
+** magic, "Pf" PFM header). Non-finite values are an error. */
+int di_depth_read(const char *path, di_depth *out, di_error *err);
+int di_depth_read_mem(const uint8_t *data, size_t size, const char *name,
+                      di_depth *out, di_error *err);
+int di_png_read_depth_mem(const uint8_t *data, size_t size, const char *name,
+                          di_depth *out, di_error *err);
+int di_npy_read_depth_mem(const uint8_t *data, size_t size, const char *name,
+                          di_depth *out, di_error *err);
+int di_pfm_read_depth_mem(const uint8_t *data, size_t size, const char *name,
+                          di_depth *out, di_error *err);
+
+/* Writes an 8-bit PNG with 1 (grey), 3 (RGB) or 4 (RGBA) channels. */
+int di_png_write(const char *path, const uint8_t *pixels, int width, int height,
+                 int channels, di_error *err);
+
+/* N-dimensional float32 tensors as NPY (for `infer`). dims[ndim]. */
+#define DI_NPY_MAX_DIMS 8
+typedef struct di_tensor {
+    int ndim;
+    int64_t dims[DI_NPY_MAX_DIMS];
+    float *data; /* malloc'd */
+} di_tensor;
+
+void di_tensor_free(di_tensor *t);
+int di_npy_read_tensor(const char *path, di_tensor *out, di_error *err);
+int di_npy_read_tensor_mem(const uint8_t *data, size_t size, const char *name,
+                           di_tensor *out, di_error *err);
+int di_npy_write_f32(const char *path, const float *data, const int64_t *dims,
+                     int ndim, di_error *err);
+
+/* JPEG. di_jpeg_decode_mem decodes to RGB; when min_width/min_height are
+** positive it uses libjpeg-turbo's DCT-domain scaling to the smallest scale
+** whose output is still at least that large (a cheap first downscale when
+** the model input is much smaller than the image). The image's own full size
+** is returned in *full_width/*full_height (may be NULL). */
+int di_jpeg_decode_mem(const uint8_t *data, size_t size, const char *name,
+                       int min_width, int min_height, di_image *out,
+                       int *full_width, int *full_height, di_error *err);
+int di_jpeg_write(const char *path, const di_image *img, int quality,
+                  di_error *err);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+** nn.h: the ONNX inference engine. A model file is loaded once into a graph
+** (shape inference with a symbolic batch, constant folding, fusion, a static
+** memory plan); a session runs batches of N x C x H x W float32 into
+** caller-owned memory. Backends live side by side (cpu/, cuda/), as in ggml.
+**
+** A session is used by one thread at a time; other threads may run other
+** sessions or other work meanwhile.
+*/
+#ifndef DI_NN_H
+#define DI_NN_H
+
+#include "../core/core.h"
+
+typedef enum di_nn_device { DI_NN_CPU = 0, DI_NN_CUDA = 1 } di_nn_device;
+typedef enum di_nn_precision {
+    DI_NN_FP32 = 0, DI_NN_FP16, DI_NN_BF16, DI_NN_TF32
+} di_nn_precision;
+
+typedef struct di_nn_options {
+    int threads;               /* CPU threads; 0 = all cores */
+    di_nn_device device;
+    int device_index;          /* cuda:N */
+    di_nn_precision precision;
+    bool profile;              /* collect time per op type */
+} di_nn_options;
+
+void di_nn_options_default(di_nn_options *o);
+
+typedef struct di_nn_session di_nn_session;
+
+/* Loads and prepares the model. Unsupported ops or attribute values are
+** reported here, naming the node and the op, never in the middle of a run. */
+int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
+                         di_nn_session **out, di_error *err);
+void di_nn_session_destroy(di_nn_session *s);
+
+/* The first input's per-image shape (C, H, W) with the batch left out. */
+int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w);
+/* The first output's shape for a batch of n: dims[0] is n. */
+int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
+                       di_error *err);
+
+/* Runs a batch. input holds batch*C*H*W floats; output receives the first
+** output, output_capacity floats at most (an error if too small). */
+int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
+              size_t output_capacity, di_error *err);
+
+/* Which backends this build has. */
+bool di_nn_cuda_built(void);
+/* Number of CUDA devices present (0 when none or not built). */
+int di_nn_cuda_device_count(void);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+** store.h: the table of panoramas, behind one interface with three real
+** backends chosen by URL: sqlite:PATH (embedded default, WAL),
+** mysql://user[:pass]@host[:port]/db (MariaDB Connector/C) and
+** postgresql://user[:pass]@host[:port]/db (libpq).
+**
+** Reading never holds a cursor or a transaction open: keyset pages
+** (WHERE id > ? ... ORDER BY id LIMIT ?). Writing groups results into one
+** transaction per call; UPDATEs are idempotent. A lost connection is reported
+** as DI_ECONN; the *_retry functions reconnect with backoff until a deadline.
+** All values are bound parameters; table and column names are validated
+** identifiers.
+*/
+#ifndef DI_STORE_H
+#define DI_STORE_H
+
+#include "../core/core.h"
+
+#define DI_STORE_MAX_FACES 8
+#define DI_STORE_SID_MAX 256
+
+typedef struct di_store_config {
+    const char *url;
+    const char *password;      /* overrides the URL's; NULL = URL or env */
+    const char *table;         /* [panorama] */
+    const char *id_column;     /* [id] */
+    const char *sid_column;    /* [panorama_sid] */
+    int nfaces;                /* [4] */
+    const char *faces[DI_STORE_MAX_FACES]; /* [xm xp zm zp] */
+    const char *column_pattern;            /* ["{face}_depth_index"] */
+} di_store_config;
+
+void di_store_config_default(di_store_config *c);
+
+typedef struct di_store di_store;
+
+/* Connects and checks the schema: a missing table or column is DI_ESCHEMA
+** naming it; a wrong password DI_EAUTH; an unreachable host DI_ECONN. When
+** create_schema is true the table (and depthindex_errors) are created first. */
+int di_store_open(const di_store_config *cfg, bool create_schema,
+                  di_store **out, di_error *err);
+void di_store_close(di_store *s);
+const char *di_store_backend(const di_store *s); /* "sqlite", "mariadb", ... */
+
+typedef struct di_store_row {
+    int64_t id;
+    char sid[DI_STORE_SID_MAX];
+    uint32_t pending; /* bit f set: face f has no score yet (or force) */
+} di_store_row;
+
+/* One keyset page of rows with pending faces (all rows when force), ids
+** strictly greater than after_id, ascending, at most max_rows. */
+int di_store_fetch_pending(di_store *s, int64_t after_id, int max_rows,
+                           bool force, di_store_row *rows, int *nrows,
+                           di_error *err);
+
+typedef struct di_store_result {
+    int64_t id;
+    int face;            /* index into cfg.faces */
+    bool ok;
+    double score;        /* when ok */
+    char error[256];     /* when !ok: recorded in depthindex_errors */
+} di_store_result;
+
+/* Writes n results in one transaction: scores into their columns (clearing
+** any error record of that face), failures into depthindex_errors. */
+int di_store_write(di_store *s, const di_store_result *results, int n,
+                   di_error *err);
+
+/* Reconnects after DI_ECONN. */
+int di_store_reconnect(di_store *s, di_error *err);
+
+/* The same with reconnect-and-retry on DI_ECONN, backoff from 0.1 s to 5 s,
+** until retry_for seconds have passed or *stop becomes true. */
+int di_store_fetch_pending_retry(di_store *s, int64_t after_id, int max_rows,
+                                 bool force, di_store_row *rows, int *nrows,
+                                 double retry_for, volatile bool *stop,
+                                 di_error *err);
+int di_store_write_retry(di_store *s, const di_store_result *results, int n,
+                         double retry_for, volatile bool *stop, di_error *err);
+
+typedef struct di_store_counts {
+    int64_t rows;
+    int64_t done[DI_STORE_MAX_FACES];
+    int64_t pending[DI_STORE_MAX_FACES];
+    int64_t failed[DI_STORE_MAX_FACES];
+} di_store_counts;
+
+int di_store_count(di_store *s, di_store_counts *out, di_error *err);
+
+/* Inserts panoramas (for `init --demo`), in one transaction. */
+int di_store_insert_panoramas(di_store *s, const int64_t *ids,
+                              const char *const *sids, int n, di_error *err);
+
+/* Which backends this build has, e.g. "sqlite mariadb postgresql". */
+const char *di_store_backends_built(void);
+
+#endif

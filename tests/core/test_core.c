@@ -1,0 +1,131 @@
+/* test_core.c: error model, queue, URL parsing, identifiers, file reads. */
+#include "check.h"
+#include "core/core.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_error(void)
+{
+    di_error e;
+    di_error_clear(&e);
+    CHECK(di_fail(&e, DI_EFORMAT, "a.png: bad\nheader %d", 3) == DI_EFORMAT);
+    CHECK(e.code == DI_EFORMAT);
+    CHECK(strcmp(e.msg, "a.png: bad header 3") == 0);
+    di_error_prefix(&e, "row %d", 7);
+    CHECK(strcmp(e.msg, "row 7: a.png: bad header 3") == 0);
+    CHECK(di_fail(NULL, DI_EIO, "x") == DI_EIO);
+}
+
+#define NITEMS 20000
+static void *producer(void *arg)
+{
+    di_queue *q = arg;
+    for (intptr_t i = 1; i <= NITEMS; i++)
+        di_queue_push(q, (void *)i);
+    return NULL;
+}
+
+static void test_queue(void)
+{
+    di_queue *q = di_queue_create(3);
+    CHECK(q != NULL);
+    pthread_t a, b;
+    pthread_create(&a, NULL, producer, q);
+    pthread_create(&b, NULL, producer, q);
+    long long sum = 0;
+    size_t maxlen = 0;
+    for (int i = 0; i < 2 * NITEMS; i++) {
+        size_t len = di_queue_length(q);
+        if (len > maxlen)
+            maxlen = len;
+        sum += (intptr_t)di_queue_pop(q);
+    }
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    CHECK(sum == 2LL * NITEMS * (NITEMS + 1) / 2);
+    CHECK(maxlen <= 3);
+    CHECK(di_queue_try_pop(q) == NULL);
+    di_queue_push(q, (void *)1);
+    di_queue_close(q);
+    CHECK(di_queue_push(q, (void *)2) == DI_EINTR);
+    CHECK(di_queue_pop(q) == (void *)1); /* drains after close */
+    CHECK(di_queue_pop(q) == NULL);
+    di_queue_destroy(q);
+}
+
+static void test_url(void)
+{
+    di_url u;
+    di_error e;
+    CHECK(di_url_parse("sqlite:demo/x.db", &u, &e) == DI_OK);
+    CHECK(strcmp(u.scheme, "sqlite") == 0 && strcmp(u.path, "demo/x.db") == 0);
+    CHECK(di_url_parse("mysql://bob:s%40cret@127.0.0.1:3307/pano", &u, &e) == DI_OK);
+    CHECK(strcmp(u.scheme, "mysql") == 0);
+    CHECK(strcmp(u.user, "bob") == 0 && strcmp(u.password, "s@cret") == 0);
+    CHECK(u.has_password && u.port == 3307 && strcmp(u.host, "127.0.0.1") == 0);
+    CHECK(strcmp(u.path, "pano") == 0);
+    CHECK(di_url_parse("postgres://alice@db.example/pano", &u, &e) == DI_OK);
+    CHECK(strcmp(u.scheme, "postgresql") == 0 && !u.has_password && u.port == 0);
+    CHECK(di_url_parse("postgresql://u@[::1]:5433/d", &u, &e) == DI_OK);
+    CHECK(strcmp(u.host, "::1") == 0 && u.port == 5433);
+    /* Errors never echo the password. */
+    CHECK(di_url_parse("mysql://bob:topsecret@host:99999/db", &u, &e) == DI_EINVAL);
+    CHECK(strstr(e.msg, "topsecret") == NULL);
+    CHECK(di_url_parse("mysql://bob:topsecret@host", &u, &e) == DI_EINVAL);
+    CHECK(strstr(e.msg, "topsecret") == NULL);
+    CHECK(di_url_parse("oracle://x/y", &u, &e) == DI_EINVAL);
+    CHECK(di_url_parse("", &u, &e) == DI_EINVAL);
+    CHECK(di_url_parse("sqlite:", &u, &e) == DI_EINVAL);
+    CHECK(di_url_parse("mysql://bob:%zz@h/db", &u, &e) == DI_EINVAL);
+    char red[256];
+    di_url_redact("mysql://bob:topsecret@host/db", red, sizeof red);
+    CHECK(strcmp(red, "mysql://bob:***@host/db") == 0);
+    di_url_redact("sqlite:a.db", red, sizeof red);
+    CHECK(strcmp(red, "sqlite:a.db") == 0);
+}
+
+static void test_ident(void)
+{
+    CHECK(di_ident_valid("panorama"));
+    CHECK(di_ident_valid("_x9"));
+    CHECK(!di_ident_valid("9x"));
+    CHECK(!di_ident_valid(""));
+    CHECK(!di_ident_valid("a;drop table t"));
+    CHECK(!di_ident_valid("a b"));
+    CHECK(!di_ident_valid("x\"y"));
+}
+
+static void test_read_file(void)
+{
+    uint8_t *d;
+    size_t n;
+    di_error e;
+    CHECK(di_read_file("/nonexistent/file", 100, &d, &n, &e) == DI_EIO);
+    CHECK(strstr(e.msg, "/nonexistent/file") != NULL);
+    CHECK(di_read_file("/tmp", 100, &d, &n, &e) == DI_EIO);
+    CHECK(strstr(e.msg, "directory") != NULL);
+    char path[] = "/tmp/di_test_core_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("hello", f);
+    fclose(f);
+    CHECK(di_read_file(path, 100, &d, &n, &e) == DI_OK);
+    CHECK(n == 5 && memcmp(d, "hello", 5) == 0);
+    free(d);
+    CHECK(di_read_file(path, 4, &d, &n, &e) == DI_ENOMEM);
+    remove(path);
+}
+
+int main(void)
+{
+    test_error();
+    test_queue();
+    test_url();
+    test_ident();
+    test_read_file();
+    return check_summary();
+}
