@@ -21,8 +21,18 @@ typedef struct di_command {
     int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
 } di_command;
 
-/* One declaration per subcommand, each in its own cmd_NAME.c. */
-int di_cmd_score(int argc, char **argv);
+/* One declaration per subcommand, each in its own cmd_NAME.c. They are weak
+** so that a subcommand whose file is not part of this build is reported as
+** missing instead of breaking the link while parts land one by one. */
+#define DI_CMD_DECL(name) \
+    int di_cmd_##name(int argc, char **argv) __attribute__((weak))
+DI_CMD_DECL(score);
+DI_CMD_DECL(run);
+DI_CMD_DECL(init);
+DI_CMD_DECL(status);
+DI_CMD_DECL(infer);
+DI_CMD_DECL(model);
+DI_CMD_DECL(demo);
 
 /* Prints "depthindex: message" on stderr (one line). */
 void di_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

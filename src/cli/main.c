@@ -9,7 +9,13 @@
 #include <string.h>
 
 static const di_command commands[] = {
-    {"version", "print the version and what this build contains", NULL},
+    {"score", "score depth map files (PNG, NPY, PFM)", di_cmd_score},
+    {"run", "score the faces listed in a database (the main job)", di_cmd_run},
+    {"init", "create the schema; with --demo, a synthetic data set", di_cmd_init},
+    {"status", "done, pending and failed faces in a database", di_cmd_status},
+    {"infer", "run an ONNX model on an NPY tensor", di_cmd_infer},
+    {"model", "describe an ONNX model and what of it is supported", di_cmd_model},
+    {"demo", "write synthetic street-canyon depth maps", di_cmd_demo},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -41,7 +47,9 @@ static void usage(FILE *f)
                "Computes the depth congestion index of street-level images.\n\n"
                "subcommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        if (commands[i].main)
+            fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-8s %s\n", "version", "print the version and what this build contains");
     fprintf(f, "\n`depthindex SUBCOMMAND --help` describes each one.\n");
 }
 
@@ -69,9 +77,15 @@ int main(int argc, char **argv)
         version();
         return DI_EXIT_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (commands[i].main && strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].main(argc - 1, argv + 1);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        if (!commands[i].main) {
+            di_cli_error("subcommand '%s' is not part of this build", argv[1]);
+            return DI_EXIT_USAGE;
+        }
+        return commands[i].main(argc - 1, argv + 1);
+    }
     di_cli_error("unknown subcommand '%s' (see depthindex --help)", argv[1]);
     return DI_EXIT_USAGE;
 }
