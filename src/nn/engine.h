@@ -84,4 +84,8 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
 
 const di_nn_graph *di_nn_session_graph(const di_nn_session *s);
 
+/* Reads a serialized ONNX TensorProto file (the conformance data's
+** input_N.pb / output_N.pb) into out (data malloc'd). */
+int di_nn_tensor_pb_read(const char *path, di_nn_io *out, di_error *err);
+
 #endif

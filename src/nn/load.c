@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "onnx.pb-c.h"
-#include "op.h"
+#include "engine.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
 #define MAX_TENSOR_ELEMS ((int64_t)1 << 31)
@@ -144,15 +144,15 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
         switch (dt) {
         case DI_DT_FLOAT:
             have = t->n_float_data;
-            if (have == (size_t)n) memcpy(buf, t->float_data, bytes);
+            if (have == (size_t)n && bytes) memcpy(buf, t->float_data, bytes);
             break;
         case DI_DT_DOUBLE:
             have = t->n_double_data;
-            if (have == (size_t)n) memcpy(buf, t->double_data, bytes);
+            if (have == (size_t)n && bytes) memcpy(buf, t->double_data, bytes);
             break;
         case DI_DT_INT64:
             have = t->n_int64_data;
-            if (have == (size_t)n) memcpy(buf, t->int64_data, bytes);
+            if (have == (size_t)n && bytes) memcpy(buf, t->int64_data, bytes);
             break;
         default: /* int32, uint8, int8, bool live in int32_data */
             have = t->n_int32_data;
@@ -175,6 +175,26 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
     *ndim = (int)t->n_dims;
     *data = buf;
     return DI_OK;
+}
+
+int di_nn_tensor_pb_read(const char *path, di_nn_io *out, di_error *err)
+{
+    uint8_t *data;
+    size_t size;
+    memset(out, 0, sizeof *out);
+    int rc = di_read_file(path, (size_t)1 << 31, &data, &size, err);
+    if (rc) return rc;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, data);
+    free(data);
+    if (!t) return di_fail(err, DI_EFORMAT, "%s: not a TensorProto", path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    loader L = {path, dir, 0, 0};
+    rc = tensor_from_proto(&L, t, &out->dtype, &out->ndim, out->dims, &out->data, err);
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return rc;
 }
 
 /* ---- the graph ---- */
@@ -340,7 +360,11 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
         if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) g->opset = o->version;
     }
-    if (g->opset < 0) return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
+    if (g->opset < 0) {
+        if (mp->n_opset_import && mp->opset_import[0]->domain)
+            return di_fail(err, DI_EUNSUPPORTED, "%s: operator set domain '%s' is not supported (only the default ONNX domain)", L->name, mp->opset_import[0]->domain);
+        return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
+    }
     if (g->opset < 11 || g->opset > 21)
         return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 11 to 21)", L->name, (long long)g->opset);
 
@@ -383,6 +407,11 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
         }
         int v = add_value(g, &m, nm, cap);
         if (g->values[v].data) continue; /* an initializer listed as input (old exporters) */
+        const Onnx__TypeProto *tp = gp->input[i]->type;
+        if (tp && tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: graph input '%s' is not a tensor (sequence, map or optional types are not supported)", L->name, nm);
+            break;
+        }
         value_info(&g->values[v], gp->input[i]);
         g->inputs[g->ninputs++] = v;
     }

@@ -246,13 +246,13 @@ static int build_steps(builder *b, di_error *err)
         for (int o = 0; o < n->nout; o++)
             k.out[o] = n->out[o] >= 0 ? &p->vals[n->out[o]] : NULL;
         bool fold = n->nin > 0 && (all_const || (n->op->flags & DI_OP_SHAPE_ONLY));
-        if (!n->op->run) fold = true; /* Constant */
+        if (n->nin == 0) fold = true; /* Constant */
 
         int fused[4];
         if (!fold && (n->op->flags & DI_OP_POSTOPS))
             k.out[0] = &p->vals[plan_fusion(b, ni, &k, fused)];
         /* plain inputs for kernels that need them */
-        bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK) || fold;
+        bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK);
         int rc;
         for (int attempt = 0; attempt < 2; attempt++) {
             if (want_plain) {
