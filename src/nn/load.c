@@ -16,7 +16,7 @@
 #include "engine.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
-#define MAX_TENSOR_ELEMS ((int64_t)1 << 31)
+#define MAX_TENSOR_ELEMS ((int64_t)1 << 30)
 
 size_t di_dtype_size(int dtype)
 {
@@ -129,43 +129,36 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
     if (n < 0 || n > MAX_TENSOR_ELEMS)
         return di_fail(err, DI_ENOMEM, "%s: tensor '%s': absurd size", L->name, tname);
     size_t bytes = (size_t)n * es;
+    bool external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    /* sizes are checked before anything is allocated */
+    size_t have = 0;
+    if (!external && t->has_raw_data) {
+        if (t->raw_data.len != bytes)
+            return di_fail(err, DI_EFORMAT, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %zu", L->name, tname, t->raw_data.len, bytes);
+    } else if (!external) {
+        have = dt == DI_DT_FLOAT ? t->n_float_data : dt == DI_DT_DOUBLE ? t->n_double_data : dt == DI_DT_INT64 ? t->n_int64_data : t->n_int32_data;
+        if (have != (size_t)n)
+            return di_fail(err, DI_EFORMAT, "%s: tensor '%s': has %zu values, its shape needs %lld", L->name, tname, have, (long long)n);
+    }
     uint8_t *buf = malloc(bytes ? bytes : 1);
     if (!buf) return di_fail(err, DI_ENOMEM, "%s: tensor '%s': out of memory", L->name, tname);
     int rc = DI_OK;
-    size_t have;
-    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (external) {
         rc = read_external(L, t, tname, buf, bytes, err);
     } else if (t->has_raw_data) {
-        if (t->raw_data.len != bytes)
-            rc = di_fail(err, DI_EFORMAT, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %zu", L->name, tname, t->raw_data.len, bytes);
-        else if (bytes)
-            memcpy(buf, t->raw_data.data, bytes);
-    } else {
+        if (bytes) memcpy(buf, t->raw_data.data, bytes);
+    } else if (bytes) {
         switch (dt) {
-        case DI_DT_FLOAT:
-            have = t->n_float_data;
-            if (have == (size_t)n && bytes) memcpy(buf, t->float_data, bytes);
-            break;
-        case DI_DT_DOUBLE:
-            have = t->n_double_data;
-            if (have == (size_t)n && bytes) memcpy(buf, t->double_data, bytes);
-            break;
-        case DI_DT_INT64:
-            have = t->n_int64_data;
-            if (have == (size_t)n && bytes) memcpy(buf, t->int64_data, bytes);
-            break;
+        case DI_DT_FLOAT: memcpy(buf, t->float_data, bytes); break;
+        case DI_DT_DOUBLE: memcpy(buf, t->double_data, bytes); break;
+        case DI_DT_INT64: memcpy(buf, t->int64_data, bytes); break;
         default: /* int32, uint8, int8, bool live in int32_data */
-            have = t->n_int32_data;
-            if (have == (size_t)n) {
-                for (int64_t i = 0; i < n; i++) {
-                    if (dt == DI_DT_INT32) ((int32_t *)buf)[i] = t->int32_data[i];
-                    else buf[i] = (uint8_t)t->int32_data[i];
-                }
+            for (int64_t i = 0; i < n; i++) {
+                if (dt == DI_DT_INT32) ((int32_t *)buf)[i] = t->int32_data[i];
+                else buf[i] = (uint8_t)t->int32_data[i];
             }
             break;
         }
-        if (rc == DI_OK && have != (size_t)n)
-            rc = di_fail(err, DI_EFORMAT, "%s: tensor '%s': has %zu values, its shape needs %lld", L->name, tname, have, (long long)n);
     }
     if (rc) {
         free(buf);
@@ -497,7 +490,15 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
             rc = di_fail(&e, DI_EUNSUPPORTED, "%s: node '%s': op %s is not supported", L->name, nd->name, nd->op_type);
         else if (nd->nin < op->min_in || nd->nin > op->max_in)
             rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): %d inputs, expected %d to %d", L->name, nd->name, nd->op_type, nd->nin, op->min_in, op->max_in);
-        else if (op->check && (rc = op->check(g, nd, &e)) != DI_OK)
+        else if (nd->nout < 1 || nd->out[0] < 0)
+            rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): has no output", L->name, nd->name, nd->op_type);
+        else {
+            for (int j = 0; j < op->min_in && !rc; j++)
+                if (nd->in[j] < 0) rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): required input %d is missing", L->name, nd->name, nd->op_type, j);
+        }
+        if (rc) {
+            /* reported below */
+        } else if (op->check && (rc = op->check(g, nd, &e)) != DI_OK)
             di_error_prefix(&e, "%s", L->name);
         if (rc == DI_OK) {
             nd->op = op;

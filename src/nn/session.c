@@ -162,7 +162,7 @@ static bool plan_matches(const di_nn_plan *p, const di_nn_io *ins, int nins)
 {
     if (p->ninputs != nins) return false;
     for (int i = 0; i < nins; i++) {
-        if (p->in_ndim[i] != ins[i].ndim) return false;
+        if (p->in_ndim[i] != ins[i].ndim || p->in_dtype[i] != ins[i].dtype) return false;
         if (memcmp(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
     }
     return true;
