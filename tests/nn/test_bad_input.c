@@ -234,8 +234,13 @@ int main(int argc, char **argv)
     char path[1024];
     const char *build = getenv("DEPTHINDEX_BUILD_ROOT");
     char tmp[900];
-    snprintf(tmp, sizeof tmp, "%s/tests/nn/tmp-bad", build && *build ? build : ".");
-    mkdir(tmp, 0755);
+    if (build && *build) {
+        snprintf(tmp, sizeof tmp, "%s/tests/nn/tmp-bad", build);
+        mkdir(tmp, 0755);
+    } else {
+        snprintf(tmp, sizeof tmp, "/tmp/di-nn-bad-XXXXXX");
+        if (!mkdtemp(tmp)) return 1;
+    }
 
     /* the good model loads and runs, and matches a direct computation */
     mb b;
