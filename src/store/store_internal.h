@@ -73,9 +73,12 @@ struct di_store {
 };
 
 extern const di_store_ops di_store_sqlite_ops;
-/* Weak: a build without the client library has no such symbol (NULL). */
-extern const di_store_ops di_store_mariadb_ops __attribute__((weak));
-extern const di_store_ops di_store_postgresql_ops __attribute__((weak));
+#if DI_HAVE_MARIADB
+extern const di_store_ops di_store_mariadb_ops;
+#endif
+#if DI_HAVE_POSTGRESQL
+extern const di_store_ops di_store_postgresql_ops;
+#endif
 
 /* Replaces every occurrence of the store's password in msg by "***": server
 ** messages should never contain it, and this makes sure. */
