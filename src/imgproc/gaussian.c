@@ -12,12 +12,15 @@
 
 #define DI_GAUSS_MAX_KSIZE 4095
 
-/* OpenCV's fixed kernels for ksize 1, 3, 5, 7 when sigma <= 0. */
-static const float small_kernels[4][7] = {
+/* OpenCV's fixed kernels for ksize 1, 3, 5, 7, 9 when sigma <= 0 (4.6 has
+** the 9-tap one too: 4 13 30 51 60 51 30 13 4, over 256). */
+static const float small_kernels[5][9] = {
     {1.f},
     {0.25f, 0.5f, 0.25f},
     {0.0625f, 0.25f, 0.375f, 0.25f, 0.0625f},
     {0.03125f, 0.109375f, 0.21875f, 0.28125f, 0.21875f, 0.109375f, 0.03125f},
+    {0.015625f, 0.05078125f, 0.1171875f, 0.19921875f, 0.234375f, 0.19921875f,
+     0.1171875f, 0.05078125f, 0.015625f},
 };
 
 static int check_ksize(int ksize, di_error *err)
@@ -47,7 +50,7 @@ int di_gaussian_kernel(int ksize, double sigma, double *kernel, di_error *err)
         return rc;
     if (!isfinite(sigma))
         return di_fail(err, DI_EINVAL, "Gaussian sigma is not finite");
-    int fixed = ksize <= 7 && sigma <= 0;
+    int fixed = ksize <= 9 && sigma <= 0;
     double sum = 0;
     for (int i = 0; i < ksize; i++) {
         kernel[i] = tap(ksize, sigma, i, fixed);
@@ -63,7 +66,7 @@ int di_gaussian_kernel(int ksize, double sigma, double *kernel, di_error *err)
 ** each tap rounded to float before the sum and again after normalising. */
 static void kernel_f32(int ksize, double sigma, float *kernel)
 {
-    int fixed = ksize <= 7 && sigma <= 0;
+    int fixed = ksize <= 9 && sigma <= 0;
     double sum = 0;
     for (int i = 0; i < ksize; i++) {
         kernel[i] = (float)tap(ksize, sigma, i, fixed);
