@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The oracle of the score: the spec computed with OpenCV and NumPy.
 
-  oracle.py ORACLE_HELPER
+  oracle.py ORACLE_HELPER [--small]
 
 For generated depth maps of many sizes and kinds (and the photographs Debian
 ships, read as grey) it computes the spec's steps independently:
@@ -16,7 +16,7 @@ and compares with our C code run through oracle_helper: the score within
 label image. It also checks Canny alone on random label images and the
 Gaussian blur against cv2.
 
-DI_TEST_SMALL=1 (the sanitizer build) uses fewer and smaller maps.
+--small or DI_TEST_SMALL=1 (the sanitizer build) use fewer and smaller maps.
 """
 import json
 import os
@@ -32,7 +32,7 @@ except ImportError as e:  # meson: 77 = skipped
     print(f"SKIP: {e}")
     sys.exit(77)
 
-SMALL = os.environ.get("DI_TEST_SMALL") == "1"
+SMALL = "--small" in sys.argv or os.environ.get("DI_TEST_SMALL") == "1"
 PHOTOS = "/usr/lib/python3/dist-packages/sklearn/datasets/images"
 failures = 0
 checks = 0
