@@ -86,6 +86,8 @@ void di_progress_line(di_progress *pr, const di_pipeline_stats *s,
     int64_t done = s->ok + s->failed;
     double rate = s->elapsed > 0 ? done / s->elapsed : 0;
     double recent = recent_rate(pr, s->elapsed, done);
+    if (pr->n <= 1)
+        recent = rate;
     double pct = s->total > 0 ? 100.0 * done / s->total : 100.0;
     double r_eta = recent > 0 ? recent : rate;
     double eta = r_eta > 0 ? (s->total - done) / r_eta : -1;

@@ -77,7 +77,9 @@ void *di_writer_main(void *arg)
         } else {
             r = di_queue_try_pop(p->write_q);
             if (!r) {
-                if (di_now() - w.first >= p->cfg.write_seconds)
+                /* every post worker has ended: nothing more will come */
+                bool last = atomic_load(&p->live_workers) == 0;
+                if (last || di_now() - w.first >= p->cfg.write_seconds)
                     flush(&w);
                 else
                     di_sleep(0.002);
