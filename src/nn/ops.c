@@ -9,7 +9,11 @@
 #define OPS(X)                                                              \
     X(Conv) X(Relu) X(Clip) X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Resize)    \
     X(Squeeze) X(Unsqueeze) X(Reshape) X(Flatten) X(Identity) \
-    X(Constant) X(Shape) X(ConstantOfShape)
+    X(Constant) X(Shape) X(ConstantOfShape) X(Sqrt) X(Erf) X(Sigmoid) X(Exp)  \
+    X(Log) X(Tanh) X(Neg) X(Abs) X(Reciprocal) X(Gelu) X(LeakyRelu) X(Floor)  \
+    X(Ceil) X(Cast) X(Equal) X(Less) X(Greater) X(Where) X(Softmax)           \
+    X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
+    X(ReduceSum) X(ReduceMax) X(ReduceMin)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)
