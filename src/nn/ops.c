@@ -13,7 +13,8 @@
     X(Log) X(Tanh) X(Neg) X(Abs) X(Reciprocal) X(Gelu) X(LeakyRelu) X(Floor)  \
     X(Ceil) X(Cast) X(Equal) X(Less) X(Greater) X(Where) X(Softmax)           \
     X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
-    X(ReduceSum) X(ReduceMax) X(ReduceMin)
+    X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
+    X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)
