@@ -14,7 +14,8 @@
     X(Ceil) X(Cast) X(Equal) X(Less) X(Greater) X(Where) X(Softmax)           \
     X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
     X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
-    X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile)
+    X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile) X(MatMul) X(Gemm) \
+    X(MaxPool) X(AveragePool) X(GlobalAveragePool)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)
