@@ -15,7 +15,7 @@
     X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
     X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
     X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile) X(MatMul) X(Gemm) \
-    X(MaxPool) X(AveragePool) X(GlobalAveragePool)
+    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)
