@@ -16,6 +16,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 /* The Canny state map uses 32-bit indices over (w + 2) * (h + 2). */
 #define DI_FEATURE_MAX_PIXELS ((size_t)1 << 30)
@@ -123,34 +126,111 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
     return DI_OK;
 }
 
-/* Min and max; a non-finite value makes it return its index. */
+/* Min and max; a non-finite value makes it return its index. Values are
+** checked for non-finite (exponent all ones) in the same pass; with SSE/AVX
+** the pass runs 4 or 8 floats at a time (a plain C min/max reduction over
+** floats does not vectorise without -ffast-math). */
+static size_t first_nonfinite(const float *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(d[i]))
+            return i;
+    return n;
+}
+
 static size_t minmax(const float *d, size_t n, float *mn, float *mx)
 {
-    /* Blocks keep the check for non-finite values (exponent all ones) off
-    ** the min/max loop, which then vectorises. */
     float lo = d[0], hi = d[0];
-    const size_t block = 4096;
-    for (size_t s = 0; s < n; s += block) {
-        size_t e = s + block < n ? s + block : n;
-        uint32_t bad = 0;
-        for (size_t i = s; i < e; i++) {
-            uint32_t u;
-            memcpy(&u, d + i, 4);
-            bad |= (u & 0x7f800000u) == 0x7f800000u;
+    size_t i = 0;
+#if defined(__AVX__)
+    if (n >= 8) {
+        __m256 vlo = _mm256_loadu_ps(d), vhi = vlo;
+        const __m256i expo = _mm256_set1_epi32(0x7f800000);
+        __m256 bad = _mm256_setzero_ps();
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(d + i);
+            vlo = _mm256_min_ps(vlo, v);
+            vhi = _mm256_max_ps(vhi, v);
+            __m256 e = _mm256_and_ps(v, _mm256_castsi256_ps(expo));
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(e, _mm256_castsi256_ps(expo),
+                                                  _CMP_EQ_OQ));
         }
-        if (bad) {
-            for (size_t i = s; i < e; i++)
-                if (!isfinite(d[i]))
-                    return i;
+        if (_mm256_movemask_ps(bad))
+            return first_nonfinite(d, n);
+        float l[8], h[8];
+        _mm256_storeu_ps(l, vlo);
+        _mm256_storeu_ps(h, vhi);
+        for (int k = 0; k < 8; k++) {
+            lo = l[k] < lo ? l[k] : lo;
+            hi = h[k] > hi ? h[k] : hi;
         }
-        for (size_t i = s; i < e; i++) {
-            float v = d[i];
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
+    }
+#elif defined(__SSE2__)
+    if (n >= 4) {
+        __m128 vlo = _mm_loadu_ps(d), vhi = vlo;
+        const __m128i expo = _mm_set1_epi32(0x7f800000);
+        __m128i bad = _mm_setzero_si128();
+        for (; i + 4 <= n; i += 4) {
+            __m128 v = _mm_loadu_ps(d + i);
+            vlo = _mm_min_ps(vlo, v);
+            vhi = _mm_max_ps(vhi, v);
+            __m128i e = _mm_and_si128(_mm_castps_si128(v), expo);
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi32(e, expo));
         }
+        if (_mm_movemask_epi8(bad))
+            return first_nonfinite(d, n);
+        float l[4], h[4];
+        _mm_storeu_ps(l, vlo);
+        _mm_storeu_ps(h, vhi);
+        for (int k = 0; k < 4; k++) {
+            lo = l[k] < lo ? l[k] : lo;
+            hi = h[k] > hi ? h[k] : hi;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        float v = d[i];
+        if (!isfinite(v))
+            return first_nonfinite(d, n);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     *mn = lo, *mx = hi;
     return n;
+}
+
+/* L = lut[U]. The lookup table of a nearest-centre assignment is a step
+** function of the value; when it is monotone with few steps (always, in
+** practice) it is applied as a sum of comparisons, which vectorises. */
+static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
+                         size_t n)
+{
+    int steps = 0, monotone = 1;
+    uint8_t at[DI_KMEANS_MAX_K], inc[DI_KMEANS_MAX_K];
+    for (int v = 1; v < 256; v++) {
+        if (lut[v] == lut[v - 1])
+            continue;
+        if (lut[v] < lut[v - 1] || steps == 8) {
+            monotone = 0;
+            break;
+        }
+        at[steps] = (uint8_t)v;
+        inc[steps] = (uint8_t)(lut[v] - lut[v - 1]);
+        steps++;
+    }
+    if (!monotone) {
+        for (size_t i = 0; i < n; i++)
+            lab[i] = lut[u[i]];
+        return;
+    }
+    const uint8_t base = lut[0];
+    for (size_t i = 0; i < n; i++)
+        lab[i] = base;
+    for (int s = 0; s < steps; s++) {
+        const uint8_t t = at[s], add = inc[s];
+        for (size_t i = 0; i < n; i++)
+            lab[i] = (uint8_t)(lab[i] + (u[i] >= t ? add : 0));
+    }
 }
 
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram. */
@@ -227,13 +307,9 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
     if ((rc = di_kmeans_hist(hist, p->k, out->centres, &out->k_eff, err)))
         return rc;
     di_kmeans_label_lut(out->centres, out->k_eff, ws->lut);
-    const uint8_t *lut = ws->lut;
-    const uint8_t *u = ws->depth8;
-    uint8_t *lab = ws->labels;
-    for (size_t i = 0; i < n; i++)
-        lab[i] = lut[u[i]];
+    apply_labels(ws->lut, ws->depth8, ws->labels, n);
 
-    di_canny(lab, width, height, p->canny_low, p->canny_high, ws->edges,
+    di_canny(ws->labels, width, height, p->canny_low, p->canny_high, ws->edges,
              ws->canny_scratch);
 
     uint64_t edges;
