@@ -224,16 +224,48 @@ static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
         return;
     }
     const uint8_t base = lut[0];
-    for (size_t i = 0; i < n; i++)
-        lab[i] = base;
-    for (int s = 0; s < steps; s++) {
-        const uint8_t t = at[s], add = inc[s];
-        for (size_t i = 0; i < n; i++)
-            lab[i] = (uint8_t)(lab[i] + (u[i] >= t ? add : 0));
+    const size_t chunk = 8192; /* stays in L1 across the steps */
+    for (size_t c = 0; c < n; c += chunk) {
+        const size_t e = c + chunk < n ? c + chunk : n;
+        for (size_t i = c; i < e; i++)
+            lab[i] = base;
+        for (int s = 0; s < steps; s++) {
+            const uint8_t t = at[s], add = inc[s];
+            for (size_t i = c; i < e; i++)
+                lab[i] = (uint8_t)(lab[i] + (u[i] >= t ? add : 0));
+        }
     }
 }
 
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram. */
+/* Histogram of a chunk of U. Depth maps are smooth, so runs of 32 equal
+** values are common (sky, walls, upsampled model output): such a run is one
+** addition; otherwise four partial tables hide the store-to-load latency. */
+static void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
+{
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const uint8_t v0 = u[i];
+        int same = 1;
+        for (int k = 1; k < 32; k++)
+            same &= u[i + k] == v0;
+        if (same) {
+            h4[0][v0] += 32;
+            continue;
+        }
+        for (int k = 0; k < 32; k += 4) {
+            h4[0][u[i + k]]++;
+            h4[1][u[i + k + 1]]++;
+            h4[2][u[i + k + 2]]++;
+            h4[3][u[i + k + 3]]++;
+        }
+    }
+    for (; i < n; i++)
+        h4[0][u[i]]++;
+}
+
+/* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram, in
+** chunks that stay in L1 between the conversion and the counting. */
 static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
                       uint64_t hist[256])
 {
@@ -244,32 +276,36 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
         return;
     }
     const float range = mx - mn;
-    if (isfinite(range)) {
-        for (size_t i = 0; i < n; i++) {
-            float q = (d[i] - mn) * 255.0f / range;
-            u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
-        }
-    } else { /* the range overflows float: only here, double */
-        const double dr = (double)mx - (double)mn;
-        for (size_t i = 0; i < n; i++) {
-            double q = ((double)d[i] - mn) * 255.0 / dr;
-            u[i] = (uint8_t)(int)(q < 255.0 ? q : 255.0);
-        }
-    }
-    /* Four partial histograms hide the store-to-load dependency. */
+    const int in_float = isfinite(range);
+    const double dr = (double)mx - (double)mn;
+    /* uint32 partial counts: a chunk sequence is flushed every 2^30 pixels. */
     uint32_t h4[4][256];
     memset(h4, 0, sizeof h4);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        h4[0][u[i]]++;
-        h4[1][u[i + 1]]++;
-        h4[2][u[i + 2]]++;
-        h4[3][u[i + 3]]++;
+    const size_t chunk = 4096;
+    size_t since_flush = 0;
+    for (size_t s = 0; s < n; s += chunk) {
+        const size_t e = s + chunk < n ? s + chunk : n;
+        if (in_float) {
+            for (size_t i = s; i < e; i++) {
+                float q = (d[i] - mn) * 255.0f / range;
+                u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
+            }
+        } else { /* the range overflows float: only here, double */
+            for (size_t i = s; i < e; i++) {
+                double q = ((double)d[i] - mn) * 255.0 / dr;
+                u[i] = (uint8_t)(int)(q < 255.0 ? q : 255.0);
+            }
+        }
+        histogram_chunk(u + s, e - s, h4);
+        since_flush += e - s;
+        if (since_flush >= ((size_t)1 << 30) || e == n) {
+            for (int v = 0; v < 256; v++) {
+                hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
+                h4[0][v] = h4[1][v] = h4[2][v] = h4[3][v] = 0;
+            }
+            since_flush = 0;
+        }
     }
-    for (; i < n; i++)
-        h4[0][u[i]]++;
-    for (int v = 0; v < 256; v++)
-        hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
 }
 
 int di_feature_compute(di_feature_ws *ws, const float *depth, int width,

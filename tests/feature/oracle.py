@@ -319,7 +319,8 @@ def main():
         # Other parameters on a few maps.
         few = [m for m in maps if m[1].size <= 300000][:8] + real[:1]
         for params in [(3, 50, 150, 31, 4.0), (6, 20, 60, 7, 0.0),
-                       (1, 100, 200, 71, 7.0), (8, 100, 200, 71, 7.0)]:
+                       (1, 100, 200, 71, 7.0), (8, 100, 200, 71, 7.0),
+                       (12, 100, 200, 71, 7.0)]:
             worst = max(worst, compare_scores(helper, tmp, few, params))
         n_canny = canny_random(helper, tmp, rng)
         blur_vs_cv2(helper, tmp, rng)
