@@ -21,6 +21,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 
 import cv2
 import numpy as np
@@ -73,6 +74,8 @@ def main():
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     cv2.setNumThreads(1)
+    # sklearn warns when a 5 % sample has fewer distinct values than clusters
+    warnings.filterwarnings("ignore", module="sklearn")
     ours = {}
     for line in open(a.ours):
         r = json.loads(line)
@@ -82,7 +85,7 @@ def main():
         d = read_raw(p)
         by_size.setdefault((d.shape[1], d.shape[0]), []).append(d)
     rng = np.random.default_rng()
-    print(f"Run {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC on {machine()}; "
+    print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; "
           f"one core (taskset -c 0), OMP/OpenCV threads 1; cv2 "
           f"{cv2.__version__}, sklearn {__import__('sklearn').__version__}.\n")
     print("| size | maps | seed ms/image | depthindex ms/image | speed-up | "
