@@ -63,7 +63,7 @@ void di_feature_ws_destroy(di_feature_ws *ws)
     if (!ws)
         return;
     free(ws->depth8), free(ws->labels), free(ws->edges);
-    free(ws->canny_scratch), free(ws->cx), free(ws->cy);
+    free(ws->canny_scratch), free(ws->cx), free(ws->cy), free(ws->kernel);
     free(ws);
 }
 
@@ -107,20 +107,16 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
         ws->w_ksize == p->ksize && ws->w_sigma == p->sigma)
         return DI_OK;
     ws->w_valid = 0;
-    double *g = malloc(sizeof(double) * (size_t)p->ksize);
-    if (!g || grow((void **)&ws->cx, &ws->cx_cap, sizeof(double) * (size_t)w) ||
-        grow((void **)&ws->cy, &ws->cy_cap, sizeof(double) * (size_t)h)) {
-        free(g);
+    if (grow((void **)&ws->kernel, &ws->kernel_cap,
+             sizeof(double) * (size_t)p->ksize) ||
+        grow((void **)&ws->cx, &ws->cx_cap, sizeof(double) * (size_t)w) ||
+        grow((void **)&ws->cy, &ws->cy_cap, sizeof(double) * (size_t)h))
         return di_fail(err, DI_ENOMEM, "blur weights: out of memory");
-    }
-    int rc = di_gaussian_kernel(p->ksize, p->sigma, g, err);
-    if (rc) {
-        free(g);
+    int rc = di_gaussian_kernel(p->ksize, p->sigma, ws->kernel, err);
+    if (rc)
         return rc;
-    }
-    di_blur_weights(g, p->ksize, w, ws->cx, &ws->cx_lo, &ws->cx_hi);
-    di_blur_weights(g, p->ksize, h, ws->cy, &ws->cy_lo, &ws->cy_hi);
-    free(g);
+    di_blur_weights(ws->kernel, p->ksize, w, ws->cx, &ws->cx_lo, &ws->cx_hi);
+    di_blur_weights(ws->kernel, p->ksize, h, ws->cy, &ws->cy_lo, &ws->cy_hi);
     ws->cx_n = w, ws->cy_n = h, ws->w_ksize = p->ksize, ws->w_sigma = p->sigma;
     ws->w_valid = 1;
     return DI_OK;
