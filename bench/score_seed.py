@@ -26,6 +26,7 @@ import warnings
 import cv2
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 
 def depth8(d):
@@ -75,7 +76,7 @@ def main():
     a = ap.parse_args()
     cv2.setNumThreads(1)
     # sklearn warns when a 5 % sample has fewer distinct values than clusters
-    warnings.filterwarnings("ignore", module="sklearn")
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     ours = {}
     for line in open(a.ours):
         r = json.loads(line)
