@@ -273,7 +273,8 @@ def canny_random(helper, tmp, rng):
                 img = np.kron(small, np.ones((bs, bs)))[:h, :w].astype(np.uint8)
             else:  # any grey levels
                 img = rng.integers(0, 256, (h, w), dtype=np.uint8)
-            for low, high in [(100, 200), (30, 90), (200, 100), (100.5, 200.5)]:
+            for low, high in [(100, 200), (30, 90), (200, 100), (100.5, 200.5),
+                              (0, 0), (99.99, 100)]:
                 src = os.path.join(tmp, "c.raw")
                 dst = os.path.join(tmp, "c.out")
                 img.tofile(src)

@@ -118,8 +118,11 @@ def main():
 
         # Pictures.
         maps = os.path.join(tmp, "maps")
-        rc, out, err = run(exe, "--save-maps", maps, paths[0], paths[5])
+        rc, out, err = run(exe, "--save-maps", maps, paths[0], paths[5],
+                           paths[-1])
         check(rc == 0, f"--save-maps: exit {rc} {err!r}")
+        one = cv2.imread(os.path.join(maps, "one.png"), cv2.IMREAD_UNCHANGED)
+        check(one is not None and one.shape[0] > 100, "panel of a 1x1 map")
         for name in ("canyon.png", "depth8.png"):
             img = cv2.imread(os.path.join(maps, name), cv2.IMREAD_UNCHANGED)
             check(img is not None and img.ndim == 3 and img.shape[2] == 3 and
