@@ -12,6 +12,8 @@
 #   DI_TEST_DB_DIR        data folders   [$MESON_BUILD_ROOT/test-db, else
 #                                          $DEPTHINDEX_BUILD_ROOT/test-db, else /tmp/di-test-db]
 #   DI_TEST_MARIADB_PORT  [33306]         DI_TEST_PG_PORT  [35432]
+#   DI_TEST_PG_BIN        [the newest /usr/lib/postgresql/*/bin]
+#   DI_TEST_MARIADBD      [/usr/sbin/mariadbd]
 # The server has a database depthindex_test and a user di_test, password
 # di-secret, allowed to create databases and to set its own session timeouts.
 #
@@ -33,7 +35,10 @@ if [ -z "$base" ]; then
 fi
 mport=${DI_TEST_MARIADB_PORT:-33306}
 pport=${DI_TEST_PG_PORT:-35432}
-pgbin=/usr/lib/postgresql/15/bin
+# PostgreSQL's server binaries: Debian puts them in /usr/lib/postgresql/N/bin
+pgbin=${DI_TEST_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+pgbin=${pgbin:-/usr/lib/postgresql/15/bin}
+mariadbd=${DI_TEST_MARIADBD:-/usr/sbin/mariadbd}
 user=di_test
 password=di-secret
 
@@ -57,7 +62,7 @@ am_root=false
 
 check_packages() {
   if [ "$kind" = mariadb ]; then
-    command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] ||
+    [ -x "$mariadbd" ] ||
       skip "mariadb-server is not installed (scripts/install-deps.sh --test installs it)"
     command -v mariadb-install-db >/dev/null ||
       skip "mariadb-install-db missing (package mariadb-server)"
@@ -65,7 +70,7 @@ check_packages() {
     if $am_root; then id mysql >/dev/null 2>&1 || skip "no system user mysql to run mariadbd as"; fi
   else
     [ -x $pgbin/postgres ] && [ -x $pgbin/initdb ] && [ -x $pgbin/pg_ctl ] ||
-      skip "postgresql 15 is not installed in $pgbin (scripts/install-deps.sh --test installs it)"
+      skip "postgresql server binaries are not installed in $pgbin (scripts/install-deps.sh --test installs it)"
     command -v psql >/dev/null || skip "psql missing (package postgresql-client)"
     if $am_root; then id postgres >/dev/null 2>&1 || skip "no system user postgres to run the server as"; fi
   fi
@@ -142,7 +147,7 @@ start_mariadb() {
       die "mariadb-install-db failed: $(tail -3 "$dir/install.log")"
   fi
   local u=(); $am_root && u=(--user=mysql)
-  setsid /usr/sbin/mariadbd --no-defaults --datadir="$dir" "${u[@]}" \
+  setsid "$mariadbd" --no-defaults --datadir="$dir" "${u[@]}" \
     --socket="$sd/mysqld.sock" --pid-file="$dir/mariadbd.pid" --port="$port" \
     --bind-address=127.0.0.1 --skip-networking=0 --log-error="$dir/error.log" \
     --innodb-buffer-pool-size=64M --skip-log-bin --max-connections=200 \

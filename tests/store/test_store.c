@@ -4,7 +4,7 @@
 **   test_store mariadb|postgresql basic|restart|idle   (URL in DI_TEST_URL)
 ** The same sequence of operations runs on every backend and checks the same
 ** expected values, so the backends agree with each other. Server tests are
-** started by with-server.sh, which also names the fixture (DI_TEST_SERVER_SH)
+** started by tests/db/with-server.sh, which also names the fixture (DI_TEST_SERVER_SH)
 ** used here to restart the server between operations.
 */
 #include "check.h"
@@ -493,7 +493,7 @@ int main(int argc, char **argv)
     } else {
         url = getenv("DI_TEST_URL");
         if (!url) {
-            printf("DI_TEST_URL not set (run through tests/store/with-server.sh)\n");
+            printf("DI_TEST_URL not set (run through tests/db/with-server.sh)\n");
             return 77;
         }
     }
