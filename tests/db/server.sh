@@ -7,6 +7,12 @@
 #   server.sh createdb mariadb|postgresql NAME   (re)create an empty database NAME
 #                                               owned by the test user
 #   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
+#   server.sh timeouts mariadb|postgresql NAME SECONDS
+#                      make the server drop idle sessions of database NAME after
+#                      SECONDS (MariaDB: wait_timeout for the user di_slow, whose
+#                      URL is printed, and net_read_timeout/net_write_timeout
+#                      server-wide until its restart; PostgreSQL: idle_session_timeout on the database;
+#                      the URL printed is di_test's). Other tests are unaffected.
 #
 # Settings (environment):
 #   DI_TEST_DB_DIR        data folders   [$MESON_BUILD_ROOT/test-db, else
@@ -218,8 +224,31 @@ do_createdb() {
   fi
 }
 
+do_timeouts() {
+  local secs=${4:-}
+  [ -n "$dbname" ] && [[ "$secs" =~ ^[0-9]+$ ]] || usage
+  do_start
+  if [ "$kind" = mariadb ]; then
+    # wait_timeout: through init_connect, which runs only for users without
+    # CONNECTION ADMIN, so di_slow gets it and di_test (ALL PRIVILEGES) does
+    # not. (Setting net_read_timeout per session there would keep MariaDB
+    # 10.11 from applying wait_timeout at all.) net_read_timeout and
+    # net_write_timeout are server-wide: they only bound a stalled packet.
+    admin_sql "CREATE USER IF NOT EXISTS 'di_slow'@'127.0.0.1' IDENTIFIED BY '$password';
+      CREATE USER IF NOT EXISTS 'di_slow'@'localhost' IDENTIFIED BY '$password';
+      GRANT ALL PRIVILEGES ON \`$dbname\`.* TO 'di_slow'@'127.0.0.1';
+      GRANT ALL PRIVILEGES ON \`$dbname\`.* TO 'di_slow'@'localhost';
+      SET GLOBAL init_connect = 'SET SESSION wait_timeout = $secs';
+      SET GLOBAL net_read_timeout = $secs, net_write_timeout = $secs;"
+    echo "mysql://di_slow@127.0.0.1:$port/$dbname"
+  else
+    admin_sql "ALTER DATABASE $dbname SET idle_session_timeout = '${secs}s'" >/dev/null
+    echo "postgresql://$user@127.0.0.1:$port/$dbname"
+  fi
+}
+
 case "$action" in
-  start|stop|restart|createdb) ;;
+  start|stop|restart|createdb|timeouts) ;;
   url)
     scheme=mysql; [ "$kind" = postgresql ] && scheme=postgresql
     echo "$scheme://$user@127.0.0.1:$port/${dbname:-depthindex_test}"; exit 0 ;;
@@ -234,4 +263,5 @@ case "$action" in
   stop) do_stop ;;
   restart) do_stop; do_start ;;
   createdb) do_createdb ;;
+  timeouts) do_timeouts "$@" ;;
 esac
