@@ -131,6 +131,9 @@ static void basic(di_store_config *cfg)
     if (!s)
         return;
     CHECK(strcmp(di_store_backend(s), kind) == 0);
+    CHECK(di_store_nfaces(s) == 4);
+    CHECK(strcmp(di_store_face_name(s, 2), "zm") == 0 && !di_store_face_name(s, 4));
+    CHECKF(!strstr(di_store_where(s), "di-secret"), "password in %s", di_store_where(s));
     di_error err = {0};
     insert_rows(s, 1, 1000);
     insert_rows(s, 995, 1000); /* again: existing rows are left alone */
@@ -381,6 +384,38 @@ static void connection_errors(const char *u)
            err.msg);
 }
 
+/* Two connections to one SQLite file (the pipeline's reader and writer):
+** WAL lets one read while the other writes; each sees the other's commits. */
+static void two_connections(di_store_config *cfg)
+{
+    di_store *a = NULL, *b = NULL;
+    di_error err;
+    CHECK(di_store_open(cfg, false, &a, &err) == DI_OK);
+    CHECK(di_store_open(cfg, false, &b, &err) == DI_OK);
+    if (!a || !b) {
+        di_store_close(a);
+        di_store_close(b);
+        return;
+    }
+    di_store_row rows[8];
+    int n;
+    int64_t after = 0;
+    for (int round = 0; round < 20; round++) {
+        CHECK(di_store_fetch_pending(a, after, 8, false, rows, &n, &err) == DI_OK && n == 8);
+        di_store_result r[8];
+        for (int i = 0; i < n; i++)
+            r[i] = (di_store_result){.id = rows[i].id, .face = 0, .ok = true, .score = 9};
+        int rc = di_store_write(b, r, n, &err);
+        CHECKF(rc == DI_OK, "write on the second connection: %s", err.msg);
+        after = rows[n - 1].id;
+    }
+    di_store_counts c1, c2;
+    CHECK(di_store_count(a, &c1, &err) == DI_OK && di_store_count(b, &c2, &err) == DI_OK);
+    CHECK(c1.done[0] == c2.done[0] && c1.done[0] >= 160);
+    di_store_close(a);
+    di_store_close(b);
+}
+
 static int server(const char *action)
 {
     const char *sh = getenv("DI_TEST_SERVER_SH");
@@ -510,6 +545,7 @@ int main(int argc, char **argv)
             c2.url = "sqlite:/nonexistent-dir/x.db";
             CHECK(di_store_open(&c2, false, &s, &err) == DI_EIO);
             CHECK(di_store_open(&c2, true, &s, &err) == DI_EIO);
+            two_connections(&cfg);
         }
     } else if (strcmp(mode, "restart") == 0) {
         restart(&cfg);
