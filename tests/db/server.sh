@@ -190,26 +190,37 @@ start_postgresql() {
   fi
 }
 
+# The server process on our port, as recorded when it started.
+server_pid() {
+  local pid; pid=$(cat "$state.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
+
+record_pid() {
+  local dir=$1 pid
+  if [ "$kind" = mariadb ]; then pid=$(cat "$dir/mariadbd.pid" 2>/dev/null || true)
+  else pid=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true); fi
+  echo "$pid" >"$state.pid"
+}
+
 do_start() {
-  answering && return 0
+  # Reuse a running one, unless its data folder was deleted under it (make
+  # clean): then stop it (if it is ours) and start afresh.
+  local dir; dir=$(cat "$state.dir" 2>/dev/null || true)
+  if [ -n "$dir" ] && [ -d "$dir" ] && answering; then return 0; fi
+  do_stop
   if [ "$kind" = mariadb ]; then start_mariadb; else start_postgresql; fi
+  record_pid "$(datadir)"
   wait_for 30 answering || die "$kind on port $port does not accept the test user"
 }
 
 do_stop() {
-  [ -f "$state.dir" ] || return 0
-  local dir; dir=$(cat "$state.dir")
-  if [ "$kind" = mariadb ]; then
-    local pid; pid=$(cat "$dir/mariadbd.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      wait_for 60 bash -c "! kill -0 $pid 2>/dev/null" || die "mariadbd $pid does not stop"
-    fi
-  else
-    if [ -f "$dir/postmaster.pid" ]; then
-      as_server_user $pgbin/pg_ctl -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 || true
-    fi
-  fi
+  local pid; pid=$(server_pid)
+  [ -n "$pid" ] || return 0
+  # SIGTERM: MariaDB's clean shutdown; SIGINT: PostgreSQL's "fast" one.
+  if [ "$kind" = mariadb ]; then kill -TERM "$pid"; else kill -INT "$pid"; fi
+  wait_for 60 bash -c "! kill -0 $pid 2>/dev/null" || die "$kind server $pid does not stop"
+  rm -f "$state.pid"
 }
 
 do_createdb() {
