@@ -46,6 +46,20 @@ int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
 int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
               size_t output_capacity, di_error *err);
 
+/* Floating-point operations of one run at this batch size (multiply-add
+** counted as two), or -1 with err filled. */
+double di_nn_flops(di_nn_session *s, int batch, di_error *err);
+
+/* With options.profile: time per op type summed over the profiled runs. */
+typedef struct di_nn_op_time {
+    const char *op;  /* op type; "Conv" includes its fused Relu/Clip/Add */
+    double seconds;
+    int calls;
+} di_nn_op_time;
+int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max,
+                  int *runs);
+void di_nn_profile_reset(di_nn_session *s);
+
 /* Which backends this build has. */
 bool di_nn_cuda_built(void);
 /* Number of CUDA devices present (0 when none or not built). */

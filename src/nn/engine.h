@@ -1,0 +1,87 @@
+/*
+** engine.h: sessions and plans (internal to src/nn, and for its tests).
+**
+** A plan is everything that depends on the input shapes: concrete shapes,
+** folded constants, fused steps, oneDNN primitives, the memory plan (one
+** arena; buffers reused by liveness). A session keeps a few plans, one per
+** set of input shapes (in practice one per batch size).
+*/
+#ifndef DI_NN_ENGINE_H
+#define DI_NN_ENGINE_H
+
+#include "nn.h"
+#include "op.h"
+
+typedef struct di_nn_step {
+    int node;              /* node index, or -1 for a reorder */
+    const char *name;      /* op type for profiles ("Reorder" for reorders) */
+    di_nn_kctx k;
+    dnnl_primitive_t reorder;
+    dnnl_memory_t rsrc, rdst;
+    di_nn_tensor *from, *to; /* reorder */
+    double flops;
+} di_nn_step;
+
+typedef struct di_nn_plan {
+    int ninputs;
+    int64_t in_dims[8][DI_NN_MAX_DIMS];
+    int in_ndim[8];
+    di_nn_tensor *vals;     /* one per graph value */
+    di_nn_tensor **shadows; /* plain copies of blocked values */
+    int nshadows;
+    di_nn_tensor **outputs; /* per graph output: plain tensors */
+    di_nn_step *steps;
+    int nsteps;
+    void **owned;           /* folded constants' buffers */
+    int nowned;
+    uint8_t *arena;
+    size_t arena_bytes;
+    void *scratch;
+    size_t scratch_bytes;
+    double flops;           /* per run */
+    uint64_t last_used;
+} di_nn_plan;
+
+#define DI_NN_MAX_PLANS 4
+#define DI_NN_MAX_PROFILE 64
+
+typedef struct di_nn_profile_entry {
+    const char *op;
+    double seconds;
+    int count;
+} di_nn_profile_entry;
+
+struct di_nn_session {
+    di_nn_graph *g;
+    di_nn_options opt;
+    di_nn_env env;
+    void **persist;          /* per node */
+    di_nn_plan *plans[DI_NN_MAX_PLANS];
+    uint64_t clock;
+    di_nn_profile_entry prof[DI_NN_MAX_PROFILE];
+    int nprof;
+    int runs_profiled;
+};
+
+/* Tensors in and out of a general run (tests, conformance). */
+typedef struct di_nn_io {
+    int dtype, ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
+} di_nn_io;
+
+int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
+                               di_nn_session **out, di_error *err);
+/* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
+int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
+                 di_nn_io *outs, int nouts, di_error *err);
+/* The plan for these input shapes, built when not cached. */
+int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
+                   di_nn_plan **out, di_error *err);
+void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
+int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
+                     di_nn_plan **out, di_error *err);
+
+const di_nn_graph *di_nn_session_graph(const di_nn_session *s);
+
+#endif

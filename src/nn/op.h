@@ -1,0 +1,127 @@
+/*
+** op.h: the interface between the engine and one operator's kernel.
+**
+** To add an op: write a `const di_nn_op di_op_NAME` in an ops_*.c file and
+** list it in ops.c's table. The engine calls, for each node:
+**
+**   check(graph, node)   once at load time. Look only at attributes (and at
+**                        which inputs are present). Any attribute value the
+**                        kernel does not implement must fail here, with
+**                        di_nn_unsupported(), so that a model is refused when
+**                        it is loaded, never in the middle of a run.
+**   prepare(k)           once per plan (a plan = one set of input shapes,
+**                        e.g. one batch size; plans are cached). The input
+**                        tensors have dtype, ndim, dims and `md`; constant
+**                        inputs (initializers, folded values) also have
+**                        data. prepare fills every output's dtype/ndim/dims,
+**                        may choose a oneDNN layout for an output (out->blocked
+**                        and out->md), builds oneDNN primitives, may ask for
+**                        scratch bytes (k->scratch_bytes) and keeps what it
+**                        needs in k->state (freed by release()).
+**                        A kernel without DI_OP_BLOCKED_OK only ever sees plain
+**                        (dense row-major) inputs: the engine reorders blocked
+**                        values first. One with the flag may still return
+**                        DI_NN_NEED_PLAIN from prepare to get plain inputs.
+**   run(k)               every run: input data in in[i]->data, write the outputs
+**                        to out[i]->data (buffers from the memory plan, sized
+**                        from the shape, or from the md when blocked). k->scratch
+**                        is scratch_bytes of 64-byte aligned memory.
+**
+** When every input of a node is constant (or the op has DI_OP_SHAPE_ONLY and
+** its inputs' shapes are known, like Shape), the engine runs it once at plan
+** time and its outputs become constants: this is the constant folding.
+**
+** Fusion: the engine may attach post-ops (Relu, Clip, Add of a same-shape
+** tensor) to a node whose op has DI_OP_POSTOPS; the kernel applies them in
+** order to its output (k->post / k->npost).
+*/
+#ifndef DI_NN_OP_H
+#define DI_NN_OP_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "graph.h"
+
+#define DI_NN_NEED_PLAIN 1 /* prepare(): give me plain inputs */
+#define DI_NN_NO_FUSE 2    /* prepare(): these post-ops do not fit (e.g. a broadcasting Add) */
+
+typedef struct di_nn_tensor {
+    int dtype;
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    void *data;            /* run time; at plan time only for constants */
+    bool is_const;
+    bool blocked;          /* in a oneDNN layout described by md */
+    dnnl_memory_desc_t md; /* valid when blocked */
+} di_nn_tensor;
+
+enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM };
+typedef struct di_nn_postop {
+    int kind;
+    float lo, hi;          /* Clip bounds */
+    di_nn_tensor *addend;  /* DI_POST_SUM: same shape as the output */
+} di_nn_postop;
+
+typedef struct di_nn_env {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    int threads;
+} di_nn_env;
+
+typedef struct di_nn_kctx {
+    const di_nn_node *node;
+    int nin, nout;
+    di_nn_tensor **in;   /* in[i] is NULL for an omitted optional input */
+    di_nn_tensor **out;
+    int npost;
+    di_nn_postop post[4];
+    void *state;         /* per plan, kernel-owned */
+    void **persist;      /* per session and node: survives plans (e.g. reordered weights) */
+    size_t scratch_bytes;
+    void *scratch;
+    di_nn_env *env;
+} di_nn_kctx;
+
+enum {
+    DI_OP_BLOCKED_OK = 1, /* may take inputs in oneDNN blocked layouts */
+    DI_OP_SHAPE_ONLY = 2, /* outputs depend only on input shapes (Shape, Size) */
+    DI_OP_POSTOPS = 4,    /* applies fused post-ops */
+    DI_OP_ELEMENTWISE = 8 /* unary, output layout = input layout (Relu, Clip) */
+};
+
+typedef struct di_nn_op {
+    const char *name;
+    int min_in, max_in;
+    unsigned flags;
+    int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
+    int (*prepare)(di_nn_kctx *k, di_error *err);
+    int (*run)(di_nn_kctx *k, di_error *err);
+    void (*release)(void *state);
+    void (*release_persist)(void *persist);
+    double (*flops)(const di_nn_kctx *k); /* multiply-add = 2; NULL: elementwise count */
+} di_nn_op;
+
+/* The kernel table (ops.c). */
+const di_nn_op *di_nn_find_op(const char *op_type);
+void di_nn_op_names(const char **names, int *count, int max);
+
+/* Helpers for kernels. */
+int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void di_nn_set_shape(di_nn_tensor *t, int dtype, int ndim, const int64_t *dims);
+int64_t di_nn_numel(const di_nn_tensor *t);
+/* Reads a constant integer tensor (int64 or int32) into vals; count in *n. */
+int di_nn_const_ints(const di_nn_tensor *t, int64_t *vals, int max, int *n);
+/* Multidirectional (numpy) broadcast of a and b into out dims. */
+int di_nn_broadcast(const di_nn_node *n, const di_nn_tensor *a,
+                    const di_nn_tensor *b, int *ndim, int64_t *dims,
+                    di_error *err);
+/* A oneDNN call failed: a message naming the node. */
+int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
+                    dnnl_status_t st);
+/* dnnl memory_desc for a plain float tensor (ndim 1..6). */
+int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+** ops.c: the kernel table and the helpers kernels share.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "op.h"
+
+#define OPS(X)                                                              \
+    X(Conv) X(Relu) X(Clip) X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Resize)    \
+    X(Squeeze) X(Unsqueeze) X(Reshape) X(Flatten) X(Identity)
+
+#define DECL(name) extern const di_nn_op di_op_##name;
+OPS(DECL)
+#undef DECL
+
+static const di_nn_op *const table[] = {
+#define ENTRY(name) &di_op_##name,
+    OPS(ENTRY)
+#undef ENTRY
+};
+
+const di_nn_op *di_nn_find_op(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(table[i]->name, op_type)) return table[i];
+    return NULL;
+}
+
+void di_nn_op_names(const char **names, int *count, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0] && n < max; i++) names[n++] = table[i]->name;
+    *count = n;
+}
+
+int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
+{
+    char buf[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): %s is not supported", n->name, n->op_type, buf);
+}
+
+int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)
+{
+    char buf[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return di_fail(err, DI_ESHAPE, "node '%s' (%s): %s", n->name, n->op_type, buf);
+}
+
+void di_nn_set_shape(di_nn_tensor *t, int dtype, int ndim, const int64_t *dims)
+{
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
+    t->blocked = false;
+}
+
+int64_t di_nn_numel(const di_nn_tensor *t)
+{
+    return di_shape_numel(t->ndim, t->dims);
+}
+
+int di_nn_const_ints(const di_nn_tensor *t, int64_t *vals, int max, int *n)
+{
+    if (!t || !t->is_const || !t->data) return DI_EUNSUPPORTED;
+    int64_t cnt = di_nn_numel(t);
+    if (cnt < 0 || cnt > max) return DI_EUNSUPPORTED;
+    for (int64_t i = 0; i < cnt; i++) {
+        if (t->dtype == DI_DT_INT64) vals[i] = ((const int64_t *)t->data)[i];
+        else if (t->dtype == DI_DT_INT32) vals[i] = ((const int32_t *)t->data)[i];
+        else return DI_EUNSUPPORTED;
+    }
+    *n = (int)cnt;
+    return DI_OK;
+}
+
+int di_nn_broadcast(const di_nn_node *n, const di_nn_tensor *a,
+                    const di_nn_tensor *b, int *ndim, int64_t *dims,
+                    di_error *err)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return di_nn_shape_error(err, n, "shapes do not broadcast (dimension %d: %lld vs %lld)", i, (long long)da, (long long)db);
+        dims[i] = da == 1 ? db : da;
+    }
+    *ndim = nd;
+    return DI_OK;
+}
+
+int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
+                    dnnl_status_t st)
+{
+    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): oneDNN %s failed (status %d)", n->name, n->op_type, what, (int)st);
+}
+
+int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md)
+{
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
+    dnnl_data_type_t dt;
+    switch (t->dtype) {
+    case DI_DT_FLOAT: dt = dnnl_f32; break;
+    case DI_DT_INT32: dt = dnnl_s32; break;
+    case DI_DT_INT8: dt = dnnl_s8; break;
+    case DI_DT_UINT8: case DI_DT_BOOL: dt = dnnl_u8; break;
+    default: return DI_EUNSUPPORTED;
+    }
+    if (t->ndim > 6) return DI_EUNSUPPORTED;
+    dnnl_dims_t d;
+    int nd = t->ndim ? t->ndim : 1;
+    for (int i = 0; i < nd; i++) d[i] = t->ndim ? t->dims[i] : 1;
+    return dnnl_memory_desc_init_by_tag(md, nd, d, dt, tags[nd]) == dnnl_success ? DI_OK : DI_EUNSUPPORTED;
+}

@@ -1,0 +1,335 @@
+/*
+** ops_conv.c: Conv (2-D; grouped and depthwise; pads, strides, dilations,
+** auto_pad) through oneDNN, with fused Relu / Clip / Add post-ops.
+**
+** The primitive is created with format `any` for source, weights and
+** destination: oneDNN picks its blocked layouts (nChw16c on AVX-512), the
+** output stays in that layout, and the next conv takes it as is; reorders
+** happen only where a kernel needs plain data. Weights are reordered once
+** per session (k->persist) into the layout the primitive wants.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+/* Reordered weights, one per layout a plan asked for (usually one). */
+typedef struct conv_weights {
+    dnnl_memory_desc_t md;
+    void *data;
+    struct conv_weights *next;
+} conv_weights;
+
+typedef struct conv_state {
+    dnnl_primitive_t prim;
+    dnnl_primitive_t src_reorder;   /* input layout -> primitive's, or NULL */
+    dnnl_primitive_t sum_reorder;   /* addend -> output layout, or NULL (memcpy) */
+    dnnl_memory_t src_user, src, wei, bias, dst, scratch, addend;
+    size_t src_bytes, scratch_off, dst_bytes;
+    int sum_index;                  /* post-op with the addend, or -1 */
+    double flops;
+} conv_state;
+
+static void release_weights(void *p)
+{
+    conv_weights *w = p;
+    while (w) {
+        conv_weights *next = w->next;
+        free(w->data);
+        free(w);
+        w = next;
+    }
+}
+
+static void conv_release(void *p)
+{
+    conv_state *s = p;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->src_reorder) dnnl_primitive_destroy(s->src_reorder);
+    if (s->sum_reorder) dnnl_primitive_destroy(s->sum_reorder);
+    dnnl_memory_t mems[] = {s->src_user, s->src, s->wei, s->bias, s->dst, s->scratch, s->addend};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    free(s);
+}
+
+static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
+        return di_nn_unsupported(err, n, "auto_pad=%s", ap);
+    const di_nn_attr *ks = di_nn_node_attr(n, "kernel_shape");
+    if (ks && ks->n != 2) return di_nn_unsupported(err, n, "a %d-D convolution", ks->n);
+    if (n->in[1] < 0 || (!g->values[n->in[1]].data && g->values[n->in[1]].producer < 0))
+        return di_nn_unsupported(err, n, "weights that are not constant");
+    if (g->values[n->in[1]].data && g->values[n->in[1]].ndim != 4)
+        return di_nn_unsupported(err, n, "a %d-D convolution", g->values[n->in[1]].ndim - 2);
+    return DI_OK;
+}
+
+static int attr_pair(const di_nn_node *n, const char *name, int64_t *v, int64_t dflt)
+{
+    const di_nn_attr *a = di_nn_node_attr(n, name);
+    v[0] = v[1] = dflt;
+    if (!a) return DI_OK;
+    if (a->n != 2) return DI_EUNSUPPORTED;
+    v[0] = a->ints[0];
+    v[1] = a->ints[1];
+    return DI_OK;
+}
+
+#define DN(call, what)                                                       \
+    do {                                                                     \
+        dnnl_status_t st_ = (call);                                          \
+        if (st_ != dnnl_success) {                                           \
+            rc = di_nn_dnnl_fail(err, n, what, st_);                         \
+            goto fail;                                                       \
+        }                                                                    \
+    } while (0)
+
+static int conv_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_node *n = k->node;
+    di_nn_tensor *x = k->in[0], *w = k->in[1], *b = k->nin > 2 ? k->in[2] : NULL;
+    di_nn_tensor *y = k->out[0];
+    if (x->dtype != DI_DT_FLOAT || w->dtype != DI_DT_FLOAT || (b && b->dtype != DI_DT_FLOAT))
+        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
+    if (x->ndim != 4 || w->ndim != 4) return di_nn_unsupported(err, n, "a %d-D convolution", x->ndim - 2);
+    if (!w->is_const) return di_nn_unsupported(err, n, "weights that are not constant");
+    int64_t G = di_nn_attr_int(n, "group", 1);
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    int64_t OC = w->dims[0], KH = w->dims[2], KW = w->dims[3];
+    if (G < 1 || C % G || OC % G || w->dims[1] * G != C)
+        return di_nn_shape_error(err, n, "input has %lld channels, weights [%lld,%lld,%lld,%lld] with group %lld do not fit", (long long)C, (long long)OC, (long long)w->dims[1], (long long)KH, (long long)KW, (long long)G);
+    if (b && (b->ndim != 1 || b->dims[0] != OC))
+        return di_nn_shape_error(err, n, "bias has %lld values for %lld output channels", (long long)(b->ndim == 1 ? b->dims[0] : -1), (long long)OC);
+    int64_t st[2], dl[2], pads[4] = {0, 0, 0, 0}, ks[2];
+    if (attr_pair(n, "strides", st, 1) || attr_pair(n, "dilations", dl, 1) || attr_pair(n, "kernel_shape", ks, 0))
+        return di_nn_unsupported(err, n, "strides/dilations of a rank other than 2");
+    if (ks[0] && (ks[0] != KH || ks[1] != KW))
+        return di_nn_shape_error(err, n, "kernel_shape does not match the weights");
+    const di_nn_attr *pa = di_nn_node_attr(n, "pads");
+    if (pa) {
+        if (pa->n != 4) return di_nn_unsupported(err, n, "pads of %d values", pa->n);
+        memcpy(pads, pa->ints, sizeof pads);
+    }
+    if (st[0] < 1 || st[1] < 1 || dl[0] < 1 || dl[1] < 1) return di_nn_shape_error(err, n, "strides and dilations must be positive");
+    const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
+    int64_t in_sz[2] = {H, W}, k_sz[2] = {KH, KW}, out_sz[2];
+    for (int d = 0; d < 2; d++) {
+        int64_t ek = (k_sz[d] - 1) * dl[d] + 1;
+        if (!strcmp(ap, "VALID")) {
+            pads[d] = pads[d + 2] = 0;
+        } else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t o = (in_sz[d] + st[d] - 1) / st[d];
+            int64_t total = (o - 1) * st[d] + ek - in_sz[d];
+            if (total < 0) total = 0;
+            int64_t small = total / 2, big = total - small;
+            pads[d] = !strcmp(ap, "SAME_UPPER") ? small : big;
+            pads[d + 2] = total - pads[d];
+        }
+        out_sz[d] = (in_sz[d] + pads[d] + pads[d + 2] - ek) / st[d] + 1;
+        if (out_sz[d] < 1 || pads[d] < 0 || pads[d + 2] < 0)
+            return di_nn_shape_error(err, n, "the kernel does not fit the %lldx%lld input", (long long)H, (long long)W);
+    }
+    int64_t ydims[4] = {N, OC, out_sz[0], out_sz[1]};
+    di_nn_set_shape(y, DI_DT_FLOAT, 4, ydims);
+    for (int i = 0; i < k->npost; i++) {
+        di_nn_tensor *a = k->post[i].addend;
+        if (k->post[i].kind != DI_POST_SUM) continue;
+        bool same = a->ndim == 4 && a->dtype == DI_DT_FLOAT;
+        for (int d = 0; same && d < 4; d++) same = a->dims[d] == ydims[d];
+        if (!same) return DI_NN_NO_FUSE;
+    }
+
+    int rc = DI_OK;
+    conv_state *s = calloc(1, sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    s->sum_index = -1;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_memory_desc_t src_any, wei_any, dst_any, bias_md, x_md, wplain;
+    dnnl_dims_t sd = {N, C, H, W}, dd = {N, OC, out_sz[0], out_sz[1]}, bd = {OC};
+    dnnl_dims_t strides = {st[0], st[1]}, dil = {dl[0] - 1, dl[1] - 1};
+    dnnl_dims_t pl = {pads[0], pads[1]}, pr = {pads[2], pads[3]};
+    DN(dnnl_memory_desc_init_by_tag(&src_any, 4, sd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+    DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+    DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
+    if (G == 1) {
+        dnnl_dims_t wd = {OC, C, KH, KW};
+        DN(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_abcd), "memory desc");
+    } else {
+        dnnl_dims_t wd = {G, OC / G, C / G, KH, KW};
+        DN(dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&wplain, 5, wd, dnnl_f32, dnnl_abcde), "memory desc");
+    }
+    DN(dnnl_primitive_attr_create(&attr), "attributes");
+    DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
+    DN(dnnl_post_ops_create(&po), "post-ops");
+    for (int i = 0; i < k->npost; i++) {
+        const di_nn_postop *p = &k->post[i];
+        if (p->kind == DI_POST_RELU) DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "relu post-op");
+        else if (p->kind == DI_POST_CLIP) DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip_v2, p->lo, p->hi), "clip post-op");
+        else {
+            DN(dnnl_post_ops_append_sum(po, 1.f), "sum post-op");
+            s->sum_index = i;
+        }
+    }
+    DN(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
+    dnnl_convolution_desc_t cd;
+    DN(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &wei_any, b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr), "convolution desc");
+    DN(dnnl_primitive_desc_create(&pd, &cd, attr, k->env->engine, NULL), "convolution primitive desc");
+    const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *scr_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    DN(dnnl_primitive_create(&s->prim, pd), "convolution primitive");
+
+    /* input layout */
+    if (x->blocked) x_md = x->md;
+    else if (di_nn_plain_md(x, &x_md)) {
+        rc = di_nn_unsupported(err, n, "its input layout");
+        goto fail;
+    }
+    size_t scratch = 0;
+    if (!dnnl_memory_desc_equal(&x_md, src_md)) {
+        DN(dnnl_reorder_primitive_desc_create(&rpd, &x_md, k->env->engine, src_md, k->env->engine, NULL), "input reorder");
+        DN(dnnl_primitive_create(&s->src_reorder, rpd), "input reorder");
+        dnnl_primitive_desc_destroy(rpd);
+        rpd = NULL;
+        DN(dnnl_memory_create(&s->src_user, &x_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        s->src_bytes = (dnnl_memory_desc_get_size(src_md) + 63) & ~(size_t)63;
+        scratch += s->src_bytes;
+    }
+    s->scratch_off = scratch;
+    scratch += scr_md ? dnnl_memory_desc_get_size(scr_md) : 0;
+    k->scratch_bytes = scratch;
+    DN(dnnl_memory_create(&s->src, src_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->dst, dst_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    if (scr_md && dnnl_memory_desc_get_size(scr_md))
+        DN(dnnl_memory_create(&s->scratch, scr_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    if (b) DN(dnnl_memory_create(&s->bias, &bias_md, k->env->engine, b->data), "memory");
+
+    /* weights: reordered once per session, kept while the layout fits */
+    conv_weights *cw = *k->persist;
+    while (cw && !dnnl_memory_desc_equal(&cw->md, wei_md)) cw = cw->next;
+    if (!cw) {
+        cw = calloc(1, sizeof *cw);
+        if (!cw) {
+            rc = di_fail(err, DI_ENOMEM, "out of memory");
+            goto fail;
+        }
+        cw->next = *k->persist;
+        *k->persist = cw;
+        cw->md = *wei_md;
+        cw->data = aligned_alloc(64, (dnnl_memory_desc_get_size(wei_md) + 63) & ~(size_t)63);
+        if (!cw->data) {
+            rc = di_fail(err, DI_ENOMEM, "out of memory");
+            goto fail;
+        }
+        dnnl_memory_t from, to;
+        dnnl_primitive_t r;
+        DN(dnnl_reorder_primitive_desc_create(&rpd, &wplain, k->env->engine, wei_md, k->env->engine, NULL), "weights reorder");
+        DN(dnnl_primitive_create(&r, rpd), "weights reorder");
+        dnnl_primitive_desc_destroy(rpd);
+        rpd = NULL;
+        dnnl_memory_create(&from, &wplain, k->env->engine, w->data);
+        dnnl_memory_create(&to, wei_md, k->env->engine, cw->data);
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        dnnl_status_t es = dnnl_primitive_execute(r, k->env->stream, 2, args);
+        dnnl_stream_wait(k->env->stream);
+        dnnl_primitive_destroy(r);
+        dnnl_memory_destroy(from);
+        dnnl_memory_destroy(to);
+        DN(es, "weights reorder");
+    }
+    DN(dnnl_memory_create(&s->wei, wei_md, k->env->engine, cw->data), "memory");
+
+    /* the addend of a fused Add goes into the output buffer first */
+    if (s->sum_index >= 0) {
+        di_nn_tensor *a = k->post[s->sum_index].addend;
+        dnnl_memory_desc_t a_md;
+        if (a->blocked) a_md = a->md;
+        else di_nn_plain_md(a, &a_md);
+        if (!dnnl_memory_desc_equal(&a_md, dst_md)) {
+            DN(dnnl_reorder_primitive_desc_create(&rpd, &a_md, k->env->engine, dst_md, k->env->engine, NULL), "addend reorder");
+            DN(dnnl_primitive_create(&s->sum_reorder, rpd), "addend reorder");
+            dnnl_primitive_desc_destroy(rpd);
+            rpd = NULL;
+        }
+        DN(dnnl_memory_create(&s->addend, &a_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    }
+    s->dst_bytes = dnnl_memory_desc_get_size(dst_md);
+    y->blocked = true;
+    y->md = *dst_md;
+    s->flops = 2.0 * (double)N * (double)OC * (double)out_sz[0] * (double)out_sz[1] * (double)(C / G) * (double)KH * (double)KW;
+    k->state = s;
+    s = NULL;
+fail:
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    conv_release(s);
+    return rc;
+}
+
+static int conv_run(di_nn_kctx *k, di_error *err)
+{
+    conv_state *s = k->state;
+    const di_nn_node *n = k->node;
+    dnnl_stream_t stream = k->env->stream;
+    uint8_t *scratch = k->scratch;
+    int rc = DI_OK;
+    if (s->sum_index >= 0) {
+        di_nn_tensor *a = k->post[s->sum_index].addend;
+        if (s->sum_reorder) {
+            dnnl_memory_set_data_handle(s->addend, a->data);
+            dnnl_memory_set_data_handle(s->dst, k->out[0]->data);
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, s->addend}, {DNNL_ARG_TO, s->dst}};
+            DN(dnnl_primitive_execute(s->sum_reorder, stream, 2, args), "addend reorder");
+        } else if (a->data != k->out[0]->data) {
+            memcpy(k->out[0]->data, a->data, s->dst_bytes);
+        }
+    }
+    if (s->src_reorder) {
+        dnnl_memory_set_data_handle(s->src_user, k->in[0]->data);
+        dnnl_memory_set_data_handle(s->src, scratch);
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, s->src_user}, {DNNL_ARG_TO, s->src}};
+        DN(dnnl_primitive_execute(s->src_reorder, stream, 2, args), "input reorder");
+    } else {
+        dnnl_memory_set_data_handle(s->src, k->in[0]->data);
+    }
+    dnnl_memory_set_data_handle(s->dst, k->out[0]->data);
+    dnnl_exec_arg_t args[5];
+    int na = 0;
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
+    if (s->bias) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+    if (s->scratch) {
+        dnnl_memory_set_data_handle(s->scratch, scratch + s->scratch_off);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
+    }
+    DN(dnnl_primitive_execute(s->prim, stream, na, args), "convolution");
+    DN(dnnl_stream_wait(stream), "stream wait");
+fail:
+    return rc;
+}
+
+static double conv_flops(const di_nn_kctx *k)
+{
+    const conv_state *s = k->state;
+    return s ? s->flops : 0;
+}
+
+const di_nn_op di_op_Conv = {
+    .name = "Conv", .min_in = 2, .max_in = 3,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_POSTOPS,
+    .check = conv_check, .prepare = conv_prepare, .run = conv_run,
+    .release = conv_release, .release_persist = release_weights,
+    .flops = conv_flops,
+};

@@ -1,0 +1,246 @@
+/*
+** ops_elem.c: element-wise ops in plain C (the compiler vectorises the
+** loops; OpenMP splits large ones over the session's threads).
+**
+** Unary ops (Relu, Clip) work on any layout, oneDNN's blocked ones included:
+** the output takes the input's layout. Binary ops broadcast as numpy does
+** on plain data; two inputs of the same shape and the same blocked layout
+** are added in that layout, padding and all.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+#define PAR_MIN 32768 /* elements below which one thread is faster */
+
+static size_t buffer_elems(const di_nn_tensor *t)
+{
+    if (t->blocked) return dnnl_memory_desc_get_size(&t->md) / di_dtype_size(t->dtype);
+    return (size_t)di_nn_numel(t);
+}
+
+static void same_layout(di_nn_tensor *out, const di_nn_tensor *in)
+{
+    di_nn_set_shape(out, in->dtype, in->ndim, in->dims);
+    out->blocked = in->blocked;
+    out->md = in->md;
+}
+
+/* ---- Relu, Clip ---- */
+
+static int unary_prepare(di_nn_kctx *k, di_error *err)
+{
+    if (k->in[0]->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    for (int i = 1; i < k->nin; i++) {
+        const di_nn_tensor *t = k->in[i];
+        if (!t) continue;
+        if (t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
+            return di_nn_shape_error(err, k->node, "input %d must be a float scalar", i);
+    }
+    same_layout(k->out[0], k->in[0]);
+    return DI_OK;
+}
+
+static int relu_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data;
+    size_t n = buffer_elems(k->in[0]);
+#pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    return DI_OK;
+}
+
+static int clip_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data;
+    float lo = -INFINITY, hi = INFINITY;
+    if (k->nin > 1 && k->in[1]) lo = *(const float *)k->in[1]->data;
+    if (k->nin > 2 && k->in[2]) hi = *(const float *)k->in[2]->data;
+    size_t n = buffer_elems(k->in[0]);
+#pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Relu = {
+    .name = "Relu", .min_in = 1, .max_in = 1,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE,
+    .prepare = unary_prepare, .run = relu_run,
+};
+
+const di_nn_op di_op_Clip = {
+    .name = "Clip", .min_in = 1, .max_in = 3,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE,
+    .prepare = unary_prepare, .run = clip_run,
+};
+
+/* ---- binary arithmetic with broadcasting ---- */
+
+typedef struct bin_state {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    int64_t sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS]; /* element strides, 0 = broadcast */
+    bool flat;       /* same shape (or same blocked layout): one loop */
+    size_t n;
+} bin_state;
+
+enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW };
+
+static int bin_kind(const di_nn_node *n)
+{
+    switch (n->op_type[0]) {
+    case 'A': return OP_ADD;
+    case 'S': return OP_SUB;
+    case 'M': return OP_MUL;
+    case 'D': return OP_DIV;
+    default: return OP_POW;
+    }
+}
+
+static int bin_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_node *n = k->node;
+    di_nn_tensor *a = k->in[0], *b = k->in[1], *y = k->out[0];
+    int kind = bin_kind(n);
+    bool pow_mixed = kind == OP_POW && a->dtype == DI_DT_FLOAT && b->dtype != DI_DT_FLOAT;
+    if (a->dtype != b->dtype && !pow_mixed)
+        return di_nn_shape_error(err, n, "inputs of different element types (%s, %s)", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
+    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
+        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(a->dtype));
+    if (pow_mixed || (kind == OP_POW && a->dtype != DI_DT_FLOAT))
+        return di_nn_unsupported(err, n, "Pow of %s by %s", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
+    bin_state *s = calloc(1, sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (a->blocked || b->blocked) {
+        bool same = a->blocked && b->blocked && a->ndim == b->ndim && dnnl_memory_desc_equal(&a->md, &b->md);
+        for (int i = 0; same && i < a->ndim; i++) same = a->dims[i] == b->dims[i];
+        if (!same) {
+            free(s);
+            return DI_NN_NEED_PLAIN;
+        }
+        same_layout(y, a);
+        s->flat = true;
+        s->n = buffer_elems(a);
+        k->state = s;
+        return DI_OK;
+    }
+    int rc = di_nn_broadcast(n, a, b, &s->ndim, s->dims, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    di_nn_set_shape(y, a->dtype, s->ndim, s->dims);
+    s->n = (size_t)di_nn_numel(y);
+    int64_t ra = 1, rb = 1;
+    bool flat = true;
+    for (int i = s->ndim - 1; i >= 0; i--) {
+        int ia = i - (s->ndim - a->ndim), ib = i - (s->ndim - b->ndim);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        s->sa[i] = da == 1 && s->dims[i] != 1 ? 0 : ra;
+        s->sb[i] = db == 1 && s->dims[i] != 1 ? 0 : rb;
+        if (da != s->dims[i] || db != s->dims[i]) flat = false;
+        ra *= da;
+        rb *= db;
+    }
+    s->flat = flat;
+    k->state = s;
+    return DI_OK;
+}
+
+#define BIN_LOOP(T, EXPR)                                                     \
+    do {                                                                      \
+        const T *A = a, *B = b;                                               \
+        T *Y = y;                                                             \
+        if (s->flat) {                                                        \
+            _Pragma("omp parallel for num_threads(threads) if (s->n > PAR_MIN) schedule(static)") \
+            for (size_t i = 0; i < s->n; i++) {                               \
+                T x = A[i], z = B[i];                                         \
+                Y[i] = (EXPR);                                                \
+            }                                                                 \
+            break;                                                            \
+        }                                                                     \
+        int nd = s->ndim;                                                     \
+        int64_t inner = nd ? s->dims[nd - 1] : 1;                             \
+        int64_t ia_s = nd ? s->sa[nd - 1] : 0, ib_s = nd ? s->sb[nd - 1] : 0; \
+        size_t rows = inner ? s->n / (size_t)inner : 0;                       \
+        _Pragma("omp parallel for num_threads(threads) if (s->n > PAR_MIN) schedule(static)") \
+        for (size_t r = 0; r < rows; r++) {                                   \
+            int64_t oa = 0, ob = 0, rem = (int64_t)r;                         \
+            for (int d = nd - 2; d >= 0; d--) {                               \
+                int64_t idx = rem % s->dims[d];                               \
+                rem /= s->dims[d];                                            \
+                oa += idx * s->sa[d];                                         \
+                ob += idx * s->sb[d];                                         \
+            }                                                                 \
+            T *yr = Y + r * (size_t)inner;                                    \
+            for (int64_t i = 0; i < inner; i++) {                             \
+                T x = A[oa + i * ia_s], z = B[ob + i * ib_s];                 \
+                yr[i] = (EXPR);                                               \
+            }                                                                 \
+        }                                                                     \
+    } while (0)
+
+static int bin_run(di_nn_kctx *k, di_error *err)
+{
+    const bin_state *s = k->state;
+    const void *a = k->in[0]->data, *b = k->in[1]->data;
+    void *y = k->out[0]->data;
+    int threads = k->env->threads;
+    int kind = bin_kind(k->node);
+    if (k->in[0]->dtype == DI_DT_FLOAT) {
+        switch (kind) {
+        case OP_ADD: BIN_LOOP(float, x + z); break;
+        case OP_SUB: BIN_LOOP(float, x - z); break;
+        case OP_MUL: BIN_LOOP(float, x * z); break;
+        case OP_DIV: BIN_LOOP(float, x / z); break;
+        default: BIN_LOOP(float, powf(x, z)); break;
+        }
+        return DI_OK;
+    }
+    if (kind == OP_DIV) {
+        /* integer division by zero is undefined: refuse it */
+        size_t nb = (size_t)di_nn_numel(k->in[1]);
+        for (size_t i = 0; i < nb; i++) {
+            int64_t v = k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
+            if (v == 0) return di_fail(err, DI_EINVAL, "node '%s' (Div): integer division by zero", k->node->name);
+        }
+    }
+    if (k->in[0]->dtype == DI_DT_INT64) {
+        switch (kind) {
+        case OP_ADD: BIN_LOOP(int64_t, (int64_t)((uint64_t)x + (uint64_t)z)); break;
+        case OP_SUB: BIN_LOOP(int64_t, (int64_t)((uint64_t)x - (uint64_t)z)); break;
+        case OP_MUL: BIN_LOOP(int64_t, (int64_t)((uint64_t)x * (uint64_t)z)); break;
+        default: BIN_LOOP(int64_t, x / z); break;
+        }
+    } else {
+        switch (kind) {
+        case OP_ADD: BIN_LOOP(int32_t, (int32_t)((uint32_t)x + (uint32_t)z)); break;
+        case OP_SUB: BIN_LOOP(int32_t, (int32_t)((uint32_t)x - (uint32_t)z)); break;
+        case OP_MUL: BIN_LOOP(int32_t, (int32_t)((uint32_t)x * (uint32_t)z)); break;
+        default: BIN_LOOP(int32_t, x / z); break;
+        }
+    }
+    return DI_OK;
+}
+
+/* Div and Pow only on plain data: 0/0 in the zero padding of a blocked
+** layout would put NaN where a later conv multiplies it by a zero weight. */
+#define BINARY_OP(NAME, FLAGS)                                                \
+    const di_nn_op di_op_##NAME = {                                           \
+        .name = #NAME, .min_in = 2, .max_in = 2, .flags = (FLAGS),            \
+        .prepare = bin_prepare, .run = bin_run, .release = free,              \
+    };
+BINARY_OP(Add, DI_OP_BLOCKED_OK)
+BINARY_OP(Sub, DI_OP_BLOCKED_OK)
+BINARY_OP(Mul, DI_OP_BLOCKED_OK)
+BINARY_OP(Div, 0)
+BINARY_OP(Pow, 0)

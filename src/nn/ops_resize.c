@@ -1,0 +1,234 @@
+/*
+** ops_resize.c: Resize, linear and nearest, over the last two axes.
+**
+** Coordinate modes: half_pixel, pytorch_half_pixel, align_corners,
+** asymmetric; nearest modes: round_prefer_floor/ceil, floor, ceil. Scales or
+** sizes as (constant) inputs. The source index and weight of every output
+** row and column are worked out once per plan. Works on plain NCHW and on
+** oneDNN's channel-blocked nChw8c/nChw16c, so a decoder's Resize between two
+** convs costs no reorder.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC };
+enum { NM_ROUND_FLOOR, NM_ROUND_CEIL, NM_FLOOR, NM_CEIL };
+
+typedef struct resize_state {
+    bool linear;
+    int64_t planes, ih, iw, oh, ow, block; /* block: channels per pixel (1 plain) */
+    int64_t *y0, *y1, *x0, *x1;
+    float *wy, *wx;
+} resize_state;
+
+static void resize_release(void *p)
+{
+    resize_state *s = p;
+    if (!s) return;
+    free(s->y0);
+    free(s->y1);
+    free(s->x0);
+    free(s->x1);
+    free(s->wy);
+    free(s->wx);
+    free(s);
+}
+
+static int coord_mode(const char *m)
+{
+    if (!strcmp(m, "half_pixel")) return CT_HALF_PIXEL;
+    if (!strcmp(m, "pytorch_half_pixel")) return CT_PYTORCH_HALF_PIXEL;
+    if (!strcmp(m, "align_corners")) return CT_ALIGN_CORNERS;
+    if (!strcmp(m, "asymmetric")) return CT_ASYMMETRIC;
+    return -1;
+}
+
+static int nearest_mode(const char *m)
+{
+    if (!strcmp(m, "round_prefer_floor")) return NM_ROUND_FLOOR;
+    if (!strcmp(m, "round_prefer_ceil")) return NM_ROUND_CEIL;
+    if (!strcmp(m, "floor")) return NM_FLOOR;
+    if (!strcmp(m, "ceil")) return NM_CEIL;
+    return -1;
+}
+
+static int resize_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    (void)g;
+    const char *mode = di_nn_attr_string(n, "mode", "nearest");
+    if (strcmp(mode, "nearest") && strcmp(mode, "linear")) return di_nn_unsupported(err, n, "mode=%s", mode);
+    const char *ct = di_nn_attr_string(n, "coordinate_transformation_mode", "half_pixel");
+    if (coord_mode(ct) < 0) return di_nn_unsupported(err, n, "coordinate_transformation_mode=%s", ct);
+    const char *nm = di_nn_attr_string(n, "nearest_mode", "round_prefer_floor");
+    if (nearest_mode(nm) < 0) return di_nn_unsupported(err, n, "nearest_mode=%s", nm);
+    if (di_nn_attr_int(n, "antialias", 0)) return di_nn_unsupported(err, n, "antialias=1");
+    if (di_nn_node_attr(n, "axes")) return di_nn_unsupported(err, n, "the axes attribute");
+    const char *kp = di_nn_attr_string(n, "keep_aspect_ratio_policy", "stretch");
+    if (strcmp(kp, "stretch")) return di_nn_unsupported(err, n, "keep_aspect_ratio_policy=%s", kp);
+    return DI_OK;
+}
+
+static double source_coord(int ct, int64_t o, int64_t in, int64_t out, double scale)
+{
+    switch (ct) {
+    case CT_HALF_PIXEL: return ((double)o + 0.5) / scale - 0.5;
+    case CT_PYTORCH_HALF_PIXEL: return out > 1 ? ((double)o + 0.5) / scale - 0.5 : 0.0;
+    case CT_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
+    default: return (double)o / scale;
+    }
+}
+
+static int axis_tables(bool linear, int ct, int nm, int64_t in, int64_t out,
+                       double scale, int64_t *i0, int64_t *i1, float *w)
+{
+    for (int64_t o = 0; o < out; o++) {
+        double x = source_coord(ct, o, in, out, scale);
+        if (linear) {
+            if (x < 0) x = 0;
+            if (x > (double)(in - 1)) x = (double)(in - 1);
+            int64_t f = (int64_t)floor(x);
+            i0[o] = f;
+            i1[o] = f + 1 < in ? f + 1 : in - 1;
+            w[o] = (float)(x - (double)f);
+        } else {
+            double f = floor(x), r;
+            switch (nm) {
+            case NM_ROUND_FLOOR: r = x - f == 0.5 ? f : round(x); break;
+            case NM_ROUND_CEIL: r = x - f == 0.5 ? f + 1 : round(x); break;
+            case NM_FLOOR: r = f; break;
+            default: r = ceil(x); break;
+            }
+            int64_t idx = (int64_t)r;
+            if (idx < 0) idx = 0;
+            if (idx > in - 1) idx = in - 1;
+            i0[o] = i1[o] = idx;
+            w[o] = 0;
+        }
+    }
+    return DI_OK;
+}
+
+/* The channel block of a oneDNN nChw{8,16}c layout, or 0 for another one. */
+static int channel_block(const di_nn_tensor *t)
+{
+    static const struct { dnnl_format_tag_t tag; int b; } tags[] = {{dnnl_aBcd16b, 16}, {dnnl_aBcd8b, 8}};
+    if (t->ndim != 4) return 0;
+    dnnl_dims_t d = {t->dims[0], t->dims[1], t->dims[2], t->dims[3]};
+    for (size_t i = 0; i < 2; i++) {
+        dnnl_memory_desc_t md;
+        if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, tags[i].tag) == dnnl_success && dnnl_memory_desc_equal(&md, &t->md)) return tags[i].b;
+    }
+    return 0;
+}
+
+static int resize_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_node *n = k->node;
+    di_nn_tensor *x = k->in[0], *y = k->out[0];
+    const di_nn_tensor *scales = k->nin > 2 ? k->in[2] : NULL, *sizes = k->nin > 3 ? k->in[3] : NULL;
+    if (x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
+    if (x->ndim < 2) return di_nn_unsupported(err, n, "a %d-D input", x->ndim);
+    int block = 1;
+    if (x->blocked && !(block = channel_block(x))) return DI_NN_NEED_PLAIN;
+    int nd = x->ndim;
+    int64_t od[DI_NN_MAX_DIMS];
+    double sc[DI_NN_MAX_DIMS];
+    if (scales && di_nn_numel(scales) > 0) {
+        if (!scales->is_const || scales->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, n, "scales that are not a constant float tensor");
+        if (di_nn_numel(scales) != nd) return di_nn_shape_error(err, n, "%lld scales for a %d-D input", (long long)di_nn_numel(scales), nd);
+        for (int i = 0; i < nd; i++) {
+            sc[i] = ((const float *)scales->data)[i];
+            if (!(sc[i] > 0) || !isfinite(sc[i])) return di_nn_shape_error(err, n, "scale %g is not positive", sc[i]);
+            od[i] = (int64_t)floor((double)x->dims[i] * sc[i]);
+        }
+    } else if (sizes && di_nn_numel(sizes) > 0) {
+        int cnt;
+        if (di_nn_const_ints(sizes, od, DI_NN_MAX_DIMS, &cnt)) return di_nn_unsupported(err, n, "sizes that are not a constant integer tensor");
+        if (cnt != nd) return di_nn_shape_error(err, n, "%d sizes for a %d-D input", cnt, nd);
+        for (int i = 0; i < nd; i++) {
+            if (od[i] < 1 || od[i] > ((int64_t)1 << 24)) return di_nn_shape_error(err, n, "output size %lld", (long long)od[i]);
+            sc[i] = x->dims[i] ? (double)od[i] / (double)x->dims[i] : 1;
+        }
+    } else {
+        return di_nn_shape_error(err, n, "neither scales nor sizes given");
+    }
+    for (int i = 0; i < nd - 2; i++)
+        if (od[i] != x->dims[i]) return di_nn_unsupported(err, n, "resizing axis %d (only the last two axes)", i);
+    resize_state *s = calloc(1, sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    s->linear = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "linear");
+    int ct = coord_mode(di_nn_attr_string(n, "coordinate_transformation_mode", "half_pixel"));
+    int nm = nearest_mode(di_nn_attr_string(n, "nearest_mode", "round_prefer_floor"));
+    s->ih = x->dims[nd - 2];
+    s->iw = x->dims[nd - 1];
+    s->oh = od[nd - 2];
+    s->ow = od[nd - 1];
+    s->block = block;
+    s->planes = 1;
+    for (int i = 0; i < nd - 2; i++) s->planes *= x->dims[i];
+    if (block > 1) s->planes = x->dims[0] * ((x->dims[1] + block - 1) / block);
+    size_t hn = (size_t)s->oh + 1, wn = (size_t)s->ow + 1;
+    s->y0 = malloc(hn * sizeof(int64_t));
+    s->y1 = malloc(hn * sizeof(int64_t));
+    s->wy = malloc(hn * sizeof(float));
+    s->x0 = malloc(wn * sizeof(int64_t));
+    s->x1 = malloc(wn * sizeof(int64_t));
+    s->wx = malloc(wn * sizeof(float));
+    if (!s->y0 || !s->y1 || !s->wy || !s->x0 || !s->x1 || !s->wx) {
+        resize_release(s);
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    }
+    axis_tables(s->linear, ct, nm, s->ih, s->oh, sc[nd - 2], s->y0, s->y1, s->wy);
+    axis_tables(s->linear, ct, nm, s->iw, s->ow, sc[nd - 1], s->x0, s->x1, s->wx);
+    di_nn_set_shape(y, DI_DT_FLOAT, nd, od);
+    if (block > 1) {
+        dnnl_dims_t d = {od[0], od[1], od[2], od[3]};
+        dnnl_memory_desc_init_by_tag(&y->md, 4, d, dnnl_f32, block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b);
+        y->blocked = true;
+    }
+    k->state = s;
+    return DI_OK;
+}
+
+static int resize_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const resize_state *s = k->state;
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data;
+    const int64_t b = s->block, iw = s->iw, ow = s->ow;
+    const int64_t rows = s->planes * s->oh;
+#pragma omp parallel for num_threads(k->env->threads) if (rows * ow * b > 32768) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t p = r / s->oh, oy = r % s->oh;
+        const float *plane = x + p * s->ih * iw * b;
+        const float *r0 = plane + s->y0[oy] * iw * b, *r1 = plane + s->y1[oy] * iw * b;
+        float *out = y + (p * s->oh + oy) * ow * b;
+        if (!s->linear) {
+            for (int64_t ox = 0; ox < ow; ox++)
+                for (int64_t c = 0; c < b; c++) out[ox * b + c] = r0[s->x0[ox] * b + c];
+            continue;
+        }
+        const float wy = s->wy[oy];
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const float wx = s->wx[ox];
+            const float *a0 = r0 + s->x0[ox] * b, *a1 = r0 + s->x1[ox] * b;
+            const float *b0 = r1 + s->x0[ox] * b, *b1 = r1 + s->x1[ox] * b;
+            for (int64_t c = 0; c < b; c++) {
+                float top = a0[c] + wx * (a1[c] - a0[c]);
+                float bot = b0[c] + wx * (b1[c] - b0[c]);
+                out[ox * b + c] = top + wy * (bot - top);
+            }
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Resize = {
+    .name = "Resize", .min_in = 1, .max_in = 4, .flags = DI_OP_BLOCKED_OK,
+    .check = resize_check, .prepare = resize_prepare, .run = resize_run,
+    .release = resize_release,
+};

@@ -1,0 +1,510 @@
+/*
+** plan.c: from the graph and concrete input shapes to a list of steps.
+**
+** Walks the nodes in topological order: folds nodes whose inputs are all
+** known, fuses Relu/Clip/Add into a preceding Conv, lets kernels pick oneDNN
+** layouts and inserts reorders only where a kernel needs plain data, then
+** lays every non-constant tensor into one arena by liveness (greedy
+** best-offset: a buffer may reuse the bytes of any tensor whose life does
+** not overlap its own).
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static size_t tensor_bytes(const di_nn_tensor *t)
+{
+    if (t->blocked) return dnnl_memory_desc_get_size(&t->md);
+    int64_t n = di_nn_numel(t);
+    return n < 0 ? 0 : (size_t)n * di_dtype_size(t->dtype);
+}
+
+static void *xaligned(size_t bytes)
+{
+    size_t b = (bytes + 63) & ~(size_t)63;
+    return aligned_alloc(64, b ? b : 64);
+}
+
+typedef struct builder {
+    di_nn_session *s;
+    di_nn_plan *p;
+    int cap_steps, cap_shadows, cap_owned;
+    int *consumers;  /* per value: number of consuming nodes (+1 if output) */
+    bool *absorbed;  /* per node: fused into an earlier node */
+    di_nn_tensor **live_of; /* per value: the tensor consumers read (shadow) */
+} builder;
+
+static di_nn_step *new_step(builder *b, di_error *err)
+{
+    di_nn_plan *p = b->p;
+    if (p->nsteps == b->cap_steps) {
+        int cap = b->cap_steps ? 2 * b->cap_steps : 64;
+        di_nn_step *s = realloc(p->steps, (size_t)cap * sizeof *s);
+        if (!s) {
+            di_fail(err, DI_ENOMEM, "out of memory");
+            return NULL;
+        }
+        p->steps = s;
+        b->cap_steps = cap;
+    }
+    di_nn_step *st = &p->steps[p->nsteps++];
+    memset(st, 0, sizeof *st);
+    st->node = -1;
+    return st;
+}
+
+static int own(builder *b, void *ptr, di_error *err)
+{
+    di_nn_plan *p = b->p;
+    if (p->nowned == b->cap_owned) {
+        int cap = b->cap_owned ? 2 * b->cap_owned : 32;
+        void **o = realloc(p->owned, (size_t)cap * sizeof *o);
+        if (!o) return di_fail(err, DI_ENOMEM, "out of memory");
+        p->owned = o;
+        b->cap_owned = cap;
+    }
+    p->owned[p->nowned++] = ptr;
+    return DI_OK;
+}
+
+static di_nn_tensor *new_shadow(builder *b, di_error *err)
+{
+    di_nn_plan *p = b->p;
+    if (p->nshadows == b->cap_shadows) {
+        int cap = b->cap_shadows ? 2 * b->cap_shadows : 32;
+        di_nn_tensor **sh = realloc(p->shadows, (size_t)cap * sizeof *sh);
+        if (!sh) {
+            di_fail(err, DI_ENOMEM, "out of memory");
+            return NULL;
+        }
+        p->shadows = sh;
+        b->cap_shadows = cap;
+    }
+    di_nn_tensor *t = calloc(1, sizeof *t);
+    if (!t) {
+        di_fail(err, DI_ENOMEM, "out of memory");
+        return NULL;
+    }
+    p->shadows[p->nshadows++] = t;
+    return t;
+}
+
+/* A step that reorders `from` (blocked) into a new plain tensor. */
+static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
+                                    di_error *err)
+{
+    di_nn_tensor *to = new_shadow(b, err);
+    if (!to) return NULL;
+    di_nn_set_shape(to, from->dtype, from->ndim, from->dims);
+    dnnl_memory_desc_t md;
+    if (di_nn_plain_md(to, &md)) {
+        di_fail(err, DI_EUNSUPPORTED, "cannot describe a %d-D tensor for oneDNN", to->ndim);
+        return NULL;
+    }
+    di_nn_step *st = new_step(b, err);
+    if (!st) return NULL;
+    st->name = "Reorder";
+    st->from = from;
+    st->to = to;
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t rs = dnnl_reorder_primitive_desc_create(&pd, &from->md, b->s->env.engine, &md, b->s->env.engine, NULL);
+    if (rs == dnnl_success) {
+        rs = dnnl_primitive_create(&st->reorder, pd);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    if (rs == dnnl_success) rs = dnnl_memory_create(&st->rsrc, &from->md, b->s->env.engine, DNNL_MEMORY_NONE);
+    if (rs == dnnl_success) rs = dnnl_memory_create(&st->rdst, &md, b->s->env.engine, DNNL_MEMORY_NONE);
+    if (rs != dnnl_success) {
+        di_fail(err, DI_EUNSUPPORTED, "oneDNN reorder to plain layout failed (status %d)", (int)rs);
+        return NULL;
+    }
+    return to;
+}
+
+static bool is_graph_output(const di_nn_graph *g, int v)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v) return true;
+    return false;
+}
+
+/* The single node consuming value v (and not a graph output), or -1. */
+static int sole_consumer(const builder *b, int v)
+{
+    const di_nn_graph *g = b->s->g;
+    if (b->consumers[v] != 1 || is_graph_output(g, v)) return -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] == v) return i;
+    return -1;
+}
+
+/* Fuses Relu / Clip (constant bounds) / Add (same shape, other operand
+** already computed) that follow node ni; returns the value the fused node
+** finally writes. */
+static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
+{
+    const di_nn_graph *g = b->s->g;
+    di_nn_plan *p = b->p;
+    int v = g->nodes[ni].out[0];
+    while (k->npost < 4) {
+        int c = sole_consumer(b, v);
+        if (c < 0) break;
+        const di_nn_node *cn = &g->nodes[c];
+        di_nn_postop po = {0};
+        if (!strcmp(cn->op_type, "Relu")) {
+            po.kind = DI_POST_RELU;
+        } else if (!strcmp(cn->op_type, "Clip")) {
+            po.kind = DI_POST_CLIP;
+            po.lo = -INFINITY;
+            po.hi = INFINITY;
+            if (cn->nin > 1 && cn->in[1] >= 0) {
+                di_nn_tensor *t = &p->vals[cn->in[1]];
+                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
+                po.lo = *(float *)t->data;
+            }
+            if (cn->nin > 2 && cn->in[2] >= 0) {
+                di_nn_tensor *t = &p->vals[cn->in[2]];
+                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
+                po.hi = *(float *)t->data;
+            }
+        } else if (!strcmp(cn->op_type, "Add") && cn->nin == 2) {
+            int other = cn->in[0] == v ? cn->in[1] : cn->in[0];
+            if (other < 0 || other == v) break;
+            int prod = g->values[other].producer;
+            /* the addend must exist when the fused node runs */
+            if (prod >= ni) break;
+            di_nn_tensor *t = b->live_of[other] ? b->live_of[other] : &p->vals[other];
+            if (t->ndim < 0) break;
+            po.kind = DI_POST_SUM;
+            po.addend = t;
+        } else {
+            break;
+        }
+        fused[k->npost] = c;
+        k->post[k->npost++] = po;
+        b->absorbed[c] = true;
+        v = cn->out[0];
+    }
+    return v;
+}
+
+static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
+{
+    const di_nn_node *n = &b->s->g->nodes[ni];
+    for (int o = 0; o < k->nout; o++) {
+        di_nn_tensor *t = k->out[o];
+        if (!t) continue;
+        size_t bytes = tensor_bytes(t);
+        t->data = xaligned(bytes);
+        if (!t->data || own(b, t->data, err)) return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
+        t->is_const = true;
+    }
+    void *scratch = NULL;
+    if (k->scratch_bytes && !(scratch = xaligned(k->scratch_bytes)))
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    k->scratch = scratch;
+    int rc = n->op->run(k, err);
+    free(scratch);
+    k->scratch = NULL;
+    return rc;
+}
+
+static int build_steps(builder *b, di_error *err)
+{
+    di_nn_session *s = b->s;
+    const di_nn_graph *g = s->g;
+    di_nn_plan *p = b->p;
+    for (int ni = 0; ni < g->nnodes; ni++) {
+        if (b->absorbed[ni]) continue;
+        const di_nn_node *n = &g->nodes[ni];
+        di_nn_kctx k;
+        memset(&k, 0, sizeof k);
+        k.node = n;
+        k.nin = n->nin;
+        k.nout = n->nout;
+        k.in = calloc((size_t)n->nin + 1, sizeof(di_nn_tensor *));
+        k.out = calloc((size_t)n->nout + 1, sizeof(di_nn_tensor *));
+        if (!k.in || !k.out || own(b, k.in, err) || own(b, k.out, err)) {
+            free(k.in);
+            free(k.out);
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        }
+        k.persist = &s->persist[ni];
+        k.env = &s->env;
+        bool all_const = true;
+        for (int j = 0; j < n->nin; j++) {
+            int v = n->in[j];
+            if (v < 0) continue;
+            k.in[j] = b->live_of[v] ? b->live_of[v] : &p->vals[v];
+            if (k.in[j]->ndim < 0)
+                return di_fail(err, DI_EFORMAT, "node '%s' (%s): input '%s' has no known shape", n->name, n->op_type, g->values[v].name);
+            all_const &= k.in[j]->is_const;
+        }
+        for (int o = 0; o < n->nout; o++)
+            k.out[o] = n->out[o] >= 0 ? &p->vals[n->out[o]] : NULL;
+        bool fold = n->nin > 0 && (all_const || (n->op->flags & DI_OP_SHAPE_ONLY));
+        if (!n->op->run) fold = true; /* Constant */
+
+        int fused[4];
+        if (!fold && (n->op->flags & DI_OP_POSTOPS))
+            k.out[0] = &p->vals[plan_fusion(b, ni, &k, fused)];
+        /* plain inputs for kernels that need them */
+        bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK) || fold;
+        int rc;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (want_plain) {
+                for (int j = 0; j < n->nin; j++) {
+                    if (!k.in[j] || !k.in[j]->blocked) continue;
+                    int v = n->in[j];
+                    if (!b->live_of[v] || b->live_of[v]->blocked) {
+                        di_nn_tensor *pl = add_plain_copy(b, &p->vals[v], err);
+                        if (!pl) return di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+                        b->live_of[v] = pl;
+                    }
+                    k.in[j] = b->live_of[v];
+                }
+            }
+            rc = n->op->prepare ? n->op->prepare(&k, err) : DI_OK;
+            if (rc == DI_NN_NO_FUSE) { /* e.g. Add that broadcasts: run it on its own */
+                for (int f = 0; f < k.npost; f++) b->absorbed[fused[f]] = false;
+                k.npost = 0;
+                k.out[0] = &p->vals[n->out[0]];
+                attempt--;
+                continue;
+            }
+            if (rc != DI_NN_NEED_PLAIN) break;
+            if (want_plain) return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): kernel refuses plain inputs", n->name, n->op_type);
+            want_plain = true;
+        }
+        if (rc) {
+            if (err && !strstr(err->msg, n->name))
+                di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+            return rc;
+        }
+        /* a "blocked" layout that is just the plain one is plain */
+        for (int o = 0; o < n->nout; o++) {
+            di_nn_tensor *t = k.out[o];
+            if (t && t->blocked) {
+                dnnl_memory_desc_t md;
+                if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md)) t->blocked = false;
+            }
+        }
+        if (fold) {
+            rc = fold_node(b, ni, &k, err);
+            if (n->op->release) n->op->release(k.state);
+            if (rc) return rc;
+            continue;
+        }
+        if (k.scratch_bytes > p->scratch_bytes) p->scratch_bytes = k.scratch_bytes;
+        di_nn_step *st = new_step(b, err);
+        if (!st) return DI_ENOMEM;
+        st->node = ni;
+        st->name = n->op_type;
+        st->k = k;
+        st->flops = n->op->flops ? n->op->flops(&st->k) : 0;
+        p->flops += st->flops;
+    }
+    /* graph outputs in plain layout */
+    p->outputs = calloc((size_t)g->noutputs + 1, sizeof(di_nn_tensor *));
+    if (!p->outputs) return di_fail(err, DI_ENOMEM, "out of memory");
+    for (int i = 0; i < g->noutputs; i++) {
+        int v = g->outputs[i];
+        di_nn_tensor *t = &p->vals[v];
+        if (t->ndim < 0) return di_fail(err, DI_EFORMAT, "graph output '%s' has no shape", g->values[v].name);
+        if (t->blocked) {
+            t = add_plain_copy(b, t, err);
+            if (!t) return err ? err->code : DI_EUNSUPPORTED;
+        }
+        p->outputs[i] = t;
+    }
+    return DI_OK;
+}
+
+/* ---- memory plan ---- */
+
+typedef struct lifetime {
+    di_nn_tensor *t;
+    int first, last;
+    size_t bytes, offset;
+} lifetime;
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+    const lifetime *x = a, *y = b;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+static int find_life(lifetime *L, int n, const di_nn_tensor *t)
+{
+    for (int i = 0; i < n; i++)
+        if (L[i].t == t) return i;
+    return -1;
+}
+
+static int plan_memory(builder *b, di_error *err)
+{
+    di_nn_session *s = b->s;
+    const di_nn_graph *g = s->g;
+    di_nn_plan *p = b->p;
+    int cap = g->nvalues + p->nshadows + 1, n = 0;
+    lifetime *L = calloc((size_t)cap, sizeof *L);
+    if (!L) return di_fail(err, DI_ENOMEM, "out of memory");
+#define TOUCH(T, STEP)                                                      \
+    do {                                                                    \
+        di_nn_tensor *t_ = (T);                                             \
+        if (t_ && !t_->is_const) {                                          \
+            int i_ = find_life(L, n, t_);                                   \
+            if (i_ < 0 && n < cap) {                                        \
+                i_ = n++;                                                   \
+                L[i_].t = t_;                                               \
+                L[i_].first = L[i_].last = (STEP);                          \
+            }                                                               \
+            if (i_ >= 0) {                                                  \
+                if ((STEP) < L[i_].first) L[i_].first = (STEP);             \
+                if ((STEP) > L[i_].last) L[i_].last = (STEP);               \
+            }                                                               \
+        }                                                                   \
+    } while (0)
+    for (int i = 0; i < g->ninputs; i++) TOUCH(&p->vals[g->inputs[i]], -1);
+    for (int si = 0; si < p->nsteps; si++) {
+        di_nn_step *st = &p->steps[si];
+        if (st->node < 0) {
+            TOUCH(st->from, si);
+            TOUCH(st->to, si);
+            continue;
+        }
+        for (int j = 0; j < st->k.nin; j++) TOUCH(st->k.in[j], si);
+        for (int j = 0; j < st->k.nout; j++) TOUCH(st->k.out[j], si);
+        for (int j = 0; j < st->k.npost; j++) TOUCH(st->k.post[j].addend, si);
+    }
+    for (int i = 0; i < g->noutputs; i++) TOUCH(p->outputs[i], p->nsteps);
+#undef TOUCH
+    for (int i = 0; i < n; i++) L[i].bytes = (tensor_bytes(L[i].t) + 63) & ~(size_t)63;
+    qsort(L, (size_t)n, sizeof *L, cmp_size_desc);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        /* lowest offset that overlaps no placed tensor whose life overlaps */
+        size_t off = 0;
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (int j = 0; j < i; j++) {
+                if (L[j].last < L[i].first || L[i].last < L[j].first) continue;
+                if (off < L[j].offset + L[j].bytes && L[j].offset < off + L[i].bytes) {
+                    off = L[j].offset + L[j].bytes;
+                    moved = true;
+                }
+            }
+        }
+        L[i].offset = off;
+        if (off + L[i].bytes > total) total = off + L[i].bytes;
+    }
+    p->arena_bytes = total;
+    p->arena = xaligned(total);
+    if (p->scratch_bytes) p->scratch = xaligned(p->scratch_bytes);
+    if (!p->arena || (p->scratch_bytes && !p->scratch)) {
+        free(L);
+        return di_fail(err, DI_ENOMEM, "out of memory for %zu bytes of activations", total);
+    }
+    for (int i = 0; i < n; i++) L[i].t->data = p->arena + L[i].offset;
+    for (int si = 0; si < p->nsteps; si++) p->steps[si].k.scratch = p->scratch;
+    free(L);
+    return DI_OK;
+}
+
+void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
+{
+    if (!p) return;
+    for (int i = 0; i < p->nsteps; i++) {
+        di_nn_step *st = &p->steps[i];
+        if (st->node >= 0 && s->g->nodes[st->node].op->release) s->g->nodes[st->node].op->release(st->k.state);
+        if (st->reorder) dnnl_primitive_destroy(st->reorder);
+        if (st->rsrc) dnnl_memory_destroy(st->rsrc);
+        if (st->rdst) dnnl_memory_destroy(st->rdst);
+    }
+    for (int i = 0; i < p->nowned; i++) free(p->owned[i]);
+    for (int i = 0; i < p->nshadows; i++) free(p->shadows[i]);
+    free(p->owned);
+    free(p->shadows);
+    free(p->outputs);
+    free(p->steps);
+    free(p->vals);
+    free(p->arena);
+    free(p->scratch);
+    free(p);
+}
+
+int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
+                     di_nn_plan **out, di_error *err)
+{
+    const di_nn_graph *g = s->g;
+    *out = NULL;
+    if (nins != g->ninputs)
+        return di_fail(err, DI_EINVAL, "%s: the model has %d inputs, %d given", g->path, g->ninputs, nins);
+    if (nins > 8) return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
+    di_nn_plan *p = calloc(1, sizeof *p);
+    builder b = {s, p, 0, 0, 0, NULL, NULL, NULL};
+    if (!p) return di_fail(err, DI_ENOMEM, "out of memory");
+    p->vals = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor));
+    b.consumers = calloc((size_t)g->nvalues + 1, sizeof(int));
+    b.absorbed = calloc((size_t)g->nnodes + 1, sizeof(bool));
+    b.live_of = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor *));
+    int rc = DI_OK;
+    if (!p->vals || !b.consumers || !b.absorbed || !b.live_of) {
+        rc = di_fail(err, DI_ENOMEM, "out of memory");
+        goto done;
+    }
+    p->ninputs = nins;
+    for (int i = 0; i < g->nvalues; i++) {
+        const di_nn_value *v = &g->values[i];
+        di_nn_tensor *t = &p->vals[i];
+        t->ndim = -1;
+        if (v->data) {
+            di_nn_set_shape(t, v->dtype, v->ndim, v->dims);
+            t->data = v->data;
+            t->is_const = true;
+        }
+    }
+    for (int i = 0; i < nins; i++) {
+        const di_nn_value *v = &g->values[g->inputs[i]];
+        const di_nn_io *io = &ins[i];
+        if (io->ndim < 0 || io->ndim > DI_NN_MAX_DIMS)
+            rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions", v->name, io->ndim);
+        else if (v->dtype && io->dtype != v->dtype)
+            rc = di_fail(err, DI_ESHAPE, "input '%s': element type %s given, the model wants %s", v->name, di_dtype_name(io->dtype), di_dtype_name(v->dtype));
+        else if (v->ndim >= 0 && v->ndim != io->ndim)
+            rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions given, the model wants %d", v->name, io->ndim, v->ndim);
+        else
+            for (int d = 0; d < io->ndim && !rc; d++) {
+                /* the leading dimension of the first input is the batch */
+                if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != io->dims[d] && !(i == 0 && d == 0))
+                    rc = di_fail(err, DI_ESHAPE, "input '%s': dimension %d is %lld, the model wants %lld", v->name, d, (long long)io->dims[d], (long long)v->dims[d]);
+                if (io->dims[d] < 0) rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
+            }
+        if (rc) goto done;
+        di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
+        p->in_ndim[i] = io->ndim;
+        memcpy(p->in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] >= 0) b.consumers[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->noutputs; i++) b.consumers[g->outputs[i]]++;
+
+    rc = build_steps(&b, err);
+    if (!rc) rc = plan_memory(&b, err);
+done:
+    free(b.consumers);
+    free(b.absorbed);
+    free(b.live_of);
+    if (rc) {
+        if (err && g->path && !strstr(err->msg, g->path)) di_error_prefix(err, "%s", g->path);
+        di_nn_plan_free(p, s);
+        return rc;
+    }
+    *out = p;
+    return DI_OK;
+}
