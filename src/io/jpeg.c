@@ -110,7 +110,7 @@ static int read_size(const uint8_t *data, size_t size, const char *name,
     setup_errors(&jerr);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&cinfo);
-        return di_fail(err, DI_EFORMAT, "%s: corrupt JPEG: %s", name, jerr.msg);
+        return di_fail(err, DI_EFORMAT, "%s: cannot read JPEG: %s", name, jerr.msg);
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
@@ -157,7 +157,7 @@ static int decode(const uint8_t *data, size_t size, const char *name,
         free(pixels);
         free(row4);
         jpeg_destroy_decompress(&cinfo);
-        return di_fail(err, DI_EFORMAT, "%s: corrupt JPEG: %s", name, jerr.msg);
+        return di_fail(err, DI_EFORMAT, "%s: cannot decode JPEG: %s", name, jerr.msg);
     }
     jpeg_create_decompress(&cinfo);
     cinfo.progress = &progress;
