@@ -82,8 +82,9 @@ int di_npy_write_f32(const char *path, const float *data, const int64_t *dims,
                      int ndim, di_error *err);
 
 /* JPEG. di_jpeg_decode_mem decodes to RGB; when min_width/min_height are
-** positive it uses libjpeg-turbo's DCT-domain scaling to the smallest scale
-** whose output is still at least that large (a cheap first downscale when
+** positive it uses libjpeg-turbo's DCT-domain scaling to the smallest of the
+** scales 1/8, 1/4, 1/2 whose output is still at least that large (the other
+** eighths run without SIMD and cost more than a full decode) (a cheap first downscale when
 ** the model input is much smaller than the image). The image's own full size
 ** is returned in *full_width and *full_height (either may be NULL). Grey
 ** JPEGs are expanded to RGB; CMYK/YCCK (Adobe) JPEGs are converted to RGB.
