@@ -90,19 +90,22 @@ static const float *row_of(rows2 *rc, int y, int keep, const void *src, int sw,
 
 static uint8_t clamp_u8(float v);
 
-/* The separable path; returns 0 when memory is short (caller falls back). */
-static int resize_separable(const void *src, int sw, int sh, int c, int is_u8,
-                            void *dst, int dw, int dh)
+size_t di_resize_scratch_size(int dw, int c)
+{
+    if (dw <= 0 || c <= 0)
+        return 0;
+    /* Column taps, then two float rows; taps first keeps the rows aligned. */
+    return (size_t)dw * sizeof(tap) + 2 * (size_t)dw * (size_t)c * sizeof(float);
+}
+
+/* The separable path in caller-provided scratch. */
+static void separable(const void *src, int sw, int sh, int c, int is_u8,
+                      void *dst, int dw, int dh, void *scratch)
 {
     double sx = 1.0 / ((double)dw / sw), sy = 1.0 / ((double)dh / sh);
     size_t rowlen = (size_t)dw * c;
-    tap *xt = malloc((size_t)dw * sizeof *xt);
-    float *mem = malloc(2 * rowlen * sizeof(float));
-    if (!xt || !mem) {
-        free(xt);
-        free(mem);
-        return 0;
-    }
+    tap *xt = scratch;
+    float *mem = (float *)(xt + dw);
     for (int i = 0; i < dw; i++)
         xt[i] = tap_at(i, sw, sx);
     rows2 rc = {{mem, mem + rowlen}, {-1, -1}};
@@ -121,9 +124,40 @@ static int resize_separable(const void *src, int sw, int sh, int c, int is_u8,
                 out[i] = h0[i] * w0 + h1[i] * w1;
         }
     }
-    free(xt);
-    free(mem);
+}
+
+/* The separable path with its own scratch; 0 when memory is short. */
+static int resize_separable(const void *src, int sw, int sh, int c, int is_u8,
+                            void *dst, int dw, int dh)
+{
+    void *scratch = malloc(di_resize_scratch_size(dw, c));
+    if (!scratch)
+        return 0;
+    separable(src, sw, sh, c, is_u8, dst, dw, dh, scratch);
+    free(scratch);
     return 1;
+}
+
+void di_resize_bilinear_f32_scratch(const float *src, int sw, int sh, float *dst,
+                                    int dw, int dh, void *scratch)
+{
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0)
+        return;
+    if (sw == dw && sh == dh)
+        memcpy(dst, src, (size_t)sw * sh * sizeof(float));
+    else
+        separable(src, sw, sh, 1, 0, dst, dw, dh, scratch);
+}
+
+void di_resize_bilinear_u8_scratch(const uint8_t *src, int sw, int sh, int c,
+                                   uint8_t *dst, int dw, int dh, void *scratch)
+{
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || c <= 0)
+        return;
+    if (sw == dw && sh == dh)
+        memcpy(dst, src, (size_t)sw * sh * c);
+    else
+        separable(src, sw, sh, c, 1, dst, dw, dh, scratch);
 }
 
 void di_resize_bilinear_f32(const float *src, int sw, int sh, float *dst,

@@ -13,11 +13,17 @@
 
 #define di_resize_bilinear_f32 direct_resize_f32
 #define di_resize_bilinear_u8 direct_resize_u8
+#define di_resize_scratch_size direct_scratch_size
+#define di_resize_bilinear_f32_scratch direct_f32_scratch
+#define di_resize_bilinear_u8_scratch direct_u8_scratch
 #define malloc(n) ((void *)0)
 #include "../../src/imgproc/resize.c"
 #undef malloc
 #undef di_resize_bilinear_f32
 #undef di_resize_bilinear_u8
+#undef di_resize_scratch_size
+#undef di_resize_bilinear_f32_scratch
+#undef di_resize_bilinear_u8_scratch
 
 int main(void)
 {
@@ -40,6 +46,13 @@ int main(void)
         di_resize_bilinear_u8(s8, sw, sh, 3, a8, dw, dh);
         direct_resize_u8(s8, sw, sh, 3, b8, dw, dh);
         CHECKF(memcmp(a8, b8, dn * 3) == 0, "u8 %dx%d -> %dx%d", sw, sh, dw, dh);
+        /* The caller-scratch versions give the same bytes. */
+        void *scratch = malloc(di_resize_scratch_size(dw, 3));
+        di_resize_bilinear_f32_scratch(s, sw, sh, b, dw, dh, scratch);
+        CHECK(memcmp(a, b, dn * sizeof(float)) == 0);
+        di_resize_bilinear_u8_scratch(s8, sw, sh, 3, b8, dw, dh, scratch);
+        CHECK(memcmp(a8, b8, dn * 3) == 0);
+        free(scratch);
         /* Same size is a copy. */
         float *same = malloc(sn * sizeof(float));
         di_resize_bilinear_f32(s, sw, sh, same, sw, sh);
