@@ -46,14 +46,26 @@ def check(cond, what):
         raise Fail(what)
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
+
+def sanitizer_check(stderr, what):
+    """In the ASan/UBSan build a report can hide behind an expected exit code."""
+    for mark in SANITIZER_MARKS:
+        check(mark not in stderr, "%s: sanitizer report:\n%s" % (what, stderr[-4000:]))
+
+
 def di(args, env=None, timeout=180, input=None):
     e = dict(os.environ)
     e.pop("DEPTHINDEX_TEST_READ_DELAY_MS", None)
     e.pop("DEPTHINDEX_TEST_PAGE_ROWS", None)
     if env:
         e.update(env)
-    return subprocess.run([DI] + args, env=e, capture_output=True, text=True,
-                          timeout=timeout, input=input)
+    r = subprocess.run([DI] + args, env=e, capture_output=True, text=True,
+                       timeout=timeout, input=input)
+    sanitizer_check(r.stderr, " ".join(args[:1]))
+    return r
 
 
 def di_ok(args, env=None, codes=(0,)):
@@ -486,6 +498,7 @@ def interrupted(tmp, name, sig, twice):
         time.sleep(0.05)
         p.send_signal(sig)
     out, err = p.communicate(timeout=60)
+    sanitizer_check(err, name)
     want = 130 if sig == signal.SIGINT else 143
     check(p.returncode == want, "%s: exit %d, want %d: %s" % (name, p.returncode, want, err))
     check(time.time() - t0 < 10, "%s: took %.1f s to stop" % (name, time.time() - t0))
@@ -549,6 +562,8 @@ def case_server(tmp, kind):
                    "SET GLOBAL net_write_timeout = 2")
     else:
         db.execute("ALTER DATABASE pipe_idle SET idle_session_timeout = '2s'")
+    aborted = lambda: int(db.query("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")[0][1])
+    before = aborted() if kind == "mariadb" else 0
     try:
         slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="3000", DEPTHINDEX_TEST_PAGE_ROWS="5")
         t0 = time.time()
@@ -556,6 +571,14 @@ def case_server(tmp, kind):
         check(time.time() - t0 > 5.5, "the slowed run was not slow")
         check(s["ok"] == 4 * n and s["failed"] == 0, "idle-timeout run: %s" % s)
         same_scores(scores(db), ref, "%s with 2 s idle timeouts" % kind, tol=2e-6)
+        # and the server did drop idle connections on the way
+        if kind == "mariadb":
+            dropped = aborted() - before
+        else:
+            time.sleep(0.7)  # statistics reach pg_stat_database with a delay
+            dropped = int(db.query("SELECT sessions_fatal FROM pg_stat_database "
+                                   "WHERE datname = 'pipe_idle'")[0][0])
+        check(dropped > 0, "%s dropped no connection: the test tested nothing" % kind)
     finally:
         if kind == "mariadb":
             db.execute("SET GLOBAL wait_timeout = 28800; SET GLOBAL net_read_timeout = 30; "
@@ -569,7 +592,10 @@ def case_server(tmp, kind):
     wait_done(db, 4, p)
     r = server("restart", kind)
     check(r.returncode == 0, "restart failed: %s" % (r.stdout + r.stderr))
+    done = sum(v is not None for v in scores(db).values())
+    check(done < 4 * n and p.poll() is None, "the run was not in flight across the restart")
     out, err = p.communicate(timeout=170)
+    sanitizer_check(err, "run across a restart")
     check(p.returncode == 0, "run across a restart: exit %d: %s" % (p.returncode, err[-2000:]))
     s = summary(out)
     check(s["ok"] == 4 * n and s["failed"] == 0 and s["skipped"] == 0, "summary %s" % s)
