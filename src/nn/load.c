@@ -66,9 +66,11 @@ static char *dupstr(const char *s)
 typedef struct loader {
     const char *name;     /* model file, for messages */
     const char *base_dir; /* for external data; NULL refuses it */
+    int flags;
+    int missing;          /* zero-filled external tensors */
 } loader;
 
-static int read_external(const loader *L, const Onnx__TensorProto *t,
+static int read_external(loader *L, const Onnx__TensorProto *t,
                          const char *tname, void *dst, size_t bytes,
                          di_error *err)
 {
@@ -92,6 +94,11 @@ static int read_external(const loader *L, const Onnx__TensorProto *t,
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", L->base_dir, location);
     FILE *f = fopen(path, "rb");
+    if (!f && (L->flags & DI_NN_LOAD_INFO)) {
+        memset(dst, 0, bytes);
+        L->missing++;
+        return DI_OK;
+    }
     if (!f)
         return di_fail(err, DI_EIO, "%s: initializer '%s': cannot open external data file %s: %s", L->name, tname, path, strerror(errno));
     int rc = DI_OK;
@@ -102,7 +109,7 @@ static int read_external(const loader *L, const Onnx__TensorProto *t,
 }
 
 /* Copies a TensorProto's data into a malloc'd buffer of the engine's dtype. */
-static int tensor_from_proto(const loader *L, const Onnx__TensorProto *t,
+static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
                              int *dtype, int *ndim, int64_t *dims, void **data,
                              di_error *err)
 {
@@ -230,7 +237,7 @@ static void value_info(di_nn_value *v, const Onnx__ValueInfoProto *vi)
     }
 }
 
-static int copy_attr(const loader *L, const Onnx__AttributeProto *a,
+static int copy_attr(loader *L, const Onnx__AttributeProto *a,
                      di_nn_attr *out, di_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -312,7 +319,17 @@ done:
     return rc;
 }
 
-static int build(const loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
+static int note_unsupported(di_nn_graph *g, const di_error *e)
+{
+    char **u = realloc(g->unsupported, ((size_t)g->nunsupported + 1) * sizeof(char *));
+    if (!u) return DI_ENOMEM;
+    g->unsupported = u;
+    if (!(u[g->nunsupported] = strdup(e->msg))) return DI_ENOMEM;
+    g->nunsupported++;
+    return DI_OK;
+}
+
+static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
                  di_error *err)
 {
     const Onnx__GraphProto *gp = mp->graph;
@@ -444,29 +461,39 @@ static int build(const loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
 
     for (int i = 0; i < g->nnodes; i++) {
         di_nn_node *nd = &g->nodes[i];
-        nd->op = di_nn_find_op(nd->op_type);
-        if (!nd->op)
-            return di_fail(err, DI_EUNSUPPORTED, "%s: node '%s': op %s is not supported", L->name, nd->name, nd->op_type);
-        int present = nd->nin;
-        if (present < nd->op->min_in || present > nd->op->max_in)
-            return di_fail(err, DI_EFORMAT, "%s: node '%s' (%s): %d inputs, expected %d to %d", L->name, nd->name, nd->op_type, present, nd->op->min_in, nd->op->max_in);
-        if (nd->op->check && (rc = nd->op->check(g, nd, err)) != DI_OK) {
-            di_error_prefix(err, "%s", L->name);
+        di_error e;
+        di_error_clear(&e);
+        const di_nn_op *op = di_nn_find_op(nd->op_type);
+        if (!op)
+            rc = di_fail(&e, DI_EUNSUPPORTED, "%s: node '%s': op %s is not supported", L->name, nd->name, nd->op_type);
+        else if (nd->nin < op->min_in || nd->nin > op->max_in)
+            rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): %d inputs, expected %d to %d", L->name, nd->name, nd->op_type, nd->nin, op->min_in, op->max_in);
+        else if (op->check && (rc = op->check(g, nd, &e)) != DI_OK)
+            di_error_prefix(&e, "%s", L->name);
+        if (rc == DI_OK) {
+            nd->op = op;
+            continue;
+        }
+        if (!(L->flags & DI_NN_LOAD_INFO)) {
+            if (err) *err = e;
             return rc;
         }
+        if (note_unsupported(g, &e)) return di_fail(err, DI_ENOMEM, "out of memory");
+        rc = DI_OK;
     }
+    g->missing_external = L->missing;
     return DI_OK;
 }
 
-int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
-                         const char *base_dir, di_nn_graph **out,
-                         di_error *err)
+static int load_mem(const uint8_t *data, size_t size, const char *name,
+                    const char *base_dir, int flags, di_nn_graph **out,
+                    di_error *err)
 {
     *out = NULL;
     if (size == 0) return di_fail(err, DI_EFORMAT, "%s: empty file, not an ONNX model", name);
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp) return di_fail(err, DI_EFORMAT, "%s: not a valid ONNX model (protobuf does not parse; truncated or corrupt?)", name);
-    loader L = {name, base_dir};
+    loader L = {name, base_dir, flags, 0};
     di_nn_graph *g = calloc(1, sizeof *g);
     int rc;
     if (!g || !(g->path = strdup(name))) {
@@ -485,7 +512,20 @@ int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
     return DI_OK;
 }
 
+int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
+                         const char *base_dir, di_nn_graph **out,
+                         di_error *err)
+{
+    return load_mem(data, size, name, base_dir, 0, out, err);
+}
+
 int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err)
+{
+    return di_nn_graph_load_flags(path, 0, out, err);
+}
+
+int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
+                           di_error *err)
 {
     uint8_t *data;
     size_t size;
@@ -497,7 +537,7 @@ int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err)
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    rc = di_nn_graph_load_mem(data, size, path, dir, out, err);
+    rc = load_mem(data, size, path, dir, flags, out, err);
     free(data);
     return rc;
 }
@@ -528,6 +568,8 @@ void di_nn_graph_free(di_nn_graph *g)
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);
+    for (int i = 0; i < g->nunsupported; i++) free(g->unsupported[i]);
+    free(g->unsupported);
     free(g->path);
     free(g);
 }

@@ -74,6 +74,11 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
     s->g = g;
+    if (g->nunsupported) {
+        int rc = di_fail(err, DI_EUNSUPPORTED, "%s", g->unsupported[0]);
+        di_nn_session_destroy(s);
+        return rc;
+    }
     if (opt) s->opt = *opt;
     else di_nn_options_default(&s->opt);
     if (s->opt.device != DI_NN_CPU) {
