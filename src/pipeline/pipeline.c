@@ -240,6 +240,21 @@ static int alloc_pools(di_pipeline *p, di_error *err)
     return DI_OK;
 }
 
+/* One run of a full batch of zeros before the clock starts: the engine
+** prepares its kernels for this batch size on the first run (oneDNN compiles
+** them), and an engine that cannot run the model at all is a setup error
+** here rather than an error on every face. */
+static int warm_up(di_pipeline *p, di_error *err)
+{
+    di_batch *b = &p->batches[0];
+    size_t plane = (size_t)p->out_h * p->out_w;
+    int rc = di_nn_run(p->nn, b->input, p->cfg.batch, b->output,
+                       (size_t)p->cfg.batch * plane, err);
+    if (rc)
+        di_error_prefix(err, "%s", p->cfg.model_path);
+    return rc;
+}
+
 int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
                        di_error *err)
 {
@@ -274,6 +289,8 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
         choose_split(p);
         rc = alloc_pools(p, err);
     }
+    if (!rc && p->model_mode)
+        rc = warm_up(p, err);
     if (rc) {
         di_pipeline_destroy(p);
         return rc;
