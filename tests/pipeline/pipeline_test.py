@@ -602,6 +602,33 @@ def case_server(tmp, kind):
     same_scores(scores(db), ref, "%s after a restart" % kind, tol=2e-6)
     check(errors(db) == {}, "errors: %s" % errors(db))
 
+    # 5. the server gone for longer than --db-retry-for: the run stops with
+    #    exit 2 and one clear line; what was committed stays and is right
+    db = server_db(kind, "pipe_gone")
+    init_demo(db, images, n=n, size=size)
+    p = background_run(run_args(db, images, ["--db-retry-for", "2"]), slow)
+    wait_done(db, 4, p)
+    try:
+        r = server("stop", kind)
+        check(r.returncode == 0, "stop failed: %s" % (r.stdout + r.stderr))
+        out, err = p.communicate(timeout=60)
+    finally:
+        server("start", kind)
+    sanitizer_check(err, "run with the server gone")
+    check(p.returncode == 2, "server gone: exit %d, want 2: %s" % (p.returncode, err[-2000:]))
+    s = summary(out)
+    check(s["outcome"].startswith("stopped") and s["skipped"] > 0, "summary %s" % s)
+    lines = [l for l in err.splitlines() if l.startswith("depthindex: ")]
+    check(len(lines) == 1 and PASSWORD not in err, "messages: %r" % lines)
+    kept = scores(db)
+    done = sum(v is not None for v in kept.values())
+    check(s["ok"] <= done < 4 * n, "summary ok %d, table %d" % (s["ok"], done))
+    for k, v in kept.items():
+        check(v is None or abs(v - ref[k]) <= 2e-6 * max(1, abs(v)), "face %s: %r" % (k, v))
+    s = summary(di_ok(run_args(db, images), env=db.env).stdout)
+    check(s["ok"] == 4 * n - done, "the rerun did %s, want %d" % (s, 4 * n - done))
+    same_scores(scores(db), ref, "%s after the server came back" % kind, tol=2e-6)
+
 
 CASES = {
     "sqlite": case_sqlite,
