@@ -336,9 +336,10 @@ def case_model(tmp):
     # deterministic, whatever the batch size and the number of threads
     s = summary(di_ok(["run", "--db", db.url, "--images", images, "--model", model,
                        "--device", "cpu", "--batch", "5", "--workers", "2", "--force",
+                       "--streams", "2", "--decoders", "2",
                        "--progress", "json"]).stdout)
     check(s["ok"] == 24, "model rerun: %s" % s)
-    same_scores(first, scores(db), "model batch 3 vs batch 5", tol=1e-5)
+    same_scores(first, scores(db), "model batch 3 vs batch 5 on 2 streams", tol=1e-5)
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
