@@ -323,7 +323,7 @@ static int build_steps(builder *b, di_error *err)
         /* a "blocked" layout that is just the plain one is plain */
         for (int o = 0; o < n->nout; o++) {
             di_nn_tensor *t = k.out[o];
-            if (t && (di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
+            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
                 if (n->op->release) n->op->release(k.state);
                 return di_fail(err, DI_ENOMEM, "node '%s' (%s): output '%s' would be absurdly large", n->name, n->op_type, g->values[n->out[o]].name);
             }
@@ -572,6 +572,8 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
                     rc = di_fail(err, DI_ESHAPE, "input '%s': dimension %d is %lld, the model wants %lld", v->name, d, (long long)io->dims[d], (long long)v->dims[d]);
                 if (io->dims[d] < 0) rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
             }
+        if (!rc && (!di_nn_shape_sane(io->ndim, io->dims) || di_shape_numel(io->ndim, io->dims) * (int64_t)di_dtype_size(io->dtype) > (int64_t)di_nn_max_tensor_bytes))
+            rc = di_fail(err, DI_ENOMEM, "input '%s' is absurdly large", v->name);
         if (rc) goto done;
         di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
         p->in_ndim[i] = io->ndim;
