@@ -83,7 +83,8 @@ static int maria_connect(di_store *s, di_error *err)
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
     /* A dead server must not hang the job: bounded connect, read and write. */
-    unsigned connect_timeout = 5, io_timeout = 120;
+    unsigned io_timeout = (unsigned)(s->timeout + 0.999);
+    unsigned connect_timeout = io_timeout < 5 ? io_timeout : 5;
     my_bool no = 0;
     mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
     mysql_optionsv(db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);

@@ -29,6 +29,7 @@ void di_store_config_default(di_store_config *c)
     for (int i = 0; i < 4; i++)
         c->faces[i] = default_faces[i];
     c->column_pattern = "{face}_depth_index";
+    c->timeout = 120;
 }
 
 const char *di_store_backend(const di_store *s)
@@ -366,6 +367,7 @@ int di_store_open(const di_store_config *cfg, bool create_schema, di_store **out
     if (rc == DI_OK)
         rc = pick_backend(s, err);
     s->create = create_schema;
+    s->timeout = cfg->timeout > 0 ? cfg->timeout : 120;
     bool connected = false;
     if (rc == DI_OK) {
         rc = s->ops->connect(s, err);

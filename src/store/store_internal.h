@@ -55,6 +55,7 @@ struct di_store {
     int kind;           /* di_dialect_kind */
     void *conn;         /* the backend's state */
     bool create;        /* the SQLite file may be created */
+    double timeout;     /* seconds for one statement's answer */
     di_url url;         /* password cleared: it lives in password[] only */
     char password[256];
     bool has_password;

@@ -7,6 +7,7 @@
 #   server.sh createdb mariadb|postgresql NAME   (re)create an empty database NAME
 #                                               owned by the test user
 #   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
+#   server.sh pid      mariadb|postgresql        print the server's process id
 #   server.sh timeouts mariadb|postgresql NAME SECONDS
 #                      make the server drop idle sessions of database NAME after
 #                      SECONDS (MariaDB: wait_timeout for the user di_slow, whose
@@ -260,6 +261,7 @@ do_timeouts() {
 
 case "$action" in
   start|stop|restart|createdb|timeouts) ;;
+  pid) cat "$state.pid"; exit 0 ;;
   url)
     scheme=mysql; [ "$kind" = postgresql ] && scheme=postgresql
     echo "$scheme://$user@127.0.0.1:$port/${dbname:-depthindex_test}"; exit 0 ;;

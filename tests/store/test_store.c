@@ -10,6 +10,7 @@
 #include "check.h"
 #include "store/store_internal.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -424,6 +425,55 @@ static int server(const char *action)
     return system(cmd);
 }
 
+/* A frozen server (its process stopped, TCP still up): the statement gives
+** up after the configured timeout instead of hanging, and once the server
+** runs again the retrying call goes through. */
+static void frozen(const di_store_config *cfg)
+{
+    di_store_config fc = *cfg;
+    fc.timeout = 2;
+    di_store *s = NULL;
+    di_error err;
+    if (di_store_open(&fc, false, &s, &err) != DI_OK) {
+        CHECKF(false, "open: %s", err.msg);
+        return;
+    }
+    one_value v = {0};
+    if (s->kind == DI_POSTGRESQL) {
+        /* one backend process serves this connection: freeze that one */
+        CHECK(s->ops->query(s, "SELECT pg_backend_pid()", 0, NULL, grab, &v, &err) == DI_OK);
+    } else {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "%s pid %s", getenv("DI_TEST_SERVER_SH"), kind);
+        FILE *f = popen(cmd, "r");
+        if (f) {
+            if (!fgets(v.text, sizeof v.text, f))
+                v.text[0] = '\0';
+            pclose(f);
+        }
+    }
+    pid_t pid = (pid_t)atoi(v.text);
+    CHECKF(pid > 1, "server pid '%s'", v.text);
+    if (pid <= 1) {
+        di_store_close(s);
+        return;
+    }
+    di_store_row rows[4];
+    int n;
+    kill(pid, SIGSTOP);
+    double t0 = di_now();
+    int rc = di_store_fetch_pending(s, 0, 4, false, rows, &n, &err);
+    double dt = di_now() - t0;
+    kill(pid, SIGCONT);
+    if (getenv("DI_TEST_VERBOSE"))
+        printf("frozen %s: gave up after %.1f s: %s\n", kind, dt, err.msg);
+    CHECKF(rc == DI_ECONN && dt >= 1.5 && dt < 10, "frozen server: rc %d after %.1f s: %s", rc,
+           dt, err.msg);
+    rc = di_store_fetch_pending_retry(s, 0, 4, true, rows, &n, 30, NULL, &err);
+    CHECKF(rc == DI_OK && n == 4, "after the freeze: %d %s", rc, err.msg);
+    di_store_close(s);
+}
+
 /* Writes rows [from, to) in batches, with a server restart before some. */
 static void restart(di_store_config *cfg)
 {
@@ -464,6 +514,7 @@ static void restart(di_store_config *cfg)
     int64_t done[4] = {400, 0, 0, 0}, failed[4] = {0};
     check_counts(s, 400, done, failed, "after restarts");
     CHECK_NEAR(score_of(s, "xm_depth_index", 250), expected_score(250, 0), 1e-12);
+    frozen(cfg);
     /* a stop request ends the retrying at once */
     CHECK(server("stop") == 0);
     volatile bool stop = true;
