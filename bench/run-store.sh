@@ -7,7 +7,7 @@
 # 127.0.0.1 (skipped when the server packages are missing).
 # Targets (issue 4): SQLite >= 20k rows/s, MariaDB and PostgreSQL >= 5k rows/s.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 build=${1:-build}
 build=$(cd "$build" && pwd)
 ninja -C "$build" bench/bench_store >/dev/null || { echo "run-store: build failed"; exit 1; }
