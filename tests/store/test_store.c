@@ -294,6 +294,27 @@ static void basic(di_store_config *cfg)
     c2.column_pattern = NULL;
     CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
 
+    /* an error table of another shape is named, with its missing column (one
+    ** connection breaks and mends it, another tries to open) */
+    di_store *keep = NULL;
+    rc = di_store_open(cfg, false, &keep, &err);
+    CHECKF(rc == DI_OK, "open: %s", err.msg);
+    if (rc == DI_OK) {
+        CHECK(keep->ops->exec(keep, "ALTER TABLE depthindex_errors RENAME TO di_errors_saved",
+                              &err) == DI_OK);
+        CHECK(keep->ops->exec(keep, "CREATE TABLE depthindex_errors (id BIGINT, face "
+                                    "VARCHAR(64), error TEXT)", &err) == DI_OK);
+        rc = di_store_open(cfg, false, &s, &err);
+        CHECKF(rc == DI_ESCHEMA && strstr(err.msg, "depthindex_errors has no column at"),
+               "errors table without 'at': %d %s", rc, err.msg);
+        if (rc == DI_OK)
+            di_store_close(s);
+        CHECK(keep->ops->exec(keep, "DROP TABLE depthindex_errors", &err) == DI_OK);
+        CHECK(keep->ops->exec(keep, "ALTER TABLE di_errors_saved RENAME TO depthindex_errors",
+                              &err) == DI_OK);
+        di_store_close(keep);
+    }
+
     /* the table is intact after all that */
     rc = di_store_open(cfg, false, &s, &err);
     CHECKF(rc == DI_OK, "reopen: %s", err.msg);
