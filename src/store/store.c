@@ -617,7 +617,10 @@ static int in_chunks(di_store *s, int face, const item *it, int n,
 
 static const char *begin_sql(const di_store *s)
 {
-    return s->kind == DI_MARIADB ? "START TRANSACTION" : "BEGIN";
+    /* SQLite: take the write lock at once, so that a busy file is waited
+    ** for (busy timeout) rather than failing on a lock upgrade mid-way. */
+    return s->kind == DI_MARIADB ? "START TRANSACTION"
+           : s->kind == DI_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
 }
 
 int di_store_write(di_store *s, const di_store_result *results, int n, di_error *err)

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "store/store_internal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,60 @@ static void basic(di_store_config *cfg)
     }
 }
 
+/* Several threads, one connection each, writing at the same time (the
+** pipeline's reader and writer, or two jobs on one database). */
+typedef struct writer_arg {
+    const di_store_config *cfg;
+    int part, rc;
+    char msg[DI_ERROR_MSG_MAX];
+} writer_arg;
+
+static void *writer_thread(void *p)
+{
+    writer_arg *a = p;
+    di_store *s = NULL;
+    di_error err = {0};
+    a->rc = di_store_open(a->cfg, false, &s, &err);
+    for (int round = 0; a->rc == DI_OK && round < 10; round++) {
+        di_store_result r[25];
+        for (int i = 0; i < 25; i++) {
+            int64_t id = 1 + a->part * 250 + round * 25 + i;
+            r[i] = (di_store_result){.id = id, .face = 3, .ok = true, .score = expected_score(id, 3)};
+        }
+        a->rc = di_store_write_retry(s, r, 25, 30, NULL, &err);
+        di_store_row rows[10];
+        int n;
+        if (a->rc == DI_OK)
+            a->rc = di_store_fetch_pending(s, a->part * 250, 10, false, rows, &n, &err);
+    }
+    snprintf(a->msg, sizeof a->msg, "%s", err.msg);
+    di_store_close(s);
+    return NULL;
+}
+
+static void threads(const di_store_config *cfg)
+{
+    di_store_config c = *cfg;
+    di_store *s = open_fresh(&c, "panorama");
+    if (!s)
+        return;
+    insert_rows(s, 1, 1000);
+    pthread_t th[4];
+    writer_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (writer_arg){.cfg = &c, .part = i};
+        pthread_create(&th[i], NULL, writer_thread, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECKF(args[i].rc == DI_OK, "thread %d: %d %s", i, args[i].rc, args[i].msg);
+    }
+    int64_t done[4] = {0, 0, 0, 1000}, failed[4] = {0};
+    check_counts(s, 1000, done, failed, "after four writer threads");
+    CHECK_NEAR(score_of(s, "zp_depth_index", 777), expected_score(777, 3), 1e-12);
+    di_store_close(s);
+}
+
 /* Another schema: other names, two faces, a column pattern. */
 static void custom(const char *u)
 {
@@ -608,6 +663,7 @@ int main(int argc, char **argv)
     if (strcmp(mode, "basic") == 0) {
         basic(&cfg);
         custom(url);
+        threads(&cfg);
         if (strcmp(kind, "sqlite") != 0)
             connection_errors(url);
         else {
