@@ -453,6 +453,16 @@ static void connection_errors(const char *u)
     CHECKF(rc == DI_ECONN, "unreachable: %d %s", rc, err.msg);
     CHECKF(di_now() - t0 < 5.0, "unreachable took %.1f s", di_now() - t0);
 
+    /* the other spellings of the scheme, password from the environment */
+    snprintf(bad, sizeof bad, "%s://%s@%s:%d/%s", strcmp(scheme, "mysql") == 0 ? "mariadb" : "postgres",
+             pu.user, pu.host, pu.port, pu.path);
+    setenv("DEPTHINDEX_DB_PASSWORD", "di-secret", 1);
+    rc = di_store_open(&cfg, false, &s, &err);
+    unsetenv("DEPTHINDEX_DB_PASSWORD");
+    CHECKF(rc == DI_OK, "%s: %d %s", bad, rc, err.msg);
+    if (rc == DI_OK)
+        di_store_close(s);
+
     snprintf(bad, sizeof bad, "%s://%s@%s:%d/no_such_db_di", scheme, pu.user, pu.host, pu.port);
     setenv("DEPTHINDEX_DB_PASSWORD", "di-secret", 1);
     rc = di_store_open(&cfg, false, &s, &err); /* the password from the environment */
