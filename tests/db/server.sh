@@ -8,6 +8,7 @@
 #                                               owned by the test user
 #   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
 #   server.sh pid      mariadb|postgresql        print the server's process id
+#   server.sh status   mariadb|postgresql        exit 0 when one answers, else 1
 #   server.sh timeouts mariadb|postgresql NAME SECONDS
 #                      make the server drop idle sessions of database NAME after
 #                      SECONDS (MariaDB: wait_timeout for the user di_slow, whose
@@ -262,6 +263,7 @@ do_timeouts() {
 case "$action" in
   start|stop|restart|createdb|timeouts) ;;
   pid) cat "$state.pid"; exit 0 ;;
+  status) ;;
   url)
     scheme=mysql; [ "$kind" = postgresql ] && scheme=postgresql
     echo "$scheme://$user@127.0.0.1:$port/${dbname:-depthindex_test}"; exit 0 ;;
@@ -277,4 +279,5 @@ case "$action" in
   restart) do_stop; do_start ;;
   createdb) do_createdb ;;
   timeouts) do_timeouts "$@" ;;
+  status) answering ;;
 esac
