@@ -5,6 +5,7 @@
 */
 #include "store_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,9 +170,57 @@ static int write_scores(di_store *s, int face, const item *it, int n,
     return rc ? rc : s->ops->query(s, s->sql, np, p, NULL, NULL, err);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
+                 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || len > n || (len == 2 && p[0] < 0xC2) || (len == 4 && p[0] > 0xF4))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if (len == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)))
+        return 0; /* overlong, or a surrogate */
+    if (len == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)))
+        return 0;
+    return len;
+}
+
+/* An error text fit for every backend: at most the field's size even
+** without a NUL, invalid UTF-8 bytes (a file name in another encoding) as
+** '?', control characters as spaces. PostgreSQL and MariaDB would refuse
+** the whole batch over one bad byte. */
+static void clean_text(const char *in, size_t in_max, char *out, size_t out_size)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = strnlen(in, in_max), o = 0;
+    for (size_t i = 0; i < n && o + 1 < out_size;) {
+        size_t len = utf8_len(p + i, n - i);
+        if (len == 0) {
+            out[o++] = '?';
+            i++;
+        } else if (len == 1) {
+            out[o++] = p[i] < 0x20 || p[i] == 0x7F ? ' ' : (char)p[i];
+            i++;
+        } else {
+            if (o + len >= out_size)
+                break;
+            memcpy(out + o, p + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    out[o] = '\0';
+}
+
 static int write_failures(di_store *s, int face, const item *it, int n,
                           const di_store_result *res, di_param *p, di_error *err)
 {
+    static_assert(sizeof res->error == 256, "error texts are 256 bytes");
+    char (*texts)[256] = malloc((size_t)n * sizeof *texts);
+    if (!texts)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     di_sql_reset(s);
     di_sql_add(s, "INSERT INTO " ERRORS_TABLE " (id, face, error, at) VALUES ");
     int np = 0;
@@ -186,8 +235,13 @@ static int write_failures(di_store *s, int face, const item *it, int n,
         di_sql_add(s, ", CURRENT_TIMESTAMP)");
         p[np++] = (di_param){.type = DI_P_INT, .i = it[i].id};
         p[np++] = (di_param){.type = DI_P_TEXT, .s = s->faces[face]};
-        p[np++] = (di_param){.type = DI_P_TEXT,
-                             .s = r->ok ? "score is not a finite number" : r->error};
+        if (r->ok)
+            strcpy(texts[i], "score is not a finite number");
+        else
+            clean_text(r->error, sizeof r->error, texts[i], sizeof texts[i]);
+        if (!texts[i][0])
+            strcpy(texts[i], "failed (no reason given)");
+        p[np++] = (di_param){.type = DI_P_TEXT, .s = texts[i]};
     }
     if (s->kind == DI_MARIADB)
         di_sql_add(s, " ON DUPLICATE KEY UPDATE error = VALUES(error), at = VALUES(at)");
@@ -195,7 +249,10 @@ static int write_failures(di_store *s, int face, const item *it, int n,
         di_sql_add(s, " ON CONFLICT (id, face) DO UPDATE SET error = excluded.error, "
                   "at = excluded.at");
     int rc = di_sql_check(s, err);
-    return rc ? rc : s->ops->query(s, s->sql, np, p, NULL, NULL, err);
+    if (rc == DI_OK)
+        rc = s->ops->query(s, s->sql, np, p, NULL, NULL, err);
+    free(texts);
+    return rc;
 }
 
 /* Splits a run of items into power-of-two chunks for fn. */

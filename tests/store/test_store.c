@@ -234,6 +234,25 @@ static void basic(di_store_config *cfg)
     failed[1] = 1;
     check_counts(s, 1000, done, failed, "after duplicates");
 
+    /* error texts: bytes that are not UTF-8, control characters, no NUL */
+    di_store_result odd[2] = {{.id = 700, .face = 0, .ok = false}, {.id = 701, .face = 0}};
+    strcpy(odd[0].error, "bad \xff\xfe name \xc3\xa9t\xc3\xa9\n\tend");
+    memset(odd[1].error, 'x', sizeof odd[1].error);
+    rc = di_store_write(s, odd, 2, &err);
+    CHECKF(rc == DI_OK, "odd error texts: %s", err.msg);
+    {
+        one_value v = read_value(
+            s, "SELECT error FROM depthindex_errors WHERE id = ? AND face = 'xm'",
+            "SELECT error FROM depthindex_errors WHERE id = $1::bigint AND face = 'xm'", 700);
+        CHECKF(strcmp(v.text, "bad ?? name \xc3\xa9t\xc3\xa9  end") == 0, "cleaned: %s", v.text);
+        v = read_value(s, "SELECT error FROM depthindex_errors WHERE id = ? AND face = 'xm'",
+                       "SELECT error FROM depthindex_errors WHERE id = $1::bigint AND face = 'xm'",
+                       701);
+        CHECKF(strlen(v.text) == 255, "unterminated text: %zu bytes", strlen(v.text));
+    }
+    failed[0] = 2;
+    check_counts(s, 1000, done, failed, "after odd error texts");
+
     di_store_result bad_face = {.id = 1, .face = 4, .ok = true};
     CHECK(di_store_write(s, &bad_face, 1, &err) == DI_EINVAL);
 
