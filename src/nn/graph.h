@@ -75,7 +75,15 @@ typedef struct di_nn_graph {
     int *inputs;                /* graph inputs that are not initializers */
     int *outputs;
     int64_t param_count;        /* elements in float initializers */
+    int missing_external;       /* initializers zero-filled (DI_NN_LOAD_INFO) */
+    int nunsupported;           /* DI_NN_LOAD_INFO: what a session would refuse */
+    char **unsupported;         /* one message per node */
 } di_nn_graph;
+
+/* Loader flags. DI_NN_LOAD_INFO is for describing a model (`depthindex
+** model`): missing external data is zero-filled (counted) and unsupported
+** ops are listed instead of failing the load. */
+enum { DI_NN_LOAD_INFO = 1 };
 
 /* Loads an ONNX file (external data resolved relative to its folder). Every
 ** node is checked against the kernel table: an unsupported op or attribute
@@ -86,6 +94,8 @@ int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err);
 int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
                          const char *base_dir, di_nn_graph **out,
                          di_error *err);
+int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
+                           di_error *err);
 void di_nn_graph_free(di_nn_graph *g);
 
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);

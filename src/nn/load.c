@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "onnx.pb-c.h"
-#include "op.h"
+#include "engine.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
-#define MAX_TENSOR_ELEMS ((int64_t)1 << 31)
+#define MAX_TENSOR_ELEMS ((int64_t)1 << 30)
 
 size_t di_dtype_size(int dtype)
 {
@@ -66,9 +66,11 @@ static char *dupstr(const char *s)
 typedef struct loader {
     const char *name;     /* model file, for messages */
     const char *base_dir; /* for external data; NULL refuses it */
+    int flags;
+    int missing;          /* zero-filled external tensors */
 } loader;
 
-static int read_external(const loader *L, const Onnx__TensorProto *t,
+static int read_external(loader *L, const Onnx__TensorProto *t,
                          const char *tname, void *dst, size_t bytes,
                          di_error *err)
 {
@@ -92,6 +94,11 @@ static int read_external(const loader *L, const Onnx__TensorProto *t,
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", L->base_dir, location);
     FILE *f = fopen(path, "rb");
+    if (!f && (L->flags & DI_NN_LOAD_INFO)) {
+        memset(dst, 0, bytes);
+        L->missing++;
+        return DI_OK;
+    }
     if (!f)
         return di_fail(err, DI_EIO, "%s: initializer '%s': cannot open external data file %s: %s", L->name, tname, path, strerror(errno));
     int rc = DI_OK;
@@ -102,7 +109,7 @@ static int read_external(const loader *L, const Onnx__TensorProto *t,
 }
 
 /* Copies a TensorProto's data into a malloc'd buffer of the engine's dtype. */
-static int tensor_from_proto(const loader *L, const Onnx__TensorProto *t,
+static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
                              int *dtype, int *ndim, int64_t *dims, void **data,
                              di_error *err)
 {
@@ -122,43 +129,36 @@ static int tensor_from_proto(const loader *L, const Onnx__TensorProto *t,
     if (n < 0 || n > MAX_TENSOR_ELEMS)
         return di_fail(err, DI_ENOMEM, "%s: tensor '%s': absurd size", L->name, tname);
     size_t bytes = (size_t)n * es;
+    bool external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    /* sizes are checked before anything is allocated */
+    size_t have = 0;
+    if (!external && t->has_raw_data) {
+        if (t->raw_data.len != bytes)
+            return di_fail(err, DI_EFORMAT, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %zu", L->name, tname, t->raw_data.len, bytes);
+    } else if (!external) {
+        have = dt == DI_DT_FLOAT ? t->n_float_data : dt == DI_DT_DOUBLE ? t->n_double_data : dt == DI_DT_INT64 ? t->n_int64_data : t->n_int32_data;
+        if (have != (size_t)n)
+            return di_fail(err, DI_EFORMAT, "%s: tensor '%s': has %zu values, its shape needs %lld", L->name, tname, have, (long long)n);
+    }
     uint8_t *buf = malloc(bytes ? bytes : 1);
     if (!buf) return di_fail(err, DI_ENOMEM, "%s: tensor '%s': out of memory", L->name, tname);
     int rc = DI_OK;
-    size_t have;
-    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (external) {
         rc = read_external(L, t, tname, buf, bytes, err);
     } else if (t->has_raw_data) {
-        if (t->raw_data.len != bytes)
-            rc = di_fail(err, DI_EFORMAT, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %zu", L->name, tname, t->raw_data.len, bytes);
-        else if (bytes)
-            memcpy(buf, t->raw_data.data, bytes);
-    } else {
+        if (bytes) memcpy(buf, t->raw_data.data, bytes);
+    } else if (bytes) {
         switch (dt) {
-        case DI_DT_FLOAT:
-            have = t->n_float_data;
-            if (have == (size_t)n) memcpy(buf, t->float_data, bytes);
-            break;
-        case DI_DT_DOUBLE:
-            have = t->n_double_data;
-            if (have == (size_t)n) memcpy(buf, t->double_data, bytes);
-            break;
-        case DI_DT_INT64:
-            have = t->n_int64_data;
-            if (have == (size_t)n) memcpy(buf, t->int64_data, bytes);
-            break;
+        case DI_DT_FLOAT: memcpy(buf, t->float_data, bytes); break;
+        case DI_DT_DOUBLE: memcpy(buf, t->double_data, bytes); break;
+        case DI_DT_INT64: memcpy(buf, t->int64_data, bytes); break;
         default: /* int32, uint8, int8, bool live in int32_data */
-            have = t->n_int32_data;
-            if (have == (size_t)n) {
-                for (int64_t i = 0; i < n; i++) {
-                    if (dt == DI_DT_INT32) ((int32_t *)buf)[i] = t->int32_data[i];
-                    else buf[i] = (uint8_t)t->int32_data[i];
-                }
+            for (int64_t i = 0; i < n; i++) {
+                if (dt == DI_DT_INT32) ((int32_t *)buf)[i] = t->int32_data[i];
+                else buf[i] = (uint8_t)t->int32_data[i];
             }
             break;
         }
-        if (rc == DI_OK && have != (size_t)n)
-            rc = di_fail(err, DI_EFORMAT, "%s: tensor '%s': has %zu values, its shape needs %lld", L->name, tname, have, (long long)n);
     }
     if (rc) {
         free(buf);
@@ -168,6 +168,26 @@ static int tensor_from_proto(const loader *L, const Onnx__TensorProto *t,
     *ndim = (int)t->n_dims;
     *data = buf;
     return DI_OK;
+}
+
+int di_nn_tensor_pb_read(const char *path, di_nn_io *out, di_error *err)
+{
+    uint8_t *data;
+    size_t size;
+    memset(out, 0, sizeof *out);
+    int rc = di_read_file(path, (size_t)1 << 31, &data, &size, err);
+    if (rc) return rc;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, data);
+    free(data);
+    if (!t) return di_fail(err, DI_EFORMAT, "%s: not a TensorProto", path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    loader L = {path, dir, 0, 0};
+    rc = tensor_from_proto(&L, t, &out->dtype, &out->ndim, out->dims, &out->data, err);
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return rc;
 }
 
 /* ---- the graph ---- */
@@ -230,7 +250,7 @@ static void value_info(di_nn_value *v, const Onnx__ValueInfoProto *vi)
     }
 }
 
-static int copy_attr(const loader *L, const Onnx__AttributeProto *a,
+static int copy_attr(loader *L, const Onnx__AttributeProto *a,
                      di_nn_attr *out, di_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -312,7 +332,17 @@ done:
     return rc;
 }
 
-static int build(const loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
+static int note_unsupported(di_nn_graph *g, const di_error *e)
+{
+    char **u = realloc(g->unsupported, ((size_t)g->nunsupported + 1) * sizeof(char *));
+    if (!u) return DI_ENOMEM;
+    g->unsupported = u;
+    if (!(u[g->nunsupported] = strdup(e->msg))) return DI_ENOMEM;
+    g->nunsupported++;
+    return DI_OK;
+}
+
+static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
                  di_error *err)
 {
     const Onnx__GraphProto *gp = mp->graph;
@@ -323,7 +353,11 @@ static int build(const loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
         if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) g->opset = o->version;
     }
-    if (g->opset < 0) return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
+    if (g->opset < 0) {
+        if (mp->n_opset_import && mp->opset_import[0]->domain)
+            return di_fail(err, DI_EUNSUPPORTED, "%s: operator set domain '%s' is not supported (only the default ONNX domain)", L->name, mp->opset_import[0]->domain);
+        return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
+    }
     if (g->opset < 11 || g->opset > 21)
         return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 11 to 21)", L->name, (long long)g->opset);
 
@@ -366,6 +400,11 @@ static int build(const loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
         }
         int v = add_value(g, &m, nm, cap);
         if (g->values[v].data) continue; /* an initializer listed as input (old exporters) */
+        const Onnx__TypeProto *tp = gp->input[i]->type;
+        if (tp && tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: graph input '%s' is not a tensor (sequence, map or optional types are not supported)", L->name, nm);
+            break;
+        }
         value_info(&g->values[v], gp->input[i]);
         g->inputs[g->ninputs++] = v;
     }
@@ -444,29 +483,47 @@ static int build(const loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
 
     for (int i = 0; i < g->nnodes; i++) {
         di_nn_node *nd = &g->nodes[i];
-        nd->op = di_nn_find_op(nd->op_type);
-        if (!nd->op)
-            return di_fail(err, DI_EUNSUPPORTED, "%s: node '%s': op %s is not supported", L->name, nd->name, nd->op_type);
-        int present = nd->nin;
-        if (present < nd->op->min_in || present > nd->op->max_in)
-            return di_fail(err, DI_EFORMAT, "%s: node '%s' (%s): %d inputs, expected %d to %d", L->name, nd->name, nd->op_type, present, nd->op->min_in, nd->op->max_in);
-        if (nd->op->check && (rc = nd->op->check(g, nd, err)) != DI_OK) {
-            di_error_prefix(err, "%s", L->name);
+        di_error e;
+        di_error_clear(&e);
+        const di_nn_op *op = di_nn_find_op(nd->op_type);
+        if (!op)
+            rc = di_fail(&e, DI_EUNSUPPORTED, "%s: node '%s': op %s is not supported", L->name, nd->name, nd->op_type);
+        else if (nd->nin < op->min_in || nd->nin > op->max_in)
+            rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): %d inputs, expected %d to %d", L->name, nd->name, nd->op_type, nd->nin, op->min_in, op->max_in);
+        else if (nd->nout < 1 || nd->out[0] < 0)
+            rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): has no output", L->name, nd->name, nd->op_type);
+        else {
+            for (int j = 0; j < op->min_in && !rc; j++)
+                if (nd->in[j] < 0) rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): required input %d is missing", L->name, nd->name, nd->op_type, j);
+        }
+        if (rc) {
+            /* reported below */
+        } else if (op->check && (rc = op->check(g, nd, &e)) != DI_OK)
+            di_error_prefix(&e, "%s", L->name);
+        if (rc == DI_OK) {
+            nd->op = op;
+            continue;
+        }
+        if (!(L->flags & DI_NN_LOAD_INFO)) {
+            if (err) *err = e;
             return rc;
         }
+        if (note_unsupported(g, &e)) return di_fail(err, DI_ENOMEM, "out of memory");
+        rc = DI_OK;
     }
+    g->missing_external = L->missing;
     return DI_OK;
 }
 
-int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
-                         const char *base_dir, di_nn_graph **out,
-                         di_error *err)
+static int load_mem(const uint8_t *data, size_t size, const char *name,
+                    const char *base_dir, int flags, di_nn_graph **out,
+                    di_error *err)
 {
     *out = NULL;
     if (size == 0) return di_fail(err, DI_EFORMAT, "%s: empty file, not an ONNX model", name);
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp) return di_fail(err, DI_EFORMAT, "%s: not a valid ONNX model (protobuf does not parse; truncated or corrupt?)", name);
-    loader L = {name, base_dir};
+    loader L = {name, base_dir, flags, 0};
     di_nn_graph *g = calloc(1, sizeof *g);
     int rc;
     if (!g || !(g->path = strdup(name))) {
@@ -485,7 +542,20 @@ int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
     return DI_OK;
 }
 
+int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
+                         const char *base_dir, di_nn_graph **out,
+                         di_error *err)
+{
+    return load_mem(data, size, name, base_dir, 0, out, err);
+}
+
 int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err)
+{
+    return di_nn_graph_load_flags(path, 0, out, err);
+}
+
+int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
+                           di_error *err)
 {
     uint8_t *data;
     size_t size;
@@ -497,7 +567,7 @@ int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err)
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    rc = di_nn_graph_load_mem(data, size, path, dir, out, err);
+    rc = load_mem(data, size, path, dir, flags, out, err);
     free(data);
     return rc;
 }
@@ -528,6 +598,8 @@ void di_nn_graph_free(di_nn_graph *g)
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);
+    for (int i = 0; i < g->nunsupported; i++) free(g->unsupported[i]);
+    free(g->unsupported);
     free(g->path);
     free(g);
 }

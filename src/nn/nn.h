@@ -60,6 +60,13 @@ int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max,
                   int *runs);
 void di_nn_profile_reset(di_nn_session *s);
 
+/* Writes a self-contained copy of an ONNX model whose external-data weights
+** are replaced by deterministic ones from seed (He-normal for weights,
+** N(0, 0.01) for biases): the real architecture with made-up weights, for
+** tests and benchmarks. *filled: how many initializers were filled. */
+int di_nn_fill_weights(const char *in_path, const char *out_path,
+                       uint64_t seed, int *filled, di_error *err);
+
 /* Which backends this build has. */
 bool di_nn_cuda_built(void);
 /* Number of CUDA devices present (0 when none or not built). */

@@ -5,8 +5,8 @@
 ** asymmetric; nearest modes: round_prefer_floor/ceil, floor, ceil. Scales or
 ** sizes as (constant) inputs. The source index and weight of every output
 ** row and column are worked out once per plan. Works on plain NCHW and on
-** oneDNN's channel-blocked nChw8c/nChw16c, so a decoder's Resize between two
-** convs costs no reorder.
+** oneDNN's channels-inner layouts (nChw8c, nChw16c, nhwc), so a decoder's
+** Resize between two convs costs no reorder.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -76,7 +76,11 @@ static double source_coord(int ct, int64_t o, int64_t in, int64_t out, double sc
     switch (ct) {
     case CT_HALF_PIXEL: return ((double)o + 0.5) / scale - 0.5;
     case CT_PYTORCH_HALF_PIXEL: return out > 1 ? ((double)o + 0.5) / scale - 0.5 : 0.0;
-    case CT_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
+    case CT_ALIGN_CORNERS: {
+        /* the ONNX reference divides by (in * scale - 1), unrounded */
+        double len = (double)in * scale;
+        return out == 1 || len <= 1.0 ? 0.0 : (double)o * (double)(in - 1) / (len - 1.0);
+    }
     default: return (double)o / scale;
     }
 }
@@ -111,15 +115,19 @@ static int axis_tables(bool linear, int ct, int nm, int64_t in, int64_t out,
     return DI_OK;
 }
 
-/* The channel block of a oneDNN nChw{8,16}c layout, or 0 for another one. */
-static int channel_block(const di_nn_tensor *t)
+/* Which oneDNN layout with channels innermost a tensor has: nChw16c,
+** nChw8c or nhwc (all channels per pixel); 0 for another one. */
+static dnnl_format_tag_t channel_layout(const di_nn_tensor *t, int64_t *block)
 {
-    static const struct { dnnl_format_tag_t tag; int b; } tags[] = {{dnnl_aBcd16b, 16}, {dnnl_aBcd8b, 8}};
+    static const dnnl_format_tag_t tags[] = {dnnl_aBcd16b, dnnl_aBcd8b, dnnl_acdb};
     if (t->ndim != 4) return 0;
     dnnl_dims_t d = {t->dims[0], t->dims[1], t->dims[2], t->dims[3]};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 3; i++) {
         dnnl_memory_desc_t md;
-        if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, tags[i].tag) == dnnl_success && dnnl_memory_desc_equal(&md, &t->md)) return tags[i].b;
+        if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, tags[i]) == dnnl_success && dnnl_memory_desc_equal(&md, &t->md)) {
+            *block = i == 0 ? 16 : i == 1 ? 8 : t->dims[1];
+            return tags[i];
+        }
     }
     return 0;
 }
@@ -131,8 +139,9 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
     const di_nn_tensor *scales = k->nin > 2 ? k->in[2] : NULL, *sizes = k->nin > 3 ? k->in[3] : NULL;
     if (x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
     if (x->ndim < 2) return di_nn_unsupported(err, n, "a %d-D input", x->ndim);
-    int block = 1;
-    if (x->blocked && !(block = channel_block(x))) return DI_NN_NEED_PLAIN;
+    int64_t block = 1;
+    dnnl_format_tag_t tag = 0;
+    if (x->blocked && !(tag = channel_layout(x, &block))) return DI_NN_NEED_PLAIN;
     int nd = x->ndim;
     int64_t od[DI_NN_MAX_DIMS];
     double sc[DI_NN_MAX_DIMS];
@@ -169,7 +178,7 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
     s->block = block;
     s->planes = 1;
     for (int i = 0; i < nd - 2; i++) s->planes *= x->dims[i];
-    if (block > 1) s->planes = x->dims[0] * ((x->dims[1] + block - 1) / block);
+    if (tag) s->planes = x->dims[0] * ((x->dims[1] + block - 1) / block);
     size_t hn = (size_t)s->oh + 1, wn = (size_t)s->ow + 1;
     s->y0 = malloc(hn * sizeof(int64_t));
     s->y1 = malloc(hn * sizeof(int64_t));
@@ -184,9 +193,9 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
     axis_tables(s->linear, ct, nm, s->ih, s->oh, sc[nd - 2], s->y0, s->y1, s->wy);
     axis_tables(s->linear, ct, nm, s->iw, s->ow, sc[nd - 1], s->x0, s->x1, s->wx);
     di_nn_set_shape(y, DI_DT_FLOAT, nd, od);
-    if (block > 1) {
+    if (tag) {
         dnnl_dims_t d = {od[0], od[1], od[2], od[3]};
-        dnnl_memory_desc_init_by_tag(&y->md, 4, d, dnnl_f32, block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b);
+        dnnl_memory_desc_init_by_tag(&y->md, 4, d, dnnl_f32, tag);
         y->blocked = true;
     }
     k->state = s;

@@ -1,0 +1,159 @@
+/*
+** test_midas.c: the real MiDaS v2.1 small architecture, with deterministic
+** weights from the project's own filler, run by our engine at batch 1 and
+** batch 4 and compared with onnxruntime (npm onnxruntime-node, CPU) run by
+** tests/nn/ort_run.js: max |ours - ort| <= 1e-4 * (range of the output).
+** The batch-4 reference is 4 runs at batch 1, stacked.
+** Skips (77) when the graph file, node or the npm package is missing.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "nn/nn.h"
+
+#define SKIP 77
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+/* Minimal NPY float32 writer/reader for the exchange with ort_run.js. */
+static int write_npy(const char *path, const float *x, const int64_t *dims, int nd)
+{
+    char hdr[256], shape[128] = "";
+    for (int i = 0; i < nd; i++) snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%lld, ", (long long)dims[i]);
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
+    int total = 10 + n + 1, pad = (64 - total % 64) % 64;
+    memset(hdr + n, ' ', (size_t)pad);
+    hdr[n + pad] = '\n';
+    int hl = n + pad + 1;
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
+    size_t cnt = 1;
+    for (int i = 0; i < nd; i++) cnt *= (size_t)dims[i];
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static float *read_npy(const char *path, size_t expect)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char pre[10];
+    float *x = NULL;
+    if (fread(pre, 1, 10, f) == 10 && pre[6] == 1) {
+        int hl = pre[8] | pre[9] << 8;
+        x = malloc(expect * sizeof(float));
+        if (fseek(f, 10 + hl, SEEK_SET) || fread(x, 4, expect, f) != expect) {
+            free(x);
+            x = NULL;
+        }
+    }
+    fclose(f);
+    return x;
+}
+
+static double compare(const float *a, const float *ref, size_t n, double *range)
+{
+    float lo = ref[0], hi = ref[0];
+    double md = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ref[i] < lo) lo = ref[i];
+        if (ref[i] > hi) hi = ref[i];
+        double d = fabs((double)a[i] - (double)ref[i]);
+        if (!(d <= md)) md = d; /* NaN counts as the largest */
+    }
+    *range = (double)hi - (double)lo;
+    return md;
+}
+
+int main(void)
+{
+    const int size = 256;
+    const char *shared = env_or("DEPTHINDEX_SHARED", "../shared");
+    const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
+    const char *build = env_or("DEPTHINDEX_BUILD_ROOT", "/tmp");
+    char graph[1024], filled[1200], xin[1200], xref[1200], cmd[4096], tmpdir[1024];
+    snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);
+    struct stat st;
+    if (stat(graph, &st)) {
+        printf("SKIP: %s is absent (the MiDaS graph is shared data, not in the repository)\n", graph);
+        return SKIP;
+    }
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
+    if (system(cmd) != 0) {
+        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
+        return SKIP;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s/tests/nn/tmp-midas", build);
+    mkdir(tmpdir, 0755);
+    snprintf(filled, sizeof filled, "%s/midas_filled.onnx", tmpdir);
+    snprintf(xin, sizeof xin, "%s/x.npy", tmpdir);
+    snprintf(xref, sizeof xref, "%s/ref.npy", tmpdir);
+
+    di_error err;
+    di_error_clear(&err);
+    int nfilled = 0;
+    CHECKF(di_nn_fill_weights(graph, filled, 1, &nfilled, &err) == 0, "%s", err.msg);
+    CHECK(nfilled == 171);
+
+    const int B = 4;
+    int64_t xd[4] = {B, 3, size, size};
+    size_t per = (size_t)3 * (size_t)size * (size_t)size, on = (size_t)size * (size_t)size;
+    float *x = malloc((size_t)B * per * sizeof(float));
+    uint64_t s = 12345;
+    for (size_t i = 0; i < (size_t)B * per; i++) { /* deterministic, image-like values */
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(s >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+    }
+    CHECK(write_npy(xin, x, xd, 4) == 0);
+    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, filled, xin, xref);
+    int rc = system(cmd);
+    CHECKF(rc == 0, "onnxruntime run failed: %s", cmd);
+    float *ref = rc == 0 ? read_npy(xref, (size_t)B * on) : NULL;
+    CHECK(ref != NULL);
+
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 2;
+    di_nn_session *sess = NULL;
+    CHECKF(di_nn_session_create(filled, &opt, &sess, &err) == 0, "%s", err.msg);
+    if (sess && ref) {
+        int c, h, w;
+        CHECK(di_nn_input_chw(sess, &c, &h, &w) == 0 && c == 3 && h == size && w == size);
+        int64_t od[8];
+        int ond;
+        CHECKF(di_nn_output_shape(sess, B, od, &ond, &err) == 0, "%s", err.msg);
+        CHECK(ond == 3 && od[0] == B && od[1] == size && od[2] == size);
+        float *y = calloc((size_t)B * on, sizeof(float));
+        /* batch 1 */
+        CHECKF(di_nn_run(sess, x, 1, y, on, &err) == 0, "%s", err.msg);
+        double range, md = compare(y, ref, on, &range);
+        printf("batch 1: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g (limit 1e-4)\n", md, range, md / range);
+        CHECK(range > 0);
+        CHECKF(md <= 1e-4 * range, "batch 1 differs: %.3g > 1e-4 * %.4g", md, range);
+        /* batch 4 in one pass */
+        memset(y, 0, (size_t)B * on * sizeof(float));
+        CHECKF(di_nn_run(sess, x, B, y, (size_t)B * on, &err) == 0, "%s", err.msg);
+        md = compare(y, ref, (size_t)B * on, &range);
+        printf("batch %d: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g (limit 1e-4)\n", B, md, range, md / range);
+        CHECKF(md <= 1e-4 * range, "batch %d differs: %.3g > 1e-4 * %.4g", B, md, range);
+        /* images differ from each other (the batch is not one image repeated) */
+        CHECK(memcmp(y, y + on, on * sizeof(float)) != 0);
+        /* too small an output buffer is an error, not an overflow */
+        CHECK(di_nn_run(sess, x, B, y, on, &err) == DI_ESHAPE);
+        printf("too small a buffer: %s\n", err.msg);
+        free(y);
+    }
+    di_nn_session_destroy(sess);
+    free(ref);
+    free(x);
+    return check_summary();
+}
