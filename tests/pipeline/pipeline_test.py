@@ -15,6 +15,7 @@ Test-only knobs of depthindex run used here: DEPTHINDEX_TEST_READ_DELAY_MS
 (sleep before each keyset page after the first) and DEPTHINDEX_TEST_PAGE_ROWS
 (rows per page), so that a run lasts long enough to be interrupted and its
 reads come far apart."""
+import fcntl
 import json
 import os
 import shutil
@@ -119,7 +120,7 @@ def server(action, kind, *rest):
                           capture_output=True, text=True, timeout=170)
 
 
-def server_db(kind, name):
+def server_db_fresh(kind, name):
     """A fresh database NAME on the pipeline's private server of `kind`."""
     if not os.path.exists(SERVER):
         raise Skip("tests/db/server.sh is missing (the store's test fixture)")
@@ -526,11 +527,38 @@ def case_signals(tmp):
 
 
 def case_server(tmp, kind):
+    # These steps restart and stop the server and change its timeouts: one
+    # test run at a time per server on this machine (another build's or
+    # worktree's run waits here), and database names of this run's own.
+    lock = open("/tmp/di-pipe-test-%s.lock" % kind, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    created = []
+    try:
+        server_steps(tmp, kind, created)
+    finally:
+        for db in created:  # best effort: this run's databases go
+            try:
+                other = (MariaDB if kind == "mariadb" else Postgres)(db.url, "depthindex_test")
+                other.execute("DROP DATABASE IF EXISTS %s%s" % (
+                    db.name, "" if kind == "mariadb" else " WITH (FORCE)"))
+            except Exception:
+                pass
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def server_steps(tmp, kind, created):
     n, size = 12, 80
     ref = ref_scores(tmp, n, size)
+    tag = "_%d" % os.getpid()
+
+    def server_db(kind, name):
+        db = server_db_fresh(kind, name)
+        created.append(db)
+        return db
 
     # 1. the same demo set gives the same scores as SQLite and as `score`
-    db = server_db(kind, "pipe_same")
+    db = server_db(kind, "pipe_same" + tag)
     images = os.path.join(tmp, "img")
     init_demo(db, images, n=n, size=size)
     s = summary(di_ok(run_args(db, images), env=db.env).stdout)
@@ -556,13 +584,13 @@ def case_server(tmp, kind):
 
     # 3. the seed's failure: the server drops idle connections after 2 s, and
     #    the reads come 3 s apart
-    db = server_db(kind, "pipe_idle")
+    db = server_db(kind, "pipe_idle" + tag)
     init_demo(db, images, n=n, size=size)
     if kind == "mariadb":
         db.execute("SET GLOBAL wait_timeout = 2; SET GLOBAL net_read_timeout = 2; "
                    "SET GLOBAL net_write_timeout = 2")
     else:
-        db.execute("ALTER DATABASE pipe_idle SET idle_session_timeout = '2s'")
+        db.execute("ALTER DATABASE %s SET idle_session_timeout = '2s'" % db.name)
     aborted = lambda: int(db.query("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")[0][1])
     before = aborted() if kind == "mariadb" else 0
     try:
@@ -578,7 +606,7 @@ def case_server(tmp, kind):
         else:
             time.sleep(0.7)  # statistics reach pg_stat_database with a delay
             dropped = int(db.query("SELECT sessions_fatal FROM pg_stat_database "
-                                   "WHERE datname = 'pipe_idle'")[0][0])
+                                   "WHERE datname = '%s'" % db.name)[0][0])
         check(dropped > 0, "%s dropped no connection: the test tested nothing" % kind)
     finally:
         if kind == "mariadb":
@@ -586,7 +614,7 @@ def case_server(tmp, kind):
                        "SET GLOBAL net_write_timeout = 60")
 
     # 4. the server restarted mid-run: completes, every face written, none lost
-    db = server_db(kind, "pipe_restart")
+    db = server_db(kind, "pipe_restart" + tag)
     init_demo(db, images, n=n, size=size)
     slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="700", DEPTHINDEX_TEST_PAGE_ROWS="1")
     p = background_run(run_args(db, images), slow)
@@ -605,7 +633,7 @@ def case_server(tmp, kind):
 
     # 5. the server gone for longer than --db-retry-for: the run stops with
     #    exit 2 and one clear line; what was committed stays and is right
-    db = server_db(kind, "pipe_gone")
+    db = server_db(kind, "pipe_gone" + tag)
     init_demo(db, images, n=n, size=size)
     p = background_run(run_args(db, images, ["--db-retry-for", "2"]), slow)
     wait_done(db, 4, p)
