@@ -8,7 +8,8 @@
 
 #define OPS(X)                                                              \
     X(Conv) X(Relu) X(Clip) X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Resize)    \
-    X(Squeeze) X(Unsqueeze) X(Reshape) X(Flatten) X(Identity)
+    X(Squeeze) X(Unsqueeze) X(Reshape) X(Flatten) X(Identity) \
+    X(Constant) X(Shape) X(ConstantOfShape)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

@@ -113,7 +113,7 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
     int kind = bin_kind(n);
     bool pow_mixed = kind == OP_POW && a->dtype == DI_DT_FLOAT && b->dtype != DI_DT_FLOAT;
     if (a->dtype != b->dtype && !pow_mixed)
-        return di_nn_shape_error(err, n, "inputs of different element types (%s, %s)", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
+        return di_nn_unsupported(err, n, "inputs of different element types (%s, %s)", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
     if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
         return di_nn_unsupported(err, n, "element type %s", di_dtype_name(a->dtype));
     if (pow_mixed || (kind == OP_POW && a->dtype != DI_DT_FLOAT))
