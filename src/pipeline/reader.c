@@ -80,12 +80,12 @@ static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
     if (p->cfg.read_delay > 0 && r->nfetches > 0)
         test_delay(p);
     r->nfetches++;
-    double t0 = di_now();
+    double t0 = di_pipe_begin(p, DI_STAGE_READ);
     di_error e = {0};
     int rc = di_store_fetch_pending_retry(p->read_store, after, p->cfg.page_rows,
                                           p->cfg.force, rows, n,
                                           p->cfg.db_retry_for, &p->stop, &e);
-    di_pipe_busy(p, DI_STAGE_READ, t0);
+    di_pipe_end(p, DI_STAGE_READ, t0);
     if (rc && !p->stop) {
         di_error_prefix(&e, "reading pending faces");
         di_pipe_fatal(p, &e);
