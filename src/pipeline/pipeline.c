@@ -312,12 +312,12 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
         if (p->ninfer > DI_PIPELINE_MAX_STREAMS)
             p->ninfer = DI_PIPELINE_MAX_STREAMS;
     }
+    /* the split first: the engine's sessions are created with its threads */
+    choose_split(p);
     if (!rc && p->model_mode)
         rc = open_model(p, err);
-    if (!rc) {
-        choose_split(p);
+    if (!rc)
         rc = alloc_pools(p, err);
-    }
     if (!rc && p->model_mode)
         rc = warm_up(p, err);
     if (rc) {

@@ -305,6 +305,23 @@ def case_sqlite(tmp):
     check("ok 48, failed 0, skipped 0" in r.stdout, "plain summary: %s" % r.stdout)
     check_equals_score(db, images, 12)
 
+    # another schema: --table, --faces, --column adapt to it
+    other = SqliteDB(os.path.join(tmp, "o.db"))
+    opts = ["--table", "pano", "--faces", "front,back", "--column", "score_{face}"]
+    di_ok(["init", "--db", other.url, "--demo", "3", "--images", os.path.join(tmp, "o"),
+           "--size", "48"] + opts)
+    s = summary(di_ok(run_args(other, os.path.join(tmp, "o"), opts)).stdout)
+    check(s["ok"] == 6, "custom schema: %s" % s)
+    rows = other.query("SELECT id, score_front, score_back FROM pano ORDER BY id")
+    files = [os.path.join(tmp, "o", "demo%06d_%s.npy" % (i, f)) for i in (1, 2, 3)
+             for f in ("front", "back")]
+    want = [float(l.rsplit("\t", 1)[1]) for l in di_ok(["score"] + files).stdout.splitlines()]
+    got = [v for r in rows for v in r[1:]]
+    check(all(abs(a - b) <= 6e-7 for a, b in zip(got, want)) and len(got) == 6,
+          "custom schema scores %s vs %s" % (got, want))
+    r = di_ok(["status", "--db", other.url] + opts)
+    check("front" in r.stdout and "back" in r.stdout, "status: %s" % r.stdout)
+
 
 def tiny_model(tmp, size=32):
     path = os.path.join(tmp, "tiny.onnx")
@@ -341,6 +358,18 @@ def case_model(tmp):
                        "--progress", "json"]).stdout)
     check(s["ok"] == 24, "model rerun: %s" % s)
     same_scores(first, scores(db), "model batch 3 vs batch 5 on 2 streams", tol=1e-5)
+    # --image-path with folders and {id}
+    sub = os.path.join(tmp, "sub")
+    os.mkdir(sub)
+    for i in range(1, 7):
+        os.mkdir(os.path.join(sub, "p%d" % i))
+        for f in FACES:
+            os.symlink(os.path.join(images, "demo%06d_%s.jpg" % (i, f)),
+                       os.path.join(sub, "p%d" % i, "%s.jpg" % f))
+    s = summary(di_ok(["run", "--db", db.url, "--images", sub, "--image-path", "p{id}/{face}.jpg",
+                       "--model", model, "--device", "cpu", "--force", "--progress", "json"]).stdout)
+    check(s["ok"] == 24, "--image-path p{id}/{face}.jpg: %s" % s)
+    same_scores(first, scores(db), "the same images through --image-path", tol=1e-5)
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
