@@ -1,0 +1,570 @@
+/*
+** ops_tensor.c: ops that move data without arithmetic, in plain C on plain
+** data, any element type: Transpose, Concat, Slice, Gather, Expand, Split,
+** Range, Pad, Tile. Most are one strided copy (strided_copy) with the right
+** strides; shapes, starts, axes and the like must be constant at plan time.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+/* Copies the tensor of shape odims that starts at element soff of src and
+** steps sstr elements per index (0: broadcast, negative: backwards) into
+** contiguous dst. */
+static void strided_copy(void *dst, const void *src, size_t es, int nd,
+                         const int64_t *odims, const int64_t *sstr, int64_t soff)
+{
+    int64_t total = di_shape_numel(nd, odims);
+    if (total <= 0) return;
+    if (nd == 0) {
+        memcpy(dst, (const uint8_t *)src + soff * (int64_t)es, es);
+        return;
+    }
+    int64_t inner = odims[nd - 1], is = sstr[nd - 1];
+    int64_t idx[DI_NN_MAX_DIMS] = {0}, off = soff;
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    for (int64_t row = 0; row < total / (inner ? inner : 1); row++) {
+        if (is == 1) {
+            memcpy(d, s + off * (int64_t)es, (size_t)inner * es);
+        } else if (es == 4) {
+            for (int64_t i = 0; i < inner; i++) ((uint32_t *)d)[i] = ((const uint32_t *)s)[off + i * is];
+        } else if (es == 8) {
+            for (int64_t i = 0; i < inner; i++) ((uint64_t *)d)[i] = ((const uint64_t *)s)[off + i * is];
+        } else {
+            for (int64_t i = 0; i < inner; i++) memcpy(d + (size_t)i * es, s + (off + i * is) * (int64_t)es, es);
+        }
+        d += (size_t)inner * es;
+        for (int k = nd - 2; k >= 0; k--) {
+            idx[k]++;
+            off += sstr[k];
+            if (idx[k] < odims[k]) break;
+            off -= sstr[k] * idx[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+static void contiguous_strides(int nd, const int64_t *dims, int64_t *st)
+{
+    int64_t r = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        st[i] = r;
+        r *= dims[i];
+    }
+}
+
+static int any_type(const di_nn_kctx *k, di_error *err)
+{
+    if (!di_dtype_size(k->in[0]->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    return DI_OK;
+}
+
+/* A plan-time strided view: what Transpose, Slice and Expand compute. */
+typedef struct view {
+    int nd;
+    int64_t dims[DI_NN_MAX_DIMS], str[DI_NN_MAX_DIMS], off;
+} view;
+
+static int view_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const view *v = k->state;
+    strided_copy(k->out[0]->data, k->in[0]->data, di_dtype_size(k->in[0]->dtype), v->nd, v->dims, v->str, v->off);
+    return DI_OK;
+}
+
+static int view_done(di_nn_kctx *k, view *v, di_error *err)
+{
+    view *s = malloc(sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    *s = *v;
+    di_nn_set_shape(k->out[0], k->in[0]->dtype, v->nd, v->dims);
+    k->state = s;
+    return DI_OK;
+}
+
+/* ---- Transpose ---- */
+
+static int transpose_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    const di_nn_tensor *x = k->in[0];
+    const di_nn_attr *p = di_nn_node_attr(k->node, "perm");
+    int nd = x->ndim;
+    int64_t perm[DI_NN_MAX_DIMS], st[DI_NN_MAX_DIMS];
+    if (p && p->n != nd) return di_nn_shape_error(err, k->node, "perm has %d entries for rank %d", p->n, nd);
+    bool seen[DI_NN_MAX_DIMS] = {0};
+    for (int i = 0; i < nd; i++) {
+        perm[i] = p ? p->ints[i] : nd - 1 - i;
+        if (perm[i] < 0) perm[i] += nd;
+        if (perm[i] < 0 || perm[i] >= nd || seen[perm[i]]) return di_nn_shape_error(err, k->node, "perm is not a permutation");
+        seen[perm[i]] = true;
+    }
+    contiguous_strides(nd, x->dims, st);
+    view v = {nd, {0}, {0}, 0};
+    for (int i = 0; i < nd; i++) {
+        v.dims[i] = x->dims[perm[i]];
+        v.str[i] = st[perm[i]];
+    }
+    return view_done(k, &v, err);
+}
+
+const di_nn_op di_op_Transpose = {.name = "Transpose", .min_in = 1, .max_in = 1, .prepare = transpose_prepare, .run = view_run, .release = free};
+
+/* ---- Slice ---- */
+
+static int slice_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    const di_nn_tensor *x = k->in[0];
+    int nd = x->ndim;
+    int64_t starts[DI_NN_MAX_DIMS], ends[DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS], steps[DI_NN_MAX_DIMS];
+    int ns, ne, na = 0, nst = 0;
+    if (di_nn_const_ints(k->in[1], starts, DI_NN_MAX_DIMS, &ns) || di_nn_const_ints(k->in[2], ends, DI_NN_MAX_DIMS, &ne))
+        return di_nn_unsupported(err, k->node, "starts/ends that are not constant integer tensors");
+    if (k->nin > 3 && k->in[3] && di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na))
+        return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
+    if (k->nin > 4 && k->in[4] && di_nn_const_ints(k->in[4], steps, DI_NN_MAX_DIMS, &nst))
+        return di_nn_unsupported(err, k->node, "steps that are not a constant integer tensor");
+    if (ns != ne || (na && na != ns) || (nst && nst != ns)) return di_nn_shape_error(err, k->node, "starts, ends, axes and steps differ in length");
+    int64_t st[DI_NN_MAX_DIMS];
+    contiguous_strides(nd, x->dims, st);
+    view v = {nd, {0}, {0}, 0};
+    for (int i = 0; i < nd; i++) {
+        v.dims[i] = x->dims[i];
+        v.str[i] = st[i];
+    }
+    bool done[DI_NN_MAX_DIMS] = {0};
+    for (int i = 0; i < ns; i++) {
+        int64_t a = na ? axes[i] : i;
+        if (a < 0) a += nd;
+        if (a < 0 || a >= nd || done[a]) return di_nn_shape_error(err, k->node, "bad or repeated axis");
+        done[a] = true;
+        int64_t step = nst ? steps[i] : 1, dim = x->dims[a];
+        if (step == 0) return di_nn_shape_error(err, k->node, "step 0");
+        int64_t s = starts[i], e = ends[i];
+        if (s < 0) s += dim;
+        if (e < 0) e += dim;
+        if (step > 0) {
+            s = s < 0 ? 0 : s > dim ? dim : s;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+        } else {
+            s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
+            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+        }
+        if (step == INT64_MIN) return di_nn_shape_error(err, k->node, "step %lld", (long long)step);
+        int64_t len = step > 0 ? (e > s ? 1 + (e - s - 1) / step : 0) : (s > e ? 1 + (s - e - 1) / (-step) : 0);
+        if (len < 0) len = 0;
+        v.dims[a] = len;
+        if (len > 0) v.off += s * st[a];
+        v.str[a] = st[a] * step;
+    }
+    return view_done(k, &v, err);
+}
+
+const di_nn_op di_op_Slice = {.name = "Slice", .min_in = 3, .max_in = 5, .prepare = slice_prepare, .run = view_run, .release = free};
+
+/* ---- Expand ---- */
+
+static int expand_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    const di_nn_tensor *x = k->in[0];
+    int64_t sh[DI_NN_MAX_DIMS], st[DI_NN_MAX_DIMS];
+    int ns;
+    if (di_nn_const_ints(k->in[1], sh, DI_NN_MAX_DIMS, &ns)) return di_nn_unsupported(err, k->node, "a shape that is not a constant integer tensor");
+    int nd = ns > x->ndim ? ns : x->ndim;
+    contiguous_strides(x->ndim, x->dims, st);
+    view v = {nd, {0}, {0}, 0};
+    for (int i = 0; i < nd; i++) {
+        int ix = i - (nd - x->ndim), is = i - (nd - ns);
+        int64_t dx = ix >= 0 ? x->dims[ix] : 1, ds = is >= 0 ? sh[is] : 1;
+        if (dx != ds && dx != 1 && ds != 1) return di_nn_shape_error(err, k->node, "cannot expand dimension %lld to %lld", (long long)dx, (long long)ds);
+        v.dims[i] = dx == 1 ? ds : dx;
+        v.str[i] = dx == 1 ? 0 : st[ix];
+    }
+    return view_done(k, &v, err);
+}
+
+const di_nn_op di_op_Expand = {.name = "Expand", .min_in = 2, .max_in = 2, .prepare = expand_prepare, .run = view_run, .release = free};
+
+/* ---- Concat ---- */
+
+static int concat_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    int64_t axis = di_nn_attr_int(k->node, "axis", 0);
+    if (!di_nn_node_attr(k->node, "axis")) return di_nn_shape_error(err, k->node, "no axis attribute");
+    if (axis < -x->ndim || axis >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)axis);
+    if (axis < 0) axis += x->ndim;
+    int64_t od[DI_NN_MAX_DIMS];
+    memcpy(od, x->dims, sizeof od);
+    od[axis] = 0;
+    for (int i = 0; i < k->nin; i++) {
+        const di_nn_tensor *t = k->in[i];
+        if (!t) continue;
+        if (t->dtype != x->dtype || t->ndim != x->ndim) return di_nn_shape_error(err, k->node, "input %d differs in rank or element type", i);
+        for (int d = 0; d < x->ndim; d++)
+            if (d != axis && t->dims[d] != x->dims[d]) return di_nn_shape_error(err, k->node, "input %d has dimension %d of %lld, not %lld", i, d, (long long)t->dims[d], (long long)x->dims[d]);
+        od[axis] += t->dims[axis];
+    }
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, od);
+    int64_t *a = malloc(sizeof *a);
+    if (!a) return di_fail(err, DI_ENOMEM, "out of memory");
+    *a = axis;
+    k->state = a;
+    return DI_OK;
+}
+
+static int concat_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    int axis = (int)*(int64_t *)k->state;
+    const di_nn_tensor *y = k->out[0];
+    size_t es = di_dtype_size(y->dtype);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= y->dims[d];
+    for (int d = axis + 1; d < y->ndim; d++) inner *= y->dims[d];
+    int64_t off = 0, row = y->dims[axis] * inner;
+    for (int i = 0; i < k->nin; i++) {
+        const di_nn_tensor *t = k->in[i];
+        if (!t) continue;
+        int64_t chunk = t->dims[axis] * inner;
+        for (int64_t o = 0; o < outer && chunk; o++)
+            memcpy((uint8_t *)y->data + (size_t)(o * row + off) * es, (const uint8_t *)t->data + (size_t)(o * chunk) * es, (size_t)chunk * es);
+        off += chunk;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Concat = {.name = "Concat", .min_in = 1, .max_in = 1 << 16, .prepare = concat_prepare, .run = concat_run, .release = free};
+
+/* ---- Split ---- */
+
+static int split_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    int64_t axis = di_nn_attr_int(k->node, "axis", 0);
+    if (axis < -x->ndim || axis >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)axis);
+    if (axis < 0) axis += x->ndim;
+    int64_t parts[64];
+    int np = 0;
+    if (k->nin > 1 && k->in[1]) {
+        if (di_nn_const_ints(k->in[1], parts, 64, &np)) return di_nn_unsupported(err, k->node, "split sizes that are not a constant integer tensor");
+    } else if (di_nn_node_attr(k->node, "split")) {
+        const di_nn_attr *a = di_nn_node_attr(k->node, "split");
+        if (a->n > 64) return di_nn_unsupported(err, k->node, "more than 64 parts");
+        for (int i = 0; i < a->n; i++) parts[i] = a->ints[i];
+        np = a->n;
+    }
+    if (k->nout > 64) return di_nn_unsupported(err, k->node, "more than 64 outputs");
+    int64_t dim = x->dims[axis];
+    if (!np) { /* equal parts; the last one smaller when it does not divide */
+        np = k->nout;
+        int64_t each = (dim + np - 1) / np;
+        for (int i = 0; i < np; i++) parts[i] = i < np - 1 ? each : dim - each * (np - 1);
+    }
+    if (np != k->nout) return di_nn_shape_error(err, k->node, "%d split sizes for %d outputs", np, k->nout);
+    int64_t sum = 0;
+    for (int i = 0; i < np; i++) {
+        if (parts[i] < 0) return di_nn_shape_error(err, k->node, "negative split size");
+        sum += parts[i];
+    }
+    if (sum != dim) return di_nn_shape_error(err, k->node, "split sizes add up to %lld, not %lld", (long long)sum, (long long)dim);
+    for (int i = 0; i < np; i++) {
+        if (!k->out[i]) continue;
+        int64_t od[DI_NN_MAX_DIMS];
+        memcpy(od, x->dims, sizeof od);
+        od[axis] = parts[i];
+        di_nn_set_shape(k->out[i], x->dtype, x->ndim, od);
+    }
+    int64_t *a = malloc(sizeof *a);
+    if (!a) return di_fail(err, DI_ENOMEM, "out of memory");
+    *a = axis;
+    k->state = a;
+    return DI_OK;
+}
+
+static int split_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    int axis = (int)*(int64_t *)k->state;
+    const di_nn_tensor *x = k->in[0];
+    size_t es = di_dtype_size(x->dtype);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->dims[d];
+    for (int d = axis + 1; d < x->ndim; d++) inner *= x->dims[d];
+    int64_t off = 0, row = x->dims[axis] * inner;
+    for (int i = 0; i < k->nout; i++) {
+        di_nn_tensor *t = k->out[i];
+        if (!t) continue;
+        int64_t chunk = t->dims[axis] * inner;
+        for (int64_t o = 0; o < outer && chunk; o++)
+            memcpy((uint8_t *)t->data + (size_t)(o * chunk) * es, (const uint8_t *)x->data + (size_t)(o * row + off) * es, (size_t)chunk * es);
+        off += chunk;
+    }
+    return DI_OK;
+}
+
+static int split_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    if (g->opset < 13 && n->nin > 1)
+        return di_fail(err, DI_EFORMAT, "node '%s' (Split): split sizes as an input need opset 13 (the model has %lld)", n->name, (long long)g->opset);
+    if (g->opset >= 13 && di_nn_node_attr(n, "split"))
+        return di_fail(err, DI_EFORMAT, "node '%s' (Split): the split attribute was removed in opset 13", n->name);
+    int64_t no = di_nn_attr_int(n, "num_outputs", n->nout);
+    if (no != n->nout) return di_fail(err, DI_EFORMAT, "node '%s' (Split): num_outputs is %lld for %d outputs", n->name, (long long)no, n->nout);
+    return DI_OK;
+}
+
+const di_nn_op di_op_Split = {.name = "Split", .min_in = 1, .max_in = 2, .check = split_check, .prepare = split_prepare, .run = split_run, .release = free};
+
+/* ---- Gather ---- */
+
+typedef struct gather_state {
+    int64_t outer, axis_dim, inner, nidx;
+} gather_state;
+
+static int gather_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32) return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
+    int64_t axis = di_nn_attr_int(k->node, "axis", 0);
+    if (axis < -x->ndim || axis >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)axis);
+    if (axis < 0) axis += x->ndim;
+    if (x->ndim - 1 + idx->ndim > DI_NN_MAX_DIMS) return di_nn_unsupported(err, k->node, "a result of rank %d", x->ndim - 1 + idx->ndim);
+    int64_t od[DI_NN_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < axis; i++) od[nd++] = x->dims[i];
+    for (int i = 0; i < idx->ndim; i++) od[nd++] = idx->dims[i];
+    for (int i = (int)axis + 1; i < x->ndim; i++) od[nd++] = x->dims[i];
+    gather_state *s = malloc(sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    s->outer = s->inner = 1;
+    for (int i = 0; i < axis; i++) s->outer *= x->dims[i];
+    for (int i = (int)axis + 1; i < x->ndim; i++) s->inner *= x->dims[i];
+    s->axis_dim = x->dims[axis];
+    s->nidx = di_nn_numel(idx);
+    di_nn_set_shape(k->out[0], x->dtype, nd, od);
+    k->state = s;
+    return DI_OK;
+}
+
+static int gather_run(di_nn_kctx *k, di_error *err)
+{
+    const gather_state *s = k->state;
+    size_t es = di_dtype_size(k->in[0]->dtype);
+    const uint8_t *x = k->in[0]->data;
+    uint8_t *y = k->out[0]->data;
+    for (int64_t j = 0; j < s->nidx; j++) {
+        int64_t i = k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[j] : ((const int32_t *)k->in[1]->data)[j];
+        if (i < -s->axis_dim || i >= s->axis_dim)
+            return di_fail(err, DI_EINVAL, "node '%s' (Gather): index %lld is out of range for a dimension of %lld", k->node->name, (long long)i, (long long)s->axis_dim);
+    }
+    for (int64_t o = 0; o < s->outer; o++)
+        for (int64_t j = 0; j < s->nidx; j++) {
+            int64_t i = k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[j] : ((const int32_t *)k->in[1]->data)[j];
+            if (i < 0) i += s->axis_dim;
+            memcpy(y + (size_t)((o * s->nidx + j) * s->inner) * es, x + (size_t)((o * s->axis_dim + i) * s->inner) * es, (size_t)s->inner * es);
+        }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Gather = {.name = "Gather", .min_in = 2, .max_in = 2, .prepare = gather_prepare, .run = gather_run, .release = free};
+
+/* ---- Range ---- */
+
+static double scalar(const di_nn_tensor *t)
+{
+    switch (t->dtype) {
+    case DI_DT_FLOAT: return *(const float *)t->data;
+    case DI_DT_DOUBLE: return *(const double *)t->data;
+    case DI_DT_INT64: return (double)*(const int64_t *)t->data;
+    default: return *(const int32_t *)t->data;
+    }
+}
+
+static int range_prepare(di_nn_kctx *k, di_error *err)
+{
+    int dt = k->in[0]->dtype;
+    for (int i = 0; i < 3; i++) {
+        if (!k->in[i]->is_const) return di_nn_unsupported(err, k->node, "inputs that are not constant");
+        if (k->in[i]->dtype != dt || di_nn_numel(k->in[i]) != 1) return di_nn_shape_error(err, k->node, "inputs must be scalars of one type");
+    }
+    if (dt != DI_DT_FLOAT && dt != DI_DT_INT64 && dt != DI_DT_INT32 && dt != DI_DT_DOUBLE) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
+    double start = scalar(k->in[0]), limit = scalar(k->in[1]), delta = scalar(k->in[2]);
+    if (delta == 0) return di_nn_shape_error(err, k->node, "delta is 0");
+    double n = ceil((limit - start) / delta);
+    if (!(n >= 0)) n = 0;
+    if (n > (double)(1 << 30)) return di_nn_shape_error(err, k->node, "%g elements", n);
+    int64_t d = (int64_t)n;
+    di_nn_set_shape(k->out[0], dt, 1, &d);
+    return DI_OK;
+}
+
+static int range_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    int64_t n = k->out[0]->dims[0];
+    int dt = k->out[0]->dtype;
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == DI_DT_INT64) ((int64_t *)k->out[0]->data)[i] = *(const int64_t *)k->in[0]->data + i * *(const int64_t *)k->in[2]->data;
+        else if (dt == DI_DT_INT32) ((int32_t *)k->out[0]->data)[i] = (int32_t)(*(const int32_t *)k->in[0]->data + i * *(const int32_t *)k->in[2]->data);
+        else if (dt == DI_DT_FLOAT) ((float *)k->out[0]->data)[i] = *(const float *)k->in[0]->data + (float)i * *(const float *)k->in[2]->data;
+        else ((double *)k->out[0]->data)[i] = *(const double *)k->in[0]->data + (double)i * *(const double *)k->in[2]->data;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Range = {.name = "Range", .min_in = 3, .max_in = 3, .prepare = range_prepare, .run = range_run};
+
+/* ---- Pad ---- */
+
+typedef struct pad_state {
+    int nd, mode; /* 0 constant, 1 reflect, 2 edge */
+    int64_t begin[DI_NN_MAX_DIMS];
+} pad_state;
+
+static int pad_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    (void)g;
+    const char *m = di_nn_attr_string(n, "mode", "constant");
+    if (strcmp(m, "constant") && strcmp(m, "reflect") && strcmp(m, "edge")) return di_nn_unsupported(err, n, "mode=%s", m);
+    return DI_OK;
+}
+
+static int pad_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    int nd = x->ndim, np, na = 0;
+    int64_t pads[2 * DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS];
+    if (di_nn_const_ints(k->in[1], pads, 2 * DI_NN_MAX_DIMS, &np)) return di_nn_unsupported(err, k->node, "pads that are not a constant integer tensor");
+    if (k->nin > 3 && k->in[3] && di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na)) return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
+    if (k->nin > 2 && k->in[2] && (k->in[2]->dtype != x->dtype || di_nn_numel(k->in[2]) != 1)) return di_nn_shape_error(err, k->node, "constant_value must be one value of the input's type");
+    if (!na) {
+        na = nd;
+        for (int i = 0; i < nd; i++) axes[i] = i;
+    }
+    if (np != 2 * na) return di_nn_shape_error(err, k->node, "%d pads for %d axes", np, na);
+    pad_state *s = calloc(1, sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    const char *m = di_nn_attr_string(k->node, "mode", "constant");
+    s->mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
+    s->nd = nd;
+    int64_t od[DI_NN_MAX_DIMS];
+    memcpy(od, x->dims, sizeof od);
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + nd : axes[i];
+        if (a < 0 || a >= nd) {
+            free(s);
+            return di_nn_shape_error(err, k->node, "axis out of range");
+        }
+        s->begin[a] = pads[i];
+        if (pads[i] < -((int64_t)1 << 40) || pads[i] > ((int64_t)1 << 40) || pads[i + na] < -((int64_t)1 << 40) || pads[i + na] > ((int64_t)1 << 40)) {
+            free(s);
+            return di_nn_shape_error(err, k->node, "absurd pads");
+        }
+        od[a] = x->dims[a] + pads[i] + pads[i + na];
+        if (od[a] < 0 || (s->mode && (x->dims[a] == 0 || (s->mode == 1 && (pads[i] >= x->dims[a] || pads[i + na] >= x->dims[a]) && (pads[i] > 0 || pads[i + na] > 0))))) {
+            free(s);
+            return di_nn_shape_error(err, k->node, "pads do not fit dimension %lld", (long long)a);
+        }
+    }
+    di_nn_set_shape(k->out[0], x->dtype, nd, od);
+    k->state = s;
+    return DI_OK;
+}
+
+static int pad_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const pad_state *s = k->state;
+    const di_nn_tensor *x = k->in[0], *y = k->out[0];
+    size_t es = di_dtype_size(x->dtype);
+    int64_t total = di_nn_numel(y), idx[DI_NN_MAX_DIMS] = {0}, st[DI_NN_MAX_DIMS];
+    contiguous_strides(s->nd, x->dims, st);
+    uint8_t zero[8] = {0};
+    const void *cv = k->nin > 2 && k->in[2] ? k->in[2]->data : zero;
+    for (int64_t i = 0; i < total; i++) {
+        int64_t off = 0;
+        bool outside = false;
+        for (int d = 0; d < s->nd; d++) {
+            int64_t c = idx[d] - s->begin[d], n = x->dims[d];
+            if (c < 0 || c >= n) {
+                if (s->mode == 0) outside = true;
+                else if (s->mode == 2) c = c < 0 ? 0 : n - 1;
+                else {
+                    int64_t period = 2 * (n - 1);
+                    if (period == 0) c = 0;
+                    else {
+                        c = ((c % period) + period) % period;
+                        if (c >= n) c = period - c;
+                    }
+                }
+            }
+            off += c * st[d];
+        }
+        memcpy((uint8_t *)y->data + (size_t)i * es, outside ? cv : (const uint8_t *)x->data + (size_t)off * es, es);
+        for (int d = s->nd - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Pad = {.name = "Pad", .min_in = 2, .max_in = 4, .check = pad_check, .prepare = pad_prepare, .run = pad_run, .release = free};
+
+/* ---- Tile ---- */
+
+static int tile_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    int64_t rep[DI_NN_MAX_DIMS], od[DI_NN_MAX_DIMS];
+    int nr;
+    if (di_nn_const_ints(k->in[1], rep, DI_NN_MAX_DIMS, &nr)) return di_nn_unsupported(err, k->node, "repeats that are not a constant integer tensor");
+    if (nr != x->ndim) return di_nn_shape_error(err, k->node, "%d repeats for rank %d", nr, x->ndim);
+    for (int i = 0; i < nr; i++) {
+        if (rep[i] < 0) return di_nn_shape_error(err, k->node, "negative repeat");
+        if (__builtin_mul_overflow(x->dims[i], rep[i], &od[i])) return di_nn_shape_error(err, k->node, "repeats overflow");
+    }
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, od);
+    return DI_OK;
+}
+
+static int tile_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const di_nn_tensor *x = k->in[0], *y = k->out[0];
+    size_t es = di_dtype_size(x->dtype);
+    int64_t total = di_nn_numel(y), idx[DI_NN_MAX_DIMS] = {0}, st[DI_NN_MAX_DIMS];
+    contiguous_strides(x->ndim, x->dims, st);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < x->ndim; d++) off += (idx[d] % x->dims[d]) * st[d];
+        memcpy((uint8_t *)y->data + (size_t)i * es, (const uint8_t *)x->data + (size_t)off * es, es);
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Tile = {.name = "Tile", .min_in = 2, .max_in = 2, .prepare = tile_prepare, .run = tile_run};
