@@ -111,6 +111,23 @@ for l in sys.stdin:
   echo "end to end: ${e2es[*]} images/s; inference alone: ${infs[*]} images/s"
   model_line="CPU engine, MiDaS v2.1 small 256x256 (generated weights), $model_faces faces of 512x512 JPEG, batch $batch, $threads engine threads: end to end $e2e images/s, inference alone (depthindex infer, same batch and threads) $inf images/s: ratio $mratio (best of 2 each)"
   echo "$model_line"
+  # CPU seconds per image, which a busy shared machine disturbs much less than
+  # wall time: the marginal cost of more images (the difference of a long and
+  # a short run cancels model loading and kernel preparation).
+  cpu() { /usr/bin/time -f '%U %S' "$@" 2>&1 >/dev/null | tail -1 | "$py" -c 'import sys; u, s = sys.stdin.read().split(); print(float(u) + float(s))'; }
+  c1=$(cpu "$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" --repeat 1)
+  c4=$(cpu "$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" --repeat 4)
+  short=$(( model_faces / 3 / batch * batch ))
+  r1=$(cpu "$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
+         --device cpu --batch $batch --force --limit "$short" --progress none)
+  r2=$(cpu "$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
+         --device cpu --batch $batch --force --progress none)
+  cpu_line=$("$py" -c "
+ci = ($c4 - $c1) / (3 * $batch); cr = ($r2 - $r1) / ($model_faces - $short)
+print('CPU seconds per image: inference alone %.3f, end to end (decode, inference, post, write) %.3f: ratio %.2f' % (ci, cr, ci / cr))")
+  echo "$cpu_line"
+  model_line="$model_line
+- $cpu_line"
 fi
 
 cat <<EOF
