@@ -645,7 +645,7 @@ def server_steps(tmp, kind, created):
     # 4. the server restarted mid-run: completes, every face written, none lost
     db = server_db(kind, "pipe_restart" + tag)
     init_demo(db, images, n=n, size=size)
-    slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="700", DEPTHINDEX_TEST_PAGE_ROWS="1")
+    slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="1000", DEPTHINDEX_TEST_PAGE_ROWS="1")
     p = background_run(run_args(db, images), slow)
     wait_done(db, 4, p)
     r = server("restart", kind)
