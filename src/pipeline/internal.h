@@ -89,6 +89,13 @@ struct di_pipeline {
     di_error fatal;
 };
 
+/* The stop flag is read with an atomic load here (the store's retry loops
+** poll it through its volatile pointer) and set with an atomic store. */
+static inline bool di_pipe_stopped(di_pipeline *p)
+{
+    return __atomic_load_n(&p->stop, __ATOMIC_SEQ_CST);
+}
+
 /* Records the first fatal error and stops the reader. */
 void di_pipe_fatal(di_pipeline *p, const di_error *e);
 /* A stage's thread starts working (returns the start time) and ends. */

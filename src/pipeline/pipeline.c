@@ -45,7 +45,7 @@ void di_pipe_fatal(di_pipeline *p, const di_error *e)
         p->fatal = *e;
     }
     pthread_mutex_unlock(&p->fatal_lock);
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
     atomic_store(&p->stopping, true);
 }
 
@@ -361,7 +361,7 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
 
 void di_pipeline_stop(di_pipeline *p)
 {
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
     atomic_store(&p->stopping, true);
 }
 
