@@ -303,6 +303,8 @@ def case_sqlite(tmp):
     r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "plain"])
     check("48/48" in r.stderr and "post-processing worker" in r.stderr, "plain: %s" % r.stderr)
     check("ok 48, failed 0, skipped 0" in r.stdout, "plain summary: %s" % r.stdout)
+    r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "tty"])
+    check("\033[K" in r.stderr and "ok 48, failed 0" in r.stdout, "tty: %r" % r.stderr[-300:])
     check_equals_score(db, images, 12)
 
     # another schema: --table, --faces, --column adapt to it
