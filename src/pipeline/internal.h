@@ -84,6 +84,8 @@ struct di_pipeline {
     double active_since[DI_STAGE_COUNT];
     double t_start, t_end;
 
+    di_pipeline_failure first_failures[DI_PIPELINE_FIRST_FAILURES];
+    int nfirst_failures; /* under fatal_lock */
     pthread_mutex_t fatal_lock;
     int fatal_code;
     di_error fatal;

@@ -408,6 +408,15 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->finished = done;
 }
 
+int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    int n = p->nfirst_failures;
+    memcpy(out, p->first_failures, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&p->fatal_lock);
+    return n;
+}
+
 int di_pipeline_wait(di_pipeline *p, di_error *err)
 {
     if (p->started) {
