@@ -410,6 +410,8 @@ def case_bad_input(tmp):
     check(r.returncode == 1, "bad depth maps: exit %d: %s" % (r.returncode, r.stderr))
     s = summary(r.stdout)
     check(s["ok"] == 16 and s["failed"] == 4, "summary %s" % s)
+    check("id 1, face xm: " in r.stderr and "4 faces failed" in r.stderr,
+          "the first failures are not named: %s" % r.stderr)
     err = errors(db)
     check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp")}, "errors %s" % err)
     check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
