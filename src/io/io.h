@@ -47,6 +47,14 @@ int di_pfm_read_depth_mem(const uint8_t *data, size_t size, const char *name,
 int di_png_write(const char *path, const uint8_t *pixels, int width, int height,
                  int channels, di_error *err);
 
+/* Writes a 16-bit greyscale PNG (depth in millimetres, for example). */
+int di_png_write16(const char *path, const uint16_t *pixels, int width,
+                   int height, di_error *err);
+
+/* Writes a depth map as PFM ("Pf", little-endian, rows bottom to top). */
+int di_pfm_write(const char *path, const float *depth, int width, int height,
+                 di_error *err);
+
 /* N-dimensional float32 tensors as NPY (for `infer`). dims[ndim]. */
 #define DI_NPY_MAX_DIMS 8
 typedef struct di_tensor {
@@ -66,11 +74,17 @@ int di_npy_write_f32(const char *path, const float *data, const int64_t *dims,
 ** positive it uses libjpeg-turbo's DCT-domain scaling to the smallest scale
 ** whose output is still at least that large (a cheap first downscale when
 ** the model input is much smaller than the image). The image's own full size
-** is returned in *full_width/*full_height (may be NULL). */
+** is returned in *full_width and *full_height (either may be NULL). Grey
+** JPEGs are expanded to RGB; CMYK/YCCK (Adobe) JPEGs are converted to RGB.
+** A truncated or corrupt entropy-coded stream is an error, never a grey
+** patch. libjpeg's own messages go into err, never to stderr. */
 int di_jpeg_decode_mem(const uint8_t *data, size_t size, const char *name,
                        int min_width, int min_height, di_image *out,
                        int *full_width, int *full_height, di_error *err);
 int di_jpeg_write(const char *path, const di_image *img, int quality,
                   di_error *err);
+/* The declared size of a JPEG from its header only (nothing decoded). */
+int di_jpeg_read_size_mem(const uint8_t *data, size_t size, const char *name,
+                          int *width, int *height, di_error *err);
 
 #endif

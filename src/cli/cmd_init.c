@@ -1,0 +1,174 @@
+/* cmd_init.c: `depthindex init`: creates the schema; with --demo, also a
+** synthetic data set (face JPEGs with their ground-truth depth maps) and the
+** rows that list it. */
+#include "cli.h"
+#include "demo/demo.h"
+#include "io/io.h"
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char help[] =
+    "usage: depthindex init --db URL [--demo N --images DIR [--size S] [--seed S]]\n"
+    "\n"
+    "Creates the panorama table (id, panorama_sid, one result column per face)\n"
+    "and depthindex_errors when they are missing. With --demo, renders N\n"
+    "synthetic street panoramas into DIR: per cube face an RGB JPEG\n"
+    "{panorama_sid}_{face}.jpg and its ground-truth depth {panorama_sid}_{face}.npy\n"
+    "(float32, metres), and inserts their rows (ids 1..N unless --first-id).\n"
+    "\n"
+    "%s"
+    "  --demo N              render N synthetic panoramas (4 faces each)\n"
+    "  --images DIR          where the demo faces go (created)\n"
+    "  --size S              face size in pixels, S x S [256]\n"
+    "  --seed S              first panorama's seed (panorama i uses S + i) [0]\n"
+    "  --first-id ID         id of the first demo row [1]\n";
+
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    if (strlen(dir) >= sizeof buf)
+        return -1;
+    strcpy(buf, dir);
+    for (char *s = buf + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return -1;
+            *s = '/';
+        }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return -1;
+    struct stat st;
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Renders one panorama's faces into dir. */
+static int render_panorama(const char *dir, const char *sid, uint64_t seed,
+                           const di_cli_db *db, int size, float *depth,
+                           uint8_t *rgb, di_error *err)
+{
+    for (int f = 0; f < db->store.nfaces; f++) {
+        int face = f % DI_DEMO_FACES;
+        di_demo_render(seed, face, size, size, depth, rgb);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s_%s.jpg", dir, sid, db->store.faces[f]);
+        di_image img = {size, size, 3, rgb};
+        int rc = di_jpeg_write(path, &img, 92, err);
+        if (rc)
+            return rc;
+        snprintf(path, sizeof path, "%s/%s_%s.npy", dir, sid, db->store.faces[f]);
+        int64_t dims[2] = {size, size};
+        rc = di_npy_write_f32(path, depth, dims, 2, err);
+        if (rc)
+            return rc;
+    }
+    return DI_OK;
+}
+
+static int make_demo(di_store *st, const di_cli_db *db, long long n, const char *dir,
+                     int size, long long seed, long long first_id)
+{
+    if (mkdir_p(dir)) {
+        di_cli_error("--images %s: cannot create the folder: %s", dir, strerror(errno));
+        return DI_EXIT_USAGE;
+    }
+    float *depth = malloc((size_t)size * size * sizeof *depth);
+    uint8_t *rgb = malloc((size_t)size * size * 3);
+    enum { CHUNK = 500 };
+    int64_t ids[CHUNK];
+    char sids[CHUNK][32];
+    const char *sidp[CHUNK];
+    int rc = depth && rgb ? DI_OK : DI_ENOMEM;
+    di_error err = {0};
+    if (rc)
+        di_fail(&err, rc, "out of memory for a %dx%d face", size, size);
+    int k = 0;
+    for (long long i = 0; i < n && !rc; i++) {
+        ids[k] = first_id + i;
+        snprintf(sids[k], sizeof sids[k], "demo%06lld", (long long)ids[k]);
+        sidp[k] = sids[k];
+        rc = render_panorama(dir, sids[k], (uint64_t)(seed + i), db, size, depth, rgb, &err);
+        k++;
+        if (!rc && (k == CHUNK || i == n - 1)) {
+            rc = di_store_insert_panoramas(st, ids, sidp, k, &err);
+            k = 0;
+        }
+    }
+    free(depth);
+    free(rgb);
+    if (rc) {
+        di_cli_db_error(db, err.msg);
+        return DI_EXIT_USAGE;
+    }
+    printf("demo: %lld panoramas (%lld faces, %dx%d) in %s\n", n,
+           n * db->store.nfaces, size, size, dir);
+    return DI_EXIT_OK;
+}
+
+int di_cmd_init(int argc, char **argv)
+{
+    if (di_cli_wants_help(argc, argv)) {
+        printf(help, di_cli_db_help);
+        return DI_EXIT_OK;
+    }
+    di_cli_db db;
+    di_cli_db_init(&db);
+    long long demo = 0, size = 256, seed = 0, first_id = 1;
+    const char *images = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r = di_cli_db_option(&db, argc, argv, &i);
+        if (r < 0)
+            return DI_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        bool bad = false;
+        const char *v;
+        if ((v = di_opt_value(argc, argv, &i, "--demo", &bad))) {
+            if (!di_opt_int(v, 1, 100000000, &demo))
+                bad = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--images", &bad))) {
+            images = v;
+        } else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
+            if (!di_opt_int(v, 1, 16384, &size))
+                bad = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
+            if (!di_opt_int(v, 0, INT64_MAX / 2, &seed))
+                bad = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--first-id", &bad))) {
+            if (!di_opt_int(v, 0, INT64_MAX / 2, &first_id))
+                bad = true;
+        } else if (!bad) {
+            di_cli_error("init: unknown option '%s' (see depthindex init --help)", argv[i]);
+            return DI_EXIT_USAGE;
+        }
+        if (bad) {
+            di_cli_error("init: bad value for %s", argv[i - (v ? 1 : 0)]);
+            return DI_EXIT_USAGE;
+        }
+    }
+    if (di_cli_db_finish(&db))
+        return DI_EXIT_USAGE;
+    if (demo && !images) {
+        di_cli_error("init: --demo needs --images DIR");
+        return DI_EXIT_USAGE;
+    }
+    di_error err = {0};
+    di_store *st = NULL;
+    if (di_store_open(&db.store, true, &st, &err)) {
+        di_cli_db_error(&db, err.msg);
+        return DI_EXIT_USAGE;
+    }
+    char url[1100];
+    di_url_redact(db.store.url, url, sizeof url);
+    printf("schema ready: %s (%s)\n", url, di_store_backend(st));
+    int rc = DI_EXIT_OK;
+    if (demo)
+        rc = make_demo(st, &db, demo, images, (int)size, seed, first_id);
+    di_store_close(st);
+    return rc;
+}

@@ -1,0 +1,413 @@
+/* cmd_run.c: `depthindex run`, the main job: score every pending face of a
+** database through the pipeline, with progress, a summary and signals.
+**
+** Signals: SIGINT and SIGTERM are blocked in every thread and taken by the
+** main thread with sigtimedwait between progress lines, so that nothing runs
+** in a signal handler. The first one stops the reader; the work in flight
+** drains and the writer flushes (every write is a transaction, so nothing is
+** half-written). A second one exits at once. */
+#include "cli.h"
+#include "options.h"
+#include "pipeline/pipeline.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: depthindex run --db URL (--model M.onnx | --depth-dir DIR) [OPTIONS]\n"
+    "\n"
+    "Scores every face of the panorama table that has no score yet: reads the\n"
+    "face images, runs the depth model in batches, computes the depth congestion\n"
+    "index on a pool of CPU threads and writes the scores back in transactions.\n"
+    "Faces that fail are recorded in depthindex_errors; the run goes on.\n"
+    "A rerun processes only what is still missing (resume after a crash).\n"
+    "\n"
+    "database:\n"
+    "%s"
+    "\n"
+    "input:\n"
+    "  --images DIR          folder of the face images [.]\n"
+    "  --image-path PATTERN  image file of a face, relative to --images\n"
+    "                        [{panorama_sid}_{face}.jpg]; {id} is the row id\n"
+    "  --model M.onnx        the depth model (RGB N x 3 x H x W in, N x [1 x] H x W out)\n"
+    "  --depth-dir DIR       instead of a model: precomputed depth maps\n"
+    "                        DIR/{panorama_sid}_{face}.npy (or .png, .pfm)\n"
+    "  --mean a,b,c          normalisation of RGB in 0..1 [0.485,0.456,0.406]\n"
+    "  --std a,b,c           [0.229,0.224,0.225]\n"
+    "\n"
+    "work:\n"
+    "  --device cpu|cuda[:N] inference device [cuda when built and a GPU is\n"
+    "                        present, else cpu]\n"
+    "  --batch N             images per inference run [8]\n"
+    "  --queue N             depth maps waiting for post-processing [36]\n"
+    "  --workers N           post-processing threads [auto, printed at start]\n"
+    "  --decoders N          image decoding threads [auto]\n"
+    "  --threads N           inference engine threads [auto]\n"
+    "  --force               recompute faces that already have a score\n"
+    "  --limit N             process at most N faces\n"
+    "  --db-retry-for S      keep reconnecting to a lost database for S seconds\n"
+    "                        before stopping (committed work is kept) [600]\n"
+    "  --progress MODE       auto|tty|plain|json|none [auto: tty on a terminal,\n"
+    "                        else plain]\n"
+    "\n"
+    "feature (see the spec):\n"
+    "  --k N                 depth layers [4]\n"
+    "  --canny LOW,HIGH      Canny thresholds [100,200]\n"
+    "  --ksize K             Gaussian kernel size, odd [71]\n"
+    "  --sigma S             Gaussian sigma [7]\n"
+    "\n"
+    "exit status: 0 all done, 1 some faces failed, 2 usage or setup error (or\n"
+    "the database stayed away), 130 interrupted (SIGINT), 143 (SIGTERM).\n";
+
+typedef struct run_opts {
+    di_cli_db db;
+    di_pipeline_config cfg;
+    di_progress_mode progress;
+    bool device_given;
+} run_opts;
+
+static int bad_value(const char *opt, const char *v)
+{
+    di_cli_error("%s: bad value '%s' (see depthindex run --help)", opt, v);
+    return -1;
+}
+
+static int parse_device(run_opts *o, const char *v)
+{
+    o->device_given = true;
+    if (strcmp(v, "cpu") == 0) {
+        o->cfg.nn.device = DI_NN_CPU;
+        return 0;
+    }
+    if (strncmp(v, "cuda", 4) == 0) {
+        long long idx = 0;
+        if (v[4] == ':' && !di_opt_int(v + 5, 0, 1024, &idx))
+            return bad_value("--device", v);
+        if (v[4] != '\0' && v[4] != ':')
+            return bad_value("--device", v);
+        o->cfg.nn.device = DI_NN_CUDA;
+        o->cfg.nn.device_index = (int)idx;
+        return 0;
+    }
+    return bad_value("--device", v);
+}
+
+static int parse(run_opts *o, int argc, char **argv)
+{
+    di_pipeline_config *c = &o->cfg;
+    for (int i = 1; i < argc; i++) {
+        int r = di_cli_db_option(&o->db, argc, argv, &i);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        bool bad = false;
+        const char *v;
+        long long n;
+        double d, t[3];
+        if ((v = di_opt_value(argc, argv, &i, "--images", &bad)))
+            c->images_dir = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--image-path", &bad)))
+            c->image_pattern = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--model", &bad)))
+            c->model_path = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--depth-dir", &bad)))
+            c->depth_dir = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
+            if (!di_opt_doubles(v, 3, t))
+                return bad_value("--mean", v);
+            for (int k = 0; k < 3; k++)
+                c->mean[k] = (float)t[k];
+        } else if ((v = di_opt_value(argc, argv, &i, "--std", &bad))) {
+            if (!di_opt_doubles(v, 3, t) || t[0] == 0 || t[1] == 0 || t[2] == 0)
+                return bad_value("--std", v);
+            for (int k = 0; k < 3; k++)
+                c->std[k] = (float)t[k];
+        } else if ((v = di_opt_value(argc, argv, &i, "--device", &bad))) {
+            if (parse_device(o, v))
+                return -1;
+        } else if ((v = di_opt_value(argc, argv, &i, "--batch", &bad))) {
+            if (!di_opt_int(v, 1, 4096, &n))
+                return bad_value("--batch", v);
+            c->batch = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--queue", &bad))) {
+            if (!di_opt_int(v, 1, 100000, &n))
+                return bad_value("--queue", v);
+            c->queue = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--workers", &bad))) {
+            if (!di_opt_int(v, 1, 1024, &n))
+                return bad_value("--workers", v);
+            c->workers = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--decoders", &bad))) {
+            if (!di_opt_int(v, 1, 1024, &n))
+                return bad_value("--decoders", v);
+            c->decoders = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--threads", &bad))) {
+            if (!di_opt_int(v, 1, 1024, &n))
+                return bad_value("--threads", v);
+            c->nn.threads = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--limit", &bad))) {
+            if (!di_opt_int(v, 1, INT64_MAX, &n))
+                return bad_value("--limit", v);
+            c->limit = n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--db-retry-for", &bad))) {
+            if (!di_opt_double(v, 0, 1e7, &d))
+                return bad_value("--db-retry-for", v);
+            c->db_retry_for = d;
+        } else if ((v = di_opt_value(argc, argv, &i, "--progress", &bad))) {
+            static const char *const names[] = {"none", "tty", "plain", "json"};
+            int m = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, names[k]) == 0)
+                    m = k;
+            if (strcmp(v, "auto") == 0)
+                m = isatty(STDERR_FILENO) ? DI_PROGRESS_TTY : DI_PROGRESS_PLAIN;
+            if (m < 0)
+                return bad_value("--progress", v);
+            o->progress = (di_progress_mode)m;
+        } else if ((v = di_opt_value(argc, argv, &i, "--k", &bad))) {
+            if (!di_opt_int(v, 1, DI_KMEANS_MAX_K, &n))
+                return bad_value("--k", v);
+            c->feature.k = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--canny", &bad))) {
+            double th[2];
+            if (!di_opt_doubles(v, 2, th))
+                return bad_value("--canny", v);
+            c->feature.canny_low = th[0];
+            c->feature.canny_high = th[1];
+        } else if ((v = di_opt_value(argc, argv, &i, "--ksize", &bad))) {
+            if (!di_opt_int(v, 1, 100001, &n))
+                return bad_value("--ksize", v);
+            c->feature.ksize = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--sigma", &bad))) {
+            if (!di_opt_double(v, 1e-6, 1e6, &d))
+                return bad_value("--sigma", v);
+            c->feature.sigma = d;
+        } else if (di_opt_flag(argv, i, "--force")) {
+            c->force = true;
+        } else if (!bad) {
+            di_cli_error("run: unknown option '%s' (see depthindex run --help)", argv[i]);
+            return -1;
+        }
+        if (bad)
+            return -1;
+    }
+    if (di_cli_db_finish(&o->db))
+        return -1;
+    if (!c->model_path && !c->depth_dir) {
+        di_cli_error("run: give --model M.onnx or --depth-dir DIR");
+        return -1;
+    }
+    if (c->model_path && c->depth_dir) {
+        di_cli_error("run: --model and --depth-dir exclude each other");
+        return -1;
+    }
+    return 0;
+}
+
+/* Test-only knobs from the environment (documented in tests/pipeline). */
+static void test_env(di_pipeline_config *c)
+{
+    const char *v = getenv("DEPTHINDEX_TEST_READ_DELAY_MS");
+    long long n;
+    if (v && di_opt_int(v, 0, 3600000, &n))
+        c->read_delay = (double)n / 1000.0;
+    v = getenv("DEPTHINDEX_TEST_PAGE_ROWS");
+    if (v && di_opt_int(v, 1, 1000000, &n))
+        c->page_rows = (int)n;
+}
+
+static int choose_device(run_opts *o)
+{
+    di_pipeline_config *c = &o->cfg;
+    if (c->depth_dir)
+        return 0;
+    if (!o->device_given) {
+        c->nn.device = di_nn_cuda_built() && di_nn_cuda_device_count() > 0
+                           ? DI_NN_CUDA : DI_NN_CPU;
+        return 0;
+    }
+    if (c->nn.device == DI_NN_CUDA) {
+        if (!di_nn_cuda_built()) {
+            di_cli_error("--device cuda: this depthindex was built without CUDA");
+            return -1;
+        }
+        int count = di_nn_cuda_device_count();
+        if (c->nn.device_index >= count) {
+            di_cli_error("--device cuda:%d: %d CUDA device%s present", c->nn.device_index,
+                         count, count == 1 ? "" : "s");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_start(const run_opts *o, di_pipeline *p)
+{
+    di_pipeline_stats s;
+    di_pipeline_get_stats(p, &s);
+    char url[1100];
+    di_url_redact(o->cfg.store.url, url, sizeof url);
+    FILE *f = o->progress == DI_PROGRESS_JSON ? stdout : stderr;
+    if (o->progress == DI_PROGRESS_JSON) {
+        fprintf(f, "{\"start\":true,\"pending\":%lld,\"mode\":\"%s\",\"device\":\"%s\","
+                   "\"engine_threads\":%d,\"decoders\":%d,\"workers\":%d,\"batch\":%d,"
+                   "\"queue\":%d}\n",
+                (long long)s.total, s.depth_dir ? "depth-dir" : "model",
+                s.depth_dir ? "none" : o->cfg.nn.device == DI_NN_CUDA ? "cuda" : "cpu",
+                s.engine_threads, s.depth_dir ? 0 : s.threads[DI_STAGE_DECODE],
+                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue);
+        fflush(f);
+        return;
+    }
+    if (o->progress == DI_PROGRESS_NONE)
+        return;
+    fprintf(f, "depthindex run: %s, %lld face%s pending\n", url, (long long)s.total,
+            s.total == 1 ? "" : "s");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (s.depth_dir)
+        fprintf(f, "depth maps from %s; %ld cores: %d post-processing worker%s\n",
+                o->cfg.depth_dir, ncpu, s.threads[DI_STAGE_POST],
+                s.threads[DI_STAGE_POST] == 1 ? "" : "s");
+    else if (o->cfg.nn.device == DI_NN_CUDA)
+        fprintf(f, "model %s (input 3x%dx%d), device cuda:%d, batch %d; %ld cores: "
+                   "%d decoders, %d post-processing workers\n",
+                o->cfg.model_path, s.model_h, s.model_w, o->cfg.nn.device_index,
+                o->cfg.batch, ncpu, s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_POST]);
+    else
+        fprintf(f, "model %s (input 3x%dx%d), device cpu, batch %d; %ld cores split: "
+                   "inference %d thread%s, %d decoder%s, %d post-processing worker%s\n",
+                o->cfg.model_path, s.model_h, s.model_w, o->cfg.batch, ncpu,
+                s.engine_threads, s.engine_threads == 1 ? "" : "s",
+                s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_DECODE] == 1 ? "" : "s",
+                s.threads[DI_STAGE_POST], s.threads[DI_STAGE_POST] == 1 ? "" : "s");
+    fflush(f);
+}
+
+static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
+{
+    di_pipeline_stats s;
+    di_pipeline_get_stats(p, &s);
+    char line[1024];
+    di_progress_line(pr, &s, o->progress, line, sizeof line);
+    switch (o->progress) {
+    case DI_PROGRESS_TTY:
+        fprintf(stderr, "\r\033[K%s", line);
+        fflush(stderr);
+        break;
+    case DI_PROGRESS_PLAIN:
+        fprintf(stderr, "%s\n", line);
+        fflush(stderr);
+        break;
+    case DI_PROGRESS_JSON:
+        fprintf(stdout, "%s\n", line);
+        fflush(stdout);
+        break;
+    default:
+        break;
+    }
+}
+
+int di_cmd_run(int argc, char **argv)
+{
+    if (di_cli_wants_help(argc, argv)) {
+        printf(help, di_cli_db_help);
+        return DI_EXIT_OK;
+    }
+    run_opts o;
+    memset(&o, 0, sizeof o);
+    di_cli_db_init(&o.db);
+    di_pipeline_config_default(&o.cfg);
+    o.progress = isatty(STDERR_FILENO) ? DI_PROGRESS_TTY : DI_PROGRESS_PLAIN;
+    if (parse(&o, argc, argv))
+        return DI_EXIT_USAGE;
+    o.cfg.store = o.db.store;
+    test_env(&o.cfg);
+    if (choose_device(&o))
+        return DI_EXIT_USAGE;
+
+    di_error err = {0};
+    di_pipeline *p = NULL;
+    if (di_pipeline_create(&o.cfg, &p, &err)) {
+        di_cli_db_error(&o.db, err.msg);
+        return DI_EXIT_USAGE;
+    }
+
+    /* Block the stop signals in every thread (the mask is inherited), and
+    ** take them here. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    print_start(&o, p);
+    if (di_pipeline_start(p, &err)) {
+        di_cli_error("%s", err.msg);
+        di_pipeline_destroy(p);
+        return DI_EXIT_USAGE;
+    }
+    double interval = o.progress == DI_PROGRESS_TTY ? 0.25
+                    : o.progress == DI_PROGRESS_JSON ? 1.0 : 5.0;
+    di_progress pr;
+    di_progress_init(&pr);
+    double next = di_now() + interval;
+    int first_signal = 0;
+    while (!di_pipeline_finished(p)) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            if (first_signal) {
+                /* second signal: out at once; every committed transaction
+                ** is whole, the open one is rolled back by the database */
+                static const char msg[] = "\ndepthindex: second signal, exiting now\n";
+                if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+                }
+                _exit(first_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT);
+            }
+            first_signal = sig;
+            di_pipeline_stop(p);
+            if (o.progress != DI_PROGRESS_JSON && o.progress != DI_PROGRESS_NONE)
+                fprintf(stderr, "%sdepthindex: %s: stopping, finishing the work in flight "
+                                "(again to quit at once)\n",
+                        o.progress == DI_PROGRESS_TTY ? "\n" : "",
+                        sig == SIGINT ? "interrupted" : "terminated");
+        }
+        if (o.progress != DI_PROGRESS_NONE && di_now() >= next) {
+            print_progress(&o, &pr, p);
+            next = di_now() + interval;
+        }
+    }
+    int rc = di_pipeline_wait(p, &err);
+    di_pipeline_stats s;
+    di_pipeline_get_stats(p, &s);
+    if (o.progress == DI_PROGRESS_TTY)
+        fprintf(stderr, "\r\033[K");
+    if (o.progress != DI_PROGRESS_NONE && o.progress != DI_PROGRESS_TTY)
+        print_progress(&o, &pr, p);
+    if (rc)
+        di_cli_db_error(&o.db, err.msg);
+    const char *outcome = rc ? "stopped (database error)"
+                        : first_signal ? "interrupted"
+                        : s.failed ? "done with failures" : "done";
+    char summary[2048];
+    di_progress_summary(&s, o.progress == DI_PROGRESS_JSON ? DI_PROGRESS_JSON
+                                                            : DI_PROGRESS_PLAIN,
+                        outcome, summary, sizeof summary);
+    fputs(summary, stdout);
+    fflush(stdout);
+    if (s.failed)
+        fprintf(stderr, "depthindex: %lld face%s failed; see table depthindex_errors "
+                        "(depthindex status)\n",
+                (long long)s.failed, s.failed == 1 ? "" : "s");
+    di_pipeline_destroy(p);
+    if (rc)
+        return DI_EXIT_USAGE;
+    if (first_signal)
+        return first_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
+    return s.failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
+}

@@ -1,0 +1,270 @@
+/*
+** cmd_score.c: `depthindex score [OPTIONS] FILE...`: the depth congestion
+** index of depth map files (PNG, NPY, PFM), one line per file.
+**
+** A file that cannot be read or scored gets one line on stderr naming it and
+** the reason; the others are still scored, and the exit code is then 1.
+** Usage errors exit 2 before anything is scored. Options and files may be
+** mixed; "--" ends the options.
+*/
+#include "cli.h"
+#include "feature/feature.h"
+#include "io/io.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: depthindex score [OPTIONS] FILE...\n"
+        "\n"
+        "Scores depth maps (PNG 8/16-bit grey, NPY uint8/uint16/float32/float64,\n"
+        "PFM): the depth congestion index, the mean of a Gaussian blur of the\n"
+        "edges between the k-means depth layers (see README, What it computes).\n"
+        "Prints one line per file: FILE<TAB>SCORE (six decimals).\n"
+        "\n"
+        "options:\n"
+        "  --k N             depth layers (k-means clusters), 1 to %d [4]\n"
+        "  --canny LOW,HIGH  Canny hysteresis thresholds [100,200]\n"
+        "  --ksize K         Gaussian kernel size, odd, 1 to 4095 [71]\n"
+        "  --sigma S         Gaussian sigma; 0 or less: from the kernel size,\n"
+        "                    as OpenCV [7]\n"
+        "  --save-maps DIR   also write DIR/NAME.png per input (NAME: the file's\n"
+        "                    name without its extension): depth, depth layers,\n"
+        "                    edges and congestion heatmap, with the name and score\n"
+        "  --json            one JSON object per line instead: file, score,\n"
+        "                    centres (ascending, 8-bit depth units), k (clusters\n"
+        "                    used), edge_fraction, width, height\n"
+        "  -h, --help        this help\n"
+        "\n"
+        "exit status: 0 all scored; 1 some files failed (each named on stderr);\n"
+        "2 usage error.\n",
+        DI_KMEANS_MAX_K);
+}
+
+static int parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_canny(const char *s, double *low, double *high)
+{
+    const char *comma = strchr(s, ',');
+    if (!comma)
+        return -1;
+    char a[64];
+    size_t n = (size_t)(comma - s);
+    if (n == 0 || n >= sizeof a)
+        return -1;
+    memcpy(a, s, n);
+    a[n] = 0;
+    return parse_double(a, low) || parse_double(comma + 1, high) ? -1 : 0;
+}
+
+/* JSON string body with the escapes JSON needs. */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* DIR/NAME.png with NAME the base name of path without its extension. */
+static void panel_path(const char *dir, const char *path, char *out,
+                       size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(out, size, "%s/%.*s.png", dir, len, base);
+}
+
+int di_cmd_score(int argc, char **argv)
+{
+    di_feature_params p;
+    di_feature_params_default(&p);
+    const char *maps_dir = NULL;
+    int json = 0;
+    /* Files may come before, between or after options; after "--" every
+    ** argument is a file. argv is reordered so that files keep their order. */
+    int nfiles = 0;
+    char **files = calloc((size_t)argc + 1, sizeof *files);
+    if (!files) {
+        di_cli_error("score: out of memory");
+        return DI_EXIT_USAGE;
+    }
+    int rc_usage = -1;
+    for (int i = 1; i < argc && rc_usage < 0; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "--") == 0) {
+            while (++i < argc)
+                files[nfiles++] = argv[i];
+            break;
+        }
+        if (a[0] != '-' || a[1] == 0) {
+            files[nfiles++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            rc_usage = DI_EXIT_OK;
+            break;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        /* Options with a value: --opt VALUE or --opt=VALUE. */
+        static const char *const with_value[] = {"--k", "--canny", "--ksize",
+                                                 "--sigma", "--save-maps"};
+        const char *name = NULL;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
+            size_t n = strlen(with_value[k]);
+            if (strncmp(a, with_value[k], n) == 0 &&
+                (a[n] == 0 || a[n] == '=')) {
+                name = with_value[k];
+                val = a[n] == '=' ? a + n + 1 : NULL;
+                break;
+            }
+        }
+        if (!name) {
+            di_cli_error("score: unknown option '%s' (see depthindex score "
+                         "--help)", a);
+            rc_usage = DI_EXIT_USAGE;
+            break;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                di_cli_error("score: %s needs a value", name);
+                rc_usage = DI_EXIT_USAGE;
+                break;
+            }
+            val = argv[++i];
+        }
+        int bad = 0;
+        if (strcmp(name, "--k") == 0)
+            bad = parse_int(val, &p.k);
+        else if (strcmp(name, "--canny") == 0)
+            bad = parse_canny(val, &p.canny_low, &p.canny_high);
+        else if (strcmp(name, "--ksize") == 0)
+            bad = parse_int(val, &p.ksize);
+        else if (strcmp(name, "--sigma") == 0)
+            bad = parse_double(val, &p.sigma);
+        else
+            maps_dir = val;
+        if (bad) {
+            di_cli_error("score: %s '%s': not a valid %s", name, val,
+                         strcmp(name, "--canny") == 0 ? "LOW,HIGH pair of numbers"
+                         : strcmp(name, "--sigma") == 0 ? "number"
+                                                        : "integer");
+            rc_usage = DI_EXIT_USAGE;
+        }
+    }
+    di_error err;
+    if (rc_usage < 0 && di_feature_params_check(&p, &err)) {
+        di_cli_error("score: %s", err.msg);
+        rc_usage = DI_EXIT_USAGE;
+    }
+    if (rc_usage < 0 && nfiles == 0) {
+        di_cli_error("score: no depth map files given (see depthindex score "
+                     "--help)");
+        rc_usage = DI_EXIT_USAGE;
+    }
+    if (rc_usage < 0 && maps_dir) {
+        struct stat st;
+        if (maps_dir[0] == 0 ||
+            (mkdir(maps_dir, 0777) != 0 && errno != EEXIST) ||
+            stat(maps_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            di_cli_error("score: --save-maps %s: not a directory that can be "
+                         "created or used", maps_dir);
+            rc_usage = DI_EXIT_USAGE;
+        }
+    }
+
+    di_feature_ws *ws = rc_usage < 0 ? di_feature_ws_create() : NULL;
+    if (rc_usage < 0 && !ws) {
+        di_cli_error("score: out of memory");
+        rc_usage = DI_EXIT_USAGE;
+    }
+    if (rc_usage >= 0) {
+        free(files);
+        return rc_usage;
+    }
+    int failed = 0;
+    for (int i = 0; i < nfiles; i++) {
+        const char *path = files[i];
+        di_depth d = {0, 0, NULL};
+        di_feature_result r;
+        int rc = di_depth_read(path, &d, &err);
+        if (rc == DI_OK) {
+            rc = di_feature_compute(ws, d.data, d.width, d.height, &p, &r, &err);
+            if (rc)
+                di_error_prefix(&err, "%s", path);
+        }
+        di_depth_free(&d);
+        if (rc) {
+            /* Reader messages already name the file. */
+            di_cli_error("score: %s", err.msg);
+            failed++;
+            continue;
+        }
+        if (json) {
+            printf("{\"file\": ");
+            json_string(stdout, path);
+            printf(", \"score\": %.17g, \"k\": %d, \"centres\": [", r.score,
+                   r.k_eff);
+            for (int c = 0; c < r.k_eff; c++)
+                printf("%s%.17g", c ? ", " : "", r.centres[c]);
+            printf("], \"edge_fraction\": %.17g, \"width\": %d, \"height\": %d}\n",
+                   r.edge_fraction, r.width, r.height);
+        } else {
+            printf("%s\t%.6f\n", path, r.score);
+        }
+        fflush(stdout);
+        if (maps_dir) {
+            char out[4096];
+            panel_path(maps_dir, path, out, sizeof out);
+            const char *base = strrchr(path, '/');
+            if (di_feature_save_panel(ws, &p, &r, base ? base + 1 : path, out,
+                                      &err)) {
+                di_cli_error("score: %s: picture: %s", path, err.msg);
+                failed++;
+            }
+        }
+    }
+    di_feature_ws_destroy(ws);
+    free(files);
+    return failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
+}

@@ -1,0 +1,88 @@
+/*
+** score.c: the mean of the Gaussian congestion map without computing it.
+**
+** The blur is linear and separable, so the mean of blur(E) is
+** (1 / (H W)) * sum E(y, x) * cy(y) * cx(x), where cx(j) is the total weight
+** that input column j receives over all output columns of the 1-D
+** replicate-border convolution (likewise cy for rows). Away from the
+** borders every tap of the kernel lands inside the image once, so the weight
+** is 1 there; only the r = ksize / 2 columns nearest each border differ.
+*/
+#include "feature_internal.h"
+
+#include <string.h>
+
+static void weights_direct(const double *g, int ksize, int n, double *cw)
+{
+    int r = ksize / 2;
+    memset(cw, 0, sizeof(double) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        for (int t = -r; t <= r; t++) {
+            int j = i + t;
+            j = j < 0 ? 0 : j >= n ? n - 1 : j;
+            cw[j] += g[t + r];
+        }
+}
+
+void di_blur_weights(const double *g, int ksize, int n, double *cw, int *lo,
+                     int *hi)
+{
+    int r = ksize / 2;
+    if (n < 4 * r + 1) { /* small: the border zones overlap */
+        weights_direct(g, ksize, n, cw);
+        *lo = *hi = 0;
+        return;
+    }
+    /* Output i touches j < r only when i < 2r; j > n-1-r only when i > n-1-2r. */
+    for (int j = 0; j < r; j++)
+        cw[j] = cw[n - 1 - j] = 0;
+    for (int j = r; j < n - r; j++)
+        cw[j] = 1.0;
+    for (int i = 0; i < 2 * r; i++)
+        for (int t = -r; t <= r; t++) {
+            int j = i + t < 0 ? 0 : i + t;
+            if (j < r)
+                cw[j] += g[t + r];
+        }
+    for (int i = n - 2 * r; i < n; i++)
+        for (int t = -r; t <= r; t++) {
+            int j = i + t > n - 1 ? n - 1 : i + t;
+            if (j > n - 1 - r)
+                cw[j] += g[t + r];
+        }
+    *lo = r;
+    *hi = n - r;
+}
+
+double di_weighted_edge_sum(const uint8_t *edges, int w, int h,
+                            const double *cx, int xlo, int xhi,
+                            const double *cy, uint64_t *edge_count)
+{
+    double total = 0;
+    uint64_t count = 0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *e = edges + (size_t)y * w;
+        /* Interior columns weigh 1: a plain byte sum (edges are 0 or 255). */
+        uint64_t bytes = 0;
+        for (int x = xlo; x < xhi; x++)
+            bytes += e[x];
+        uint64_t n_in = bytes / 255;
+        double border = 0;
+        uint64_t n_border = 0;
+        for (int x = 0; x < xlo; x++)
+            if (e[x]) {
+                border += cx[x];
+                n_border++;
+            }
+        for (int x = xhi > xlo ? xhi : xlo; x < w; x++)
+            if (e[x]) {
+                border += cx[x];
+                n_border++;
+            }
+        count += n_in + n_border;
+        if (n_in || n_border)
+            total += cy[y] * ((double)n_in + border);
+    }
+    *edge_count = count;
+    return total * 255.0;
+}

@@ -1,0 +1,220 @@
+/*
+** canny.c: cv::Canny(src, dst, low, high, 3, false) on 8-bit grey images,
+** pixel-identical to OpenCV 4.6.
+**
+** What OpenCV does, and what we reproduce step by step:
+**  - thresholds: swapped when low > high, then floored to int (L1 gradient;
+**    the squaring is only for L2);
+**  - gradients: 3x3 Sobel in x and y, int16 results, BORDER_REPLICATE at the
+**    image borders;
+**  - magnitude: |dx| + |dy|; magnitudes outside the image count as 0;
+**  - non-maximum suppression with the integer tangent trick: with
+**    TG22 = round(tan(22.5 deg) * 2^15) = 13573, x = |dx|, y = |dy| << 15:
+**      y <  x * TG22                 -> horizontal: m >  left  && m >= right
+**      y >  x * TG22 + (x << 16)     -> vertical:   m >  above && m >= below
+**      otherwise diagonal, s = sign(dx * dy):
+**                                      m > above[-s] && m > below[+s]
+**    (the asymmetric > / >= are OpenCV's); a surviving pixel with m > high
+**    is an edge, otherwise a candidate; m <= low is never an edge;
+**  - hysteresis: candidates 8-connected to an edge become edges.
+**
+** Everything runs row by row over small int16 ring buffers; the only
+** image-sized scratch is the 1-byte-per-pixel state map and the stack of the
+** hysteresis (uint32 indices; its pages are touched only when used).
+*/
+#include "imgproc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TG22 13573
+
+enum { MAP_CANDIDATE = 0, MAP_NONE = 1, MAP_EDGE = 2 };
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Scratch layout (each part 64-byte aligned). */
+typedef struct canny_layout {
+    size_t map, stack, mag, dx, dy, vsum, vdiff, total;
+} canny_layout;
+
+static canny_layout layout(int width, int height)
+{
+    canny_layout l;
+    size_t w = (size_t)width, h = (size_t)height;
+    size_t off = 0;
+    l.map = off;
+    off += align64((w + 2) * (h + 2));
+    l.stack = off;
+    off += align64(w * h * sizeof(uint32_t));
+    l.mag = off; /* 3 rows of w + 2 int16 (zero padding at both ends) */
+    off += align64(3 * (w + 2) * sizeof(int16_t));
+    l.dx = off; /* 2 rows (current and previous) */
+    off += align64(2 * w * sizeof(int16_t));
+    l.dy = off;
+    off += align64(2 * w * sizeof(int16_t));
+    l.vsum = off; /* one row of w + 2, with replicated ends */
+    off += align64((w + 2) * sizeof(int16_t));
+    l.vdiff = off;
+    off += align64((w + 2) * sizeof(int16_t));
+    l.total = off;
+    return l;
+}
+
+size_t di_canny_scratch_size(int width, int height)
+{
+    if (width <= 0 || height <= 0)
+        return 64;
+    return layout(width, height).total + 64;
+}
+
+/* Sobel dx, dy (ksize 3, BORDER_REPLICATE) and L1 magnitude of row y. */
+static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
+                      int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
+{
+    const uint8_t *a = src + (size_t)(y > 0 ? y - 1 : 0) * w;
+    const uint8_t *b = src + (size_t)y * w;
+    const uint8_t *c = src + (size_t)(y < h - 1 ? y + 1 : h - 1) * w;
+    int16_t *vs = vsum + 1, *vd = vdiff + 1;
+    for (int x = 0; x < w; x++) {
+        vs[x] = (int16_t)(a[x] + 2 * b[x] + c[x]);
+        vd[x] = (int16_t)(c[x] - a[x]);
+    }
+    vs[-1] = vs[0];
+    vs[w] = vs[w - 1];
+    vd[-1] = vd[0];
+    vd[w] = vd[w - 1];
+    for (int x = 0; x < w; x++) {
+        int gx = vs[x + 1] - vs[x - 1];
+        int gy = vd[x - 1] + 2 * vd[x] + vd[x + 1];
+        dx[x] = (int16_t)gx;
+        dy[x] = (int16_t)gy;
+        mag[x] = (int16_t)((gx < 0 ? -gx : gx) + (gy < 0 ? -gy : gy));
+    }
+}
+
+/* Non-maximum suppression of one row: fills its map row and pushes edges. */
+static uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
+                         const int16_t *dx, const int16_t *dy, int w, int low,
+                         int high, uint8_t *maprow, uint32_t mapbase,
+                         uint32_t *sp)
+{
+    for (int j = 0; j < w; j++) {
+        int m = ma[j];
+        uint8_t v = MAP_NONE;
+        if (m > low) {
+            int xs = dx[j], ys = dy[j];
+            int x = xs < 0 ? -xs : xs;
+            int y = (ys < 0 ? -ys : ys) << 15;
+            int tg22x = x * TG22;
+            int keep;
+            if (y < tg22x) {
+                keep = m > ma[j - 1] && m >= ma[j + 1];
+            } else {
+                int tg67x = tg22x + (x << 16);
+                if (y > tg67x) {
+                    keep = m > mp[j] && m >= mn[j];
+                } else {
+                    int s = (xs ^ ys) < 0 ? -1 : 1;
+                    keep = m > mp[j - s] && m > mn[j + s];
+                }
+            }
+            if (keep) {
+                if (m > high) {
+                    v = MAP_EDGE;
+                    *sp++ = mapbase + (uint32_t)j;
+                } else {
+                    v = MAP_CANDIDATE;
+                }
+            }
+        }
+        maprow[j] = v;
+    }
+    return sp;
+}
+
+void di_canny(const uint8_t *src, int width, int height, double low_thresh,
+              double high_thresh, uint8_t *dst, void *scratch)
+{
+    if (width <= 0 || height <= 0)
+        return;
+    if (low_thresh > high_thresh) {
+        double t = low_thresh;
+        low_thresh = high_thresh;
+        high_thresh = t;
+    }
+    /* cvFloor of the thresholds, saturated so the int conversion is defined. */
+    int low = low_thresh < -1e9 ? -1000000000
+              : low_thresh > 1e9 ? 1000000000 : (int)floor(low_thresh);
+    int high = high_thresh < -1e9 ? -1000000000
+               : high_thresh > 1e9 ? 1000000000 : (int)floor(high_thresh);
+
+    const int w = width, h = height;
+    const size_t mapstep = (size_t)w + 2;
+    canny_layout l = layout(w, h);
+    uint8_t *base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    uint8_t *map = base + l.map;
+    uint32_t *stack = (uint32_t *)(base + l.stack);
+    int16_t *magbuf = (int16_t *)(base + l.mag);
+    int16_t *dxbuf = (int16_t *)(base + l.dx);
+    int16_t *dybuf = (int16_t *)(base + l.dy);
+    int16_t *vsum = (int16_t *)(base + l.vsum);
+    int16_t *vdiff = (int16_t *)(base + l.vdiff);
+
+    /* Border of the map: never an edge, stops the hysteresis. */
+    memset(map, MAP_NONE, mapstep);
+    memset(map + mapstep * (size_t)(h + 1), MAP_NONE, mapstep);
+    for (int y = 1; y <= h; y++) {
+        map[mapstep * (size_t)y] = MAP_NONE;
+        map[mapstep * (size_t)y + (size_t)w + 1] = MAP_NONE;
+    }
+
+    /* Magnitude rings: slot r holds row (r mod 3); index -1 and w are 0. */
+    memset(magbuf, 0, 3 * mapstep * sizeof(int16_t));
+    uint32_t *sp = stack;
+
+    /* Row y's gradient is computed at step y, its NMS at step y + 1. */
+    for (int y = 0; y <= h; y++) {
+        int16_t *mag_cur = magbuf + (size_t)(y % 3) * mapstep + 1;
+        if (y < h) {
+            sobel_row(src, w, h, y, vsum, vdiff, dxbuf + (size_t)(y & 1) * w,
+                      dybuf + (size_t)(y & 1) * w, mag_cur);
+        } else {
+            memset(mag_cur - 1, 0, mapstep * sizeof(int16_t)); /* row h */
+        }
+        if (y == 0)
+            continue;
+        int r = y - 1; /* the row to suppress */
+        const int16_t *ma = magbuf + (size_t)(r % 3) * mapstep + 1;
+        const int16_t *mn = mag_cur;
+        /* Row -1 is zero: slot 2 is still all zeros at step 1 (row 2 is
+        ** computed at step 2). */
+        const int16_t *mp = magbuf + (size_t)((r + 2) % 3) * mapstep + 1;
+        uint32_t mapbase = (uint32_t)(mapstep * (size_t)(r + 1) + 1);
+        sp = nms_row(mp, ma, mn, dxbuf + (size_t)(r & 1) * w,
+                     dybuf + (size_t)(r & 1) * w, w, low, high,
+                     map + mapbase, mapbase, sp);
+    }
+
+    /* Hysteresis: grow edges into 8-connected candidates. */
+    const intptr_t ms = (intptr_t)mapstep;
+    const intptr_t off[8] = {-ms - 1, -ms, -ms + 1, -1, 1, ms - 1, ms, ms + 1};
+    while (sp > stack) {
+        uint32_t p = *--sp;
+        for (int k = 0; k < 8; k++) {
+            uint32_t q = (uint32_t)((intptr_t)p + off[k]);
+            if (map[q] == MAP_CANDIDATE) {
+                map[q] = MAP_EDGE;
+                *sp++ = q;
+            }
+        }
+    }
+
+    for (int y = 0; y < h; y++) {
+        const uint8_t *mr = map + mapstep * (size_t)(y + 1) + 1;
+        uint8_t *d = dst + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            d[x] = (uint8_t)-(mr[x] >> 1);
+    }
+}

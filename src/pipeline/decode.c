@@ -1,0 +1,146 @@
+/* decode.c: the decode pool and the inference thread (model mode).
+**
+** A decoder claims one slot of a batch: it reads the face's JPEG, decodes it
+** with libjpeg-turbo's DCT scaling to the smallest size still at least the
+** model input, resizes to the model input and normalises into the slot's
+** part of the batch tensor. The decoder that finishes a batch's last slot
+** hands the batch to inference. A face that cannot be decoded keeps its slot
+** (zeros) with an error; its output is not used. */
+#include "internal.h"
+#include "../imgproc/imgproc.h"
+#include "../io/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IMAGE_FILE_BYTES ((size_t)256 << 20)
+
+/* The file of a face: images_dir/pattern, or the pattern alone when it is
+** an absolute path. A panorama_sid with ".." could walk out of the images
+** folder: refused. */
+static int face_path(di_pipeline *p, const di_item *it, char *path, size_t size,
+                     di_error *e)
+{
+    if (strstr(it->sid, "..") || it->sid[0] == '\0')
+        return di_fail(e, DI_EINVAL, "panorama_sid '%s' is not a plain name", it->sid);
+    char rel[4096];
+    int rc = di_pipeline_expand_pattern(p->cfg.image_pattern, it->sid,
+                                        p->cfg.store.faces[it->face], it->id,
+                                        rel, sizeof rel, e);
+    if (rc)
+        return rc;
+    int n = rel[0] == '/' ? snprintf(path, size, "%s", rel)
+                          : snprintf(path, size, "%s/%s", p->cfg.images_dir, rel);
+    if (n < 0 || (size_t)n >= size)
+        return di_fail(e, DI_EINVAL, "image path for '%s' is too long", it->sid);
+    return DI_OK;
+}
+
+static int decode_one(di_pipeline *p, di_item *it, float *dst, uint8_t *scratch,
+                      di_error *e)
+{
+    char path[4096];
+    int rc = face_path(p, it, path, sizeof path, e);
+    if (rc)
+        return rc;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    rc = di_read_file(path, MAX_IMAGE_FILE_BYTES, &data, &size, e);
+    if (rc)
+        return rc;
+    if (size == 0) {
+        free(data);
+        return di_fail(e, DI_EFORMAT, "%s: empty file", path);
+    }
+    const int W = p->in_w, H = p->in_h;
+    di_image img = {0};
+    int fw = 0, fh = 0;
+    rc = di_jpeg_decode_mem(data, size, path, W, H, &img, &fw, &fh, e);
+    free(data);
+    if (rc)
+        return rc;
+    if ((int64_t)fw * fh > p->cfg.max_face_pixels || fw < 1 || fh < 1) {
+        di_image_free(&img);
+        return di_fail(e, DI_ENOMEM, "%s: image is %dx%d, more than the limit of %lld pixels",
+                       path, fw, fh, (long long)p->cfg.max_face_pixels);
+    }
+    if (img.channels != 3) {
+        di_image_free(&img);
+        return di_fail(e, DI_EFORMAT, "%s: decoded to %d channels, not RGB", path,
+                       img.channels);
+    }
+    it->full_w = fw;
+    it->full_h = fh;
+    const uint8_t *rgb = img.data;
+    if (img.width != W || img.height != H) {
+        di_resize_bilinear_u8(img.data, img.width, img.height, 3, scratch, W, H);
+        rgb = scratch;
+    }
+    /* (v / 255 - mean) / std, planar C x H x W as ONNX models take it */
+    const size_t hw = (size_t)W * H;
+    for (int c = 0; c < 3; c++) {
+        float scale = 1.0f / (255.0f * p->cfg.std[c]);
+        float bias = -p->cfg.mean[c] / p->cfg.std[c];
+        float *plane = dst + c * hw;
+        for (size_t i = 0; i < hw; i++)
+            plane[i] = (float)rgb[3 * i + c] * scale + bias;
+    }
+    di_image_free(&img);
+    return DI_OK;
+}
+
+void *di_decoder_main(void *arg)
+{
+    di_pipeline *p = arg;
+    const size_t chw = (size_t)3 * p->in_h * p->in_w;
+    uint8_t *scratch = malloc(chw);
+    di_batch *b;
+    while ((b = di_queue_pop(p->decode_q))) {
+        int slot = atomic_fetch_add(&b->next, 1);
+        di_item *it = &b->slots[slot];
+        float *dst = b->input + (size_t)slot * chw;
+        double t0 = di_now();
+        di_error e = {0};
+        int rc = scratch ? decode_one(p, it, dst, scratch, &e)
+                         : di_fail(&e, DI_ENOMEM, "out of memory for decoding");
+        if (rc) {
+            di_item_fail(it, e.msg);
+            memset(dst, 0, chw * sizeof *dst);
+        }
+        di_pipe_busy(p, DI_STAGE_DECODE, t0);
+        if (atomic_fetch_add(&b->done, 1) + 1 == b->n)
+            di_queue_push(p->infer_q, b);
+    }
+    free(scratch);
+    if (atomic_fetch_sub(&p->live_decoders, 1) == 1)
+        di_queue_close(p->infer_q);
+    return NULL;
+}
+
+void *di_infer_main(void *arg)
+{
+    di_pipeline *p = arg;
+    const size_t plane = (size_t)p->out_h * p->out_w;
+    di_batch *b;
+    while ((b = di_queue_pop(p->infer_q))) {
+        double t0 = di_now();
+        di_error e = {0};
+        int rc = di_nn_run(p->nn, b->input, b->n, b->output, (size_t)b->n * plane, &e);
+        di_pipe_busy(p, DI_STAGE_INFER, t0);
+        for (int i = 0; i < b->n; i++) {
+            di_item *it = di_queue_pop(p->free_items);
+            float *depth = it->depth;
+            *it = b->slots[i];
+            it->depth = depth;
+            if (it->ok && rc)
+                di_item_fail(it, e.msg);
+            else if (it->ok)
+                memcpy(depth, b->output + i * plane, plane * sizeof *depth);
+            di_queue_push(p->post_q, it);
+        }
+        di_queue_push(p->free_batches, b);
+    }
+    di_queue_close(p->post_q);
+    return NULL;
+}

@@ -1,0 +1,96 @@
+/*
+** internal.h: what the stages of the pipeline share. Not a public header.
+**
+** Ownership of the recycled objects:
+**   di_batch  free_batches -> reader fills slots -> decode_q (one pointer
+**             per slot; decoders claim slots) -> infer_q (pushed by the
+**             decoder that finishes the last slot) -> inference -> back to
+**             free_batches.
+**   di_item   free_items -> (reader in depth-dir mode | inference) -> post_q
+**             -> post worker -> back to free_items.
+**   result    free_results -> post worker -> write_q -> writer copies it ->
+**             back to free_results.
+** A queue is closed by the last thread of the stage that feeds it, so each
+** stage ends once everything upstream has ended and its input is drained.
+*/
+#ifndef DI_PIPELINE_INTERNAL_H
+#define DI_PIPELINE_INTERNAL_H
+
+#include "pipeline.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* One face on its way through the pipeline. */
+typedef struct di_item {
+    int64_t id;
+    int face;
+    char sid[DI_STORE_SID_MAX];
+    int full_w, full_h; /* the source image's own size (model mode) */
+    bool ok;
+    char error[256];
+    float *depth;       /* model output plane (model mode; items only) */
+} di_item;
+
+typedef struct di_batch {
+    int n;             /* slots filled by the reader */
+    atomic_int next;   /* next slot a decoder claims */
+    atomic_int done;   /* slots decoded */
+    di_item *slots;    /* capacity cfg.batch */
+    float *input;      /* batch x C x H x W */
+    float *output;     /* batch x out_h x out_w */
+} di_batch;
+
+struct di_pipeline {
+    di_pipeline_config cfg;
+    di_store *read_store, *write_store;
+    di_nn_session *nn;
+    bool model_mode;
+    int in_c, in_h, in_w, out_h, out_w;
+    int ndecoders, nworkers;
+    int64_t total;
+
+    di_queue *free_batches, *decode_q, *infer_q;
+    di_queue *free_items, *post_q;
+    di_queue *free_results, *write_q;
+    di_batch *batches;
+    int nbatches;
+    di_item *items;
+    float *item_depth; /* nitems x out_h x out_w */
+    int nitems;
+    di_store_result *results;
+    int nresults;
+
+    pthread_t reader, infer, writer, *decoders, *workers;
+    bool started;
+    atomic_int live_decoders, live_workers;
+    atomic_bool done; /* set by the writer, last to end, after t_end */
+
+    /* The store's retry loops poll these (its API takes volatile bool *). */
+    volatile bool stop;        /* the reader stops producing */
+    volatile bool never;       /* stays false: the writer always flushes */
+    atomic_bool stopping;
+
+    atomic_llong queued, ok, failed, scored;
+    atomic_ullong busy_ns[DI_STAGE_COUNT];
+    double t_start, t_end;
+
+    pthread_mutex_t fatal_lock;
+    int fatal_code;
+    di_error fatal;
+};
+
+/* Records the first fatal error and stops the reader. */
+void di_pipe_fatal(di_pipeline *p, const di_error *e);
+/* Adds a busy interval to a stage. */
+void di_pipe_busy(di_pipeline *p, int stage, double t0);
+/* Fills item->error (and ok = false) from an error. */
+void di_item_fail(di_item *it, const char *msg);
+
+void *di_reader_main(void *arg);
+void *di_decoder_main(void *arg);
+void *di_infer_main(void *arg);
+void *di_worker_main(void *arg);
+void *di_writer_main(void *arg);
+
+#endif

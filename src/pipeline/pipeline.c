@@ -1,0 +1,409 @@
+/* pipeline.c: creating, starting, observing and joining the pipeline. The
+** stages themselves are in reader.c, decode.c (decode and inference),
+** post.c and writer.c. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const di_stage_names[DI_STAGE_COUNT] = {
+    "read", "decode", "infer", "post", "write"};
+const char *const di_queue_names[DI_Q_COUNT] = {
+    "decode", "infer", "post", "write"};
+
+#define NBATCHES 3 /* one filling, one decoding, one in inference */
+
+void di_pipeline_config_default(di_pipeline_config *c)
+{
+    memset(c, 0, sizeof *c);
+    di_store_config_default(&c->store);
+    c->images_dir = ".";
+    c->image_pattern = "{panorama_sid}_{face}.jpg";
+    di_nn_options_default(&c->nn);
+    c->batch = 8;
+    c->queue = 36;
+    const float mean[3] = {0.485f, 0.456f, 0.406f};
+    const float std[3] = {0.229f, 0.224f, 0.225f};
+    memcpy(c->mean, mean, sizeof mean);
+    memcpy(c->std, std, sizeof std);
+    c->db_retry_for = 600;
+    di_feature_params_default(&c->feature);
+    c->page_rows = 256;
+    c->write_rows = 500;
+    c->write_seconds = 0.2;
+    c->max_face_pixels = (int64_t)8192 * 8192;
+}
+
+void di_pipe_fatal(di_pipeline *p, const di_error *e)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    if (p->fatal_code == DI_OK) {
+        p->fatal_code = e->code ? e->code : DI_EDB;
+        p->fatal = *e;
+    }
+    pthread_mutex_unlock(&p->fatal_lock);
+    p->stop = true;
+    atomic_store(&p->stopping, true);
+}
+
+void di_pipe_busy(di_pipeline *p, int stage, double t0)
+{
+    double dt = di_now() - t0;
+    if (dt > 0)
+        atomic_fetch_add(&p->busy_ns[stage], (unsigned long long)(dt * 1e9));
+}
+
+void di_item_fail(di_item *it, const char *msg)
+{
+    it->ok = false;
+    snprintf(it->error, sizeof it->error, "%s", msg);
+}
+
+int di_pipeline_expand_pattern(const char *pattern, const char *sid,
+                               const char *face, int64_t id, char *out,
+                               size_t out_size, di_error *err)
+{
+    size_t o = 0;
+    for (const char *s = pattern; *s;) {
+        const char *val = NULL;
+        char idbuf[32];
+        size_t skip = 0;
+        if (strncmp(s, "{panorama_sid}", 14) == 0) {
+            val = sid;
+            skip = 14;
+        } else if (strncmp(s, "{face}", 6) == 0) {
+            val = face;
+            skip = 6;
+        } else if (strncmp(s, "{id}", 4) == 0) {
+            snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
+            val = idbuf;
+            skip = 4;
+        }
+        if (val) {
+            size_t n = strlen(val);
+            if (o + n >= out_size)
+                return di_fail(err, DI_EINVAL, "path from pattern '%s' is too long", pattern);
+            memcpy(out + o, val, n);
+            o += n;
+            s += skip;
+        } else {
+            if (o + 1 >= out_size)
+                return di_fail(err, DI_EINVAL, "path from pattern '%s' is too long", pattern);
+            out[o++] = *s++;
+        }
+    }
+    out[o] = '\0';
+    return DI_OK;
+}
+
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* On a CPU-only machine the engine and the pools share the cores. Inference
+** is by far the heaviest stage (tens of ms per image against about a
+** millisecond to decode or score one), so it gets the cores and the pools
+** get a small share; on a small machine the pools just time-slice with it. */
+static void choose_split(di_pipeline *p)
+{
+    int n = cores();
+    const di_pipeline_config *c = &p->cfg;
+    if (!p->model_mode) {
+        p->nworkers = c->workers > 0 ? c->workers : n;
+        p->ndecoders = 0;
+        return;
+    }
+    int side = n / 8 > 1 ? n / 8 : 1;
+    if (c->nn.device == DI_NN_CUDA) {
+        /* the GPU does the inference: the CPU feeds and drains it */
+        int half = n / 2 > 1 ? n / 2 : 1;
+        p->ndecoders = c->decoders > 0 ? c->decoders : half;
+        p->nworkers = c->workers > 0 ? c->workers : half;
+        if (p->cfg.nn.threads <= 0)
+            p->cfg.nn.threads = 1;
+    } else {
+        p->ndecoders = c->decoders > 0 ? c->decoders : side;
+        p->nworkers = c->workers > 0 ? c->workers : side;
+        if (p->cfg.nn.threads <= 0)
+            p->cfg.nn.threads = n <= 4 ? n : n - side;
+    }
+}
+
+static int check_config(const di_pipeline_config *c, di_error *err)
+{
+    if (c->batch < 1 || c->batch > 4096)
+        return di_fail(err, DI_EINVAL, "--batch must be 1..4096, not %d", c->batch);
+    if (c->queue < 1 || c->queue > 100000)
+        return di_fail(err, DI_EINVAL, "--queue must be 1..100000, not %d", c->queue);
+    if (c->workers < 0 || c->workers > 1024)
+        return di_fail(err, DI_EINVAL, "--workers must be 1..1024, not %d", c->workers);
+    if (c->decoders < 0 || c->decoders > 1024)
+        return di_fail(err, DI_EINVAL, "--decoders must be 1..1024, not %d", c->decoders);
+    if (c->limit < 0)
+        return di_fail(err, DI_EINVAL, "--limit must not be negative");
+    if (c->page_rows < 1 || c->write_rows < 1)
+        return di_fail(err, DI_EINVAL, "page and transaction sizes must be positive");
+    for (int i = 0; i < 3; i++)
+        if (!(c->std[i] > 0) && !(c->std[i] < 0))
+            return di_fail(err, DI_EINVAL, "--std values must be non-zero");
+    if (!c->depth_dir && !c->model_path)
+        return di_fail(err, DI_EINVAL, "give --model M.onnx or --depth-dir DIR");
+    if (c->depth_dir && c->model_path)
+        return di_fail(err, DI_EINVAL, "--model and --depth-dir exclude each other");
+    if (!strstr(c->image_pattern, "{panorama_sid}") && !strstr(c->image_pattern, "{id}"))
+        return di_fail(err, DI_EINVAL,
+                       "--image-path '%s' names no {panorama_sid} or {id}", c->image_pattern);
+    return di_feature_params_check(&c->feature, err);
+}
+
+static int open_model(di_pipeline *p, di_error *err)
+{
+    int rc = di_nn_session_create(p->cfg.model_path, &p->cfg.nn, &p->nn, err);
+    if (rc)
+        return rc;
+    rc = di_nn_input_chw(p->nn, &p->in_c, &p->in_h, &p->in_w);
+    if (rc)
+        return di_fail(err, rc, "%s: cannot read the input shape", p->cfg.model_path);
+    if (p->in_c != 3 || p->in_h < 1 || p->in_w < 1)
+        return di_fail(err, DI_ESHAPE,
+                       "%s: input is %dx%dx%d; an RGB model (3 x H x W) is needed",
+                       p->cfg.model_path, p->in_c, p->in_h, p->in_w);
+    int64_t dims[8];
+    int ndim = 0;
+    rc = di_nn_output_shape(p->nn, p->cfg.batch, dims, &ndim, err);
+    if (rc)
+        return rc;
+    int64_t plane_extra = 1;
+    for (int i = 1; i < ndim - 2; i++)
+        plane_extra *= dims[i];
+    if (ndim < 3 || plane_extra != 1 || dims[ndim - 1] < 1 || dims[ndim - 2] < 1 ||
+        dims[ndim - 1] > 16384 || dims[ndim - 2] > 16384)
+        return di_fail(err, DI_ESHAPE,
+                       "%s: the first output must be one depth map per image "
+                       "(N x H x W or N x 1 x H x W)", p->cfg.model_path);
+    p->out_h = (int)dims[ndim - 2];
+    p->out_w = (int)dims[ndim - 1];
+    return DI_OK;
+}
+
+static int alloc_pools(di_pipeline *p, di_error *err)
+{
+    const di_pipeline_config *c = &p->cfg;
+    size_t plane = p->model_mode ? (size_t)p->out_h * p->out_w : 0;
+    if (p->model_mode) {
+        size_t in_sz = (size_t)c->batch * 3 * p->in_h * p->in_w;
+        p->nbatches = NBATCHES;
+        p->batches = calloc(NBATCHES, sizeof *p->batches);
+        p->free_batches = di_queue_create(NBATCHES);
+        p->decode_q = di_queue_create((size_t)NBATCHES * c->batch);
+        p->infer_q = di_queue_create(NBATCHES);
+        if (!p->batches || !p->free_batches || !p->decode_q || !p->infer_q)
+            return di_fail(err, DI_ENOMEM, "out of memory for batches");
+        for (int i = 0; i < NBATCHES; i++) {
+            di_batch *b = &p->batches[i];
+            b->slots = calloc((size_t)c->batch, sizeof *b->slots);
+            b->input = calloc(in_sz, sizeof *b->input);
+            b->output = calloc((size_t)c->batch * plane, sizeof *b->output);
+            if (!b->slots || !b->input || !b->output)
+                return di_fail(err, DI_ENOMEM, "out of memory for batch tensors");
+            di_queue_push(p->free_batches, b);
+        }
+    }
+    p->nitems = c->queue + p->nworkers;
+    p->items = calloc((size_t)p->nitems, sizeof *p->items);
+    p->free_items = di_queue_create((size_t)p->nitems);
+    p->post_q = di_queue_create((size_t)c->queue);
+    if (!p->items || !p->free_items || !p->post_q)
+        return di_fail(err, DI_ENOMEM, "out of memory for the depth queue");
+    if (plane) {
+        p->item_depth = calloc((size_t)p->nitems * plane, sizeof *p->item_depth);
+        if (!p->item_depth)
+            return di_fail(err, DI_ENOMEM, "out of memory for depth maps");
+    }
+    for (int i = 0; i < p->nitems; i++) {
+        p->items[i].depth = plane ? p->item_depth + (size_t)i * plane : NULL;
+        di_queue_push(p->free_items, &p->items[i]);
+    }
+    size_t wq = c->write_rows > 64 ? (size_t)c->write_rows : 64;
+    p->nresults = (int)wq + p->nworkers;
+    p->results = calloc((size_t)p->nresults, sizeof *p->results);
+    p->free_results = di_queue_create((size_t)p->nresults);
+    p->write_q = di_queue_create(wq);
+    if (!p->results || !p->free_results || !p->write_q)
+        return di_fail(err, DI_ENOMEM, "out of memory for results");
+    for (int i = 0; i < p->nresults; i++)
+        di_queue_push(p->free_results, &p->results[i]);
+    return DI_OK;
+}
+
+int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
+                       di_error *err)
+{
+    *out = NULL;
+    int rc = check_config(cfg, err);
+    if (rc)
+        return rc;
+    di_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    p->cfg = *cfg;
+    p->model_mode = cfg->depth_dir == NULL;
+    pthread_mutex_init(&p->fatal_lock, NULL);
+
+    rc = di_store_open(&p->cfg.store, false, &p->read_store, err);
+    if (!rc)
+        rc = di_store_open(&p->cfg.store, false, &p->write_store, err);
+    di_store_counts counts;
+    if (!rc)
+        rc = di_store_count(p->read_store, &counts, err);
+    if (!rc) {
+        int nf = p->cfg.store.nfaces;
+        p->total = 0;
+        for (int f = 0; f < nf; f++)
+            p->total += cfg->force ? counts.rows : counts.pending[f];
+        if (cfg->limit > 0 && p->total > cfg->limit)
+            p->total = cfg->limit;
+    }
+    if (!rc && p->model_mode)
+        rc = open_model(p, err);
+    if (!rc) {
+        choose_split(p);
+        rc = alloc_pools(p, err);
+    }
+    if (rc) {
+        di_pipeline_destroy(p);
+        return rc;
+    }
+    *out = p;
+    return DI_OK;
+}
+
+int di_pipeline_start(di_pipeline *p, di_error *err)
+{
+    p->t_start = di_now();
+    p->decoders = calloc((size_t)(p->ndecoders ? p->ndecoders : 1), sizeof *p->decoders);
+    p->workers = calloc((size_t)p->nworkers, sizeof *p->workers);
+    if (!p->decoders || !p->workers)
+        return di_fail(err, DI_ENOMEM, "out of memory for threads");
+    atomic_store(&p->live_decoders, p->ndecoders);
+    atomic_store(&p->live_workers, p->nworkers);
+    /* Thread creation failing half-way would leave stages without their
+    ** consumers; it only happens when the system is out of resources, and
+    ** then nothing sensible can be done but stop. */
+    int n = 0;
+    bool bad = pthread_create(&p->writer, NULL, di_writer_main, p) != 0;
+    for (int i = 0; !bad && i < p->nworkers; i++, n++)
+        bad = pthread_create(&p->workers[i], NULL, di_worker_main, p) != 0;
+    if (!bad && p->model_mode) {
+        bad = pthread_create(&p->infer, NULL, di_infer_main, p) != 0;
+        for (int i = 0; !bad && i < p->ndecoders; i++)
+            bad = pthread_create(&p->decoders[i], NULL, di_decoder_main, p) != 0;
+    }
+    if (!bad)
+        bad = pthread_create(&p->reader, NULL, di_reader_main, p) != 0;
+    if (bad)
+        return di_fail(err, DI_ENOMEM, "cannot start the pipeline's threads");
+    p->started = true;
+    return DI_OK;
+}
+
+void di_pipeline_stop(di_pipeline *p)
+{
+    p->stop = true;
+    atomic_store(&p->stopping, true);
+}
+
+bool di_pipeline_finished(di_pipeline *p)
+{
+    return atomic_load(&p->done);
+}
+
+void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->total = p->total;
+    s->queued = atomic_load(&p->queued);
+    s->ok = atomic_load(&p->ok);
+    s->failed = atomic_load(&p->failed);
+    s->scored = atomic_load(&p->scored);
+    bool done = atomic_load(&p->done);
+    double end = done ? p->t_end : di_now();
+    s->elapsed = p->t_start > 0 ? end - p->t_start : 0;
+    for (int i = 0; i < DI_STAGE_COUNT; i++)
+        s->busy[i] = (double)atomic_load(&p->busy_ns[i]) * 1e-9;
+    s->threads[DI_STAGE_READ] = 1;
+    s->threads[DI_STAGE_DECODE] = p->model_mode ? p->ndecoders : p->nworkers;
+    s->threads[DI_STAGE_INFER] = p->model_mode ? 1 : 0;
+    s->threads[DI_STAGE_POST] = p->nworkers;
+    s->threads[DI_STAGE_WRITE] = 1;
+    di_queue *qs[DI_Q_COUNT] = {p->decode_q, p->infer_q, p->post_q, p->write_q};
+    for (int i = 0; i < DI_Q_COUNT; i++)
+        if (qs[i]) {
+            s->queue_len[i] = di_queue_length(qs[i]);
+            s->queue_cap[i] = di_queue_capacity(qs[i]);
+        }
+    s->engine_threads = p->model_mode ? p->cfg.nn.threads : 0;
+    s->model_c = p->in_c;
+    s->model_h = p->in_h;
+    s->model_w = p->in_w;
+    s->depth_dir = !p->model_mode;
+    s->stopping = atomic_load(&p->stopping);
+    s->finished = done;
+}
+
+int di_pipeline_wait(di_pipeline *p, di_error *err)
+{
+    if (p->started) {
+        pthread_join(p->reader, NULL);
+        if (p->model_mode) {
+            for (int i = 0; i < p->ndecoders; i++)
+                pthread_join(p->decoders[i], NULL);
+            pthread_join(p->infer, NULL);
+        }
+        for (int i = 0; i < p->nworkers; i++)
+            pthread_join(p->workers[i], NULL);
+        pthread_join(p->writer, NULL);
+        p->started = false;
+    }
+    if (p->fatal_code) {
+        if (err)
+            *err = p->fatal;
+        return p->fatal_code;
+    }
+    return DI_OK;
+}
+
+void di_pipeline_destroy(di_pipeline *p)
+{
+    if (!p)
+        return;
+    if (p->started) {
+        di_pipeline_stop(p);
+        di_pipeline_wait(p, NULL);
+    }
+    di_store_close(p->read_store);
+    di_store_close(p->write_store);
+    if (p->nn)
+        di_nn_session_destroy(p->nn);
+    for (int i = 0; p->batches && i < p->nbatches; i++) {
+        free(p->batches[i].slots);
+        free(p->batches[i].input);
+        free(p->batches[i].output);
+    }
+    free(p->batches);
+    free(p->items);
+    free(p->item_depth);
+    free(p->results);
+    di_queue *qs[] = {p->free_batches, p->decode_q, p->infer_q, p->free_items,
+                      p->post_q, p->free_results, p->write_q};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+        di_queue_destroy(qs[i]);
+    free(p->decoders);
+    free(p->workers);
+    pthread_mutex_destroy(&p->fatal_lock);
+    free(p);
+}

@@ -1,0 +1,132 @@
+/*
+** pipeline.h: `depthindex run` as a library. The stages of
+** shared/docs/architecture.md, each a thread or a pool of threads, joined by
+** bounded queues:
+**
+**   reader -> decode pool -> inference -> [queue] -> post pool -> writer
+**
+** reader:    keyset pages of rows with pending faces (never a cursor or a
+**            transaction held open), one task per pending face;
+** decode:    file read, JPEG decode with DCT scaling, resize to the model
+**            input, normalise into the batch tensor;
+** inference: one thread, --batch images per run of the engine;
+** post:      model output resized to the face's own size, then the feature;
+** writer:    one thread, results grouped into transactions by count and time.
+**
+** With depth_dir set there is no decode or inference: the post pool reads
+** precomputed depth maps. Batch tensors, depth maps and results come from
+** free lists sized by the queues, so memory is bounded by the queue sizes and
+** never by the number of faces. A face that fails (missing or bad image,
+** bad depth map) becomes an error result recorded in depthindex_errors; the
+** run goes on.
+**
+** The library never prints: di_pipeline_stats gives a snapshot that the CLI
+** formats with di_progress_* (progress.c).
+*/
+#ifndef DI_PIPELINE_H
+#define DI_PIPELINE_H
+
+#include "../core/core.h"
+#include "../feature/feature.h"
+#include "../nn/nn.h"
+#include "../store/store.h"
+
+typedef struct di_pipeline_config {
+    di_store_config store;
+    const char *images_dir;    /* [.] */
+    const char *image_pattern; /* ["{panorama_sid}_{face}.jpg"]; also {id} */
+    const char *depth_dir;     /* set: read {panorama_sid}_{face}.npy|png|pfm */
+    const char *model_path;    /* ONNX model when depth_dir is not set */
+    di_nn_options nn;          /* engine threads (0 = auto), device */
+    int batch;                 /* images per inference run [8] */
+    int queue;                 /* depth maps between inference and post [36] */
+    int workers;               /* post-processing threads (0 = auto) */
+    int decoders;              /* decode threads (0 = auto) */
+    float mean[3], std[3];     /* normalisation of RGB in 0..1 [ImageNet] */
+    bool force;                /* redo faces that already have a score */
+    int64_t limit;             /* at most this many faces (0 = all) */
+    double db_retry_for;       /* seconds of reconnect-and-retry [600] */
+    di_feature_params feature;
+    int page_rows;             /* rows per keyset page [256] */
+    int write_rows;            /* results per transaction at most [500] */
+    double write_seconds;      /* a transaction at least this often [0.2] */
+    double read_delay;         /* test only: seconds before each page fetch */
+    int64_t max_face_pixels;   /* larger images are an error [8192*8192] */
+} di_pipeline_config;
+
+void di_pipeline_config_default(di_pipeline_config *c);
+
+enum di_stage {
+    DI_STAGE_READ, DI_STAGE_DECODE, DI_STAGE_INFER, DI_STAGE_POST,
+    DI_STAGE_WRITE, DI_STAGE_COUNT
+};
+extern const char *const di_stage_names[DI_STAGE_COUNT];
+
+enum di_queue_id { DI_Q_DECODE, DI_Q_INFER, DI_Q_POST, DI_Q_WRITE, DI_Q_COUNT };
+extern const char *const di_queue_names[DI_Q_COUNT];
+
+typedef struct di_pipeline_stats {
+    int64_t total;      /* faces pending at the start (capped by the limit) */
+    int64_t queued;     /* tasks the reader has produced */
+    int64_t ok, failed; /* committed to the database */
+    int64_t scored;     /* processed, committed or not yet */
+    double elapsed;     /* seconds since the start */
+    double busy[DI_STAGE_COUNT];  /* thread-seconds spent working, per stage */
+    int threads[DI_STAGE_COUNT];  /* threads per stage (0 = stage unused) */
+    size_t queue_len[DI_Q_COUNT], queue_cap[DI_Q_COUNT]; /* cap 0 = unused */
+    int engine_threads; /* threads of the inference engine */
+    int model_c, model_h, model_w; /* model input (0 in depth-dir mode) */
+    bool depth_dir;     /* the decode stage loads depth maps (no model) */
+    bool stopping;      /* a stop was requested or a fatal error happened */
+    bool finished;      /* every thread has ended */
+} di_pipeline_stats;
+
+typedef struct di_pipeline di_pipeline;
+
+/* Opens the database (two connections: reader and writer), checks the
+** schema, loads the model, counts the pending faces and chooses the thread
+** split. Strings in cfg must stay alive until di_pipeline_destroy. */
+int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
+                       di_error *err);
+/* Starts the threads. */
+int di_pipeline_start(di_pipeline *p, di_error *err);
+/* Asks the reader to stop; the work in flight drains and the writer
+** flushes. Safe to call from any thread, repeatedly (not from a signal
+** handler). */
+void di_pipeline_stop(di_pipeline *p);
+void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *out);
+/* True once every thread has ended (then di_pipeline_wait returns at once). */
+bool di_pipeline_finished(di_pipeline *p);
+/* Joins the threads. Returns DI_OK, or the fatal error that ended the run
+** early (the database stayed unreachable past db_retry_for, a failed
+** statement); what was committed stays committed. */
+int di_pipeline_wait(di_pipeline *p, di_error *err);
+void di_pipeline_destroy(di_pipeline *p);
+
+/* Expands an image path pattern: {panorama_sid}, {face} and {id}. */
+int di_pipeline_expand_pattern(const char *pattern, const char *sid,
+                               const char *face, int64_t id, char *out,
+                               size_t out_size, di_error *err);
+
+/* ---- Progress lines (progress.c); formatting only, no printing ---- */
+typedef enum di_progress_mode {
+    DI_PROGRESS_NONE, DI_PROGRESS_TTY, DI_PROGRESS_PLAIN, DI_PROGRESS_JSON
+} di_progress_mode;
+
+/* Keeps recent samples for the "recent images/s" figure. */
+typedef struct di_progress {
+    double t[64];
+    int64_t done[64];
+    int n, head;
+} di_progress;
+
+void di_progress_init(di_progress *pr);
+/* One progress line (without a newline) from a stats snapshot. */
+void di_progress_line(di_progress *pr, const di_pipeline_stats *s,
+                      di_progress_mode mode, char *out, size_t out_size);
+/* The end-of-run summary (several lines, ending with a newline; one JSON
+** object in JSON mode). skipped = total - ok - failed. */
+void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,
+                         const char *outcome, char *out, size_t out_size);
+
+#endif

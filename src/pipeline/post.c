@@ -1,0 +1,128 @@
+/* post.c: the post-processing pool. A worker takes a depth map (the model's
+** output at model resolution, or a precomputed map read from --depth-dir),
+** brings it to the face's own size and computes the depth congestion index.
+** Its workspace and resize buffer grow to the largest face seen and are
+** reused: no allocation per face in steady state (except what the depth
+** file readers allocate in depth-dir mode). */
+#include "internal.h"
+#include "../imgproc/imgproc.h"
+#include "../io/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct worker {
+    di_pipeline *p;
+    di_feature_ws *ws;
+    float *buf;
+    size_t cap;
+} worker;
+
+static int score(worker *w, const float *depth, int width, int height,
+                 double *out, di_error *e)
+{
+    di_feature_result r;
+    double t0 = di_now();
+    int rc = di_feature_compute(w->ws, depth, width, height, &w->p->cfg.feature, &r, e);
+    di_pipe_busy(w->p, DI_STAGE_POST, t0);
+    if (!rc)
+        *out = r.score;
+    return rc;
+}
+
+/* Model mode: resize the output plane to the face's size, then score. */
+static int post_model(worker *w, const di_item *it, double *out, di_error *e)
+{
+    di_pipeline *p = w->p;
+    double t0 = di_now();
+    size_t n = (size_t)it->full_w * it->full_h;
+    const float *depth = it->depth;
+    if (it->full_w != p->out_w || it->full_h != p->out_h) {
+        if (n > w->cap) {
+            float *nb = realloc(w->buf, n * sizeof *nb);
+            if (!nb)
+                return di_fail(e, DI_ENOMEM, "out of memory for a %dx%d depth map",
+                               it->full_w, it->full_h);
+            w->buf = nb;
+            w->cap = n;
+        }
+        di_resize_bilinear_f32(it->depth, p->out_w, p->out_h, w->buf, it->full_w,
+                               it->full_h);
+        depth = w->buf;
+    }
+    di_pipe_busy(p, DI_STAGE_POST, t0);
+    return score(w, depth, it->full_w, it->full_h, out, e);
+}
+
+/* Depth-dir mode: {panorama_sid}_{face}.npy, else .png, else .pfm. */
+static int post_depth_file(worker *w, const di_item *it, double *out, di_error *e)
+{
+    di_pipeline *p = w->p;
+    if (strstr(it->sid, "..") || strchr(it->sid, '/') || it->sid[0] == '\0')
+        return di_fail(e, DI_EINVAL, "panorama_sid '%s' is not a plain name", it->sid);
+    static const char *const exts[] = {"npy", "png", "pfm"};
+    char path[4096];
+    bool found = false;
+    for (int i = 0; i < 3 && !found; i++) {
+        snprintf(path, sizeof path, "%s/%s_%s.%s", p->cfg.depth_dir, it->sid,
+                 p->cfg.store.faces[it->face], exts[i]);
+        found = access(path, F_OK) == 0;
+    }
+    if (!found)
+        return di_fail(e, DI_EIO, "no depth map %s/%s_%s.npy (nor .png, .pfm)",
+                       p->cfg.depth_dir, it->sid, p->cfg.store.faces[it->face]);
+    double t0 = di_now();
+    di_depth d = {0};
+    int rc = di_depth_read(path, &d, e);
+    di_pipe_busy(p, DI_STAGE_DECODE, t0);
+    if (rc)
+        return rc;
+    if ((int64_t)d.width * d.height > p->cfg.max_face_pixels)
+        rc = di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
+                     path, d.width, d.height, (long long)p->cfg.max_face_pixels);
+    else
+        rc = score(w, d.data, d.width, d.height, out, e);
+    di_depth_free(&d);
+    return rc;
+}
+
+void *di_worker_main(void *arg)
+{
+    di_pipeline *p = arg;
+    worker w = {.p = p, .ws = di_feature_ws_create()};
+    di_item *it;
+    while ((it = di_queue_pop(p->post_q))) {
+        di_store_result *r = di_queue_pop(p->free_results);
+        r->id = it->id;
+        r->face = it->face;
+        r->ok = false;
+        r->score = 0;
+        r->error[0] = '\0';
+        di_error e = {0};
+        int rc;
+        if (!it->ok)
+            rc = di_fail(&e, DI_EFORMAT, "%s", it->error);
+        else if (!w.ws)
+            rc = di_fail(&e, DI_ENOMEM, "out of memory for a feature workspace");
+        else if (p->model_mode)
+            rc = post_model(&w, it, &r->score, &e);
+        else
+            rc = post_depth_file(&w, it, &r->score, &e);
+        if (rc) {
+            size_t n = strnlen(e.msg, sizeof r->error - 1);
+            memcpy(r->error, e.msg, n);
+            r->error[n] = '\0';
+        }
+        r->ok = rc == DI_OK;
+        di_queue_push(p->free_items, it);
+        atomic_fetch_add(&p->scored, 1);
+        di_queue_push(p->write_q, r);
+    }
+    di_feature_ws_destroy(w.ws);
+    free(w.buf);
+    if (atomic_fetch_sub(&p->live_workers, 1) == 1)
+        di_queue_close(p->write_q);
+    return NULL;
+}

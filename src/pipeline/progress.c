@@ -1,0 +1,166 @@
+/* progress.c: progress lines and the summary, formatted from a stats
+** snapshot. Formatting only: src/cli prints them. */
+#include "pipeline.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void di_progress_init(di_progress *pr)
+{
+    memset(pr, 0, sizeof *pr);
+}
+
+/* A bounded appender: never overflows, keeps what fits. */
+typedef struct sbuf {
+    char *p;
+    size_t size, len;
+} sbuf;
+
+static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sbuf *b, const char *fmt, ...)
+{
+    if (b->len + 1 >= b->size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len += (size_t)n < b->size - b->len ? (size_t)n : b->size - b->len - 1;
+}
+
+static const char *stage_label(const di_pipeline_stats *s, int i)
+{
+    return i == DI_STAGE_DECODE && s->depth_dir ? "load" : di_stage_names[i];
+}
+
+static double busy_pct(const di_pipeline_stats *s, int i)
+{
+    double cap = s->elapsed * s->threads[i];
+    return cap > 0 ? 100.0 * s->busy[i] / cap : 0;
+}
+
+static void fmt_hms(char *out, size_t size, double sec)
+{
+    if (sec < 0 || sec > 1e8) {
+        snprintf(out, size, "-");
+        return;
+    }
+    long t = (long)(sec + 0.5);
+    snprintf(out, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+/* images/s over the last ~10 s of samples */
+static double recent_rate(di_progress *pr, double now, int64_t done)
+{
+    int cap = (int)(sizeof pr->t / sizeof pr->t[0]);
+    int slot = (pr->head + pr->n) % cap;
+    if (pr->n == cap) {
+        pr->head = (pr->head + 1) % cap;
+        pr->n--;
+        slot = (pr->head + pr->n) % cap;
+    }
+    pr->t[slot] = now;
+    pr->done[slot] = done;
+    pr->n++;
+    int oldest = pr->head;
+    for (int k = 0; k < pr->n; k++) {
+        int i = (pr->head + k) % cap;
+        if (now - pr->t[i] <= 10.0) {
+            oldest = i;
+            break;
+        }
+    }
+    if (oldest == slot && pr->n > 1)
+        oldest = (slot + cap - 1) % cap;
+    double dt = now - pr->t[oldest];
+    return dt > 0 ? (double)(done - pr->done[oldest]) / dt : 0;
+}
+
+void di_progress_line(di_progress *pr, const di_pipeline_stats *s,
+                      di_progress_mode mode, char *out, size_t out_size)
+{
+    sbuf b = {out, out_size, 0};
+    out[0] = '\0';
+    int64_t done = s->ok + s->failed;
+    double rate = s->elapsed > 0 ? done / s->elapsed : 0;
+    double recent = recent_rate(pr, s->elapsed, done);
+    if (pr->n <= 1)
+        recent = rate;
+    double pct = s->total > 0 ? 100.0 * done / s->total : 100.0;
+    double r_eta = recent > 0 ? recent : rate;
+    double eta = r_eta > 0 ? (s->total - done) / r_eta : -1;
+    if (mode == DI_PROGRESS_JSON) {
+        put(&b, "{\"done\":%lld,\"total\":%lld,\"ok\":%lld,\"failed\":%lld,"
+                "\"percent\":%.2f,\"images_per_s\":%.2f,\"recent_images_per_s\":%.2f,"
+                "\"eta_s\":%.1f,\"elapsed_s\":%.2f,\"busy_percent\":{",
+            (long long)done, (long long)s->total, (long long)s->ok,
+            (long long)s->failed, pct, rate, recent, eta, s->elapsed);
+        bool first = true;
+        for (int i = 0; i < DI_STAGE_COUNT; i++)
+            if (s->threads[i]) {
+                put(&b, "%s\"%s\":%.1f", first ? "" : ",", stage_label(s, i), busy_pct(s, i));
+                first = false;
+            }
+        put(&b, "},\"queues\":{");
+        first = true;
+        for (int i = 0; i < DI_Q_COUNT; i++)
+            if (s->queue_cap[i]) {
+                put(&b, "%s\"%s\":[%zu,%zu]", first ? "" : ",", di_queue_names[i],
+                    s->queue_len[i], s->queue_cap[i]);
+                first = false;
+            }
+        put(&b, "},\"stopping\":%s}", s->stopping ? "true" : "false");
+        return;
+    }
+    char eta_s[32];
+    fmt_hms(eta_s, sizeof eta_s, eta);
+    put(&b, "%lld/%lld %5.1f%% | %.1f img/s (recent %.1f) | ETA %s | busy",
+        (long long)done, (long long)s->total, pct, rate, recent, eta_s);
+    for (int i = 0; i < DI_STAGE_COUNT; i++)
+        if (s->threads[i])
+            put(&b, " %s %.0f%%", stage_label(s, i), busy_pct(s, i));
+    put(&b, " | queue");
+    for (int i = 0; i < DI_Q_COUNT; i++)
+        if (s->queue_cap[i])
+            put(&b, " %s %zu/%zu", di_queue_names[i], s->queue_len[i], s->queue_cap[i]);
+    if (s->failed)
+        put(&b, " | %lld failed", (long long)s->failed);
+    if (s->stopping)
+        put(&b, " | stopping");
+}
+
+void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,
+                         const char *outcome, char *out, size_t out_size)
+{
+    sbuf b = {out, out_size, 0};
+    out[0] = '\0';
+    int64_t done = s->ok + s->failed;
+    int64_t skipped = s->total > done ? s->total - done : 0;
+    double rate = s->elapsed > 0 ? done / s->elapsed : 0;
+    if (mode == DI_PROGRESS_JSON) {
+        put(&b, "{\"summary\":true,\"outcome\":\"%s\",\"ok\":%lld,\"failed\":%lld,"
+                "\"skipped\":%lld,\"total\":%lld,\"wall_s\":%.3f,\"images_per_s\":%.2f,"
+                "\"busy_percent\":{",
+            outcome, (long long)s->ok, (long long)s->failed, (long long)skipped,
+            (long long)s->total, s->elapsed, rate);
+        bool first = true;
+        for (int i = 0; i < DI_STAGE_COUNT; i++)
+            if (s->threads[i]) {
+                put(&b, "%s\"%s\":%.1f", first ? "" : ",", stage_label(s, i), busy_pct(s, i));
+                first = false;
+            }
+        put(&b, "}}\n");
+        return;
+    }
+    put(&b, "%s: ok %lld, failed %lld, skipped %lld (of %lld pending) in %.2f s, %.1f images/s\n",
+        outcome, (long long)s->ok, (long long)s->failed, (long long)skipped,
+        (long long)s->total, s->elapsed, rate);
+    put(&b, "busy:");
+    for (int i = 0; i < DI_STAGE_COUNT; i++)
+        if (s->threads[i])
+            put(&b, " %s %.0f%% (%d thread%s)", stage_label(s, i), busy_pct(s, i),
+                s->threads[i], s->threads[i] == 1 ? "" : "s");
+    put(&b, "\n");
+}

@@ -1,0 +1,139 @@
+/* reader.c: the reader thread. Keyset pages of rows with pending faces, one
+** task per pending face. Each page is one short statement: no cursor and no
+** transaction stays open between pages (the seed's crash was a streaming
+** query held open while the consumer was slow, until the server dropped the
+** connection). The next page is fetched before the tasks of the current one
+** are handed on, so it is there before it is needed. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct reader {
+    di_pipeline *p;
+    di_batch *batch; /* model mode: the batch being filled */
+    int64_t produced;
+    int nfetches;
+} reader;
+
+static void push_batch(reader *r)
+{
+    di_batch *b = r->batch;
+    r->batch = NULL;
+    if (!b || b->n == 0) {
+        if (b)
+            di_queue_push(r->p->free_batches, b);
+        return;
+    }
+    /* one pointer per slot: each decoder that pops it claims one slot */
+    for (int i = 0; i < b->n; i++)
+        di_queue_push(r->p->decode_q, b);
+}
+
+static void emit(reader *r, const di_store_row *row, int face)
+{
+    di_pipeline *p = r->p;
+    di_item *it;
+    if (p->model_mode) {
+        if (!r->batch) {
+            r->batch = di_queue_pop(p->free_batches);
+            r->batch->n = 0;
+            atomic_store(&r->batch->next, 0);
+            atomic_store(&r->batch->done, 0);
+        }
+        it = &r->batch->slots[r->batch->n++];
+    } else {
+        it = di_queue_pop(p->free_items);
+    }
+    it->id = row->id;
+    it->face = face;
+    memcpy(it->sid, row->sid, sizeof it->sid);
+    it->sid[sizeof it->sid - 1] = '\0';
+    it->full_w = it->full_h = 0;
+    it->ok = true;
+    it->error[0] = '\0';
+    atomic_fetch_add(&p->queued, 1);
+    r->produced++;
+    if (p->model_mode) {
+        if (r->batch->n == p->cfg.batch)
+            push_batch(r);
+    } else {
+        di_queue_push(p->post_q, it);
+    }
+}
+
+/* Sleeps the test-only delay in small steps so that a stop is not held up. */
+static void test_delay(di_pipeline *p)
+{
+    double until = di_now() + p->cfg.read_delay;
+    while (!p->stop && di_now() < until)
+        di_sleep(0.02);
+}
+
+static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
+{
+    di_pipeline *p = r->p;
+    /* Downstream is starving: hand on the partial batch before a fetch
+    ** that may take a while (a slow or reconnecting database). */
+    if (r->batch && r->batch->n > 0 && di_queue_length(p->decode_q) == 0)
+        push_batch(r);
+    if (p->cfg.read_delay > 0 && r->nfetches > 0)
+        test_delay(p);
+    r->nfetches++;
+    double t0 = di_now();
+    di_error e = {0};
+    int rc = di_store_fetch_pending_retry(p->read_store, after, p->cfg.page_rows,
+                                          p->cfg.force, rows, n,
+                                          p->cfg.db_retry_for, &p->stop, &e);
+    di_pipe_busy(p, DI_STAGE_READ, t0);
+    if (rc && !p->stop) {
+        di_error_prefix(&e, "reading pending faces");
+        di_pipe_fatal(p, &e);
+    }
+    if (rc)
+        *n = 0;
+    return rc;
+}
+
+void *di_reader_main(void *arg)
+{
+    di_pipeline *p = arg;
+    reader r = {.p = p};
+    const int page = p->cfg.page_rows;
+    const int nfaces = p->cfg.store.nfaces;
+    di_store_row *cur = calloc((size_t)page, sizeof *cur);
+    di_store_row *next = calloc((size_t)page, sizeof *next);
+    int ncur = 0, nnext = 0;
+    if (!cur || !next) {
+        di_error e;
+        di_fail(&e, DI_ENOMEM, "out of memory for a page of rows");
+        di_pipe_fatal(p, &e);
+    } else if (!p->stop) {
+        fetch(&r, 0, cur, &ncur);
+    }
+    bool limit_hit = false;
+    while (ncur > 0 && !p->stop && !limit_hit) {
+        nnext = 0;
+        if (ncur == page)
+            fetch(&r, cur[ncur - 1].id, next, &nnext);
+        for (int i = 0; i < ncur && !p->stop && !limit_hit; i++)
+            for (int f = 0; f < nfaces && !p->stop; f++) {
+                if (!(cur[i].pending & (1u << f)))
+                    continue;
+                if (p->cfg.limit > 0 && r.produced >= p->cfg.limit) {
+                    limit_hit = true;
+                    break;
+                }
+                emit(&r, &cur[i], f);
+            }
+        di_store_row *t = cur;
+        cur = next;
+        next = t;
+        ncur = nnext;
+    }
+    push_batch(&r);
+    di_queue_close(p->model_mode ? p->decode_q : p->post_q);
+    free(cur);
+    free(next);
+    return NULL;
+}

@@ -1,0 +1,99 @@
+/* writer.c: the one writer thread. Results are grouped into transactions
+** by count (write_rows) and by time (write_seconds after the first result
+** of a group), so that a crash loses at most a fraction of a second of work
+** and the database sees few, large transactions. The store's UPDATEs are
+** idempotent, so replaying a transaction whose COMMIT was lost with the
+** connection writes the same values again. If the database stays away past
+** db_retry_for, the run stops: what was committed stays, the rest is
+** counted as skipped. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+typedef struct writer {
+    di_pipeline *p;
+    di_store_result *buf;
+    int n, cap;
+    double first; /* when the oldest result of the group arrived */
+    bool dead;    /* the database is gone: discard */
+} writer;
+
+static void flush(writer *w)
+{
+    di_pipeline *p = w->p;
+    if (w->n == 0)
+        return;
+    if (!w->dead) {
+        double t0 = di_now();
+        di_error e = {0};
+        int rc = di_store_write_retry(p->write_store, w->buf, w->n,
+                                      p->cfg.db_retry_for, &p->never, &e);
+        di_pipe_busy(p, DI_STAGE_WRITE, t0);
+        if (rc) {
+            di_error_prefix(&e, "writing results");
+            di_pipe_fatal(p, &e);
+            w->dead = true;
+        } else {
+            int ok = 0;
+            for (int i = 0; i < w->n; i++)
+                ok += w->buf[i].ok;
+            atomic_fetch_add(&p->ok, ok);
+            atomic_fetch_add(&p->failed, w->n - ok);
+        }
+    }
+    w->n = 0;
+}
+
+static void take(writer *w, di_store_result *r)
+{
+    if (w->n == 0)
+        w->first = di_now();
+    w->buf[w->n++] = *r;
+    di_queue_push(w->p->free_results, r);
+    if (w->n == w->cap)
+        flush(w);
+}
+
+void *di_writer_main(void *arg)
+{
+    di_pipeline *p = arg;
+    writer w = {.p = p, .cap = p->cfg.write_rows};
+    w.buf = calloc((size_t)w.cap, sizeof *w.buf);
+    if (!w.buf) {
+        di_error e;
+        di_fail(&e, DI_ENOMEM, "out of memory for the writer");
+        di_pipe_fatal(p, &e);
+        w.dead = true;
+        w.cap = 0;
+    }
+    for (;;) {
+        di_store_result *r;
+        if (w.n == 0) {
+            /* nothing waits to be written: block until something comes or
+            ** every post worker has ended */
+            r = di_queue_pop(p->write_q);
+            if (!r)
+                break;
+        } else {
+            r = di_queue_try_pop(p->write_q);
+            if (!r) {
+                /* every post worker has ended: nothing more will come */
+                bool last = atomic_load(&p->live_workers) == 0;
+                if (last || di_now() - w.first >= p->cfg.write_seconds)
+                    flush(&w);
+                else
+                    di_sleep(0.002);
+                continue;
+            }
+        }
+        if (w.cap == 0)
+            di_queue_push(p->free_results, r);
+        else
+            take(&w, r);
+    }
+    flush(&w);
+    free(w.buf);
+    p->t_end = di_now();
+    atomic_store(&p->done, true);
+    return NULL;
+}

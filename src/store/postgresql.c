@@ -1,0 +1,271 @@
+/*
+** postgresql.c: PostgreSQL servers (postgresql:// URLs) through libpq.
+** Statements are prepared once per connection (the SQL carries explicit
+** casts, so the server knows every parameter's type); values travel as text.
+** Errors are classified by SQLSTATE, and a connection that libpq reports as
+** bad is DI_ECONN whatever the statement said.
+*/
+#include "store_internal.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pg_conn {
+    PGconn *db;
+    di_stmt_cache cache;
+    int next_name;
+} pg_conn;
+
+static int sqlstate_status(const char *st)
+{
+    if (!st || strlen(st) != 5)
+        return DI_EDB;
+    if (strncmp(st, "08", 2) == 0 ||      /* connection exception */
+        strcmp(st, "57P01") == 0 ||       /* admin shutdown */
+        strcmp(st, "57P02") == 0 ||       /* crash shutdown */
+        strcmp(st, "57P03") == 0 ||       /* cannot connect now (starting up) */
+        strcmp(st, "57P05") == 0 ||       /* idle session timeout */
+        strcmp(st, "40001") == 0 ||       /* serialization failure: retry */
+        strcmp(st, "40P01") == 0 ||       /* deadlock: retry */
+        strcmp(st, "53300") == 0)         /* too many connections, for now */
+        return DI_ECONN;
+    if (strncmp(st, "28", 2) == 0)        /* invalid authorization */
+        return DI_EAUTH;
+    if (strcmp(st, "42P01") == 0 || strcmp(st, "42703") == 0 || strcmp(st, "3D000") == 0)
+        return DI_ESCHEMA;
+    if (strcmp(st, "53100") == 0)
+        return DI_ENOSPC;
+    return DI_EDB;
+}
+
+/* libpq's messages end with a newline and may span lines: keep the first. */
+static void first_line(const char *msg, char *out, size_t n)
+{
+    snprintf(out, n, "%s", msg ? msg : "");
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static int pg_result_fail(PGconn *db, PGresult *r, const char *what, di_error *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int code = sqlstate_status(state);
+    if (PQstatus(db) == CONNECTION_BAD)
+        code = DI_ECONN;
+    char line[400];
+    first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(db), line, sizeof line);
+    if (!line[0])
+        first_line(PQerrorMessage(db), line, sizeof line);
+    return di_fail(err, code, "%s: %s%s%s%s", what, line, state ? " (" : "",
+                   state ? state : "", state ? ")" : "");
+}
+
+/* A failed connection has no SQLSTATE in libpq: read the message. */
+static int connect_status(PGconn *db, const char *msg)
+{
+    (void)db;
+    if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied") ||
+        strstr(msg, "authentication failed") || strstr(msg, "role \"") ||
+        strstr(msg, "permission denied"))
+        return DI_EAUTH;
+    if (strstr(msg, "database \"") && strstr(msg, "does not exist"))
+        return DI_ESCHEMA;
+    return DI_ECONN;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int pg_connect(di_store *s, di_error *err)
+{
+    pg_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->url.port ? s->url.port : 5432);
+    /* Keyword arrays, not a conninfo string: nothing needs escaping. The
+    ** timeouts and keepalives make a dead server an error, not a hang. */
+    const char *keys[16], *vals[16];
+    int k = 0;
+    keys[k] = "host", vals[k++] = s->url.host;
+    keys[k] = "port", vals[k++] = port;
+    keys[k] = "dbname", vals[k++] = s->url.path;
+    if (s->url.user[0])
+        keys[k] = "user", vals[k++] = s->url.user;
+    if (s->has_password)
+        keys[k] = "password", vals[k++] = s->password;
+    keys[k] = "connect_timeout", vals[k++] = "5";
+    keys[k] = "application_name", vals[k++] = "depthindex";
+    keys[k] = "client_encoding", vals[k++] = "UTF8";
+    keys[k] = "keepalives", vals[k++] = "1";
+    keys[k] = "keepalives_idle", vals[k++] = "10";
+    keys[k] = "keepalives_interval", vals[k++] = "5";
+    keys[k] = "keepalives_count", vals[k++] = "3";
+    keys[k] = "tcp_user_timeout", vals[k++] = "120000";
+    keys[k] = NULL, vals[k] = NULL;
+    PGconn *db = PQconnectdbParams(keys, vals, 0);
+    if (!db) {
+        free(c);
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    }
+    if (PQstatus(db) != CONNECTION_OK) {
+        char line[400];
+        first_line(PQerrorMessage(db), line, sizeof line);
+        int rc = di_fail(err, connect_status(db, PQerrorMessage(db)), "cannot connect: %s",
+                         line);
+        PQfinish(db);
+        free(c);
+        return rc;
+    }
+    /* Library code never prints: drop the server's notices (for example
+    ** "relation already exists, skipping"). */
+    PQsetNoticeProcessor(db, ignore_notice, NULL);
+    c->db = db;
+    s->conn = c;
+    return DI_OK;
+}
+
+static void pg_disconnect(di_store *s)
+{
+    pg_conn *c = s->conn;
+    if (!c)
+        return;
+    /* prepared statements die with the session; only the names are freed */
+    di_stmt_cache_clear(&c->cache, free);
+    PQfinish(c->db);
+    free(c);
+    s->conn = NULL;
+}
+
+static int pg_exec(di_store *s, const char *sql, di_error *err)
+{
+    pg_conn *c = s->conn;
+    if (!c)
+        return di_fail(err, DI_ECONN, "not connected");
+    PGresult *r = PQexec(c->db, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int rc = DI_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = pg_result_fail(c->db, r, "statement", err);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_rows(PGresult *r, di_row_fn fn, void *ctx, di_error *err)
+{
+    int ncols = PQnfields(r), nrows = PQntuples(r);
+    enum { MAXC = 2 + DI_STORE_MAX_FACES + 8 };
+    if (ncols > MAXC)
+        return di_fail(err, DI_EDB, "too many result columns (%d)", ncols);
+    const char *vals[MAXC];
+    for (int i = 0; i < nrows; i++) {
+        for (int j = 0; j < ncols; j++)
+            vals[j] = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
+        int rc = fn(ctx, ncols, vals, err);
+        if (rc)
+            return rc;
+    }
+    return DI_OK;
+}
+
+static int pg_query(di_store *s, const char *sql, int np, const di_param *p, di_row_fn fn,
+                    void *ctx, di_error *err)
+{
+    pg_conn *c = s->conn;
+    if (!c)
+        return di_fail(err, DI_ECONN, "not connected");
+    const char *name = di_stmt_cache_find(&c->cache, sql);
+    if (!name) {
+        char *n = malloc(24);
+        if (!n)
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        snprintf(n, 24, "di_%d", c->next_name++);
+        PGresult *r = PQprepare(c->db, n, sql, np, NULL);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            int rc = pg_result_fail(c->db, r, "prepare", err);
+            PQclear(r);
+            free(n);
+            return rc;
+        }
+        PQclear(r);
+        if (!di_stmt_cache_add(&c->cache, sql, n)) {
+            free(n);
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        }
+        name = n;
+    }
+    const char **values = np ? malloc((size_t)np * sizeof *values) : NULL;
+    char (*num)[32] = np ? malloc((size_t)np * sizeof *num) : NULL;
+    if (np && (!values || !num)) {
+        free(values);
+        free(num);
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < np; i++) {
+        switch (p[i].type) {
+        case DI_P_INT:
+            snprintf(num[i], sizeof num[i], "%lld", (long long)p[i].i);
+            values[i] = num[i];
+            break;
+        case DI_P_REAL:
+            snprintf(num[i], sizeof num[i], "%.17g", p[i].d);
+            values[i] = num[i];
+            break;
+        case DI_P_TEXT:
+            values[i] = p[i].s;
+            break;
+        default:
+            values[i] = NULL;
+        }
+    }
+    PGresult *r = PQexecPrepared(c->db, name, np, values, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int rc = DI_OK;
+    if (st == PGRES_TUPLES_OK) {
+        if (fn)
+            rc = pg_rows(r, fn, ctx, err);
+    } else if (st != PGRES_COMMAND_OK) {
+        rc = pg_result_fail(c->db, r, "query", err);
+    }
+    PQclear(r);
+    free(values);
+    free(num);
+    return rc;
+}
+
+static int pg_columns(di_store *s, const char *table, di_row_fn fn, void *ctx, di_error *err)
+{
+    pg_conn *c = s->conn;
+    if (!c)
+        return di_fail(err, DI_ECONN, "not connected");
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" WHERE false", table);
+    PGresult *r = PQexec(c->db, sql);
+    int rc = DI_OK;
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        if (state && strcmp(state, "42P01") == 0 && PQstatus(c->db) == CONNECTION_OK)
+            rc = di_fail(err, DI_ESCHEMA, "table %s does not exist", table);
+        else
+            rc = pg_result_fail(c->db, r, table, err);
+    } else {
+        for (int i = 0; i < PQnfields(r) && rc == DI_OK; i++) {
+            const char *name = PQfname(r, i);
+            rc = fn(ctx, 1, &name, err);
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+const di_store_ops di_store_postgresql_ops = {
+    .name = "postgresql",
+    .connect = pg_connect,
+    .disconnect = pg_disconnect,
+    .exec = pg_exec,
+    .query = pg_query,
+    .columns = pg_columns,
+};

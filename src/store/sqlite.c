@@ -1,0 +1,203 @@
+/*
+** sqlite.c: the embedded backend (sqlite:PATH). WAL journal, so that readers
+** (depthindex status) never block the writer; a busy timeout, so that two
+** processes on one file wait for each other instead of failing at once.
+*/
+#include "store_internal.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sqlite_conn {
+    sqlite3 *db;
+    di_stmt_cache cache;
+} sqlite_conn;
+
+/* Maps an SQLite result code and message to a DI status. */
+static int sqlite_fail(sqlite3 *db, int rc, const char *what, di_error *err)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int code = DI_EDB;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = DI_ECONN; /* another process holds the file: worth a retry */
+        break;
+    case SQLITE_FULL:
+        code = DI_ENOSPC;
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_READONLY:
+        code = DI_EIO;
+        break;
+    case SQLITE_NOMEM:
+        code = DI_ENOMEM;
+        break;
+    default:
+        if (strstr(msg, "no such table") || strstr(msg, "no such column") ||
+            strstr(msg, "has no column"))
+            code = DI_ESCHEMA;
+    }
+    return di_fail(err, code, "%s: %s", what, msg);
+}
+
+static int sqlite_connect(di_store *s, di_error *err)
+{
+    sqlite_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (s->create)
+        flags |= SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(s->url.path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_CANTOPEN && !s->create)
+            rc = di_fail(err, DI_EIO, "cannot open the database file (does it exist? "
+                                      "`depthindex init` creates it)");
+        else
+            rc = sqlite_fail(c->db, rc, "open", err);
+        sqlite3_close(c->db);
+        free(c);
+        return rc;
+    }
+    sqlite3_busy_timeout(c->db, 10000);
+    sqlite3_extended_result_codes(c->db, 0);
+    /* WAL: readers do not block the writer. NORMAL sync is durable against
+    ** a crash of this process, which is what a resumable job needs. */
+    const char *setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, setup, NULL, NULL, &msg);
+    sqlite3_free(msg);
+    if (rc != SQLITE_OK) {
+        rc = sqlite_fail(c->db, rc, "setting WAL mode", err);
+        sqlite3_close(c->db);
+        free(c);
+        return rc;
+    }
+    s->conn = c;
+    return DI_OK;
+}
+
+static void finalize(void *stmt)
+{
+    sqlite3_finalize(stmt);
+}
+
+static void sqlite_disconnect(di_store *s)
+{
+    sqlite_conn *c = s->conn;
+    if (!c)
+        return;
+    di_stmt_cache_clear(&c->cache, finalize);
+    sqlite3_close(c->db);
+    free(c);
+    s->conn = NULL;
+}
+
+static int sqlite_exec(di_store *s, const char *sql, di_error *err)
+{
+    sqlite_conn *c = s->conn;
+    if (!c)
+        return di_fail(err, DI_ECONN, "not connected");
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? DI_OK : sqlite_fail(c->db, rc, "statement", err);
+}
+
+static int sqlite_query(di_store *s, const char *sql, int np, const di_param *p,
+                        di_row_fn fn, void *ctx, di_error *err)
+{
+    sqlite_conn *c = s->conn;
+    if (!c)
+        return di_fail(err, DI_ECONN, "not connected");
+    sqlite3_stmt *st = di_stmt_cache_find(&c->cache, sql);
+    if (!st) {
+        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK)
+            return sqlite_fail(c->db, rc, "prepare", err);
+        if (!di_stmt_cache_add(&c->cache, sql, st)) {
+            sqlite3_finalize(st);
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        }
+    }
+    int rc = SQLITE_OK;
+    for (int i = 0; i < np && rc == SQLITE_OK; i++) {
+        switch (p[i].type) {
+        case DI_P_INT:
+            rc = sqlite3_bind_int64(st, i + 1, p[i].i);
+            break;
+        case DI_P_REAL:
+            rc = sqlite3_bind_double(st, i + 1, p[i].d);
+            break;
+        case DI_P_TEXT:
+            rc = sqlite3_bind_text(st, i + 1, p[i].s, -1, SQLITE_STATIC);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, i + 1);
+        }
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return sqlite_fail(c->db, rc, "bind", err);
+    }
+    int status = DI_OK;
+    const char *vals[2 + DI_STORE_MAX_FACES + 8];
+    for (;;) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            /* sqlite3_reset returns the statement's real error code */
+            rc = sqlite3_reset(st);
+            status = sqlite_fail(c->db, rc, "query", err);
+            break;
+        }
+        int n = sqlite3_column_count(st);
+        if (n > (int)(sizeof vals / sizeof vals[0]))
+            n = (int)(sizeof vals / sizeof vals[0]);
+        for (int i = 0; i < n; i++)
+            vals[i] = (const char *)sqlite3_column_text(st, i);
+        if (fn && (status = fn(ctx, n, vals, err)) != DI_OK)
+            break;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return status;
+}
+
+static int sqlite_columns(di_store *s, const char *table, di_row_fn fn, void *ctx,
+                          di_error *err)
+{
+    sqlite_conn *c = s->conn;
+    if (!c)
+        return di_fail(err, DI_ECONN, "not connected");
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" WHERE 0", table);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        if (strstr(sqlite3_errmsg(c->db), "no such table"))
+            return di_fail(err, DI_ESCHEMA, "table %s does not exist", table);
+        return sqlite_fail(c->db, rc, table, err);
+    }
+    int status = DI_OK;
+    for (int i = 0; i < sqlite3_column_count(st) && status == DI_OK; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        status = fn(ctx, 1, &name, err);
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
+const di_store_ops di_store_sqlite_ops = {
+    .name = "sqlite",
+    .connect = sqlite_connect,
+    .disconnect = sqlite_disconnect,
+    .exec = sqlite_exec,
+    .query = sqlite_query,
+    .columns = sqlite_columns,
+};

@@ -1,0 +1,105 @@
+/*
+** store_internal.h: what the generic store (store.c) and the three backends
+** (sqlite.c, mariadb.c, postgresql.c) share.
+**
+** The generic layer writes every SQL text (in the backend's dialect) and
+** owns the logic: schema, keyset pages, batched idempotent writes, counts,
+** retries. A backend only connects, runs a statement without parameters
+** (DDL, BEGIN, COMMIT) and runs a prepared statement with bound parameters,
+** handing each result row back as text. Backends cache prepared statements
+** per connection, keyed by the SQL text.
+*/
+#ifndef DI_STORE_INTERNAL_H
+#define DI_STORE_INTERNAL_H
+
+#include "store.h"
+#include "di_config.h"
+
+#include <stdio.h>
+
+#define DI_IDENT_MAX 65
+
+enum di_param_type { DI_P_NULL, DI_P_INT, DI_P_REAL, DI_P_TEXT };
+
+typedef struct di_param {
+    int type;
+    int64_t i;
+    double d;
+    const char *s;
+} di_param;
+
+/* Called for each result row; vals[c] is the column as text, NULL for SQL
+** NULL. Returns DI_OK, or an error code that stops the query. */
+typedef int (*di_row_fn)(void *ctx, int ncols, const char *const *vals,
+                         di_error *err);
+
+typedef struct di_store_ops {
+    const char *name;
+    int (*connect)(di_store *s, di_error *err);
+    void (*disconnect)(di_store *s);
+    /* A statement without parameters or result (DDL, transactions). */
+    int (*exec)(di_store *s, const char *sql, di_error *err);
+    /* A prepared (cached) statement with bound parameters; fn may be NULL. */
+    int (*query)(di_store *s, const char *sql, int nparams, const di_param *p,
+                 di_row_fn fn, void *ctx, di_error *err);
+    /* Calls fn once per column name of the table (one value per row);
+    ** DI_ESCHEMA naming the table when it does not exist. */
+    int (*columns)(di_store *s, const char *table, di_row_fn fn, void *ctx,
+                   di_error *err);
+} di_store_ops;
+
+enum di_dialect_kind { DI_SQLITE, DI_MARIADB, DI_POSTGRESQL };
+
+struct di_store {
+    const di_store_ops *ops;
+    int kind;           /* di_dialect_kind */
+    void *conn;         /* the backend's state */
+    bool create;        /* the SQLite file may be created */
+    di_url url;         /* password cleared: it lives in password[] only */
+    char password[256];
+    bool has_password;
+    char where[1700];    /* "backend user@host:port/db" for messages, no password */
+    char table[DI_IDENT_MAX];
+    char id_col[DI_IDENT_MAX];
+    char sid_col[DI_IDENT_MAX];
+    int nfaces;
+    char faces[DI_STORE_MAX_FACES][DI_IDENT_MAX];
+    char cols[DI_STORE_MAX_FACES][DI_IDENT_MAX];
+    /* scratch for building SQL texts */
+    char *sql;
+    size_t sql_len, sql_cap;
+    bool sql_oom;
+    int nparam;         /* placeholders emitted so far ($n numbering) */
+};
+
+extern const di_store_ops di_store_sqlite_ops;
+#if DI_HAVE_MARIADB
+extern const di_store_ops di_store_mariadb_ops;
+#endif
+#if DI_HAVE_POSTGRESQL
+extern const di_store_ops di_store_postgresql_ops;
+#endif
+
+/* Replaces every occurrence of the store's password in msg by "***": server
+** messages should never contain it, and this makes sure. */
+void di_store_scrub(const di_store *s, char *msg);
+
+/* A small cache of prepared statements keyed by SQL text, shared by the
+** backends; the handle is the backend's own. */
+typedef struct di_stmt_cache {
+    struct di_stmt_entry {
+        uint64_t hash;
+        char *sql;
+        void *handle;
+    } *v;
+    int n, cap;
+} di_stmt_cache;
+
+uint64_t di_sql_hash(const char *sql);
+void *di_stmt_cache_find(const di_stmt_cache *c, const char *sql);
+/* Takes a copy of sql; false on out of memory (then the caller frees handle). */
+bool di_stmt_cache_add(di_stmt_cache *c, const char *sql, void *handle);
+/* Calls free_handle on each handle and empties the cache. */
+void di_stmt_cache_clear(di_stmt_cache *c, void (*free_handle)(void *));
+
+#endif

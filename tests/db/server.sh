@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Private database servers for the tests, on 127.0.0.1 only.
+#
+#   server.sh start    mariadb|postgresql   start one (or reuse the one running)
+#   server.sh stop     mariadb|postgresql|all
+#   server.sh restart  mariadb|postgresql
+#   server.sh createdb mariadb|postgresql NAME   (re)create an empty database NAME
+#                                               owned by the test user
+#   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
+#
+# Settings (environment):
+#   DI_TEST_DB_DIR        data folders   [$MESON_BUILD_ROOT/test-db, else
+#                                          $DEPTHINDEX_BUILD_ROOT/test-db, else /tmp/di-test-db]
+#   DI_TEST_MARIADB_PORT  [33306]         DI_TEST_PG_PORT  [35432]
+# The server has a database depthindex_test and a user di_test, password
+# di-secret, allowed to create databases and to set its own session timeouts.
+#
+# Prints nothing on success. Exits 77 (a skipped test, for meson) with the
+# reason when the server packages are missing. Calls are serialised per server
+# with flock, so tests running in parallel share one server safely; a server
+# already answering on the port (started by another build's tests) is reused.
+# As root, the servers run as the system users mysql and postgres.
+set -euo pipefail
+
+action=${1:-}
+kind=${2:-}
+dbname=${3:-}
+base=${DI_TEST_DB_DIR:-}
+if [ -z "$base" ]; then
+  root=${MESON_BUILD_ROOT:-${DEPTHINDEX_BUILD_ROOT:-}}
+  base=${root:+$root/test-db}
+  base=${base:-/tmp/di-test-db}
+fi
+mport=${DI_TEST_MARIADB_PORT:-33306}
+pport=${DI_TEST_PG_PORT:-35432}
+pgbin=/usr/lib/postgresql/15/bin
+user=di_test
+password=di-secret
+
+usage() { echo "usage: server.sh start|stop|restart|createdb|url mariadb|postgresql [NAME]" >&2; exit 2; }
+skip() { echo "SKIP: $*"; exit 77; }
+die() { echo "server.sh: $*" >&2; exit 1; }
+
+case "$kind" in
+  mariadb|mysql) kind=mariadb; port=$mport ;;
+  postgresql|postgres|pg) kind=postgresql; port=$pport ;;
+  all) [ "$action" = stop ] || usage
+       "$0" stop mariadb; "$0" stop postgresql; exit 0 ;;
+  *) usage ;;
+esac
+
+# Where the state of the server on this port lives (its data folder), so that
+# any build's tests can stop or restart the one that runs.
+state=/tmp/di-test-db-$kind-$port
+am_root=false
+[ "$(id -u)" = 0 ] && am_root=true
+
+check_packages() {
+  if [ "$kind" = mariadb ]; then
+    command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] ||
+      skip "mariadb-server is not installed (scripts/install-deps.sh --test installs it)"
+    command -v mariadb-install-db >/dev/null ||
+      skip "mariadb-install-db missing (package mariadb-server)"
+    command -v mariadb >/dev/null || skip "the mariadb client is missing (package mariadb-client)"
+    if $am_root; then id mysql >/dev/null 2>&1 || skip "no system user mysql to run mariadbd as"; fi
+  else
+    [ -x $pgbin/postgres ] && [ -x $pgbin/initdb ] && [ -x $pgbin/pg_ctl ] ||
+      skip "postgresql 15 is not installed in $pgbin (scripts/install-deps.sh --test installs it)"
+    command -v psql >/dev/null || skip "psql missing (package postgresql-client)"
+    if $am_root; then id postgres >/dev/null 2>&1 || skip "no system user postgres to run the server as"; fi
+  fi
+}
+
+as_server_user() { # runs a command as the server's system user when root
+  if $am_root; then
+    local u=mysql; [ "$kind" = postgresql ] && u=postgres
+    runuser -u "$u" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+datadir() { echo "$base/$kind-$port"; }
+
+# A socket folder: inside the data folder when its path is short enough for a
+# Unix socket (108 bytes), otherwise in /tmp.
+sockdir() {
+  local d; d=$(datadir)
+  if [ ${#d} -gt 80 ]; then d=/tmp/di-sock-$kind-$port; fi
+  echo "$d"
+}
+
+# SQL as the server's superuser, through the Unix socket.
+admin_sql() {
+  local dir sd
+  dir=$(cat "$state.dir" 2>/dev/null || datadir)
+  sd=$(cat "$state.sock" 2>/dev/null || sockdir)
+  if [ "$kind" = mariadb ]; then
+    mariadb --no-defaults --protocol=socket --socket="$sd/mysqld.sock" -uroot -N -B -e "$1"
+  else
+    PGOPTIONS="-c client_min_messages=warning" as_server_user psql -X -q -v ON_ERROR_STOP=1 -h "$sd" -p "$port" -U postgres -d postgres -tA -c "$1"
+  fi
+}
+
+# Does a server answer on the port to the test user?
+answering() {
+  if [ "$kind" = mariadb ]; then
+    MYSQL_PWD=$password mariadb --no-defaults --protocol=tcp -h 127.0.0.1 -P "$port" \
+      -u "$user" --connect-timeout=2 -e "SELECT 1" depthindex_test >/dev/null 2>&1
+  else
+    PGPASSWORD=$password PGCONNECT_TIMEOUT=2 psql -X -h 127.0.0.1 -p "$port" -U "$user" \
+      -d depthindex_test -tAc "SELECT 1" >/dev/null 2>&1
+  fi
+}
+
+wait_for() { # seconds, command...
+  local n=$(( $1 * 10 )); shift
+  while [ $n -gt 0 ]; do
+    if "$@"; then return 0; fi
+    sleep 0.1; n=$((n - 1))
+  done
+  return 1
+}
+
+socket_up() {
+  if [ "$kind" = mariadb ]; then
+    mariadb-admin --no-defaults --protocol=socket --socket="$(sockdir)/mysqld.sock" -uroot \
+      ping >/dev/null 2>&1
+  else
+    $pgbin/pg_isready -q -h "$(sockdir)" -p "$port" >/dev/null 2>&1
+  fi
+}
+
+start_mariadb() {
+  local dir sd; dir=$(datadir); sd=$(sockdir)
+  mkdir -p "$dir" "$sd"
+  if $am_root; then chown mysql: "$dir" "$sd"; fi
+  if [ ! -d "$dir/mysql" ]; then
+    local u=(); $am_root && u=(--user=mysql)
+    mariadb-install-db --no-defaults --datadir="$dir" "${u[@]}" --skip-test-db \
+      --auth-root-authentication-method=socket >"$dir/install.log" 2>&1 ||
+      die "mariadb-install-db failed: $(tail -3 "$dir/install.log")"
+  fi
+  local u=(); $am_root && u=(--user=mysql)
+  setsid /usr/sbin/mariadbd --no-defaults --datadir="$dir" "${u[@]}" \
+    --socket="$sd/mysqld.sock" --pid-file="$dir/mariadbd.pid" --port="$port" \
+    --bind-address=127.0.0.1 --skip-networking=0 --log-error="$dir/error.log" \
+    --innodb-buffer-pool-size=64M --skip-log-bin --max-connections=200 \
+    </dev/null >/dev/null 2>&1 9>&- &
+  wait_for 60 socket_up || die "mariadbd did not start on port $port: $(tail -5 "$dir/error.log")"
+  echo "$dir" >"$state.dir"; echo "$sd" >"$state.sock"
+  admin_sql "CREATE DATABASE IF NOT EXISTS depthindex_test;
+    CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+    CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$password';
+    GRANT ALL PRIVILEGES ON *.* TO '$user'@'127.0.0.1';
+    GRANT ALL PRIVILEGES ON *.* TO '$user'@'localhost';" ||
+    die "could not create the test user and database"
+}
+
+start_postgresql() {
+  local dir sd; dir=$(datadir); sd=$(sockdir)
+  mkdir -p "$dir" "$sd"
+  if $am_root; then chown postgres: "$dir" "$sd"; fi
+  chmod 700 "$dir"
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    as_server_user $pgbin/initdb -D "$dir" -U postgres --auth-local=trust \
+      --auth-host=scram-sha-256 --no-sync >"$dir.initdb.log" 2>&1 ||
+      die "initdb failed: $(tail -3 "$dir.initdb.log")"
+  fi
+  as_server_user $pgbin/pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -k $sd -c listen_addresses=127.0.0.1 -c max_connections=200" \
+    start </dev/null >/dev/null 2>&1 9>&- || die "postgres did not start on port $port: $(tail -5 "$dir/server.log")"
+  echo "$dir" >"$state.dir"; echo "$sd" >"$state.sock"
+  if [ "$(admin_sql "SELECT 1 FROM pg_roles WHERE rolname = '$user'")" != 1 ]; then
+    admin_sql "CREATE ROLE $user LOGIN CREATEDB PASSWORD '$password'" >/dev/null
+  fi
+  if [ "$(admin_sql "SELECT 1 FROM pg_database WHERE datname = 'depthindex_test'")" != 1 ]; then
+    admin_sql "CREATE DATABASE depthindex_test OWNER $user" >/dev/null
+  fi
+}
+
+do_start() {
+  answering && return 0
+  if [ "$kind" = mariadb ]; then start_mariadb; else start_postgresql; fi
+  wait_for 30 answering || die "$kind on port $port does not accept the test user"
+}
+
+do_stop() {
+  [ -f "$state.dir" ] || return 0
+  local dir; dir=$(cat "$state.dir")
+  if [ "$kind" = mariadb ]; then
+    local pid; pid=$(cat "$dir/mariadbd.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      wait_for 60 bash -c "! kill -0 $pid 2>/dev/null" || die "mariadbd $pid does not stop"
+    fi
+  else
+    if [ -f "$dir/postmaster.pid" ]; then
+      as_server_user $pgbin/pg_ctl -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    fi
+  fi
+}
+
+do_createdb() {
+  [ -n "$dbname" ] || usage
+  [[ "$dbname" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "bad database name $dbname"
+  do_start
+  if [ "$kind" = mariadb ]; then
+    admin_sql "DROP DATABASE IF EXISTS $dbname; CREATE DATABASE $dbname"
+  else
+    admin_sql "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null
+    admin_sql "CREATE DATABASE $dbname OWNER $user" >/dev/null
+  fi
+}
+
+case "$action" in
+  start|stop|restart|createdb) ;;
+  url)
+    scheme=mysql; [ "$kind" = postgresql ] && scheme=postgresql
+    echo "$scheme://$user@127.0.0.1:$port/${dbname:-depthindex_test}"; exit 0 ;;
+  *) usage ;;
+esac
+
+check_packages
+exec 9>"$state.lock"
+flock 9
+case "$action" in
+  start) do_start ;;
+  stop) do_stop ;;
+  restart) do_stop; do_start ;;
+  createdb) do_createdb ;;
+esac

@@ -1,0 +1,615 @@
+#!/usr/bin/python3
+"""Tests of `depthindex run`, `init` and `status` against real databases:
+SQLite (always), MariaDB and PostgreSQL (private servers started with
+tests/db/server.sh; the test is skipped, saying why, when one cannot start).
+
+usage: pipeline_test.py CASE   (CASE: sqlite, model, bad-input, setup-errors,
+                                kill9, signals, mariadb, postgresql)
+
+Environment: DEPTHINDEX (the binary), DEPTHINDEX_SOURCE_ROOT, and for the
+servers DI_PIPE_MARIADB_PORT [33316], DI_PIPE_PG_PORT [35442],
+DI_PIPE_DB_DIR [/tmp/di-pipe-test-db]. The servers are the pipeline's own
+(other ports than the store's tests) because these tests restart them.
+
+Test-only knobs of depthindex run used here: DEPTHINDEX_TEST_READ_DELAY_MS
+(sleep before each keyset page after the first) and DEPTHINDEX_TEST_PAGE_ROWS
+(rows per page), so that a run lasts long enough to be interrupted and its
+reads come far apart."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+DI = os.environ.get("DEPTHINDEX", "build/depthindex")
+SRC = os.environ.get("DEPTHINDEX_SOURCE_ROOT", ".")
+SERVER = os.path.join(SRC, "tests", "db", "server.sh")
+HERE = os.path.dirname(os.path.abspath(__file__))
+FACES = ["xm", "xp", "zm", "zp"]
+PASSWORD = "di-secret"
+
+
+class Skip(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def di(args, env=None, timeout=180, input=None):
+    e = dict(os.environ)
+    e.pop("DEPTHINDEX_TEST_READ_DELAY_MS", None)
+    e.pop("DEPTHINDEX_TEST_PAGE_ROWS", None)
+    if env:
+        e.update(env)
+    return subprocess.run([DI] + args, env=e, capture_output=True, text=True,
+                          timeout=timeout, input=input)
+
+
+def di_ok(args, env=None, codes=(0,)):
+    r = di(args, env)
+    if r.returncode not in codes:
+        raise Fail("depthindex %s -> exit %d\nstdout: %s\nstderr: %s" % (
+            " ".join(args), r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+    return r
+
+
+def summary(stdout):
+    """The JSON summary line of a run with --progress json."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{") and '"summary"' in line:
+            return json.loads(line)
+    raise Fail("no JSON summary in:\n" + stdout[-2000:])
+
+
+# ---- databases ---------------------------------------------------------
+
+class SqliteDB:
+    kind = "sqlite"
+
+    def __init__(self, path):
+        self.path = path
+        self.url = "sqlite:" + path
+        self.env = {}
+
+    def query(self, sql):
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            return [tuple(r) for r in con.execute(sql).fetchall()]
+        finally:
+            con.close()
+
+    def execute(self, sql):
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.executescript(sql)
+            con.commit()
+        finally:
+            con.close()
+
+
+def server(action, kind, *rest):
+    env = dict(os.environ)
+    env["DI_TEST_DB_DIR"] = os.environ.get("DI_PIPE_DB_DIR", "/tmp/di-pipe-test-db")
+    env["DI_TEST_MARIADB_PORT"] = os.environ.get("DI_PIPE_MARIADB_PORT", "33316")
+    env["DI_TEST_PG_PORT"] = os.environ.get("DI_PIPE_PG_PORT", "35442")
+    return subprocess.run(["bash", SERVER, action, kind] + list(rest), env=env,
+                          capture_output=True, text=True, timeout=170)
+
+
+def server_db(kind, name):
+    """A fresh database NAME on the pipeline's private server of `kind`."""
+    if not os.path.exists(SERVER):
+        raise Skip("tests/db/server.sh is missing (the store's test fixture)")
+    r = server("start", kind)
+    if r.returncode != 0:
+        raise Skip("%s server cannot be started: %s" % (kind, (r.stdout + r.stderr).strip()[-500:]))
+    r = server("createdb", kind, name)
+    if r.returncode != 0:
+        raise Skip("cannot create database %s on %s: %s" % (name, kind, (r.stdout + r.stderr).strip()))
+    url = server("url", kind, name).stdout.strip()
+    return (MariaDB if kind == "mariadb" else Postgres)(url, name)
+
+
+class MariaDB:
+    kind = "mariadb"
+
+    def __init__(self, url, name):
+        self.url = url  # no password in it: it comes from the environment
+        self.name = name
+        self.port = url.rsplit(":", 1)[1].split("/")[0]
+        self.env = {"DEPTHINDEX_DB_PASSWORD": PASSWORD}
+
+    def query(self, sql):
+        r = subprocess.run(["mariadb", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1",
+                            "-P", self.port, "-u", "di_test", "-N", "-B", "-e", sql, self.name],
+                           env=dict(os.environ, MYSQL_PWD=PASSWORD), capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode:
+            raise Fail("mariadb: %s: %s" % (sql, r.stderr))
+        rows = []
+        for line in r.stdout.splitlines():
+            rows.append(tuple(None if v == "NULL" else v for v in line.split("\t")))
+        return rows
+
+    def execute(self, sql):
+        self.query(sql)
+
+
+class Postgres:
+    kind = "postgresql"
+
+    def __init__(self, url, name):
+        self.url = url
+        self.name = name
+        self.port = url.rsplit(":", 1)[1].split("/")[0]
+        self.env = {"DEPTHINDEX_DB_PASSWORD": PASSWORD}
+
+    def query(self, sql):
+        r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                            "-p", self.port, "-U", "di_test", "-d", self.name, "-tA",
+                            "-F", "\t", "-P", "null=NULL", "-c", sql],
+                           env=dict(os.environ, PGPASSWORD=PASSWORD), capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode:
+            raise Fail("psql: %s: %s" % (sql, r.stderr))
+        rows = []
+        for line in r.stdout.splitlines():
+            if line:
+                rows.append(tuple(None if v == "NULL" else v for v in line.split("\t")))
+        return rows
+
+    def execute(self, sql):
+        self.query(sql)
+
+
+def scores(db):
+    """{(id, face): score or None} of the whole table."""
+    cols = ", ".join("%s_depth_index" % f for f in FACES)
+    out = {}
+    for row in db.query("SELECT id, %s FROM panorama ORDER BY id" % cols):
+        for f, v in zip(FACES, row[1:]):
+            out[(int(row[0]), f)] = None if v is None else float(v)
+    return out
+
+
+def errors(db):
+    return {(int(r[0]), r[1]): r[2] for r in db.query("SELECT id, face, error FROM depthindex_errors")}
+
+
+def same_scores(a, b, what, tol=2e-6):
+    check(a.keys() == b.keys(), "%s: different faces" % what)
+    for k in a:
+        x, y = a[k], b[k]
+        if x is None or y is None:
+            check(x is None and y is None, "%s: face %s: %r vs %r" % (what, k, x, y))
+        else:
+            check(abs(x - y) <= tol * max(1.0, abs(x)),
+                  "%s: face %s: %.9f vs %.9f" % (what, k, x, y))
+
+
+def run_args(db, images, extra=()):
+    return ["run", "--db", db.url, "--depth-dir", images, "--progress", "json"] + list(extra)
+
+
+def init_demo(db, images, n=12, size=80):
+    di_ok(["init", "--db", db.url, "--demo", str(n), "--images", images, "--size", str(size)],
+          env=db.env)
+
+
+def score_files(images, ids):
+    """`depthindex score` of the ground-truth depth maps: {(id, face): score}."""
+    files, keys = [], []
+    for i in ids:
+        for f in FACES:
+            files.append(os.path.join(images, "demo%06d_%s.npy" % (i, f)))
+            keys.append((i, f))
+    r = di_ok(["score"] + files)
+    got = {}
+    for line in r.stdout.splitlines():
+        path, value = line.rsplit("\t", 1)
+        got[path] = float(value)
+    return {k: got[p] for k, p in zip(keys, files)}
+
+
+def check_equals_score(db, images, n):
+    mine = scores(db)
+    ref = score_files(images, range(1, n + 1))
+    # `score` prints six decimals
+    same_scores(mine, ref, "%s against depthindex score" % db.kind, tol=6e-7)
+
+
+def one_line_exit2(args, env=None, secret=None, mention=None):
+    r = di(args, env=env, timeout=120)
+    text = r.stdout + r.stderr
+    check(r.returncode == 2, "%s: exit %d (want 2): %s" % (args, r.returncode, text))
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check(len(lines) == 1, "%s: want one line on stderr, got: %r" % (args, r.stderr))
+    check(lines[0].startswith("depthindex: "), "%s: line: %r" % (args, lines[0]))
+    if secret:
+        check(secret not in text, "%s: the password was printed: %r" % (args, text))
+    if mention:
+        check(mention in lines[0], "%s: %r does not mention %r" % (args, lines[0], mention))
+    return lines[0]
+
+
+def wait_done(db, at_least, proc, timeout=60):
+    """Polls until at least `at_least` faces are committed."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        done = sum(v is not None for v in scores(db).values())
+        if done >= at_least:
+            return done
+        if proc.poll() is not None:
+            raise Fail("run ended (exit %s) before %d faces were done: %s" % (
+                proc.returncode, at_least, proc.stderr.read()[-2000:]))
+        time.sleep(0.05)
+    raise Fail("fewer than %d faces done after %d s" % (at_least, timeout))
+
+
+def background_run(args, env):
+    e = dict(os.environ)
+    e.update(env)
+    return subprocess.Popen([DI] + args, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+# ---- cases -------------------------------------------------------------
+
+def case_sqlite(tmp):
+    images = os.path.join(tmp, "img")
+    db = SqliteDB(os.path.join(tmp, "a.db"))
+    init_demo(db, images, n=12, size=80)
+    r = di_ok(["status", "--db", db.url])
+    check("all" in r.stdout and " 48 " in r.stdout, "status before: %s" % r.stdout)
+    s = summary(di_ok(run_args(db, images)).stdout)
+    check(s["ok"] == 48 and s["failed"] == 0 and s["skipped"] == 0, "summary %s" % s)
+    check_equals_score(db, images, 12)
+    check(errors(db) == {}, "errors recorded: %s" % errors(db))
+    r = di_ok(["status", "--db", db.url, "--json"])
+    st = json.loads(r.stdout)
+    check(all(st["faces"][f] == {"done": 12, "pending": 0, "failed": 0} for f in FACES),
+          "status after: %s" % st)
+    # resume: nothing left to do
+    s = summary(di_ok(run_args(db, images)).stdout)
+    check(s["total"] == 0 and s["ok"] == 0, "second run did work: %s" % s)
+    # --force --limit redoes exactly that many faces
+    s = summary(di_ok(run_args(db, images, ["--force", "--limit", "5", "--workers", "1"])).stdout)
+    check(s["ok"] == 5 and s["total"] == 5, "--force --limit 5: %s" % s)
+    # plain progress (not a terminal) and the start line naming the split
+    r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "plain"])
+    check("48/48" in r.stderr and "post-processing worker" in r.stderr, "plain: %s" % r.stderr)
+    check("ok 48, failed 0, skipped 0" in r.stdout, "plain summary: %s" % r.stdout)
+    check_equals_score(db, images, 12)
+
+
+def tiny_model(tmp, size=32):
+    path = os.path.join(tmp, "tiny.onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "tiny_onnx.py"), path, str(size)],
+                   check=True)
+    return path
+
+
+def model_or_skip(tmp, db, images, model):
+    r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
+            "--progress", "json", "--limit", "1"], env=db.env)
+    if r.returncode == 2 and ("not part of this build" in r.stderr or "unsupported" in r.stderr
+                              or "not supported" in r.stderr):
+        raise Skip("the engine cannot run the test model here: " + r.stderr.strip())
+    return r
+
+
+def case_model(tmp):
+    images = os.path.join(tmp, "img")
+    db = SqliteDB(os.path.join(tmp, "m.db"))
+    init_demo(db, images, n=6, size=100)  # 100x100 faces, model input 32: DCT scaling
+    model = tiny_model(tmp)
+    model_or_skip(tmp, db, images, model)
+    s = summary(di_ok(["run", "--db", db.url, "--images", images, "--model", model,
+                       "--device", "cpu", "--batch", "3", "--progress", "json"]).stdout)
+    check(s["ok"] == 23 and s["failed"] == 0, "model run: %s" % s)
+    first = scores(db)
+    check(all(v is not None and 0 <= v <= 255 for v in first.values()), "scores %s" % first)
+    check(len(set(first.values())) > 4, "model scores all alike: %s" % first)
+    # deterministic, whatever the batch size and the number of threads
+    s = summary(di_ok(["run", "--db", db.url, "--images", images, "--model", model,
+                       "--device", "cpu", "--batch", "5", "--workers", "2", "--force",
+                       "--progress", "json"]).stdout)
+    check(s["ok"] == 24, "model rerun: %s" % s)
+    same_scores(first, scores(db), "model batch 3 vs batch 5", tol=1e-5)
+    r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
+    if "built without CUDA" in r.stderr:
+        check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
+
+
+def jpeg_with_size(src, w, h):
+    """A copy of a JPEG whose frame header claims w x h."""
+    data = bytearray(open(src, "rb").read())
+    i = 2
+    while i < len(data):
+        marker = data[i + 1]
+        seglen = data[i + 2] << 8 | data[i + 3]
+        if marker in (0xC0, 0xC1, 0xC2):
+            data[i + 5:i + 7] = bytes([h >> 8, h & 255])
+            data[i + 7:i + 9] = bytes([w >> 8, w & 255])
+            return bytes(data)
+        i += 2 + seglen
+    raise Fail("no SOF in " + src)
+
+
+def case_bad_input(tmp):
+    # depth-dir mode: bad depth maps
+    images = os.path.join(tmp, "img")
+    db = SqliteDB(os.path.join(tmp, "b.db"))
+    init_demo(db, images, n=5, size=64)
+    os.remove(os.path.join(images, "demo000001_xm.npy"))
+    open(os.path.join(images, "demo000002_xp.npy"), "wb").close()
+    p = os.path.join(images, "demo000003_zm.npy")
+    data = open(p, "rb").read()
+    open(p, "wb").write(data[:len(data) // 2])
+    p = os.path.join(images, "demo000004_zp.npy")
+    data = bytearray(open(p, "rb").read())
+    data[-4:] = b"\x00\x00\xc0\x7f"  # float32 NaN
+    open(p, "wb").write(bytes(data))
+    r = di(run_args(db, images))
+    check(r.returncode == 1, "bad depth maps: exit %d: %s" % (r.returncode, r.stderr))
+    s = summary(r.stdout)
+    check(s["ok"] == 16 and s["failed"] == 4, "summary %s" % s)
+    err = errors(db)
+    check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp")}, "errors %s" % err)
+    check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
+    check(scores(db)[(5, "zp")] is not None, "good faces scored")
+
+    # model mode: bad images
+    images2 = os.path.join(tmp, "img2")
+    db2 = SqliteDB(os.path.join(tmp, "b2.db"))
+    init_demo(db2, images2, n=4, size=64)
+    model = tiny_model(tmp)
+    try:
+        model_or_skip(tmp, db2, images2, model)
+    except Skip as e:
+        print("model part skipped:", e)
+        return
+    db2.execute("UPDATE panorama SET xm_depth_index = NULL")  # undo the probe's face
+    good = os.path.join(images2, "demo000004_zp.jpg")
+    backup = os.path.join(tmp, "good.jpg")
+    shutil.copy(good, backup)
+    bad = {
+        (1, "xm"): None,                                # missing
+        (1, "xp"): b"",                                 # empty
+        (2, "xm"): open(good, "rb").read()[:300],       # truncated
+        (2, "zp"): b"\x89PNG\r\n\x1a\n not a jpeg at all",  # not a JPEG
+        (3, "zm"): jpeg_with_size(good, 60000, 60000),  # absurdly large
+    }
+    for (i, f), content in bad.items():
+        p = os.path.join(images2, "demo%06d_%s.jpg" % (i, f))
+        os.remove(p)
+        if content is not None:
+            open(p, "wb").write(content)
+    r = di(["run", "--db", db2.url, "--images", images2, "--model", model,
+            "--device", "cpu", "--batch", "4", "--progress", "json"])
+    check(r.returncode == 1, "bad images: exit %d: %s" % (r.returncode, r.stderr))
+    s = summary(r.stdout)
+    check(s["ok"] == 11 and s["failed"] == 5, "summary %s" % s)
+    err = errors(db2)
+    check(set(err) == set(bad), "errors recorded %s" % err)
+    for k, msg in err.items():
+        check(len(msg) > 5 and "\n" not in msg, "message %r" % msg)
+    # the images repaired, a rerun does only those faces and clears their errors
+    for (i, f) in bad:
+        shutil.copy(backup, os.path.join(images2, "demo%06d_%s.jpg" % (i, f)))
+    s = summary(di_ok(["run", "--db", db2.url, "--images", images2, "--model", model,
+                       "--device", "cpu", "--progress", "json"]).stdout)
+    check(s["total"] == 5 and s["ok"] == 5, "rerun after repair: %s" % s)
+    check(errors(db2) == {}, "errors not cleared: %s" % errors(db2))
+
+
+def case_setup_errors(tmp):
+    images = os.path.join(tmp, "img")
+    db = SqliteDB(os.path.join(tmp, "s.db"))
+    init_demo(db, images, n=1, size=32)
+    one_line_exit2(["run", "--db", "sqlite:" + os.path.join(tmp, "no", "such", "x.db"),
+                    "--depth-dir", images])
+    one_line_exit2(["run", "--db", db.url, "--table", "nope", "--depth-dir", images],
+                   mention="nope")
+    one_line_exit2(["run", "--db", db.url, "--faces", "xm,qq", "--depth-dir", images],
+                   mention="qq")
+    one_line_exit2(["run", "--db", db.url, "--column", "{face}_other", "--depth-dir", images],
+                   mention="other")
+    one_line_exit2(["run", "--db", "oracle://x/y", "--depth-dir", images])
+    one_line_exit2(["run", "--db", db.url])  # neither --model nor --depth-dir
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--batch", "0"])
+    one_line_exit2(["status", "--db", db.url, "--table", "nope"], mention="nope")
+    # nothing listens on port 1: unreachable, fast; the password never shows
+    one_line_exit2(["run", "--db", "mysql://di_test:Pw-s3cret-77@127.0.0.1:1/x",
+                    "--depth-dir", images], secret="Pw-s3cret-77")
+    one_line_exit2(["run", "--db", "postgresql://di_test:Pw-s3cret-78@127.0.0.1:1/x",
+                    "--depth-dir", images], secret="Pw-s3cret-78")
+    pwfile = os.path.join(tmp, "pw")
+    open(pwfile, "w").write("Pw-s3cret-79\n")
+    one_line_exit2(["status", "--db", "postgresql://di_test@127.0.0.1:1/x",
+                    "--password-file", pwfile], secret="Pw-s3cret-79")
+
+
+def ref_scores(tmp, n, size):
+    """An uninterrupted run's table for the demo set of n panoramas."""
+    images = os.path.join(tmp, "ref-img")
+    db = SqliteDB(os.path.join(tmp, "ref.db"))
+    init_demo(db, images, n=n, size=size)
+    di_ok(run_args(db, images))
+    return scores(db)
+
+
+SLOW = {"DEPTHINDEX_TEST_READ_DELAY_MS": "250", "DEPTHINDEX_TEST_PAGE_ROWS": "1"}
+
+
+def case_kill9(tmp):
+    ref = ref_scores(tmp, 16, 64)
+    images = os.path.join(tmp, "img")
+    db = SqliteDB(os.path.join(tmp, "k.db"))
+    init_demo(db, images, n=16, size=64)
+    p = background_run(run_args(db, images), SLOW)
+    wait_done(db, 8, p)
+    p.kill()
+    p.wait()
+    before = scores(db)
+    done = sum(v is not None for v in before.values())
+    check(done < 64, "the run was not interrupted (all %d done)" % done)
+    # what was committed is right
+    for k, v in before.items():
+        check(v is None or abs(v - ref[k]) <= 1e-9 * max(1, abs(v)), "face %s: %r" % (k, v))
+    s = summary(di_ok(run_args(db, images)).stdout)
+    check(s["total"] == 64 - done and s["ok"] == 64 - done,
+          "the rerun did %s, want %d faces" % (s, 64 - done))
+    same_scores(scores(db), ref, "after kill -9 and rerun", tol=1e-12)
+
+
+def interrupted(tmp, name, sig, twice):
+    images = os.path.join(tmp, name)
+    db = SqliteDB(os.path.join(tmp, name + ".db"))
+    init_demo(db, images, n=16, size=64)
+    p = background_run(run_args(db, images), SLOW)
+    wait_done(db, 4, p)
+    t0 = time.time()
+    p.send_signal(sig)
+    if twice:
+        time.sleep(0.05)
+        p.send_signal(sig)
+    out, err = p.communicate(timeout=60)
+    want = 130 if sig == signal.SIGINT else 143
+    check(p.returncode == want, "%s: exit %d, want %d: %s" % (name, p.returncode, want, err))
+    check(time.time() - t0 < 10, "%s: took %.1f s to stop" % (name, time.time() - t0))
+    if not twice:
+        s = summary(out)
+        check(s["outcome"] == "interrupted" and s["skipped"] > 0, "%s: summary %s" % (name, s))
+        check(s["ok"] == sum(v is not None for v in scores(db).values()),
+              "%s: summary ok %d vs table" % (name, s["ok"]))
+    return db, images
+
+
+def case_signals(tmp):
+    ref = ref_scores(tmp, 16, 64)
+    for name, sig, twice in (("int", signal.SIGINT, False), ("term", signal.SIGTERM, False),
+                             ("int2", signal.SIGINT, True)):
+        db, images = interrupted(tmp, name, sig, twice)
+        now = scores(db)
+        for k, v in now.items():
+            check(v is None or abs(v - ref[k]) <= 1e-12 * max(1, abs(v)),
+                  "%s: face %s: %r vs %r" % (name, k, v, ref[k]))
+        check(any(v is None for v in now.values()), "%s: nothing left to do" % name)
+        di_ok(run_args(db, images))
+        same_scores(scores(db), ref, "%s: after the rerun" % name, tol=1e-12)
+
+
+def case_server(tmp, kind):
+    n, size = 12, 80
+    ref = ref_scores(tmp, n, size)
+
+    # 1. the same demo set gives the same scores as SQLite and as `score`
+    db = server_db(kind, "pipe_same")
+    images = os.path.join(tmp, "img")
+    init_demo(db, images, n=n, size=size)
+    s = summary(di_ok(run_args(db, images), env=db.env).stdout)
+    check(s["ok"] == 4 * n, "%s run: %s" % (kind, s))
+    same_scores(scores(db), ref, "%s against sqlite" % kind, tol=2e-6)
+    check_equals_score(db, images, n)
+    r = di_ok(["status", "--db", db.url, "--json"], env=db.env)
+    check(json.loads(r.stdout)["faces"]["zp"]["done"] == n, "status: %s" % r.stdout)
+
+    # 2. setup errors: one line, exit 2, no password shown
+    scheme, rest = db.url.split("://", 1)
+    userhost, path = rest.split("/", 1)
+    user, host = userhost.split("@")
+    wrong = "%s://%s:Wrong-pw-31@%s/%s" % (scheme, user, host, path)
+    one_line_exit2(["run", "--db", wrong, "--depth-dir", images], env={"DEPTHINDEX_DB_PASSWORD": ""},
+                   secret="Wrong-pw-31")
+    one_line_exit2(["run", "--db", db.url, "--table", "nope", "--depth-dir", images],
+                   env=db.env, mention="nope")
+    one_line_exit2(["run", "--db", db.url, "--faces", "xm,qq", "--depth-dir", images],
+                   env=db.env, mention="qq")
+    one_line_exit2(["run", "--db", "%s://%s:Pw-s3cret-90@127.0.0.1:1/%s" % (scheme, user, path),
+                    "--depth-dir", images], secret="Pw-s3cret-90")
+
+    # 3. the seed's failure: the server drops idle connections after 2 s, and
+    #    the reads come 3 s apart
+    db = server_db(kind, "pipe_idle")
+    init_demo(db, images, n=n, size=size)
+    if kind == "mariadb":
+        db.execute("SET GLOBAL wait_timeout = 2; SET GLOBAL net_read_timeout = 2; "
+                   "SET GLOBAL net_write_timeout = 2")
+    else:
+        db.execute("ALTER DATABASE pipe_idle SET idle_session_timeout = '2s'")
+    try:
+        slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="3000", DEPTHINDEX_TEST_PAGE_ROWS="5")
+        t0 = time.time()
+        s = summary(di_ok(run_args(db, images), env=slow).stdout)
+        check(time.time() - t0 > 5.5, "the slowed run was not slow")
+        check(s["ok"] == 4 * n and s["failed"] == 0, "idle-timeout run: %s" % s)
+        same_scores(scores(db), ref, "%s with 2 s idle timeouts" % kind, tol=2e-6)
+    finally:
+        if kind == "mariadb":
+            db.execute("SET GLOBAL wait_timeout = 28800; SET GLOBAL net_read_timeout = 30; "
+                       "SET GLOBAL net_write_timeout = 60")
+
+    # 4. the server restarted mid-run: completes, every face written, none lost
+    db = server_db(kind, "pipe_restart")
+    init_demo(db, images, n=n, size=size)
+    slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="700", DEPTHINDEX_TEST_PAGE_ROWS="1")
+    p = background_run(run_args(db, images), slow)
+    wait_done(db, 4, p)
+    r = server("restart", kind)
+    check(r.returncode == 0, "restart failed: %s" % (r.stdout + r.stderr))
+    out, err = p.communicate(timeout=170)
+    check(p.returncode == 0, "run across a restart: exit %d: %s" % (p.returncode, err[-2000:]))
+    s = summary(out)
+    check(s["ok"] == 4 * n and s["failed"] == 0 and s["skipped"] == 0, "summary %s" % s)
+    same_scores(scores(db), ref, "%s after a restart" % kind, tol=2e-6)
+    check(errors(db) == {}, "errors: %s" % errors(db))
+
+
+CASES = {
+    "sqlite": case_sqlite,
+    "model": case_model,
+    "bad-input": case_bad_input,
+    "setup-errors": case_setup_errors,
+    "kill9": case_kill9,
+    "signals": case_signals,
+    "mariadb": lambda tmp: case_server(tmp, "mariadb"),
+    "postgresql": lambda tmp: case_server(tmp, "postgresql"),
+}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(__doc__)
+        return 2
+    if not os.access(DI, os.X_OK):
+        print("SKIP: no depthindex binary at", DI)
+        return 77
+    tmp = tempfile.mkdtemp(prefix="di-pipe-")
+    try:
+        CASES[sys.argv[1]](tmp)
+    except Skip as e:
+        print("SKIP:", e)
+        return 77
+    except Fail as e:
+        print("FAIL:", e)
+        return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

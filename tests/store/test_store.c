@@ -1,0 +1,531 @@
+/*
+** test_store.c: the store against a real database.
+**   test_store sqlite basic             (a fresh file in the build folder)
+**   test_store mariadb|postgresql basic|restart|idle   (URL in DI_TEST_URL)
+** The same sequence of operations runs on every backend and checks the same
+** expected values, so the backends agree with each other. Server tests are
+** started by with-server.sh, which also names the fixture (DI_TEST_SERVER_SH)
+** used here to restart the server between operations.
+*/
+#include "check.h"
+#include "store/store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *kind, *url;
+
+static void drop_tables(di_store *s, const char *table)
+{
+    di_error e;
+    char sql[200];
+    char q = s->kind == DI_MARIADB ? '`' : '"';
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %c%s%c", q, table, q);
+    s->ops->exec(s, sql, &e);
+    s->ops->exec(s, "DROP TABLE IF EXISTS depthindex_errors", &e);
+}
+
+/* Opens with the default schema on empty tables. */
+static di_store *open_fresh(di_store_config *cfg, const char *table)
+{
+    di_error err = {0};
+    di_store *s = NULL;
+    int rc = di_store_open(cfg, true, &s, &err);
+    CHECKF(rc == DI_OK, "open %s: %s", table, err.msg);
+    if (rc)
+        return NULL;
+    drop_tables(s, table);
+    di_store_close(s);
+    rc = di_store_open(cfg, true, &s, &err);
+    CHECKF(rc == DI_OK, "reopen %s: %s", table, err.msg);
+    return rc ? NULL : s;
+}
+
+typedef struct one_value {
+    char text[512];
+    bool null;
+    int rows;
+} one_value;
+
+static int grab(void *ctx, int ncols, const char *const *vals, di_error *err)
+{
+    (void)err;
+    one_value *v = ctx;
+    v->rows++;
+    v->null = ncols < 1 || !vals[0];
+    snprintf(v->text, sizeof v->text, "%s", v->null ? "" : vals[0]);
+    return DI_OK;
+}
+
+/* Reads one value with a bound id, through the backend itself. */
+static one_value read_value(di_store *s, const char *sql_q, const char *sql_d, int64_t id)
+{
+    one_value v = {0};
+    di_error err;
+    di_param p = {.type = DI_P_INT, .i = id};
+    int rc = s->ops->query(s, s->kind == DI_POSTGRESQL ? sql_d : sql_q, 1, &p, grab, &v, &err);
+    CHECKF(rc == DI_OK, "read: %s", err.msg);
+    return v;
+}
+
+static double score_of(di_store *s, const char *col, int64_t id)
+{
+    char q[200], d[200];
+    char c = s->kind == DI_MARIADB ? '`' : '"';
+    snprintf(q, sizeof q, "SELECT %c%s%c FROM panorama WHERE id = ?", c, col, c);
+    snprintf(d, sizeof d, "SELECT \"%s\" FROM panorama WHERE id = $1::bigint", col);
+    one_value v = read_value(s, q, d, id);
+    return v.null || v.rows != 1 ? NAN : strtod(v.text, NULL);
+}
+
+static const char *quoted_sid = "o'brien \"x\" \\ ; DROP TABLE panorama; --";
+
+static void check_counts(di_store *s, int64_t rows, const int64_t done[4],
+                         const int64_t failed[4], const char *when)
+{
+    di_store_counts c;
+    di_error err;
+    int rc = di_store_count(s, &c, &err);
+    CHECKF(rc == DI_OK, "count %s: %s", when, err.msg);
+    CHECKF(c.rows == rows, "%s: rows %lld", when, (long long)c.rows);
+    for (int f = 0; f < 4; f++) {
+        CHECKF(c.done[f] == done[f], "%s: done[%d] = %lld, want %lld", when, f,
+               (long long)c.done[f], (long long)done[f]);
+        CHECKF(c.pending[f] == rows - done[f], "%s: pending[%d] = %lld", when, f,
+               (long long)c.pending[f]);
+        CHECKF(c.failed[f] == failed[f], "%s: failed[%d] = %lld, want %lld", when, f,
+               (long long)c.failed[f], (long long)failed[f]);
+    }
+}
+
+static void insert_rows(di_store *s, int64_t from, int64_t to)
+{
+    int n = (int)(to - from + 1);
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    char **sids = malloc((size_t)n * sizeof *sids);
+    for (int i = 0; i < n; i++) {
+        ids[i] = from + i;
+        sids[i] = malloc(32);
+        snprintf(sids[i], 32, "sid_%lld", (long long)ids[i]);
+        if (ids[i] == 7)
+            sids[i] = strcpy(realloc(sids[i], strlen(quoted_sid) + 1), quoted_sid);
+    }
+    di_error err;
+    int rc = di_store_insert_panoramas(s, ids, (const char *const *)sids, n, &err);
+    CHECKF(rc == DI_OK, "insert: %s", err.msg);
+    for (int i = 0; i < n; i++)
+        free(sids[i]);
+    free(sids);
+    free(ids);
+}
+
+static double expected_score(int64_t id, int face)
+{
+    return (double)id * 0.001 + face + 1.0 / 3.0;
+}
+
+static void basic(di_store_config *cfg)
+{
+    di_store *s = open_fresh(cfg, "panorama");
+    if (!s)
+        return;
+    CHECK(strcmp(di_store_backend(s), kind) == 0);
+    di_error err = {0};
+    insert_rows(s, 1, 1000);
+    insert_rows(s, 995, 1000); /* again: existing rows are left alone */
+    int64_t zero[4] = {0}, done[4] = {0}, failed[4] = {0};
+    check_counts(s, 1000, zero, zero, "after insert");
+
+    /* keyset pages */
+    di_store_row rows[1000];
+    int n, total = 0;
+    int64_t after = 0, last = 0;
+    bool ascending = true, all_pending = true, sid_ok = false;
+    for (int page = 0; page < 10; page++) {
+        int rc = di_store_fetch_pending(s, after, 300, false, rows, &n, &err);
+        CHECKF(rc == DI_OK, "fetch: %s", err.msg);
+        if (rc || n == 0)
+            break;
+        CHECK(n == 300 || (page == 3 && n == 100));
+        for (int i = 0; i < n; i++) {
+            ascending &= rows[i].id > last;
+            last = rows[i].id;
+            all_pending &= rows[i].pending == 0xF;
+            if (rows[i].id == 7)
+                sid_ok = strcmp(rows[i].sid, quoted_sid) == 0;
+            else
+                CHECK(strncmp(rows[i].sid, "sid_", 4) == 0);
+        }
+        total += n;
+        after = rows[n - 1].id;
+    }
+    CHECK(total == 1000);
+    CHECK(ascending);
+    CHECK(all_pending);
+    CHECKF(sid_ok, "the sid with quotes did not round-trip");
+
+    /* ids 1..500 every face; 501..510 face 2 fails, with quotes in the error */
+    di_store_result *res = calloc(2100, sizeof *res);
+    int nr = 0;
+    for (int64_t id = 1; id <= 500; id++)
+        for (int f = 0; f < 4; f++)
+            res[nr++] = (di_store_result){.id = id, .face = f, .ok = true,
+                                          .score = expected_score(id, f)};
+    for (int64_t id = 501; id <= 510; id++) {
+        res[nr] = (di_store_result){.id = id, .face = 2, .ok = false};
+        snprintf(res[nr].error, sizeof res[nr].error, "can't decode 'face' \"%lld\"; --",
+                 (long long)id);
+        nr++;
+    }
+    for (int i = 0; i < nr; i += 500) {
+        int rc = di_store_write(s, res + i, nr - i < 500 ? nr - i : 500, &err);
+        CHECKF(rc == DI_OK, "write: %s", err.msg);
+    }
+    for (int f = 0; f < 4; f++)
+        done[f] = 500;
+    failed[2] = 10;
+    check_counts(s, 1000, done, failed, "after write");
+    CHECK_NEAR(score_of(s, "xm_depth_index", 1), expected_score(1, 0), 1e-12);
+    CHECK_NEAR(score_of(s, "zp_depth_index", 500), expected_score(500, 3), 1e-12);
+    CHECK(isnan(score_of(s, "zm_depth_index", 505)));
+    {
+        one_value v = read_value(
+            s, "SELECT error FROM depthindex_errors WHERE id = ? AND face = 'zm'",
+            "SELECT error FROM depthindex_errors WHERE id = $1::bigint AND face = 'zm'", 503);
+        CHECKF(strcmp(v.text, "can't decode 'face' \"503\"; --") == 0, "error text: %s", v.text);
+    }
+
+    /* the same batch again: idempotent */
+    int rc = di_store_write(s, res, 500, &err);
+    CHECKF(rc == DI_OK, "rewrite: %s", err.msg);
+    check_counts(s, 1000, done, failed, "after rewrite");
+
+    /* pending: 501..1000, all faces */
+    rc = di_store_fetch_pending(s, 0, 1000, false, rows, &n, &err);
+    CHECKF(rc == DI_OK && n == 500 && rows[0].id == 501 && rows[499].id == 1000,
+           "pending after write: rc %d n %d", rc, n);
+    /* a face failed, then succeeds: its error record goes */
+    di_store_result again = {.id = 505, .face = 2, .ok = true, .score = 0.25};
+    rc = di_store_write(s, &again, 1, &err);
+    CHECKF(rc == DI_OK, "write 505: %s", err.msg);
+    failed[2] = 9;
+    done[2] = 501;
+    check_counts(s, 1000, done, failed, "after clearing one error");
+    rc = di_store_fetch_pending(s, 504, 2, false, rows, &n, &err);
+    CHECK(rc == DI_OK && n == 2 && rows[0].id == 505 && rows[0].pending == 0xB);
+
+    /* duplicates in one batch: the last one wins; NaN is recorded as a failure */
+    di_store_result dup[3] = {
+        {.id = 600, .face = 1, .ok = true, .score = 1.5},
+        {.id = 600, .face = 1, .ok = true, .score = 2.5},
+        {.id = 601, .face = 1, .ok = true, .score = NAN},
+    };
+    rc = di_store_write(s, dup, 3, &err);
+    CHECKF(rc == DI_OK, "write dup: %s", err.msg);
+    CHECK_NEAR(score_of(s, "xp_depth_index", 600), 2.5, 0);
+    CHECK(isnan(score_of(s, "xp_depth_index", 601)));
+    done[1] = 501;
+    failed[1] = 1;
+    check_counts(s, 1000, done, failed, "after duplicates");
+
+    di_store_result bad_face = {.id = 1, .face = 4, .ok = true};
+    CHECK(di_store_write(s, &bad_face, 1, &err) == DI_EINVAL);
+
+    /* force: every row, every face */
+    rc = di_store_fetch_pending(s, 0, 1000, true, rows, &n, &err);
+    CHECK(rc == DI_OK && n == 1000 && rows[0].pending == 0xF && rows[999].id == 1000);
+    /* the retry variants on a healthy connection */
+    rc = di_store_fetch_pending_retry(s, 990, 100, false, rows, &n, 1.0, NULL, &err);
+    CHECK(rc == DI_OK && n == 10);
+    rc = di_store_write_retry(s, res, 4, 1.0, NULL, &err);
+    CHECK(rc == DI_OK);
+    free(res);
+    di_store_close(s);
+
+    /* schema errors name the table or column */
+    di_store_config c2 = *cfg;
+    c2.table = "no_such_table";
+    s = NULL;
+    rc = di_store_open(&c2, false, &s, &err);
+    CHECKF(rc == DI_ESCHEMA && strstr(err.msg, "no_such_table"), "missing table: %d %s", rc,
+           err.msg);
+    c2 = *cfg;
+    c2.nfaces = 2;
+    c2.faces[0] = "xm";
+    c2.faces[1] = "yy";
+    rc = di_store_open(&c2, false, &s, &err);
+    CHECKF(rc == DI_ESCHEMA && strstr(err.msg, "yy_depth_index"), "missing column: %d %s", rc,
+           err.msg);
+    /* creating adds the missing face column; the other rows stay */
+    rc = di_store_open(&c2, true, &s, &err);
+    CHECKF(rc == DI_OK, "create with a new face: %s", err.msg);
+    if (rc == DI_OK) {
+        di_store_counts c;
+        CHECK(di_store_count(s, &c, &err) == DI_OK && c.rows == 1000 && c.done[0] == 500 &&
+              c.done[1] == 0);
+        di_store_close(s);
+    }
+
+    /* names that are not plain identifiers never reach SQL */
+    const char *bad_names[] = {"panorama; DROP TABLE panorama", "pan\"orama", "pan`orama",
+                               "x' OR '1'='1", "", "1abc"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        c2 = *cfg;
+        c2.table = bad_names[i];
+        CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
+        c2 = *cfg;
+        c2.faces[1] = bad_names[i];
+        CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
+        c2 = *cfg;
+        c2.sid_column = bad_names[i];
+        CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
+    }
+    c2 = *cfg;
+    c2.column_pattern = "{face}\"; DROP TABLE panorama; --";
+    CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
+    c2.column_pattern = "no_face_here";
+    CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
+    c2.table = "depthindex_errors";
+    c2.column_pattern = NULL;
+    CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
+
+    /* the table is intact after all that */
+    rc = di_store_open(cfg, false, &s, &err);
+    CHECKF(rc == DI_OK, "reopen: %s", err.msg);
+    if (rc == DI_OK) {
+        check_counts(s, 1000, done, failed, "at the end");
+        di_store_close(s);
+    }
+}
+
+/* Another schema: other names, two faces, a column pattern. */
+static void custom(const char *u)
+{
+    di_store_config cfg;
+    di_store_config_default(&cfg);
+    cfg.url = u;
+    cfg.table = "Faces2";
+    cfg.id_column = "pid";
+    cfg.sid_column = "name";
+    cfg.nfaces = 2;
+    cfg.faces[0] = "front";
+    cfg.faces[1] = "back";
+    cfg.column_pattern = "depth_{face}";
+    di_store *s = open_fresh(&cfg, "Faces2");
+    if (!s)
+        return;
+    di_error err;
+    int64_t ids[3] = {10, 20, 30};
+    const char *sids[3] = {"a", "b", "c"};
+    CHECK(di_store_insert_panoramas(s, ids, sids, 3, &err) == DI_OK);
+    di_store_result r[3] = {
+        {.id = 10, .face = 0, .ok = true, .score = 0.5},
+        {.id = 10, .face = 1, .ok = true, .score = 0.75},
+        {.id = 20, .face = 1, .ok = false, .error = "missing image"},
+    };
+    CHECK(di_store_write(s, r, 3, &err) == DI_OK);
+    di_store_row rows[4];
+    int n;
+    int rc = di_store_fetch_pending(s, 0, 4, false, rows, &n, &err);
+    CHECKF(rc == DI_OK, "custom fetch: %s", err.msg);
+    CHECK(n == 2 && rows[0].id == 20 && rows[0].pending == 3 && strcmp(rows[0].sid, "b") == 0 &&
+          rows[1].id == 30);
+    di_store_counts c;
+    CHECK(di_store_count(s, &c, &err) == DI_OK);
+    CHECK(c.rows == 3 && c.done[0] == 1 && c.done[1] == 1 && c.failed[1] == 1 &&
+          c.failed[0] == 0);
+    drop_tables(s, "Faces2");
+    di_store_close(s);
+}
+
+/* Wrong password, unreachable host, unknown database. */
+static void connection_errors(const char *u)
+{
+    di_url pu;
+    di_error err;
+    CHECK(di_url_parse(u, &pu, &err) == DI_OK);
+    const char *scheme = strcmp(kind, "mariadb") == 0 ? "mysql" : "postgresql";
+    char bad[2600];
+    di_store_config cfg;
+    di_store_config_default(&cfg);
+    di_store *s = NULL;
+
+    snprintf(bad, sizeof bad, "%s://%s:Wr0ngSecret42@%s:%d/%s", scheme, pu.user, pu.host,
+             pu.port, pu.path);
+    cfg.url = bad;
+    int rc = di_store_open(&cfg, false, &s, &err);
+    CHECKF(rc == DI_EAUTH, "wrong password: %d %s", rc, err.msg);
+    CHECKF(!strstr(err.msg, "Wr0ngSecret42"), "password in message: %s", err.msg);
+    /* the password from the configuration wins over the URL's */
+    cfg.url = u;
+    cfg.password = "An0therWrong";
+    rc = di_store_open(&cfg, false, &s, &err);
+    CHECKF(rc == DI_EAUTH && !strstr(err.msg, "An0therWrong"), "config password: %d %s", rc,
+           err.msg);
+    cfg.password = NULL;
+
+    /* nothing listens on port 1 */
+    snprintf(bad, sizeof bad, "%s://%s@127.0.0.1:1/%s", scheme, pu.user, pu.path);
+    cfg.url = bad;
+    double t0 = di_now();
+    rc = di_store_open(&cfg, false, &s, &err);
+    CHECKF(rc == DI_ECONN, "unreachable: %d %s", rc, err.msg);
+    CHECKF(di_now() - t0 < 5.0, "unreachable took %.1f s", di_now() - t0);
+
+    snprintf(bad, sizeof bad, "%s://%s@%s:%d/no_such_db_di", scheme, pu.user, pu.host, pu.port);
+    setenv("DEPTHINDEX_DB_PASSWORD", "di-secret", 1);
+    rc = di_store_open(&cfg, false, &s, &err); /* the password from the environment */
+    unsetenv("DEPTHINDEX_DB_PASSWORD");
+    CHECKF(rc == DI_ESCHEMA && strstr(err.msg, "no_such_db_di"), "unknown database: %d %s", rc,
+           err.msg);
+}
+
+static int server(const char *action)
+{
+    const char *sh = getenv("DI_TEST_SERVER_SH");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s %s", sh ? sh : "false", action, kind);
+    return system(cmd);
+}
+
+/* Writes rows [from, to) in batches, with a server restart before some. */
+static void restart(di_store_config *cfg)
+{
+    di_store *s = open_fresh(cfg, "panorama");
+    if (!s)
+        return;
+    di_error err;
+    insert_rows(s, 1, 400);
+    di_store_result res[100];
+    int64_t next = 1;
+    for (int round = 0; round < 4; round++) {
+        di_store_row rows[100];
+        int n;
+        if (round == 1)
+            CHECK(server("restart") == 0);
+        if (round == 2) {
+            /* down while the fetch retries; up again a second later */
+            CHECK(server("stop") == 0);
+            char cmd[2048];
+            snprintf(cmd, sizeof cmd, "(sleep 1.5; %s start %s) >/dev/null 2>&1 &",
+                     getenv("DI_TEST_SERVER_SH"), kind);
+            CHECK(system(cmd) == 0);
+        }
+        int rc = di_store_fetch_pending_retry(s, next - 1, 100, false, rows, &n, 60, NULL, &err);
+        CHECKF(rc == DI_OK && n == 100, "fetch after restart %d: %d %s", round, rc, err.msg);
+        if (rc)
+            break;
+        if (round == 3)
+            CHECK(server("restart") == 0);
+        int nr = 0;
+        for (int i = 0; i < n; i++)
+            res[nr++] = (di_store_result){.id = rows[i].id, .face = 0, .ok = true,
+                                          .score = expected_score(rows[i].id, 0)};
+        rc = di_store_write_retry(s, res, nr, 60, NULL, &err);
+        CHECKF(rc == DI_OK, "write after restart %d: %s", round, err.msg);
+        next = rows[n - 1].id + 1;
+    }
+    int64_t done[4] = {400, 0, 0, 0}, failed[4] = {0};
+    check_counts(s, 400, done, failed, "after restarts");
+    CHECK_NEAR(score_of(s, "xm_depth_index", 250), expected_score(250, 0), 1e-12);
+    /* a stop request ends the retrying at once */
+    CHECK(server("stop") == 0);
+    volatile bool stop = true;
+    di_store_row rows[1];
+    int n;
+    int rc = di_store_fetch_pending_retry(s, 0, 1, false, rows, &n, 60, &stop, &err);
+    CHECKF(rc == DI_EINTR, "stop: %d %s", rc, err.msg);
+    /* a short deadline gives up with DI_ECONN */
+    double t0 = di_now();
+    rc = di_store_fetch_pending_retry(s, 0, 1, false, rows, &n, 0.5, NULL, &err);
+    CHECKF(rc == DI_ECONN && di_now() - t0 < 3, "deadline: %d %s", rc, err.msg);
+    CHECK(server("start") == 0);
+    drop_tables(s, "panorama");
+    di_store_close(s);
+}
+
+/* The server drops idle sessions after 2 s (the seed's crash). */
+static void idle(di_store_config *cfg)
+{
+    di_store *s = open_fresh(cfg, "panorama");
+    if (!s)
+        return;
+    di_error err;
+    insert_rows(s, 1, 10);
+    const char *set = s->kind == DI_MARIADB ? "SET SESSION wait_timeout = 2"
+                                            : "SET idle_session_timeout = '2s'";
+    CHECKF(s->ops->exec(s, set, &err) == DI_OK, "%s: %s", set, err.msg);
+    di_store_row rows[10];
+    int n;
+    CHECK(di_store_fetch_pending(s, 0, 10, false, rows, &n, &err) == DI_OK && n == 10);
+    sleep(3);
+    /* the server has closed the session: a plain call sees it */
+    int rc = di_store_fetch_pending(s, 0, 10, false, rows, &n, &err);
+    CHECKF(rc == DI_ECONN, "after the idle gap: %d %s", rc, err.msg);
+    /* and the retrying one goes through */
+    rc = di_store_fetch_pending_retry(s, 0, 10, false, rows, &n, 30, NULL, &err);
+    CHECKF(rc == DI_OK && n == 10, "retry after idle: %d %s", rc, err.msg);
+    CHECKF(s->ops->exec(s, set, &err) == DI_OK, "%s: %s", set, err.msg);
+    sleep(3);
+    di_store_result r = {.id = 3, .face = 1, .ok = true, .score = 0.5};
+    rc = di_store_write_retry(s, &r, 1, 30, NULL, &err);
+    CHECKF(rc == DI_OK, "write after idle: %s", err.msg);
+    CHECK_NEAR(score_of(s, "xp_depth_index", 3), 0.5, 0);
+    drop_tables(s, "panorama");
+    di_store_close(s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_store sqlite|mariadb|postgresql basic|restart|idle\n");
+        return 2;
+    }
+    kind = argv[1];
+    const char *mode = argv[2];
+    char path[1200];
+    if (strcmp(kind, "sqlite") == 0) {
+        const char *root = getenv("DEPTHINDEX_BUILD_ROOT");
+        snprintf(path, sizeof path, "sqlite:%s/test-store-%d.db", root ? root : "/tmp",
+                 (int)getpid());
+        url = path;
+    } else {
+        url = getenv("DI_TEST_URL");
+        if (!url) {
+            printf("DI_TEST_URL not set (run through tests/store/with-server.sh)\n");
+            return 77;
+        }
+    }
+    di_store_config cfg;
+    di_store_config_default(&cfg);
+    cfg.url = url;
+    if (strcmp(mode, "basic") == 0) {
+        basic(&cfg);
+        custom(url);
+        if (strcmp(kind, "sqlite") != 0)
+            connection_errors(url);
+        else {
+            di_store *s;
+            di_error err;
+            di_store_config c2 = cfg;
+            c2.url = "sqlite:/nonexistent-dir/x.db";
+            CHECK(di_store_open(&c2, false, &s, &err) == DI_EIO);
+            CHECK(di_store_open(&c2, true, &s, &err) == DI_EIO);
+        }
+    } else if (strcmp(mode, "restart") == 0) {
+        restart(&cfg);
+    } else if (strcmp(mode, "idle") == 0) {
+        idle(&cfg);
+    }
+    if (strcmp(kind, "sqlite") == 0) {
+        char f[1300];
+        const char *p = url + 7;
+        unlink(p);
+        snprintf(f, sizeof f, "%s-wal", p);
+        unlink(f);
+        snprintf(f, sizeof f, "%s-shm", p);
+        unlink(f);
+    }
+    return check_summary();
+}
