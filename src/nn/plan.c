@@ -246,7 +246,7 @@ static int build_steps(builder *b, di_error *err)
         for (int o = 0; o < n->nout; o++)
             k.out[o] = n->out[o] >= 0 ? &p->vals[n->out[o]] : NULL;
         bool fold = n->nin > 0 && (all_const || (n->op->flags & DI_OP_SHAPE_ONLY));
-        if (!n->op->run) fold = true; /* Constant */
+        if (n->nin == 0) fold = true; /* Constant: a node without inputs is a constant */
 
         int fused[4];
         if (!fold && (n->op->flags & DI_OP_POSTOPS))

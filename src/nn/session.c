@@ -100,10 +100,6 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         di_nn_session_destroy(s);
         return di_fail(err, DI_EUNSUPPORTED, "oneDNN: no CPU engine");
     }
-    if (g->ninputs < 1) {
-        di_nn_session_destroy(s);
-        return di_fail(err, DI_EFORMAT, "%s: the model has no inputs", g->path);
-    }
     /* Build the plan for the declared shapes now, so that shape errors and
     ** unsupported layouts show at load time. Inputs without a full declared
     ** shape are planned at their first run. */
@@ -144,6 +140,13 @@ int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
     *out = NULL;
     int rc = di_nn_graph_load(onnx_path, &g, err);
     if (rc) return rc;
+    /* images go into the first input: a model without inputs is no use here
+    ** (a graph of constants is fine for di_nn_session_create_graph) */
+    if (g->ninputs < 1) {
+        rc = di_fail(err, DI_EFORMAT, "%s: the model has no inputs", g->path);
+        di_nn_graph_free(g);
+        return rc;
+    }
     return di_nn_session_create_graph(g, opt, out, err);
 }
 
