@@ -144,15 +144,15 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
         switch (dt) {
         case DI_DT_FLOAT:
             have = t->n_float_data;
-            if (have == (size_t)n) memcpy(buf, t->float_data, bytes);
+            if (have == (size_t)n && bytes) memcpy(buf, t->float_data, bytes);
             break;
         case DI_DT_DOUBLE:
             have = t->n_double_data;
-            if (have == (size_t)n) memcpy(buf, t->double_data, bytes);
+            if (have == (size_t)n && bytes) memcpy(buf, t->double_data, bytes);
             break;
         case DI_DT_INT64:
             have = t->n_int64_data;
-            if (have == (size_t)n) memcpy(buf, t->int64_data, bytes);
+            if (have == (size_t)n && bytes) memcpy(buf, t->int64_data, bytes);
             break;
         default: /* int32, uint8, int8, bool live in int32_data */
             have = t->n_int32_data;
