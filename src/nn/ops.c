@@ -12,7 +12,7 @@
     OPS_MORE(X)
 
 /* ops_unary.c, ops_tensor.c, ops_const.c, ops_logic.c, ops_reduce.c,
-** ops_norm.c, ops_matmul.c, ops_pool.c */
+** ops_norm.c, ops_matmul.c, ops_pool.c, ops_deconv.c */
 #define OPS_MORE(X)                                                         \
     X(Sqrt) X(Erf) X(Gelu) X(Tanh) X(Neg) X(Abs) X(Floor) X(Ceil)           \
     X(Sigmoid) X(Exp) X(Log) X(Reciprocal) X(Not)                           \
@@ -22,7 +22,10 @@
     X(Equal) X(Less) X(Greater) X(LessOrEqual) X(GreaterOrEqual) X(And)     \
     X(Or) X(Xor) X(Min) X(Max) X(Sum) X(Mean) X(Where)                      \
     X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceProd)      \
-    X(ReduceSumSquare) X(ReduceL1) X(ReduceL2)
+    X(ReduceSumSquare) X(ReduceL1) X(ReduceL2)                              \
+    X(Softmax) X(LogSoftmax) X(LayerNormalization) X(BatchNormalization)    \
+    X(InstanceNormalization) X(MatMul) X(Gemm) X(MaxPool) X(AveragePool)   \
+    X(GlobalAveragePool) X(GlobalMaxPool) X(ConvTranspose)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

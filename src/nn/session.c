@@ -90,6 +90,7 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d", s->opt.threads);
     }
     s->env.threads = s->opt.threads ? s->opt.threads : omp_get_num_procs();
+    s->env.opset = g->opset;
     s->persist = calloc((size_t)g->nnodes + 1, sizeof(void *));
     if (!s->persist) {
         di_nn_session_destroy(s);

@@ -480,10 +480,11 @@ static int run_test(const char *root, const char *name, strlist *fails,
             bool refused2;
             int rc2 = run_model(name, cbytes, csize, dir, &d, from, why2, sizeof why2, &refused2);
             free(cbytes);
+            /* keep the reason of the last attempt: it got furthest */
+            memcpy(why, why2, sizeof why);
             if (!rc2 || !refused2) {
                 rc = rc2;
                 refused = refused2;
-                memcpy(why, why2, sizeof why);
                 if (!rc) *passed_const = true;
                 break;
             }
