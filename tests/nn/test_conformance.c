@@ -60,6 +60,22 @@ static op_stat *stat_of(const char *op)
     return &stats[nstats++];
 }
 
+/* ops of the suite that are not in our table: how many tests name them */
+static op_stat missing[MAX_OPS];
+static int nmissing;
+
+static void note_missing(const char *op)
+{
+    for (int i = 0; i < nmissing; i++)
+        if (!strcmp(missing[i].name, op)) {
+            missing[i].failed++;
+            return;
+        }
+    if (nmissing == MAX_OPS) return;
+    snprintf(missing[nmissing].name, sizeof missing[nmissing].name, "%s", op);
+    missing[nmissing++].failed = 1;
+}
+
 /* ---- lists of names and messages ---- */
 
 typedef struct strlist {
@@ -433,7 +449,10 @@ static int run_test(const char *root, const char *name, strlist *fails,
     for (size_t i = 0; i < mp->graph->n_node && claimed; i++) {
         const Onnx__NodeProto *np = mp->graph->node[i];
         const char *dom = np->domain;
-        if ((dom && *dom && strcmp(dom, "ai.onnx")) || !di_nn_find_op(np->op_type)) claimed = false;
+        if ((dom && *dom && strcmp(dom, "ai.onnx")) || !di_nn_find_op(np->op_type)) {
+            claimed = false;
+            note_missing(np->op_type);
+        }
         bool seen = false;
         for (int j = 0; j < nops; j++) seen |= !strcmp(ops[j], np->op_type);
         if (!seen && nops < 64) ops[nops++] = np->op_type;
@@ -557,6 +576,10 @@ int main(void)
     for (int i = 0; i < nstats; i++)
         if (stats[i].passed + stats[i].failed)
             printf("  %-28s %4d / %d%s\n", stats[i].name, stats[i].passed, stats[i].passed + stats[i].failed, stats[i].failed ? "  FAILURES" : "");
+    qsort(missing, (size_t)nmissing, sizeof missing[0], cmp_stat);
+    printf("ops of the suite not in our table (tests that use them):");
+    for (int i = 0; i < nmissing; i++) printf("%s %s (%d)", i % 8 ? "" : "\n ", missing[i].name, missing[i].failed);
+    printf("\n");
     printf("not claimed, refused at load or plan (%d):\n", refusals.n);
     for (int i = 0; i < refusals.n; i++) printf("  %s\n", refusals.v[i]);
     if (fails.n) {
