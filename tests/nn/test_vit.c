@@ -1,0 +1,525 @@
+/*
+** test_vit.c: a small ViT-like network with a DPT-like head, built here in
+** C through the protobuf-c ONNX types with deterministic weights, run by our
+** engine at batch 1 and 2 and by onnxruntime (npm onnxruntime-node, CPU;
+** tests/nn/ort_run.js) image by image: max |ours - ort| <= 1e-4 * (range of
+** the output), and every value within rtol 1e-3 / atol 1e-5.
+**
+** The graph has what Depth Anything V2's export has, in small: a patch-embed
+** Conv, the batch taken from Shape/Gather/Unsqueeze/Concat into a Reshape,
+** Transpose, a position embedding, LayerNormalization and its decomposed
+** form (ReduceMean with axes as an input, Sub, Pow, Sqrt, Div), attention
+** (MatMul with bias Add, Reshape to heads, Gather / Slice+Squeeze of q, k, v,
+** scaled MatMul, Softmax), an MLP with the Erf form of GELU, residual Adds,
+** then tokens back to a map, ConvTranspose, Gelu (tanh), Resize (linear,
+** align_corners), Conv and Sigmoid. Opset 20.
+**
+** Skips (77) when node or the npm package is missing.
+*/
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "nn/engine.h"
+#include "onnx.pb-c.h"
+
+#define SKIP 77
+
+/* ---- a graph builder over protobuf-c structs; everything in one pool ---- */
+
+typedef struct builder {
+    void **pool;
+    int npool, cap_pool;
+    Onnx__NodeProto *nodes[256];
+    int nnodes;
+    Onnx__TensorProto *inits[128];
+    int ninits;
+    uint64_t rng;
+} builder;
+
+static void *gnew(builder *b, size_t bytes)
+{
+    if (b->npool == b->cap_pool) {
+        b->cap_pool = b->cap_pool ? 2 * b->cap_pool : 256;
+        b->pool = realloc(b->pool, (size_t)b->cap_pool * sizeof *b->pool);
+        if (!b->pool) abort();
+    }
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p) abort();
+    b->pool[b->npool++] = p;
+    return p;
+}
+
+static char *gstr(builder *b, const char *s)
+{
+    char *d = gnew(b, strlen(s) + 1);
+    memcpy(d, s, strlen(s) + 1);
+    return d;
+}
+
+/* names separated by commas; an empty name is an omitted input */
+static char **names(builder *b, const char *list, size_t *n)
+{
+    *n = 0;
+    if (!*list) return NULL;
+    size_t cnt = 1;
+    for (const char *p = list; *p; p++) cnt += *p == ',';
+    char **v = gnew(b, cnt * sizeof *v);
+    const char *p = list;
+    for (size_t i = 0; i < cnt; i++) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        v[i] = gnew(b, len + 1);
+        memcpy(v[i], p, len);
+        p = e ? e + 1 : p + len;
+    }
+    *n = cnt;
+    return v;
+}
+
+static Onnx__NodeProto *node(builder *b, const char *op, const char *ins, const char *outs)
+{
+    Onnx__NodeProto *n = gnew(b, sizeof *n);
+    onnx__node_proto__init(n);
+    n->op_type = gstr(b, op);
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s_%d", op, b->nnodes);
+    n->name = gstr(b, nm);
+    n->input = names(b, ins, &n->n_input);
+    n->output = names(b, outs, &n->n_output);
+    n->attribute = gnew(b, 8 * sizeof *n->attribute);
+    b->nodes[b->nnodes++] = n;
+    return n;
+}
+
+static Onnx__AttributeProto *attr(builder *b, Onnx__NodeProto *n, const char *name, Onnx__AttributeProto__AttributeType t)
+{
+    Onnx__AttributeProto *a = gnew(b, sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = gstr(b, name);
+    a->has_type = 1;
+    a->type = t;
+    n->attribute[n->n_attribute++] = a;
+    return a;
+}
+
+static void attr_i(builder *b, Onnx__NodeProto *n, const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    a->has_i = 1;
+    a->i = v;
+}
+
+static void attr_f(builder *b, Onnx__NodeProto *n, const char *name, float v)
+{
+    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    a->has_f = 1;
+    a->f = v;
+}
+
+static void attr_s(builder *b, Onnx__NodeProto *n, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    a->has_s = 1;
+    a->s.data = (uint8_t *)gstr(b, v);
+    a->s.len = strlen(v);
+}
+
+static void attr_ints(builder *b, Onnx__NodeProto *n, const char *name, int cnt, ...)
+{
+    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    a->ints = gnew(b, (size_t)cnt * sizeof(int64_t));
+    a->n_ints = (size_t)cnt;
+    va_list ap;
+    va_start(ap, cnt);
+    for (int i = 0; i < cnt; i++) a->ints[i] = va_arg(ap, int64_t);
+    va_end(ap);
+}
+
+static Onnx__TensorProto *tensor(builder *b, const char *name, int dtype, int nd, const int64_t *dims, size_t es)
+{
+    Onnx__TensorProto *t = gnew(b, sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = gstr(b, name);
+    t->has_data_type = 1;
+    t->data_type = dtype;
+    t->n_dims = (size_t)nd;
+    t->dims = gnew(b, (size_t)(nd ? nd : 1) * sizeof(int64_t));
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        t->dims[i] = dims[i];
+        n *= (size_t)dims[i];
+    }
+    t->has_raw_data = 1;
+    t->raw_data.len = n * es;
+    t->raw_data.data = gnew(b, n * es);
+    b->inits[b->ninits++] = t;
+    return t;
+}
+
+static float uniform(builder *b)
+{
+    b->rng = b->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(b->rng >> 40) / (double)(1 << 24)) * 2.f - 1.f;
+}
+
+/* weights uniform in [-scale, scale] */
+static void weights(builder *b, const char *name, float scale, int nd, ...)
+{
+    int64_t dims[8];
+    va_list ap;
+    va_start(ap, nd);
+    for (int i = 0; i < nd; i++) dims[i] = va_arg(ap, int64_t);
+    va_end(ap);
+    Onnx__TensorProto *t = tensor(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, nd, dims, 4);
+    float *f = (float *)(void *)t->raw_data.data;
+    for (size_t i = 0; i < t->raw_data.len / 4; i++) f[i] = scale * uniform(b);
+}
+
+static void scalar_f(builder *b, const char *name, float v)
+{
+    Onnx__TensorProto *t = tensor(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0, NULL, 4);
+    memcpy(t->raw_data.data, &v, 4);
+}
+
+static void ints(builder *b, const char *name, int scalar, int cnt, ...)
+{
+    int64_t d = cnt;
+    Onnx__TensorProto *t = tensor(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, scalar ? 0 : 1, &d, 8);
+    va_list ap;
+    va_start(ap, cnt);
+    for (int i = 0; i < cnt; i++) {
+        int64_t v = va_arg(ap, int64_t);
+        memcpy(t->raw_data.data + 8 * (size_t)i, &v, 8);
+    }
+    va_end(ap);
+}
+
+static Onnx__ValueInfoProto *value_info(builder *b, const char *name, int nd, const int64_t *dims)
+{
+    Onnx__ValueInfoProto *v = gnew(b, sizeof *v);
+    onnx__value_info_proto__init(v);
+    v->name = gstr(b, name);
+    Onnx__TypeProto *tp = gnew(b, sizeof *tp);
+    onnx__type_proto__init(tp);
+    Onnx__TypeProto__Tensor *tt = gnew(b, sizeof *tt);
+    onnx__type_proto__tensor__init(tt);
+    Onnx__TensorShapeProto *sh = gnew(b, sizeof *sh);
+    onnx__tensor_shape_proto__init(sh);
+    sh->n_dim = (size_t)nd;
+    sh->dim = gnew(b, (size_t)nd * sizeof *sh->dim);
+    for (int i = 0; i < nd; i++) {
+        Onnx__TensorShapeProto__Dimension *d = gnew(b, sizeof *d);
+        onnx__tensor_shape_proto__dimension__init(d);
+        if (dims[i] < 0) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d->dim_param = gstr(b, "N");
+        } else {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = dims[i];
+        }
+        sh->dim[i] = d;
+    }
+    tt->has_elem_type = 1;
+    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->shape = sh;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp->tensor_type = tt;
+    v->type = tp;
+    return v;
+}
+
+#define D 32   /* embedding width */
+#define HEADS 2
+#define HD 16  /* per head */
+#define T 16   /* tokens: 4 x 4 patches of 7 x 7 on a 28 x 28 image */
+#define MLP 64
+#define IMG 28
+
+/* Builds the network; returns the packed model (malloc'd). */
+static uint8_t *build_model(size_t *size)
+{
+    builder b = {.rng = 20240601};
+    const float s3 = 1.f / sqrtf(3 * 49), sd = 1.f / sqrtf(D), sm = 1.f / sqrtf(MLP);
+    /* patch embedding */
+    weights(&b, "pe_w", s3, 4, (int64_t)D, (int64_t)3, (int64_t)7, (int64_t)7);
+    weights(&b, "pe_b", 0.1f, 1, (int64_t)D);
+    Onnx__NodeProto *n = node(&b, "Conv", "x,pe_w,pe_b", "pe");
+    attr_ints(&b, n, "strides", 2, (int64_t)7, (int64_t)7);
+    attr_ints(&b, n, "kernel_shape", 2, (int64_t)7, (int64_t)7);
+    /* the batch from the shape, as exporters write it */
+    node(&b, "Shape", "pe", "pe_shape");
+    ints(&b, "i0", 1, 1, (int64_t)0);
+    attr_i(&b, node(&b, "Gather", "pe_shape,i0", "batch"), "axis", 0);
+    ints(&b, "axes0", 0, 1, (int64_t)0);
+    node(&b, "Unsqueeze", "batch,axes0", "batch1");
+    ints(&b, "c_d", 0, 1, (int64_t)D);
+    ints(&b, "c_m1", 0, 1, (int64_t)-1);
+    attr_i(&b, node(&b, "Concat", "batch1,c_d,c_m1", "tok_shape"), "axis", 0);
+    node(&b, "Reshape", "pe,tok_shape", "tok");
+    attr_ints(&b, node(&b, "Transpose", "tok", "tokT"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
+    weights(&b, "pos", 0.5f, 3, (int64_t)1, (int64_t)T, (int64_t)D);
+    node(&b, "Add", "tokT,pos", "h0");
+    /* attention block */
+    weights(&b, "ln1_s", 1.f, 1, (int64_t)D);
+    weights(&b, "ln1_b", 0.2f, 1, (int64_t)D);
+    n = node(&b, "LayerNormalization", "h0,ln1_s,ln1_b", "ln1");
+    attr_i(&b, n, "axis", -1);
+    attr_f(&b, n, "epsilon", 1e-5f);
+    weights(&b, "wqkv", sd, 2, (int64_t)D, (int64_t)(3 * D));
+    weights(&b, "bqkv", 0.1f, 1, (int64_t)(3 * D));
+    node(&b, "MatMul", "ln1,wqkv", "qkv0");
+    node(&b, "Add", "qkv0,bqkv", "qkv");
+    ints(&b, "qkv_shape", 0, 5, (int64_t)0, (int64_t)T, (int64_t)3, (int64_t)HEADS, (int64_t)HD);
+    node(&b, "Reshape", "qkv,qkv_shape", "qkv5");
+    attr_ints(&b, node(&b, "Transpose", "qkv5", "qkvT"), "perm", 5, (int64_t)2, (int64_t)0, (int64_t)3, (int64_t)1, (int64_t)4);
+    ints(&b, "i1", 1, 1, (int64_t)1);
+    attr_i(&b, node(&b, "Gather", "qkvT,i0", "q"), "axis", 0);
+    attr_i(&b, node(&b, "Gather", "qkvT,i1", "k"), "axis", 0);
+    ints(&b, "s2", 0, 1, (int64_t)2);
+    ints(&b, "e3", 0, 1, (int64_t)3);
+    node(&b, "Slice", "qkvT,s2,e3,axes0", "v5");
+    node(&b, "Squeeze", "v5,axes0", "v");
+    attr_ints(&b, node(&b, "Transpose", "k", "kT"), "perm", 4, (int64_t)0, (int64_t)1, (int64_t)3, (int64_t)2);
+    node(&b, "MatMul", "q,kT", "scores0");
+    scalar_f(&b, "qk_scale", 1.f / sqrtf(HD));
+    node(&b, "Mul", "scores0,qk_scale", "scores");
+    attr_i(&b, node(&b, "Softmax", "scores", "att"), "axis", -1);
+    node(&b, "MatMul", "att,v", "o4");
+    attr_ints(&b, node(&b, "Transpose", "o4", "o4T"), "perm", 4, (int64_t)0, (int64_t)2, (int64_t)1, (int64_t)3);
+    ints(&b, "tok_d", 0, 3, (int64_t)0, (int64_t)T, (int64_t)D);
+    node(&b, "Reshape", "o4T,tok_d", "o");
+    weights(&b, "wo", sd, 2, (int64_t)D, (int64_t)D);
+    weights(&b, "bo", 0.1f, 1, (int64_t)D);
+    node(&b, "MatMul", "o,wo", "proj0");
+    node(&b, "Add", "proj0,bo", "proj");
+    node(&b, "Add", "h0,proj", "h1");
+    /* MLP block, LayerNorm decomposed as older exports write it */
+    ints(&b, "axes_m1", 0, 1, (int64_t)-1);
+    node(&b, "ReduceMean", "h1,axes_m1", "mu");
+    node(&b, "Sub", "h1,mu", "dev");
+    scalar_f(&b, "two", 2.f);
+    node(&b, "Pow", "dev,two", "dev2");
+    node(&b, "ReduceMean", "dev2,axes_m1", "var");
+    scalar_f(&b, "eps", 1e-5f);
+    node(&b, "Add", "var,eps", "var_e");
+    node(&b, "Sqrt", "var_e", "std");
+    node(&b, "Div", "dev,std", "nrm");
+    weights(&b, "ln2_s", 1.f, 1, (int64_t)D);
+    weights(&b, "ln2_b", 0.2f, 1, (int64_t)D);
+    node(&b, "Mul", "nrm,ln2_s", "ln2a");
+    node(&b, "Add", "ln2a,ln2_b", "ln2");
+    weights(&b, "w1", sd, 2, (int64_t)D, (int64_t)MLP);
+    weights(&b, "b1", 0.1f, 1, (int64_t)MLP);
+    node(&b, "MatMul", "ln2,w1", "fc1a");
+    node(&b, "Add", "fc1a,b1", "fc1");
+    scalar_f(&b, "sqrt2", sqrtf(2.f));
+    scalar_f(&b, "one", 1.f);
+    scalar_f(&b, "half", 0.5f);
+    node(&b, "Div", "fc1,sqrt2", "g_a");
+    node(&b, "Erf", "g_a", "g_e");
+    node(&b, "Add", "g_e,one", "g_p");
+    node(&b, "Mul", "fc1,g_p", "g_m");
+    node(&b, "Mul", "g_m,half", "gelu");
+    weights(&b, "w2", sm, 2, (int64_t)MLP, (int64_t)D);
+    weights(&b, "b2", 0.1f, 1, (int64_t)D);
+    node(&b, "MatMul", "gelu,w2", "fc2a");
+    node(&b, "Add", "fc2a,b2", "fc2");
+    node(&b, "Add", "h1,fc2", "h2");
+    /* head: tokens to a map, up-sampled twice, one channel out */
+    attr_ints(&b, node(&b, "Transpose", "h2", "h2T"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
+    ints(&b, "map_shape", 0, 4, (int64_t)0, (int64_t)D, (int64_t)4, (int64_t)4);
+    node(&b, "Reshape", "h2T,map_shape", "map");
+    weights(&b, "wt", 1.f / sqrtf(D), 4, (int64_t)D, (int64_t)16, (int64_t)2, (int64_t)2);
+    weights(&b, "bt", 0.1f, 1, (int64_t)16);
+    attr_ints(&b, node(&b, "ConvTranspose", "map,wt,bt", "up"), "strides", 2, (int64_t)2, (int64_t)2);
+    attr_s(&b, node(&b, "Gelu", "up", "upg"), "approximate", "tanh");
+    float sc[4] = {1, 1, 2, 2};
+    int64_t four = 4;
+    Onnx__TensorProto *t = tensor(&b, "scales", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, &four, 4);
+    memcpy(t->raw_data.data, sc, sizeof sc);
+    n = node(&b, "Resize", "upg,,scales", "rs");
+    attr_s(&b, n, "mode", "linear");
+    attr_s(&b, n, "coordinate_transformation_mode", "align_corners");
+    weights(&b, "w3", 6.f / sqrtf(16 * 9), 4, (int64_t)1, (int64_t)16, (int64_t)3, (int64_t)3);
+    weights(&b, "b3", 0.1f, 1, (int64_t)1);
+    n = node(&b, "Conv", "rs,w3,b3", "c3");
+    attr_ints(&b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
+    node(&b, "Sigmoid", "c3", "y");
+
+    Onnx__GraphProto g;
+    onnx__graph_proto__init(&g);
+    g.name = gstr(&b, "tiny_vit_dpt");
+    g.n_node = (size_t)b.nnodes;
+    g.node = b.nodes;
+    g.n_initializer = (size_t)b.ninits;
+    g.initializer = b.inits;
+    int64_t xd[4] = {-1, 3, IMG, IMG}, yd[4] = {-1, 1, 16, 16};
+    Onnx__ValueInfoProto *in = value_info(&b, "x", 4, xd), *out = value_info(&b, "y", 4, yd);
+    g.n_input = 1;
+    g.input = &in;
+    g.n_output = 1;
+    g.output = &out;
+    Onnx__OperatorSetIdProto ops;
+    onnx__operator_set_id_proto__init(&ops);
+    ops.domain = gstr(&b, "");
+    ops.has_version = 1;
+    ops.version = 20;
+    Onnx__OperatorSetIdProto *opsp = &ops;
+    Onnx__ModelProto m;
+    onnx__model_proto__init(&m);
+    m.has_ir_version = 1;
+    m.ir_version = 9;
+    m.producer_name = gstr(&b, "depthindex test_vit");
+    m.n_opset_import = 1;
+    m.opset_import = &opsp;
+    m.graph = &g;
+    *size = onnx__model_proto__get_packed_size(&m);
+    uint8_t *buf = malloc(*size);
+    if (buf) onnx__model_proto__pack(&m, buf);
+    for (int i = 0; i < b.npool; i++) free(b.pool[i]);
+    free(b.pool);
+    return buf;
+}
+
+/* ---- NPY exchange with ort_run.js ---- */
+
+static int write_npy(const char *path, const float *x, const int64_t *dims, int nd)
+{
+    char hdr[256], shape[128] = "";
+    for (int i = 0; i < nd; i++) snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%lld, ", (long long)dims[i]);
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
+    int total = 10 + n + 1, pad = (64 - total % 64) % 64;
+    memset(hdr + n, ' ', (size_t)pad);
+    hdr[n + pad] = '\n';
+    int hl = n + pad + 1;
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
+    size_t cnt = 1;
+    for (int i = 0; i < nd; i++) cnt *= (size_t)dims[i];
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static float *read_npy(const char *path, size_t expect)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char pre[10];
+    float *x = NULL;
+    if (fread(pre, 1, 10, f) == 10 && pre[6] == 1) {
+        int hl = pre[8] | pre[9] << 8;
+        x = malloc(expect * sizeof(float));
+        if (fseek(f, 10 + hl, SEEK_SET) || fread(x, 4, expect, f) != expect) {
+            free(x);
+            x = NULL;
+        }
+    }
+    fclose(f);
+    return x;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+/* max |a - ref|, the output's range, and how many values are outside
+** rtol 1e-3 / atol 1e-5 */
+static double compare(const float *a, const float *ref, size_t n, double *range, size_t *outside)
+{
+    float lo = ref[0], hi = ref[0];
+    double md = 0;
+    *outside = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ref[i] < lo) lo = ref[i];
+        if (ref[i] > hi) hi = ref[i];
+        double d = fabs((double)a[i] - (double)ref[i]);
+        if (!(d <= md)) md = d;
+        if (!(d <= 1e-5 + 1e-3 * fabs((double)ref[i]))) (*outside)++;
+    }
+    *range = (double)hi - (double)lo;
+    return md;
+}
+
+int main(void)
+{
+    const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
+    const char *build = env_or("DEPTHINDEX_BUILD_ROOT", ".");
+    char cmd[4096], tmpdir[1024], model[1200], xin[1200], xref[1200];
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
+    if (system(cmd) != 0) {
+        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
+        return SKIP;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s/tests/nn/tmp-vit", build);
+    mkdir(tmpdir, 0755);
+    snprintf(model, sizeof model, "%s/tiny_vit.onnx", tmpdir);
+    snprintf(xin, sizeof xin, "%s/x.npy", tmpdir);
+    snprintf(xref, sizeof xref, "%s/ref.npy", tmpdir);
+
+    size_t msize;
+    uint8_t *bytes = build_model(&msize);
+    CHECK(bytes != NULL);
+    if (!bytes) return check_summary();
+    FILE *f = fopen(model, "wb");
+    CHECK(f && fwrite(bytes, 1, msize, f) == msize);
+    if (f) fclose(f);
+
+    const int B = 2;
+    size_t per = (size_t)3 * IMG * IMG, on = 16 * 16;
+    int64_t xd[4] = {B, 3, IMG, IMG};
+    float *x = malloc((size_t)B * per * sizeof(float));
+    uint64_t s = 777;
+    for (size_t i = 0; i < (size_t)B * per; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(s >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+    }
+    CHECK(write_npy(xin, x, xd, 4) == 0);
+    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 1", src, model, xin, xref);
+    int rc = system(cmd);
+    CHECKF(rc == 0, "onnxruntime run failed: %s", cmd);
+    float *ref = rc == 0 ? read_npy(xref, (size_t)B * on) : NULL;
+    CHECK(ref != NULL);
+
+    di_error err;
+    di_error_clear(&err);
+    di_nn_graph *g = NULL;
+    CHECKF(di_nn_graph_load_mem(bytes, msize, "tiny_vit.onnx", NULL, &g, &err) == 0, "%s", err.msg);
+    di_nn_session *sess = NULL;
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 2;
+    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &sess, &err) == 0, "%s", err.msg);
+    if (sess && ref) {
+        float *y = calloc((size_t)B * on, sizeof(float));
+        for (int batch = 1; batch <= B; batch++) {
+            memset(y, 0, (size_t)B * on * sizeof(float));
+            CHECKF(di_nn_run(sess, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
+            double range;
+            size_t outside;
+            double md = compare(y, ref, (size_t)batch * on, &range, &outside);
+            printf("batch %d: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g (limit 1e-4), %zu values outside rtol 1e-3/atol 1e-5\n",
+                   batch, md, range, md / range, outside);
+            CHECK(range > 0.01);
+            CHECKF(md <= 1e-4 * range, "batch %d differs: %.3g > 1e-4 * %.4g", batch, md, range);
+            CHECK(outside == 0);
+        }
+        CHECK(memcmp(y, y + on, on * sizeof(float)) != 0);
+        double fl = di_nn_flops(sess, 1, &err);
+        printf("%.3f MFLOP per image\n", fl / 1e6);
+        CHECK(fl > 0);
+        free(y);
+    }
+    di_nn_session_destroy(sess);
+    free(ref);
+    free(x);
+    free(bytes);
+    return check_summary();
+}
