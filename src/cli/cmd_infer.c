@@ -7,12 +7,6 @@
 #include "io/io.h"
 #include "nn/nn.h"
 
-/* src/io's NPY functions land on main separately: weak until then, so that
-** this command builds either way and says what is missing. */
-#pragma weak di_npy_read_tensor
-#pragma weak di_npy_write_f32
-#pragma weak di_tensor_free
-
 static void help(void)
 {
     printf("usage: depthindex infer --model M.onnx --input X.npy [OPTIONS]\n\n"
@@ -82,10 +76,6 @@ int di_cmd_infer(int argc, char **argv)
     }
     if (!model || !input) {
         di_cli_error("infer: --model and --input are required (see depthindex infer --help)");
-        return DI_EXIT_USAGE;
-    }
-    if (!di_npy_read_tensor || !di_npy_write_f32 || !di_tensor_free) {
-        di_cli_error("infer: NPY support (src/io) is not part of this build");
         return DI_EXIT_USAGE;
     }
     di_error err;

@@ -26,6 +26,7 @@ typedef struct di_nn_plan {
     int ninputs;
     int64_t in_dims[8][DI_NN_MAX_DIMS];
     int in_ndim[8];
+    int in_dtype[8];
     di_nn_tensor *vals;     /* one per graph value */
     di_nn_tensor **shadows; /* plain copies of blocked values */
     int nshadows;
@@ -82,6 +83,13 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
 int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
                      di_nn_plan **out, di_error *err);
 
+/* The largest tensor a plan may hold (default 16 GiB); fuzzing lowers it. */
+extern size_t di_nn_max_tensor_bytes;
+
 const di_nn_graph *di_nn_session_graph(const di_nn_session *s);
+
+/* Reads a serialized ONNX TensorProto file (the conformance data's
+** input_N.pb / output_N.pb) into out (data malloc'd). */
+int di_nn_tensor_pb_read(const char *path, di_nn_io *out, di_error *err);
 
 #endif

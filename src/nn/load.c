@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "onnx.pb-c.h"
-#include "op.h"
+#include "engine.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
-#define MAX_TENSOR_ELEMS ((int64_t)1 << 31)
+#define MAX_TENSOR_ELEMS ((int64_t)1 << 30)
 
 size_t di_dtype_size(int dtype)
 {
@@ -129,43 +129,36 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
     if (n < 0 || n > MAX_TENSOR_ELEMS)
         return di_fail(err, DI_ENOMEM, "%s: tensor '%s': absurd size", L->name, tname);
     size_t bytes = (size_t)n * es;
+    bool external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    /* sizes are checked before anything is allocated */
+    size_t have = 0;
+    if (!external && t->has_raw_data) {
+        if (t->raw_data.len != bytes)
+            return di_fail(err, DI_EFORMAT, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %zu", L->name, tname, t->raw_data.len, bytes);
+    } else if (!external) {
+        have = dt == DI_DT_FLOAT ? t->n_float_data : dt == DI_DT_DOUBLE ? t->n_double_data : dt == DI_DT_INT64 ? t->n_int64_data : t->n_int32_data;
+        if (have != (size_t)n)
+            return di_fail(err, DI_EFORMAT, "%s: tensor '%s': has %zu values, its shape needs %lld", L->name, tname, have, (long long)n);
+    }
     uint8_t *buf = malloc(bytes ? bytes : 1);
     if (!buf) return di_fail(err, DI_ENOMEM, "%s: tensor '%s': out of memory", L->name, tname);
     int rc = DI_OK;
-    size_t have;
-    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (external) {
         rc = read_external(L, t, tname, buf, bytes, err);
     } else if (t->has_raw_data) {
-        if (t->raw_data.len != bytes)
-            rc = di_fail(err, DI_EFORMAT, "%s: tensor '%s': raw_data has %zu bytes, its shape needs %zu", L->name, tname, t->raw_data.len, bytes);
-        else if (bytes)
-            memcpy(buf, t->raw_data.data, bytes);
-    } else {
+        if (bytes) memcpy(buf, t->raw_data.data, bytes);
+    } else if (bytes) {
         switch (dt) {
-        case DI_DT_FLOAT:
-            have = t->n_float_data;
-            if (have == (size_t)n && bytes) memcpy(buf, t->float_data, bytes);
-            break;
-        case DI_DT_DOUBLE:
-            have = t->n_double_data;
-            if (have == (size_t)n && bytes) memcpy(buf, t->double_data, bytes);
-            break;
-        case DI_DT_INT64:
-            have = t->n_int64_data;
-            if (have == (size_t)n && bytes) memcpy(buf, t->int64_data, bytes);
-            break;
+        case DI_DT_FLOAT: memcpy(buf, t->float_data, bytes); break;
+        case DI_DT_DOUBLE: memcpy(buf, t->double_data, bytes); break;
+        case DI_DT_INT64: memcpy(buf, t->int64_data, bytes); break;
         default: /* int32, uint8, int8, bool live in int32_data */
-            have = t->n_int32_data;
-            if (have == (size_t)n) {
-                for (int64_t i = 0; i < n; i++) {
-                    if (dt == DI_DT_INT32) ((int32_t *)buf)[i] = t->int32_data[i];
-                    else buf[i] = (uint8_t)t->int32_data[i];
-                }
+            for (int64_t i = 0; i < n; i++) {
+                if (dt == DI_DT_INT32) ((int32_t *)buf)[i] = t->int32_data[i];
+                else buf[i] = (uint8_t)t->int32_data[i];
             }
             break;
         }
-        if (rc == DI_OK && have != (size_t)n)
-            rc = di_fail(err, DI_EFORMAT, "%s: tensor '%s': has %zu values, its shape needs %lld", L->name, tname, have, (long long)n);
     }
     if (rc) {
         free(buf);
@@ -175,6 +168,26 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
     *ndim = (int)t->n_dims;
     *data = buf;
     return DI_OK;
+}
+
+int di_nn_tensor_pb_read(const char *path, di_nn_io *out, di_error *err)
+{
+    uint8_t *data;
+    size_t size;
+    memset(out, 0, sizeof *out);
+    int rc = di_read_file(path, (size_t)1 << 31, &data, &size, err);
+    if (rc) return rc;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, data);
+    free(data);
+    if (!t) return di_fail(err, DI_EFORMAT, "%s: not a TensorProto", path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    loader L = {path, dir, 0, 0};
+    rc = tensor_from_proto(&L, t, &out->dtype, &out->ndim, out->dims, &out->data, err);
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return rc;
 }
 
 /* ---- the graph ---- */
@@ -340,7 +353,11 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
         if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) g->opset = o->version;
     }
-    if (g->opset < 0) return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
+    if (g->opset < 0) {
+        if (mp->n_opset_import && mp->opset_import[0]->domain)
+            return di_fail(err, DI_EUNSUPPORTED, "%s: operator set domain '%s' is not supported (only the default ONNX domain)", L->name, mp->opset_import[0]->domain);
+        return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
+    }
     if (g->opset < 11 || g->opset > 21)
         return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 11 to 21)", L->name, (long long)g->opset);
 
@@ -383,6 +400,11 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
         }
         int v = add_value(g, &m, nm, cap);
         if (g->values[v].data) continue; /* an initializer listed as input (old exporters) */
+        const Onnx__TypeProto *tp = gp->input[i]->type;
+        if (tp && tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: graph input '%s' is not a tensor (sequence, map or optional types are not supported)", L->name, nm);
+            break;
+        }
         value_info(&g->values[v], gp->input[i]);
         g->inputs[g->ninputs++] = v;
     }
@@ -468,7 +490,15 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
             rc = di_fail(&e, DI_EUNSUPPORTED, "%s: node '%s': op %s is not supported", L->name, nd->name, nd->op_type);
         else if (nd->nin < op->min_in || nd->nin > op->max_in)
             rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): %d inputs, expected %d to %d", L->name, nd->name, nd->op_type, nd->nin, op->min_in, op->max_in);
-        else if (op->check && (rc = op->check(g, nd, &e)) != DI_OK)
+        else if (nd->nout < 1 || nd->out[0] < 0)
+            rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): has no output", L->name, nd->name, nd->op_type);
+        else {
+            for (int j = 0; j < op->min_in && !rc; j++)
+                if (nd->in[j] < 0) rc = di_fail(&e, DI_EFORMAT, "%s: node '%s' (%s): required input %d is missing", L->name, nd->name, nd->op_type, j);
+        }
+        if (rc) {
+            /* reported below */
+        } else if (op->check && (rc = op->check(g, nd, &e)) != DI_OK)
             di_error_prefix(&e, "%s", L->name);
         if (rc == DI_OK) {
             nd->op = op;

@@ -66,7 +66,7 @@ typedef struct di_nn_env {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int threads;
-    int64_t opset;   /* the model's default-domain opset (Softmax's axis semantics) */
+    int64_t opset;  /* the model's default-domain opset */
 } di_nn_env;
 
 typedef struct di_nn_kctx {

@@ -8,23 +8,19 @@
 
 #define OPS(X)                                                              \
     X(Conv) X(Relu) X(Clip) X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Resize)    \
-    X(Squeeze) X(Unsqueeze) X(Reshape) X(Flatten) X(Identity)               \
-    OPS_MORE(X)
+    X(Squeeze) X(Unsqueeze) X(Reshape) X(Flatten) X(Identity) \
+    X(Constant) X(Shape) X(ConstantOfShape) X(Sqrt) X(Erf) X(Sigmoid) X(Exp)  \
+    X(Log) X(Tanh) X(Neg) X(Abs) X(Reciprocal) X(Gelu) X(LeakyRelu) X(Floor)  \
+    X(Ceil) X(Cast) X(Equal) X(Less) X(Greater) X(Where) X(Softmax)           \
+    X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
+    X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
+    X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile)                     \
+    OPS_NNOPS(X)
 
-/* ops_unary.c, ops_tensor.c, ops_const.c, ops_logic.c, ops_reduce.c,
-** ops_norm.c, ops_matmul.c, ops_pool.c, ops_deconv.c */
-#define OPS_MORE(X)                                                         \
-    X(Sqrt) X(Erf) X(Gelu) X(Tanh) X(Neg) X(Abs) X(Floor) X(Ceil)           \
-    X(Sigmoid) X(Exp) X(Log) X(Reciprocal) X(Not)                           \
-    X(Transpose) X(Concat) X(Slice) X(Gather) X(Expand) X(Tile) X(Split)    \
-    X(Pad)                                                                  \
-    X(Constant) X(ConstantOfShape) X(Shape) X(Size) X(Range) X(Cast)        \
-    X(Equal) X(Less) X(Greater) X(LessOrEqual) X(GreaterOrEqual) X(And)     \
-    X(Or) X(Xor) X(Min) X(Max) X(Sum) X(Mean) X(Where)                      \
-    X(ReduceMean) X(ReduceSum) X(ReduceMax) X(ReduceMin) X(ReduceProd)      \
-    X(ReduceSumSquare) X(ReduceL1) X(ReduceL2)                              \
-    X(Softmax) X(LogSoftmax) X(LayerNormalization) X(BatchNormalization)    \
-    X(InstanceNormalization) X(MatMul) X(Gemm) X(MaxPool) X(AveragePool)   \
+/* ops_logic.c, ops_matmul.c, ops_pool.c, ops_deconv.c */
+#define OPS_NNOPS(X)                                                        \
+    X(LessOrEqual) X(GreaterOrEqual) X(And) X(Or) X(Xor) X(Not) X(Min)      \
+    X(Max) X(Sum) X(Mean) X(MatMul) X(Gemm) X(MaxPool) X(AveragePool)       \
     X(GlobalAveragePool) X(GlobalMaxPool) X(ConvTranspose)
 
 #define DECL(name) extern const di_nn_op di_op_##name;

@@ -61,8 +61,7 @@ static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
         return di_nn_unsupported(err, n, "auto_pad=%s", ap);
     const di_nn_attr *ks = di_nn_node_attr(n, "kernel_shape");
     if (ks && ks->n != 2) return di_nn_unsupported(err, n, "a %d-D convolution", ks->n);
-    if (n->in[1] < 0 || (!g->values[n->in[1]].data && g->values[n->in[1]].producer < 0))
-        return di_nn_unsupported(err, n, "weights that are not constant");
+    if (n->in[1] < 0) return di_nn_unsupported(err, n, "a Conv without weights");
     if (g->values[n->in[1]].data && g->values[n->in[1]].ndim != 4)
         return di_nn_unsupported(err, n, "a %d-D convolution", g->values[n->in[1]].ndim - 2);
     return DI_OK;

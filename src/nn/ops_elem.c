@@ -111,13 +111,12 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
     const di_nn_node *n = k->node;
     di_nn_tensor *a = k->in[0], *b = k->in[1], *y = k->out[0];
     int kind = bin_kind(n);
-    if (kind == OP_POW && a->dtype != b->dtype)
-        return di_nn_unsupported(err, n, "Pow of %s by %s", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
-    if (a->dtype != b->dtype)
-        return di_nn_shape_error(err, n, "inputs of different element types (%s, %s)", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
+    bool pow_mixed = kind == OP_POW && a->dtype == DI_DT_FLOAT && b->dtype != DI_DT_FLOAT;
+    if (a->dtype != b->dtype && !pow_mixed)
+        return di_nn_unsupported(err, n, "inputs of different element types (%s, %s)", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
     if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
         return di_nn_unsupported(err, n, "element type %s", di_dtype_name(a->dtype));
-    if (kind == OP_POW && a->dtype != DI_DT_FLOAT)
+    if (pow_mixed || (kind == OP_POW && a->dtype != DI_DT_FLOAT))
         return di_nn_unsupported(err, n, "Pow of %s by %s", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
     bin_state *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");

@@ -1,7 +1,7 @@
 /*
-** ops_logic.c: comparisons (Equal, Less, Greater, LessOrEqual,
-** GreaterOrEqual), logic (And, Or, Xor), Where, and the variadic Min, Max,
-** Sum, Mean, all with numpy broadcasting over any number of inputs.
+** ops_logic.c: LessOrEqual, GreaterOrEqual, logic (And, Or, Xor, Not) and
+** the variadic Min, Max, Sum, Mean, all with numpy broadcasting over any
+** number of inputs. (Equal, Less, Greater and Where are in ops_math.c.)
 **
 ** The broadcast walks output rows; each input has an element stride per
 ** axis (0 where it is broadcast), so the inner loop is a strided loop the
@@ -159,45 +159,6 @@ static int cmp_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-/* ---- Where ---- */
-
-static int where_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *c = k->in[0], *x = k->in[1], *y = k->in[2];
-    if (c->dtype != DI_DT_BOOL) return di_nn_unsupported(err, k->node, "a condition of type %s", di_dtype_name(c->dtype));
-    if (x->dtype != y->dtype) return di_nn_shape_error(err, k->node, "X and Y of different element types (%s, %s)", di_dtype_name(x->dtype), di_dtype_name(y->dtype));
-    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    bcast *s;
-    int rc = bcast_prepare(k, 0, &s, err);
-    if (rc) return rc;
-    di_nn_set_shape(k->out[0], x->dtype, s->nd, s->dims);
-    k->state = s;
-    return DI_OK;
-}
-
-#define WHERE_ROWS(T)                                                         \
-    do {                                                                      \
-        const uint8_t *C = k->in[0]->data;                                    \
-        const T *X = k->in[1]->data, *Z = k->in[2]->data;                     \
-        T *Y = k->out[0]->data;                                               \
-        BCAST_ROWS(s, {                                                       \
-            for (int64_t i = 0; i < inner; i++)                               \
-                Y[out0 + i] = C[off[0] + i * is[0]] ? X[off[1] + i * is[1]] : Z[off[2] + i * is[2]]; \
-        });                                                                   \
-    } while (0)
-
-static int where_run(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    const bcast *s = k->state;
-    switch (di_dtype_size(k->in[1]->dtype)) {
-    case 1: WHERE_ROWS(uint8_t); break;
-    case 4: WHERE_ROWS(uint32_t); break;
-    default: WHERE_ROWS(uint64_t); break;
-    }
-    return DI_OK;
-}
-
 /* ---- Min, Max, Sum, Mean ---- */
 
 enum { V_MIN, V_MAX, V_SUM, V_MEAN };
@@ -273,14 +234,33 @@ static int var_run(di_nn_kctx *k, di_error *err)
 #define CMP_OP(NAME)                                                          \
     const di_nn_op di_op_##NAME = {.name = #NAME, .min_in = 2, .max_in = 2,   \
                                    .prepare = cmp_prepare, .run = cmp_run, .release = free};
-CMP_OP(Equal)
-CMP_OP(Less)
-CMP_OP(Greater)
 CMP_OP(LessOrEqual)
 CMP_OP(GreaterOrEqual)
 CMP_OP(And)
 CMP_OP(Or)
 CMP_OP(Xor)
+
+/* ---- Not ---- */
+
+static int not_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_BOOL) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    di_nn_set_shape(k->out[0], DI_DT_BOOL, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int not_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const uint8_t *x = k->in[0]->data;
+    uint8_t *y = k->out[0]->data;
+    size_t n = (size_t)di_nn_numel(k->in[0]);
+    for (size_t i = 0; i < n; i++) y[i] = !x[i];
+    return DI_OK;
+}
+
+const di_nn_op di_op_Not = {.name = "Not", .min_in = 1, .max_in = 1, .prepare = not_prepare, .run = not_run};
 
 #define VAR_OP(NAME)                                                          \
     const di_nn_op di_op_##NAME = {.name = #NAME, .min_in = 1, .max_in = MAX_VAR, \
@@ -289,5 +269,3 @@ VAR_OP(Min)
 VAR_OP(Max)
 VAR_OP(Sum)
 VAR_OP(Mean)
-
-const di_nn_op di_op_Where = {.name = "Where", .min_in = 3, .max_in = 3, .prepare = where_prepare, .run = where_run, .release = free};

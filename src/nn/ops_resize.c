@@ -76,13 +76,10 @@ static double source_coord(int ct, int64_t o, int64_t in, int64_t out, double sc
     switch (ct) {
     case CT_HALF_PIXEL: return ((double)o + 0.5) / scale - 0.5;
     case CT_PYTORCH_HALF_PIXEL: return out > 1 ? ((double)o + 0.5) / scale - 0.5 : 0.0;
-    /* the length is in * scale, not the rounded output length: the ONNX
-    ** reference (and its test data) differs from out - 1 when in * scale
-    ** is not whole */
     case CT_ALIGN_CORNERS: {
+        /* the ONNX reference divides by (in * scale - 1), unrounded */
         double len = (double)in * scale;
-        (void)out;
-        return len <= 1.0 ? 0.0 : (double)o * (double)(in - 1) / (len - 1.0);
+        return out == 1 || len <= 1.0 ? 0.0 : (double)o * (double)(in - 1) / (len - 1.0);
     }
     default: return (double)o / scale;
     }

@@ -14,6 +14,8 @@
 
 #include "engine.h"
 
+size_t di_nn_max_tensor_bytes = (size_t)1 << 34;
+
 static size_t tensor_bytes(const di_nn_tensor *t)
 {
     if (t->blocked) return dnnl_memory_desc_get_size(&t->md);
@@ -202,6 +204,10 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
         if (!t->data || own(b, t->data, err)) return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
         t->is_const = true;
     }
+    bool empty = true;
+    for (int o = 0; o < k->nout; o++)
+        if (k->out[o] && di_nn_numel(k->out[o]) != 0) empty = false;
+    if (empty) return DI_OK; /* nothing to compute */
     void *scratch = NULL;
     if (k->scratch_bytes && !(scratch = xaligned(k->scratch_bytes)))
         return di_fail(err, DI_ENOMEM, "out of memory");
@@ -209,6 +215,36 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
     int rc = n->op->run(k, err);
     free(scratch);
     k->scratch = NULL;
+    /* constants are kept plain: reorder a blocked result now */
+    for (int o = 0; o < k->nout && !rc; o++) {
+        di_nn_tensor *t = k->out[o];
+        if (!t || !t->blocked) continue;
+        di_nn_tensor plain = *t;
+        plain.blocked = false;
+        dnnl_memory_desc_t md;
+        dnnl_primitive_desc_t pd = NULL;
+        dnnl_primitive_t r = NULL;
+        dnnl_memory_t from = NULL, to = NULL;
+        void *buf = xaligned(tensor_bytes(&plain));
+        if (!buf || own(b, buf, err)) return di_fail(err, DI_ENOMEM, "out of memory");
+        dnnl_status_t st = di_nn_plain_md(&plain, &md) ? dnnl_unimplemented : dnnl_success;
+        if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md, b->s->env.engine, NULL);
+        if (st == dnnl_success) st = dnnl_primitive_create(&r, pd);
+        if (st == dnnl_success) st = dnnl_memory_create(&from, &t->md, b->s->env.engine, t->data);
+        if (st == dnnl_success) st = dnnl_memory_create(&to, &md, b->s->env.engine, buf);
+        if (st == dnnl_success) {
+            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+            st = dnnl_primitive_execute(r, b->s->env.stream, 2, args);
+            if (st == dnnl_success) st = dnnl_stream_wait(b->s->env.stream);
+        }
+        if (from) dnnl_memory_destroy(from);
+        if (to) dnnl_memory_destroy(to);
+        if (r) dnnl_primitive_destroy(r);
+        if (pd) dnnl_primitive_desc_destroy(pd);
+        if (st != dnnl_success) return di_nn_dnnl_fail(err, n, "reorder of a folded constant", st);
+        t->data = buf;
+        t->blocked = false;
+    }
     return rc;
 }
 
@@ -246,13 +282,13 @@ static int build_steps(builder *b, di_error *err)
         for (int o = 0; o < n->nout; o++)
             k.out[o] = n->out[o] >= 0 ? &p->vals[n->out[o]] : NULL;
         bool fold = n->nin > 0 && (all_const || (n->op->flags & DI_OP_SHAPE_ONLY));
-        if (n->nin == 0) fold = true; /* Constant: a node without inputs is a constant */
+        if (n->nin == 0) fold = true; /* Constant */
 
         int fused[4];
         if (!fold && (n->op->flags & DI_OP_POSTOPS))
             k.out[0] = &p->vals[plan_fusion(b, ni, &k, fused)];
         /* plain inputs for kernels that need them */
-        bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK) || fold;
+        bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK);
         int rc;
         for (int attempt = 0; attempt < 2; attempt++) {
             if (want_plain) {
@@ -287,6 +323,10 @@ static int build_steps(builder *b, di_error *err)
         /* a "blocked" layout that is just the plain one is plain */
         for (int o = 0; o < n->nout; o++) {
             di_nn_tensor *t = k.out[o];
+            if (t && (di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
+                if (n->op->release) n->op->release(k.state);
+                return di_fail(err, DI_ENOMEM, "node '%s' (%s): output '%s' would be absurdly large", n->name, n->op_type, g->values[n->out[o]].name);
+            }
             if (t && t->blocked) {
                 dnnl_memory_desc_t md;
                 if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md)) t->blocked = false;
@@ -299,6 +339,13 @@ static int build_steps(builder *b, di_error *err)
             continue;
         }
         if (k.scratch_bytes > p->scratch_bytes) p->scratch_bytes = k.scratch_bytes;
+        bool empty = true;
+        for (int o = 0; o < k.nout; o++)
+            if (k.out[o] && di_nn_numel(k.out[o]) != 0) empty = false;
+        if (empty) { /* an empty output: no step */
+            if (n->op->release) n->op->release(k.state);
+            continue;
+        }
         di_nn_step *st = new_step(b, err);
         if (!st) return DI_ENOMEM;
         st->node = ni;
@@ -402,6 +449,10 @@ static int plan_memory(builder *b, di_error *err)
         L[i].offset = off;
         if (off + L[i].bytes > total) total = off + L[i].bytes;
     }
+    if (total > 4 * di_nn_max_tensor_bytes) {
+        free(L);
+        return di_fail(err, DI_ENOMEM, "the activations need %zu bytes", total);
+    }
     p->arena_bytes = total;
     p->arena = xaligned(total);
     if (p->scratch_bytes) p->scratch = xaligned(p->scratch_bytes);
@@ -487,6 +538,7 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
         if (rc) goto done;
         di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
         p->in_ndim[i] = io->ndim;
+        p->in_dtype[i] = io->dtype;
         memcpy(p->in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
     }
     for (int i = 0; i < g->nnodes; i++)

@@ -50,6 +50,7 @@ static void threads_leave(thread_scope t)
 static int batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err)
 {
     const di_nn_graph *g = s->g;
+    if (g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", g->path, g->ninputs);
     const di_nn_value *v = &g->values[g->inputs[0]];
     if (v->ndim < 1)
         return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' has no declared shape", g->path, v->name);
@@ -169,7 +170,7 @@ static bool plan_matches(const di_nn_plan *p, const di_nn_io *ins, int nins)
 {
     if (p->ninputs != nins) return false;
     for (int i = 0; i < nins; i++) {
-        if (p->in_ndim[i] != ins[i].ndim) return false;
+        if (p->in_ndim[i] != ins[i].ndim || p->in_dtype[i] != ins[i].dtype) return false;
         if (memcmp(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
     }
     return true;
@@ -201,6 +202,7 @@ int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
 
 int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w)
 {
+    if (s->g->ninputs < 1) return DI_EUNSUPPORTED;
     const di_nn_value *v = &s->g->values[s->g->inputs[0]];
     if (v->ndim != 4 || v->dims[1] < 0 || v->dims[2] < 0 || v->dims[3] < 0) return DI_EUNSUPPORTED;
     *c = (int)v->dims[1];

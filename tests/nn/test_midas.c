@@ -79,7 +79,7 @@ int main(void)
     const int size = 256;
     const char *shared = env_or("DEPTHINDEX_SHARED", "../shared");
     const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
-    const char *build = env_or("DEPTHINDEX_BUILD_ROOT", ".");
+    const char *build = env_or("DEPTHINDEX_BUILD_ROOT", "/tmp");
     char graph[1024], filled[1200], xin[1200], xref[1200], cmd[4096], tmpdir[1024];
     snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);
     struct stat st;

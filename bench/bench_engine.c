@@ -1,0 +1,118 @@
+/*
+** bench_engine.c: times our engine on one model at one batch size and
+** thread count: median ms per image over R runs (after one warm-up run that
+** also builds the plan), GFLOP/s from the plan's FLOP count, and the time per
+** op type. Optionally writes a batch-1 input as NPY for onnxruntime.
+**
+** usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]
+** prints: "ours batch B threads T: X ms/image, Y GFLOP/s" and op lines.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    const di_nn_op_time *x = a, *y = b;
+    return x->seconds < y->seconds ? 1 : x->seconds > y->seconds ? -1 : 0;
+}
+
+static int write_npy(const char *path, const float *x, int c, int h, int w)
+{
+    char hdr[128];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, %d, %d, %d), }", c, h, w);
+    int pad = (64 - (10 + n + 1) % 64) % 64;
+    memset(hdr + n, ' ', (size_t)pad);
+    hdr[n + pad] = '\n';
+    int hl = n + pad + 1;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t cnt = (size_t)c * (size_t)h * (size_t)w;
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]\n");
+        return 2;
+    }
+    int batch = atoi(argv[2]), threads = atoi(argv[3]), repeat = atoi(argv[4]);
+    if (batch < 1 || threads < 1 || repeat < 1) {
+        fprintf(stderr, "bench_engine: bad numbers\n");
+        return 2;
+    }
+    di_error err;
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = threads;
+    opt.profile = true;
+    di_nn_session *s;
+    if (di_nn_session_create(argv[1], &opt, &s, &err)) {
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
+        return 1;
+    }
+    int c, h, w;
+    if (di_nn_input_chw(s, &c, &h, &w)) {
+        fprintf(stderr, "bench_engine: input is not N x C x H x W\n");
+        return 1;
+    }
+    int64_t od[8];
+    int ond;
+    if (di_nn_output_shape(s, batch, od, &ond, &err)) {
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
+        return 1;
+    }
+    size_t in_n = (size_t)batch * (size_t)c * (size_t)h * (size_t)w, out_n = 1;
+    for (int i = 0; i < ond; i++) out_n *= (size_t)od[i];
+    float *x = malloc(in_n * sizeof(float)), *y = malloc(out_n * sizeof(float));
+    double *t = malloc((size_t)repeat * sizeof(double));
+    uint64_t st = 42;
+    for (size_t i = 0; i < in_n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(st >> 40) / (double)(1 << 24)) * 2.f - 1.f;
+    }
+    if (argc > 5 && write_npy(argv[5], x, c, h, w)) {
+        fprintf(stderr, "bench_engine: cannot write %s\n", argv[5]);
+        return 1;
+    }
+    if (di_nn_run(s, x, batch, y, out_n, &err)) { /* warm-up */
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
+        return 1;
+    }
+    di_nn_profile_reset(s);
+    for (int r = 0; r < repeat; r++) {
+        double t0 = di_now();
+        if (di_nn_run(s, x, batch, y, out_n, &err)) {
+            fprintf(stderr, "bench_engine: %s\n", err.msg);
+            return 1;
+        }
+        t[r] = di_now() - t0;
+    }
+    qsort(t, (size_t)repeat, sizeof(double), cmp_double);
+    double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
+    double flops = di_nn_flops(s, batch, &err);
+    printf("ours batch %d threads %d: %.2f ms/image, %.1f GFLOP/s\n", batch, threads, med * 1e3 / batch, flops / med / 1e9);
+    di_nn_op_time ot[64];
+    int runs, n = di_nn_profile(s, ot, 64, &runs);
+    double total = 0;
+    for (int i = 0; i < n; i++) total += ot[i].seconds;
+    qsort(ot, (size_t)n, sizeof ot[0], cmp_time);
+    for (int i = 0; i < n; i++)
+        printf("  op %-14s %8.2f ms/image %5.1f%%\n", ot[i].op, ot[i].seconds * 1e3 / runs / batch, 100 * ot[i].seconds / total);
+    di_nn_session_destroy(s);
+    free(x);
+    free(y);
+    free(t);
+    return 0;
+}

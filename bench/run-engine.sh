@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The CPU engine against onnxruntime (npm onnxruntime-node 1.30, CPU) on the
+# MiDaS v2.1 small architecture at 256x256 with deterministic weights (the
+# project's filler), batch 1 and 8, 1 and 2 threads, same machine, same model
+# file, in one run. onnxruntime's graph has a fixed batch of 1, so its batch-8
+# figure per image is its batch-1 figure (8 runs of one image).
+# usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+repeat=${REPEAT:-9}
+graph=../shared/models/midas_v21_small_256.graph.onnx
+[ -f "$graph" ] || { echo "run-engine: $graph is absent; skipped"; exit 0; }
+[ -x "$build/bench/bench_engine" ] || { echo "run-engine: $build/bench/bench_engine is not built"; exit 1; }
+work="$build/bench-engine"
+mkdir -p "$work"
+model="$work/midas_filled.onnx"
+[ -f "$model" ] || "$build/depthindex" model --fill-weights "$model" "$graph" >/dev/null || exit 1
+have_ort=1
+bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: onnxruntime-node could not be installed; ours only"; }
+gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F)"
+echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs"
+declare -A ours ort
+for threads in 1 2; do
+  for batch in 1 8; do
+    r=$repeat; [ "$batch" = 8 ] && r=$(( (repeat + 1) / 2 ))
+    out=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$build/bench/bench_engine" "$model" "$batch" "$threads" "$r" "$work/x1.npy") || exit 1
+    echo "$out"
+    ours[$threads,$batch]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
+  done
+  if [ $have_ort = 1 ]; then
+    o=$(node tests/nn/ort_run.js "$model" "$work/x1.npy" "" --threads "$threads" --repeat "$repeat") || exit 1
+    ort[$threads]=$(echo "$o" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
+    echo "onnxruntime threads $threads: ${ort[$threads]} ms/image"
+  fi
+done
+echo
+echo "Lines for bench/RESULTS.md (Engine):"
+echo "| threads | batch | ours ms/image | ours GFLOP/s | onnxruntime ms/image | onnxruntime GFLOP/s | ours / ort throughput |"
+echo "|---|---|---|---|---|---|---|"
+for threads in 1 2; do
+  for batch in 1 8; do
+    o=${ours[$threads,$batch]}; r=${ort[$threads]:-}
+    awk -v t="$threads" -v b="$batch" -v o="$o" -v r="$r" -v g="$gflop" 'BEGIN {
+      if (r == "") printf "| %d | %d | %.1f | %.0f | - | - | - |\n", t, b, o, g / o * 1000;
+      else printf "| %d | %d | %.1f | %.0f | %.1f | %.0f | %.2fx |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o }'
+  done
+done

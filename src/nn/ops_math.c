@@ -1,0 +1,321 @@
+/*
+** ops_math.c: element-wise math in plain C on plain data: unary float ops
+** (Sqrt, Erf, Sigmoid, Exp, Log, Tanh, Neg, Abs, Reciprocal, Gelu,
+** LeakyRelu), Cast, comparisons (Equal, Less, Greater) and Where, with
+** numpy broadcasting.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+/* ---- broadcasting over up to three inputs ---- */
+
+typedef struct bcast {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    int64_t st[3][DI_NN_MAX_DIMS]; /* element strides per input, 0 = broadcast */
+    int64_t n;
+} bcast;
+
+static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin,
+                      bcast *b, di_error *err)
+{
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < nin; i++)
+        if (in[i]->ndim > b->ndim) b->ndim = in[i]->ndim;
+    for (int d = 0; d < b->ndim; d++) {
+        int64_t size = 1;
+        for (int i = 0; i < nin; i++) {
+            int id = d - (b->ndim - in[i]->ndim);
+            int64_t di = id >= 0 ? in[i]->dims[id] : 1;
+            if (di != 1) {
+                if (size != 1 && size != di)
+                    return di_nn_shape_error(err, node, "shapes do not broadcast (dimension %d: %lld vs %lld)", d, (long long)size, (long long)di);
+                size = di;
+            }
+        }
+        b->dims[d] = size;
+    }
+    for (int i = 0; i < nin; i++) {
+        int64_t r = 1;
+        for (int d = b->ndim - 1; d >= 0; d--) {
+            int id = d - (b->ndim - in[i]->ndim);
+            int64_t di = id >= 0 ? in[i]->dims[id] : 1;
+            b->st[i][d] = di == 1 ? 0 : r;
+            r *= di;
+        }
+    }
+    b->n = di_shape_numel(b->ndim, b->dims);
+    return DI_OK;
+}
+
+/* Calls f(ctx, out_index, offset0, offset1, offset2) for every element. */
+#define BCAST_FOR(b, ...)                                                    \
+    do {                                                                     \
+        int64_t idx_[DI_NN_MAX_DIMS] = {0}, o0_ = 0, o1_ = 0, o2_ = 0;       \
+        for (int64_t i_ = 0; i_ < (b)->n; i_++) {                            \
+            const int64_t I = i_, A = o0_, B = o1_, C = o2_;                 \
+            (void)I, (void)A, (void)B, (void)C;                              \
+            __VA_ARGS__;                                                     \
+            for (int d_ = (b)->ndim - 1; d_ >= 0; d_--) {                    \
+                idx_[d_]++;                                                  \
+                o0_ += (b)->st[0][d_];                                       \
+                o1_ += (b)->st[1][d_];                                       \
+                o2_ += (b)->st[2][d_];                                       \
+                if (idx_[d_] < (b)->dims[d_]) break;                         \
+                o0_ -= (b)->st[0][d_] * idx_[d_];                            \
+                o1_ -= (b)->st[1][d_] * idx_[d_];                            \
+                o2_ -= (b)->st[2][d_] * idx_[d_];                            \
+                idx_[d_] = 0;                                                \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
+static double get_num(const void *p, int dt, int64_t i)
+{
+    switch (dt) {
+    case DI_DT_FLOAT: return ((const float *)p)[i];
+    case DI_DT_DOUBLE: return ((const double *)p)[i];
+    case DI_DT_INT64: return (double)((const int64_t *)p)[i];
+    case DI_DT_INT32: return ((const int32_t *)p)[i];
+    case DI_DT_INT8: return ((const int8_t *)p)[i];
+    default: return ((const uint8_t *)p)[i];
+    }
+}
+
+/* ---- unary float ops ---- */
+
+enum { U_SQRT, U_ERF, U_SIGMOID, U_EXP, U_LOG, U_TANH, U_NEG, U_ABS, U_RECIP, U_GELU, U_GELU_TANH, U_LEAKY, U_FLOOR, U_CEIL };
+
+static int unary_kind(const di_nn_node *n)
+{
+    static const char *names[] = {"Sqrt", "Erf", "Sigmoid", "Exp", "Log", "Tanh", "Neg", "Abs", "Reciprocal", "Gelu", "", "LeakyRelu", "Floor", "Ceil"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (!strcmp(n->op_type, names[i])) {
+            if (i == U_GELU && !strcmp(di_nn_attr_string(n, "approximate", "none"), "tanh")) return U_GELU_TANH;
+            return i;
+        }
+    return -1;
+}
+
+static int unary_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    (void)g;
+    if (!strcmp(n->op_type, "Gelu")) {
+        const char *a = di_nn_attr_string(n, "approximate", "none");
+        if (strcmp(a, "none") && strcmp(a, "tanh")) return di_nn_unsupported(err, n, "approximate=%s", a);
+    }
+    return DI_OK;
+}
+
+static int unary_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    bool int_ok = (unary_kind(k->node) == U_NEG || unary_kind(k->node) == U_ABS) && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
+    if (x->dtype != DI_DT_FLOAT && !int_ok) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int unary_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    int kind = unary_kind(k->node);
+    int64_t n = di_nn_numel(k->in[0]);
+    if (k->in[0]->dtype == DI_DT_INT64) {
+        const int64_t *x = k->in[0]->data;
+        int64_t *y = k->out[0]->data;
+        for (int64_t i = 0; i < n; i++) y[i] = kind == U_NEG ? (int64_t)(0 - (uint64_t)x[i]) : (x[i] < 0 ? (int64_t)(0 - (uint64_t)x[i]) : x[i]);
+        return DI_OK;
+    }
+    if (k->in[0]->dtype == DI_DT_INT32) {
+        const int32_t *x = k->in[0]->data;
+        int32_t *y = k->out[0]->data;
+        for (int64_t i = 0; i < n; i++) y[i] = kind == U_NEG ? (int32_t)(0 - (uint32_t)x[i]) : (x[i] < 0 ? (int32_t)(0 - (uint32_t)x[i]) : x[i]);
+        return DI_OK;
+    }
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data;
+    float alpha = di_nn_attr_float(k->node, "alpha", 0.01f);
+    int threads = k->env->threads;
+#define U_LOOP(EXPR)                                                                     \
+    _Pragma("omp parallel for num_threads(threads) if (n > 32768) schedule(static)")    \
+    for (int64_t i = 0; i < n; i++) {                                                  \
+        float v = x[i];                                                                \
+        y[i] = (EXPR);                                                                 \
+    }
+    switch (kind) {
+    case U_SQRT: U_LOOP(sqrtf(v)); break;
+    case U_ERF: U_LOOP(erff(v)); break;
+    case U_SIGMOID: U_LOOP(v >= 0 ? 1.f / (1.f + expf(-v)) : expf(v) / (1.f + expf(v))); break;
+    case U_EXP: U_LOOP(expf(v)); break;
+    case U_LOG: U_LOOP(logf(v)); break;
+    case U_TANH: U_LOOP(tanhf(v)); break;
+    case U_NEG: U_LOOP(-v); break;
+    case U_ABS: U_LOOP(fabsf(v)); break;
+    case U_RECIP: U_LOOP(1.f / v); break;
+    case U_GELU: U_LOOP(0.5f * v * (1.f + erff(v * 0.70710678118654752f))); break;
+    case U_GELU_TANH: U_LOOP(0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))); break;
+    case U_LEAKY: U_LOOP(v >= 0 ? v : alpha * v); break;
+    case U_FLOOR: U_LOOP(floorf(v)); break;
+    default: U_LOOP(ceilf(v)); break;
+    }
+#undef U_LOOP
+    return DI_OK;
+}
+
+#define UNARY_OP(NAME)                                                        \
+    const di_nn_op di_op_##NAME = {                                           \
+        .name = #NAME, .min_in = 1, .max_in = 1, .check = unary_check,        \
+        .prepare = unary_prepare, .run = unary_run,                           \
+    };
+UNARY_OP(Sqrt)
+UNARY_OP(Erf)
+UNARY_OP(Sigmoid)
+UNARY_OP(Exp)
+UNARY_OP(Log)
+UNARY_OP(Tanh)
+UNARY_OP(Neg)
+UNARY_OP(Abs)
+UNARY_OP(Reciprocal)
+UNARY_OP(Gelu)
+UNARY_OP(LeakyRelu)
+UNARY_OP(Floor)
+UNARY_OP(Ceil)
+
+/* ---- Cast ---- */
+
+static int cast_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    (void)g;
+    int64_t to = di_nn_attr_int(n, "to", 0);
+    if (!di_dtype_size((int)to)) return di_nn_unsupported(err, n, "a cast to %s", di_dtype_name((int)to));
+    if (di_nn_node_attr(n, "saturate") && !di_nn_attr_int(n, "saturate", 1)) return DI_OK;
+    return DI_OK;
+}
+
+static int cast_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "a cast from %s", di_dtype_name(x->dtype));
+    di_nn_set_shape(k->out[0], (int)di_nn_attr_int(k->node, "to", 0), x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int cast_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    int64_t n = di_nn_numel(k->in[0]);
+    int from = k->in[0]->dtype, to = k->out[0]->dtype;
+    const void *x = k->in[0]->data;
+    void *y = k->out[0]->data;
+    if (from == to) {
+        memcpy(y, x, (size_t)n * di_dtype_size(to));
+        return DI_OK;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        /* integers go through int64 so that large values keep their bits */
+        bool int_src = from == DI_DT_INT64 || from == DI_DT_INT32 || from == DI_DT_INT8 || from == DI_DT_UINT8 || from == DI_DT_BOOL;
+        int64_t iv = int_src ? (from == DI_DT_INT64 ? ((const int64_t *)x)[i] : (int64_t)get_num(x, from, i)) : 0;
+        double v = int_src ? (double)iv : get_num(x, from, i);
+        if (!int_src) {
+            if (isnan(v)) iv = 0;
+            else if (v >= 9.2e18) iv = INT64_MAX;
+            else if (v <= -9.2e18) iv = INT64_MIN;
+            else iv = (int64_t)v;
+        }
+        switch (to) {
+        case DI_DT_FLOAT: ((float *)y)[i] = (float)v; break;
+        case DI_DT_DOUBLE: ((double *)y)[i] = v; break;
+        case DI_DT_INT64: ((int64_t *)y)[i] = iv; break;
+        case DI_DT_INT32: ((int32_t *)y)[i] = (int32_t)(uint32_t)(uint64_t)iv; break;
+        case DI_DT_INT8: ((int8_t *)y)[i] = (int8_t)(uint8_t)(uint64_t)iv; break;
+        case DI_DT_UINT8: ((uint8_t *)y)[i] = (uint8_t)(uint64_t)iv; break;
+        default: ((uint8_t *)y)[i] = v != 0; break; /* bool */
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Cast = {
+    .name = "Cast", .min_in = 1, .max_in = 1,
+    .check = cast_check, .prepare = cast_prepare, .run = cast_run,
+};
+
+/* ---- Equal, Less, Greater, Where ---- */
+
+static int cmp_prepare(di_nn_kctx *k, di_error *err)
+{
+    if (k->in[0]->dtype != k->in[1]->dtype) return di_nn_unsupported(err, k->node, "inputs of different element types");
+    if (!di_dtype_size(k->in[0]->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    bcast *b = malloc(sizeof *b);
+    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
+    int rc = bcast_init(k->node, k->in, 2, b, err);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    di_nn_set_shape(k->out[0], DI_DT_BOOL, b->ndim, b->dims);
+    k->state = b;
+    return DI_OK;
+}
+
+static int cmp_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const bcast *b = k->state;
+    const void *x = k->in[0]->data, *z = k->in[1]->data;
+    int dt = k->in[0]->dtype;
+    uint8_t *y = k->out[0]->data;
+    char c = k->node->op_type[0];
+    if (dt == DI_DT_INT64) {
+        const int64_t *X = x, *Z = z;
+        BCAST_FOR(b, y[I] = c == 'E' ? X[A] == Z[B] : c == 'L' ? X[A] < Z[B] : X[A] > Z[B]);
+    } else {
+        BCAST_FOR(b, {
+            double p = get_num(x, dt, A), q = get_num(z, dt, B);
+            y[I] = c == 'E' ? p == q : c == 'L' ? p < q : p > q;
+        });
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Equal = {.name = "Equal", .min_in = 2, .max_in = 2, .prepare = cmp_prepare, .run = cmp_run, .release = free};
+const di_nn_op di_op_Less = {.name = "Less", .min_in = 2, .max_in = 2, .prepare = cmp_prepare, .run = cmp_run, .release = free};
+const di_nn_op di_op_Greater = {.name = "Greater", .min_in = 2, .max_in = 2, .prepare = cmp_prepare, .run = cmp_run, .release = free};
+
+static int where_prepare(di_nn_kctx *k, di_error *err)
+{
+    if (k->in[0]->dtype != DI_DT_BOOL) return di_nn_shape_error(err, k->node, "condition is %s, not bool", di_dtype_name(k->in[0]->dtype));
+    if (k->in[1]->dtype != k->in[2]->dtype || !di_dtype_size(k->in[1]->dtype)) return di_nn_unsupported(err, k->node, "element types %s and %s", di_dtype_name(k->in[1]->dtype), di_dtype_name(k->in[2]->dtype));
+    bcast *b = malloc(sizeof *b);
+    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
+    int rc = bcast_init(k->node, k->in, 3, b, err);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    di_nn_set_shape(k->out[0], k->in[1]->dtype, b->ndim, b->dims);
+    k->state = b;
+    return DI_OK;
+}
+
+static int where_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const bcast *b = k->state;
+    const uint8_t *c = k->in[0]->data;
+    size_t es = di_dtype_size(k->out[0]->dtype);
+    const uint8_t *x = k->in[1]->data, *z = k->in[2]->data;
+    uint8_t *y = k->out[0]->data;
+    if (es == 4) {
+        BCAST_FOR(b, ((uint32_t *)y)[I] = c[A] ? ((const uint32_t *)x)[B] : ((const uint32_t *)z)[C]);
+    } else {
+        BCAST_FOR(b, memcpy(y + (size_t)I * es, c[A] ? x + (size_t)B * es : z + (size_t)C * es, es));
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Where = {.name = "Where", .min_in = 3, .max_in = 3, .prepare = where_prepare, .run = where_run, .release = free};
