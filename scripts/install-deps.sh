@@ -15,7 +15,7 @@ build_pkgs=(
 test_pkgs=(
   python3 python3-numpy python3-opencv python3-sklearn
   mariadb-server mariadb-client postgresql postgresql-client
-  libonnx-testdata clang nodejs npm
+  libonnx-testdata clang libclang-rt-dev nodejs npm
 )
 
 want=("${build_pkgs[@]}")

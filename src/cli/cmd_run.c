@@ -47,6 +47,9 @@ static const char help[] =
     "  --workers N           post-processing threads [auto, printed at start]\n"
     "  --decoders N          image decoding threads [auto]\n"
     "  --threads N           inference engine threads [auto]\n"
+    "  --streams N           inference threads, each with its own engine session\n"
+    "                        (on a GPU, one batch's transfers overlap another's\n"
+    "                        compute) [2 on cuda, 1 on cpu]\n"
     "  --force               recompute faces that already have a score\n"
     "  --limit N             process at most N faces\n"
     "  --db-retry-for S      keep reconnecting to a lost database for S seconds\n"
@@ -150,6 +153,10 @@ static int parse(run_opts *o, int argc, char **argv)
             if (!di_opt_int(v, 1, 1024, &n))
                 return bad_value("--threads", v);
             c->nn.threads = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--streams", &bad))) {
+            if (!di_opt_int(v, 1, 8, &n))
+                return bad_value("--streams", v);
+            c->streams = (int)n;
         } else if ((v = di_opt_value(argc, argv, &i, "--limit", &bad))) {
             if (!di_opt_int(v, 1, INT64_MAX, &n))
                 return bad_value("--limit", v);
@@ -274,10 +281,11 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 o->cfg.depth_dir, ncpu, s.threads[DI_STAGE_POST],
                 s.threads[DI_STAGE_POST] == 1 ? "" : "s");
     else if (o->cfg.nn.device == DI_NN_CUDA)
-        fprintf(f, "model %s (input 3x%dx%d), device cuda:%d, batch %d; %ld cores: "
-                   "%d decoders, %d post-processing workers\n",
+        fprintf(f, "model %s (input 3x%dx%d), device cuda:%d, batch %d, %d streams; "
+                   "%ld cores: %d decoders, %d post-processing workers\n",
                 o->cfg.model_path, s.model_h, s.model_w, o->cfg.nn.device_index,
-                o->cfg.batch, ncpu, s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_POST]);
+                o->cfg.batch, s.threads[DI_STAGE_INFER], ncpu, s.threads[DI_STAGE_DECODE],
+                s.threads[DI_STAGE_POST]);
     else
         fprintf(f, "model %s (input 3x%dx%d), device cpu, batch %d; %ld cores split: "
                    "inference %d thread%s, %d decoder%s, %d post-processing worker%s\n",

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static void usage(FILE *f)
 {
@@ -222,6 +225,14 @@ int di_cmd_score(int argc, char **argv)
         free(files);
         return rc_usage;
     }
+#if defined(__GLIBC__)
+    /* Each file is read into fresh buffers of the same few sizes. Keeping
+    ** freed large blocks in the heap (instead of returning them to the
+    ** kernel at once) lets the next file reuse them without page faults,
+    ** which otherwise cost more than the score itself. */
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+#endif
     int failed = 0;
     for (int i = 0; i < nfiles; i++) {
         const char *path = files[i];

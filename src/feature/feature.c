@@ -16,6 +16,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 /* The Canny state map uses 32-bit indices over (w + 2) * (h + 2). */
 #define DI_FEATURE_MAX_PIXELS ((size_t)1 << 30)
@@ -60,7 +63,7 @@ void di_feature_ws_destroy(di_feature_ws *ws)
     if (!ws)
         return;
     free(ws->depth8), free(ws->labels), free(ws->edges);
-    free(ws->canny_scratch), free(ws->cx), free(ws->cy);
+    free(ws->canny_scratch), free(ws->cx), free(ws->cy), free(ws->kernel);
     free(ws);
 }
 
@@ -104,56 +107,161 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
         ws->w_ksize == p->ksize && ws->w_sigma == p->sigma)
         return DI_OK;
     ws->w_valid = 0;
-    double *g = malloc(sizeof(double) * (size_t)p->ksize);
-    if (!g || grow((void **)&ws->cx, &ws->cx_cap, sizeof(double) * (size_t)w) ||
-        grow((void **)&ws->cy, &ws->cy_cap, sizeof(double) * (size_t)h)) {
-        free(g);
+    if (grow((void **)&ws->kernel, &ws->kernel_cap,
+             sizeof(double) * (size_t)p->ksize) ||
+        grow((void **)&ws->cx, &ws->cx_cap, sizeof(double) * (size_t)w) ||
+        grow((void **)&ws->cy, &ws->cy_cap, sizeof(double) * (size_t)h))
         return di_fail(err, DI_ENOMEM, "blur weights: out of memory");
-    }
-    int rc = di_gaussian_kernel(p->ksize, p->sigma, g, err);
-    if (rc) {
-        free(g);
+    int rc = di_gaussian_kernel(p->ksize, p->sigma, ws->kernel, err);
+    if (rc)
         return rc;
-    }
-    di_blur_weights(g, p->ksize, w, ws->cx, &ws->cx_lo, &ws->cx_hi);
-    di_blur_weights(g, p->ksize, h, ws->cy, &ws->cy_lo, &ws->cy_hi);
-    free(g);
+    di_blur_weights(ws->kernel, p->ksize, w, ws->cx, &ws->cx_lo, &ws->cx_hi);
+    di_blur_weights(ws->kernel, p->ksize, h, ws->cy, &ws->cy_lo, &ws->cy_hi);
     ws->cx_n = w, ws->cy_n = h, ws->w_ksize = p->ksize, ws->w_sigma = p->sigma;
     ws->w_valid = 1;
     return DI_OK;
 }
 
-/* Min and max; a non-finite value makes it return its index. */
+/* Min and max; a non-finite value makes it return its index. Values are
+** checked for non-finite (exponent all ones) in the same pass; with SSE/AVX
+** the pass runs 4 or 8 floats at a time (a plain C min/max reduction over
+** floats does not vectorise without -ffast-math). */
+static size_t first_nonfinite(const float *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(d[i]))
+            return i;
+    return n;
+}
+
 static size_t minmax(const float *d, size_t n, float *mn, float *mx)
 {
-    /* Blocks keep the check for non-finite values (exponent all ones) off
-    ** the min/max loop, which then vectorises. */
     float lo = d[0], hi = d[0];
-    const size_t block = 4096;
-    for (size_t s = 0; s < n; s += block) {
-        size_t e = s + block < n ? s + block : n;
-        uint32_t bad = 0;
-        for (size_t i = s; i < e; i++) {
-            uint32_t u;
-            memcpy(&u, d + i, 4);
-            bad |= (u & 0x7f800000u) == 0x7f800000u;
+    size_t i = 0;
+#if defined(__AVX__)
+    if (n >= 8) {
+        __m256 vlo = _mm256_loadu_ps(d), vhi = vlo;
+        const __m256i expo = _mm256_set1_epi32(0x7f800000);
+        __m256 bad = _mm256_setzero_ps();
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(d + i);
+            vlo = _mm256_min_ps(vlo, v);
+            vhi = _mm256_max_ps(vhi, v);
+            __m256 e = _mm256_and_ps(v, _mm256_castsi256_ps(expo));
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(e, _mm256_castsi256_ps(expo),
+                                                  _CMP_EQ_OQ));
         }
-        if (bad) {
-            for (size_t i = s; i < e; i++)
-                if (!isfinite(d[i]))
-                    return i;
+        if (_mm256_movemask_ps(bad))
+            return first_nonfinite(d, n);
+        float l[8], h[8];
+        _mm256_storeu_ps(l, vlo);
+        _mm256_storeu_ps(h, vhi);
+        for (int k = 0; k < 8; k++) {
+            lo = l[k] < lo ? l[k] : lo;
+            hi = h[k] > hi ? h[k] : hi;
         }
-        for (size_t i = s; i < e; i++) {
-            float v = d[i];
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
+    }
+#elif defined(__SSE2__)
+    if (n >= 4) {
+        __m128 vlo = _mm_loadu_ps(d), vhi = vlo;
+        const __m128i expo = _mm_set1_epi32(0x7f800000);
+        __m128i bad = _mm_setzero_si128();
+        for (; i + 4 <= n; i += 4) {
+            __m128 v = _mm_loadu_ps(d + i);
+            vlo = _mm_min_ps(vlo, v);
+            vhi = _mm_max_ps(vhi, v);
+            __m128i e = _mm_and_si128(_mm_castps_si128(v), expo);
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi32(e, expo));
         }
+        if (_mm_movemask_epi8(bad))
+            return first_nonfinite(d, n);
+        float l[4], h[4];
+        _mm_storeu_ps(l, vlo);
+        _mm_storeu_ps(h, vhi);
+        for (int k = 0; k < 4; k++) {
+            lo = l[k] < lo ? l[k] : lo;
+            hi = h[k] > hi ? h[k] : hi;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        float v = d[i];
+        if (!isfinite(v))
+            return first_nonfinite(d, n);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     *mn = lo, *mx = hi;
     return n;
 }
 
+/* L = lut[U]. The lookup table of a nearest-centre assignment is a step
+** function of the value; when it is monotone with few steps (always, in
+** practice) it is applied as a sum of comparisons, which vectorises. */
+static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
+                         size_t n)
+{
+    int steps = 0, monotone = 1;
+    uint8_t at[DI_KMEANS_MAX_K], inc[DI_KMEANS_MAX_K];
+    for (int v = 1; v < 256; v++) {
+        if (lut[v] == lut[v - 1])
+            continue;
+        if (lut[v] < lut[v - 1] || steps == 8) {
+            monotone = 0;
+            break;
+        }
+        at[steps] = (uint8_t)v;
+        inc[steps] = (uint8_t)(lut[v] - lut[v - 1]);
+        steps++;
+    }
+    if (!monotone) {
+        for (size_t i = 0; i < n; i++)
+            lab[i] = lut[u[i]];
+        return;
+    }
+    const uint8_t base = lut[0];
+    const size_t chunk = 8192; /* stays in L1 across the steps */
+    for (size_t c = 0; c < n; c += chunk) {
+        const size_t e = c + chunk < n ? c + chunk : n;
+        for (size_t i = c; i < e; i++)
+            lab[i] = base;
+        for (int s = 0; s < steps; s++) {
+            const uint8_t t = at[s], add = inc[s];
+            for (size_t i = c; i < e; i++)
+                lab[i] = (uint8_t)(lab[i] + (u[i] >= t ? add : 0));
+        }
+    }
+}
+
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram. */
+/* Histogram of a chunk of U. Depth maps are smooth, so runs of 32 equal
+** values are common (sky, walls, upsampled model output): such a run is one
+** addition; otherwise four partial tables hide the store-to-load latency. */
+static void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
+{
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const uint8_t v0 = u[i];
+        int same = 1;
+        for (int k = 1; k < 32; k++)
+            same &= u[i + k] == v0;
+        if (same) {
+            h4[0][v0] += 32;
+            continue;
+        }
+        for (int k = 0; k < 32; k += 4) {
+            h4[0][u[i + k]]++;
+            h4[1][u[i + k + 1]]++;
+            h4[2][u[i + k + 2]]++;
+            h4[3][u[i + k + 3]]++;
+        }
+    }
+    for (; i < n; i++)
+        h4[0][u[i]]++;
+}
+
+/* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram, in
+** chunks that stay in L1 between the conversion and the counting. */
 static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
                       uint64_t hist[256])
 {
@@ -164,32 +272,36 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
         return;
     }
     const float range = mx - mn;
-    if (isfinite(range)) {
-        for (size_t i = 0; i < n; i++) {
-            float q = (d[i] - mn) * 255.0f / range;
-            u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
-        }
-    } else { /* the range overflows float: only here, double */
-        const double dr = (double)mx - (double)mn;
-        for (size_t i = 0; i < n; i++) {
-            double q = ((double)d[i] - mn) * 255.0 / dr;
-            u[i] = (uint8_t)(int)(q < 255.0 ? q : 255.0);
-        }
-    }
-    /* Four partial histograms hide the store-to-load dependency. */
+    const int in_float = isfinite(range);
+    const double dr = (double)mx - (double)mn;
+    /* uint32 partial counts: a chunk sequence is flushed every 2^30 pixels. */
     uint32_t h4[4][256];
     memset(h4, 0, sizeof h4);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        h4[0][u[i]]++;
-        h4[1][u[i + 1]]++;
-        h4[2][u[i + 2]]++;
-        h4[3][u[i + 3]]++;
+    const size_t chunk = 4096;
+    size_t since_flush = 0;
+    for (size_t s = 0; s < n; s += chunk) {
+        const size_t e = s + chunk < n ? s + chunk : n;
+        if (in_float) {
+            for (size_t i = s; i < e; i++) {
+                float q = (d[i] - mn) * 255.0f / range;
+                u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
+            }
+        } else { /* the range overflows float: only here, double */
+            for (size_t i = s; i < e; i++) {
+                double q = ((double)d[i] - mn) * 255.0 / dr;
+                u[i] = (uint8_t)(int)(q < 255.0 ? q : 255.0);
+            }
+        }
+        histogram_chunk(u + s, e - s, h4);
+        since_flush += e - s;
+        if (since_flush >= ((size_t)1 << 30) || e == n) {
+            for (int v = 0; v < 256; v++) {
+                hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
+                h4[0][v] = h4[1][v] = h4[2][v] = h4[3][v] = 0;
+            }
+            since_flush = 0;
+        }
     }
-    for (; i < n; i++)
-        h4[0][u[i]]++;
-    for (int v = 0; v < 256; v++)
-        hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
 }
 
 int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
@@ -227,13 +339,9 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
     if ((rc = di_kmeans_hist(hist, p->k, out->centres, &out->k_eff, err)))
         return rc;
     di_kmeans_label_lut(out->centres, out->k_eff, ws->lut);
-    const uint8_t *lut = ws->lut;
-    const uint8_t *u = ws->depth8;
-    uint8_t *lab = ws->labels;
-    for (size_t i = 0; i < n; i++)
-        lab[i] = lut[u[i]];
+    apply_labels(ws->lut, ws->depth8, ws->labels, n);
 
-    di_canny(lab, width, height, p->canny_low, p->canny_high, ws->edges,
+    di_canny(ws->labels, width, height, p->canny_low, p->canny_high, ws->edges,
              ws->canny_scratch);
 
     uint64_t edges;

@@ -5,6 +5,14 @@
 **   Canny -> mean of the Gaussian congestion map,
 ** the last step computed as a border-corrected weighted sum of the edge map
 ** (one pass, no blur).
+**
+** Precision, fixed so that an independent oracle reproduces it exactly: the
+** 8-bit depth is computed in float32 as (D - min) * 255 / (max - min) in
+** that order (double only when max - min overflows float); k-means costs
+** come from exact 64-bit prefix sums as s2 - s1 * s1 / n in double, and
+** among equal costs the DP keeps the first minimum (the last cluster starts
+** as early as possible); a value equidistant from two centres takes the
+** lower label. The score is accumulated in double.
 */
 #ifndef DI_FEATURE_H
 #define DI_FEATURE_H

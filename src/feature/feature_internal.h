@@ -13,8 +13,8 @@ struct di_feature_ws {
     void *canny_scratch;
     size_t canny_cap;
     /* Border-corrected blur weights, cached for the last (size, ksize, sigma). */
-    double *cx, *cy;
-    size_t cx_cap, cy_cap;
+    double *cx, *cy, *kernel;
+    size_t cx_cap, cy_cap, kernel_cap;
     int cx_n, cy_n, w_ksize;
     int cx_lo, cx_hi, cy_lo, cy_hi; /* where the weight is exactly 1 */
     double w_sigma;

@@ -1,8 +1,8 @@
 /*
 ** font.c: a small bitmap font for the pictures (file name and score on the
 ** panels). Each printable ASCII glyph is 5 x 7 pixels drawn in an 8 x 8
-** cell (one column and one row of spacing); bit 4 of a row byte is the
-** leftmost pixel. The glyphs were drawn for this project.
+** cell (one column and one row of spacing, which the tail of g uses);
+** bit 4 of a row byte is the leftmost pixel. The glyphs were drawn for this project.
 */
 #include "imgproc.h"
 
@@ -114,6 +114,9 @@ void di_draw_text(uint8_t *rgb, int width, int height, int x, int y, int scale,
         if (ch < 32 || ch > 126)
             ch = '?';
         const uint8_t *g = glyphs[ch - 32];
+        /* g sits one row lower (its tail in the spacing row), so that it
+        ** does not read as 9; p, q, y have their tails inside the cell. */
+        const int drop = ch == 'g';
         int cx = x + c * 8 * scale;
         if (cx >= width)
             break;
@@ -122,7 +125,7 @@ void di_draw_text(uint8_t *rgb, int width, int height, int x, int y, int scale,
                 if (!(g[row] & (0x10 >> col)))
                     continue;
                 for (int sy = 0; sy < scale; sy++) {
-                    int py = y + (row + 1) * scale + sy;
+                    int py = y + (row + 1 + drop) * scale + sy;
                     if (py < 0 || py >= height)
                         continue;
                     for (int sx = 0; sx < scale; sx++) {

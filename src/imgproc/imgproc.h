@@ -31,6 +31,14 @@ void di_resize_bilinear_f32(const float *src, int sw, int sh, float *dst,
 /* The same on interleaved 8-bit images with c channels. */
 void di_resize_bilinear_u8(const uint8_t *src, int sw, int sh, int c,
                            uint8_t *dst, int dw, int dh);
+/* The same without allocating, for workers that resize every image: scratch
+** is caller-owned, reusable, of di_resize_scratch_size(dw, c) bytes for a
+** destination dw pixels wide with c channels (1 for the float version). */
+size_t di_resize_scratch_size(int dw, int c);
+void di_resize_bilinear_f32_scratch(const float *src, int sw, int sh, float *dst,
+                                    int dw, int dh, void *scratch);
+void di_resize_bilinear_u8_scratch(const uint8_t *src, int sw, int sh, int c,
+                                   uint8_t *dst, int dw, int dh, void *scratch);
 
 /* Colour map (perceptual, "turbo"-like) of v in 0..255 into rgb[3]. */
 void di_colormap(uint8_t v, uint8_t rgb[3]);

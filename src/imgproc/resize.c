@@ -6,12 +6,18 @@
 ** float, horizontal pass then vertical), so it agrees with cv2.resize on
 ** float32 to a few ulps.
 **
-** Column weights are computed once per tile of TILE columns and kept on the
-** stack (no allocation: these functions cannot fail).
+** Separable: each source row that an output row needs is resized
+** horizontally once into a float row (two cached rows suffice, since output
+** rows walk the source rows in order), then each output row is a two-tap
+** vertical blend that the compiler vectorises. These functions cannot fail:
+** when the few row buffers cannot be allocated they fall back to a slower
+** direct path that needs no memory (column weights per tile on the stack).
 */
 #include "imgproc.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define TILE 512
 
@@ -40,10 +46,130 @@ static tap tap_at(int d, int ssize, double scale)
     return t;
 }
 
+/* Row cache of the separable path: two horizontally resized source rows. */
+typedef struct rows2 {
+    float *buf[2];
+    int src_row[2];
+} rows2;
+
+/* Horizontal pass of source row y (float or u8 source) into a float row. */
+static void hpass_f32(const float *row, const tap *xt, int dw, float *out)
+{
+    for (int i = 0; i < dw; i++)
+        out[i] = row[xt[i].i0] * xt[i].w0 + row[xt[i].i1] * xt[i].w1;
+}
+
+static void hpass_u8(const uint8_t *row, int c, const tap *xt, int dw, float *out)
+{
+    for (int i = 0; i < dw; i++) {
+        const uint8_t *a = row + (size_t)xt[i].i0 * c, *b = row + (size_t)xt[i].i1 * c;
+        for (int k = 0; k < c; k++)
+            out[(size_t)i * c + k] = a[k] * xt[i].w0 + b[k] * xt[i].w1;
+    }
+}
+
+/* The cached float row of source row y, computing it when missing, without
+** evicting the row `keep` (the other row of the same output row). */
+static const float *row_of(rows2 *rc, int y, int keep, const void *src, int sw,
+                           int c, int is_u8, const tap *xt, int dw)
+{
+    for (int k = 0; k < 2; k++)
+        if (rc->src_row[k] == y)
+            return rc->buf[k];
+    /* Output rows walk source rows upwards: evict the lower one. */
+    int k = rc->src_row[0] < rc->src_row[1] ? 0 : 1;
+    if (keep >= 0 && rc->src_row[k] == keep)
+        k ^= 1;
+    if (is_u8)
+        hpass_u8((const uint8_t *)src + (size_t)y * sw * c, c, xt, dw, rc->buf[k]);
+    else
+        hpass_f32((const float *)src + (size_t)y * sw, xt, dw, rc->buf[k]);
+    rc->src_row[k] = y;
+    return rc->buf[k];
+}
+
+static uint8_t clamp_u8(float v);
+
+size_t di_resize_scratch_size(int dw, int c)
+{
+    if (dw <= 0 || c <= 0)
+        return 0;
+    /* Column taps, then two float rows; taps first keeps the rows aligned. */
+    return (size_t)dw * sizeof(tap) + 2 * (size_t)dw * (size_t)c * sizeof(float);
+}
+
+/* The separable path in caller-provided scratch. */
+static void separable(const void *src, int sw, int sh, int c, int is_u8,
+                      void *dst, int dw, int dh, void *scratch)
+{
+    double sx = 1.0 / ((double)dw / sw), sy = 1.0 / ((double)dh / sh);
+    size_t rowlen = (size_t)dw * c;
+    tap *xt = scratch;
+    float *mem = (float *)(xt + dw);
+    for (int i = 0; i < dw; i++)
+        xt[i] = tap_at(i, sw, sx);
+    rows2 rc = {{mem, mem + rowlen}, {-1, -1}};
+    for (int y = 0; y < dh; y++) {
+        tap yt = tap_at(y, sh, sy);
+        const float *h0 = row_of(&rc, yt.i0, -1, src, sw, c, is_u8, xt, dw);
+        const float *h1 = row_of(&rc, yt.i1, yt.i0, src, sw, c, is_u8, xt, dw);
+        float w0 = yt.w0, w1 = yt.w1;
+        if (is_u8) {
+            uint8_t *out = (uint8_t *)dst + (size_t)y * rowlen;
+            for (size_t i = 0; i < rowlen; i++)
+                out[i] = clamp_u8(h0[i] * w0 + h1[i] * w1);
+        } else {
+            float *out = (float *)dst + (size_t)y * rowlen;
+            for (size_t i = 0; i < rowlen; i++)
+                out[i] = h0[i] * w0 + h1[i] * w1;
+        }
+    }
+}
+
+/* The separable path with its own scratch; 0 when memory is short. */
+static int resize_separable(const void *src, int sw, int sh, int c, int is_u8,
+                            void *dst, int dw, int dh)
+{
+    void *scratch = malloc(di_resize_scratch_size(dw, c));
+    if (!scratch)
+        return 0;
+    separable(src, sw, sh, c, is_u8, dst, dw, dh, scratch);
+    free(scratch);
+    return 1;
+}
+
+void di_resize_bilinear_f32_scratch(const float *src, int sw, int sh, float *dst,
+                                    int dw, int dh, void *scratch)
+{
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0)
+        return;
+    if (sw == dw && sh == dh)
+        memcpy(dst, src, (size_t)sw * sh * sizeof(float));
+    else
+        separable(src, sw, sh, 1, 0, dst, dw, dh, scratch);
+}
+
+void di_resize_bilinear_u8_scratch(const uint8_t *src, int sw, int sh, int c,
+                                   uint8_t *dst, int dw, int dh, void *scratch)
+{
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || c <= 0)
+        return;
+    if (sw == dw && sh == dh)
+        memcpy(dst, src, (size_t)sw * sh * c);
+    else
+        separable(src, sw, sh, c, 1, dst, dw, dh, scratch);
+}
+
 void di_resize_bilinear_f32(const float *src, int sw, int sh, float *dst,
                             int dw, int dh)
 {
     if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0)
+        return;
+    if (sw == dw && sh == dh) {
+        memcpy(dst, src, (size_t)sw * sh * sizeof(float));
+        return;
+    }
+    if (resize_separable(src, sw, sh, 1, 0, dst, dw, dh))
         return;
     /* OpenCV: scale = 1 / (dsize / ssize), in double. */
     double sx = 1.0 / ((double)dw / sw), sy = 1.0 / ((double)dh / sh);
@@ -77,6 +203,12 @@ void di_resize_bilinear_u8(const uint8_t *src, int sw, int sh, int c,
                            uint8_t *dst, int dw, int dh)
 {
     if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || c <= 0)
+        return;
+    if (sw == dw && sh == dh) {
+        memcpy(dst, src, (size_t)sw * sh * c);
+        return;
+    }
+    if (resize_separable(src, sw, sh, c, 1, dst, dw, dh))
         return;
     double sx = 1.0 / ((double)dw / sw), sy = 1.0 / ((double)dh / sh);
     tap xt[TILE];

@@ -1,11 +1,19 @@
 /*
-** io.h: formats in and out. Depth maps from PNG (8/16-bit grey, libspng),
-** NPY (uint8, uint16, float32, float64; 2-D or 1xHxW) and PFM; PNG out; JPEG
-** in and out (libjpeg-turbo); float32 tensors as NPY for `depthindex infer`.
+** io.h: formats in and out. Depth maps from PNG (greyscale 8/16-bit, also
+** 1/2/4-bit scaled to 0..255 as libspng does; colour PNGs are refused: depth
+** is one channel), NPY (format 1.0/2.0/3.0; uint8, uint16, float32, float64
+** in either byte order; C or Fortran order; HxW, 1xHxW or HxWx1) and PFM
+** ("Pf"; the sign of the scale gives the byte order; rows are returned top
+** to bottom); PNG, PFM and NPY out; JPEG in and out (libjpeg-turbo); float32
+** tensors as NPY for `depthindex infer`.
 **
 ** Every reader takes memory (for the fuzz targets) and has a path wrapper
 ** that names the file in its errors. Readers refuse absurd declared sizes
-** (more than DI_IO_MAX_PIXELS) before allocating.
+** (more than DI_IO_MAX_PIXELS: DI_ENOMEM) and sizes the file cannot hold
+** (DI_EFORMAT) before allocating. Depth maps with NaN or Inf are DI_EFORMAT
+** naming the first such pixel. Writers write a temporary file beside the
+** target and rename it into place, so a failure (DI_EIO, DI_ENOSPC) never
+** leaves a half-written file.
 */
 #ifndef DI_IO_H
 #define DI_IO_H
@@ -55,7 +63,10 @@ int di_png_write16(const char *path, const uint16_t *pixels, int width,
 int di_pfm_write(const char *path, const float *depth, int width, int height,
                  di_error *err);
 
-/* N-dimensional float32 tensors as NPY (for `infer`). dims[ndim]. */
+/* N-dimensional float32 tensors as NPY (for `infer`). dims[ndim]. Reading
+** accepts the depth dtypes (converted to float32) in any order and up to
+** DI_NPY_MAX_DIMS dimensions (0-D too); values are not checked for
+** finiteness. Writing is little-endian float32, C order, format 1.0. */
 #define DI_NPY_MAX_DIMS 8
 typedef struct di_tensor {
     int ndim;
@@ -71,8 +82,9 @@ int di_npy_write_f32(const char *path, const float *data, const int64_t *dims,
                      int ndim, di_error *err);
 
 /* JPEG. di_jpeg_decode_mem decodes to RGB; when min_width/min_height are
-** positive it uses libjpeg-turbo's DCT-domain scaling to the smallest scale
-** whose output is still at least that large (a cheap first downscale when
+** positive it uses libjpeg-turbo's DCT-domain scaling to the smallest of the
+** scales 1/8, 1/4, 1/2 whose output is still at least that large (the other
+** eighths run without SIMD and cost more than a full decode) (a cheap first downscale when
 ** the model input is much smaller than the image). The image's own full size
 ** is returned in *full_width and *full_height (either may be NULL). Grey
 ** JPEGs are expanded to RGB; CMYK/YCCK (Adobe) JPEGs are converted to RGB.

@@ -106,7 +106,10 @@ int di_io_write_file(const char *path, const void *data, size_t size,
     char *tmp = malloc(plen + 32);
     if (!tmp)
         return di_fail(err, DI_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 32, "%s.tmp%ld", path, (long)getpid());
+    /* Unique per process and per call, so concurrent writers never share a
+    ** temporary file. */
+    static _Atomic unsigned long counter;
+    snprintf(tmp, plen + 32, "%s.tmp%ld-%lu", path, (long)getpid(), ++counter);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;

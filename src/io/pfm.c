@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "pfm.c assumes a little-endian host"
+#endif
+
 static int is_space(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -96,11 +100,14 @@ int di_pfm_read_depth_mem(const uint8_t *data, size_t size, const char *name,
     const uint8_t *src = data + pos;
     for (int64_t y = 0; y < H; y++) {
         float *row = px + (size_t)(H - 1 - y) * (size_t)W; /* bottom to top */
+        if (little) { /* the host's order (x86-64, aarch64): a plain copy */
+            memcpy(row, src, (size_t)W * 4);
+            src += (size_t)W * 4;
+            continue;
+        }
         for (int64_t x = 0; x < W; x++, src += 4) {
-            uint32_t u = little ? (src[0] | (uint32_t)src[1] << 8 |
-                                   (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24)
-                                : (src[3] | (uint32_t)src[2] << 8 |
-                                   (uint32_t)src[1] << 16 | (uint32_t)src[0] << 24);
+            uint32_t u = src[3] | (uint32_t)src[2] << 8 | (uint32_t)src[1] << 16 |
+                         (uint32_t)src[0] << 24;
             memcpy(&row[x], &u, 4);
         }
     }
@@ -129,17 +136,8 @@ int di_pfm_write(const char *path, const float *depth, int width, int height,
         return di_fail(err, DI_ENOMEM, "%s: out of memory", path);
     memcpy(buf, head, (size_t)hlen);
     uint8_t *dst = buf + hlen;
-    for (int y = height - 1; y >= 0; y--, dst += row) {
-        const float *src = depth + (size_t)y * (size_t)width;
-        for (int x = 0; x < width; x++) {
-            uint32_t u;
-            memcpy(&u, &src[x], 4);
-            dst[4 * x] = (uint8_t)u;
-            dst[4 * x + 1] = (uint8_t)(u >> 8);
-            dst[4 * x + 2] = (uint8_t)(u >> 16);
-            dst[4 * x + 3] = (uint8_t)(u >> 24);
-        }
-    }
+    for (int y = height - 1; y >= 0; y--, dst += row) /* little-endian host */
+        memcpy(dst, depth + (size_t)y * (size_t)width, row);
     int rc = di_io_write_file(path, buf, (size_t)hlen + row * (size_t)height, err);
     free(buf);
     return rc;

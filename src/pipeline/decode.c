@@ -1,4 +1,5 @@
-/* decode.c: the decode pool and the inference thread (model mode).
+/* decode.c: the decode pool and the inference threads (model mode; one
+** per stream, each with its own engine session).
 **
 ** A decoder claims one slot of a batch: it reads the face's JPEG, decodes it
 ** with libjpeg-turbo's DCT scaling to the smallest size still at least the
@@ -121,12 +122,13 @@ void *di_decoder_main(void *arg)
 void *di_infer_main(void *arg)
 {
     di_pipeline *p = arg;
+    di_nn_session *nn = p->nn[atomic_fetch_add(&p->next_infer, 1)];
     const size_t plane = (size_t)p->out_h * p->out_w;
     di_batch *b;
     while ((b = di_queue_pop(p->infer_q))) {
         double t0 = di_now();
         di_error e = {0};
-        int rc = di_nn_run(p->nn, b->input, b->n, b->output, (size_t)b->n * plane, &e);
+        int rc = di_nn_run(nn, b->input, b->n, b->output, (size_t)b->n * plane, &e);
         di_pipe_busy(p, DI_STAGE_INFER, t0);
         for (int i = 0; i < b->n; i++) {
             di_item *it = di_queue_pop(p->free_items);
@@ -141,6 +143,7 @@ void *di_infer_main(void *arg)
         }
         di_queue_push(p->free_batches, b);
     }
-    di_queue_close(p->post_q);
+    if (atomic_fetch_sub(&p->live_infer, 1) == 1)
+        di_queue_close(p->post_q);
     return NULL;
 }

@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#define DI_PIPELINE_MAX_STREAMS 8
+
 /* One face on its way through the pipeline. */
 typedef struct di_item {
     int64_t id;
@@ -44,7 +46,8 @@ typedef struct di_batch {
 struct di_pipeline {
     di_pipeline_config cfg;
     di_store *read_store, *write_store;
-    di_nn_session *nn;
+    di_nn_session *nn[DI_PIPELINE_MAX_STREAMS];
+    int ninfer;
     bool model_mode;
     int in_c, in_h, in_w, out_h, out_w;
     int ndecoders, nworkers;
@@ -61,9 +64,9 @@ struct di_pipeline {
     di_store_result *results;
     int nresults;
 
-    pthread_t reader, infer, writer, *decoders, *workers;
+    pthread_t reader, infer[DI_PIPELINE_MAX_STREAMS], writer, *decoders, *workers;
     bool started;
-    atomic_int live_decoders, live_workers;
+    atomic_int live_decoders, live_workers, live_infer, next_infer;
     atomic_bool done; /* set by the writer, last to end, after t_end */
 
     /* The store's retry loops poll these (its API takes volatile bool *). */

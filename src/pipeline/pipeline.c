@@ -13,7 +13,8 @@ const char *const di_stage_names[DI_STAGE_COUNT] = {
 const char *const di_queue_names[DI_Q_COUNT] = {
     "decode", "infer", "post", "write"};
 
-#define NBATCHES 3 /* one filling, one decoding, one in inference */
+/* Batches: one filling, one decoding, one in each inference thread. */
+#define NBATCHES(p) ((p)->ninfer + 2)
 
 void di_pipeline_config_default(di_pipeline_config *c)
 {
@@ -143,6 +144,8 @@ static int check_config(const di_pipeline_config *c, di_error *err)
         return di_fail(err, DI_EINVAL, "--workers must be 1..1024, not %d", c->workers);
     if (c->decoders < 0 || c->decoders > 1024)
         return di_fail(err, DI_EINVAL, "--decoders must be 1..1024, not %d", c->decoders);
+    if (c->streams < 0 || c->streams > 8)
+        return di_fail(err, DI_EINVAL, "--streams must be 1..8, not %d", c->streams);
     if (c->limit < 0)
         return di_fail(err, DI_EINVAL, "--limit must not be negative");
     if (c->page_rows < 1 || c->write_rows < 1)
@@ -162,10 +165,12 @@ static int check_config(const di_pipeline_config *c, di_error *err)
 
 static int open_model(di_pipeline *p, di_error *err)
 {
-    int rc = di_nn_session_create(p->cfg.model_path, &p->cfg.nn, &p->nn, err);
+    int rc = DI_OK;
+    for (int i = 0; i < p->ninfer && !rc; i++)
+        rc = di_nn_session_create(p->cfg.model_path, &p->cfg.nn, &p->nn[i], err);
     if (rc)
         return rc;
-    rc = di_nn_input_chw(p->nn, &p->in_c, &p->in_h, &p->in_w);
+    rc = di_nn_input_chw(p->nn[0], &p->in_c, &p->in_h, &p->in_w);
     if (rc)
         return di_fail(err, rc, "%s: cannot read the input shape", p->cfg.model_path);
     if (p->in_c != 3 || p->in_h < 1 || p->in_w < 1)
@@ -174,7 +179,7 @@ static int open_model(di_pipeline *p, di_error *err)
                        p->cfg.model_path, p->in_c, p->in_h, p->in_w);
     int64_t dims[8];
     int ndim = 0;
-    rc = di_nn_output_shape(p->nn, p->cfg.batch, dims, &ndim, err);
+    rc = di_nn_output_shape(p->nn[0], p->cfg.batch, dims, &ndim, err);
     if (rc)
         return rc;
     int64_t plane_extra = 1;
@@ -196,14 +201,14 @@ static int alloc_pools(di_pipeline *p, di_error *err)
     size_t plane = p->model_mode ? (size_t)p->out_h * p->out_w : 0;
     if (p->model_mode) {
         size_t in_sz = (size_t)c->batch * 3 * p->in_h * p->in_w;
-        p->nbatches = NBATCHES;
-        p->batches = calloc(NBATCHES, sizeof *p->batches);
-        p->free_batches = di_queue_create(NBATCHES);
-        p->decode_q = di_queue_create((size_t)NBATCHES * c->batch);
-        p->infer_q = di_queue_create(NBATCHES);
+        p->nbatches = NBATCHES(p);
+        p->batches = calloc((size_t)p->nbatches, sizeof *p->batches);
+        p->free_batches = di_queue_create((size_t)p->nbatches);
+        p->decode_q = di_queue_create((size_t)p->nbatches * c->batch);
+        p->infer_q = di_queue_create((size_t)p->nbatches);
         if (!p->batches || !p->free_batches || !p->decode_q || !p->infer_q)
             return di_fail(err, DI_ENOMEM, "out of memory for batches");
-        for (int i = 0; i < NBATCHES; i++) {
+        for (int i = 0; i < p->nbatches; i++) {
             di_batch *b = &p->batches[i];
             b->slots = calloc((size_t)c->batch, sizeof *b->slots);
             b->input = calloc(in_sz, sizeof *b->input);
@@ -240,6 +245,23 @@ static int alloc_pools(di_pipeline *p, di_error *err)
     return DI_OK;
 }
 
+/* One run of a full batch of zeros before the clock starts: the engine
+** prepares its kernels for this batch size on the first run (oneDNN compiles
+** them), and an engine that cannot run the model at all is a setup error
+** here rather than an error on every face. */
+static int warm_up(di_pipeline *p, di_error *err)
+{
+    di_batch *b = &p->batches[0];
+    size_t plane = (size_t)p->out_h * p->out_w;
+    int rc = DI_OK;
+    for (int i = 0; i < p->ninfer && !rc; i++)
+        rc = di_nn_run(p->nn[i], b->input, p->cfg.batch, b->output,
+                       (size_t)p->cfg.batch * plane, err);
+    if (rc)
+        di_error_prefix(err, "%s", p->cfg.model_path);
+    return rc;
+}
+
 int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
                        di_error *err)
 {
@@ -268,12 +290,20 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
         if (cfg->limit > 0 && p->total > cfg->limit)
             p->total = cfg->limit;
     }
+    if (p->model_mode) {
+        p->ninfer = cfg->streams > 0 ? cfg->streams
+                  : cfg->nn.device == DI_NN_CUDA ? 2 : 1;
+        if (p->ninfer > DI_PIPELINE_MAX_STREAMS)
+            p->ninfer = DI_PIPELINE_MAX_STREAMS;
+    }
     if (!rc && p->model_mode)
         rc = open_model(p, err);
     if (!rc) {
         choose_split(p);
         rc = alloc_pools(p, err);
     }
+    if (!rc && p->model_mode)
+        rc = warm_up(p, err);
     if (rc) {
         di_pipeline_destroy(p);
         return rc;
@@ -291,6 +321,7 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
         return di_fail(err, DI_ENOMEM, "out of memory for threads");
     atomic_store(&p->live_decoders, p->ndecoders);
     atomic_store(&p->live_workers, p->nworkers);
+    atomic_store(&p->live_infer, p->ninfer);
     /* Thread creation failing half-way would leave stages without their
     ** consumers; it only happens when the system is out of resources, and
     ** then nothing sensible can be done but stop. */
@@ -299,7 +330,8 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
     for (int i = 0; !bad && i < p->nworkers; i++, n++)
         bad = pthread_create(&p->workers[i], NULL, di_worker_main, p) != 0;
     if (!bad && p->model_mode) {
-        bad = pthread_create(&p->infer, NULL, di_infer_main, p) != 0;
+        for (int i = 0; !bad && i < p->ninfer; i++)
+            bad = pthread_create(&p->infer[i], NULL, di_infer_main, p) != 0;
         for (int i = 0; !bad && i < p->ndecoders; i++)
             bad = pthread_create(&p->decoders[i], NULL, di_decoder_main, p) != 0;
     }
@@ -337,7 +369,7 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
         s->busy[i] = (double)atomic_load(&p->busy_ns[i]) * 1e-9;
     s->threads[DI_STAGE_READ] = 1;
     s->threads[DI_STAGE_DECODE] = p->model_mode ? p->ndecoders : p->nworkers;
-    s->threads[DI_STAGE_INFER] = p->model_mode ? 1 : 0;
+    s->threads[DI_STAGE_INFER] = p->model_mode ? p->ninfer : 0;
     s->threads[DI_STAGE_POST] = p->nworkers;
     s->threads[DI_STAGE_WRITE] = 1;
     di_queue *qs[DI_Q_COUNT] = {p->decode_q, p->infer_q, p->post_q, p->write_q};
@@ -362,7 +394,8 @@ int di_pipeline_wait(di_pipeline *p, di_error *err)
         if (p->model_mode) {
             for (int i = 0; i < p->ndecoders; i++)
                 pthread_join(p->decoders[i], NULL);
-            pthread_join(p->infer, NULL);
+            for (int i = 0; i < p->ninfer; i++)
+                pthread_join(p->infer[i], NULL);
         }
         for (int i = 0; i < p->nworkers; i++)
             pthread_join(p->workers[i], NULL);
@@ -387,8 +420,9 @@ void di_pipeline_destroy(di_pipeline *p)
     }
     di_store_close(p->read_store);
     di_store_close(p->write_store);
-    if (p->nn)
-        di_nn_session_destroy(p->nn);
+    for (int i = 0; i < DI_PIPELINE_MAX_STREAMS; i++)
+        if (p->nn[i])
+            di_nn_session_destroy(p->nn[i]);
     for (int i = 0; p->batches && i < p->nbatches; i++) {
         free(p->batches[i].slots);
         free(p->batches[i].input);

@@ -42,6 +42,11 @@ typedef struct di_pipeline_config {
     int queue;                 /* depth maps between inference and post [36] */
     int workers;               /* post-processing threads (0 = auto) */
     int decoders;              /* decode threads (0 = auto) */
+    int streams;               /* inference threads, each with its own session,
+                               ** so that one batch's transfers overlap another's
+                               ** compute on a GPU (0 = auto: 2 on CUDA, 1 on
+                               ** CPU, where the engine's threads share the
+                               ** cores instead) */
     float mean[3], std[3];     /* normalisation of RGB in 0..1 [ImageNet] */
     bool force;                /* redo faces that already have a score */
     int64_t limit;             /* at most this many faces (0 = all) */

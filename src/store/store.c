@@ -36,6 +36,21 @@ const char *di_store_backend(const di_store *s)
     return s ? s->ops->name : "none";
 }
 
+int di_store_nfaces(const di_store *s)
+{
+    return s->nfaces;
+}
+
+const char *di_store_face_name(const di_store *s, int face)
+{
+    return face >= 0 && face < s->nfaces ? s->faces[face] : NULL;
+}
+
+const char *di_store_where(const di_store *s)
+{
+    return s->where;
+}
+
 /* ---- messages ---- */
 
 void di_store_scrub(const di_store *s, char *msg)

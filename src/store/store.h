@@ -10,6 +10,12 @@
 ** as DI_ECONN; the *_retry functions reconnect with backoff until a deadline.
 ** All values are bound parameters; table and column names are validated
 ** identifiers.
+**
+** A di_store is one connection: use it from one thread at a time (the
+** pipeline opens one for its reader and one for its writer). Failed faces are
+** recorded in depthindex_errors (id, face, error, at), created when missing;
+** a failed face stays pending (its column stays NULL), so a later run tries it
+** again, and its record goes when it succeeds.
 */
 #ifndef DI_STORE_H
 #define DI_STORE_H
@@ -91,6 +97,13 @@ int di_store_count(di_store *s, di_store_counts *out, di_error *err);
 /* Inserts panoramas (for `init --demo`), in one transaction. */
 int di_store_insert_panoramas(di_store *s, const int64_t *ids,
                               const char *const *sids, int n, di_error *err);
+
+/* The configured faces, after defaults: their count and names, and a
+** description of the database for messages ("mysql://user@host:port/db",
+** never with the password). */
+int di_store_nfaces(const di_store *s);
+const char *di_store_face_name(const di_store *s, int face);
+const char *di_store_where(const di_store *s);
 
 /* Which backends this build has, e.g. "sqlite mariadb postgresql". */
 const char *di_store_backends_built(void);

@@ -7,11 +7,19 @@
 #   server.sh createdb mariadb|postgresql NAME   (re)create an empty database NAME
 #                                               owned by the test user
 #   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
+#   server.sh timeouts mariadb|postgresql NAME SECONDS
+#                      make the server drop idle sessions of database NAME after
+#                      SECONDS (MariaDB: wait_timeout for the user di_slow, whose
+#                      URL is printed, and net_read_timeout/net_write_timeout
+#                      server-wide until its restart; PostgreSQL: idle_session_timeout on the database;
+#                      the URL printed is di_test's). Other tests are unaffected.
 #
 # Settings (environment):
 #   DI_TEST_DB_DIR        data folders   [$MESON_BUILD_ROOT/test-db, else
 #                                          $DEPTHINDEX_BUILD_ROOT/test-db, else /tmp/di-test-db]
 #   DI_TEST_MARIADB_PORT  [33306]         DI_TEST_PG_PORT  [35432]
+#   DI_TEST_PG_BIN        [the newest /usr/lib/postgresql/*/bin]
+#   DI_TEST_MARIADBD      [/usr/sbin/mariadbd]
 # The server has a database depthindex_test and a user di_test, password
 # di-secret, allowed to create databases and to set its own session timeouts.
 #
@@ -33,7 +41,10 @@ if [ -z "$base" ]; then
 fi
 mport=${DI_TEST_MARIADB_PORT:-33306}
 pport=${DI_TEST_PG_PORT:-35432}
-pgbin=/usr/lib/postgresql/15/bin
+# PostgreSQL's server binaries: Debian puts them in /usr/lib/postgresql/N/bin
+pgbin=${DI_TEST_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+pgbin=${pgbin:-/usr/lib/postgresql/15/bin}
+mariadbd=${DI_TEST_MARIADBD:-/usr/sbin/mariadbd}
 user=di_test
 password=di-secret
 
@@ -57,7 +68,7 @@ am_root=false
 
 check_packages() {
   if [ "$kind" = mariadb ]; then
-    command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] ||
+    [ -x "$mariadbd" ] ||
       skip "mariadb-server is not installed (scripts/install-deps.sh --test installs it)"
     command -v mariadb-install-db >/dev/null ||
       skip "mariadb-install-db missing (package mariadb-server)"
@@ -65,7 +76,7 @@ check_packages() {
     if $am_root; then id mysql >/dev/null 2>&1 || skip "no system user mysql to run mariadbd as"; fi
   else
     [ -x $pgbin/postgres ] && [ -x $pgbin/initdb ] && [ -x $pgbin/pg_ctl ] ||
-      skip "postgresql 15 is not installed in $pgbin (scripts/install-deps.sh --test installs it)"
+      skip "postgresql server binaries are not installed in $pgbin (scripts/install-deps.sh --test installs it)"
     command -v psql >/dev/null || skip "psql missing (package postgresql-client)"
     if $am_root; then id postgres >/dev/null 2>&1 || skip "no system user postgres to run the server as"; fi
   fi
@@ -142,7 +153,7 @@ start_mariadb() {
       die "mariadb-install-db failed: $(tail -3 "$dir/install.log")"
   fi
   local u=(); $am_root && u=(--user=mysql)
-  setsid /usr/sbin/mariadbd --no-defaults --datadir="$dir" "${u[@]}" \
+  setsid "$mariadbd" --no-defaults --datadir="$dir" "${u[@]}" \
     --socket="$sd/mysqld.sock" --pid-file="$dir/mariadbd.pid" --port="$port" \
     --bind-address=127.0.0.1 --skip-networking=0 --log-error="$dir/error.log" \
     --innodb-buffer-pool-size=64M --skip-log-bin --max-connections=200 \
@@ -179,26 +190,37 @@ start_postgresql() {
   fi
 }
 
+# The server process on our port, as recorded when it started.
+server_pid() {
+  local pid; pid=$(cat "$state.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
+
+record_pid() {
+  local dir=$1 pid
+  if [ "$kind" = mariadb ]; then pid=$(cat "$dir/mariadbd.pid" 2>/dev/null || true)
+  else pid=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true); fi
+  echo "$pid" >"$state.pid"
+}
+
 do_start() {
-  answering && return 0
+  # Reuse a running one, unless its data folder was deleted under it (make
+  # clean): then stop it (if it is ours) and start afresh.
+  local dir; dir=$(cat "$state.dir" 2>/dev/null || true)
+  if [ -n "$dir" ] && [ -d "$dir" ] && answering; then return 0; fi
+  do_stop
   if [ "$kind" = mariadb ]; then start_mariadb; else start_postgresql; fi
+  record_pid "$(datadir)"
   wait_for 30 answering || die "$kind on port $port does not accept the test user"
 }
 
 do_stop() {
-  [ -f "$state.dir" ] || return 0
-  local dir; dir=$(cat "$state.dir")
-  if [ "$kind" = mariadb ]; then
-    local pid; pid=$(cat "$dir/mariadbd.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      wait_for 60 bash -c "! kill -0 $pid 2>/dev/null" || die "mariadbd $pid does not stop"
-    fi
-  else
-    if [ -f "$dir/postmaster.pid" ]; then
-      as_server_user $pgbin/pg_ctl -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 || true
-    fi
-  fi
+  local pid; pid=$(server_pid)
+  [ -n "$pid" ] || return 0
+  # SIGTERM: MariaDB's clean shutdown; SIGINT: PostgreSQL's "fast" one.
+  if [ "$kind" = mariadb ]; then kill -TERM "$pid"; else kill -INT "$pid"; fi
+  wait_for 60 bash -c "! kill -0 $pid 2>/dev/null" || die "$kind server $pid does not stop"
+  rm -f "$state.pid"
 }
 
 do_createdb() {
@@ -213,8 +235,31 @@ do_createdb() {
   fi
 }
 
+do_timeouts() {
+  local secs=${4:-}
+  [ -n "$dbname" ] && [[ "$secs" =~ ^[0-9]+$ ]] || usage
+  do_start
+  if [ "$kind" = mariadb ]; then
+    # wait_timeout: through init_connect, which runs only for users without
+    # CONNECTION ADMIN, so di_slow gets it and di_test (ALL PRIVILEGES) does
+    # not. (Setting net_read_timeout per session there would keep MariaDB
+    # 10.11 from applying wait_timeout at all.) net_read_timeout and
+    # net_write_timeout are server-wide: they only bound a stalled packet.
+    admin_sql "CREATE USER IF NOT EXISTS 'di_slow'@'127.0.0.1' IDENTIFIED BY '$password';
+      CREATE USER IF NOT EXISTS 'di_slow'@'localhost' IDENTIFIED BY '$password';
+      GRANT ALL PRIVILEGES ON \`$dbname\`.* TO 'di_slow'@'127.0.0.1';
+      GRANT ALL PRIVILEGES ON \`$dbname\`.* TO 'di_slow'@'localhost';
+      SET GLOBAL init_connect = 'SET SESSION wait_timeout = $secs';
+      SET GLOBAL net_read_timeout = $secs, net_write_timeout = $secs;"
+    echo "mysql://di_slow@127.0.0.1:$port/$dbname"
+  else
+    admin_sql "ALTER DATABASE $dbname SET idle_session_timeout = '${secs}s'" >/dev/null
+    echo "postgresql://$user@127.0.0.1:$port/$dbname"
+  fi
+}
+
 case "$action" in
-  start|stop|restart|createdb) ;;
+  start|stop|restart|createdb|timeouts) ;;
   url)
     scheme=mysql; [ "$kind" = postgresql ] && scheme=postgresql
     echo "$scheme://$user@127.0.0.1:$port/${dbname:-depthindex_test}"; exit 0 ;;
@@ -229,4 +274,5 @@ case "$action" in
   stop) do_stop ;;
   restart) do_stop; do_start ;;
   createdb) do_createdb ;;
+  timeouts) do_timeouts "$@" ;;
 esac

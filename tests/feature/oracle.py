@@ -273,7 +273,8 @@ def canny_random(helper, tmp, rng):
                 img = np.kron(small, np.ones((bs, bs)))[:h, :w].astype(np.uint8)
             else:  # any grey levels
                 img = rng.integers(0, 256, (h, w), dtype=np.uint8)
-            for low, high in [(100, 200), (30, 90), (200, 100), (100.5, 200.5)]:
+            for low, high in [(100, 200), (30, 90), (200, 100), (100.5, 200.5),
+                              (0, 0), (99.99, 100)]:
                 src = os.path.join(tmp, "c.raw")
                 dst = os.path.join(tmp, "c.out")
                 img.tofile(src)
@@ -319,7 +320,8 @@ def main():
         # Other parameters on a few maps.
         few = [m for m in maps if m[1].size <= 300000][:8] + real[:1]
         for params in [(3, 50, 150, 31, 4.0), (6, 20, 60, 7, 0.0),
-                       (1, 100, 200, 71, 7.0), (8, 100, 200, 71, 7.0)]:
+                       (1, 100, 200, 71, 7.0), (8, 100, 200, 71, 7.0),
+                       (12, 100, 200, 71, 7.0)]:
             worst = max(worst, compare_scores(helper, tmp, few, params))
         n_canny = canny_random(helper, tmp, rng)
         blur_vs_cv2(helper, tmp, rng)

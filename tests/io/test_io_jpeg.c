@@ -119,14 +119,16 @@ int main(void)
     int sw, sh;
     CHECK(di_jpeg_read_size_mem(b, n, p, &sw, &sh, &e) == 0 && sw == W && sh == H);
 
-    /* DCT scaling: the smallest n/8 that covers the request. */
+    /* DCT scaling: the smallest of 1/8, 2/8, 4/8, 8/8 that covers the request. */
     struct { int mw, mh, ow, oh; } sc[] = {
         {1, 1, 26, 18},        /* 1/8 */
         {26, 18, 26, 18},      /* exactly 1/8 */
         {27, 1, 51, 36},       /* 2/8 */
         {100, 50, 102, 71},    /* 4/8 */
         {0, 71, 102, 71},      /* height only */
-        {170, 10, 178, 124},   /* 7/8 */
+        {0, 72, W, H},         /* more than half: full */
+        {170, 10, W, H},       /* 7/8 would do, but 3/8..7/8 are not used */
+        {52, 10, 102, 71},     /* 3/8 would do: 4/8 */
         {W, H, W, H},          /* full */
         {W + 1, H + 1, W, H},  /* more than full: full */
     };

@@ -46,14 +46,26 @@ def check(cond, what):
         raise Fail(what)
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
+
+def sanitizer_check(stderr, what):
+    """In the ASan/UBSan build a report can hide behind an expected exit code."""
+    for mark in SANITIZER_MARKS:
+        check(mark not in stderr, "%s: sanitizer report:\n%s" % (what, stderr[-4000:]))
+
+
 def di(args, env=None, timeout=180, input=None):
     e = dict(os.environ)
     e.pop("DEPTHINDEX_TEST_READ_DELAY_MS", None)
     e.pop("DEPTHINDEX_TEST_PAGE_ROWS", None)
     if env:
         e.update(env)
-    return subprocess.run([DI] + args, env=e, capture_output=True, text=True,
-                          timeout=timeout, input=input)
+    r = subprocess.run([DI] + args, env=e, capture_output=True, text=True,
+                       timeout=timeout, input=input)
+    sanitizer_check(r.stderr, " ".join(args[:1]))
+    return r
 
 
 def di_ok(args, env=None, codes=(0,)):
@@ -324,9 +336,10 @@ def case_model(tmp):
     # deterministic, whatever the batch size and the number of threads
     s = summary(di_ok(["run", "--db", db.url, "--images", images, "--model", model,
                        "--device", "cpu", "--batch", "5", "--workers", "2", "--force",
+                       "--streams", "2", "--decoders", "2",
                        "--progress", "json"]).stdout)
     check(s["ok"] == 24, "model rerun: %s" % s)
-    same_scores(first, scores(db), "model batch 3 vs batch 5", tol=1e-5)
+    same_scores(first, scores(db), "model batch 3 vs batch 5 on 2 streams", tol=1e-5)
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
@@ -486,6 +499,7 @@ def interrupted(tmp, name, sig, twice):
         time.sleep(0.05)
         p.send_signal(sig)
     out, err = p.communicate(timeout=60)
+    sanitizer_check(err, name)
     want = 130 if sig == signal.SIGINT else 143
     check(p.returncode == want, "%s: exit %d, want %d: %s" % (name, p.returncode, want, err))
     check(time.time() - t0 < 10, "%s: took %.1f s to stop" % (name, time.time() - t0))
@@ -549,6 +563,8 @@ def case_server(tmp, kind):
                    "SET GLOBAL net_write_timeout = 2")
     else:
         db.execute("ALTER DATABASE pipe_idle SET idle_session_timeout = '2s'")
+    aborted = lambda: int(db.query("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")[0][1])
+    before = aborted() if kind == "mariadb" else 0
     try:
         slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="3000", DEPTHINDEX_TEST_PAGE_ROWS="5")
         t0 = time.time()
@@ -556,6 +572,14 @@ def case_server(tmp, kind):
         check(time.time() - t0 > 5.5, "the slowed run was not slow")
         check(s["ok"] == 4 * n and s["failed"] == 0, "idle-timeout run: %s" % s)
         same_scores(scores(db), ref, "%s with 2 s idle timeouts" % kind, tol=2e-6)
+        # and the server did drop idle connections on the way
+        if kind == "mariadb":
+            dropped = aborted() - before
+        else:
+            time.sleep(0.7)  # statistics reach pg_stat_database with a delay
+            dropped = int(db.query("SELECT sessions_fatal FROM pg_stat_database "
+                                   "WHERE datname = 'pipe_idle'")[0][0])
+        check(dropped > 0, "%s dropped no connection: the test tested nothing" % kind)
     finally:
         if kind == "mariadb":
             db.execute("SET GLOBAL wait_timeout = 28800; SET GLOBAL net_read_timeout = 30; "
@@ -569,12 +593,42 @@ def case_server(tmp, kind):
     wait_done(db, 4, p)
     r = server("restart", kind)
     check(r.returncode == 0, "restart failed: %s" % (r.stdout + r.stderr))
+    done = sum(v is not None for v in scores(db).values())
+    check(done < 4 * n and p.poll() is None, "the run was not in flight across the restart")
     out, err = p.communicate(timeout=170)
+    sanitizer_check(err, "run across a restart")
     check(p.returncode == 0, "run across a restart: exit %d: %s" % (p.returncode, err[-2000:]))
     s = summary(out)
     check(s["ok"] == 4 * n and s["failed"] == 0 and s["skipped"] == 0, "summary %s" % s)
     same_scores(scores(db), ref, "%s after a restart" % kind, tol=2e-6)
     check(errors(db) == {}, "errors: %s" % errors(db))
+
+    # 5. the server gone for longer than --db-retry-for: the run stops with
+    #    exit 2 and one clear line; what was committed stays and is right
+    db = server_db(kind, "pipe_gone")
+    init_demo(db, images, n=n, size=size)
+    p = background_run(run_args(db, images, ["--db-retry-for", "2"]), slow)
+    wait_done(db, 4, p)
+    try:
+        r = server("stop", kind)
+        check(r.returncode == 0, "stop failed: %s" % (r.stdout + r.stderr))
+        out, err = p.communicate(timeout=60)
+    finally:
+        server("start", kind)
+    sanitizer_check(err, "run with the server gone")
+    check(p.returncode == 2, "server gone: exit %d, want 2: %s" % (p.returncode, err[-2000:]))
+    s = summary(out)
+    check(s["outcome"].startswith("stopped") and s["skipped"] > 0, "summary %s" % s)
+    lines = [l for l in err.splitlines() if l.startswith("depthindex: ")]
+    check(len(lines) == 1 and PASSWORD not in err, "messages: %r" % lines)
+    kept = scores(db)
+    done = sum(v is not None for v in kept.values())
+    check(s["ok"] <= done < 4 * n, "summary ok %d, table %d" % (s["ok"], done))
+    for k, v in kept.items():
+        check(v is None or abs(v - ref[k]) <= 2e-6 * max(1, abs(v)), "face %s: %r" % (k, v))
+    s = summary(di_ok(run_args(db, images), env=db.env).stdout)
+    check(s["ok"] == 4 * n - done, "the rerun did %s, want %d" % (s, 4 * n - done))
+    same_scores(scores(db), ref, "%s after the server came back" % kind, tol=2e-6)
 
 
 CASES = {

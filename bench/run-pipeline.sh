@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Pipeline benchmarks (issue 4), on SQLite:
+#   1. `run --depth-dir` on 10k faces against its slowest stage alone (loading
+#      and scoring the depth maps: `depthindex score` over the same files in
+#      as many processes as the run has workers, on the same cores);
+#   2. peak RSS with 1k and with 100k pending faces (memory is bounded by the
+#      queues, not by the number of faces: target equal within 10 %);
+#   3. with the CPU engine and the MiDaS v2.1 small graph (generated weights):
+#      end-to-end images/s of `run --model` against the engine alone
+#      (`depthindex infer`, same batch and threads) (target >= 0.9).
+# Faces are symbolic links to a few hundred rendered ones, so that 100k faces
+# cost no disk. Prints the figures and a block for bench/RESULTS.md.
+# Usage: bench/run-pipeline.sh BUILD_DIR   (PIPE_BENCH_SIZE [256], PIPE_BENCH_MODEL_FACES [64])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+di="$(pwd)/$build/depthindex"
+py=/usr/bin/python3
+size=${PIPE_BENCH_SIZE:-256}
+model_faces=${PIPE_BENCH_MODEL_FACES:-96}
+work=$(mktemp -d /tmp/di-pipe-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+ncpu=$(nproc)
+
+# make_set NAME PANORAMAS SIZE: a table with PANORAMAS rows whose faces link to
+# 100 rendered panoramas.
+make_set() {
+  local name=$1 n=$2 sz=$3 base=100
+  [ "$n" -lt "$base" ] && base=$n
+  "$di" init --db "sqlite:$work/$name.db" --demo "$base" --images "$work/$name" --size "$sz" >/dev/null
+  "$py" - "$work/$name.db" "$work/$name" "$n" "$base" <<'PY'
+import os, sqlite3, sys
+db, d, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+con = sqlite3.connect(db)
+con.executemany("INSERT INTO panorama (id, panorama_sid) VALUES (?, ?)",
+                [(i, "demo%06d" % i) for i in range(base + 1, n + 1)])
+con.commit()
+for i in range(base + 1, n + 1):
+    src = (i - 1) % base + 1
+    for f in ("xm", "xp", "zm", "zp"):
+        for ext in ("npy", "jpg"):
+            os.symlink("demo%06d_%s.%s" % (src, f, ext), os.path.join(d, "demo%06d_%s.%s" % (i, f, ext)))
+PY
+}
+
+json_field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+summary_line() { grep '"summary"' | tail -1; }
+
+best() { "$py" -c 'import sys; print(max(float(x) for x in sys.argv[1:]))' "$@"; }
+
+echo "== 1. run --depth-dir on 10k faces (${size}x${size}) against its slowest stage alone"
+echo "   (best of 3 alternating runs each: the machine is shared)"
+make_set s10k 2500 "$size"
+ls "$work"/s10k/*.npy >"$work/files"
+rates=() alones=()
+for i in 1 2 3; do
+  line=$("$di" run --db "sqlite:$work/s10k.db" --depth-dir "$work/s10k" --force --progress json | summary_line)
+  rates+=("$(json_field "$line" images_per_s)")
+  busy=$(echo "$line" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["busy_percent"])')
+  # the stage alone: load + score of the same files, one process per core
+  t0=$(date +%s.%N)
+  xargs -P "$ncpu" -n 1000 "$di" score <"$work/files" >/dev/null
+  t1=$(date +%s.%N)
+  alones+=("$("$py" -c "print('%.1f' % (10000 / ($t1 - $t0)))")")
+done
+rate=$(best "${rates[@]}")
+alone=$(best "${alones[@]}")
+ratio=$("$py" -c "print('%.2f' % ($rate / $alone))")
+echo "pipeline: ${rates[*]} images/s (last busy %: $busy)"
+echo "load+score alone ($ncpu processes of depthindex score): ${alones[*]} images/s"
+echo "best pipeline / best stage alone = $ratio"
+
+echo "== 2. peak RSS with 1k and 100k pending faces (128x128 faces)"
+make_set r1k 250 128
+make_set r100k 25000 128
+rss() { # db dir -> "KB rate"
+  local out
+  out=$( { /usr/bin/time -f 'RSS %M' "$di" run --db "sqlite:$work/$1.db" --depth-dir "$work/$1" \
+           --progress json | summary_line; } 2>&1 )
+  echo "$(echo "$out" | sed -n 's/^RSS //p') $(json_field "$(echo "$out" | grep summary)" images_per_s)"
+}
+read -r rss1 r1 < <(rss r1k)
+read -r rss100 r100 < <(rss r100k)
+rssratio=$("$py" -c "print('%.3f' % ($rss100 / $rss1))")
+echo "1k faces: peak RSS $rss1 KB ($r1 images/s); 100k faces: $rss100 KB ($r100 images/s); ratio $rssratio"
+
+model_line="(no model: ../shared/models/midas_v21_small_256.graph.onnx absent)"
+graph=../shared/models/midas_v21_small_256.graph.onnx
+[ -f "$graph" ] || graph=/work/shared/models/midas_v21_small_256.graph.onnx
+if [ -f "$graph" ]; then
+  echo "== 3. CPU engine: run --model end to end against inference alone (MiDaS v2.1 small, generated weights)"
+  "$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null
+  make_set m "$(( (model_faces + 3) / 4 ))" 512
+  batch=8
+  threads=$("$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
+              --device cpu --progress json --limit 1 | "$py" -c 'import json,sys
+for l in sys.stdin:
+    if "\"start\"" in l: print(json.loads(l)["engine_threads"])')
+  "$py" -c "import numpy as np; np.save('$work/x.npy', np.random.default_rng(0).standard_normal(($batch,3,256,256)).astype(np.float32))"
+  e2es=() infs=()
+  for i in 1 2; do
+    ms=$("$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" --repeat 5 | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
+    infs+=("$("$py" -c "print('%.2f' % ($batch * 1000.0 / $ms))")")
+    line=$("$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
+             --device cpu --batch $batch --force --progress json | summary_line)
+    e2es+=("$(json_field "$line" images_per_s)")
+  done
+  e2e=$(best "${e2es[@]}")
+  inf=$(best "${infs[@]}")
+  mratio=$("$py" -c "print('%.2f' % ($e2e / $inf))")
+  echo "end to end: ${e2es[*]} images/s; inference alone: ${infs[*]} images/s"
+  model_line="CPU engine, MiDaS v2.1 small 256x256 (generated weights), $model_faces faces of 512x512 JPEG, batch $batch, $threads engine threads: end to end $e2e images/s, inference alone (depthindex infer, same batch and threads) $inf images/s: ratio $mratio (best of 2 each)"
+  echo "$model_line"
+fi
+
+cat <<EOF
+
+---- for bench/RESULTS.md ----
+$(date -u +%Y-%m-%d), $(uname -m), $ncpu cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), SQLite:
+- \`run --depth-dir\`, 10k faces ${size}x${size}: $rate images/s; load+score alone ($ncpu processes of \`depthindex score\`): $alone images/s; pipeline / slowest stage alone = $ratio (best of 3 each)
+- peak RSS, 128x128 faces: 1k pending $rss1 KB, 100k pending $rss100 KB (ratio $rssratio; target <= 1.10)
+- $model_line
+EOF

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Benchmark of the score (issue 2), on one core (taskset -c 0):
+#  - bench_score: time per image of di_feature_compute (the whole score of a
+#    depth map) on the demo's street-canyon depth maps, 512x512 and 2048x2048;
+#  - `depthindex score` on the same maps as NPY files, many files in one
+#    process (file reading included);
+#  - the seed's Python procedure (bench/score_seed.py) on the same maps in the
+#    same run, and the agreement of our score with the median of its
+#    (nondeterministic) scores;
+#  - the score step against one plain pass over the same bytes.
+#   bench/run-score.sh BUILD_DIR [PANORAMAS_512 PANORAMAS_2048 SEED_RUNS]
+# Prints a Markdown report for bench/RESULTS.md ("Score" section).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+n512=${2:-4}   # panoramas, 4 faces each
+n2048=${3:-1}
+runs=${4:-5}
+exe="$build/depthindex"
+bench="$build/bench/bench_score"
+for f in "$exe" "$bench"; do
+  [ -x "$f" ] || { echo "run-score: $f not built (ninja -C $build)"; exit 2; }
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+"$exe" demo --count "$n512" --size 512x512 --seed 11 "$tmp/m512" >/dev/null
+"$exe" demo --count "$n2048" --size 2048x2048 --seed 5 "$tmp/m2048" >/dev/null
+/usr/bin/python3 bench/score_maps.py "$tmp/raw" "$tmp"/m512/*.npy "$tmp"/m2048/*.npy
+taskset -c 0 "$bench" --runs 7 "$tmp"/raw/*.raw > "$tmp/ours.jsonl"
+
+# depthindex score over many files in one process: median of 5 runs.
+cli_ms() { # dir, repeat count
+  local files=() i t
+  for ((i = 0; i < $2; i++)); do files+=("$1"/*.npy); done
+  for i in 1 2 3 4 5; do
+    t=$(date +%s%N)
+    taskset -c 0 "$exe" score "${files[@]}" >/dev/null
+    echo "$(( $(date +%s%N) - t )) ${#files[@]}"
+  done | /usr/bin/python3 -c '
+import sys, statistics
+v = [float(l.split()[0]) * 1e-9 / int(l.split()[1]) for l in sys.stdin]
+print(f"{statistics.median(v) * 1e3:.3f}")'
+}
+c512=$(cli_ms "$tmp/m512" 25)
+c2048=$(cli_ms "$tmp/m2048" 3)
+
+echo "## Score: depthindex against the seed's procedure"
+echo
+taskset -c 0 /usr/bin/python3 bench/score_seed.py --runs "$runs" \
+  --ours "$tmp/ours.jsonl" "$tmp"/raw/*.raw
+echo
+echo "\`depthindex score\` on the same maps as NPY files, many files in one process"
+echo "(reading included), ms per image: 512x512: $c512; 2048x2048: $c2048."
