@@ -7,6 +7,12 @@
 ** operand is described to oneDNN by its strides, so nothing is copied. The
 ** batch axes are padded with 1s to one rank; oneDNN broadcasts them.
 ** Gemm's alpha is an output scale; beta * C is added afterwards in C.
+**
+** MatMul takes fused post-ops (the engine offers a following Relu, Clip or
+** Add): an Add whose other operand broadcasts to the output along the last
+** axis only (a bias) or not at all (a residual) becomes a oneDNN binary
+** post-op, so a transformer's MatMul + bias + residual is one primitive.
+** Any other Add is refused (DI_NN_NO_FUSE) and runs on its own.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,8 @@
 typedef struct mm_state {
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c, scratch;
+    dnnl_memory_t addend[4]; /* fused Adds (binary post-ops), by post-op index */
+    int naddend;
     double flops;
     /* Gemm's C: y[m][n] += beta * C[m * cs0 + n * cs1] */
     float beta;
@@ -27,8 +35,8 @@ static void mm_release(void *p)
     mm_state *s = p;
     if (!s) return;
     if (s->prim) dnnl_primitive_destroy(s->prim);
-    dnnl_memory_t mems[] = {s->a, s->b, s->c, s->scratch};
-    for (size_t i = 0; i < 4; i++)
+    dnnl_memory_t mems[] = {s->a, s->b, s->c, s->scratch, s->addend[0], s->addend[1], s->addend[2], s->addend[3]};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     free(s);
 }
@@ -51,6 +59,7 @@ static int mm_build(di_nn_kctx *k, int nd, const int64_t *adims,
 {
     int rc = DI_OK;
     dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_memory_desc_t amd, bmd, cmd;
     dnnl_dims_t ad, as, bd, bs, cd, cs;
@@ -70,9 +79,39 @@ static int mm_build(di_nn_kctx *k, int nd, const int64_t *adims,
     DN(dnnl_primitive_attr_create(&attr), "attributes");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
     if (alpha != 1.f) DN(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha), "output scale");
+    dnnl_memory_desc_t add_md[4];
+    if (k->npost) {
+        DN(dnnl_post_ops_create(&po), "post-ops");
+        for (int i = 0; i < k->npost; i++) {
+            const di_nn_postop *p = &k->post[i];
+            if (p->kind == DI_POST_RELU) {
+                DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "relu post-op");
+            } else if (p->kind == DI_POST_CLIP) {
+                DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip_v2, p->lo, p->hi), "clip post-op");
+            } else {
+                /* the addend, aligned to the output's rank (checked by the caller) */
+                const di_nn_tensor *t = p->addend;
+                dnnl_dims_t dd, ds;
+                int64_t stride = 1;
+                for (int d = nd - 1; d >= 0; d--) {
+                    int td = d - (nd - t->ndim);
+                    dd[d] = td >= 0 ? t->dims[td] : 1;
+                    ds[d] = stride;
+                    stride *= dd[d];
+                }
+                DN(dnnl_memory_desc_init_by_strides(&add_md[i], nd, dd, dnnl_f32, ds), "memory desc");
+                DN(dnnl_post_ops_append_binary(po, dnnl_binary_add, &add_md[i]), "add post-op");
+            }
+        }
+        DN(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
+    }
     dnnl_matmul_desc_t md;
     DN(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd), "matmul desc");
-    DN(dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL), "matmul primitive desc");
+    if (dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL) != dnnl_success && k->npost) {
+        rc = DI_NN_NO_FUSE; /* oneDNN has no kernel with these post-ops: run them on their own */
+        goto fail;
+    }
+    if (!pd) DN(dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL), "matmul primitive desc");
     DN(dnnl_primitive_create(&s->prim, pd), "matmul primitive");
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t sb = scr ? dnnl_memory_desc_get_size(scr) : 0;
@@ -83,8 +122,11 @@ static int mm_build(di_nn_kctx *k, int nd, const int64_t *adims,
     DN(dnnl_memory_create(&s->a, &amd, k->env->engine, DNNL_MEMORY_NONE), "memory");
     DN(dnnl_memory_create(&s->b, &bmd, k->env->engine, DNNL_MEMORY_NONE), "memory");
     DN(dnnl_memory_create(&s->c, &cmd, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    for (int i = 0; i < k->npost; i++)
+        if (k->post[i].kind == DI_POST_SUM) DN(dnnl_memory_create(&s->addend[i], &add_md[i], k->env->engine, DNNL_MEMORY_NONE), "memory");
 fail:
     if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
     return rc;
 }
@@ -95,8 +137,13 @@ static int mm_exec(di_nn_kctx *k, mm_state *s, di_error *err)
     dnnl_memory_set_data_handle(s->a, k->in[0]->data);
     dnnl_memory_set_data_handle(s->b, k->in[1]->data);
     dnnl_memory_set_data_handle(s->c, k->out[0]->data);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c}};
+    dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c}};
     int na = 3;
+    for (int i = 0; i < k->npost; i++)
+        if (s->addend[i]) {
+            dnnl_memory_set_data_handle(s->addend[i], k->post[i].addend->data);
+            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, s->addend[i]};
+        }
     if (s->scratch) {
         dnnl_memory_set_data_handle(s->scratch, k->scratch);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
@@ -169,10 +216,29 @@ static int matmul_prepare(di_nn_kctx *k, di_error *err)
     if (b->ndim != 1) od[ond++] = N;
     if (ond != out_rank) return di_nn_shape_error(err, k->node, "internal: result rank %d, expected %d", ond, out_rank);
     di_nn_set_shape(k->out[0], DI_DT_FLOAT, ond, od);
+    /* fused Adds: float, plain, and either the output's shape or a bias
+    ** along the last axis */
+    for (int i = 0; i < k->npost; i++) {
+        const di_nn_tensor *t = k->post[i].addend;
+        if (k->post[i].kind != DI_POST_SUM) continue;
+        if (t->dtype != DI_DT_FLOAT || t->blocked || t->ndim > ond || ond < 1 || a->ndim < 2 || b->ndim < 2) return DI_NN_NO_FUSE;
+        bool full = t->ndim == ond, bias = true;
+        for (int d = 0; d < ond; d++) {
+            int td = d - (ond - t->ndim);
+            int64_t v = td >= 0 ? t->dims[td] : 1;
+            if (v != od[d]) full = false;
+            if (d < ond - 1 ? v != 1 : v != od[d]) bias = false;
+        }
+        if (!full && !bias) return DI_NN_NO_FUSE;
+    }
     mm_state *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
     s->flops = 2.0 * (double)di_shape_numel(nd, C) * (double)K;
     if (di_shape_numel(nd, C) == 0 || K == 0) { /* nothing for oneDNN to do */
+        free(s);
+        if (k->npost) return DI_NN_NO_FUSE;
+        s = calloc(1, sizeof *s);
+        if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
         k->state = s;
         return DI_OK;
     }
@@ -274,5 +340,5 @@ static int gemm_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_MatMul = {.name = "MatMul", .min_in = 2, .max_in = 2, .prepare = matmul_prepare, .run = matmul_run, .release = mm_release, .flops = mm_flops};
+const di_nn_op di_op_MatMul = {.name = "MatMul", .min_in = 2, .max_in = 2, .flags = DI_OP_POSTOPS, .prepare = matmul_prepare, .run = matmul_run, .release = mm_release, .flops = mm_flops};
 const di_nn_op di_op_Gemm = {.name = "Gemm", .min_in = 2, .max_in = 3, .prepare = gemm_prepare, .run = gemm_run, .release = mm_release, .flops = mm_flops};

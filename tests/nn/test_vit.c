@@ -34,9 +34,9 @@
 typedef struct builder {
     void **pool;
     int npool, cap_pool;
-    Onnx__NodeProto *nodes[256];
+    Onnx__NodeProto *nodes[2048];
     int nnodes;
-    Onnx__TensorProto *inits[128];
+    Onnx__TensorProto *inits[1024];
     int ninits;
     uint64_t rng;
 } builder;
@@ -233,108 +233,149 @@ static Onnx__ValueInfoProto *value_info(builder *b, const char *name, int nd, co
     return v;
 }
 
-#define D 32   /* embedding width */
-#define HEADS 2
-#define HD 16  /* per head */
-#define T 16   /* tokens: 4 x 4 patches of 7 x 7 on a 28 x 28 image */
-#define MLP 64
-#define IMG 28
+/* The network's size. The test uses a tiny one; --write-model makes a
+** ViT-S/14-sized one for timing against onnxruntime. */
+typedef struct vit_cfg {
+    int dim, heads, patch, grid, blocks, mlp;
+} vit_cfg;
+
+static const char *nm(builder *b, int blk, const char *name)
+{
+    char buf[96];
+    snprintf(buf, sizeof buf, "b%d_%s", blk, name);
+    return gstr(b, buf);
+}
+
+/* "b<blk>_a,b<blk>_b,...": the block's own names; a leading '=' keeps a
+** name global */
+static const char *nms(builder *b, int blk, const char *list)
+{
+    char out[512] = "";
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char one[96];
+        snprintf(one, sizeof one, "%.*s", (int)len, p);
+        if (one[0] == '=') snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", *out || p != list ? "," : "", one + 1);
+        else if (one[0]) snprintf(out + strlen(out), sizeof out - strlen(out), "%sb%d_%s", *out || p != list ? "," : "", blk, one);
+        else snprintf(out + strlen(out), sizeof out - strlen(out), ",");
+        p = e ? e + 1 : p + len;
+    }
+    return gstr(b, out);
+}
+
+/* One transformer block from value `in` to value `out` (global names). */
+static void vit_block(builder *b, const vit_cfg *c, int k, const char *in, const char *out)
+{
+    int64_t D = c->dim, T = (int64_t)c->grid * c->grid, H = c->heads, HD = D / H, M = c->mlp;
+    const float sd = 1.f / sqrtf((float)D), sm = 1.f / sqrtf((float)M);
+    char buf[256];
+    snprintf(buf, sizeof buf, "=%s,ln1_s,ln1_b", in);
+    weights(b, nm(b, k, "ln1_s"), 1.f, 1, D);
+    weights(b, nm(b, k, "ln1_b"), 0.2f, 1, D);
+    Onnx__NodeProto *n = node(b, "LayerNormalization", nms(b, k, buf), nms(b, k, "ln1"));
+    attr_i(b, n, "axis", -1);
+    attr_f(b, n, "epsilon", 1e-5f);
+    weights(b, nm(b, k, "wqkv"), sd, 2, D, 3 * D);
+    weights(b, nm(b, k, "bqkv"), 0.1f, 1, 3 * D);
+    node(b, "MatMul", nms(b, k, "ln1,wqkv"), nms(b, k, "qkv0"));
+    node(b, "Add", nms(b, k, "qkv0,bqkv"), nms(b, k, "qkv"));
+    ints(b, nm(b, k, "qkv_shape"), 0, 5, (int64_t)0, T, (int64_t)3, H, HD);
+    node(b, "Reshape", nms(b, k, "qkv,qkv_shape"), nms(b, k, "qkv5"));
+    attr_ints(b, node(b, "Transpose", nms(b, k, "qkv5"), nms(b, k, "qkvT")), "perm", 5, (int64_t)2, (int64_t)0, (int64_t)3, (int64_t)1, (int64_t)4);
+    attr_i(b, node(b, "Gather", nms(b, k, "qkvT,=i0"), nms(b, k, "q")), "axis", 0);
+    attr_i(b, node(b, "Gather", nms(b, k, "qkvT,=i1"), nms(b, k, "k")), "axis", 0);
+    node(b, "Slice", nms(b, k, "qkvT,=s2,=e3,=axes0"), nms(b, k, "v5"));
+    node(b, "Squeeze", nms(b, k, "v5,=axes0"), nms(b, k, "v"));
+    attr_ints(b, node(b, "Transpose", nms(b, k, "k"), nms(b, k, "kT")), "perm", 4, (int64_t)0, (int64_t)1, (int64_t)3, (int64_t)2);
+    node(b, "MatMul", nms(b, k, "q,kT"), nms(b, k, "scores0"));
+    scalar_f(b, nm(b, k, "qk_scale"), 1.f / sqrtf((float)HD));
+    node(b, "Mul", nms(b, k, "scores0,qk_scale"), nms(b, k, "scores"));
+    attr_i(b, node(b, "Softmax", nms(b, k, "scores"), nms(b, k, "att")), "axis", -1);
+    node(b, "MatMul", nms(b, k, "att,v"), nms(b, k, "o4"));
+    attr_ints(b, node(b, "Transpose", nms(b, k, "o4"), nms(b, k, "o4T")), "perm", 4, (int64_t)0, (int64_t)2, (int64_t)1, (int64_t)3);
+    node(b, "Reshape", nms(b, k, "o4T,=tok_d"), nms(b, k, "o"));
+    weights(b, nm(b, k, "wo"), sd, 2, D, D);
+    weights(b, nm(b, k, "bo"), 0.1f, 1, D);
+    node(b, "MatMul", nms(b, k, "o,wo"), nms(b, k, "proj0"));
+    node(b, "Add", nms(b, k, "proj0,bo"), nms(b, k, "proj"));
+    snprintf(buf, sizeof buf, "=%s,proj", in);
+    node(b, "Add", nms(b, k, buf), nms(b, k, "h1"));
+    /* MLP, LayerNorm decomposed as older exports write it */
+    node(b, "ReduceMean", nms(b, k, "h1,=axes_m1"), nms(b, k, "mu"));
+    node(b, "Sub", nms(b, k, "h1,mu"), nms(b, k, "dev"));
+    node(b, "Pow", nms(b, k, "dev,=two"), nms(b, k, "dev2"));
+    node(b, "ReduceMean", nms(b, k, "dev2,=axes_m1"), nms(b, k, "var"));
+    node(b, "Add", nms(b, k, "var,=eps"), nms(b, k, "var_e"));
+    node(b, "Sqrt", nms(b, k, "var_e"), nms(b, k, "std"));
+    node(b, "Div", nms(b, k, "dev,std"), nms(b, k, "nrm"));
+    weights(b, nm(b, k, "ln2_s"), 1.f, 1, D);
+    weights(b, nm(b, k, "ln2_b"), 0.2f, 1, D);
+    node(b, "Mul", nms(b, k, "nrm,ln2_s"), nms(b, k, "ln2a"));
+    node(b, "Add", nms(b, k, "ln2a,ln2_b"), nms(b, k, "ln2"));
+    weights(b, nm(b, k, "w1"), sd, 2, D, M);
+    weights(b, nm(b, k, "b1"), 0.1f, 1, M);
+    node(b, "MatMul", nms(b, k, "ln2,w1"), nms(b, k, "fc1a"));
+    node(b, "Add", nms(b, k, "fc1a,b1"), nms(b, k, "fc1"));
+    node(b, "Div", nms(b, k, "fc1,=sqrt2"), nms(b, k, "g_a"));
+    node(b, "Erf", nms(b, k, "g_a"), nms(b, k, "g_e"));
+    node(b, "Add", nms(b, k, "g_e,=one"), nms(b, k, "g_p"));
+    node(b, "Mul", nms(b, k, "fc1,g_p"), nms(b, k, "g_m"));
+    node(b, "Mul", nms(b, k, "g_m,=half"), nms(b, k, "gelu"));
+    weights(b, nm(b, k, "w2"), sm, 2, M, D);
+    weights(b, nm(b, k, "b2"), 0.1f, 1, D);
+    node(b, "MatMul", nms(b, k, "gelu,w2"), nms(b, k, "fc2a"));
+    node(b, "Add", nms(b, k, "fc2a,b2"), nms(b, k, "fc2"));
+    node(b, "Add", nms(b, k, "h1,fc2"), gstr(b, out));
+}
 
 /* Builds the network; returns the packed model (malloc'd). */
-static uint8_t *build_model(size_t *size)
+static uint8_t *build_model(const vit_cfg *c, size_t *size)
 {
     builder b = {.rng = 20240601};
-    const float s3 = 1.f / sqrtf(3 * 49), sd = 1.f / sqrtf(D), sm = 1.f / sqrtf(MLP);
+    int64_t D = c->dim, P = c->patch, G = c->grid, T = G * G, img = P * G;
     /* patch embedding */
-    weights(&b, "pe_w", s3, 4, (int64_t)D, (int64_t)3, (int64_t)7, (int64_t)7);
-    weights(&b, "pe_b", 0.1f, 1, (int64_t)D);
+    weights(&b, "pe_w", 1.f / sqrtf((float)(3 * P * P)), 4, D, (int64_t)3, P, P);
+    weights(&b, "pe_b", 0.1f, 1, D);
     Onnx__NodeProto *n = node(&b, "Conv", "x,pe_w,pe_b", "pe");
-    attr_ints(&b, n, "strides", 2, (int64_t)7, (int64_t)7);
-    attr_ints(&b, n, "kernel_shape", 2, (int64_t)7, (int64_t)7);
+    attr_ints(&b, n, "strides", 2, P, P);
+    attr_ints(&b, n, "kernel_shape", 2, P, P);
     /* the batch from the shape, as exporters write it */
     node(&b, "Shape", "pe", "pe_shape");
     ints(&b, "i0", 1, 1, (int64_t)0);
+    ints(&b, "i1", 1, 1, (int64_t)1);
     attr_i(&b, node(&b, "Gather", "pe_shape,i0", "batch"), "axis", 0);
     ints(&b, "axes0", 0, 1, (int64_t)0);
     node(&b, "Unsqueeze", "batch,axes0", "batch1");
-    ints(&b, "c_d", 0, 1, (int64_t)D);
+    ints(&b, "c_d", 0, 1, D);
     ints(&b, "c_m1", 0, 1, (int64_t)-1);
     attr_i(&b, node(&b, "Concat", "batch1,c_d,c_m1", "tok_shape"), "axis", 0);
     node(&b, "Reshape", "pe,tok_shape", "tok");
     attr_ints(&b, node(&b, "Transpose", "tok", "tokT"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
-    weights(&b, "pos", 0.5f, 3, (int64_t)1, (int64_t)T, (int64_t)D);
-    node(&b, "Add", "tokT,pos", "h0");
-    /* attention block */
-    weights(&b, "ln1_s", 1.f, 1, (int64_t)D);
-    weights(&b, "ln1_b", 0.2f, 1, (int64_t)D);
-    n = node(&b, "LayerNormalization", "h0,ln1_s,ln1_b", "ln1");
-    attr_i(&b, n, "axis", -1);
-    attr_f(&b, n, "epsilon", 1e-5f);
-    weights(&b, "wqkv", sd, 2, (int64_t)D, (int64_t)(3 * D));
-    weights(&b, "bqkv", 0.1f, 1, (int64_t)(3 * D));
-    node(&b, "MatMul", "ln1,wqkv", "qkv0");
-    node(&b, "Add", "qkv0,bqkv", "qkv");
-    ints(&b, "qkv_shape", 0, 5, (int64_t)0, (int64_t)T, (int64_t)3, (int64_t)HEADS, (int64_t)HD);
-    node(&b, "Reshape", "qkv,qkv_shape", "qkv5");
-    attr_ints(&b, node(&b, "Transpose", "qkv5", "qkvT"), "perm", 5, (int64_t)2, (int64_t)0, (int64_t)3, (int64_t)1, (int64_t)4);
-    ints(&b, "i1", 1, 1, (int64_t)1);
-    attr_i(&b, node(&b, "Gather", "qkvT,i0", "q"), "axis", 0);
-    attr_i(&b, node(&b, "Gather", "qkvT,i1", "k"), "axis", 0);
+    weights(&b, "pos", 0.5f, 3, (int64_t)1, T, D);
+    node(&b, "Add", "tokT,pos", "h_0");
+    /* constants the blocks share */
     ints(&b, "s2", 0, 1, (int64_t)2);
     ints(&b, "e3", 0, 1, (int64_t)3);
-    node(&b, "Slice", "qkvT,s2,e3,axes0", "v5");
-    node(&b, "Squeeze", "v5,axes0", "v");
-    attr_ints(&b, node(&b, "Transpose", "k", "kT"), "perm", 4, (int64_t)0, (int64_t)1, (int64_t)3, (int64_t)2);
-    node(&b, "MatMul", "q,kT", "scores0");
-    scalar_f(&b, "qk_scale", 1.f / sqrtf(HD));
-    node(&b, "Mul", "scores0,qk_scale", "scores");
-    attr_i(&b, node(&b, "Softmax", "scores", "att"), "axis", -1);
-    node(&b, "MatMul", "att,v", "o4");
-    attr_ints(&b, node(&b, "Transpose", "o4", "o4T"), "perm", 4, (int64_t)0, (int64_t)2, (int64_t)1, (int64_t)3);
-    ints(&b, "tok_d", 0, 3, (int64_t)0, (int64_t)T, (int64_t)D);
-    node(&b, "Reshape", "o4T,tok_d", "o");
-    weights(&b, "wo", sd, 2, (int64_t)D, (int64_t)D);
-    weights(&b, "bo", 0.1f, 1, (int64_t)D);
-    node(&b, "MatMul", "o,wo", "proj0");
-    node(&b, "Add", "proj0,bo", "proj");
-    node(&b, "Add", "h0,proj", "h1");
-    /* MLP block, LayerNorm decomposed as older exports write it */
+    ints(&b, "tok_d", 0, 3, (int64_t)0, T, D);
     ints(&b, "axes_m1", 0, 1, (int64_t)-1);
-    node(&b, "ReduceMean", "h1,axes_m1", "mu");
-    node(&b, "Sub", "h1,mu", "dev");
     scalar_f(&b, "two", 2.f);
-    node(&b, "Pow", "dev,two", "dev2");
-    node(&b, "ReduceMean", "dev2,axes_m1", "var");
     scalar_f(&b, "eps", 1e-5f);
-    node(&b, "Add", "var,eps", "var_e");
-    node(&b, "Sqrt", "var_e", "std");
-    node(&b, "Div", "dev,std", "nrm");
-    weights(&b, "ln2_s", 1.f, 1, (int64_t)D);
-    weights(&b, "ln2_b", 0.2f, 1, (int64_t)D);
-    node(&b, "Mul", "nrm,ln2_s", "ln2a");
-    node(&b, "Add", "ln2a,ln2_b", "ln2");
-    weights(&b, "w1", sd, 2, (int64_t)D, (int64_t)MLP);
-    weights(&b, "b1", 0.1f, 1, (int64_t)MLP);
-    node(&b, "MatMul", "ln2,w1", "fc1a");
-    node(&b, "Add", "fc1a,b1", "fc1");
     scalar_f(&b, "sqrt2", sqrtf(2.f));
     scalar_f(&b, "one", 1.f);
     scalar_f(&b, "half", 0.5f);
-    node(&b, "Div", "fc1,sqrt2", "g_a");
-    node(&b, "Erf", "g_a", "g_e");
-    node(&b, "Add", "g_e,one", "g_p");
-    node(&b, "Mul", "fc1,g_p", "g_m");
-    node(&b, "Mul", "g_m,half", "gelu");
-    weights(&b, "w2", sm, 2, (int64_t)MLP, (int64_t)D);
-    weights(&b, "b2", 0.1f, 1, (int64_t)D);
-    node(&b, "MatMul", "gelu,w2", "fc2a");
-    node(&b, "Add", "fc2a,b2", "fc2");
-    node(&b, "Add", "h1,fc2", "h2");
+    char hin[32], hout[32];
+    for (int k = 0; k < c->blocks; k++) {
+        snprintf(hin, sizeof hin, "h_%d", k);
+        snprintf(hout, sizeof hout, "h_%d", k + 1);
+        vit_block(&b, c, k, hin, hout);
+    }
     /* head: tokens to a map, up-sampled twice, one channel out */
-    attr_ints(&b, node(&b, "Transpose", "h2", "h2T"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
-    ints(&b, "map_shape", 0, 4, (int64_t)0, (int64_t)D, (int64_t)4, (int64_t)4);
+    attr_ints(&b, node(&b, "Transpose", hout, "h2T"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
+    ints(&b, "map_shape", 0, 4, (int64_t)0, D, G, G);
     node(&b, "Reshape", "h2T,map_shape", "map");
-    weights(&b, "wt", 1.f / sqrtf(D), 4, (int64_t)D, (int64_t)16, (int64_t)2, (int64_t)2);
+    weights(&b, "wt", 1.f / sqrtf((float)D), 4, D, (int64_t)16, (int64_t)2, (int64_t)2);
     weights(&b, "bt", 0.1f, 1, (int64_t)16);
     attr_ints(&b, node(&b, "ConvTranspose", "map,wt,bt", "up"), "strides", 2, (int64_t)2, (int64_t)2);
     attr_s(&b, node(&b, "Gelu", "up", "upg"), "approximate", "tanh");
@@ -358,7 +399,7 @@ static uint8_t *build_model(size_t *size)
     g.node = b.nodes;
     g.n_initializer = (size_t)b.ninits;
     g.initializer = b.inits;
-    int64_t xd[4] = {-1, 3, IMG, IMG}, yd[4] = {-1, 1, 16, 16};
+    int64_t xd[4] = {-1, 3, img, img}, yd[4] = {-1, 1, 4 * G, 4 * G};
     Onnx__ValueInfoProto *in = value_info(&b, "x", 4, xd), *out = value_info(&b, "y", 4, yd);
     g.n_input = 1;
     g.input = &in;
@@ -448,8 +489,36 @@ static double compare(const float *a, const float *ref, size_t n, double *range,
     return md;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    vit_cfg cfg = {.dim = 32, .heads = 2, .patch = 7, .grid = 4, .blocks = 1, .mlp = 64};
+    /* test_vit --write-model FILE [DIM HEADS PATCH GRID BLOCKS]: a model to
+    ** time (default ViT-S/14 at 518: 384 6 14 37 12) */
+    if (argc >= 3 && !strcmp(argv[1], "--write-model")) {
+        vit_cfg big = {.dim = 384, .heads = 6, .patch = 14, .grid = 37, .blocks = 12, .mlp = 1536};
+        if (argc >= 8) {
+            big.dim = atoi(argv[3]);
+            big.heads = atoi(argv[4]);
+            big.patch = atoi(argv[5]);
+            big.grid = atoi(argv[6]);
+            big.blocks = atoi(argv[7]);
+            big.mlp = 4 * big.dim;
+        }
+        if (big.dim < 1 || big.heads < 1 || big.dim % big.heads || big.patch < 1 || big.grid < 1 || big.blocks < 1 || big.blocks > 40) {
+            fprintf(stderr, "test_vit: bad model size\n");
+            return 2;
+        }
+        size_t sz;
+        uint8_t *m = build_model(&big, &sz);
+        FILE *f = m ? fopen(argv[2], "wb") : NULL;
+        int ok = f && fwrite(m, 1, sz, f) == sz;
+        if (f && fclose(f)) ok = 0;
+        free(m);
+        printf("%s: ViT %d wide, %d heads, %d blocks, %dx%d input, %zu bytes\n", argv[2], big.dim, big.heads, big.blocks,
+               big.patch * big.grid, big.patch * big.grid, sz);
+        return ok ? 0 : 1;
+    }
+    const int IMG = cfg.patch * cfg.grid;
     const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
     const char *build = env_or("DEPTHINDEX_BUILD_ROOT", ".");
     char cmd[4096], tmpdir[1024], model[1200], xin[1200], xref[1200];
@@ -465,7 +534,7 @@ int main(void)
     snprintf(xref, sizeof xref, "%s/ref.npy", tmpdir);
 
     size_t msize;
-    uint8_t *bytes = build_model(&msize);
+    uint8_t *bytes = build_model(&cfg, &msize);
     CHECK(bytes != NULL);
     if (!bytes) return check_summary();
     FILE *f = fopen(model, "wb");
@@ -473,7 +542,7 @@ int main(void)
     if (f) fclose(f);
 
     const int B = 2;
-    size_t per = (size_t)3 * IMG * IMG, on = 16 * 16;
+    size_t per = (size_t)3 * IMG * IMG, on = (size_t)(16 * cfg.grid * cfg.grid);
     int64_t xd[4] = {B, 3, IMG, IMG};
     float *x = malloc((size_t)B * per * sizeof(float));
     uint64_t s = 777;
