@@ -14,14 +14,14 @@
     X(Ceil) X(Cast) X(Equal) X(Less) X(Greater) X(Where) X(Softmax)           \
     X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
     X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
-    X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile)                     \
-    OPS_NNOPS(X)
+    X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile) X(MatMul) X(Gemm) \
+    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)          \
+    OPS_LOGIC(X)
 
-/* ops_logic.c, ops_matmul.c, ops_pool.c, ops_deconv.c */
-#define OPS_NNOPS(X)                                                        \
+/* ops_logic.c */
+#define OPS_LOGIC(X)                                                        \
     X(LessOrEqual) X(GreaterOrEqual) X(And) X(Or) X(Xor) X(Not) X(Min)      \
-    X(Max) X(Sum) X(Mean) X(MatMul) X(Gemm) X(MaxPool) X(AveragePool)       \
-    X(GlobalAveragePool) X(GlobalMaxPool) X(ConvTranspose)
+    X(Max) X(Sum) X(Mean)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

@@ -349,7 +349,18 @@ static int reduce_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_ReduceMean = {.name = "ReduceMean", .min_in = 1, .max_in = 2, .prepare = reduce_prepare, .run = reduce_run, .release = free};
-const di_nn_op di_op_ReduceSum = {.name = "ReduceSum", .min_in = 1, .max_in = 2, .prepare = reduce_prepare, .run = reduce_run, .release = free};
-const di_nn_op di_op_ReduceMax = {.name = "ReduceMax", .min_in = 1, .max_in = 2, .prepare = reduce_prepare, .run = reduce_run, .release = free};
-const di_nn_op di_op_ReduceMin = {.name = "ReduceMin", .min_in = 1, .max_in = 2, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+/* axes became an input at opset 13 for ReduceSum, 18 for the others */
+static int reduce_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    int64_t since = !strcmp(n->op_type, "ReduceSum") ? 13 : 18;
+    if (g->opset < since && n->nin > 1)
+        return di_fail(err, DI_EFORMAT, "node '%s' (%s): axes as an input needs opset %lld (the model has %lld)", n->name, n->op_type, (long long)since, (long long)g->opset);
+    if (g->opset >= since && di_nn_node_attr(n, "axes"))
+        return di_fail(err, DI_EFORMAT, "node '%s' (%s): the axes attribute was removed in opset %lld", n->name, n->op_type, (long long)since);
+    return DI_OK;
+}
+
+const di_nn_op di_op_ReduceMean = {.name = "ReduceMean", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceSum = {.name = "ReduceSum", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceMax = {.name = "ReduceMax", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceMin = {.name = "ReduceMin", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};

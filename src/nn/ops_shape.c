@@ -151,8 +151,20 @@ static int identity_prepare(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Squeeze = {.name = "Squeeze", .min_in = 1, .max_in = 2, .prepare = squeeze_prepare, .run = copy_run};
-const di_nn_op di_op_Unsqueeze = {.name = "Unsqueeze", .min_in = 1, .max_in = 2, .prepare = unsqueeze_prepare, .run = copy_run};
+/* axes moved from an attribute to an input at opset 13 */
+static int axes_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    if (g->opset < 13 && n->nin > 1)
+        return di_fail(err, DI_EFORMAT, "node '%s' (%s): axes as an input needs opset 13 (the model has %lld)", n->name, n->op_type, (long long)g->opset);
+    if (g->opset >= 13 && di_nn_node_attr(n, "axes"))
+        return di_fail(err, DI_EFORMAT, "node '%s' (%s): the axes attribute was removed in opset 13", n->name, n->op_type);
+    if (!strcmp(n->op_type, "Unsqueeze") && n->nin < 2 && !di_nn_node_attr(n, "axes"))
+        return di_fail(err, DI_EFORMAT, "node '%s' (Unsqueeze): no axes", n->name);
+    return DI_OK;
+}
+
+const di_nn_op di_op_Squeeze = {.name = "Squeeze", .min_in = 1, .max_in = 2, .check = axes_check, .prepare = squeeze_prepare, .run = copy_run};
+const di_nn_op di_op_Unsqueeze = {.name = "Unsqueeze", .min_in = 1, .max_in = 2, .check = axes_check, .prepare = unsqueeze_prepare, .run = copy_run};
 const di_nn_op di_op_Reshape = {.name = "Reshape", .min_in = 2, .max_in = 2, .prepare = reshape_prepare, .run = copy_run};
 const di_nn_op di_op_Flatten = {.name = "Flatten", .min_in = 1, .max_in = 1, .prepare = flatten_prepare, .run = copy_run};
 const di_nn_op di_op_Identity = {.name = "Identity", .min_in = 1, .max_in = 1, .prepare = identity_prepare, .run = copy_run};

@@ -315,7 +315,18 @@ static int split_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Split = {.name = "Split", .min_in = 1, .max_in = 2, .prepare = split_prepare, .run = split_run, .release = free};
+static int split_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    if (g->opset < 13 && n->nin > 1)
+        return di_fail(err, DI_EFORMAT, "node '%s' (Split): split sizes as an input need opset 13 (the model has %lld)", n->name, (long long)g->opset);
+    if (g->opset >= 13 && di_nn_node_attr(n, "split"))
+        return di_fail(err, DI_EFORMAT, "node '%s' (Split): the split attribute was removed in opset 13", n->name);
+    int64_t no = di_nn_attr_int(n, "num_outputs", n->nout);
+    if (no != n->nout) return di_fail(err, DI_EFORMAT, "node '%s' (Split): num_outputs is %lld for %d outputs", n->name, (long long)no, n->nout);
+    return DI_OK;
+}
+
+const di_nn_op di_op_Split = {.name = "Split", .min_in = 1, .max_in = 2, .check = split_check, .prepare = split_prepare, .run = split_run, .release = free};
 
 /* ---- Gather ---- */
 

@@ -376,11 +376,13 @@ typedef struct lifetime {
     di_nn_tensor *t;
     int first, last;
     size_t bytes, offset;
+    di_nn_tensor *alias; /* shares this tensor's buffer (in-place fused Add) */
 } lifetime;
 
 static int cmp_size_desc(const void *a, const void *b)
 {
     const lifetime *x = a, *y = b;
+    if (!x->alias != !y->alias) return x->alias ? 1 : -1; /* aliases last */
     return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
@@ -429,10 +431,35 @@ static int plan_memory(builder *b, di_error *err)
     }
     for (int i = 0; i < g->noutputs; i++) TOUCH(p->outputs[i], p->nsteps);
 #undef TOUCH
-    for (int i = 0; i < n; i++) L[i].bytes = (tensor_bytes(L[i].t) + 63) & ~(size_t)63;
+    /* A fused Add whose other operand dies at that step writes in place:
+    ** the output takes the operand's buffer, and no copy is made. */
+    for (int si = 0; si < p->nsteps; si++) {
+        di_nn_step *st = &p->steps[si];
+        if (st->node < 0) continue;
+        for (int j = 0; j < st->k.npost; j++) {
+            di_nn_tensor *a = st->k.post[j].addend, *o = st->k.out[0];
+            if (!a || a == o) continue;
+            int ia = find_life(L, n, a), io = find_life(L, n, o);
+            while (ia >= 0 && L[ia].alias) ia = find_life(L, n, L[ia].alias); /* the buffer's owner */
+            if (ia < 0 || io < 0 || L[io].alias || L[ia].last != si || L[io].first != si) continue;
+            if (a->blocked != o->blocked || tensor_bytes(a) != tensor_bytes(o)) continue;
+            if (a->blocked && !dnnl_memory_desc_equal(&a->md, &o->md)) continue;
+            bool is_io = false;
+            for (int i = 0; i < g->ninputs; i++) is_io |= &p->vals[g->inputs[i]] == a;
+            if (is_io) continue;
+            L[ia].last = L[io].last;
+            L[io].alias = a;
+        }
+    }
+    int nalloc = 0;
+    for (int i = 0; i < n; i++) { /* aliased entries go to the end, unplaced */
+        L[i].bytes = (tensor_bytes(L[i].t) + 63) & ~(size_t)63;
+        if (!L[i].alias) nalloc++;
+        else L[i].bytes = 0;
+    }
     qsort(L, (size_t)n, sizeof *L, cmp_size_desc);
     size_t total = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < nalloc; i++) {
         /* lowest offset that overlaps no placed tensor whose life overlaps */
         size_t off = 0;
         bool moved = true;
@@ -460,7 +487,17 @@ static int plan_memory(builder *b, di_error *err)
         free(L);
         return di_fail(err, DI_ENOMEM, "out of memory for %zu bytes of activations", total);
     }
-    for (int i = 0; i < n; i++) L[i].t->data = p->arena + L[i].offset;
+    for (int i = 0; i < nalloc; i++) L[i].t->data = p->arena + L[i].offset;
+    /* aliases, in step order so that chains resolve */
+    for (int pass = 0; pass < n; pass++) {
+        bool changed = false;
+        for (int i = nalloc; i < n; i++)
+            if (L[i].alias->data && L[i].t->data != L[i].alias->data) {
+                L[i].t->data = L[i].alias->data;
+                changed = true;
+            }
+        if (!changed) break;
+    }
     for (int si = 0; si < p->nsteps; si++) p->steps[si].k.scratch = p->scratch;
     free(L);
     return DI_OK;

@@ -7,6 +7,8 @@
 ** Skips (77) when the graph file, node or the npm package is missing.
 */
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,29 @@ static double compare(const float *a, const float *ref, size_t n, double *range)
     }
     *range = (double)hi - (double)lo;
     return md;
+}
+
+/* Two sessions used from two threads at once: each must still match. */
+typedef struct worker {
+    const char *model;
+    const float *x;
+    float *y;
+    size_t on;
+    int rc;
+    di_error err;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 1;
+    di_nn_session *s;
+    w->rc = di_nn_session_create(w->model, &opt, &s, &w->err);
+    for (int r = 0; r < 2 && !w->rc; r++) w->rc = di_nn_run(s, w->x, 1, w->y, w->on, &w->err);
+    di_nn_session_destroy(s);
+    return NULL;
 }
 
 int main(void)
@@ -147,9 +172,28 @@ int main(void)
         CHECKF(md <= 1e-4 * range, "batch %d differs: %.3g > 1e-4 * %.4g", B, md, range);
         /* images differ from each other (the batch is not one image repeated) */
         CHECK(memcmp(y, y + on, on * sizeof(float)) != 0);
+        /* the session's thread count is the session's: the caller's is kept */
+        omp_set_num_threads(3);
+        CHECKF(di_nn_run(sess, x, 1, y, on, &err) == 0, "%s", err.msg);
+        CHECK(omp_get_max_threads() == 3);
         /* too small an output buffer is an error, not an overflow */
         CHECK(di_nn_run(sess, x, B, y, on, &err) == DI_ESHAPE);
         printf("too small a buffer: %s\n", err.msg);
+        /* two threads, two sessions, different images, at the same time */
+        worker wk[2];
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++) {
+            wk[i] = (worker){filled, x + (size_t)(i + 1) * per, calloc(on, sizeof(float)), on, 0, {0, ""}};
+            pthread_create(&th[i], NULL, work, &wk[i]);
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            CHECKF(wk[i].rc == 0, "%s", wk[i].err.msg);
+            md = compare(wk[i].y, ref + (size_t)(i + 1) * on, on, &range);
+            printf("thread %d (image %d): max |ours - onnxruntime| = %.3g, ratio %.3g\n", i, i + 1, md, md / range);
+            CHECKF(md <= 1e-4 * range, "thread %d differs: %.3g > 1e-4 * %.4g", i, md, range);
+            free(wk[i].y);
+        }
         free(y);
     }
     di_nn_session_destroy(sess);

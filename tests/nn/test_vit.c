@@ -1,23 +1,21 @@
 /*
-** test_vit.c: a small ViT-like network with a DPT-like head, built here in
-** C through the protobuf-c ONNX types with deterministic weights, run by our
-** engine at batch 1 and 2 and by onnxruntime (npm onnxruntime-node, CPU;
-** tests/nn/ort_run.js) image by image: max |ours - ort| <= 1e-4 * (range of
-** the output), and every value within rtol 1e-3 / atol 1e-5.
+** test_vit.c: a small model built here with the op set of Depth Anything V2
+** (a ViT encoder with a DPT-style head), run by our engine and by
+** onnxruntime (tests/nn/ort_run.js), outputs compared.
 **
-** The graph has what Depth Anything V2's export has, in small: a patch-embed
-** Conv, the batch taken from Shape/Gather/Unsqueeze/Concat into a Reshape,
-** Transpose, a position embedding, LayerNormalization and its decomposed
-** form (ReduceMean with axes as an input, Sub, Pow, Sqrt, Div), attention
-** (MatMul with bias Add, Reshape to heads, Gather / Slice+Squeeze of q, k, v,
-** scaled MatMul, Softmax), an MLP with the Erf form of GELU, residual Adds,
-** then tokens back to a map, ConvTranspose, Gelu (tanh), Resize (linear,
-** align_corners), Conv and Sigmoid. Opset 20.
-**
-** Skips (77) when node or the npm package is missing.
+** image [N,3,16,16] -> Conv 4x4/4 patch embedding -> tokens (Shape, Gather,
+** Unsqueeze, Concat -> Reshape, Transpose) + position embedding -> one
+** transformer block (LayerNormalization; MatMul+Add qkv; Reshape, Transpose,
+** Split, Squeeze into heads; MatMul, Mul by the scale, Softmax, MatMul;
+** output projection; residual; LayerNorm decomposed as ReduceMean, Sub, Pow,
+** Sqrt, Div; MLP with GELU as Div, Erf, Add, Mul) -> back to a 4x4 map ->
+** ConvTranspose 2x2/2 -> Conv 3x3 + Relu -> Resize x2 (linear,
+** align_corners) -> Conv 1x1 -> Sigmoid -> [N,1,16,16].
+** The batch is symbolic ("N"): the shape chain is folded per batch size.
+** Our engine runs batch 1 and batch 3 in one pass; the reference is
+** onnxruntime per image. Max |diff| <= 1e-4 of the output's range + 1e-6.
 */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,424 +23,195 @@
 
 #include "check.h"
 #include "nn/engine.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
 
 #define SKIP 77
+enum { T = 16, D = 32, HEADS = 4, HD = 8, MLP = 64 };
 
-/* ---- a graph builder over protobuf-c structs; everything in one pool ---- */
+static uint64_t seed = 7;
 
-typedef struct builder {
-    void **pool;
-    int npool, cap_pool;
-    Onnx__NodeProto *nodes[2048];
-    int nnodes;
-    Onnx__TensorProto *inits[1024];
-    int ninits;
-    uint64_t rng;
-} builder;
-
-static void *gnew(builder *b, size_t bytes)
+static float randn(void)
 {
-    if (b->npool == b->cap_pool) {
-        b->cap_pool = b->cap_pool ? 2 * b->cap_pool : 256;
-        b->pool = realloc(b->pool, (size_t)b->cap_pool * sizeof *b->pool);
-        if (!b->pool) abort();
-    }
-    void *p = calloc(1, bytes ? bytes : 1);
-    if (!p) abort();
-    b->pool[b->npool++] = p;
-    return p;
+    double u = 0, v = 0;
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    u = ((double)(seed >> 11) + 1) / 9007199254740993.0;
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    v = (double)(seed >> 11) / 9007199254740992.0;
+    return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
-static char *gstr(builder *b, const char *s)
+static void weights(ob *b, const char *name, int nd, const int64_t *dims, double scale)
 {
-    char *d = gnew(b, strlen(s) + 1);
-    memcpy(d, s, strlen(s) + 1);
-    return d;
-}
-
-/* names separated by commas; an empty name is an omitted input */
-static char **names(builder *b, const char *list, size_t *n)
-{
-    *n = 0;
-    if (!*list) return NULL;
-    size_t cnt = 1;
-    for (const char *p = list; *p; p++) cnt += *p == ',';
-    char **v = gnew(b, cnt * sizeof *v);
-    const char *p = list;
-    for (size_t i = 0; i < cnt; i++) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        v[i] = gnew(b, len + 1);
-        memcpy(v[i], p, len);
-        p = e ? e + 1 : p + len;
-    }
-    *n = cnt;
-    return v;
-}
-
-static Onnx__NodeProto *node(builder *b, const char *op, const char *ins, const char *outs)
-{
-    Onnx__NodeProto *n = gnew(b, sizeof *n);
-    onnx__node_proto__init(n);
-    n->op_type = gstr(b, op);
-    char nm[64];
-    snprintf(nm, sizeof nm, "%s_%d", op, b->nnodes);
-    n->name = gstr(b, nm);
-    n->input = names(b, ins, &n->n_input);
-    n->output = names(b, outs, &n->n_output);
-    n->attribute = gnew(b, 8 * sizeof *n->attribute);
-    b->nodes[b->nnodes++] = n;
-    return n;
-}
-
-static Onnx__AttributeProto *attr(builder *b, Onnx__NodeProto *n, const char *name, Onnx__AttributeProto__AttributeType t)
-{
-    Onnx__AttributeProto *a = gnew(b, sizeof *a);
-    onnx__attribute_proto__init(a);
-    a->name = gstr(b, name);
-    a->has_type = 1;
-    a->type = t;
-    n->attribute[n->n_attribute++] = a;
-    return a;
-}
-
-static void attr_i(builder *b, Onnx__NodeProto *n, const char *name, int64_t v)
-{
-    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
-    a->has_i = 1;
-    a->i = v;
-}
-
-static void attr_f(builder *b, Onnx__NodeProto *n, const char *name, float v)
-{
-    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
-    a->has_f = 1;
-    a->f = v;
-}
-
-static void attr_s(builder *b, Onnx__NodeProto *n, const char *name, const char *v)
-{
-    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
-    a->has_s = 1;
-    a->s.data = (uint8_t *)gstr(b, v);
-    a->s.len = strlen(v);
-}
-
-static void attr_ints(builder *b, Onnx__NodeProto *n, const char *name, int cnt, ...)
-{
-    Onnx__AttributeProto *a = attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
-    a->ints = gnew(b, (size_t)cnt * sizeof(int64_t));
-    a->n_ints = (size_t)cnt;
-    va_list ap;
-    va_start(ap, cnt);
-    for (int i = 0; i < cnt; i++) a->ints[i] = va_arg(ap, int64_t);
-    va_end(ap);
-}
-
-static Onnx__TensorProto *tensor(builder *b, const char *name, int dtype, int nd, const int64_t *dims, size_t es)
-{
-    Onnx__TensorProto *t = gnew(b, sizeof *t);
-    onnx__tensor_proto__init(t);
-    t->name = gstr(b, name);
-    t->has_data_type = 1;
-    t->data_type = dtype;
-    t->n_dims = (size_t)nd;
-    t->dims = gnew(b, (size_t)(nd ? nd : 1) * sizeof(int64_t));
     size_t n = 1;
-    for (int i = 0; i < nd; i++) {
-        t->dims[i] = dims[i];
-        n *= (size_t)dims[i];
-    }
-    t->has_raw_data = 1;
-    t->raw_data.len = n * es;
-    t->raw_data.data = gnew(b, n * es);
-    b->inits[b->ninits++] = t;
-    return t;
+    for (int i = 0; i < nd; i++) n *= (size_t)dims[i];
+    float *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = (float)(randn() * scale);
+    ob_init_f(b, name, nd, dims, v);
+    free(v);
 }
 
-static float uniform(builder *b)
+static void scalar_f(ob *b, const char *name, float v)
 {
-    b->rng = b->rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(b->rng >> 40) / (double)(1 << 24)) * 2.f - 1.f;
+    ob_init_f(b, name, 0, NULL, &v);
 }
 
-/* weights uniform in [-scale, scale] */
-static void weights(builder *b, const char *name, float scale, int nd, ...)
+static void ints1(ob *b, const char *name, int n, const int64_t *v)
 {
-    int64_t dims[8];
-    va_list ap;
-    va_start(ap, nd);
-    for (int i = 0; i < nd; i++) dims[i] = va_arg(ap, int64_t);
-    va_end(ap);
-    Onnx__TensorProto *t = tensor(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, nd, dims, 4);
-    float *f = (float *)(void *)t->raw_data.data;
-    for (size_t i = 0; i < t->raw_data.len / 4; i++) f[i] = scale * uniform(b);
+    int64_t d = n;
+    ob_init_i64(b, name, 1, &d, v);
 }
 
-static void scalar_f(builder *b, const char *name, float v)
+static void build_model(ob *b)
 {
-    Onnx__TensorProto *t = tensor(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0, NULL, 4);
-    memcpy(t->raw_data.data, &v, 4);
-}
-
-static void ints(builder *b, const char *name, int scalar, int cnt, ...)
-{
-    int64_t d = cnt;
-    Onnx__TensorProto *t = tensor(b, name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, scalar ? 0 : 1, &d, 8);
-    va_list ap;
-    va_start(ap, cnt);
-    for (int i = 0; i < cnt; i++) {
-        int64_t v = va_arg(ap, int64_t);
-        memcpy(t->raw_data.data + 8 * (size_t)i, &v, 8);
-    }
-    va_end(ap);
-}
-
-static Onnx__ValueInfoProto *value_info(builder *b, const char *name, int nd, const int64_t *dims)
-{
-    Onnx__ValueInfoProto *v = gnew(b, sizeof *v);
-    onnx__value_info_proto__init(v);
-    v->name = gstr(b, name);
-    Onnx__TypeProto *tp = gnew(b, sizeof *tp);
-    onnx__type_proto__init(tp);
-    Onnx__TypeProto__Tensor *tt = gnew(b, sizeof *tt);
-    onnx__type_proto__tensor__init(tt);
-    Onnx__TensorShapeProto *sh = gnew(b, sizeof *sh);
-    onnx__tensor_shape_proto__init(sh);
-    sh->n_dim = (size_t)nd;
-    sh->dim = gnew(b, (size_t)nd * sizeof *sh->dim);
-    for (int i = 0; i < nd; i++) {
-        Onnx__TensorShapeProto__Dimension *d = gnew(b, sizeof *d);
-        onnx__tensor_shape_proto__dimension__init(d);
-        if (dims[i] < 0) {
-            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-            d->dim_param = gstr(b, "N");
-        } else {
-            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-            d->dim_value = dims[i];
-        }
-        sh->dim[i] = d;
-    }
-    tt->has_elem_type = 1;
-    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    tt->shape = sh;
-    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    tp->tensor_type = tt;
-    v->type = tp;
-    return v;
-}
-
-/* The network's size. The test uses a tiny one; --write-model makes a
-** ViT-S/14-sized one for timing against onnxruntime. */
-typedef struct vit_cfg {
-    int dim, heads, patch, grid, blocks, mlp;
-} vit_cfg;
-
-static const char *nm(builder *b, int blk, const char *name)
-{
-    char buf[96];
-    snprintf(buf, sizeof buf, "b%d_%s", blk, name);
-    return gstr(b, buf);
-}
-
-/* "b<blk>_a,b<blk>_b,...": the block's own names; a leading '=' keeps a
-** name global */
-static const char *nms(builder *b, int blk, const char *list)
-{
-    char out[512] = "";
-    const char *p = list;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char one[96];
-        snprintf(one, sizeof one, "%.*s", (int)len, p);
-        if (one[0] == '=') snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", *out || p != list ? "," : "", one + 1);
-        else if (one[0]) snprintf(out + strlen(out), sizeof out - strlen(out), "%sb%d_%s", *out || p != list ? "," : "", blk, one);
-        else snprintf(out + strlen(out), sizeof out - strlen(out), ",");
-        p = e ? e + 1 : p + len;
-    }
-    return gstr(b, out);
-}
-
-/* One transformer block from value `in` to value `out` (global names). */
-static void vit_block(builder *b, const vit_cfg *c, int k, const char *in, const char *out)
-{
-    int64_t D = c->dim, T = (int64_t)c->grid * c->grid, H = c->heads, HD = D / H, M = c->mlp;
-    const float sd = 1.f / sqrtf((float)D), sm = 1.f / sqrtf((float)M);
-    char buf[256];
-    snprintf(buf, sizeof buf, "=%s,ln1_s,ln1_b", in);
-    weights(b, nm(b, k, "ln1_s"), 1.f, 1, D);
-    weights(b, nm(b, k, "ln1_b"), 0.2f, 1, D);
-    Onnx__NodeProto *n = node(b, "LayerNormalization", nms(b, k, buf), nms(b, k, "ln1"));
-    attr_i(b, n, "axis", -1);
-    attr_f(b, n, "epsilon", 1e-5f);
-    weights(b, nm(b, k, "wqkv"), sd, 2, D, 3 * D);
-    weights(b, nm(b, k, "bqkv"), 0.1f, 1, 3 * D);
-    node(b, "MatMul", nms(b, k, "ln1,wqkv"), nms(b, k, "qkv0"));
-    node(b, "Add", nms(b, k, "qkv0,bqkv"), nms(b, k, "qkv"));
-    ints(b, nm(b, k, "qkv_shape"), 0, 5, (int64_t)0, T, (int64_t)3, H, HD);
-    node(b, "Reshape", nms(b, k, "qkv,qkv_shape"), nms(b, k, "qkv5"));
-    attr_ints(b, node(b, "Transpose", nms(b, k, "qkv5"), nms(b, k, "qkvT")), "perm", 5, (int64_t)2, (int64_t)0, (int64_t)3, (int64_t)1, (int64_t)4);
-    attr_i(b, node(b, "Gather", nms(b, k, "qkvT,=i0"), nms(b, k, "q")), "axis", 0);
-    attr_i(b, node(b, "Gather", nms(b, k, "qkvT,=i1"), nms(b, k, "k")), "axis", 0);
-    node(b, "Slice", nms(b, k, "qkvT,=s2,=e3,=axes0"), nms(b, k, "v5"));
-    node(b, "Squeeze", nms(b, k, "v5,=axes0"), nms(b, k, "v"));
-    attr_ints(b, node(b, "Transpose", nms(b, k, "k"), nms(b, k, "kT")), "perm", 4, (int64_t)0, (int64_t)1, (int64_t)3, (int64_t)2);
-    node(b, "MatMul", nms(b, k, "q,kT"), nms(b, k, "scores0"));
-    scalar_f(b, nm(b, k, "qk_scale"), 1.f / sqrtf((float)HD));
-    node(b, "Mul", nms(b, k, "scores0,qk_scale"), nms(b, k, "scores"));
-    attr_i(b, node(b, "Softmax", nms(b, k, "scores"), nms(b, k, "att")), "axis", -1);
-    node(b, "MatMul", nms(b, k, "att,v"), nms(b, k, "o4"));
-    attr_ints(b, node(b, "Transpose", nms(b, k, "o4"), nms(b, k, "o4T")), "perm", 4, (int64_t)0, (int64_t)2, (int64_t)1, (int64_t)3);
-    node(b, "Reshape", nms(b, k, "o4T,=tok_d"), nms(b, k, "o"));
-    weights(b, nm(b, k, "wo"), sd, 2, D, D);
-    weights(b, nm(b, k, "bo"), 0.1f, 1, D);
-    node(b, "MatMul", nms(b, k, "o,wo"), nms(b, k, "proj0"));
-    node(b, "Add", nms(b, k, "proj0,bo"), nms(b, k, "proj"));
-    snprintf(buf, sizeof buf, "=%s,proj", in);
-    node(b, "Add", nms(b, k, buf), nms(b, k, "h1"));
-    /* MLP, LayerNorm decomposed as older exports write it */
-    node(b, "ReduceMean", nms(b, k, "h1,=axes_m1"), nms(b, k, "mu"));
-    node(b, "Sub", nms(b, k, "h1,mu"), nms(b, k, "dev"));
-    node(b, "Pow", nms(b, k, "dev,=two"), nms(b, k, "dev2"));
-    node(b, "ReduceMean", nms(b, k, "dev2,=axes_m1"), nms(b, k, "var"));
-    node(b, "Add", nms(b, k, "var,=eps"), nms(b, k, "var_e"));
-    node(b, "Sqrt", nms(b, k, "var_e"), nms(b, k, "std"));
-    node(b, "Div", nms(b, k, "dev,std"), nms(b, k, "nrm"));
-    weights(b, nm(b, k, "ln2_s"), 1.f, 1, D);
-    weights(b, nm(b, k, "ln2_b"), 0.2f, 1, D);
-    node(b, "Mul", nms(b, k, "nrm,ln2_s"), nms(b, k, "ln2a"));
-    node(b, "Add", nms(b, k, "ln2a,ln2_b"), nms(b, k, "ln2"));
-    weights(b, nm(b, k, "w1"), sd, 2, D, M);
-    weights(b, nm(b, k, "b1"), 0.1f, 1, M);
-    node(b, "MatMul", nms(b, k, "ln2,w1"), nms(b, k, "fc1a"));
-    node(b, "Add", nms(b, k, "fc1a,b1"), nms(b, k, "fc1"));
-    node(b, "Div", nms(b, k, "fc1,=sqrt2"), nms(b, k, "g_a"));
-    node(b, "Erf", nms(b, k, "g_a"), nms(b, k, "g_e"));
-    node(b, "Add", nms(b, k, "g_e,=one"), nms(b, k, "g_p"));
-    node(b, "Mul", nms(b, k, "fc1,g_p"), nms(b, k, "g_m"));
-    node(b, "Mul", nms(b, k, "g_m,=half"), nms(b, k, "gelu"));
-    weights(b, nm(b, k, "w2"), sm, 2, M, D);
-    weights(b, nm(b, k, "b2"), 0.1f, 1, D);
-    node(b, "MatMul", nms(b, k, "gelu,w2"), nms(b, k, "fc2a"));
-    node(b, "Add", nms(b, k, "fc2a,b2"), nms(b, k, "fc2"));
-    node(b, "Add", nms(b, k, "h1,fc2"), gstr(b, out));
-}
-
-/* Builds the network; returns the packed model (malloc'd). */
-static uint8_t *build_model(const vit_cfg *c, size_t *size)
-{
-    builder b = {.rng = 20240601};
-    int64_t D = c->dim, P = c->patch, G = c->grid, T = G * G, img = P * G;
+    ob_init(b, 18);
+    int64_t in_dims[4] = {1, 3, 16, 16};
+    ob_input(b, "image", 4, in_dims, "N");
     /* patch embedding */
-    weights(&b, "pe_w", 1.f / sqrtf((float)(3 * P * P)), 4, D, (int64_t)3, P, P);
-    weights(&b, "pe_b", 0.1f, 1, D);
-    Onnx__NodeProto *n = node(&b, "Conv", "x,pe_w,pe_b", "pe");
-    attr_ints(&b, n, "strides", 2, P, P);
-    attr_ints(&b, n, "kernel_shape", 2, P, P);
-    /* the batch from the shape, as exporters write it */
-    node(&b, "Shape", "pe", "pe_shape");
-    ints(&b, "i0", 1, 1, (int64_t)0);
-    ints(&b, "i1", 1, 1, (int64_t)1);
-    attr_i(&b, node(&b, "Gather", "pe_shape,i0", "batch"), "axis", 0);
-    ints(&b, "axes0", 0, 1, (int64_t)0);
-    node(&b, "Unsqueeze", "batch,axes0", "batch1");
-    ints(&b, "c_d", 0, 1, D);
-    ints(&b, "c_m1", 0, 1, (int64_t)-1);
-    attr_i(&b, node(&b, "Concat", "batch1,c_d,c_m1", "tok_shape"), "axis", 0);
-    node(&b, "Reshape", "pe,tok_shape", "tok");
-    attr_ints(&b, node(&b, "Transpose", "tok", "tokT"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
-    weights(&b, "pos", 0.5f, 3, (int64_t)1, T, D);
-    node(&b, "Add", "tokT,pos", "h_0");
-    /* constants the blocks share */
-    ints(&b, "s2", 0, 1, (int64_t)2);
-    ints(&b, "e3", 0, 1, (int64_t)3);
-    ints(&b, "tok_d", 0, 3, (int64_t)0, T, D);
-    ints(&b, "axes_m1", 0, 1, (int64_t)-1);
-    scalar_f(&b, "two", 2.f);
-    scalar_f(&b, "eps", 1e-5f);
-    scalar_f(&b, "sqrt2", sqrtf(2.f));
-    scalar_f(&b, "one", 1.f);
-    scalar_f(&b, "half", 0.5f);
-    char hin[32], hout[32];
-    for (int k = 0; k < c->blocks; k++) {
-        snprintf(hin, sizeof hin, "h_%d", k);
-        snprintf(hout, sizeof hout, "h_%d", k + 1);
-        vit_block(&b, c, k, hin, hout);
-    }
-    /* head: tokens to a map, up-sampled twice, one channel out */
-    attr_ints(&b, node(&b, "Transpose", hout, "h2T"), "perm", 3, (int64_t)0, (int64_t)2, (int64_t)1);
-    ints(&b, "map_shape", 0, 4, (int64_t)0, D, G, G);
-    node(&b, "Reshape", "h2T,map_shape", "map");
-    weights(&b, "wt", 1.f / sqrtf((float)D), 4, D, (int64_t)16, (int64_t)2, (int64_t)2);
-    weights(&b, "bt", 0.1f, 1, (int64_t)16);
-    attr_ints(&b, node(&b, "ConvTranspose", "map,wt,bt", "up"), "strides", 2, (int64_t)2, (int64_t)2);
-    attr_s(&b, node(&b, "Gelu", "up", "upg"), "approximate", "tanh");
-    float sc[4] = {1, 1, 2, 2};
-    int64_t four = 4;
-    Onnx__TensorProto *t = tensor(&b, "scales", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, &four, 4);
-    memcpy(t->raw_data.data, sc, sizeof sc);
-    n = node(&b, "Resize", "upg,,scales", "rs");
-    attr_s(&b, n, "mode", "linear");
-    attr_s(&b, n, "coordinate_transformation_mode", "align_corners");
-    weights(&b, "w3", 6.f / sqrtf(16 * 9), 4, (int64_t)1, (int64_t)16, (int64_t)3, (int64_t)3);
-    weights(&b, "b3", 0.1f, 1, (int64_t)1);
-    n = node(&b, "Conv", "rs,w3,b3", "c3");
-    attr_ints(&b, n, "pads", 4, (int64_t)1, (int64_t)1, (int64_t)1, (int64_t)1);
-    node(&b, "Sigmoid", "c3", "y");
-
-    Onnx__GraphProto g;
-    onnx__graph_proto__init(&g);
-    g.name = gstr(&b, "tiny_vit_dpt");
-    g.n_node = (size_t)b.nnodes;
-    g.node = b.nodes;
-    g.n_initializer = (size_t)b.ninits;
-    g.initializer = b.inits;
-    int64_t xd[4] = {-1, 3, img, img}, yd[4] = {-1, 1, 4 * G, 4 * G};
-    Onnx__ValueInfoProto *in = value_info(&b, "x", 4, xd), *out = value_info(&b, "y", 4, yd);
-    g.n_input = 1;
-    g.input = &in;
-    g.n_output = 1;
-    g.output = &out;
-    Onnx__OperatorSetIdProto ops;
-    onnx__operator_set_id_proto__init(&ops);
-    ops.domain = gstr(&b, "");
-    ops.has_version = 1;
-    ops.version = 20;
-    Onnx__OperatorSetIdProto *opsp = &ops;
-    Onnx__ModelProto m;
-    onnx__model_proto__init(&m);
-    m.has_ir_version = 1;
-    m.ir_version = 9;
-    m.producer_name = gstr(&b, "depthindex test_vit");
-    m.n_opset_import = 1;
-    m.opset_import = &opsp;
-    m.graph = &g;
-    *size = onnx__model_proto__get_packed_size(&m);
-    uint8_t *buf = malloc(*size);
-    if (buf) onnx__model_proto__pack(&m, buf);
-    for (int i = 0; i < b.npool; i++) free(b.pool[i]);
-    free(b.pool);
-    return buf;
+    weights(b, "pe_w", 4, (int64_t[]){D, 3, 4, 4}, 1 / sqrt(48.0));
+    weights(b, "pe_b", 1, (int64_t[]){D}, 0.02);
+    Onnx__NodeProto *n = ob_node(b, "Conv", "image,pe_w,pe_b", "pe");
+    ob_attr_ints(b, n, "strides", 2, (int64_t[]){4, 4});
+    ob_attr_ints(b, n, "kernel_shape", 2, (int64_t[]){4, 4});
+    /* [N, D, 4, 4] -> [N, D, 16] -> [N, 16, D], shape from Shape/Gather */
+    ob_node(b, "Shape", "image", "shp");
+    ints1(b, "zero", 1, (int64_t[]){0});
+    n = ob_node(b, "Gather", "shp,zero", "nb");
+    ob_attr_i(b, n, "axis", 0);
+    ints1(b, "d_t", 2, (int64_t[]){D, T});
+    n = ob_node(b, "Concat", "nb,d_t", "shape_dt");
+    ob_attr_i(b, n, "axis", 0);
+    ob_node(b, "Reshape", "pe,shape_dt", "pe_flat");
+    n = ob_node(b, "Transpose", "pe_flat", "tok0");
+    ob_attr_ints(b, n, "perm", 3, (int64_t[]){0, 2, 1});
+    weights(b, "pos", 3, (int64_t[]){1, T, D}, 0.1);
+    ob_node(b, "Add", "tok0,pos", "tok");
+    /* attention */
+    weights(b, "ln1_s", 1, (int64_t[]){D}, 0.1);
+    weights(b, "ln1_b", 1, (int64_t[]){D}, 0.1);
+    n = ob_node(b, "LayerNormalization", "tok,ln1_s,ln1_b", "ln1");
+    ob_attr_f(b, n, "epsilon", 1e-6f);
+    weights(b, "qkv_w", 2, (int64_t[]){D, 3 * D}, 1 / sqrt((double)D));
+    weights(b, "qkv_b", 1, (int64_t[]){3 * D}, 0.02);
+    ob_node(b, "MatMul", "ln1,qkv_w", "qkv0");
+    ob_node(b, "Add", "qkv0,qkv_b", "qkv");
+    ints1(b, "t_3_h_hd", 4, (int64_t[]){T, 3, HEADS, HD});
+    ob_node(b, "Squeeze", "nb,zero", "nb_s");
+    ob_node(b, "Unsqueeze", "nb_s,zero", "nb1"); /* scalar batch -> [1] */
+    n = ob_node(b, "Concat", "nb1,t_3_h_hd", "shape5");
+    ob_attr_i(b, n, "axis", 0);
+    ob_node(b, "Reshape", "qkv,shape5", "qkv5");
+    n = ob_node(b, "Transpose", "qkv5", "qkvt");
+    ob_attr_ints(b, n, "perm", 5, (int64_t[]){2, 0, 3, 1, 4});
+    ints1(b, "ones3", 3, (int64_t[]){1, 1, 1});
+    n = ob_node(b, "Split", "qkvt,ones3", "q5,k5,v5");
+    ob_attr_i(b, n, "axis", 0);
+    ob_node(b, "Squeeze", "q5,zero", "q");
+    ob_node(b, "Squeeze", "k5,zero", "k");
+    ob_node(b, "Squeeze", "v5,zero", "v");
+    n = ob_node(b, "Transpose", "k", "kt");
+    ob_attr_ints(b, n, "perm", 4, (int64_t[]){0, 1, 3, 2});
+    ob_node(b, "MatMul", "q,kt", "att0");
+    scalar_f(b, "att_scale", (float)(1 / sqrt((double)HD)));
+    ob_node(b, "Mul", "att0,att_scale", "att1");
+    n = ob_node(b, "Softmax", "att1", "att");
+    ob_attr_i(b, n, "axis", -1);
+    ob_node(b, "MatMul", "att,v", "o0");
+    n = ob_node(b, "Transpose", "o0", "o1");
+    ob_attr_ints(b, n, "perm", 4, (int64_t[]){0, 2, 1, 3});
+    ints1(b, "t_d", 2, (int64_t[]){T, D});
+    n = ob_node(b, "Concat", "nb,t_d", "shape_td");
+    ob_attr_i(b, n, "axis", 0);
+    ob_node(b, "Reshape", "o1,shape_td", "o2");
+    weights(b, "proj_w", 2, (int64_t[]){D, D}, 1 / sqrt((double)D));
+    weights(b, "proj_b", 1, (int64_t[]){D}, 0.02);
+    ob_node(b, "MatMul", "o2,proj_w", "o3");
+    ob_node(b, "Add", "o3,proj_b", "o4");
+    ob_node(b, "Add", "tok,o4", "x1");
+    /* LayerNorm, decomposed */
+    ints1(b, "last", 1, (int64_t[]){-1});
+    ob_node(b, "ReduceMean", "x1,last", "mu");
+    ob_node(b, "Sub", "x1,mu", "xc");
+    scalar_f(b, "two", 2.f);
+    ob_node(b, "Pow", "xc,two", "xc2");
+    ob_node(b, "ReduceMean", "xc2,last", "var");
+    scalar_f(b, "eps", 1e-6f);
+    ob_node(b, "Add", "var,eps", "var_e");
+    ob_node(b, "Sqrt", "var_e", "sd");
+    ob_node(b, "Div", "xc,sd", "ln2");
+    /* MLP with exact GELU */
+    weights(b, "fc1_w", 2, (int64_t[]){D, MLP}, 1 / sqrt((double)D));
+    weights(b, "fc1_b", 1, (int64_t[]){MLP}, 0.02);
+    ob_node(b, "MatMul", "ln2,fc1_w", "h0");
+    ob_node(b, "Add", "h0,fc1_b", "h1");
+    scalar_f(b, "sqrt2", 1.4142135f);
+    ob_node(b, "Div", "h1,sqrt2", "h2");
+    ob_node(b, "Erf", "h2", "h3");
+    scalar_f(b, "one", 1.f);
+    ob_node(b, "Add", "h3,one", "h4");
+    ob_node(b, "Mul", "h1,h4", "h5");
+    scalar_f(b, "half", 0.5f);
+    ob_node(b, "Mul", "h5,half", "h6");
+    weights(b, "fc2_w", 2, (int64_t[]){MLP, D}, 1 / sqrt((double)MLP));
+    weights(b, "fc2_b", 1, (int64_t[]){D}, 0.02);
+    ob_node(b, "MatMul", "h6,fc2_w", "h7");
+    ob_node(b, "Add", "h7,fc2_b", "h8");
+    ob_node(b, "Add", "x1,h8", "x2");
+    /* back to a map: [N, T, D] -> [N, D, T] -> [N, D, 4, 4] */
+    n = ob_node(b, "Transpose", "x2", "m0");
+    ob_attr_ints(b, n, "perm", 3, (int64_t[]){0, 2, 1});
+    ints1(b, "d44", 3, (int64_t[]){D, 4, 4});
+    n = ob_node(b, "Concat", "nb,d44", "shape_map");
+    ob_attr_i(b, n, "axis", 0);
+    ob_node(b, "Reshape", "m0,shape_map", "map");
+    /* DPT-style head */
+    weights(b, "up_w", 4, (int64_t[]){D, 16, 2, 2}, 1 / sqrt(4.0 * D));
+    weights(b, "up_b", 1, (int64_t[]){16}, 0.02);
+    n = ob_node(b, "ConvTranspose", "map,up_w,up_b", "up");
+    ob_attr_ints(b, n, "strides", 2, (int64_t[]){2, 2});
+    weights(b, "c1_w", 4, (int64_t[]){16, 16, 3, 3}, 1 / sqrt(144.0));
+    weights(b, "c1_b", 1, (int64_t[]){16}, 0.02);
+    n = ob_node(b, "Conv", "up,c1_w,c1_b", "c1");
+    ob_attr_ints(b, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    ob_node(b, "Relu", "c1", "c1r");
+    ob_init_f(b, "rs_scales", 1, (int64_t[]){4}, (float[]){1, 1, 2, 2});
+    n = ob_node(b, "Resize", "c1r,,rs_scales", "rs");
+    Onnx__AttributeProto *a = ob_attr(b, n, "mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    a->has_s = 1;
+    a->s.data = (uint8_t *)ob_str(b, "linear");
+    a->s.len = 6;
+    a = ob_attr(b, n, "coordinate_transformation_mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    a->has_s = 1;
+    a->s.data = (uint8_t *)ob_str(b, "align_corners");
+    a->s.len = 13;
+    weights(b, "c2_w", 4, (int64_t[]){1, 16, 1, 1}, 1 / sqrt(16.0));
+    weights(b, "c2_b", 1, (int64_t[]){1}, 0.02);
+    ob_node(b, "Conv", "rs,c2_w,c2_b", "c2");
+    ob_node(b, "Sigmoid", "c2", "depth");
+    ob_output(b, "depth");
 }
 
-/* ---- NPY exchange with ort_run.js ---- */
+static int write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
 
 static int write_npy(const char *path, const float *x, const int64_t *dims, int nd)
 {
     char hdr[256], shape[128] = "";
     for (int i = 0; i < nd; i++) snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%lld, ", (long long)dims[i]);
     int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
-    int total = 10 + n + 1, pad = (64 - total % 64) % 64;
+    int pad = (64 - (10 + n + 1) % 64) % 64;
     memset(hdr + n, ' ', (size_t)pad);
     hdr[n + pad] = '\n';
     int hl = n + pad + 1;
+    size_t cnt = 1;
+    for (int i = 0; i < nd; i++) cnt *= (size_t)dims[i];
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
-    size_t cnt = 1;
-    for (int i = 0; i < nd; i++) cnt *= (size_t)dims[i];
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
     return fclose(f) == 0 && ok ? 0 : -1;
 }
@@ -465,130 +234,74 @@ static float *read_npy(const char *path, size_t expect)
     return x;
 }
 
-static const char *env_or(const char *name, const char *dflt)
+int main(void)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
-}
-
-/* max |a - ref|, the output's range, and how many values are outside
-** rtol 1e-3 / atol 1e-5 */
-static double compare(const float *a, const float *ref, size_t n, double *range, size_t *outside)
-{
-    float lo = ref[0], hi = ref[0];
-    double md = 0;
-    *outside = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (ref[i] < lo) lo = ref[i];
-        if (ref[i] > hi) hi = ref[i];
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (!(d <= md)) md = d;
-        if (!(d <= 1e-5 + 1e-3 * fabs((double)ref[i]))) (*outside)++;
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    if (!src || !*src) src = ".";
+    char dir[900], model[1000], xin[1000], xref[1000], cmd[4096];
+    if (build && *build) {
+        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-vit", build);
+        mkdir(dir, 0755);
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/di-nn-vit-XXXXXX");
+        if (!mkdtemp(dir)) return 1;
     }
-    *range = (double)hi - (double)lo;
-    return md;
-}
-
-int main(int argc, char **argv)
-{
-    vit_cfg cfg = {.dim = 32, .heads = 2, .patch = 7, .grid = 4, .blocks = 1, .mlp = 64};
-    /* test_vit --write-model FILE [DIM HEADS PATCH GRID BLOCKS]: a model to
-    ** time (default ViT-S/14 at 518: 384 6 14 37 12) */
-    if (argc >= 3 && !strcmp(argv[1], "--write-model")) {
-        vit_cfg big = {.dim = 384, .heads = 6, .patch = 14, .grid = 37, .blocks = 12, .mlp = 1536};
-        if (argc >= 8) {
-            big.dim = atoi(argv[3]);
-            big.heads = atoi(argv[4]);
-            big.patch = atoi(argv[5]);
-            big.grid = atoi(argv[6]);
-            big.blocks = atoi(argv[7]);
-            big.mlp = 4 * big.dim;
-        }
-        if (big.dim < 1 || big.heads < 1 || big.dim % big.heads || big.patch < 1 || big.grid < 1 || big.blocks < 1 || big.blocks > 40) {
-            fprintf(stderr, "test_vit: bad model size\n");
-            return 2;
-        }
-        size_t sz;
-        uint8_t *m = build_model(&big, &sz);
-        FILE *f = m ? fopen(argv[2], "wb") : NULL;
-        int ok = f && fwrite(m, 1, sz, f) == sz;
-        if (f && fclose(f)) ok = 0;
-        free(m);
-        printf("%s: ViT %d wide, %d heads, %d blocks, %dx%d input, %zu bytes\n", argv[2], big.dim, big.heads, big.blocks,
-               big.patch * big.grid, big.patch * big.grid, sz);
-        return ok ? 0 : 1;
-    }
-    const int IMG = cfg.patch * cfg.grid;
-    const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
-    const char *build = env_or("DEPTHINDEX_BUILD_ROOT", ".");
-    char cmd[4096], tmpdir[1024], model[1200], xin[1200], xref[1200];
     snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
     if (system(cmd) != 0) {
         printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
         return SKIP;
     }
-    snprintf(tmpdir, sizeof tmpdir, "%s/tests/nn/tmp-vit", build);
-    mkdir(tmpdir, 0755);
-    snprintf(model, sizeof model, "%s/tiny_vit.onnx", tmpdir);
-    snprintf(xin, sizeof xin, "%s/x.npy", tmpdir);
-    snprintf(xref, sizeof xref, "%s/ref.npy", tmpdir);
+    snprintf(model, sizeof model, "%s/vit_block.onnx", dir);
+    snprintf(xin, sizeof xin, "%s/x.npy", dir);
+    snprintf(xref, sizeof xref, "%s/ref.npy", dir);
+    ob b;
+    build_model(&b);
+    size_t len;
+    uint8_t *bytes = ob_pack(&b, &len);
+    CHECK(write_file(model, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
 
-    size_t msize;
-    uint8_t *bytes = build_model(&cfg, &msize);
-    CHECK(bytes != NULL);
-    if (!bytes) return check_summary();
-    FILE *f = fopen(model, "wb");
-    CHECK(f && fwrite(bytes, 1, msize, f) == msize);
-    if (f) fclose(f);
-
-    const int B = 2;
-    size_t per = (size_t)3 * IMG * IMG, on = (size_t)(16 * cfg.grid * cfg.grid);
-    int64_t xd[4] = {B, 3, IMG, IMG};
-    float *x = malloc((size_t)B * per * sizeof(float));
-    uint64_t s = 777;
-    for (size_t i = 0; i < (size_t)B * per; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x[i] = (float)((double)(s >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
-    }
+    enum { B = 3 };
+    int64_t xd[4] = {B, 3, 16, 16};
+    size_t per = 3 * 16 * 16, on = 16 * 16;
+    float *x = malloc(B * per * sizeof(float));
+    for (size_t i = 0; i < B * per; i++) x[i] = randn();
     CHECK(write_npy(xin, x, xd, 4) == 0);
     snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 1", src, model, xin, xref);
     int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime run failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, (size_t)B * on) : NULL;
+    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
+    float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
     CHECK(ref != NULL);
 
     di_error err;
-    di_error_clear(&err);
-    di_nn_graph *g = NULL;
-    CHECKF(di_nn_graph_load_mem(bytes, msize, "tiny_vit.onnx", NULL, &g, &err) == 0, "%s", err.msg);
-    di_nn_session *sess = NULL;
     di_nn_options opt;
     di_nn_options_default(&opt);
     opt.threads = 2;
-    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &sess, &err) == 0, "%s", err.msg);
-    if (sess && ref) {
-        float *y = calloc((size_t)B * on, sizeof(float));
-        for (int batch = 1; batch <= B; batch++) {
-            memset(y, 0, (size_t)B * on * sizeof(float));
-            CHECKF(di_nn_run(sess, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
-            double range;
-            size_t outside;
-            double md = compare(y, ref, (size_t)batch * on, &range, &outside);
-            printf("batch %d: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g (limit 1e-4), %zu values outside rtol 1e-3/atol 1e-5\n",
-                   batch, md, range, md / range, outside);
-            CHECK(range > 0.01);
-            CHECKF(md <= 1e-4 * range, "batch %d differs: %.3g > 1e-4 * %.4g", batch, md, range);
-            CHECK(outside == 0);
+    di_nn_session *s = NULL;
+    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s", err.msg);
+    if (s && ref) {
+        float *y = calloc(B * on, sizeof(float));
+        for (int batch = 1; batch <= B; batch += 2) {
+            memset(y, 0, B * on * sizeof(float));
+            CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
+            float lo = ref[0], hi = ref[0];
+            double md = 0;
+            for (size_t i = 0; i < (size_t)batch * on; i++) {
+                lo = ref[i] < lo ? ref[i] : lo;
+                hi = ref[i] > hi ? ref[i] : hi;
+                double d = fabs((double)y[i] - ref[i]);
+                if (!(d <= md)) md = d;
+            }
+            double range = (double)hi - lo;
+            printf("batch %d: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g\n", batch, md, range, md / range);
+            CHECK(range > 1e-3);
+            CHECKF(md <= 1e-4 * range + 1e-6, "batch %d differs: %.3g", batch, md);
         }
-        CHECK(memcmp(y, y + on, on * sizeof(float)) != 0);
-        double fl = di_nn_flops(sess, 1, &err);
-        printf("%.3f MFLOP per image\n", fl / 1e6);
-        CHECK(fl > 0);
         free(y);
     }
-    di_nn_session_destroy(sess);
+    di_nn_session_destroy(s);
     free(ref);
     free(x);
-    free(bytes);
     return check_summary();
 }
