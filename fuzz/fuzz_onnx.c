@@ -1,7 +1,9 @@
 /* fuzz_onnx.c: libFuzzer target for the ONNX loader and planner: any bytes
 ** must give a graph or a clean error, and a graph that loads must plan (or
 ** fail cleanly) without crashing. Tensors are capped at 64 MiB here so that
-** a tiny file declaring a huge shape is an error, not an OOM of the fuzzer. */
+** a tiny file declaring a huge shape is an error, not an OOM of the fuzzer.
+** Seeds (fuzz/corpus/onnx/): the small models tests/nn/test_bad_input writes
+** when given a folder, and the ViT block of tests/nn/test_vit. */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -8,6 +8,7 @@ dir="$(cd "$(dirname "$0")/../oracle" 2>/dev/null && pwd || true)"
 command -v node >/dev/null || { echo "node is not installed" >&2; exit 1; }
 if [ -f "$dir/node_modules/onnxruntime-node/package.json" ]; then exit 0; fi
 command -v npm >/dev/null || { echo "npm is not installed" >&2; exit 1; }
+mkdir -p "$dir/node_modules" # git-ignored; the lock lives there too
 (
   flock 9
   if [ ! -f "$dir/node_modules/onnxruntime-node/package.json" ]; then
@@ -15,5 +16,5 @@ command -v npm >/dev/null || { echo "npm is not installed" >&2; exit 1; }
     npm install --ignore-scripts --no-audit --no-fund --no-save --prefix . onnxruntime-node@1.30.0 >&2
     rm -f package.json package-lock.json
   fi
-) 9>"$dir/.install.lock"
+) 9>"$dir/node_modules/.di-install.lock"
 [ -f "$dir/node_modules/onnxruntime-node/package.json" ]
