@@ -18,10 +18,16 @@
     X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)          \
     OPS_LOGIC(X)
 
-/* ops_logic.c */
+/* ops_logic.c, ops_activ.c, ops_index.c */
 #define OPS_LOGIC(X)                                                        \
     X(LessOrEqual) X(GreaterOrEqual) X(And) X(Or) X(Xor) X(Not) X(Min)      \
-    X(Max) X(Sum) X(Mean)
+    X(Max) X(Sum) X(Mean)                                                   \
+    X(Elu) X(Selu) X(HardSigmoid) X(HardSwish) X(Softplus)          \
+    X(Softsign) X(ThresholdedRelu) X(Shrink) X(Mish) X(Round) X(Sign)       \
+    X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh) X(Asinh)   \
+    X(Acosh) X(Atanh) X(IsNaN) X(IsInf) X(Dropout)                          \
+    X(ArgMax) X(ArgMin) X(GatherElements) X(Trilu) X(CumSum)                \
+    X(DepthToSpace) X(SpaceToDepth)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)
