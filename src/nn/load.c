@@ -126,7 +126,7 @@ static int tensor_from_proto(loader *L, const Onnx__TensorProto *t,
         dims[i] = t->dims[i];
     }
     int64_t n = di_shape_numel((int)t->n_dims, dims);
-    if (n < 0 || n > MAX_TENSOR_ELEMS)
+    if (n < 0 || n > MAX_TENSOR_ELEMS || !di_nn_shape_sane((int)t->n_dims, dims))
         return di_fail(err, DI_ENOMEM, "%s: tensor '%s': absurd size", L->name, tname);
     size_t bytes = (size_t)n * es;
     bool external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;

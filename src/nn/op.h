@@ -119,6 +119,13 @@ int di_nn_const_ints(const di_nn_tensor *t, int64_t *vals, int max, int *n);
 int di_nn_broadcast(const di_nn_node *n, const di_nn_tensor *a,
                     const di_nn_tensor *b, int *ndim, int64_t *dims,
                     di_error *err);
+/* Load-time sanity of window attributes (Conv, pools, ConvTranspose): every
+** value of pads, strides, dilations, kernel_shape, output_padding within
+** sensible bounds; an error naming the attribute otherwise. */
+int di_nn_check_window_attrs(const di_nn_node *n, di_error *err);
+/* A shape the engine can hold: no negative dimension, and the product of
+** the dimensions (zeros counted as ones) at most 2^40. */
+bool di_nn_shape_sane(int ndim, const int64_t *dims);
 /* A oneDNN call failed: a message naming the node. */
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
                     dnnl_status_t st);

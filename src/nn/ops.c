@@ -116,6 +116,35 @@ int di_nn_broadcast(const di_nn_node *n, const di_nn_tensor *a,
     return DI_OK;
 }
 
+int di_nn_check_window_attrs(const di_nn_node *n, di_error *err)
+{
+    static const struct { const char *name; int64_t lo, hi; } lim[] = {
+        {"pads", 0, 1 << 20}, {"strides", 1, 1 << 20}, {"dilations", 1, 1 << 20},
+        {"kernel_shape", 1, 1 << 20}, {"output_padding", 0, 1 << 20}, {"output_shape", 1, (int64_t)1 << 31},
+    };
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+        const di_nn_attr *a = di_nn_node_attr(n, lim[i].name);
+        if (!a) continue;
+        if (a->n > 2 * DI_NN_MAX_DIMS) return di_nn_shape_error(err, n, "%s has %d values", lim[i].name, a->n);
+        for (int j = 0; j < a->n; j++)
+            if (a->ints[j] < lim[i].lo || a->ints[j] > lim[i].hi)
+                return di_nn_shape_error(err, n, "%s value %lld is out of range", lim[i].name, (long long)a->ints[j]);
+    }
+    return DI_OK;
+}
+
+bool di_nn_shape_sane(int ndim, const int64_t *dims)
+{
+    int64_t p = 1;
+    if (ndim < 0 || ndim > DI_NN_MAX_DIMS) return false;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0 || dims[i] > ((int64_t)1 << 40)) return false;
+        if (dims[i] > 1 && __builtin_mul_overflow(p, dims[i], &p)) return false;
+        if (p > ((int64_t)1 << 40)) return false;
+    }
+    return true;
+}
+
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
                     dnnl_status_t st)
 {

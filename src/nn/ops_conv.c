@@ -56,6 +56,8 @@ static void conv_release(void *p)
 
 static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
+    int rc = di_nn_check_window_attrs(n, err);
+    if (rc) return rc;
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
     if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
         return di_nn_unsupported(err, n, "auto_pad=%s", ap);

@@ -28,6 +28,8 @@ static void deconv_release(void *p)
 static int deconv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     (void)g;
+    int rc = di_nn_check_window_attrs(n, err);
+    if (rc) return rc;
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
     if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
         return di_nn_unsupported(err, n, "auto_pad=%s", ap);

@@ -30,6 +30,8 @@ static int pool_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     (void)g;
     if (n->nout > 1) return di_nn_unsupported(err, n, "the Indices output");
+    int rc = di_nn_check_window_attrs(n, err);
+    if (rc) return rc;
     if (!strcmp(n->op_type, "GlobalAveragePool")) return DI_OK;
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
     if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))

@@ -151,7 +151,9 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
         for (int i = 0; i < nd; i++) {
             sc[i] = ((const float *)scales->data)[i];
             if (!(sc[i] > 0) || !isfinite(sc[i])) return di_nn_shape_error(err, n, "scale %g is not positive", sc[i]);
-            od[i] = (int64_t)floor((double)x->dims[i] * sc[i]);
+            double o = floor((double)x->dims[i] * sc[i]);
+            if (o > (double)((int64_t)1 << 31)) return di_nn_shape_error(err, n, "scale %g makes the output absurdly large", sc[i]);
+            od[i] = (int64_t)o;
         }
     } else if (sizes && di_nn_numel(sizes) > 0) {
         int cnt;

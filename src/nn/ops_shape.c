@@ -117,7 +117,7 @@ static int reshape_prepare(di_nn_kctx *k, di_error *err)
             continue;
         }
         if (sh[i] < 0) return di_nn_shape_error(err, k->node, "negative dimension %lld", (long long)sh[i]);
-        known *= sh[i];
+        if (__builtin_mul_overflow(known, sh[i], &known)) return di_nn_shape_error(err, k->node, "the shape's product overflows");
     }
     if (infer >= 0) {
         if (known == 0 || total % known) return di_nn_shape_error(err, k->node, "cannot reshape %lld elements", (long long)total);

@@ -157,7 +157,8 @@ static int slice_prepare(di_nn_kctx *k, di_error *err)
             s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
         }
-        int64_t len = step > 0 ? (e - s + step - 1) / step : (s - e + (-step) - 1) / (-step);
+        if (step == INT64_MIN) return di_nn_shape_error(err, k->node, "step %lld", (long long)step);
+        int64_t len = step > 0 ? (e > s ? 1 + (e - s - 1) / step : 0) : (s > e ? 1 + (s - e - 1) / (-step) : 0);
         if (len < 0) len = 0;
         v.dims[a] = len;
         if (len > 0) v.off += s * st[a];
@@ -473,6 +474,10 @@ static int pad_prepare(di_nn_kctx *k, di_error *err)
             return di_nn_shape_error(err, k->node, "axis out of range");
         }
         s->begin[a] = pads[i];
+        if (pads[i] < -((int64_t)1 << 40) || pads[i] > ((int64_t)1 << 40) || pads[i + na] < -((int64_t)1 << 40) || pads[i + na] > ((int64_t)1 << 40)) {
+            free(s);
+            return di_nn_shape_error(err, k->node, "absurd pads");
+        }
         od[a] = x->dims[a] + pads[i] + pads[i + na];
         if (od[a] < 0 || (s->mode && (x->dims[a] == 0 || (s->mode == 1 && (pads[i] >= x->dims[a] || pads[i + na] >= x->dims[a]) && (pads[i] > 0 || pads[i + na] > 0))))) {
             free(s);
@@ -537,7 +542,7 @@ static int tile_prepare(di_nn_kctx *k, di_error *err)
     if (nr != x->ndim) return di_nn_shape_error(err, k->node, "%d repeats for rank %d", nr, x->ndim);
     for (int i = 0; i < nr; i++) {
         if (rep[i] < 0) return di_nn_shape_error(err, k->node, "negative repeat");
-        od[i] = x->dims[i] * rep[i];
+        if (__builtin_mul_overflow(x->dims[i], rep[i], &od[i])) return di_nn_shape_error(err, k->node, "repeats overflow");
     }
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, od);
     return DI_OK;

@@ -323,7 +323,7 @@ static int build_steps(builder *b, di_error *err)
         /* a "blocked" layout that is just the plain one is plain */
         for (int o = 0; o < n->nout; o++) {
             di_nn_tensor *t = k.out[o];
-            if (t && (di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
+            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
                 if (n->op->release) n->op->release(k.state);
                 return di_fail(err, DI_ENOMEM, "node '%s' (%s): output '%s' would be absurdly large", n->name, n->op_type, g->values[n->out[o]].name);
             }
@@ -446,6 +446,7 @@ static int plan_memory(builder *b, di_error *err)
             if (a->blocked && !dnnl_memory_desc_equal(&a->md, &o->md)) continue;
             bool is_io = false;
             for (int i = 0; i < g->ninputs; i++) is_io |= &p->vals[g->inputs[i]] == a;
+            for (int i = 0; i < st->k.nin; i++) is_io |= st->k.in[i] == a; /* y = conv(x) + x */
             if (is_io) continue;
             L[ia].last = L[io].last;
             L[io].alias = a;
@@ -572,6 +573,8 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
                     rc = di_fail(err, DI_ESHAPE, "input '%s': dimension %d is %lld, the model wants %lld", v->name, d, (long long)io->dims[d], (long long)v->dims[d]);
                 if (io->dims[d] < 0) rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
             }
+        if (!rc && (!di_nn_shape_sane(io->ndim, io->dims) || di_shape_numel(io->ndim, io->dims) * (int64_t)di_dtype_size(io->dtype) > (int64_t)di_nn_max_tensor_bytes))
+            rc = di_fail(err, DI_ENOMEM, "input '%s' is absurdly large", v->name);
         if (rc) goto done;
         di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
         p->in_ndim[i] = io->ndim;
