@@ -2,7 +2,16 @@
 ** demo.h: deterministic synthetic street panoramas. A panorama is a street
 ** canyon (ground plane, building facades at varying setbacks and heights,
 ** open sky far away) seen from a camera on the street; its four horizontal
-** cube faces are xm, xp, zm, zp. The same seed always gives the same bytes.
+** cube faces are xm, xp, zm, zp: 90-degree pinhole views looking along -x,
+** +x, -z, +z with +y up (turning right from zp faces xp); the street runs
+** along z. For a face that is not square the horizontal field of view is 90
+** degrees and pixels stay square.
+**
+** The same seed always gives the same bytes, on every machine: splitmix64
+** for randomness, double precision with + - * / sqrt floor only (correctly
+** rounded in IEEE 754), no fused multiply-add (switched off in demo.c). The
+** functions allocate nothing and cannot fail; a face index outside 0..3 or
+** a size below 1 writes nothing.
 */
 #ifndef DI_DEMO_H
 #define DI_DEMO_H
@@ -12,8 +21,9 @@
 #define DI_DEMO_FACES 4
 extern const char *const di_demo_face_names[DI_DEMO_FACES]; /* xm xp zm zp */
 
-/* Depth (metres, finite, sky at a large finite distance) of face `face` of
-** panorama `seed`, width x height floats into depth. */
+/* Depth of face `face` of panorama `seed`: metres along the optical axis,
+** finite, the sky at 1000 m; width x height floats into depth, row-major,
+** top row first. */
 void di_demo_depth(uint64_t seed, int face, int width, int height, float *depth);
 
 /* The same face as an RGB picture (facades, windows, road, sky) consistent
