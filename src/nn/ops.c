@@ -15,17 +15,16 @@
     X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
     X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
     X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile) X(MatMul) X(Gemm) \
-    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)          \
-    OPS_LOGIC(X)
+    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)     \
+    X(HardSigmoid) X(HardSwish) X(Softplus) X(Elu) X(Selu) X(Round) X(Sign)    \
+    X(Sin) X(Cos) X(Softsign) X(And) X(Or) X(Xor) X(Not) X(PRelu) X(Max)       \
+    X(Min) X(Sum) X(Mean)                                                   \
+    OPS_NNOPS(X)
 
-/* ops_logic.c, ops_activ.c, ops_index.c */
-#define OPS_LOGIC(X)                                                        \
-    X(LessOrEqual) X(GreaterOrEqual) X(And) X(Or) X(Xor) X(Not) X(Min)      \
-    X(Max) X(Sum) X(Mean)                                                   \
-    X(Elu) X(Selu) X(HardSigmoid) X(HardSwish) X(Softplus)          \
-    X(Softsign) X(ThresholdedRelu) X(Shrink) X(Mish) X(Round) X(Sign)       \
-    X(Sin) X(Cos) X(Tan) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh) X(Asinh)   \
-    X(Acosh) X(Atanh) X(IsNaN) X(IsInf) X(Dropout)                          \
+/* ops_activ.c, ops_index.c */
+#define OPS_NNOPS(X)                                                        \
+    X(ThresholdedRelu) X(Shrink) X(Mish) X(Tan) X(Asin) X(Acos) X(Atan)     \
+    X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(IsNaN) X(IsInf) X(Dropout) \
     X(ArgMax) X(ArgMin) X(GatherElements) X(Trilu) X(CumSum)                \
     X(DepthToSpace) X(SpaceToDepth)
 

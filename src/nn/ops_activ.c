@@ -1,11 +1,11 @@
 /*
-** ops_activ.c: the element-wise ops of the ONNX set that depth models use
-** rarely (the common ones are in ops_math.c): activations with parameters
-** (Elu, Selu, HardSigmoid, HardSwish, Softplus, Softsign,
-** ThresholdedRelu, Shrink, Mish), rounding (Round, Sign), trigonometry (Sin,
-** Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh), IsNaN,
-** IsInf, and Dropout at inference (a copy; its mask all true). Celu is left
-** out on purpose: the nn tests use it as the example of an op we refuse.
+** ops_activ.c: element-wise ops of the ONNX set that depth models use
+** rarely (the common ones, and Elu, Selu, HardSigmoid, HardSwish, Softplus,
+** Softsign, Round, Sign, Sin, Cos, are in ops_math.c): ThresholdedRelu,
+** Shrink, Mish, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh,
+** IsNaN, IsInf, and Dropout at inference (a copy; its mask all true). Celu
+** is left out on purpose: the nn tests use it as the example of an op we
+** refuse.
 **
 ** float32 on plain data; the loops vectorise where libm allows.
 */
@@ -16,17 +16,14 @@
 #include "op.h"
 
 enum {
-    A_ELU, A_SELU, A_HARDSIGMOID, A_HARDSWISH, A_SOFTPLUS, A_SOFTSIGN,
-    A_THRESHOLDEDRELU, A_SHRINK, A_MISH, A_ROUND, A_SIGN, A_SIN, A_COS, A_TAN,
-    A_ASIN, A_ACOS, A_ATAN, A_SINH, A_COSH, A_ASINH, A_ACOSH, A_ATANH,
-    A_ISNAN, A_ISINF, A_DROPOUT, A_COUNT
+    A_THRESHOLDEDRELU, A_SHRINK, A_MISH, A_TAN, A_ASIN, A_ACOS, A_ATAN,
+    A_SINH, A_COSH, A_ASINH, A_ACOSH, A_ATANH, A_ISNAN, A_ISINF, A_DROPOUT,
+    A_COUNT
 };
 
 static const char *const names[A_COUNT] = {
-    "Elu", "Selu", "HardSigmoid", "HardSwish", "Softplus", "Softsign",
-    "ThresholdedRelu", "Shrink", "Mish", "Round", "Sign", "Sin", "Cos", "Tan",
-    "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
-    "IsNaN", "IsInf", "Dropout",
+    "ThresholdedRelu", "Shrink", "Mish", "Tan", "Asin", "Acos", "Atan",
+    "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "IsNaN", "IsInf", "Dropout",
 };
 
 static int kind_of(const di_nn_node *n)
@@ -38,7 +35,7 @@ static int kind_of(const di_nn_node *n)
 
 typedef struct activ_state {
     int kind;
-    float alpha, beta, gamma, lambd, bias;
+    float alpha, lambd, bias;
     bool detect_pos, detect_neg;
 } activ_state;
 
@@ -58,8 +55,7 @@ static int activ_prepare(di_nn_kctx *k, di_error *err)
     const di_nn_node *n = k->node;
     const di_nn_tensor *x = k->in[0];
     int kind = kind_of(n);
-    if (x->dtype != DI_DT_FLOAT && !(kind == A_SIGN && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32)) &&
-        !(kind == A_DROPOUT && di_dtype_size(x->dtype)))
+    if (x->dtype != DI_DT_FLOAT && !(kind == A_DROPOUT && di_dtype_size(x->dtype)))
         return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
     if (kind == A_DROPOUT && k->nin > 2 && k->in[2]) {
         const di_nn_tensor *t = k->in[2];
@@ -70,15 +66,6 @@ static int activ_prepare(di_nn_kctx *k, di_error *err)
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
     s->kind = kind;
     switch (kind) {
-    case A_ELU: s->alpha = di_nn_attr_float(n, "alpha", 1.f); break;
-    case A_SELU:
-        s->alpha = di_nn_attr_float(n, "alpha", 1.67326319217681884765625f);
-        s->gamma = di_nn_attr_float(n, "gamma", 1.05070102214813232421875f);
-        break;
-    case A_HARDSIGMOID:
-        s->alpha = di_nn_attr_float(n, "alpha", 0.2f);
-        s->beta = di_nn_attr_float(n, "beta", 0.5f);
-        break;
     case A_THRESHOLDEDRELU: s->alpha = di_nn_attr_float(n, "alpha", 1.f); break;
     case A_SHRINK:
         s->lambd = di_nn_attr_float(n, "lambd", 0.5f);
@@ -114,18 +101,6 @@ static int activ_run(di_nn_kctx *k, di_error *err)
         if (k->nout > 1 && k->out[1]) memset(k->out[1]->data, 1, n);
         return DI_OK;
     }
-    if (s->kind == A_SIGN && k->in[0]->dtype != DI_DT_FLOAT) {
-        if (k->in[0]->dtype == DI_DT_INT64) {
-            const int64_t *x = k->in[0]->data;
-            int64_t *y = k->out[0]->data;
-            for (size_t i = 0; i < n; i++) y[i] = (x[i] > 0) - (x[i] < 0);
-        } else {
-            const int32_t *x = k->in[0]->data;
-            int32_t *y = k->out[0]->data;
-            for (size_t i = 0; i < n; i++) y[i] = (x[i] > 0) - (x[i] < 0);
-        }
-        return DI_OK;
-    }
     const float *x = k->in[0]->data;
     if (s->kind == A_ISNAN || s->kind == A_ISINF) {
         uint8_t *y = k->out[0]->data;
@@ -134,21 +109,11 @@ static int activ_run(di_nn_kctx *k, di_error *err)
         return DI_OK;
     }
     float *y = k->out[0]->data;
-    float a = s->alpha, b = s->beta, g = s->gamma, l = s->lambd, bi = s->bias;
+    float a = s->alpha, l = s->lambd, bi = s->bias;
     switch (s->kind) {
-    case A_ELU: LOOP(v < 0 ? a * (expf(v) - 1.f) : v); break;
-    case A_SELU: LOOP(v <= 0 ? g * (a * expf(v) - a) : g * v); break;
-    case A_HARDSIGMOID: LOOP(fmaxf(0.f, fminf(1.f, a * v + b))); break;
-    case A_HARDSWISH: LOOP(v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f))); break;
-    case A_SOFTPLUS: LOOP(v > 20.f ? v : log1pf(expf(v))); break;
-    case A_SOFTSIGN: LOOP(v / (1.f + fabsf(v))); break;
     case A_THRESHOLDEDRELU: LOOP(v > a ? v : 0.f); break;
     case A_SHRINK: LOOP(v < -l ? v + bi : v > l ? v - bi : 0.f); break;
     case A_MISH: LOOP(v * tanhf(v > 20.f ? v : log1pf(expf(v)))); break;
-    case A_ROUND: LOOP(nearbyintf(v)); break; /* half to even, as ONNX wants */
-    case A_SIGN: LOOP(v > 0 ? 1.f : v < 0 ? -1.f : v); break;
-    case A_SIN: LOOP(sinf(v)); break;
-    case A_COS: LOOP(cosf(v)); break;
     case A_TAN: LOOP(tanf(v)); break;
     case A_ASIN: LOOP(asinf(v)); break;
     case A_ACOS: LOOP(acosf(v)); break;
@@ -166,19 +131,9 @@ static int activ_run(di_nn_kctx *k, di_error *err)
     const di_nn_op di_op_##NAME = {.name = #NAME, .min_in = 1, .max_in = (MAXIN), \
                                    .check = activ_check, .prepare = activ_prepare, \
                                    .run = activ_run, .release = free};
-ACTIV_OP(Elu, 1)
-ACTIV_OP(Selu, 1)
-ACTIV_OP(HardSigmoid, 1)
-ACTIV_OP(HardSwish, 1)
-ACTIV_OP(Softplus, 1)
-ACTIV_OP(Softsign, 1)
 ACTIV_OP(ThresholdedRelu, 1)
 ACTIV_OP(Shrink, 1)
 ACTIV_OP(Mish, 1)
-ACTIV_OP(Round, 1)
-ACTIV_OP(Sign, 1)
-ACTIV_OP(Sin, 1)
-ACTIV_OP(Cos, 1)
 ACTIV_OP(Tan, 1)
 ACTIV_OP(Asin, 1)
 ACTIV_OP(Acos, 1)
