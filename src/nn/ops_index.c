@@ -5,6 +5,7 @@
 ** types for values, int64/int32 for indices).
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,7 +247,8 @@ static int d2s_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     (void)g;
     const char *m = di_nn_attr_string(n, "mode", "DCR");
     if (!strcmp(n->op_type, "DepthToSpace") && strcmp(m, "DCR") && strcmp(m, "CRD")) return di_nn_unsupported(err, n, "mode=%s", m);
-    if (di_nn_attr_int(n, "blocksize", 0) < 1) return di_nn_unsupported(err, n, "a blocksize below 1 or missing");
+    int64_t b = di_nn_attr_int(n, "blocksize", 0);
+    if (b < 1 || b > 4096) return di_nn_unsupported(err, n, "blocksize %lld (1 to 4096)", (long long)b);
     return DI_OK;
 }
 
@@ -258,6 +260,7 @@ static int d2s_prepare(di_nn_kctx *k, di_error *err)
     int64_t b = di_nn_attr_int(k->node, "blocksize", 1), N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
     int64_t od[4];
     if (!strcmp(k->node->op_type, "DepthToSpace")) {
+        if (H > INT32_MAX / b || W > INT32_MAX / b) return di_nn_shape_error(err, k->node, "%lldx%lld times blocksize %lld is too large", (long long)H, (long long)W, (long long)b);
         if (C % (b * b)) return di_nn_shape_error(err, k->node, "%lld channels are not a multiple of blocksize^2", (long long)C);
         od[0] = N, od[1] = C / (b * b), od[2] = H * b, od[3] = W * b;
     } else {
