@@ -4,6 +4,9 @@
 # project's filler), batch 1 and 8, 1 and 2 threads, same machine, same model
 # file, in one run. onnxruntime's graph has a fixed batch of 1, so its batch-8
 # figure per image is its batch-1 figure (8 runs of one image).
+# Both engines spin their worker threads between ops by default (libgomp's
+# and onnxruntime's thread pools); on a machine busy with other work, run with
+# OMP_WAIT_POLICY=passive for ours (see README).
 # usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +23,12 @@ have_ort=1
 bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: onnxruntime-node could not be installed; ours only"; }
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F)"
-echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs"
+echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A ours ort
 for threads in 1 2; do
   for batch in 1 8; do
     r=$repeat; [ "$batch" = 8 ] && r=$(( (repeat + 1) / 2 ))
-    out=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$build/bench/bench_engine" "$model" "$batch" "$threads" "$r" "$work/x1.npy") || exit 1
+    out=$("$build/bench/bench_engine" "$model" "$batch" "$threads" "$r" "$work/x1.npy") || exit 1
     echo "$out"
     ours[$threads,$batch]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
   done

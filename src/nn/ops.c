@@ -18,15 +18,16 @@
     X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)     \
     X(HardSigmoid) X(HardSwish) X(Softplus) X(Elu) X(Selu) X(Round) X(Sign)    \
     X(Sin) X(Cos) X(Softsign) X(And) X(Or) X(Xor) X(Not) X(PRelu) X(Max)       \
-    X(Min) X(Sum) X(Mean)                                                   \
+    X(Min) X(Sum) X(Mean) X(ReduceProd) X(ReduceSumSquare) X(ReduceL1)         \
+    X(ReduceL2) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin)         \
+    X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth)                   \
     OPS_NNOPS(X)
 
 /* ops_activ.c, ops_index.c */
 #define OPS_NNOPS(X)                                                        \
     X(ThresholdedRelu) X(Shrink) X(Mish) X(Tan) X(Asin) X(Acos) X(Atan)     \
     X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(IsNaN) X(IsInf) X(Dropout) \
-    X(ArgMax) X(ArgMin) X(GatherElements) X(Trilu) X(CumSum)                \
-    X(DepthToSpace) X(SpaceToDepth)
+    X(GatherElements) X(Trilu) X(CumSum)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

@@ -1,8 +1,8 @@
 /*
-** ops_index.c: ops that index or rearrange along axes: ArgMax, ArgMin,
-** GatherElements, Trilu, CumSum, DepthToSpace, SpaceToDepth. Plain C on
-** plain data; element types as each op needs (float32 and the integer
-** types for values, int64/int32 for indices).
+** ops_index.c: ops that index along axes: GatherElements, Trilu, CumSum.
+** Plain C on plain data; element types as each op needs (float32 and the
+** integer types for values, int64/int32 for indices). (ArgMax, ArgMin,
+** DepthToSpace, SpaceToDepth are in nn's files.)
 */
 #include <math.h>
 #include <stdint.h>
@@ -27,74 +27,9 @@ static void split_at(const di_nn_tensor *t, int axis, int64_t *outer, int64_t *n
     for (int d = axis + 1; d < t->ndim; d++) *inner *= t->dims[d];
 }
 
-static double value_at(const di_nn_tensor *t, int64_t i)
-{
-    switch (t->dtype) {
-    case DI_DT_FLOAT: return ((const float *)t->data)[i];
-    case DI_DT_INT32: return ((const int32_t *)t->data)[i];
-    case DI_DT_INT64: return (double)((const int64_t *)t->data)[i];
-    case DI_DT_INT8: return ((const int8_t *)t->data)[i];
-    default: return ((const uint8_t *)t->data)[i];
-    }
-}
-
 static int64_t index_at(const di_nn_tensor *t, int64_t i)
 {
     return t->dtype == DI_DT_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
-}
-
-/* ---- ArgMax, ArgMin ---- */
-
-static int arg_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    int dt = x->dtype;
-    if (dt != DI_DT_FLOAT && dt != DI_DT_INT32 && dt != DI_DT_INT64 && dt != DI_DT_INT8 && dt != DI_DT_UINT8)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
-    int axis = 0;
-    int rc = axis_of(k, di_nn_attr_int(k->node, "axis", 0), x->ndim, &axis, err);
-    if (rc) return rc;
-    if (x->dims[axis] == 0) return di_nn_shape_error(err, k->node, "an empty axis");
-    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    for (int d = 0; d < x->ndim; d++) {
-        if (d != axis) od[nd++] = x->dims[d];
-        else if (keep) od[nd++] = 1;
-    }
-    di_nn_set_shape(k->out[0], DI_DT_INT64, nd, od);
-    int *st = malloc(sizeof *st);
-    if (!st) return di_fail(err, DI_ENOMEM, "out of memory");
-    *st = axis;
-    k->state = st;
-    return DI_OK;
-}
-
-static int arg_run(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    const di_nn_tensor *x = k->in[0];
-    int axis = *(const int *)k->state;
-    bool is_max = !strcmp(k->node->op_type, "ArgMax");
-    bool last = di_nn_attr_int(k->node, "select_last_index", 0) != 0;
-    int64_t outer, n, inner;
-    split_at(x, axis, &outer, &n, &inner);
-    int64_t *y = k->out[0]->data;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < inner; j++) {
-            int64_t best = 0;
-            double bv = value_at(x, o * n * inner + j);
-            for (int64_t i = 1; i < n; i++) {
-                double v = value_at(x, (o * n + i) * inner + j);
-                bool better = is_max ? (v > bv || (last && v == bv)) : (v < bv || (last && v == bv));
-                if (better) {
-                    bv = v;
-                    best = i;
-                }
-            }
-            y[o * inner + j] = best;
-        }
-    return DI_OK;
 }
 
 /* ---- GatherElements ---- */
@@ -169,7 +104,7 @@ static int trilu_run(di_nn_kctx *k, di_error *err)
     bool upper = di_nn_attr_int(k->node, "upper", 1) != 0;
     int64_t kk = k->nin > 1 && k->in[1] ? *(const int64_t *)k->in[1]->data : 0;
     int64_t rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1];
-    int64_t mats = rows * cols ? di_nn_numel(x) / (rows * cols) : 0;
+    int64_t mats = rows && cols ? di_nn_numel(x) / (rows * cols) : 0;
     size_t es = di_dtype_size(x->dtype);
     const uint8_t *src = x->data;
     uint8_t *dst = k->out[0]->data;
@@ -240,69 +175,6 @@ static int cumsum_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-/* ---- DepthToSpace, SpaceToDepth ---- */
-
-static int d2s_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
-{
-    (void)g;
-    const char *m = di_nn_attr_string(n, "mode", "DCR");
-    if (!strcmp(n->op_type, "DepthToSpace") && strcmp(m, "DCR") && strcmp(m, "CRD")) return di_nn_unsupported(err, n, "mode=%s", m);
-    int64_t b = di_nn_attr_int(n, "blocksize", 0);
-    if (b < 1 || b > 4096) return di_nn_unsupported(err, n, "blocksize %lld (1 to 4096)", (long long)b);
-    return DI_OK;
-}
-
-static int d2s_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim != 4) return di_nn_shape_error(err, k->node, "input of rank %d (4 wanted)", x->ndim);
-    int64_t b = di_nn_attr_int(k->node, "blocksize", 1), N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
-    int64_t od[4];
-    if (!strcmp(k->node->op_type, "DepthToSpace")) {
-        if (H > INT32_MAX / b || W > INT32_MAX / b) return di_nn_shape_error(err, k->node, "%lldx%lld times blocksize %lld is too large", (long long)H, (long long)W, (long long)b);
-        if (C % (b * b)) return di_nn_shape_error(err, k->node, "%lld channels are not a multiple of blocksize^2", (long long)C);
-        od[0] = N, od[1] = C / (b * b), od[2] = H * b, od[3] = W * b;
-    } else {
-        if (H % b || W % b) return di_nn_shape_error(err, k->node, "%lldx%lld is not a multiple of the blocksize", (long long)H, (long long)W);
-        od[0] = N, od[1] = C * b * b, od[2] = H / b, od[3] = W / b;
-    }
-    di_nn_set_shape(k->out[0], x->dtype, 4, od);
-    return DI_OK;
-}
-
-static int d2s_run(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    const di_nn_tensor *x = k->in[0], *y = k->out[0];
-    size_t es = di_dtype_size(x->dtype);
-    int64_t b = di_nn_attr_int(k->node, "blocksize", 1);
-    bool d2s = !strcmp(k->node->op_type, "DepthToSpace");
-    bool crd = !strcmp(di_nn_attr_string(k->node, "mode", "DCR"), "CRD");
-    /* walk the space side (large H, W; few channels) and map to the depth side */
-    const di_nn_tensor *sp = d2s ? y : x, *dp = d2s ? x : y;
-    int64_t N = sp->dims[0], C = sp->dims[1], H = sp->dims[2], W = sp->dims[3];
-    int64_t DC = dp->dims[1], DH = dp->dims[2], DW = dp->dims[3];
-    const uint8_t *src = x->data;
-    uint8_t *dst = y->data;
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t h = 0; h < H; h++)
-                for (int64_t w = 0; w < W; w++) {
-                    int64_t bh = h % b, bw = w % b;
-                    int64_t dc = crd ? (c * b + bh) * b + bw : (bh * b + bw) * C + c;
-                    size_t so = (size_t)(((n * C + c) * H + h) * W + w);
-                    size_t dof = (size_t)(((n * DC + dc) * DH + h / b) * DW + w / b);
-                    if (d2s) memcpy(dst + so * es, src + dof * es, es);
-                    else memcpy(dst + dof * es, src + so * es, es);
-                }
-    return DI_OK;
-}
-
-const di_nn_op di_op_ArgMax = {.name = "ArgMax", .min_in = 1, .max_in = 1, .prepare = arg_prepare, .run = arg_run, .release = free};
-const di_nn_op di_op_ArgMin = {.name = "ArgMin", .min_in = 1, .max_in = 1, .prepare = arg_prepare, .run = arg_run, .release = free};
 const di_nn_op di_op_GatherElements = {.name = "GatherElements", .min_in = 2, .max_in = 2, .prepare = ge_prepare, .run = ge_run, .release = free};
 const di_nn_op di_op_Trilu = {.name = "Trilu", .min_in = 1, .max_in = 2, .prepare = trilu_prepare, .run = trilu_run};
 const di_nn_op di_op_CumSum = {.name = "CumSum", .min_in = 2, .max_in = 2, .prepare = cumsum_prepare, .run = cumsum_run, .release = free};
-const di_nn_op di_op_DepthToSpace = {.name = "DepthToSpace", .min_in = 1, .max_in = 1, .check = d2s_check, .prepare = d2s_prepare, .run = d2s_run};
-const di_nn_op di_op_SpaceToDepth = {.name = "SpaceToDepth", .min_in = 1, .max_in = 1, .check = d2s_check, .prepare = d2s_prepare, .run = d2s_run};

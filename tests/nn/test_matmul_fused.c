@@ -107,6 +107,11 @@ static void reference(const fcase *c, int batch, const float *x, const float *r,
 
 int main(void)
 {
+    /* helpers of onnx_build.h this test does not need */
+    (void)ob_init_i64;
+    (void)ob_attr_i;
+    (void)ob_attr_f;
+    (void)ob_attr_ints;
     static const fcase cases[] = {
         {"MatMul + bias + Relu", CASE_BIAS_RELU, K, 1},
         {"MatMul + residual + Clip", CASE_RESID_CLIP, K, 1},

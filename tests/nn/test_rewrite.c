@@ -84,6 +84,10 @@ static uint8_t *build(size_t *len)
 
 int main(void)
 {
+    /* helpers of onnx_build.h this test does not need */
+    (void)ob_attr_i;
+    (void)ob_attr_f;
+    (void)ob_attr_ints;
     size_t len;
     uint8_t *bytes = build(&len);
     di_error err;
