@@ -6,9 +6,15 @@
 **     d = Div(x, sqrt(2)); e = Erf(d); a = Add(e, 1);
 **     y = Mul(Mul(x, a), 0.5)   or   y = Mul(Mul(x, 0.5), a)
 ** (operands of Add and Mul in either order). Each is a full pass over the
-** MLP's widest tensor; the chain becomes one Gelu node (approximate=none)
-** when the constants are scalar initializers with those values and the
-** intermediate values feed nothing else.
+** MLP's widest tensor; the chain becomes one Gelu node (approximate=none).
+**
+** LayerNorm: before opset 17, LayerNorm over the last axis is nine nodes,
+**     mu = ReduceMean(x, axes=[-1]); d = Sub(x, mu); v = ReduceMean(Pow(d, 2),
+**     axes=[-1]); y = Add(Mul(Div(d, Sqrt(Add(v, eps))), gamma), beta)
+** and becomes one LayerNormalization(x, gamma, beta; axis=-1, epsilon).
+**
+** A chain is rewritten only when its constants are initializers with the
+** right values and shapes and its intermediate values feed nothing else.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -104,7 +110,128 @@ static bool match_gelu(const di_nn_graph *g, const int *uses, int di, int chain[
     return true;
 }
 
-int di_nn_rewrite_gelu(di_nn_graph *g)
+/* ReduceMean over the last axis only, keepdims=1 */
+static bool mean_last_axis(const di_nn_graph *g, const di_nn_node *n)
+{
+    if (!is_op(n, "ReduceMean", n->nin) || n->nin < 1 || n->nin > 2 || n->in[0] < 0) return false;
+    if (di_nn_attr_int(n, "keepdims", 1) != 1) return false;
+    if (n->nin == 2 && n->in[1] >= 0) {
+        const di_nn_value *a = &g->values[n->in[1]];
+        return a->data && a->dtype == DI_DT_INT64 && di_shape_numel(a->ndim, a->dims) == 1 && *(const int64_t *)a->data == -1;
+    }
+    const di_nn_attr *a = di_nn_node_attr(n, "axes");
+    return a && a->n == 1 && a->ints[0] == -1;
+}
+
+/* a 1-D float initializer */
+static bool is_vector(const di_nn_graph *g, int v)
+{
+    return v >= 0 && g->values[v].data && g->values[v].dtype == DI_DT_FLOAT && g->values[v].ndim == 1;
+}
+
+/* The LayerNorm chain from ReduceMean node ri: the eight other nodes,
+** gamma, beta, epsilon and the output. */
+static bool match_layernorm(const di_nn_graph *g, const int *uses, int ri, int chain[8], int *gamma, int *beta,
+                            float *eps, int *y)
+{
+    const di_nn_node *r0 = &g->nodes[ri];
+    if (!mean_last_axis(g, r0)) return false;
+    int x = r0->in[0], mu = r0->out[0];
+    int si = only_consumer(g, uses, mu);
+    if (si < 0 || !is_op(&g->nodes[si], "Sub", 2) || g->nodes[si].in[0] != x || g->nodes[si].in[1] != mu) return false;
+    int d = g->nodes[si].out[0];
+    if (uses[d] != 2) return false;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == d) return false;
+    int pi = -1, di = -1;
+    for (int n = 0; n < g->nnodes; n++)
+        for (int j = 0; j < g->nodes[n].nin; j++)
+            if (g->nodes[n].in[j] == d) {
+                if (is_op(&g->nodes[n], "Pow", 2) && j == 0) pi = n;
+                else if (is_op(&g->nodes[n], "Div", 2) && j == 0) di = n;
+            }
+    if (pi < 0 || di < 0 || !is_const(g, g->nodes[pi].in[1], 2.0)) return false;
+    int r1 = only_consumer(g, uses, g->nodes[pi].out[0]);
+    if (r1 < 0 || !mean_last_axis(g, &g->nodes[r1]) || g->nodes[r1].in[0] != g->nodes[pi].out[0]) return false;
+    int ai = only_consumer(g, uses, g->nodes[r1].out[0]);
+    if (ai < 0 || !is_op(&g->nodes[ai], "Add", 2)) return false;
+    int ev = other_operand(&g->nodes[ai], g->nodes[r1].out[0]);
+    const di_nn_value *e = ev >= 0 ? &g->values[ev] : NULL;
+    if (!e || !e->data || e->dtype != DI_DT_FLOAT || di_shape_numel(e->ndim, e->dims) != 1) return false;
+    int qi = only_consumer(g, uses, g->nodes[ai].out[0]);
+    if (qi < 0 || !is_op(&g->nodes[qi], "Sqrt", 1)) return false;
+    if (only_consumer(g, uses, g->nodes[qi].out[0]) != di || g->nodes[di].in[1] != g->nodes[qi].out[0]) return false;
+    int mi = only_consumer(g, uses, g->nodes[di].out[0]);
+    if (mi < 0 || !is_op(&g->nodes[mi], "Mul", 2)) return false;
+    int gv = other_operand(&g->nodes[mi], g->nodes[di].out[0]);
+    int bi = only_consumer(g, uses, g->nodes[mi].out[0]);
+    if (bi < 0 || !is_op(&g->nodes[bi], "Add", 2)) return false;
+    int bv = other_operand(&g->nodes[bi], g->nodes[mi].out[0]);
+    if (!is_vector(g, gv) || !is_vector(g, bv) || g->values[gv].dims[0] != g->values[bv].dims[0]) return false;
+    int nodes[8] = {si, pi, r1, ai, qi, di, mi, bi};
+    memcpy(chain, nodes, sizeof nodes);
+    *gamma = gv;
+    *beta = bv;
+    *eps = *(const float *)e->data;
+    *y = g->nodes[bi].out[0];
+    return true;
+}
+
+static int rewrite_layernorm(di_nn_graph *g, int *uses, bool *dead, int ri)
+{
+    int chain[8], gamma, beta, y;
+    float eps;
+    if (!match_layernorm(g, uses, ri, chain, &gamma, &beta, &eps, &y)) return 0;
+    for (int c = 0; c < 8; c++)
+        if (dead[chain[c]] || chain[c] == ri) return 0;
+    di_nn_node *n = &g->nodes[ri];
+    int *in = malloc(3 * sizeof(int));
+    di_nn_attr *attrs = calloc(2, sizeof(di_nn_attr));
+    char *op = malloc(sizeof "LayerNormalization");
+    char *an = malloc(sizeof "axis"), *en = malloc(sizeof "epsilon");
+    if (!in || !attrs || !op || !an || !en) {
+        free(in);
+        free(attrs);
+        free(op);
+        free(an);
+        free(en);
+        return -1;
+    }
+    memcpy(op, "LayerNormalization", sizeof "LayerNormalization");
+    memcpy(an, "axis", sizeof "axis");
+    memcpy(en, "epsilon", sizeof "epsilon");
+    attrs[0] = (di_nn_attr){.name = an, .type = 2, .i = -1};
+    attrs[1] = (di_nn_attr){.name = en, .type = 1, .f = eps};
+    int x = n->in[0];
+    if (n->nin == 2 && n->in[1] >= 0) uses[n->in[1]]--;
+    char *name = n->name; /* the node keeps its name and output array */
+    int *out = n->out;
+    n->name = NULL;
+    n->out = NULL;
+    free_node(n);
+    n->name = name;
+    n->out = out;
+    n->op_type = op;
+    n->in = in;
+    n->nin = 3;
+    in[0] = x;
+    in[1] = gamma;
+    in[2] = beta;
+    n->out[0] = y;
+    n->attrs = attrs;
+    n->nattr = 2;
+    uses[gamma]++;
+    uses[beta]++;
+    for (int c = 0; c < 8; c++) {
+        dead[chain[c]] = true;
+        const di_nn_node *d = &g->nodes[chain[c]];
+        for (int j = 0; j < d->nin; j++)
+            if (d->in[j] >= 0) uses[d->in[j]]--;
+    }
+    return 1;
+}
+
+int di_nn_rewrite(di_nn_graph *g)
 {
     int *uses = calloc((size_t)g->nvalues + 1, sizeof(int));
     bool *dead = calloc((size_t)g->nnodes + 1, sizeof(bool));
@@ -117,7 +244,16 @@ int di_nn_rewrite_gelu(di_nn_graph *g)
         for (int j = 0; j < g->nodes[n].nin; j++)
             if (g->nodes[n].in[j] >= 0) uses[g->nodes[n].in[j]]++;
     int fused = 0;
-    for (int di = 0; di < g->nnodes; di++) {
+    for (int ri = 0; ri < g->nnodes; ri++) {
+        if (dead[ri]) continue;
+        int r = rewrite_layernorm(g, uses, dead, ri);
+        if (r < 0) {
+            fused = -1;
+            break;
+        }
+        fused += r;
+    }
+    for (int di = 0; di < g->nnodes && fused >= 0; di++) {
         int chain[4], y;
         if (dead[di] || !match_gelu(g, uses, di, chain, &y)) continue;
         bool clash = false;
@@ -126,7 +262,10 @@ int di_nn_rewrite_gelu(di_nn_graph *g)
         /* the Div node becomes Gelu(x) -> y; the rest go */
         di_nn_node *n = &g->nodes[di];
         char *op = malloc(5);
-        if (!op) break;
+        if (!op) {
+            fused = -1;
+            break;
+        }
         memcpy(op, "Gelu", 5);
         free(n->op_type);
         n->op_type = op;
@@ -141,7 +280,7 @@ int di_nn_rewrite_gelu(di_nn_graph *g)
         }
         fused++;
     }
-    if (fused) {
+    if (fused != 0) { /* also after a failure: what was rewritten is consistent */
         int k = 0;
         for (int i = 0; i < g->nnodes; i++) {
             if (dead[i]) {
@@ -158,5 +297,5 @@ int di_nn_rewrite_gelu(di_nn_graph *g)
     }
     free(uses);
     free(dead);
-    return DI_OK;
+    return fused < 0 ? DI_ENOMEM : DI_OK;
 }

@@ -1,12 +1,15 @@
 /*
-** test_rewrite.c: the loader's GELU rewrite (rewrite.c). Three chains in one
-** graph, on three slices of the input:
-**   y1 = Mul(Mul(x, Add(Erf(Div(x, sqrt2)), 1)), 0.5)   -> rewritten
-**   y2 = Mul(Mul(0.5, x), Add(1, Erf(Div(x, sqrt2))))   -> rewritten
+** test_rewrite.c: the loader's rewrites (rewrite.c), in one graph on four
+** slices of the input:
+**   y1 = Mul(Mul(x, Add(Erf(Div(x, sqrt2)), 1)), 0.5)   -> one Gelu
+**   y2 = Mul(Mul(0.5, x), Add(1, Erf(Div(x, sqrt2))))   -> one Gelu
 **   y3 = the first form with 0.49 instead of 0.5       -> left alone
 **   y4 = the first form whose Erf value is also a graph output -> left alone
-** The loaded graph must have 1 + 1 + 5 + 5 nodes (plus the three Slices),
-** the description load (DI_NN_LOAD_INFO) all 20 + 3, and every output must
+**   z1 = LayerNorm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add
+**        over the last axis                             -> one LayerNormalization
+**   z2 = the same whose Sub value is also a graph output -> left alone
+** The loaded graph must have 4 Slices + 1 + 1 + 5 + 5 + 1 + 9 nodes, the
+** description load (DI_NN_LOAD_INFO) all 4 + 20 + 18, and every output must
 ** match the formula computed here in double precision.
 */
 #include <math.h>
@@ -48,6 +51,32 @@ static void chain(ob *b, const char *x, const char *p, int form, const char *hal
     }
 }
 
+static void layernorm(ob *b, const char *x, const char *p)
+{
+    char v[8][32], ins[96];
+    const char *sfx[8] = {"mu", "d", "p", "var", "ve", "s", "n", "g"};
+    for (int i = 0; i < 8; i++) snprintf(v[i], sizeof v[i], "%s_%s", p, sfx[i]);
+    Onnx__NodeProto *n = ob_node(b, "ReduceMean", x, v[0]);
+    ob_attr_ints(b, n, "axes", 1, (int64_t[]){-1});
+    snprintf(ins, sizeof ins, "%s,%s", x, v[0]);
+    ob_node(b, "Sub", ins, v[1]);
+    snprintf(ins, sizeof ins, "%s,two", v[1]);
+    ob_node(b, "Pow", ins, v[2]);
+    n = ob_node(b, "ReduceMean", v[2], v[3]);
+    ob_attr_ints(b, n, "axes", 1, (int64_t[]){-1});
+    snprintf(ins, sizeof ins, "%s,eps", v[3]);
+    ob_node(b, "Add", ins, v[4]);
+    ob_node(b, "Sqrt", v[4], v[5]);
+    snprintf(ins, sizeof ins, "%s,%s", v[1], v[5]);
+    ob_node(b, "Div", ins, v[6]);
+    snprintf(ins, sizeof ins, "gamma,%s", v[6]);
+    ob_node(b, "Mul", ins, v[7]);
+    snprintf(ins, sizeof ins, "%s,beta", v[7]);
+    ob_node(b, "Add", ins, p);
+}
+
+static float gamma_v[W], beta_v[W];
+
 static uint8_t *build(size_t *len)
 {
     ob b;
@@ -58,6 +87,14 @@ static uint8_t *build(size_t *len)
     ob_init_f(&b, "half", 0, NULL, (float[]){0.5f});
     ob_init_f(&b, "almost_half", 0, NULL, (float[]){0.49f});
     ob_init_i64(&b, "ax", 1, (int64_t[]){1}, (int64_t[]){1});
+    ob_init_f(&b, "two", 0, NULL, (float[]){2.f});
+    ob_init_f(&b, "eps", 0, NULL, (float[]){1e-5f});
+    for (int i = 0; i < W; i++) {
+        gamma_v[i] = 0.5f + (float)i / W;
+        beta_v[i] = 0.25f - (float)i / (2 * W);
+    }
+    ob_init_f(&b, "gamma", 1, (int64_t[]){W}, gamma_v);
+    ob_init_f(&b, "beta", 1, (int64_t[]){W}, beta_v);
     const char *parts[4] = {"x1", "x2", "x3", "x4"};
     for (int i = 0; i < 4; i++) {
         char s[16], e[16], ins[64];
@@ -72,11 +109,16 @@ static uint8_t *build(size_t *len)
     chain(&b, "x2", "y2", 2, "half");
     chain(&b, "x3", "y3", 1, "almost_half");
     chain(&b, "x4", "y4", 1, "half");
+    layernorm(&b, "x1", "z1");
+    layernorm(&b, "x2", "z2");
     ob_output(&b, "y1");
     ob_output(&b, "y2");
     ob_output(&b, "y3");
     ob_output(&b, "y4");
     ob_output(&b, "y4_e"); /* makes the fourth chain's Erf value needed */
+    ob_output(&b, "z1");
+    ob_output(&b, "z2");
+    ob_output(&b, "z2_d"); /* and the second LayerNorm's Sub value */
     uint8_t *bytes = ob_pack(&b, len);
     ob_free(&b);
     return bytes;
@@ -95,11 +137,15 @@ int main(void)
     di_nn_graph *g = NULL, *info = NULL;
     CHECKF(di_nn_graph_load_mem(bytes, len, "gelu.onnx", NULL, &g, &err) == 0, "%s", err.msg);
     if (!g) return check_summary();
-    int gelus = 0;
-    for (int i = 0; i < g->nnodes; i++) gelus += !strcmp(g->nodes[i].op_type, "Gelu");
-    printf("loaded: %d nodes, %d Gelu\n", g->nnodes, gelus);
-    CHECK(g->nnodes == 4 + 1 + 1 + 5 + 5);
+    int gelus = 0, lns = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        gelus += !strcmp(g->nodes[i].op_type, "Gelu");
+        lns += !strcmp(g->nodes[i].op_type, "LayerNormalization");
+    }
+    printf("loaded: %d nodes, %d Gelu, %d LayerNormalization\n", g->nnodes, gelus, lns);
+    CHECK(g->nnodes == 4 + 1 + 1 + 5 + 5 + 1 + 9);
     CHECK(gelus == 2);
+    CHECK(lns == 1);
 
     /* a description keeps the file's nodes: write the bytes to a file */
     char path[] = "/tmp/di_test_rewrite_XXXXXX";
@@ -110,7 +156,7 @@ int main(void)
         CHECK(f && fwrite(bytes, 1, len, f) == len);
         if (f) fclose(f);
         CHECKF(di_nn_graph_load_flags(path, DI_NN_LOAD_INFO, &info, &err) == 0, "%s", err.msg);
-        if (info) CHECK(info->nnodes == 4 + 4 * 5);
+        if (info) CHECK(info->nnodes == 4 + 4 * 5 + 2 * 9);
         di_nn_graph_free(info);
         remove(path);
     }
@@ -123,9 +169,9 @@ int main(void)
     if (s) {
         float x[2 * 4 * W];
         for (int i = 0; i < 2 * 4 * W; i++) x[i] = -4.f + 8.f * (float)i / (float)(2 * 4 * W - 1);
-        di_nn_io in = {DI_DT_FLOAT, 2, {2, 4 * W}, x}, out[5];
+        di_nn_io in = {DI_DT_FLOAT, 2, {2, 4 * W}, x}, out[8];
         memset(out, 0, sizeof out);
-        CHECKF(di_nn_run_io(s, &in, 1, out, 5, &err) == 0, "%s", err.msg);
+        CHECKF(di_nn_run_io(s, &in, 1, out, 8, &err) == 0, "%s", err.msg);
         double worst = 0;
         for (int o = 0; o < 4 && out[o].data; o++) {
             double half = o == 2 ? 0.49 : 0.5;
@@ -137,9 +183,26 @@ int main(void)
                     if (d > worst) worst = d;
                 }
         }
-        printf("max |diff| against the formula: %.3g\n", worst);
+        printf("GELU: max |diff| against the formula: %.3g\n", worst);
         CHECK(worst <= 2e-6);
-        for (int o = 0; o < 5; o++) free(out[o].data);
+        worst = 0;
+        for (int o = 5; o < 7 && out[o].data; o++) /* z1 on x1, z2 on x2 */
+            for (int r = 0; r < 2; r++) {
+                const float *xr = x + r * 4 * W + (o - 5) * W;
+                double mean = 0, var = 0;
+                for (int j = 0; j < W; j++) mean += xr[j];
+                mean /= W;
+                for (int j = 0; j < W; j++) var += (xr[j] - mean) * (xr[j] - mean);
+                var /= W;
+                for (int j = 0; j < W; j++) {
+                    double want = (xr[j] - mean) / sqrt(var + 1e-5) * gamma_v[j] + beta_v[j];
+                    double d = fabs(((float *)out[o].data)[r * W + j] - want);
+                    if (d > worst) worst = d;
+                }
+            }
+        printf("LayerNorm: max |diff| against the formula: %.3g\n", worst);
+        CHECK(worst <= 1e-5);
+        for (int o = 0; o < 8; o++) free(out[o].data);
     }
     di_nn_session_destroy(s);
     free(bytes);
