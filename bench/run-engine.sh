@@ -32,6 +32,10 @@ for threads in 1 2; do
     echo "$out"
     ours[$threads,$batch]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
   done
+  # batch 8 in one pass, for comparison with image-by-image tiling (nn.h)
+  out=$(DI_WHOLE_BATCH=1 "$build/bench/bench_engine" "$model" 8 "$threads" $(( (repeat + 1) / 2 ))) || exit 1
+  echo "$out" | head -1
+  ours[$threads,8w]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
   if [ $have_ort = 1 ]; then
     o=$(node tests/nn/ort_run.js "$model" "$work/x1.npy" "" --threads "$threads" --repeat "$repeat") || exit 1
     ort[$threads]=$(echo "$o" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
@@ -43,10 +47,11 @@ echo "Lines for bench/RESULTS.md (Engine):"
 echo "| threads | batch | ours ms/image | ours GFLOP/s | onnxruntime ms/image | onnxruntime GFLOP/s | ours / ort throughput |"
 echo "|---|---|---|---|---|---|---|"
 for threads in 1 2; do
-  for batch in 1 8; do
+  for batch in 1 8 8w; do
     o=${ours[$threads,$batch]}; r=${ort[$threads]:-}
-    awk -v t="$threads" -v b="$batch" -v o="$o" -v r="$r" -v g="$gflop" 'BEGIN {
-      if (r == "") printf "| %d | %d | %.1f | %.0f | - | - | - |\n", t, b, o, g / o * 1000;
-      else printf "| %d | %d | %.1f | %.0f | %.1f | %.0f | %.2fx |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o }'
+    label=$batch; [ "$batch" = 8w ] && label="8, one pass"
+    awk -v t="$threads" -v b="$label" -v o="$o" -v r="$r" -v g="$gflop" 'BEGIN {
+      if (r == "") printf "| %d | %s | %.1f | %.0f | - | - | - |\n", t, b, o, g / o * 1000;
+      else printf "| %d | %s | %.1f | %.0f | %.1f | %.0f | %.2fx |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o }'
   done
 done

@@ -62,6 +62,7 @@ struct di_nn_session {
     di_nn_profile_entry prof[DI_NN_MAX_PROFILE];
     int nprof;
     int runs_profiled;
+    int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
 };
 
 /* Tensors in and out of a general run (tests, conformance). */

@@ -3,9 +3,8 @@
 ** rarely (the common ones, and Elu, Selu, HardSigmoid, HardSwish, Softplus,
 ** Softsign, Round, Sign, Sin, Cos, are in ops_math.c): ThresholdedRelu,
 ** Shrink, Mish, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh,
-** IsNaN, IsInf, and Dropout at inference (a copy; its mask all true). Celu
-** is left out on purpose: the nn tests use it as the example of an op we
-** refuse.
+** IsNaN, IsInf. Celu is left out on purpose: the nn tests use it as the
+** example of an op we refuse.
 **
 ** float32 on plain data; the loops vectorise where libm allows.
 */
@@ -17,13 +16,12 @@
 
 enum {
     A_THRESHOLDEDRELU, A_SHRINK, A_MISH, A_TAN, A_ASIN, A_ACOS, A_ATAN,
-    A_SINH, A_COSH, A_ASINH, A_ACOSH, A_ATANH, A_ISNAN, A_ISINF, A_DROPOUT,
-    A_COUNT
+    A_SINH, A_COSH, A_ASINH, A_ACOSH, A_ATANH, A_ISNAN, A_ISINF, A_COUNT
 };
 
 static const char *const names[A_COUNT] = {
     "ThresholdedRelu", "Shrink", "Mish", "Tan", "Asin", "Acos", "Atan",
-    "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "IsNaN", "IsInf", "Dropout",
+    "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "IsNaN", "IsInf",
 };
 
 static int kind_of(const di_nn_node *n)
@@ -39,29 +37,12 @@ typedef struct activ_state {
     bool detect_pos, detect_neg;
 } activ_state;
 
-static int activ_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
-{
-    (void)g;
-    int kind = kind_of(n);
-    if (kind == A_DROPOUT) {
-        if (di_nn_attr_int(n, "training_mode", 0)) return di_nn_unsupported(err, n, "training_mode=1");
-        /* training_mode as an input must be a constant false: checked in prepare */
-    }
-    return DI_OK;
-}
-
 static int activ_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_node *n = k->node;
     const di_nn_tensor *x = k->in[0];
     int kind = kind_of(n);
-    if (x->dtype != DI_DT_FLOAT && !(kind == A_DROPOUT && di_dtype_size(x->dtype)))
-        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
-    if (kind == A_DROPOUT && k->nin > 2 && k->in[2]) {
-        const di_nn_tensor *t = k->in[2];
-        if (!t->is_const || t->dtype != DI_DT_BOOL || di_nn_numel(t) != 1) return di_nn_unsupported(err, n, "a training_mode input that is not a constant");
-        if (*(const uint8_t *)t->data) return di_nn_unsupported(err, n, "training_mode=true");
-    }
+    if (x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
     activ_state *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
     s->kind = kind;
@@ -79,7 +60,6 @@ static int activ_prepare(di_nn_kctx *k, di_error *err)
     }
     int out_dt = kind == A_ISNAN || kind == A_ISINF ? DI_DT_BOOL : x->dtype;
     di_nn_set_shape(k->out[0], out_dt, x->ndim, x->dims);
-    if (kind == A_DROPOUT && k->nout > 1 && k->out[1]) di_nn_set_shape(k->out[1], DI_DT_BOOL, x->ndim, x->dims);
     k->state = s;
     return DI_OK;
 }
@@ -95,12 +75,6 @@ static int activ_run(di_nn_kctx *k, di_error *err)
     (void)err;
     const activ_state *s = k->state;
     size_t n = (size_t)di_nn_numel(k->in[0]);
-    if (s->kind == A_DROPOUT) {
-        size_t bytes = n * di_dtype_size(k->in[0]->dtype);
-        if (bytes && k->out[0]->data != k->in[0]->data) memcpy(k->out[0]->data, k->in[0]->data, bytes);
-        if (k->nout > 1 && k->out[1]) memset(k->out[1]->data, 1, n);
-        return DI_OK;
-    }
     const float *x = k->in[0]->data;
     if (s->kind == A_ISNAN || s->kind == A_ISINF) {
         uint8_t *y = k->out[0]->data;
@@ -129,8 +103,8 @@ static int activ_run(di_nn_kctx *k, di_error *err)
 
 #define ACTIV_OP(NAME, MAXIN)                                                 \
     const di_nn_op di_op_##NAME = {.name = #NAME, .min_in = 1, .max_in = (MAXIN), \
-                                   .check = activ_check, .prepare = activ_prepare, \
-                                   .run = activ_run, .release = free};
+                                   .prepare = activ_prepare, .run = activ_run,    \
+                                   .release = free};
 ACTIV_OP(ThresholdedRelu, 1)
 ACTIV_OP(Shrink, 1)
 ACTIV_OP(Mish, 1)
@@ -145,4 +119,3 @@ ACTIV_OP(Acosh, 1)
 ACTIV_OP(Atanh, 1)
 ACTIV_OP(IsNaN, 1)
 ACTIV_OP(IsInf, 1)
-ACTIV_OP(Dropout, 3)
