@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -303,10 +304,17 @@ static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
     char line[1024];
     di_progress_line(pr, &s, o->progress, line, sizeof line);
     switch (o->progress) {
-    case DI_PROGRESS_TTY:
+    case DI_PROGRESS_TTY: {
+        /* one line that rewrites itself: never wider than the terminal, or
+        ** it wraps and \r no longer returns to its start */
+        struct winsize ws;
+        if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+            strlen(line) >= ws.ws_col)
+            line[ws.ws_col - 1] = '\0';
         fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
         break;
+    }
     case DI_PROGRESS_PLAIN:
         fprintf(stderr, "%s\n", line);
         fflush(stderr);

@@ -76,6 +76,12 @@ struct di_pipeline {
 
     atomic_llong queued, ok, failed, scored;
     atomic_ullong busy_ns[DI_STAGE_COUNT];
+    /* work in progress, so that a long inference run shows as busy while it
+    ** runs and not only once it ends: how many threads of the stage are
+    ** working and the sum of their start times, under one lock per stage */
+    pthread_mutex_t active_lock[DI_STAGE_COUNT];
+    int active[DI_STAGE_COUNT];
+    double active_since[DI_STAGE_COUNT];
     double t_start, t_end;
 
     pthread_mutex_t fatal_lock;
@@ -85,8 +91,9 @@ struct di_pipeline {
 
 /* Records the first fatal error and stops the reader. */
 void di_pipe_fatal(di_pipeline *p, const di_error *e);
-/* Adds a busy interval to a stage. */
-void di_pipe_busy(di_pipeline *p, int stage, double t0);
+/* A stage's thread starts working (returns the start time) and ends. */
+double di_pipe_begin(di_pipeline *p, int stage);
+void di_pipe_end(di_pipeline *p, int stage, double t0);
 /* Fills item->error (and ok = false) from an error. */
 void di_item_fail(di_item *it, const char *msg);
 

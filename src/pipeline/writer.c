@@ -24,11 +24,11 @@ static void flush(writer *w)
     if (w->n == 0)
         return;
     if (!w->dead) {
-        double t0 = di_now();
+        double t0 = di_pipe_begin(p, DI_STAGE_WRITE);
         di_error e = {0};
         int rc = di_store_write_retry(p->write_store, w->buf, w->n,
                                       p->cfg.db_retry_for, &p->never, &e);
-        di_pipe_busy(p, DI_STAGE_WRITE, t0);
+        di_pipe_end(p, DI_STAGE_WRITE, t0);
         if (rc) {
             di_error_prefix(&e, "writing results");
             di_pipe_fatal(p, &e);
