@@ -209,7 +209,8 @@ static int matmul_prepare(di_nn_kctx *k, di_error *err)
     row_major(r, bd, bs);
     mm_state *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = mm_build(k, s, r, ad, as, bd, bs, cd, 1.f, err);
+    /* "_scale": a following Mul by a constant, folded in by rewrite.c */
+    int rc = mm_build(k, s, r, ad, as, bd, bs, cd, di_nn_attr_float(k->node, "_scale", 1.f), err);
     if (rc) {
         mm_release(s);
         return rc;

@@ -13,6 +13,10 @@
 **     axes=[-1]); y = Add(Mul(Div(d, Sqrt(Add(v, eps))), gamma), beta)
 ** and becomes one LayerNormalization(x, gamma, beta; axis=-1, epsilon).
 **
+** Scaled MatMul: Mul(MatMul(a, b), c) with a scalar constant c (attention's
+** 1/sqrt(d) on its widest tensor) becomes the MatMul with an internal
+** attribute "_scale" = c, which the kernel applies as oneDNN's output scale.
+**
 ** A chain is rewritten only when its constants are initializers with the
 ** right values and shapes and its intermediate values feed nothing else.
 */
@@ -231,6 +235,37 @@ static int rewrite_layernorm(di_nn_graph *g, int *uses, bool *dead, int ri)
     return 1;
 }
 
+static int rewrite_matmul_scale(di_nn_graph *g, int *uses, bool *dead, int ui)
+{
+    const di_nn_node *mul = &g->nodes[ui];
+    if (!is_op(mul, "Mul", 2)) return 0;
+    for (int side = 0; side < 2; side++) {
+        int v = mul->in[side], c = mul->in[1 - side];
+        const di_nn_value *cv = c >= 0 ? &g->values[c] : NULL;
+        if (!cv || !cv->data || cv->dtype != DI_DT_FLOAT || di_shape_numel(cv->ndim, cv->dims) != 1) continue;
+        int mi = v >= 0 ? g->values[v].producer : -1;
+        if (mi < 0 || dead[mi] || only_consumer(g, uses, v) != ui || !is_op(&g->nodes[mi], "MatMul", 2)) continue;
+        di_nn_node *mm = &g->nodes[mi];
+        if (di_nn_node_attr(mm, "_scale")) continue;
+        di_nn_attr *attrs = realloc(mm->attrs, (size_t)(mm->nattr + 1) * sizeof *attrs);
+        char *an = malloc(sizeof "_scale");
+        if (!attrs || !an) {
+            if (attrs) mm->attrs = attrs;
+            free(an);
+            return -1;
+        }
+        memcpy(an, "_scale", sizeof "_scale");
+        mm->attrs = attrs;
+        mm->attrs[mm->nattr++] = (di_nn_attr){.name = an, .type = 1, .f = *(const float *)cv->data};
+        mm->out[0] = mul->out[0];
+        uses[v]--;
+        uses[c]--;
+        dead[ui] = true;
+        return 1;
+    }
+    return 0;
+}
+
 int di_nn_rewrite(di_nn_graph *g)
 {
     int *uses = calloc((size_t)g->nvalues + 1, sizeof(int));
@@ -252,6 +287,11 @@ int di_nn_rewrite(di_nn_graph *g)
             break;
         }
         fused += r;
+    }
+    for (int ui = 0; ui < g->nnodes && fused >= 0; ui++) {
+        if (dead[ui]) continue;
+        int r = rewrite_matmul_scale(g, uses, dead, ui);
+        fused = r < 0 ? -1 : fused + r;
     }
     for (int di = 0; di < g->nnodes && fused >= 0; di++) {
         int chain[4], y;

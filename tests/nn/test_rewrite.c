@@ -8,8 +8,9 @@
 **   z1 = LayerNorm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add
 **        over the last axis                             -> one LayerNormalization
 **   z2 = the same whose Sub value is also a graph output -> left alone
-** The loaded graph must have 4 Slices + 1 + 1 + 5 + 5 + 1 + 9 nodes, the
-** description load (DI_NN_LOAD_INFO) all 4 + 20 + 18, and every output must
+**   sc = Mul(0.125, MatMul(x, w))                       -> MatMul with _scale
+** The loaded graph must have 4 Slices + 1 + 1 + 5 + 5 + 1 + 9 + 1 nodes, the
+** description load (DI_NN_LOAD_INFO) all 4 + 20 + 18 + 2, and every output must
 ** match the formula computed here in double precision.
 */
 #include <math.h>
@@ -75,7 +76,7 @@ static void layernorm(ob *b, const char *x, const char *p)
     ob_node(b, "Add", ins, p);
 }
 
-static float gamma_v[W], beta_v[W];
+static float gamma_v[W], beta_v[W], w_v[W * 5];
 
 static uint8_t *build(size_t *len)
 {
@@ -95,6 +96,9 @@ static uint8_t *build(size_t *len)
     }
     ob_init_f(&b, "gamma", 1, (int64_t[]){W}, gamma_v);
     ob_init_f(&b, "beta", 1, (int64_t[]){W}, beta_v);
+    for (int i = 0; i < W * 5; i++) w_v[i] = (float)((i * 7) % 11) / 11.f - 0.5f;
+    ob_init_f(&b, "w", 2, (int64_t[]){W, 5}, w_v);
+    ob_init_f(&b, "eighth", 0, NULL, (float[]){0.125f});
     const char *parts[4] = {"x1", "x2", "x3", "x4"};
     for (int i = 0; i < 4; i++) {
         char s[16], e[16], ins[64];
@@ -111,6 +115,8 @@ static uint8_t *build(size_t *len)
     chain(&b, "x4", "y4", 1, "half");
     layernorm(&b, "x1", "z1");
     layernorm(&b, "x2", "z2");
+    ob_node(&b, "MatMul", "x3,w", "sc_mm");
+    ob_node(&b, "Mul", "eighth,sc_mm", "sc");
     ob_output(&b, "y1");
     ob_output(&b, "y2");
     ob_output(&b, "y3");
@@ -119,6 +125,7 @@ static uint8_t *build(size_t *len)
     ob_output(&b, "z1");
     ob_output(&b, "z2");
     ob_output(&b, "z2_d"); /* and the second LayerNorm's Sub value */
+    ob_output(&b, "sc");
     uint8_t *bytes = ob_pack(&b, len);
     ob_free(&b);
     return bytes;
@@ -143,7 +150,7 @@ int main(void)
         lns += !strcmp(g->nodes[i].op_type, "LayerNormalization");
     }
     printf("loaded: %d nodes, %d Gelu, %d LayerNormalization\n", g->nnodes, gelus, lns);
-    CHECK(g->nnodes == 4 + 1 + 1 + 5 + 5 + 1 + 9);
+    CHECK(g->nnodes == 4 + 1 + 1 + 5 + 5 + 1 + 9 + 1);
     CHECK(gelus == 2);
     CHECK(lns == 1);
 
@@ -156,7 +163,7 @@ int main(void)
         CHECK(f && fwrite(bytes, 1, len, f) == len);
         if (f) fclose(f);
         CHECKF(di_nn_graph_load_flags(path, DI_NN_LOAD_INFO, &info, &err) == 0, "%s", err.msg);
-        if (info) CHECK(info->nnodes == 4 + 4 * 5 + 2 * 9);
+        if (info) CHECK(info->nnodes == 4 + 4 * 5 + 2 * 9 + 2);
         di_nn_graph_free(info);
         remove(path);
     }
@@ -169,9 +176,9 @@ int main(void)
     if (s) {
         float x[2 * 4 * W];
         for (int i = 0; i < 2 * 4 * W; i++) x[i] = -4.f + 8.f * (float)i / (float)(2 * 4 * W - 1);
-        di_nn_io in = {DI_DT_FLOAT, 2, {2, 4 * W}, x}, out[8];
+        di_nn_io in = {DI_DT_FLOAT, 2, {2, 4 * W}, x}, out[9];
         memset(out, 0, sizeof out);
-        CHECKF(di_nn_run_io(s, &in, 1, out, 8, &err) == 0, "%s", err.msg);
+        CHECKF(di_nn_run_io(s, &in, 1, out, 9, &err) == 0, "%s", err.msg);
         double worst = 0;
         for (int o = 0; o < 4 && out[o].data; o++) {
             double half = o == 2 ? 0.49 : 0.5;
@@ -202,7 +209,17 @@ int main(void)
             }
         printf("LayerNorm: max |diff| against the formula: %.3g\n", worst);
         CHECK(worst <= 1e-5);
-        for (int o = 0; o < 8; o++) free(out[o].data);
+        worst = 0;
+        for (int r = 0; r < 2 && out[8].data; r++)
+            for (int j = 0; j < 5; j++) {
+                double acc = 0;
+                for (int t = 0; t < W; t++) acc += (double)x[r * 4 * W + 2 * W + t] * w_v[t * 5 + j];
+                double d = fabs(((float *)out[8].data)[r * 5 + j] - 0.125 * acc);
+                if (d > worst) worst = d;
+            }
+        printf("scaled MatMul: max |diff| against the formula: %.3g\n", worst);
+        CHECK(out[8].data && worst <= 1e-5);
+        for (int o = 0; o < 9; o++) free(out[o].data);
     }
     di_nn_session_destroy(s);
     free(bytes);
