@@ -24,7 +24,7 @@ gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "model: ViT-S/14 518x518, $blocks blocks, ${gflop} GFLOP/image, median of $repeat runs"
 for threads in 1 2; do
-  out=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$build/bench/bench_engine" "$model" 1 "$threads" "$repeat" "$work/x1.npy") || exit 1
+  out=$("$build/bench/bench_engine" "$model" 1 "$threads" "$repeat" "$work/x1.npy") || exit 1
   echo "$out"
   if [ $have_ort = 1 ]; then
     node tests/nn/ort_run.js "$model" "$work/x1.npy" "$work/ort.npy" --threads "$threads" --repeat "$repeat" | sed "s/^ort /onnxruntime threads $threads: /" || exit 1

@@ -49,12 +49,14 @@ static void softmax_release(void *p)
 static void softmax_dnnl(di_nn_kctx *k, split3 *s, bool logsm)
 {
     if (s->outer * s->n * s->inner == 0) return;
+    /* [outer, n] when the axis is the last one: oneDNN's dense-axis kernel */
     dnnl_dims_t d = {s->outer, s->n, s->inner};
+    int nd = s->inner == 1 ? 2 : 3;
     dnnl_memory_desc_t md;
     dnnl_softmax_v2_desc_t sd;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    bool ok = dnnl_memory_desc_init_by_tag(&md, 3, d, dnnl_f32, dnnl_abc) == dnnl_success &&
+    bool ok = dnnl_memory_desc_init_by_tag(&md, nd, d, dnnl_f32, nd == 2 ? dnnl_ab : dnnl_abc) == dnnl_success &&
               dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference, logsm ? dnnl_softmax_log : dnnl_softmax_accurate, &md, &md, 1) == dnnl_success &&
               dnnl_primitive_attr_create(&attr) == dnnl_success &&
               dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
