@@ -416,10 +416,17 @@ int di_cmd_run(int argc, char **argv)
                         outcome, summary, sizeof summary);
     fputs(summary, stdout);
     fflush(stdout);
-    if (s.failed)
-        fprintf(stderr, "depthindex: %lld face%s failed; see table depthindex_errors "
-                        "(depthindex status)\n",
-                (long long)s.failed, s.failed == 1 ? "" : "s");
+    if (s.failed) {
+        di_pipeline_failure first[DI_PIPELINE_FIRST_FAILURES];
+        int n = di_pipeline_first_failures(p, first);
+        fprintf(stderr, "depthindex: %lld face%s failed; all are in table depthindex_errors "
+                        "(depthindex status counts them)%s\n",
+                (long long)s.failed, s.failed == 1 ? "" : "s",
+                n ? "; the first:" : "");
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "  id %lld, face %s: %s\n", (long long)first[i].id,
+                    o.cfg.store.faces[first[i].face], first[i].error);
+    }
     di_pipeline_destroy(p);
     if (rc)
         return DI_EXIT_USAGE;

@@ -84,10 +84,19 @@ struct di_pipeline {
     double active_since[DI_STAGE_COUNT];
     double t_start, t_end;
 
+    di_pipeline_failure first_failures[DI_PIPELINE_FIRST_FAILURES];
+    int nfirst_failures; /* under fatal_lock */
     pthread_mutex_t fatal_lock;
     int fatal_code;
     di_error fatal;
 };
+
+/* The stop flag is read with an atomic load here (the store's retry loops
+** poll it through its volatile pointer) and set with an atomic store. */
+static inline bool di_pipe_stopped(di_pipeline *p)
+{
+    return __atomic_load_n(&p->stop, __ATOMIC_SEQ_CST);
+}
 
 /* Records the first fatal error and stops the reader. */
 void di_pipe_fatal(di_pipeline *p, const di_error *e);

@@ -45,7 +45,7 @@ void di_pipe_fatal(di_pipeline *p, const di_error *e)
         p->fatal = *e;
     }
     pthread_mutex_unlock(&p->fatal_lock);
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
     atomic_store(&p->stopping, true);
 }
 
@@ -361,7 +361,7 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
 
 void di_pipeline_stop(di_pipeline *p)
 {
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
     atomic_store(&p->stopping, true);
 }
 
@@ -406,6 +406,15 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;
+}
+
+int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    int n = p->nfirst_failures;
+    memcpy(out, p->first_failures, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&p->fatal_lock);
+    return n;
 }
 
 int di_pipeline_wait(di_pipeline *p, di_error *err)

@@ -67,7 +67,7 @@ static void emit(reader *r, const di_store_row *row, int face)
 static void test_delay(di_pipeline *p)
 {
     double until = di_now() + p->cfg.read_delay;
-    while (!p->stop && di_now() < until)
+    while (!di_pipe_stopped(p) && di_now() < until)
         di_sleep(0.02);
 }
 
@@ -83,7 +83,7 @@ static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
                                           p->cfg.force, rows, n,
                                           p->cfg.db_retry_for, &p->stop, &e);
     di_pipe_end(p, DI_STAGE_READ, t0);
-    if (rc && !p->stop) {
+    if (rc && !di_pipe_stopped(p)) {
         di_error_prefix(&e, "reading pending faces");
         di_pipe_fatal(p, &e);
     }
@@ -105,16 +105,16 @@ void *di_reader_main(void *arg)
         di_error e;
         di_fail(&e, DI_ENOMEM, "out of memory for a page of rows");
         di_pipe_fatal(p, &e);
-    } else if (!p->stop) {
+    } else if (!di_pipe_stopped(p)) {
         fetch(&r, 0, cur, &ncur);
     }
     bool limit_hit = false;
-    while (ncur > 0 && !p->stop && !limit_hit) {
+    while (ncur > 0 && !di_pipe_stopped(p) && !limit_hit) {
         nnext = 0;
-        for (int i = 0; i < ncur && !p->stop && !limit_hit; i++) {
+        for (int i = 0; i < ncur && !di_pipe_stopped(p) && !limit_hit; i++) {
             if (i == ncur / 2 && ncur == page)
                 fetch(&r, cur[ncur - 1].id, next, &nnext);
-            for (int f = 0; f < nfaces && !p->stop; f++) {
+            for (int f = 0; f < nfaces && !di_pipe_stopped(p); f++) {
                 if (!(cur[i].pending & (1u << f)))
                     continue;
                 if (p->cfg.limit > 0 && r.produced >= p->cfg.limit) {

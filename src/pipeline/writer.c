@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct writer {
     di_pipeline *p;
@@ -17,6 +18,19 @@ typedef struct writer {
     double first; /* when the oldest result of the group arrived */
     bool dead;    /* the database is gone: discard */
 } writer;
+
+static void keep_failure(di_pipeline *p, const di_store_result *r)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    if (p->nfirst_failures < DI_PIPELINE_FIRST_FAILURES) {
+        di_pipeline_failure *f = &p->first_failures[p->nfirst_failures++];
+        f->id = r->id;
+        f->face = r->face;
+        memcpy(f->error, r->error, sizeof f->error);
+        f->error[sizeof f->error - 1] = '\0';
+    }
+    pthread_mutex_unlock(&p->fatal_lock);
+}
 
 static void flush(writer *w)
 {
@@ -35,8 +49,11 @@ static void flush(writer *w)
             w->dead = true;
         } else {
             int ok = 0;
-            for (int i = 0; i < w->n; i++)
+            for (int i = 0; i < w->n; i++) {
                 ok += w->buf[i].ok;
+                if (!w->buf[i].ok)
+                    keep_failure(p, &w->buf[i]);
+            }
             atomic_fetch_add(&p->ok, ok);
             atomic_fetch_add(&p->failed, w->n - ok);
         }

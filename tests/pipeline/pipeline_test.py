@@ -303,6 +303,8 @@ def case_sqlite(tmp):
     r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "plain"])
     check("48/48" in r.stderr and "post-processing worker" in r.stderr, "plain: %s" % r.stderr)
     check("ok 48, failed 0, skipped 0" in r.stdout, "plain summary: %s" % r.stdout)
+    r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "tty"])
+    check("\033[K" in r.stderr and "ok 48, failed 0" in r.stdout, "tty: %r" % r.stderr[-300:])
     check_equals_score(db, images, 12)
 
     # another schema: --table, --faces, --column adapt to it
@@ -408,6 +410,8 @@ def case_bad_input(tmp):
     check(r.returncode == 1, "bad depth maps: exit %d: %s" % (r.returncode, r.stderr))
     s = summary(r.stdout)
     check(s["ok"] == 16 and s["failed"] == 4, "summary %s" % s)
+    check("id 1, face xm: " in r.stderr and "4 faces failed" in r.stderr,
+          "the first failures are not named: %s" % r.stderr)
     err = errors(db)
     check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp")}, "errors %s" % err)
     check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
