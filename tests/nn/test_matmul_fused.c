@@ -9,6 +9,8 @@
 **   - MatMul + bias + residual        -> 1 step, at batch 1 and 3
 **   - y = x W + x (the residual is the MatMul's own input) -> 1 step
 **   - MatMul + an Add broadcast along a middle axis -> 2 steps (not fused)
+**   - Mul(MatMul, 0.125) + bias -> 1 step (the loader folds the Mul into the
+**     MatMul as an output scale; the bias is then a post-op after it)
 */
 #include <math.h>
 #include <stdio.h>
@@ -34,7 +36,7 @@ static void fill(float *v, size_t n)
     for (size_t i = 0; i < n; i++) v[i] = uniform();
 }
 
-enum { CASE_BIAS_RELU, CASE_RESID_CLIP, CASE_BIAS_RESID, CASE_SELF_RESID, CASE_MIDDLE_ADD };
+enum { CASE_BIAS_RELU, CASE_RESID_CLIP, CASE_BIAS_RESID, CASE_SELF_RESID, CASE_MIDDLE_ADD, CASE_SCALE_BIAS };
 
 typedef struct fcase {
     const char *name;
@@ -73,6 +75,12 @@ static uint8_t *build(const fcase *c, const float *w, const float *bias, const f
         ob_node(&b, "MatMul", "x,w", "mm");
         ob_node(&b, "Add", "mm,x", "y");
         break;
+    case CASE_SCALE_BIAS:
+        ob_init_f(&b, "eighth", 0, NULL, (float[]){0.125f});
+        ob_node(&b, "MatMul", "x,w", "mm");
+        ob_node(&b, "Mul", "mm,eighth", "ms");
+        ob_node(&b, "Add", "ms,b", "y");
+        break;
     default:
         ob_init_f(&b, "m", 2, (int64_t[]){M, 1}, mid);
         ob_node(&b, "MatMul", "x,w", "mm");
@@ -99,6 +107,7 @@ static void reference(const fcase *c, int batch, const float *x, const float *r,
                 case CASE_RESID_CLIP: acc += r[o]; acc = acc < -0.4 ? -0.4 : acc > 0.6 ? 0.6 : acc; break;
                 case CASE_BIAS_RESID: acc += bias[j] + r[o]; break;
                 case CASE_SELF_RESID: acc += x[o]; break; /* k == N */
+                case CASE_SCALE_BIAS: acc = acc * 0.125 + bias[j]; break;
                 default: acc += mid[i]; break;
                 }
                 y[o] = (float)acc;
@@ -118,6 +127,7 @@ int main(void)
         {"MatMul + bias + residual", CASE_BIAS_RESID, K, 1},
         {"x W + x", CASE_SELF_RESID, N, 1},
         {"MatMul + Add along a middle axis", CASE_MIDDLE_ADD, K, 2},
+        {"MatMul * 0.125 + bias", CASE_SCALE_BIAS, K, 1},
     };
     float w[K * N], bias[N], mid[M];
     fill(w, K * N);
