@@ -147,13 +147,6 @@ int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
     *out = NULL;
     int rc = di_nn_graph_load(onnx_path, &g, err);
     if (rc) return rc;
-    /* images go into the first input: a model without inputs is no use here
-    ** (a graph of constants is fine for di_nn_session_create_graph) */
-    if (g->ninputs < 1) {
-        rc = di_fail(err, DI_EFORMAT, "%s: the model has no inputs", g->path);
-        di_nn_graph_free(g);
-        return rc;
-    }
     return di_nn_session_create_graph(g, opt, out, err);
 }
 
