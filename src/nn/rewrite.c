@@ -17,6 +17,11 @@
 ** 1/sqrt(d) on its widest tensor) becomes the MatMul with an internal
 ** attribute "_scale" = c, which the kernel applies as oneDNN's output scale.
 **
+** Layer scale: Mul(MatMul(a, W) [+ b], g) with constant W [K, N], b [N] and
+** g [N] (DINOv2's LayerScale after attention and MLP) folds g into W's
+** columns and b, so that the MatMul, its bias and the residual Add after it
+** fuse into one primitive. W and b must feed nothing else.
+**
 ** A chain is rewritten only when its constants are initializers with the
 ** right values and shapes and its intermediate values feed nothing else.
 */
@@ -266,6 +271,70 @@ static int rewrite_matmul_scale(di_nn_graph *g, int *uses, bool *dead, int ui)
     return 0;
 }
 
+static bool is_output(const di_nn_graph *g, int v)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v) return true;
+    return false;
+}
+
+/* a float initializer of exactly these dims */
+static bool is_float_init(const di_nn_graph *g, int v, int nd, const int64_t *dims)
+{
+    if (v < 0 || !g->values[v].data || g->values[v].dtype != DI_DT_FLOAT || g->values[v].ndim != nd) return false;
+    for (int i = 0; i < nd; i++)
+        if (g->values[v].dims[i] != dims[i]) return false;
+    return true;
+}
+
+static int rewrite_layer_scale(di_nn_graph *g, int *uses, bool *dead, int ui)
+{
+    const di_nn_node *mul = &g->nodes[ui];
+    if (!is_op(mul, "Mul", 2)) return 0;
+    for (int side = 0; side < 2; side++) {
+        int v = mul->in[side], gv = mul->in[1 - side];
+        if (v < 0 || gv < 0 || gv == v || only_consumer(g, uses, v) != ui) continue;
+        const di_nn_value *gval = &g->values[gv];
+        if (!gval->data || gval->dtype != DI_DT_FLOAT || gval->ndim != 1) continue;
+        int64_t N = gval->dims[0];
+        int pi = g->values[v].producer, mi = -1, bv = -1;
+        if (pi < 0 || dead[pi]) continue;
+        if (is_op(&g->nodes[pi], "Add", 2)) { /* MatMul + b */
+            for (int j = 0; j < 2 && mi < 0; j++) {
+                int mv = g->nodes[pi].in[j], cand = mv >= 0 ? g->values[mv].producer : -1;
+                if (cand >= 0 && !dead[cand] && is_op(&g->nodes[cand], "MatMul", 2) && only_consumer(g, uses, mv) == pi) {
+                    mi = cand;
+                    bv = g->nodes[pi].in[1 - j];
+                }
+            }
+            if (mi < 0 || !is_float_init(g, bv, 1, &N) || uses[bv] != 1 || is_output(g, bv)) continue;
+        } else if (is_op(&g->nodes[pi], "MatMul", 2)) {
+            mi = pi;
+        } else {
+            continue;
+        }
+        const di_nn_node *mm = &g->nodes[mi];
+        int wv = mm->in[1];
+        if (wv < 0 || wv == bv || wv == gv || uses[wv] != 1 || is_output(g, wv) || di_nn_node_attr(mm, "_scale")) continue;
+        const di_nn_value *w = &g->values[wv];
+        if (!w->data || w->dtype != DI_DT_FLOAT || w->ndim != 2 || w->dims[1] != N) continue;
+        const float *gs = gval->data;
+        float *wd = w->data;
+        for (int64_t r = 0; r < w->dims[0]; r++)
+            for (int64_t c = 0; c < N; c++) wd[r * N + c] *= gs[c];
+        if (bv >= 0) {
+            float *bd = g->values[bv].data;
+            for (int64_t c = 0; c < N; c++) bd[c] *= gs[c];
+        }
+        g->nodes[pi].out[0] = mul->out[0]; /* the MatMul or the bias Add now writes y */
+        uses[v]--;
+        uses[gv]--;
+        dead[ui] = true;
+        return 1;
+    }
+    return 0;
+}
+
 int di_nn_rewrite(di_nn_graph *g)
 {
     int *uses = calloc((size_t)g->nvalues + 1, sizeof(int));
@@ -290,7 +359,8 @@ int di_nn_rewrite(di_nn_graph *g)
     }
     for (int ui = 0; ui < g->nnodes && fused >= 0; ui++) {
         if (dead[ui]) continue;
-        int r = rewrite_matmul_scale(g, uses, dead, ui);
+        int r = rewrite_layer_scale(g, uses, dead, ui);
+        if (!r) r = rewrite_matmul_scale(g, uses, dead, ui);
         fused = r < 0 ? -1 : fused + r;
     }
     for (int di = 0; di < g->nnodes && fused >= 0; di++) {

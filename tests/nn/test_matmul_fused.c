@@ -11,6 +11,8 @@
 **   - MatMul + an Add broadcast along a middle axis -> 2 steps (not fused)
 **   - Mul(MatMul, 0.125) + bias -> 1 step (the loader folds the Mul into the
 **     MatMul as an output scale; the bias is then a post-op after it)
+**   - r + (MatMul + bias) * g, g a vector (DINOv2's layer scale) -> 1 step
+**     (the loader folds g into the weights and the bias)
 */
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +38,7 @@ static void fill(float *v, size_t n)
     for (size_t i = 0; i < n; i++) v[i] = uniform();
 }
 
-enum { CASE_BIAS_RELU, CASE_RESID_CLIP, CASE_BIAS_RESID, CASE_SELF_RESID, CASE_MIDDLE_ADD, CASE_SCALE_BIAS };
+enum { CASE_BIAS_RELU, CASE_RESID_CLIP, CASE_BIAS_RESID, CASE_SELF_RESID, CASE_MIDDLE_ADD, CASE_SCALE_BIAS, CASE_LAYER_SCALE };
 
 typedef struct fcase {
     const char *name;
@@ -75,6 +77,14 @@ static uint8_t *build(const fcase *c, const float *w, const float *bias, const f
         ob_node(&b, "MatMul", "x,w", "mm");
         ob_node(&b, "Add", "mm,x", "y");
         break;
+    case CASE_LAYER_SCALE:
+        ob_input(&b, "r", 3, (int64_t[]){1, M, N}, "B");
+        ob_init_f(&b, "g", 1, (int64_t[]){N}, mid);
+        ob_node(&b, "MatMul", "x,w", "mm");
+        ob_node(&b, "Add", "b,mm", "mb");
+        ob_node(&b, "Mul", "mb,g", "ms");
+        ob_node(&b, "Add", "r,ms", "y");
+        break;
     case CASE_SCALE_BIAS:
         ob_init_f(&b, "eighth", 0, NULL, (float[]){0.125f});
         ob_node(&b, "MatMul", "x,w", "mm");
@@ -108,6 +118,7 @@ static void reference(const fcase *c, int batch, const float *x, const float *r,
                 case CASE_BIAS_RESID: acc += bias[j] + r[o]; break;
                 case CASE_SELF_RESID: acc += x[o]; break; /* k == N */
                 case CASE_SCALE_BIAS: acc = acc * 0.125 + bias[j]; break;
+                case CASE_LAYER_SCALE: acc = (acc + bias[j]) * mid[j] + r[o]; break;
                 default: acc += mid[i]; break;
                 }
                 y[o] = (float)acc;
@@ -128,11 +139,12 @@ int main(void)
         {"x W + x", CASE_SELF_RESID, N, 1},
         {"MatMul + Add along a middle axis", CASE_MIDDLE_ADD, K, 2},
         {"MatMul * 0.125 + bias", CASE_SCALE_BIAS, K, 1},
+        {"r + (MatMul + bias) * g", CASE_LAYER_SCALE, K, 1},
     };
-    float w[K * N], bias[N], mid[M];
+    float w[K * N], bias[N], mid[M > N ? M : N];
     fill(w, K * N);
     fill(bias, N);
-    fill(mid, M);
+    fill(mid, M > N ? M : N);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const fcase *c = &cases[ci];
         size_t len;
