@@ -446,6 +446,7 @@ static int plan_memory(builder *b, di_error *err)
             if (a->blocked && !dnnl_memory_desc_equal(&a->md, &o->md)) continue;
             bool is_io = false;
             for (int i = 0; i < g->ninputs; i++) is_io |= &p->vals[g->inputs[i]] == a;
+            for (int i = 0; i < st->k.nin; i++) is_io |= st->k.in[i] == a; /* y = conv(x) + x */
             if (is_io) continue;
             L[ia].last = L[io].last;
             L[io].alias = a;

@@ -201,6 +201,24 @@ static void good_model(mb *b)
     b->nodes[b->g.n_node++] = node("Add", "add1", "r", "x", NULL, "y");
 }
 
+/* The good model's convolution (2 -> 2 channels, 3x3, pad 1, with bias). */
+static void conv3x3(const float *in, float *out)
+{
+    for (int oc = 0; oc < 2; oc++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                double acc = b_vals[oc];
+                for (int ic = 0; ic < 2; ic++)
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int kj = 0; kj < 3; kj++) {
+                            int yi = i + ki - 1, xj = j + kj - 1;
+                            if (yi < 0 || yi > 3 || xj < 0 || xj > 3) continue;
+                            acc += (double)w_vals[((oc * 2 + ic) * 3 + ki) * 3 + kj] * in[(ic * 4 + yi) * 4 + xj];
+                        }
+                out[(oc * 4 + i) * 4 + j] = (float)acc;
+            }
+}
+
 static di_error err;
 
 static int load_mem(const uint8_t *data, size_t len, const char *name, di_nn_session **s)
@@ -293,6 +311,41 @@ int main(int argc, char **argv)
         CHECK(di_nn_run(s, x, 2, y, 32, &err) == DI_ESHAPE); /* output buffer too small */
         printf("%-32s -> %s\n", "output buffer too small", err.msg);
         di_nn_session_destroy(s);
+    }
+
+    /* y = conv(r) + r with r = relu(conv(x)): r is in the conv's own layout
+    ** and dies at the Add, yet the fused Add must not write over the conv's
+    ** input (in place only when that is safe) */
+    {
+        mb r;
+        mb_init(&r, 13);
+        r.ins[r.g.n_input++] = value_info("x", 4, x_dims);
+        r.outs[r.g.n_output++] = value_info("y", 4, x_dims);
+        r.inits[r.g.n_initializer++] = tensor("w", 4, w_dims, w_vals, 36);
+        r.inits[r.g.n_initializer++] = tensor("b", 1, b_dims, b_vals, 2);
+        Onnx__NodeProto *c0 = node("Conv", "conv0", "x", "w", "b", "c0");
+        node_attr_s(c0, "auto_pad", "SAME_UPPER");
+        r.nodes[r.g.n_node++] = c0;
+        r.nodes[r.g.n_node++] = node("Relu", "relu0", "c0", NULL, NULL, "r");
+        Onnx__NodeProto *c = node("Conv", "conv1", "r", "w", "b", "c");
+        node_attr_s(c, "auto_pad", "SAME_UPPER");
+        r.nodes[r.g.n_node++] = c;
+        r.nodes[r.g.n_node++] = node("Add", "add1", "c", "r", NULL, "y");
+        size_t rl;
+        uint8_t *rm = mb_pack(&r, &rl);
+        CHECKF(load_mem(rm, rl, "residual.onnx", &s) == 0, "%s", err.msg);
+        if (s) {
+            float x[32], xr[32], c1[32], y[32];
+            for (int i = 0; i < 32; i++) x[i] = (float)((i * 5) % 13) / 6.f - 1.f;
+            conv3x3(x, xr);
+            for (int i = 0; i < 32; i++) xr[i] = xr[i] > 0 ? xr[i] : 0;
+            conv3x3(xr, c1);
+            CHECKF(di_nn_run(s, x, 1, y, 32, &err) == 0, "%s", err.msg);
+            for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], c1[i] + xr[i], 1e-5);
+            di_nn_session_destroy(s);
+        }
+        free(rm);
+        mb_free(&r);
     }
 
     /* truncated copies, at many lengths */
