@@ -5,6 +5,7 @@
 ** op type. Optionally writes a batch-1 input as NPY for onnxruntime.
 **
 ** usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]
+** (DI_WHOLE_BATCH=1: options.whole_batch, the batch in one pass)
 ** prints: "ours batch B threads T: X ms/image, Y GFLOP/s" and op lines.
 */
 #include <stdio.h>
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
     di_nn_options_default(&opt);
     opt.threads = threads;
     opt.profile = true;
+    const char *wb = getenv("DI_WHOLE_BATCH");
+    opt.whole_batch = wb && *wb == '1';
     di_nn_session *s;
     if (di_nn_session_create(argv[1], &opt, &s, &err)) {
         fprintf(stderr, "bench_engine: %s\n", err.msg);
@@ -102,7 +105,7 @@ int main(int argc, char **argv)
     qsort(t, (size_t)repeat, sizeof(double), cmp_double);
     double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
     double flops = di_nn_flops(s, batch, &err);
-    printf("ours batch %d threads %d: %.2f ms/image, %.1f GFLOP/s\n", batch, threads, med * 1e3 / batch, flops / med / 1e9);
+    printf("ours batch %d%s threads %d: %.2f ms/image, %.1f GFLOP/s\n", batch, opt.whole_batch ? " (one pass)" : "", threads, med * 1e3 / batch, flops / med / 1e9);
     di_nn_op_time ot[64];
     int runs, n = di_nn_profile(s, ot, 64, &runs);
     double total = 0;

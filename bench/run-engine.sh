@@ -4,6 +4,9 @@
 # project's filler), batch 1 and 8, 1 and 2 threads, same machine, same model
 # file, in one run. onnxruntime's graph has a fixed batch of 1, so its batch-8
 # figure per image is its batch-1 figure (8 runs of one image).
+# Both engines spin their worker threads between ops by default (libgomp's
+# and onnxruntime's thread pools); on a machine busy with other work, run with
+# OMP_WAIT_POLICY=passive for ours (see README).
 # usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,15 +23,19 @@ have_ort=1
 bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: onnxruntime-node could not be installed; ours only"; }
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F)"
-echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs"
+echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A ours ort
 for threads in 1 2; do
   for batch in 1 8; do
     r=$repeat; [ "$batch" = 8 ] && r=$(( (repeat + 1) / 2 ))
-    out=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$build/bench/bench_engine" "$model" "$batch" "$threads" "$r" "$work/x1.npy") || exit 1
+    out=$("$build/bench/bench_engine" "$model" "$batch" "$threads" "$r" "$work/x1.npy") || exit 1
     echo "$out"
     ours[$threads,$batch]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
   done
+  # batch 8 in one pass, for comparison with image-by-image tiling (nn.h)
+  out=$(DI_WHOLE_BATCH=1 "$build/bench/bench_engine" "$model" 8 "$threads" $(( (repeat + 1) / 2 ))) || exit 1
+  echo "$out" | head -1
+  ours[$threads,8w]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
   if [ $have_ort = 1 ]; then
     o=$(node tests/nn/ort_run.js "$model" "$work/x1.npy" "" --threads "$threads" --repeat "$repeat") || exit 1
     ort[$threads]=$(echo "$o" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
@@ -40,10 +47,11 @@ echo "Lines for bench/RESULTS.md (Engine):"
 echo "| threads | batch | ours ms/image | ours GFLOP/s | onnxruntime ms/image | onnxruntime GFLOP/s | ours / ort throughput |"
 echo "|---|---|---|---|---|---|---|"
 for threads in 1 2; do
-  for batch in 1 8; do
+  for batch in 1 8 8w; do
     o=${ours[$threads,$batch]}; r=${ort[$threads]:-}
-    awk -v t="$threads" -v b="$batch" -v o="$o" -v r="$r" -v g="$gflop" 'BEGIN {
-      if (r == "") printf "| %d | %d | %.1f | %.0f | - | - | - |\n", t, b, o, g / o * 1000;
-      else printf "| %d | %d | %.1f | %.0f | %.1f | %.0f | %.2fx |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o }'
+    label=$batch; [ "$batch" = 8w ] && label="8, one pass"
+    awk -v t="$threads" -v b="$label" -v o="$o" -v r="$r" -v g="$gflop" 'BEGIN {
+      if (r == "") printf "| %d | %s | %.1f | %.0f | - | - | - |\n", t, b, o, g / o * 1000;
+      else printf "| %d | %s | %.1f | %.0f | %.1f | %.0f | %.2fx |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o }'
   done
 done

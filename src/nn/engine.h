@@ -64,6 +64,7 @@ struct di_nn_session {
     int runs_profiled;
     struct di_nn_cuda *cuda; /* the CUDA backend's state (cuda/), NULL on the CPU */
     int cpu_pending;         /* di_nn_run_async on the CPU: runs not yet waited */
+    int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
 };
 
 /* Tensors in and out of a general run (tests, conformance). */

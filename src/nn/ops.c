@@ -15,7 +15,12 @@
     X(LogSoftmax) X(LayerNormalization) X(BatchNormalization) X(ReduceMean)   \
     X(ReduceSum) X(ReduceMax) X(ReduceMin) X(Transpose) X(Slice) X(Expand)     \
     X(Concat) X(Split) X(Gather) X(Range) X(Pad) X(Tile) X(MatMul) X(Gemm) \
-    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)
+    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(ConvTranspose)     \
+    X(HardSigmoid) X(HardSwish) X(Softplus) X(Elu) X(Selu) X(Round) X(Sign)    \
+    X(Sin) X(Cos) X(Softsign) X(And) X(Or) X(Xor) X(Not) X(PRelu) X(Max)       \
+    X(Min) X(Sum) X(Mean) X(ReduceProd) X(ReduceSumSquare) X(ReduceL1)         \
+    X(ReduceL2) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin)         \
+    X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

@@ -87,11 +87,13 @@ static double get_num(const void *p, int dt, int64_t i)
 
 /* ---- unary float ops ---- */
 
-enum { U_SQRT, U_ERF, U_SIGMOID, U_EXP, U_LOG, U_TANH, U_NEG, U_ABS, U_RECIP, U_GELU, U_GELU_TANH, U_LEAKY, U_FLOOR, U_CEIL };
+enum { U_SQRT, U_ERF, U_SIGMOID, U_EXP, U_LOG, U_TANH, U_NEG, U_ABS, U_RECIP, U_GELU, U_GELU_TANH, U_LEAKY, U_FLOOR, U_CEIL,
+       U_HSIGMOID, U_HSWISH, U_SOFTPLUS, U_ELU, U_SELU, U_ROUND, U_SIGN, U_SIN, U_COS, U_SOFTSIGN };
 
 static int unary_kind(const di_nn_node *n)
 {
-    static const char *names[] = {"Sqrt", "Erf", "Sigmoid", "Exp", "Log", "Tanh", "Neg", "Abs", "Reciprocal", "Gelu", "", "LeakyRelu", "Floor", "Ceil"};
+    static const char *names[] = {"Sqrt", "Erf", "Sigmoid", "Exp", "Log", "Tanh", "Neg", "Abs", "Reciprocal", "Gelu", "", "LeakyRelu", "Floor", "Ceil",
+                                  "HardSigmoid", "HardSwish", "Softplus", "Elu", "Selu", "Round", "Sign", "Sin", "Cos", "Softsign"};
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (!strcmp(n->op_type, names[i])) {
             if (i == U_GELU && !strcmp(di_nn_attr_string(n, "approximate", "none"), "tanh")) return U_GELU_TANH;
@@ -138,7 +140,9 @@ static int unary_run(di_nn_kctx *k, di_error *err)
     }
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
-    float alpha = di_nn_attr_float(k->node, "alpha", 0.01f);
+    float alpha = di_nn_attr_float(k->node, "alpha", kind == U_HSIGMOID ? 0.2f : kind == U_ELU ? 1.f : kind == U_SELU ? 1.67326319217681884765625f : 0.01f);
+    float beta = di_nn_attr_float(k->node, "beta", 0.5f);
+    float gamma = di_nn_attr_float(k->node, "gamma", 1.05070102214813232421875f);
     int threads = k->env->threads;
 #define U_LOOP(EXPR)                                                                     \
     _Pragma("omp parallel for num_threads(threads) if (n > 32768) schedule(static)")    \
@@ -160,7 +164,17 @@ static int unary_run(di_nn_kctx *k, di_error *err)
     case U_GELU_TANH: U_LOOP(0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))); break;
     case U_LEAKY: U_LOOP(v >= 0 ? v : alpha * v); break;
     case U_FLOOR: U_LOOP(floorf(v)); break;
-    default: U_LOOP(ceilf(v)); break;
+    case U_CEIL: U_LOOP(ceilf(v)); break;
+    case U_HSIGMOID: U_LOOP(fmaxf(0.f, fminf(1.f, alpha * v + beta))); break;
+    case U_HSWISH: U_LOOP(v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f))); break;
+    case U_SOFTPLUS: U_LOOP(v > 20.f ? v : log1pf(expf(v))); break;
+    case U_ELU: U_LOOP(v >= 0 ? v : alpha * (expf(v) - 1.f)); break;
+    case U_SELU: U_LOOP(v > 0 ? gamma * v : gamma * alpha * (expf(v) - 1.f)); break;
+    case U_ROUND: U_LOOP(nearbyintf(v)); break; /* half to even, as the default rounding mode */
+    case U_SIGN: U_LOOP(v > 0 ? 1.f : v < 0 ? -1.f : 0.f); break;
+    case U_SIN: U_LOOP(sinf(v)); break;
+    case U_COS: U_LOOP(cosf(v)); break;
+    default: U_LOOP(v / (1.f + fabsf(v))); break;
     }
 #undef U_LOOP
     return DI_OK;
@@ -184,6 +198,16 @@ UNARY_OP(Gelu)
 UNARY_OP(LeakyRelu)
 UNARY_OP(Floor)
 UNARY_OP(Ceil)
+UNARY_OP(HardSigmoid)
+UNARY_OP(HardSwish)
+UNARY_OP(Softplus)
+UNARY_OP(Elu)
+UNARY_OP(Selu)
+UNARY_OP(Round)
+UNARY_OP(Sign)
+UNARY_OP(Sin)
+UNARY_OP(Cos)
+UNARY_OP(Softsign)
 
 /* ---- Cast ---- */
 
@@ -319,3 +343,156 @@ static int where_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Where = {.name = "Where", .min_in = 3, .max_in = 3, .prepare = where_prepare, .run = where_run, .release = free};
+
+/* ---- And, Or, Xor, Not ---- */
+
+static int logic_prepare(di_nn_kctx *k, di_error *err)
+{
+    for (int i = 0; i < k->nin; i++)
+        if (k->in[i]->dtype != DI_DT_BOOL) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[i]->dtype));
+    bcast *b = malloc(sizeof *b);
+    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
+    int rc = bcast_init(k->node, k->in, k->nin, b, err);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    di_nn_set_shape(k->out[0], DI_DT_BOOL, b->ndim, b->dims);
+    k->state = b;
+    return DI_OK;
+}
+
+static int logic_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const bcast *b = k->state;
+    const uint8_t *x = k->in[0]->data, *z = k->nin > 1 ? k->in[1]->data : x;
+    uint8_t *y = k->out[0]->data;
+    switch (k->node->op_type[0]) {
+    case 'A': BCAST_FOR(b, y[I] = x[A] && z[B]); break;
+    case 'O': BCAST_FOR(b, y[I] = x[A] || z[B]); break;
+    case 'X': BCAST_FOR(b, y[I] = !x[A] != !z[B]); break;
+    default: BCAST_FOR(b, y[I] = !x[A]); break;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_And = {.name = "And", .min_in = 2, .max_in = 2, .prepare = logic_prepare, .run = logic_run, .release = free};
+const di_nn_op di_op_Or = {.name = "Or", .min_in = 2, .max_in = 2, .prepare = logic_prepare, .run = logic_run, .release = free};
+const di_nn_op di_op_Xor = {.name = "Xor", .min_in = 2, .max_in = 2, .prepare = logic_prepare, .run = logic_run, .release = free};
+const di_nn_op di_op_Not = {.name = "Not", .min_in = 1, .max_in = 1, .prepare = logic_prepare, .run = logic_run, .release = free};
+
+/* ---- PRelu ---- */
+
+static int prelu_prepare(di_nn_kctx *k, di_error *err)
+{
+    if (k->in[0]->dtype != DI_DT_FLOAT || k->in[1]->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    bcast *b = malloc(sizeof *b);
+    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
+    int rc = bcast_init(k->node, k->in, 2, b, err);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, b->ndim, b->dims);
+    k->state = b;
+    return DI_OK;
+}
+
+static int prelu_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const bcast *b = k->state;
+    const float *x = k->in[0]->data, *s = k->in[1]->data;
+    float *y = k->out[0]->data;
+    BCAST_FOR(b, y[I] = x[A] >= 0 ? x[A] : x[A] * s[B]);
+    return DI_OK;
+}
+
+const di_nn_op di_op_PRelu = {.name = "PRelu", .min_in = 2, .max_in = 2, .prepare = prelu_prepare, .run = prelu_run, .release = free};
+
+/* ---- Max, Min, Sum, Mean (any number of inputs, broadcast) ---- */
+
+typedef struct vari_state {
+    bcast full;                 /* all inputs' broadcast shape */
+    bcast pair[16];             /* output vs input i */
+} vari_state;
+
+static int vari_prepare(di_nn_kctx *k, di_error *err)
+{
+    if (k->nin > 16) return di_nn_unsupported(err, k->node, "more than 16 inputs");
+    int dt = k->in[0]->dtype;
+    for (int i = 0; i < k->nin; i++)
+        if (k->in[i]->dtype != dt) return di_nn_unsupported(err, k->node, "inputs of different element types");
+    bool mean_sum = k->node->op_type[1] == 'u' || k->node->op_type[1] == 'e'; /* Sum, Mean */
+    if (dt != DI_DT_FLOAT && (mean_sum || (dt != DI_DT_INT64 && dt != DI_DT_INT32)))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
+    vari_state *s = calloc(1, sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    /* the full shape: broadcast all inputs pairwise */
+    di_nn_tensor acc = *k->in[0];
+    for (int i = 1; i < k->nin; i++) {
+        di_nn_tensor *two[2] = {&acc, k->in[i]};
+        int rc = bcast_init(k->node, two, 2, &s->full, err);
+        if (rc) {
+            free(s);
+            return rc;
+        }
+        di_nn_set_shape(&acc, dt, s->full.ndim, s->full.dims);
+    }
+    di_nn_set_shape(k->out[0], dt, acc.ndim, acc.dims);
+    for (int i = 0; i < k->nin; i++) {
+        di_nn_tensor *two[2] = {k->out[0], k->in[i]};
+        int rc = bcast_init(k->node, two, 2, &s->pair[i], err);
+        if (rc) {
+            free(s);
+            return rc;
+        }
+    }
+    k->state = s;
+    return DI_OK;
+}
+
+static int vari_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const vari_state *s = k->state;
+    char op = k->node->op_type[1]; /* mAx, mIn, sUm, mEan */
+    int dt = k->out[0]->dtype;
+    for (int i = 0; i < k->nin; i++) {
+        const bcast *b = &s->pair[i];
+        if (dt == DI_DT_FLOAT) {
+            float *y = k->out[0]->data;
+            const float *x = k->in[i]->data;
+            if (i == 0) BCAST_FOR(b, y[I] = x[B]);
+            else if (op == 'a') BCAST_FOR(b, y[I] = (x[B] > y[I] || isnan(x[B])) ? x[B] : y[I]);
+            else if (op == 'i') BCAST_FOR(b, y[I] = (x[B] < y[I] || isnan(x[B])) ? x[B] : y[I]);
+            else BCAST_FOR(b, y[I] += x[B]);
+        } else {
+            int64_t *y64 = k->out[0]->data;
+            int32_t *y32 = k->out[0]->data;
+            const int64_t *x64 = k->in[i]->data;
+            const int32_t *x32 = k->in[i]->data;
+            if (dt == DI_DT_INT64) {
+                if (i == 0) BCAST_FOR(b, y64[I] = x64[B]);
+                else if (op == 'a') BCAST_FOR(b, y64[I] = x64[B] > y64[I] ? x64[B] : y64[I]);
+                else BCAST_FOR(b, y64[I] = x64[B] < y64[I] ? x64[B] : y64[I]);
+            } else {
+                if (i == 0) BCAST_FOR(b, y32[I] = x32[B]);
+                else if (op == 'a') BCAST_FOR(b, y32[I] = x32[B] > y32[I] ? x32[B] : y32[I]);
+                else BCAST_FOR(b, y32[I] = x32[B] < y32[I] ? x32[B] : y32[I]);
+            }
+        }
+    }
+    if (op == 'e') {
+        float *y = k->out[0]->data;
+        int64_t n = di_nn_numel(k->out[0]);
+        for (int64_t i = 0; i < n; i++) y[i] /= (float)k->nin;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Max = {.name = "Max", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
+const di_nn_op di_op_Min = {.name = "Min", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
+const di_nn_op di_op_Sum = {.name = "Sum", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
+const di_nn_op di_op_Mean = {.name = "Mean", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};

@@ -210,7 +210,8 @@ static int reduce_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
     if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (!strcmp(k->node->op_type, "ReduceMean") && x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "ReduceMean of %s", di_dtype_name(x->dtype));
+    bool int_ok = !strcmp(k->node->op_type, "ReduceSum") || !strcmp(k->node->op_type, "ReduceMax") || !strcmp(k->node->op_type, "ReduceMin") || !strcmp(k->node->op_type, "ReduceProd");
+    if (!int_ok && x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "%s of %s", k->node->op_type, di_dtype_name(x->dtype));
     int64_t axes[DI_NN_MAX_DIMS];
     int na = 0;
     if (k->nin > 1 && k->in[1]) {
@@ -260,11 +261,13 @@ static int reduce_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     const reduce_state *s = k->state;
-    bool mean = !strcmp(k->node->op_type, "ReduceMean"), mx = !strcmp(k->node->op_type, "ReduceMax"), mn = !strcmp(k->node->op_type, "ReduceMin");
+    const char *op = k->node->op_type + 6; /* after "Reduce" */
+    bool mean = !strcmp(op, "Mean"), mx = !strcmp(op, "Max"), mn = !strcmp(op, "Min"), prod = !strcmp(op, "Prod");
+    bool sq = !strcmp(op, "SumSquare") || !strcmp(op, "L2"), l1 = !strcmp(op, "L1"), lse = !strcmp(op, "LogSumExp");
     bool f = k->in[0]->dtype == DI_DT_FLOAT;
     double *acc = malloc((size_t)(s->out_n ? s->out_n : 1) * sizeof(double));
     if (!acc) return di_fail(err, DI_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < s->out_n; i++) acc[i] = mx ? -INFINITY : mn ? INFINITY : 0;
+    for (int64_t i = 0; i < s->out_n; i++) acc[i] = mx ? -INFINITY : mn ? INFINITY : prod ? 1 : 0;
     int64_t idx[DI_NN_MAX_DIMS] = {0}, total = di_shape_numel(s->ndim, s->dims);
     for (int64_t i = 0; i < total; i++) {
         int64_t o = 0;
@@ -273,6 +276,10 @@ static int reduce_run(di_nn_kctx *k, di_error *err)
         double v = f ? ((const float *)k->in[0]->data)[i] : (double)((const int64_t *)k->in[0]->data)[i];
         if (mx) acc[o] = v > acc[o] ? v : acc[o];
         else if (mn) acc[o] = v < acc[o] ? v : acc[o];
+        else if (prod) acc[o] *= v;
+        else if (sq) acc[o] += v * v;
+        else if (l1) acc[o] += fabs(v);
+        else if (lse) acc[o] += exp(v);
         else acc[o] += v;
         for (int d = s->ndim - 1; d >= 0; d--) {
             if (++idx[d] < s->dims[d]) break;
@@ -281,6 +288,8 @@ static int reduce_run(di_nn_kctx *k, di_error *err)
     }
     for (int64_t i = 0; i < s->out_n; i++) {
         double v = mean ? acc[i] / (double)s->count : acc[i];
+        if (!strcmp(op, "L2")) v = sqrt(v);
+        else if (lse || !strcmp(op, "LogSum")) v = log(v);
         if (f) ((float *)k->out[0]->data)[i] = (float)v;
         else ((int64_t *)k->out[0]->data)[i] = (int64_t)v;
     }
@@ -303,3 +312,107 @@ const di_nn_op di_op_ReduceMean = {.name = "ReduceMean", .min_in = 1, .max_in = 
 const di_nn_op di_op_ReduceSum = {.name = "ReduceSum", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
 const di_nn_op di_op_ReduceMax = {.name = "ReduceMax", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
 const di_nn_op di_op_ReduceMin = {.name = "ReduceMin", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceProd = {.name = "ReduceProd", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceSumSquare = {.name = "ReduceSumSquare", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceL1 = {.name = "ReduceL1", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceL2 = {.name = "ReduceL2", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceLogSum = {.name = "ReduceLogSum", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+const di_nn_op di_op_ReduceLogSumExp = {.name = "ReduceLogSumExp", .min_in = 1, .max_in = 2, .check = reduce_check, .prepare = reduce_prepare, .run = reduce_run, .release = free};
+
+/* ---- ArgMax, ArgMin ---- */
+
+static int arg_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    int axis = 0, rc = norm_axis(k, di_nn_attr_int(k->node, "axis", 0), &axis, err);
+    if (rc) return rc;
+    if (x->ndim == 0 || x->dims[axis] == 0) return di_nn_shape_error(err, k->node, "an empty axis");
+    split3 *s = malloc(sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    s->outer = s->inner = 1;
+    for (int i = 0; i < axis; i++) s->outer *= x->dims[i];
+    s->n = x->dims[axis];
+    for (int i = axis + 1; i < x->ndim; i++) s->inner *= x->dims[i];
+    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
+    int64_t od[DI_NN_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i != axis) od[nd++] = x->dims[i];
+        else if (keep) od[nd++] = 1;
+    }
+    di_nn_set_shape(k->out[0], DI_DT_INT64, nd, od);
+    k->state = s;
+    return DI_OK;
+}
+
+static double elem(const di_nn_tensor *t, int64_t i)
+{
+    if (t->dtype == DI_DT_FLOAT) return ((const float *)t->data)[i];
+    if (t->dtype == DI_DT_INT64) return (double)((const int64_t *)t->data)[i];
+    return ((const int32_t *)t->data)[i];
+}
+
+static int arg_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const split3 *s = k->state;
+    bool mx = !strcmp(k->node->op_type, "ArgMax"), last = di_nn_attr_int(k->node, "select_last_index", 0) != 0;
+    int64_t *y = k->out[0]->data;
+    for (int64_t o = 0; o < s->outer; o++)
+        for (int64_t in = 0; in < s->inner; in++) {
+            int64_t best = 0;
+            double bv = elem(k->in[0], o * s->n * s->inner + in);
+            for (int64_t i = 1; i < s->n; i++) {
+                double v = elem(k->in[0], (o * s->n + i) * s->inner + in);
+                bool better = mx ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
+                if (better) {
+                    bv = v;
+                    best = i;
+                }
+            }
+            y[o * s->inner + in] = best;
+        }
+    return DI_OK;
+}
+
+const di_nn_op di_op_ArgMax = {.name = "ArgMax", .min_in = 1, .max_in = 1, .prepare = arg_prepare, .run = arg_run, .release = free};
+const di_nn_op di_op_ArgMin = {.name = "ArgMin", .min_in = 1, .max_in = 1, .prepare = arg_prepare, .run = arg_run, .release = free};
+
+/* ---- InstanceNormalization ---- */
+
+static int in_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = float_only(k, err);
+    if (rc) return rc;
+    const di_nn_tensor *x = k->in[0];
+    if (x->ndim < 3) return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    if (di_nn_numel(k->in[1]) != x->dims[1] || di_nn_numel(k->in[2]) != x->dims[1] || k->in[1]->dtype != DI_DT_FLOAT || k->in[2]->dtype != DI_DT_FLOAT)
+        return di_nn_shape_error(err, k->node, "scale and bias must have %lld float values", (long long)x->dims[1]);
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int in_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const di_nn_tensor *x = k->in[0];
+    const float *xd = x->data, *sc = k->in[1]->data, *b = k->in[2]->data;
+    float *y = k->out[0]->data;
+    double eps = di_nn_attr_float(k->node, "epsilon", 1e-5f);
+    int64_t nc = x->dims[0] * x->dims[1], inner = 1;
+    for (int i = 2; i < x->ndim; i++) inner *= x->dims[i];
+    for (int64_t r = 0; r < nc; r++) {
+        const float *xr = xd + r * inner;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < inner; i++) sum += xr[i];
+        double mean = inner ? sum / (double)inner : 0;
+        for (int64_t i = 0; i < inner; i++) sq += (xr[i] - mean) * (xr[i] - mean);
+        double istd = 1.0 / sqrt((inner ? sq / (double)inner : 0) + eps);
+        int64_t c = r % x->dims[1];
+        for (int64_t i = 0; i < inner; i++) y[r * inner + i] = (float)((xr[i] - mean) * istd) * sc[c] + b[c];
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_InstanceNormalization = {.name = "InstanceNormalization", .min_in = 3, .max_in = 3, .prepare = in_prepare, .run = in_run};

@@ -568,3 +568,62 @@ static int tile_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Tile = {.name = "Tile", .min_in = 2, .max_in = 2, .prepare = tile_prepare, .run = tile_run};
+
+/* ---- DepthToSpace, SpaceToDepth: one strided view each ---- */
+
+static int d2s_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    (void)g;
+    const char *m = di_nn_attr_string(n, "mode", "DCR");
+    if (strcmp(m, "DCR") && strcmp(m, "CRD")) return di_nn_unsupported(err, n, "mode=%s", m);
+    int64_t bs = di_nn_attr_int(n, "blocksize", 0);
+    if (bs < 1 || bs > 4096) return di_nn_shape_error(err, n, "blocksize %lld", (long long)bs);
+    return DI_OK;
+}
+
+static int d2s_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    int rc = any_type(k, err);
+    if (rc) return rc;
+    if (x->ndim != 4) return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    int64_t b = di_nn_attr_int(k->node, "blocksize", 1), N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    bool crd = !strcmp(di_nn_attr_string(k->node, "mode", "DCR"), "CRD");
+    view v = {6, {0}, {0}, 0};
+    if (!strcmp(k->node->op_type, "DepthToSpace")) {
+        if (C % (b * b)) return di_nn_shape_error(err, k->node, "%lld channels do not split into blocks of %lld", (long long)C, (long long)(b * b));
+        int64_t c = C / (b * b);
+        /* output [N, c, H, b, W, b] read from the input seen as
+        ** DCR: [N, b, b, c, H, W]; CRD: [N, c, b, b, H, W] */
+        int64_t sN = C * H * W, sH = W, sW = 1, sC, sB1, sB2;
+        if (crd) {
+            sC = b * b * H * W;
+            sB1 = b * H * W;
+            sB2 = H * W;
+        } else {
+            sB1 = b * c * H * W;
+            sB2 = c * H * W;
+            sC = H * W;
+        }
+        int64_t d[6] = {N, c, H, b, W, b}, st[6] = {sN, sC, sH, sB1, sW, sB2};
+        memcpy(v.dims, d, sizeof d);
+        memcpy(v.str, st, sizeof st);
+        rc = view_done(k, &v, err);
+        int64_t od[4] = {N, c, H * b, W * b};
+        di_nn_set_shape(k->out[0], x->dtype, 4, od);
+        return rc;
+    }
+    if (H % b || W % b) return di_nn_shape_error(err, k->node, "%lldx%lld does not split into blocks of %lld", (long long)H, (long long)W, (long long)b);
+    /* SpaceToDepth (DCR only): output [N, b, b, C, H/b, W/b] from [N, C, H/b, b, W/b, b] */
+    int64_t h = H / b, w = W / b;
+    int64_t d[6] = {N, b, b, C, h, w}, st[6] = {C * H * W, W, 1, H * W, b * W, b};
+    memcpy(v.dims, d, sizeof d);
+    memcpy(v.str, st, sizeof st);
+    rc = view_done(k, &v, err);
+    int64_t od[4] = {N, C * b * b, h, w};
+    di_nn_set_shape(k->out[0], x->dtype, 4, od);
+    return rc;
+}
+
+const di_nn_op di_op_DepthToSpace = {.name = "DepthToSpace", .min_in = 1, .max_in = 1, .check = d2s_check, .prepare = d2s_prepare, .run = view_run, .release = free};
+const di_nn_op di_op_SpaceToDepth = {.name = "SpaceToDepth", .min_in = 1, .max_in = 1, .check = d2s_check, .prepare = d2s_prepare, .run = view_run, .release = free};

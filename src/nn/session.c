@@ -71,6 +71,7 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
     s->g = g;
+    s->per_sample = -1;
     if (g->nunsupported) {
         int rc = di_fail(err, DI_EUNSUPPORTED, "%s", g->unsupported[0]);
         di_nn_session_destroy(s);
@@ -211,6 +212,76 @@ int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w)
     return DI_OK;
 }
 
+/* Ops whose output for image i depends only on image i of their inputs
+** (given batch-major activations; checked on a plan below). */
+static bool per_image_op(const char *op)
+{
+    static const char *ops[] = {
+        "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
+        "BatchNormalization", "InstanceNormalization", "Relu", "Clip", "LeakyRelu",
+        "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
+        "Erf", "Gelu", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Identity",
+        "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Resize", "Squeeze", "Unsqueeze",
+        "DepthToSpace", "SpaceToDepth", "Constant", NULL};
+    for (int i = 0; ops[i]; i++)
+        if (!strcmp(op, ops[i])) return true;
+    return false;
+}
+
+static bool batch_major(const di_nn_tensor *t, int64_t n)
+{
+    return t->is_const || (t->ndim >= 1 && t->dims[0] == n);
+}
+
+/* Whether running a batch image by image gives the same result: every op
+** per-image, and in the batch-2 plan every activation has 2 as its leading
+** dimension and no constant operand of an element-wise op has a batch of
+** its own. Decided once per session. */
+static int per_sample(di_nn_session *s, di_error *err)
+{
+    if (s->per_sample >= 0) return s->per_sample;
+    s->per_sample = 0;
+    for (int i = 0; i < s->g->nnodes; i++)
+        if (!per_image_op(s->g->nodes[i].op_type)) return 0;
+    di_nn_io io;
+    di_nn_plan *p;
+    if (batch_io(s, 2, &io, err) || di_nn_get_plan(s, &io, 1, &p, err)) return -1;
+    for (int si = 0; si < p->nsteps; si++) {
+        const di_nn_step *st = &p->steps[si];
+        if (st->node < 0) continue;
+        const char *op = st->name;
+        bool elementwise = !strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div") || !strcmp(op, "Pow") || !strcmp(op, "PRelu");
+        for (int j = 0; j < st->k.nout; j++)
+            if (st->k.out[j] && !batch_major(st->k.out[j], 2)) return 0;
+        for (int j = 0; j < st->k.nin; j++) {
+            const di_nn_tensor *t = st->k.in[j];
+            if (!t) continue;
+            if (!batch_major(t, 2)) return 0;
+            if (elementwise && t->is_const && t->ndim == st->k.out[0]->ndim && t->dims[0] != 1) return 0;
+        }
+        for (int j = 0; j < st->k.npost; j++) {
+            const di_nn_tensor *a = st->k.post[j].addend;
+            if (a && (!batch_major(a, 2) || a->is_const)) return 0;
+        }
+    }
+    for (int i = 0; i < s->g->noutputs; i++)
+        if (!batch_major(p->outputs[i], 2) || p->outputs[i]->is_const) return 0;
+    s->per_sample = 1;
+    return 1;
+}
+
+static bool tile_batch(di_nn_session *s, int batch, di_error *err)
+{
+    if (batch < 2 || s->opt.whole_batch) return false;
+    di_error e;
+    int r = per_sample(s, &e);
+    if (r < 0) { /* the batch-2 plan failed: say nothing here, the real run will */
+        (void)err;
+        return false;
+    }
+    return r == 1;
+}
+
 int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
                        di_error *err)
 {
@@ -218,16 +289,17 @@ int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
     if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
     if (s->cuda) return di_nn_cuda_output_shape(s, batch, dims, ndim, err); /* CUDA hook */
     di_nn_io io;
-    int rc = batch_io(s, batch, &io, err);
-    if (rc) return rc;
-    di_nn_plan *p;
     thread_scope ts = threads_enter(s);
-    rc = di_nn_get_plan(s, &io, 1, &p, err);
+    bool tiled = tile_batch(s, batch, err);
+    int rc = batch_io(s, tiled ? 1 : batch, &io, err);
+    di_nn_plan *p;
+    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
     threads_leave(ts);
     if (rc) return rc;
     const di_nn_tensor *t = p->outputs[0];
     *ndim = t->ndim;
     memcpy(dims, t->dims, sizeof(int64_t) * (size_t)t->ndim);
+    if (tiled) dims[0] = batch;
     return DI_OK;
 }
 
@@ -262,7 +334,6 @@ static int run_plan(di_nn_session *s, di_nn_plan *p, di_error *err)
         }
         if (s->opt.profile) profile_add(s, st->name, di_now() - t0);
     }
-    if (s->opt.profile) s->runs_profiled++;
     return rc;
 }
 
@@ -283,27 +354,29 @@ int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
     if (!input || !output) return di_fail(err, DI_EINVAL, "no input or output buffer");
     if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
     if (s->cuda) return di_nn_cuda_run(s, input, batch, output, output_capacity, err); /* CUDA hook */
-    di_nn_io io;
-    int rc = batch_io(s, batch, &io, err);
-    if (rc) return rc;
-    if (io.dtype != DI_DT_FLOAT) return di_fail(err, DI_EUNSUPPORTED, "%s: input is %s, not float32", s->g->path, di_dtype_name(io.dtype));
-    io.data = (void *)input;
     thread_scope ts = threads_enter(s);
+    bool tiled = tile_batch(s, batch, err);
+    int per_run = tiled ? 1 : batch, runs = tiled ? batch : 1;
+    di_nn_io io;
+    int rc = batch_io(s, per_run, &io, err);
+    if (!rc && io.dtype != DI_DT_FLOAT) rc = di_fail(err, DI_EUNSUPPORTED, "%s: input is %s, not float32", s->g->path, di_dtype_name(io.dtype));
     di_nn_plan *p;
-    rc = di_nn_get_plan(s, &io, 1, &p, err);
+    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
     if (!rc) {
         const di_nn_tensor *o = p->outputs[0];
-        size_t n = (size_t)di_nn_numel(o);
+        size_t n = (size_t)di_nn_numel(o), in_n = (size_t)di_shape_numel(io.ndim, io.dims);
         if (o->dtype != DI_DT_FLOAT)
             rc = di_fail(err, DI_EUNSUPPORTED, "%s: output is %s, not float32", s->g->path, di_dtype_name(o->dtype));
-        else if (n > output_capacity)
-            rc = di_fail(err, DI_ESHAPE, "%s: the output needs %zu floats, the buffer holds %zu", s->g->path, n, output_capacity);
-        if (!rc) {
+        else if (n * (size_t)runs > output_capacity)
+            rc = di_fail(err, DI_ESHAPE, "%s: the output needs %zu floats, the buffer holds %zu", s->g->path, n * (size_t)runs, output_capacity);
+        for (int r = 0; r < runs && !rc; r++) {
+            io.data = (void *)(input + (size_t)r * in_n);
             copy_inputs(s, p, &io);
             rc = run_plan(s, p, err);
+            if (!rc) memcpy(output + (size_t)r * n, o->data, n * sizeof(float));
         }
-        if (!rc) memcpy(output, o->data, n * sizeof(float));
     }
+    if (s->opt.profile) s->runs_profiled++;
     threads_leave(ts);
     return rc;
 }
@@ -319,6 +392,7 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
     if (!rc) {
         copy_inputs(s, p, ins);
         rc = run_plan(s, p, err);
+        if (s->opt.profile) s->runs_profiled++;
     }
     for (int i = 0; i < nouts && !rc; i++) {
         if (i >= s->g->noutputs) {
@@ -347,12 +421,13 @@ double di_nn_flops(di_nn_session *s, int batch, di_error *err)
 {
     if (s->cuda) return di_nn_cuda_flops(s, batch, err); /* CUDA hook */
     di_nn_io io;
-    if (batch_io(s, batch, &io, err)) return -1;
-    di_nn_plan *p;
     thread_scope ts = threads_enter(s);
-    int rc = di_nn_get_plan(s, &io, 1, &p, err);
+    bool tiled = tile_batch(s, batch, err);
+    di_nn_plan *p;
+    int rc = batch_io(s, tiled ? 1 : batch, &io, err);
+    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
     threads_leave(ts);
-    return rc ? -1 : p->flops;
+    return rc ? -1 : p->flops * (tiled ? batch : 1);
 }
 
 int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max,

@@ -286,8 +286,8 @@ int cu_setup_matmul(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || a->ndim < 2 || b->ndim < 2)
         return cu_refuse(err, st, "only float MatMul of at least 2-D operands");
     int64_t m = a->dims[a->ndim - 2], k = a->dims[a->ndim - 1], n = b->dims[b->ndim - 1];
-    int64_t ba = cu_numel(a) / (m * k ? m * k : 1), bb = cu_numel(b) / (k * n ? k * n : 1);
-    int64_t by = cu_numel(y) / (m * n ? m * n : 1);
+    int64_t ba = cu_numel(a) / (m * k > 0 ? m * k : 1), bb = cu_numel(b) / (k * n > 0 ? k * n : 1);
+    int64_t by = cu_numel(y) / (m * n > 0 ? m * n : 1);
     gemm_p *g = calloc(1, sizeof *g);
     if (!g) return di_fail(err, DI_ENOMEM, "out of memory");
     st->p = g;

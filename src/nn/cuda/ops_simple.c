@@ -384,7 +384,7 @@ int cu_setup_batchnorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     free(a);
     free(b);
     p->x1 = C;
-    p->x0 = C ? cu_numel(x) / (x->dims[0] * C ? x->dims[0] * C : 1) : 1;
+    p->x0 = C ? cu_numel(x) / (x->dims[0] * C > 0 ? x->dims[0] * C : 1) : 1;
     st->run = affine_run;
     return rc;
 }
