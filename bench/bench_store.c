@@ -5,7 +5,8 @@
 ** prints the rate. A second pass rewrites the same scores (idempotent
 ** UPDATEs of done rows, as after a crash).
 **   bench_store URL [RESULTS=100000] [BATCH=500]
-** Output: one line per pass, "BACKEND write N rows in S s: R rows/s".
+** Also times the reader: every pending row in keyset pages of 1000.
+** Output: one line per step, "BACKEND write N rows in S s: R rows/s".
 */
 #include "store/store_internal.h"
 
@@ -67,6 +68,28 @@ int main(int argc, char **argv)
         }
     }
     printf("%s insert %d panoramas in %.2f s\n", di_store_backend(s), rows, di_now() - t0);
+    /* the reader: keyset pages of pending rows, 1000 at a time */
+    di_store_row *page = malloc(1000 * sizeof *page);
+    int64_t after = 0;
+    int seen = 0, got;
+    t0 = di_now();
+    do {
+        if (di_store_fetch_pending(s, after, 1000, false, page, &got, &err)) {
+            fprintf(stderr, "bench_store: fetch: %s\n", err.msg);
+            return 1;
+        }
+        if (got)
+            after = page[got - 1].id;
+        seen += got;
+    } while (got > 0);
+    double dt_read = di_now() - t0;
+    printf("%s read %d pending rows in pages of 1000 in %.2f s: %.0f rows/s\n",
+           di_store_backend(s), seen, dt_read, seen / dt_read);
+    free(page);
+    if (seen != rows) {
+        fprintf(stderr, "bench_store: read %d pending rows of %d\n", seen, rows);
+        return 1;
+    }
     /* results arrive roughly in id order, faces interleaved, as from the pipeline */
     for (int i = 0; i < n; i++)
         res[i] = (di_store_result){.id = i / 4 + 1, .face = i % 4, .ok = true,

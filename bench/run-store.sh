@@ -7,7 +7,7 @@
 # 127.0.0.1 (skipped when the server packages are missing).
 # Targets (issue 4): SQLite >= 20k rows/s, MariaDB and PostgreSQL >= 5k rows/s.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 build=${1:-build}
 build=$(cd "$build" && pwd)
 ninja -C "$build" bench/bench_store >/dev/null || { echo "run-store: build failed"; exit 1; }
@@ -34,13 +34,18 @@ db=$build/bench-store.db
 rm -f "$db" "$db-wal" "$db-shm"
 run sqlite "sqlite:$db"
 rm -f "$db" "$db-wal" "$db-shm"
+started=()
 for kind in mariadb postgresql; do
+  "$fixture" status "$kind" >/dev/null 2>&1 || started+=("$kind")
   out=$("$fixture" createdb "$kind" di_bench 2>&1); rc=$?
   if [ $rc -eq 77 ]; then echo "$kind: skipped: $out"; continue; fi
   if [ $rc -ne 0 ]; then echo "$kind: no server: $out"; status=1; continue; fi
   url=$("$fixture" url "$kind" di_bench)
   run "$kind" "${url/di_test@/di_test:di-secret@}"
 done
+
+# servers this run started are stopped again
+for kind in "${started[@]+"${started[@]}"}"; do "$fixture" stop "$kind" >/dev/null 2>&1; done
 
 echo
 echo "For bench/RESULTS.md (writer alone, rows/s, transactions of 500 results):"

@@ -10,6 +10,7 @@
 #include <errmsg.h>
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,8 +75,21 @@ static int stmt_fail(MYSQL_STMT *st, const char *what, di_error *err)
     return di_fail(err, maria_status(e), "%s: %s (%u)", what, mysql_stmt_error(st), e);
 }
 
+/* mysql_init() initialises the library on first use, which is not thread
+** safe: the pipeline's reader and writer may connect at the same time. */
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+static int library_status;
+
+static void library_init(void)
+{
+    library_status = mysql_library_init(0, NULL, NULL);
+}
+
 static int maria_connect(di_store *s, di_error *err)
 {
+    pthread_once(&library_once, library_init);
+    if (library_status)
+        return di_fail(err, DI_EDB, "MariaDB Connector/C failed to initialise");
     maria_conn *c = calloc(1, sizeof *c);
     MYSQL *db = c ? mysql_init(NULL) : NULL;
     if (!db) {
@@ -83,7 +97,8 @@ static int maria_connect(di_store *s, di_error *err)
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
     /* A dead server must not hang the job: bounded connect, read and write. */
-    unsigned connect_timeout = 5, io_timeout = 120;
+    unsigned io_timeout = (unsigned)(s->timeout + 0.999);
+    unsigned connect_timeout = io_timeout < 5 ? io_timeout : 5;
     my_bool no = 0;
     mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
     mysql_optionsv(db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);

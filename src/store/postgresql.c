@@ -7,7 +7,9 @@
 */
 #include "store_internal.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,14 +99,17 @@ static int pg_connect(di_store *s, di_error *err)
         keys[k] = "user", vals[k++] = s->url.user;
     if (s->has_password)
         keys[k] = "password", vals[k++] = s->password;
-    keys[k] = "connect_timeout", vals[k++] = "5";
+    char connect_timeout[16], user_timeout[24];
+    snprintf(connect_timeout, sizeof connect_timeout, "%d", s->timeout < 5 ? (int)s->timeout + 1 : 5);
+    snprintf(user_timeout, sizeof user_timeout, "%.0f", s->timeout * 1000);
+    keys[k] = "connect_timeout", vals[k++] = connect_timeout;
     keys[k] = "application_name", vals[k++] = "depthindex";
     keys[k] = "client_encoding", vals[k++] = "UTF8";
     keys[k] = "keepalives", vals[k++] = "1";
     keys[k] = "keepalives_idle", vals[k++] = "10";
     keys[k] = "keepalives_interval", vals[k++] = "5";
     keys[k] = "keepalives_count", vals[k++] = "3";
-    keys[k] = "tcp_user_timeout", vals[k++] = "120000";
+    keys[k] = "tcp_user_timeout", vals[k++] = user_timeout;
     keys[k] = NULL, vals[k] = NULL;
     PGconn *db = PQconnectdbParams(keys, vals, 0);
     if (!db) {
@@ -140,13 +145,69 @@ static void pg_disconnect(di_store *s)
     s->conn = NULL;
 }
 
+static void pg_disconnect(di_store *s);
+
+/* Waits, at most s->timeout seconds, for the answer to what was just sent
+** (PQsend*), and returns its result: the first error, or else the last
+** result. NULL when there is no answer in time or the connection broke: then
+** the connection is closed (a half-answered one is useless) and err says
+** why, as DI_ECONN. */
+static PGresult *pg_answer(di_store *s, bool sent, const char *what, di_error *err)
+{
+    pg_conn *c = s->conn;
+    double end = di_now() + s->timeout;
+    PGresult *keep = NULL;
+    const char *why = NULL;
+    bool late = false;
+    if (!sent)
+        why = "could not send";
+    while (!why) {
+        while (!why && PQisBusy(c->db)) {
+            double left = end - di_now();
+            if (left <= 0) {
+                why = "no answer in time";
+                late = true;
+                break;
+            }
+            struct pollfd pfd = {.fd = PQsocket(c->db), .events = POLLIN};
+            int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+            if (pr < 0 && errno != EINTR)
+                why = "poll failed";
+            else if (pr > 0 && !PQconsumeInput(c->db))
+                why = "connection lost";
+        }
+        if (why)
+            break;
+        PGresult *r = PQgetResult(c->db);
+        if (!r)
+            return keep;
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+    PQclear(keep);
+    char line[400];
+    first_line(PQerrorMessage(c->db), line, sizeof line);
+    if (late)
+        di_fail(err, DI_ECONN, "%s: no answer from the server in %.0f s", what, s->timeout);
+    else
+        di_fail(err, DI_ECONN, "%s: %s%s%s", what, why, line[0] ? ": " : "", line);
+    pg_disconnect(s);
+    return NULL;
+}
+
 static int pg_exec(di_store *s, const char *sql, di_error *err)
 {
     pg_conn *c = s->conn;
     if (!c)
         return di_fail(err, DI_ECONN, "not connected");
-    PGresult *r = PQexec(c->db, sql);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    PGresult *r = pg_answer(s, PQsendQuery(c->db, sql), "statement", err);
+    if (!r)
+        return DI_ECONN;
+    ExecStatusType st = PQresultStatus(r);
     int rc = DI_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         rc = pg_result_fail(c->db, r, "statement", err);
@@ -183,8 +244,12 @@ static int pg_query(di_store *s, const char *sql, int np, const di_param *p, di_
         if (!n)
             return di_fail(err, DI_ENOMEM, "out of memory");
         snprintf(n, 24, "di_%d", c->next_name++);
-        PGresult *r = PQprepare(c->db, n, sql, np, NULL);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PGresult *r = pg_answer(s, PQsendPrepare(c->db, n, sql, np, NULL), "prepare", err);
+        if (!r) {
+            free(n);
+            return DI_ECONN;
+        }
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             int rc = pg_result_fail(c->db, r, "prepare", err);
             PQclear(r);
             free(n);
@@ -221,8 +286,14 @@ static int pg_query(di_store *s, const char *sql, int np, const di_param *p, di_
             values[i] = NULL;
         }
     }
-    PGresult *r = PQexecPrepared(c->db, name, np, values, NULL, NULL, 0);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    PGresult *r = pg_answer(s, PQsendQueryPrepared(c->db, name, np, values, NULL, NULL, 0),
+                            "query", err);
+    if (!r) {
+        free(values);
+        free(num);
+        return DI_ECONN;
+    }
+    ExecStatusType st = PQresultStatus(r);
     int rc = DI_OK;
     if (st == PGRES_TUPLES_OK) {
         if (fn)
@@ -243,9 +314,11 @@ static int pg_columns(di_store *s, const char *table, di_row_fn fn, void *ctx, d
         return di_fail(err, DI_ECONN, "not connected");
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" WHERE false", table);
-    PGresult *r = PQexec(c->db, sql);
+    PGresult *r = pg_answer(s, PQsendQuery(c->db, sql), table, err);
+    if (!r)
+        return DI_ECONN;
     int rc = DI_OK;
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         if (state && strcmp(state, "42P01") == 0 && PQstatus(c->db) == CONNECTION_OK)
             rc = di_fail(err, DI_ESCHEMA, "table %s does not exist", table);

@@ -34,6 +34,10 @@ typedef struct di_store_config {
     int nfaces;                /* [4] */
     const char *faces[DI_STORE_MAX_FACES]; /* [xm xp zm zp] */
     const char *column_pattern;            /* ["{face}_depth_index"] */
+    /* Seconds to wait for the server's answer to one statement before the
+    ** connection counts as lost (DI_ECONN), so that a dead or frozen server
+    ** never hangs the job. [120] (0 = the default) */
+    double timeout;
 } di_store_config;
 
 void di_store_config_default(di_store_config *c);

@@ -55,6 +55,7 @@ struct di_store {
     int kind;           /* di_dialect_kind */
     void *conn;         /* the backend's state */
     bool create;        /* the SQLite file may be created */
+    double timeout;     /* seconds for one statement's answer */
     di_url url;         /* password cleared: it lives in password[] only */
     char password[256];
     bool has_password;
@@ -79,6 +80,21 @@ extern const di_store_ops di_store_mariadb_ops;
 #if DI_HAVE_POSTGRESQL
 extern const di_store_ops di_store_postgresql_ops;
 #endif
+
+#define ERRORS_TABLE "depthindex_errors"
+
+/* SQL text building into s->sql (sqltext.c). */
+void di_sql_reset(di_store *s);
+void di_sql_add(di_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A validated identifier, quoted for the dialect. */
+void di_sql_ident(di_store *s, const char *name);
+/* The next placeholder: "?" or PostgreSQL's "$n" with a cast to its type. */
+void di_sql_param(di_store *s, int type);
+/* DI_ENOMEM when building ran out of memory. */
+int di_sql_check(di_store *s, di_error *err);
+
+/* Scrubs the password from err when rc is an error; returns rc. */
+int di_store_finish(di_store *s, int rc, di_error *err);
 
 /* Replaces every occurrence of the store's password in msg by "***": server
 ** messages should never contain it, and this makes sure. */

@@ -7,6 +7,8 @@
 #   server.sh createdb mariadb|postgresql NAME   (re)create an empty database NAME
 #                                               owned by the test user
 #   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
+#   server.sh pid      mariadb|postgresql        print the server's process id
+#   server.sh status   mariadb|postgresql        exit 0 when one answers, else 1
 #   server.sh timeouts mariadb|postgresql NAME SECONDS
 #                      make the server drop idle sessions of database NAME after
 #                      SECONDS (MariaDB: wait_timeout for the user di_slow, whose
@@ -75,7 +77,7 @@ check_packages() {
     command -v mariadb >/dev/null || skip "the mariadb client is missing (package mariadb-client)"
     if $am_root; then id mysql >/dev/null 2>&1 || skip "no system user mysql to run mariadbd as"; fi
   else
-    [ -x $pgbin/postgres ] && [ -x $pgbin/initdb ] && [ -x $pgbin/pg_ctl ] ||
+    [ -x "$pgbin"/postgres ] && [ -x "$pgbin"/initdb ] && [ -x "$pgbin"/pg_ctl ] ||
       skip "postgresql server binaries are not installed in $pgbin (scripts/install-deps.sh --test installs it)"
     command -v psql >/dev/null || skip "psql missing (package postgresql-client)"
     if $am_root; then id postgres >/dev/null 2>&1 || skip "no system user postgres to run the server as"; fi
@@ -138,7 +140,7 @@ socket_up() {
     mariadb-admin --no-defaults --protocol=socket --socket="$(sockdir)/mysqld.sock" -uroot \
       ping >/dev/null 2>&1
   else
-    $pgbin/pg_isready -q -h "$(sockdir)" -p "$port" >/dev/null 2>&1
+    "$pgbin"/pg_isready -q -h "$(sockdir)" -p "$port" >/dev/null 2>&1
   fi
 }
 
@@ -174,11 +176,11 @@ start_postgresql() {
   if $am_root; then chown postgres: "$dir" "$sd"; fi
   chmod 700 "$dir"
   if [ ! -f "$dir/PG_VERSION" ]; then
-    as_server_user $pgbin/initdb -D "$dir" -U postgres --auth-local=trust \
+    as_server_user "$pgbin"/initdb -D "$dir" -U postgres --auth-local=trust \
       --auth-host=scram-sha-256 --no-sync >"$dir.initdb.log" 2>&1 ||
       die "initdb failed: $(tail -3 "$dir.initdb.log")"
   fi
-  as_server_user $pgbin/pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 \
+  as_server_user "$pgbin"/pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $sd -c listen_addresses=127.0.0.1 -c max_connections=200" \
     start </dev/null >/dev/null 2>&1 9>&- || die "postgres did not start on port $port: $(tail -5 "$dir/server.log")"
   echo "$dir" >"$state.dir"; echo "$sd" >"$state.sock"
@@ -260,6 +262,8 @@ do_timeouts() {
 
 case "$action" in
   start|stop|restart|createdb|timeouts) ;;
+  pid) cat "$state.pid"; exit 0 ;;
+  status) ;;
   url)
     scheme=mysql; [ "$kind" = postgresql ] && scheme=postgresql
     echo "$scheme://$user@127.0.0.1:$port/${dbname:-depthindex_test}"; exit 0 ;;
@@ -275,4 +279,5 @@ case "$action" in
   restart) do_stop; do_start ;;
   createdb) do_createdb ;;
   timeouts) do_timeouts "$@" ;;
+  status) answering ;;
 esac

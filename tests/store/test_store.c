@@ -10,6 +10,8 @@
 #include "check.h"
 #include "store/store_internal.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -232,6 +234,25 @@ static void basic(di_store_config *cfg)
     failed[1] = 1;
     check_counts(s, 1000, done, failed, "after duplicates");
 
+    /* error texts: bytes that are not UTF-8, control characters, no NUL */
+    di_store_result odd[2] = {{.id = 700, .face = 0, .ok = false}, {.id = 701, .face = 0}};
+    strcpy(odd[0].error, "bad \xff\xfe name \xc3\xa9t\xc3\xa9\n\tend");
+    memset(odd[1].error, 'x', sizeof odd[1].error);
+    rc = di_store_write(s, odd, 2, &err);
+    CHECKF(rc == DI_OK, "odd error texts: %s", err.msg);
+    {
+        one_value v = read_value(
+            s, "SELECT error FROM depthindex_errors WHERE id = ? AND face = 'xm'",
+            "SELECT error FROM depthindex_errors WHERE id = $1::bigint AND face = 'xm'", 700);
+        CHECKF(strcmp(v.text, "bad ?? name \xc3\xa9t\xc3\xa9  end") == 0, "cleaned: %s", v.text);
+        v = read_value(s, "SELECT error FROM depthindex_errors WHERE id = ? AND face = 'xm'",
+                       "SELECT error FROM depthindex_errors WHERE id = $1::bigint AND face = 'xm'",
+                       701);
+        CHECKF(strlen(v.text) == 255, "unterminated text: %zu bytes", strlen(v.text));
+    }
+    failed[0] = 2;
+    check_counts(s, 1000, done, failed, "after odd error texts");
+
     di_store_result bad_face = {.id = 1, .face = 4, .ok = true};
     CHECK(di_store_write(s, &bad_face, 1, &err) == DI_EINVAL);
 
@@ -293,6 +314,27 @@ static void basic(di_store_config *cfg)
     c2.column_pattern = NULL;
     CHECK(di_store_open(&c2, true, &s, &err) == DI_EINVAL);
 
+    /* an error table of another shape is named, with its missing column (one
+    ** connection breaks and mends it, another tries to open) */
+    di_store *keep = NULL;
+    rc = di_store_open(cfg, false, &keep, &err);
+    CHECKF(rc == DI_OK, "open: %s", err.msg);
+    if (rc == DI_OK) {
+        CHECK(keep->ops->exec(keep, "ALTER TABLE depthindex_errors RENAME TO di_errors_saved",
+                              &err) == DI_OK);
+        CHECK(keep->ops->exec(keep, "CREATE TABLE depthindex_errors (id BIGINT, face "
+                                    "VARCHAR(64), error TEXT)", &err) == DI_OK);
+        rc = di_store_open(cfg, false, &s, &err);
+        CHECKF(rc == DI_ESCHEMA && strstr(err.msg, "depthindex_errors has no column at"),
+               "errors table without 'at': %d %s", rc, err.msg);
+        if (rc == DI_OK)
+            di_store_close(s);
+        CHECK(keep->ops->exec(keep, "DROP TABLE depthindex_errors", &err) == DI_OK);
+        CHECK(keep->ops->exec(keep, "ALTER TABLE di_errors_saved RENAME TO depthindex_errors",
+                              &err) == DI_OK);
+        di_store_close(keep);
+    }
+
     /* the table is intact after all that */
     rc = di_store_open(cfg, false, &s, &err);
     CHECKF(rc == DI_OK, "reopen: %s", err.msg);
@@ -300,6 +342,60 @@ static void basic(di_store_config *cfg)
         check_counts(s, 1000, done, failed, "at the end");
         di_store_close(s);
     }
+}
+
+/* Several threads, one connection each, writing at the same time (the
+** pipeline's reader and writer, or two jobs on one database). */
+typedef struct writer_arg {
+    const di_store_config *cfg;
+    int part, rc;
+    char msg[DI_ERROR_MSG_MAX];
+} writer_arg;
+
+static void *writer_thread(void *p)
+{
+    writer_arg *a = p;
+    di_store *s = NULL;
+    di_error err = {0};
+    a->rc = di_store_open(a->cfg, false, &s, &err);
+    for (int round = 0; a->rc == DI_OK && round < 10; round++) {
+        di_store_result r[25];
+        for (int i = 0; i < 25; i++) {
+            int64_t id = 1 + a->part * 250 + round * 25 + i;
+            r[i] = (di_store_result){.id = id, .face = 3, .ok = true, .score = expected_score(id, 3)};
+        }
+        a->rc = di_store_write_retry(s, r, 25, 30, NULL, &err);
+        di_store_row rows[10];
+        int n;
+        if (a->rc == DI_OK)
+            a->rc = di_store_fetch_pending(s, a->part * 250, 10, false, rows, &n, &err);
+    }
+    snprintf(a->msg, sizeof a->msg, "%s", err.msg);
+    di_store_close(s);
+    return NULL;
+}
+
+static void threads(const di_store_config *cfg)
+{
+    di_store_config c = *cfg;
+    di_store *s = open_fresh(&c, "panorama");
+    if (!s)
+        return;
+    insert_rows(s, 1, 1000);
+    pthread_t th[4];
+    writer_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (writer_arg){.cfg = &c, .part = i};
+        pthread_create(&th[i], NULL, writer_thread, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECKF(args[i].rc == DI_OK, "thread %d: %d %s", i, args[i].rc, args[i].msg);
+    }
+    int64_t done[4] = {0, 0, 0, 1000}, failed[4] = {0};
+    check_counts(s, 1000, done, failed, "after four writer threads");
+    CHECK_NEAR(score_of(s, "zp_depth_index", 777), expected_score(777, 3), 1e-12);
+    di_store_close(s);
 }
 
 /* Another schema: other names, two faces, a column pattern. */
@@ -376,6 +472,16 @@ static void connection_errors(const char *u)
     CHECKF(rc == DI_ECONN, "unreachable: %d %s", rc, err.msg);
     CHECKF(di_now() - t0 < 5.0, "unreachable took %.1f s", di_now() - t0);
 
+    /* the other spellings of the scheme, password from the environment */
+    snprintf(bad, sizeof bad, "%s://%s@%s:%d/%s", strcmp(scheme, "mysql") == 0 ? "mariadb" : "postgres",
+             pu.user, pu.host, pu.port, pu.path);
+    setenv("DEPTHINDEX_DB_PASSWORD", "di-secret", 1);
+    rc = di_store_open(&cfg, false, &s, &err);
+    unsetenv("DEPTHINDEX_DB_PASSWORD");
+    CHECKF(rc == DI_OK, "%s: %d %s", bad, rc, err.msg);
+    if (rc == DI_OK)
+        di_store_close(s);
+
     snprintf(bad, sizeof bad, "%s://%s@%s:%d/no_such_db_di", scheme, pu.user, pu.host, pu.port);
     setenv("DEPTHINDEX_DB_PASSWORD", "di-secret", 1);
     rc = di_store_open(&cfg, false, &s, &err); /* the password from the environment */
@@ -424,6 +530,55 @@ static int server(const char *action)
     return system(cmd);
 }
 
+/* A frozen server (its process stopped, TCP still up): the statement gives
+** up after the configured timeout instead of hanging, and once the server
+** runs again the retrying call goes through. */
+static void frozen(const di_store_config *cfg)
+{
+    di_store_config fc = *cfg;
+    fc.timeout = 2;
+    di_store *s = NULL;
+    di_error err;
+    if (di_store_open(&fc, false, &s, &err) != DI_OK) {
+        CHECKF(false, "open: %s", err.msg);
+        return;
+    }
+    one_value v = {0};
+    if (s->kind == DI_POSTGRESQL) {
+        /* one backend process serves this connection: freeze that one */
+        CHECK(s->ops->query(s, "SELECT pg_backend_pid()", 0, NULL, grab, &v, &err) == DI_OK);
+    } else {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "%s pid %s", getenv("DI_TEST_SERVER_SH"), kind);
+        FILE *f = popen(cmd, "r");
+        if (f) {
+            if (!fgets(v.text, sizeof v.text, f))
+                v.text[0] = '\0';
+            pclose(f);
+        }
+    }
+    pid_t pid = (pid_t)atoi(v.text);
+    CHECKF(pid > 1, "server pid '%s'", v.text);
+    if (pid <= 1) {
+        di_store_close(s);
+        return;
+    }
+    di_store_row rows[4];
+    int n;
+    kill(pid, SIGSTOP);
+    double t0 = di_now();
+    int rc = di_store_fetch_pending(s, 0, 4, false, rows, &n, &err);
+    double dt = di_now() - t0;
+    kill(pid, SIGCONT);
+    if (getenv("DI_TEST_VERBOSE"))
+        printf("frozen %s: gave up after %.1f s: %s\n", kind, dt, err.msg);
+    CHECKF(rc == DI_ECONN && dt >= 1.5 && dt < 10, "frozen server: rc %d after %.1f s: %s", rc,
+           dt, err.msg);
+    rc = di_store_fetch_pending_retry(s, 0, 4, true, rows, &n, 30, NULL, &err);
+    CHECKF(rc == DI_OK && n == 4, "after the freeze: %d %s", rc, err.msg);
+    di_store_close(s);
+}
+
 /* Writes rows [from, to) in batches, with a server restart before some. */
 static void restart(di_store_config *cfg)
 {
@@ -464,6 +619,7 @@ static void restart(di_store_config *cfg)
     int64_t done[4] = {400, 0, 0, 0}, failed[4] = {0};
     check_counts(s, 400, done, failed, "after restarts");
     CHECK_NEAR(score_of(s, "xm_depth_index", 250), expected_score(250, 0), 1e-12);
+    frozen(cfg);
     /* a stop request ends the retrying at once */
     CHECK(server("stop") == 0);
     volatile bool stop = true;
@@ -536,6 +692,7 @@ int main(int argc, char **argv)
     if (strcmp(mode, "basic") == 0) {
         basic(&cfg);
         custom(url);
+        threads(&cfg);
         if (strcmp(kind, "sqlite") != 0)
             connection_errors(url);
         else {
