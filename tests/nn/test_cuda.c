@@ -1,7 +1,8 @@
 /*
 ** test_cuda.c (nn-cuda-compare): the CUDA backend against the CPU engine on
 ** the MiDaS v2.1 small architecture (weights from di_nn_fill_weights) and on
-** tests/nn/tmp-vit/tiny_vit.onnx when present (the Depth Anything op set),
+** the ViT block that nn-vit writes (BUILD/tests/nn/tmp-vit/vit_block.onnx,
+** the Depth Anything op set) when present,
 ** batch 1 and 4, fp32 synchronous and asynchronous (two runs in flight from
 ** pinned buffers), then tf32 / fp16 / bf16.
 ** Tolerances, as fractions of the CPU output's range: fp32 1e-4; tf32 and
@@ -125,7 +126,6 @@ int main(void)
         return SKIP;
     }
     const char *shared = env_or("DEPTHINDEX_SHARED", "../shared");
-    const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
     const char *build = env_or("DEPTHINDEX_BUILD_ROOT", "/tmp");
     char graph[1024], filled[1200], dir[1100], vit[1100];
     struct stat st;
@@ -142,7 +142,7 @@ int main(void)
     } else {
         printf("note: %s is absent; MiDaS not compared\n", graph);
     }
-    snprintf(vit, sizeof vit, "%s/tests/nn/tmp-vit/tiny_vit.onnx", src);
+    snprintf(vit, sizeof vit, "%s/tests/nn/tmp-vit/vit_block.onnx", build);
     if (stat(vit, &st) == 0) compare_model(vit, "vit");
     else printf("note: %s is absent; the ViT block not compared\n", vit);
     return check_summary();

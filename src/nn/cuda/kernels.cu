@@ -81,6 +81,16 @@ __device__ __forceinline__ float unary_op(int op, float x, float a, float b)
     case CU_FLOOR: return floorf(x);
     case CU_CEIL: return ceilf(x);
     case CU_LEAKY: return x >= 0.f ? x : a * x;
+    case CU_HARDSIGMOID: return fmaxf(0.f, fminf(1.f, a * x + b));
+    case CU_HARDSWISH: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
+    case CU_SOFTPLUS: return x > 20.f ? x : log1pf(expf(x));
+    case CU_ELU: return x >= 0.f ? x : a * (expf(x) - 1.f);
+    case CU_SELU: return x > 0.f ? b * x : b * a * (expf(x) - 1.f);
+    case CU_ROUND: return rintf(x); /* half to even, as ONNX */
+    case CU_SIGN: return (float)((x > 0.f) - (x < 0.f));
+    case CU_SIN: return sinf(x);
+    case CU_COS: return cosf(x);
+    case CU_SOFTSIGN: return x / (1.f + fabsf(x));
     default: return x;
     }
 }
@@ -98,6 +108,9 @@ __device__ __forceinline__ float binary_op(int op, float a, float b)
     case CU_MUL: return a * b;
     case CU_DIV: return a / b;
     case CU_POW: return b == 2.f ? a * a : b == 0.5f ? sqrtf(a) : powf(a, b);
+    case CU_MAX: return a != a || b != b ? a + b : fmaxf(a, b); /* NaN propagates */
+    case CU_MIN: return a != a || b != b ? a + b : fminf(a, b);
+    case CU_PRELU: return a >= 0.f ? a : a * b;
     case CU_EQ: return a == b;
     case CU_LT: return a < b;
     default: return a > b;

@@ -28,9 +28,11 @@ typedef struct cu_walk {
 enum {
     CU_RELU, CU_CLIP, CU_SIGMOID, CU_ERF, CU_GELU, CU_GELU_TANH, CU_SQRT,
     CU_EXP, CU_LOG, CU_TANH, CU_NEG, CU_ABS, CU_RECIP, CU_FLOOR, CU_CEIL,
-    CU_LEAKY
+    CU_LEAKY, CU_HARDSIGMOID, CU_HARDSWISH, CU_SOFTPLUS, CU_ELU, CU_SELU,
+    CU_ROUND, CU_SIGN, CU_SIN, CU_COS, CU_SOFTSIGN
 };
-enum { CU_ADD, CU_SUB, CU_MUL, CU_DIV, CU_POW, CU_EQ, CU_LT, CU_GT };
+/* comparisons (bool out) come last */
+enum { CU_ADD, CU_SUB, CU_MUL, CU_DIV, CU_POW, CU_MAX, CU_MIN, CU_PRELU, CU_EQ, CU_LT, CU_GT };
 enum { CU_RSUM, CU_RMEAN, CU_RMAX, CU_RMIN };
 enum { CU_PAD_CONST, CU_PAD_REFLECT, CU_PAD_EDGE };
 /* element types, as in graph.h (ONNX numbering) */
@@ -39,7 +41,8 @@ enum { CU_F32 = 1, CU_U8 = 2, CU_I8 = 3, CU_I32 = 6, CU_I64 = 7, CU_BOOL = 9 };
 /* dst[walk(sb)] = src[walk(sa)] + offsets; esize 1, 2, 4 or 8 bytes. */
 int cu_copy(cudaStream_t st, const cu_walk *w, const void *src, int64_t soff,
             void *dst, int64_t doff, int esize);
-/* y = f(x) for n floats; a, b: Clip bounds or LeakyRelu's alpha. */
+/* y = f(x) for n floats; a, b: Clip bounds, alpha (LeakyRelu, Elu,
+** HardSigmoid) and beta (HardSigmoid) or gamma (Selu). */
 int cu_unary(cudaStream_t st, int op, int64_t n, float a, float b,
              const float *x, float *y);
 /* y = a op b with numpy broadcast (walk over y's dims, sa/sb: a/b strides);

@@ -104,6 +104,9 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
         {"Gelu", CU_GELU}, {"Sqrt", CU_SQRT}, {"Exp", CU_EXP}, {"Log", CU_LOG},
         {"Tanh", CU_TANH}, {"Neg", CU_NEG}, {"Abs", CU_ABS}, {"Reciprocal", CU_RECIP},
         {"Floor", CU_FLOOR}, {"Ceil", CU_CEIL}, {"LeakyRelu", CU_LEAKY},
+        {"HardSigmoid", CU_HARDSIGMOID}, {"HardSwish", CU_HARDSWISH}, {"Softplus", CU_SOFTPLUS},
+        {"Elu", CU_ELU}, {"Selu", CU_SELU}, {"Round", CU_ROUND}, {"Sign", CU_SIGN},
+        {"Sin", CU_SIN}, {"Cos", CU_COS}, {"Softsign", CU_SOFTSIGN},
     };
     if (!is_float(&st->in[0])) return cu_refuse(err, st, "element type %s", di_dtype_name(st->in[0].dtype));
     simple_p *p = new_p(st, err);
@@ -112,6 +115,15 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
         if (!strcmp(ops[i].name, st->name)) p->op = ops[i].op;
     if (p->op == CU_GELU && !strcmp(di_nn_attr_string(st->node, "approximate", "none"), "tanh")) p->op = CU_GELU_TANH;
     if (p->op == CU_LEAKY) p->a = di_nn_attr_float(st->node, "alpha", 0.01f);
+    if (p->op == CU_ELU) p->a = di_nn_attr_float(st->node, "alpha", 1.f);
+    if (p->op == CU_HARDSIGMOID) {
+        p->a = di_nn_attr_float(st->node, "alpha", 0.2f);
+        p->b = di_nn_attr_float(st->node, "beta", 0.5f);
+    }
+    if (p->op == CU_SELU) {
+        p->a = di_nn_attr_float(st->node, "alpha", 1.67326319217681884765625f);
+        p->b = di_nn_attr_float(st->node, "gamma", 1.05070102214813232421875f);
+    }
     if (p->op == CU_CLIP) {
         p->a = -INFINITY;
         p->b = INFINITY;
@@ -147,7 +159,9 @@ int cu_setup_binary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     static const struct { const char *name; int op; } ops[] = {
         {"Add", CU_ADD}, {"Sub", CU_SUB}, {"Mul", CU_MUL}, {"Div", CU_DIV},
         {"Pow", CU_POW}, {"Equal", CU_EQ}, {"Less", CU_LT}, {"Greater", CU_GT},
+        {"Max", CU_MAX}, {"Min", CU_MIN}, {"PRelu", CU_PRELU},
     };
+    if (st->nin != 2) return cu_refuse(err, st, "%d operands (two only)", st->nin);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
     if (!is_float(a) || !is_float(b)) return cu_refuse(err, st, "element type %s", di_dtype_name(is_float(a) ? b->dtype : a->dtype));
     simple_p *p = new_p(st, err);
