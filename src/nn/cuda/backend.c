@@ -2,11 +2,13 @@
 ** backend.c: CUDA sessions: the device, the stream and handles, the weights
 ** (uploaded once), synchronous and asynchronous runs.
 **
-** Streams: a session computes on its own stream and copies on a second one.
-** An asynchronous run uploads its batch into one of two device staging
-** slots on the copy stream, the compute stream waits for it, copies it into
-** the plan's input, runs the plan (a CUDA graph in the steady state) and
-** copies the output to the slot; the copy stream then downloads it. So the
+** Streams: a session computes on its own stream, uploads on a second and
+** downloads on a third. An asynchronous run uploads its batch into one of
+** two device staging slots on the upload stream; the compute stream waits
+** for it, copies it into the plan's input, runs the plan (a CUDA graph in the
+** steady state) and copies the output to the slot; the download stream
+** waits for that and downloads it. No stream ever waits behind another
+** batch's copy in the other direction, so the
 ** upload of batch k+1 and the download of batch k-1 overlap the compute of
 ** batch k. From pinned host memory (di_nn_alloc_host) the copies are truly
 ** asynchronous; from pageable memory they still work, synchronously.
@@ -95,7 +97,8 @@ static int init_device(di_nn_session *s, di_error *err)
     cu->device = s->opt.device_index;
     cudaError_t e = cudaSetDevice(cu->device);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&cu->c.stream, cudaStreamNonBlocking);
-    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&cu->copy_stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&cu->up_stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&cu->down_stream, cudaStreamNonBlocking);
     for (int i = 0; i < CU_IN_FLIGHT && e == cudaSuccess; i++) {
         cu_slot *sl = &cu->slots[i];
         e = cudaEventCreateWithFlags(&sl->uploaded, cudaEventDisableTiming);
@@ -155,8 +158,10 @@ void di_nn_cuda_detach(di_nn_session *s)
 {
     struct di_nn_cuda *cu = s->cuda;
     if (!cu) return;
+    if (cu->c.stream) cudaSetDevice(cu->device); /* maybe another thread than attach's */
     if (cu->c.stream) cudaStreamSynchronize(cu->c.stream);
-    if (cu->copy_stream) cudaStreamSynchronize(cu->copy_stream);
+    if (cu->up_stream) cudaStreamSynchronize(cu->up_stream);
+    if (cu->down_stream) cudaStreamSynchronize(cu->down_stream);
     for (int i = 0; i < CU_MAX_PLANS; i++) cu_plan_free(cu->plans[i]);
     for (int i = 0; i < CU_IN_FLIGHT; i++) {
         cu_slot *sl = &cu->slots[i];
@@ -173,7 +178,8 @@ void di_nn_cuda_detach(di_nn_session *s)
     if (cu->c.blas) cublasDestroy(cu->c.blas);
     if (cu->c.dnn) cudnnDestroy(cu->c.dnn);
     if (cu->c.stream) cudaStreamDestroy(cu->c.stream);
-    if (cu->copy_stream) cudaStreamDestroy(cu->copy_stream);
+    if (cu->up_stream) cudaStreamDestroy(cu->up_stream);
+    if (cu->down_stream) cudaStreamDestroy(cu->down_stream);
     free(cu);
     s->cuda = NULL;
 }
@@ -237,9 +243,9 @@ int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch,
     cudaError_t e = grow(&sl->din, &sl->din_bytes, ib ? ib : 1);
     if (e == cudaSuccess) e = grow(&sl->dout, &sl->dout_bytes, ob ? ob : 1);
     if (e != cudaSuccess) return cuda_err(s, err, "staging buffers", e);
-    /* upload on the copy stream, compute on the session's stream */
-    e = cudaMemcpyAsync(sl->din, input, ib, cudaMemcpyHostToDevice, cu->copy_stream);
-    if (e == cudaSuccess) e = cudaEventRecord(sl->uploaded, cu->copy_stream);
+    /* upload, compute and download each on their own stream */
+    e = cudaMemcpyAsync(sl->din, input, ib, cudaMemcpyHostToDevice, cu->up_stream);
+    if (e == cudaSuccess) e = cudaEventRecord(sl->uploaded, cu->up_stream);
     if (e == cudaSuccess) e = cudaStreamWaitEvent(cu->c.stream, sl->uploaded, 0);
     if (e == cudaSuccess) e = cudaMemcpyAsync(in->dev, sl->din, ib, cudaMemcpyDeviceToDevice, cu->c.stream);
     if (e != cudaSuccess) return cuda_err(s, err, "upload", e);
@@ -247,9 +253,9 @@ int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch,
     if (rc) return rc;
     e = cudaMemcpyAsync(sl->dout, out->dev, ob, cudaMemcpyDeviceToDevice, cu->c.stream);
     if (e == cudaSuccess) e = cudaEventRecord(sl->computed, cu->c.stream);
-    if (e == cudaSuccess) e = cudaStreamWaitEvent(cu->copy_stream, sl->computed, 0);
-    if (e == cudaSuccess) e = cudaMemcpyAsync(output, sl->dout, ob, cudaMemcpyDeviceToHost, cu->copy_stream);
-    if (e == cudaSuccess) e = cudaEventRecord(sl->done, cu->copy_stream);
+    if (e == cudaSuccess) e = cudaStreamWaitEvent(cu->down_stream, sl->computed, 0);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(output, sl->dout, ob, cudaMemcpyDeviceToHost, cu->down_stream);
+    if (e == cudaSuccess) e = cudaEventRecord(sl->done, cu->down_stream);
     if (e != cudaSuccess) return cuda_err(s, err, "download", e);
     sl->busy = true;
     sl->host_out = output;

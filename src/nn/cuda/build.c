@@ -480,9 +480,10 @@ static int launch_steps(di_nn_session *s, cu_plan *p, bool profile, di_error *er
     return DI_OK;
 }
 
-/* The steady state as one CUDA graph per plan: captured at the plan's first
-** launch; a capture that fails (an op that cannot be captured) leaves the
-** plan on plain launches. */
+/* The steady state as one CUDA graph per plan, captured at the plan's
+** second launch (the first, plain, lets cuBLAS and cuDNN make their lazy
+** allocations, which a capture would not allow); a capture that fails (an
+** op that cannot be captured) leaves the plan on plain launches. */
 static void try_capture(di_nn_session *s, cu_plan *p)
 {
     cu_ctx *c = &s->cuda->c;
@@ -505,7 +506,7 @@ static void try_capture(di_nn_session *s, cu_plan *p)
 int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err)
 {
     bool profile = s->opt.profile;
-    if (s->cuda->use_graphs && !profile) {
+    if (s->cuda->use_graphs && !profile && p->launches++ > 0) {
         if (!p->graph_tried) try_capture(s, p);
         if (p->graph) {
             cudaError_t e = cudaGraphLaunch(p->graph, s->cuda->c.stream);

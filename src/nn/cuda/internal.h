@@ -76,6 +76,7 @@ typedef struct cu_plan {
     int nowned, cap_owned;
     cudaGraphExec_t graph;
     bool graph_tried;
+    int launches;
     double flops;
     uint64_t last_used;
 } cu_plan;
@@ -95,7 +96,7 @@ typedef struct cu_slot {
 struct di_nn_cuda {
     int device;
     cu_ctx c;
-    cudaStream_t copy_stream;
+    cudaStream_t up_stream, down_stream; /* uploads, downloads */
     int nweights;
     const void **w_host;     /* graph initializers, host */
     void **w_dev;            /* and their device copies */
