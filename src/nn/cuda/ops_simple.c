@@ -62,6 +62,7 @@ static void strides_of(int nd, const int64_t *dims, int64_t *s)
 static bool bcast_strides(const cu_tensor *t, int nd, const int64_t *dims, int64_t *s)
 {
     int64_t ts[DI_NN_MAX_DIMS];
+    if (t->ndim > nd || t->ndim < 0) return false;
     strides_of(t->ndim, t->dims, ts);
     for (int d = 0; d < nd; d++) {
         int td = d - (nd - t->ndim);
