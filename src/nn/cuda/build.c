@@ -125,13 +125,35 @@ size_t cu_bytes(const cu_tensor *t)
     return (size_t)cu_numel(t) * di_dtype_size(t->dtype);
 }
 
+/* Device memory, or host memory in host mode (kernels.h). */
+static cudaError_t dev_alloc(void **d, size_t bytes)
+{
+    if (!cu_host_mode()) return cudaMalloc(d, bytes);
+    *d = malloc(bytes ? bytes : 1);
+    return *d ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+static void dev_free(void *d)
+{
+    if (cu_host_mode()) free(d);
+    else if (d) cudaFree(d);
+}
+
+static cudaError_t copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                              cudaStream_t st)
+{
+    if (!cu_host_mode()) return cudaMemcpyAsync(dst, src, bytes, kind, st);
+    memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+
 static int own(cu_plan *p, void *d, di_error *err)
 {
     if (p->nowned == p->cap_owned) {
         int cap = p->cap_owned ? 2 * p->cap_owned : 32;
         void **o = realloc(p->owned, (size_t)cap * sizeof *o);
         if (!o) {
-            cudaFree(d);
+            dev_free(d);
             return di_fail(err, DI_ENOMEM, "out of memory");
         }
         p->owned = o;
@@ -144,12 +166,16 @@ static int own(cu_plan *p, void *d, di_error *err)
 void *cu_upload(cu_plan *p, const void *host, size_t bytes, di_error *err)
 {
     void *d = NULL;
-    cudaError_t e = cudaMalloc(&d, bytes ? bytes : 1);
+    cudaError_t e = dev_alloc(&d, bytes ? bytes : 1);
     if (e != cudaSuccess) {
         di_fail(err, DI_ENOMEM, "CUDA: %zu bytes of device memory: %s", bytes, cudaGetErrorString(e));
         return NULL;
     }
     if (own(p, d, err)) return NULL;
+    if (cu_host_mode()) {
+        if (bytes && host) memcpy(d, host, bytes);
+        return d;
+    }
     if (bytes && host && (e = cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
         di_fail(err, DI_EIO, "CUDA: upload of %zu bytes: %s", bytes, cudaGetErrorString(e));
         return NULL;
@@ -195,7 +221,7 @@ static int dev_tensor(xlate *x, const di_nn_tensor *t, cu_tensor *out, di_error 
             return DI_OK;
         }
         if (!h || h < a || h + bytes > a + x->hp->arena_bytes)
-            return di_fail(err, DI_EUNSUPPORTED, "CUDA: a tensor outside the memory plan");
+            return di_fail(err, DI_EINVAL, "CUDA: a tensor outside the memory plan"); /* a bug */
         out->dev = x->p->arena + (h - a);
         return DI_OK;
     }
@@ -233,7 +259,7 @@ static int copy_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     size_t bytes = cu_bytes(&st->out[0]);
     if (!bytes || st->in[0].dev == st->out[0].dev) return DI_OK;
-    cudaError_t e = cudaMemcpyAsync(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
+    cudaError_t e = copy_async(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
     return e ? cu_fail_cuda(err, st, "device copy", e) : DI_OK;
 }
 
@@ -349,10 +375,10 @@ void cu_plan_free(cu_plan *p)
     }
     free(p->steps);
     if (p->graph) cudaGraphExecDestroy(p->graph);
-    for (int i = 0; i < p->nowned; i++) cudaFree(p->owned[i]);
+    for (int i = 0; i < p->nowned; i++) dev_free(p->owned[i]);
     free(p->owned);
-    if (p->arena) cudaFree(p->arena);
-    if (p->ws) cudaFree(p->ws);
+    dev_free(p->arena);
+    dev_free(p->ws);
     free(p->inputs);
     free(p->outputs);
     free(p);
@@ -380,7 +406,7 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     }
     p->flops = hp->flops;
     p->arena_bytes = hp->arena_bytes;
-    cudaError_t e = cudaMalloc((void **)&p->arena, p->arena_bytes ? p->arena_bytes : 64);
+    cudaError_t e = dev_alloc((void **)&p->arena, p->arena_bytes ? p->arena_bytes : 64);
     if (e != cudaSuccess) rc = di_fail(err, DI_ENOMEM, "%s: CUDA: %zu bytes of activations: %s", g->path, p->arena_bytes, cudaGetErrorString(e));
     p->steps = calloc((size_t)hp->nsteps + 1, sizeof *p->steps);
     p->inputs = calloc((size_t)g->ninputs + 1, sizeof *p->inputs);
@@ -394,7 +420,7 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     }
     for (int i = 0; i < p->nsteps && !rc; i++)
         if (p->steps[i].ws_bytes > p->ws_bytes) p->ws_bytes = p->steps[i].ws_bytes;
-    if (!rc && p->ws_bytes && (e = cudaMalloc(&p->ws, p->ws_bytes)) != cudaSuccess)
+    if (!rc && p->ws_bytes && (e = dev_alloc(&p->ws, p->ws_bytes)) != cudaSuccess)
         rc = di_fail(err, DI_ENOMEM, "%s: CUDA: %zu bytes of workspace: %s", g->path, p->ws_bytes, cudaGetErrorString(e));
     for (int i = 0; i < p->nsteps && !rc; i++) p->steps[i].ws = p->ws;
     free(x.fh);
@@ -457,12 +483,12 @@ static int launch_steps(di_nn_session *s, cu_plan *p, bool profile, di_error *er
         cu_step *st = &p->steps[i];
         double t0 = profile ? di_now() : 0;
         if (st->save_bytes) {
-            cudaError_t e = cudaMemcpyAsync(st->save_dst, st->save_src, st->save_bytes, cudaMemcpyDeviceToDevice, c->stream);
+            cudaError_t e = copy_async(st->save_dst, st->save_src, st->save_bytes, cudaMemcpyDeviceToDevice, c->stream);
             if (e) return cu_fail_cuda(err, st, "saving a fused Add's operand", e);
         }
         int rc = st->run(st, c, err);
         if (rc) return rc;
-        if (profile) {
+        if (profile && !cu_host_mode()) {
             cudaError_t e = cudaStreamSynchronize(c->stream);
             if (e) return cu_fail_cuda(err, st, "run", e);
             double sec = di_now() - t0;
@@ -516,5 +542,47 @@ int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err)
     }
     int rc = launch_steps(s, p, profile, err);
     if (profile && !rc) s->runs_profiled++;
+    return rc;
+}
+
+/* ---- host mode: the plan translation and the own kernels on the CPU ---- */
+
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
+                        di_nn_io *outs, int nouts, di_error *err)
+{
+    for (int i = 0; i < nouts; i++) outs[i].data = NULL;
+    if (s->cuda) return di_fail(err, DI_EINVAL, "host mode needs a CPU session");
+    struct di_nn_cuda host = {0};
+    host.device = -1;
+    host.c.prec = DI_NN_FP32;
+    s->cuda = &host;
+    cu_set_host_mode(1);
+    cu_plan *p = NULL;
+    int rc = cu_plan_build(s, ins, nins, &p, err);
+    for (int i = 0; i < nins && !rc; i++)
+        if (ins[i].data) memcpy(p->inputs[i].dev, ins[i].data, cu_bytes(&p->inputs[i]));
+    if (!rc) rc = launch_steps(s, p, false, err);
+    for (int i = 0; i < nouts && !rc; i++) {
+        if (i >= s->g->noutputs) {
+            rc = di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
+            break;
+        }
+        const cu_tensor *o = &p->outputs[i];
+        size_t bytes = cu_bytes(o);
+        outs[i].dtype = o->dtype;
+        outs[i].ndim = o->ndim;
+        memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
+        outs[i].data = malloc(bytes ? bytes : 1);
+        if (!outs[i].data) rc = di_fail(err, DI_ENOMEM, "out of memory");
+        else memcpy(outs[i].data, o->dev, bytes);
+    }
+    cu_plan_free(p);
+    cu_set_host_mode(0);
+    s->cuda = NULL;
+    if (rc)
+        for (int i = 0; i < nouts; i++) {
+            free(outs[i].data);
+            outs[i].data = NULL;
+        }
     return rc;
 }

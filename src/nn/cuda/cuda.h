@@ -30,6 +30,13 @@ int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch,
                       float *output, size_t output_capacity, di_error *err);
 int di_nn_cuda_wait(di_nn_session *s, di_error *err);
 
+/* Tests without a GPU (CUDA builds only): runs a CPU session's graph through
+** the CUDA backend's plan translation and own kernels executed on the host
+** (kernels.h's host mode; one caller at a time). Ops that need cuDNN or
+** cuBLAS are refused ("host mode" in the message). */
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
+                        di_nn_io *outs, int nouts, di_error *err);
+
 /* Device count; on 0, why (cudaGetDeviceCount's message) into why. */
 int di_nn_cuda_count(char *why, size_t why_size);
 void *di_nn_cuda_host_alloc(size_t bytes);

@@ -36,7 +36,12 @@ enum { CU_ADD, CU_SUB, CU_MUL, CU_DIV, CU_POW, CU_MAX, CU_MIN, CU_PRELU, CU_EQ, 
 enum { CU_RSUM, CU_RMEAN, CU_RMAX, CU_RMIN };
 enum { CU_PAD_CONST, CU_PAD_REFLECT, CU_PAD_EDGE };
 /* element types, as in graph.h (ONNX numbering) */
-enum { CU_F32 = 1, CU_U8 = 2, CU_I8 = 3, CU_I32 = 6, CU_I64 = 7, CU_BOOL = 9 };
+enum { CU_F32 = 1, CU_U8 = 2, CU_I8 = 3, CU_I32 = 6, CU_I64 = 7, CU_BOOL = 9, CU_F64 = 11 };
+
+/* Host mode: the launchers run the kernels' bodies on the host, on host
+** memory (tests without a GPU). Off by default. */
+void cu_set_host_mode(int on);
+int cu_host_mode(void);
 
 /* dst[walk(sb)] = src[walk(sa)] + offsets; esize 1, 2, 4 or 8 bytes. */
 int cu_copy(cudaStream_t st, const cu_walk *w, const void *src, int64_t soff,
@@ -68,10 +73,11 @@ int cu_resize(cudaStream_t st, int64_t planes, int64_t ih, int64_t iw,
 /* Softmax (or LogSoftmax) over contiguous rows of len. */
 int cu_softmax(cudaStream_t st, int64_t rows, int64_t len, int logsoft,
                const float *x, float *y);
-/* LayerNormalization over contiguous rows; bias may be NULL. */
+/* LayerNormalization over contiguous rows; bias, mean and invstd (per row,
+** the optional outputs) may be NULL. */
 int cu_layernorm(cudaStream_t st, int64_t rows, int64_t len, float eps,
                  const float *x, const float *scale, const float *bias,
-                 float *y);
+                 float *y, float *mean, float *invstd);
 /* Reduction of x viewed as [outer, r, inner] over r. */
 int cu_reduce(cudaStream_t st, int op, int64_t outer, int64_t r,
               int64_t inner, const float *x, float *y);
@@ -89,9 +95,11 @@ int cu_tile(cudaStream_t st, const cu_walk *w, const int64_t *xdims,
 /* Cast between the element types above. */
 int cu_cast(cudaStream_t st, int64_t n, int from, int to, const void *x,
             void *y);
-/* y = x * a[c] + b[c] with c = (i / inner) % channels (BatchNormalization). */
-int cu_affine(cudaStream_t st, int64_t n, int64_t inner, int64_t channels,
-              const float *a, const float *b, const float *x, float *y);
+/* BatchNormalization (inference): y = (x - mean[c]) / sqrt(var[c] + eps)
+** * scale[c] + bias[c] with c = (i / inner) % channels. */
+int cu_batchnorm(cudaStream_t st, int64_t n, int64_t inner, int64_t channels,
+                 float eps, const float *scale, const float *bias,
+                 const float *mean, const float *var, const float *x, float *y);
 
 #ifdef __cplusplus
 }

@@ -144,8 +144,15 @@ static int deconv_run(cu_step *st, cu_ctx *c, di_error *err)
     return cu_epilogue_run(st, c, st->out[0].dev, bias, p->inner, p->channels, st->accumulate, err);
 }
 
+/* Host mode (tests without a GPU) has no cuDNN or cuBLAS. */
+static int host_refuse(cu_step *st, di_error *err)
+{
+    return cu_refuse(err, st, "cuDNN and cuBLAS do not run in host mode");
+}
+
 static int conv_common(cu_ctx *c, cu_step *st, bool transposed, di_error *err)
 {
+    if (cu_host_mode()) return host_refuse(st, err);
     const cu_tensor *x = &st->in[0], *w = &st->in[1], *y = &st->out[0];
     int xd[4], yd[4];
     if (x->dtype != DI_DT_FLOAT || w->dtype != DI_DT_FLOAT || !nchw(x, xd) || !nchw(y, yd) || w->ndim != x->ndim)
@@ -282,6 +289,7 @@ int cu_setup_matmul(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)pl;
     (void)c;
     (void)hs;
+    if (cu_host_mode()) return host_refuse(st, err);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
     if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || a->ndim < 2 || b->ndim < 2)
         return cu_refuse(err, st, "only float MatMul of at least 2-D operands");
@@ -337,6 +345,7 @@ int cu_setup_gemm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_
     (void)pl;
     (void)c;
     (void)hs;
+    if (cu_host_mode()) return host_refuse(st, err);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
     if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || a->ndim != 2 || b->ndim != 2 || y->ndim != 2)
         return cu_refuse(err, st, "only float 2-D Gemm");
@@ -397,6 +406,7 @@ int cu_setup_pool(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_
     if (x->dtype != DI_DT_FLOAT || x->ndim < 3) return cu_refuse(err, st, "only float pooling of N x C x ... tensors");
     st->run = pool_run;
     if (!strcmp(st->name, "GlobalAveragePool")) return DI_OK;
+    if (cu_host_mode()) return host_refuse(st, err);
     if (st->nout > 1 && st->out[1].dev) return cu_refuse(err, st, "MaxPool's indices output");
     int xd[4], yd[4];
     if (!nchw(x, xd) || !nchw(y, yd)) return cu_refuse(err, st, "only 1-D and 2-D pooling");

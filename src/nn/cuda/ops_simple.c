@@ -337,7 +337,8 @@ static int layernorm_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
     const float *bias = st->nin > 2 && st->in[2].dev ? st->in[2].dev : NULL;
-    LAUNCHED(cu_layernorm(c->stream, p->x0, p->x1, p->a, st->in[0].dev, st->in[1].dev, bias, st->out[0].dev), "kernel");
+    float *mean = st->nout > 1 ? st->out[1].dev : NULL, *inv = st->nout > 2 ? st->out[2].dev : NULL;
+    LAUNCHED(cu_layernorm(c->stream, p->x0, p->x1, p->a, st->in[0].dev, st->in[1].dev, bias, st->out[0].dev, mean, inv), "kernel");
     return DI_OK;
 }
 
@@ -349,7 +350,7 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     const cu_tensor *x = &st->in[0];
     if (!is_float(x) || !is_float(&st->in[1])) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     for (int i = 1; i < st->nout; i++)
-        if (st->out[i].dev) return cu_refuse(err, st, "the Mean / InvStdDev outputs");
+        if (st->out[i].dev && !is_float(&st->out[i])) return cu_refuse(err, st, "Mean / InvStdDev of type %s", di_dtype_name(st->out[i].dtype));
     int axis = axis_of(st, x->ndim, -1);
     simple_p *p = new_p(st, err);
     if (!p) return DI_ENOMEM;
@@ -363,15 +364,17 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     return DI_OK;
 }
 
-static int affine_run(cu_step *st, cu_ctx *c, di_error *err)
+static int batchnorm_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
-    LAUNCHED(cu_affine(c->stream, cu_numel(&st->out[0]), p->x0, p->x1, p->t0, p->t1, st->in[0].dev, st->out[0].dev), "kernel");
+    LAUNCHED(cu_batchnorm(c->stream, cu_numel(&st->out[0]), p->x0, p->x1, p->a, st->in[1].dev, st->in[2].dev,
+                          st->in[3].dev, st->in[4].dev, st->in[0].dev, st->out[0].dev), "kernel");
     return DI_OK;
 }
 
 int cu_setup_batchnorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
 {
+    (void)pl;
     (void)c;
     (void)hs;
     const cu_tensor *x = &st->in[0];
@@ -380,28 +383,15 @@ int cu_setup_batchnorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
         if (st->out[i].dev) return cu_refuse(err, st, "training outputs");
     int64_t C = x->dims[1];
     for (int i = 1; i < 5; i++)
-        if (!st->in[i].is_const || !is_float(&st->in[i]) || cu_numel(&st->in[i]) != C)
-            return cu_refuse(err, st, "parameters that are not constant per-channel floats");
+        if (!is_float(&st->in[i]) || cu_numel(&st->in[i]) != C)
+            return cu_refuse(err, st, "parameters that are not per-channel floats");
     simple_p *p = new_p(st, err);
     if (!p) return DI_ENOMEM;
-    float eps = di_nn_attr_float(st->node, "epsilon", 1e-5f);
-    float *a = malloc(sizeof(float) * (size_t)(C + 1)), *b = malloc(sizeof(float) * (size_t)(C + 1));
-    int rc = DI_OK;
-    if (!a || !b) rc = di_fail(err, DI_ENOMEM, "out of memory");
-    const float *sc = st->in[1].host, *bi = st->in[2].host, *mu = st->in[3].host, *var = st->in[4].host;
-    for (int64_t i = 0; !rc && i < C; i++) {
-        a[i] = sc[i] / sqrtf(var[i] + eps);
-        b[i] = bi[i] - mu[i] * a[i];
-    }
-    if (!rc && (!(p->t0 = cu_upload(pl, a, sizeof(float) * (size_t)C, err)) ||
-                !(p->t1 = cu_upload(pl, b, sizeof(float) * (size_t)C, err))))
-        rc = err ? err->code : DI_ENOMEM;
-    free(a);
-    free(b);
+    p->a = di_nn_attr_float(st->node, "epsilon", 1e-5f);
     p->x1 = C;
     p->x0 = C ? cu_numel(x) / (x->dims[0] * C > 0 ? x->dims[0] * C : 1) : 1;
-    st->run = affine_run;
-    return rc;
+    st->run = batchnorm_run;
+    return DI_OK;
 }
 
 /* ---- reductions over one contiguous block of axes ---- */
@@ -745,7 +735,7 @@ int cu_setup_cast(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_
     (void)pl;
     (void)c;
     (void)hs;
-    static const int ok[] = {DI_DT_FLOAT, DI_DT_UINT8, DI_DT_INT8, DI_DT_INT32, DI_DT_INT64, DI_DT_BOOL};
+    static const int ok[] = {DI_DT_FLOAT, DI_DT_UINT8, DI_DT_INT8, DI_DT_INT32, DI_DT_INT64, DI_DT_BOOL, DI_DT_DOUBLE};
     bool fi = false, fo = false;
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         fi |= st->in[0].dtype == ok[i];
