@@ -21,7 +21,7 @@ typedef struct di_nn_options {
     int threads;               /* CPU threads; 0 = all cores */
     di_nn_device device;
     int device_index;          /* cuda:N */
-    di_nn_precision precision;
+    di_nn_precision precision; /* CPU: FP32 (TF32 runs as FP32; FP16/BF16 refused) */
     bool profile;              /* collect time per op type */
     bool whole_batch;          /* CPU: always run a batch as one pass (see di_nn_run) */
 } di_nn_options;

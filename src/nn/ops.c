@@ -20,7 +20,8 @@
     X(Sin) X(Cos) X(Softsign) X(And) X(Or) X(Xor) X(Not) X(PRelu) X(Max)       \
     X(Min) X(Sum) X(Mean) X(ReduceProd) X(ReduceSumSquare) X(ReduceL1)         \
     X(ReduceL2) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin)         \
-    X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth)
+    X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth) X(Size) X(Dropout) \
+    X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

@@ -83,6 +83,10 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
+    if (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16) {
+        di_nn_session_destroy(s);
+        return di_fail(err, DI_EUNSUPPORTED, "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
+    }
     if (s->opt.threads < 0 || s->opt.threads > 1024) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d", s->opt.threads);

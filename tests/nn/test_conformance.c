@@ -152,9 +152,13 @@ static int constant_inputs(di_nn_graph *g, di_nn_io *ins, di_nn_io *rt)
     for (int i = 0; i < g->ninputs; i++) {
         int v = g->inputs[i];
         bool param = false;
-        for (int n = 0; n < g->nnodes; n++)
-            for (int j = 1; j < g->nodes[n].nin; j++)
-                if (g->nodes[n].in[j] == v && !runtime_param_ok(g->nodes[n].op_type)) param = true;
+        for (int n = 0; n < g->nnodes; n++) {
+            /* ops whose every input is a parameter (a shape, a range) */
+            const char *op = g->nodes[n].op_type;
+            int first = !strcmp(op, "Range") || !strcmp(op, "ConstantOfShape") ? 0 : 1;
+            for (int j = first; j < g->nodes[n].nin; j++)
+                if (g->nodes[n].in[j] == v && !runtime_param_ok(op)) param = true;
+        }
         if (param) {
             di_nn_value *val = &g->values[v];
             val->dtype = ins[i].dtype;

@@ -1,0 +1,299 @@
+/*
+** ops_misc.c: less common ops real exports still contain: Size, Dropout
+** (inference: a copy), CastLike, Mod, CumSum, GatherElements, Trilu. Plain C
+** on plain data.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+/* ---- Size ---- */
+
+static int size_prepare(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    di_nn_set_shape(k->out[0], DI_DT_INT64, 0, NULL);
+    return DI_OK;
+}
+
+static int size_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    *(int64_t *)k->out[0]->data = di_nn_numel(k->in[0]);
+    return DI_OK;
+}
+
+const di_nn_op di_op_Size = {.name = "Size", .min_in = 1, .max_in = 1, .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK, .prepare = size_prepare, .run = size_run};
+
+/* ---- Dropout (inference) ---- */
+
+static int dropout_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (k->nin > 2 && k->in[2]) {
+        if (!k->in[2]->is_const || k->in[2]->dtype != DI_DT_BOOL || di_nn_numel(k->in[2]) != 1)
+            return di_nn_unsupported(err, k->node, "a training_mode that is not a constant bool");
+        if (*(const uint8_t *)k->in[2]->data) return di_nn_unsupported(err, k->node, "training_mode=true");
+    }
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    if (k->nout > 1 && k->out[1]) di_nn_set_shape(k->out[1], DI_DT_BOOL, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int dropout_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    size_t n = (size_t)di_nn_numel(k->in[0]);
+    if (n) memcpy(k->out[0]->data, k->in[0]->data, n * di_dtype_size(k->in[0]->dtype));
+    if (k->nout > 1 && k->out[1] && n) memset(k->out[1]->data, 1, n);
+    return DI_OK;
+}
+
+const di_nn_op di_op_Dropout = {.name = "Dropout", .min_in = 1, .max_in = 3, .prepare = dropout_prepare, .run = dropout_run};
+
+/* ---- CastLike: Cast to the second input's type ---- */
+
+extern const di_nn_op di_op_Cast;
+
+static int castlike_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (!di_dtype_size(x->dtype) || !di_dtype_size(k->in[1]->dtype)) return di_nn_unsupported(err, k->node, "a cast from %s to %s", di_dtype_name(x->dtype), di_dtype_name(k->in[1]->dtype));
+    di_nn_set_shape(k->out[0], k->in[1]->dtype, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int castlike_run(di_nn_kctx *k, di_error *err)
+{
+    /* Cast's kernel reads the target type from the output tensor */
+    return di_op_Cast.run(k, err);
+}
+
+const di_nn_op di_op_CastLike = {.name = "CastLike", .min_in = 2, .max_in = 2, .prepare = castlike_prepare, .run = castlike_run};
+
+/* ---- Mod (broadcast) ---- */
+
+typedef struct mod_state {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS], sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS];
+    int64_t n;
+} mod_state;
+
+static int mod_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *a = k->in[0], *b = k->in[1];
+    if (a->dtype != b->dtype) return di_nn_unsupported(err, k->node, "inputs of different element types");
+    bool fmod_attr = di_nn_attr_int(k->node, "fmod", 0) != 0;
+    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
+    if (a->dtype == DI_DT_FLOAT && !fmod_attr) return di_nn_shape_error(err, k->node, "float inputs need fmod=1");
+    mod_state *s = calloc(1, sizeof *s);
+    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    int rc = di_nn_broadcast(k->node, a, b, &s->ndim, s->dims, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    int64_t ra = 1, rb = 1;
+    for (int i = s->ndim - 1; i >= 0; i--) {
+        int ia = i - (s->ndim - a->ndim), ib = i - (s->ndim - b->ndim);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        s->sa[i] = da == 1 ? 0 : ra;
+        s->sb[i] = db == 1 ? 0 : rb;
+        ra *= da;
+        rb *= db;
+    }
+    s->n = di_shape_numel(s->ndim, s->dims);
+    di_nn_set_shape(k->out[0], a->dtype, s->ndim, s->dims);
+    k->state = s;
+    return DI_OK;
+}
+
+static int mod_run(di_nn_kctx *k, di_error *err)
+{
+    const mod_state *s = k->state;
+    bool fm = di_nn_attr_int(k->node, "fmod", 0) != 0;
+    int dt = k->out[0]->dtype;
+    int64_t idx[DI_NN_MAX_DIMS] = {0}, oa = 0, ob = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        if (dt == DI_DT_FLOAT) {
+            float x = ((const float *)k->in[0]->data)[oa], y = ((const float *)k->in[1]->data)[ob];
+            ((float *)k->out[0]->data)[i] = fmodf(x, y);
+        } else {
+            int64_t x = dt == DI_DT_INT64 ? ((const int64_t *)k->in[0]->data)[oa] : ((const int32_t *)k->in[0]->data)[oa];
+            int64_t y = dt == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[ob] : ((const int32_t *)k->in[1]->data)[ob];
+            if (y == 0 || (y == -1 && x == INT64_MIN)) return di_fail(err, DI_EINVAL, "node '%s' (Mod): integer division by zero", k->node->name);
+            int64_t r = x % y;
+            if (!fm && r != 0 && ((r < 0) != (y < 0))) r += y; /* the sign of the divisor, as Python */
+            if (dt == DI_DT_INT64) ((int64_t *)k->out[0]->data)[i] = r;
+            else ((int32_t *)k->out[0]->data)[i] = (int32_t)r;
+        }
+        for (int d = s->ndim - 1; d >= 0; d--) {
+            idx[d]++;
+            oa += s->sa[d];
+            ob += s->sb[d];
+            if (idx[d] < s->dims[d]) break;
+            oa -= s->sa[d] * idx[d];
+            ob -= s->sb[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Mod = {.name = "Mod", .min_in = 2, .max_in = 2, .prepare = mod_prepare, .run = mod_run, .release = free};
+
+/* ---- CumSum ---- */
+
+static int cumsum_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32 && x->dtype != DI_DT_DOUBLE)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    int64_t ax;
+    int n;
+    if (di_nn_const_ints(k->in[1], &ax, 1, &n) || n != 1) return di_nn_unsupported(err, k->node, "an axis that is not a constant integer");
+    if (ax < -x->ndim || ax >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
+    int64_t *a = malloc(sizeof *a);
+    if (!a) return di_fail(err, DI_ENOMEM, "out of memory");
+    *a = ax < 0 ? ax + x->ndim : ax;
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    k->state = a;
+    return DI_OK;
+}
+
+static int cumsum_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const di_nn_tensor *x = k->in[0];
+    int axis = (int)*(int64_t *)k->state;
+    bool excl = di_nn_attr_int(k->node, "exclusive", 0) != 0, rev = di_nn_attr_int(k->node, "reverse", 0) != 0;
+    int64_t outer = 1, n = x->dims[axis], inner = 1;
+    for (int i = 0; i < axis; i++) outer *= x->dims[i];
+    for (int i = axis + 1; i < x->ndim; i++) inner *= x->dims[i];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t in = 0; in < inner; in++) {
+            double acc = 0;
+            int64_t iacc = 0;
+            for (int64_t j = 0; j < n; j++) {
+                int64_t jj = rev ? n - 1 - j : j, at = (o * n + jj) * inner + in;
+                switch (x->dtype) {
+                case DI_DT_FLOAT: {
+                    float v = ((const float *)x->data)[at];
+                    ((float *)k->out[0]->data)[at] = (float)(excl ? acc : acc + v);
+                    acc += v;
+                    break;
+                }
+                case DI_DT_DOUBLE: {
+                    double v = ((const double *)x->data)[at];
+                    ((double *)k->out[0]->data)[at] = excl ? acc : acc + v;
+                    acc += v;
+                    break;
+                }
+                case DI_DT_INT64: {
+                    int64_t v = ((const int64_t *)x->data)[at];
+                    ((int64_t *)k->out[0]->data)[at] = excl ? iacc : (int64_t)((uint64_t)iacc + (uint64_t)v);
+                    iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
+                    break;
+                }
+                default: {
+                    int32_t v = ((const int32_t *)x->data)[at];
+                    ((int32_t *)k->out[0]->data)[at] = (int32_t)(excl ? iacc : iacc + v);
+                    iacc += v;
+                    break;
+                }
+                }
+            }
+        }
+    return DI_OK;
+}
+
+const di_nn_op di_op_CumSum = {.name = "CumSum", .min_in = 2, .max_in = 2, .prepare = cumsum_prepare, .run = cumsum_run, .release = free};
+
+/* ---- GatherElements ---- */
+
+static int ge_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
+    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32) return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
+    if (idx->ndim != x->ndim || x->ndim < 1) return di_nn_shape_error(err, k->node, "indices of rank %d for data of rank %d", idx->ndim, x->ndim);
+    int64_t ax = di_nn_attr_int(k->node, "axis", 0);
+    if (ax < -x->ndim || ax >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
+    for (int i = 0; i < x->ndim; i++)
+        if (i != (ax < 0 ? ax + x->ndim : ax) && idx->dims[i] > x->dims[i]) return di_nn_shape_error(err, k->node, "indices are larger than the data in dimension %d", i);
+    di_nn_set_shape(k->out[0], x->dtype, idx->ndim, idx->dims);
+    return DI_OK;
+}
+
+static int ge_run(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
+    int nd = x->ndim;
+    int64_t ax = di_nn_attr_int(k->node, "axis", 0);
+    if (ax < 0) ax += nd;
+    size_t es = di_dtype_size(x->dtype);
+    int64_t xs[DI_NN_MAX_DIMS], pos[DI_NN_MAX_DIMS] = {0}, total = di_nn_numel(idx);
+    int64_t r = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        xs[i] = r;
+        r *= x->dims[i];
+    }
+    for (int64_t i = 0; i < total; i++) {
+        int64_t j = idx->dtype == DI_DT_INT64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
+        if (j < -x->dims[ax] || j >= x->dims[ax]) return di_fail(err, DI_EINVAL, "node '%s' (GatherElements): index %lld is out of range", k->node->name, (long long)j);
+        if (j < 0) j += x->dims[ax];
+        int64_t off = 0;
+        for (int d = 0; d < nd; d++) off += (d == ax ? j : pos[d]) * xs[d];
+        memcpy((uint8_t *)k->out[0]->data + (size_t)i * es, (const uint8_t *)x->data + (size_t)off * es, es);
+        for (int d = nd - 1; d >= 0; d--) {
+            if (++pos[d] < idx->dims[d]) break;
+            pos[d] = 0;
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_GatherElements = {.name = "GatherElements", .min_in = 2, .max_in = 2, .prepare = ge_prepare, .run = ge_run};
+
+/* ---- Trilu ---- */
+
+static int trilu_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (x->ndim < 2) return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    int64_t *kk = malloc(sizeof *kk);
+    if (!kk) return di_fail(err, DI_ENOMEM, "out of memory");
+    *kk = 0;
+    int n;
+    if (k->nin > 1 && k->in[1] && (di_nn_const_ints(k->in[1], kk, 1, &n) || n != 1)) {
+        free(kk);
+        return di_nn_unsupported(err, k->node, "a k that is not a constant integer");
+    }
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    k->state = kk;
+    return DI_OK;
+}
+
+static int trilu_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const di_nn_tensor *x = k->in[0];
+    int64_t kk = *(int64_t *)k->state, rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1];
+    bool upper = di_nn_attr_int(k->node, "upper", 1) != 0;
+    size_t es = di_dtype_size(x->dtype);
+    int64_t total = di_nn_numel(x);
+    uint8_t *y = k->out[0]->data;
+    if (total) memcpy(y, x->data, (size_t)total * es);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t c = i % cols, r = (i / cols) % rows;
+        bool keep = upper ? c - r >= kk : c - r <= kk;
+        if (!keep) memset(y + (size_t)i * es, 0, es);
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Trilu = {.name = "Trilu", .min_in = 1, .max_in = 2, .prepare = trilu_prepare, .run = trilu_run, .release = free};
