@@ -3,7 +3,8 @@
 ** an op that the CPU engine runs but the CUDA backend has no kernel for,
 ** naming the node and the op. The op check comes before the device is
 ** touched, so this needs no GPU. A build without CUDA answers "built
-** without CUDA" instead.
+** without CUDA" instead. And an op without a CUDA kernel whose inputs are
+** constant (folded at plan time) does not stop a CUDA session.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,5 +64,28 @@ int main(void)
     } else {
         CHECKF(strstr(err.msg, "built without CUDA") != NULL, "%s", err.msg);
     }
+
+    /* x + Cast(ArgMax(c)): ArgMax (no CUDA kernel) and Cast fold away */
+    snprintf(model, sizeof model, "%s/folded.onnx", dir);
+    ob_init(&b, 13);
+    ob_input(&b, "x", 4, (int64_t[]){1, 4, 2, 2}, NULL);
+    ob_init_f(&b, "c", 1, (int64_t[]){3}, (float[]){1, 5, 2});
+    n = ob_node(&b, "ArgMax", "c", "am");
+    n->name = ob_str(&b, "argmax");
+    Onnx__NodeProto *cast = ob_node(&b, "Cast", "am", "amf");
+    ob_attr_i(&b, cast, "to", 1);
+    ob_node(&b, "Add", "x,amf", "y");
+    ob_output(&b, "y");
+    bytes = ob_pack(&b, &len);
+    CHECK(write_file(model, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+    rc = di_nn_session_create(model, &opt, &s, &err);
+    printf("CUDA session, folded ArgMax: rc %d: %s\n", rc, rc ? err.msg : "created");
+    CHECKF(rc == 0 || !strstr(err.msg, "argmax"), "%s", err.msg);
+    if (!di_nn_cuda_built()) CHECK(rc == DI_EUNSUPPORTED && strstr(err.msg, "built without CUDA"));
+    else if (di_nn_cuda_device_count() == 0) CHECKF(rc != 0 && strstr(err.msg, "no CUDA device"), "%s", err.msg);
+    else CHECKF(rc == 0, "%s", err.msg);
+    di_nn_session_destroy(s);
     return check_summary();
 }

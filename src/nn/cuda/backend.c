@@ -140,14 +140,15 @@ int di_nn_cuda_attach(di_nn_session *s, di_error *err)
 {
     s->cuda = calloc(1, sizeof *s->cuda);
     if (!s->cuda) return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = cu_check_ops(s->g, err);
-    if (!rc) rc = init_device(s, err);
-    if (!rc) rc = upload_weights(s, err);
     /* plan the declared shapes now, so that what the GPU cannot do shows
-    ** at load time */
+    ** at load time (first on the host: no device needed to refuse) */
     di_nn_io io;
     di_error ignore = {0};
-    if (!rc && s->g->ninputs == 1 && batch_io(s, 1, &io, &ignore) == DI_OK) {
+    bool known = s->g->ninputs == 1 && batch_io(s, 1, &io, &ignore) == DI_OK;
+    int rc = cu_check_ops(s, known ? &io : NULL, err);
+    if (!rc) rc = init_device(s, err);
+    if (!rc) rc = upload_weights(s, err);
+    if (!rc && known) {
         cu_plan *p;
         rc = cu_plan_get(s, &io, 1, &p, err);
     }

@@ -73,14 +73,32 @@ cu_setup_fn cu_find_setup(const char *op_type, bool *fold_only)
     return NULL;
 }
 
-int cu_check_ops(const di_nn_graph *g, di_error *err)
+/* What the GPU cannot run, found before the device is touched: with known
+** input shapes, every step of the host plan (nodes folded into constants
+** need no kernel, whatever their op); otherwise every node's op type. */
+int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
 {
-    for (int i = 0; i < g->nnodes; i++) {
-        bool fold_only;
-        if (!cu_find_setup(g->nodes[i].op_type, &fold_only) && !fold_only)
-            return di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op", g->path, g->nodes[i].name, g->nodes[i].op_type);
+    const di_nn_graph *g = s->g;
+    di_nn_plan *hp = NULL;
+    if (io) {
+        int rc = di_nn_plan_build(s, io, 1, &hp, err);
+        if (rc) return rc;
     }
-    return DI_OK;
+    int rc = DI_OK;
+    int n = hp ? hp->nsteps : g->nnodes;
+    for (int i = 0; i < n && !rc; i++) {
+        int ni = hp ? hp->steps[i].node : i;
+        if (ni < 0) continue; /* a reorder */
+        const di_nn_node *node = &g->nodes[ni];
+        bool fold_only;
+        if (cu_find_setup(node->op_type, &fold_only)) continue;
+        if (!fold_only)
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op", g->path, node->name, node->op_type);
+        else if (hp)
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): its inputs are only known at run time (the CUDA backend takes it folded to a constant)", g->path, node->name, node->op_type);
+    }
+    if (hp) di_nn_plan_free(hp, s);
+    return rc;
 }
 
 /* ---- helpers for the op files ---- */

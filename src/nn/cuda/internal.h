@@ -114,7 +114,7 @@ int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
                 di_error *err);
 void cu_plan_free(cu_plan *p);
 int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err);
-int cu_check_ops(const di_nn_graph *g, di_error *err);
+int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err);
 
 /* helpers shared by the op files */
 int cu_fail_cuda(di_error *err, const cu_step *st, const char *what, int code);
