@@ -32,7 +32,7 @@ int di_nn_cuda_wait(di_nn_session *s, di_error *err);
 
 /* Tests without a GPU (CUDA builds only): runs a CPU session's graph through
 ** the CUDA backend's plan translation and own kernels executed on the host
-** (kernels.h's host mode; one caller at a time). Ops that need cuDNN or
+** (kernels.h's host mode, for the calling thread only). Ops that need cuDNN or
 ** cuBLAS are refused ("host mode" in the message). */
 int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
                         di_nn_io *outs, int nouts, di_error *err);

@@ -19,7 +19,7 @@
 namespace {
 
 const int THREADS = 256;
-bool host_mode = false;
+thread_local bool host_mode = false; /* per thread: a test in host mode never diverts another thread's launches */
 
 #define HD __host__ __device__ __forceinline__
 /* a launcher's loop on the host: BODY(i) for every output index */

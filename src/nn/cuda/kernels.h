@@ -39,7 +39,7 @@ enum { CU_PAD_CONST, CU_PAD_REFLECT, CU_PAD_EDGE };
 enum { CU_F32 = 1, CU_U8 = 2, CU_I8 = 3, CU_I32 = 6, CU_I64 = 7, CU_BOOL = 9, CU_F64 = 11 };
 
 /* Host mode: the launchers run the kernels' bodies on the host, on host
-** memory (tests without a GPU). Off by default. */
+** memory (tests without a GPU). Off by default; set per thread. */
 void cu_set_host_mode(int on);
 int cu_host_mode(void);
 
