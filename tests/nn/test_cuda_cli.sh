@@ -26,6 +26,14 @@ elif [[ "$out" == *"no CUDA device: "* ]]; then
 else
   echo "a CUDA device is present: the no-device message is not checkable here"
 fi
+out=$("$bin" run --db "sqlite:$tmp/none.db" --model "$tmp/none.onnx" --device cuda 2>&1); rc=$?
+echo "run --device cuda: rc=$rc: $out"
+check "run --device cuda is a setup error (exit 2)" '[ $rc = 2 ]'
+if [ $built = 0 ]; then
+  check "run says built without CUDA" '[[ "$out" == *"built without CUDA"* ]]'
+elif [[ "$out" == *"no CUDA device: "* ]]; then
+  check "run: one line naming the reason" '[ $(printf "%s\n" "$out" | wc -l) = 1 ]'
+fi
 out=$("$bin" infer --model x --input y --device gpu 2>&1); rc=$?
 check "a bad --device value is a usage error" '[ $rc = 2 ] && [[ "$out" == *"--device"* ]]'
 out=$("$bin" infer --model x --input y --precision fp8 2>&1); rc=$?
