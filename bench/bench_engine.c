@@ -6,11 +6,15 @@
 **
 ** usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]
 ** (DI_WHOLE_BATCH=1: options.whole_batch, the batch in one pass)
-** prints: "ours batch B threads T: X ms/image, Y GFLOP/s" and op lines.
+** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image" and
+** op lines. The CPU time (the process's, all threads) is much steadier than
+** wall time on a machine shared with other work: at 1 thread it is the time
+** the run would take alone; at 2 threads it includes OpenMP's spinning.
 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/nn.h"
 
@@ -94,6 +98,8 @@ int main(int argc, char **argv)
         return 1;
     }
     di_nn_profile_reset(s);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     for (int r = 0; r < repeat; r++) {
         double t0 = di_now();
         if (di_nn_run(s, x, batch, y, out_n, &err)) {
@@ -102,10 +108,12 @@ int main(int argc, char **argv)
         }
         t[r] = di_now() - t0;
     }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
     qsort(t, (size_t)repeat, sizeof(double), cmp_double);
     double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
     double flops = di_nn_flops(s, batch, &err);
-    printf("ours batch %d%s threads %d: %.2f ms/image, %.1f GFLOP/s\n", batch, opt.whole_batch ? " (one pass)" : "", threads, med * 1e3 / batch, flops / med / 1e9);
+    printf("ours batch %d%s threads %d: %.2f ms/image, %.1f GFLOP/s, %.2f cpu-ms/image\n", batch, opt.whole_batch ? " (one pass)" : "", threads, med * 1e3 / batch, flops / med / 1e9, cpu * 1e3 / repeat / batch);
     di_nn_op_time ot[64];
     int runs, n = di_nn_profile(s, ot, 64, &runs);
     double total = 0;

@@ -24,34 +24,37 @@ bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: on
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F)"
 echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A ours ort
+declare -A ours ort ourscpu ortcpu
 for threads in 1 2; do
   for batch in 1 8; do
     r=$repeat; [ "$batch" = 8 ] && r=$(( (repeat + 1) / 2 ))
     out=$("$build/bench/bench_engine" "$model" "$batch" "$threads" "$r" "$work/x1.npy") || exit 1
     echo "$out"
     ours[$threads,$batch]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
+    ourscpu[$threads,$batch]=$(echo "$out" | sed -n 's/.* \([0-9.]*\) cpu-ms\/image.*/\1/p' | head -1)
   done
   # batch 8 in one pass, for comparison with image-by-image tiling (nn.h)
   out=$(DI_WHOLE_BATCH=1 "$build/bench/bench_engine" "$model" 8 "$threads" $(( (repeat + 1) / 2 ))) || exit 1
   echo "$out" | head -1
   ours[$threads,8w]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
+  ourscpu[$threads,8w]=$(echo "$out" | sed -n 's/.* \([0-9.]*\) cpu-ms\/image.*/\1/p' | head -1)
   if [ $have_ort = 1 ]; then
     o=$(node tests/nn/ort_run.js "$model" "$work/x1.npy" "" --threads "$threads" --repeat "$repeat") || exit 1
     ort[$threads]=$(echo "$o" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
-    echo "onnxruntime threads $threads: ${ort[$threads]} ms/image"
+    ortcpu[$threads]=$(echo "$o" | sed -n 's/^ort cpu \([0-9.]*\) ms/\1/p')
+    echo "onnxruntime threads $threads: ${ort[$threads]} ms/image, ${ortcpu[$threads]} cpu-ms/image"
   fi
 done
 echo
 echo "Lines for bench/RESULTS.md (Engine):"
-echo "| threads | batch | ours ms/image | ours GFLOP/s | onnxruntime ms/image | onnxruntime GFLOP/s | ours / ort throughput |"
-echo "|---|---|---|---|---|---|---|"
+echo "| threads | batch | ours ms/image | ours GFLOP/s | onnxruntime ms/image | onnxruntime GFLOP/s | ours / ort throughput | ours cpu-ms/image | ort cpu-ms/image |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for threads in 1 2; do
   for batch in 1 8 8w; do
-    o=${ours[$threads,$batch]}; r=${ort[$threads]:-}
+    o=${ours[$threads,$batch]}; r=${ort[$threads]:-}; oc=${ourscpu[$threads,$batch]}; rc=${ortcpu[$threads]:--}
     label=$batch; [ "$batch" = 8w ] && label="8, one pass"
-    awk -v t="$threads" -v b="$label" -v o="$o" -v r="$r" -v g="$gflop" 'BEGIN {
-      if (r == "") printf "| %d | %s | %.1f | %.0f | - | - | - |\n", t, b, o, g / o * 1000;
-      else printf "| %d | %s | %.1f | %.0f | %.1f | %.0f | %.2fx |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o }'
+    awk -v t="$threads" -v b="$label" -v o="$o" -v r="$r" -v g="$gflop" -v oc="$oc" -v rc="$rc" 'BEGIN {
+      if (r == "") printf "| %d | %s | %.1f | %.0f | - | - | - | %s | - |\n", t, b, o, g / o * 1000, oc;
+      else printf "| %d | %s | %.1f | %.0f | %.1f | %.0f | %.2fx | %s | %s |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o, oc, rc }'
   done
 done
