@@ -244,7 +244,12 @@ static int choose_device(run_opts *o)
             di_cli_error("--device cuda: this depthindex was built without CUDA");
             return -1;
         }
-        int count = di_nn_cuda_device_count();
+        char why[160];
+        int count = di_nn_cuda_device_status(why, sizeof why);
+        if (count == 0) { /* (cuda) the runtime's reason, one line */
+            di_cli_error("no CUDA device: %s", why);
+            return -1;
+        }
         if (c->nn.device_index >= count) {
             di_cli_error("--device cuda:%d: %d CUDA device%s present", c->nn.device_index,
                          count, count == 1 ? "" : "s");
