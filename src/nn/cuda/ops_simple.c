@@ -270,6 +270,9 @@ int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
             sc[i] = ((const float *)scales->host)[nd - 2 + i];
     }
     if (x->dims[nd - 2] > 0x7fffffff || x->dims[nd - 1] > 0x7fffffff) return cu_refuse(err, st, "an input this large");
+    /* The host engine also has cubic; the GPU kernel has only these two. */
+    const char *mode = di_nn_attr_string(st->node, "mode", "nearest");
+    if (strcmp(mode, "linear") && strcmp(mode, "nearest")) return cu_refuse(err, st, "Resize mode '%s'", mode);
     simple_p *p = new_p(st, err);
     if (!p) return DI_ENOMEM;
     const char *ct = di_nn_attr_string(st->node, "coordinate_transformation_mode", "half_pixel");
