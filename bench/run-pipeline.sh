@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Pipeline benchmarks (issue 4), on SQLite:
 #   1. `run --depth-dir` on 10k faces against its slowest stage alone (loading
-#      and scoring the depth maps: `depthindex score` over the same files in
-#      as many processes as the run has workers, on the same cores);
+#      and scoring the depth maps: bench/pipeline_stage makes the workers'
+#      calls on the same files with as many threads, nothing else running);
 #   2. peak RSS with 1k and with 100k pending faces (memory is bounded by the
 #      queues, not by the number of faces: target equal within 10 %);
 #   3. with the CPU engine and the MiDaS v2.1 small graph (generated weights):
@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 di="$(pwd)/$build/depthindex"
+stage="$(pwd)/$build/bench/pipeline_stage"
 py=/usr/bin/python3
 size=${PIPE_BENCH_SIZE:-256}
 model_faces=${PIPE_BENCH_MODEL_FACES:-96}
@@ -57,21 +58,19 @@ for i in 1 2 3; do
   line=$("$di" run --db "sqlite:$work/s10k.db" --depth-dir "$work/s10k" --force --progress json | summary_line)
   rates+=("$(json_field "$line" images_per_s)")
   busy=$(echo "$line" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["busy_percent"])')
-  # the stage alone: load + score of the same files, one process per core
-  t0=$(date +%s.%N)
-  xargs -P "$ncpu" -n 1000 "$di" score <"$work/files" >/dev/null
-  t1=$(date +%s.%N)
-  alones+=("$("$py" -c "print('%.1f' % (10000 / ($t1 - $t0)))")")
+  # the stage alone: the same calls as the run's workers, as many threads
+  alones+=("$("$stage" "$ncpu" "$work/files" | sed 's/ images.*//')")
 done
 rate=$(best "${rates[@]}")
 alone=$(best "${alones[@]}")
 ratio=$("$py" -c "print('%.2f' % ($rate / $alone))")
 echo "pipeline: ${rates[*]} images/s (last busy %: $busy)"
-echo "load+score alone ($ncpu processes of depthindex score): ${alones[*]} images/s"
+echo "load+score alone (bench/pipeline_stage, $ncpu threads): ${alones[*]} images/s"
 echo "best pipeline / best stage alone = $ratio"
 
 echo "== 2. peak RSS with 1k and 100k pending faces (128x128 faces)"
 make_set r1k 250 128
+make_set r10k 2500 128
 make_set r100k 25000 128
 rss() { # db dir -> "KB rate"
   local out
@@ -80,9 +79,10 @@ rss() { # db dir -> "KB rate"
   echo "$(echo "$out" | sed -n 's/^RSS //p') $(json_field "$(echo "$out" | grep summary)" images_per_s)"
 }
 read -r rss1 r1 < <(rss r1k)
+read -r rss10 r10 < <(rss r10k)
 read -r rss100 r100 < <(rss r100k)
 rssratio=$("$py" -c "print('%.3f' % ($rss100 / $rss1))")
-echo "1k faces: peak RSS $rss1 KB ($r1 images/s); 100k faces: $rss100 KB ($r100 images/s); ratio $rssratio"
+echo "1k faces: peak RSS $rss1 KB ($r1 images/s); 10k: $rss10 KB ($r10 images/s); 100k faces: $rss100 KB ($r100 images/s); ratio 100k/1k $rssratio"
 
 model_line="(no model: ../shared/models/midas_v21_small_256.graph.onnx absent)"
 graph=../shared/models/midas_v21_small_256.graph.onnx
@@ -111,13 +111,30 @@ for l in sys.stdin:
   echo "end to end: ${e2es[*]} images/s; inference alone: ${infs[*]} images/s"
   model_line="CPU engine, MiDaS v2.1 small 256x256 (generated weights), $model_faces faces of 512x512 JPEG, batch $batch, $threads engine threads: end to end $e2e images/s, inference alone (depthindex infer, same batch and threads) $inf images/s: ratio $mratio (best of 2 each)"
   echo "$model_line"
+  # CPU seconds per image, which a busy shared machine disturbs much less than
+  # wall time: the marginal cost of more images (the difference of a long and
+  # a short run cancels model loading and kernel preparation).
+  cpu() { /usr/bin/time -f '%U %S' "$@" 2>&1 >/dev/null | tail -1 | "$py" -c 'import sys; u, s = sys.stdin.read().split(); print(float(u) + float(s))'; }
+  c1=$(cpu "$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" --repeat 1)
+  c4=$(cpu "$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" --repeat 4)
+  short=$(( model_faces / 3 / batch * batch ))
+  r1=$(cpu "$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
+         --device cpu --batch $batch --force --limit "$short" --progress none)
+  r2=$(cpu "$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
+         --device cpu --batch $batch --force --progress none)
+  cpu_line=$("$py" -c "
+ci = ($c4 - $c1) / (3 * $batch); cr = ($r2 - $r1) / ($model_faces - $short)
+print('CPU seconds per image: inference alone %.3f, end to end (decode, inference, post, write) %.3f: ratio %.2f' % (ci, cr, ci / cr))")
+  echo "$cpu_line"
+  model_line="$model_line
+- $cpu_line"
 fi
 
 cat <<EOF
 
 ---- for bench/RESULTS.md ----
 $(date -u +%Y-%m-%d), $(uname -m), $ncpu cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), SQLite:
-- \`run --depth-dir\`, 10k faces ${size}x${size}: $rate images/s; load+score alone ($ncpu processes of \`depthindex score\`): $alone images/s; pipeline / slowest stage alone = $ratio (best of 3 each)
-- peak RSS, 128x128 faces: 1k pending $rss1 KB, 100k pending $rss100 KB (ratio $rssratio; target <= 1.10)
+- \`run --depth-dir\`, 10k faces ${size}x${size}: $rate images/s; load+score alone (bench/pipeline_stage: the workers' calls, $ncpu threads, no database or queues): $alone images/s; pipeline / slowest stage alone = $ratio (best of 3 each)
+- peak RSS, 128x128 faces: 1k pending $rss1 KB, 10k $rss10 KB, 100k pending $rss100 KB (ratio 100k/1k $rssratio; target <= 1.10)
 - $model_line
 EOF

@@ -19,6 +19,8 @@ static void help(void)
            "  --threads N      CPU threads (default: all cores)\n"
            "  --repeat R       time R runs (default 1) and print the median\n"
            "  --profile        also print the time per op type (mean per run)\n"
+           "  --device cpu|cuda[:N]  where to run (default cpu)\n"
+           "  --precision fp32|tf32|fp16|bf16  CUDA compute precision (default fp32)\n"
            "  -h, --help       this help\n");
 }
 
@@ -52,6 +54,9 @@ int di_cmd_infer(int argc, char **argv)
     const char *model = NULL, *input = NULL, *output = NULL;
     int threads = 0, repeat = 1;
     bool profile = false;
+    di_nn_device device = DI_NN_CPU;
+    int device_index = 0;
+    di_nn_precision precision = DI_NN_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -68,6 +73,26 @@ int di_cmd_infer(int argc, char **argv)
                 di_cli_error("--repeat: expected a positive count, not '%s'", argv[i]);
                 return DI_EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--device") && has) { /* (cuda) device and precision */
+            const char *v = argv[++i];
+            char *end = NULL;
+            if (!strcmp(v, "cpu")) device = DI_NN_CPU;
+            else if (!strcmp(v, "cuda")) device = DI_NN_CUDA;
+            else if (!strncmp(v, "cuda:", 5) && v[5] && (device_index = (int)strtol(v + 5, &end, 10)) >= 0 && !*end) device = DI_NN_CUDA;
+            else {
+                di_cli_error("--device: expected cpu, cuda or cuda:N, not '%s'", v);
+                return DI_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--precision") && has) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "fp32")) precision = DI_NN_FP32;
+            else if (!strcmp(v, "tf32")) precision = DI_NN_TF32;
+            else if (!strcmp(v, "fp16")) precision = DI_NN_FP16;
+            else if (!strcmp(v, "bf16")) precision = DI_NN_BF16;
+            else {
+                di_cli_error("--precision: expected fp32, tf32, fp16 or bf16, not '%s'", v);
+                return DI_EXIT_USAGE;
+            }
         } else if (!strcmp(a, "--profile")) profile = true;
         else {
             di_cli_error("infer: unknown option or missing value: %s (see depthindex infer --help)", a);
@@ -77,6 +102,17 @@ int di_cmd_infer(int argc, char **argv)
     if (!model || !input) {
         di_cli_error("infer: --model and --input are required (see depthindex infer --help)");
         return DI_EXIT_USAGE;
+    }
+    if (device == DI_NN_CUDA) { /* (cuda) a setup error before any work */
+        char why[160];
+        if (!di_nn_cuda_built()) {
+            di_cli_error("--device cuda: this depthindex was built without CUDA");
+            return DI_EXIT_USAGE;
+        }
+        if (di_nn_cuda_device_status(why, sizeof why) == 0) {
+            di_cli_error("no CUDA device: %s", why);
+            return DI_EXIT_USAGE;
+        }
     }
     di_error err;
     di_error_clear(&err);
@@ -89,6 +125,9 @@ int di_cmd_infer(int argc, char **argv)
     di_nn_options_default(&opt);
     opt.threads = threads;
     opt.profile = profile;
+    opt.device = device;
+    opt.device_index = device_index;
+    opt.precision = precision;
     di_nn_session *s = NULL;
     int status = DI_EXIT_SOME_FAILED;
     float *y = NULL;

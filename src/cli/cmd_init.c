@@ -157,6 +157,18 @@ int di_cmd_init(int argc, char **argv)
         di_cli_error("init: --demo needs --images DIR");
         return DI_EXIT_USAGE;
     }
+    /* init creates: for SQLite that includes the folder of the file */
+    di_url u;
+    if (di_url_parse(db.store.url, &u, NULL) == 0 && strcmp(u.scheme, "sqlite") == 0) {
+        char *slash = strrchr(u.path, '/');
+        if (slash && slash != u.path) {
+            *slash = '\0';
+            if (mkdir_p(u.path)) {
+                di_cli_error("%s: cannot create the folder: %s", u.path, strerror(errno));
+                return DI_EXIT_USAGE;
+            }
+        }
+    }
     di_error err = {0};
     di_store *st = NULL;
     if (di_store_open(&db.store, true, &st, &err)) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,7 +244,12 @@ static int choose_device(run_opts *o)
             di_cli_error("--device cuda: this depthindex was built without CUDA");
             return -1;
         }
-        int count = di_nn_cuda_device_count();
+        char why[160];
+        int count = di_nn_cuda_device_status(why, sizeof why);
+        if (count == 0) { /* (cuda) the runtime's reason, one line */
+            di_cli_error("no CUDA device: %s", why);
+            return -1;
+        }
         if (c->nn.device_index >= count) {
             di_cli_error("--device cuda:%d: %d CUDA device%s present", c->nn.device_index,
                          count, count == 1 ? "" : "s");
@@ -303,10 +309,17 @@ static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
     char line[1024];
     di_progress_line(pr, &s, o->progress, line, sizeof line);
     switch (o->progress) {
-    case DI_PROGRESS_TTY:
+    case DI_PROGRESS_TTY: {
+        /* one line that rewrites itself: never wider than the terminal, or
+        ** it wraps and \r no longer returns to its start */
+        struct winsize ws;
+        if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+            strlen(line) >= ws.ws_col)
+            line[ws.ws_col - 1] = '\0';
         fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
         break;
+    }
     case DI_PROGRESS_PLAIN:
         fprintf(stderr, "%s\n", line);
         fflush(stderr);
@@ -408,10 +421,17 @@ int di_cmd_run(int argc, char **argv)
                         outcome, summary, sizeof summary);
     fputs(summary, stdout);
     fflush(stdout);
-    if (s.failed)
-        fprintf(stderr, "depthindex: %lld face%s failed; see table depthindex_errors "
-                        "(depthindex status)\n",
-                (long long)s.failed, s.failed == 1 ? "" : "s");
+    if (s.failed) {
+        di_pipeline_failure first[DI_PIPELINE_FIRST_FAILURES];
+        int n = di_pipeline_first_failures(p, first);
+        fprintf(stderr, "depthindex: %lld face%s failed; all are in table depthindex_errors "
+                        "(depthindex status counts them)%s\n",
+                (long long)s.failed, s.failed == 1 ? "" : "s",
+                n ? "; the first:" : "");
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "  id %lld, face %s: %s\n", (long long)first[i].id,
+                    o.cfg.store.faces[first[i].face], first[i].error);
+    }
     di_pipeline_destroy(p);
     if (rc)
         return DI_EXIT_USAGE;

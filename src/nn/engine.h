@@ -62,6 +62,8 @@ struct di_nn_session {
     di_nn_profile_entry prof[DI_NN_MAX_PROFILE];
     int nprof;
     int runs_profiled;
+    struct di_nn_cuda *cuda; /* the CUDA backend's state (cuda/), NULL on the CPU */
+    int cpu_pending;         /* di_nn_run_async on the CPU: runs not yet waited */
     int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
 };
 

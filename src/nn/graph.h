@@ -97,6 +97,10 @@ int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
 int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
                            di_error *err);
 void di_nn_graph_free(di_nn_graph *g);
+/* rewrite.c: exported patterns into single nodes (the Div/Erf/Add/Mul/Mul
+** form of GELU into Gelu, the nine-node LayerNorm into LayerNormalization);
+** done by the loader, except for DI_NN_LOAD_INFO. */
+int di_nn_rewrite(di_nn_graph *g);
 
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);

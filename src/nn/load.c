@@ -480,6 +480,8 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
 
     rc = topo_sort(g, err);
     if (rc) return rc;
+    /* fusions of exported patterns; a description keeps the file's nodes */
+    if (!(L->flags & DI_NN_LOAD_INFO) && di_nn_rewrite(g)) return di_fail(err, DI_ENOMEM, "out of memory");
 
     for (int i = 0; i < g->nnodes; i++) {
         di_nn_node *nd = &g->nodes[i];

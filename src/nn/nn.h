@@ -77,5 +77,23 @@ int di_nn_fill_weights(const char *in_path, const char *out_path,
 bool di_nn_cuda_built(void);
 /* Number of CUDA devices present (0 when none or not built). */
 int di_nn_cuda_device_count(void);
+/* The same; when 0, why into why (cudaGetDeviceCount's message, or "built
+** without CUDA"). */
+int di_nn_cuda_device_status(char *why, size_t why_size);
+
+/* Host buffers for batches: page-locked (pinned) when a CUDA device is
+** present, so that uploads and downloads are asynchronous and at full
+** speed; plain 64-byte aligned memory otherwise. Free with di_nn_free_host. */
+void *di_nn_alloc_host(size_t bytes);
+void di_nn_free_host(void *p);
+
+/* An asynchronous run: queued (on CUDA: upload, compute, download on the
+** session's streams); output is valid after the matching di_nn_wait. At most
+** two runs in flight per session, waited in order, so that the upload of
+** one batch and the download of another overlap a compute. On the CPU the
+** run happens inside di_nn_run_async. */
+int di_nn_run_async(di_nn_session *s, const float *input, int batch,
+                    float *output, size_t output_capacity, di_error *err);
+int di_nn_wait(di_nn_session *s, di_error *err);
 
 #endif

@@ -21,7 +21,13 @@
     X(Min) X(Sum) X(Mean) X(ReduceProd) X(ReduceSumSquare) X(ReduceL1)         \
     X(ReduceL2) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin)         \
     X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth) X(Size) X(Dropout) \
-    X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu)
+    X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu)                    \
+    OPS_NNOPS(X)
+
+/* ops_activ.c */
+#define OPS_NNOPS(X)                                                        \
+    X(ThresholdedRelu) X(Shrink) X(Mish) X(Tan) X(Asin) X(Acos) X(Atan)     \
+    X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(IsNaN) X(IsInf)
 
 #define DECL(name) extern const di_nn_op di_op_##name;
 OPS(DECL)

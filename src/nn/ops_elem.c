@@ -182,10 +182,28 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
                 ob += idx * s->sb[d];                                         \
             }                                                                 \
             T *yr = Y + r * (size_t)inner;                                    \
-            for (int64_t i = 0; i < inner; i++) {                             \
-                T x = A[oa + i * ia_s], z = B[ob + i * ib_s];                 \
-                yr[i] = (EXPR);                                               \
-            }                                                                 \
+            const T *ar = A + oa, *br = B + ob;                               \
+            /* constant strides, so that these vectorise */                   \
+            if (ia_s == 1 && ib_s == 1)                                       \
+                for (int64_t i = 0; i < inner; i++) {                         \
+                    T x = ar[i], z = br[i];                                   \
+                    yr[i] = (EXPR);                                           \
+                }                                                             \
+            else if (ia_s == 1 && ib_s == 0)                                  \
+                for (int64_t i = 0; i < inner; i++) {                         \
+                    T x = ar[i], z = br[0];                                   \
+                    yr[i] = (EXPR);                                           \
+                }                                                             \
+            else if (ia_s == 0 && ib_s == 1)                                  \
+                for (int64_t i = 0; i < inner; i++) {                         \
+                    T x = ar[0], z = br[i];                                   \
+                    yr[i] = (EXPR);                                           \
+                }                                                             \
+            else                                                              \
+                for (int64_t i = 0; i < inner; i++) {                         \
+                    T x = ar[i * ia_s], z = br[i * ib_s];                     \
+                    yr[i] = (EXPR);                                           \
+                }                                                             \
         }                                                                     \
     } while (0)
 
@@ -202,7 +220,11 @@ static int bin_run(di_nn_kctx *k, di_error *err)
         case OP_SUB: BIN_LOOP(float, x - z); break;
         case OP_MUL: BIN_LOOP(float, x * z); break;
         case OP_DIV: BIN_LOOP(float, x / z); break;
-        default: BIN_LOOP(float, powf(x, z)); break;
+        default:
+            /* x^2 (the decomposed LayerNorm's variance) as a product: powf is slow */
+            if (di_nn_numel(k->in[1]) == 1 && *(const float *)b == 2.f) BIN_LOOP(float, ((void)z, x * x));
+            else BIN_LOOP(float, powf(x, z));
+            break;
         }
         return DI_OK;
     }

@@ -112,18 +112,64 @@ static int unary_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
+/* Gelu through oneDNN's eltwise primitive (a vectorised erf / tanh): the
+** MLP of a transformer runs it on its widest tensor. Other ops: no state. */
+typedef struct eltwise_state {
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst;
+} eltwise_state;
+
+static void unary_release(void *p)
+{
+    eltwise_state *s = p;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->src) dnnl_memory_destroy(s->src);
+    if (s->dst) dnnl_memory_destroy(s->dst);
+    free(s);
+}
+
+static void gelu_dnnl(di_nn_kctx *k, int kind)
+{
+    dnnl_dims_t d = {di_nn_numel(k->in[0])};
+    if (d[0] == 0) return;
+    eltwise_state *s = calloc(1, sizeof *s);
+    dnnl_memory_desc_t md;
+    dnnl_eltwise_desc_t ed;
+    dnnl_primitive_desc_t pd = NULL;
+    bool ok = s && dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_f32, dnnl_a) == dnnl_success &&
+              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, kind == U_GELU ? dnnl_eltwise_gelu_erf : dnnl_eltwise_gelu_tanh, &md, 0.f, 0.f) == dnnl_success &&
+              dnnl_primitive_desc_create(&pd, &ed, NULL, k->env->engine, NULL) == dnnl_success &&
+              dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
+              dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+              dnnl_memory_create(&s->dst, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ok) k->state = s;
+    else unary_release(s); /* the plain loop does it */
+}
+
 static int unary_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    bool int_ok = (unary_kind(k->node) == U_NEG || unary_kind(k->node) == U_ABS) && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
+    int kind = unary_kind(k->node);
+    bool int_ok = (kind == U_NEG || kind == U_ABS) && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
     if (x->dtype != DI_DT_FLOAT && !int_ok) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    if (kind == U_GELU || kind == U_GELU_TANH) gelu_dnnl(k, kind);
     return DI_OK;
 }
 
 static int unary_run(di_nn_kctx *k, di_error *err)
 {
-    (void)err;
+    eltwise_state *es = k->state;
+    if (es) {
+        dnnl_memory_set_data_handle(es->src, k->in[0]->data);
+        dnnl_memory_set_data_handle(es->dst, k->out[0]->data);
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, es->src}, {DNNL_ARG_DST, es->dst}};
+        dnnl_status_t st = dnnl_primitive_execute(es->prim, k->env->stream, 2, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(k->env->stream);
+        return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "gelu", st);
+    }
     int kind = unary_kind(k->node);
     int64_t n = di_nn_numel(k->in[0]);
     if (k->in[0]->dtype == DI_DT_INT64) {
@@ -183,7 +229,7 @@ static int unary_run(di_nn_kctx *k, di_error *err)
 #define UNARY_OP(NAME)                                                        \
     const di_nn_op di_op_##NAME = {                                           \
         .name = #NAME, .min_in = 1, .max_in = 1, .check = unary_check,        \
-        .prepare = unary_prepare, .run = unary_run,                           \
+        .prepare = unary_prepare, .run = unary_run, .release = unary_release, \
     };
 UNARY_OP(Sqrt)
 UNARY_OP(Erf)

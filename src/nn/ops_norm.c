@@ -27,7 +27,57 @@ static int norm_axis(const di_nn_kctx *k, int64_t axis, int *out, di_error *err)
 
 typedef struct split3 {
     int64_t outer, n, inner;
+    /* oneDNN's softmax over [outer, n, inner] (vectorised exp); NULL: the
+    ** plain loop below */
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst, scratch;
 } split3;
+
+static void softmax_release(void *p)
+{
+    split3 *s = p;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->src) dnnl_memory_destroy(s->src);
+    if (s->dst) dnnl_memory_destroy(s->dst);
+    if (s->scratch) dnnl_memory_destroy(s->scratch);
+    free(s);
+}
+
+/* The oneDNN primitive for s, or nothing (s->prim stays NULL) when oneDNN
+** has none: the plain loop then does the work. */
+static void softmax_dnnl(di_nn_kctx *k, split3 *s, bool logsm)
+{
+    if (s->outer * s->n * s->inner == 0) return;
+    /* [outer, n] when the axis is the last one: oneDNN's dense-axis kernel */
+    dnnl_dims_t d = {s->outer, s->n, s->inner};
+    int nd = s->inner == 1 ? 2 : 3;
+    dnnl_memory_desc_t md;
+    dnnl_softmax_v2_desc_t sd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    bool ok = dnnl_memory_desc_init_by_tag(&md, nd, d, dnnl_f32, nd == 2 ? dnnl_ab : dnnl_abc) == dnnl_success &&
+              dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference, logsm ? dnnl_softmax_log : dnnl_softmax_accurate, &md, &md, 1) == dnnl_success &&
+              dnnl_primitive_attr_create(&attr) == dnnl_success &&
+              dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
+              dnnl_primitive_desc_create(&pd, &sd, attr, k->env->engine, NULL) == dnnl_success;
+    const dnnl_memory_desc_t *scr = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
+    size_t sb = scr ? dnnl_memory_desc_get_size(scr) : 0;
+    ok = ok && dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
+         dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&s->dst, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         (!sb || dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success);
+    if (ok) k->scratch_bytes = sb;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (!ok) {
+        if (s->prim) dnnl_primitive_destroy(s->prim);
+        if (s->src) dnnl_memory_destroy(s->src);
+        if (s->dst) dnnl_memory_destroy(s->dst);
+        s->prim = NULL;
+        s->src = s->dst = NULL;
+    }
+}
 
 static int softmax_prepare(di_nn_kctx *k, di_error *err)
 {
@@ -37,7 +87,7 @@ static int softmax_prepare(di_nn_kctx *k, di_error *err)
     /* opset < 13: coerced to 2-D at axis (default 1); from 13: one axis (default -1) */
     bool legacy = k->env->opset < 13;
     if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", legacy ? 1 : -1), &axis, err))) return rc;
-    split3 *s = malloc(sizeof *s);
+    split3 *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
     s->outer = s->inner = s->n = 1;
     for (int i = 0; i < axis; i++) s->outer *= x->dims[i];
@@ -48,16 +98,29 @@ static int softmax_prepare(di_nn_kctx *k, di_error *err)
         for (int i = axis + 1; i < x->ndim; i++) s->inner *= x->dims[i];
     }
     di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    softmax_dnnl(k, s, !strcmp(k->node->op_type, "LogSoftmax"));
     k->state = s;
     return DI_OK;
 }
 
 static int softmax_run(di_nn_kctx *k, di_error *err)
 {
-    (void)err;
     const split3 *s = k->state;
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
+    if (s->prim) {
+        dnnl_memory_set_data_handle(s->src, k->in[0]->data);
+        dnnl_memory_set_data_handle(s->dst, k->out[0]->data);
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}};
+        int na = 2;
+        if (s->scratch) {
+            dnnl_memory_set_data_handle(s->scratch, k->scratch);
+            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
+        }
+        dnnl_status_t st = dnnl_primitive_execute(s->prim, k->env->stream, na, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(k->env->stream);
+        return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "softmax", st);
+    }
     bool logsm = !strcmp(k->node->op_type, "LogSoftmax");
     int64_t rows = s->outer * s->inner, st = s->inner;
 #pragma omp parallel for num_threads(k->env->threads) if (rows * s->n > 32768) schedule(static)
@@ -84,8 +147,8 @@ static int softmax_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Softmax = {.name = "Softmax", .min_in = 1, .max_in = 1, .prepare = softmax_prepare, .run = softmax_run, .release = free};
-const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax", .min_in = 1, .max_in = 1, .prepare = softmax_prepare, .run = softmax_run, .release = free};
+const di_nn_op di_op_Softmax = {.name = "Softmax", .min_in = 1, .max_in = 1, .prepare = softmax_prepare, .run = softmax_run, .release = softmax_release};
+const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax", .min_in = 1, .max_in = 1, .prepare = softmax_prepare, .run = softmax_run, .release = softmax_release};
 
 /* ---- LayerNormalization ---- */
 

@@ -1,5 +1,5 @@
 /*
-** ops_resize.c: Resize, linear and nearest, over the last two axes.
+** ops_resize.c: Resize, linear, nearest and cubic, over the last two axes.
 **
 ** Coordinate modes: half_pixel, pytorch_half_pixel, align_corners,
 ** asymmetric; nearest modes: round_prefer_floor/ceil, floor, ceil. Scales or
@@ -7,6 +7,11 @@
 ** row and column are worked out once per plan. Works on plain NCHW and on
 ** oneDNN's channels-inner layouts (nChw8c, nChw16c, nhwc), so a decoder's
 ** Resize between two convs costs no reorder.
+**
+** Cubic (cubic_coeff_a, exclude_outside) takes four source rows and columns
+** per output one, edges repeated as in the ONNX reference; DINOv2 (Depth
+** Anything) resizes its position embedding that way when the input is not
+** its 518x518, a constant the plan folds.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -18,7 +23,9 @@ enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC };
 enum { NM_ROUND_FLOOR, NM_ROUND_CEIL, NM_FLOOR, NM_CEIL };
 
 typedef struct resize_state {
-    bool linear;
+    bool linear, cubic;
+    int64_t *cy, *cx; /* cubic: 4 source indices per output row / column */
+    float *wcy, *wcx; /* and their 4 weights */
     int64_t planes, ih, iw, oh, ow, block; /* block: channels per pixel (1 plain) */
     int64_t *y0, *y1, *x0, *x1;
     float *wy, *wx;
@@ -34,6 +41,10 @@ static void resize_release(void *p)
     free(s->x1);
     free(s->wy);
     free(s->wx);
+    free(s->cy);
+    free(s->cx);
+    free(s->wcy);
+    free(s->wcx);
     free(s);
 }
 
@@ -59,7 +70,7 @@ static int resize_check(const di_nn_graph *g, const di_nn_node *n, di_error *err
 {
     (void)g;
     const char *mode = di_nn_attr_string(n, "mode", "nearest");
-    if (strcmp(mode, "nearest") && strcmp(mode, "linear")) return di_nn_unsupported(err, n, "mode=%s", mode);
+    if (strcmp(mode, "nearest") && strcmp(mode, "linear") && strcmp(mode, "cubic")) return di_nn_unsupported(err, n, "mode=%s", mode);
     const char *ct = di_nn_attr_string(n, "coordinate_transformation_mode", "half_pixel");
     if (coord_mode(ct) < 0) return di_nn_unsupported(err, n, "coordinate_transformation_mode=%s", ct);
     const char *nm = di_nn_attr_string(n, "nearest_mode", "round_prefer_floor");
@@ -113,6 +124,31 @@ static int axis_tables(bool linear, int ct, int nm, int64_t in, int64_t out,
         }
     }
     return DI_OK;
+}
+
+/* The cubic convolution kernel at distance d (Keys, with coefficient a). */
+static double cubic_weight(double d, double a)
+{
+    d = fabs(d);
+    if (d <= 1) return ((a + 2) * d - (a + 3)) * d * d + 1;
+    if (d < 2) return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
+    return 0;
+}
+
+static void cubic_tables(int ct, int64_t in, int64_t out, double scale, double a,
+                         bool exclude_outside, int64_t *idx, float *w)
+{
+    for (int64_t o = 0; o < out; o++) {
+        double x = source_coord(ct, o, in, out, scale), f = floor(x), t = x - f, sum = 0, wt[4];
+        for (int j = 0; j < 4; j++) {
+            int64_t i = (int64_t)f - 1 + j;
+            wt[j] = cubic_weight(t + 1 - j, a);
+            if (exclude_outside && (i < 0 || i >= in)) wt[j] = 0;
+            sum += wt[j];
+            idx[4 * o + j] = i < 0 ? 0 : i >= in ? in - 1 : i; /* edges repeat */
+        }
+        for (int j = 0; j < 4; j++) w[4 * o + j] = (float)(exclude_outside && sum != 0 ? wt[j] / sum : wt[j]);
+    }
 }
 
 /* Which oneDNN layout with channels innermost a tensor has: nChw16c,
@@ -171,6 +207,7 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
     resize_state *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
     s->linear = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "linear");
+    s->cubic = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "cubic");
     int ct = coord_mode(di_nn_attr_string(n, "coordinate_transformation_mode", "half_pixel"));
     int nm = nearest_mode(di_nn_attr_string(n, "nearest_mode", "round_prefer_floor"));
     s->ih = x->dims[nd - 2];
@@ -194,6 +231,20 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
     }
     axis_tables(s->linear, ct, nm, s->ih, s->oh, sc[nd - 2], s->y0, s->y1, s->wy);
     axis_tables(s->linear, ct, nm, s->iw, s->ow, sc[nd - 1], s->x0, s->x1, s->wx);
+    if (s->cubic) {
+        double a = di_nn_attr_float(n, "cubic_coeff_a", -0.75f);
+        bool excl = di_nn_attr_int(n, "exclude_outside", 0) != 0;
+        s->cy = malloc(4 * hn * sizeof(int64_t));
+        s->cx = malloc(4 * wn * sizeof(int64_t));
+        s->wcy = malloc(4 * hn * sizeof(float));
+        s->wcx = malloc(4 * wn * sizeof(float));
+        if (!s->cy || !s->cx || !s->wcy || !s->wcx) {
+            resize_release(s);
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        }
+        cubic_tables(ct, s->ih, s->oh, sc[nd - 2], a, excl, s->cy, s->wcy);
+        cubic_tables(ct, s->iw, s->ow, sc[nd - 1], a, excl, s->cx, s->wcx);
+    }
     di_nn_set_shape(y, DI_DT_FLOAT, nd, od);
     if (tag) {
         dnnl_dims_t d = {od[0], od[1], od[2], od[3]};
@@ -218,6 +269,24 @@ static int resize_run(di_nn_kctx *k, di_error *err)
         const float *plane = x + p * s->ih * iw * b;
         const float *r0 = plane + s->y0[oy] * iw * b, *r1 = plane + s->y1[oy] * iw * b;
         float *out = y + (p * s->oh + oy) * ow * b;
+        if (s->cubic) {
+            const int64_t *ry = s->cy + 4 * oy;
+            const float *wy4 = s->wcy + 4 * oy;
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t *cx = s->cx + 4 * ox;
+                const float *wx4 = s->wcx + 4 * ox;
+                for (int64_t c = 0; c < b; c++) {
+                    float acc = 0.f;
+                    for (int jy = 0; jy < 4; jy++) {
+                        const float *row = plane + ry[jy] * iw * b + c;
+                        float h = wx4[0] * row[cx[0] * b] + wx4[1] * row[cx[1] * b] + wx4[2] * row[cx[2] * b] + wx4[3] * row[cx[3] * b];
+                        acc += wy4[jy] * h;
+                    }
+                    out[ox * b + c] = acc;
+                }
+            }
+            continue;
+        }
         if (!s->linear) {
             for (int64_t ox = 0; ox < ow; ox++)
                 for (int64_t c = 0; c < b; c++) out[ox * b + c] = r0[s->x0[ox] * b + c];

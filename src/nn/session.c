@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "cuda/cuda.h"
 
 void di_nn_options_default(di_nn_options *o)
 {
@@ -18,11 +19,6 @@ void di_nn_options_default(di_nn_options *o)
     o->threads = 0;
     o->device = DI_NN_CPU;
     o->precision = DI_NN_FP32;
-}
-
-int di_nn_cuda_device_count(void)
-{
-    return 0; /* the CUDA backend is not part of this build */
 }
 
 const di_nn_graph *di_nn_session_graph(const di_nn_session *s)
@@ -83,9 +79,9 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
     }
     if (opt) s->opt = *opt;
     else di_nn_options_default(&s->opt);
-    if (s->opt.device != DI_NN_CPU) {
+    if (s->opt.device != DI_NN_CPU && s->opt.device != DI_NN_CUDA) {
         di_nn_session_destroy(s);
-        return di_fail(err, DI_EUNSUPPORTED, "the CUDA backend is not part of this build");
+        return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
     if (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16) {
         di_nn_session_destroy(s);
@@ -126,6 +122,16 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
             if (ins[i].dims[d] < 0) all_known = false;
         }
     }
+    /* CUDA hook (cuda/cuda.h): the backend mirrors this session's plans on
+    ** the GPU; it plans the declared shapes itself */
+    if (s->opt.device == DI_NN_CUDA) {
+        int rc = di_nn_cuda_attach(s, err);
+        if (rc) {
+            di_nn_session_destroy(s);
+            return rc;
+        }
+        all_known = false;
+    }
     if (all_known) {
         di_nn_plan *p;
         thread_scope ts = threads_enter(s);
@@ -153,6 +159,7 @@ int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
 void di_nn_session_destroy(di_nn_session *s)
 {
     if (!s) return;
+    di_nn_cuda_detach(s); /* CUDA hook */
     for (int i = 0; i < DI_NN_MAX_PLANS; i++) di_nn_plan_free(s->plans[i], s);
     if (s->persist && s->g)
         for (int i = 0; i < s->g->nnodes; i++)
@@ -284,6 +291,7 @@ int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
 {
     if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
     if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
+    if (s->cuda) return di_nn_cuda_output_shape(s, batch, dims, ndim, err); /* CUDA hook */
     di_nn_io io;
     thread_scope ts = threads_enter(s);
     bool tiled = tile_batch(s, batch, err);
@@ -349,6 +357,7 @@ int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
     if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
     if (!input || !output) return di_fail(err, DI_EINVAL, "no input or output buffer");
     if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
+    if (s->cuda) return di_nn_cuda_run(s, input, batch, output, output_capacity, err); /* CUDA hook */
     thread_scope ts = threads_enter(s);
     bool tiled = tile_batch(s, batch, err);
     int per_run = tiled ? 1 : batch, runs = tiled ? batch : 1;
@@ -380,6 +389,7 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
                  di_nn_io *outs, int nouts, di_error *err)
 {
     for (int i = 0; i < nouts; i++) outs[i].data = NULL;
+    if (s->cuda) return di_nn_cuda_run_io(s, ins, nins, outs, nouts, err); /* CUDA hook */
     thread_scope ts = threads_enter(s);
     di_nn_plan *p;
     int rc = di_nn_get_plan(s, ins, nins, &p, err);
@@ -413,6 +423,7 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
 
 double di_nn_flops(di_nn_session *s, int batch, di_error *err)
 {
+    if (s->cuda) return di_nn_cuda_flops(s, batch, err); /* CUDA hook */
     di_nn_io io;
     thread_scope ts = threads_enter(s);
     bool tiled = tile_batch(s, batch, err);

@@ -101,7 +101,7 @@ void *di_decoder_main(void *arg)
         int slot = atomic_fetch_add(&b->next, 1);
         di_item *it = &b->slots[slot];
         float *dst = b->input + (size_t)slot * chw;
-        double t0 = di_now();
+        double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
         di_error e = {0};
         int rc = scratch ? decode_one(p, it, dst, scratch, &e)
                          : di_fail(&e, DI_ENOMEM, "out of memory for decoding");
@@ -109,7 +109,7 @@ void *di_decoder_main(void *arg)
             di_item_fail(it, e.msg);
             memset(dst, 0, chw * sizeof *dst);
         }
-        di_pipe_busy(p, DI_STAGE_DECODE, t0);
+        di_pipe_end(p, DI_STAGE_DECODE, t0);
         if (atomic_fetch_add(&b->done, 1) + 1 == b->n)
             di_queue_push(p->infer_q, b);
     }
@@ -126,10 +126,10 @@ void *di_infer_main(void *arg)
     const size_t plane = (size_t)p->out_h * p->out_w;
     di_batch *b;
     while ((b = di_queue_pop(p->infer_q))) {
-        double t0 = di_now();
+        double t0 = di_pipe_begin(p, DI_STAGE_INFER);
         di_error e = {0};
         int rc = di_nn_run(nn, b->input, b->n, b->output, (size_t)b->n * plane, &e);
-        di_pipe_busy(p, DI_STAGE_INFER, t0);
+        di_pipe_end(p, DI_STAGE_INFER, t0);
         for (int i = 0; i < b->n; i++) {
             di_item *it = di_queue_pop(p->free_items);
             float *depth = it->depth;

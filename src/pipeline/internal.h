@@ -76,17 +76,33 @@ struct di_pipeline {
 
     atomic_llong queued, ok, failed, scored;
     atomic_ullong busy_ns[DI_STAGE_COUNT];
+    /* work in progress, so that a long inference run shows as busy while it
+    ** runs and not only once it ends: how many threads of the stage are
+    ** working and the sum of their start times, under one lock per stage */
+    pthread_mutex_t active_lock[DI_STAGE_COUNT];
+    int active[DI_STAGE_COUNT];
+    double active_since[DI_STAGE_COUNT];
     double t_start, t_end;
 
+    di_pipeline_failure first_failures[DI_PIPELINE_FIRST_FAILURES];
+    int nfirst_failures; /* under fatal_lock */
     pthread_mutex_t fatal_lock;
     int fatal_code;
     di_error fatal;
 };
 
+/* The stop flag is read with an atomic load here (the store's retry loops
+** poll it through its volatile pointer) and set with an atomic store. */
+static inline bool di_pipe_stopped(di_pipeline *p)
+{
+    return __atomic_load_n(&p->stop, __ATOMIC_SEQ_CST);
+}
+
 /* Records the first fatal error and stops the reader. */
 void di_pipe_fatal(di_pipeline *p, const di_error *e);
-/* Adds a busy interval to a stage. */
-void di_pipe_busy(di_pipeline *p, int stage, double t0);
+/* A stage's thread starts working (returns the start time) and ends. */
+double di_pipe_begin(di_pipeline *p, int stage);
+void di_pipe_end(di_pipeline *p, int stage, double t0);
 /* Fills item->error (and ok = false) from an error. */
 void di_item_fail(di_item *it, const char *msg);
 

@@ -45,15 +45,29 @@ void di_pipe_fatal(di_pipeline *p, const di_error *e)
         p->fatal = *e;
     }
     pthread_mutex_unlock(&p->fatal_lock);
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
     atomic_store(&p->stopping, true);
 }
 
-void di_pipe_busy(di_pipeline *p, int stage, double t0)
+double di_pipe_begin(di_pipeline *p, int stage)
+{
+    double t0 = di_now();
+    pthread_mutex_lock(&p->active_lock[stage]);
+    p->active[stage]++;
+    p->active_since[stage] += t0;
+    pthread_mutex_unlock(&p->active_lock[stage]);
+    return t0;
+}
+
+void di_pipe_end(di_pipeline *p, int stage, double t0)
 {
     double dt = di_now() - t0;
+    pthread_mutex_lock(&p->active_lock[stage]);
+    p->active[stage]--;
+    p->active_since[stage] -= t0;
     if (dt > 0)
         atomic_fetch_add(&p->busy_ns[stage], (unsigned long long)(dt * 1e9));
+    pthread_mutex_unlock(&p->active_lock[stage]);
 }
 
 void di_item_fail(di_item *it, const char *msg)
@@ -275,6 +289,8 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     p->cfg = *cfg;
     p->model_mode = cfg->depth_dir == NULL;
     pthread_mutex_init(&p->fatal_lock, NULL);
+    for (int i = 0; i < DI_STAGE_COUNT; i++)
+        pthread_mutex_init(&p->active_lock[i], NULL);
 
     rc = di_store_open(&p->cfg.store, false, &p->read_store, err);
     if (!rc)
@@ -296,12 +312,12 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
         if (p->ninfer > DI_PIPELINE_MAX_STREAMS)
             p->ninfer = DI_PIPELINE_MAX_STREAMS;
     }
+    /* the split first: the engine's sessions are created with its threads */
+    choose_split(p);
     if (!rc && p->model_mode)
         rc = open_model(p, err);
-    if (!rc) {
-        choose_split(p);
+    if (!rc)
         rc = alloc_pools(p, err);
-    }
     if (!rc && p->model_mode)
         rc = warm_up(p, err);
     if (rc) {
@@ -345,7 +361,7 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
 
 void di_pipeline_stop(di_pipeline *p)
 {
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
     atomic_store(&p->stopping, true);
 }
 
@@ -365,8 +381,13 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     bool done = atomic_load(&p->done);
     double end = done ? p->t_end : di_now();
     s->elapsed = p->t_start > 0 ? end - p->t_start : 0;
-    for (int i = 0; i < DI_STAGE_COUNT; i++)
-        s->busy[i] = (double)atomic_load(&p->busy_ns[i]) * 1e-9;
+    double now = di_now();
+    for (int i = 0; i < DI_STAGE_COUNT; i++) {
+        pthread_mutex_lock(&p->active_lock[i]);
+        double running = p->active[i] * now - p->active_since[i];
+        s->busy[i] = (double)atomic_load(&p->busy_ns[i]) * 1e-9 + (running > 0 ? running : 0);
+        pthread_mutex_unlock(&p->active_lock[i]);
+    }
     s->threads[DI_STAGE_READ] = 1;
     s->threads[DI_STAGE_DECODE] = p->model_mode ? p->ndecoders : p->nworkers;
     s->threads[DI_STAGE_INFER] = p->model_mode ? p->ninfer : 0;
@@ -385,6 +406,15 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;
+}
+
+int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    int n = p->nfirst_failures;
+    memcpy(out, p->first_failures, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&p->fatal_lock);
+    return n;
 }
 
 int di_pipeline_wait(di_pipeline *p, di_error *err)
@@ -439,5 +469,7 @@ void di_pipeline_destroy(di_pipeline *p)
     free(p->decoders);
     free(p->workers);
     pthread_mutex_destroy(&p->fatal_lock);
+    for (int i = 0; i < DI_STAGE_COUNT; i++)
+        pthread_mutex_destroy(&p->active_lock[i]);
     free(p);
 }

@@ -88,6 +88,19 @@ typedef struct di_pipeline_stats {
 
 typedef struct di_pipeline di_pipeline;
 
+/* The first failures of a run, for people (all of them are in
+** depthindex_errors). */
+#define DI_PIPELINE_FIRST_FAILURES 5
+typedef struct di_pipeline_failure {
+    int64_t id;
+    int face;
+    char error[256];
+} di_pipeline_failure;
+
+/* Copies up to DI_PIPELINE_FIRST_FAILURES committed failures into out;
+** returns how many. */
+int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out);
+
 /* Opens the database (two connections: reader and writer), checks the
 ** schema, loads the model, counts the pending faces and chooses the thread
 ** split. Strings in cfg must stay alive until di_pipeline_destroy. */

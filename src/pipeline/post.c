@@ -24,9 +24,9 @@ static int score(worker *w, const float *depth, int width, int height,
                  double *out, di_error *e)
 {
     di_feature_result r;
-    double t0 = di_now();
+    double t0 = di_pipe_begin(w->p, DI_STAGE_POST);
     int rc = di_feature_compute(w->ws, depth, width, height, &w->p->cfg.feature, &r, e);
-    di_pipe_busy(w->p, DI_STAGE_POST, t0);
+    di_pipe_end(w->p, DI_STAGE_POST, t0);
     if (!rc)
         *out = r.score;
     return rc;
@@ -36,15 +36,17 @@ static int score(worker *w, const float *depth, int width, int height,
 static int post_model(worker *w, const di_item *it, double *out, di_error *e)
 {
     di_pipeline *p = w->p;
-    double t0 = di_now();
+    double t0 = di_pipe_begin(p, DI_STAGE_POST);
     size_t n = (size_t)it->full_w * it->full_h;
     const float *depth = it->depth;
     if (it->full_w != p->out_w || it->full_h != p->out_h) {
         if (n > w->cap) {
             float *nb = realloc(w->buf, n * sizeof *nb);
-            if (!nb)
+            if (!nb) {
+                di_pipe_end(p, DI_STAGE_POST, t0);
                 return di_fail(e, DI_ENOMEM, "out of memory for a %dx%d depth map",
                                it->full_w, it->full_h);
+            }
             w->buf = nb;
             w->cap = n;
         }
@@ -52,7 +54,7 @@ static int post_model(worker *w, const di_item *it, double *out, di_error *e)
                                it->full_h);
         depth = w->buf;
     }
-    di_pipe_busy(p, DI_STAGE_POST, t0);
+    di_pipe_end(p, DI_STAGE_POST, t0);
     return score(w, depth, it->full_w, it->full_h, out, e);
 }
 
@@ -73,10 +75,10 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
     if (!found)
         return di_fail(e, DI_EIO, "no depth map %s/%s_%s.npy (nor .png, .pfm)",
                        p->cfg.depth_dir, it->sid, p->cfg.store.faces[it->face]);
-    double t0 = di_now();
+    double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
     di_depth d = {0};
     int rc = di_depth_read(path, &d, e);
-    di_pipe_busy(p, DI_STAGE_DECODE, t0);
+    di_pipe_end(p, DI_STAGE_DECODE, t0);
     if (rc)
         return rc;
     if ((int64_t)d.width * d.height > p->cfg.max_face_pixels)

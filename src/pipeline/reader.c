@@ -2,8 +2,9 @@
 ** task per pending face. Each page is one short statement: no cursor and no
 ** transaction stays open between pages (the seed's crash was a streaming
 ** query held open while the consumer was slow, until the server dropped the
-** connection). The next page is fetched before the tasks of the current one
-** are handed on, so it is there before it is needed. */
+** connection). The next page is fetched once half of the current one has
+** been handed on: downstream still has half a page and its queues of work
+** while the statement runs, so the page is there before it is needed. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -66,27 +67,23 @@ static void emit(reader *r, const di_store_row *row, int face)
 static void test_delay(di_pipeline *p)
 {
     double until = di_now() + p->cfg.read_delay;
-    while (!p->stop && di_now() < until)
+    while (!di_pipe_stopped(p) && di_now() < until)
         di_sleep(0.02);
 }
 
 static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
 {
     di_pipeline *p = r->p;
-    /* Downstream is starving: hand on the partial batch before a fetch
-    ** that may take a while (a slow or reconnecting database). */
-    if (r->batch && r->batch->n > 0 && di_queue_length(p->decode_q) == 0)
-        push_batch(r);
     if (p->cfg.read_delay > 0 && r->nfetches > 0)
         test_delay(p);
     r->nfetches++;
-    double t0 = di_now();
+    double t0 = di_pipe_begin(p, DI_STAGE_READ);
     di_error e = {0};
     int rc = di_store_fetch_pending_retry(p->read_store, after, p->cfg.page_rows,
                                           p->cfg.force, rows, n,
                                           p->cfg.db_retry_for, &p->stop, &e);
-    di_pipe_busy(p, DI_STAGE_READ, t0);
-    if (rc && !p->stop) {
+    di_pipe_end(p, DI_STAGE_READ, t0);
+    if (rc && !di_pipe_stopped(p)) {
         di_error_prefix(&e, "reading pending faces");
         di_pipe_fatal(p, &e);
     }
@@ -108,16 +105,16 @@ void *di_reader_main(void *arg)
         di_error e;
         di_fail(&e, DI_ENOMEM, "out of memory for a page of rows");
         di_pipe_fatal(p, &e);
-    } else if (!p->stop) {
+    } else if (!di_pipe_stopped(p)) {
         fetch(&r, 0, cur, &ncur);
     }
     bool limit_hit = false;
-    while (ncur > 0 && !p->stop && !limit_hit) {
+    while (ncur > 0 && !di_pipe_stopped(p) && !limit_hit) {
         nnext = 0;
-        if (ncur == page)
-            fetch(&r, cur[ncur - 1].id, next, &nnext);
-        for (int i = 0; i < ncur && !p->stop && !limit_hit; i++)
-            for (int f = 0; f < nfaces && !p->stop; f++) {
+        for (int i = 0; i < ncur && !di_pipe_stopped(p) && !limit_hit; i++) {
+            if (i == ncur / 2 && ncur == page)
+                fetch(&r, cur[ncur - 1].id, next, &nnext);
+            for (int f = 0; f < nfaces && !di_pipe_stopped(p); f++) {
                 if (!(cur[i].pending & (1u << f)))
                     continue;
                 if (p->cfg.limit > 0 && r.produced >= p->cfg.limit) {
@@ -126,6 +123,7 @@ void *di_reader_main(void *arg)
                 }
                 emit(&r, &cur[i], f);
             }
+        }
         di_store_row *t = cur;
         cur = next;
         next = t;

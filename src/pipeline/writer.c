@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct writer {
     di_pipeline *p;
@@ -18,25 +19,41 @@ typedef struct writer {
     bool dead;    /* the database is gone: discard */
 } writer;
 
+static void keep_failure(di_pipeline *p, const di_store_result *r)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    if (p->nfirst_failures < DI_PIPELINE_FIRST_FAILURES) {
+        di_pipeline_failure *f = &p->first_failures[p->nfirst_failures++];
+        f->id = r->id;
+        f->face = r->face;
+        memcpy(f->error, r->error, sizeof f->error);
+        f->error[sizeof f->error - 1] = '\0';
+    }
+    pthread_mutex_unlock(&p->fatal_lock);
+}
+
 static void flush(writer *w)
 {
     di_pipeline *p = w->p;
     if (w->n == 0)
         return;
     if (!w->dead) {
-        double t0 = di_now();
+        double t0 = di_pipe_begin(p, DI_STAGE_WRITE);
         di_error e = {0};
         int rc = di_store_write_retry(p->write_store, w->buf, w->n,
                                       p->cfg.db_retry_for, &p->never, &e);
-        di_pipe_busy(p, DI_STAGE_WRITE, t0);
+        di_pipe_end(p, DI_STAGE_WRITE, t0);
         if (rc) {
             di_error_prefix(&e, "writing results");
             di_pipe_fatal(p, &e);
             w->dead = true;
         } else {
             int ok = 0;
-            for (int i = 0; i < w->n; i++)
+            for (int i = 0; i < w->n; i++) {
                 ok += w->buf[i].ok;
+                if (!w->buf[i].ok)
+                    keep_failure(p, &w->buf[i]);
+            }
             atomic_fetch_add(&p->ok, ok);
             atomic_fetch_add(&p->failed, w->n - ok);
         }

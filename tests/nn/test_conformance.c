@@ -208,7 +208,7 @@ static int run_test(const char *dir, const char *name, char *op, size_t opn,
         memset(want, 0, sizeof want);
         memset(got, 0, sizeof got);
         for (int i = 0; i < 16; i++) {
-            snprintf(path, sizeof path, "%s/%s/input_%d.pb", sets_dir, sets[si], i);
+            if (snprintf(path, sizeof path, "%s/%s/input_%d.pb", sets_dir, sets[si], i) >= (int)sizeof path) break;
             struct stat st;
             if (stat(path, &st)) break;
             if (di_nn_tensor_pb_read(path, &ins[nin], &err)) {
@@ -219,7 +219,7 @@ static int run_test(const char *dir, const char *name, char *op, size_t opn,
             nin++;
         }
         for (int i = 0; i < 16 && result == 1; i++) {
-            snprintf(path, sizeof path, "%s/%s/output_%d.pb", sets_dir, sets[si], i);
+            if (snprintf(path, sizeof path, "%s/%s/output_%d.pb", sets_dir, sets[si], i) >= (int)sizeof path) break;
             struct stat st;
             if (stat(path, &st)) break;
             if (di_nn_tensor_pb_read(path, &want[nout], &err)) {

@@ -15,6 +15,7 @@ Test-only knobs of depthindex run used here: DEPTHINDEX_TEST_READ_DELAY_MS
 (sleep before each keyset page after the first) and DEPTHINDEX_TEST_PAGE_ROWS
 (rows per page), so that a run lasts long enough to be interrupted and its
 reads come far apart."""
+import fcntl
 import json
 import os
 import shutil
@@ -119,7 +120,7 @@ def server(action, kind, *rest):
                           capture_output=True, text=True, timeout=170)
 
 
-def server_db(kind, name):
+def server_db_fresh(kind, name):
     """A fresh database NAME on the pipeline's private server of `kind`."""
     if not os.path.exists(SERVER):
         raise Skip("tests/db/server.sh is missing (the store's test fixture)")
@@ -302,7 +303,26 @@ def case_sqlite(tmp):
     r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "plain"])
     check("48/48" in r.stderr and "post-processing worker" in r.stderr, "plain: %s" % r.stderr)
     check("ok 48, failed 0, skipped 0" in r.stdout, "plain summary: %s" % r.stdout)
+    r = di_ok(["run", "--db", db.url, "--depth-dir", images, "--force", "--progress", "tty"])
+    check("\033[K" in r.stderr and "ok 48, failed 0" in r.stdout, "tty: %r" % r.stderr[-300:])
     check_equals_score(db, images, 12)
+
+    # another schema: --table, --faces, --column adapt to it
+    other = SqliteDB(os.path.join(tmp, "o.db"))
+    opts = ["--table", "pano", "--faces", "front,back", "--column", "score_{face}"]
+    di_ok(["init", "--db", other.url, "--demo", "3", "--images", os.path.join(tmp, "o"),
+           "--size", "48"] + opts)
+    s = summary(di_ok(run_args(other, os.path.join(tmp, "o"), opts)).stdout)
+    check(s["ok"] == 6, "custom schema: %s" % s)
+    rows = other.query("SELECT id, score_front, score_back FROM pano ORDER BY id")
+    files = [os.path.join(tmp, "o", "demo%06d_%s.npy" % (i, f)) for i in (1, 2, 3)
+             for f in ("front", "back")]
+    want = [float(l.rsplit("\t", 1)[1]) for l in di_ok(["score"] + files).stdout.splitlines()]
+    got = [v for r in rows for v in r[1:]]
+    check(all(abs(a - b) <= 6e-7 for a, b in zip(got, want)) and len(got) == 6,
+          "custom schema scores %s vs %s" % (got, want))
+    r = di_ok(["status", "--db", other.url] + opts)
+    check("front" in r.stdout and "back" in r.stdout, "status: %s" % r.stdout)
 
 
 def tiny_model(tmp, size=32):
@@ -340,6 +360,18 @@ def case_model(tmp):
                        "--progress", "json"]).stdout)
     check(s["ok"] == 24, "model rerun: %s" % s)
     same_scores(first, scores(db), "model batch 3 vs batch 5 on 2 streams", tol=1e-5)
+    # --image-path with folders and {id}
+    sub = os.path.join(tmp, "sub")
+    os.mkdir(sub)
+    for i in range(1, 7):
+        os.mkdir(os.path.join(sub, "p%d" % i))
+        for f in FACES:
+            os.symlink(os.path.join(images, "demo%06d_%s.jpg" % (i, f)),
+                       os.path.join(sub, "p%d" % i, "%s.jpg" % f))
+    s = summary(di_ok(["run", "--db", db.url, "--images", sub, "--image-path", "p{id}/{face}.jpg",
+                       "--model", model, "--device", "cpu", "--force", "--progress", "json"]).stdout)
+    check(s["ok"] == 24, "--image-path p{id}/{face}.jpg: %s" % s)
+    same_scores(first, scores(db), "the same images through --image-path", tol=1e-5)
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
@@ -378,6 +410,8 @@ def case_bad_input(tmp):
     check(r.returncode == 1, "bad depth maps: exit %d: %s" % (r.returncode, r.stderr))
     s = summary(r.stdout)
     check(s["ok"] == 16 and s["failed"] == 4, "summary %s" % s)
+    check("id 1, face xm: " in r.stderr and "4 faces failed" in r.stderr,
+          "the first failures are not named: %s" % r.stderr)
     err = errors(db)
     check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp")}, "errors %s" % err)
     check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
@@ -526,11 +560,38 @@ def case_signals(tmp):
 
 
 def case_server(tmp, kind):
+    # These steps restart and stop the server and change its timeouts: one
+    # test run at a time per server on this machine (another build's or
+    # worktree's run waits here), and database names of this run's own.
+    lock = open("/tmp/di-pipe-test-%s.lock" % kind, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    created = []
+    try:
+        server_steps(tmp, kind, created)
+    finally:
+        for db in created:  # best effort: this run's databases go
+            try:
+                other = (MariaDB if kind == "mariadb" else Postgres)(db.url, "depthindex_test")
+                other.execute("DROP DATABASE IF EXISTS %s%s" % (
+                    db.name, "" if kind == "mariadb" else " WITH (FORCE)"))
+            except Exception:
+                pass
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def server_steps(tmp, kind, created):
     n, size = 12, 80
     ref = ref_scores(tmp, n, size)
+    tag = "_%d" % os.getpid()
+
+    def server_db(kind, name):
+        db = server_db_fresh(kind, name)
+        created.append(db)
+        return db
 
     # 1. the same demo set gives the same scores as SQLite and as `score`
-    db = server_db(kind, "pipe_same")
+    db = server_db(kind, "pipe_same" + tag)
     images = os.path.join(tmp, "img")
     init_demo(db, images, n=n, size=size)
     s = summary(di_ok(run_args(db, images), env=db.env).stdout)
@@ -556,13 +617,13 @@ def case_server(tmp, kind):
 
     # 3. the seed's failure: the server drops idle connections after 2 s, and
     #    the reads come 3 s apart
-    db = server_db(kind, "pipe_idle")
+    db = server_db(kind, "pipe_idle" + tag)
     init_demo(db, images, n=n, size=size)
     if kind == "mariadb":
         db.execute("SET GLOBAL wait_timeout = 2; SET GLOBAL net_read_timeout = 2; "
                    "SET GLOBAL net_write_timeout = 2")
     else:
-        db.execute("ALTER DATABASE pipe_idle SET idle_session_timeout = '2s'")
+        db.execute("ALTER DATABASE %s SET idle_session_timeout = '2s'" % db.name)
     aborted = lambda: int(db.query("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")[0][1])
     before = aborted() if kind == "mariadb" else 0
     try:
@@ -578,7 +639,7 @@ def case_server(tmp, kind):
         else:
             time.sleep(0.7)  # statistics reach pg_stat_database with a delay
             dropped = int(db.query("SELECT sessions_fatal FROM pg_stat_database "
-                                   "WHERE datname = 'pipe_idle'")[0][0])
+                                   "WHERE datname = '%s'" % db.name)[0][0])
         check(dropped > 0, "%s dropped no connection: the test tested nothing" % kind)
     finally:
         if kind == "mariadb":
@@ -586,9 +647,9 @@ def case_server(tmp, kind):
                        "SET GLOBAL net_write_timeout = 60")
 
     # 4. the server restarted mid-run: completes, every face written, none lost
-    db = server_db(kind, "pipe_restart")
+    db = server_db(kind, "pipe_restart" + tag)
     init_demo(db, images, n=n, size=size)
-    slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="700", DEPTHINDEX_TEST_PAGE_ROWS="1")
+    slow = dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="1000", DEPTHINDEX_TEST_PAGE_ROWS="1")
     p = background_run(run_args(db, images), slow)
     wait_done(db, 4, p)
     r = server("restart", kind)
@@ -605,7 +666,7 @@ def case_server(tmp, kind):
 
     # 5. the server gone for longer than --db-retry-for: the run stops with
     #    exit 2 and one clear line; what was committed stays and is right
-    db = server_db(kind, "pipe_gone")
+    db = server_db(kind, "pipe_gone" + tag)
     init_demo(db, images, n=n, size=size)
     p = background_run(run_args(db, images, ["--db-retry-for", "2"]), slow)
     wait_done(db, 4, p)

@@ -1,0 +1,606 @@
+/*
+** build.c: host plan -> GPU plan, the plan cache, and launching a plan
+** (plainly or as a captured CUDA graph).
+**
+** The host planner (plan.c) does everything that depends on shapes:
+** concrete shapes, constant folding, fusion, the liveness memory plan. Here
+** every step of its plan becomes a GPU step with the same inputs, outputs
+** and fused post-ops; every activation keeps its arena offset, so the device
+** arena is exactly as large as the host one. The host plan (and its host
+** arena) is freed when the mirror is built.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Ops that only ever run folded (at plan time, on the host). */
+static const char *const fold_only_ops[] = {
+    "Shape", "Size", "Constant", "ConstantOfShape", "Range", NULL,
+};
+
+static const struct {
+    const char *op;
+    cu_setup_fn fn;
+} setups[] = {
+    {"Conv", cu_setup_conv}, {"ConvTranspose", cu_setup_deconv},
+    {"MatMul", cu_setup_matmul}, {"Gemm", cu_setup_gemm},
+    {"MaxPool", cu_setup_pool}, {"AveragePool", cu_setup_pool},
+    {"GlobalAveragePool", cu_setup_pool},
+    {"Reshape", cu_setup_copy}, {"Squeeze", cu_setup_copy},
+    {"Unsqueeze", cu_setup_copy}, {"Flatten", cu_setup_copy},
+    {"Identity", cu_setup_copy},
+    {"Relu", cu_setup_unary}, {"Clip", cu_setup_unary},
+    {"Sigmoid", cu_setup_unary}, {"Erf", cu_setup_unary},
+    {"Gelu", cu_setup_unary}, {"Sqrt", cu_setup_unary},
+    {"Exp", cu_setup_unary}, {"Log", cu_setup_unary},
+    {"Tanh", cu_setup_unary}, {"Neg", cu_setup_unary},
+    {"Abs", cu_setup_unary}, {"Reciprocal", cu_setup_unary},
+    {"Floor", cu_setup_unary}, {"Ceil", cu_setup_unary},
+    {"LeakyRelu", cu_setup_unary}, {"HardSigmoid", cu_setup_unary},
+    {"HardSwish", cu_setup_unary}, {"Softplus", cu_setup_unary},
+    {"Elu", cu_setup_unary}, {"Selu", cu_setup_unary},
+    {"Round", cu_setup_unary}, {"Sign", cu_setup_unary},
+    {"Sin", cu_setup_unary}, {"Cos", cu_setup_unary},
+    {"Softsign", cu_setup_unary}, {"Max", cu_setup_binary},
+    {"Min", cu_setup_binary}, {"PRelu", cu_setup_binary},
+    {"Add", cu_setup_binary}, {"Sub", cu_setup_binary},
+    {"Mul", cu_setup_binary}, {"Div", cu_setup_binary},
+    {"Pow", cu_setup_binary}, {"Equal", cu_setup_binary},
+    {"Less", cu_setup_binary}, {"Greater", cu_setup_binary},
+    {"Where", cu_setup_where},
+    {"Resize", cu_setup_resize},
+    {"Softmax", cu_setup_softmax}, {"LogSoftmax", cu_setup_softmax},
+    {"LayerNormalization", cu_setup_layernorm},
+    {"BatchNormalization", cu_setup_batchnorm},
+    {"ReduceMean", cu_setup_reduce}, {"ReduceSum", cu_setup_reduce},
+    {"ReduceMax", cu_setup_reduce}, {"ReduceMin", cu_setup_reduce},
+    {"Transpose", cu_setup_transpose}, {"Concat", cu_setup_concat},
+    {"Split", cu_setup_split}, {"Slice", cu_setup_slice},
+    {"Expand", cu_setup_expand}, {"Gather", cu_setup_gather},
+    {"Pad", cu_setup_pad}, {"Tile", cu_setup_tile}, {"Cast", cu_setup_cast},
+};
+
+cu_setup_fn cu_find_setup(const char *op_type, bool *fold_only)
+{
+    *fold_only = false;
+    for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++)
+        if (!strcmp(setups[i].op, op_type)) return setups[i].fn;
+    for (int i = 0; fold_only_ops[i]; i++)
+        if (!strcmp(fold_only_ops[i], op_type)) *fold_only = true;
+    return NULL;
+}
+
+/* What the GPU cannot run, found before the device is touched: with known
+** input shapes, every step of the host plan (nodes folded into constants
+** need no kernel, whatever their op); otherwise every node's op type. */
+int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
+{
+    const di_nn_graph *g = s->g;
+    di_nn_plan *hp = NULL;
+    if (io) {
+        int rc = di_nn_plan_build(s, io, 1, &hp, err);
+        if (rc) return rc;
+    }
+    int rc = DI_OK;
+    int n = hp ? hp->nsteps : g->nnodes;
+    for (int i = 0; i < n && !rc; i++) {
+        int ni = hp ? hp->steps[i].node : i;
+        if (ni < 0) continue; /* a reorder */
+        const di_nn_node *node = &g->nodes[ni];
+        bool fold_only;
+        if (cu_find_setup(node->op_type, &fold_only)) continue;
+        if (!fold_only)
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op", g->path, node->name, node->op_type);
+        else if (hp)
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): its inputs are only known at run time (the CUDA backend takes it folded to a constant)", g->path, node->name, node->op_type);
+    }
+    if (hp) di_nn_plan_free(hp, s);
+    return rc;
+}
+
+/* ---- helpers for the op files ---- */
+
+static const char *step_name(const cu_step *st)
+{
+    return st->node ? st->node->name : "reorder";
+}
+
+int cu_fail_cuda(di_error *err, const cu_step *st, const char *what, int code)
+{
+    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): %s: %s", step_name(st), st->name, what, cudaGetErrorString((cudaError_t)code));
+}
+
+int cu_fail_cudnn(di_error *err, const cu_step *st, const char *what, cudnnStatus_t code)
+{
+    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): cuDNN %s: %s", step_name(st), st->name, what, cudnnGetErrorString(code));
+}
+
+int cu_fail_cublas(di_error *err, const cu_step *st, const char *what, cublasStatus_t code)
+{
+    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): cuBLAS %s: status %d", step_name(st), st->name, what, (int)code);
+}
+
+int cu_refuse(di_error *err, const cu_step *st, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): not supported on CUDA: %s", step_name(st), st->name, msg);
+}
+
+int64_t cu_numel(const cu_tensor *t)
+{
+    return di_shape_numel(t->ndim, t->dims);
+}
+
+size_t cu_bytes(const cu_tensor *t)
+{
+    return (size_t)cu_numel(t) * di_dtype_size(t->dtype);
+}
+
+/* Device memory, or host memory in host mode (kernels.h). */
+static cudaError_t dev_alloc(void **d, size_t bytes)
+{
+    if (!cu_host_mode()) return cudaMalloc(d, bytes);
+    *d = malloc(bytes ? bytes : 1);
+    return *d ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+static void dev_free(void *d)
+{
+    if (cu_host_mode()) free(d);
+    else if (d) cudaFree(d);
+}
+
+static cudaError_t copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                              cudaStream_t st)
+{
+    if (!cu_host_mode()) return cudaMemcpyAsync(dst, src, bytes, kind, st);
+    memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+
+static int own(cu_plan *p, void *d, di_error *err)
+{
+    if (p->nowned == p->cap_owned) {
+        int cap = p->cap_owned ? 2 * p->cap_owned : 32;
+        void **o = realloc(p->owned, (size_t)cap * sizeof *o);
+        if (!o) {
+            dev_free(d);
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        }
+        p->owned = o;
+        p->cap_owned = cap;
+    }
+    p->owned[p->nowned++] = d;
+    return DI_OK;
+}
+
+void *cu_upload(cu_plan *p, const void *host, size_t bytes, di_error *err)
+{
+    void *d = NULL;
+    cudaError_t e = dev_alloc(&d, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        di_fail(err, DI_ENOMEM, "CUDA: %zu bytes of device memory: %s", bytes, cudaGetErrorString(e));
+        return NULL;
+    }
+    if (own(p, d, err)) return NULL;
+    if (cu_host_mode()) {
+        if (bytes && host) memcpy(d, host, bytes);
+        return d;
+    }
+    if (bytes && host && (e = cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
+        di_fail(err, DI_EIO, "CUDA: upload of %zu bytes: %s", bytes, cudaGetErrorString(e));
+        return NULL;
+    }
+    return d;
+}
+
+int cu_epilogue_run(cu_step *st, cu_ctx *c, float *y, const float *bias,
+                    int64_t inner, int64_t channels, bool skip_first,
+                    di_error *err)
+{
+    int first = skip_first ? 1 : 0;
+    if (!bias && st->npost <= first) return DI_OK;
+    int e = cu_epilogue(c->stream, cu_numel(&st->out[0]), y, bias, inner, channels,
+                        st->npost - first, st->kinds + first, st->lo + first,
+                        st->hi + first, st->addend + first, st->amod + first);
+    return e ? cu_fail_cuda(err, st, "epilogue kernel", e) : DI_OK;
+}
+
+/* ---- host plan -> GPU plan ---- */
+
+typedef struct xlate {
+    di_nn_session *s;
+    di_nn_plan *hp;
+    cu_plan *p;
+    const void **fh; /* folded constants already uploaded: host -> device */
+    void **fd;
+    int nf, capf;
+} xlate;
+
+static int dev_tensor(xlate *x, const di_nn_tensor *t, cu_tensor *out, di_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!t) return DI_OK;
+    out->dtype = t->dtype;
+    out->ndim = t->ndim;
+    memcpy(out->dims, t->dims, sizeof(int64_t) * (size_t)(t->ndim > 0 ? t->ndim : 0));
+    size_t bytes = (size_t)di_nn_numel(t) * di_dtype_size(t->dtype);
+    if (!t->is_const) {
+        const uint8_t *h = t->data, *a = x->hp->arena;
+        if (bytes == 0) {
+            out->dev = x->p->arena;
+            return DI_OK;
+        }
+        if (!h || h < a || h + bytes > a + x->hp->arena_bytes)
+            return di_fail(err, DI_EINVAL, "CUDA: a tensor outside the memory plan"); /* a bug */
+        out->dev = x->p->arena + (h - a);
+        return DI_OK;
+    }
+    out->is_const = true;
+    out->host = t->data;
+    struct di_nn_cuda *cu = x->s->cuda;
+    for (int i = 0; i < cu->nweights; i++)
+        if (cu->w_host[i] == t->data) {
+            out->dev = cu->w_dev[i];
+            return DI_OK;
+        }
+    for (int i = 0; i < x->nf; i++)
+        if (x->fh[i] == t->data) {
+            out->dev = x->fd[i];
+            return DI_OK;
+        }
+    void *d = cu_upload(x->p, t->data, bytes, err);
+    if (!d) return err ? err->code : DI_ENOMEM;
+    if (x->nf == x->capf) {
+        int cap = x->capf ? 2 * x->capf : 32;
+        const void **fh = realloc(x->fh, (size_t)cap * sizeof *fh);
+        if (fh) x->fh = fh;
+        void **fd = realloc(x->fd, (size_t)cap * sizeof *fd);
+        if (fd) x->fd = fd;
+        if (!fh || !fd) return di_fail(err, DI_ENOMEM, "out of memory");
+        x->capf = cap;
+    }
+    x->fh[x->nf] = t->data;
+    x->fd[x->nf++] = d;
+    out->dev = d;
+    return DI_OK;
+}
+
+static int copy_run(cu_step *st, cu_ctx *c, di_error *err)
+{
+    size_t bytes = cu_bytes(&st->out[0]);
+    if (!bytes || st->in[0].dev == st->out[0].dev) return DI_OK;
+    cudaError_t e = copy_async(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
+    return e ? cu_fail_cuda(err, st, "device copy", e) : DI_OK;
+}
+
+int cu_setup_copy(cu_plan *p, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
+{
+    (void)p;
+    (void)c;
+    (void)hs;
+    if (cu_bytes(&st->in[0]) != cu_bytes(&st->out[0])) return cu_refuse(err, st, "a copy that changes the size");
+    st->run = copy_run;
+    return DI_OK;
+}
+
+static bool overlaps(const cu_tensor *a, const cu_tensor *b)
+{
+    const uint8_t *x = a->dev, *y = b->dev;
+    size_t nx = cu_bytes(a), ny = cu_bytes(b);
+    return x && y && nx && ny && x < y + ny && y < x + nx;
+}
+
+static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err)
+{
+    const di_nn_graph *g = x->s->g;
+    cu_plan *p = x->p;
+    st->flops = hs->flops;
+    if (hs->node < 0) { /* a reorder to the plain layout: here a copy */
+        st->name = "Reorder";
+        st->nin = st->nout = 1;
+        st->in = calloc(1, sizeof *st->in);
+        st->out = calloc(1, sizeof *st->out);
+        if (!st->in || !st->out) return di_fail(err, DI_ENOMEM, "out of memory");
+        int rc = dev_tensor(x, hs->from, &st->in[0], err);
+        if (!rc) rc = dev_tensor(x, hs->to, &st->out[0], err);
+        st->in[0].ndim = st->out[0].ndim; /* the plain bytes only */
+        memcpy(st->in[0].dims, st->out[0].dims, sizeof st->in[0].dims);
+        st->run = copy_run;
+        return rc;
+    }
+    const di_nn_node *n = &g->nodes[hs->node];
+    const di_nn_kctx *k = &hs->k;
+    st->node = n;
+    st->name = n->op_type;
+    st->nin = k->nin;
+    st->nout = k->nout;
+    st->in = calloc((size_t)k->nin + 1, sizeof *st->in);
+    st->out = calloc((size_t)k->nout + 1, sizeof *st->out);
+    if (!st->in || !st->out) return di_fail(err, DI_ENOMEM, "out of memory");
+    for (int i = 0; i < k->nin; i++) {
+        int rc = dev_tensor(x, k->in[i], &st->in[i], err);
+        if (rc) return rc;
+    }
+    for (int i = 0; i < k->nout; i++) {
+        int rc = dev_tensor(x, k->out[i], &st->out[i], err);
+        if (rc) return rc;
+    }
+    bool fold_only;
+    cu_setup_fn fn = cu_find_setup(n->op_type, &fold_only);
+    if (!fn) return cu_refuse(err, st, fold_only ? "its inputs are only known at run time (the CUDA backend takes it folded to a constant)" : "no CUDA kernel for this op");
+    int alias_post = -1;
+    st->npost = k->npost;
+    for (int j = 0; j < k->npost; j++) {
+        const di_nn_postop *po = &k->post[j];
+        st->kinds[j] = po->kind;
+        st->lo[j] = po->lo;
+        st->hi[j] = po->hi;
+        if (po->kind == DI_POST_RELU || po->kind == DI_POST_CLIP) continue;
+        if (po->kind != DI_POST_SUM) return cu_refuse(err, st, "fused post-op kind %d", po->kind);
+        cu_tensor a;
+        int rc = dev_tensor(x, po->addend, &a, err);
+        if (rc) return rc;
+        const cu_tensor *o = &st->out[0];
+        /* the addend must broadcast as a suffix of the output's shape */
+        if (a.dtype != DI_DT_FLOAT || a.ndim > o->ndim) return cu_refuse(err, st, "a fused Add of this shape");
+        for (int d = 0; d < a.ndim; d++) {
+            int64_t ad = a.dims[a.ndim - 1 - d], od = o->dims[o->ndim - 1 - d];
+            if (ad != od) {
+                /* only leading ones may differ */
+                for (int e = 0; e <= a.ndim - 1 - d; e++)
+                    if (a.dims[e] != 1) return cu_refuse(err, st, "a fused Add that broadcasts inside the shape");
+                break;
+            }
+        }
+        st->addend[j] = a.dev;
+        st->amod[j] = cu_numel(&a) > 0 ? cu_numel(&a) : 1;
+        if (overlaps(&a, o)) alias_post = j;
+    }
+    int rc = fn(p, &x->s->cuda->c, st, hs, err);
+    if (rc) return rc;
+    bool can_accumulate = st->accumulate;
+    st->accumulate = can_accumulate && alias_post == 0;
+    if (alias_post >= 0 && !st->accumulate) {
+        /* the op writes the addend's buffer before the epilogue reads it */
+        size_t bytes = (size_t)st->amod[alias_post] * sizeof(float);
+        void *d = cu_upload(p, NULL, bytes, err);
+        if (!d) return err ? err->code : DI_ENOMEM;
+        st->save_src = st->addend[alias_post];
+        st->save_dst = d;
+        st->save_bytes = bytes;
+        st->addend[alias_post] = d;
+    }
+    return DI_OK;
+}
+
+void cu_plan_free(cu_plan *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->nsteps; i++) {
+        cu_step *st = &p->steps[i];
+        if (st->release) st->release(st->p);
+        else free(st->p);
+        free(st->in);
+        free(st->out);
+    }
+    free(p->steps);
+    if (p->graph) cudaGraphExecDestroy(p->graph);
+    for (int i = 0; i < p->nowned; i++) dev_free(p->owned[i]);
+    free(p->owned);
+    dev_free(p->arena);
+    dev_free(p->ws);
+    free(p->inputs);
+    free(p->outputs);
+    free(p);
+}
+
+static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
+                         cu_plan **out, di_error *err)
+{
+    *out = NULL;
+    di_nn_plan *hp;
+    int rc = di_nn_plan_build(s, ins, nins, &hp, err);
+    if (rc) return rc;
+    const di_nn_graph *g = s->g;
+    cu_plan *p = calloc(1, sizeof *p);
+    xlate x = {s, hp, p, NULL, NULL, 0, 0};
+    if (!p) {
+        di_nn_plan_free(hp, s);
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    }
+    p->ninputs = nins;
+    for (int i = 0; i < nins && i < 8; i++) {
+        p->in_ndim[i] = ins[i].ndim;
+        p->in_dtype[i] = ins[i].dtype;
+        memcpy(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim);
+    }
+    p->flops = hp->flops;
+    p->arena_bytes = hp->arena_bytes;
+    cudaError_t e = dev_alloc((void **)&p->arena, p->arena_bytes ? p->arena_bytes : 64);
+    if (e != cudaSuccess) rc = di_fail(err, DI_ENOMEM, "%s: CUDA: %zu bytes of activations: %s", g->path, p->arena_bytes, cudaGetErrorString(e));
+    p->steps = calloc((size_t)hp->nsteps + 1, sizeof *p->steps);
+    p->inputs = calloc((size_t)g->ninputs + 1, sizeof *p->inputs);
+    p->outputs = calloc((size_t)g->noutputs + 1, sizeof *p->outputs);
+    if (!rc && (!p->steps || !p->inputs || !p->outputs)) rc = di_fail(err, DI_ENOMEM, "out of memory");
+    for (int i = 0; i < g->ninputs && !rc; i++) rc = dev_tensor(&x, &hp->vals[g->inputs[i]], &p->inputs[i], err);
+    for (int i = 0; i < g->noutputs && !rc; i++) rc = dev_tensor(&x, hp->outputs[i], &p->outputs[i], err);
+    for (int i = 0; i < hp->nsteps && !rc; i++) {
+        rc = xlate_step(&x, &hp->steps[i], &p->steps[i], err);
+        p->nsteps = i + 1;
+    }
+    for (int i = 0; i < p->nsteps && !rc; i++)
+        if (p->steps[i].ws_bytes > p->ws_bytes) p->ws_bytes = p->steps[i].ws_bytes;
+    if (!rc && p->ws_bytes && (e = dev_alloc(&p->ws, p->ws_bytes)) != cudaSuccess)
+        rc = di_fail(err, DI_ENOMEM, "%s: CUDA: %zu bytes of workspace: %s", g->path, p->ws_bytes, cudaGetErrorString(e));
+    for (int i = 0; i < p->nsteps && !rc; i++) p->steps[i].ws = p->ws;
+    free(x.fh);
+    free(x.fd);
+    di_nn_plan_free(hp, s);
+    if (rc) {
+        if (err && g->path && !strstr(err->msg, g->path)) di_error_prefix(err, "%s", g->path);
+        cu_plan_free(p);
+        return rc;
+    }
+    *out = p;
+    return DI_OK;
+}
+
+static bool plan_matches(const cu_plan *p, const di_nn_io *ins, int nins)
+{
+    if (p->ninputs != nins) return false;
+    for (int i = 0; i < nins; i++) {
+        if (p->in_ndim[i] != ins[i].ndim || p->in_dtype[i] != ins[i].dtype) return false;
+        if (memcmp(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
+    }
+    return true;
+}
+
+int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
+                di_error *err)
+{
+    struct di_nn_cuda *cu = s->cuda;
+    int victim = 0;
+    for (int i = 0; i < CU_MAX_PLANS; i++) {
+        cu_plan *p = cu->plans[i];
+        if (p && plan_matches(p, ins, nins)) {
+            p->last_used = ++cu->clock;
+            *out = p;
+            return DI_OK;
+        }
+        if (!p) victim = i;
+        else if (cu->plans[victim] && p->last_used < cu->plans[victim]->last_used) victim = i;
+    }
+    cu_plan *p;
+    int rc = cu_plan_build(s, ins, nins, &p, err);
+    if (rc) return rc;
+    if (cu->plans[victim]) {
+        /* runs in flight may still use the evicted plan */
+        cudaStreamSynchronize(cu->c.stream);
+        cu_plan_free(cu->plans[victim]);
+    }
+    cu->plans[victim] = p;
+    p->last_used = ++cu->clock;
+    *out = p;
+    return DI_OK;
+}
+
+/* ---- launching ---- */
+
+static int launch_steps(di_nn_session *s, cu_plan *p, bool profile, di_error *err)
+{
+    cu_ctx *c = &s->cuda->c;
+    for (int i = 0; i < p->nsteps; i++) {
+        cu_step *st = &p->steps[i];
+        double t0 = profile ? di_now() : 0;
+        if (st->save_bytes) {
+            cudaError_t e = copy_async(st->save_dst, st->save_src, st->save_bytes, cudaMemcpyDeviceToDevice, c->stream);
+            if (e) return cu_fail_cuda(err, st, "saving a fused Add's operand", e);
+        }
+        int rc = st->run(st, c, err);
+        if (rc) return rc;
+        if (profile && !cu_host_mode()) {
+            cudaError_t e = cudaStreamSynchronize(c->stream);
+            if (e) return cu_fail_cuda(err, st, "run", e);
+            double sec = di_now() - t0;
+            int j;
+            for (j = 0; j < s->nprof; j++)
+                if (!strcmp(s->prof[j].op, st->name)) break;
+            if (j < s->nprof) {
+                s->prof[j].seconds += sec;
+                s->prof[j].count++;
+            } else if (s->nprof < DI_NN_MAX_PROFILE) {
+                s->prof[s->nprof++] = (di_nn_profile_entry){st->name, sec, 1};
+            }
+        }
+    }
+    return DI_OK;
+}
+
+/* The steady state as one CUDA graph per plan, captured at the plan's
+** second launch (the first, plain, lets cuBLAS and cuDNN make their lazy
+** allocations, which a capture would not allow); a capture that fails (an
+** op that cannot be captured) leaves the plan on plain launches. */
+static void try_capture(di_nn_session *s, cu_plan *p)
+{
+    cu_ctx *c = &s->cuda->c;
+    p->graph_tried = true;
+    if (cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+        cudaGetLastError();
+        return;
+    }
+    di_error scratch = {0};
+    int rc = launch_steps(s, p, false, &scratch);
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(c->stream, &graph);
+    if (!rc && e == cudaSuccess && graph &&
+        cudaGraphInstantiate(&p->graph, graph, 0) != cudaSuccess)
+        p->graph = NULL;
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError(); /* a failed capture leaves no error behind */
+}
+
+int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err)
+{
+    bool profile = s->opt.profile;
+    if (s->cuda->use_graphs && !profile && p->launches++ > 0) {
+        if (!p->graph_tried) try_capture(s, p);
+        if (p->graph) {
+            cudaError_t e = cudaGraphLaunch(p->graph, s->cuda->c.stream);
+            if (e == cudaSuccess) return DI_OK;
+            return di_fail(err, DI_EUNSUPPORTED, "%s: CUDA graph launch: %s", s->g->path, cudaGetErrorString(e));
+        }
+    }
+    int rc = launch_steps(s, p, profile, err);
+    if (profile && !rc) s->runs_profiled++;
+    return rc;
+}
+
+/* ---- host mode: the plan translation and the own kernels on the CPU ---- */
+
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
+                        di_nn_io *outs, int nouts, di_error *err)
+{
+    for (int i = 0; i < nouts; i++) outs[i].data = NULL;
+    if (s->cuda) return di_fail(err, DI_EINVAL, "host mode needs a CPU session");
+    struct di_nn_cuda host = {0};
+    host.device = -1;
+    host.c.prec = DI_NN_FP32;
+    s->cuda = &host;
+    cu_set_host_mode(1);
+    cu_plan *p = NULL;
+    int rc = cu_plan_build(s, ins, nins, &p, err);
+    for (int i = 0; i < nins && !rc; i++)
+        if (ins[i].data) memcpy(p->inputs[i].dev, ins[i].data, cu_bytes(&p->inputs[i]));
+    if (!rc) rc = launch_steps(s, p, false, err);
+    for (int i = 0; i < nouts && !rc; i++) {
+        if (i >= s->g->noutputs) {
+            rc = di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
+            break;
+        }
+        const cu_tensor *o = &p->outputs[i];
+        size_t bytes = cu_bytes(o);
+        outs[i].dtype = o->dtype;
+        outs[i].ndim = o->ndim;
+        memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
+        outs[i].data = malloc(bytes ? bytes : 1);
+        if (!outs[i].data) rc = di_fail(err, DI_ENOMEM, "out of memory");
+        else memcpy(outs[i].data, o->dev, bytes);
+    }
+    cu_plan_free(p);
+    cu_set_host_mode(0);
+    s->cuda = NULL;
+    if (rc)
+        for (int i = 0; i < nouts; i++) {
+            free(outs[i].data);
+            outs[i].data = NULL;
+        }
+    return rc;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# nn-cuda-cli: what a build says about CUDA, with or without a GPU (no GPU
+# needed): --version lists "cuda" exactly when built with it; --device cuda
+# without CUDA built says "built without CUDA"; with it built but no device,
+# "no CUDA device: <reason>"; both are setup errors (exit 2) before any work.
+set -u
+bin=${DEPTHINDEX:?}
+fail=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+ver=$("$bin" --version)
+built=0
+grep -q '^#define DI_HAVE_CUDA 1' "${DEPTHINDEX_BUILD_ROOT:?}/di_config.h" && built=1
+if [ $built = 1 ]; then
+  check "--version lists cuda" '[[ "$ver" == *"engines: cpu cuda"* ]]'
+else
+  check "--version lists no cuda" '[[ "$ver" == *"engines: cpu"* && "$ver" != *cuda* ]]'
+fi
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+out=$("$bin" infer --model "$tmp/none.onnx" --input "$tmp/none.npy" --device cuda 2>&1); rc=$?
+echo "infer --device cuda: rc=$rc: $out"
+check "infer --device cuda is a setup error (exit 2)" '[ $rc = 2 ]'
+if [ $built = 0 ]; then
+  check "says built without CUDA" '[[ "$out" == *"built without CUDA"* ]]'
+elif [[ "$out" == *"no CUDA device: "* ]]; then
+  check "one line naming the reason" '[ $(printf "%s\n" "$out" | wc -l) = 1 ]'
+else
+  echo "a CUDA device is present: the no-device message is not checkable here"
+fi
+out=$("$bin" run --db "sqlite:$tmp/none.db" --model "$tmp/none.onnx" --device cuda 2>&1); rc=$?
+echo "run --device cuda: rc=$rc: $out"
+check "run --device cuda is a setup error (exit 2)" '[ $rc = 2 ]'
+if [ $built = 0 ]; then
+  check "run says built without CUDA" '[[ "$out" == *"built without CUDA"* ]]'
+elif [[ "$out" == *"no CUDA device: "* ]]; then
+  check "run: one line naming the reason" '[ $(printf "%s\n" "$out" | wc -l) = 1 ]'
+fi
+out=$("$bin" infer --model x --input y --device gpu 2>&1); rc=$?
+check "a bad --device value is a usage error" '[ $rc = 2 ] && [[ "$out" == *"--device"* ]]'
+out=$("$bin" infer --model x --input y --precision fp8 2>&1); rc=$?
+check "a bad --precision value is a usage error" '[ $rc = 2 ] && [[ "$out" == *"--precision"* ]]'
+exit $fail

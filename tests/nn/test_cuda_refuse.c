@@ -1,0 +1,91 @@
+/*
+** test_cuda_refuse.c (nn-cuda-refuse): a CUDA session refuses, at creation,
+** an op that the CPU engine runs but the CUDA backend has no kernel for,
+** naming the node and the op. The op check comes before the device is
+** touched, so this needs no GPU. A build without CUDA answers "built
+** without CUDA" instead. And an op without a CUDA kernel whose inputs are
+** constant (folded at plan time) does not stop a CUDA session.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "nn/nn.h"
+#include "onnx_build.h"
+
+static int write_file(const char *path, const uint8_t *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(b, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+int main(void)
+{
+    const char *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    char dir[1024], model[1100];
+    snprintf(dir, sizeof dir, "%s/tests/nn/tmp-cuda", build && *build ? build : "/tmp");
+    mkdir(dir, 0755);
+    snprintf(model, sizeof model, "%s/refuse.onnx", dir);
+    /* x [1,4,2,2] -> Relu -> DepthToSpace(2) "d2s" -> [1,1,4,4] */
+    ob b;
+    ob_init(&b, 13);
+    ob_input(&b, "x", 4, (int64_t[]){1, 4, 2, 2}, NULL);
+    ob_node(&b, "Relu", "x", "r");
+    Onnx__NodeProto *n = ob_node(&b, "DepthToSpace", "r", "y");
+    n->name = ob_str(&b, "d2s");
+    ob_attr_i(&b, n, "blocksize", 2);
+    ob_output(&b, "y");
+    size_t len;
+    uint8_t *bytes = ob_pack(&b, &len);
+    CHECK(write_file(model, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+
+    di_error err;
+    di_error_clear(&err);
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 1;
+    di_nn_session *s = NULL;
+    /* the CPU engine takes it */
+    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s", err.msg);
+    di_nn_session_destroy(s);
+    s = NULL;
+    opt.device = DI_NN_CUDA;
+    int rc = di_nn_session_create(model, &opt, &s, &err);
+    printf("CUDA session: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == DI_EUNSUPPORTED && s == NULL);
+    if (di_nn_cuda_built()) {
+        CHECKF(strstr(err.msg, "'d2s'") && strstr(err.msg, "DepthToSpace") && strstr(err.msg, "no CUDA kernel"), "%s", err.msg);
+    } else {
+        CHECKF(strstr(err.msg, "built without CUDA") != NULL, "%s", err.msg);
+    }
+
+    /* x + Cast(ArgMax(c)): ArgMax (no CUDA kernel) and Cast fold away */
+    snprintf(model, sizeof model, "%s/folded.onnx", dir);
+    ob_init(&b, 13);
+    ob_input(&b, "x", 4, (int64_t[]){1, 4, 2, 2}, NULL);
+    ob_init_f(&b, "c", 1, (int64_t[]){3}, (float[]){1, 5, 2});
+    n = ob_node(&b, "ArgMax", "c", "am");
+    n->name = ob_str(&b, "argmax");
+    Onnx__NodeProto *cast = ob_node(&b, "Cast", "am", "amf");
+    ob_attr_i(&b, cast, "to", 1);
+    ob_node(&b, "Add", "x,amf", "y");
+    ob_output(&b, "y");
+    bytes = ob_pack(&b, &len);
+    CHECK(write_file(model, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+    rc = di_nn_session_create(model, &opt, &s, &err);
+    printf("CUDA session, folded ArgMax: rc %d: %s\n", rc, rc ? err.msg : "created");
+    CHECKF(rc == 0 || !strstr(err.msg, "argmax"), "%s", err.msg);
+    if (!di_nn_cuda_built()) CHECK(rc == DI_EUNSUPPORTED && strstr(err.msg, "built without CUDA"));
+    else if (di_nn_cuda_device_count() == 0) CHECKF(rc != 0 && strstr(err.msg, "no CUDA device"), "%s", err.msg);
+    else CHECKF(rc == 0, "%s", err.msg);
+    di_nn_session_destroy(s);
+    return check_summary();
+}
