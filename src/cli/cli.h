@@ -21,18 +21,19 @@ typedef struct di_command {
     int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
 } di_command;
 
-/* One declaration per subcommand, each in its own cmd_NAME.c. They are weak
-** so that a subcommand whose file is not part of this build is reported as
-** missing instead of breaking the link while parts land one by one. */
-#define DI_CMD_DECL(name) \
-    int di_cmd_##name(int argc, char **argv) __attribute__((weak))
-DI_CMD_DECL(score);
-DI_CMD_DECL(run);
-DI_CMD_DECL(init);
-DI_CMD_DECL(status);
-DI_CMD_DECL(infer);
-DI_CMD_DECL(model);
-DI_CMD_DECL(demo);
+/* One declaration per subcommand, each in its own cmd_NAME.c. */
+int di_cmd_score(int argc, char **argv);
+int di_cmd_run(int argc, char **argv);
+int di_cmd_init(int argc, char **argv);
+int di_cmd_status(int argc, char **argv);
+int di_cmd_infer(int argc, char **argv);
+int di_cmd_model(int argc, char **argv);
+int di_cmd_demo(int argc, char **argv);
+
+/* Process set-up before any subcommand runs (process.c): settles the OpenMP
+** wait policy (re-executing once when it must) and hides passwords given in
+** database URLs from the process's command line. */
+void di_cli_prepare_process(int argc, char **argv);
 
 /* Prints "depthindex: message" on stderr (one line). */
 void di_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

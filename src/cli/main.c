@@ -47,8 +47,7 @@ static void usage(FILE *f)
                "Computes the depth congestion index of street-level images.\n\n"
                "subcommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (commands[i].main)
-            fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-8s %s\n", "version", "print the version and what this build contains");
     fprintf(f, "\n`depthindex SUBCOMMAND --help` describes each one.\n");
 }
@@ -80,10 +79,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
-        if (!commands[i].main) {
-            di_cli_error("subcommand '%s' is not part of this build", argv[1]);
-            return DI_EXIT_USAGE;
-        }
+        di_cli_prepare_process(argc, argv);
         return commands[i].main(argc - 1, argv + 1);
     }
     di_cli_error("unknown subcommand '%s' (see depthindex --help)", argv[1]);
