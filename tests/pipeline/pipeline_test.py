@@ -486,6 +486,17 @@ def case_setup_errors(tmp):
     open(pwfile, "w").write("Pw-s3cret-79\n")
     one_line_exit2(["status", "--db", "postgresql://di_test@127.0.0.1:1/x",
                     "--password-file", pwfile], secret="Pw-s3cret-79")
+    # a password file that is missing, a directory, a FIFO (no waiting) or empty
+    one_line_exit2(["status", "--db", db.url, "--password-file", os.path.join(tmp, "nope")],
+                   mention="nope")
+    one_line_exit2(["status", "--db", db.url, "--password-file", images], mention="directory")
+    fifo = os.path.join(tmp, "pw-fifo")
+    os.mkfifo(fifo)
+    one_line_exit2(["status", "--db", db.url, "--password-file", fifo],
+                   mention="not a regular file")
+    open(os.path.join(tmp, "pw-empty"), "w").close()
+    one_line_exit2(["status", "--db", db.url, "--password-file", os.path.join(tmp, "pw-empty")],
+                   mention="empty")
 
 
 def ref_scores(tmp, n, size):
