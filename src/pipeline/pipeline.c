@@ -76,6 +76,24 @@ void di_item_fail(di_item *it, const char *msg)
     snprintf(it->error, sizeof it->error, "%s", msg);
 }
 
+int di_pipeline_sid_check(const char *sid, di_error *err)
+{
+    if (sid[0] == '\0')
+        return di_fail(err, DI_EINVAL, "panorama_sid is empty");
+    if (sid[0] == '/')
+        return di_fail(err, DI_EINVAL, "panorama_sid '%s' is an absolute path", sid);
+    for (const char *s = sid; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return di_fail(err, DI_EINVAL,
+                           "panorama_sid '%s' has a '..' component (refused: it could name a "
+                           "file outside the folder)", sid);
+        s += n;
+        s += *s == '/';
+    }
+    return DI_OK;
+}
+
 int di_pipeline_expand_pattern(const char *pattern, const char *sid,
                                const char *face, int64_t id, char *out,
                                size_t out_size, di_error *err)

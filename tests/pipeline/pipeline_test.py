@@ -460,6 +460,28 @@ def case_bad_input(tmp):
     check(s["total"] == 5 and s["ok"] == 5, "rerun after repair: %s" % s)
     check(errors(db2) == {}, "errors not cleared: %s" % errors(db2))
 
+    # panorama_sids from the database that would read outside the folders:
+    # failed faces, naming the reason; the files they point at are not read
+    # (they exist and are valid, so reading them would score the face)
+    for i, f in ((1, "xm"), (2, "xm")):
+        shutil.copy(os.path.join(images2, "demo000004_zp.jpg"),
+                    os.path.join(tmp, "secret%d_%s.jpg" % (i, f)))
+        shutil.copy(os.path.join(images, "demo000005_zp.npy"),
+                    os.path.join(tmp, "secret%d_%s.npy" % (i, f)))
+    for d, dbx in ((images2, db2), (images, db)):
+        dbx.execute("UPDATE panorama SET panorama_sid = '../secret1' WHERE id = 1;"
+                    "UPDATE panorama SET panorama_sid = '%s/secret2' WHERE id = 2;"
+                    "UPDATE panorama SET xm_depth_index = NULL WHERE id IN (1, 2)" % tmp)
+    for args, dbx in ((["--images", images2, "--model", model, "--device", "cpu"], db2),
+                      (["--depth-dir", images], db)):
+        r = di(["run", "--db", dbx.url, "--faces", "xm", "--progress", "json"] + args)
+        check(r.returncode == 1, "sids outside: exit %d: %s" % (r.returncode, r.stderr))
+        s = summary(r.stdout)
+        check(s["ok"] == 0 and s["failed"] == 2, "sids outside %s: %s" % (args[0], s))
+        err = errors(dbx)
+        check("'..'" in err.get((1, "xm"), "") and "absolute" in err.get((2, "xm"), ""),
+              "sids outside %s: errors %s" % (args[0], err))
+
 
 def case_setup_errors(tmp):
     images = os.path.join(tmp, "img")
