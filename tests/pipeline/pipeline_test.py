@@ -498,6 +498,22 @@ def case_setup_errors(tmp):
     one_line_exit2(["run", "--db", "oracle://x/y", "--depth-dir", images])
     one_line_exit2(["run", "--db", db.url])  # neither --model nor --depth-dir
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--batch", "0"])
+    # folders that are not there: said once, before any face fails
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", os.path.join(tmp, "nowhere")],
+                   mention="nowhere")
+    one_line_exit2(["run", "--db", db.url, "--images", os.path.join(tmp, "nowhere2"),
+                    "--model", os.path.join(tmp, "m.onnx")], mention="nowhere2")
+    # numbers that are not numbers, or out of range
+    for opt, val in (("--batch", "-1"), ("--queue", "0"), ("--workers", "0"),
+                     ("--workers", "x"), ("--limit", "1e3"), ("--k", "0"), ("--ksize", "4"), ("--sigma", "nan"),
+                     ("--canny", "1"), ("--db-retry-for", "-5"), ("--progress", "loud")):
+        one_line_exit2(["run", "--db", db.url, "--depth-dir", images, opt, val], mention=opt)
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--table", "x; drop table y"],
+                   mention="--table")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--faces", "xm,x-y"],
+                   mention="x-y")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "score"],
+                   mention="{face}")
     one_line_exit2(["status", "--db", db.url, "--table", "nope"], mention="nope")
     # nothing listens on port 1: unreachable, fast; the password never shows
     one_line_exit2(["run", "--db", "mysql://di_test:Pw-s3cret-77@127.0.0.1:1/x",
