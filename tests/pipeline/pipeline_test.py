@@ -657,6 +657,15 @@ def server_steps(tmp, kind, created):
     wrong = "%s://%s:Wrong-pw-31@%s/%s" % (scheme, user, host, path)
     one_line_exit2(["run", "--db", wrong, "--depth-dir", images], env={"DEPTHINDEX_DB_PASSWORD": ""},
                    secret="Wrong-pw-31")
+    # the wrong password from the environment and from --password-file
+    bare = "%s://%s@%s/%s" % (scheme, user, host, path)
+    line = one_line_exit2(["status", "--db", bare],
+                          env={"DEPTHINDEX_DB_PASSWORD": "Wrong-pw-32"}, secret="Wrong-pw-32")
+    check("password" in line or "auth" in line, "wrong password: %r" % line)
+    pwfile = os.path.join(tmp, "wrong-pw")
+    open(pwfile, "w").write("Wrong-pw-33\n")
+    one_line_exit2(["run", "--db", bare, "--password-file", pwfile, "--depth-dir", images],
+                   env={"DEPTHINDEX_DB_PASSWORD": ""}, secret="Wrong-pw-33")
     one_line_exit2(["run", "--db", db.url, "--table", "nope", "--depth-dir", images],
                    env=db.env, mention="nope")
     one_line_exit2(["run", "--db", db.url, "--faces", "xm,qq", "--depth-dir", images],
