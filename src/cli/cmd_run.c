@@ -188,11 +188,11 @@ static int parse(run_opts *o, int argc, char **argv)
             c->feature.canny_low = th[0];
             c->feature.canny_high = th[1];
         } else if ((v = di_opt_value(argc, argv, &i, "--ksize", &bad))) {
-            if (!di_opt_int(v, 1, 100001, &n))
+            if (!di_opt_int(v, INT32_MIN, INT32_MAX, &n))
                 return bad_value("--ksize", v);
             c->feature.ksize = (int)n;
         } else if ((v = di_opt_value(argc, argv, &i, "--sigma", &bad))) {
-            if (!di_opt_double(v, 1e-6, 1e6, &d))
+            if (!di_opt_double(v, -1e30, 1e30, &d)) /* range: as for score */
                 return bad_value("--sigma", v);
             c->feature.sigma = d;
         } else if (di_opt_flag(argv, i, "--force")) {

@@ -17,22 +17,23 @@
 
 #define MAX_IMAGE_FILE_BYTES ((size_t)256 << 20)
 
-/* The file of a face: images_dir/pattern, or the pattern alone when it is
-** an absolute path. A panorama_sid with ".." could walk out of the images
-** folder: refused. */
+/* The file of a face: images_dir/pattern, or the pattern alone when the
+** pattern is an absolute path (the user's choice). The sid comes from the
+** database: one that could walk out of the folder is refused. */
 static int face_path(di_pipeline *p, const di_item *it, char *path, size_t size,
                      di_error *e)
 {
-    if (strstr(it->sid, "..") || it->sid[0] == '\0')
-        return di_fail(e, DI_EINVAL, "panorama_sid '%s' is not a plain name", it->sid);
-    char rel[4096];
-    int rc = di_pipeline_expand_pattern(p->cfg.image_pattern, it->sid,
-                                        p->cfg.store.faces[it->face], it->id,
-                                        rel, sizeof rel, e);
+    int rc = di_pipeline_sid_check(it->sid, e);
     if (rc)
         return rc;
-    int n = rel[0] == '/' ? snprintf(path, size, "%s", rel)
-                          : snprintf(path, size, "%s/%s", p->cfg.images_dir, rel);
+    char rel[4096];
+    rc = di_pipeline_expand_pattern(p->cfg.image_pattern, it->sid,
+                                    p->cfg.store.faces[it->face], it->id, rel, sizeof rel, e);
+    if (rc)
+        return rc;
+    int n = p->cfg.image_pattern[0] == '/'
+                ? snprintf(path, size, "%s", rel)
+                : snprintf(path, size, "%s/%s", p->cfg.images_dir, rel);
     if (n < 0 || (size_t)n >= size)
         return di_fail(e, DI_EINVAL, "image path for '%s' is too long", it->sid);
     return DI_OK;

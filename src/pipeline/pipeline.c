@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const di_stage_names[DI_STAGE_COUNT] = {
@@ -74,6 +75,24 @@ void di_item_fail(di_item *it, const char *msg)
 {
     it->ok = false;
     snprintf(it->error, sizeof it->error, "%s", msg);
+}
+
+int di_pipeline_sid_check(const char *sid, di_error *err)
+{
+    if (sid[0] == '\0')
+        return di_fail(err, DI_EINVAL, "panorama_sid is empty");
+    if (sid[0] == '/')
+        return di_fail(err, DI_EINVAL, "panorama_sid '%s' is an absolute path", sid);
+    for (const char *s = sid; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return di_fail(err, DI_EINVAL,
+                           "panorama_sid '%s' has a '..' component (refused: it could name a "
+                           "file outside the folder)", sid);
+        s += n;
+        s += *s == '/';
+    }
+    return DI_OK;
 }
 
 int di_pipeline_expand_pattern(const char *pattern, const char *sid,
@@ -148,6 +167,12 @@ static void choose_split(di_pipeline *p)
     }
 }
 
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int check_config(const di_pipeline_config *c, di_error *err)
 {
     if (c->batch < 1 || c->batch > 4096)
@@ -174,6 +199,12 @@ static int check_config(const di_pipeline_config *c, di_error *err)
     if (!strstr(c->image_pattern, "{panorama_sid}") && !strstr(c->image_pattern, "{id}"))
         return di_fail(err, DI_EINVAL,
                        "--image-path '%s' names no {panorama_sid} or {id}", c->image_pattern);
+    /* A folder that is not there would fail every face one by one: a setup
+    ** error instead, said once. */
+    if (c->depth_dir && !is_dir(c->depth_dir))
+        return di_fail(err, DI_EINVAL, "--depth-dir %s: not a folder", c->depth_dir);
+    if (!c->depth_dir && c->image_pattern[0] != '/' && !is_dir(c->images_dir))
+        return di_fail(err, DI_EINVAL, "--images %s: not a folder", c->images_dir);
     return di_feature_params_check(&c->feature, err);
 }
 

@@ -121,6 +121,11 @@ bool di_pipeline_finished(di_pipeline *p);
 int di_pipeline_wait(di_pipeline *p, di_error *err);
 void di_pipeline_destroy(di_pipeline *p);
 
+/* Whether a panorama_sid from the database may name a file under --images
+** or --depth-dir: not empty, not absolute, no ".." path component (so that a
+** row cannot make the run read outside those folders). 0 or DI_EINVAL. */
+int di_pipeline_sid_check(const char *sid, di_error *err);
+
 /* Expands an image path pattern: {panorama_sid}, {face} and {id}. */
 int di_pipeline_expand_pattern(const char *pattern, const char *sid,
                                const char *face, int64_t id, char *out,

@@ -460,6 +460,28 @@ def case_bad_input(tmp):
     check(s["total"] == 5 and s["ok"] == 5, "rerun after repair: %s" % s)
     check(errors(db2) == {}, "errors not cleared: %s" % errors(db2))
 
+    # panorama_sids from the database that would read outside the folders:
+    # failed faces, naming the reason; the files they point at are not read
+    # (they exist and are valid, so reading them would score the face)
+    for i, f in ((1, "xm"), (2, "xm")):
+        shutil.copy(os.path.join(images2, "demo000004_zp.jpg"),
+                    os.path.join(tmp, "secret%d_%s.jpg" % (i, f)))
+        shutil.copy(os.path.join(images, "demo000005_zp.npy"),
+                    os.path.join(tmp, "secret%d_%s.npy" % (i, f)))
+    for d, dbx in ((images2, db2), (images, db)):
+        dbx.execute("UPDATE panorama SET panorama_sid = '../secret1' WHERE id = 1;"
+                    "UPDATE panorama SET panorama_sid = '%s/secret2' WHERE id = 2;"
+                    "UPDATE panorama SET xm_depth_index = NULL WHERE id IN (1, 2)" % tmp)
+    for args, dbx in ((["--images", images2, "--model", model, "--device", "cpu"], db2),
+                      (["--depth-dir", images], db)):
+        r = di(["run", "--db", dbx.url, "--faces", "xm", "--progress", "json"] + args)
+        check(r.returncode == 1, "sids outside: exit %d: %s" % (r.returncode, r.stderr))
+        s = summary(r.stdout)
+        check(s["ok"] == 0 and s["failed"] == 2, "sids outside %s: %s" % (args[0], s))
+        err = errors(dbx)
+        check("'..'" in err.get((1, "xm"), "") and "absolute" in err.get((2, "xm"), ""),
+              "sids outside %s: errors %s" % (args[0], err))
+
 
 def case_setup_errors(tmp):
     images = os.path.join(tmp, "img")
@@ -476,6 +498,22 @@ def case_setup_errors(tmp):
     one_line_exit2(["run", "--db", "oracle://x/y", "--depth-dir", images])
     one_line_exit2(["run", "--db", db.url])  # neither --model nor --depth-dir
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--batch", "0"])
+    # folders that are not there: said once, before any face fails
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", os.path.join(tmp, "nowhere")],
+                   mention="nowhere")
+    one_line_exit2(["run", "--db", db.url, "--images", os.path.join(tmp, "nowhere2"),
+                    "--model", os.path.join(tmp, "m.onnx")], mention="nowhere2")
+    # numbers that are not numbers, or out of range
+    for opt, val in (("--batch", "-1"), ("--queue", "0"), ("--workers", "0"),
+                     ("--workers", "x"), ("--limit", "1e3"), ("--k", "0"), ("--ksize", "4"), ("--sigma", "nan"),
+                     ("--canny", "1"), ("--db-retry-for", "-5"), ("--progress", "loud")):
+        one_line_exit2(["run", "--db", db.url, "--depth-dir", images, opt, val], mention=opt)
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--table", "x; drop table y"],
+                   mention="--table")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--faces", "xm,x-y"],
+                   mention="x-y")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "score"],
+                   mention="{face}")
     one_line_exit2(["status", "--db", db.url, "--table", "nope"], mention="nope")
     # nothing listens on port 1: unreachable, fast; the password never shows
     one_line_exit2(["run", "--db", "mysql://di_test:Pw-s3cret-77@127.0.0.1:1/x",
@@ -486,6 +524,17 @@ def case_setup_errors(tmp):
     open(pwfile, "w").write("Pw-s3cret-79\n")
     one_line_exit2(["status", "--db", "postgresql://di_test@127.0.0.1:1/x",
                     "--password-file", pwfile], secret="Pw-s3cret-79")
+    # a password file that is missing, a directory, a FIFO (no waiting) or empty
+    one_line_exit2(["status", "--db", db.url, "--password-file", os.path.join(tmp, "nope")],
+                   mention="nope")
+    one_line_exit2(["status", "--db", db.url, "--password-file", images], mention="directory")
+    fifo = os.path.join(tmp, "pw-fifo")
+    os.mkfifo(fifo)
+    one_line_exit2(["status", "--db", db.url, "--password-file", fifo],
+                   mention="not a regular file")
+    open(os.path.join(tmp, "pw-empty"), "w").close()
+    one_line_exit2(["status", "--db", db.url, "--password-file", os.path.join(tmp, "pw-empty")],
+                   mention="empty")
 
 
 def ref_scores(tmp, n, size):
@@ -608,6 +657,15 @@ def server_steps(tmp, kind, created):
     wrong = "%s://%s:Wrong-pw-31@%s/%s" % (scheme, user, host, path)
     one_line_exit2(["run", "--db", wrong, "--depth-dir", images], env={"DEPTHINDEX_DB_PASSWORD": ""},
                    secret="Wrong-pw-31")
+    # the wrong password from the environment and from --password-file
+    bare = "%s://%s@%s/%s" % (scheme, user, host, path)
+    line = one_line_exit2(["status", "--db", bare],
+                          env={"DEPTHINDEX_DB_PASSWORD": "Wrong-pw-32"}, secret="Wrong-pw-32")
+    check("password" in line or "auth" in line, "wrong password: %r" % line)
+    pwfile = os.path.join(tmp, "wrong-pw")
+    open(pwfile, "w").write("Wrong-pw-33\n")
+    one_line_exit2(["run", "--db", bare, "--password-file", pwfile, "--depth-dir", images],
+                   env={"DEPTHINDEX_DB_PASSWORD": ""}, secret="Wrong-pw-33")
     one_line_exit2(["run", "--db", db.url, "--table", "nope", "--depth-dir", images],
                    env=db.env, mention="nope")
     one_line_exit2(["run", "--db", db.url, "--faces", "xm,qq", "--depth-dir", images],
