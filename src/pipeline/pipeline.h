@@ -42,11 +42,15 @@ typedef struct di_pipeline_config {
     int queue;                 /* depth maps between inference and post [36] */
     int workers;               /* post-processing threads (0 = auto) */
     int decoders;              /* decode threads (0 = auto) */
-    int streams;               /* inference threads, each with its own session,
-                               ** so that one batch's transfers overlap another's
-                               ** compute on a GPU (0 = auto: 2 on CUDA, 1 on
-                               ** CPU, where the engine's threads share the
-                               ** cores instead) */
+    int streams;               /* inference threads, each with its own session
+                               ** (0 = auto: 1; on CUDA one session already
+                               ** keeps two batches in flight, see in_flight) */
+    int in_flight;             /* batches in flight per session, 1..2 (0 = auto:
+                               ** 2 on CUDA, so that the upload of batch k+1
+                               ** and the download of k-1 overlap the compute
+                               ** of k; 1 on the CPU, where a run is
+                               ** synchronous anyway). 2 on the CPU only for
+                               ** tests of that logic (DEPTHINDEX_TEST_ASYNC) */
     float mean[3], std[3];     /* normalisation of RGB in 0..1 [ImageNet] */
     bool force;                /* redo faces that already have a score */
     int64_t limit;             /* at most this many faces (0 = all) */
@@ -57,6 +61,12 @@ typedef struct di_pipeline_config {
     double write_seconds;      /* a transaction at least this often [0.2] */
     double read_delay;         /* test only: seconds before each page fetch */
     int64_t max_face_pixels;   /* larger images are an error [8192*8192] */
+    /* test only: the engine run of the Nth batch (1-based, counted over the
+    ** inference threads) is made to fail for real (an output buffer too
+    ** small for it); with test_fail_device that failure is taken for a lost
+    ** device instead of a failure of that batch's faces */
+    int64_t test_fail_batch;
+    bool test_fail_device;
 } di_pipeline_config;
 
 void di_pipeline_config_default(di_pipeline_config *c);
@@ -76,10 +86,16 @@ typedef struct di_pipeline_stats {
     int64_t ok, failed; /* committed to the database */
     int64_t scored;     /* processed, committed or not yet */
     double elapsed;     /* seconds since the start */
-    double busy[DI_STAGE_COUNT];  /* thread-seconds spent working, per stage */
+    double busy[DI_STAGE_COUNT];  /* thread-seconds spent working, per stage;
+                                  ** for inference: seconds with at least one
+                                  ** batch in flight on a session (running on
+                                  ** the CPU, or queued/running on the GPU) */
     int threads[DI_STAGE_COUNT];  /* threads per stage (0 = stage unused) */
     size_t queue_len[DI_Q_COUNT], queue_cap[DI_Q_COUNT]; /* cap 0 = unused */
     int engine_threads; /* threads of the inference engine */
+    int in_flight;      /* batches in flight per session at most (model mode) */
+    bool device_error;  /* the run stopped because the inference device
+                        ** failed (not the database) */
     int model_c, model_h, model_w; /* model input (0 in depth-dir mode) */
     bool depth_dir;     /* the decode stage loads depth maps (no model) */
     bool stopping;      /* a stop was requested or a fatal error happened */
