@@ -230,8 +230,10 @@ static void test_env(di_pipeline_config *c)
     /* two batches in flight per session on the CPU too: the CUDA path's
     ** logic, checked where there is no GPU */
     v = getenv("DEPTHINDEX_TEST_ASYNC");
-    if (v && strcmp(v, "1") == 0)
+    if (v && strcmp(v, "1") == 0) {
         c->in_flight = 2;
+        c->test_fill = true;
+    }
     /* N: the Nth batch's engine run fails; N:device: taken for a lost device */
     v = getenv("DEPTHINDEX_TEST_FAIL_BATCH");
     if (v) {

@@ -133,8 +133,9 @@ void *di_decoder_main(void *arg)
 ** On the CPU (in_flight 1) di_nn_run_async runs the batch before returning
 ** and the wait follows at once: the synchronous path. Two in flight there
 ** would hold every batch's maps back for the length of the next run; tests
-** force it (DEPTHINDEX_TEST_ASYNC) to check this logic on machines without
-** a GPU.
+** force it (DEPTHINDEX_TEST_ASYNC, with test_fill so that a second batch is
+** always waited for and two are in flight whenever two exist) to check this
+** logic on machines without a GPU.
 **
 ** Errors: a batch whose run fails fails its own faces (recorded in
 ** depthindex_errors); the run goes on. An error of the device itself (every
@@ -199,6 +200,10 @@ static void submit(infer_ctx *c, di_batch *b)
     int rc = di_nn_run_async(c->nn, b->input, b->n, b->output, cap, &e);
     if (!rc) {
         c->pending[c->npending++] = b;
+        int seen = atomic_load(&p->in_flight_max);
+        while (c->npending > seen &&
+               !atomic_compare_exchange_weak(&p->in_flight_max, &seen, c->npending)) {
+        }
         return;
     }
     if (c->npending == 0)
@@ -229,8 +234,9 @@ void *di_infer_main(void *arg)
         di_batch *b = NULL;
         if (c.npending == 0)
             b = di_queue_pop(p->infer_q);      /* idle: wait for work */
-        else if (c.npending < p->in_flight)
-            b = di_queue_try_pop(p->infer_q);  /* another one, if ready */
+        else if (c.npending < p->in_flight)    /* another one, if ready */
+            b = p->cfg.test_fill ? di_queue_pop(p->infer_q)
+                                 : di_queue_try_pop(p->infer_q);
         if (b)
             submit(&c, b);
         else if (c.npending > 0)

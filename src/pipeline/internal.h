@@ -70,6 +70,7 @@ struct di_pipeline {
     bool started;
     atomic_int live_decoders, live_workers, live_infer, next_infer;
     atomic_llong infer_batches; /* batches submitted (test_fail_batch) */
+    atomic_int in_flight_max;   /* the most one session had in flight */
     atomic_bool device_lost;    /* an engine error stopped inference: the
                                 ** inference threads run nothing more */
     atomic_bool done; /* set by the writer, last to end, after t_end */

@@ -467,6 +467,7 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
         }
     s->engine_threads = p->model_mode ? p->cfg.nn.threads : 0;
     s->in_flight = p->model_mode ? p->in_flight : 0;
+    s->in_flight_max = atomic_load(&p->in_flight_max);
     s->device_error = atomic_load(&p->device_lost);
     s->model_c = p->in_c;
     s->model_h = p->in_h;

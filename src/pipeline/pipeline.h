@@ -67,6 +67,10 @@ typedef struct di_pipeline_config {
     ** device instead of a failure of that batch's faces */
     int64_t test_fail_batch;
     bool test_fail_device;
+    /* test only: with a batch in flight and room for another, wait for the
+    ** next batch rather than finishing the first, so that the path that
+    ** submits batch k+1 before waiting for k runs whenever there are two */
+    bool test_fill;
 } di_pipeline_config;
 
 void di_pipeline_config_default(di_pipeline_config *c);
@@ -94,6 +98,7 @@ typedef struct di_pipeline_stats {
     size_t queue_len[DI_Q_COUNT], queue_cap[DI_Q_COUNT]; /* cap 0 = unused */
     int engine_threads; /* threads of the inference engine */
     int in_flight;      /* batches in flight per session at most (model mode) */
+    int in_flight_max;  /* the most a session had in flight during the run */
     bool device_error;  /* the run stopped because the inference device
                         ** failed (not the database) */
     int model_c, model_h, model_w; /* model input (0 in depth-dir mode) */

@@ -152,9 +152,9 @@ void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,
     if (mode == DI_PROGRESS_JSON) {
         put(&b, "{\"summary\":true,\"outcome\":\"%s\",\"ok\":%lld,\"failed\":%lld,"
                 "\"skipped\":%lld,\"total\":%lld,\"wall_s\":%.3f,\"images_per_s\":%.2f,"
-                "\"busy_percent\":{",
+                "\"in_flight_max\":%d,\"busy_percent\":{",
             outcome, (long long)s->ok, (long long)s->failed, (long long)skipped,
-            (long long)s->total, s->elapsed, rate);
+            (long long)s->total, s->elapsed, rate, s->in_flight_max);
         bool first = true;
         for (int i = 0; i < DI_STAGE_COUNT; i++)
             if (s->threads[i]) {
@@ -172,5 +172,8 @@ void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,
         if (s->threads[i])
             put(&b, " %s %.0f%% (%d thread%s)", text_label(s, i), busy_pct(s, i),
                 s->threads[i], s->threads[i] == 1 ? "" : "s");
+    if (s->in_flight > 1)
+        put(&b, "; up to %d batch%s in flight per session", s->in_flight_max,
+            s->in_flight_max == 1 ? "" : "es");
     put(&b, "\n");
 }
