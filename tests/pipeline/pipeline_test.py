@@ -594,7 +594,36 @@ def interrupted(tmp, name, sig, twice):
     return db, images
 
 
+def interrupted_init(tmp):
+    """SIGINT during `init --demo`: the finished panoramas' rows are inserted,
+    exit 130, one line; the same command again completes the set."""
+    images = os.path.join(tmp, "init-img")
+    db = SqliteDB(os.path.join(tmp, "init.db"))
+    args = ["init", "--db", db.url, "--images", images, "--size", "96"]
+    p = background_run(args + ["--demo", "20000"], {})
+    t0 = time.time()
+    while time.time() - t0 < 60 and p.poll() is None:
+        if os.path.isdir(images) and len(os.listdir(images)) >= 40:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    sanitizer_check(err, "init")
+    check(p.returncode == 130, "init --demo after SIGINT: exit %d: %s" % (p.returncode, err))
+    check(len(err.strip().splitlines()) == 1 and "interrupted" in err, "init: %r" % err)
+    rows = [r[0] for r in db.query("SELECT panorama_sid FROM panorama ORDER BY id")]
+    check(0 < len(rows) < 20000, "init: %d rows after SIGINT" % len(rows))
+    for sid in rows:
+        for f in FACES:
+            check(os.path.exists(os.path.join(images, "%s_%s.npy" % (sid, f))),
+                  "init: row %s without its face %s" % (sid, f))
+    n = len(rows) + 2
+    di_ok(args + ["--demo", str(n)])
+    check(db.query("SELECT COUNT(*) FROM panorama")[0][0] == n, "init: rerun did not complete")
+
+
 def case_signals(tmp):
+    interrupted_init(tmp)
     ref = ref_scores(tmp, 16, 64)
     for name, sig, twice in (("int", signal.SIGINT, False), ("term", signal.SIGTERM, False),
                              ("int2", signal.SIGINT, True)):
