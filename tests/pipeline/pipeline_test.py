@@ -324,6 +324,47 @@ def case_sqlite(tmp):
     r = di_ok(["status", "--db", other.url] + opts)
     check("front" in r.stdout and "back" in r.stdout, "status: %s" % r.stdout)
 
+    depth_dir_formats(tmp)
+
+
+def write_pfm(path, d):
+    h, w = d.shape
+    with open(path, "wb") as f:
+        f.write(b"Pf\n%d %d\n-1\n" % (w, h))
+        f.write(d[::-1].astype("<f4").tobytes())  # PFM rows go bottom-up
+
+
+def depth_dir_formats(tmp):
+    """--depth-dir takes .npy, else .png (16-bit), else .pfm, with the same
+    score as `depthindex score` on that file."""
+    import numpy as np
+    import cv2
+    images = os.path.join(tmp, "fmt")
+    db = SqliteDB(os.path.join(tmp, "fmt.db"))
+    init_demo(db, images, n=1, size=48)
+    files = {}
+    for f in FACES:
+        npy = os.path.join(images, "demo000001_%s.npy" % f)
+        d = np.load(npy)
+        if f == "xp":
+            files[f] = npy[:-3] + "png"
+            cv2.imwrite(files[f], np.minimum(d * 64, 65535).astype(np.uint16))
+            os.remove(npy)
+        elif f == "zm":
+            files[f] = npy[:-3] + "pfm"
+            write_pfm(files[f], d)
+            os.remove(npy)
+        else:
+            files[f] = npy
+    s = summary(di_ok(run_args(db, images)).stdout)
+    check(s["ok"] == 4, "png/pfm depth maps: %s" % s)
+    got = scores(db)
+    for f in FACES:
+        line = di_ok(["score", files[f]]).stdout
+        want = float(line.rsplit("\t", 1)[1])
+        check(abs(got[(1, f)] - want) <= 6e-7, "face %s from %s: %r vs %r"
+              % (f, os.path.basename(files[f]), got[(1, f)], want))
+
 
 def tiny_model(tmp, size=32):
     path = os.path.join(tmp, "tiny.onnx")
