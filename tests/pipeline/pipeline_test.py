@@ -324,6 +324,47 @@ def case_sqlite(tmp):
     r = di_ok(["status", "--db", other.url] + opts)
     check("front" in r.stdout and "back" in r.stdout, "status: %s" % r.stdout)
 
+    depth_dir_formats(tmp)
+
+
+def write_pfm(path, d):
+    h, w = d.shape
+    with open(path, "wb") as f:
+        f.write(b"Pf\n%d %d\n-1\n" % (w, h))
+        f.write(d[::-1].astype("<f4").tobytes())  # PFM rows go bottom-up
+
+
+def depth_dir_formats(tmp):
+    """--depth-dir takes .npy, else .png (16-bit), else .pfm, with the same
+    score as `depthindex score` on that file."""
+    import numpy as np
+    import cv2
+    images = os.path.join(tmp, "fmt")
+    db = SqliteDB(os.path.join(tmp, "fmt.db"))
+    init_demo(db, images, n=1, size=48)
+    files = {}
+    for f in FACES:
+        npy = os.path.join(images, "demo000001_%s.npy" % f)
+        d = np.load(npy)
+        if f == "xp":
+            files[f] = npy[:-3] + "png"
+            cv2.imwrite(files[f], np.minimum(d * 64, 65535).astype(np.uint16))
+            os.remove(npy)
+        elif f == "zm":
+            files[f] = npy[:-3] + "pfm"
+            write_pfm(files[f], d)
+            os.remove(npy)
+        else:
+            files[f] = npy
+    s = summary(di_ok(run_args(db, images)).stdout)
+    check(s["ok"] == 4, "png/pfm depth maps: %s" % s)
+    got = scores(db)
+    for f in FACES:
+        line = di_ok(["score", files[f]]).stdout
+        want = float(line.rsplit("\t", 1)[1])
+        check(abs(got[(1, f)] - want) <= 6e-7, "face %s from %s: %r vs %r"
+              % (f, os.path.basename(files[f]), got[(1, f)], want))
+
 
 def tiny_model(tmp, size=32):
     path = os.path.join(tmp, "tiny.onnx")
@@ -594,7 +635,36 @@ def interrupted(tmp, name, sig, twice):
     return db, images
 
 
+def interrupted_init(tmp):
+    """SIGINT during `init --demo`: the finished panoramas' rows are inserted,
+    exit 130, one line; the same command again completes the set."""
+    images = os.path.join(tmp, "init-img")
+    db = SqliteDB(os.path.join(tmp, "init.db"))
+    args = ["init", "--db", db.url, "--images", images, "--size", "96"]
+    p = background_run(args + ["--demo", "20000"], {})
+    t0 = time.time()
+    while time.time() - t0 < 60 and p.poll() is None:
+        if os.path.isdir(images) and len(os.listdir(images)) >= 40:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    sanitizer_check(err, "init")
+    check(p.returncode == 130, "init --demo after SIGINT: exit %d: %s" % (p.returncode, err))
+    check(len(err.strip().splitlines()) == 1 and "interrupted" in err, "init: %r" % err)
+    rows = [r[0] for r in db.query("SELECT panorama_sid FROM panorama ORDER BY id")]
+    check(0 < len(rows) < 20000, "init: %d rows after SIGINT" % len(rows))
+    for sid in rows:
+        for f in FACES:
+            check(os.path.exists(os.path.join(images, "%s_%s.npy" % (sid, f))),
+                  "init: row %s without its face %s" % (sid, f))
+    n = len(rows) + 2
+    di_ok(args + ["--demo", str(n)])
+    check(db.query("SELECT COUNT(*) FROM panorama")[0][0] == n, "init: rerun did not complete")
+
+
 def case_signals(tmp):
+    interrupted_init(tmp)
     ref = ref_scores(tmp, 16, 64)
     for name, sig, twice in (("int", signal.SIGINT, False), ("term", signal.SIGTERM, False),
                              ("int2", signal.SIGINT, True)):
