@@ -184,13 +184,22 @@ def case_cuda(tmp):
     print("cuda: up to %d batches in flight" % s["in_flight_max"])
     cpu_db = demo_db(tmp, "cpu", images)
     summary(run(cpu_db, images, model, ["--device", "cpu"]).stdout)
-    # fp32 on both, but other kernels (cuDNN, another summation order): the
-    # depth maps differ in the last bits, and a pixel at a layer boundary
-    # may change layer
+    # fp32 on both, but other kernels (cuDNN, FMA, another summation order):
+    # the depth maps differ in the last bits. The score quantises depth to 8
+    # bits and then to layers, so a pixel at a boundary may change layer and
+    # move a few edge pixels (255 / (100 * 100) each on these faces): most
+    # faces agree to 1e-4, none by more than a few edge pixels. (Not yet
+    # calibrated on a GPU: the largest difference is printed.)
     cpu, gpu = pt.scores(cpu_db), pt.scores(cuda_db)
-    worst = max(abs(cpu[k] - gpu[k]) for k in cpu)
+    check(all(v is not None for v in list(cpu.values()) + list(gpu.values())),
+          "faces left unscored: cpu %s, cuda %s" % (cpu, gpu))
+    diffs = {k: abs(cpu[k] - gpu[k]) for k in cpu}
+    worst = max(diffs.values())
     print("largest |cuda - cpu| score difference: %.3g" % worst)
-    pt.same_scores(cpu, gpu, "cuda against cpu", tol=1e-3)
+    close = sum(d <= 1e-4 * max(1.0, abs(cpu[k])) for k, d in diffs.items())
+    check(worst <= 1.0 and close >= 0.9 * len(diffs),
+          "cuda against cpu: %d of %d faces within 1e-4, largest difference %.4g: %s" % (
+              close, len(diffs), worst, {k: (cpu[k], gpu[k]) for k in cpu}))
     w = writes(cuda_db)
     check(set(w.values()) == {1} and len(w) == 4 * N, "cuda: writes per face %s" % w)
     # the default device is cuda when a GPU is present
