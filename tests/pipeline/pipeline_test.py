@@ -382,6 +382,39 @@ def model_or_skip(tmp, db, images, model):
     return r
 
 
+def model_reference(tmp, model):
+    """The model path against an independent reference: 64x64 faces and the
+    32x32 tiny model, so libjpeg's DCT scaling by 1/2 gives the model input
+    exactly (OpenCV's IMREAD_REDUCED_COLOR_2 decodes the same way); the
+    model (a 1x1 Conv) in NumPy; its output resized bilinearly to the face's
+    own 64x64 (cv2.INTER_LINEAR) and scored by `depthindex score`. A run that
+    scored at the model's resolution, or normalised otherwise, differs."""
+    import numpy as np
+    import cv2
+    images = os.path.join(tmp, "ref64")
+    db = SqliteDB(os.path.join(tmp, "ref64.db"))
+    init_demo(db, images, n=2, size=64)
+    for mean, std in (((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # the defaults
+                      ((0.5, 0.1, 0.9), (2.0, 0.25, -1.0))):
+        extra = [] if mean[0] == 0.485 else ["--mean", "%g,%g,%g" % mean, "--std", "%g,%g,%g" % std]
+        di_ok(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
+               "--force", "--progress", "none"] + extra)
+        got = scores(db)
+        mean, std = np.array(mean, np.float32), np.array(std, np.float32)
+        w = np.array([0.3, 0.5, 0.2], np.float32)  # tiny_onnx.py's Conv
+        for (i, f), v in sorted(got.items()):
+            jpg = os.path.join(images, "demo%06d_%s.jpg" % (i, f))
+            rgb = cv2.imread(jpg, cv2.IMREAD_REDUCED_COLOR_2)[:, :, ::-1].astype(np.float32)
+            depth = ((rgb / 255 - mean) / std * w).sum(axis=2) + np.float32(10)
+            depth = cv2.resize(depth.astype(np.float32), (64, 64),
+                               interpolation=cv2.INTER_LINEAR)
+            npy = os.path.join(tmp, "ref64.npy")
+            np.save(npy, depth)
+            want = json.loads(di_ok(["score", "--json", npy]).stdout)["score"]
+            check(v is not None and abs(v - want) <= 1e-5 * max(1.0, want),
+                  "model path %s, face %d %s: %r, reference %r" % (extra, i, f, v, want))
+
+
 def case_model(tmp):
     images = os.path.join(tmp, "img")
     db = SqliteDB(os.path.join(tmp, "m.db"))
@@ -413,6 +446,7 @@ def case_model(tmp):
                        "--model", model, "--device", "cpu", "--force", "--progress", "json"]).stdout)
     check(s["ok"] == 24, "--image-path p{id}/{face}.jpg: %s" % s)
     same_scores(first, scores(db), "the same images through --image-path", tol=1e-5)
+    model_reference(tmp, model)
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
