@@ -261,7 +261,7 @@ static int copy_attr(loader *L, const Onnx__AttributeProto *a,
     if (a->has_s) {
         out->s = malloc(a->s.len + 1);
         if (!out->s) return di_fail(err, DI_ENOMEM, "out of memory");
-        memcpy(out->s, a->s.data, a->s.len);
+        if (a->s.len) memcpy(out->s, a->s.data, a->s.len);
         out->s[a->s.len] = 0;
     }
     if (a->n_ints) {

@@ -83,7 +83,7 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
-    if (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16) {
+    if (s->opt.device == DI_NN_CPU && (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16)) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EUNSUPPORTED, "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
     }
