@@ -7,6 +7,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,28 @@ static int render_panorama(const char *dir, const char *sid, uint64_t seed,
     return DI_OK;
 }
 
+/* SIGINT/SIGTERM during --demo: the panorama being rendered is finished,
+** the rows of every finished panorama are inserted, then exit 130/143. The
+** handler only sets this flag and gives the signal back its default action,
+** so a second one ends the process at once. */
+static volatile sig_atomic_t demo_signal;
+
+static void on_demo_signal(int sig)
+{
+    demo_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_demo_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int make_demo(di_store *st, const di_cli_db *db, long long n, const char *dir,
                      int size, long long seed, long long first_id)
 {
@@ -88,13 +111,18 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
     if (rc)
         di_fail(&err, rc, "out of memory for a %dx%d face", size, size);
     int k = 0;
-    for (long long i = 0; i < n && !rc; i++) {
+    long long made = 0;
+    catch_stop_signals();
+    for (long long i = 0; i < n && !rc && !demo_signal; i++) {
         ids[k] = first_id + i;
         snprintf(sids[k], sizeof sids[k], "demo%06lld", (long long)ids[k]);
         sidp[k] = sids[k];
         rc = render_panorama(dir, sids[k], (uint64_t)(seed + i), db, size, depth, rgb, &err);
+        if (rc)
+            break;
         k++;
-        if (!rc && (k == CHUNK || i == n - 1)) {
+        made++;
+        if (k == CHUNK || i == n - 1 || demo_signal) {
             rc = di_store_insert_panoramas(st, ids, sidp, k, &err);
             k = 0;
         }
@@ -104,6 +132,12 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
     if (rc) {
         di_cli_db_error(db, err.msg);
         return DI_EXIT_USAGE;
+    }
+    if (demo_signal) {
+        di_cli_error("init: %s after %lld of %lld demo panoramas; their rows are in the "
+                     "table (running the same command again completes the set)",
+                     demo_signal == SIGTERM ? "terminated" : "interrupted", made, n);
+        return demo_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
     }
     printf("demo: %lld panoramas (%lld faces, %dx%d) in %s\n", n,
            n * db->store.nfaces, size, size, dir);

@@ -49,8 +49,8 @@ static const char help[] =
     "  --decoders N          image decoding threads [auto]\n"
     "  --threads N           inference engine threads [auto]\n"
     "  --streams N           inference threads, each with its own engine session\n"
-    "                        (on a GPU, one batch's transfers overlap another's\n"
-    "                        compute) [2 on cuda, 1 on cpu]\n"
+    "                        [1; on cuda a session keeps two batches in flight,\n"
+    "                        so that transfers overlap the compute]\n"
     "  --force               recompute faces that already have a score\n"
     "  --limit N             process at most N faces\n"
     "  --db-retry-for S      keep reconnecting to a lost database for S seconds\n"
@@ -188,11 +188,11 @@ static int parse(run_opts *o, int argc, char **argv)
             c->feature.canny_low = th[0];
             c->feature.canny_high = th[1];
         } else if ((v = di_opt_value(argc, argv, &i, "--ksize", &bad))) {
-            if (!di_opt_int(v, 1, 100001, &n))
+            if (!di_opt_int(v, INT32_MIN, INT32_MAX, &n))
                 return bad_value("--ksize", v);
             c->feature.ksize = (int)n;
         } else if ((v = di_opt_value(argc, argv, &i, "--sigma", &bad))) {
-            if (!di_opt_double(v, 1e-6, 1e6, &d))
+            if (!di_opt_double(v, -1e30, 1e30, &d)) /* range: as for score */
                 return bad_value("--sigma", v);
             c->feature.sigma = d;
         } else if (di_opt_flag(argv, i, "--force")) {
@@ -227,6 +227,26 @@ static void test_env(di_pipeline_config *c)
     v = getenv("DEPTHINDEX_TEST_PAGE_ROWS");
     if (v && di_opt_int(v, 1, 1000000, &n))
         c->page_rows = (int)n;
+    /* two batches in flight per session on the CPU too: the CUDA path's
+    ** logic, checked where there is no GPU */
+    v = getenv("DEPTHINDEX_TEST_ASYNC");
+    if (v && strcmp(v, "1") == 0) {
+        c->in_flight = 2;
+        c->test_fill = true;
+    }
+    /* N: the Nth batch's engine run fails; N:device: taken for a lost device */
+    v = getenv("DEPTHINDEX_TEST_FAIL_BATCH");
+    if (v) {
+        char num[32];
+        snprintf(num, sizeof num, "%s", v);
+        char *colon = strchr(num, ':');
+        if (colon)
+            *colon = '\0';
+        if (di_opt_int(num, 1, INT64_MAX, &n)) {
+            c->test_fail_batch = n;
+            c->test_fail_device = colon && strcmp(colon + 1, "device") == 0;
+        }
+    }
 }
 
 static int choose_device(run_opts *o)
@@ -269,11 +289,11 @@ static void print_start(const run_opts *o, di_pipeline *p)
     if (o->progress == DI_PROGRESS_JSON) {
         fprintf(f, "{\"start\":true,\"pending\":%lld,\"mode\":\"%s\",\"device\":\"%s\","
                    "\"engine_threads\":%d,\"decoders\":%d,\"workers\":%d,\"batch\":%d,"
-                   "\"queue\":%d}\n",
+                   "\"queue\":%d,\"in_flight\":%d}\n",
                 (long long)s.total, s.depth_dir ? "depth-dir" : "model",
                 s.depth_dir ? "none" : o->cfg.nn.device == DI_NN_CUDA ? "cuda" : "cpu",
                 s.engine_threads, s.depth_dir ? 0 : s.threads[DI_STAGE_DECODE],
-                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue);
+                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight);
         fflush(f);
         return;
     }
@@ -287,15 +307,19 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 o->cfg.depth_dir, ncpu, s.threads[DI_STAGE_POST],
                 s.threads[DI_STAGE_POST] == 1 ? "" : "s");
     else if (o->cfg.nn.device == DI_NN_CUDA)
-        fprintf(f, "model %s (input 3x%dx%d), device cuda:%d, batch %d, %d streams; "
+        fprintf(f, "model %s (input 3x%dx%d), device cuda:%d%s, batch %d, %d stream%s "
+                   "with %d batches in flight each (pinned buffers); "
                    "%ld cores: %d decoders, %d post-processing workers\n",
                 o->cfg.model_path, s.model_h, s.model_w, o->cfg.nn.device_index,
-                o->cfg.batch, s.threads[DI_STAGE_INFER], ncpu, s.threads[DI_STAGE_DECODE],
-                s.threads[DI_STAGE_POST]);
+                o->device_given ? "" : " (default: a GPU is present)", o->cfg.batch,
+                s.threads[DI_STAGE_INFER], s.threads[DI_STAGE_INFER] == 1 ? "" : "s",
+                s.in_flight, ncpu, s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_POST]);
     else
-        fprintf(f, "model %s (input 3x%dx%d), device cpu, batch %d; %ld cores split: "
+        fprintf(f, "model %s (input 3x%dx%d), device cpu%s, batch %d%s; %ld cores split: "
                    "inference %d thread%s, %d decoder%s, %d post-processing worker%s\n",
-                o->cfg.model_path, s.model_h, s.model_w, o->cfg.batch, ncpu,
+                o->cfg.model_path, s.model_h, s.model_w,
+                o->device_given ? "" : " (default: no GPU)", o->cfg.batch,
+                s.in_flight > 1 ? ", 2 batches in flight (test)" : "", ncpu,
                 s.engine_threads, s.engine_threads == 1 ? "" : "s",
                 s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_DECODE] == 1 ? "" : "s",
                 s.threads[DI_STAGE_POST], s.threads[DI_STAGE_POST] == 1 ? "" : "s");
@@ -412,7 +436,8 @@ int di_cmd_run(int argc, char **argv)
         print_progress(&o, &pr, p);
     if (rc)
         di_cli_db_error(&o.db, err.msg);
-    const char *outcome = rc ? "stopped (database error)"
+    const char *outcome = rc ? (s.device_error ? "stopped (device error)"
+                                               : "stopped (database error)")
                         : first_signal ? "interrupted"
                         : s.failed ? "done with failures" : "done";
     char summary[2048];

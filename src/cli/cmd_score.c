@@ -10,8 +10,10 @@
 #include "cli.h"
 #include "feature/feature.h"
 #include "io/io.h"
+#include "options.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@ static void usage(FILE *f)
         "                    centres (ascending, 8-bit depth units), k (clusters\n"
         "                    used), edge_fraction, width, height\n"
         "  -h, --help        this help\n"
+        "  --                what follows is files, even if it starts with -\n"
         "\n"
         "exit status: 0 all scored; 1 some files failed (each named on stderr);\n"
         "2 usage error.\n",
@@ -53,38 +56,11 @@ static void usage(FILE *f)
 
 static int parse_int(const char *s, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
+    long long v;
+    if (!di_opt_int(s, INT_MIN, INT_MAX, &v))
         return -1;
     *out = (int)v;
     return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_canny(const char *s, double *low, double *high)
-{
-    const char *comma = strchr(s, ',');
-    if (!comma)
-        return -1;
-    char a[64];
-    size_t n = (size_t)(comma - s);
-    if (n == 0 || n >= sizeof a)
-        return -1;
-    memcpy(a, s, n);
-    a[n] = 0;
-    return parse_double(a, low) || parse_double(comma + 1, high) ? -1 : 0;
 }
 
 /* JSON string body with the escapes JSON needs. */
@@ -179,12 +155,15 @@ int di_cmd_score(int argc, char **argv)
         int bad = 0;
         if (strcmp(name, "--k") == 0)
             bad = parse_int(val, &p.k);
-        else if (strcmp(name, "--canny") == 0)
-            bad = parse_canny(val, &p.canny_low, &p.canny_high);
-        else if (strcmp(name, "--ksize") == 0)
+        else if (strcmp(name, "--canny") == 0) {
+            double th[2] = {0, 0};
+            bad = !di_opt_doubles(val, 2, th);
+            p.canny_low = th[0];
+            p.canny_high = th[1];
+        } else if (strcmp(name, "--ksize") == 0)
             bad = parse_int(val, &p.ksize);
         else if (strcmp(name, "--sigma") == 0)
-            bad = parse_double(val, &p.sigma);
+            bad = !di_opt_double(val, -DBL_MAX, DBL_MAX, &p.sigma);
         else
             maps_dir = val;
         if (bad) {

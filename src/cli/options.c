@@ -148,16 +148,29 @@ int di_cli_db_finish(di_cli_db *db)
         return -1;
     }
     if (db->password_file) {
-        FILE *f = fopen(db->password_file, "r");
-        if (!f) {
-            di_cli_error("--password-file %s: %s", db->password_file, strerror(errno));
+        /* di_read_file refuses directories, FIFOs and devices with a clear
+        ** reason instead of reading nothing (an empty password) or waiting. */
+        uint8_t *data = NULL;
+        size_t n = 0;
+        di_error err;
+        if (di_read_file(db->password_file, sizeof db->password - 1, &data, &n, &err)) {
+            if (err.code == DI_ENOMEM)
+                di_cli_error("--password-file %s: longer than %zu bytes", db->password_file,
+                             sizeof db->password - 1);
+            else
+                di_cli_error("--password-file %s", err.msg);
             return -1;
         }
-        size_t n = fread(db->password, 1, sizeof db->password - 1, f);
-        fclose(f);
+        memcpy(db->password, data, n);
+        free(data);
         db->password[n] = '\0';
         while (n > 0 && (db->password[n - 1] == '\n' || db->password[n - 1] == '\r'))
             db->password[--n] = '\0';
+        if (n == 0 || strlen(db->password) != n) {
+            di_cli_error("--password-file %s: %s", db->password_file,
+                         n == 0 ? "empty" : "holds a NUL byte");
+            return -1;
+        }
         db->store.password = db->password;
     }
     return 0;

@@ -13,7 +13,10 @@ int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
 {
     *data = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait
+    ** forever; such a file is refused below anyway, and the flag changes
+    ** nothing for regular files. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return di_fail(err, di_status_from_errno(errno), "%s: %s", path,
                        strerror(errno));

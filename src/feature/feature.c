@@ -35,19 +35,19 @@ void di_feature_params_default(di_feature_params *p)
 int di_feature_params_check(const di_feature_params *p, di_error *err)
 {
     if (p->k < 1 || p->k > DI_KMEANS_MAX_K)
-        return di_fail(err, DI_EINVAL, "k = %d: must be 1 to %d", p->k,
+        return di_fail(err, DI_EINVAL, "k = %d (--k): must be 1 to %d", p->k,
                        DI_KMEANS_MAX_K);
     if (!isfinite(p->canny_low) || !isfinite(p->canny_high) ||
         p->canny_low < 0 || p->canny_high < 0 || p->canny_low > 1e6 ||
         p->canny_high > 1e6)
         return di_fail(err, DI_EINVAL,
-                       "Canny thresholds %g,%g: must be 0 to 1e6",
+                       "Canny thresholds %g,%g (--canny): must be 0 to 1e6",
                        p->canny_low, p->canny_high);
     if (p->ksize < 1 || p->ksize % 2 == 0 || p->ksize > 4095)
-        return di_fail(err, DI_EINVAL, "kernel size %d: must be odd, 1 to 4095",
+        return di_fail(err, DI_EINVAL, "kernel size %d (--ksize): must be odd, 1 to 4095",
                        p->ksize);
     if (!isfinite(p->sigma) || p->sigma > 1e4)
-        return di_fail(err, DI_EINVAL, "sigma %g: must be finite, at most 1e4 "
+        return di_fail(err, DI_EINVAL, "sigma %g (--sigma): must be finite, at most 1e4 "
                        "(0 or less: derived from the kernel size, as OpenCV)",
                        p->sigma);
     return DI_OK;

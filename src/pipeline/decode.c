@@ -17,22 +17,23 @@
 
 #define MAX_IMAGE_FILE_BYTES ((size_t)256 << 20)
 
-/* The file of a face: images_dir/pattern, or the pattern alone when it is
-** an absolute path. A panorama_sid with ".." could walk out of the images
-** folder: refused. */
+/* The file of a face: images_dir/pattern, or the pattern alone when the
+** pattern is an absolute path (the user's choice). The sid comes from the
+** database: one that could walk out of the folder is refused. */
 static int face_path(di_pipeline *p, const di_item *it, char *path, size_t size,
                      di_error *e)
 {
-    if (strstr(it->sid, "..") || it->sid[0] == '\0')
-        return di_fail(e, DI_EINVAL, "panorama_sid '%s' is not a plain name", it->sid);
-    char rel[4096];
-    int rc = di_pipeline_expand_pattern(p->cfg.image_pattern, it->sid,
-                                        p->cfg.store.faces[it->face], it->id,
-                                        rel, sizeof rel, e);
+    int rc = di_pipeline_sid_check(it->sid, e);
     if (rc)
         return rc;
-    int n = rel[0] == '/' ? snprintf(path, size, "%s", rel)
-                          : snprintf(path, size, "%s/%s", p->cfg.images_dir, rel);
+    char rel[4096];
+    rc = di_pipeline_expand_pattern(p->cfg.image_pattern, it->sid,
+                                    p->cfg.store.faces[it->face], it->id, rel, sizeof rel, e);
+    if (rc)
+        return rc;
+    int n = p->cfg.image_pattern[0] == '/'
+                ? snprintf(path, size, "%s", rel)
+                : snprintf(path, size, "%s/%s", p->cfg.images_dir, rel);
     if (n < 0 || (size_t)n >= size)
         return di_fail(e, DI_EINVAL, "image path for '%s' is too long", it->sid);
     return DI_OK;
@@ -119,29 +120,129 @@ void *di_decoder_main(void *arg)
     return NULL;
 }
 
+/* The inference loop of one session.
+**
+** On CUDA (in_flight 2) batch k+1 is submitted with di_nn_run_async before
+** batch k is waited for, so that the upload of k+1 and the download of k-1
+** overlap the compute of k (the engine's streams and events); a batch's depth
+** maps go to the post pool as soon as di_nn_wait for it returns. A second
+** batch is submitted only when one is ready: with none ready the oldest is
+** waited for and delivered at once rather than held back for a batch that
+** is still being decoded (then decoding, not the device, is the bottleneck).
+**
+** On the CPU (in_flight 1) di_nn_run_async runs the batch before returning
+** and the wait follows at once: the synchronous path. Two in flight there
+** would hold every batch's maps back for the length of the next run; tests
+** force it (DEPTHINDEX_TEST_ASYNC, with test_fill so that a second batch is
+** always waited for and two are in flight whenever two exist) to check this
+** logic on machines without a GPU.
+**
+** Errors: a batch whose run fails fails its own faces (recorded in
+** depthindex_errors); the run goes on. An error of the device itself (every
+** CUDA error comes back as DI_EIO; nothing more can run on a lost device)
+** stops the run cleanly instead: the faces of that batch and of the batches
+** after it are dropped, not failed, so they stay pending for the next run,
+** and what was committed stays. */
+typedef struct infer_ctx {
+    di_pipeline *p;
+    di_nn_session *nn;
+    size_t plane;
+    di_batch *pending[2]; /* in flight, oldest first */
+    int npending;
+    double busy_since;    /* when the session last went from idle to busy */
+} infer_ctx;
+
+static bool device_error(const di_pipeline *p, int rc)
+{
+    return p->cfg.nn.device == DI_NN_CUDA && rc == DI_EIO;
+}
+
+/* The end of a batch's run (rc its outcome): its faces go to the post pool,
+** failed when the run failed, unless the device is lost. */
+static void finish(infer_ctx *c, di_batch *b, int rc, const di_error *e,
+                   bool lost)
+{
+    di_pipeline *p = c->p;
+    if (rc && (lost || device_error(p, rc)) && !atomic_exchange(&p->device_lost, true))
+        di_pipe_fatal(p, e);
+    if (rc && atomic_load(&p->device_lost)) {
+        di_queue_push(p->free_batches, b);
+        return;
+    }
+    for (int i = 0; i < b->n; i++) {
+        di_item *it = di_queue_pop(p->free_items);
+        float *depth = it->depth;
+        *it = b->slots[i];
+        it->depth = depth;
+        if (it->ok && rc)
+            di_item_fail(it, e->msg);
+        else if (it->ok)
+            memcpy(depth, b->output + i * c->plane, c->plane * sizeof *depth);
+        di_queue_push(p->post_q, it);
+    }
+    di_queue_push(p->free_batches, b);
+}
+
+static void submit(infer_ctx *c, di_batch *b)
+{
+    di_pipeline *p = c->p;
+    if (atomic_load(&p->device_lost)) { /* faces stay pending */
+        di_queue_push(p->free_batches, b);
+        return;
+    }
+    long long nth = atomic_fetch_add(&p->infer_batches, 1) + 1;
+    bool inject = nth == p->cfg.test_fail_batch;
+    /* the injected failure is the engine's own: no room for the output */
+    size_t cap = inject ? 0 : (size_t)b->n * c->plane;
+    if (c->npending == 0)
+        c->busy_since = di_pipe_begin(p, DI_STAGE_INFER);
+    di_error e = {0};
+    int rc = di_nn_run_async(c->nn, b->input, b->n, b->output, cap, &e);
+    if (!rc) {
+        c->pending[c->npending++] = b;
+        int seen = atomic_load(&p->in_flight_max);
+        while (c->npending > seen &&
+               !atomic_compare_exchange_weak(&p->in_flight_max, &seen, c->npending)) {
+        }
+        return;
+    }
+    if (c->npending == 0)
+        di_pipe_end(p, DI_STAGE_INFER, c->busy_since);
+    if (inject)
+        di_error_prefix(&e, "test: injected failure of batch %lld", nth);
+    finish(c, b, rc, &e, inject && p->cfg.test_fail_device);
+}
+
+static void wait_oldest(infer_ctx *c)
+{
+    di_batch *b = c->pending[0];
+    di_error e = {0};
+    int rc = di_nn_wait(c->nn, &e);
+    c->pending[0] = c->pending[1];
+    c->pending[1] = NULL;
+    if (--c->npending == 0)
+        di_pipe_end(c->p, DI_STAGE_INFER, c->busy_since);
+    finish(c, b, rc, &e, false);
+}
+
 void *di_infer_main(void *arg)
 {
     di_pipeline *p = arg;
-    di_nn_session *nn = p->nn[atomic_fetch_add(&p->next_infer, 1)];
-    const size_t plane = (size_t)p->out_h * p->out_w;
-    di_batch *b;
-    while ((b = di_queue_pop(p->infer_q))) {
-        double t0 = di_pipe_begin(p, DI_STAGE_INFER);
-        di_error e = {0};
-        int rc = di_nn_run(nn, b->input, b->n, b->output, (size_t)b->n * plane, &e);
-        di_pipe_end(p, DI_STAGE_INFER, t0);
-        for (int i = 0; i < b->n; i++) {
-            di_item *it = di_queue_pop(p->free_items);
-            float *depth = it->depth;
-            *it = b->slots[i];
-            it->depth = depth;
-            if (it->ok && rc)
-                di_item_fail(it, e.msg);
-            else if (it->ok)
-                memcpy(depth, b->output + i * plane, plane * sizeof *depth);
-            di_queue_push(p->post_q, it);
-        }
-        di_queue_push(p->free_batches, b);
+    infer_ctx c = {.p = p, .plane = (size_t)p->out_h * p->out_w};
+    c.nn = p->nn[atomic_fetch_add(&p->next_infer, 1)];
+    for (;;) {
+        di_batch *b = NULL;
+        if (c.npending == 0)
+            b = di_queue_pop(p->infer_q);      /* idle: wait for work */
+        else if (c.npending < p->in_flight)    /* another one, if ready */
+            b = p->cfg.test_fill ? di_queue_pop(p->infer_q)
+                                 : di_queue_try_pop(p->infer_q);
+        if (b)
+            submit(&c, b);
+        else if (c.npending > 0)
+            wait_oldest(&c);
+        else
+            break;                             /* closed and drained */
     }
     if (atomic_fetch_sub(&p->live_infer, 1) == 1)
         di_queue_close(p->post_q);

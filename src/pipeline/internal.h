@@ -39,8 +39,8 @@ typedef struct di_batch {
     atomic_int next;   /* next slot a decoder claims */
     atomic_int done;   /* slots decoded */
     di_item *slots;    /* capacity cfg.batch */
-    float *input;      /* batch x C x H x W */
-    float *output;     /* batch x out_h x out_w */
+    float *input;      /* batch x C x H x W (pinned on CUDA) */
+    float *output;     /* batch x out_h x out_w (pinned on CUDA) */
 } di_batch;
 
 struct di_pipeline {
@@ -48,6 +48,8 @@ struct di_pipeline {
     di_store *read_store, *write_store;
     di_nn_session *nn[DI_PIPELINE_MAX_STREAMS];
     int ninfer;
+    int in_flight;     /* batches in flight per session (1 or 2) */
+    bool pinned;       /* batch tensors from di_nn_alloc_host */
     bool model_mode;
     int in_c, in_h, in_w, out_h, out_w;
     int ndecoders, nworkers;
@@ -67,6 +69,10 @@ struct di_pipeline {
     pthread_t reader, infer[DI_PIPELINE_MAX_STREAMS], writer, *decoders, *workers;
     bool started;
     atomic_int live_decoders, live_workers, live_infer, next_infer;
+    atomic_llong infer_batches; /* batches submitted (test_fail_batch) */
+    atomic_int in_flight_max;   /* the most one session had in flight */
+    atomic_bool device_lost;    /* an engine error stopped inference: the
+                                ** inference threads run nothing more */
     atomic_bool done; /* set by the writer, last to end, after t_end */
 
     /* The store's retry loops poll these (its API takes volatile bool *). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const di_stage_names[DI_STAGE_COUNT] = {
@@ -13,8 +14,9 @@ const char *const di_stage_names[DI_STAGE_COUNT] = {
 const char *const di_queue_names[DI_Q_COUNT] = {
     "decode", "infer", "post", "write"};
 
-/* Batches: one filling, one decoding, one in each inference thread. */
-#define NBATCHES(p) ((p)->ninfer + 2)
+/* Batches: one filling, one decoding, and in_flight in each inference
+** thread. */
+#define NBATCHES(p) ((p)->ninfer * (p)->in_flight + 2)
 
 void di_pipeline_config_default(di_pipeline_config *c)
 {
@@ -74,6 +76,24 @@ void di_item_fail(di_item *it, const char *msg)
 {
     it->ok = false;
     snprintf(it->error, sizeof it->error, "%s", msg);
+}
+
+int di_pipeline_sid_check(const char *sid, di_error *err)
+{
+    if (sid[0] == '\0')
+        return di_fail(err, DI_EINVAL, "panorama_sid is empty");
+    if (sid[0] == '/')
+        return di_fail(err, DI_EINVAL, "panorama_sid '%s' is an absolute path", sid);
+    for (const char *s = sid; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return di_fail(err, DI_EINVAL,
+                           "panorama_sid '%s' has a '..' component (refused: it could name a "
+                           "file outside the folder)", sid);
+        s += n;
+        s += *s == '/';
+    }
+    return DI_OK;
 }
 
 int di_pipeline_expand_pattern(const char *pattern, const char *sid,
@@ -148,6 +168,12 @@ static void choose_split(di_pipeline *p)
     }
 }
 
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int check_config(const di_pipeline_config *c, di_error *err)
 {
     if (c->batch < 1 || c->batch > 4096)
@@ -160,6 +186,8 @@ static int check_config(const di_pipeline_config *c, di_error *err)
         return di_fail(err, DI_EINVAL, "--decoders must be 1..1024, not %d", c->decoders);
     if (c->streams < 0 || c->streams > 8)
         return di_fail(err, DI_EINVAL, "--streams must be 1..8, not %d", c->streams);
+    if (c->in_flight < 0 || c->in_flight > 2)
+        return di_fail(err, DI_EINVAL, "batches in flight must be 1 or 2, not %d", c->in_flight);
     if (c->limit < 0)
         return di_fail(err, DI_EINVAL, "--limit must not be negative");
     if (c->page_rows < 1 || c->write_rows < 1)
@@ -174,6 +202,12 @@ static int check_config(const di_pipeline_config *c, di_error *err)
     if (!strstr(c->image_pattern, "{panorama_sid}") && !strstr(c->image_pattern, "{id}"))
         return di_fail(err, DI_EINVAL,
                        "--image-path '%s' names no {panorama_sid} or {id}", c->image_pattern);
+    /* A folder that is not there would fail every face one by one: a setup
+    ** error instead, said once. */
+    if (c->depth_dir && !is_dir(c->depth_dir))
+        return di_fail(err, DI_EINVAL, "--depth-dir %s: not a folder", c->depth_dir);
+    if (!c->depth_dir && c->image_pattern[0] != '/' && !is_dir(c->images_dir))
+        return di_fail(err, DI_EINVAL, "--images %s: not a folder", c->images_dir);
     return di_feature_params_check(&c->feature, err);
 }
 
@@ -209,6 +243,29 @@ static int open_model(di_pipeline *p, di_error *err)
     return DI_OK;
 }
 
+/* A batch tensor, zeroed. On CUDA it is page-locked (di_nn_alloc_host), so
+** that its upload and download are truly asynchronous and overlap the
+** compute of another batch; elsewhere plain memory. */
+static float *batch_tensor(di_pipeline *p, size_t n)
+{
+    if (n == 0)
+        n = 1;
+    if (n > SIZE_MAX / sizeof(float))
+        return NULL;
+    float *t = p->pinned ? di_nn_alloc_host(n * sizeof *t) : malloc(n * sizeof *t);
+    if (t)
+        memset(t, 0, n * sizeof *t);
+    return t;
+}
+
+static void batch_tensor_free(di_pipeline *p, float *t)
+{
+    if (p->pinned)
+        di_nn_free_host(t);
+    else
+        free(t);
+}
+
 static int alloc_pools(di_pipeline *p, di_error *err)
 {
     const di_pipeline_config *c = &p->cfg;
@@ -222,11 +279,12 @@ static int alloc_pools(di_pipeline *p, di_error *err)
         p->infer_q = di_queue_create((size_t)p->nbatches);
         if (!p->batches || !p->free_batches || !p->decode_q || !p->infer_q)
             return di_fail(err, DI_ENOMEM, "out of memory for batches");
+        size_t out_sz = (size_t)c->batch * plane;
         for (int i = 0; i < p->nbatches; i++) {
             di_batch *b = &p->batches[i];
             b->slots = calloc((size_t)c->batch, sizeof *b->slots);
-            b->input = calloc(in_sz, sizeof *b->input);
-            b->output = calloc((size_t)c->batch * plane, sizeof *b->output);
+            b->input = batch_tensor(p, in_sz);
+            b->output = batch_tensor(p, out_sz);
             if (!b->slots || !b->input || !b->output)
                 return di_fail(err, DI_ENOMEM, "out of memory for batch tensors");
             di_queue_push(p->free_batches, b);
@@ -307,10 +365,18 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
             p->total = cfg->limit;
     }
     if (p->model_mode) {
-        p->ninfer = cfg->streams > 0 ? cfg->streams
-                  : cfg->nn.device == DI_NN_CUDA ? 2 : 1;
+        /* One session keeps two batches in flight on CUDA: more streams
+        ** only add copies of the weights and plans on the device. */
+        p->ninfer = cfg->streams > 0 ? cfg->streams : 1;
         if (p->ninfer > DI_PIPELINE_MAX_STREAMS)
             p->ninfer = DI_PIPELINE_MAX_STREAMS;
+        /* On the CPU di_nn_run_async runs the batch before it returns: a
+        ** second batch in flight would only hold the first one's depth maps
+        ** back from the post pool for a whole run, so the CPU stays
+        ** synchronous (one in flight) unless a test asks for two. */
+        p->in_flight = cfg->in_flight > 0 ? cfg->in_flight
+                     : cfg->nn.device == DI_NN_CUDA ? 2 : 1;
+        p->pinned = cfg->nn.device == DI_NN_CUDA;
     }
     /* the split first: the engine's sessions are created with its threads */
     choose_split(p);
@@ -400,6 +466,9 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
             s->queue_cap[i] = di_queue_capacity(qs[i]);
         }
     s->engine_threads = p->model_mode ? p->cfg.nn.threads : 0;
+    s->in_flight = p->model_mode ? p->in_flight : 0;
+    s->in_flight_max = atomic_load(&p->in_flight_max);
+    s->device_error = atomic_load(&p->device_lost);
     s->model_c = p->in_c;
     s->model_h = p->in_h;
     s->model_w = p->in_w;
@@ -455,8 +524,8 @@ void di_pipeline_destroy(di_pipeline *p)
             di_nn_session_destroy(p->nn[i]);
     for (int i = 0; p->batches && i < p->nbatches; i++) {
         free(p->batches[i].slots);
-        free(p->batches[i].input);
-        free(p->batches[i].output);
+        batch_tensor_free(p, p->batches[i].input);
+        batch_tensor_free(p, p->batches[i].output);
     }
     free(p->batches);
     free(p->items);

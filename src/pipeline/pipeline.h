@@ -42,11 +42,15 @@ typedef struct di_pipeline_config {
     int queue;                 /* depth maps between inference and post [36] */
     int workers;               /* post-processing threads (0 = auto) */
     int decoders;              /* decode threads (0 = auto) */
-    int streams;               /* inference threads, each with its own session,
-                               ** so that one batch's transfers overlap another's
-                               ** compute on a GPU (0 = auto: 2 on CUDA, 1 on
-                               ** CPU, where the engine's threads share the
-                               ** cores instead) */
+    int streams;               /* inference threads, each with its own session
+                               ** (0 = auto: 1; on CUDA one session already
+                               ** keeps two batches in flight, see in_flight) */
+    int in_flight;             /* batches in flight per session, 1..2 (0 = auto:
+                               ** 2 on CUDA, so that the upload of batch k+1
+                               ** and the download of k-1 overlap the compute
+                               ** of k; 1 on the CPU, where a run is
+                               ** synchronous anyway). 2 on the CPU only for
+                               ** tests of that logic (DEPTHINDEX_TEST_ASYNC) */
     float mean[3], std[3];     /* normalisation of RGB in 0..1 [ImageNet] */
     bool force;                /* redo faces that already have a score */
     int64_t limit;             /* at most this many faces (0 = all) */
@@ -57,6 +61,16 @@ typedef struct di_pipeline_config {
     double write_seconds;      /* a transaction at least this often [0.2] */
     double read_delay;         /* test only: seconds before each page fetch */
     int64_t max_face_pixels;   /* larger images are an error [8192*8192] */
+    /* test only: the engine run of the Nth batch (1-based, counted over the
+    ** inference threads) is made to fail for real (an output buffer too
+    ** small for it); with test_fail_device that failure is taken for a lost
+    ** device instead of a failure of that batch's faces */
+    int64_t test_fail_batch;
+    bool test_fail_device;
+    /* test only: with a batch in flight and room for another, wait for the
+    ** next batch rather than finishing the first, so that the path that
+    ** submits batch k+1 before waiting for k runs whenever there are two */
+    bool test_fill;
 } di_pipeline_config;
 
 void di_pipeline_config_default(di_pipeline_config *c);
@@ -76,10 +90,17 @@ typedef struct di_pipeline_stats {
     int64_t ok, failed; /* committed to the database */
     int64_t scored;     /* processed, committed or not yet */
     double elapsed;     /* seconds since the start */
-    double busy[DI_STAGE_COUNT];  /* thread-seconds spent working, per stage */
+    double busy[DI_STAGE_COUNT];  /* thread-seconds spent working, per stage;
+                                  ** for inference: seconds with at least one
+                                  ** batch in flight on a session (running on
+                                  ** the CPU, or queued/running on the GPU) */
     int threads[DI_STAGE_COUNT];  /* threads per stage (0 = stage unused) */
     size_t queue_len[DI_Q_COUNT], queue_cap[DI_Q_COUNT]; /* cap 0 = unused */
     int engine_threads; /* threads of the inference engine */
+    int in_flight;      /* batches in flight per session at most (model mode) */
+    int in_flight_max;  /* the most a session had in flight during the run */
+    bool device_error;  /* the run stopped because the inference device
+                        ** failed (not the database) */
     int model_c, model_h, model_w; /* model input (0 in depth-dir mode) */
     bool depth_dir;     /* the decode stage loads depth maps (no model) */
     bool stopping;      /* a stop was requested or a fatal error happened */
@@ -120,6 +141,11 @@ bool di_pipeline_finished(di_pipeline *p);
 ** statement); what was committed stays committed. */
 int di_pipeline_wait(di_pipeline *p, di_error *err);
 void di_pipeline_destroy(di_pipeline *p);
+
+/* Whether a panorama_sid from the database may name a file under --images
+** or --depth-dir: not empty, not absolute, no ".." path component (so that a
+** row cannot make the run read outside those folders). 0 or DI_EINVAL. */
+int di_pipeline_sid_check(const char *sid, di_error *err);
 
 /* Expands an image path pattern: {panorama_sid}, {face} and {id}. */
 int di_pipeline_expand_pattern(const char *pattern, const char *sid,

@@ -62,8 +62,9 @@ static int post_model(worker *w, const di_item *it, double *out, di_error *e)
 static int post_depth_file(worker *w, const di_item *it, double *out, di_error *e)
 {
     di_pipeline *p = w->p;
-    if (strstr(it->sid, "..") || strchr(it->sid, '/') || it->sid[0] == '\0')
-        return di_fail(e, DI_EINVAL, "panorama_sid '%s' is not a plain name", it->sid);
+    int rc = di_pipeline_sid_check(it->sid, e);
+    if (rc)
+        return rc;
     static const char *const exts[] = {"npy", "png", "pfm"};
     char path[4096];
     bool found = false;
@@ -77,7 +78,7 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
                        p->cfg.depth_dir, it->sid, p->cfg.store.faces[it->face]);
     double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
     di_depth d = {0};
-    int rc = di_depth_read(path, &d, e);
+    rc = di_depth_read(path, &d, e);
     di_pipe_end(p, DI_STAGE_DECODE, t0);
     if (rc)
         return rc;

@@ -35,6 +35,16 @@ static const char *stage_label(const di_pipeline_stats *s, int i)
     return i == DI_STAGE_DECODE && s->depth_dir ? "load" : di_stage_names[i];
 }
 
+/* For people: with batches in flight (asynchronous runs on a GPU) the
+** inference thread mostly waits, so its busy % is the share of the time a
+** batch was in flight on the device (queued, copied or computing), which
+** bounds the device's own busy % from above; the label says so. JSON keeps
+** the stage's name ("in_flight" in the start line says what it measures). */
+static const char *text_label(const di_pipeline_stats *s, int i)
+{
+    return i == DI_STAGE_INFER && s->in_flight > 1 ? "infer(in flight)" : stage_label(s, i);
+}
+
 static double busy_pct(const di_pipeline_stats *s, int i)
 {
     double cap = s->elapsed * s->threads[i];
@@ -120,7 +130,7 @@ void di_progress_line(di_progress *pr, const di_pipeline_stats *s,
         (long long)done, (long long)s->total, pct, rate, recent, eta_s);
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         if (s->threads[i])
-            put(&b, " %s %.0f%%", stage_label(s, i), busy_pct(s, i));
+            put(&b, " %s %.0f%%", text_label(s, i), busy_pct(s, i));
     put(&b, " | queue");
     for (int i = 0; i < DI_Q_COUNT; i++)
         if (s->queue_cap[i])
@@ -142,9 +152,9 @@ void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,
     if (mode == DI_PROGRESS_JSON) {
         put(&b, "{\"summary\":true,\"outcome\":\"%s\",\"ok\":%lld,\"failed\":%lld,"
                 "\"skipped\":%lld,\"total\":%lld,\"wall_s\":%.3f,\"images_per_s\":%.2f,"
-                "\"busy_percent\":{",
+                "\"in_flight_max\":%d,\"busy_percent\":{",
             outcome, (long long)s->ok, (long long)s->failed, (long long)skipped,
-            (long long)s->total, s->elapsed, rate);
+            (long long)s->total, s->elapsed, rate, s->in_flight_max);
         bool first = true;
         for (int i = 0; i < DI_STAGE_COUNT; i++)
             if (s->threads[i]) {
@@ -160,7 +170,10 @@ void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,
     put(&b, "busy:");
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         if (s->threads[i])
-            put(&b, " %s %.0f%% (%d thread%s)", stage_label(s, i), busy_pct(s, i),
+            put(&b, " %s %.0f%% (%d thread%s)", text_label(s, i), busy_pct(s, i),
                 s->threads[i], s->threads[i] == 1 ? "" : "s");
+    if (s->in_flight > 1)
+        put(&b, "; up to %d batch%s in flight per session", s->in_flight_max,
+            s->in_flight_max == 1 ? "" : "es");
     put(&b, "\n");
 }

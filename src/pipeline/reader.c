@@ -84,7 +84,8 @@ static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
                                           p->cfg.db_retry_for, &p->stop, &e);
     di_pipe_end(p, DI_STAGE_READ, t0);
     if (rc && !di_pipe_stopped(p)) {
-        di_error_prefix(&e, "reading pending faces");
+        di_error_prefix(&e, "%s: reading pending faces of table %s",
+                        di_store_where(p->read_store), p->cfg.store.table);
         di_pipe_fatal(p, &e);
     }
     if (rc)

@@ -44,7 +44,8 @@ static void flush(writer *w)
                                       p->cfg.db_retry_for, &p->never, &e);
         di_pipe_end(p, DI_STAGE_WRITE, t0);
         if (rc) {
-            di_error_prefix(&e, "writing results");
+            di_error_prefix(&e, "%s: writing results to table %s",
+                            di_store_where(p->write_store), p->cfg.store.table);
             di_pipe_fatal(p, &e);
             w->dead = true;
         } else {

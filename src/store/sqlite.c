@@ -5,6 +5,7 @@
 */
 #include "store_internal.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,13 @@ static int sqlite_fail(sqlite3 *db, int rc, const char *what, di_error *err)
             strstr(msg, "has no column"))
             code = DI_ESCHEMA;
     }
+    /* "disk I/O error" alone does not say that the disk is full or the
+    ** folder read-only: the system's reason does. */
+    int sys = db && (code == DI_EIO || code == DI_ENOSPC) ? sqlite3_system_errno(db) : 0;
+    if (sys == ENOSPC || sys == EDQUOT)
+        code = DI_ENOSPC;
+    if (sys)
+        return di_fail(err, code, "%s: %s (%s)", what, msg, strerror(sys));
     return di_fail(err, code, "%s: %s", what, msg);
 }
 

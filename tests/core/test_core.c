@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_error(void)
 {
@@ -118,6 +120,19 @@ static void test_read_file(void)
     free(d);
     CHECK(di_read_file(path, 4, &d, &n, &e) == DI_ENOMEM);
     remove(path);
+    /* A FIFO with no writer: refused at once, not waited on (SIGALRM ends
+    ** the test, failed, if the open blocks). */
+    char dir[] = "/tmp/di_test_core_fifo_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/f", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(10);
+    CHECK(di_read_file(fifo, 100, &d, &n, &e) == DI_EIO);
+    alarm(0);
+    CHECK(strstr(e.msg, "not a regular file") != NULL);
+    remove(fifo);
+    rmdir(dir);
 }
 
 int main(void)

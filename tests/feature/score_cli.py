@@ -40,7 +40,8 @@ def check(cond, what):
 
 
 def run(exe, *args):
-    p = subprocess.run([exe, "score", *args], capture_output=True, text=True)
+    p = subprocess.run([exe, "score", *args], capture_output=True, text=True,
+                       timeout=60)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -155,8 +156,9 @@ def main():
         inf[3, 4] = -np.inf
         np.save(os.path.join(tmp, "inf.npy"), inf)
         os.mkdir(os.path.join(tmp, "adir"))
+        os.mkfifo(os.path.join(tmp, "fifo.npy"))  # no writer: must not wait
         badpaths = [os.path.join(tmp, n) for n in
-                    list(bad) + ["nan.npy", "inf.npy", "adir", "missing.npy"]]
+                    list(bad) + ["nan.npy", "inf.npy", "adir", "missing.npy", "fifo.npy"]]
         rc, out, err = run(exe, paths[0], *badpaths, paths[1])
         print(err, end="")  # for the log: what people see
         check(rc == 1, f"bad files: exit {rc}")

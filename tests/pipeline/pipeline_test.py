@@ -324,6 +324,47 @@ def case_sqlite(tmp):
     r = di_ok(["status", "--db", other.url] + opts)
     check("front" in r.stdout and "back" in r.stdout, "status: %s" % r.stdout)
 
+    depth_dir_formats(tmp)
+
+
+def write_pfm(path, d):
+    h, w = d.shape
+    with open(path, "wb") as f:
+        f.write(b"Pf\n%d %d\n-1\n" % (w, h))
+        f.write(d[::-1].astype("<f4").tobytes())  # PFM rows go bottom-up
+
+
+def depth_dir_formats(tmp):
+    """--depth-dir takes .npy, else .png (16-bit), else .pfm, with the same
+    score as `depthindex score` on that file."""
+    import numpy as np
+    import cv2
+    images = os.path.join(tmp, "fmt")
+    db = SqliteDB(os.path.join(tmp, "fmt.db"))
+    init_demo(db, images, n=1, size=48)
+    files = {}
+    for f in FACES:
+        npy = os.path.join(images, "demo000001_%s.npy" % f)
+        d = np.load(npy)
+        if f == "xp":
+            files[f] = npy[:-3] + "png"
+            cv2.imwrite(files[f], np.minimum(d * 64, 65535).astype(np.uint16))
+            os.remove(npy)
+        elif f == "zm":
+            files[f] = npy[:-3] + "pfm"
+            write_pfm(files[f], d)
+            os.remove(npy)
+        else:
+            files[f] = npy
+    s = summary(di_ok(run_args(db, images)).stdout)
+    check(s["ok"] == 4, "png/pfm depth maps: %s" % s)
+    got = scores(db)
+    for f in FACES:
+        line = di_ok(["score", files[f]]).stdout
+        want = float(line.rsplit("\t", 1)[1])
+        check(abs(got[(1, f)] - want) <= 6e-7, "face %s from %s: %r vs %r"
+              % (f, os.path.basename(files[f]), got[(1, f)], want))
+
 
 def tiny_model(tmp, size=32):
     path = os.path.join(tmp, "tiny.onnx")
@@ -339,6 +380,39 @@ def model_or_skip(tmp, db, images, model):
                               or "not supported" in r.stderr):
         raise Skip("the engine cannot run the test model here: " + r.stderr.strip())
     return r
+
+
+def model_reference(tmp, model):
+    """The model path against an independent reference: 64x64 faces and the
+    32x32 tiny model, so libjpeg's DCT scaling by 1/2 gives the model input
+    exactly (OpenCV's IMREAD_REDUCED_COLOR_2 decodes the same way); the
+    model (a 1x1 Conv) in NumPy; its output resized bilinearly to the face's
+    own 64x64 (cv2.INTER_LINEAR) and scored by `depthindex score`. A run that
+    scored at the model's resolution, or normalised otherwise, differs."""
+    import numpy as np
+    import cv2
+    images = os.path.join(tmp, "ref64")
+    db = SqliteDB(os.path.join(tmp, "ref64.db"))
+    init_demo(db, images, n=2, size=64)
+    for mean, std in (((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # the defaults
+                      ((0.5, 0.1, 0.9), (2.0, 0.25, -1.0))):
+        extra = [] if mean[0] == 0.485 else ["--mean", "%g,%g,%g" % mean, "--std", "%g,%g,%g" % std]
+        di_ok(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
+               "--force", "--progress", "none"] + extra)
+        got = scores(db)
+        mean, std = np.array(mean, np.float32), np.array(std, np.float32)
+        w = np.array([0.3, 0.5, 0.2], np.float32)  # tiny_onnx.py's Conv
+        for (i, f), v in sorted(got.items()):
+            jpg = os.path.join(images, "demo%06d_%s.jpg" % (i, f))
+            rgb = cv2.imread(jpg, cv2.IMREAD_REDUCED_COLOR_2)[:, :, ::-1].astype(np.float32)
+            depth = ((rgb / 255 - mean) / std * w).sum(axis=2) + np.float32(10)
+            depth = cv2.resize(depth.astype(np.float32), (64, 64),
+                               interpolation=cv2.INTER_LINEAR)
+            npy = os.path.join(tmp, "ref64.npy")
+            np.save(npy, depth)
+            want = json.loads(di_ok(["score", "--json", npy]).stdout)["score"]
+            check(v is not None and abs(v - want) <= 1e-5 * max(1.0, want),
+                  "model path %s, face %d %s: %r, reference %r" % (extra, i, f, v, want))
 
 
 def case_model(tmp):
@@ -372,6 +446,7 @@ def case_model(tmp):
                        "--model", model, "--device", "cpu", "--force", "--progress", "json"]).stdout)
     check(s["ok"] == 24, "--image-path p{id}/{face}.jpg: %s" % s)
     same_scores(first, scores(db), "the same images through --image-path", tol=1e-5)
+    model_reference(tmp, model)
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
@@ -460,6 +535,28 @@ def case_bad_input(tmp):
     check(s["total"] == 5 and s["ok"] == 5, "rerun after repair: %s" % s)
     check(errors(db2) == {}, "errors not cleared: %s" % errors(db2))
 
+    # panorama_sids from the database that would read outside the folders:
+    # failed faces, naming the reason; the files they point at are not read
+    # (they exist and are valid, so reading them would score the face)
+    for i, f in ((1, "xm"), (2, "xm")):
+        shutil.copy(os.path.join(images2, "demo000004_zp.jpg"),
+                    os.path.join(tmp, "secret%d_%s.jpg" % (i, f)))
+        shutil.copy(os.path.join(images, "demo000005_zp.npy"),
+                    os.path.join(tmp, "secret%d_%s.npy" % (i, f)))
+    for d, dbx in ((images2, db2), (images, db)):
+        dbx.execute("UPDATE panorama SET panorama_sid = '../secret1' WHERE id = 1;"
+                    "UPDATE panorama SET panorama_sid = '%s/secret2' WHERE id = 2;"
+                    "UPDATE panorama SET xm_depth_index = NULL WHERE id IN (1, 2)" % tmp)
+    for args, dbx in ((["--images", images2, "--model", model, "--device", "cpu"], db2),
+                      (["--depth-dir", images], db)):
+        r = di(["run", "--db", dbx.url, "--faces", "xm", "--progress", "json"] + args)
+        check(r.returncode == 1, "sids outside: exit %d: %s" % (r.returncode, r.stderr))
+        s = summary(r.stdout)
+        check(s["ok"] == 0 and s["failed"] == 2, "sids outside %s: %s" % (args[0], s))
+        err = errors(dbx)
+        check("'..'" in err.get((1, "xm"), "") and "absolute" in err.get((2, "xm"), ""),
+              "sids outside %s: errors %s" % (args[0], err))
+
 
 def case_setup_errors(tmp):
     images = os.path.join(tmp, "img")
@@ -476,6 +573,22 @@ def case_setup_errors(tmp):
     one_line_exit2(["run", "--db", "oracle://x/y", "--depth-dir", images])
     one_line_exit2(["run", "--db", db.url])  # neither --model nor --depth-dir
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--batch", "0"])
+    # folders that are not there: said once, before any face fails
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", os.path.join(tmp, "nowhere")],
+                   mention="nowhere")
+    one_line_exit2(["run", "--db", db.url, "--images", os.path.join(tmp, "nowhere2"),
+                    "--model", os.path.join(tmp, "m.onnx")], mention="nowhere2")
+    # numbers that are not numbers, or out of range
+    for opt, val in (("--batch", "-1"), ("--queue", "0"), ("--workers", "0"),
+                     ("--workers", "x"), ("--limit", "1e3"), ("--k", "0"), ("--ksize", "4"), ("--sigma", "nan"),
+                     ("--canny", "1"), ("--db-retry-for", "-5"), ("--progress", "loud")):
+        one_line_exit2(["run", "--db", db.url, "--depth-dir", images, opt, val], mention=opt)
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--table", "x; drop table y"],
+                   mention="--table")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--faces", "xm,x-y"],
+                   mention="x-y")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "score"],
+                   mention="{face}")
     one_line_exit2(["status", "--db", db.url, "--table", "nope"], mention="nope")
     # nothing listens on port 1: unreachable, fast; the password never shows
     one_line_exit2(["run", "--db", "mysql://di_test:Pw-s3cret-77@127.0.0.1:1/x",
@@ -486,6 +599,17 @@ def case_setup_errors(tmp):
     open(pwfile, "w").write("Pw-s3cret-79\n")
     one_line_exit2(["status", "--db", "postgresql://di_test@127.0.0.1:1/x",
                     "--password-file", pwfile], secret="Pw-s3cret-79")
+    # a password file that is missing, a directory, a FIFO (no waiting) or empty
+    one_line_exit2(["status", "--db", db.url, "--password-file", os.path.join(tmp, "nope")],
+                   mention="nope")
+    one_line_exit2(["status", "--db", db.url, "--password-file", images], mention="directory")
+    fifo = os.path.join(tmp, "pw-fifo")
+    os.mkfifo(fifo)
+    one_line_exit2(["status", "--db", db.url, "--password-file", fifo],
+                   mention="not a regular file")
+    open(os.path.join(tmp, "pw-empty"), "w").close()
+    one_line_exit2(["status", "--db", db.url, "--password-file", os.path.join(tmp, "pw-empty")],
+                   mention="empty")
 
 
 def ref_scores(tmp, n, size):
@@ -545,7 +669,36 @@ def interrupted(tmp, name, sig, twice):
     return db, images
 
 
+def interrupted_init(tmp):
+    """SIGINT during `init --demo`: the finished panoramas' rows are inserted,
+    exit 130, one line; the same command again completes the set."""
+    images = os.path.join(tmp, "init-img")
+    db = SqliteDB(os.path.join(tmp, "init.db"))
+    args = ["init", "--db", db.url, "--images", images, "--size", "96"]
+    p = background_run(args + ["--demo", "20000"], {})
+    t0 = time.time()
+    while time.time() - t0 < 60 and p.poll() is None:
+        if os.path.isdir(images) and len(os.listdir(images)) >= 40:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    sanitizer_check(err, "init")
+    check(p.returncode == 130, "init --demo after SIGINT: exit %d: %s" % (p.returncode, err))
+    check(len(err.strip().splitlines()) == 1 and "interrupted" in err, "init: %r" % err)
+    rows = [r[0] for r in db.query("SELECT panorama_sid FROM panorama ORDER BY id")]
+    check(0 < len(rows) < 20000, "init: %d rows after SIGINT" % len(rows))
+    for sid in rows:
+        for f in FACES:
+            check(os.path.exists(os.path.join(images, "%s_%s.npy" % (sid, f))),
+                  "init: row %s without its face %s" % (sid, f))
+    n = len(rows) + 2
+    di_ok(args + ["--demo", str(n)])
+    check(db.query("SELECT COUNT(*) FROM panorama")[0][0] == n, "init: rerun did not complete")
+
+
 def case_signals(tmp):
+    interrupted_init(tmp)
     ref = ref_scores(tmp, 16, 64)
     for name, sig, twice in (("int", signal.SIGINT, False), ("term", signal.SIGTERM, False),
                              ("int2", signal.SIGINT, True)):
@@ -608,6 +761,15 @@ def server_steps(tmp, kind, created):
     wrong = "%s://%s:Wrong-pw-31@%s/%s" % (scheme, user, host, path)
     one_line_exit2(["run", "--db", wrong, "--depth-dir", images], env={"DEPTHINDEX_DB_PASSWORD": ""},
                    secret="Wrong-pw-31")
+    # the wrong password from the environment and from --password-file
+    bare = "%s://%s@%s/%s" % (scheme, user, host, path)
+    line = one_line_exit2(["status", "--db", bare],
+                          env={"DEPTHINDEX_DB_PASSWORD": "Wrong-pw-32"}, secret="Wrong-pw-32")
+    check("password" in line or "auth" in line, "wrong password: %r" % line)
+    pwfile = os.path.join(tmp, "wrong-pw")
+    open(pwfile, "w").write("Wrong-pw-33\n")
+    one_line_exit2(["run", "--db", bare, "--password-file", pwfile, "--depth-dir", images],
+                   env={"DEPTHINDEX_DB_PASSWORD": ""}, secret="Wrong-pw-33")
     one_line_exit2(["run", "--db", db.url, "--table", "nope", "--depth-dir", images],
                    env=db.env, mention="nope")
     one_line_exit2(["run", "--db", db.url, "--faces", "xm,qq", "--depth-dir", images],
