@@ -29,25 +29,6 @@ static const char help[] =
     "  --seed S              first panorama's seed (panorama i uses S + i) [0]\n"
     "  --first-id ID         id of the first demo row [1]\n";
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    if (strlen(dir) >= sizeof buf)
-        return -1;
-    strcpy(buf, dir);
-    for (char *s = buf + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return -1;
-            *s = '/';
-        }
-    if (mkdir(buf, 0777) && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 /* Renders one panorama's faces into dir. */
 static int render_panorama(const char *dir, const char *sid, uint64_t seed,
                            const di_cli_db *db, int size, float *depth,
@@ -96,8 +77,9 @@ static void catch_stop_signals(void)
 static int make_demo(di_store *st, const di_cli_db *db, long long n, const char *dir,
                      int size, long long seed, long long first_id)
 {
-    if (mkdir_p(dir)) {
-        di_cli_error("--images %s: cannot create the folder: %s", dir, strerror(errno));
+    di_error derr;
+    if (di_make_dirs(dir, &derr)) {
+        di_cli_error("--images %s", derr.msg);
         return DI_EXIT_USAGE;
     }
     float *depth = malloc((size_t)size * size * sizeof *depth);
@@ -197,8 +179,9 @@ int di_cmd_init(int argc, char **argv)
         char *slash = strrchr(u.path, '/');
         if (slash && slash != u.path) {
             *slash = '\0';
-            if (mkdir_p(u.path)) {
-                di_cli_error("%s: cannot create the folder: %s", u.path, strerror(errno));
+            di_error derr;
+            if (di_make_dirs(u.path, &derr)) {
+                di_cli_error("--db: %s", derr.msg);
                 return DI_EXIT_USAGE;
             }
         }
