@@ -80,7 +80,7 @@ void di_item_fail(di_item *it, const char *msg)
 int di_pipeline_sid_check(const char *sid, di_error *err)
 {
     if (sid[0] == '\0')
-        return di_fail(err, DI_EINVAL, "panorama_sid is empty");
+        return di_fail(err, DI_EINVAL, "panorama_sid is NULL or empty");
     if (sid[0] == '/')
         return di_fail(err, DI_EINVAL, "panorama_sid '%s' is an absolute path", sid);
     for (const char *s = sid; *s;) {

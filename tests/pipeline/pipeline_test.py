@@ -546,15 +546,17 @@ def case_bad_input(tmp):
     for d, dbx in ((images2, db2), (images, db)):
         dbx.execute("UPDATE panorama SET panorama_sid = '../secret1' WHERE id = 1;"
                     "UPDATE panorama SET panorama_sid = '%s/secret2' WHERE id = 2;"
-                    "UPDATE panorama SET xm_depth_index = NULL WHERE id IN (1, 2)" % tmp)
+                    "UPDATE panorama SET panorama_sid = '' WHERE id = 3;"
+                    "UPDATE panorama SET xm_depth_index = NULL WHERE id IN (1, 2, 3)" % tmp)
     for args, dbx in ((["--images", images2, "--model", model, "--device", "cpu"], db2),
                       (["--depth-dir", images], db)):
         r = di(["run", "--db", dbx.url, "--faces", "xm", "--progress", "json"] + args)
         check(r.returncode == 1, "sids outside: exit %d: %s" % (r.returncode, r.stderr))
         s = summary(r.stdout)
-        check(s["ok"] == 0 and s["failed"] == 2, "sids outside %s: %s" % (args[0], s))
+        check(s["ok"] == 0 and s["failed"] == 3, "sids outside %s: %s" % (args[0], s))
         err = errors(dbx)
-        check("'..'" in err.get((1, "xm"), "") and "absolute" in err.get((2, "xm"), ""),
+        check("'..'" in err.get((1, "xm"), "") and "absolute" in err.get((2, "xm"), "")
+              and "empty" in err.get((3, "xm"), ""),
               "sids outside %s: errors %s" % (args[0], err))
 
 
@@ -587,6 +589,8 @@ def case_setup_errors(tmp):
                    mention="--table")
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--faces", "xm,x-y"],
                    mention="x-y")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--faces", "xm,zp,xm"],
+                   mention="twice")
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "score"],
                    mention="{face}")
     one_line_exit2(["status", "--db", db.url, "--table", "nope"], mention="nope")
