@@ -117,8 +117,8 @@ def depth_dir_formats(tmp):
               % (f, os.path.basename(files[f]), got[(1, f)], want))
 
 
-def tiny_model(tmp, size=32):
-    path = os.path.join(tmp, "tiny.onnx")
+def tiny_model(tmp, size=32, name="tiny.onnx"):
+    path = os.path.join(tmp, name)
     subprocess.run([sys.executable, os.path.join(HERE, "tiny_onnx.py"), path, str(size)],
                    check=True)
     return path
@@ -198,6 +198,12 @@ def case_model(tmp):
     check(s["ok"] == 24, "--image-path p{id}/{face}.jpg: %s" % s)
     same_scores(first, scores(db), "the same images through --image-path", tol=1e-5)
     model_reference(tmp, model)
+    # buffers that cannot fit the machine: refused at start, not the OOM
+    # killer in mid-run (a 2048x2048 model: 16 MiB per depth map)
+    big = tiny_model(tmp, 2048, "big.onnx")
+    for opt, val in (("--queue", "100000"), ("--batch", "4096")):
+        one_line_exit2(["run", "--db", db.url, "--images", images, "--model", big, "--device",
+                        "cpu", opt, val], mention="GiB")
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
