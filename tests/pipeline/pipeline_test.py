@@ -350,6 +350,10 @@ def case_setup_errors(tmp):
                    mention="twice")
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "score"],
                    mention="{face}")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "{face}{face}"],
+                   mention="more than once")
+    one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--column", "{face}; drop y"],
+                   mention="xm; drop y")
     one_line_exit2(["status", "--db", db.url, "--table", "nope"], mention="nope")
     # nothing listens on port 1: unreachable, fast; the password never shows
     one_line_exit2(["run", "--db", "mysql://di_test:Pw-s3cret-77@127.0.0.1:1/x",
