@@ -330,6 +330,11 @@ def case_setup_errors(tmp):
     one_line_exit2(["run", "--db", db.url, "--column", "{face}_other", "--depth-dir", images],
                    mention="other")
     one_line_exit2(["run", "--db", "oracle://x/y", "--depth-dir", images])
+    one_line_exit2(["status", "--db", "sqlite:" + images], mention="directory")
+    one_line_exit2(["init", "--db", "sqlite:" + images], mention="directory")
+    junk = os.path.join(tmp, "junk.db")
+    open(junk, "wb").write(os.urandom(4096))
+    one_line_exit2(["status", "--db", "sqlite:" + junk], mention="not a database")
     one_line_exit2(["run", "--db", db.url])  # neither --model nor --depth-dir
     one_line_exit2(["run", "--db", db.url, "--depth-dir", images, "--batch", "0"])
     # folders that are not there: said once, before any face fails
