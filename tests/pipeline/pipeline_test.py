@@ -331,6 +331,12 @@ def case_setup_errors(tmp):
                    mention="other")
     one_line_exit2(["run", "--db", "oracle://x/y", "--depth-dir", images])
     one_line_exit2(["status", "--db", "sqlite:" + images], mention="directory")
+    one_line_exit2(["init", "--db", db.url, "--demo", "0", "--images", images],
+                   mention="--demo: bad value '0'")
+    one_line_exit2(["init", "--db", db.url, "--demo=x", "--images", images],
+                   mention="--demo: bad value 'x'")
+    one_line_exit2(["init", "--db", db.url, "--images", images], mention="go with --demo")
+    one_line_exit2(["init", "--db", db.url, "--demo", "1"], mention="--images")
     one_line_exit2(["init", "--db", "sqlite:" + images], mention="directory")
     junk = os.path.join(tmp, "junk.db")
     open(junk, "wb").write(os.urandom(4096))
