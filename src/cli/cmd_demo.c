@@ -118,8 +118,9 @@ int di_cmd_demo(int argc, char **argv)
         di_cli_error("demo: OUTDIR is missing (see depthindex demo --help)");
         return DI_EXIT_USAGE;
     }
-    if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
-        di_cli_error("demo: %s: %s", outdir, strerror(errno));
+    di_error derr;
+    if (di_make_dirs(outdir, &derr)) {
+        di_cli_error("demo: %s", derr.msg);
         return DI_EXIT_USAGE;
     }
     size_t n = (size_t)width * height;

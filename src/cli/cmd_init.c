@@ -29,25 +29,6 @@ static const char help[] =
     "  --seed S              first panorama's seed (panorama i uses S + i) [0]\n"
     "  --first-id ID         id of the first demo row [1]\n";
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    if (strlen(dir) >= sizeof buf)
-        return -1;
-    strcpy(buf, dir);
-    for (char *s = buf + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return -1;
-            *s = '/';
-        }
-    if (mkdir(buf, 0777) && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 /* Renders one panorama's faces into dir. */
 static int render_panorama(const char *dir, const char *sid, uint64_t seed,
                            const di_cli_db *db, int size, float *depth,
@@ -96,8 +77,9 @@ static void catch_stop_signals(void)
 static int make_demo(di_store *st, const di_cli_db *db, long long n, const char *dir,
                      int size, long long seed, long long first_id)
 {
-    if (mkdir_p(dir)) {
-        di_cli_error("--images %s: cannot create the folder: %s", dir, strerror(errno));
+    di_error derr;
+    if (di_make_dirs(dir, &derr)) {
+        di_cli_error("--images %s", derr.msg);
         return DI_EXIT_USAGE;
     }
     float *depth = malloc((size_t)size * size * sizeof *depth);
@@ -154,6 +136,7 @@ int di_cmd_init(int argc, char **argv)
     di_cli_db_init(&db);
     long long demo = 0, size = 256, seed = 0, first_id = 1;
     const char *images = NULL;
+    int demo_options = 0; /* --demo and the options that go with it */
     for (int i = 1; i < argc; i++) {
         int r = di_cli_db_option(&db, argc, argv, &i);
         if (r < 0)
@@ -161,34 +144,43 @@ int di_cmd_init(int argc, char **argv)
         if (r > 0)
             continue;
         bool bad = false;
-        const char *v;
+        const char *v, *opt = NULL, *range = NULL;
+        bool ok = true;
         if ((v = di_opt_value(argc, argv, &i, "--demo", &bad))) {
-            if (!di_opt_int(v, 1, 100000000, &demo))
-                bad = true;
+            opt = "--demo", range = "1 to 100000000";
+            ok = di_opt_int(v, 1, 100000000, &demo);
         } else if ((v = di_opt_value(argc, argv, &i, "--images", &bad))) {
             images = v;
         } else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
-            if (!di_opt_int(v, 1, 16384, &size))
-                bad = true;
+            opt = "--size", range = "1 to 16384";
+            ok = di_opt_int(v, 1, 16384, &size);
         } else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
-            if (!di_opt_int(v, 0, INT64_MAX / 2, &seed))
-                bad = true;
+            opt = "--seed", range = "0 to 2^62";
+            ok = di_opt_int(v, 0, INT64_MAX / 2, &seed);
         } else if ((v = di_opt_value(argc, argv, &i, "--first-id", &bad))) {
-            if (!di_opt_int(v, 0, INT64_MAX / 2, &first_id))
-                bad = true;
+            opt = "--first-id", range = "0 to 2^62";
+            ok = di_opt_int(v, 0, INT64_MAX / 2, &first_id);
         } else if (!bad) {
             di_cli_error("init: unknown option '%s' (see depthindex init --help)", argv[i]);
             return DI_EXIT_USAGE;
         }
-        if (bad) {
-            di_cli_error("init: bad value for %s", argv[i - (v ? 1 : 0)]);
+        if (bad)
+            return DI_EXIT_USAGE; /* di_opt_value said what is missing */
+        if (!ok) {
+            di_cli_error("init: %s: bad value '%s' (a whole number, %s)", opt, v, range);
             return DI_EXIT_USAGE;
         }
+        if (opt || v == images)
+            demo_options++;
     }
     if (di_cli_db_finish(&db))
         return DI_EXIT_USAGE;
     if (demo && !images) {
         di_cli_error("init: --demo needs --images DIR");
+        return DI_EXIT_USAGE;
+    }
+    if (!demo && demo_options) {
+        di_cli_error("init: --images, --size, --seed and --first-id go with --demo N");
         return DI_EXIT_USAGE;
     }
     /* init creates: for SQLite that includes the folder of the file */
@@ -197,8 +189,9 @@ int di_cmd_init(int argc, char **argv)
         char *slash = strrchr(u.path, '/');
         if (slash && slash != u.path) {
             *slash = '\0';
-            if (mkdir_p(u.path)) {
-                di_cli_error("%s: cannot create the folder: %s", u.path, strerror(errno));
+            di_error derr;
+            if (di_make_dirs(u.path, &derr)) {
+                di_cli_error("--db: %s", derr.msg);
                 return DI_EXIT_USAGE;
             }
         }

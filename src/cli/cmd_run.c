@@ -392,7 +392,7 @@ int di_cmd_run(int argc, char **argv)
 
     print_start(&o, p);
     if (di_pipeline_start(p, &err)) {
-        di_cli_error("%s", err.msg);
+        di_cli_db_error(&o.db, err.msg);
         di_pipeline_destroy(p);
         return DI_EXIT_USAGE;
     }

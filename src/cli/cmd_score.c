@@ -185,12 +185,9 @@ int di_cmd_score(int argc, char **argv)
         rc_usage = DI_EXIT_USAGE;
     }
     if (rc_usage < 0 && maps_dir) {
-        struct stat st;
-        if (maps_dir[0] == 0 ||
-            (mkdir(maps_dir, 0777) != 0 && errno != EEXIST) ||
-            stat(maps_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            di_cli_error("score: --save-maps %s: not a directory that can be "
-                         "created or used", maps_dir);
+        di_error derr;
+        if (di_make_dirs(maps_dir, &derr)) {
+            di_cli_error("score: --save-maps %s", derr.msg);
             rc_usage = DI_EXIT_USAGE;
         }
     }

@@ -103,6 +103,11 @@ static int parse_faces(di_cli_db *db, const char *text)
             di_cli_error("--faces: '%s' is not a plain name (letters, digits, _)", tok);
             return -1;
         }
+        for (int k = 0; k < n; k++)
+            if (strcmp(db->store.faces[k], tok) == 0) {
+                di_cli_error("--faces: '%s' is given twice", tok);
+                return -1;
+            }
         db->store.faces[n++] = tok;
     }
     if (n == 0) {

@@ -107,4 +107,9 @@ bool di_ident_valid(const char *s);
 int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
                  size_t *size, di_error *err);
 
+/* Creates a folder and the folders above it that are missing (mkdir -p).
+** An existing folder is fine; an existing file that is not one is an error
+** naming the path and the reason. */
+int di_make_dirs(const char *path, di_error *err);
+
 #endif

@@ -66,3 +66,33 @@ int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
     *size = got;
     return DI_OK;
 }
+
+int di_make_dirs(const char *path, di_error *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0)
+        return di_fail(err, DI_EINVAL, "empty folder name");
+    if (n >= sizeof buf)
+        return di_fail(err, DI_EINVAL, "%.64s...: folder name too long", path);
+    memcpy(buf, path, n + 1);
+    /* each prefix that ends at a '/', then the whole path */
+    for (char *s = buf + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            return di_fail(err, di_status_from_errno(e), "%s: cannot create the folder: %s",
+                           buf, strerror(e));
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return di_fail(err, DI_EIO, "%s: not a folder", path);
+    return DI_OK;
+}

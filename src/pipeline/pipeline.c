@@ -81,7 +81,7 @@ void di_item_fail(di_item *it, const char *msg)
 int di_pipeline_sid_check(const char *sid, di_error *err)
 {
     if (sid[0] == '\0')
-        return di_fail(err, DI_EINVAL, "panorama_sid is empty");
+        return di_fail(err, DI_EINVAL, "panorama_sid is NULL or empty");
     if (sid[0] == '/')
         return di_fail(err, DI_EINVAL, "panorama_sid '%s' is an absolute path", sid);
     for (const char *s = sid; *s;) {
@@ -266,10 +266,35 @@ static void batch_tensor_free(di_pipeline *p, float *t)
         free(t);
 }
 
+/* The fixed buffers are allocated up front, so a --batch or --queue too
+** large for the machine would otherwise surface as a bare allocation failure
+** or, with overcommit, as the OOM killer in mid-run: refused here, with the
+** numbers, when they exceed the physical memory. */
+static int check_memory(const di_pipeline *p, size_t plane, di_error *err)
+{
+    const di_pipeline_config *c = &p->cfg;
+    double bytes = sizeof(float) * ((double)c->queue + p->nworkers) * (double)plane;
+    if (p->model_mode)
+        bytes += sizeof(float) * (double)NBATCHES(p) * c->batch *
+                 (3.0 * p->in_h * p->in_w + (double)plane);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double phys = pages > 0 && page > 0 ? (double)pages * page : 0;
+    if (phys > 0 && bytes > 0.75 * phys)
+        return di_fail(err, DI_ENOMEM,
+                       "--batch %d and --queue %d need %.1f GiB of buffers for a %dx%d model, "
+                       "more than this machine's memory (%.1f GiB) allows: make them smaller",
+                       c->batch, c->queue, bytes / (1 << 30), p->in_w, p->in_h,
+                       phys / (1 << 30));
+    return DI_OK;
+}
+
 static int alloc_pools(di_pipeline *p, di_error *err)
 {
     const di_pipeline_config *c = &p->cfg;
     size_t plane = p->model_mode ? (size_t)p->out_h * p->out_w : 0;
+    int rc = check_memory(p, plane, err);
+    if (rc)
+        return rc;
     if (p->model_mode) {
         size_t in_sz = (size_t)c->batch * 3 * p->in_h * p->in_w;
         p->nbatches = NBATCHES(p);

@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct sqlite_conn {
     sqlite3 *db;
@@ -63,9 +65,13 @@ static int sqlite_connect(di_store *s, di_error *err)
         flags |= SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(s->url.path, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        if ((rc & 0xff) == SQLITE_CANTOPEN && !s->create)
-            rc = di_fail(err, DI_EIO, "cannot open the database file (does it exist? "
-                                      "`depthindex init` creates it)");
+        struct stat st;
+        bool cantopen = (rc & 0xff) == SQLITE_CANTOPEN;
+        bool exists = stat(s->url.path, &st) == 0;
+        if (cantopen && !s->create && !exists)
+            rc = di_fail(err, DI_EIO, "no such database file (`depthindex init` creates it)");
+        else if (cantopen && exists && S_ISDIR(st.st_mode))
+            rc = di_fail(err, DI_EIO, "is a directory, not a database file");
         else
             rc = sqlite_fail(c->db, rc, "open", err);
         sqlite3_close(c->db);

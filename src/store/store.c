@@ -86,8 +86,11 @@ static int face_column(const char *pattern, const char *face, char *out,
     char buf[256];
     int n = snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - pattern), pattern, face,
                      at + 6);
-    if (n < 0 || (size_t)n >= sizeof buf || strstr(at + 6, "{face}"))
-        return di_fail(err, DI_EINVAL, "column pattern '%.64s' is not usable", pattern);
+    if (strstr(at + 6, "{face}"))
+        return di_fail(err, DI_EINVAL, "column pattern '%.64s' has {face} more than once",
+                       pattern);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return di_fail(err, DI_EINVAL, "column pattern '%.64s...' is too long", pattern);
     return copy_ident(out, buf, "column name", err);
 }
 

@@ -135,6 +135,34 @@ static void test_read_file(void)
     rmdir(dir);
 }
 
+static void test_make_dirs(void)
+{
+    char dir[] = "/tmp/di_test_dirs_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[128];
+    di_error e;
+    snprintf(path, sizeof path, "%s/a/b/c", dir);
+    CHECK(di_make_dirs(path, &e) == DI_OK);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK(di_make_dirs(path, &e) == DI_OK); /* already there */
+    snprintf(path, sizeof path, "%s/a/b/c/", dir);
+    CHECK(di_make_dirs(path, &e) == DI_OK); /* a trailing slash */
+    snprintf(path, sizeof path, "%s/f", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK(di_make_dirs(path, &e) != DI_OK); /* a file is not a folder */
+    CHECK(strstr(e.msg, path) != NULL);
+    snprintf(path, sizeof path, "%s/f/x", dir);
+    CHECK(di_make_dirs(path, &e) != DI_OK);
+    CHECK(di_make_dirs("", &e) == DI_EINVAL);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_error();
@@ -142,5 +170,6 @@ int main(void)
     test_url();
     test_ident();
     test_read_file();
+    test_make_dirs();
     return check_summary();
 }
