@@ -11,7 +11,9 @@
 **   embedding Add -> blocks: LayerNormalization (block 1's second norm
 **   decomposed: ReduceMean/Sub/Pow/Add/Sqrt/Div/Mul/Add), qkv MatMul + Add,
 **   Reshape to [B, T, 3, H, hd] (shape from the batch), Transpose, Gather
-**   q/k/v, q scaled by Mul, k Transposed, MatMul, Softmax, MatMul,
+**   q/k/v, k Transposed, scaled by a constant (blocks 0 and 1 mod 4: q by
+**   Mul; 2: the scores by Div; 3: q and k^T each by Mul, as
+**   scaled_dot_product_attention exports), MatMul, Softmax, MatMul,
 **   Transpose, Reshape back, projection, layer-scale Mul, residual Add, MLP
 **   with GELU as x*0.5*(1+erf(x/sqrt2)), layer-scale Mul, residual Add.
 ** head (DPT): four blocks' outputs -> the final LayerNormalization -> cls
@@ -211,10 +213,20 @@ static void dav2_block(dav2_b *d, const dav2_cfg *c, int k, const char *in_, con
         n = ob_node(d->b, "Gather", dav2_n(d, "%s.qkvT,si%d", p, i), dav2_n(d, "%s.%s", p, qkv[i]));
         ob_attr_i(d->b, n, "axis", 0);
     }
-    ob_node(d->b, "Mul", dav2_n(d, "%s.q0,qk_scale", p), dav2_n(d, "%s.q", p));
-    n = ob_node(d->b, "Transpose", dav2_n(d, "%s.k", p), dav2_n(d, "%s.kT", p));
+    /* the scale as the three exporter forms write it: q * scale (DINOv2's
+    ** Attention), scores / sqrt(hd), and q and k^T each times sqrt(scale)
+    ** (scaled_dot_product_attention) */
+    int form = k % 4 == 2 ? 1 : k % 4 == 3 ? 2 : 0;
+    n = ob_node(d->b, "Transpose", dav2_n(d, "%s.k", p), dav2_n(d, "%s.kT0", p));
     ob_attr_ints(d->b, n, "perm", 4, (int64_t[]){0, 1, 3, 2});
-    ob_node(d->b, "MatMul", dav2_n(d, "%s.q,%s.kT", p, p), dav2_n(d, "%s.att0", p));
+    if (form == 0) ob_node(d->b, "Mul", dav2_n(d, "%s.q0,qk_scale", p), dav2_n(d, "%s.q", p));
+    if (form == 2) {
+        ob_node(d->b, "Mul", dav2_n(d, "%s.q0,qk_sqrt_scale", p), dav2_n(d, "%s.q", p));
+        ob_node(d->b, "Mul", dav2_n(d, "%s.kT0,qk_sqrt_scale", p), dav2_n(d, "%s.kT", p));
+    }
+    ob_node(d->b, "MatMul", dav2_n(d, form == 1 ? "%s.q0,%s.kT0" : form == 0 ? "%s.q,%s.kT0" : "%s.q,%s.kT", p, p),
+            dav2_n(d, form == 1 ? "%s.att_u" : "%s.att0", p));
+    if (form == 1) ob_node(d->b, "Div", dav2_n(d, "%s.att_u,qk_sqrt_hd", p), dav2_n(d, "%s.att0", p));
     n = ob_node(d->b, "Softmax", dav2_n(d, "%s.att0", p), dav2_n(d, "%s.att", p));
     ob_attr_i(d->b, n, "axis", -1);
     ob_node(d->b, "MatMul", dav2_n(d, "%s.att,%s.v", p, p), dav2_n(d, "%s.o0", p));
@@ -311,6 +323,8 @@ static void dav2_build(ob *b, const dav2_cfg *c)
     dav2_f(d, "one", 1.f);
     dav2_f(d, "half", 0.5f);
     dav2_f(d, "qk_scale", (float)(1 / sqrt((double)(D / c->heads))));
+    dav2_f(d, "qk_sqrt_hd", (float)sqrt((double)(D / c->heads)));
+    dav2_f(d, "qk_sqrt_scale", (float)sqrt(1 / sqrt((double)(D / c->heads))));
     dav2_f(d, "rcu_scale", 0.25f);
 
     /* patch embedding, tokens, cls token, position embedding */

@@ -140,6 +140,11 @@ int main(void)
     float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
     CHECKF(ref != NULL, "onnxruntime's output %s: missing or not %d x %d x %d", xref, B, IMG, IMG);
 
+    if (ref) { /* the two images give different maps: a batch mix-up would show */
+        double dd = 0;
+        for (size_t i = 0; i < on; i++) dd = fmax(dd, fabs((double)ref[on + i] - ref[i]));
+        CHECKF(dd > 1e-2, "onnxruntime's two outputs are the same (max diff %g)", dd);
+    }
     di_error err;
     for (int whole = 0; whole <= 1 && ref; whole++) {
         di_nn_options opt;
