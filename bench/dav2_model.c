@@ -5,18 +5,25 @@
 ** ViT-S/14 (384 wide, 6 heads, 12 blocks) at 518x518, DPT head with 64
 ** features.
 **
-** usage: dav2_model OUT.onnx [GRID BLOCKS]   (input GRID*14 pixels square)
+** usage: dav2_model [--dynamic-hw] OUT.onnx [GRID BLOCKS]
+** (input GRID*14 pixels square; --dynamic-hw declares the input's height and
+** width symbolic, as exports with dynamic_axes on them do; the graph inside
+** still assumes GRID*14)
 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dav2_graph.h"
 
 int main(int argc, char **argv)
 {
     dav2_cfg c = {.dim = 384, .heads = 6, .grid = 37, .blocks = 12, .features = 64};
+    int dyn_hw = argc > 1 && !strcmp(argv[1], "--dynamic-hw");
+    argc -= dyn_hw;
+    argv += dyn_hw;
     if (argc != 2 && argc != 4) {
-        fprintf(stderr, "usage: dav2_model OUT.onnx [GRID BLOCKS]\n");
+        fprintf(stderr, "usage: dav2_model [--dynamic-hw] OUT.onnx [GRID BLOCKS]\n");
         return 2;
     }
     if (argc == 4) {
@@ -29,6 +36,13 @@ int main(int argc, char **argv)
     }
     ob b;
     dav2_build(&b, &c);
+    if (dyn_hw) {
+        Onnx__TensorShapeProto *sh = b.g.input[0]->type->tensor_type->shape;
+        for (int i = 2; i < 4; i++) {
+            sh->dim[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            sh->dim[i]->dim_param = ob_str(&b, i == 2 ? "height" : "width");
+        }
+    }
     size_t len;
     uint8_t *m = ob_pack(&b, &len);
     ob_free(&b);
