@@ -37,12 +37,14 @@
 
 typedef struct dav2_cfg {
     int dim, heads, grid, blocks, features; /* ViT-S: 384, 6, 37 (518 px), 12, 64 */
+    int opset;                              /* 0: 17; from 18 ReduceMean takes its axes as an input */
 } dav2_cfg;
 
 enum { DAV2_PATCH = 14 };
 
 typedef struct dav2_b {
     ob *b;
+    int opset;
     uint64_t rng;
     char s[8][128]; /* rotating name buffers */
     int si;
@@ -155,15 +157,26 @@ static void dav2_layernorm(dav2_b *d, const char *pre, const char *in, const cha
     snprintf(sd, sizeof sd, "%s.sd", pre);
     snprintf(nr, sizeof nr, "%s.nr", pre);
     snprintf(sc, sizeof sc, "%s.sc", pre);
-    /* opset 17: ReduceMean's axes are an attribute */
-    Onnx__NodeProto *n = ob_node(d->b, "ReduceMean", in, mu);
-    ob_attr_ints(d->b, n, "axes", 1, (int64_t[]){-1});
+    /* up to opset 17 ReduceMean's axes are an attribute, then an input */
+    Onnx__NodeProto *n;
+    if (d->opset >= 18) {
+        snprintf(ins, sizeof ins, "%s,axes_m1", in);
+        ob_node(d->b, "ReduceMean", ins, mu);
+    } else {
+        n = ob_node(d->b, "ReduceMean", in, mu);
+        ob_attr_ints(d->b, n, "axes", 1, (int64_t[]){-1});
+    }
     snprintf(ins, sizeof ins, "%s,%s", in, mu);
     ob_node(d->b, "Sub", ins, xc);
     snprintf(ins, sizeof ins, "%s,two", xc);
     ob_node(d->b, "Pow", ins, x2);
-    n = ob_node(d->b, "ReduceMean", x2, var);
-    ob_attr_ints(d->b, n, "axes", 1, (int64_t[]){-1});
+    if (d->opset >= 18) {
+        snprintf(ins, sizeof ins, "%s,axes_m1", x2);
+        ob_node(d->b, "ReduceMean", ins, var);
+    } else {
+        n = ob_node(d->b, "ReduceMean", x2, var);
+        ob_attr_ints(d->b, n, "axes", 1, (int64_t[]){-1});
+    }
     snprintf(ins, sizeof ins, "%s,eps", var);
     ob_node(d->b, "Add", ins, ve);
     ob_node(d->b, "Sqrt", ve, sd);
@@ -298,13 +311,13 @@ static void dav2_rcu(dav2_b *d, const char *pre_, const char *in_, const char *o
     ob_node(d->b, "Add", dav2_n(d, "%s.c3,%s", pre, in), out);
 }
 
-/* Builds the graph into b (ob_init'ed here, opset 17). */
+/* Builds the graph into b (ob_init'ed here, at the configured opset). */
 static void dav2_build(ob *b, const dav2_cfg *c)
 {
-    dav2_b dd = {.b = b, .rng = 20250418}, *d = &dd;
+    dav2_b dd = {.b = b, .opset = c->opset ? c->opset : 17, .rng = 20250418}, *d = &dd;
     const int64_t D = c->dim, G = c->grid, T = G * G, F = c->features, P = DAV2_PATCH, img = G * P;
     const int64_t och[4] = {F * 3 / 4, F * 3 / 2, F * 3, F * 6}; /* 48, 96, 192, 384 for 64 */
-    ob_init(b, 17);
+    ob_init(b, d->opset);
     ob_input(b, "image", 4, (int64_t[]){1, 3, img, img}, "batch");
     /* shared constants */
     ob_init_i64(b, "si0", 0, NULL, (int64_t[]){0});
@@ -312,6 +325,7 @@ static void dav2_build(ob *b, const dav2_cfg *c)
     ob_init_i64(b, "si2", 0, NULL, (int64_t[]){2});
     dav2_i(d, "axes0", 1, (int64_t[]){0});
     dav2_i(d, "axes1", 1, (int64_t[]){1});
+    if (d->opset >= 18) dav2_i(d, "axes_m1", 1, (int64_t[]){-1});
     dav2_i(d, "sl0", 1, (int64_t[]){0});
     dav2_i(d, "sl1", 1, (int64_t[]){1});
     dav2_i(d, "sl2", 1, (int64_t[]){2});

@@ -5,7 +5,8 @@
 ** image at a time), outputs compared: max |diff| <= 1e-4 of the output's
 ** range. Our engine runs batch 1, batch 2, and batch 2 as one pass
 ** (whole_batch: the shape chains folded for batch 2). `depthindex model`
-** on the file must list no unsupported op.
+** on the file must list no unsupported op. Written at opset 17 (torch's
+** default for it) and 18 (ReduceMean's axes as an input).
 ** Size: 384 wide, 6 heads, 4 blocks, 266x266 (19x19 patches), about
 ** 12 GFLOP per image: a few seconds, in the ASan build too (oneDNN's
 ** kernels are not instrumented).
@@ -88,58 +89,39 @@ static void compare(const char *what, const float *y, const float *ref, size_t n
     CHECKF(md <= 1e-4 * range, "%s differs: %.3g > 1e-4 of %.4g", what, md, range);
 }
 
-int main(void)
+/* One opset's graph: written, reported by `depthindex model`, run by
+** onnxruntime and by us at batch 1, 2 and 2 in one pass. */
+static void run_opset(const char *src, const char *exe, const char *dir, int opset, const float *x)
 {
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
-    const char *exe = getenv("DEPTHINDEX");
-    if (!src || !*src) src = ".";
-    char dir[900], model[1000], xin[1000], xref[1000], cmd[4096];
-    if (build && *build) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-dav2", build);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-dav2-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
-    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
-    if (system(cmd) != 0) {
-        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
-        return SKIP;
-    }
-    snprintf(model, sizeof model, "%s/dav2_small_shaped.onnx", dir);
+    char model[1000], xin[1000], xref[1000], cmd[4096];
+    snprintf(model, sizeof model, "%s/dav2_small_shaped_op%d.onnx", dir, opset);
     snprintf(xin, sizeof xin, "%s/x.npy", dir);
-    snprintf(xref, sizeof xref, "%s/ref.npy", dir);
-    dav2_cfg cfg = {.dim = 384, .heads = 6, .grid = GRID, .blocks = 4, .features = 64};
+    snprintf(xref, sizeof xref, "%s/ref_op%d.npy", dir, opset);
+    dav2_cfg cfg = {.dim = 384, .heads = 6, .grid = GRID, .blocks = 4, .features = 64, .opset = opset};
     ob b;
     dav2_build(&b, &cfg);
     size_t len;
     uint8_t *bytes = ob_pack(&b, &len);
     CHECK(write_file(model, bytes, len) == 0);
-    printf("model: %zu nodes, %.1f MB, input %dx%d, %d blocks\n", b.g.n_node, (double)len / 1e6, IMG, IMG, cfg.blocks);
+    printf("opset %d: %zu nodes, %.1f MB, input %dx%d, %d blocks\n", opset, b.g.n_node, (double)len / 1e6, IMG, IMG, cfg.blocks);
     free(bytes);
     ob_free(&b);
 
     /* the CLI's model report: no unsupported op */
     if (exe && *exe) {
-        snprintf(cmd, sizeof cmd, "'%s' model '%s' > '%s/model.txt' 2>&1", exe, model, dir);
+        snprintf(cmd, sizeof cmd, "'%s' model '%s' > '%s/model_op%d.txt' 2>&1", exe, model, dir, opset);
         int rc = system(cmd);
         CHECKF(rc == 0, "depthindex model failed: %s", cmd);
-        snprintf(cmd, sizeof cmd, "grep -qx 'unsupported: none' '%s/model.txt'", dir);
-        CHECKF(system(cmd) == 0, "depthindex model lists unsupported ops (see %s/model.txt)", dir);
+        snprintf(cmd, sizeof cmd, "grep -qx 'unsupported: none' '%s/model_op%d.txt'", dir, opset);
+        CHECKF(system(cmd) == 0, "depthindex model lists unsupported ops (see %s/model_op%d.txt)", dir, opset);
     }
 
-    int64_t xd[4] = {B, 3, IMG, IMG};
-    size_t per = 3 * (size_t)IMG * IMG, on = (size_t)IMG * IMG;
-    float *x = malloc(B * per * sizeof(float));
-    dav2_b rnd = {.rng = 99};
-    for (size_t i = 0; i < B * per; i++) x[i] = (float)dav2_randn(&rnd);
-    CHECK(write_npy(xin, x, xd, 4) == 0);
+    size_t on = (size_t)IMG * IMG;
     snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
     int rc = system(cmd);
     CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
     float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
     CHECKF(ref != NULL, "onnxruntime's output %s: missing or not %d x %d x %d", xref, B, IMG, IMG);
-
     if (ref) { /* the two images give different maps: a batch mix-up would show */
         double dd = 0;
         for (size_t i = 0; i < on; i++) dd = fmax(dd, fabs((double)ref[on + i] - ref[i]));
@@ -159,13 +141,43 @@ int main(void)
             memset(y, 0, B * on * sizeof(float));
             CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
             char what[64];
-            snprintf(what, sizeof what, "batch %d%s", batch, whole ? " (one pass)" : "");
+            snprintf(what, sizeof what, "opset %d, batch %d%s", opset, batch, whole ? " (one pass)" : "");
             compare(what, y, ref, (size_t)batch * on);
         }
         free(y);
         di_nn_session_destroy(s);
     }
     free(ref);
+}
+
+int main(void)
+{
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *exe = getenv("DEPTHINDEX");
+    if (!src || !*src) src = ".";
+    char dir[900], xin[1000], cmd[4096];
+    if (build && *build) {
+        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-dav2", build);
+        mkdir(dir, 0755);
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/di-nn-dav2-XXXXXX");
+        if (!mkdtemp(dir)) return 1;
+    }
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
+    if (system(cmd) != 0) {
+        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
+        return SKIP;
+    }
+    snprintf(xin, sizeof xin, "%s/x.npy", dir);
+    int64_t xd[4] = {B, 3, IMG, IMG};
+    size_t per = 3 * (size_t)IMG * IMG;
+    float *x = malloc(B * per * sizeof(float));
+    dav2_b rnd = {.rng = 99};
+    for (size_t i = 0; i < B * per; i++) x[i] = (float)dav2_randn(&rnd);
+    CHECK(write_npy(xin, x, xd, 4) == 0);
+    /* 17: what torch.onnx.export writes by default for DA-V2; 18: ReduceMean's axes as an input */
+    run_opset(src, exe, dir, 17, x);
+    run_opset(src, exe, dir, 18, x);
     free(x);
     return check_summary();
 }
