@@ -19,7 +19,10 @@
 # Settings (environment):
 #   DI_TEST_DB_DIR        data folders   [$MESON_BUILD_ROOT/test-db, else
 #                                          $DEPTHINDEX_BUILD_ROOT/test-db, else /tmp/di-test-db]
-#   DI_TEST_MARIADB_PORT  [33306]         DI_TEST_PG_PORT  [35432]
+#   DI_TEST_MARIADB_PORT  [23000 + h]     DI_TEST_PG_PORT  [24000 + h]
+#                         h = a hash of the data folder modulo 1000, so that
+#                         two checkouts or builds testing at the same time each
+#                         get servers of their own
 #   DI_TEST_PG_BIN        [the newest /usr/lib/postgresql/*/bin]
 #   DI_TEST_MARIADBD      [/usr/sbin/mariadbd]
 # The server has a database depthindex_test and a user di_test, password
@@ -41,8 +44,9 @@ if [ -z "$base" ]; then
   base=${root:+$root/test-db}
   base=${base:-/tmp/di-test-db}
 fi
-mport=${DI_TEST_MARIADB_PORT:-33306}
-pport=${DI_TEST_PG_PORT:-35432}
+off=$(( $(printf '%s' "$base" | cksum | cut -d' ' -f1) % 1000 ))
+mport=${DI_TEST_MARIADB_PORT:-$((23000 + off))}
+pport=${DI_TEST_PG_PORT:-$((24000 + off))}
 # PostgreSQL's server binaries: Debian puts them in /usr/lib/postgresql/N/bin
 pgbin=${DI_TEST_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 pgbin=${pgbin:-/usr/lib/postgresql/15/bin}
