@@ -126,6 +126,20 @@ int di_nn_check_window_attrs(const di_nn_node *n, di_error *err);
 /* A shape the engine can hold: no negative dimension, and the product of
 ** the dimensions (zeros counted as ones) at most 2^40. */
 bool di_nn_shape_sane(int ndim, const int64_t *dims);
+/* An ints attribute of exactly cnt values into v (each dflt when the
+** attribute is absent); DI_EUNSUPPORTED when it has another count. */
+int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
+                          int64_t *v, int64_t dflt);
+/* Runs a oneDNN call inside a kernel function that has `int rc`, `err` and a
+** `fail:` label: on failure rc gets a message naming the node, then goto fail. */
+#define DI_NN_DNNL(node, call, what)                                         \
+    do {                                                                     \
+        dnnl_status_t st_ = (call);                                          \
+        if (st_ != dnnl_success) {                                           \
+            rc = di_nn_dnnl_fail(err, (node), what, st_);                    \
+            goto fail;                                                       \
+        }                                                                    \
+    } while (0)
 /* A oneDNN call failed: a message naming the node. */
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
                     dnnl_status_t st);

@@ -53,6 +53,17 @@ void di_nn_op_names(const char **names, int *count, int max)
     *count = n;
 }
 
+int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
+                          int64_t *v, int64_t dflt)
+{
+    const di_nn_attr *a = di_nn_node_attr(n, name);
+    for (int i = 0; i < cnt; i++) v[i] = dflt;
+    if (!a) return DI_OK;
+    if (a->n != cnt) return DI_EUNSUPPORTED;
+    for (int i = 0; i < cnt; i++) v[i] = a->ints[i];
+    return DI_OK;
+}
+
 int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
 {
     char buf[300];

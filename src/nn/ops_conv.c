@@ -69,25 +69,7 @@ static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
-static int attr_pair(const di_nn_node *n, const char *name, int64_t *v, int64_t dflt)
-{
-    const di_nn_attr *a = di_nn_node_attr(n, name);
-    v[0] = v[1] = dflt;
-    if (!a) return DI_OK;
-    if (a->n != 2) return DI_EUNSUPPORTED;
-    v[0] = a->ints[0];
-    v[1] = a->ints[1];
-    return DI_OK;
-}
-
-#define DN(call, what)                                                       \
-    do {                                                                     \
-        dnnl_status_t st_ = (call);                                          \
-        if (st_ != dnnl_success) {                                           \
-            rc = di_nn_dnnl_fail(err, n, what, st_);                         \
-            goto fail;                                                       \
-        }                                                                    \
-    } while (0)
+#define DN(call, what) DI_NN_DNNL(n, call, what)
 
 static int conv_prepare(di_nn_kctx *k, di_error *err)
 {
@@ -106,7 +88,7 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     if (b && (b->ndim != 1 || b->dims[0] != OC))
         return di_nn_shape_error(err, n, "bias has %lld values for %lld output channels", (long long)(b->ndim == 1 ? b->dims[0] : -1), (long long)OC);
     int64_t st[2], dl[2], pads[4] = {0, 0, 0, 0}, ks[2];
-    if (attr_pair(n, "strides", st, 1) || attr_pair(n, "dilations", dl, 1) || attr_pair(n, "kernel_shape", ks, 0))
+    if (di_nn_attr_ints_exact(n, "strides", 2, st, 1) || di_nn_attr_ints_exact(n, "dilations", 2, dl, 1) || di_nn_attr_ints_exact(n, "kernel_shape", 2, ks, 0))
         return di_nn_unsupported(err, n, "strides/dilations of a rank other than 2");
     if (ks[0] && (ks[0] != KH || ks[1] != KW))
         return di_nn_shape_error(err, n, "kernel_shape does not match the weights");

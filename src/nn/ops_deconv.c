@@ -36,24 +36,7 @@ static int deconv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err
     return DI_OK;
 }
 
-#define DN(call, what)                                                       \
-    do {                                                                     \
-        dnnl_status_t st_ = (call);                                          \
-        if (st_ != dnnl_success) {                                           \
-            rc = di_nn_dnnl_fail(err, n, what, st_);                         \
-            goto fail;                                                       \
-        }                                                                    \
-    } while (0)
-
-static int ints(const di_nn_node *n, const char *name, int cnt, int64_t *v, int64_t dflt)
-{
-    const di_nn_attr *a = di_nn_node_attr(n, name);
-    for (int i = 0; i < cnt; i++) v[i] = dflt;
-    if (!a) return DI_OK;
-    if (a->n != cnt) return DI_EUNSUPPORTED;
-    for (int i = 0; i < cnt; i++) v[i] = a->ints[i];
-    return DI_OK;
-}
+#define DN(call, what) DI_NN_DNNL(n, call, what)
 
 static int deconv_prepare(di_nn_kctx *k, di_error *err)
 {
@@ -68,7 +51,7 @@ static int deconv_prepare(di_nn_kctx *k, di_error *err)
     int64_t OC = w->dims[1] * G;
     if (b && di_nn_numel(b) != OC) return di_nn_shape_error(err, n, "bias has %lld values for %lld output channels", (long long)di_nn_numel(b), (long long)OC);
     int64_t st[3], dl[3], op[3], pads[6], os[3], ks[3];
-    if (ints(n, "strides", sp, st, 1) || ints(n, "dilations", sp, dl, 1) || ints(n, "output_padding", sp, op, 0) || ints(n, "pads", 2 * sp, pads, 0) || ints(n, "kernel_shape", sp, ks, 0))
+    if (di_nn_attr_ints_exact(n, "strides", sp, st, 1) || di_nn_attr_ints_exact(n, "dilations", sp, dl, 1) || di_nn_attr_ints_exact(n, "output_padding", sp, op, 0) || di_nn_attr_ints_exact(n, "pads", 2 * sp, pads, 0) || di_nn_attr_ints_exact(n, "kernel_shape", sp, ks, 0))
         return di_nn_shape_error(err, n, "strides, dilations, pads or output_padding do not fit a %d-D input", sp);
     const di_nn_attr *osa = di_nn_node_attr(n, "output_shape");
     if (osa && osa->n != sp && osa->n != sp + 2) return di_nn_shape_error(err, n, "output_shape has %d values", osa->n);

@@ -37,14 +37,7 @@ static void mm_release(void *p)
     free(s);
 }
 
-#define DN(call, what)                                                       \
-    do {                                                                     \
-        dnnl_status_t st_ = (call);                                          \
-        if (st_ != dnnl_success) {                                           \
-            rc = di_nn_dnnl_fail(err, k->node, what, st_);                   \
-            goto fail;                                                       \
-        }                                                                    \
-    } while (0)
+#define DN(call, what) DI_NN_DNNL(k->node, call, what)
 
 /* Builds the primitive for row-major-or-strided A (r-D), B, C. */
 static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad,

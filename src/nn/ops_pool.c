@@ -48,24 +48,7 @@ static int pool_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
-#define DN(call, what)                                                       \
-    do {                                                                     \
-        dnnl_status_t st_ = (call);                                          \
-        if (st_ != dnnl_success) {                                           \
-            rc = di_nn_dnnl_fail(err, n, what, st_);                         \
-            goto fail;                                                       \
-        }                                                                    \
-    } while (0)
-
-static int attr_ints(const di_nn_node *n, const char *name, int cnt, int64_t *v, int64_t dflt)
-{
-    const di_nn_attr *a = di_nn_node_attr(n, name);
-    for (int i = 0; i < cnt; i++) v[i] = dflt;
-    if (!a) return DI_OK;
-    if (a->n != cnt) return DI_EUNSUPPORTED;
-    for (int i = 0; i < cnt; i++) v[i] = a->ints[i];
-    return DI_OK;
-}
+#define DN(call, what) DI_NN_DNNL(n, call, what)
 
 static int pool_prepare(di_nn_kctx *k, di_error *err)
 {
@@ -82,8 +65,8 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
             st[i] = dl[i] = 1;
             pads[i] = pads[i + sp] = 0;
         }
-    } else if (attr_ints(n, "kernel_shape", sp, ks, 1) || attr_ints(n, "strides", sp, st, 1) ||
-               attr_ints(n, "dilations", sp, dl, 1) || attr_ints(n, "pads", 2 * sp, pads, 0)) {
+    } else if (di_nn_attr_ints_exact(n, "kernel_shape", sp, ks, 1) || di_nn_attr_ints_exact(n, "strides", sp, st, 1) ||
+               di_nn_attr_ints_exact(n, "dilations", sp, dl, 1) || di_nn_attr_ints_exact(n, "pads", 2 * sp, pads, 0)) {
         return di_nn_shape_error(err, n, "kernel_shape, strides, dilations or pads do not fit a %d-D input", sp);
     }
     const char *ap = global ? "VALID" : di_nn_attr_string(n, "auto_pad", "NOTSET");
