@@ -15,7 +15,9 @@
 **
 ** Scaled MatMul: Mul(MatMul(a, b), c) with a scalar constant c (attention's
 ** 1/sqrt(d) on its widest tensor) becomes the MatMul with an internal
-** attribute "_scale" = c, which the kernel applies as oneDNN's output scale.
+** attribute "_scale" = c, which the kernel applies as oneDNN's output scale;
+** Div(MatMul(a, b), c), the form some exports write, the same with 1/c
+** (within an ulp of the division).
 **
 ** Layer scale: Mul(MatMul(a, W) [+ b], g) with constant W [K, N], b [N] and
 ** g [N] (DINOv2's LayerScale after attention and MLP) folds g into W's
@@ -243,11 +245,18 @@ static int rewrite_layernorm(di_nn_graph *g, int *uses, bool *dead, int ri)
 static int rewrite_matmul_scale(di_nn_graph *g, int *uses, bool *dead, int ui)
 {
     const di_nn_node *mul = &g->nodes[ui];
-    if (!is_op(mul, "Mul", 2)) return 0;
-    for (int side = 0; side < 2; side++) {
+    bool div = is_op(mul, "Div", 2);
+    if (!div && !is_op(mul, "Mul", 2)) return 0;
+    for (int side = 0; side < (div ? 1 : 2); side++) {
         int v = mul->in[side], c = mul->in[1 - side];
         const di_nn_value *cv = c >= 0 ? &g->values[c] : NULL;
         if (!cv || !cv->data || cv->dtype != DI_DT_FLOAT || di_shape_numel(cv->ndim, cv->dims) != 1) continue;
+        float scale = *(const float *)cv->data;
+        if (div) {
+            /* scores / sqrt(d): times the reciprocal, when it is a normal number */
+            scale = 1.f / scale;
+            if (!isnormal(scale)) continue;
+        }
         int mi = v >= 0 ? g->values[v].producer : -1;
         if (mi < 0 || dead[mi] || only_consumer(g, uses, v) != ui || !is_op(&g->nodes[mi], "MatMul", 2)) continue;
         di_nn_node *mm = &g->nodes[mi];
@@ -261,7 +270,7 @@ static int rewrite_matmul_scale(di_nn_graph *g, int *uses, bool *dead, int ui)
         }
         memcpy(an, "_scale", sizeof "_scale");
         mm->attrs = attrs;
-        mm->attrs[mm->nattr++] = (di_nn_attr){.name = an, .type = 1, .f = *(const float *)cv->data};
+        mm->attrs[mm->nattr++] = (di_nn_attr){.name = an, .type = 1, .f = scale};
         mm->out[0] = mul->out[0];
         uses[v]--;
         uses[c]--;

@@ -9,8 +9,9 @@
 **        over the last axis                             -> one LayerNormalization
 **   z2 = the same whose Sub value is also a graph output -> left alone
 **   sc = Mul(0.125, MatMul(x, w))                       -> MatMul with _scale
-** The loaded graph must have 4 Slices + 1 + 1 + 5 + 5 + 1 + 9 + 1 nodes, the
-** description load (DI_NN_LOAD_INFO) all 4 + 20 + 18 + 2, and every output must
+**   sd = Div(MatMul(x, w), 8)                            -> MatMul with _scale
+** The loaded graph must have 4 Slices + 1 + 1 + 5 + 5 + 1 + 9 + 1 + 1 nodes, the
+** description load (DI_NN_LOAD_INFO) all 4 + 20 + 18 + 2 + 2, and every output must
 ** match the formula computed here in double precision.
 */
 #include <math.h>
@@ -117,6 +118,9 @@ static uint8_t *build(size_t *len)
     layernorm(&b, "x2", "z2");
     ob_node(&b, "MatMul", "x3,w", "sc_mm");
     ob_node(&b, "Mul", "eighth,sc_mm", "sc");
+    ob_init_f(&b, "eight", 0, NULL, (float[]){8.f});
+    ob_node(&b, "MatMul", "x4,w", "sd_mm");
+    ob_node(&b, "Div", "sd_mm,eight", "sd");
     ob_output(&b, "y1");
     ob_output(&b, "y2");
     ob_output(&b, "y3");
@@ -126,6 +130,7 @@ static uint8_t *build(size_t *len)
     ob_output(&b, "z2");
     ob_output(&b, "z2_d"); /* and the second LayerNorm's Sub value */
     ob_output(&b, "sc");
+    ob_output(&b, "sd");
     uint8_t *bytes = ob_pack(&b, len);
     ob_free(&b);
     return bytes;
@@ -150,7 +155,7 @@ int main(void)
         lns += !strcmp(g->nodes[i].op_type, "LayerNormalization");
     }
     printf("loaded: %d nodes, %d Gelu, %d LayerNormalization\n", g->nnodes, gelus, lns);
-    CHECK(g->nnodes == 4 + 1 + 1 + 5 + 5 + 1 + 9 + 1);
+    CHECK(g->nnodes == 4 + 1 + 1 + 5 + 5 + 1 + 9 + 1 + 1);
     CHECK(gelus == 2);
     CHECK(lns == 1);
 
@@ -163,7 +168,7 @@ int main(void)
         CHECK(f && fwrite(bytes, 1, len, f) == len);
         if (f) fclose(f);
         CHECKF(di_nn_graph_load_flags(path, DI_NN_LOAD_INFO, &info, &err) == 0, "%s", err.msg);
-        if (info) CHECK(info->nnodes == 4 + 4 * 5 + 2 * 9 + 2);
+        if (info) CHECK(info->nnodes == 4 + 4 * 5 + 2 * 9 + 2 + 2);
         di_nn_graph_free(info);
         remove(path);
     }
@@ -176,9 +181,9 @@ int main(void)
     if (s) {
         float x[2 * 4 * W];
         for (int i = 0; i < 2 * 4 * W; i++) x[i] = -4.f + 8.f * (float)i / (float)(2 * 4 * W - 1);
-        di_nn_io in = {DI_DT_FLOAT, 2, {2, 4 * W}, x}, out[9];
+        di_nn_io in = {DI_DT_FLOAT, 2, {2, 4 * W}, x}, out[10];
         memset(out, 0, sizeof out);
-        CHECKF(di_nn_run_io(s, &in, 1, out, 9, &err) == 0, "%s", err.msg);
+        CHECKF(di_nn_run_io(s, &in, 1, out, 10, &err) == 0, "%s", err.msg);
         double worst = 0;
         for (int o = 0; o < 4 && out[o].data; o++) {
             double half = o == 2 ? 0.49 : 0.5;
@@ -219,7 +224,17 @@ int main(void)
             }
         printf("scaled MatMul: max |diff| against the formula: %.3g\n", worst);
         CHECK(out[8].data && worst <= 1e-5);
-        for (int o = 0; o < 9; o++) free(out[o].data);
+        worst = 0;
+        for (int r = 0; r < 2 && out[9].data; r++)
+            for (int j = 0; j < 5; j++) {
+                double acc = 0;
+                for (int t = 0; t < W; t++) acc += (double)x[r * 4 * W + 3 * W + t] * w_v[t * 5 + j];
+                double d = fabs(((float *)out[9].data)[r * 5 + j] - acc / 8);
+                if (d > worst) worst = d;
+            }
+        printf("MatMul divided by a constant: max |diff| against the formula: %.3g\n", worst);
+        CHECK(out[9].data && worst <= 1e-5);
+        for (int o = 0; o < 10; o++) free(out[o].data);
     }
     di_nn_session_destroy(s);
     free(bytes);

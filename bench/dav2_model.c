@@ -1,0 +1,59 @@
+/*
+** dav2_model.c: writes the Depth Anything V2 small-shaped graph of
+** tests/nn/dav2_graph.h (torch.onnx.export's form, dynamic batch) with
+** deterministic weights, for bench/run-dav2.sh. Default: the full size,
+** ViT-S/14 (384 wide, 6 heads, 12 blocks) at 518x518, DPT head with 64
+** features.
+**
+** usage: dav2_model [--dynamic-hw] OUT.onnx [GRID BLOCKS]
+** (input GRID*14 pixels square; --dynamic-hw declares the input's height and
+** width symbolic, as exports with dynamic_axes on them do; the graph inside
+** still assumes GRID*14)
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dav2_graph.h"
+
+int main(int argc, char **argv)
+{
+    dav2_cfg c = {.dim = 384, .heads = 6, .grid = 37, .blocks = 12, .features = 64};
+    int dyn_hw = argc > 1 && !strcmp(argv[1], "--dynamic-hw");
+    argc -= dyn_hw;
+    argv += dyn_hw;
+    if (argc != 2 && argc != 4) {
+        fprintf(stderr, "usage: dav2_model [--dynamic-hw] OUT.onnx [GRID BLOCKS]\n");
+        return 2;
+    }
+    if (argc == 4) {
+        c.grid = atoi(argv[2]);
+        c.blocks = atoi(argv[3]);
+    }
+    if (c.grid < 2 || c.grid > 100 || c.blocks < 4 || c.blocks > 40) {
+        fprintf(stderr, "dav2_model: GRID must be 2..100 and BLOCKS 4..40\n");
+        return 2;
+    }
+    ob b;
+    dav2_build(&b, &c);
+    if (dyn_hw) {
+        Onnx__TensorShapeProto *sh = b.g.input[0]->type->tensor_type->shape;
+        for (int i = 2; i < 4; i++) {
+            sh->dim[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            sh->dim[i]->dim_param = ob_str(&b, i == 2 ? "height" : "width");
+        }
+    }
+    size_t len;
+    uint8_t *m = ob_pack(&b, &len);
+    ob_free(&b);
+    FILE *f = fopen(argv[1], "wb");
+    int ok = f && fwrite(m, 1, len, f) == len;
+    if (f && fclose(f)) ok = 0;
+    free(m);
+    if (!ok) {
+        fprintf(stderr, "dav2_model: cannot write %s\n", argv[1]);
+        return 1;
+    }
+    printf("DA-V2 small-shaped: ViT-S/14, %d blocks, input 3x%dx%d\n", c.blocks, 14 * c.grid, 14 * c.grid);
+    return 0;
+}
