@@ -75,9 +75,12 @@ int di_nn_fill_weights(const char *in_path, const char *out_path,
 
 /* Which backends this build has. */
 bool di_nn_cuda_built(void);
-/* Number of CUDA devices present (0 when none or not built). */
+/* Number of CUDA devices present (0 when none or not built). For choosing a
+** device: on a machine without an NVIDIA driver (no /dev/nvidiactl, WSL's
+** /dev/dxg or /proc/driver/nvidia) it answers 0 without loading the CUDA
+** backend, so that a CPU-only process never maps the GPU libraries. */
 int di_nn_cuda_device_count(void);
-/* The same; when 0, why into why (cudaGetDeviceCount's message, or "built
+/* The number (always asking the backend); when 0, why into why (cudaGetDeviceCount's message, or "built
 ** without CUDA"). */
 int di_nn_cuda_device_status(char *why, size_t why_size);
 

@@ -34,6 +34,33 @@ if [ $built = 0 ]; then
 elif [[ "$out" == *"no CUDA device: "* ]]; then
   check "run: one line naming the reason" '[ $(printf "%s\n" "$out" | wc -l) = 1 ]'
 fi
+# The backend is a module loaded only when a GPU is asked for: --version and
+# a run that does not name a device (on a machine without an NVIDIA driver)
+# never map cuBLAS/cudart/cuDNN; --device cuda does (ld.so's own trace).
+loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -E 'file=[^ ]*(depthindex-cuda\.so|libcublas|libcudart|libcudnn)' | head -3; }
+trace=$(LD_DEBUG=files "$bin" --version 2>&1 >/dev/null)
+check "ld.so traces the files it loads (LD_DEBUG=files)" '[[ "$trace" == *"file="*libc.so* ]]'
+l=$(loaded "$bin" --version)
+check "--version loads no CUDA library${l:+: $l}" '[ -z "$l" ]'
+if [ ! -e /dev/nvidiactl ] && [ ! -e /dev/dxg ] && [ ! -e /proc/driver/nvidia ]; then
+  l=$(loaded "$bin" run --db "sqlite:$tmp/none.db" --model "$tmp/none.onnx")
+  check "run (no --device, no driver) loads no CUDA library${l:+: $l}" '[ -z "$l" ]'
+fi
+if [ $built = 1 ]; then
+  l=$(loaded "$bin" infer --model "$tmp/none.onnx" --input "$tmp/none.npy" --device cuda)
+  check "--device cuda loads the module and the CUDA libraries" \
+    '[[ "$l" == *depthindex-cuda.so* && "$l" == *libcu* ]]'
+  out=$(DEPTHINDEX_CUDA_MODULE="$tmp/missing.so" "$bin" infer --model "$tmp/none.onnx" \
+        --input "$tmp/none.npy" --device cuda 2>&1); rc=$?
+  echo "a missing module: rc=$rc: $out"
+  check "a missing module is one line naming it, exit 2" \
+    '[ $rc = 2 ] && [ $(printf "%s\n" "$out" | wc -l) = 1 ] && [[ "$out" == *"CUDA backend module not found/loadable: "*missing.so* ]]'
+  out=$(DEPTHINDEX_CUDA_MODULE=/bin/true "$bin" infer --model "$tmp/none.onnx" \
+        --input "$tmp/none.npy" --device cuda 2>&1); rc=$?
+  echo "not a module: rc=$rc: $out"
+  check "a file that is no module is one line, exit 2" \
+    '[ $rc = 2 ] && [ $(printf "%s\n" "$out" | wc -l) = 1 ] && [[ "$out" == *"CUDA backend module not found/loadable: "* ]]'
+fi
 out=$("$bin" infer --model x --input y --device gpu 2>&1); rc=$?
 check "a bad --device value is a usage error" '[ $rc = 2 ] && [[ "$out" == *"--device"* ]]'
 out=$("$bin" infer --model x --input y --precision fp8 2>&1); rc=$?

@@ -42,4 +42,37 @@ int di_nn_cuda_count(char *why, size_t why_size);
 void *di_nn_cuda_host_alloc(size_t bytes);
 bool di_nn_cuda_host_free(void *p);
 
+/* The backend lives in a loadable module (depthindex-cuda.so, linked with
+** cudart, cuBLAS and cuDNN) so that a process loads the GPU stack only when
+** it asks for a GPU. dispatch.c dlopen()s it on first use and calls the
+** functions above through this table; inside the module they are the
+** backend's own (hidden) definitions, in libdepthindex dispatch.c's. The
+** module uses a few core functions (di_fail, the planner...) that every
+** executable exports (--export-dynamic, libdepthindex linked whole). */
+#define DI_NN_CUDA_MODULE_ABI 1
+typedef struct di_nn_cuda_hooks {
+    int abi;              /* DI_NN_CUDA_MODULE_ABI */
+    size_t session_size;  /* sizeof(di_nn_session) the module was built with */
+    const char *version;  /* DI_VERSION_STRING */
+    int (*attach)(di_nn_session *, di_error *);
+    void (*detach)(di_nn_session *);
+    int (*run)(di_nn_session *, const float *, int, float *, size_t, di_error *);
+    int (*run_io)(di_nn_session *, const di_nn_io *, int, di_nn_io *, int, di_error *);
+    int (*output_shape)(di_nn_session *, int, int64_t *, int *, di_error *);
+    double (*flops)(di_nn_session *, int, di_error *);
+    int (*submit)(di_nn_session *, const float *, int, float *, size_t, di_error *);
+    int (*wait)(di_nn_session *, di_error *);
+    int (*host_run)(di_nn_session *, const di_nn_io *, int, di_nn_io *, int, di_error *);
+    int (*count)(char *, size_t);
+    void *(*host_alloc)(size_t);
+    bool (*host_free)(void *);
+} di_nn_cuda_hooks;
+
+/* The module's one exported symbol. */
+#define DI_NN_CUDA_MODULE_ENTRY "di_nn_cuda_module_hooks"
+const di_nn_cuda_hooks *di_nn_cuda_module_hooks(void);
+
+/* Whether the module is loaded (tests). */
+bool di_nn_cuda_module_loaded(void);
+
 #endif

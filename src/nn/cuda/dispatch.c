@@ -2,9 +2,16 @@
 ** dispatch.c: the public calls that involve the CUDA backend (device count,
 ** pinned host buffers, asynchronous runs), in every build. Without CUDA
 ** (DI_HAVE_CUDA 0) the backend's hooks answer "built without CUDA" here.
+** With it, they load the backend module (depthindex-cuda.so) on first use
+** and call into it: a process that never asks for a GPU never maps cudart,
+** cuBLAS or cuDNN (about 100 MB of relocated libraries, 0.1 s at start).
 */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cuda.h"
 #include "di_config.h"
@@ -82,10 +89,164 @@ bool di_nn_cuda_host_free(void *p)
     return false;
 }
 
+bool di_nn_cuda_module_loaded(void)
+{
+    return false;
+}
+
+#else
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static const di_nn_cuda_hooks *mod;   /* NULL when the module did not load */
+static char load_error[768];
+
+/* Where the module is: $DEPTHINDEX_CUDA_MODULE; else next to the build
+** tree's executables when this executable runs from the build tree, else
+** the installed one (the other as a fallback). */
+static bool in_build_tree(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return false;
+    exe[n] = 0;
+    size_t root = strlen(DI_BUILD_ROOT);
+    return strncmp(exe, DI_BUILD_ROOT, root) == 0 && exe[root] == '/';
+}
+
+static const di_nn_cuda_hooks *try_load(const char *path, char *why, size_t why_size)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(why, why_size, "%s", dlerror());
+        return NULL;
+    }
+    const di_nn_cuda_hooks *(*entry)(void);
+    *(void **)&entry = dlsym(h, DI_NN_CUDA_MODULE_ENTRY);
+    const di_nn_cuda_hooks *t = entry ? entry() : NULL;
+    if (!t || t->abi != DI_NN_CUDA_MODULE_ABI || t->session_size != sizeof(di_nn_session) ||
+        strcmp(t->version, DI_VERSION_STRING) != 0) {
+        snprintf(why, why_size, "%s: not the CUDA module of this depthindex %s", path,
+                 DI_VERSION_STRING);
+        dlclose(h);
+        return NULL;
+    }
+    return t; /* stays loaded until exit */
+}
+
+static void load_module(void)
+{
+    char why[512];
+    const di_nn_cuda_hooks *t;
+    const char *env = getenv("DEPTHINDEX_CUDA_MODULE");
+    if (env && *env) {
+        t = try_load(env, why, sizeof why);
+    } else {
+        const char *first = DI_CUDA_MODULE_INSTALLED, *second = DI_CUDA_MODULE_BUILT;
+        if (in_build_tree()) first = DI_CUDA_MODULE_BUILT, second = DI_CUDA_MODULE_INSTALLED;
+        t = try_load(first, why, sizeof why);
+        if (!t) {
+            char why2[256];
+            t = try_load(second, why2, sizeof why2);
+        }
+    }
+    __atomic_store_n(&mod, t, __ATOMIC_RELEASE);
+    if (!t) snprintf(load_error, sizeof load_error, "CUDA backend module not found/loadable: %s", why);
+}
+
+static const di_nn_cuda_hooks *module(void)
+{
+    pthread_once(&load_once, load_module);
+    return mod;
+}
+
+static int not_loaded(di_error *err)
+{
+    return di_fail(err, DI_EUNSUPPORTED, "--device cuda: %s", load_error);
+}
+
+bool di_nn_cuda_module_loaded(void)
+{
+    return __atomic_load_n(&mod, __ATOMIC_ACQUIRE) != NULL;
+}
+
+int di_nn_cuda_attach(di_nn_session *s, di_error *err)
+{
+    return module() ? mod->attach(s, err) : not_loaded(err);
+}
+
+/* A session has s->cuda set only by an attach, so the module is loaded
+** for every call below that starts from one. */
+void di_nn_cuda_detach(di_nn_session *s)
+{
+    if (module()) mod->detach(s);
+}
+
+int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+{
+    return module() ? mod->run(s, input, batch, output, cap, err) : not_loaded(err);
+}
+
+int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+{
+    return module() ? mod->run_io(s, ins, nins, outs, nouts, err) : not_loaded(err);
+}
+
+int di_nn_cuda_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err)
+{
+    return module() ? mod->output_shape(s, batch, dims, ndim, err) : not_loaded(err);
+}
+
+double di_nn_cuda_flops(di_nn_session *s, int batch, di_error *err)
+{
+    if (module()) return mod->flops(s, batch, err);
+    not_loaded(err);
+    return -1;
+}
+
+int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+{
+    return module() ? mod->submit(s, input, batch, output, cap, err) : not_loaded(err);
+}
+
+int di_nn_cuda_wait(di_nn_session *s, di_error *err)
+{
+    return module() ? mod->wait(s, err) : not_loaded(err);
+}
+
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+{
+    return module() ? mod->host_run(s, ins, nins, outs, nouts, err) : not_loaded(err);
+}
+
+int di_nn_cuda_count(char *why, size_t why_size)
+{
+    if (module()) return mod->count(why, why_size);
+    if (why && why_size) snprintf(why, why_size, "%s", load_error);
+    return 0;
+}
+
+/* Page-locked memory is asked for only for a CUDA session (the pipeline's
+** batches), so this may load the module. */
+void *di_nn_cuda_host_alloc(size_t bytes)
+{
+    return module() ? mod->host_alloc(bytes) : NULL;
+}
+
+/* Without the module loaded, no buffer can be page-locked: never load it
+** just to free. */
+bool di_nn_cuda_host_free(void *p)
+{
+    const di_nn_cuda_hooks *m = __atomic_load_n(&mod, __ATOMIC_ACQUIRE);
+    return m ? m->host_free(p) : false;
+}
+
 #endif
 
 int di_nn_cuda_device_count(void)
 {
+    if (access("/dev/nvidiactl", F_OK) != 0 && access("/dev/dxg", F_OK) != 0 &&
+        access("/proc/driver/nvidia", F_OK) != 0)
+        return 0;
     return di_nn_cuda_count(NULL, 0);
 }
 
