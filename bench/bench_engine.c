@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/io.h"
 #include "nn/nn.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -32,18 +33,9 @@ static int cmp_time(const void *a, const void *b)
 
 static int write_npy(const char *path, const float *x, int c, int h, int w)
 {
-    char hdr[128];
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, %d, %d, %d), }", c, h, w);
-    int pad = (64 - (10 + n + 1) % 64) % 64;
-    memset(hdr + n, ' ', (size_t)pad);
-    hdr[n + pad] = '\n';
-    int hl = n + pad + 1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t cnt = (size_t)c * (size_t)h * (size_t)w;
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
-    return fclose(f) == 0 && ok ? 0 : -1;
+    const int64_t dims[4] = {1, c, h, w};
+    di_error err = {0};
+    return di_npy_write_f32(path, x, dims, 4, &err) ? -1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "check.h"
 #include "nn/engine.h"
 #include "onnx.pb-c.h"
+#include "test_files.h"
 
 /* ---- building models ---- */
 
@@ -170,14 +171,6 @@ static uint8_t *mb_pack(mb *b, size_t *len)
     uint8_t *buf = xcalloc(*len + 1);
     onnx__model_proto__pack(&b->m, buf);
     return buf;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    int ok = fwrite(data, 1, len, f) == len;
-    return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 /* ---- the models ---- */

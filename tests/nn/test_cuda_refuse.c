@@ -14,14 +14,7 @@
 #include "check.h"
 #include "nn/nn.h"
 #include "onnx_build.h"
-
-static int write_file(const char *path, const uint8_t *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(b, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
+#include "test_files.h"
 
 int main(void)
 {

@@ -20,55 +20,11 @@
 #include "check.h"
 #include "dav2_graph.h"
 #include "nn/nn.h"
+#include "test_files.h"
 
 #define SKIP 77
 enum { GRID = 19 };
 enum { IMG = GRID * DAV2_PATCH, B = 2 };
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    int ok = fwrite(data, 1, len, f) == len;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static int write_npy(const char *path, const float *x, const int64_t *dims, int nd)
-{
-    char hdr[256], shape[128] = "";
-    for (int i = 0; i < nd; i++) snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%lld, ", (long long)dims[i]);
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
-    int pad = (64 - (10 + n + 1) % 64) % 64;
-    memset(hdr + n, ' ', (size_t)pad);
-    hdr[n + pad] = '\n';
-    int hl = n + pad + 1;
-    size_t cnt = 1;
-    for (int i = 0; i < nd; i++) cnt *= (size_t)dims[i];
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-/* float32 NPY with exactly `expect` values, else NULL */
-static float *read_npy(const char *path, size_t expect)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char pre[10];
-    float *x = NULL;
-    if (fread(pre, 1, 10, f) == 10 && pre[6] == 1) {
-        int hl = pre[8] | pre[9] << 8;
-        x = malloc(expect * sizeof(float) + 4);
-        if (fseek(f, 10 + hl, SEEK_SET) || fread(x, 4, expect + 1, f) != expect) {
-            free(x);
-            x = NULL;
-        }
-    }
-    fclose(f);
-    return x;
-}
 
 static void compare(const char *what, const float *y, const float *ref, size_t n)
 {

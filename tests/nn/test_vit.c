@@ -24,6 +24,7 @@
 #include "check.h"
 #include "nn/engine.h"
 #include "onnx_build.h"
+#include "test_files.h"
 
 #define SKIP 77
 enum { T = 16, D = 32, HEADS = 4, HD = 8, MLP = 64 };
@@ -188,50 +189,6 @@ static void build_model(ob *b)
     ob_node(b, "Conv", "rs,c2_w,c2_b", "c2");
     ob_node(b, "Sigmoid", "c2", "depth");
     ob_output(b, "depth");
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    int ok = fwrite(data, 1, len, f) == len;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static int write_npy(const char *path, const float *x, const int64_t *dims, int nd)
-{
-    char hdr[256], shape[128] = "";
-    for (int i = 0; i < nd; i++) snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%lld, ", (long long)dims[i]);
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
-    int pad = (64 - (10 + n + 1) % 64) % 64;
-    memset(hdr + n, ' ', (size_t)pad);
-    hdr[n + pad] = '\n';
-    int hl = n + pad + 1;
-    size_t cnt = 1;
-    for (int i = 0; i < nd; i++) cnt *= (size_t)dims[i];
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)hl, f) == (size_t)hl && fwrite(x, 4, cnt, f) == cnt;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static float *read_npy(const char *path, size_t expect)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char pre[10];
-    float *x = NULL;
-    if (fread(pre, 1, 10, f) == 10 && pre[6] == 1) {
-        int hl = pre[8] | pre[9] << 8;
-        x = malloc(expect * sizeof(float));
-        if (fseek(f, 10 + hl, SEEK_SET) || fread(x, 4, expect, f) != expect) {
-            free(x);
-            x = NULL;
-        }
-    }
-    fclose(f);
-    return x;
 }
 
 int main(void)
