@@ -51,6 +51,22 @@ static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin,
     return DI_OK;
 }
 
+/* The prepare step every broadcasting kernel shares: the broadcast of its
+** first nin inputs as the kernel's state, the output shaped by it. */
+static int bcast_prepare(di_nn_kctx *k, int nin, int out_dtype, di_error *err)
+{
+    bcast *b = malloc(sizeof *b);
+    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
+    int rc = bcast_init(k->node, k->in, nin, b, err);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    di_nn_set_shape(k->out[0], out_dtype, b->ndim, b->dims);
+    k->state = b;
+    return DI_OK;
+}
+
 /* Calls f(ctx, out_index, offset0, offset1, offset2) for every element. */
 #define BCAST_FOR(b, ...)                                                    \
     do {                                                                     \
@@ -320,16 +336,7 @@ static int cmp_prepare(di_nn_kctx *k, di_error *err)
 {
     if (k->in[0]->dtype != k->in[1]->dtype) return di_nn_unsupported(err, k->node, "inputs of different element types");
     if (!di_dtype_size(k->in[0]->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    bcast *b = malloc(sizeof *b);
-    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = bcast_init(k->node, k->in, 2, b, err);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    di_nn_set_shape(k->out[0], DI_DT_BOOL, b->ndim, b->dims);
-    k->state = b;
-    return DI_OK;
+    return bcast_prepare(k, 2, DI_DT_BOOL, err);
 }
 
 static int cmp_run(di_nn_kctx *k, di_error *err)
@@ -360,16 +367,7 @@ static int where_prepare(di_nn_kctx *k, di_error *err)
 {
     if (k->in[0]->dtype != DI_DT_BOOL) return di_nn_shape_error(err, k->node, "condition is %s, not bool", di_dtype_name(k->in[0]->dtype));
     if (k->in[1]->dtype != k->in[2]->dtype || !di_dtype_size(k->in[1]->dtype)) return di_nn_unsupported(err, k->node, "element types %s and %s", di_dtype_name(k->in[1]->dtype), di_dtype_name(k->in[2]->dtype));
-    bcast *b = malloc(sizeof *b);
-    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = bcast_init(k->node, k->in, 3, b, err);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    di_nn_set_shape(k->out[0], k->in[1]->dtype, b->ndim, b->dims);
-    k->state = b;
-    return DI_OK;
+    return bcast_prepare(k, 3, k->in[1]->dtype, err);
 }
 
 static int where_run(di_nn_kctx *k, di_error *err)
@@ -396,16 +394,7 @@ static int logic_prepare(di_nn_kctx *k, di_error *err)
 {
     for (int i = 0; i < k->nin; i++)
         if (k->in[i]->dtype != DI_DT_BOOL) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[i]->dtype));
-    bcast *b = malloc(sizeof *b);
-    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = bcast_init(k->node, k->in, k->nin, b, err);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    di_nn_set_shape(k->out[0], DI_DT_BOOL, b->ndim, b->dims);
-    k->state = b;
-    return DI_OK;
+    return bcast_prepare(k, k->nin, DI_DT_BOOL, err);
 }
 
 static int logic_run(di_nn_kctx *k, di_error *err)
@@ -433,16 +422,7 @@ const di_nn_op di_op_Not = {.name = "Not", .min_in = 1, .max_in = 1, .prepare = 
 static int prelu_prepare(di_nn_kctx *k, di_error *err)
 {
     if (k->in[0]->dtype != DI_DT_FLOAT || k->in[1]->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    bcast *b = malloc(sizeof *b);
-    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = bcast_init(k->node, k->in, 2, b, err);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, b->ndim, b->dims);
-    k->state = b;
-    return DI_OK;
+    return bcast_prepare(k, 2, DI_DT_FLOAT, err);
 }
 
 static int prelu_run(di_nn_kctx *k, di_error *err)
