@@ -16,6 +16,7 @@ test_pkgs=(
   python3 python3-numpy python3-opencv python3-sklearn
   mariadb-server mariadb-client postgresql postgresql-client
   libonnx-testdata clang libclang-rt-dev nodejs npm
+  chromium fonts-dejavu-core
 )
 
 want=("${build_pkgs[@]}")

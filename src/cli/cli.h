@@ -29,6 +29,7 @@ int di_cmd_status(int argc, char **argv);
 int di_cmd_infer(int argc, char **argv);
 int di_cmd_model(int argc, char **argv);
 int di_cmd_demo(int argc, char **argv);
+int di_cmd_report(int argc, char **argv);
 
 /* Process set-up before any subcommand runs (process.c): settles the OpenMP
 ** wait policy (re-executing once when it must) and hides passwords given in

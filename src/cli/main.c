@@ -16,6 +16,7 @@ static const di_command commands[] = {
     {"infer", "run an ONNX model on an NPY tensor", di_cmd_infer},
     {"model", "describe an ONNX model and what of it is supported", di_cmd_model},
     {"demo", "write synthetic street-canyon depth maps", di_cmd_demo},
+    {"report", "an HTML report of the scores, pictures and failures", di_cmd_report},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

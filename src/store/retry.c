@@ -6,6 +6,7 @@
 */
 #include "store_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 /* ---- retries ---- */
@@ -22,6 +23,19 @@ static void nap(double seconds, volatile bool *stop)
             return;
         di_sleep(left < 0.05 ? left : 0.05);
     }
+}
+
+void di_store_watch_retries(di_store *s, di_store_retry_watch *w)
+{
+    s->watch = w;
+}
+
+/* The watcher (a progress display) sees from when the connection is lost
+** until the call ends, whichever way. */
+static void watch_lost(di_store *s, double since)
+{
+    if (s->watch)
+        atomic_store(&s->watch->lost_since, since);
 }
 
 /* After an operation failed with DI_ECONN: waits with backoff and reconnects
@@ -64,11 +78,17 @@ int di_store_fetch_pending_retry(di_store *s, int64_t after_id, int max_rows, bo
     double start = di_now(), delay = 0.1;
     for (;;) {
         int rc = di_store_fetch_pending(s, after_id, max_rows, force, rows, nrows, err);
-        if (rc != DI_ECONN)
+        if (rc != DI_ECONN) {
+            watch_lost(s, 0);
             return rc;
+        }
+        if (delay == 0.1)
+            watch_lost(s, di_now());
         rc = recover(s, start, retry_for, &delay, stop, err);
-        if (rc)
+        if (rc) {
+            watch_lost(s, 0);
             return rc;
+        }
     }
 }
 
@@ -78,10 +98,16 @@ int di_store_write_retry(di_store *s, const di_store_result *results, int n,
     double start = di_now(), delay = 0.1;
     for (;;) {
         int rc = di_store_write(s, results, n, err);
-        if (rc != DI_ECONN)
+        if (rc != DI_ECONN) {
+            watch_lost(s, 0);
             return rc;
+        }
+        if (delay == 0.1)
+            watch_lost(s, di_now());
         rc = recover(s, start, retry_for, &delay, stop, err);
-        if (rc)
+        if (rc) {
+            watch_lost(s, 0);
             return rc;
+        }
     }
 }

@@ -102,6 +102,63 @@ int di_store_count(di_store *s, di_store_counts *out, di_error *err);
 int di_store_insert_panoramas(di_store *s, const int64_t *ids,
                               const char *const *sids, int n, di_error *err);
 
+/* ---- what `depthindex report` reads (report_rows.c) ---- */
+
+/* Whether the table has the column (a validated identifier; DI_EINVAL when
+** it is not one). */
+int di_store_column_exists(di_store *s, const char *column, bool *exists,
+                           di_error *err);
+
+typedef struct di_store_score_row {
+    int64_t id;
+    char sid[DI_STORE_SID_MAX];  /* cut to fit */
+    uint32_t has;                /* bit f set: face f has a score */
+    double score[DI_STORE_MAX_FACES];
+    bool has_pos;                /* both coordinates are numbers */
+    double lat, lon;
+} di_store_score_row;
+
+/* One keyset page of every row (ids strictly greater than after_id,
+** ascending, at most max_rows) with its scores; with lat_col and lon_col
+** (validated identifiers, both or neither) the row's coordinates too. */
+int di_store_fetch_scores(di_store *s, int64_t after_id, int max_rows,
+                          const char *lat_col, const char *lon_col,
+                          di_store_score_row *rows, int *nrows, di_error *err);
+
+#define DI_STORE_ERROR_EXAMPLES 3
+typedef struct di_store_error_group {
+    char error[256];   /* the message (cut to fit: then truncated is set) */
+    bool truncated;
+    int64_t count;     /* faces failed with it */
+    int nexamples;     /* the first faces by id, with their sid when the row
+                       ** is still there */
+    int64_t example_id[DI_STORE_ERROR_EXAMPLES];
+    char example_face[DI_STORE_ERROR_EXAMPLES][72];
+    char example_sid[DI_STORE_ERROR_EXAMPLES][DI_STORE_SID_MAX];
+} di_store_error_group;
+
+/* Failures of depthindex_errors grouped by message, most frequent first, at
+** most max_groups of them; *distinct is the number of distinct messages. */
+int di_store_error_groups(di_store *s, int max_groups, di_store_error_group *groups,
+                          int *ngroups, int64_t *distinct, di_error *err);
+
+/* A run records its settings (one line of text, e.g. JSON) at its start in
+** depthindex_runs (at, settings), created when missing; the report shows
+** the latest. *found is false when no run recorded any. */
+int di_store_record_run(di_store *s, const char *settings, di_error *err);
+int di_store_last_run(di_store *s, char *settings, size_t size, char *at,
+                      size_t at_size, bool *found, di_error *err);
+
+/* A lost connection being retried, for a display in another thread: while
+** a *_retry call of a watched store waits and reconnects, lost_since holds
+** when the connection was found lost (di_now() seconds; 0 otherwise). */
+typedef struct di_store_retry_watch {
+    _Atomic double lost_since;
+} di_store_retry_watch;
+
+/* Watches the store's retries (NULL stops watching); w outlives the store. */
+void di_store_watch_retries(di_store *s, di_store_retry_watch *w);
+
 /* The configured faces, after defaults: their count and names, and a
 ** description of the database for messages ("mysql://user@host:port/db",
 ** never with the password). */

@@ -71,6 +71,7 @@ struct di_store {
     size_t sql_len, sql_cap;
     bool sql_oom;
     int nparam;         /* placeholders emitted so far ($n numbering) */
+    di_store_retry_watch *watch; /* set by di_store_watch_retries, or NULL */
 };
 
 extern const di_store_ops di_store_sqlite_ops;
