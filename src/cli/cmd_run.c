@@ -57,6 +57,10 @@ static const char help[] =
     "                        before stopping (committed work is kept) [600]\n"
     "  --progress MODE       auto|tty|plain|json|none [auto: tty on a terminal,\n"
     "                        else plain]\n"
+    "  --save-maps DIR       a panel PNG (photo as the model saw it, depth, layers,\n"
+    "                        edges, heatmap) of one face in N, and of every face\n"
+    "                        that fails after inference: DIR/{id}_{face}.png\n"
+    "  --save-every N        the N of --save-maps (a fixed choice by id) [1000]\n"
     "\n"
     "feature (see the spec):\n"
     "  --k N                 depth layers [4]\n"
@@ -195,6 +199,12 @@ static int parse(run_opts *o, int argc, char **argv)
             if (!di_opt_double(v, -1e30, 1e30, &d)) /* range: as for score */
                 return bad_value("--sigma", v);
             c->feature.sigma = d;
+        } else if ((v = di_opt_value(argc, argv, &i, "--save-maps", &bad))) {
+            c->save_maps = v;
+        } else if ((v = di_opt_value(argc, argv, &i, "--save-every", &bad))) {
+            if (!di_opt_int(v, 1, 1000000000, &n))
+                return bad_value("--save-every", v);
+            c->save_every = (int)n;
         } else if (di_opt_flag(argv, i, "--force")) {
             c->force = true;
         } else if (!bad) {
@@ -326,20 +336,106 @@ static void print_start(const run_opts *o, di_pipeline *p)
     fflush(f);
 }
 
+/* 64-bit FNV-1a of a file: the model's fingerprint in the run's settings
+** (same bytes, same value). False when it cannot be read. */
+static bool file_fnv64(const char *path, uint64_t *hash, long long *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    uint64_t h = 0xcbf29ce484222325ull;
+    unsigned char buf[1 << 16];
+    size_t n;
+    long long total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ buf[i]) * 0x100000001b3ull;
+        total += (long long)n;
+    }
+    bool ok = !ferror(f);
+    fclose(f);
+    *hash = h;
+    *size = total;
+    return ok;
+}
+
+/* A JSON string of a path or name: quotes, backslashes and control bytes
+** escaped. */
+static void json_str(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 8 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            o += (size_t)snprintf(out + o, size - o, "\\%c", c);
+        else if (c < 0x20)
+            o += (size_t)snprintf(out + o, size - o, "\\u%04x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* The run's settings, one JSON line in depthindex_runs, for `depthindex
+** report` (what produced these scores). Not being able to record them is
+** said, not fatal: the scores are what matters. */
+static void record_settings(const run_opts *o)
+{
+    const di_pipeline_config *c = &o->cfg;
+    char src[2048], pattern[512], faces[512] = "", name[128];
+    json_str(src, sizeof src, c->model_path ? c->model_path : c->depth_dir);
+    json_str(pattern, sizeof pattern, c->store.column_pattern ? c->store.column_pattern
+                                                               : "{face}_depth_index");
+    for (int f = 0; f < c->store.nfaces; f++) {
+        json_str(name, sizeof name, c->store.faces[f]);
+        size_t len = strlen(faces);
+        snprintf(faces + len, sizeof faces - len, "%s\"%s\"", f ? "," : "", name);
+    }
+    char model[128] = "";
+    uint64_t h;
+    long long size;
+    if (c->model_path && file_fnv64(c->model_path, &h, &size))
+        snprintf(model, sizeof model, ",\"model_bytes\":%lld,\"model_fnv1a64\":\"%016llx\"",
+                 size, (unsigned long long)h);
+    char settings[4096];
+    snprintf(settings, sizeof settings,
+             "{\"%s\":\"%s\"%s,\"device\":\"%s\",\"faces\":[%s],\"column\":\"%s\","
+             "\"k\":%d,\"canny\":[%g,%g],\"ksize\":%d,\"sigma\":%g,"
+             "\"mean\":[%g,%g,%g],\"std\":[%g,%g,%g],\"force\":%s,\"limit\":%lld}",
+             c->model_path ? "model" : "depth_dir", src, model,
+             c->depth_dir ? "none" : c->nn.device == DI_NN_CUDA ? "cuda" : "cpu", faces, pattern,
+             c->feature.k, c->feature.canny_low, c->feature.canny_high, c->feature.ksize,
+             c->feature.sigma, c->mean[0], c->mean[1], c->mean[2], c->std[0], c->std[1],
+             c->std[2], c->force ? "true" : "false", (long long)c->limit);
+    di_error err = {0};
+    di_store *st = NULL;
+    if (di_store_open(&c->store, false, &st, &err) || di_store_record_run(st, settings, &err)) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "warning: the run's settings were not recorded: %s", err.msg);
+        di_cli_db_error(&o->db, msg);
+    }
+    di_store_close(st);
+}
+
 static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
 {
     di_pipeline_stats s;
     di_pipeline_get_stats(p, &s);
     char line[1024];
-    di_progress_line(pr, &s, o->progress, line, sizeof line);
-    switch (o->progress) {
-    case DI_PROGRESS_TTY: {
+    if (o->progress == DI_PROGRESS_TTY) {
         /* one line that rewrites itself: never wider than the terminal, or
         ** it wraps and \r no longer returns to its start */
         struct winsize ws;
-        if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
-            strlen(line) >= ws.ws_col)
-            line[ws.ws_col - 1] = '\0';
+        int cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+        di_progress_tty_line(pr, &s, di_progress_columns(cols, getenv("COLUMNS")),
+                             di_progress_unicode(getenv("LC_ALL"), getenv("LC_CTYPE"),
+                                                 getenv("LANG")),
+                             line, sizeof line);
+    } else {
+        di_progress_line(pr, &s, o->progress, line, sizeof line);
+    }
+    switch (o->progress) {
+    case DI_PROGRESS_TTY: {
         fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
         break;
@@ -391,6 +487,7 @@ int di_cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     print_start(&o, p);
+    record_settings(&o);
     if (di_pipeline_start(p, &err)) {
         di_cli_db_error(&o.db, err.msg);
         di_pipeline_destroy(p);
@@ -445,7 +542,15 @@ int di_cmd_run(int argc, char **argv)
                                                             : DI_PROGRESS_PLAIN,
                         outcome, summary, sizeof summary);
     fputs(summary, stdout);
+    if (o.cfg.save_maps && o.progress != DI_PROGRESS_JSON)
+        printf("panels: %lld in %s\n", (long long)s.panels, o.cfg.save_maps);
     fflush(stdout);
+    if (s.panel_errors) {
+        char first[DI_ERROR_MSG_MAX];
+        di_pipeline_panel_error(p, first, sizeof first);
+        fprintf(stderr, "depthindex: %lld panel%s could not be written; the first: %s\n",
+                (long long)s.panel_errors, s.panel_errors == 1 ? "" : "s", first);
+    }
     if (s.failed) {
         di_pipeline_failure first[DI_PIPELINE_FIRST_FAILURES];
         int n = di_pipeline_first_failures(p, first);

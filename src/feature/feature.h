@@ -72,4 +72,25 @@ int di_feature_save_panel(di_feature_ws *ws, const di_feature_params *p,
                           const di_feature_result *r, const char *title,
                           const char *png_path, di_error *err);
 
+/* A photo to draw beside the panels: width x height RGB triplets. */
+typedef struct di_panel_photo {
+    const uint8_t *rgb;
+    int width, height;
+} di_panel_photo;
+
+/* The panel of a face of `run --save-maps`: its photo as the model saw it
+** (NULL: none) and the four panels of the last computation on ws, under a
+** title (sid and face), the score line and a subtitle (model). */
+int di_feature_save_run_panel(di_feature_ws *ws, const di_feature_params *p,
+                              const di_feature_result *r, const di_panel_photo *photo,
+                              const char *title, const char *subtitle,
+                              const char *png_path, di_error *err);
+
+/* The panel of a face that failed after inference: its photo (NULL: none)
+** and the raw depth map (non-finite values in magenta), with the error. */
+int di_feature_save_failure_panel(const float *depth, int width, int height,
+                                  const di_panel_photo *photo, const char *title,
+                                  const char *error, const char *png_path,
+                                  di_error *err);
+
 #endif

@@ -39,8 +39,8 @@ static int face_path(di_pipeline *p, const di_item *it, char *path, size_t size,
     return DI_OK;
 }
 
-static int decode_one(di_pipeline *p, di_item *it, float *dst, uint8_t *scratch,
-                      di_error *e)
+int di_pipe_load_photo(di_pipeline *p, di_item *it, int W, int H, uint8_t *scratch,
+                       di_image *img, const uint8_t **rgb, di_error *e)
 {
     char path[4096];
     int rc = face_path(p, it, path, sizeof path, e);
@@ -55,30 +55,41 @@ static int decode_one(di_pipeline *p, di_item *it, float *dst, uint8_t *scratch,
         free(data);
         return di_fail(e, DI_EFORMAT, "%s: empty file", path);
     }
-    const int W = p->in_w, H = p->in_h;
-    di_image img = {0};
+    *img = (di_image){0};
     int fw = 0, fh = 0;
-    rc = di_jpeg_decode_mem(data, size, path, W, H, &img, &fw, &fh, e);
+    rc = di_jpeg_decode_mem(data, size, path, W, H, img, &fw, &fh, e);
     free(data);
     if (rc)
         return rc;
     if ((int64_t)fw * fh > p->cfg.max_face_pixels || fw < 1 || fh < 1) {
-        di_image_free(&img);
+        di_image_free(img);
         return di_fail(e, DI_ENOMEM, "%s: image is %dx%d, more than the limit of %lld pixels",
                        path, fw, fh, (long long)p->cfg.max_face_pixels);
     }
-    if (img.channels != 3) {
-        di_image_free(&img);
+    if (img->channels != 3) {
+        di_image_free(img);
         return di_fail(e, DI_EFORMAT, "%s: decoded to %d channels, not RGB", path,
-                       img.channels);
+                       img->channels);
     }
     it->full_w = fw;
     it->full_h = fh;
-    const uint8_t *rgb = img.data;
-    if (img.width != W || img.height != H) {
-        di_resize_bilinear_u8(img.data, img.width, img.height, 3, scratch, W, H);
-        rgb = scratch;
+    *rgb = img->data;
+    if (img->width != W || img->height != H) {
+        di_resize_bilinear_u8(img->data, img->width, img->height, 3, scratch, W, H);
+        *rgb = scratch;
     }
+    return DI_OK;
+}
+
+static int decode_one(di_pipeline *p, di_item *it, float *dst, uint8_t *scratch,
+                      di_error *e)
+{
+    const int W = p->in_w, H = p->in_h;
+    di_image img;
+    const uint8_t *rgb;
+    int rc = di_pipe_load_photo(p, it, W, H, scratch, &img, &rgb, e);
+    if (rc)
+        return rc;
     /* (v / 255 - mean) / std, planar C x H x W as ONNX models take it */
     const size_t hw = (size_t)W * H;
     for (int c = 0; c < 3; c++) {

@@ -17,6 +17,7 @@
 #define DI_PIPELINE_INTERNAL_H
 
 #include "pipeline.h"
+#include "../io/io.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -90,6 +91,14 @@ struct di_pipeline {
     double active_since[DI_STAGE_COUNT];
     double t_start, t_end;
 
+    /* run --save-maps: panels written, failed, and of failed faces (capped
+    ** at DI_PIPELINE_FAILURE_PANELS); the first error, under fatal_lock */
+    atomic_llong panels, panel_errors, failure_panels;
+    char panel_error[DI_ERROR_MSG_MAX];
+    char model_name[128]; /* for the panels' titles */
+    /* the reader's and the writer's connections, while they retry */
+    di_store_retry_watch read_watch, write_watch;
+
     di_pipeline_failure first_failures[DI_PIPELINE_FIRST_FAILURES];
     int nfirst_failures; /* under fatal_lock */
     pthread_mutex_t fatal_lock;
@@ -111,6 +120,12 @@ double di_pipe_begin(di_pipeline *p, int stage);
 void di_pipe_end(di_pipeline *p, int stage, double t0);
 /* Fills item->error (and ok = false) from an error. */
 void di_item_fail(di_item *it, const char *msg);
+
+/* Reads and decodes a face's image (the decode stage's own path) into an
+** RGB picture of W x H: *rgb points into img (free it with di_image_free)
+** or into scratch (W * H * 3 bytes). Sets it->full_w, full_h. */
+int di_pipe_load_photo(di_pipeline *p, di_item *it, int W, int H, uint8_t *scratch,
+                       di_image *img, const uint8_t **rgb, di_error *e);
 
 void *di_reader_main(void *arg);
 void *di_decoder_main(void *arg);

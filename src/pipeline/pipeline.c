@@ -37,6 +37,7 @@ void di_pipeline_config_default(di_pipeline_config *c)
     c->write_rows = 500;
     c->write_seconds = 0.2;
     c->max_face_pixels = (int64_t)8192 * 8192;
+    c->save_every = 1000;
 }
 
 void di_pipe_fatal(di_pipeline *p, const di_error *e)
@@ -195,6 +196,9 @@ static int check_config(const di_pipeline_config *c, di_error *err)
     for (int i = 0; i < 3; i++)
         if (!(c->std[i] > 0) && !(c->std[i] < 0))
             return di_fail(err, DI_EINVAL, "--std values must be non-zero");
+    if (c->save_maps && (c->save_every < 1 || c->save_every > 1000000000))
+        return di_fail(err, DI_EINVAL, "--save-every must be 1..1000000000, not %d",
+                       c->save_every);
     if (!c->depth_dir && !c->model_path)
         return di_fail(err, DI_EINVAL, "give --model M.onnx or --depth-dir DIR");
     if (c->depth_dir && c->model_path)
@@ -375,9 +379,20 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         pthread_mutex_init(&p->active_lock[i], NULL);
 
-    rc = di_store_open(&p->cfg.store, false, &p->read_store, err);
+    /* the panels' title names the model (or the depth maps' folder) */
+    const char *src = cfg->depth_dir ? cfg->depth_dir : cfg->model_path;
+    const char *slash = strrchr(src, '/');
+    snprintf(p->model_name, sizeof p->model_name, "%s", slash && slash[1] ? slash + 1 : src);
+    if (cfg->save_maps)
+        rc = di_make_dirs(cfg->save_maps, err);
+    if (!rc)
+        rc = di_store_open(&p->cfg.store, false, &p->read_store, err);
     if (!rc)
         rc = di_store_open(&p->cfg.store, false, &p->write_store, err);
+    if (!rc) {
+        di_store_watch_retries(p->read_store, &p->read_watch);
+        di_store_watch_retries(p->write_store, &p->write_watch);
+    }
     di_store_counts counts;
     if (!rc)
         rc = di_store_count(p->read_store, &counts, err);
@@ -500,6 +515,20 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;
+    s->panels = atomic_load(&p->panels);
+    s->panel_errors = atomic_load(&p->panel_errors);
+    double lost[2] = {atomic_load(&p->read_watch.lost_since),
+                      atomic_load(&p->write_watch.lost_since)};
+    for (int i = 0; i < 2; i++)
+        if (lost[i] > 0 && now - lost[i] > s->db_lost_s)
+            s->db_lost_s = now - lost[i];
+}
+
+void di_pipeline_panel_error(di_pipeline *p, char *out, size_t size)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    snprintf(out, size, "%s", p->panel_error);
+    pthread_mutex_unlock(&p->fatal_lock);
 }
 
 int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out)

@@ -56,6 +56,9 @@ typedef struct di_pipeline_config {
     int64_t limit;             /* at most this many faces (0 = all) */
     double db_retry_for;       /* seconds of reconnect-and-retry [600] */
     di_feature_params feature;
+    const char *save_maps;     /* set: a panel PNG per sampled face, and per
+                               ** face that fails after inference, there */
+    int save_every;            /* one face in N is sampled [1000] */
     int page_rows;             /* rows per keyset page [256] */
     int write_rows;            /* results per transaction at most [500] */
     double write_seconds;      /* a transaction at least this often [0.2] */
@@ -105,6 +108,10 @@ typedef struct di_pipeline_stats {
     bool depth_dir;     /* the decode stage loads depth maps (no model) */
     bool stopping;      /* a stop was requested or a fatal error happened */
     bool finished;      /* every thread has ended */
+    int64_t panels;     /* panels written (save_maps) */
+    int64_t panel_errors; /* panels that could not be written */
+    double db_lost_s;   /* seconds the reader or writer has been retrying a
+                        ** lost database connection (0: it is there) */
 } di_pipeline_stats;
 
 typedef struct di_pipeline di_pipeline;
@@ -117,6 +124,17 @@ typedef struct di_pipeline_failure {
     int face;
     char error[256];
 } di_pipeline_failure;
+
+/* Failure panels per run at most, so that a run where every face fails
+** (a broken model) does not spend its time drawing. */
+#define DI_PIPELINE_FAILURE_PANELS 200
+
+/* Whether `run --save-maps` samples a face: splitmix64(id * 8 + face)
+** modulo every is 0 (deterministic, about one face in every). */
+bool di_pipeline_sampled(int64_t id, int face, int every);
+
+/* The first error of a panel that could not be written ("" when none). */
+void di_pipeline_panel_error(di_pipeline *p, char *out, size_t size);
 
 /* Copies up to DI_PIPELINE_FIRST_FAILURES committed failures into out;
 ** returns how many. */
@@ -168,6 +186,17 @@ void di_progress_init(di_progress *pr);
 /* One progress line (without a newline) from a stats snapshot. */
 void di_progress_line(di_progress *pr, const di_pipeline_stats *s,
                       di_progress_mode mode, char *out, size_t out_size);
+/* The live line of a terminal (tqdm-like): percentage, a drawn bar, done /
+** total, then what fits of the rate, ETA, the database's retry state
+** ("database lost, retrying 12 s"), failures, busy % and queues, in at most
+** width - 1 columns. unicode: the bar in Unicode blocks, else '#' and '.'. */
+void di_progress_tty_line(di_progress *pr, const di_pipeline_stats *s, int width,
+                          bool unicode, char *out, size_t out_size);
+/* The terminal's width: tty_columns (from TIOCGWINSZ, 0 when unknown), else
+** $COLUMNS when it is a positive number, else 80. */
+int di_progress_columns(int tty_columns, const char *columns_env);
+/* Whether the locale (LC_ALL, else LC_CTYPE, else LANG) is UTF-8. */
+bool di_progress_unicode(const char *lc_all, const char *lc_ctype, const char *lang);
 /* The end-of-run summary (several lines, ending with a newline; one JSON
 ** object in JSON mode). skipped = total - ok - failed. */
 void di_progress_summary(const di_pipeline_stats *s, di_progress_mode mode,

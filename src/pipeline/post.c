@@ -3,7 +3,15 @@
 ** brings it to the face's own size and computes the depth congestion index.
 ** Its workspace and resize buffer grow to the largest face seen and are
 ** reused: no allocation per face in steady state (except what the depth
-** file readers allocate in depth-dir mode). */
+** file readers allocate in depth-dir mode).
+**
+** With --save-maps a worker also draws the panel of one face in save_every
+** (di_pipeline_sampled) and of each face that fails after its depth map
+** exists (up to DI_PIPELINE_FAILURE_PANELS): the face's photo as the model
+** saw it (decoded again here, the decode stage's own path, rather than kept
+** for every face), the depth, layers, edges and heatmap. Only the sampled
+** faces pay for it. A panel that cannot be written is counted, never a
+** failure of the face. */
 #include "internal.h"
 #include "../imgproc/imgproc.h"
 #include "../io/io.h"
@@ -18,17 +26,102 @@ typedef struct worker {
     di_feature_ws *ws;
     float *buf;
     size_t cap;
+    uint8_t *photo; /* --save-maps: the photo of a face being drawn */
+    size_t photo_cap;
 } worker;
 
-static int score(worker *w, const float *depth, int width, int height,
+bool di_pipeline_sampled(int64_t id, int face, int every)
+{
+    if (every <= 1)
+        return true;
+    uint64_t x = (uint64_t)id * 8 + (uint64_t)face + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x % (uint64_t)every == 0;
+}
+
+static void panel_failed(di_pipeline *p, const di_error *e)
+{
+    pthread_mutex_lock(&p->fatal_lock);
+    if (atomic_fetch_add(&p->panel_errors, 1) == 0)
+        snprintf(p->panel_error, sizeof p->panel_error, "%s", e->msg);
+    pthread_mutex_unlock(&p->fatal_lock);
+}
+
+/* The face's photo as the model saw it (model mode: the model's input
+** size), or in depth-dir mode the image under --images at the depth map's
+** size when there is one. NULL when it cannot be read: a panel without it. */
+static const uint8_t *photo(worker *w, const di_item *it, int dw, int dh, int *pw, int *ph)
+{
+    di_pipeline *p = w->p;
+    int W = p->model_mode ? p->in_w : dw, H = p->model_mode ? p->in_h : dh;
+    while (!p->model_mode && (W > 512 || H > 512)) {
+        W = (W + 1) / 2;
+        H = (H + 1) / 2;
+    }
+    size_t need = (size_t)W * H * 3;
+    if (need > w->photo_cap) {
+        uint8_t *nb = realloc(w->photo, need);
+        if (!nb)
+            return NULL;
+        w->photo = nb;
+        w->photo_cap = need;
+    }
+    di_item copy = *it;
+    di_image img;
+    const uint8_t *rgb;
+    di_error e = {0};
+    if (di_pipe_load_photo(p, &copy, W, H, w->photo, &img, &rgb, &e))
+        return NULL;
+    if (rgb != w->photo)
+        memcpy(w->photo, rgb, need);
+    di_image_free(&img);
+    *pw = W;
+    *ph = H;
+    return w->photo;
+}
+
+/* The panel of a scored face (r) or of a failed one (r NULL: depth and the
+** error), as save_maps/{id}_{face}.png. */
+static void save_panel(worker *w, const di_item *it, const float *depth, int width,
+                       int height, const di_feature_result *r, const char *error)
+{
+    di_pipeline *p = w->p;
+    const char *face = p->cfg.store.faces[it->face];
+    char path[4200], title[320], sub[200];
+    snprintf(path, sizeof path, "%s/%lld_%s.png", p->cfg.save_maps, (long long)it->id, face);
+    snprintf(title, sizeof title, "%s  %s  (id %lld)", it->sid, face, (long long)it->id);
+    snprintf(sub, sizeof sub, "%s %s", p->model_mode ? "model" : "depth maps from",
+             p->model_name);
+    di_panel_photo ph = {0};
+    ph.rgb = photo(w, it, width, height, &ph.width, &ph.height);
+    di_error e = {0};
+    int rc = r ? di_feature_save_run_panel(w->ws, &p->cfg.feature, r, &ph, title, sub, path, &e)
+               : di_feature_save_failure_panel(depth, width, height, &ph, title, error, path,
+                                               &e);
+    if (rc)
+        panel_failed(p, &e);
+    else
+        atomic_fetch_add(&p->panels, 1);
+}
+
+static int score(worker *w, const di_item *it, const float *depth, int width, int height,
                  double *out, di_error *e)
 {
+    di_pipeline *p = w->p;
     di_feature_result r;
-    double t0 = di_pipe_begin(w->p, DI_STAGE_POST);
-    int rc = di_feature_compute(w->ws, depth, width, height, &w->p->cfg.feature, &r, e);
-    di_pipe_end(w->p, DI_STAGE_POST, t0);
+    double t0 = di_pipe_begin(p, DI_STAGE_POST);
+    int rc = di_feature_compute(w->ws, depth, width, height, &p->cfg.feature, &r, e);
     if (!rc)
         *out = r.score;
+    if (p->cfg.save_maps) {
+        if (!rc && di_pipeline_sampled(it->id, it->face, p->cfg.save_every))
+            save_panel(w, it, depth, width, height, &r, NULL);
+        else if (rc && atomic_fetch_add(&p->failure_panels, 1) < DI_PIPELINE_FAILURE_PANELS)
+            save_panel(w, it, depth, width, height, NULL, e->msg);
+    }
+    di_pipe_end(p, DI_STAGE_POST, t0);
     return rc;
 }
 
@@ -55,7 +148,7 @@ static int post_model(worker *w, const di_item *it, double *out, di_error *e)
         depth = w->buf;
     }
     di_pipe_end(p, DI_STAGE_POST, t0);
-    return score(w, depth, it->full_w, it->full_h, out, e);
+    return score(w, it, depth, it->full_w, it->full_h, out, e);
 }
 
 /* Depth-dir mode: {panorama_sid}_{face}.npy, else .png, else .pfm. */
@@ -86,7 +179,7 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
         rc = di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
                      path, d.width, d.height, (long long)p->cfg.max_face_pixels);
     else
-        rc = score(w, d.data, d.width, d.height, out, e);
+        rc = score(w, it, d.data, d.width, d.height, out, e);
     di_depth_free(&d);
     return rc;
 }
@@ -125,6 +218,7 @@ void *di_worker_main(void *arg)
     }
     di_feature_ws_destroy(w.ws);
     free(w.buf);
+    free(w.photo);
     if (atomic_fetch_sub(&p->live_workers, 1) == 1)
         di_queue_close(p->write_q);
     return NULL;
