@@ -5,7 +5,10 @@ fake "depth" that follows the picture's brightness. Encoded here with the
 protobuf wire format (no onnx Python package on Debian), so the pipeline's
 model path (JPEG decode, batching, engine, resize) runs in milliseconds.
 
-usage: tiny_onnx.py OUT.onnx [SIZE]"""
+With "nan" the plane goes through Sqrt and the bias is 0: dark pixels give
+NaN, so faces fail after inference (the --save-maps failure panels).
+
+usage: tiny_onnx.py OUT.onnx [SIZE] [nan]"""
 import struct
 import sys
 
@@ -67,12 +70,14 @@ def node(op, inputs, outputs, name, attributes=()):
     return body + b"".join(f_bytes(5, a) for a in attributes)
 
 
-def model(size):
-    graph = f_bytes(1, node("Conv", ["input", "w", "b"], ["depth"], "conv",
-                                [ints_attribute("kernel_shape", [1, 1])]))
+def model(size, nan=False):
+    graph = f_bytes(1, node("Conv", ["input", "w", "b"], ["pre" if nan else "depth"], "conv",
+                            [ints_attribute("kernel_shape", [1, 1])]))
+    if nan:
+        graph += f_bytes(1, node("Sqrt", ["pre"], ["depth"], "sqrt"))
     graph += f_bytes(2, "tiny_depth")
     graph += f_bytes(5, tensor("w", [1, 3, 1, 1], [0.3, 0.5, 0.2]))
-    graph += f_bytes(5, tensor("b", [1], [10.0]))
+    graph += f_bytes(5, tensor("b", [1], [0.0 if nan else 10.0]))
     graph += f_bytes(11, value_info("input", ["N", 3, size, size]))
     graph += f_bytes(12, value_info("depth", ["N", 1, size, size]))
     opset = f_bytes(1, "") + f_varint(2, 13)
@@ -83,4 +88,4 @@ def model(size):
 if __name__ == "__main__":
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     with open(sys.argv[1], "wb") as f:
-        f.write(model(size))
+        f.write(model(size, len(sys.argv) > 3 and sys.argv[3] == "nan"))
