@@ -19,7 +19,7 @@ static const char help[] =
     "keyset pages: memory stays bounded whatever its size.\n"
     "\n"
     "%s"
-    "  --maps DIR            panels written by `run --save-maps DIR`\n"
+    "  --maps DIR            panels that `depthindex run` drew, DIR/{id}_{face}.png\n"
     "  --images DIR          photos of the faces, when a face has no panel\n"
     "  --image-path PATTERN  photo of a face, relative to --images\n"
     "                        [{panorama_sid}_{face}.jpg]\n"

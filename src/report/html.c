@@ -32,7 +32,7 @@ static const char style[] =
     "text-align:right;vertical-align:top}th{background:#eee}td.l,th.l{text-align:left}"
     ".faces{display:flex;flex-wrap:wrap;gap:16px}.face{background:#fff;border:1px solid #ddd;"
     "padding:8px}.grid{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0;background:#fff;"
-    "border:1px solid #ddd;padding:6px;width:300px}figure img{max-width:300px;display:block}"
+    "border:1px solid #ddd;padding:6px;width:300px}figure img{width:100%;display:block}"
     "figcaption{font-size:12px;word-break:break-all}.nopic{width:300px;height:60px;"
     "background:#eee;color:#777;display:flex;align-items:center;justify-content:center}"
     ".bar{fill:#4a78b0}.axis{stroke:#444}.median{stroke:#c03020;stroke-width:2}"
