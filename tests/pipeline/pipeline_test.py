@@ -620,6 +620,10 @@ def server_steps(tmp, kind, created):
     check(s["outcome"].startswith("stopped") and s["skipped"] > 0, "summary %s" % s)
     lines = [l for l in err.splitlines() if l.startswith("depthindex: ")]
     check(len(lines) == 1 and PASSWORD not in err, "messages: %r" % lines)
+    # while it retried, the progress said so (not a frozen-looking run)
+    lost = [json.loads(l).get("db_lost_s", 0) for l in out.splitlines()
+            if l.startswith("{") and '"done"' in l]
+    check(any(v > 0 for v in lost), "no progress line showed the retry: %s" % lost)
     kept = scores(db)
     done = sum(v is not None for v in kept.values())
     check(s["ok"] <= done < 4 * n, "summary ok %d, table %d" % (s["ok"], done))
