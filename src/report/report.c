@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define MAX_PICTURE_BYTES ((size_t)64 << 20)
 
@@ -47,6 +46,12 @@ static bool is_file(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 /* The extension of a photo's file name ("jpg"), or "img" when odd. */
@@ -202,9 +207,9 @@ int di_report_write(const di_report_config *cfg, FILE *json, di_report_outcome *
     memset(out, 0, sizeof *out);
     if (!cfg->out_dir || !cfg->out_dir[0])
         return di_fail(err, DI_EINVAL, "no output folder given");
-    if (cfg->maps_dir && !is_file(cfg->maps_dir) && access(cfg->maps_dir, X_OK) != 0)
+    if (cfg->maps_dir && !is_dir(cfg->maps_dir))
         return di_fail(err, DI_EINVAL, "--maps %s: not a folder", cfg->maps_dir);
-    if (cfg->images_dir && access(cfg->images_dir, X_OK) != 0)
+    if (cfg->images_dir && !is_dir(cfg->images_dir))
         return di_fail(err, DI_EINVAL, "--images %s: not a folder", cfg->images_dir);
     rp_stats *st = calloc(1, sizeof *st);
     if (!st)
