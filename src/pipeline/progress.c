@@ -194,8 +194,9 @@ static void bar(sbuf *b, double frac, int cols, bool unicode)
 ** optional parts kept in order of importance while they fit: the database
 ** retry state, the ETA, the rate, failures, stopping, busy %, queues. The
 ** line is at most width - 1 columns (the last column would wrap on some
-** terminals); the bar takes what is left, 10 to 40 columns, and goes below
-** 10 before a required part would be cut. */
+** terminals); the bar takes what is left, 10 to 40 columns (20 or more
+** before busy % and queues are added), and goes below 10 before a required
+** part would be cut. */
 void di_progress_tty_line(di_progress *pr, const di_pipeline_stats *s, int width,
                           bool unicode, char *out, size_t out_size)
 {
@@ -244,7 +245,9 @@ void di_progress_tty_line(di_progress *pr, const di_pipeline_stats *s, int width
     static const int order[P_N] = {P_RETRY, P_STOP, P_ETA, P_RATE, P_FAILED, P_BUSY, P_QUEUE};
     for (int k = 0; k < P_N; k++) {
         int i = order[k], len = (int)strlen(parts[i]);
-        if (len && used + len + 10 <= room) {
+        /* the long stage figures only while the bar stays readable */
+        int min_bar = i == P_BUSY || i == P_QUEUE ? 20 : 10;
+        if (len && used + len + min_bar <= room) {
             keep[i] = true;
             used += len;
         }

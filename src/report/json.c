@@ -73,7 +73,11 @@ void rp_write_json(const rp_stats *st, FILE *f)
         fputs(",\"quantiles\":{", f);
         for (int q = 0; q < RP_NQ; q++) {
             fprintf(f, "%s\"%g\":", q ? "," : "", rp_qs[q]);
-            jnum(f, rp_quantile(fs, rp_qs[q]));
+            double v = rp_quantile(fs, rp_qs[q]); /* to the bin: 3 decimals */
+            if (isfinite(v))
+                fprintf(f, "%.10g", v);
+            else
+                fputs("null", f);
         }
         fputs("},\"histogram\":{", f);
         int lo = 0, hi = -1;
