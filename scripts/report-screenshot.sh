@@ -6,7 +6,7 @@
 #   scripts/report-screenshot.sh [BUILD]     (needs chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-di=${1:-build}/depthindex
+di=$(pwd)/${1:-build}/depthindex
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$di" init --db "sqlite:$tmp/demo.db" --demo 60 --images "$tmp/img" --size 128 >/dev/null
@@ -26,8 +26,9 @@ for i in range(1, 61):  # three streets of twenty panoramas
                 (48.137 + 0.0004 * street + 0.00005 * k, 11.575 + 0.0002 * k - 0.0003 * street, i))
 con.commit()
 PY
-"$di" report --db "sqlite:$tmp/demo.db" --maps "$tmp/maps" --lat lat --lon lon \
-  --out "$tmp/report" >/dev/null
+# from inside the folder, so that the page names the database "sqlite:demo.db"
+(cd "$tmp" && "$di" report --db sqlite:demo.db --maps maps --lat lat --lon lon \
+  --out report >/dev/null)
 chromium --headless --disable-gpu --no-sandbox --no-first-run --user-data-dir="$tmp/profile" \
   --host-resolver-rules="MAP * ~NOTFOUND" --window-size=1000,1250 --hide-scrollbars \
   --screenshot="$tmp/shot.png" "file://$tmp/report/index.html" 2>/dev/null
