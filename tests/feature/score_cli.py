@@ -155,10 +155,13 @@ def main():
         inf = canyon.copy()
         inf[3, 4] = -np.inf
         np.save(os.path.join(tmp, "inf.npy"), inf)
+        huge = canyon.copy()  # finite, but (max - min) * 255 overflows float32
+        huge[0, 0], huge[1, 1] = -3e38, 3e38
+        np.save(os.path.join(tmp, "range.npy"), huge)
         os.mkdir(os.path.join(tmp, "adir"))
         os.mkfifo(os.path.join(tmp, "fifo.npy"))  # no writer: must not wait
         badpaths = [os.path.join(tmp, n) for n in
-                    list(bad) + ["nan.npy", "inf.npy", "adir", "missing.npy", "fifo.npy"]]
+                    list(bad) + ["nan.npy", "inf.npy", "range.npy", "adir", "missing.npy", "fifo.npy"]]
         rc, out, err = run(exe, paths[0], *badpaths, paths[1])
         print(err, end="")  # for the log: what people see
         check(rc == 1, f"bad files: exit {rc}")
@@ -171,6 +174,8 @@ def main():
                   f"{bp} not named once on stderr: {err!r}")
         check(any("nan" in line.lower() and "nan.npy" in line for line in errlines),
               "NaN reason")
+        check(any("overflows float32" in line and "range.npy" in line
+                  for line in errlines), "range overflow reason")
 
         # Usage errors: exit 2, nothing on stdout.
         for args in [[], ["--k", "0", paths[0]], ["--k", "x", paths[0]],
