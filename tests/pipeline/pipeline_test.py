@@ -316,6 +316,29 @@ def case_bad_input(tmp):
               and "empty" in err.get((3, "xm"), ""),
               "sids outside %s: errors %s" % (args[0], err))
 
+    # symbolic links inside --images/--depth-dir are followed, wherever they
+    # lead (the folder is the user's; a sid cannot make links): a linked
+    # file and a file in a linked sub-folder are scored (README, run)
+    outdir = os.path.join(tmp, "linked-out")
+    os.makedirs(outdir, exist_ok=True)
+    for ext in ("jpg", "npy"):
+        shutil.copy(os.path.join(tmp, "secret2_xm.%s" % ext), outdir)
+    for d, dbx in ((images2, db2), (images, db)):
+        ext = "jpg" if d == images2 else "npy"
+        os.symlink(os.path.join(tmp, "secret1_xm.%s" % ext),
+                   os.path.join(d, "linked1_xm.%s" % ext))
+        os.symlink(outdir, os.path.join(d, "linkdir"))
+        dbx.execute("UPDATE panorama SET panorama_sid = 'linked1' WHERE id = 1;"
+                    "UPDATE panorama SET panorama_sid = 'linkdir/secret2' WHERE id = 2")
+    for args, dbx in ((["--images", images2, "--model", model, "--device", "cpu"], db2),
+                      (["--depth-dir", images], db)):
+        r = di(["run", "--db", dbx.url, "--faces", "xm", "--progress", "json"] + args)
+        s = summary(r.stdout)
+        check(r.returncode == 1 and s["ok"] == 2 and s["failed"] == 1,
+              "links in %s: exit %d, %s: %s" % (args[0], r.returncode, s, r.stderr))
+        err = {k: v for k, v in errors(dbx).items() if k[1] == "xm"}
+        check(set(err) == {(3, "xm")}, "links in %s: errors %s" % (args[0], err))
+
 
 def case_setup_errors(tmp):
     images = os.path.join(tmp, "img")
