@@ -375,20 +375,23 @@ int di_cmd_run(int argc, char **argv)
     if (choose_device(&o))
         return DI_EXIT_USAGE;
 
+    /* Block the stop signals before anything starts a thread (the engine's
+    ** warm-up starts OpenMP's workers, the CUDA runtime its own; all inherit
+    ** this mask), and take them here: a thread created with them unblocked
+    ** would receive one and die of it, without drain or summary. A signal
+    ** that comes while the pipeline is being built waits until it runs. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
     di_error err = {0};
     di_pipeline *p = NULL;
     if (di_pipeline_create(&o.cfg, &p, &err)) {
         di_cli_db_error(&o.db, err.msg);
         return DI_EXIT_USAGE;
     }
-
-    /* Block the stop signals in every thread (the mask is inherited), and
-    ** take them here. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     print_start(&o, p);
     if (di_pipeline_start(p, &err)) {

@@ -444,12 +444,39 @@ def case_kill9(tmp):
     same_scores(scores(db), ref, "after kill -9 and rerun", tol=1e-12)
 
 
-def interrupted(tmp, name, sig, twice):
+def threads_taking_stop_signals(pid):
+    """The threads of pid, but the main one, that do not block SIGINT and
+    SIGTERM (/proc's SigBlk; the main thread unblocks them while it waits
+    for them in sigtimedwait, so it is left out)."""
+    want = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        if int(tid) == pid:
+            continue
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue  # the thread ended meanwhile
+        if int(fields["SigBlk"], 16) & want != want:
+            found.append("%s (%s)" % (tid, fields["Name"].strip()))
+    return found
+
+
+def interrupted(tmp, name, sig, twice, model=None):
     images = os.path.join(tmp, name)
     db = SqliteDB(os.path.join(tmp, name + ".db"))
     init_demo(db, images, n=16, size=64)
-    p = background_run(run_args(db, images), SLOW)
+    args = run_args(db, images)
+    if model:  # the engine's threads exist too (--threads 2: whatever the cores)
+        args = ["run", "--db", db.url, "--images", images, "--model", model, "--device",
+                "cpu", "--threads", "2", "--batch", "1", "--progress", "json"]
+    p = background_run(args, SLOW)
     wait_done(db, 4, p)
+    if model:
+        unblocked = threads_taking_stop_signals(p.pid)
+        check(not unblocked, "%s: threads other than the main one take SIGINT/SIGTERM "
+              "(a signal there kills the run without drain or summary): %s" % (name, unblocked))
     t0 = time.time()
     p.send_signal(sig)
     if twice:
@@ -509,6 +536,12 @@ def case_signals(tmp):
         check(any(v is None for v in now.values()), "%s: nothing left to do" % name)
         di_ok(run_args(db, images))
         same_scores(scores(db), ref, "%s: after the rerun" % name, tol=1e-12)
+    # model mode: the signal must reach the main thread, not one of the
+    # engine's threads (which it would kill, with no drain and no summary)
+    model = tiny_model(tmp)
+    for name, sig in (("model-int", signal.SIGINT), ("model-term", signal.SIGTERM)):
+        db, images = interrupted(tmp, name, sig, False, model)
+        check(any(v is None for v in scores(db).values()), "%s: nothing left to do" % name)
 
 
 def case_server(tmp, kind):
