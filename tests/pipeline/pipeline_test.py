@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -238,15 +239,21 @@ def case_bad_input(tmp):
     data = bytearray(open(p, "rb").read())
     data[-4:] = b"\x00\x00\xc0\x7f"  # float32 NaN
     open(p, "wb").write(bytes(data))
+    p = os.path.join(images, "demo000005_xp.npy")  # finite, but the range
+    data = bytearray(open(p, "rb").read())          # overflows float32
+    data[-8:] = struct.pack("<2f", -3e38, 3e38)
+    open(p, "wb").write(bytes(data))
     r = di(run_args(db, images))
     check(r.returncode == 1, "bad depth maps: exit %d: %s" % (r.returncode, r.stderr))
     s = summary(r.stdout)
-    check(s["ok"] == 16 and s["failed"] == 4, "summary %s" % s)
-    check("id 1, face xm: " in r.stderr and "4 faces failed" in r.stderr,
+    check(s["ok"] == 15 and s["failed"] == 5, "summary %s" % s)
+    check("id 1, face xm: " in r.stderr and "5 faces failed" in r.stderr,
           "the first failures are not named: %s" % r.stderr)
     err = errors(db)
-    check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp")}, "errors %s" % err)
+    check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp"), (5, "xp")}, "errors %s" % err)
     check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
+    check("demo000005_xp.npy" in err[(5, "xp")] and "overflows float32" in err[(5, "xp")],
+          "range overflow: %s" % err[(5, "xp")])
     check(scores(db)[(5, "zp")] is not None, "good faces scored")
 
     # model mode: bad images
