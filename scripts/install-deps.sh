@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages depthindex needs, and only those that are missing.
 # Idempotent and non-interactive. Usage: scripts/install-deps.sh [--test]
-#   (no flag)  what building and `make demo` need
+#   (no flag)  what building and `make demo` need (python3: scripts/demo.sh)
 #   --test     also what `make test` needs: the OpenCV oracle, real database
 #              servers, the ONNX conformance data, clang for the fuzz targets
 set -euo pipefail
 
 build_pkgs=(
-  gcc make pkg-config meson ninja-build
+  gcc make pkg-config meson ninja-build python3
   libjpeg62-turbo-dev libspng-dev zlib1g-dev
   libsqlite3-dev libmariadb-dev libpq-dev
   libdnnl-dev libonnx-dev libprotobuf-c-dev protobuf-c-compiler
@@ -45,11 +45,18 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 # Servers are started by the tests themselves on 127.0.0.1 with their own data
 # directories; keep the packages' own services from starting at install time.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-  $sudo chmod +x /usr/sbin/policy-rc.d
+# The policy file is removed again however this ends: apt failing (set -e),
+# Ctrl-C, or success. (DI_POLICY_RC_D: elsewhere, for tests/cli's own test.)
+policy=${DI_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+remove_policy=0
+restore_policy() { if [ "$remove_policy" = 1 ]; then $sudo rm -f "$policy"; fi; }
+trap restore_policy EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if [ ! -e "$policy" ]; then
   remove_policy=1
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
 fi
 $sudo apt-get update -qq || true
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ "${remove_policy:-0}" = 1 ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi

@@ -468,6 +468,19 @@ int di_cmd_run(int argc, char **argv)
         return DI_EXIT_USAGE;
     o.cfg.store = o.db.store;
     test_env(&o.cfg);
+
+    /* Block the stop signals before anything starts a thread (asking for a
+    ** GPU starts the CUDA runtime's, the engine's warm-up OpenMP's workers;
+    ** all inherit this mask), and take them here: a thread created with them
+    ** unblocked would receive one and die of it, without drain or summary.
+    ** A signal that comes while the pipeline is being built waits until it
+    ** runs. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
     if (choose_device(&o))
         return DI_EXIT_USAGE;
 
@@ -477,14 +490,6 @@ int di_cmd_run(int argc, char **argv)
         di_cli_db_error(&o.db, err.msg);
         return DI_EXIT_USAGE;
     }
-
-    /* Block the stop signals in every thread (the mask is inherited), and
-    ** take them here. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     print_start(&o, p);
     record_settings(&o);

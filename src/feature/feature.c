@@ -14,6 +14,7 @@
 #include "feature_internal.h"
 #include "imgproc/imgproc.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -271,9 +272,7 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
         hist[0] = n;
         return;
     }
-    const float range = mx - mn;
-    const int in_float = isfinite(range);
-    const double dr = (double)mx - (double)mn;
+    const float range = mx - mn; /* range * 255 is finite: checked by the caller */
     /* uint32 partial counts: a chunk sequence is flushed every 2^30 pixels. */
     uint32_t h4[4][256];
     memset(h4, 0, sizeof h4);
@@ -281,16 +280,9 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
     size_t since_flush = 0;
     for (size_t s = 0; s < n; s += chunk) {
         const size_t e = s + chunk < n ? s + chunk : n;
-        if (in_float) {
-            for (size_t i = s; i < e; i++) {
-                float q = (d[i] - mn) * 255.0f / range;
-                u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
-            }
-        } else { /* the range overflows float: only here, double */
-            for (size_t i = s; i < e; i++) {
-                double q = ((double)d[i] - mn) * 255.0 / dr;
-                u[i] = (uint8_t)(int)(q < 255.0 ? q : 255.0);
-            }
+        for (size_t i = s; i < e; i++) {
+            float q = (d[i] - mn) * 255.0f / range;
+            u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
         }
         histogram_chunk(u + s, e - s, h4);
         since_flush += e - s;
@@ -331,6 +323,14 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
                        "non-finite depth (%g) at x=%zu, y=%zu (first of the map)",
                        (double)depth[bad], bad % (size_t)width,
                        bad / (size_t)width);
+    /* (D - min) * 255 must stay finite in float32, as the spec computes it:
+    ** a wider range would make U an undefined float-to-int conversion. Since
+    ** D - min <= max - min, checking the extremes is enough. */
+    if (!isfinite((mx - mn) * 255.0f))
+        return di_fail(err, DI_EFORMAT,
+                       "depth range %g to %g: (max - min) * 255 overflows "
+                       "float32 (at most %g apart)",
+                       (double)mn, (double)mx, (double)(FLT_MAX / 255.0f));
 
     uint64_t hist[256];
     to_depth8(depth, n, mn, mx, ws->depth8, hist);

@@ -7,16 +7,22 @@
 ** put in topological order; each is checked against the kernel table.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnx.pb-c.h"
 #include "engine.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
 #define MAX_TENSOR_ELEMS ((int64_t)1 << 30)
+/* Graph size bounds: about 20 times the largest exported vision models. */
+#define DI_NN_MAX_NODES (1 << 20)
+#define DI_NN_MAX_VALUE_REFS (1 << 23)
 
 size_t di_dtype_size(int dtype)
 {
@@ -70,6 +76,31 @@ typedef struct loader {
     int missing;          /* zero-filled external tensors */
 } loader;
 
+/* A non-negative decimal integer, all of v; -1 otherwise. */
+static int64_t parse_count(const char *v)
+{
+    if (!*v) return -1;
+    int64_t n = 0;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || n > (INT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (*v - '0');
+    }
+    return n;
+}
+
+/* path (base_dir/location) resolved, symlinks included, must stay inside
+** base_dir resolved: a link leading out of the model's folder is refused. */
+static int inside_folder(const char *base_dir, const char *path)
+{
+    char *base = realpath(base_dir, NULL), *real = realpath(path, NULL);
+    size_t n = base ? strlen(base) : 0;
+    int ok = base && real && !strncmp(real, base, n) &&
+             (real[n] == '/' || (n == 1 && base[0] == '/'));
+    free(base);
+    free(real);
+    return ok;
+}
+
 static int read_external(loader *L, const Onnx__TensorProto *t,
                          const char *tname, void *dst, size_t bytes,
                          di_error *err)
@@ -79,9 +110,15 @@ static int read_external(loader *L, const Onnx__TensorProto *t,
     for (size_t i = 0; i < t->n_external_data; i++) {
         const char *k = t->external_data[i]->key, *v = t->external_data[i]->value;
         if (!k || !v) continue;
-        if (!strcmp(k, "location")) location = v;
-        else if (!strcmp(k, "offset")) offset = strtoll(v, NULL, 10);
-        else if (!strcmp(k, "length")) length = strtoll(v, NULL, 10);
+        if (!strcmp(k, "location")) {
+            location = v;
+        } else if (!strcmp(k, "offset") || !strcmp(k, "length")) {
+            int64_t n = parse_count(v);
+            if (n < 0)
+                return di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data %s '%.32s' is not a non-negative integer", L->name, tname, k, v);
+            if (k[0] == 'o') offset = n;
+            else length = n;
+        }
     }
     if (!location || !*location)
         return di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data without a location", L->name, tname);
@@ -89,22 +126,37 @@ static int read_external(loader *L, const Onnx__TensorProto *t,
         return di_fail(err, DI_EUNSUPPORTED, "%s: initializer '%s': external data needs a model file path", L->name, tname);
     if (location[0] == '/' || strstr(location, ".."))
         return di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data location '%s' is outside the model's folder", L->name, tname, location);
-    if (offset < 0 || (length >= 0 && (uint64_t)length != bytes))
+    if (length >= 0 && (uint64_t)length != bytes)
         return di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data length %lld does not match its shape (%zu bytes)", L->name, tname, (long long)length, bytes);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", L->base_dir, location);
-    FILE *f = fopen(path, "rb");
-    if (!f && (L->flags & DI_NN_LOAD_INFO)) {
+    /* O_NONBLOCK: opening a FIFO with no writer must not wait; whatever is
+    ** not a regular file is refused before a byte is read */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && (L->flags & DI_NN_LOAD_INFO)) {
         memset(dst, 0, bytes);
         L->missing++;
         return DI_OK;
     }
-    if (!f)
+    if (fd < 0)
         return di_fail(err, DI_EIO, "%s: initializer '%s': cannot open external data file %s: %s", L->name, tname, path, strerror(errno));
     int rc = DI_OK;
-    if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(dst, 1, bytes, f) != bytes)
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data %s is not a regular file", L->name, tname, path);
+    else if (!inside_folder(L->base_dir, path))
+        rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data %s is a link that leads out of the model's folder", L->name, tname, path);
+    else if ((uint64_t)offset > (uint64_t)st.st_size || (uint64_t)st.st_size - (uint64_t)offset < bytes)
         rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': external data file %s is too short (needs %zu bytes at offset %lld)", L->name, tname, path, bytes, (long long)offset);
-    fclose(f);
+    for (size_t got = 0; !rc && got < bytes;) {
+        ssize_t r = pread(fd, (uint8_t *)dst + got, bytes - got, (off_t)(offset + (int64_t)got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            rc = di_fail(err, DI_EIO, "%s: initializer '%s': reading external data file %s: %s", L->name, tname, path, r < 0 ? strerror(errno) : "it shrank");
+        else
+            got += (size_t)r;
+    }
+    close(fd);
     return rc;
 }
 
@@ -284,6 +336,7 @@ static int copy_attr(loader *L, const Onnx__AttributeProto *a,
 static int topo_sort(di_nn_graph *g, di_error *err)
 {
     int n = g->nnodes, rc = DI_OK;
+    int *first = NULL, *users = NULL;
     int *indeg = calloc((size_t)n + 1, sizeof(int));
     int *order = malloc(((size_t)n + 1) * sizeof(int));
     di_nn_node *sorted = malloc(((size_t)n + 1) * sizeof(di_nn_node));
@@ -296,6 +349,27 @@ static int topo_sort(di_nn_graph *g, di_error *err)
             int v = g->nodes[i].in[j];
             if (v >= 0 && g->values[v].producer >= 0) indeg[i]++;
         }
+    /* consumers of each value, one entry per input slot (CSR): the sort is
+    ** linear in the graph's size, not nodes x values */
+    int nv = g->nvalues;
+    first = calloc((size_t)nv + 2, sizeof(int));
+    if (!first) {
+        rc = di_fail(err, DI_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] >= 0) first[g->nodes[i].in[j] + 2]++;
+    for (int v = 0; v < nv; v++) first[v + 2] += first[v + 1];
+    users = malloc(((size_t)first[nv + 1] + 1) * sizeof(int));
+    if (!users) {
+        rc = di_fail(err, DI_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] >= 0) users[first[g->nodes[i].in[j] + 1]++] = i;
+    /* now first[v] .. first[v + 1] are v's consumers */
     int head = 0, tail = 0;
     for (int i = 0; i < n; i++)
         if (!indeg[i]) order[tail++] = i;
@@ -304,9 +378,8 @@ static int topo_sort(di_nn_graph *g, di_error *err)
         for (int o = 0; o < g->nodes[u].nout; o++) {
             int v = g->nodes[u].out[o];
             if (v < 0) continue;
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < g->nodes[i].nin; j++)
-                    if (g->nodes[i].in[j] == v && --indeg[i] == 0) order[tail++] = i;
+            for (int k = first[v]; k < first[v + 1]; k++)
+                if (--indeg[users[k]] == 0) order[tail++] = users[k];
         }
     }
     if (tail < n) {
@@ -326,6 +399,8 @@ static int topo_sort(di_nn_graph *g, di_error *err)
     for (int v = 0; v < g->nvalues; v++)
         if (g->values[v].producer >= 0) g->values[v].producer = newidx[g->values[v].producer];
 done:
+    free(first);
+    free(users);
     free(indeg);
     free(order);
     free(sorted);
@@ -361,8 +436,15 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
     if (g->opset < 11 || g->opset > 21)
         return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 11 to 21)", L->name, (long long)g->opset);
 
-    int cap = (int)(gp->n_input + gp->n_initializer + gp->n_output + 1);
-    for (size_t i = 0; i < gp->n_node; i++) cap += (int)(gp->node[i]->n_input + gp->node[i]->n_output);
+    /* a bound on the graph's size keeps every count an int and the memory
+    ** the graph takes within reason, whatever a file declares */
+    if (gp->n_node > DI_NN_MAX_NODES)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: %zu nodes: too large a graph (at most %d nodes)", L->name, gp->n_node, DI_NN_MAX_NODES);
+    size_t refs = gp->n_input + gp->n_initializer + gp->n_output + gp->n_value_info + 1;
+    for (size_t i = 0; i < gp->n_node; i++) refs += gp->node[i]->n_input + gp->node[i]->n_output;
+    if (refs > DI_NN_MAX_VALUE_REFS)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: %zu value names (inputs, outputs, initializers, value infos): too large a graph (at most %d)", L->name, refs, DI_NN_MAX_VALUE_REFS);
+    int cap = (int)refs;
     g->values = calloc((size_t)cap, sizeof(di_nn_value));
     g->nodes = calloc(gp->n_node + 1, sizeof(di_nn_node));
     name_map m = {1, NULL};
@@ -468,15 +550,18 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
     if (g->noutputs == 0) return di_fail(err, DI_EFORMAT, "%s: the graph has no outputs", L->name);
 
     /* Every input must come from somewhere. */
-    for (int i = 0; i < g->nnodes; i++)
+    char *is_input = calloc((size_t)g->nvalues + 1, 1);
+    if (!is_input) return di_fail(err, DI_ENOMEM, "out of memory");
+    for (int k = 0; k < g->ninputs; k++) is_input[g->inputs[k]] = 1;
+    for (int i = 0; i < g->nnodes && !rc; i++)
         for (int j = 0; j < g->nodes[i].nin; j++) {
             int v = g->nodes[i].in[j];
-            if (v < 0 || g->values[v].producer >= 0 || g->values[v].data) continue;
-            bool is_input = false;
-            for (int k = 0; k < g->ninputs; k++) is_input |= g->inputs[k] == v;
-            if (!is_input)
-                return di_fail(err, DI_EFORMAT, "%s: node '%s': input '%s' is not produced by any node, initializer or graph input", L->name, g->nodes[i].name, g->values[v].name);
+            if (v < 0 || g->values[v].producer >= 0 || g->values[v].data || is_input[v]) continue;
+            rc = di_fail(err, DI_EFORMAT, "%s: node '%s': input '%s' is not produced by any node, initializer or graph input", L->name, g->nodes[i].name, g->values[v].name);
+            break;
         }
+    free(is_input);
+    if (rc) return rc;
 
     rc = topo_sort(g, err);
     if (rc) return rc;

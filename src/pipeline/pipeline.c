@@ -3,6 +3,7 @@
 ** post.c and writer.c. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,14 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     return DI_OK;
 }
 
+/* pthread_create, or (test only) a failure like EAGAIN at the Nth call. */
+static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *))
+{
+    if (++*count == p->cfg.test_fail_thread)
+        return EAGAIN;
+    return pthread_create(t, NULL, fn, p);
+}
+
 int di_pipeline_start(di_pipeline *p, di_error *err)
 {
     p->t_start = di_now();
@@ -444,23 +453,38 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
     atomic_store(&p->live_decoders, p->ndecoders);
     atomic_store(&p->live_workers, p->nworkers);
     atomic_store(&p->live_infer, p->ninfer);
-    /* Thread creation failing half-way would leave stages without their
-    ** consumers; it only happens when the system is out of resources, and
-    ** then nothing sensible can be done but stop. */
-    int n = 0;
-    bool bad = pthread_create(&p->writer, NULL, di_writer_main, p) != 0;
-    for (int i = 0; !bad && i < p->nworkers; i++, n++)
-        bad = pthread_create(&p->workers[i], NULL, di_worker_main, p) != 0;
-    if (!bad && p->model_mode) {
-        for (int i = 0; !bad && i < p->ninfer; i++)
-            bad = pthread_create(&p->infer[i], NULL, di_infer_main, p) != 0;
-        for (int i = 0; !bad && i < p->ndecoders; i++)
-            bad = pthread_create(&p->decoders[i], NULL, di_decoder_main, p) != 0;
+    /* Consumers first, the reader last: until it runs, no work flows, so a
+    ** creation that fails part-way (the system is out of threads) is undone
+    ** by closing every queue, which ends the threads already started, and
+    ** joining them before anything they use is freed. */
+    int calls = 0, writer = 0, workers = 0, infer = 0, decoders = 0, rc = 0;
+    rc = spawn(p, &calls, &p->writer, di_writer_main);
+    writer = !rc;
+    for (; !rc && workers < p->nworkers; workers += !rc)
+        rc = spawn(p, &calls, &p->workers[workers], di_worker_main);
+    for (; !rc && p->model_mode && infer < p->ninfer; infer += !rc)
+        rc = spawn(p, &calls, &p->infer[infer], di_infer_main);
+    for (; !rc && p->model_mode && decoders < p->ndecoders; decoders += !rc)
+        rc = spawn(p, &calls, &p->decoders[decoders], di_decoder_main);
+    if (!rc)
+        rc = spawn(p, &calls, &p->reader, di_reader_main);
+    if (rc) {
+        di_pipeline_stop(p);
+        di_queue *qs[] = {p->decode_q, p->infer_q, p->post_q, p->write_q};
+        for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+            if (qs[i])
+                di_queue_close(qs[i]);
+        for (int i = 0; i < decoders; i++)
+            pthread_join(p->decoders[i], NULL);
+        for (int i = 0; i < infer; i++)
+            pthread_join(p->infer[i], NULL);
+        for (int i = 0; i < workers; i++)
+            pthread_join(p->workers[i], NULL);
+        if (writer)
+            pthread_join(p->writer, NULL);
+        return di_fail(err, DI_ENOMEM, "cannot start the pipeline's threads (thread %d: %s)",
+                       calls, strerror(rc));
     }
-    if (!bad)
-        bad = pthread_create(&p->reader, NULL, di_reader_main, p) != 0;
-    if (bad)
-        return di_fail(err, DI_ENOMEM, "cannot start the pipeline's threads");
     p->started = true;
     return DI_OK;
 }

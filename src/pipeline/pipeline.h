@@ -74,6 +74,9 @@ typedef struct di_pipeline_config {
     ** next batch rather than finishing the first, so that the path that
     ** submits batch k+1 before waiting for k runs whenever there are two */
     bool test_fill;
+    /* test only: the Nth thread the pipeline starts (1-based: the writer,
+    ** post workers, inference, decoders, the reader) fails to start */
+    int test_fail_thread;
 } di_pipeline_config;
 
 void di_pipeline_config_default(di_pipeline_config *c);

@@ -178,8 +178,8 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
     if ((int64_t)d.width * d.height > p->cfg.max_face_pixels)
         rc = di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
                      path, d.width, d.height, (long long)p->cfg.max_face_pixels);
-    else
-        rc = score(w, it, d.data, d.width, d.height, out, e);
+    else if ((rc = score(w, it, d.data, d.width, d.height, out, e)))
+        di_error_prefix(e, "%s", path); /* a map that cannot be scored: name it */
     di_depth_free(&d);
     return rc;
 }

@@ -306,6 +306,20 @@ static void test_constant_and_bad(void)
     d[8 * 3 + 1] = 2;
     CHECK(di_feature_compute(ws, d, 8, 4, &p, &r, &err) == DI_OK);
 
+    /* Finite values whose range overflows float32 once scaled by 255 (the
+    ** spec computes (D - min) * 255 in float32): refused, not an arbitrary
+    ** score from an undefined float-to-int conversion. */
+    d[3] = 3e38f;
+    CHECK(di_feature_compute(ws, d, 8, 4, &p, &r, &err) == DI_EFORMAT);
+    CHECKF(strstr(err.msg, "overflows float32") != NULL, "%s", err.msg);
+    CHECK(di_feature_labels(ws) == NULL);
+    d[3] = -3e38f, d[9] = 3e38f;
+    CHECK(di_feature_compute(ws, d, 8, 4, &p, &r, &err) == DI_EFORMAT);
+    d[3] = 3, d[9] = 1e36f; /* 1e36 * 255 fits: scored, the rest at 0 */
+    CHECK(di_feature_compute(ws, d, 8, 4, &p, &r, &err) == DI_OK);
+    CHECK(di_feature_depth8(ws)[9] == 255 && di_feature_depth8(ws)[3] == 0);
+    d[9] = 9;
+
     /* Bad shapes and parameters. */
     CHECK(di_feature_compute(ws, d, 0, 4, &p, &r, &err) == DI_ESHAPE);
     CHECK(di_feature_compute(ws, d, 8, -1, &p, &r, &err) == DI_ESHAPE);

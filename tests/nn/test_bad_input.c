@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "nn/engine.h"
@@ -421,6 +422,56 @@ int main(int argc, char **argv)
         write_file(data_path, full, sizeof full);
         CHECKF(di_nn_session_create(path, NULL, &s, &err) == 0, "%s", err.msg);
         di_nn_session_destroy(s);
+        /* offset and length must be non-negative integers, all of them */
+        const char *bad_counts[] = {"16x", "abc", "-16", "", " 16", "1e3",
+                                    "99999999999999999999"};
+        for (size_t i = 0; i < sizeof bad_counts / sizeof *bad_counts; i++)
+            for (int which = 0; which < 2; which++) {
+                Onnx__StringStringEntryProto *e = which ? &ln : &off;
+                const char *keep = e->value;
+                e->value = (char *)bad_counts[i];
+                free(m);
+                m = mb_pack(&b, &len);
+                write_file(path, m, len);
+                int rc = di_nn_session_create(path, NULL, &s, &err);
+                if (rc == 0) di_nn_session_destroy(s);
+                CHECKF(rc == DI_EFORMAT && strstr(err.msg, "not a non-negative integer"),
+                       "%s '%s': %s", e->key, e->value, rc ? err.msg : "loaded");
+                e->value = (char *)keep;
+            }
+        printf("%-32s -> %s\n", "external data offset '-16'", err.msg);
+        free(m);
+        m = mb_pack(&b, &len);
+        write_file(path, m, len);
+        /* a FIFO (no writer) is refused at once, not waited on; the alarm
+        ** turns a hang into a failure */
+        char outside[1100], inner[1100];
+        remove(data_path);
+        CHECK(mkfifo(data_path, 0600) == 0);
+        alarm(30);
+        CHECK(di_nn_session_create(path, NULL, &s, &err) == DI_EFORMAT);
+        alarm(0);
+        CHECKF(strstr(err.msg, "not a regular file") && strstr(err.msg, "weights.bin"), "%s", err.msg);
+        printf("%-32s -> %s\n", "external data is a FIFO", err.msg);
+        remove(data_path);
+        /* a symbolic link within the folder is followed; one that leads
+        ** out of it is refused */
+        snprintf(inner, sizeof inner, "%s/weights-real.bin", tmp);
+        write_file(inner, full, sizeof full);
+        CHECK(symlink("weights-real.bin", data_path) == 0);
+        int linked = di_nn_session_create(path, NULL, &s, &err);
+        CHECKF(linked == 0, "%s", err.msg);
+        if (linked == 0) di_nn_session_destroy(s);
+        remove(data_path);
+        snprintf(outside, sizeof outside, "%s-outside.bin", tmp);
+        write_file(outside, full, sizeof full);
+        CHECK(symlink(outside, data_path) == 0);
+        CHECK(di_nn_session_create(path, NULL, &s, &err) == DI_EFORMAT);
+        CHECKF(strstr(err.msg, "leads out of the model's folder"), "%s", err.msg);
+        printf("%-32s -> %s\n", "external data links outside", err.msg);
+        remove(data_path);
+        remove(outside);
+        remove(inner);
         /* a location outside the model's folder is refused */
         loc.value = (char *)"../weights.bin";
         free(m);

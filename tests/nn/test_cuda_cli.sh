@@ -42,6 +42,29 @@ trace=$(LD_DEBUG=files "$bin" --version 2>&1 >/dev/null)
 check "ld.so traces the files it loads (LD_DEBUG=files)" '[[ "$trace" == *"file="*libc.so* ]]'
 l=$(loaded "$bin" --version)
 check "--version loads no CUDA library${l:+: $l}" '[ -z "$l" ]'
+# A CPU session that runs and is destroyed loads nothing of CUDA either
+# (its destruction once loaded the module to ask it to detach): infer and a
+# whole run on --device cpu, with a real model, in a build with CUDA or not.
+src=${DEPTHINDEX_SOURCE_ROOT:?}
+python3 "$src/tests/pipeline/tiny_onnx.py" "$tmp/tiny.onnx" 32
+python3 - "$tmp/x.npy" <<'PY'
+import struct, sys  # a 1x3x32x32 float32 NPY, without NumPy
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 32, 32), }"
+hdr = hdr.ljust(117) + "\n"
+vals = [((i * 37) % 101) / 101.0 for i in range(3 * 32 * 32)]
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) +
+                              hdr.encode() + struct.pack("<%df" % len(vals), *vals))
+PY
+"$bin" infer --model "$tmp/tiny.onnx" --input "$tmp/x.npy" --output "$tmp/y.npy" --device cpu >/dev/null 2>&1
+check "infer --device cpu with a real model works" '[ -s "$tmp/y.npy" ]'
+l=$(loaded "$bin" infer --model "$tmp/tiny.onnx" --input "$tmp/x.npy" --device cpu)
+check "infer --device cpu loads no CUDA library${l:+: $l}" '[ -z "$l" ]'
+"$bin" init --db "sqlite:$tmp/demo.db" --demo 1 --images "$tmp/img" --size 32 >/dev/null 2>&1
+l=$(loaded "$bin" run --db "sqlite:$tmp/demo.db" --images "$tmp/img" --model "$tmp/tiny.onnx" --device cpu)
+check "run --device cpu loads no CUDA library${l:+: $l}" '[ -z "$l" ]'
+out=$("$bin" run --db "sqlite:$tmp/demo.db" --images "$tmp/img" --model "$tmp/tiny.onnx" \
+      --device cpu --force 2>&1); rc=$?
+check "run --device cpu scores the faces (exit 0)" '[ $rc = 0 ] && [[ "$out" == *"ok 4"* ]]'
 if [ ! -e /dev/nvidiactl ] && [ ! -e /dev/dxg ] && [ ! -e /proc/driver/nvidia ]; then
   l=$(loaded "$bin" run --db "sqlite:$tmp/none.db" --model "$tmp/none.onnx")
   check "run (no --device, no driver) loads no CUDA library${l:+: $l}" '[ -z "$l" ]'

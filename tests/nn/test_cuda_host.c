@@ -20,6 +20,7 @@ static int host_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
 }
 
 #define di_nn_run_io host_run_io
+#define DI_CONFORMANCE_CUDA_HOST 1
 #define main conformance_main
 #include "test_conformance.c"
 #undef main

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "oracle.h"
 #include "dav2_graph.h"
 #include "nn/nn.h"
 #include "test_files.h"
@@ -111,7 +112,7 @@ int main(void)
     const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
     const char *exe = getenv("DEPTHINDEX");
     if (!src || !*src) src = ".";
-    char dir[900], xin[1000], cmd[4096];
+    char dir[900], xin[1000];
     if (build && *build) {
         snprintf(dir, sizeof dir, "%s/tests/nn/tmp-dav2", build);
         mkdir(dir, 0755);
@@ -119,11 +120,8 @@ int main(void)
         snprintf(dir, sizeof dir, "/tmp/di-nn-dav2-XXXXXX");
         if (!mkdtemp(dir)) return 1;
     }
-    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
-    if (system(cmd) != 0) {
-        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
-        return SKIP;
-    }
+    char why[1200];
+    if (ort_ready(src, why, sizeof why)) return oracle_missing(why);
     snprintf(xin, sizeof xin, "%s/x.npy", dir);
     int64_t xd[4] = {B, 3, IMG, IMG};
     size_t per = 3 * (size_t)IMG * IMG;

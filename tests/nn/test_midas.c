@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "oracle.h"
 #include "nn/nn.h"
 #include "test_files.h"
 
@@ -73,14 +74,12 @@ int main(void)
     snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);
     struct stat st;
     if (stat(graph, &st)) {
-        printf("SKIP: %s is absent (the MiDaS graph is shared data, not in the repository)\n", graph);
-        return SKIP;
+        char why[1200];
+        snprintf(why, sizeof why, "%s is absent (the MiDaS graph is shared data, not in the repository: ../shared next to the checkout)", graph);
+        return oracle_missing(why);
     }
-    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
-    if (system(cmd) != 0) {
-        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
-        return SKIP;
-    }
+    char why[1200];
+    if (ort_ready(src, why, sizeof why)) return oracle_missing(why);
     snprintf(tmpdir, sizeof tmpdir, "%s/tests/nn/tmp-midas", build);
     mkdir(tmpdir, 0755);
     snprintf(filled, sizeof filled, "%s/midas_filled.onnx", tmpdir);

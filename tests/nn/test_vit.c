@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "oracle.h"
 #include "nn/engine.h"
 #include "onnx_build.h"
 #include "test_files.h"
@@ -203,11 +204,8 @@ int main(void)
         snprintf(dir, sizeof dir, "/tmp/di-nn-vit-XXXXXX");
         if (!mkdtemp(dir)) return 1;
     }
-    snprintf(cmd, sizeof cmd, "bash '%s/tests/nn/ort_setup.sh' >/dev/null 2>&1", src);
-    if (system(cmd) != 0) {
-        printf("SKIP: onnxruntime-node could not be installed (npm install --ignore-scripts onnxruntime-node@1.30.0 failed); no oracle\n");
-        return SKIP;
-    }
+    char why[1200];
+    if (ort_ready(src, why, sizeof why)) return oracle_missing(why);
     snprintf(model, sizeof model, "%s/vit_block.onnx", dir);
     snprintf(xin, sizeof xin, "%s/x.npy", dir);
     snprintf(xref, sizeof xref, "%s/ref.npy", dir);

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -238,15 +239,21 @@ def case_bad_input(tmp):
     data = bytearray(open(p, "rb").read())
     data[-4:] = b"\x00\x00\xc0\x7f"  # float32 NaN
     open(p, "wb").write(bytes(data))
+    p = os.path.join(images, "demo000005_xp.npy")  # finite, but the range
+    data = bytearray(open(p, "rb").read())          # overflows float32
+    data[-8:] = struct.pack("<2f", -3e38, 3e38)
+    open(p, "wb").write(bytes(data))
     r = di(run_args(db, images))
     check(r.returncode == 1, "bad depth maps: exit %d: %s" % (r.returncode, r.stderr))
     s = summary(r.stdout)
-    check(s["ok"] == 16 and s["failed"] == 4, "summary %s" % s)
-    check("id 1, face xm: " in r.stderr and "4 faces failed" in r.stderr,
+    check(s["ok"] == 15 and s["failed"] == 5, "summary %s" % s)
+    check("id 1, face xm: " in r.stderr and "5 faces failed" in r.stderr,
           "the first failures are not named: %s" % r.stderr)
     err = errors(db)
-    check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp")}, "errors %s" % err)
+    check(set(err) == {(1, "xm"), (2, "xp"), (3, "zm"), (4, "zp"), (5, "xp")}, "errors %s" % err)
     check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
+    check("demo000005_xp.npy" in err[(5, "xp")] and "overflows float32" in err[(5, "xp")],
+          "range overflow: %s" % err[(5, "xp")])
     check(scores(db)[(5, "zp")] is not None, "good faces scored")
 
     # model mode: bad images
@@ -315,6 +322,29 @@ def case_bad_input(tmp):
         check("'..'" in err.get((1, "xm"), "") and "absolute" in err.get((2, "xm"), "")
               and "empty" in err.get((3, "xm"), ""),
               "sids outside %s: errors %s" % (args[0], err))
+
+    # symbolic links inside --images/--depth-dir are followed, wherever they
+    # lead (the folder is the user's; a sid cannot make links): a linked
+    # file and a file in a linked sub-folder are scored (README, run)
+    outdir = os.path.join(tmp, "linked-out")
+    os.makedirs(outdir, exist_ok=True)
+    for ext in ("jpg", "npy"):
+        shutil.copy(os.path.join(tmp, "secret2_xm.%s" % ext), outdir)
+    for d, dbx in ((images2, db2), (images, db)):
+        ext = "jpg" if d == images2 else "npy"
+        os.symlink(os.path.join(tmp, "secret1_xm.%s" % ext),
+                   os.path.join(d, "linked1_xm.%s" % ext))
+        os.symlink(outdir, os.path.join(d, "linkdir"))
+        dbx.execute("UPDATE panorama SET panorama_sid = 'linked1' WHERE id = 1;"
+                    "UPDATE panorama SET panorama_sid = 'linkdir/secret2' WHERE id = 2")
+    for args, dbx in ((["--images", images2, "--model", model, "--device", "cpu"], db2),
+                      (["--depth-dir", images], db)):
+        r = di(["run", "--db", dbx.url, "--faces", "xm", "--progress", "json"] + args)
+        s = summary(r.stdout)
+        check(r.returncode == 1 and s["ok"] == 2 and s["failed"] == 1,
+              "links in %s: exit %d, %s: %s" % (args[0], r.returncode, s, r.stderr))
+        err = {k: v for k, v in errors(dbx).items() if k[1] == "xm"}
+        check(set(err) == {(3, "xm")}, "links in %s: errors %s" % (args[0], err))
 
 
 def case_setup_errors(tmp):
@@ -421,12 +451,39 @@ def case_kill9(tmp):
     same_scores(scores(db), ref, "after kill -9 and rerun", tol=1e-12)
 
 
-def interrupted(tmp, name, sig, twice):
+def threads_taking_stop_signals(pid):
+    """The threads of pid, but the main one, that do not block SIGINT and
+    SIGTERM (/proc's SigBlk; the main thread unblocks them while it waits
+    for them in sigtimedwait, so it is left out)."""
+    want = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        if int(tid) == pid:
+            continue
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue  # the thread ended meanwhile
+        if int(fields["SigBlk"], 16) & want != want:
+            found.append("%s (%s)" % (tid, fields["Name"].strip()))
+    return found
+
+
+def interrupted(tmp, name, sig, twice, model=None):
     images = os.path.join(tmp, name)
     db = SqliteDB(os.path.join(tmp, name + ".db"))
     init_demo(db, images, n=16, size=64)
-    p = background_run(run_args(db, images), SLOW)
+    args = run_args(db, images)
+    if model:  # the engine's threads exist too (--threads 2: whatever the cores)
+        args = ["run", "--db", db.url, "--images", images, "--model", model, "--device",
+                "cpu", "--threads", "2", "--batch", "1", "--progress", "json"]
+    p = background_run(args, SLOW)
     wait_done(db, 4, p)
+    if model:
+        unblocked = threads_taking_stop_signals(p.pid)
+        check(not unblocked, "%s: threads other than the main one take SIGINT/SIGTERM "
+              "(a signal there kills the run without drain or summary): %s" % (name, unblocked))
     t0 = time.time()
     p.send_signal(sig)
     if twice:
@@ -486,6 +543,12 @@ def case_signals(tmp):
         check(any(v is None for v in now.values()), "%s: nothing left to do" % name)
         di_ok(run_args(db, images))
         same_scores(scores(db), ref, "%s: after the rerun" % name, tol=1e-12)
+    # model mode: the signal must reach the main thread, not one of the
+    # engine's threads (which it would kill, with no drain and no summary)
+    model = tiny_model(tmp)
+    for name, sig in (("model-int", signal.SIGINT), ("model-term", signal.SIGTERM)):
+        db, images = interrupted(tmp, name, sig, False, model)
+        check(any(v is None for v in scores(db).values()), "%s: nothing left to do" % name)
 
 
 def case_server(tmp, kind):

@@ -175,10 +175,13 @@ int di_nn_cuda_attach(di_nn_session *s, di_error *err)
 }
 
 /* A session has s->cuda set only by an attach, so the module is loaded
-** for every call below that starts from one. */
+** for every call below that starts from one. Every session is detached
+** when destroyed, CPU ones too: that must not load the module (and map
+** cudart, cuBLAS, cuDNN) into a process that never used a GPU. */
 void di_nn_cuda_detach(di_nn_session *s)
 {
-    if (module()) mod->detach(s);
+    const di_nn_cuda_hooks *m = __atomic_load_n(&mod, __ATOMIC_ACQUIRE);
+    if (m) m->detach(s);
 }
 
 int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)

@@ -1,0 +1,108 @@
+/*
+** test_start_fail.c: a thread that fails to start part-way through
+** di_pipeline_start (the system out of threads) leaves no thread behind:
+** those already started are stopped and joined before di_pipeline_start
+** returns its error, so that di_pipeline_destroy frees nothing still in use.
+**
+** For each position N (the writer, each post worker, each inference thread,
+** each decoder, the reader), config.test_fail_thread = N makes the Nth
+** pthread_create fail; the process must then have as many threads as before
+** (/proc/self/task), and the same pipeline with no failure runs to the end.
+** In depth-dir mode and in model mode (a tiny model from tiny_onnx.py).
+**
+** usage: test_start_fail PYTHON TINY_ONNX_PY  (with $DEPTHINDEX, the CLI,
+** which makes the demo database and images)
+*/
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pipeline/pipeline.h"
+
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Starts with the Nth thread failing, for N = 1, 2, ... until a start
+** succeeds (N past the last thread); returns how many positions failed. */
+static int each_position(di_pipeline_config *cfg, const char *mode)
+{
+    int failed_positions = 0;
+    for (int n = 1; n < 64; n++) {
+        cfg->test_fail_thread = n;
+        di_pipeline *p = NULL;
+        di_error err;
+        int rc = di_pipeline_create(cfg, &p, &err);
+        CHECKF(rc == DI_OK, "%s: create: %s", mode, err.msg);
+        if (rc) return failed_positions;
+        int before = count_threads();
+        rc = di_pipeline_start(p, &err);
+        if (rc == DI_OK) { /* past the last thread: runs to the end */
+            CHECKF(di_pipeline_wait(p, &err) == DI_OK, "%s: %s", mode, err.msg);
+            di_pipeline_stats s;
+            di_pipeline_get_stats(p, &s);
+            CHECKF(s.finished, "%s: not finished", mode);
+            di_pipeline_destroy(p);
+            return failed_positions;
+        }
+        failed_positions++;
+        CHECKF(strstr(err.msg, "cannot start the pipeline's threads") != NULL,
+               "%s, thread %d: %s", mode, n, err.msg);
+        int after = count_threads();
+        CHECKF(after == before, "%s, thread %d fails: %d threads before the start, "
+               "%d after its failure", mode, n, before, after);
+        di_pipeline_destroy(p);
+    }
+    CHECKF(0, "%s: the start never succeeded", mode);
+    return failed_positions;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cli = getenv("DEPTHINDEX");
+    if (argc < 3 || !cli) {
+        fprintf(stderr, "usage: test_start_fail PYTHON TINY_ONNX_PY (with $DEPTHINDEX)\n");
+        return 2;
+    }
+    char tmp[] = "/tmp/di-start-fail-XXXXXX";
+    if (!mkdtemp(tmp)) return 2;
+    char cmd[4096], url[256], images[256], model[256];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", tmp);
+    snprintf(images, sizeof images, "%s/img", tmp);
+    snprintf(model, sizeof model, "%s/tiny.onnx", tmp);
+    snprintf(cmd, sizeof cmd, "'%s' init --db '%s' --demo 2 --images '%s' --size 32 "
+             ">/dev/null && '%s' '%s' '%s' 32", cli, url, images, argv[1], argv[2], model);
+    CHECK(system(cmd) == 0);
+
+    di_pipeline_config cfg;
+    di_pipeline_config_default(&cfg);
+    cfg.store.url = url;
+    cfg.force = true;
+    cfg.workers = 3;
+
+    cfg.depth_dir = images; /* writer, 3 workers, reader */
+    CHECKF(each_position(&cfg, "depth-dir") == 5, "depth-dir: not 5 threads");
+
+    cfg.depth_dir = NULL;   /* writer, 3 workers, 2 inference, 2 decoders, reader */
+    cfg.images_dir = images;
+    cfg.model_path = model;
+    cfg.nn.device = DI_NN_CPU;
+    cfg.nn.threads = 1;
+    cfg.streams = 2;
+    cfg.decoders = 2;
+    CHECKF(each_position(&cfg, "model") == 9, "model: not 9 threads");
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0);
+    return check_summary();
+}
