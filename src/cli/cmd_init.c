@@ -74,6 +74,9 @@ static void catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Seconds of reconnect-and-retry for the inserts of --demo. */
+#define INIT_RETRY_FOR 60
+
 static int make_demo(di_store *st, const di_cli_db *db, long long n, const char *dir,
                      int size, long long seed, long long first_id)
 {
@@ -105,7 +108,10 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
         k++;
         made++;
         if (k == CHUNK || i == n - 1 || demo_signal) {
-            rc = di_store_insert_panoramas(st, ids, sidp, k, &err);
+            /* rendering may take longer than the server keeps an idle
+            ** session: reconnect and retry as run does (inserting again
+            ** leaves existing rows alone) */
+            rc = di_store_insert_panoramas_retry(st, ids, sidp, k, INIT_RETRY_FOR, NULL, &err);
             k = 0;
         }
     }
