@@ -241,7 +241,7 @@ static int check_schema(di_store *s, bool create, di_error *err)
         if (rc == DI_ESCHEMA && s->read_only && err && strstr(err->msg, "does not exist"))
             rc = DI_OK; /* nothing failed yet: nothing to count */
         static const char *const eneed[] = {"id", "face", "error", "at"};
-        for (int i = 0; rc == DI_OK && i < 4; i++)
+        for (int i = 0; rc == DI_OK && s->has_errors_table && i < 4; i++)
             if (!has_column(cs, eneed[i]))
                 rc = di_fail(err, DI_ESCHEMA, "table " ERRORS_TABLE " has no column %s",
                              eneed[i]);
