@@ -51,7 +51,12 @@ typedef struct di_store di_store;
 
 /* Connects and checks the schema: a missing table or column is DI_ESCHEMA
 ** naming it; a wrong password DI_EAUTH; an unreachable host DI_ECONN. When
-** create_schema is true the table (and depthindex_errors) are created first. */
+** create_schema is true the table (and depthindex_errors) are created first.
+** Also refused (DI_ESCHEMA, naming the column and the fix): an id column
+** that is not an integer primary key or a unique integer, and a result
+** column that is part of a key; DI_EINVAL: a result column that is the id
+** or sid column (names compared case-insensitively) or a name longer than
+** the backend allows. */
 int di_store_open(const di_store_config *cfg, bool create_schema,
                   di_store **out, di_error *err);
 void di_store_close(di_store *s);
@@ -88,7 +93,9 @@ typedef struct di_store_result {
 } di_store_result;
 
 /* Writes n results in one transaction: scores into their columns (clearing
-** any error record of that face), failures into depthindex_errors. */
+** any error record of that face), failures into depthindex_errors. Each
+** UPDATE must match exactly one row per id, else DI_EDB and nothing of the
+** transaction stays. */
 int di_store_write(di_store *s, const di_store_result *results, int n,
                    di_error *err);
 
