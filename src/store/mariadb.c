@@ -158,7 +158,8 @@ static int gave_up_fail(di_store *s, const char *what, di_error *err)
     if (s->cancel && atomic_load(s->cancel))
         return di_fail(err, DI_ECONN, "%s: stopped while waiting for the server", what);
     return di_fail(err, DI_ECONN, "%s: no answer from the server in time (%.0f s)", what,
-                   s->timeout);
+                   s->connecting && DI_STORE_CONNECT_TIMEOUT < s->timeout
+                       ? DI_STORE_CONNECT_TIMEOUT : s->timeout);
 }
 
 /* mysql_init() initialises the library on first use, which is not thread
@@ -184,7 +185,8 @@ static int maria_connect(di_store *s, di_error *err)
     }
     /* A dead server must not hang the job: bounded connect, read and write. */
     unsigned io_timeout = (unsigned)(s->timeout + 0.999);
-    unsigned connect_timeout = io_timeout < 5 ? io_timeout : 5;
+    unsigned connect_timeout = io_timeout < (unsigned)DI_STORE_CONNECT_TIMEOUT
+                                   ? io_timeout : (unsigned)DI_STORE_CONNECT_TIMEOUT;
     my_bool no = 0;
     mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
     mysql_optionsv(db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
@@ -199,6 +201,7 @@ static int maria_connect(di_store *s, di_error *err)
     ** it left as they were (di_store_write checks the count). */
     MYSQL *ok = NULL;
     bool gave_up;
+    s->connecting = true;
     NB_CALL(s, db, gave_up,
             mysql_real_connect_start(&ok, db, s->url.host, user, pw, s->url.path, port, NULL,
                                      CLIENT_FOUND_ROWS),
@@ -206,10 +209,12 @@ static int maria_connect(di_store *s, di_error *err)
     if (!ok) {
         int rc = gave_up ? gave_up_fail(s, "cannot connect", err)
                          : maria_fail(db, "cannot connect", err);
+        s->connecting = false;
         mysql_close(db);
         free(c);
         return rc;
     }
+    s->connecting = false;
     c->db = db;
     s->conn = c;
     return DI_OK;

@@ -100,7 +100,9 @@ static int pg_connect(di_store *s, di_error *err)
     if (s->has_password)
         keys[k] = "password", vals[k++] = s->password;
     char connect_timeout[16], user_timeout[24];
-    snprintf(connect_timeout, sizeof connect_timeout, "%d", s->timeout < 5 ? (int)s->timeout + 1 : 5);
+    snprintf(connect_timeout, sizeof connect_timeout, "%d",
+             s->timeout < DI_STORE_CONNECT_TIMEOUT ? (int)s->timeout + 1
+                                                   : (int)DI_STORE_CONNECT_TIMEOUT);
     snprintf(user_timeout, sizeof user_timeout, "%.0f", s->timeout * 1000);
     keys[k] = "connect_timeout", vals[k++] = connect_timeout;
     keys[k] = "application_name", vals[k++] = "depthindex";
@@ -119,7 +121,9 @@ static int pg_connect(di_store *s, di_error *err)
         free(c);
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
+    s->connecting = true;
     double end = di_store_wait_end(s);
+    s->connecting = false;
     bool late = false;
     PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
     while (PQstatus(db) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&

@@ -19,7 +19,9 @@
 
 double di_store_wait_end(di_store *s)
 {
-    double now = di_now(), end = now + s->timeout;
+    double limit = s->connecting && DI_STORE_CONNECT_TIMEOUT < s->timeout
+                       ? DI_STORE_CONNECT_TIMEOUT : s->timeout;
+    double now = di_now(), end = now + limit;
     if (s->deadline > 0 && s->deadline < end)
         end = s->deadline > now + MIN_WAIT ? s->deadline : now + MIN_WAIT;
     return end;

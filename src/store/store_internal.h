@@ -78,6 +78,7 @@ struct di_store {
     const atomic_bool *cancel;
     double deadline;
     double cancel_seen; /* when a wait first saw *cancel set (0 = not yet) */
+    bool connecting;    /* waits are for a connect: DI_STORE_CONNECT_TIMEOUT */
     /* Set by query for each result row passed to fn: bit c, column c's
     ** value was longer than the backend reads (and cut), or held a NUL byte
     ** (and was cut there). */
@@ -89,8 +90,12 @@ struct di_store {
     bool has_errors_table;
 };
 
-/* When a wait for the server that starts now must end: now + timeout,
-** capped by the deadline of a _retry call (but at least 0.5 s from now). */
+/* Seconds a connect (TCP, TLS, handshake, authentication) may take. */
+#define DI_STORE_CONNECT_TIMEOUT 10.0
+
+/* When a wait for the server that starts now must end: now + timeout (the
+** connect timeout while connecting), capped by the deadline of a _retry
+** call (but at least 0.5 s from now). */
 double di_store_wait_end(di_store *s);
 /* True when a wait that should end at *end must stop now: the time is up,
 ** or a stop was requested and its grace has passed (it then shortens *end). */

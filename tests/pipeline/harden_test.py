@@ -297,7 +297,30 @@ class FreezingProxy:
 
 
 def frozen_steps(tmp, kind, sc):
-    run_steps((frozen_retry_for, (tmp, kind, sc)), (frozen_sigint, (tmp, kind, sc)))
+    run_steps((frozen_retry_for, (tmp, kind, sc)), (frozen_sigint, (tmp, kind, sc)),
+              (frozen_connect, (tmp, kind, sc)))
+
+
+def frozen_connect(tmp, kind, sc):
+    """A server frozen before the command connects: the connect gives up
+    after its timeout (10 s), exit 2, one line."""
+    db = sc.db("frozen_connect")
+    di_ok(["init", "--db", db.url], env=db.env)
+    proxy = FreezingProxy(db.port)
+    proxy.frozen.set()
+    try:
+        url = db.url.replace(":%s/" % db.port, ":%d/" % proxy.port)
+        t0 = time.time()
+        try:
+            line = one_line_exit2(["status", "--db", url], env=db.env)
+        except subprocess.TimeoutExpired:
+            raise Fail("status on a frozen server still waits after 120 s")
+        took = time.time() - t0
+        print("frozen %s, connect: status gave up after %.1f s: %s" % (kind, took, line))
+        check(8 <= took <= 16, "connect to a frozen server gave up after %.1f s" % took)
+        check("connect" in line, "connect: %r" % line)
+    finally:
+        proxy.close()
 
 
 def frozen_retry_for(tmp, kind, sc):
