@@ -27,8 +27,10 @@ while read -r kind base mport pport lock; do
       continue
     fi
   fi
-  if "$here/server.sh" stop-if-owner "$kind" "$run" >/dev/null 2>&1 &&
-     [ ! -e "/tmp/di-test-db-$kind-$port.owner" ]; then
+  if ! "$here/server.sh" status "$kind" >/dev/null 2>&1; then
+    rm -f "/tmp/di-test-db-$kind-$port.owner" # stopped already (store-servers-stop)
+  elif "$here/server.sh" stop-if-owner "$kind" "$run" >/dev/null 2>&1 &&
+       [ ! -e "/tmp/di-test-db-$kind-$port.owner" ]; then
     echo "teardown: stopped the $kind test server on port $port"
   fi
   if "$here/server.sh" status "$kind" >/dev/null 2>&1 &&
