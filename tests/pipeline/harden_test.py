@@ -298,7 +298,35 @@ class FreezingProxy:
 
 def frozen_steps(tmp, kind, sc):
     run_steps((frozen_retry_for, (tmp, kind, sc)), (frozen_sigint, (tmp, kind, sc)),
-              (frozen_connect, (tmp, kind, sc)))
+              (frozen_connect, (tmp, kind, sc)), (stop_while_retrying, (tmp, kind, sc)))
+
+
+def stop_while_retrying(tmp, kind, sc):
+    """The server goes away (connections reset, new ones refused) and the
+    reader retries; Ctrl-C then ends the run at once, exit 130. Under
+    ThreadSanitizer this is where a stop flag read without atomics in the
+    retry loop shows as a data race (the test checks stderr for reports)."""
+    images = os.path.join(tmp, "img-retrying")
+    db = sc.db("stop_retrying")
+    init_demo(db, images, n=12, size=64)
+    proxy = FreezingProxy(db.port)
+    try:
+        url = db.url.replace(":%s/" % db.port, ":%d/" % proxy.port)
+        p = background_run(["run", "--db", url, "--depth-dir", images, "--progress", "json"],
+                           dict(db.env, DEPTHINDEX_TEST_READ_DELAY_MS="400",
+                                DEPTHINDEX_TEST_PAGE_ROWS="1"))
+        wait_done(db, 4, p)
+    finally:
+        proxy.close()
+    time.sleep(1.5)  # the reader and the writer now reconnect with backoff
+    check(p.poll() is None, "the run ended before the signal")
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    took = time.time() - t0
+    sanitizer_check(err, "stop while retrying")
+    check(p.returncode == 130, "stop while retrying: exit %d: %s" % (p.returncode, err[-2000:]))
+    check(took <= 1.8, "Ctrl-C while retrying took %.1f s" % took)
 
 
 def frozen_connect(tmp, kind, sc):
