@@ -52,11 +52,17 @@ exec 9>"$work/lock"
 flock -s 9
 DI_TEST_RUN_ID=runC DI_TEST_REGISTRY=$work/regC DI_TEST_SHARED_LOCK=$work/lock \
   "$server" start "$kind" || fail "reuse by run C"
-out=$("$here/teardown.sh" "$work/regC" runC)
+out=$(DI_TEST_TEARDOWN_WAIT=1 "$here/teardown.sh" "$work/regC" runC)
 "$server" status "$kind" || fail "teardown stopped a server while its lock was held"
 echo "$out" | grep -q "in use" || fail "teardown did not say why it left the server: $out"
+# a holder that lets go after 2 s: teardown waits for it, then stops
+flock -s "$work/lock" sleep 2 &
+holder=$!
 exec 9>&-
+sleep 0.3
 out=$("$here/teardown.sh" "$work/regC" runC) || fail "teardown of run C: $out"
+wait $holder
+echo "$out" | grep -q "waiting" || fail "teardown did not wait for the lock: $out"
 "$server" status "$kind" && fail "run C's teardown left its server running: $out"
 echo "$out" | grep -q "stopped" || fail "teardown said nothing: $out"
 echo ok

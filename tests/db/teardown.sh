@@ -6,12 +6,16 @@
 # only when RUN_ID is still the last run that started or reused it, and, for
 # a server shared under a lock (the pipeline tests' fixed ports), only when
 # nobody holds that lock: another checkout's run that is using it, or about
-# to, records itself and stops it at its own end. Prints what it stopped;
-# exits 1 when a server of this run is still answering afterwards.
+# to, records itself and stops it at its own end; teardown waits for that
+# lock up to DI_TEST_TEARDOWN_WAIT seconds [90] (a test run of a checkout
+# that does not record itself yet would leave the server to nobody). Prints
+# what it stopped; exits 1 when a server of this run is still answering
+# afterwards.
 set -uo pipefail
 registry=${1:?registry file}
 run=${2:?run id}
 here=$(cd "$(dirname "$0")" && pwd)
+wait_s=${DI_TEST_TEARDOWN_WAIT:-90}
 [ -s "$registry" ] || exit 0
 status=0
 while read -r kind base mport pport lock; do
@@ -22,9 +26,12 @@ while read -r kind base mport pport lock; do
   if [ "$lock" != none ]; then
     exec 8>"$lock"
     if ! flock -n -x 8; then
-      echo "teardown: $kind on port $port is in use by another test run; left to it"
-      exec 8>&-
-      continue
+      echo "teardown: $kind on port $port is in use by another test run; waiting up to ${wait_s} s"
+      if ! flock -w "$wait_s" -x 8; then
+        echo "teardown: $kind on port $port is still in use by another test run; left to it"
+        exec 8>&-
+        continue
+      fi
     fi
   fi
   if ! "$here/server.sh" status "$kind" >/dev/null 2>&1; then
