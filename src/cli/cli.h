@@ -36,7 +36,13 @@ int di_cmd_report(int argc, char **argv);
 ** database URLs from the process's command line. */
 void di_cli_prepare_process(int argc, char **argv);
 
-/* Prints "depthindex: message" on stderr (one line). */
+/* Copies text for a terminal: control characters as \xNN (a value from a
+** database or a file cannot drive the terminal), and a text longer than
+** about 500 bytes cut in the middle with " ... ". out_size >= 2100 holds
+** any result. */
+void di_cli_escape(const char *in, char *out, size_t out_size);
+/* Prints "depthindex: message" on stderr (one line), escaped and bounded as
+** di_cli_escape does. */
 void di_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is -h or --help. */
 int di_cli_wants_help(int argc, char **argv);

@@ -117,9 +117,11 @@ int di_cmd_infer(int argc, char **argv)
     di_error err;
     di_error_clear(&err);
     di_tensor x = {0};
+    /* What cannot start (an unreadable input, a corrupt or unsupported
+    ** model, shapes that do not fit) is a setup error, exit 2, as in run. */
     if (di_npy_read_tensor(input, &x, &err)) {
         di_cli_error("%s", err.msg);
-        return DI_EXIT_SOME_FAILED;
+        return DI_EXIT_USAGE;
     }
     di_nn_options opt;
     di_nn_options_default(&opt);
@@ -132,6 +134,7 @@ int di_cmd_infer(int argc, char **argv)
     int status = DI_EXIT_SOME_FAILED;
     float *y = NULL;
     double *times = NULL;
+    status = DI_EXIT_USAGE;
     if (di_nn_session_create(model, &opt, &s, &err)) {
         di_cli_error("%s", err.msg);
         goto done;
@@ -148,6 +151,7 @@ int di_cmd_infer(int argc, char **argv)
         di_cli_error("%s: shape %s does not fit the model's input N x %d x %d x %d", input, got, c, h, w);
         goto done;
     }
+    status = DI_EXIT_SOME_FAILED; /* from here on, the run itself failed */
     int batch = (int)x.dims[0];
     int64_t od[8];
     int ond;

@@ -74,6 +74,9 @@ static void catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Seconds of reconnect-and-retry for the inserts of --demo. */
+#define INIT_RETRY_FOR 60
+
 static int make_demo(di_store *st, const di_cli_db *db, long long n, const char *dir,
                      int size, long long seed, long long first_id)
 {
@@ -94,6 +97,10 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
         di_fail(&err, rc, "out of memory for a %dx%d face", size, size);
     int k = 0;
     long long made = 0;
+    /* test only: a pause after each panorama, so that a test can make the
+    ** connection sit idle longer than the server allows */
+    const char *delay_env = getenv("DEPTHINDEX_TEST_RENDER_DELAY_MS");
+    double delay = delay_env ? atof(delay_env) / 1000.0 : 0;
     catch_stop_signals();
     for (long long i = 0; i < n && !rc && !demo_signal; i++) {
         ids[k] = first_id + i;
@@ -102,10 +109,15 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
         rc = render_panorama(dir, sids[k], (uint64_t)(seed + i), db, size, depth, rgb, &err);
         if (rc)
             break;
+        if (delay > 0)
+            di_sleep(delay);
         k++;
         made++;
         if (k == CHUNK || i == n - 1 || demo_signal) {
-            rc = di_store_insert_panoramas(st, ids, sidp, k, &err);
+            /* rendering may take longer than the server keeps an idle
+            ** session: reconnect and retry as run does (inserting again
+            ** leaves existing rows alone) */
+            rc = di_store_insert_panoramas_retry(st, ids, sidp, k, INIT_RETRY_FOR, NULL, &err);
             k = 0;
         }
     }

@@ -563,9 +563,12 @@ int di_cmd_run(int argc, char **argv)
                         "(depthindex status counts them)%s\n",
                 (long long)s.failed, s.failed == 1 ? "" : "s",
                 n ? "; the first:" : "");
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            char text[2200]; /* the reason may hold a sid from the database */
+            di_cli_escape(first[i].error, text, sizeof text);
             fprintf(stderr, "  id %lld, face %s: %s\n", (long long)first[i].id,
-                    o.cfg.store.faces[first[i].face], first[i].error);
+                    o.cfg.store.faces[first[i].face], text);
+        }
     }
     di_pipeline_destroy(p);
     if (rc)

@@ -89,6 +89,42 @@ static void panel_path(const char *dir, const char *path, char *out,
     snprintf(out, size, "%s/%.*s.png", dir, len, base);
 }
 
+typedef struct panel_name {
+    char path[4096];
+    const char *file;
+} panel_name;
+
+static int panel_cmp(const void *a, const void *b)
+{
+    return strcmp(((const panel_name *)a)->path, ((const panel_name *)b)->path);
+}
+
+/* Two inputs with one base name (a/x.npy, b/x.png) would write one picture
+** over the other: refused before anything is scored. */
+static int check_panel_names(const char *dir, char **files, int n)
+{
+    panel_name *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        di_cli_error("score: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        panel_path(dir, files[i], v[i].path, sizeof v[i].path);
+        v[i].file = files[i];
+    }
+    qsort(v, (size_t)n, sizeof *v, panel_cmp);
+    int rc = 0;
+    for (int i = 1; i < n && !rc; i++)
+        if (strcmp(v[i - 1].path, v[i].path) == 0) {
+            di_cli_error("score: --save-maps: %s and %s would both write %s (give files "
+                         "with different names, or score them in separate runs)",
+                         v[i - 1].file, v[i].file, v[i].path);
+            rc = -1;
+        }
+    free(v);
+    return rc;
+}
+
 int di_cmd_score(int argc, char **argv)
 {
     di_feature_params p;
@@ -184,6 +220,8 @@ int di_cmd_score(int argc, char **argv)
                      "--help)");
         rc_usage = DI_EXIT_USAGE;
     }
+    if (rc_usage < 0 && maps_dir && check_panel_names(maps_dir, files, nfiles))
+        rc_usage = DI_EXIT_USAGE;
     if (rc_usage < 0 && maps_dir) {
         di_error derr;
         if (di_make_dirs(maps_dir, &derr)) {

@@ -42,6 +42,7 @@ int di_cmd_status(int argc, char **argv)
     di_error err = {0};
     di_store *st = NULL;
     di_store_counts c;
+    db.store.read_only = true; /* only counts: works on a file we may not write */
     if (di_store_open(&db.store, false, &st, &err) || di_store_count(st, &c, &err)) {
         di_cli_db_error(&db, err.msg);
         di_store_close(st);

@@ -20,14 +20,53 @@ static const di_command commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Where a long message is cut: the first and the last bytes stay (the
+** start says what, the end usually why). */
+#define MSG_HEAD 360
+#define MSG_TAIL 160
+
+/* Moves p back to the start of a UTF-8 character. */
+static size_t char_start(const char *s, size_t p)
+{
+    while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80)
+        p--;
+    return p;
+}
+
+void di_cli_escape(const char *in, char *out, size_t out_size)
+{
+    size_t n = strlen(in), o = 0;
+    char cut[MSG_HEAD + MSG_TAIL + 16];
+    if (n > MSG_HEAD + MSG_TAIL + 5) {
+        size_t head = char_start(in, MSG_HEAD), tail = char_start(in, n - MSG_TAIL);
+        memcpy(cut, in, head);
+        memcpy(cut + head, " ... ", 5);
+        size_t rest = n - tail; /* MSG_TAIL and at most 3 bytes of a character */
+        memcpy(cut + head + 5, in + tail, rest);
+        cut[head + 5 + rest] = '\0';
+        in = cut;
+    }
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < out_size; p++) {
+        if (*p < 0x20 || *p == 0x7F)
+            o += (size_t)snprintf(out + o, out_size - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    out[o < out_size ? o : out_size - 1] = '\0';
+}
+
 void di_cli_error(const char *fmt, ...)
 {
+    /* Messages carry values from outside (database rows and errors, file
+    ** names, option values): escaped and bounded before they reach the
+    ** terminal. */
+    char msg[16384], out[4 * (MSG_HEAD + MSG_TAIL + 16)];
     va_list ap;
     va_start(ap, fmt);
-    fputs("depthindex: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    di_cli_escape(msg, out, sizeof out);
+    fprintf(stderr, "depthindex: %s\n", out);
 }
 
 int di_cli_wants_help(int argc, char **argv)

@@ -99,6 +99,10 @@ static int parse_faces(di_cli_db *db, const char *text)
             di_cli_error("--faces: at most %d faces", DI_STORE_MAX_FACES);
             return -1;
         }
+        if (strlen(tok) > 64) {
+            di_cli_error("--faces: '%.40s...' is too long (64 max)", tok);
+            return -1;
+        }
         if (!di_ident_valid(tok)) {
             di_cli_error("--faces: '%s' is not a plain name (letters, digits, _)", tok);
             return -1;
@@ -127,6 +131,10 @@ int di_cli_db_option(di_cli_db *db, int argc, char **argv, int *i)
     else if ((v = di_opt_value(argc, argv, i, "--password-file", &bad)))
         db->password_file = v;
     else if ((v = di_opt_value(argc, argv, i, "--table", &bad))) {
+        if (strlen(v) > 64) {
+            di_cli_error("--table: '%.40s...' is too long (64 max)", v);
+            return -1;
+        }
         if (!di_ident_valid(v)) {
             di_cli_error("--table: '%s' is not a plain name (letters, digits, _)", v);
             return -1;

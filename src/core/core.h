@@ -73,6 +73,9 @@ int di_queue_push(di_queue *q, void *item);
 void *di_queue_pop(di_queue *q);
 /* Non-blocking pop: NULL when empty. */
 void *di_queue_try_pop(di_queue *q);
+/* Waits at most `seconds` for an item. NULL when none came in time or the
+** queue is closed and drained (then *closed is true). */
+void *di_queue_pop_timed(di_queue *q, double seconds, bool *closed);
 /* After close, pushes fail and pops drain what is left then return NULL. */
 void di_queue_close(di_queue *q);
 size_t di_queue_length(di_queue *q);

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct di_queue {
     pthread_mutex_t lock;
@@ -29,7 +30,12 @@ di_queue *di_queue_create(size_t capacity)
     }
     q->capacity = capacity;
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
+    /* not_empty runs on the monotonic clock, for di_queue_pop_timed */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->not_empty, &attr);
+    pthread_condattr_destroy(&attr);
     pthread_cond_init(&q->not_full, NULL);
     return q;
 }
@@ -76,6 +82,29 @@ void *di_queue_pop(di_queue *q)
     while (q->count == 0 && !q->closed)
         pthread_cond_wait(&q->not_empty, &q->lock);
     void *item = q->count ? take_locked(q) : NULL;
+    pthread_mutex_unlock(&q->lock);
+    return item;
+}
+
+void *di_queue_pop_timed(di_queue *q, double seconds, bool *closed)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    if (seconds > 0) {
+        double whole = (double)(time_t)seconds;
+        until.tv_sec += (time_t)seconds;
+        until.tv_nsec += (long)((seconds - whole) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&q->lock);
+    while (q->count == 0 && !q->closed && seconds > 0)
+        if (pthread_cond_timedwait(&q->not_empty, &q->lock, &until) != 0)
+            break; /* timed out */
+    void *item = q->count ? take_locked(q) : NULL;
+    *closed = !item && q->closed;
     pthread_mutex_unlock(&q->lock);
     return item;
 }

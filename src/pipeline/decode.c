@@ -115,9 +115,12 @@ void *di_decoder_main(void *arg)
         float *dst = b->input + (size_t)slot * chw;
         double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
         di_error e = {0};
-        int rc = scratch ? decode_one(p, it, dst, scratch, &e)
-                         : di_fail(&e, DI_ENOMEM, "out of memory for decoding");
-        if (rc) {
+        int rc = !it->ok ? DI_EINVAL /* failed already (its sid), keeps its reason */
+                 : scratch ? decode_one(p, it, dst, scratch, &e)
+                           : di_fail(&e, DI_ENOMEM, "out of memory for decoding");
+        if (rc && !it->ok) {
+            memset(dst, 0, chw * sizeof *dst);
+        } else if (rc) {
             di_item_fail(it, e.msg);
             memset(dst, 0, chw * sizeof *dst);
         }

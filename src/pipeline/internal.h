@@ -76,9 +76,10 @@ struct di_pipeline {
                                 ** inference threads run nothing more */
     atomic_bool done; /* set by the writer, last to end, after t_end */
 
-    /* The store's retry loops poll these (its API takes volatile bool *). */
-    volatile bool stop;        /* the reader stops producing */
-    volatile bool never;       /* stays false: the writer always flushes */
+    /* The reader stops producing; the store's retry loops and waits of the
+    ** reader and the writer watch it too (a frozen server is given up soon
+    ** after a stop, DI_STORE_STOP_GRACE). */
+    atomic_bool stop;
     atomic_bool stopping;
 
     atomic_llong queued, ok, failed, scored;
@@ -106,11 +107,9 @@ struct di_pipeline {
     di_error fatal;
 };
 
-/* The stop flag is read with an atomic load here (the store's retry loops
-** poll it through its volatile pointer) and set with an atomic store. */
 static inline bool di_pipe_stopped(di_pipeline *p)
 {
-    return __atomic_load_n(&p->stop, __ATOMIC_SEQ_CST);
+    return atomic_load(&p->stop);
 }
 
 /* Records the first fatal error and stops the reader. */

@@ -49,7 +49,7 @@ void di_pipe_fatal(di_pipeline *p, const di_error *e)
         p->fatal = *e;
     }
     pthread_mutex_unlock(&p->fatal_lock);
-    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
+    atomic_store(&p->stop, true);
     atomic_store(&p->stopping, true);
 }
 
@@ -491,7 +491,7 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
 
 void di_pipeline_stop(di_pipeline *p)
 {
-    __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
+    atomic_store(&p->stop, true);
     atomic_store(&p->stopping, true);
 }
 

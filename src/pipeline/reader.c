@@ -53,6 +53,11 @@ static void emit(reader *r, const di_store_row *row, int face)
     it->full_w = it->full_h = 0;
     it->ok = true;
     it->error[0] = '\0';
+    /* a sid that cannot be used fails this face, recorded; the run goes on */
+    if (row->sid_problem == DI_SID_TOO_LONG)
+        di_item_fail(it, "panorama_sid is longer than 255 bytes (refused)");
+    else if (row->sid_problem == DI_SID_NUL)
+        di_item_fail(it, "panorama_sid contains a NUL byte (refused, not truncated)");
     atomic_fetch_add(&p->queued, 1);
     r->produced++;
     if (p->model_mode) {
@@ -107,7 +112,7 @@ void *di_reader_main(void *arg)
         di_fail(&e, DI_ENOMEM, "out of memory for a page of rows");
         di_pipe_fatal(p, &e);
     } else if (!di_pipe_stopped(p)) {
-        fetch(&r, 0, cur, &ncur);
+        fetch(&r, DI_STORE_FIRST_ID, cur, &ncur);
     }
     bool limit_hit = false;
     while (ncur > 0 && !di_pipe_stopped(p) && !limit_hit) {

@@ -5,7 +5,9 @@
 ** idempotent, so replaying a transaction whose COMMIT was lost with the
 ** connection writes the same values again. If the database stays away past
 ** db_retry_for, the run stops: what was committed stays, the rest is
-** counted as skipped. */
+** counted as skipped. After a stop request the writer still flushes what
+** comes, unless the database does not answer: then it gives up within
+** DI_STORE_STOP_GRACE seconds rather than hold the stop up. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -41,9 +43,14 @@ static void flush(writer *w)
         double t0 = di_pipe_begin(p, DI_STAGE_WRITE);
         di_error e = {0};
         int rc = di_store_write_retry(p->write_store, w->buf, w->n,
-                                      p->cfg.db_retry_for, &p->never, &e);
+                                      p->cfg.db_retry_for, &p->stop, &e);
         di_pipe_end(p, DI_STAGE_WRITE, t0);
-        if (rc) {
+        if (rc == DI_EINTR) {
+            /* stopped while the database did not answer: these results are
+            ** not written (a rerun redoes them), and the run ends as
+            ** interrupted, not as a database error */
+            w->dead = true;
+        } else if (rc) {
             di_error_prefix(&e, "%s: writing results to table %s",
                             di_store_where(p->write_store), p->cfg.store.table);
             di_pipe_fatal(p, &e);
@@ -93,14 +100,15 @@ void *di_writer_main(void *arg)
             if (!r)
                 break;
         } else {
-            r = di_queue_try_pop(p->write_q);
+            /* a group is open: wait for more until its time is up (a
+            ** condition variable, not polling), then write it */
+            double left = w.first + p->cfg.write_seconds - di_now();
+            bool closed = false;
+            r = di_queue_pop_timed(p->write_q, left, &closed);
             if (!r) {
-                /* every post worker has ended: nothing more will come */
-                bool last = atomic_load(&p->live_workers) == 0;
-                if (last || di_now() - w.first >= p->cfg.write_seconds)
-                    flush(&w);
-                else
-                    di_sleep(0.002);
+                flush(&w);
+                if (closed)
+                    break; /* every post worker has ended */
                 continue;
             }
         }

@@ -100,7 +100,9 @@ static int pg_connect(di_store *s, di_error *err)
     if (s->has_password)
         keys[k] = "password", vals[k++] = s->password;
     char connect_timeout[16], user_timeout[24];
-    snprintf(connect_timeout, sizeof connect_timeout, "%d", s->timeout < 5 ? (int)s->timeout + 1 : 5);
+    snprintf(connect_timeout, sizeof connect_timeout, "%d",
+             s->timeout < DI_STORE_CONNECT_TIMEOUT ? (int)s->timeout + 1
+                                                   : (int)DI_STORE_CONNECT_TIMEOUT);
     snprintf(user_timeout, sizeof user_timeout, "%.0f", s->timeout * 1000);
     keys[k] = "connect_timeout", vals[k++] = connect_timeout;
     keys[k] = "application_name", vals[k++] = "depthindex";
@@ -111,16 +113,41 @@ static int pg_connect(di_store *s, di_error *err)
     keys[k] = "keepalives_count", vals[k++] = "3";
     keys[k] = "tcp_user_timeout", vals[k++] = user_timeout;
     keys[k] = NULL, vals[k] = NULL;
-    PGconn *db = PQconnectdbParams(keys, vals, 0);
+    /* Connecting without blocking, so that the wait ends at the deadline of
+    ** a retry window or soon after a stop (connect_timeout stays as the
+    ** library's own bound). */
+    PGconn *db = PQconnectStartParams(keys, vals, 0);
     if (!db) {
         free(c);
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
-    if (PQstatus(db) != CONNECTION_OK) {
+    s->connecting = true;
+    double end = di_store_wait_end(s);
+    s->connecting = false;
+    bool late = false;
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    while (PQstatus(db) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+           ps != PGRES_POLLING_FAILED) {
+        if (di_store_wait_over(s, &end)) {
+            late = true;
+            break;
+        }
+        double left = end - di_now();
+        struct pollfd pfd = {.fd = PQsocket(db),
+                             .events = ps == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int pr = poll(&pfd, 1, (int)((left < 0.1 ? left : 0.1) * 1000) + 1);
+        if (pr > 0 || (pr < 0 && errno != EINTR))
+            ps = PQconnectPoll(db);
+    }
+    if (late || PQstatus(db) != CONNECTION_OK) {
         char line[400];
         first_line(PQerrorMessage(db), line, sizeof line);
-        int rc = di_fail(err, connect_status(db, PQerrorMessage(db)), "cannot connect: %s",
-                         line);
+        int rc = late ? di_fail(err, DI_ECONN, "cannot connect: %s",
+                                s->cancel && atomic_load(s->cancel)
+                                    ? "stopped while waiting for the server"
+                                    : "no answer from the server in time")
+                      : di_fail(err, connect_status(db, PQerrorMessage(db)),
+                                "cannot connect: %s", line);
         PQfinish(db);
         free(c);
         return rc;
@@ -128,6 +155,8 @@ static int pg_connect(di_store *s, di_error *err)
     /* Library code never prints: drop the server's notices (for example
     ** "relation already exists, skipping"). */
     PQsetNoticeProcessor(db, ignore_notice, NULL);
+    /* sending never blocks either: pg_answer flushes what is left */
+    PQsetnonblocking(db, 1);
     c->db = db;
     s->conn = c;
     return DI_OK;
@@ -155,25 +184,35 @@ static void pg_disconnect(di_store *s);
 static PGresult *pg_answer(di_store *s, bool sent, const char *what, di_error *err)
 {
     pg_conn *c = s->conn;
-    double end = di_now() + s->timeout;
+    double end = di_store_wait_end(s);
     PGresult *keep = NULL;
     const char *why = NULL;
     bool late = false;
     if (!sent)
         why = "could not send";
+    int flushing = sent ? 1 : 0; /* 1 while PQflush has more to send */
     while (!why) {
-        while (!why && PQisBusy(c->db)) {
-            double left = end - di_now();
-            if (left <= 0) {
+        while (!why && (flushing || PQisBusy(c->db))) {
+            if (di_store_wait_over(s, &end)) {
                 why = "no answer in time";
                 late = true;
                 break;
             }
-            struct pollfd pfd = {.fd = PQsocket(c->db), .events = POLLIN};
-            int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+            if (flushing && (flushing = PQflush(c->db)) < 0) {
+                why = "could not send";
+                break;
+            }
+            if (!flushing && !PQisBusy(c->db))
+                break;
+            double left = end - di_now();
+            struct pollfd pfd = {.fd = PQsocket(c->db),
+                                 .events = POLLIN | (flushing ? POLLOUT : 0)};
+            /* slices of 0.1 s: a stop request is seen that soon */
+            int pr = poll(&pfd, 1, (int)((left < 0.1 ? left : 0.1) * 1000) + 1);
             if (pr < 0 && errno != EINTR)
                 why = "poll failed";
-            else if (pr > 0 && !PQconsumeInput(c->db))
+            else if (pr > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) &&
+                     !PQconsumeInput(c->db))
                 why = "connection lost";
         }
         if (why)
@@ -191,8 +230,11 @@ static PGresult *pg_answer(di_store *s, bool sent, const char *what, di_error *e
     PQclear(keep);
     char line[400];
     first_line(PQerrorMessage(c->db), line, sizeof line);
-    if (late)
-        di_fail(err, DI_ECONN, "%s: no answer from the server in %.0f s", what, s->timeout);
+    if (late && s->cancel && atomic_load(s->cancel))
+        di_fail(err, DI_ECONN, "%s: stopped while waiting for the server", what);
+    else if (late)
+        di_fail(err, DI_ECONN, "%s: no answer from the server in time (%.0f s)", what,
+                s->timeout);
     else
         di_fail(err, DI_ECONN, "%s: %s%s%s", what, why, line[0] ? ": " : "", line);
     pg_disconnect(s);
@@ -295,6 +337,9 @@ static int pg_query(di_store *s, const char *sql, int np, const di_param *p, di_
     }
     ExecStatusType st = PQresultStatus(r);
     int rc = DI_OK;
+    const char *tuples = PQcmdTuples(r);
+    s->changes = tuples && tuples[0] ? strtoll(tuples, NULL, 10) : -1;
+    s->row_cut = s->row_nul = 0; /* PostgreSQL text holds no NUL; values come whole */
     if (st == PGRES_TUPLES_OK) {
         if (fn)
             rc = pg_rows(r, fn, ctx, err);

@@ -31,10 +31,14 @@ static int fetch_row(void *ctx, int ncols, const char *const *vals, di_error *er
     di_store_row *r = &fc->rows[fc->n];
     r->id = strtoll(vals[0], NULL, 10);
     const char *sid = vals[1] ? vals[1] : "";
-    if (strlen(sid) >= sizeof r->sid)
-        return di_fail(err, DI_EDB, "%s id %lld: %s is longer than %d bytes", fc->s->table,
-                       (long long)r->id, fc->s->sid_col, DI_STORE_SID_MAX - 1);
-    strcpy(r->sid, sid);
+    /* A sid that cannot name a file is that row's problem, not the job's:
+    ** its faces fail (recorded) and the keyset goes on past it. */
+    r->sid_problem = DI_SID_OK;
+    if ((fc->s->row_cut & 2u) || strlen(sid) >= sizeof r->sid)
+        r->sid_problem = DI_SID_TOO_LONG;
+    else if (fc->s->row_nul & 2u)
+        r->sid_problem = DI_SID_NUL;
+    strcpy(r->sid, r->sid_problem ? "" : sid);
     r->pending = 0;
     for (int f = 0; f < fc->s->nfaces; f++)
         if (fc->force || (vals[2 + f] && vals[2 + f][0] == '1'))
@@ -63,7 +67,8 @@ int di_store_fetch_pending(di_store *s, int64_t after_id, int max_rows, bool for
     di_sql_ident(s, s->table);
     di_sql_add(s, " WHERE ");
     di_sql_ident(s, s->id_col);
-    di_sql_add(s, " > ");
+    /* from the start: >= the smallest id there is, so that no id is below */
+    di_sql_add(s, after_id == DI_STORE_FIRST_ID ? " >= " : " > ");
     di_sql_param(s, DI_P_INT);
     if (!force) {
         di_sql_add(s, " AND (");
@@ -153,6 +158,16 @@ static int write_scores(di_store *s, int face, const item *it, int n,
         rc = s->ops->query(s, s->sql, np, p, NULL, NULL, err);
     if (rc)
         return rc;
+    /* Every id must have matched one row: an id that matched none (a row
+    ** deleted meanwhile, an id that is not an integer) or several (ids not
+    ** unique) would be a score counted as written that is not, or written
+    ** where it does not belong. The transaction is rolled back. */
+    if (s->changes >= 0 && s->changes != n)
+        return di_fail(err, DI_EDB,
+                       "table %s: writing %d scores of face %s matched %lld rows: the %s "
+                       "column must be an integer primary key (or unique integer) and the "
+                       "rows must stay while the job runs (nothing of this batch was written)",
+                       s->table, n, s->faces[face], (long long)s->changes, s->id_col);
     /* The face succeeded: its error record, if any, goes. */
     di_sql_reset(s);
     di_sql_add(s, "DELETE FROM " ERRORS_TABLE " WHERE face = ");
@@ -384,7 +399,7 @@ int di_store_count(di_store *s, di_store_counts *out, di_error *err)
     int rc = di_sql_check(s, err);
     if (rc == DI_OK)
         rc = s->ops->query(s, s->sql, 0, NULL, count_main, out, err);
-    if (rc == DI_OK) {
+    if (rc == DI_OK && s->has_errors_table) {
         count_err_ctx ce = {s, out};
         rc = s->ops->query(s, "SELECT face, COUNT(*) FROM " ERRORS_TABLE " GROUP BY face", 0,
                            NULL, count_errors, &ce, err);

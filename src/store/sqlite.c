@@ -60,7 +60,8 @@ static int sqlite_connect(di_store *s, di_error *err)
     sqlite_conn *c = calloc(1, sizeof *c);
     if (!c)
         return di_fail(err, DI_ENOMEM, "out of memory");
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int flags = (s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                SQLITE_OPEN_NOMUTEX;
     if (s->create)
         flags |= SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(s->url.path, &c->db, flags, NULL);
@@ -87,6 +88,10 @@ static int sqlite_connect(di_store *s, di_error *err)
     ** and the process's memory then does not grow with the table. */
     const char *setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                         " PRAGMA cache_size=-512;";
+    /* Read-only (status): a file that may not be written, or belongs to
+    ** someone else, keeps its journal mode. */
+    if (s->read_only)
+        setup = "PRAGMA cache_size=-512;";
     char *msg = NULL;
     rc = sqlite3_exec(c->db, setup, NULL, NULL, &msg);
     sqlite3_free(msg);
@@ -164,10 +169,14 @@ static int sqlite_query(di_store *s, const char *sql, int np, const di_param *p,
     }
     int status = DI_OK;
     const char *vals[2 + DI_STORE_MAX_FACES + 8];
+    s->changes = -1;
     for (;;) {
         rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        if (rc == SQLITE_DONE) {
+            if (!sqlite3_stmt_readonly(st))
+                s->changes = sqlite3_changes64(c->db);
             break;
+        }
         if (rc != SQLITE_ROW) {
             /* sqlite3_reset returns the statement's real error code */
             rc = sqlite3_reset(st);
@@ -177,8 +186,13 @@ static int sqlite_query(di_store *s, const char *sql, int np, const di_param *p,
         int n = sqlite3_column_count(st);
         if (n > (int)(sizeof vals / sizeof vals[0]))
             n = (int)(sizeof vals / sizeof vals[0]);
-        for (int i = 0; i < n; i++)
+        s->row_cut = s->row_nul = 0;
+        for (int i = 0; i < n; i++) {
             vals[i] = (const char *)sqlite3_column_text(st, i);
+            /* a text or blob with a NUL byte inside would read as shorter */
+            if (vals[i] && strlen(vals[i]) != (size_t)sqlite3_column_bytes(st, i))
+                s->row_nul |= 1u << i;
+        }
         if (fn && (status = fn(ctx, n, vals, err)) != DI_OK)
             break;
     }

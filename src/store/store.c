@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const default_faces[] = {"xm", "xp", "zm", "zp"};
 
@@ -68,6 +69,9 @@ int di_store_finish(di_store *s, int rc, di_error *err)
 
 static int copy_ident(char *dst, const char *src, const char *what, di_error *err)
 {
+    if (src && strlen(src) > DI_IDENT_MAX - 1)
+        return di_fail(err, DI_EINVAL, "%s '%.40s...' is too long (%d max)", what, src,
+                       DI_IDENT_MAX - 1);
     if (!di_ident_valid(src))
         return di_fail(err, DI_EINVAL,
                        "%s '%.64s' is not a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*, "
@@ -120,12 +124,19 @@ static int configure(di_store *s, const di_store_config *cfg, di_error *err)
         if ((rc = copy_ident(s->faces[f], faces[f], "face name", err)) ||
             (rc = face_column(pattern, faces[f], s->cols[f], err)))
             return rc;
+        /* Names compared as the databases do: case-insensitively (quoted
+        ** names in PostgreSQL are not, but refusing there too is safe). */
         for (int g = 0; g < f; g++)
-            if (strcmp(s->faces[g], s->faces[f]) == 0)
-                return di_fail(err, DI_EINVAL, "face %s is listed twice", s->faces[f]);
-        if (strcmp(s->cols[f], s->id_col) == 0 || strcmp(s->cols[f], s->sid_col) == 0)
-            return di_fail(err, DI_EINVAL, "face column %s is also the id or sid column",
-                           s->cols[f]);
+            if (strcasecmp(s->faces[g], s->faces[f]) == 0 ||
+                strcasecmp(s->cols[g], s->cols[f]) == 0)
+                return di_fail(err, DI_EINVAL, "face %s is listed twice (or two faces "
+                               "share column %s)", s->faces[f], s->cols[f]);
+        if (strcasecmp(s->cols[f], s->id_col) == 0 || strcasecmp(s->cols[f], s->sid_col) == 0)
+            return di_fail(err, DI_EINVAL,
+                           "result column %s of face %s is the %s column: scores would "
+                           "overwrite it (choose another --column or --faces)",
+                           s->cols[f], s->faces[f],
+                           strcasecmp(s->cols[f], s->id_col) == 0 ? "id" : "panorama_sid");
     }
     return DI_OK;
 }
@@ -226,14 +237,34 @@ static int check_schema(di_store *s, bool create, di_error *err)
     if (rc == DI_OK) {
         cs->n = 0;
         rc = s->ops->columns(s, ERRORS_TABLE, collect_column, cs, err);
+        s->has_errors_table = rc == DI_OK;
+        if (rc == DI_ESCHEMA && s->read_only && err && strstr(err->msg, "does not exist"))
+            rc = DI_OK; /* nothing failed yet: nothing to count */
         static const char *const eneed[] = {"id", "face", "error", "at"};
-        for (int i = 0; rc == DI_OK && i < 4; i++)
+        for (int i = 0; rc == DI_OK && s->has_errors_table && i < 4; i++)
             if (!has_column(cs, eneed[i]))
                 rc = di_fail(err, DI_ESCHEMA, "table " ERRORS_TABLE " has no column %s",
                              eneed[i]);
     }
     free(cs);
     return rc;
+}
+
+/* PostgreSQL keeps 63 bytes of a name and silently drops the rest: a longer
+** name would create or find another column than the one asked for. */
+static int check_name_lengths(di_store *s, di_error *err)
+{
+    if (s->kind != DI_POSTGRESQL)
+        return DI_OK; /* MariaDB's limit is 64, which every name here meets */
+    const char *names[3 + DI_STORE_MAX_FACES] = {s->table, s->id_col, s->sid_col};
+    int n = 3;
+    for (int f = 0; f < s->nfaces; f++)
+        names[n++] = s->cols[f];
+    for (int i = 0; i < n; i++)
+        if (strlen(names[i]) > 63)
+            return di_fail(err, DI_EINVAL, "name '%.40s...' is too long for PostgreSQL "
+                           "(63 max)", names[i]);
+    return DI_OK;
 }
 
 static int pick_backend(di_store *s, di_error *err)
@@ -293,7 +324,10 @@ int di_store_open(const di_store_config *cfg, bool create_schema, di_store **out
         rc = configure(s, cfg, err);
     if (rc == DI_OK)
         rc = pick_backend(s, err);
+    if (rc == DI_OK)
+        rc = check_name_lengths(s, err);
     s->create = create_schema;
+    s->read_only = cfg->read_only && !create_schema;
     s->timeout = cfg->timeout > 0 ? cfg->timeout : 120;
     bool connected = false;
     if (rc == DI_OK) {
@@ -302,10 +336,12 @@ int di_store_open(const di_store_config *cfg, bool create_schema, di_store **out
     }
     if (rc == DI_OK && create_schema)
         rc = create_main_table(s, err);
-    if (rc == DI_OK)
+    if (rc == DI_OK && !s->read_only)
         rc = create_errors_table(s, err);
     if (rc == DI_OK)
         rc = check_schema(s, create_schema, err);
+    if (rc == DI_OK)
+        rc = di_store_check_keys(s, err);
     if (rc != DI_OK) {
         di_store_finish(s, rc, err);
         if (s->ops && s->where[0])

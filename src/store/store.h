@@ -22,6 +22,8 @@
 
 #include "../core/core.h"
 
+#include <stdatomic.h>
+
 #define DI_STORE_MAX_FACES 8
 #define DI_STORE_SID_MAX 256
 
@@ -38,6 +40,9 @@ typedef struct di_store_config {
     ** connection counts as lost (DI_ECONN), so that a dead or frozen server
     ** never hangs the job. [120] (0 = the default) */
     double timeout;
+    /* Only reads (depthindex status): SQLite opens the file read-only and
+    ** leaves its journal mode alone; nothing is created. */
+    bool read_only;
 } di_store_config;
 
 void di_store_config_default(di_store_config *c);
@@ -46,20 +51,35 @@ typedef struct di_store di_store;
 
 /* Connects and checks the schema: a missing table or column is DI_ESCHEMA
 ** naming it; a wrong password DI_EAUTH; an unreachable host DI_ECONN. When
-** create_schema is true the table (and depthindex_errors) are created first. */
+** create_schema is true the table (and depthindex_errors) are created first.
+** Also refused (DI_ESCHEMA, naming the column and the fix): an id column
+** that is not an integer primary key or a unique integer, and a result
+** column that is part of a key; DI_EINVAL: a result column that is the id
+** or sid column (names compared case-insensitively) or a name longer than
+** the backend allows. */
 int di_store_open(const di_store_config *cfg, bool create_schema,
                   di_store **out, di_error *err);
 void di_store_close(di_store *s);
 const char *di_store_backend(const di_store *s); /* "sqlite", "mariadb", ... */
 
+/* Why a row's panorama_sid cannot be used (then sid is empty): the row's
+** faces fail, recorded, and the job goes on. */
+enum di_sid_problem { DI_SID_OK, DI_SID_TOO_LONG, DI_SID_NUL };
+
 typedef struct di_store_row {
     int64_t id;
     char sid[DI_STORE_SID_MAX];
     uint32_t pending; /* bit f set: face f has no score yet (or force) */
+    int sid_problem;  /* di_sid_problem */
 } di_store_row;
 
+/* Where a keyset read starts: below every possible id (ids may be 0 or
+** negative). */
+#define DI_STORE_FIRST_ID INT64_MIN
+
 /* One keyset page of rows with pending faces (all rows when force), ids
-** strictly greater than after_id, ascending, at most max_rows. */
+** strictly greater than after_id (every id from DI_STORE_FIRST_ID),
+** ascending, at most max_rows. */
 int di_store_fetch_pending(di_store *s, int64_t after_id, int max_rows,
                            bool force, di_store_row *rows, int *nrows,
                            di_error *err);
@@ -73,7 +93,9 @@ typedef struct di_store_result {
 } di_store_result;
 
 /* Writes n results in one transaction: scores into their columns (clearing
-** any error record of that face), failures into depthindex_errors. */
+** any error record of that face), failures into depthindex_errors. Each
+** UPDATE must match exactly one row per id, else DI_EDB and nothing of the
+** transaction stays. */
 int di_store_write(di_store *s, const di_store_result *results, int n,
                    di_error *err);
 
@@ -81,13 +103,18 @@ int di_store_write(di_store *s, const di_store_result *results, int n,
 int di_store_reconnect(di_store *s, di_error *err);
 
 /* The same with reconnect-and-retry on DI_ECONN, backoff from 0.1 s to 5 s,
-** until retry_for seconds have passed or *stop becomes true. */
+** until retry_for seconds have passed (counted from the call: a statement
+** or connect still waiting then is given up, so the whole call ends after
+** about retry_for seconds) or *stop becomes true (then a statement waiting
+** for the server is given up within DI_STORE_STOP_GRACE seconds, DI_EINTR).
+** stop may be NULL; it may be set from another thread. */
+#define DI_STORE_STOP_GRACE 0.5
 int di_store_fetch_pending_retry(di_store *s, int64_t after_id, int max_rows,
                                  bool force, di_store_row *rows, int *nrows,
-                                 double retry_for, volatile bool *stop,
+                                 double retry_for, const atomic_bool *stop,
                                  di_error *err);
 int di_store_write_retry(di_store *s, const di_store_result *results, int n,
-                         double retry_for, volatile bool *stop, di_error *err);
+                         double retry_for, const atomic_bool *stop, di_error *err);
 
 typedef struct di_store_counts {
     int64_t rows;
@@ -98,9 +125,14 @@ typedef struct di_store_counts {
 
 int di_store_count(di_store *s, di_store_counts *out, di_error *err);
 
-/* Inserts panoramas (for `init --demo`), in one transaction. */
+/* Inserts panoramas (for `init --demo`), in one transaction; rows whose id
+** exists are left alone. The _retry variant reconnects as the others do. */
 int di_store_insert_panoramas(di_store *s, const int64_t *ids,
                               const char *const *sids, int n, di_error *err);
+int di_store_insert_panoramas_retry(di_store *s, const int64_t *ids,
+                                    const char *const *sids, int n,
+                                    double retry_for, const atomic_bool *stop,
+                                    di_error *err);
 
 /* ---- what `depthindex report` reads (report_rows.c) ---- */
 

@@ -72,7 +72,39 @@ struct di_store {
     bool sql_oom;
     int nparam;         /* placeholders emitted so far ($n numbering) */
     di_store_retry_watch *watch; /* set by di_store_watch_retries, or NULL */
+    /* Set by the _retry functions for the time of one call: a statement or
+    ** connect waiting for the server gives up at deadline (0 = only the
+    ** timeout), or DI_STORE_STOP_GRACE seconds after *cancel is seen set;
+    ** either is DI_ECONN (the connection is closed). See di_store_wait_end. */
+    const atomic_bool *cancel;
+    double deadline;
+    double cancel_seen; /* when a wait first saw *cancel set (0 = not yet) */
+    bool connecting;    /* waits are for a connect: DI_STORE_CONNECT_TIMEOUT */
+    /* Set by query for each result row passed to fn: bit c, column c's
+    ** value was longer than the backend reads (and cut), or held a NUL byte
+    ** (and was cut there). */
+    uint32_t row_cut, row_nul;
+    /* Rows the last query's statement changed or matched (UPDATE, INSERT,
+    ** DELETE); -1 when the backend cannot say. */
+    int64_t changes;
+    bool read_only;
+    bool has_errors_table;
 };
+
+/* Seconds a connect (TCP, TLS, handshake, authentication) may take. */
+#define DI_STORE_CONNECT_TIMEOUT 10.0
+
+/* When a wait for the server that starts now must end: now + timeout (the
+** connect timeout while connecting), capped by the deadline of a _retry
+** call (but at least 0.5 s from now). */
+double di_store_wait_end(di_store *s);
+/* True when a wait that should end at *end must stop now: the time is up,
+** or a stop was requested and its grace has passed (it then shortens *end). */
+bool di_store_wait_over(di_store *s, double *end);
+
+/* Checks the id column (an integer primary key or unique integer) and that
+** no face column is a key column (keys.c). */
+int di_store_check_keys(di_store *s, di_error *err);
 
 extern const di_store_ops di_store_sqlite_ops;
 #if DI_HAVE_MARIADB

@@ -50,6 +50,24 @@ static void test_queue(void)
     CHECK(sum == 2LL * NITEMS * (NITEMS + 1) / 2);
     CHECK(maxlen <= 3);
     CHECK(di_queue_try_pop(q) == NULL);
+    /* a timed pop waits about as long as asked, and says the queue is open */
+    bool closed = true;
+    double t0 = di_now();
+    CHECK(di_queue_pop_timed(q, 0.05, &closed) == NULL && !closed);
+    CHECK(di_now() - t0 >= 0.045);
+    CHECK(di_queue_pop_timed(q, -1, &closed) == NULL && !closed);
+    di_queue_push(q, (void *)3);
+    CHECK(di_queue_pop_timed(q, 10, &closed) == (void *)3);
+    di_queue_push(q, (void *)1);
+    di_queue_close(q);
+    CHECK(di_queue_pop_timed(q, 10, &closed) == (void *)1 && !closed);
+    t0 = di_now();
+    CHECK(di_queue_pop_timed(q, 10, &closed) == NULL && closed); /* at once */
+    CHECK(di_now() - t0 < 1);
+    di_queue_push(q, (void *)1); /* refused: closed */
+    /* the rest as before, on a fresh queue */
+    di_queue_destroy(q);
+    q = di_queue_create(3);
     di_queue_push(q, (void *)1);
     di_queue_close(q);
     CHECK(di_queue_push(q, (void *)2) == DI_EINTR);

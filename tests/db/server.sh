@@ -9,6 +9,9 @@
 #   server.sh url      mariadb|postgresql [NAME] print the URL (without password)
 #   server.sh pid      mariadb|postgresql        print the server's process id
 #   server.sh status   mariadb|postgresql        exit 0 when one answers, else 1
+#   server.sh stop-if-owner mariadb|postgresql RUN_ID
+#                      stop it only when the last test run that started or
+#                      reused it was RUN_ID (scripts/run-tests.sh's teardown)
 #   server.sh timeouts mariadb|postgresql NAME SECONDS
 #                      make the server drop idle sessions of database NAME after
 #                      SECONDS (MariaDB: wait_timeout for the user di_slow, whose
@@ -17,8 +20,19 @@
 #                      the URL printed is di_test's). Other tests are unaffected.
 #
 # Settings (environment):
-#   DI_TEST_DB_DIR        data folders   [$MESON_BUILD_ROOT/test-db, else
-#                                          $DEPTHINDEX_BUILD_ROOT/test-db, else /tmp/di-test-db]
+#   DI_TEST_DB_DIR        data folders   [/tmp/di-test-db-H, H a hash of
+#                         $MESON_BUILD_ROOT (else $DEPTHINDEX_BUILD_ROOT), else
+#                         /tmp/di-test-db]: outside the checkout, which may lie
+#                         where the mysql and postgres users cannot enter
+#                         (/root is mode 700); a folder they cannot reach is
+#                         refused with the reason
+#   DI_TEST_RUN_ID        the test run (scripts/run-tests.sh) that uses the
+#                         server: recorded at each start, so that the run's
+#                         teardown stops only servers it started or used last
+#   DI_TEST_REGISTRY      a file where each start appends what its teardown
+#                         needs (kind, data folder, ports, lock)
+#   DI_TEST_SHARED_LOCK   the lock file that users of this server hold while
+#                         they use it (the pipeline tests' one), for teardown
 #   DI_TEST_MARIADB_PORT  [23000 + h]     DI_TEST_PG_PORT  [24000 + h]
 #                         h = a hash of the data folder modulo 1000, so that
 #                         two checkouts or builds testing at the same time each
@@ -41,8 +55,12 @@ dbname=${3:-}
 base=${DI_TEST_DB_DIR:-}
 if [ -z "$base" ]; then
   root=${MESON_BUILD_ROOT:-${DEPTHINDEX_BUILD_ROOT:-}}
-  base=${root:+$root/test-db}
-  base=${base:-/tmp/di-test-db}
+  if [ -n "$root" ]; then
+    root=$(cd "$root" 2>/dev/null && pwd -P || echo "$root")
+    base=/tmp/di-test-db-$(printf '%s' "$root" | cksum | cut -d' ' -f1)
+  else
+    base=/tmp/di-test-db
+  fi
 fi
 off=$(( $(printf '%s' "$base" | cksum | cut -d' ' -f1) % 1000 ))
 mport=${DI_TEST_MARIADB_PORT:-$((23000 + off))}
@@ -99,6 +117,17 @@ as_server_user() { # runs a command as the server's system user when root
 
 datadir() { echo "$base/$kind-$port"; }
 
+# As root the server runs as mysql or postgres, which must be able to enter
+# every folder above its data: say so plainly instead of a server that
+# cannot start (a data folder under /root, mode 700).
+check_reachable() {
+  $am_root || return 0
+  local u=mysql; [ "$kind" = postgresql ] && u=postgres
+  local d; d=$(datadir)
+  runuser -u "$u" -- test -w "$d" ||
+    die "the $u user cannot reach $d (a folder above it is not open to it, as /root (mode 700) is not): set DI_TEST_DB_DIR to a folder it can reach, such as one under /tmp"
+}
+
 # A socket folder: inside the data folder when its path is short enough for a
 # Unix socket (108 bytes), otherwise in /tmp.
 sockdir() {
@@ -152,6 +181,7 @@ start_mariadb() {
   local dir sd; dir=$(datadir); sd=$(sockdir)
   mkdir -p "$dir" "$sd"
   if $am_root; then chown mysql: "$dir" "$sd"; fi
+  check_reachable
   if [ ! -d "$dir/mysql" ]; then
     local u=(); $am_root && u=(--user=mysql)
     mariadb-install-db --no-defaults --datadir="$dir" "${u[@]}" --skip-test-db \
@@ -179,6 +209,7 @@ start_postgresql() {
   mkdir -p "$dir" "$sd"
   if $am_root; then chown postgres: "$dir" "$sd"; fi
   chmod 700 "$dir"
+  check_reachable
   if [ ! -f "$dir/PG_VERSION" ]; then
     as_server_user "$pgbin"/initdb -D "$dir" -U postgres --auth-local=trust \
       --auth-host=scram-sha-256 --no-sync >"$dir.initdb.log" 2>&1 ||
@@ -209,15 +240,34 @@ record_pid() {
   echo "$pid" >"$state.pid"
 }
 
+# The test run that started or last reused the server, and where its
+# teardown finds it (DI_TEST_RUN_ID, DI_TEST_REGISTRY).
+record_user() {
+  [ -n "${DI_TEST_RUN_ID:-}" ] || return 0
+  echo "$DI_TEST_RUN_ID" >"$state.owner"
+  if [ -n "${DI_TEST_REGISTRY:-}" ]; then
+    echo "$kind $base $mport $pport ${DI_TEST_SHARED_LOCK:-none}" >>"$DI_TEST_REGISTRY"
+  fi
+}
+
 do_start() {
   # Reuse a running one, unless its data folder was deleted under it (make
   # clean): then stop it (if it is ours) and start afresh.
   local dir; dir=$(cat "$state.dir" 2>/dev/null || true)
-  if [ -n "$dir" ] && [ -d "$dir" ] && answering; then return 0; fi
+  if [ -n "$dir" ] && [ -d "$dir" ] && answering; then record_user; return 0; fi
   do_stop
   if [ "$kind" = mariadb ]; then start_mariadb; else start_postgresql; fi
   record_pid "$(datadir)"
+  record_user
   wait_for 30 answering || die "$kind on port $port does not accept the test user"
+}
+
+do_stop_if_owner() {
+  local run=${1:-}
+  [ -n "$run" ] || usage
+  [ "$(cat "$state.owner" 2>/dev/null || true)" = "$run" ] || return 0
+  do_stop
+  rm -f "$state.owner"
 }
 
 do_stop() {
@@ -265,7 +315,7 @@ do_timeouts() {
 }
 
 case "$action" in
-  start|stop|restart|createdb|timeouts) ;;
+  start|stop|restart|createdb|timeouts|stop-if-owner) ;;
   pid) cat "$state.pid"; exit 0 ;;
   status) ;;
   url)
@@ -283,5 +333,6 @@ case "$action" in
   restart) do_stop; do_start ;;
   createdb) do_createdb ;;
   timeouts) do_timeouts "$@" ;;
+  stop-if-owner) do_stop_if_owner "$dbname" ;;
   status) answering ;;
 esac

@@ -84,12 +84,13 @@ d = np.abs(y2[1] - y1[0]).max(); r = y1.max() - y1.min()
 assert d <= 1e-4 * r, (d, r)
 " && ok || bad "batch 2 image 2 differs from batch 1"
 
-# errors a person sees
-expect_rc 1 "infer with the wrong shape" "$di" infer --model "$model" --input "$work/bad_shape.npy"
+# errors a person sees: what keeps infer from starting is a setup error,
+# exit 2, as in run
+expect_rc 2 "infer with the wrong shape" "$di" infer --model "$model" --input "$work/bad_shape.npy"
 grep -q "1x3x128x256 does not fit" "$work/err" && ok || bad "wrong shape message: $(cat "$work/err")"
-expect_rc 1 "infer with int32 input" "$di" infer --model "$model" --input "$work/bad_type.npy"
-expect_rc 1 "infer with a missing model" "$di" infer --model "$work/absent.onnx" --input "$work/x1.npy"
-expect_rc 1 "infer with the weights missing" "$di" infer --model "$graph" --input "$work/x1.npy"
+expect_rc 2 "infer with int32 input" "$di" infer --model "$model" --input "$work/bad_type.npy"
+expect_rc 2 "infer with a missing model" "$di" infer --model "$work/absent.onnx" --input "$work/x1.npy"
+expect_rc 2 "infer with the weights missing" "$di" infer --model "$graph" --input "$work/x1.npy"
 grep -q "midas_small.onnx.data" "$work/err" && ok || bad "missing external data not named: $(cat "$work/err")"
 expect_rc 2 "infer without --input" "$di" infer --model "$model"
 expect_rc 2 "infer with --threads 0" "$di" infer --model "$model" --input "$work/x1.npy" --threads 0

@@ -99,6 +99,9 @@ def server(action, kind, *rest):
     env["DI_TEST_DB_DIR"] = os.environ.get("DI_PIPE_DB_DIR", "/tmp/di-pipe-test-db")
     env["DI_TEST_MARIADB_PORT"] = os.environ.get("DI_PIPE_MARIADB_PORT", "33316")
     env["DI_TEST_PG_PORT"] = os.environ.get("DI_PIPE_PG_PORT", "35442")
+    # the lock its users hold (case_server, harden_test): a test run's
+    # teardown leaves the server alone while someone holds it
+    env["DI_TEST_SHARED_LOCK"] = "/tmp/di-pipe-test-%s.lock" % kind
     return subprocess.run(["bash", SERVER, action, kind] + list(rest), env=env,
                           capture_output=True, text=True, timeout=170)
 

@@ -622,7 +622,7 @@ static void restart(di_store_config *cfg)
     frozen(cfg);
     /* a stop request ends the retrying at once */
     CHECK(server("stop") == 0);
-    volatile bool stop = true;
+    atomic_bool stop = true;
     di_store_row rows[1];
     int n;
     int rc = di_store_fetch_pending_retry(s, 0, 1, false, rows, &n, 60, &stop, &err);

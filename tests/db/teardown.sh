@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Stops the test database servers that one test run started or used last:
+#   tests/db/teardown.sh REGISTRY RUN_ID
+# REGISTRY is the file that tests/db/server.sh appended to at each start
+# (DI_TEST_REGISTRY), RUN_ID the run's DI_TEST_RUN_ID. A server is stopped
+# only when RUN_ID is still the last run that started or reused it, and, for
+# a server shared under a lock (the pipeline tests' fixed ports), only when
+# nobody holds that lock: another checkout's run that is using it, or about
+# to, records itself and stops it at its own end; teardown waits for that
+# lock up to DI_TEST_TEARDOWN_WAIT seconds [90] (a test run of a checkout
+# that does not record itself yet would leave the server to nobody). Prints
+# what it stopped; exits 1 when a server of this run is still answering
+# afterwards.
+set -uo pipefail
+registry=${1:?registry file}
+run=${2:?run id}
+here=$(cd "$(dirname "$0")" && pwd)
+wait_s=${DI_TEST_TEARDOWN_WAIT:-90}
+[ -s "$registry" ] || exit 0
+status=0
+while read -r kind base mport pport lock; do
+  export DI_TEST_DB_DIR=$base DI_TEST_MARIADB_PORT=$mport DI_TEST_PG_PORT=$pport
+  port=$mport; [ "$kind" = postgresql ] && port=$pport
+  owner=$(cat "/tmp/di-test-db-$kind-$port.owner" 2>/dev/null || true)
+  [ "$owner" = "$run" ] || continue
+  if [ "$lock" != none ]; then
+    exec 8>"$lock"
+    if ! flock -n -x 8; then
+      echo "teardown: $kind on port $port is in use by another test run; waiting up to ${wait_s} s"
+      if ! flock -w "$wait_s" -x 8; then
+        echo "teardown: $kind on port $port is still in use by another test run; left to it"
+        exec 8>&-
+        continue
+      fi
+    fi
+  fi
+  if ! "$here/server.sh" status "$kind" >/dev/null 2>&1; then
+    rm -f "/tmp/di-test-db-$kind-$port.owner" # stopped already (store-servers-stop)
+  elif "$here/server.sh" stop-if-owner "$kind" "$run" >/dev/null 2>&1 &&
+       [ ! -e "/tmp/di-test-db-$kind-$port.owner" ]; then
+    echo "teardown: stopped the $kind test server on port $port"
+  fi
+  if "$here/server.sh" status "$kind" >/dev/null 2>&1 &&
+     [ "$(cat "/tmp/di-test-db-$kind-$port.owner" 2>/dev/null || true)" = "$run" ]; then
+    echo "teardown: the $kind test server on port $port is still running"
+    status=1
+  fi
+  [ "$lock" != none ] && exec 8>&-
+done < <(sort -u "$registry")
+exit $status
