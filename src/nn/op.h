@@ -107,6 +107,14 @@ const di_nn_op *di_nn_find_op(const char *op_type);
 void di_nn_op_names(const char **names, int *count, int max);
 
 /* Helpers for kernels. */
+/* An error about node n, "node 'name' (Op): message", marked DI_NAMED_NODE
+** so that the engine names the node only once. */
+int di_nn_node_fail(di_error *err, int code, const di_nn_node *n,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Names node n in err's message unless it already does; returns err->code. */
+int di_nn_error_at_node(di_error *err, const di_nn_node *n);
+int di_nn_node_failv(di_error *err, int code, const di_nn_node *n,
+                     const char *fmt, va_list ap);
 int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)

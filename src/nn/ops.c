@@ -64,6 +64,36 @@ int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
     return DI_OK;
 }
 
+int di_nn_node_failv(di_error *err, int code, const di_nn_node *n,
+                     const char *fmt, va_list ap)
+{
+    char buf[DI_ERROR_MSG_MAX];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    di_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, buf);
+    if (err) err->named |= DI_NAMED_NODE;
+    return code;
+}
+
+int di_nn_node_fail(di_error *err, int code, const di_nn_node *n,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    di_nn_node_failv(err, code, n, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int di_nn_error_at_node(di_error *err, const di_nn_node *n)
+{
+    if (!err) return DI_EINTERNAL;
+    if (!(err->named & DI_NAMED_NODE)) {
+        di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+        err->named |= DI_NAMED_NODE;
+    }
+    return err->code;
+}
+
 int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
 {
     char buf[300];
@@ -71,7 +101,7 @@ int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): %s is not supported", n->name, n->op_type, buf);
+    return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "%s is not supported", buf);
 }
 
 int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)
@@ -81,7 +111,7 @@ int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return di_fail(err, DI_ESHAPE, "node '%s' (%s): %s", n->name, n->op_type, buf);
+    return di_nn_node_fail(err, DI_ESHAPE, n, "%s", buf);
 }
 
 void di_nn_set_shape(di_nn_tensor *t, int dtype, int ndim, const int64_t *dims)
@@ -159,7 +189,9 @@ bool di_nn_shape_sane(int ndim, const int64_t *dims)
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
                     dnnl_status_t st)
 {
-    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): oneDNN %s failed (status %d)", n->name, n->op_type, what, (int)st);
+    /* unimplemented: a shape or layout oneDNN has no primitive for */
+    int code = st == dnnl_out_of_memory ? DI_ENOMEM : st == dnnl_unimplemented ? DI_EUNSUPPORTED : DI_EINTERNAL;
+    return di_nn_node_fail(err, code, n, "oneDNN %s failed (status %d)", what, (int)st);
 }
 
 int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md)

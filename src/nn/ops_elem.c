@@ -233,7 +233,7 @@ static int bin_run(di_nn_kctx *k, di_error *err)
         size_t nb = (size_t)di_nn_numel(k->in[1]);
         for (size_t i = 0; i < nb; i++) {
             int64_t v = k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
-            if (v == 0) return di_fail(err, DI_EINVAL, "node '%s' (Div): integer division by zero", k->node->name);
+            if (v == 0) return di_nn_node_fail(err, DI_EINVAL, k->node, "integer division by zero");
         }
     }
     if (k->in[0]->dtype == DI_DT_INT64) {

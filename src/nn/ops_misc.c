@@ -124,7 +124,7 @@ static int mod_run(di_nn_kctx *k, di_error *err)
         } else {
             int64_t x = dt == DI_DT_INT64 ? ((const int64_t *)k->in[0]->data)[oa] : ((const int32_t *)k->in[0]->data)[oa];
             int64_t y = dt == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[ob] : ((const int32_t *)k->in[1]->data)[ob];
-            if (y == 0 || (y == -1 && x == INT64_MIN)) return di_fail(err, DI_EINVAL, "node '%s' (Mod): integer division by zero", k->node->name);
+            if (y == 0 || (y == -1 && x == INT64_MIN)) return di_nn_node_fail(err, DI_EINVAL, k->node, "integer division by zero");
             int64_t r = x % y;
             if (!fm && r != 0 && ((r < 0) != (y < 0))) r += y; /* the sign of the divisor, as Python */
             if (dt == DI_DT_INT64) ((int64_t *)k->out[0]->data)[i] = r;
@@ -243,7 +243,7 @@ static int ge_run(di_nn_kctx *k, di_error *err)
     }
     for (int64_t i = 0; i < total; i++) {
         int64_t j = idx->dtype == DI_DT_INT64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
-        if (j < -x->dims[ax] || j >= x->dims[ax]) return di_fail(err, DI_EINVAL, "node '%s' (GatherElements): index %lld is out of range", k->node->name, (long long)j);
+        if (j < -x->dims[ax] || j >= x->dims[ax]) return di_nn_node_fail(err, DI_EINVAL, k->node, "index %lld is out of range", (long long)j);
         if (j < 0) j += x->dims[ax];
         int64_t off = 0;
         for (int d = 0; d < nd; d++) off += (d == ax ? j : pos[d]) * xs[d];

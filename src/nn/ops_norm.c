@@ -365,9 +365,9 @@ static int reduce_check(const di_nn_graph *g, const di_nn_node *n, di_error *err
 {
     int64_t since = !strcmp(n->op_type, "ReduceSum") ? 13 : 18;
     if (g->opset < since && n->nin > 1)
-        return di_fail(err, DI_EFORMAT, "node '%s' (%s): axes as an input needs opset %lld (the model has %lld)", n->name, n->op_type, (long long)since, (long long)g->opset);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "axes as an input needs opset %lld (the model has %lld)", (long long)since, (long long)g->opset);
     if (g->opset >= since && di_nn_node_attr(n, "axes"))
-        return di_fail(err, DI_EFORMAT, "node '%s' (%s): the axes attribute was removed in opset %lld", n->name, n->op_type, (long long)since);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "the axes attribute was removed in opset %lld", (long long)since);
     return DI_OK;
 }
 

@@ -155,11 +155,11 @@ static int identity_prepare(di_nn_kctx *k, di_error *err)
 static int axes_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     if (g->opset < 13 && n->nin > 1)
-        return di_fail(err, DI_EFORMAT, "node '%s' (%s): axes as an input needs opset 13 (the model has %lld)", n->name, n->op_type, (long long)g->opset);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "axes as an input needs opset 13 (the model has %lld)", (long long)g->opset);
     if (g->opset >= 13 && di_nn_node_attr(n, "axes"))
-        return di_fail(err, DI_EFORMAT, "node '%s' (%s): the axes attribute was removed in opset 13", n->name, n->op_type);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "the axes attribute was removed in opset 13");
     if (!strcmp(n->op_type, "Unsqueeze") && n->nin < 2 && !di_nn_node_attr(n, "axes"))
-        return di_fail(err, DI_EFORMAT, "node '%s' (Unsqueeze): no axes", n->name);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "no axes");
     return DI_OK;
 }
 

@@ -319,11 +319,11 @@ static int split_run(di_nn_kctx *k, di_error *err)
 static int split_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     if (g->opset < 13 && n->nin > 1)
-        return di_fail(err, DI_EFORMAT, "node '%s' (Split): split sizes as an input need opset 13 (the model has %lld)", n->name, (long long)g->opset);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "split sizes as an input need opset 13 (the model has %lld)", (long long)g->opset);
     if (g->opset >= 13 && di_nn_node_attr(n, "split"))
-        return di_fail(err, DI_EFORMAT, "node '%s' (Split): the split attribute was removed in opset 13", n->name);
+        return di_nn_node_fail(err, DI_EFORMAT, n, "the split attribute was removed in opset 13");
     int64_t no = di_nn_attr_int(n, "num_outputs", n->nout);
-    if (no != n->nout) return di_fail(err, DI_EFORMAT, "node '%s' (Split): num_outputs is %lld for %d outputs", n->name, (long long)no, n->nout);
+    if (no != n->nout) return di_nn_node_fail(err, DI_EFORMAT, n, "num_outputs is %lld for %d outputs", (long long)no, n->nout);
     return DI_OK;
 }
 
@@ -371,7 +371,7 @@ static int gather_run(di_nn_kctx *k, di_error *err)
     for (int64_t j = 0; j < s->nidx; j++) {
         int64_t i = k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[j] : ((const int32_t *)k->in[1]->data)[j];
         if (i < -s->axis_dim || i >= s->axis_dim)
-            return di_fail(err, DI_EINVAL, "node '%s' (Gather): index %lld is out of range for a dimension of %lld", k->node->name, (long long)i, (long long)s->axis_dim);
+            return di_nn_node_fail(err, DI_EINVAL, k->node, "index %lld is out of range for a dimension of %lld", (long long)i, (long long)s->axis_dim);
     }
     for (int64_t o = 0; o < s->outer; o++)
         for (int64_t j = 0; j < s->nidx; j++) {

@@ -276,7 +276,7 @@ static int build_steps(builder *b, di_error *err)
             if (v < 0) continue;
             k.in[j] = b->live_of[v] ? b->live_of[v] : &p->vals[v];
             if (k.in[j]->ndim < 0)
-                return di_fail(err, DI_EFORMAT, "node '%s' (%s): input '%s' has no known shape", n->name, n->op_type, g->values[v].name);
+                return di_nn_node_fail(err, DI_EFORMAT, n, "input '%s' has no known shape", g->values[v].name);
             all_const &= k.in[j]->is_const;
         }
         for (int o = 0; o < n->nout; o++)
@@ -297,7 +297,7 @@ static int build_steps(builder *b, di_error *err)
                     int v = n->in[j];
                     if (!b->live_of[v] || b->live_of[v]->blocked) {
                         di_nn_tensor *pl = add_plain_copy(b, &p->vals[v], err);
-                        if (!pl) return di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+                        if (!pl) return di_nn_error_at_node(err, n);
                         b->live_of[v] = pl;
                     }
                     k.in[j] = b->live_of[v];
@@ -312,12 +312,11 @@ static int build_steps(builder *b, di_error *err)
                 continue;
             }
             if (rc != DI_NN_NEED_PLAIN) break;
-            if (want_plain) return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): kernel refuses plain inputs", n->name, n->op_type);
+            if (want_plain) return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "kernel refuses plain inputs");
             want_plain = true;
         }
         if (rc) {
-            if (err && !strstr(err->msg, n->name))
-                di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+            di_nn_error_at_node(err, n);
             return rc;
         }
         /* a "blocked" layout that is just the plain one is plain */
@@ -325,7 +324,7 @@ static int build_steps(builder *b, di_error *err)
             di_nn_tensor *t = k.out[o];
             if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
                 if (n->op->release) n->op->release(k.state);
-                return di_fail(err, DI_ENOMEM, "node '%s' (%s): output '%s' would be absurdly large", n->name, n->op_type, g->values[n->out[o]].name);
+                return di_nn_node_fail(err, DI_ENOMEM, n, "output '%s' would be absurdly large", g->values[n->out[o]].name);
             }
             if (t && t->blocked) {
                 dnnl_memory_desc_t md;
@@ -593,7 +592,10 @@ done:
     free(b.absorbed);
     free(b.live_of);
     if (rc) {
-        if (err && g->path && !strstr(err->msg, g->path)) di_error_prefix(err, "%s", g->path);
+        if (err && g->path && !(err->named & DI_NAMED_FILE)) {
+            di_error_prefix(err, "%s", g->path);
+            err->named |= DI_NAMED_FILE;
+        }
         di_nn_plan_free(p, s);
         return rc;
     }

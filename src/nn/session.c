@@ -333,8 +333,7 @@ static int run_plan(di_nn_session *s, di_nn_plan *p, di_error *err)
                 rc = di_fail(err, DI_EUNSUPPORTED, "oneDNN reorder failed");
         } else {
             rc = s->g->nodes[st->node].op->run(&st->k, err);
-            if (rc && err && !strstr(err->msg, s->g->nodes[st->node].name))
-                di_error_prefix(err, "node '%s' (%s)", s->g->nodes[st->node].name, st->name);
+            if (rc) di_nn_error_at_node(err, &s->g->nodes[st->node]);
         }
         if (s->opt.profile) profile_add(s, st->name, di_now() - t0);
     }

@@ -138,11 +138,12 @@ void *di_decoder_main(void *arg)
 ** logic on machines without a GPU.
 **
 ** Errors: a batch whose run fails fails its own faces (recorded in
-** depthindex_errors); the run goes on. An error of the device itself (every
-** CUDA error comes back as DI_EIO; nothing more can run on a lost device)
-** stops the run cleanly instead: the faces of that batch and of the batches
-** after it are dropped, not failed, so they stay pending for the next run,
-** and what was committed stays. */
+** depthindex_errors); the run goes on. An error of the device itself
+** (DI_EDEVICE; nothing more can run on a lost device) stops the run cleanly
+** instead: the faces of that batch and of the batches after it are dropped,
+** not failed, so they stay pending for the next run, and what was committed
+** stays. The code decides, never the message: DI_ENOMEM (the device's memory
+** ran out for this batch) fails that batch only. */
 typedef struct infer_ctx {
     di_pipeline *p;
     di_nn_session *nn;
@@ -152,18 +153,17 @@ typedef struct infer_ctx {
     double busy_since;    /* when the session last went from idle to busy */
 } infer_ctx;
 
-static bool device_error(const di_pipeline *p, int rc)
+static bool device_error(int rc)
 {
-    return p->cfg.nn.device == DI_NN_CUDA && rc == DI_EIO;
+    return rc == DI_EDEVICE;
 }
 
 /* The end of a batch's run (rc its outcome): its faces go to the post pool,
 ** failed when the run failed, unless the device is lost. */
-static void finish(infer_ctx *c, di_batch *b, int rc, const di_error *e,
-                   bool lost)
+static void finish(infer_ctx *c, di_batch *b, int rc, const di_error *e)
 {
     di_pipeline *p = c->p;
-    if (rc && (lost || device_error(p, rc)) && !atomic_exchange(&p->device_lost, true))
+    if (rc && device_error(rc) && !atomic_exchange(&p->device_lost, true))
         di_pipe_fatal(p, e);
     if (rc && atomic_load(&p->device_lost)) {
         di_queue_push(p->free_batches, b);
@@ -208,9 +208,12 @@ static void submit(infer_ctx *c, di_batch *b)
     }
     if (c->npending == 0)
         di_pipe_end(p, DI_STAGE_INFER, c->busy_since);
-    if (inject)
+    if (inject) {
         di_error_prefix(&e, "test: injected failure of batch %lld", nth);
-    finish(c, b, rc, &e, inject && p->cfg.test_fail_device);
+        if (p->cfg.test_fail_device) /* as the engine reports a lost device */
+            rc = e.code = DI_EDEVICE;
+    }
+    finish(c, b, rc, &e);
 }
 
 static void wait_oldest(infer_ctx *c)
@@ -222,7 +225,7 @@ static void wait_oldest(infer_ctx *c)
     c->pending[1] = NULL;
     if (--c->npending == 0)
         di_pipe_end(c->p, DI_STAGE_INFER, c->busy_since);
-    finish(c, b, rc, &e, false);
+    finish(c, b, rc, &e);
 }
 
 void *di_infer_main(void *arg)

@@ -63,8 +63,9 @@ typedef struct di_pipeline_config {
     int64_t max_face_pixels;   /* larger images are an error [8192*8192] */
     /* test only: the engine run of the Nth batch (1-based, counted over the
     ** inference threads) is made to fail for real (an output buffer too
-    ** small for it); with test_fail_device that failure is taken for a lost
-    ** device instead of a failure of that batch's faces */
+    ** small for it); with test_fail_device that failure comes back as
+    ** DI_EDEVICE, as from a lost device: the run stops instead of failing
+    ** that batch's faces */
     int64_t test_fail_batch;
     bool test_fail_device;
     /* test only: with a batch in flight and room for another, wait for the

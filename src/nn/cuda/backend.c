@@ -77,7 +77,7 @@ static int upload_weights(di_nn_session *s, di_error *err)
         size_t bytes = (size_t)di_shape_numel(v->ndim, v->dims) * di_dtype_size(v->dtype);
         void *d = (uint8_t *)cu->w_block + off;
         if (bytes && (e = cudaMemcpy(d, v->data, bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
-            return di_fail(err, DI_EIO, "%s: CUDA: uploading '%s': %s", g->path, v->name, cudaGetErrorString(e));
+            return di_fail(err, cu_status_cuda(e), "%s: CUDA: uploading '%s': %s", g->path, v->name, cudaGetErrorString(e));
         cu->w_host[cu->nweights] = v->data;
         cu->w_dev[cu->nweights] = d;
         cu->w_bytes[cu->nweights++] = bytes;
@@ -187,7 +187,7 @@ void di_nn_cuda_detach(di_nn_session *s)
 
 static int cuda_err(di_nn_session *s, di_error *err, const char *what, cudaError_t e)
 {
-    return di_fail(err, DI_EIO, "%s: CUDA %s: %s", s->g->path, what, cudaGetErrorString(e));
+    return di_fail(err, cu_status_cuda(e), "%s: CUDA %s: %s", s->g->path, what, cudaGetErrorString(e));
 }
 
 /* The plan for a batch, with its float output checked against capacity. */

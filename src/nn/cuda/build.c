@@ -108,19 +108,72 @@ static const char *step_name(const cu_step *st)
     return st->node ? st->node->name : "reorder";
 }
 
+/* What a library's failure means to the caller. Out of device memory fails
+** the one batch (DI_ENOMEM) and the next may run; an execution failure is the
+** device's (DI_EDEVICE: the pipeline stops cleanly, the faces stay pending);
+** a refused argument is a bug here (DI_EINTERNAL). */
+int cu_status_cuda(int code)
+{
+    switch ((cudaError_t)code) {
+    case cudaErrorMemoryAllocation:
+        if (!cu_host_mode()) cudaGetLastError(); /* not sticky: the next batch may run */
+        return DI_ENOMEM;
+    case cudaErrorInvalidValue:
+    case cudaErrorInvalidConfiguration:
+    case cudaErrorInvalidDeviceFunction:
+    case cudaErrorInvalidResourceHandle: return DI_EINTERNAL;
+    case cudaErrorNoKernelImageForDevice: return DI_EUNSUPPORTED;
+    default: return DI_EDEVICE;
+    }
+}
+
+static int cu_status_cudnn(cudnnStatus_t code)
+{
+    int c = (int)code;
+    if (c == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED || c == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED)
+        return DI_ENOMEM;
+    if (c >= CUDNN_STATUS_NOT_SUPPORTED && c < CUDNN_STATUS_INTERNAL_ERROR) return DI_EUNSUPPORTED;
+    if (c >= CUDNN_STATUS_EXECUTION_FAILED) return DI_EDEVICE;
+    return DI_EINTERNAL;
+}
+
+static int cu_status_cublas(cublasStatus_t code)
+{
+    switch (code) {
+    case CUBLAS_STATUS_ALLOC_FAILED: return DI_ENOMEM;
+    case CUBLAS_STATUS_NOT_SUPPORTED: return DI_EUNSUPPORTED;
+    case CUBLAS_STATUS_EXECUTION_FAILED: return DI_EDEVICE;
+    default: return DI_EINTERNAL;
+    }
+}
+
+static int step_fail(di_error *err, int code, const cu_step *st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int step_fail(di_error *err, int code, const cu_step *st, const char *fmt, ...)
+{
+    char msg[DI_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    di_fail(err, code, "node '%s' (%s): %s", step_name(st), st->name, msg);
+    if (err) err->named |= DI_NAMED_NODE;
+    return code;
+}
+
 int cu_fail_cuda(di_error *err, const cu_step *st, const char *what, int code)
 {
-    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): %s: %s", step_name(st), st->name, what, cudaGetErrorString((cudaError_t)code));
+    return step_fail(err, cu_status_cuda(code), st, "%s: %s", what, cudaGetErrorString((cudaError_t)code));
 }
 
 int cu_fail_cudnn(di_error *err, const cu_step *st, const char *what, cudnnStatus_t code)
 {
-    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): cuDNN %s: %s", step_name(st), st->name, what, cudnnGetErrorString(code));
+    return step_fail(err, cu_status_cudnn(code), st, "cuDNN %s: %s", what, cudnnGetErrorString(code));
 }
 
 int cu_fail_cublas(di_error *err, const cu_step *st, const char *what, cublasStatus_t code)
 {
-    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): cuBLAS %s: status %d", step_name(st), st->name, what, (int)code);
+    return step_fail(err, cu_status_cublas(code), st, "cuBLAS %s: status %d", what, (int)code);
 }
 
 int cu_refuse(di_error *err, const cu_step *st, const char *fmt, ...)
@@ -130,7 +183,7 @@ int cu_refuse(di_error *err, const cu_step *st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): not supported on CUDA: %s", step_name(st), st->name, msg);
+    return step_fail(err, DI_EUNSUPPORTED, st, "not supported on CUDA: %s", msg);
 }
 
 int64_t cu_numel(const cu_tensor *t)
@@ -195,7 +248,7 @@ void *cu_upload(cu_plan *p, const void *host, size_t bytes, di_error *err)
         return d;
     }
     if (bytes && host && (e = cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
-        di_fail(err, DI_EIO, "CUDA: upload of %zu bytes: %s", bytes, cudaGetErrorString(e));
+        di_fail(err, cu_status_cuda(e), "CUDA: upload of %zu bytes: %s", bytes, cudaGetErrorString(e));
         return NULL;
     }
     return d;
@@ -425,7 +478,7 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     p->flops = hp->flops;
     p->arena_bytes = hp->arena_bytes;
     cudaError_t e = dev_alloc((void **)&p->arena, p->arena_bytes ? p->arena_bytes : 64);
-    if (e != cudaSuccess) rc = di_fail(err, DI_ENOMEM, "%s: CUDA: %zu bytes of activations: %s", g->path, p->arena_bytes, cudaGetErrorString(e));
+    if (e != cudaSuccess) rc = di_fail(err, cu_status_cuda(e), "CUDA: %zu bytes of activations: %s", p->arena_bytes, cudaGetErrorString(e));
     p->steps = calloc((size_t)hp->nsteps + 1, sizeof *p->steps);
     p->inputs = calloc((size_t)g->ninputs + 1, sizeof *p->inputs);
     p->outputs = calloc((size_t)g->noutputs + 1, sizeof *p->outputs);
@@ -439,13 +492,16 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     for (int i = 0; i < p->nsteps && !rc; i++)
         if (p->steps[i].ws_bytes > p->ws_bytes) p->ws_bytes = p->steps[i].ws_bytes;
     if (!rc && p->ws_bytes && (e = dev_alloc(&p->ws, p->ws_bytes)) != cudaSuccess)
-        rc = di_fail(err, DI_ENOMEM, "%s: CUDA: %zu bytes of workspace: %s", g->path, p->ws_bytes, cudaGetErrorString(e));
+        rc = di_fail(err, cu_status_cuda(e), "CUDA: %zu bytes of workspace: %s", p->ws_bytes, cudaGetErrorString(e));
     for (int i = 0; i < p->nsteps && !rc; i++) p->steps[i].ws = p->ws;
     free(x.fh);
     free(x.fd);
     di_nn_plan_free(hp, s);
     if (rc) {
-        if (err && g->path && !strstr(err->msg, g->path)) di_error_prefix(err, "%s", g->path);
+        if (err && g->path && !(err->named & DI_NAMED_FILE)) {
+            di_error_prefix(err, "%s", g->path);
+            err->named |= DI_NAMED_FILE;
+        }
         cu_plan_free(p);
         return rc;
     }
@@ -555,7 +611,7 @@ int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err)
         if (p->graph) {
             cudaError_t e = cudaGraphLaunch(p->graph, s->cuda->c.stream);
             if (e == cudaSuccess) return DI_OK;
-            return di_fail(err, DI_EUNSUPPORTED, "%s: CUDA graph launch: %s", s->g->path, cudaGetErrorString(e));
+            return di_fail(err, cu_status_cuda(e), "%s: CUDA graph launch: %s", s->g->path, cudaGetErrorString(e));
         }
     }
     int rc = launch_steps(s, p, profile, err);

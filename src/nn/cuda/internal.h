@@ -117,6 +117,8 @@ int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err);
 int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err);
 
 /* helpers shared by the op files */
+/* The DI_E* code for a cudaError_t: see build.c. */
+int cu_status_cuda(int code);
 int cu_fail_cuda(di_error *err, const cu_step *st, const char *what, int code);
 int cu_fail_cudnn(di_error *err, const cu_step *st, const char *what,
                   cudnnStatus_t code);
