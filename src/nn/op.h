@@ -31,9 +31,10 @@
 ** its inputs' shapes are known, like Shape), the engine runs it once at plan
 ** time and its outputs become constants: this is the constant folding.
 **
-** Fusion: the engine may attach post-ops (Relu, Clip, Add of a same-shape
-** tensor) to a node whose op has DI_OP_POSTOPS; the kernel applies them in
-** order to its output (k->post / k->npost).
+** Fusion: the engine may attach post-ops (ops with a post_kind: Relu, Clip
+** with constant bounds, Add of a same-shape tensor) to a node whose op has
+** DI_OP_POSTOPS; the kernel applies them in order to its output (k->post /
+** k->npost).
 */
 #ifndef DI_NN_OP_H
 #define DI_NN_OP_H
@@ -83,17 +84,31 @@ typedef struct di_nn_kctx {
     di_nn_env *env;
 } di_nn_kctx;
 
+/* An op's properties: what the planner and the session may assume of every
+** node of that op, whatever the backend. The engine reads these, never op
+** names: an op that forgets one loses an optimisation, visibly in its
+** definition, and nothing else. */
 enum {
-    DI_OP_BLOCKED_OK = 1, /* may take inputs in oneDNN blocked layouts */
-    DI_OP_SHAPE_ONLY = 2, /* outputs depend only on input shapes (Shape, Size) */
-    DI_OP_POSTOPS = 4,    /* applies fused post-ops */
-    DI_OP_ELEMENTWISE = 8 /* unary, output layout = input layout (Relu, Clip) */
+    DI_OP_BLOCKED_OK = 1,   /* may take inputs in oneDNN blocked layouts */
+    DI_OP_SHAPE_ONLY = 2,   /* outputs depend only on input shapes (Shape, Size) */
+    DI_OP_POSTOPS = 4,      /* applies fused post-ops (see post_kind) */
+    DI_OP_ELEMENTWISE = 8,  /* unary, output layout = input layout (Relu, Clip) */
+    DI_OP_PER_IMAGE = 16,   /* image i of the output depends only on image i of
+                            ** the inputs (with batch-major activations): a batch
+                            ** may run image by image (session.c) */
+    DI_OP_BROADCAST = 32,   /* elementwise over its inputs with numpy broadcast
+                            ** (Add, Mul...): a constant operand with a batch of
+                            ** its own mixes images */
+    DI_OP_VIEW = 64,        /* the output is the input's data unchanged, under
+                            ** another shape (Reshape, Squeeze, Identity) */
 };
 
 typedef struct di_nn_op {
     const char *name;
     int min_in, max_in;
     unsigned flags;
+    int post_kind;  /* DI_POST_*: a node of this op may be fused into the
+                    ** preceding DI_OP_POSTOPS node as this post-op; 0: never */
     int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
     int (*prepare)(di_nn_kctx *k, di_error *err);
     int (*run)(di_nn_kctx *k, di_error *err);

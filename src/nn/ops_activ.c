@@ -103,6 +103,7 @@ static int activ_run(di_nn_kctx *k, di_error *err)
 
 #define ACTIV_OP(NAME, MAXIN)                                                 \
     const di_nn_op di_op_##NAME = {.name = #NAME, .min_in = 1, .max_in = (MAXIN), \
+                                   .flags = DI_OP_PER_IMAGE,                      \
                                    .prepare = activ_prepare, .run = activ_run,    \
                                    .release = free};
 ACTIV_OP(ThresholdedRelu, 1)

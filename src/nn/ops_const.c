@@ -47,7 +47,7 @@ static int constant_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Constant = {
-    .name = "Constant", .min_in = 0, .max_in = 0,
+    .name = "Constant", .min_in = 0, .max_in = 0, .flags = DI_OP_PER_IMAGE,
     .check = constant_check, .prepare = constant_prepare, .run = constant_run,
 };
 

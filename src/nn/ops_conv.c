@@ -311,7 +311,7 @@ static double conv_flops(const di_nn_kctx *k)
 
 const di_nn_op di_op_Conv = {
     .name = "Conv", .min_in = 2, .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_POSTOPS,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_POSTOPS | DI_OP_PER_IMAGE,
     .check = conv_check, .prepare = conv_prepare, .run = conv_run,
     .release = conv_release, .release_persist = release_weights,
     .flops = conv_flops,

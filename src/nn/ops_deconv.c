@@ -164,7 +164,7 @@ static double deconv_flops(const di_nn_kctx *k)
 }
 
 const di_nn_op di_op_ConvTranspose = {
-    .name = "ConvTranspose", .min_in = 2, .max_in = 3,
+    .name = "ConvTranspose", .min_in = 2, .max_in = 3, .flags = DI_OP_PER_IMAGE,
     .check = deconv_check, .prepare = deconv_prepare, .run = deconv_run,
     .release = deconv_release, .flops = deconv_flops,
 };

@@ -73,13 +73,13 @@ static int clip_run(di_nn_kctx *k, di_error *err)
 
 const di_nn_op di_op_Relu = {
     .name = "Relu", .min_in = 1, .max_in = 1,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE, .post_kind = DI_POST_RELU,
     .prepare = unary_prepare, .run = relu_run,
 };
 
 const di_nn_op di_op_Clip = {
     .name = "Clip", .min_in = 1, .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE, .post_kind = DI_POST_CLIP,
     .prepare = unary_prepare, .run = clip_run,
 };
 
@@ -256,13 +256,15 @@ static int bin_run(di_nn_kctx *k, di_error *err)
 
 /* Div and Pow only on plain data: 0/0 in the zero padding of a blocked
 ** layout would put NaN where a later conv multiplies it by a zero weight. */
-#define BINARY_OP(NAME, FLAGS)                                                \
+#define BINARY_OP(NAME, FLAGS, POST)                                          \
     const di_nn_op di_op_##NAME = {                                           \
-        .name = #NAME, .min_in = 2, .max_in = 2, .flags = (FLAGS),            \
+        .name = #NAME, .min_in = 2, .max_in = 2,                              \
+        .flags = (FLAGS) | DI_OP_PER_IMAGE | DI_OP_BROADCAST,                 \
+        .post_kind = (POST),                                                  \
         .prepare = bin_prepare, .run = bin_run, .release = free,              \
     };
-BINARY_OP(Add, DI_OP_BLOCKED_OK)
-BINARY_OP(Sub, DI_OP_BLOCKED_OK)
-BINARY_OP(Mul, DI_OP_BLOCKED_OK)
-BINARY_OP(Div, 0)
-BINARY_OP(Pow, 0)
+BINARY_OP(Add, DI_OP_BLOCKED_OK, DI_POST_SUM)
+BINARY_OP(Sub, DI_OP_BLOCKED_OK, 0)
+BINARY_OP(Mul, DI_OP_BLOCKED_OK, 0)
+BINARY_OP(Div, 0, 0)
+BINARY_OP(Pow, 0, 0)

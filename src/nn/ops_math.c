@@ -244,8 +244,8 @@ static int unary_run(di_nn_kctx *k, di_error *err)
 
 #define UNARY_OP(NAME)                                                        \
     const di_nn_op di_op_##NAME = {                                           \
-        .name = #NAME, .min_in = 1, .max_in = 1, .check = unary_check,        \
-        .prepare = unary_prepare, .run = unary_run, .release = unary_release, \
+        .name = #NAME, .min_in = 1, .max_in = 1, .flags = DI_OP_PER_IMAGE,    \
+        .check = unary_check, .prepare = unary_prepare, .run = unary_run, .release = unary_release, \
     };
 UNARY_OP(Sqrt)
 UNARY_OP(Erf)
@@ -435,7 +435,7 @@ static int prelu_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_PRelu = {.name = "PRelu", .min_in = 2, .max_in = 2, .prepare = prelu_prepare, .run = prelu_run, .release = free};
+const di_nn_op di_op_PRelu = {.name = "PRelu", .min_in = 2, .max_in = 2, .flags = DI_OP_PER_IMAGE | DI_OP_BROADCAST, .prepare = prelu_prepare, .run = prelu_run, .release = free};
 
 /* ---- Max, Min, Sum, Mean (any number of inputs, broadcast) ---- */
 

@@ -258,7 +258,7 @@ static int bn_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_BatchNormalization = {.name = "BatchNormalization", .min_in = 5, .max_in = 5, .check = bn_check, .prepare = bn_prepare, .run = bn_run};
+const di_nn_op di_op_BatchNormalization = {.name = "BatchNormalization", .min_in = 5, .max_in = 5, .flags = DI_OP_PER_IMAGE, .check = bn_check, .prepare = bn_prepare, .run = bn_run};
 
 /* ---- ReduceMean, ReduceSum, ReduceMax, ReduceMin ---- */
 
@@ -478,4 +478,4 @@ static int in_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_InstanceNormalization = {.name = "InstanceNormalization", .min_in = 3, .max_in = 3, .prepare = in_prepare, .run = in_run};
+const di_nn_op di_op_InstanceNormalization = {.name = "InstanceNormalization", .min_in = 3, .max_in = 3, .flags = DI_OP_PER_IMAGE, .prepare = in_prepare, .run = in_run};

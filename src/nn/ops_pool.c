@@ -165,7 +165,8 @@ fail:
 
 #define POOL_OP(NAME)                                                         \
     const di_nn_op di_op_##NAME = {                                           \
-        .name = #NAME, .min_in = 1, .max_in = 1, .flags = DI_OP_BLOCKED_OK,   \
+        .name = #NAME, .min_in = 1, .max_in = 1,                              \
+        .flags = DI_OP_BLOCKED_OK | DI_OP_PER_IMAGE,                          \
         .check = pool_check, .prepare = pool_prepare, .run = pool_run,        \
         .release = pool_release,                                              \
     };

@@ -308,7 +308,7 @@ static int resize_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Resize = {
-    .name = "Resize", .min_in = 1, .max_in = 4, .flags = DI_OP_BLOCKED_OK,
+    .name = "Resize", .min_in = 1, .max_in = 4, .flags = DI_OP_BLOCKED_OK | DI_OP_PER_IMAGE,
     .check = resize_check, .prepare = resize_prepare, .run = resize_run,
     .release = resize_release,
 };

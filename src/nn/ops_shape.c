@@ -163,8 +163,8 @@ static int axes_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Squeeze = {.name = "Squeeze", .min_in = 1, .max_in = 2, .check = axes_check, .prepare = squeeze_prepare, .run = copy_run};
-const di_nn_op di_op_Unsqueeze = {.name = "Unsqueeze", .min_in = 1, .max_in = 2, .check = axes_check, .prepare = unsqueeze_prepare, .run = copy_run};
-const di_nn_op di_op_Reshape = {.name = "Reshape", .min_in = 2, .max_in = 2, .prepare = reshape_prepare, .run = copy_run};
-const di_nn_op di_op_Flatten = {.name = "Flatten", .min_in = 1, .max_in = 1, .prepare = flatten_prepare, .run = copy_run};
-const di_nn_op di_op_Identity = {.name = "Identity", .min_in = 1, .max_in = 1, .prepare = identity_prepare, .run = copy_run};
+const di_nn_op di_op_Squeeze = {.name = "Squeeze", .min_in = 1, .max_in = 2, .flags = DI_OP_VIEW | DI_OP_PER_IMAGE, .check = axes_check, .prepare = squeeze_prepare, .run = copy_run};
+const di_nn_op di_op_Unsqueeze = {.name = "Unsqueeze", .min_in = 1, .max_in = 2, .flags = DI_OP_VIEW | DI_OP_PER_IMAGE, .check = axes_check, .prepare = unsqueeze_prepare, .run = copy_run};
+const di_nn_op di_op_Reshape = {.name = "Reshape", .min_in = 2, .max_in = 2, .flags = DI_OP_VIEW, .prepare = reshape_prepare, .run = copy_run};
+const di_nn_op di_op_Flatten = {.name = "Flatten", .min_in = 1, .max_in = 1, .flags = DI_OP_VIEW, .prepare = flatten_prepare, .run = copy_run};
+const di_nn_op di_op_Identity = {.name = "Identity", .min_in = 1, .max_in = 1, .flags = DI_OP_VIEW | DI_OP_PER_IMAGE, .prepare = identity_prepare, .run = copy_run};

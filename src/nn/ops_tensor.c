@@ -625,5 +625,5 @@ static int d2s_prepare(di_nn_kctx *k, di_error *err)
     return rc;
 }
 
-const di_nn_op di_op_DepthToSpace = {.name = "DepthToSpace", .min_in = 1, .max_in = 1, .check = d2s_check, .prepare = d2s_prepare, .run = view_run, .release = free};
-const di_nn_op di_op_SpaceToDepth = {.name = "SpaceToDepth", .min_in = 1, .max_in = 1, .check = d2s_check, .prepare = d2s_prepare, .run = view_run, .release = free};
+const di_nn_op di_op_DepthToSpace = {.name = "DepthToSpace", .min_in = 1, .max_in = 1, .flags = DI_OP_PER_IMAGE, .check = d2s_check, .prepare = d2s_prepare, .run = view_run, .release = free};
+const di_nn_op di_op_SpaceToDepth = {.name = "SpaceToDepth", .min_in = 1, .max_in = 1, .flags = DI_OP_PER_IMAGE, .check = d2s_check, .prepare = d2s_prepare, .run = view_run, .release = free};

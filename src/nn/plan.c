@@ -143,9 +143,9 @@ static int sole_consumer(const builder *b, int v)
     return -1;
 }
 
-/* Fuses Relu / Clip (constant bounds) / Add (same shape, other operand
-** already computed) that follow node ni; returns the value the fused node
-** finally writes. */
+/* Fuses the nodes that follow node ni and whose op has a post_kind: Relu,
+** Clip (constant bounds), Add (same shape, other operand already computed);
+** returns the value the fused node finally writes. */
 static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
 {
     const di_nn_graph *g = b->s->g;
@@ -156,9 +156,10 @@ static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
         if (c < 0) break;
         const di_nn_node *cn = &g->nodes[c];
         di_nn_postop po = {0};
-        if (!strcmp(cn->op_type, "Relu")) {
+        int kind = cn->op->post_kind;
+        if (kind == DI_POST_RELU) {
             po.kind = DI_POST_RELU;
-        } else if (!strcmp(cn->op_type, "Clip")) {
+        } else if (kind == DI_POST_CLIP) {
             po.kind = DI_POST_CLIP;
             po.lo = -INFINITY;
             po.hi = INFINITY;
@@ -172,7 +173,7 @@ static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
                 if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
                 po.hi = *(float *)t->data;
             }
-        } else if (!strcmp(cn->op_type, "Add") && cn->nin == 2) {
+        } else if (kind == DI_POST_SUM && cn->nin == 2) {
             int other = cn->in[0] == v ? cn->in[1] : cn->in[0];
             if (other < 0 || other == v) break;
             int prod = g->values[other].producer;

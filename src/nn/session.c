@@ -216,29 +216,13 @@ int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w)
     return DI_OK;
 }
 
-/* Ops whose output for image i depends only on image i of their inputs
-** (given batch-major activations; checked on a plan below). */
-static bool per_image_op(const char *op)
-{
-    static const char *ops[] = {
-        "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
-        "BatchNormalization", "InstanceNormalization", "Relu", "Clip", "LeakyRelu",
-        "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
-        "Erf", "Gelu", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Identity",
-        "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Resize", "Squeeze", "Unsqueeze",
-        "DepthToSpace", "SpaceToDepth", "Constant", NULL};
-    for (int i = 0; ops[i]; i++)
-        if (!strcmp(op, ops[i])) return true;
-    return false;
-}
-
 static bool batch_major(const di_nn_tensor *t, int64_t n)
 {
     return t->is_const || (t->ndim >= 1 && t->dims[0] == n);
 }
 
 /* Whether running a batch image by image gives the same result: every op
-** per-image, and in the batch-2 plan every activation has 2 as its leading
+** per-image (DI_OP_PER_IMAGE), and in the batch-2 plan every activation has 2 as its leading
 ** dimension and no constant operand of an element-wise op has a batch of
 ** its own. Decided once per session. */
 static int per_sample(di_nn_session *s, di_error *err)
@@ -246,15 +230,14 @@ static int per_sample(di_nn_session *s, di_error *err)
     if (s->per_sample >= 0) return s->per_sample;
     s->per_sample = 0;
     for (int i = 0; i < s->g->nnodes; i++)
-        if (!per_image_op(s->g->nodes[i].op_type)) return 0;
+        if (!(s->g->nodes[i].op->flags & DI_OP_PER_IMAGE)) return 0;
     di_nn_io io;
     di_nn_plan *p;
     if (batch_io(s, 2, &io, err) || di_nn_get_plan(s, &io, 1, &p, err)) return -1;
     for (int si = 0; si < p->nsteps; si++) {
         const di_nn_step *st = &p->steps[si];
         if (st->node < 0) continue;
-        const char *op = st->name;
-        bool elementwise = !strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div") || !strcmp(op, "Pow") || !strcmp(op, "PRelu");
+        bool elementwise = s->g->nodes[st->node].op->flags & DI_OP_BROADCAST;
         for (int j = 0; j < st->k.nout; j++)
             if (st->k.out[j] && !batch_major(st->k.out[j], 2)) return 0;
         for (int j = 0; j < st->k.nin; j++) {
