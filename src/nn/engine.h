@@ -52,8 +52,41 @@ typedef struct di_nn_profile_entry {
     int count;
 } di_nn_profile_entry;
 
+/* Tensors in and out of a general run (tests, conformance). */
+typedef struct di_nn_io {
+    int dtype, ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
+} di_nn_io;
+
+/* A backend: what a session calls to run its plans (session.c calls nothing
+** else). attach makes the backend's state for a new session (and may plan
+** the declared shapes, so that errors show at load time); detach undoes it,
+** also after a failed attach. The batch calls get checked arguments (batch
+** >= 1, buffers, one graph input). submit queues a run (or runs it: on the
+** CPU), wait waits for the oldest queued one. */
+typedef struct di_nn_backend {
+    const char *name;
+    int (*attach)(di_nn_session *s, di_error *err);
+    void (*detach)(di_nn_session *s);
+    int (*output_shape)(di_nn_session *s, int batch, int64_t *dims, int *ndim,
+                        di_error *err);
+    int (*run)(di_nn_session *s, const float *input, int batch, float *output,
+               size_t output_capacity, di_error *err);
+    int (*submit)(di_nn_session *s, const float *input, int batch,
+                  float *output, size_t output_capacity, di_error *err);
+    int (*wait)(di_nn_session *s, di_error *err);
+    int (*run_io)(di_nn_session *s, const di_nn_io *ins, int nins,
+                  di_nn_io *outs, int nouts, di_error *err);
+    double (*flops)(di_nn_session *s, int batch, di_error *err);
+} di_nn_backend;
+
+extern const di_nn_backend di_nn_backend_cpu;  /* cpu/backend.c */
+extern const di_nn_backend di_nn_backend_cuda; /* cuda/dispatch.c */
+
 struct di_nn_session {
     di_nn_graph *g;
+    const di_nn_backend *backend;
     di_nn_options opt;
     di_nn_env env;
     void **persist;          /* per node */
@@ -67,18 +100,13 @@ struct di_nn_session {
     int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
 };
 
-/* Tensors in and out of a general run (tests, conformance). */
-typedef struct di_nn_io {
-    int dtype, ndim;
-    int64_t dims[DI_NN_MAX_DIMS];
-    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
-} di_nn_io;
-
 int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
                                di_nn_session **out, di_error *err);
 /* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
 int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
                  di_nn_io *outs, int nouts, di_error *err);
+/* The declared shape of input 0 with its batch set to n (the batch API). */
+int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err);
 /* The plan for these input shapes, built when not cached. */
 int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
                    di_nn_plan **out, di_error *err);

@@ -119,23 +119,6 @@ static int init_device(di_nn_session *s, di_error *err)
     return DI_OK;
 }
 
-/* The declared shape of input 0 with the batch set (as session.c does). */
-static int batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err)
-{
-    const di_nn_graph *g = s->g;
-    if (g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", g->path, g->ninputs);
-    const di_nn_value *v = &g->values[g->inputs[0]];
-    if (v->ndim < 1) return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' has no declared shape", g->path, v->name);
-    memset(io, 0, sizeof *io);
-    io->dtype = v->dtype ? v->dtype : DI_DT_FLOAT;
-    io->ndim = v->ndim;
-    for (int d = 0; d < v->ndim; d++) {
-        io->dims[d] = d == 0 ? n : v->dims[d];
-        if (io->dims[d] < 0) return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s': dimension %d is symbolic; only the batch may be", g->path, v->name, d);
-    }
-    return DI_OK;
-}
-
 int di_nn_cuda_attach(di_nn_session *s, di_error *err)
 {
     s->cuda = calloc(1, sizeof *s->cuda);
@@ -144,7 +127,7 @@ int di_nn_cuda_attach(di_nn_session *s, di_error *err)
     ** at load time (first on the host: no device needed to refuse) */
     di_nn_io io;
     di_error ignore = {0};
-    bool known = s->g->ninputs == 1 && batch_io(s, 1, &io, &ignore) == DI_OK;
+    bool known = s->g->ninputs == 1 && di_nn_batch_io(s, 1, &io, &ignore) == DI_OK;
     int rc = cu_check_ops(s, known ? &io : NULL, err);
     if (!rc) rc = init_device(s, err);
     if (!rc) rc = upload_weights(s, err);
@@ -196,7 +179,7 @@ static int batch_plan(di_nn_session *s, int batch, size_t cap, cu_plan **out,
 {
     if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
     di_nn_io io;
-    int rc = batch_io(s, batch, &io, err);
+    int rc = di_nn_batch_io(s, batch, &io, err);
     if (rc) return rc;
     if (io.dtype != DI_DT_FLOAT) return di_fail(err, DI_EUNSUPPORTED, "%s: input is %s, not float32", s->g->path, di_dtype_name(io.dtype));
     cudaSetDevice(s->cuda->device);

@@ -268,22 +268,16 @@ void di_nn_free_host(void *p)
     if (p && !di_nn_cuda_host_free(p)) free(p);
 }
 
-/* On the CPU a run is synchronous: di_nn_run_async runs it now and keeps
-** its status for di_nn_wait. */
-int di_nn_run_async(di_nn_session *s, const float *input, int batch,
-                    float *output, size_t output_capacity, di_error *err)
-{
-    if (s->cuda) return di_nn_cuda_submit(s, input, batch, output, output_capacity, err);
-    if (s->cpu_pending >= 2) return di_fail(err, DI_EINVAL, "2 runs already in flight: di_nn_wait first");
-    int rc = di_nn_run(s, input, batch, output, output_capacity, err);
-    if (!rc) s->cpu_pending++;
-    return rc;
-}
-
-int di_nn_wait(di_nn_session *s, di_error *err)
-{
-    if (s->cuda) return di_nn_cuda_wait(s, err);
-    if (s->cpu_pending == 0) return di_fail(err, DI_EINVAL, "no run in flight");
-    s->cpu_pending--;
-    return DI_OK;
-}
+/* The CUDA backend as session.c sees it: these calls, answered by the
+** module or, in a build without CUDA, by "built without CUDA". */
+const di_nn_backend di_nn_backend_cuda = {
+    .name = "cuda",
+    .attach = di_nn_cuda_attach,
+    .detach = di_nn_cuda_detach,
+    .output_shape = di_nn_cuda_output_shape,
+    .run = di_nn_cuda_run,
+    .submit = di_nn_cuda_submit,
+    .wait = di_nn_cuda_wait,
+    .run_io = di_nn_cuda_run_io,
+    .flops = di_nn_cuda_flops,
+};
