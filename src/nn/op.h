@@ -42,6 +42,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "graph.h"
+#include "unary.h"
 
 #define DI_NN_NEED_PLAIN 1 /* prepare(): give me plain inputs */
 #define DI_NN_NO_FUSE 2    /* prepare(): these post-ops do not fit (e.g. a broadcasting Add) */
@@ -109,6 +110,7 @@ typedef struct di_nn_op {
     unsigned flags;
     int post_kind;  /* DI_POST_*: a node of this op may be fused into the
                     ** preceding DI_OP_POSTOPS node as this post-op; 0: never */
+    int unary;      /* DI_U_*: a unary elementwise op of this kind (unary.h) */
     int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
     int (*prepare)(di_nn_kctx *k, di_error *err);
     int (*run)(di_nn_kctx *k, di_error *err);
@@ -116,6 +118,32 @@ typedef struct di_nn_op {
     void (*release_persist)(void *persist);
     double (*flops)(const di_nn_kctx *k); /* multiply-add = 2; NULL: elementwise count */
 } di_nn_op;
+
+/* A unary elementwise op as every backend computes it: its kind (Gelu
+** with approximate=tanh is DI_U_GELU_TANH) and its constants with the
+** ONNX defaults (alpha: LeakyRelu, Elu, HardSigmoid, Selu; beta:
+** HardSigmoid; gamma: Selu). Decoded from the node, once per plan. */
+typedef struct di_nn_unary_params {
+    int kind;
+    float alpha, beta, gamma;
+} di_nn_unary_params;
+void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p);
+
+/* Resize's tables, worked out once per plan by its prepare (ops_resize.c)
+** for the last two axes: the source rows (y0, y1) and columns (x0, x1) of
+** every output row and column with the linear weights (nearest: y0 == y1,
+** weight 0); cubic: 4 sources and weights each. Other backends upload
+** these rather than work them out again. */
+typedef struct di_nn_resize_tables {
+    bool linear, cubic;
+    int64_t ih, iw, oh, ow;
+    int64_t *y0, *y1, *x0, *x1;
+    float *wy, *wx;
+    int64_t *cy, *cx;
+    float *wcy, *wcx;
+} di_nn_resize_tables;
+/* The tables of a prepared Resize step; NULL for another. */
+const di_nn_resize_tables *di_nn_resize_tables_of(const di_nn_kctx *k);
 
 /* The kernel table (ops.c). */
 const di_nn_op *di_nn_find_op(const char *op_type);

@@ -53,6 +53,20 @@ void di_nn_op_names(const char **names, int *count, int max)
     *count = n;
 }
 
+void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p)
+{
+    int kind = n->op ? n->op->unary : DI_U_NONE;
+    if (kind == DI_U_GELU && !strcmp(di_nn_attr_string(n, "approximate", "none"), "tanh")) kind = DI_U_GELU_TANH;
+    p->kind = kind;
+    float alpha = 0.01f; /* LeakyRelu */
+    if (kind == DI_U_HARDSIGMOID) alpha = 0.2f;
+    else if (kind == DI_U_ELU) alpha = 1.f;
+    else if (kind == DI_U_SELU) alpha = 1.67326319217681884765625f;
+    p->alpha = di_nn_attr_float(n, "alpha", alpha);
+    p->beta = di_nn_attr_float(n, "beta", 0.5f);
+    p->gamma = di_nn_attr_float(n, "gamma", 1.05070102214813232421875f);
+}
+
 int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
                           int64_t *v, int64_t dflt)
 {

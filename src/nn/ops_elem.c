@@ -73,13 +73,13 @@ static int clip_run(di_nn_kctx *k, di_error *err)
 
 const di_nn_op di_op_Relu = {
     .name = "Relu", .min_in = 1, .max_in = 1,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE, .post_kind = DI_POST_RELU,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE, .post_kind = DI_POST_RELU, .unary = DI_U_RELU,
     .prepare = unary_prepare, .run = relu_run,
 };
 
 const di_nn_op di_op_Clip = {
     .name = "Clip", .min_in = 1, .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE, .post_kind = DI_POST_CLIP,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE, .post_kind = DI_POST_CLIP, .unary = DI_U_CLIP,
     .prepare = unary_prepare, .run = clip_run,
 };
 

@@ -103,25 +103,10 @@ static double get_num(const void *p, int dt, int64_t i)
 
 /* ---- unary float ops ---- */
 
-enum { U_SQRT, U_ERF, U_SIGMOID, U_EXP, U_LOG, U_TANH, U_NEG, U_ABS, U_RECIP, U_GELU, U_GELU_TANH, U_LEAKY, U_FLOOR, U_CEIL,
-       U_HSIGMOID, U_HSWISH, U_SOFTPLUS, U_ELU, U_SELU, U_ROUND, U_SIGN, U_SIN, U_COS, U_SOFTSIGN };
-
-static int unary_kind(const di_nn_node *n)
-{
-    static const char *names[] = {"Sqrt", "Erf", "Sigmoid", "Exp", "Log", "Tanh", "Neg", "Abs", "Reciprocal", "Gelu", "", "LeakyRelu", "Floor", "Ceil",
-                                  "HardSigmoid", "HardSwish", "Softplus", "Elu", "Selu", "Round", "Sign", "Sin", "Cos", "Softsign"};
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (!strcmp(n->op_type, names[i])) {
-            if (i == U_GELU && !strcmp(di_nn_attr_string(n, "approximate", "none"), "tanh")) return U_GELU_TANH;
-            return i;
-        }
-    return -1;
-}
-
 static int unary_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     (void)g;
-    if (!strcmp(n->op_type, "Gelu")) {
+    if (!strcmp(n->op_type, "Gelu")) { /* n->op is not set yet at check time */
         const char *a = di_nn_attr_string(n, "approximate", "none");
         if (strcmp(a, "none") && strcmp(a, "tanh")) return di_nn_unsupported(err, n, "approximate=%s", a);
     }
@@ -154,7 +139,7 @@ static void gelu_dnnl(di_nn_kctx *k, int kind)
     dnnl_eltwise_desc_t ed;
     dnnl_primitive_desc_t pd = NULL;
     bool ok = s && dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_f32, dnnl_a) == dnnl_success &&
-              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, kind == U_GELU ? dnnl_eltwise_gelu_erf : dnnl_eltwise_gelu_tanh, &md, 0.f, 0.f) == dnnl_success &&
+              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, kind == DI_U_GELU ? dnnl_eltwise_gelu_erf : dnnl_eltwise_gelu_tanh, &md, 0.f, 0.f) == dnnl_success &&
               dnnl_primitive_desc_create(&pd, &ed, NULL, k->env->engine, NULL) == dnnl_success &&
               dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
               dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
@@ -167,11 +152,13 @@ static void gelu_dnnl(di_nn_kctx *k, int kind)
 static int unary_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    int kind = unary_kind(k->node);
-    bool int_ok = (kind == U_NEG || kind == U_ABS) && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
+    di_nn_unary_params up;
+    di_nn_unary_params_of(k->node, &up);
+    int kind = up.kind;
+    bool int_ok = (kind == DI_U_NEG || kind == DI_U_ABS) && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
     if (x->dtype != DI_DT_FLOAT && !int_ok) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    if (kind == U_GELU || kind == U_GELU_TANH) gelu_dnnl(k, kind);
+    if (kind == DI_U_GELU || kind == DI_U_GELU_TANH) gelu_dnnl(k, kind);
     return DI_OK;
 }
 
@@ -186,25 +173,25 @@ static int unary_run(di_nn_kctx *k, di_error *err)
         if (st == dnnl_success) st = dnnl_stream_wait(k->env->stream);
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "gelu", st);
     }
-    int kind = unary_kind(k->node);
+    di_nn_unary_params up;
+    di_nn_unary_params_of(k->node, &up);
+    int kind = up.kind;
     int64_t n = di_nn_numel(k->in[0]);
     if (k->in[0]->dtype == DI_DT_INT64) {
         const int64_t *x = k->in[0]->data;
         int64_t *y = k->out[0]->data;
-        for (int64_t i = 0; i < n; i++) y[i] = kind == U_NEG ? (int64_t)(0 - (uint64_t)x[i]) : (x[i] < 0 ? (int64_t)(0 - (uint64_t)x[i]) : x[i]);
+        for (int64_t i = 0; i < n; i++) y[i] = kind == DI_U_NEG ? (int64_t)(0 - (uint64_t)x[i]) : (x[i] < 0 ? (int64_t)(0 - (uint64_t)x[i]) : x[i]);
         return DI_OK;
     }
     if (k->in[0]->dtype == DI_DT_INT32) {
         const int32_t *x = k->in[0]->data;
         int32_t *y = k->out[0]->data;
-        for (int64_t i = 0; i < n; i++) y[i] = kind == U_NEG ? (int32_t)(0 - (uint32_t)x[i]) : (x[i] < 0 ? (int32_t)(0 - (uint32_t)x[i]) : x[i]);
+        for (int64_t i = 0; i < n; i++) y[i] = kind == DI_U_NEG ? (int32_t)(0 - (uint32_t)x[i]) : (x[i] < 0 ? (int32_t)(0 - (uint32_t)x[i]) : x[i]);
         return DI_OK;
     }
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
-    float alpha = di_nn_attr_float(k->node, "alpha", kind == U_HSIGMOID ? 0.2f : kind == U_ELU ? 1.f : kind == U_SELU ? 1.67326319217681884765625f : 0.01f);
-    float beta = di_nn_attr_float(k->node, "beta", 0.5f);
-    float gamma = di_nn_attr_float(k->node, "gamma", 1.05070102214813232421875f);
+    float alpha = up.alpha, beta = up.beta, gamma = up.gamma;
     int threads = k->env->threads;
 #define U_LOOP(EXPR)                                                                     \
     _Pragma("omp parallel for num_threads(threads) if (n > 32768) schedule(static)")    \
@@ -213,63 +200,64 @@ static int unary_run(di_nn_kctx *k, di_error *err)
         y[i] = (EXPR);                                                                 \
     }
     switch (kind) {
-    case U_SQRT: U_LOOP(sqrtf(v)); break;
-    case U_ERF: U_LOOP(erff(v)); break;
-    case U_SIGMOID: U_LOOP(v >= 0 ? 1.f / (1.f + expf(-v)) : expf(v) / (1.f + expf(v))); break;
-    case U_EXP: U_LOOP(expf(v)); break;
-    case U_LOG: U_LOOP(logf(v)); break;
-    case U_TANH: U_LOOP(tanhf(v)); break;
-    case U_NEG: U_LOOP(-v); break;
-    case U_ABS: U_LOOP(fabsf(v)); break;
-    case U_RECIP: U_LOOP(1.f / v); break;
-    case U_GELU: U_LOOP(0.5f * v * (1.f + erff(v * 0.70710678118654752f))); break;
-    case U_GELU_TANH: U_LOOP(0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))); break;
-    case U_LEAKY: U_LOOP(v >= 0 ? v : alpha * v); break;
-    case U_FLOOR: U_LOOP(floorf(v)); break;
-    case U_CEIL: U_LOOP(ceilf(v)); break;
-    case U_HSIGMOID: U_LOOP(fmaxf(0.f, fminf(1.f, alpha * v + beta))); break;
-    case U_HSWISH: U_LOOP(v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f))); break;
-    case U_SOFTPLUS: U_LOOP(v > 20.f ? v : log1pf(expf(v))); break;
-    case U_ELU: U_LOOP(v >= 0 ? v : alpha * (expf(v) - 1.f)); break;
-    case U_SELU: U_LOOP(v > 0 ? gamma * v : gamma * alpha * (expf(v) - 1.f)); break;
-    case U_ROUND: U_LOOP(nearbyintf(v)); break; /* half to even, as the default rounding mode */
-    case U_SIGN: U_LOOP(v > 0 ? 1.f : v < 0 ? -1.f : 0.f); break;
-    case U_SIN: U_LOOP(sinf(v)); break;
-    case U_COS: U_LOOP(cosf(v)); break;
+    case DI_U_SQRT: U_LOOP(sqrtf(v)); break;
+    case DI_U_ERF: U_LOOP(erff(v)); break;
+    case DI_U_SIGMOID: U_LOOP(v >= 0 ? 1.f / (1.f + expf(-v)) : expf(v) / (1.f + expf(v))); break;
+    case DI_U_EXP: U_LOOP(expf(v)); break;
+    case DI_U_LOG: U_LOOP(logf(v)); break;
+    case DI_U_TANH: U_LOOP(tanhf(v)); break;
+    case DI_U_NEG: U_LOOP(-v); break;
+    case DI_U_ABS: U_LOOP(fabsf(v)); break;
+    case DI_U_RECIP: U_LOOP(1.f / v); break;
+    case DI_U_GELU: U_LOOP(0.5f * v * (1.f + erff(v * 0.70710678118654752f))); break;
+    case DI_U_GELU_TANH: U_LOOP(0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))); break;
+    case DI_U_LEAKY: U_LOOP(v >= 0 ? v : alpha * v); break;
+    case DI_U_FLOOR: U_LOOP(floorf(v)); break;
+    case DI_U_CEIL: U_LOOP(ceilf(v)); break;
+    case DI_U_HARDSIGMOID: U_LOOP(fmaxf(0.f, fminf(1.f, alpha * v + beta))); break;
+    case DI_U_HARDSWISH: U_LOOP(v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f))); break;
+    case DI_U_SOFTPLUS: U_LOOP(v > 20.f ? v : log1pf(expf(v))); break;
+    case DI_U_ELU: U_LOOP(v >= 0 ? v : alpha * (expf(v) - 1.f)); break;
+    case DI_U_SELU: U_LOOP(v > 0 ? gamma * v : gamma * alpha * (expf(v) - 1.f)); break;
+    case DI_U_ROUND: U_LOOP(nearbyintf(v)); break; /* half to even, as the default rounding mode */
+    case DI_U_SIGN: U_LOOP(v > 0 ? 1.f : v < 0 ? -1.f : 0.f); break;
+    case DI_U_SIN: U_LOOP(sinf(v)); break;
+    case DI_U_COS: U_LOOP(cosf(v)); break;
     default: U_LOOP(v / (1.f + fabsf(v))); break;
     }
 #undef U_LOOP
     return DI_OK;
 }
 
-#define UNARY_OP(NAME)                                                        \
+#define UNARY_OP(NAME, KIND)                                                  \
     const di_nn_op di_op_##NAME = {                                           \
         .name = #NAME, .min_in = 1, .max_in = 1, .flags = DI_OP_PER_IMAGE,    \
+        .unary = (KIND),                                                      \
         .check = unary_check, .prepare = unary_prepare, .run = unary_run, .release = unary_release, \
     };
-UNARY_OP(Sqrt)
-UNARY_OP(Erf)
-UNARY_OP(Sigmoid)
-UNARY_OP(Exp)
-UNARY_OP(Log)
-UNARY_OP(Tanh)
-UNARY_OP(Neg)
-UNARY_OP(Abs)
-UNARY_OP(Reciprocal)
-UNARY_OP(Gelu)
-UNARY_OP(LeakyRelu)
-UNARY_OP(Floor)
-UNARY_OP(Ceil)
-UNARY_OP(HardSigmoid)
-UNARY_OP(HardSwish)
-UNARY_OP(Softplus)
-UNARY_OP(Elu)
-UNARY_OP(Selu)
-UNARY_OP(Round)
-UNARY_OP(Sign)
-UNARY_OP(Sin)
-UNARY_OP(Cos)
-UNARY_OP(Softsign)
+UNARY_OP(Sqrt, DI_U_SQRT)
+UNARY_OP(Erf, DI_U_ERF)
+UNARY_OP(Sigmoid, DI_U_SIGMOID)
+UNARY_OP(Exp, DI_U_EXP)
+UNARY_OP(Log, DI_U_LOG)
+UNARY_OP(Tanh, DI_U_TANH)
+UNARY_OP(Neg, DI_U_NEG)
+UNARY_OP(Abs, DI_U_ABS)
+UNARY_OP(Reciprocal, DI_U_RECIP)
+UNARY_OP(Gelu, DI_U_GELU)
+UNARY_OP(LeakyRelu, DI_U_LEAKY)
+UNARY_OP(Floor, DI_U_FLOOR)
+UNARY_OP(Ceil, DI_U_CEIL)
+UNARY_OP(HardSigmoid, DI_U_HARDSIGMOID)
+UNARY_OP(HardSwish, DI_U_HARDSWISH)
+UNARY_OP(Softplus, DI_U_SOFTPLUS)
+UNARY_OP(Elu, DI_U_ELU)
+UNARY_OP(Selu, DI_U_SELU)
+UNARY_OP(Round, DI_U_ROUND)
+UNARY_OP(Sign, DI_U_SIGN)
+UNARY_OP(Sin, DI_U_SIN)
+UNARY_OP(Cos, DI_U_COS)
+UNARY_OP(Softsign, DI_U_SOFTSIGN)
 
 /* ---- Cast ---- */
 

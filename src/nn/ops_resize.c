@@ -23,28 +23,29 @@ enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC };
 enum { NM_ROUND_FLOOR, NM_ROUND_CEIL, NM_FLOOR, NM_CEIL };
 
 typedef struct resize_state {
-    bool linear, cubic;
-    int64_t *cy, *cx; /* cubic: 4 source indices per output row / column */
-    float *wcy, *wcx; /* and their 4 weights */
-    int64_t planes, ih, iw, oh, ow, block; /* block: channels per pixel (1 plain) */
-    int64_t *y0, *y1, *x0, *x1;
-    float *wy, *wx;
+    di_nn_resize_tables t; /* the backend-neutral part (op.h) */
+    int64_t planes, block; /* block: channels per pixel (1 plain) */
 } resize_state;
+
+const di_nn_resize_tables *di_nn_resize_tables_of(const di_nn_kctx *k)
+{
+    return k->state ? &((const resize_state *)k->state)->t : NULL;
+}
 
 static void resize_release(void *p)
 {
     resize_state *s = p;
     if (!s) return;
-    free(s->y0);
-    free(s->y1);
-    free(s->x0);
-    free(s->x1);
-    free(s->wy);
-    free(s->wx);
-    free(s->cy);
-    free(s->cx);
-    free(s->wcy);
-    free(s->wcx);
+    free(s->t.y0);
+    free(s->t.y1);
+    free(s->t.x0);
+    free(s->t.x1);
+    free(s->t.wy);
+    free(s->t.wx);
+    free(s->t.cy);
+    free(s->t.cx);
+    free(s->t.wcy);
+    free(s->t.wcx);
     free(s);
 }
 
@@ -206,44 +207,44 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
         if (od[i] != x->dims[i]) return di_nn_unsupported(err, n, "resizing axis %d (only the last two axes)", i);
     resize_state *s = calloc(1, sizeof *s);
     if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
-    s->linear = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "linear");
-    s->cubic = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "cubic");
+    s->t.linear = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "linear");
+    s->t.cubic = !strcmp(di_nn_attr_string(n, "mode", "nearest"), "cubic");
     int ct = coord_mode(di_nn_attr_string(n, "coordinate_transformation_mode", "half_pixel"));
     int nm = nearest_mode(di_nn_attr_string(n, "nearest_mode", "round_prefer_floor"));
-    s->ih = x->dims[nd - 2];
-    s->iw = x->dims[nd - 1];
-    s->oh = od[nd - 2];
-    s->ow = od[nd - 1];
+    s->t.ih = x->dims[nd - 2];
+    s->t.iw = x->dims[nd - 1];
+    s->t.oh = od[nd - 2];
+    s->t.ow = od[nd - 1];
     s->block = block;
     s->planes = 1;
     for (int i = 0; i < nd - 2; i++) s->planes *= x->dims[i];
     if (tag) s->planes = x->dims[0] * ((x->dims[1] + block - 1) / block);
-    size_t hn = (size_t)s->oh + 1, wn = (size_t)s->ow + 1;
-    s->y0 = malloc(hn * sizeof(int64_t));
-    s->y1 = malloc(hn * sizeof(int64_t));
-    s->wy = malloc(hn * sizeof(float));
-    s->x0 = malloc(wn * sizeof(int64_t));
-    s->x1 = malloc(wn * sizeof(int64_t));
-    s->wx = malloc(wn * sizeof(float));
-    if (!s->y0 || !s->y1 || !s->wy || !s->x0 || !s->x1 || !s->wx) {
+    size_t hn = (size_t)s->t.oh + 1, wn = (size_t)s->t.ow + 1;
+    s->t.y0 = malloc(hn * sizeof(int64_t));
+    s->t.y1 = malloc(hn * sizeof(int64_t));
+    s->t.wy = malloc(hn * sizeof(float));
+    s->t.x0 = malloc(wn * sizeof(int64_t));
+    s->t.x1 = malloc(wn * sizeof(int64_t));
+    s->t.wx = malloc(wn * sizeof(float));
+    if (!s->t.y0 || !s->t.y1 || !s->t.wy || !s->t.x0 || !s->t.x1 || !s->t.wx) {
         resize_release(s);
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
-    axis_tables(s->linear, ct, nm, s->ih, s->oh, sc[nd - 2], s->y0, s->y1, s->wy);
-    axis_tables(s->linear, ct, nm, s->iw, s->ow, sc[nd - 1], s->x0, s->x1, s->wx);
-    if (s->cubic) {
+    axis_tables(s->t.linear, ct, nm, s->t.ih, s->t.oh, sc[nd - 2], s->t.y0, s->t.y1, s->t.wy);
+    axis_tables(s->t.linear, ct, nm, s->t.iw, s->t.ow, sc[nd - 1], s->t.x0, s->t.x1, s->t.wx);
+    if (s->t.cubic) {
         double a = di_nn_attr_float(n, "cubic_coeff_a", -0.75f);
         bool excl = di_nn_attr_int(n, "exclude_outside", 0) != 0;
-        s->cy = malloc(4 * hn * sizeof(int64_t));
-        s->cx = malloc(4 * wn * sizeof(int64_t));
-        s->wcy = malloc(4 * hn * sizeof(float));
-        s->wcx = malloc(4 * wn * sizeof(float));
-        if (!s->cy || !s->cx || !s->wcy || !s->wcx) {
+        s->t.cy = malloc(4 * hn * sizeof(int64_t));
+        s->t.cx = malloc(4 * wn * sizeof(int64_t));
+        s->t.wcy = malloc(4 * hn * sizeof(float));
+        s->t.wcx = malloc(4 * wn * sizeof(float));
+        if (!s->t.cy || !s->t.cx || !s->t.wcy || !s->t.wcx) {
             resize_release(s);
             return di_fail(err, DI_ENOMEM, "out of memory");
         }
-        cubic_tables(ct, s->ih, s->oh, sc[nd - 2], a, excl, s->cy, s->wcy);
-        cubic_tables(ct, s->iw, s->ow, sc[nd - 1], a, excl, s->cx, s->wcx);
+        cubic_tables(ct, s->t.ih, s->t.oh, sc[nd - 2], a, excl, s->t.cy, s->t.wcy);
+        cubic_tables(ct, s->t.iw, s->t.ow, sc[nd - 1], a, excl, s->t.cx, s->t.wcx);
     }
     di_nn_set_shape(y, DI_DT_FLOAT, nd, od);
     if (tag) {
@@ -261,20 +262,20 @@ static int resize_run(di_nn_kctx *k, di_error *err)
     const resize_state *s = k->state;
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
-    const int64_t b = s->block, iw = s->iw, ow = s->ow;
-    const int64_t rows = s->planes * s->oh;
+    const int64_t b = s->block, iw = s->t.iw, ow = s->t.ow;
+    const int64_t rows = s->planes * s->t.oh;
 #pragma omp parallel for num_threads(k->env->threads) if (rows * ow * b > 32768) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
-        int64_t p = r / s->oh, oy = r % s->oh;
-        const float *plane = x + p * s->ih * iw * b;
-        const float *r0 = plane + s->y0[oy] * iw * b, *r1 = plane + s->y1[oy] * iw * b;
-        float *out = y + (p * s->oh + oy) * ow * b;
-        if (s->cubic) {
-            const int64_t *ry = s->cy + 4 * oy;
-            const float *wy4 = s->wcy + 4 * oy;
+        int64_t p = r / s->t.oh, oy = r % s->t.oh;
+        const float *plane = x + p * s->t.ih * iw * b;
+        const float *r0 = plane + s->t.y0[oy] * iw * b, *r1 = plane + s->t.y1[oy] * iw * b;
+        float *out = y + (p * s->t.oh + oy) * ow * b;
+        if (s->t.cubic) {
+            const int64_t *ry = s->t.cy + 4 * oy;
+            const float *wy4 = s->t.wcy + 4 * oy;
             for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t *cx = s->cx + 4 * ox;
-                const float *wx4 = s->wcx + 4 * ox;
+                const int64_t *cx = s->t.cx + 4 * ox;
+                const float *wx4 = s->t.wcx + 4 * ox;
                 for (int64_t c = 0; c < b; c++) {
                     float acc = 0.f;
                     for (int jy = 0; jy < 4; jy++) {
@@ -287,16 +288,16 @@ static int resize_run(di_nn_kctx *k, di_error *err)
             }
             continue;
         }
-        if (!s->linear) {
+        if (!s->t.linear) {
             for (int64_t ox = 0; ox < ow; ox++)
-                for (int64_t c = 0; c < b; c++) out[ox * b + c] = r0[s->x0[ox] * b + c];
+                for (int64_t c = 0; c < b; c++) out[ox * b + c] = r0[s->t.x0[ox] * b + c];
             continue;
         }
-        const float wy = s->wy[oy];
+        const float wy = s->t.wy[oy];
         for (int64_t ox = 0; ox < ow; ox++) {
-            const float wx = s->wx[ox];
-            const float *a0 = r0 + s->x0[ox] * b, *a1 = r0 + s->x1[ox] * b;
-            const float *b0 = r1 + s->x0[ox] * b, *b1 = r1 + s->x1[ox] * b;
+            const float wx = s->t.wx[ox];
+            const float *a0 = r0 + s->t.x0[ox] * b, *a1 = r0 + s->t.x1[ox] * b;
+            const float *b0 = r1 + s->t.x0[ox] * b, *b1 = r1 + s->t.x1[ox] * b;
             for (int64_t c = 0; c < b; c++) {
                 float top = a0[c] + wx * (a1[c] - a0[c]);
                 float bot = b0[c] + wx * (b1[c] - b0[c]);

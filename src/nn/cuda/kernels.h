@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cuda_runtime_api.h>
 
+#include "../unary.h" /* the unary kinds (DI_U_*), shared with the CPU */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,12 +27,6 @@ typedef struct cu_walk {
     int64_t sa[CU_MAX_DIMS], sb[CU_MAX_DIMS], sc[CU_MAX_DIMS];
 } cu_walk;
 
-enum {
-    CU_RELU, CU_CLIP, CU_SIGMOID, CU_ERF, CU_GELU, CU_GELU_TANH, CU_SQRT,
-    CU_EXP, CU_LOG, CU_TANH, CU_NEG, CU_ABS, CU_RECIP, CU_FLOOR, CU_CEIL,
-    CU_LEAKY, CU_HARDSIGMOID, CU_HARDSWISH, CU_SOFTPLUS, CU_ELU, CU_SELU,
-    CU_ROUND, CU_SIGN, CU_SIN, CU_COS, CU_SOFTSIGN
-};
 /* comparisons (bool out) come last */
 enum { CU_ADD, CU_SUB, CU_MUL, CU_DIV, CU_POW, CU_MAX, CU_MIN, CU_PRELU, CU_EQ, CU_LT, CU_GT };
 enum { CU_RSUM, CU_RMEAN, CU_RMAX, CU_RMIN };

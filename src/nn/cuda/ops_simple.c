@@ -100,32 +100,16 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
 {
     (void)pl;
     (void)c;
-    static const struct { const char *name; int op; } ops[] = {
-        {"Relu", CU_RELU}, {"Clip", CU_CLIP}, {"Sigmoid", CU_SIGMOID}, {"Erf", CU_ERF},
-        {"Gelu", CU_GELU}, {"Sqrt", CU_SQRT}, {"Exp", CU_EXP}, {"Log", CU_LOG},
-        {"Tanh", CU_TANH}, {"Neg", CU_NEG}, {"Abs", CU_ABS}, {"Reciprocal", CU_RECIP},
-        {"Floor", CU_FLOOR}, {"Ceil", CU_CEIL}, {"LeakyRelu", CU_LEAKY},
-        {"HardSigmoid", CU_HARDSIGMOID}, {"HardSwish", CU_HARDSWISH}, {"Softplus", CU_SOFTPLUS},
-        {"Elu", CU_ELU}, {"Selu", CU_SELU}, {"Round", CU_ROUND}, {"Sign", CU_SIGN},
-        {"Sin", CU_SIN}, {"Cos", CU_COS}, {"Softsign", CU_SOFTSIGN},
-    };
     if (!is_float(&st->in[0])) return cu_refuse(err, st, "element type %s", di_dtype_name(st->in[0].dtype));
     simple_p *p = new_p(st, err);
     if (!p) return DI_ENOMEM;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!strcmp(ops[i].name, st->name)) p->op = ops[i].op;
-    if (p->op == CU_GELU && !strcmp(di_nn_attr_string(st->node, "approximate", "none"), "tanh")) p->op = CU_GELU_TANH;
-    if (p->op == CU_LEAKY) p->a = di_nn_attr_float(st->node, "alpha", 0.01f);
-    if (p->op == CU_ELU) p->a = di_nn_attr_float(st->node, "alpha", 1.f);
-    if (p->op == CU_HARDSIGMOID) {
-        p->a = di_nn_attr_float(st->node, "alpha", 0.2f);
-        p->b = di_nn_attr_float(st->node, "beta", 0.5f);
-    }
-    if (p->op == CU_SELU) {
-        p->a = di_nn_attr_float(st->node, "alpha", 1.67326319217681884765625f);
-        p->b = di_nn_attr_float(st->node, "gamma", 1.05070102214813232421875f);
-    }
-    if (p->op == CU_CLIP) {
+    /* the kind and constants as the host decodes them (op.h) */
+    di_nn_unary_params up;
+    di_nn_unary_params_of(st->node, &up);
+    p->op = up.kind;
+    p->a = up.alpha;
+    p->b = up.kind == DI_U_SELU ? up.gamma : up.beta;
+    if (p->op == DI_U_CLIP) {
         p->a = -INFINITY;
         p->b = INFINITY;
         if (st->node && hs->k.nin == 1) { /* opset < 11: attributes */
@@ -203,42 +187,18 @@ int cu_setup_where(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
 
 /* ---- Resize: the host engine's index tables, uploaded ---- */
 
-static double source_coord(const char *ct, int64_t o, int64_t in, int64_t out, double scale)
+/* An int64 table as the kernel's int32 one (the sizes are checked first). */
+static void *upload_i32(cu_plan *pl, const int64_t *v, int64_t n, di_error *err)
 {
-    if (!strcmp(ct, "half_pixel")) return ((double)o + 0.5) / scale - 0.5;
-    if (!strcmp(ct, "pytorch_half_pixel")) return out > 1 ? ((double)o + 0.5) / scale - 0.5 : 0.0;
-    if (!strcmp(ct, "align_corners")) {
-        double len = (double)in * scale;
-        return out == 1 || len <= 1.0 ? 0.0 : (double)o * (double)(in - 1) / (len - 1.0);
+    int32_t *t = malloc(sizeof(int32_t) * (size_t)(n + 1));
+    if (!t) {
+        di_fail(err, DI_ENOMEM, "out of memory");
+        return NULL;
     }
-    return (double)o / scale; /* asymmetric */
-}
-
-static void axis_tables(bool linear, const char *ct, const char *nm, int64_t in, int64_t out, double scale,
-                        int32_t *i0, int32_t *i1, float *w)
-{
-    for (int64_t o = 0; o < out; o++) {
-        double x = source_coord(ct, o, in, out, scale);
-        if (linear) {
-            if (x < 0) x = 0;
-            if (x > (double)(in - 1)) x = (double)(in - 1);
-            int64_t f = (int64_t)floor(x);
-            i0[o] = (int32_t)f;
-            i1[o] = (int32_t)(f + 1 < in ? f + 1 : in - 1);
-            w[o] = (float)(x - (double)f);
-        } else {
-            double f = floor(x), r;
-            if (!strcmp(nm, "round_prefer_floor")) r = x - f == 0.5 ? f : round(x);
-            else if (!strcmp(nm, "round_prefer_ceil")) r = x - f == 0.5 ? f + 1 : round(x);
-            else if (!strcmp(nm, "floor")) r = f;
-            else r = ceil(x);
-            int64_t idx = (int64_t)r;
-            if (idx < 0) idx = 0;
-            if (idx > in - 1) idx = in - 1;
-            i0[o] = i1[o] = (int32_t)idx;
-            w[o] = 0;
-        }
-    }
+    for (int64_t i = 0; i < n; i++) t[i] = (int32_t)v[i];
+    void *d = cu_upload(pl, t, sizeof(int32_t) * (size_t)n, err);
+    free(t);
+    return d;
 }
 
 static int resize_run(cu_step *st, cu_ctx *c, di_error *err)
@@ -254,52 +214,30 @@ static int resize_run(cu_step *st, cu_ctx *c, di_error *err)
 int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
 {
     (void)c;
-    (void)hs;
     const cu_tensor *x = &st->in[0], *y = &st->out[0];
     int nd = x->ndim;
     if (!is_float(x) || nd < 2) return cu_refuse(err, st, "only float tensors of 2 or more dimensions");
     for (int i = 0; i < nd - 2; i++)
         if (x->dims[i] != y->dims[i]) return cu_refuse(err, st, "resizing axis %d", i);
-    /* the scale per axis: from the scales input when given, else out/in */
-    double sc[2];
-    const cu_tensor *scales = st->nin > 2 ? &st->in[2] : NULL;
-    for (int i = 0; i < 2; i++) {
-        int64_t in = x->dims[nd - 2 + i], out = y->dims[nd - 2 + i];
-        sc[i] = in ? (double)out / (double)in : 1;
-        if (scales && scales->dev && scales->is_const && is_float(scales) && cu_numel(scales) == nd)
-            sc[i] = ((const float *)scales->host)[nd - 2 + i];
-    }
     if (x->dims[nd - 2] > 0x7fffffff || x->dims[nd - 1] > 0x7fffffff) return cu_refuse(err, st, "an input this large");
+    const di_nn_resize_tables *t = di_nn_resize_tables_of(&hs->k);
+    if (!t) return cu_refuse(err, st, "a Resize the host did not prepare");
     /* The host engine also has cubic; the GPU kernel has only these two. */
-    const char *mode = di_nn_attr_string(st->node, "mode", "nearest");
-    if (strcmp(mode, "linear") && strcmp(mode, "nearest")) return cu_refuse(err, st, "Resize mode '%s'", mode);
+    if (t->cubic) return cu_refuse(err, st, "Resize mode 'cubic'");
     simple_p *p = new_p(st, err);
     if (!p) return DI_ENOMEM;
-    const char *ct = di_nn_attr_string(st->node, "coordinate_transformation_mode", "half_pixel");
-    const char *nm = di_nn_attr_string(st->node, "nearest_mode", "round_prefer_floor");
-    p->op = !strcmp(di_nn_attr_string(st->node, "mode", "nearest"), "linear");
+    p->op = t->linear;
     p->x0 = 1;
     for (int i = 0; i < nd - 2; i++) p->x0 *= x->dims[i];
     int64_t oh = y->dims[nd - 2], ow = y->dims[nd - 1];
-    int32_t *y0 = malloc(sizeof(int32_t) * (size_t)(oh + 1)), *y1 = malloc(sizeof(int32_t) * (size_t)(oh + 1));
-    int32_t *x0 = malloc(sizeof(int32_t) * (size_t)(ow + 1)), *x1 = malloc(sizeof(int32_t) * (size_t)(ow + 1));
-    float *wy = malloc(sizeof(float) * (size_t)(oh + 1)), *wx = malloc(sizeof(float) * (size_t)(ow + 1));
-    int rc = DI_OK;
-    if (!y0 || !y1 || !x0 || !x1 || !wy || !wx) rc = di_fail(err, DI_ENOMEM, "out of memory");
-    if (!rc) {
-        axis_tables(p->op, ct, nm, x->dims[nd - 2], oh, sc[0], y0, y1, wy);
-        axis_tables(p->op, ct, nm, x->dims[nd - 1], ow, sc[1], x0, x1, wx);
-        if (!(p->t0 = cu_upload(pl, y0, sizeof(int32_t) * (size_t)oh, err)) ||
-            !(p->t1 = cu_upload(pl, y1, sizeof(int32_t) * (size_t)oh, err)) ||
-            !(p->t2 = cu_upload(pl, wy, sizeof(float) * (size_t)oh, err)) ||
-            !(p->t3 = cu_upload(pl, x0, sizeof(int32_t) * (size_t)ow, err)) ||
-            !(p->t4 = cu_upload(pl, x1, sizeof(int32_t) * (size_t)ow, err)) ||
-            !(p->t5 = cu_upload(pl, wx, sizeof(float) * (size_t)ow, err)))
-            rc = err ? err->code : DI_ENOMEM;
-    }
-    free(y0), free(y1), free(x0), free(x1), free(wy), free(wx);
+    if (t->oh != oh || t->ow != ow) return cu_refuse(err, st, "tables of another shape");
+    if (!(p->t0 = upload_i32(pl, t->y0, oh, err)) || !(p->t1 = upload_i32(pl, t->y1, oh, err)) ||
+        !(p->t2 = cu_upload(pl, t->wy, sizeof(float) * (size_t)oh, err)) ||
+        !(p->t3 = upload_i32(pl, t->x0, ow, err)) || !(p->t4 = upload_i32(pl, t->x1, ow, err)) ||
+        !(p->t5 = cu_upload(pl, t->wx, sizeof(float) * (size_t)ow, err)))
+        return err ? err->code : DI_ENOMEM;
     st->run = resize_run;
-    return rc;
+    return DI_OK;
 }
 
 /* ---- rows: Softmax, LayerNormalization; BatchNormalization ---- */
