@@ -158,6 +158,9 @@ int di_nn_node_fail(di_error *err, int code, const di_nn_node *n,
 int di_nn_error_at_node(di_error *err, const di_nn_node *n);
 int di_nn_node_failv(di_error *err, int code, const di_nn_node *n,
                      const char *fmt, va_list ap);
+/* The same for a step of a backend's plan that may have no node. */
+int di_nn_step_failv(di_error *err, int code, const char *name,
+                     const char *op_type, const char *fmt, va_list ap);
 int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)

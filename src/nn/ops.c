@@ -78,14 +78,20 @@ int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
     return DI_OK;
 }
 
-int di_nn_node_failv(di_error *err, int code, const di_nn_node *n,
-                     const char *fmt, va_list ap)
+int di_nn_step_failv(di_error *err, int code, const char *name,
+                     const char *op_type, const char *fmt, va_list ap)
 {
     char buf[DI_ERROR_MSG_MAX];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    di_fail(err, code, "node '%s' (%s): %s", n->name, n->op_type, buf);
+    di_fail(err, code, "node '%s' (%s): %s", name, op_type, buf);
     if (err) err->named |= DI_NAMED_NODE;
     return code;
+}
+
+int di_nn_node_failv(di_error *err, int code, const di_nn_node *n,
+                     const char *fmt, va_list ap)
+{
+    return di_nn_step_failv(err, code, n->name, n->op_type, fmt, ap);
 }
 
 int di_nn_node_fail(di_error *err, int code, const di_nn_node *n,

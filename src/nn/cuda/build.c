@@ -151,13 +151,10 @@ static int step_fail(di_error *err, int code, const cu_step *st, const char *fmt
     __attribute__((format(printf, 4, 5)));
 static int step_fail(di_error *err, int code, const cu_step *st, const char *fmt, ...)
 {
-    char msg[DI_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    di_nn_step_failv(err, code, step_name(st), st->name, fmt, ap);
     va_end(ap);
-    di_fail(err, code, "node '%s' (%s): %s", step_name(st), st->name, msg);
-    if (err) err->named |= DI_NAMED_NODE;
     return code;
 }
 
