@@ -22,11 +22,34 @@ typedef struct di_nn_step {
     double flops;
 } di_nn_step;
 
-typedef struct di_nn_plan {
+/* Tensors in and out of a general run (tests, conformance). */
+typedef struct di_nn_io {
+    int dtype, ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
+} di_nn_io;
+
+/* What a plan was built for (its input shapes) and when it was last used:
+** the first member of every backend's plan, so that one plan cache
+** (di_nn_cache_lookup) serves them all. */
+typedef struct di_nn_plan_key {
     int ninputs;
     int64_t in_dims[8][DI_NN_MAX_DIMS];
     int in_ndim[8];
     int in_dtype[8];
+    uint64_t last_used;
+} di_nn_plan_key;
+
+void di_nn_plan_key_set(di_nn_plan_key *k, const di_nn_io *ins, int nins);
+/* A backend's plan cache: n slots of plans that each start with a key. The
+** slot whose plan is for these inputs (its last use stamped from *clock),
+** or -1 and in *victim the slot to fill: a free one, else the least
+** recently used. */
+int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins,
+                       int nins, uint64_t *clock, int *victim);
+
+typedef struct di_nn_plan {
+    di_nn_plan_key key;     /* first: the plan cache's */
     di_nn_tensor *vals;     /* one per graph value */
     di_nn_tensor **shadows; /* plain copies of blocked values */
     int nshadows;
@@ -40,7 +63,6 @@ typedef struct di_nn_plan {
     void *scratch;
     size_t scratch_bytes;
     double flops;           /* per run */
-    uint64_t last_used;
 } di_nn_plan;
 
 #define DI_NN_MAX_PLANS 4
@@ -51,13 +73,6 @@ typedef struct di_nn_profile_entry {
     double seconds;
     int count;
 } di_nn_profile_entry;
-
-/* Tensors in and out of a general run (tests, conformance). */
-typedef struct di_nn_io {
-    int dtype, ndim;
-    int64_t dims[DI_NN_MAX_DIMS];
-    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
-} di_nn_io;
 
 /* A backend: what a session calls to run its plans (session.c calls nothing
 ** else). attach makes the backend's state for a new session (and may plan

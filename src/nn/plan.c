@@ -546,7 +546,7 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
         rc = di_fail(err, DI_ENOMEM, "out of memory");
         goto done;
     }
-    p->ninputs = nins;
+    p->key.ninputs = nins;
     for (int i = 0; i < g->nvalues; i++) {
         const di_nn_value *v = &g->values[i];
         di_nn_tensor *t = &p->vals[i];
@@ -577,9 +577,9 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
             rc = di_fail(err, DI_ENOMEM, "input '%s' is absurdly large", v->name);
         if (rc) goto done;
         di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
-        p->in_ndim[i] = io->ndim;
-        p->in_dtype[i] = io->dtype;
-        memcpy(p->in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
+        p->key.in_ndim[i] = io->ndim;
+        p->key.in_dtype[i] = io->dtype;
+        memcpy(p->key.in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
     }
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)

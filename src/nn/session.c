@@ -125,36 +125,58 @@ void di_nn_session_destroy(di_nn_session *s)
     free(s);
 }
 
-static bool plan_matches(const di_nn_plan *p, const di_nn_io *ins, int nins)
+static bool key_matches(const di_nn_plan_key *k, const di_nn_io *ins, int nins)
 {
-    if (p->ninputs != nins) return false;
+    if (k->ninputs != nins) return false;
     for (int i = 0; i < nins; i++) {
-        if (p->in_ndim[i] != ins[i].ndim || p->in_dtype[i] != ins[i].dtype) return false;
-        if (memcmp(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
+        if (k->in_ndim[i] != ins[i].ndim || k->in_dtype[i] != ins[i].dtype) return false;
+        if (memcmp(k->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
     }
     return true;
+}
+
+void di_nn_plan_key_set(di_nn_plan_key *k, const di_nn_io *ins, int nins)
+{
+    k->ninputs = nins;
+    for (int i = 0; i < nins && i < 8; i++) {
+        k->in_ndim[i] = ins[i].ndim;
+        k->in_dtype[i] = ins[i].dtype;
+        memcpy(k->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim);
+    }
+}
+
+int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins,
+                       int nins, uint64_t *clock, int *victim)
+{
+    *victim = 0;
+    for (int i = 0; i < n; i++) {
+        di_nn_plan_key *k = slots[i];
+        if (k && key_matches(k, ins, nins)) {
+            k->last_used = ++*clock;
+            return i;
+        }
+        const di_nn_plan_key *v = slots[*victim];
+        if (!k) *victim = i;
+        else if (v && k->last_used < v->last_used) *victim = i;
+    }
+    return -1;
 }
 
 int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
                    di_nn_plan **out, di_error *err)
 {
-    int victim = 0;
-    for (int i = 0; i < DI_NN_MAX_PLANS; i++) {
-        di_nn_plan *p = s->plans[i];
-        if (p && plan_matches(p, ins, nins)) {
-            p->last_used = ++s->clock;
-            *out = p;
-            return DI_OK;
-        }
-        if (!p) victim = i;
-        else if (s->plans[victim] && p->last_used < s->plans[victim]->last_used) victim = i;
+    int victim;
+    int hit = di_nn_cache_lookup((void *const *)s->plans, DI_NN_MAX_PLANS, ins, nins, &s->clock, &victim);
+    if (hit >= 0) {
+        *out = s->plans[hit];
+        return DI_OK;
     }
     di_nn_plan *p;
     int rc = di_nn_plan_build(s, ins, nins, &p, err);
     if (rc) return rc;
     di_nn_plan_free(s->plans[victim], s);
     s->plans[victim] = p;
-    p->last_used = ++s->clock;
+    p->key.last_used = ++s->clock;
     *out = p;
     return DI_OK;
 }

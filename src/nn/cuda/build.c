@@ -466,12 +466,7 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
         di_nn_plan_free(hp, s);
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
-    p->ninputs = nins;
-    for (int i = 0; i < nins && i < 8; i++) {
-        p->in_ndim[i] = ins[i].ndim;
-        p->in_dtype[i] = ins[i].dtype;
-        memcpy(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim);
-    }
+    di_nn_plan_key_set(&p->key, ins, nins);
     p->flops = hp->flops;
     p->arena_bytes = hp->arena_bytes;
     cudaError_t e = dev_alloc((void **)&p->arena, p->arena_bytes ? p->arena_bytes : 64);
@@ -506,30 +501,15 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     return DI_OK;
 }
 
-static bool plan_matches(const cu_plan *p, const di_nn_io *ins, int nins)
-{
-    if (p->ninputs != nins) return false;
-    for (int i = 0; i < nins; i++) {
-        if (p->in_ndim[i] != ins[i].ndim || p->in_dtype[i] != ins[i].dtype) return false;
-        if (memcmp(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
-    }
-    return true;
-}
-
 int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
                 di_error *err)
 {
     struct di_nn_cuda *cu = s->cuda;
-    int victim = 0;
-    for (int i = 0; i < CU_MAX_PLANS; i++) {
-        cu_plan *p = cu->plans[i];
-        if (p && plan_matches(p, ins, nins)) {
-            p->last_used = ++cu->clock;
-            *out = p;
-            return DI_OK;
-        }
-        if (!p) victim = i;
-        else if (cu->plans[victim] && p->last_used < cu->plans[victim]->last_used) victim = i;
+    int victim;
+    int hit = di_nn_cache_lookup((void *const *)cu->plans, CU_MAX_PLANS, ins, nins, &cu->clock, &victim);
+    if (hit >= 0) {
+        *out = cu->plans[hit];
+        return DI_OK;
     }
     cu_plan *p;
     int rc = cu_plan_build(s, ins, nins, &p, err);
@@ -540,7 +520,7 @@ int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
         cu_plan_free(cu->plans[victim]);
     }
     cu->plans[victim] = p;
-    p->last_used = ++cu->clock;
+    p->key.last_used = ++cu->clock;
     *out = p;
     return DI_OK;
 }

@@ -61,9 +61,7 @@ typedef struct cu_step {
 } cu_step;
 
 typedef struct cu_plan {
-    int ninputs;
-    int64_t in_dims[8][DI_NN_MAX_DIMS];
-    int in_ndim[8], in_dtype[8];
+    di_nn_plan_key key;  /* first: the plan cache's (engine.h) */
     cu_step *steps;
     int nsteps;
     uint8_t *arena;
@@ -78,7 +76,6 @@ typedef struct cu_plan {
     bool graph_tried;
     int launches;
     double flops;
-    uint64_t last_used;
 } cu_plan;
 
 #define CU_MAX_PLANS 4
