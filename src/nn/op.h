@@ -1,7 +1,7 @@
 /*
 ** op.h: the interface between the engine and one operator's kernel.
 **
-** To add an op: write a `const di_nn_op di_op_NAME` in an ops_*.c file and
+** To add an op: write a `const di_nn_op di_op_NAME` in a cpu/ops_*.c file and
 ** list it in ops.c's table. The engine calls, for each node:
 **
 **   check(graph, node)   once at load time. Look only at attributes (and at
@@ -129,7 +129,7 @@ typedef struct di_nn_unary_params {
 } di_nn_unary_params;
 void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p);
 
-/* Resize's tables, worked out once per plan by its prepare (ops_resize.c)
+/* Resize's tables, worked out once per plan by its prepare (cpu/ops_resize.c)
 ** for the last two axes: the source rows (y0, y1) and columns (x0, x1) of
 ** every output row and column with the linear weights (nearest: y0 == y1,
 ** weight 0); cubic: 4 sources and weights each. Other backends upload

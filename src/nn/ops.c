@@ -24,7 +24,7 @@
     X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu)                    \
     OPS_NNOPS(X)
 
-/* ops_activ.c */
+/* cpu/ops_activ.c */
 #define OPS_NNOPS(X)                                                        \
     X(ThresholdedRelu) X(Shrink) X(Mish) X(Tan) X(Asin) X(Acos) X(Atan)     \
     X(Sinh) X(Cosh) X(Asinh) X(Acosh) X(Atanh) X(IsNaN) X(IsInf)

@@ -1,7 +1,7 @@
 /*
 ** unary.h: the kinds of unary elementwise op, one list for every backend
-** (op.h's di_nn_op.unary names an op's kind; the CPU kernels in ops_math.c
-** and ops_elem.c and the CUDA kernels in cuda/kernels.cu switch on it).
+** (op.h's di_nn_op.unary names an op's kind; the CPU kernels in cpu/ops_math.c
+** and cpu/ops_elem.c and the CUDA kernels in cuda/kernels.cu switch on it).
 ** Plain C with no includes: nvcc compiles it too.
 */
 #ifndef DI_NN_UNARY_H

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 static int float_only(const di_nn_kctx *k, di_error *err)
 {

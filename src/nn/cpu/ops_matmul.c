@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 typedef struct mm_state {
     dnnl_primitive_t prim;

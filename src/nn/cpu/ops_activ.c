@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 enum {
     A_THRESHOLDEDRELU, A_SHRINK, A_MISH, A_TAN, A_ASIN, A_ACOS, A_ATAN,

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 /* Reordered weights, one per layout a plan asked for (usually one). */
 typedef struct conv_weights {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 static int constant_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {

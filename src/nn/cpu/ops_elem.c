@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 #define PAR_MIN 32768 /* elements below which one thread is faster */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 static int copy_run(di_nn_kctx *k, di_error *err)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 typedef struct deconv_state {
     dnnl_primitive_t prim;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 /* Copies the tensor of shape odims that starts at element soff of src and
 ** steps sstr elements per index (0: broadcast, negative: backwards) into
