@@ -120,6 +120,9 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
 /* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
 int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
                  di_nn_io *outs, int nouts, di_error *err);
+/* Frees what the kernels keep per session and node (s->persist: reordered
+** weights); they make it again when a plan needs it. */
+void di_nn_release_persist(di_nn_session *s);
 /* The declared shape of input 0 with its batch set to n (the batch API). */
 int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err);
 /* The plan for these input shapes, built when not cached. */

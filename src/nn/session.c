@@ -110,14 +110,21 @@ int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
     return di_nn_session_create_graph(g, opt, out, err);
 }
 
+void di_nn_release_persist(di_nn_session *s)
+{
+    if (!s->persist || !s->g) return;
+    for (int i = 0; i < s->g->nnodes; i++) {
+        if (s->persist[i] && s->g->nodes[i].op->release_persist) s->g->nodes[i].op->release_persist(s->persist[i]);
+        s->persist[i] = NULL;
+    }
+}
+
 void di_nn_session_destroy(di_nn_session *s)
 {
     if (!s) return;
     if (s->backend) s->backend->detach(s);
     for (int i = 0; i < DI_NN_MAX_PLANS; i++) di_nn_plan_free(s->plans[i], s);
-    if (s->persist && s->g)
-        for (int i = 0; i < s->g->nnodes; i++)
-            if (s->persist[i] && s->g->nodes[i].op->release_persist) s->g->nodes[i].op->release_persist(s->persist[i]);
+    di_nn_release_persist(s);
     free(s->persist);
     if (s->env.stream) dnnl_stream_destroy(s->env.stream);
     if (s->env.engine) dnnl_engine_destroy(s->env.engine);

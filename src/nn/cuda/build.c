@@ -489,6 +489,9 @@ static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     free(x.fh);
     free(x.fd);
     di_nn_plan_free(hp, s);
+    /* the CPU kernels' reordered weights are of no use to a CUDA session (in
+    ** host mode the session is a CPU one whose plans still use them) */
+    if (s->opt.device == DI_NN_CUDA) di_nn_release_persist(s);
     if (rc) {
         if (err && g->path && !(err->named & DI_NAMED_FILE)) {
             di_error_prefix(err, "%s", g->path);
