@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "demo/demo.h"
 #include "io/io.h"
+#include "options.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -47,23 +48,6 @@ static int parse_u64(const char *s, uint64_t *v)
     return 1;
 }
 
-/* "--name VALUE" or "--name=VALUE"; advances *i past a separate value. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != 0)
-        return NULL;
-    if (*i + 1 >= argc) {
-        di_cli_error("demo: %s needs a value", name);
-        return "";
-    }
-    return argv[++*i];
-}
-
 int di_cmd_demo(int argc, char **argv)
 {
     if (di_cli_wants_help(argc, argv)) {
@@ -74,35 +58,38 @@ int di_cmd_demo(int argc, char **argv)
     int width = 512, height = 512, jpeg = 0;
     const char *format = "npy", *outdir = NULL, *v;
     for (int i = 1; i < argc; i++) {
-        if ((v = option_value(argc, argv, &i, "--count"))) {
+        bool bad = false;
+        if ((v = di_opt_value(argc, argv, &i, "--count", &bad))) {
             if (!parse_u64(v, &count) || count > 1000000) {
                 di_cli_error("demo: --count wants a number from 0 to 1000000, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--seed"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
             if (!parse_u64(v, &seed) || seed > 100000000000ull) {
                 di_cli_error("demo: --seed wants a number from 0 to 1e11, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--quality"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--quality", &bad))) {
             if (!parse_u64(v, &quality) || quality < 1 || quality > 100) {
                 di_cli_error("demo: --quality wants 1..100, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--size"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
             char extra;
             if (sscanf(v, "%dx%d%c", &width, &height, &extra) != 2 || width < 1 ||
                 height < 1 || width > 16384 || height > 16384) {
                 di_cli_error("demo: --size wants WxH (1..16384 each), not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--format"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--format", &bad))) {
             if (strcmp(v, "npy") != 0 && strcmp(v, "png16") != 0 && strcmp(v, "pfm") != 0) {
                 di_cli_error("demo: --format wants npy, png16 or pfm, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
             format = v;
-        } else if (strcmp(argv[i], "--jpeg") == 0) {
+        } else if (bad) {
+            return DI_EXIT_USAGE; /* di_opt_value said what is missing */
+        } else if (di_opt_flag(argv, i, "--jpeg")) {
             jpeg = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != 0) {
             di_cli_error("demo: unknown option '%s' (see depthindex demo --help)", argv[i]);

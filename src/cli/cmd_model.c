@@ -2,9 +2,11 @@
 ** engine supports; `--fill-weights OUT` writes a copy with made-up weights. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "nn/engine.h"
 
 static void help(void)
@@ -130,16 +132,20 @@ int di_cmd_model(int argc, char **argv)
     const char *fill = NULL, *model = NULL;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--fill-weights") && i + 1 < argc) fill = argv[++i];
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-            char *end;
-            seed = strtoull(argv[++i], &end, 10);
-            if (*end || !*argv[i]) {
-                di_cli_error("--seed: not a number: %s", argv[i]);
+        bool bad = false;
+        const char *v;
+        long long n;
+        if ((v = di_opt_value(argc, argv, &i, "--fill-weights", &bad))) fill = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
+            if (!di_opt_int(v, 0, LLONG_MAX, &n)) {
+                di_cli_error("--seed: not a number: %s", v);
                 return DI_EXIT_USAGE;
             }
+            seed = (unsigned long long)n;
+        } else if (bad) {
+            return DI_EXIT_USAGE; /* di_opt_value said what is missing */
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            di_cli_error("model: unknown option or missing value: %s (see depthindex model --help)", argv[i]);
+            di_cli_error("model: unknown option: %s (see depthindex model --help)", argv[i]);
             return DI_EXIT_USAGE;
         } else if (!model) model = argv[i];
         else {
