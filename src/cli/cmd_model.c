@@ -105,18 +105,11 @@ static int describe(const char *path)
         status = DI_EXIT_SOME_FAILED;
     } else {
         printf("GFLOP per image: %.3f\n", flops / 1e9);
-        /* what the engine made of it at batch 1 (the plan session_create built) */
-        di_nn_plan *p = NULL;
-        for (int i = 0; i < DI_NN_MAX_PLANS && !p; i++) p = s->plans[i];
-        if (p) {
-            int reorders = 0, fused = 0;
-            for (int i = 0; i < p->nsteps; i++) {
-                reorders += p->steps[i].node < 0;
-                fused += p->steps[i].k.npost;
-            }
+        /* what the engine made of it at batch 1 */
+        di_nn_description d;
+        if (di_nn_describe(s, 1, &d, &err) == DI_OK)
             printf("plan at batch 1: %d steps for %d nodes (%d fused into the step before, %d folded into constants, %d reorders), activations %.1f MB\n",
-                   p->nsteps, s->g->nnodes, fused, s->g->nnodes - (p->nsteps - reorders) - fused, reorders, (double)p->arena_bytes / 1e6);
-        }
+                   d.steps, d.nodes, d.fused, d.folded, d.reorders, (double)d.activation_bytes / 1e6);
         printf("unsupported: none\n");
     }
     di_nn_session_destroy(s);

@@ -54,9 +54,9 @@ enum {
 
 typedef struct di_error {
     int code;                   /* DI_OK or a DI_E* value */
+    char msg[DI_ERROR_MSG_MAX]; /* one line, no trailing newline */
     int detail;                 /* DI_DETAIL_*: refines code; 0 when none */
     unsigned named;             /* DI_NAMED_* bits */
-    char msg[DI_ERROR_MSG_MAX]; /* one line, no trailing newline */
 } di_error;
 
 /* Fills err (when not NULL) and returns code, so that a caller can write

@@ -56,6 +56,20 @@ int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
 ** counted as two), or -1 with err filled. */
 double di_nn_flops(di_nn_session *s, int batch, di_error *err);
 
+/* What the planner made of the model for a batch of n (the batch API's
+** input): for `depthindex model` and the like, without engine internals. */
+typedef struct di_nn_description {
+    int nodes;               /* nodes of the graph */
+    int steps;               /* steps of the plan (reorders included) */
+    int fused;               /* nodes fused into the step before them */
+    int folded;              /* nodes folded into constants at plan time */
+    int reorders;            /* layout changes between steps */
+    size_t activation_bytes; /* the plan's arena */
+    double flops;            /* per run (multiply-add = 2) */
+} di_nn_description;
+int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d,
+                   di_error *err);
+
 /* With options.profile: time per op type summed over the profiled runs. */
 typedef struct di_nn_op_time {
     const char *op;  /* op type; "Conv" includes its fused Relu/Clip/Add */

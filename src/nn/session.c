@@ -241,6 +241,28 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
     return rc;
 }
 
+int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d,
+                   di_error *err)
+{
+    if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    di_nn_io io;
+    di_nn_plan *p;
+    int rc = di_nn_batch_io(s, batch, &io, err);
+    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
+    if (rc) return rc;
+    memset(d, 0, sizeof *d);
+    d->nodes = s->g->nnodes;
+    d->steps = p->nsteps;
+    for (int i = 0; i < p->nsteps; i++) {
+        d->reorders += p->steps[i].node < 0;
+        d->fused += p->steps[i].k.npost;
+    }
+    d->folded = d->nodes - (d->steps - d->reorders) - d->fused;
+    d->activation_bytes = p->arena_bytes;
+    d->flops = p->flops;
+    return DI_OK;
+}
+
 double di_nn_flops(di_nn_session *s, int batch, di_error *err)
 {
     return s->backend->flops(s, batch, err);
