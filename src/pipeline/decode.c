@@ -133,7 +133,7 @@ void *di_decoder_main(void *arg)
 ** On the CPU (in_flight 1) di_nn_run_async runs the batch before returning
 ** and the wait follows at once: the synchronous path. Two in flight there
 ** would hold every batch's maps back for the length of the next run; tests
-** force it (DEPTHINDEX_TEST_ASYNC, with test_fill so that a second batch is
+** force it (DEPTHINDEX_TEST_ASYNC, with the test control's fill so that a second batch is
 ** always waited for and two are in flight whenever two exist) to check this
 ** logic on machines without a GPU.
 **
@@ -191,7 +191,7 @@ static void submit(infer_ctx *c, di_batch *b)
         return;
     }
     long long nth = atomic_fetch_add(&p->infer_batches, 1) + 1;
-    bool inject = nth == p->cfg.test_fail_batch;
+    bool inject = nth == p->test.fail_batch;
     /* the injected failure is the engine's own: no room for the output */
     size_t cap = inject ? 0 : (size_t)b->n * c->plane;
     if (c->npending == 0)
@@ -210,7 +210,7 @@ static void submit(infer_ctx *c, di_batch *b)
         di_pipe_end(p, DI_STAGE_INFER, c->busy_since);
     if (inject) {
         di_error_prefix(&e, "test: injected failure of batch %lld", nth);
-        if (p->cfg.test_fail_device) /* as the engine reports a lost device */
+        if (p->test.fail_device) /* as the engine reports a lost device */
             rc = e.code = DI_EDEVICE;
     }
     finish(c, b, rc, &e);
@@ -238,7 +238,7 @@ void *di_infer_main(void *arg)
         if (c.npending == 0)
             b = di_queue_pop(p->infer_q);      /* idle: wait for work */
         else if (c.npending < p->in_flight)    /* another one, if ready */
-            b = p->cfg.test_fill ? di_queue_pop(p->infer_q)
+            b = p->test.fill ? di_queue_pop(p->infer_q)
                                  : di_queue_try_pop(p->infer_q);
         if (b)
             submit(&c, b);

@@ -450,6 +450,11 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
     return DI_OK;
 }
 
+void di_pipeline_set_test(di_pipeline *p, const di_pipeline_test *t)
+{
+    p->test = *t;
+}
+
 void di_pipeline_stop(di_pipeline *p)
 {
     __atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
