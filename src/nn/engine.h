@@ -132,6 +132,13 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
 int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
                      di_nn_plan **out, di_error *err);
 
+/* The planner's parts (plan.c, plan_memory.c): a tensor's bytes (its oneDNN
+** layout's when blocked), 64-byte aligned memory, and laying a plan's
+** tensors into its arena once its steps are built. */
+size_t di_nn_tensor_bytes(const di_nn_tensor *t);
+void *di_nn_aligned(size_t bytes);
+int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err);
+
 /* The largest tensor a plan may hold (default 16 GiB); fuzzing lowers it. */
 extern size_t di_nn_max_tensor_bytes;
 

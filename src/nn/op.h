@@ -180,6 +180,11 @@ int di_nn_check_window_attrs(const di_nn_node *n, di_error *err);
 /* A shape the engine can hold: no negative dimension, and the product of
 ** the dimensions (zeros counted as ones) at most 2^40. */
 bool di_nn_shape_sane(int ndim, const int64_t *dims);
+/* Row-major strides (in elements) of a dense tensor of these dims. */
+void di_nn_contiguous_strides(int nd, const int64_t *dims, int64_t *st);
+/* The input 0 has an element type the engine knows (any size); else
+** DI_EUNSUPPORTED naming the node. */
+int di_nn_any_type(const di_nn_kctx *k, di_error *err);
 /* An ints attribute of exactly cnt values into v (each dflt when the
 ** attribute is absent); DI_EUNSUPPORTED when it has another count. */
 int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,

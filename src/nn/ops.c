@@ -67,6 +67,21 @@ void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p)
     p->gamma = di_nn_attr_float(n, "gamma", 1.05070102214813232421875f);
 }
 
+void di_nn_contiguous_strides(int nd, const int64_t *dims, int64_t *st)
+{
+    int64_t r = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        st[i] = r;
+        r *= dims[i];
+    }
+}
+
+int di_nn_any_type(const di_nn_kctx *k, di_error *err)
+{
+    if (!di_dtype_size(k->in[0]->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    return DI_OK;
+}
+
 int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
                           int64_t *v, int64_t dflt)
 {

@@ -6,7 +6,7 @@
 ** layouts and inserts reorders only where a kernel needs plain data, then
 ** lays every non-constant tensor into one arena by liveness (greedy
 ** best-offset: a buffer may reuse the bytes of any tensor whose life does
-** not overlap its own).
+** not overlap its own: plan_memory.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -16,14 +16,14 @@
 
 size_t di_nn_max_tensor_bytes = (size_t)1 << 34;
 
-static size_t tensor_bytes(const di_nn_tensor *t)
+size_t di_nn_tensor_bytes(const di_nn_tensor *t)
 {
     if (t->blocked) return dnnl_memory_desc_get_size(&t->md);
     int64_t n = di_nn_numel(t);
     return n < 0 ? 0 : (size_t)n * di_dtype_size(t->dtype);
 }
 
-static void *xaligned(size_t bytes)
+void *di_nn_aligned(size_t bytes)
 {
     size_t b = (bytes + 63) & ~(size_t)63;
     return aligned_alloc(64, b ? b : 64);
@@ -200,8 +200,8 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
     for (int o = 0; o < k->nout; o++) {
         di_nn_tensor *t = k->out[o];
         if (!t) continue;
-        size_t bytes = tensor_bytes(t);
-        t->data = xaligned(bytes);
+        size_t bytes = di_nn_tensor_bytes(t);
+        t->data = di_nn_aligned(bytes);
         if (!t->data || own(b, t->data, err)) return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
         t->is_const = true;
     }
@@ -210,7 +210,7 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
         if (k->out[o] && di_nn_numel(k->out[o]) != 0) empty = false;
     if (empty) return DI_OK; /* nothing to compute */
     void *scratch = NULL;
-    if (k->scratch_bytes && !(scratch = xaligned(k->scratch_bytes)))
+    if (k->scratch_bytes && !(scratch = di_nn_aligned(k->scratch_bytes)))
         return di_fail(err, DI_ENOMEM, "out of memory");
     k->scratch = scratch;
     int rc = n->op->run(k, err);
@@ -226,7 +226,7 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
         dnnl_primitive_desc_t pd = NULL;
         dnnl_primitive_t r = NULL;
         dnnl_memory_t from = NULL, to = NULL;
-        void *buf = xaligned(tensor_bytes(&plain));
+        void *buf = di_nn_aligned(di_nn_tensor_bytes(&plain));
         if (!buf || own(b, buf, err)) return di_fail(err, DI_ENOMEM, "out of memory");
         dnnl_status_t st = di_nn_plain_md(&plain, &md) ? dnnl_unimplemented : dnnl_success;
         if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md, b->s->env.engine, NULL);
@@ -323,7 +323,7 @@ static int build_steps(builder *b, di_error *err)
         /* a "blocked" layout that is just the plain one is plain */
         for (int o = 0; o < n->nout; o++) {
             di_nn_tensor *t = k.out[o];
-            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
+            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || di_nn_tensor_bytes(t) > di_nn_max_tensor_bytes)) {
                 if (n->op->release) n->op->release(k.state);
                 return di_nn_node_fail(err, DI_ENOMEM, n, "output '%s' would be absurdly large", g->values[n->out[o]].name);
             }
@@ -367,140 +367,6 @@ static int build_steps(builder *b, di_error *err)
         }
         p->outputs[i] = t;
     }
-    return DI_OK;
-}
-
-/* ---- memory plan ---- */
-
-typedef struct lifetime {
-    di_nn_tensor *t;
-    int first, last;
-    size_t bytes, offset;
-    di_nn_tensor *alias; /* shares this tensor's buffer (in-place fused Add) */
-} lifetime;
-
-static int cmp_size_desc(const void *a, const void *b)
-{
-    const lifetime *x = a, *y = b;
-    if (!x->alias != !y->alias) return x->alias ? 1 : -1; /* aliases last */
-    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
-}
-
-static int find_life(lifetime *L, int n, const di_nn_tensor *t)
-{
-    for (int i = 0; i < n; i++)
-        if (L[i].t == t) return i;
-    return -1;
-}
-
-static int plan_memory(builder *b, di_error *err)
-{
-    di_nn_session *s = b->s;
-    const di_nn_graph *g = s->g;
-    di_nn_plan *p = b->p;
-    int cap = g->nvalues + p->nshadows + 1, n = 0;
-    lifetime *L = calloc((size_t)cap, sizeof *L);
-    if (!L) return di_fail(err, DI_ENOMEM, "out of memory");
-#define TOUCH(T, STEP)                                                      \
-    do {                                                                    \
-        di_nn_tensor *t_ = (T);                                             \
-        if (t_ && !t_->is_const) {                                          \
-            int i_ = find_life(L, n, t_);                                   \
-            if (i_ < 0 && n < cap) {                                        \
-                i_ = n++;                                                   \
-                L[i_].t = t_;                                               \
-                L[i_].first = L[i_].last = (STEP);                          \
-            }                                                               \
-            if (i_ >= 0) {                                                  \
-                if ((STEP) < L[i_].first) L[i_].first = (STEP);             \
-                if ((STEP) > L[i_].last) L[i_].last = (STEP);               \
-            }                                                               \
-        }                                                                   \
-    } while (0)
-    for (int i = 0; i < g->ninputs; i++) TOUCH(&p->vals[g->inputs[i]], -1);
-    for (int si = 0; si < p->nsteps; si++) {
-        di_nn_step *st = &p->steps[si];
-        if (st->node < 0) {
-            TOUCH(st->from, si);
-            TOUCH(st->to, si);
-            continue;
-        }
-        for (int j = 0; j < st->k.nin; j++) TOUCH(st->k.in[j], si);
-        for (int j = 0; j < st->k.nout; j++) TOUCH(st->k.out[j], si);
-        for (int j = 0; j < st->k.npost; j++) TOUCH(st->k.post[j].addend, si);
-    }
-    for (int i = 0; i < g->noutputs; i++) TOUCH(p->outputs[i], p->nsteps);
-#undef TOUCH
-    /* A fused Add whose other operand dies at that step writes in place:
-    ** the output takes the operand's buffer, and no copy is made. */
-    for (int si = 0; si < p->nsteps; si++) {
-        di_nn_step *st = &p->steps[si];
-        if (st->node < 0) continue;
-        for (int j = 0; j < st->k.npost; j++) {
-            di_nn_tensor *a = st->k.post[j].addend, *o = st->k.out[0];
-            if (!a || a == o) continue;
-            int ia = find_life(L, n, a), io = find_life(L, n, o);
-            while (ia >= 0 && L[ia].alias) ia = find_life(L, n, L[ia].alias); /* the buffer's owner */
-            if (ia < 0 || io < 0 || L[io].alias || L[ia].last != si || L[io].first != si) continue;
-            if (a->blocked != o->blocked || tensor_bytes(a) != tensor_bytes(o)) continue;
-            if (a->blocked && !dnnl_memory_desc_equal(&a->md, &o->md)) continue;
-            bool is_io = false;
-            for (int i = 0; i < g->ninputs; i++) is_io |= &p->vals[g->inputs[i]] == a;
-            for (int i = 0; i < st->k.nin; i++) is_io |= st->k.in[i] == a; /* y = conv(x) + x */
-            if (is_io) continue;
-            L[ia].last = L[io].last;
-            L[io].alias = a;
-        }
-    }
-    int nalloc = 0;
-    for (int i = 0; i < n; i++) { /* aliased entries go to the end, unplaced */
-        L[i].bytes = (tensor_bytes(L[i].t) + 63) & ~(size_t)63;
-        if (!L[i].alias) nalloc++;
-        else L[i].bytes = 0;
-    }
-    qsort(L, (size_t)n, sizeof *L, cmp_size_desc);
-    size_t total = 0;
-    for (int i = 0; i < nalloc; i++) {
-        /* lowest offset that overlaps no placed tensor whose life overlaps */
-        size_t off = 0;
-        bool moved = true;
-        while (moved) {
-            moved = false;
-            for (int j = 0; j < i; j++) {
-                if (L[j].last < L[i].first || L[i].last < L[j].first) continue;
-                if (off < L[j].offset + L[j].bytes && L[j].offset < off + L[i].bytes) {
-                    off = L[j].offset + L[j].bytes;
-                    moved = true;
-                }
-            }
-        }
-        L[i].offset = off;
-        if (off + L[i].bytes > total) total = off + L[i].bytes;
-    }
-    if (total > 4 * di_nn_max_tensor_bytes) {
-        free(L);
-        return di_fail(err, DI_ENOMEM, "the activations need %zu bytes", total);
-    }
-    p->arena_bytes = total;
-    p->arena = xaligned(total);
-    if (p->scratch_bytes) p->scratch = xaligned(p->scratch_bytes);
-    if (!p->arena || (p->scratch_bytes && !p->scratch)) {
-        free(L);
-        return di_fail(err, DI_ENOMEM, "out of memory for %zu bytes of activations", total);
-    }
-    for (int i = 0; i < nalloc; i++) L[i].t->data = p->arena + L[i].offset;
-    /* aliases, in step order so that chains resolve */
-    for (int pass = 0; pass < n; pass++) {
-        bool changed = false;
-        for (int i = nalloc; i < n; i++)
-            if (L[i].alias->data && L[i].t->data != L[i].alias->data) {
-                L[i].t->data = L[i].alias->data;
-                changed = true;
-            }
-        if (!changed) break;
-    }
-    for (int si = 0; si < p->nsteps; si++) p->steps[si].k.scratch = p->scratch;
-    free(L);
     return DI_OK;
 }
 
@@ -587,7 +453,7 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     for (int i = 0; i < g->noutputs; i++) b.consumers[g->outputs[i]]++;
 
     rc = build_steps(&b, err);
-    if (!rc) rc = plan_memory(&b, err);
+    if (!rc) rc = di_nn_plan_memory(g, p, err);
 done:
     free(b.consumers);
     free(b.absorbed);

@@ -1,6 +1,6 @@
 /*
-** build.c: host plan -> GPU plan, the plan cache, and launching a plan
-** (plainly or as a captured CUDA graph).
+** build.c: host plan -> GPU plan, and the plan cache (launching a plan is
+** launch.c's).
 **
 ** The host planner (plan.c) does everything that depends on shapes:
 ** concrete shapes, constant folding, fusion, the liveness memory plan. Here
@@ -207,7 +207,7 @@ static void dev_free(void *d)
     else if (d) cudaFree(d);
 }
 
-static cudaError_t copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+cudaError_t cu_copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
                               cudaStream_t st)
 {
     if (!cu_host_mode()) return cudaMemcpyAsync(dst, src, bytes, kind, st);
@@ -327,7 +327,7 @@ static int copy_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     size_t bytes = cu_bytes(&st->out[0]);
     if (!bytes || st->in[0].dev == st->out[0].dev) return DI_OK;
-    cudaError_t e = copy_async(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
+    cudaError_t e = cu_copy_async(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
     return e ? cu_fail_cuda(err, st, "device copy", e) : DI_OK;
 }
 
@@ -452,7 +452,7 @@ void cu_plan_free(cu_plan *p)
     free(p);
 }
 
-static int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
+int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
                          cu_plan **out, di_error *err)
 {
     *out = NULL;
@@ -526,117 +526,4 @@ int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
     p->key.last_used = ++cu->clock;
     *out = p;
     return DI_OK;
-}
-
-/* ---- launching ---- */
-
-static int launch_steps(di_nn_session *s, cu_plan *p, bool profile, di_error *err)
-{
-    cu_ctx *c = &s->cuda->c;
-    for (int i = 0; i < p->nsteps; i++) {
-        cu_step *st = &p->steps[i];
-        double t0 = profile ? di_now() : 0;
-        if (st->save_bytes) {
-            cudaError_t e = copy_async(st->save_dst, st->save_src, st->save_bytes, cudaMemcpyDeviceToDevice, c->stream);
-            if (e) return cu_fail_cuda(err, st, "saving a fused Add's operand", e);
-        }
-        int rc = st->run(st, c, err);
-        if (rc) return rc;
-        if (profile && !cu_host_mode()) {
-            cudaError_t e = cudaStreamSynchronize(c->stream);
-            if (e) return cu_fail_cuda(err, st, "run", e);
-            double sec = di_now() - t0;
-            int j;
-            for (j = 0; j < s->nprof; j++)
-                if (!strcmp(s->prof[j].op, st->name)) break;
-            if (j < s->nprof) {
-                s->prof[j].seconds += sec;
-                s->prof[j].count++;
-            } else if (s->nprof < DI_NN_MAX_PROFILE) {
-                s->prof[s->nprof++] = (di_nn_profile_entry){st->name, sec, 1};
-            }
-        }
-    }
-    return DI_OK;
-}
-
-/* The steady state as one CUDA graph per plan, captured at the plan's
-** second launch (the first, plain, lets cuBLAS and cuDNN make their lazy
-** allocations, which a capture would not allow); a capture that fails (an
-** op that cannot be captured) leaves the plan on plain launches. */
-static void try_capture(di_nn_session *s, cu_plan *p)
-{
-    cu_ctx *c = &s->cuda->c;
-    p->graph_tried = true;
-    if (cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
-        cudaGetLastError();
-        return;
-    }
-    di_error scratch = {0};
-    int rc = launch_steps(s, p, false, &scratch);
-    cudaGraph_t graph = NULL;
-    cudaError_t e = cudaStreamEndCapture(c->stream, &graph);
-    if (!rc && e == cudaSuccess && graph &&
-        cudaGraphInstantiate(&p->graph, graph, 0) != cudaSuccess)
-        p->graph = NULL;
-    if (graph) cudaGraphDestroy(graph);
-    cudaGetLastError(); /* a failed capture leaves no error behind */
-}
-
-int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err)
-{
-    bool profile = s->opt.profile;
-    if (s->cuda->use_graphs && !profile && p->launches++ > 0) {
-        if (!p->graph_tried) try_capture(s, p);
-        if (p->graph) {
-            cudaError_t e = cudaGraphLaunch(p->graph, s->cuda->c.stream);
-            if (e == cudaSuccess) return DI_OK;
-            return di_fail(err, cu_status_cuda(e), "%s: CUDA graph launch: %s", s->g->path, cudaGetErrorString(e));
-        }
-    }
-    int rc = launch_steps(s, p, profile, err);
-    if (profile && !rc) s->runs_profiled++;
-    return rc;
-}
-
-/* ---- host mode: the plan translation and the own kernels on the CPU ---- */
-
-int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
-                        di_nn_io *outs, int nouts, di_error *err)
-{
-    for (int i = 0; i < nouts; i++) outs[i].data = NULL;
-    if (s->cuda) return di_fail(err, DI_EINVAL, "host mode needs a CPU session");
-    struct di_nn_cuda host = {0};
-    host.device = -1;
-    host.c.prec = DI_NN_FP32;
-    s->cuda = &host;
-    cu_set_host_mode(1);
-    cu_plan *p = NULL;
-    int rc = cu_plan_build(s, ins, nins, &p, err);
-    for (int i = 0; i < nins && !rc; i++)
-        if (ins[i].data) memcpy(p->inputs[i].dev, ins[i].data, cu_bytes(&p->inputs[i]));
-    if (!rc) rc = launch_steps(s, p, false, err);
-    for (int i = 0; i < nouts && !rc; i++) {
-        if (i >= s->g->noutputs) {
-            rc = di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
-            break;
-        }
-        const cu_tensor *o = &p->outputs[i];
-        size_t bytes = cu_bytes(o);
-        outs[i].dtype = o->dtype;
-        outs[i].ndim = o->ndim;
-        memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
-        outs[i].data = malloc(bytes ? bytes : 1);
-        if (!outs[i].data) rc = di_fail(err, DI_ENOMEM, "out of memory");
-        else memcpy(outs[i].data, o->dev, bytes);
-    }
-    cu_plan_free(p);
-    cu_set_host_mode(0);
-    s->cuda = NULL;
-    if (rc)
-        for (int i = 0; i < nouts; i++) {
-            free(outs[i].data);
-            outs[i].data = NULL;
-        }
-    return rc;
 }

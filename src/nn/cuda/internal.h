@@ -110,6 +110,12 @@ struct di_nn_cuda {
 int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
                 di_error *err);
 void cu_plan_free(cu_plan *p);
+/* A GPU plan for these inputs, translated from a host plan (build.c). */
+int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
+                  di_error *err);
+/* cudaMemcpyAsync, or memcpy in host mode (kernels.h). */
+cudaError_t cu_copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                          cudaStream_t stream);
 int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err);
 int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err);
 

@@ -1,8 +1,7 @@
 /*
 ** ops_simple.c: the ops that run on the backend's own kernels (kernels.cu):
 ** elementwise and broadcasting math, Resize, Softmax, LayerNormalization,
-** BatchNormalization, reductions and the data movement ops (Transpose,
-** Concat, Split, Slice, Expand, Gather, Pad, Tile, Cast). Everything shape
+** BatchNormalization and reductions (the data movement ops: ops_move.c). Everything shape
 ** dependent is worked out here once per plan, from the planned shapes and
 ** the constant inputs; a run only launches.
 */
@@ -10,23 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define LAUNCHED(call, what) \
-    do { int e_ = (call); if (e_) return cu_fail_cuda(err, st, what, e_); } while (0)
-
-typedef struct simple_p {
-    int op;
-    float a, b;
-    cu_walk w;
-    int contiguous;
-    int64_t x0, x1, x2; /* op-specific sizes */
-    int64_t pb[CU_MAX_DIMS], xdims[CU_MAX_DIMS];
-    void *t0, *t1, *t2, *t3, *t4, *t5; /* device tables */
-    int n;                             /* Concat / Split: parts */
-    cu_walk *parts;
-    int64_t *offs;
-} simple_p;
+#include "simple.h"
 
 static void simple_release(void *v)
 {
@@ -37,7 +20,7 @@ static void simple_release(void *v)
     free(p);
 }
 
-static simple_p *new_p(cu_step *st, di_error *err)
+simple_p *cu_new_p(cu_step *st, di_error *err)
 {
     simple_p *p = calloc(1, sizeof *p);
     if (!p) {
@@ -49,21 +32,11 @@ static simple_p *new_p(cu_step *st, di_error *err)
     return p;
 }
 
-static void strides_of(int nd, const int64_t *dims, int64_t *s)
-{
-    int64_t acc = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        s[d] = acc;
-        acc *= dims[d];
-    }
-}
-
-/* Strides of t broadcast against out dims (numpy rules, right-aligned). */
-static bool bcast_strides(const cu_tensor *t, int nd, const int64_t *dims, int64_t *s)
+bool cu_bcast_strides(const cu_tensor *t, int nd, const int64_t *dims, int64_t *s)
 {
     int64_t ts[DI_NN_MAX_DIMS];
     if (t->ndim > nd || t->ndim < 0) return false;
-    strides_of(t->ndim, t->dims, ts);
+    di_nn_contiguous_strides(t->ndim, t->dims, ts);
     for (int d = 0; d < nd; d++) {
         int td = d - (nd - t->ndim);
         if (td < 0) s[d] = 0;
@@ -74,17 +47,12 @@ static bool bcast_strides(const cu_tensor *t, int nd, const int64_t *dims, int64
     return true;
 }
 
-static void walk_of(cu_walk *w, const cu_tensor *y)
+void cu_walk_of(cu_walk *w, const cu_tensor *y)
 {
     memset(w, 0, sizeof *w);
     w->nd = y->ndim > 0 ? y->ndim : 1;
     w->dims[0] = 1;
     for (int d = 0; d < y->ndim; d++) w->dims[d] = y->dims[d];
-}
-
-static bool is_float(const cu_tensor *t)
-{
-    return t->dtype == DI_DT_FLOAT;
 }
 
 /* ---- unary ---- */
@@ -100,8 +68,8 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
 {
     (void)pl;
     (void)c;
-    if (!is_float(&st->in[0])) return cu_refuse(err, st, "element type %s", di_dtype_name(st->in[0].dtype));
-    simple_p *p = new_p(st, err);
+    if (!cu_is_float(&st->in[0])) return cu_refuse(err, st, "element type %s", di_dtype_name(st->in[0].dtype));
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     /* the kind and constants as the host decodes them (op.h) */
     di_nn_unary_params up;
@@ -119,7 +87,7 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
         for (int i = 1; i <= 2 && i < st->nin; i++) {
             const cu_tensor *t = &st->in[i];
             if (!t->dev) continue;
-            if (!t->is_const || !is_float(t) || cu_numel(t) != 1) return cu_refuse(err, st, "Clip bounds that are not constant");
+            if (!t->is_const || !cu_is_float(t) || cu_numel(t) != 1) return cu_refuse(err, st, "Clip bounds that are not constant");
             (i == 1 ? &p->a : &p->b)[0] = *(const float *)t->host;
         }
     }
@@ -148,13 +116,13 @@ int cu_setup_binary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     };
     if (st->nin != 2) return cu_refuse(err, st, "%d operands (two only)", st->nin);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
-    if (!is_float(a) || !is_float(b)) return cu_refuse(err, st, "element type %s", di_dtype_name(is_float(a) ? b->dtype : a->dtype));
-    simple_p *p = new_p(st, err);
+    if (!cu_is_float(a) || !cu_is_float(b)) return cu_refuse(err, st, "element type %s", di_dtype_name(cu_is_float(a) ? b->dtype : a->dtype));
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (!strcmp(ops[i].name, st->name)) p->op = ops[i].op;
-    walk_of(&p->w, y);
-    if (!bcast_strides(a, p->w.nd, p->w.dims, p->w.sa) || !bcast_strides(b, p->w.nd, p->w.dims, p->w.sb))
+    cu_walk_of(&p->w, y);
+    if (!cu_bcast_strides(a, p->w.nd, p->w.dims, p->w.sa) || !cu_bcast_strides(b, p->w.nd, p->w.dims, p->w.sb))
         return cu_refuse(err, st, "operands that do not broadcast");
     p->contiguous = cu_numel(a) == cu_numel(y) && cu_numel(b) == cu_numel(y);
     st->run = binary_run;
@@ -175,11 +143,11 @@ int cu_setup_where(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
     (void)hs;
     const cu_tensor *y = &st->out[0];
     if (st->in[0].dtype != DI_DT_BOOL || di_dtype_size(y->dtype) != 4) return cu_refuse(err, st, "only a bool condition and 4-byte values");
-    simple_p *p = new_p(st, err);
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
-    walk_of(&p->w, y);
-    if (!bcast_strides(&st->in[0], p->w.nd, p->w.dims, p->w.sa) || !bcast_strides(&st->in[1], p->w.nd, p->w.dims, p->w.sb) ||
-        !bcast_strides(&st->in[2], p->w.nd, p->w.dims, p->w.sc))
+    cu_walk_of(&p->w, y);
+    if (!cu_bcast_strides(&st->in[0], p->w.nd, p->w.dims, p->w.sa) || !cu_bcast_strides(&st->in[1], p->w.nd, p->w.dims, p->w.sb) ||
+        !cu_bcast_strides(&st->in[2], p->w.nd, p->w.dims, p->w.sc))
         return cu_refuse(err, st, "operands that do not broadcast");
     st->run = where_run;
     return DI_OK;
@@ -216,7 +184,7 @@ int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)c;
     const cu_tensor *x = &st->in[0], *y = &st->out[0];
     int nd = x->ndim;
-    if (!is_float(x) || nd < 2) return cu_refuse(err, st, "only float tensors of 2 or more dimensions");
+    if (!cu_is_float(x) || nd < 2) return cu_refuse(err, st, "only float tensors of 2 or more dimensions");
     for (int i = 0; i < nd - 2; i++)
         if (x->dims[i] != y->dims[i]) return cu_refuse(err, st, "resizing axis %d", i);
     if (x->dims[nd - 2] > 0x7fffffff || x->dims[nd - 1] > 0x7fffffff) return cu_refuse(err, st, "an input this large");
@@ -224,7 +192,7 @@ int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     if (!t) return cu_refuse(err, st, "a Resize the host did not prepare");
     /* The host engine also has cubic; the GPU kernel has only these two. */
     if (t->cubic) return cu_refuse(err, st, "Resize mode 'cubic'");
-    simple_p *p = new_p(st, err);
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     p->op = t->linear;
     p->x0 = 1;
@@ -242,7 +210,7 @@ int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
 
 /* ---- rows: Softmax, LayerNormalization; BatchNormalization ---- */
 
-static int axis_of(const cu_step *st, int ndim, int64_t dflt)
+int cu_axis_of(const cu_step *st, int ndim, int64_t dflt)
 {
     int64_t a = di_nn_attr_int(st->node, "axis", dflt);
     return (int)(a < 0 ? a + ndim : a);
@@ -260,11 +228,11 @@ int cu_setup_softmax(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, 
     (void)pl;
     (void)c;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
+    if (!cu_is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     bool old = hs->k.env->opset < 13; /* before 13: rows are the flattened axis.. tail */
-    int axis = axis_of(st, x->ndim, old ? 1 : -1);
+    int axis = cu_axis_of(st, x->ndim, old ? 1 : -1);
     if (!old && axis != x->ndim - 1) return cu_refuse(err, st, "axis %d (only the last)", axis);
-    simple_p *p = new_p(st, err);
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     p->x1 = 1;
     for (int d = axis; d < x->ndim; d++) p->x1 *= x->dims[d];
@@ -289,11 +257,11 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     (void)c;
     (void)hs;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x) || !is_float(&st->in[1])) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
+    if (!cu_is_float(x) || !cu_is_float(&st->in[1])) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     for (int i = 1; i < st->nout; i++)
-        if (st->out[i].dev && !is_float(&st->out[i])) return cu_refuse(err, st, "Mean / InvStdDev of type %s", di_dtype_name(st->out[i].dtype));
-    int axis = axis_of(st, x->ndim, -1);
-    simple_p *p = new_p(st, err);
+        if (st->out[i].dev && !cu_is_float(&st->out[i])) return cu_refuse(err, st, "Mean / InvStdDev of type %s", di_dtype_name(st->out[i].dtype));
+    int axis = cu_axis_of(st, x->ndim, -1);
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     p->x1 = 1;
     for (int d = axis; d < x->ndim; d++) p->x1 *= x->dims[d];
@@ -319,14 +287,14 @@ int cu_setup_batchnorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     (void)c;
     (void)hs;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x) || x->ndim < 2 || st->nin < 5) return cu_refuse(err, st, "this form");
+    if (!cu_is_float(x) || x->ndim < 2 || st->nin < 5) return cu_refuse(err, st, "this form");
     for (int i = 1; i < st->nout; i++)
         if (st->out[i].dev) return cu_refuse(err, st, "training outputs");
     int64_t C = x->dims[1];
     for (int i = 1; i < 5; i++)
-        if (!is_float(&st->in[i]) || cu_numel(&st->in[i]) != C)
+        if (!cu_is_float(&st->in[i]) || cu_numel(&st->in[i]) != C)
             return cu_refuse(err, st, "parameters that are not per-channel floats");
-    simple_p *p = new_p(st, err);
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     p->a = di_nn_attr_float(st->node, "epsilon", 1e-5f);
     p->x1 = C;
@@ -349,7 +317,7 @@ int cu_setup_reduce(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)pl;
     (void)c;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
+    if (!cu_is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     int64_t axes[DI_NN_MAX_DIMS];
     int na = 0;
     const di_nn_attr *aa = di_nn_node_attr(st->node, "axes");
@@ -376,7 +344,7 @@ int cu_setup_reduce(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
             if (first < 0) first = d;
             last = d;
         }
-    simple_p *p = new_p(st, err);
+    simple_p *p = cu_new_p(st, err);
     if (!p) return DI_ENOMEM;
     p->x0 = p->x1 = p->x2 = 1;
     for (int d = 0; d < x->ndim; d++) {
@@ -390,299 +358,5 @@ int cu_setup_reduce(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     const char *n = st->name;
     p->op = !strcmp(n, "ReduceSum") ? CU_RSUM : !strcmp(n, "ReduceMax") ? CU_RMAX : !strcmp(n, "ReduceMin") ? CU_RMIN : CU_RMEAN;
     st->run = reduce_run;
-    return DI_OK;
-}
-
-/* ---- data movement through the strided copy ---- */
-
-static int copy1_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_copy(c->stream, &p->w, st->in[0].dev, p->x0, st->out[0].dev, 0, (int)di_dtype_size(st->out[0].dtype)), "kernel");
-    return DI_OK;
-}
-
-static int esize_ok(cu_step *st, const cu_tensor *t, di_error *err)
-{
-    size_t e = di_dtype_size(t->dtype);
-    return e == 1 || e == 2 || e == 4 || e == 8 ? DI_OK : cu_refuse(err, st, "element type %s", di_dtype_name(t->dtype));
-}
-
-int cu_setup_transpose(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (esize_ok(st, x, err)) return err->code;
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    const di_nn_attr *perm = di_nn_node_attr(st->node, "perm");
-    int64_t xs[DI_NN_MAX_DIMS];
-    strides_of(x->ndim, x->dims, xs);
-    walk_of(&p->w, y);
-    strides_of(y->ndim, y->dims, p->w.sb);
-    for (int d = 0; d < y->ndim; d++) {
-        int64_t src = perm && perm->n == x->ndim ? perm->ints[d] : x->ndim - 1 - d;
-        if (src < 0 || src >= x->ndim) return cu_refuse(err, st, "perm");
-        p->w.sa[d] = xs[src];
-    }
-    st->run = copy1_run;
-    return DI_OK;
-}
-
-int cu_setup_expand(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (esize_ok(st, x, err)) return err->code;
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    walk_of(&p->w, y);
-    strides_of(y->ndim, y->dims, p->w.sb);
-    if (!bcast_strides(x, p->w.nd, p->w.dims, p->w.sa)) return cu_refuse(err, st, "a shape that does not broadcast");
-    st->run = copy1_run;
-    return DI_OK;
-}
-
-int cu_setup_slice(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (esize_ok(st, x, err)) return err->code;
-    int64_t starts[DI_NN_MAX_DIMS], ends[DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS], steps[DI_NN_MAX_DIMS];
-    int ns = 0, ne = 0, na = 0, nst = 0;
-    const di_nn_kctx *k = &hs->k;
-    if (k->nin >= 3) {
-        if (!k->in[1]->is_const || !k->in[2]->is_const || di_nn_const_ints(k->in[1], starts, DI_NN_MAX_DIMS, &ns) ||
-            di_nn_const_ints(k->in[2], ends, DI_NN_MAX_DIMS, &ne))
-            return cu_refuse(err, st, "starts / ends that are not constant");
-        if (k->nin > 3 && k->in[3] && (!k->in[3]->is_const || di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na)))
-            return cu_refuse(err, st, "axes that are not constant");
-        if (k->nin > 4 && k->in[4] && (!k->in[4]->is_const || di_nn_const_ints(k->in[4], steps, DI_NN_MAX_DIMS, &nst)))
-            return cu_refuse(err, st, "steps that are not constant");
-    } else {
-        const di_nn_attr *s = di_nn_node_attr(st->node, "starts"), *a = di_nn_node_attr(st->node, "axes");
-        if (!s) return cu_refuse(err, st, "no starts");
-        for (int i = 0; i < s->n && i < DI_NN_MAX_DIMS; i++) starts[ns++] = s->ints[i];
-        for (int i = 0; a && i < a->n && i < DI_NN_MAX_DIMS; i++) axes[na++] = a->ints[i];
-    }
-    if (!na)
-        for (int i = 0; i < ns; i++) axes[na++] = i;
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    int64_t xs[DI_NN_MAX_DIMS], start[DI_NN_MAX_DIMS] = {0}, step[DI_NN_MAX_DIMS];
-    strides_of(x->ndim, x->dims, xs);
-    for (int d = 0; d < x->ndim; d++) step[d] = 1;
-    for (int i = 0; i < ns && i < na; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
-        if (a < 0 || a >= x->ndim) return cu_refuse(err, st, "axis %lld", (long long)axes[i]);
-        int64_t dim = x->dims[a], s = starts[i], sp = i < nst ? steps[i] : 1;
-        if (sp == 0) return cu_refuse(err, st, "a zero step");
-        if (s < 0) s += dim;
-        if (sp > 0) s = s < 0 ? 0 : s > dim ? dim : s;
-        else s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
-        start[a] = s;
-        step[a] = sp;
-    }
-    walk_of(&p->w, y);
-    strides_of(y->ndim, y->dims, p->w.sb);
-    p->x0 = 0;
-    for (int d = 0; d < x->ndim; d++) {
-        p->w.sa[d] = xs[d] * step[d];
-        p->x0 += start[d] * xs[d];
-    }
-    st->run = copy1_run;
-    return DI_OK;
-}
-
-/* Concat and Split: one strided copy per part, into / out of a window of
-** the big tensor along the axis. */
-static int parts_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    bool concat = !strcmp(st->name, "Concat");
-    int es = (int)di_dtype_size(concat ? st->out[0].dtype : st->in[0].dtype);
-    for (int i = 0; i < p->n; i++) {
-        if (concat && st->in[i].dev)
-            LAUNCHED(cu_copy(c->stream, &p->parts[i], st->in[i].dev, 0, st->out[0].dev, p->offs[i], es), "kernel");
-        else if (!concat && st->out[i].dev)
-            LAUNCHED(cu_copy(c->stream, &p->parts[i], st->in[0].dev, p->offs[i], st->out[i].dev, 0, es), "kernel");
-    }
-    return DI_OK;
-}
-
-static int setup_parts(cu_step *st, bool concat, di_error *err)
-{
-    const cu_tensor *big = concat ? &st->out[0] : &st->in[0];
-    if (esize_ok(st, big, err)) return err->code;
-    int n = concat ? st->nin : st->nout;
-    int axis = axis_of(st, big->ndim, concat ? 0 : 0);
-    if (axis < 0 || axis >= big->ndim) return cu_refuse(err, st, "axis");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    p->n = n;
-    p->parts = calloc((size_t)n + 1, sizeof *p->parts);
-    p->offs = calloc((size_t)n + 1, sizeof *p->offs);
-    if (!p->parts || !p->offs) return di_fail(err, DI_ENOMEM, "out of memory");
-    int64_t bs[DI_NN_MAX_DIMS], at = 0;
-    strides_of(big->ndim, big->dims, bs);
-    for (int i = 0; i < n; i++) {
-        const cu_tensor *t = concat ? &st->in[i] : &st->out[i];
-        if (!t->dev || t->ndim != big->ndim) {
-            if (t->dev) return cu_refuse(err, st, "parts of another rank");
-            continue;
-        }
-        cu_walk *w = &p->parts[i];
-        walk_of(w, t);
-        int64_t ts[DI_NN_MAX_DIMS];
-        strides_of(t->ndim, t->dims, ts);
-        for (int d = 0; d < t->ndim; d++) {
-            (concat ? w->sa : w->sb)[d] = ts[d];
-            (concat ? w->sb : w->sa)[d] = bs[d];
-        }
-        p->offs[i] = at * bs[axis];
-        at += t->dims[axis];
-    }
-    st->run = parts_run;
-    return DI_OK;
-}
-
-int cu_setup_concat(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    return setup_parts(st, true, err);
-}
-
-int cu_setup_split(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    return setup_parts(st, false, err);
-}
-
-/* ---- Gather, Pad, Tile, Cast ---- */
-
-static int gather_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_gather(c->stream, p->x0, p->x1, p->x2, st->in[1].dev, st->in[1].dtype == DI_DT_INT64, cu_numel(&st->in[1]),
-                       st->in[0].dev, st->out[0].dev, (int)di_dtype_size(st->in[0].dtype)), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_gather(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *idx = &st->in[1];
-    size_t es = di_dtype_size(x->dtype);
-    if (es != 1 && es != 4 && es != 8) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32) return cu_refuse(err, st, "indices of type %s", di_dtype_name(idx->dtype));
-    int axis = axis_of(st, x->ndim, 0);
-    if (axis < 0 || axis >= x->ndim) return cu_refuse(err, st, "axis");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    p->x0 = p->x2 = 1;
-    for (int d = 0; d < axis; d++) p->x0 *= x->dims[d];
-    p->x1 = x->dims[axis];
-    for (int d = axis + 1; d < x->ndim; d++) p->x2 *= x->dims[d];
-    st->run = gather_run;
-    return DI_OK;
-}
-
-static int pad_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_pad(c->stream, &p->w, p->xdims, p->pb, p->op, p->a, st->in[0].dev, st->out[0].dev), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_pad(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (!is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    int64_t pads[2 * DI_NN_MAX_DIMS];
-    int np = 0;
-    const di_nn_kctx *k = &hs->k;
-    if (k->nin > 1 && k->in[1]) {
-        if (!k->in[1]->is_const || di_nn_const_ints(k->in[1], pads, 2 * DI_NN_MAX_DIMS, &np)) return cu_refuse(err, st, "pads that are not constant");
-    } else {
-        const di_nn_attr *a = di_nn_node_attr(st->node, "pads");
-        for (int i = 0; a && i < a->n && i < 2 * DI_NN_MAX_DIMS; i++) pads[np++] = a->ints[i];
-    }
-    if (k->nin > 3 && k->in[3]) return cu_refuse(err, st, "the axes input");
-    if (np != 2 * x->ndim) return cu_refuse(err, st, "%d pads for %d dimensions", np, x->ndim);
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    const char *mode = di_nn_attr_string(st->node, "mode", "constant");
-    p->op = !strcmp(mode, "reflect") ? CU_PAD_REFLECT : !strcmp(mode, "edge") ? CU_PAD_EDGE : CU_PAD_CONST;
-    if (strcmp(mode, "constant") && p->op == CU_PAD_CONST) return cu_refuse(err, st, "mode=%s", mode);
-    p->a = di_nn_attr_float(st->node, "value", 0.f);
-    if (k->nin > 2 && k->in[2] && di_nn_numel(k->in[2]) > 0) {
-        if (!k->in[2]->is_const || k->in[2]->dtype != DI_DT_FLOAT) return cu_refuse(err, st, "a constant_value that is not a constant float");
-        p->a = *(const float *)k->in[2]->data;
-    }
-    walk_of(&p->w, y);
-    for (int d = 0; d < x->ndim; d++) {
-        p->pb[d] = pads[d];
-        p->xdims[d] = x->dims[d];
-    }
-    st->run = pad_run;
-    return DI_OK;
-}
-
-static int tile_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_tile(c->stream, &p->w, p->xdims, st->in[0].dev, st->out[0].dev, (int)di_dtype_size(st->in[0].dtype)), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_tile(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    size_t es = di_dtype_size(x->dtype);
-    if (es != 1 && es != 4 && es != 8) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim != y->ndim) return cu_refuse(err, st, "a rank change");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    walk_of(&p->w, y);
-    for (int d = 0; d < x->ndim; d++) p->xdims[d] = x->dims[d];
-    st->run = tile_run;
-    return DI_OK;
-}
-
-static int cast_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    LAUNCHED(cu_cast(c->stream, cu_numel(&st->out[0]), st->in[0].dtype, st->out[0].dtype, st->in[0].dev, st->out[0].dev), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_cast(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    static const int ok[] = {DI_DT_FLOAT, DI_DT_UINT8, DI_DT_INT8, DI_DT_INT32, DI_DT_INT64, DI_DT_BOOL, DI_DT_DOUBLE};
-    bool fi = false, fo = false;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        fi |= st->in[0].dtype == ok[i];
-        fo |= st->out[0].dtype == ok[i];
-    }
-    if (!fi || !fo) return cu_refuse(err, st, "a cast from %s to %s", di_dtype_name(st->in[0].dtype), di_dtype_name(st->out[0].dtype));
-    st->run = cast_run;
     return DI_OK;
 }
