@@ -13,8 +13,8 @@
 #include "op.h"
 
 typedef struct di_nn_step {
-    int node;              /* node index, or -1 for a reorder */
-    const char *name;      /* op type for profiles ("Reorder" for reorders) */
+    int node;         /* node index, or -1 for a reorder */
+    const char *name; /* op type for profiles ("Reorder" for reorders) */
     di_nn_kctx k;
     dnnl_primitive_t reorder;
     dnnl_memory_t rsrc, rdst;
@@ -45,8 +45,8 @@ void di_nn_plan_key_set(di_nn_plan_key *k, const di_nn_io *ins, int nins);
 ** slot whose plan is for these inputs (its last use stamped from *clock),
 ** or -1 and in *victim the slot to fill: a free one, else the least
 ** recently used. */
-int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins,
-                       int nins, uint64_t *clock, int *victim);
+int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins, int nins, uint64_t *clock,
+                       int *victim);
 
 typedef struct di_nn_plan {
     di_nn_plan_key key;     /* first: the plan cache's */
@@ -56,13 +56,13 @@ typedef struct di_nn_plan {
     di_nn_tensor **outputs; /* per graph output: plain tensors */
     di_nn_step *steps;
     int nsteps;
-    void **owned;           /* folded constants' buffers */
+    void **owned; /* folded constants' buffers */
     int nowned;
     uint8_t *arena;
     size_t arena_bytes;
     void *scratch;
     size_t scratch_bytes;
-    double flops;           /* per run */
+    double flops; /* per run */
 } di_nn_plan;
 
 #define DI_NN_MAX_PLANS 4
@@ -84,15 +84,14 @@ typedef struct di_nn_backend {
     const char *name;
     int (*attach)(di_nn_session *s, di_error *err);
     void (*detach)(di_nn_session *s);
-    int (*output_shape)(di_nn_session *s, int batch, int64_t *dims, int *ndim,
-                        di_error *err);
+    int (*output_shape)(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
     int (*run)(di_nn_session *s, const float *input, int batch, float *output,
                size_t output_capacity, di_error *err);
-    int (*submit)(di_nn_session *s, const float *input, int batch,
-                  float *output, size_t output_capacity, di_error *err);
+    int (*submit)(di_nn_session *s, const float *input, int batch, float *output,
+                  size_t output_capacity, di_error *err);
     int (*wait)(di_nn_session *s, di_error *err);
-    int (*run_io)(di_nn_session *s, const di_nn_io *ins, int nins,
-                  di_nn_io *outs, int nouts, di_error *err);
+    int (*run_io)(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                  di_error *err);
     double (*flops)(di_nn_session *s, int batch, di_error *err);
 } di_nn_backend;
 
@@ -104,7 +103,7 @@ struct di_nn_session {
     const di_nn_backend *backend;
     di_nn_options opt;
     di_nn_env env;
-    void **persist;          /* per node */
+    void **persist; /* per node */
     di_nn_plan *plans[DI_NN_MAX_PLANS];
     uint64_t clock;
     di_nn_profile_entry prof[DI_NN_MAX_PROFILE];
@@ -115,22 +114,22 @@ struct di_nn_session {
     int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
 };
 
-int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
-                               di_nn_session **out, di_error *err);
+int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_session **out,
+                               di_error *err);
 /* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
-int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
-                 di_nn_io *outs, int nouts, di_error *err);
+int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                 di_error *err);
 /* Frees what the kernels keep per session and node (s->persist: reordered
 ** weights); they make it again when a plan needs it. */
 void di_nn_release_persist(di_nn_session *s);
 /* The declared shape of input 0 with its batch set to n (the batch API). */
 int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err);
 /* The plan for these input shapes, built when not cached. */
-int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
-                   di_nn_plan **out, di_error *err);
+int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
+                   di_error *err);
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
-int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
-                     di_nn_plan **out, di_error *err);
+int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
+                     di_error *err);
 
 /* The planner's parts (plan.c, plan_memory.c): a tensor's bytes (its oneDNN
 ** layout's when blocked), 64-byte aligned memory, and laying a plan's

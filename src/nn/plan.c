@@ -18,7 +18,8 @@ size_t di_nn_max_tensor_bytes = (size_t)1 << 34;
 
 size_t di_nn_tensor_bytes(const di_nn_tensor *t)
 {
-    if (t->blocked) return dnnl_memory_desc_get_size(&t->md);
+    if (t->blocked)
+        return dnnl_memory_desc_get_size(&t->md);
     int64_t n = di_nn_numel(t);
     return n < 0 ? 0 : (size_t)n * di_dtype_size(t->dtype);
 }
@@ -33,8 +34,8 @@ typedef struct builder {
     di_nn_session *s;
     di_nn_plan *p;
     int cap_steps, cap_shadows, cap_owned;
-    int *consumers;  /* per value: number of consuming nodes (+1 if output) */
-    bool *absorbed;  /* per node: fused into an earlier node */
+    int *consumers;         /* per value: number of consuming nodes (+1 if output) */
+    bool *absorbed;         /* per node: fused into an earlier node */
     di_nn_tensor **live_of; /* per value: the tensor consumers read (shadow) */
 } builder;
 
@@ -63,7 +64,8 @@ static int own(builder *b, void *ptr, di_error *err)
     if (p->nowned == b->cap_owned) {
         int cap = b->cap_owned ? 2 * b->cap_owned : 32;
         void **o = realloc(p->owned, (size_t)cap * sizeof *o);
-        if (!o) return di_fail(err, DI_ENOMEM, "out of memory");
+        if (!o)
+            return di_fail(err, DI_ENOMEM, "out of memory");
         p->owned = o;
         b->cap_owned = cap;
     }
@@ -94,11 +96,11 @@ static di_nn_tensor *new_shadow(builder *b, di_error *err)
 }
 
 /* A step that reorders `from` (blocked) into a new plain tensor. */
-static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
-                                    di_error *err)
+static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from, di_error *err)
 {
     di_nn_tensor *to = new_shadow(b, err);
-    if (!to) return NULL;
+    if (!to)
+        return NULL;
     di_nn_set_shape(to, from->dtype, from->ndim, from->dims);
     dnnl_memory_desc_t md;
     if (di_nn_plain_md(to, &md)) {
@@ -106,18 +108,22 @@ static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
         return NULL;
     }
     di_nn_step *st = new_step(b, err);
-    if (!st) return NULL;
+    if (!st)
+        return NULL;
     st->name = "Reorder";
     st->from = from;
     st->to = to;
     dnnl_primitive_desc_t pd;
-    dnnl_status_t rs = dnnl_reorder_primitive_desc_create(&pd, &from->md, b->s->env.engine, &md, b->s->env.engine, NULL);
+    dnnl_status_t rs = dnnl_reorder_primitive_desc_create(&pd, &from->md, b->s->env.engine, &md,
+                                                          b->s->env.engine, NULL);
     if (rs == dnnl_success) {
         rs = dnnl_primitive_create(&st->reorder, pd);
         dnnl_primitive_desc_destroy(pd);
     }
-    if (rs == dnnl_success) rs = dnnl_memory_create(&st->rsrc, &from->md, b->s->env.engine, DNNL_MEMORY_NONE);
-    if (rs == dnnl_success) rs = dnnl_memory_create(&st->rdst, &md, b->s->env.engine, DNNL_MEMORY_NONE);
+    if (rs == dnnl_success)
+        rs = dnnl_memory_create(&st->rsrc, &from->md, b->s->env.engine, DNNL_MEMORY_NONE);
+    if (rs == dnnl_success)
+        rs = dnnl_memory_create(&st->rdst, &md, b->s->env.engine, DNNL_MEMORY_NONE);
     if (rs != dnnl_success) {
         di_fail(err, DI_EUNSUPPORTED, "oneDNN reorder to plain layout failed (status %d)", (int)rs);
         return NULL;
@@ -128,7 +134,8 @@ static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
 static bool is_graph_output(const di_nn_graph *g, int v)
 {
     for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v) return true;
+        if (g->outputs[i] == v)
+            return true;
     return false;
 }
 
@@ -136,10 +143,12 @@ static bool is_graph_output(const di_nn_graph *g, int v)
 static int sole_consumer(const builder *b, int v)
 {
     const di_nn_graph *g = b->s->g;
-    if (b->consumers[v] != 1 || is_graph_output(g, v)) return -1;
+    if (b->consumers[v] != 1 || is_graph_output(g, v))
+        return -1;
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] == v) return i;
+            if (g->nodes[i].in[j] == v)
+                return i;
     return -1;
 }
 
@@ -153,7 +162,8 @@ static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
     int v = g->nodes[ni].out[0];
     while (k->npost < 4) {
         int c = sole_consumer(b, v);
-        if (c < 0) break;
+        if (c < 0)
+            break;
         const di_nn_node *cn = &g->nodes[c];
         di_nn_postop po = {0};
         int kind = cn->op->post_kind;
@@ -165,22 +175,27 @@ static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
             po.hi = INFINITY;
             if (cn->nin > 1 && cn->in[1] >= 0) {
                 di_nn_tensor *t = &p->vals[cn->in[1]];
-                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
+                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
+                    break;
                 po.lo = *(float *)t->data;
             }
             if (cn->nin > 2 && cn->in[2] >= 0) {
                 di_nn_tensor *t = &p->vals[cn->in[2]];
-                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
+                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
+                    break;
                 po.hi = *(float *)t->data;
             }
         } else if (kind == DI_POST_SUM && cn->nin == 2) {
             int other = cn->in[0] == v ? cn->in[1] : cn->in[0];
-            if (other < 0 || other == v) break;
+            if (other < 0 || other == v)
+                break;
             int prod = g->values[other].producer;
             /* the addend must exist when the fused node runs */
-            if (prod >= ni) break;
+            if (prod >= ni)
+                break;
             di_nn_tensor *t = b->live_of[other] ? b->live_of[other] : &p->vals[other];
-            if (t->ndim < 0) break;
+            if (t->ndim < 0)
+                break;
             po.kind = DI_POST_SUM;
             po.addend = t;
         } else {
@@ -199,16 +214,20 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
     const di_nn_node *n = &b->s->g->nodes[ni];
     for (int o = 0; o < k->nout; o++) {
         di_nn_tensor *t = k->out[o];
-        if (!t) continue;
+        if (!t)
+            continue;
         size_t bytes = di_nn_tensor_bytes(t);
         t->data = di_nn_aligned(bytes);
-        if (!t->data || own(b, t->data, err)) return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
+        if (!t->data || own(b, t->data, err))
+            return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
         t->is_const = true;
     }
     bool empty = true;
     for (int o = 0; o < k->nout; o++)
-        if (k->out[o] && di_nn_numel(k->out[o]) != 0) empty = false;
-    if (empty) return DI_OK; /* nothing to compute */
+        if (k->out[o] && di_nn_numel(k->out[o]) != 0)
+            empty = false;
+    if (empty)
+        return DI_OK; /* nothing to compute */
     void *scratch = NULL;
     if (k->scratch_bytes && !(scratch = di_nn_aligned(k->scratch_bytes)))
         return di_fail(err, DI_ENOMEM, "out of memory");
@@ -219,7 +238,8 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
     /* constants are kept plain: reorder a blocked result now */
     for (int o = 0; o < k->nout && !rc; o++) {
         di_nn_tensor *t = k->out[o];
-        if (!t || !t->blocked) continue;
+        if (!t || !t->blocked)
+            continue;
         di_nn_tensor plain = *t;
         plain.blocked = false;
         dnnl_memory_desc_t md;
@@ -227,22 +247,34 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
         dnnl_primitive_t r = NULL;
         dnnl_memory_t from = NULL, to = NULL;
         void *buf = di_nn_aligned(di_nn_tensor_bytes(&plain));
-        if (!buf || own(b, buf, err)) return di_fail(err, DI_ENOMEM, "out of memory");
+        if (!buf || own(b, buf, err))
+            return di_fail(err, DI_ENOMEM, "out of memory");
         dnnl_status_t st = di_nn_plain_md(&plain, &md) ? dnnl_unimplemented : dnnl_success;
-        if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md, b->s->env.engine, NULL);
-        if (st == dnnl_success) st = dnnl_primitive_create(&r, pd);
-        if (st == dnnl_success) st = dnnl_memory_create(&from, &t->md, b->s->env.engine, t->data);
-        if (st == dnnl_success) st = dnnl_memory_create(&to, &md, b->s->env.engine, buf);
+        if (st == dnnl_success)
+            st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md,
+                                                    b->s->env.engine, NULL);
+        if (st == dnnl_success)
+            st = dnnl_primitive_create(&r, pd);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&from, &t->md, b->s->env.engine, t->data);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&to, &md, b->s->env.engine, buf);
         if (st == dnnl_success) {
             dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
             st = dnnl_primitive_execute(r, b->s->env.stream, 2, args);
-            if (st == dnnl_success) st = dnnl_stream_wait(b->s->env.stream);
+            if (st == dnnl_success)
+                st = dnnl_stream_wait(b->s->env.stream);
         }
-        if (from) dnnl_memory_destroy(from);
-        if (to) dnnl_memory_destroy(to);
-        if (r) dnnl_primitive_destroy(r);
-        if (pd) dnnl_primitive_desc_destroy(pd);
-        if (st != dnnl_success) return di_nn_dnnl_fail(err, n, "reorder of a folded constant", st);
+        if (from)
+            dnnl_memory_destroy(from);
+        if (to)
+            dnnl_memory_destroy(to);
+        if (r)
+            dnnl_primitive_destroy(r);
+        if (pd)
+            dnnl_primitive_desc_destroy(pd);
+        if (st != dnnl_success)
+            return di_nn_dnnl_fail(err, n, "reorder of a folded constant", st);
         t->data = buf;
         t->blocked = false;
     }
@@ -255,7 +287,8 @@ static int build_steps(builder *b, di_error *err)
     const di_nn_graph *g = s->g;
     di_nn_plan *p = b->p;
     for (int ni = 0; ni < g->nnodes; ni++) {
-        if (b->absorbed[ni]) continue;
+        if (b->absorbed[ni])
+            continue;
         const di_nn_node *n = &g->nodes[ni];
         di_nn_kctx k;
         memset(&k, 0, sizeof k);
@@ -274,16 +307,19 @@ static int build_steps(builder *b, di_error *err)
         bool all_const = true;
         for (int j = 0; j < n->nin; j++) {
             int v = n->in[j];
-            if (v < 0) continue;
+            if (v < 0)
+                continue;
             k.in[j] = b->live_of[v] ? b->live_of[v] : &p->vals[v];
             if (k.in[j]->ndim < 0)
-                return di_nn_node_fail(err, DI_EFORMAT, n, "input '%s' has no known shape", g->values[v].name);
+                return di_nn_node_fail(err, DI_EFORMAT, n, "input '%s' has no known shape",
+                                       g->values[v].name);
             all_const &= k.in[j]->is_const;
         }
         for (int o = 0; o < n->nout; o++)
             k.out[o] = n->out[o] >= 0 ? &p->vals[n->out[o]] : NULL;
         bool fold = n->nin > 0 && (all_const || (n->op->flags & DI_OP_SHAPE_ONLY));
-        if (n->nin == 0) fold = true; /* Constant */
+        if (n->nin == 0)
+            fold = true; /* Constant */
 
         int fused[4];
         if (!fold && (n->op->flags & DI_OP_POSTOPS))
@@ -294,11 +330,13 @@ static int build_steps(builder *b, di_error *err)
         for (int attempt = 0; attempt < 2; attempt++) {
             if (want_plain) {
                 for (int j = 0; j < n->nin; j++) {
-                    if (!k.in[j] || !k.in[j]->blocked) continue;
+                    if (!k.in[j] || !k.in[j]->blocked)
+                        continue;
                     int v = n->in[j];
                     if (!b->live_of[v] || b->live_of[v]->blocked) {
                         di_nn_tensor *pl = add_plain_copy(b, &p->vals[v], err);
-                        if (!pl) return di_nn_error_at_node(err, n);
+                        if (!pl)
+                            return di_nn_error_at_node(err, n);
                         b->live_of[v] = pl;
                     }
                     k.in[j] = b->live_of[v];
@@ -306,14 +344,17 @@ static int build_steps(builder *b, di_error *err)
             }
             rc = n->op->prepare ? n->op->prepare(&k, err) : DI_OK;
             if (rc == DI_NN_NO_FUSE) { /* e.g. Add that broadcasts: run it on its own */
-                for (int f = 0; f < k.npost; f++) b->absorbed[fused[f]] = false;
+                for (int f = 0; f < k.npost; f++)
+                    b->absorbed[fused[f]] = false;
                 k.npost = 0;
                 k.out[0] = &p->vals[n->out[0]];
                 attempt--;
                 continue;
             }
-            if (rc != DI_NN_NEED_PLAIN) break;
-            if (want_plain) return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "kernel refuses plain inputs");
+            if (rc != DI_NN_NEED_PLAIN)
+                break;
+            if (want_plain)
+                return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "kernel refuses plain inputs");
             want_plain = true;
         }
         if (rc) {
@@ -323,31 +364,41 @@ static int build_steps(builder *b, di_error *err)
         /* a "blocked" layout that is just the plain one is plain */
         for (int o = 0; o < n->nout; o++) {
             di_nn_tensor *t = k.out[o];
-            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || di_nn_tensor_bytes(t) > di_nn_max_tensor_bytes)) {
-                if (n->op->release) n->op->release(k.state);
-                return di_nn_node_fail(err, DI_ENOMEM, n, "output '%s' would be absurdly large", g->values[n->out[o]].name);
+            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 ||
+                      !di_dtype_size(t->dtype) || di_nn_tensor_bytes(t) > di_nn_max_tensor_bytes)) {
+                if (n->op->release)
+                    n->op->release(k.state);
+                return di_nn_node_fail(err, DI_ENOMEM, n, "output '%s' would be absurdly large",
+                                       g->values[n->out[o]].name);
             }
             if (t && t->blocked) {
                 dnnl_memory_desc_t md;
-                if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md)) t->blocked = false;
+                if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md))
+                    t->blocked = false;
             }
         }
         if (fold) {
             rc = fold_node(b, ni, &k, err);
-            if (n->op->release) n->op->release(k.state);
-            if (rc) return rc;
+            if (n->op->release)
+                n->op->release(k.state);
+            if (rc)
+                return rc;
             continue;
         }
-        if (k.scratch_bytes > p->scratch_bytes) p->scratch_bytes = k.scratch_bytes;
+        if (k.scratch_bytes > p->scratch_bytes)
+            p->scratch_bytes = k.scratch_bytes;
         bool empty = true;
         for (int o = 0; o < k.nout; o++)
-            if (k.out[o] && di_nn_numel(k.out[o]) != 0) empty = false;
+            if (k.out[o] && di_nn_numel(k.out[o]) != 0)
+                empty = false;
         if (empty) { /* an empty output: no step */
-            if (n->op->release) n->op->release(k.state);
+            if (n->op->release)
+                n->op->release(k.state);
             continue;
         }
         di_nn_step *st = new_step(b, err);
-        if (!st) return DI_ENOMEM;
+        if (!st)
+            return DI_ENOMEM;
         st->node = ni;
         st->name = n->op_type;
         st->k = k;
@@ -356,14 +407,17 @@ static int build_steps(builder *b, di_error *err)
     }
     /* graph outputs in plain layout */
     p->outputs = calloc((size_t)g->noutputs + 1, sizeof(di_nn_tensor *));
-    if (!p->outputs) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!p->outputs)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     for (int i = 0; i < g->noutputs; i++) {
         int v = g->outputs[i];
         di_nn_tensor *t = &p->vals[v];
-        if (t->ndim < 0) return di_fail(err, DI_EFORMAT, "graph output '%s' has no shape", g->values[v].name);
+        if (t->ndim < 0)
+            return di_fail(err, DI_EFORMAT, "graph output '%s' has no shape", g->values[v].name);
         if (t->blocked) {
             t = add_plain_copy(b, t, err);
-            if (!t) return err ? err->code : DI_EUNSUPPORTED;
+            if (!t)
+                return err ? err->code : DI_EUNSUPPORTED;
         }
         p->outputs[i] = t;
     }
@@ -372,16 +426,23 @@ static int build_steps(builder *b, di_error *err)
 
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
 {
-    if (!p) return;
+    if (!p)
+        return;
     for (int i = 0; i < p->nsteps; i++) {
         di_nn_step *st = &p->steps[i];
-        if (st->node >= 0 && s->g->nodes[st->node].op->release) s->g->nodes[st->node].op->release(st->k.state);
-        if (st->reorder) dnnl_primitive_destroy(st->reorder);
-        if (st->rsrc) dnnl_memory_destroy(st->rsrc);
-        if (st->rdst) dnnl_memory_destroy(st->rdst);
+        if (st->node >= 0 && s->g->nodes[st->node].op->release)
+            s->g->nodes[st->node].op->release(st->k.state);
+        if (st->reorder)
+            dnnl_primitive_destroy(st->reorder);
+        if (st->rsrc)
+            dnnl_memory_destroy(st->rsrc);
+        if (st->rdst)
+            dnnl_memory_destroy(st->rdst);
     }
-    for (int i = 0; i < p->nowned; i++) free(p->owned[i]);
-    for (int i = 0; i < p->nshadows; i++) free(p->shadows[i]);
+    for (int i = 0; i < p->nowned; i++)
+        free(p->owned[i]);
+    for (int i = 0; i < p->nshadows; i++)
+        free(p->shadows[i]);
     free(p->owned);
     free(p->shadows);
     free(p->outputs);
@@ -392,17 +453,20 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
     free(p);
 }
 
-int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
-                     di_nn_plan **out, di_error *err)
+int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
+                     di_error *err)
 {
     const di_nn_graph *g = s->g;
     *out = NULL;
     if (nins != g->ninputs)
-        return di_fail(err, DI_EINVAL, "%s: the model has %d inputs, %d given", g->path, g->ninputs, nins);
-    if (nins > 8) return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
+        return di_fail(err, DI_EINVAL, "%s: the model has %d inputs, %d given", g->path, g->ninputs,
+                       nins);
+    if (nins > 8)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
     di_nn_plan *p = calloc(1, sizeof *p);
     builder b = {s, p, 0, 0, 0, NULL, NULL, NULL};
-    if (!p) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!p)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     p->vals = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor));
     b.consumers = calloc((size_t)g->nvalues + 1, sizeof(int));
     b.absorbed = calloc((size_t)g->nnodes + 1, sizeof(bool));
@@ -429,19 +493,28 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
         if (io->ndim < 0 || io->ndim > DI_NN_MAX_DIMS)
             rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions", v->name, io->ndim);
         else if (v->dtype && io->dtype != v->dtype)
-            rc = di_fail(err, DI_ESHAPE, "input '%s': element type %s given, the model wants %s", v->name, di_dtype_name(io->dtype), di_dtype_name(v->dtype));
+            rc = di_fail(err, DI_ESHAPE, "input '%s': element type %s given, the model wants %s",
+                         v->name, di_dtype_name(io->dtype), di_dtype_name(v->dtype));
         else if (v->ndim >= 0 && v->ndim != io->ndim)
-            rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions given, the model wants %d", v->name, io->ndim, v->ndim);
+            rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions given, the model wants %d",
+                         v->name, io->ndim, v->ndim);
         else
             for (int d = 0; d < io->ndim && !rc; d++) {
                 /* the leading dimension of the first input is the batch */
-                if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != io->dims[d] && !(i == 0 && d == 0))
-                    rc = di_fail(err, DI_ESHAPE, "input '%s': dimension %d is %lld, the model wants %lld", v->name, d, (long long)io->dims[d], (long long)v->dims[d]);
-                if (io->dims[d] < 0) rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
+                if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != io->dims[d] &&
+                    !(i == 0 && d == 0))
+                    rc = di_fail(err, DI_ESHAPE,
+                                 "input '%s': dimension %d is %lld, the model wants %lld", v->name,
+                                 d, (long long)io->dims[d], (long long)v->dims[d]);
+                if (io->dims[d] < 0)
+                    rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
             }
-        if (!rc && (!di_nn_shape_sane(io->ndim, io->dims) || di_shape_numel(io->ndim, io->dims) * (int64_t)di_dtype_size(io->dtype) > (int64_t)di_nn_max_tensor_bytes))
+        if (!rc && (!di_nn_shape_sane(io->ndim, io->dims) ||
+                    di_shape_numel(io->ndim, io->dims) * (int64_t)di_dtype_size(io->dtype) >
+                        (int64_t)di_nn_max_tensor_bytes))
             rc = di_fail(err, DI_ENOMEM, "input '%s' is absurdly large", v->name);
-        if (rc) goto done;
+        if (rc)
+            goto done;
         di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
         p->key.in_ndim[i] = io->ndim;
         p->key.in_dtype[i] = io->dtype;
@@ -449,11 +522,14 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     }
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] >= 0) b.consumers[g->nodes[i].in[j]]++;
-    for (int i = 0; i < g->noutputs; i++) b.consumers[g->outputs[i]]++;
+            if (g->nodes[i].in[j] >= 0)
+                b.consumers[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->noutputs; i++)
+        b.consumers[g->outputs[i]]++;
 
     rc = build_steps(&b, err);
-    if (!rc) rc = di_nn_plan_memory(g, p, err);
+    if (!rc)
+        rc = di_nn_plan_memory(g, p, err);
 done:
     free(b.consumers);
     free(b.absorbed);

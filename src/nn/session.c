@@ -29,23 +29,28 @@ const di_nn_graph *di_nn_session_graph(const di_nn_session *s)
 int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err)
 {
     const di_nn_graph *g = s->g;
-    if (g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", g->path, g->ninputs);
+    if (g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       g->path, g->ninputs);
     const di_nn_value *v = &g->values[g->inputs[0]];
     if (v->ndim < 1)
-        return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' has no declared shape", g->path, v->name);
+        return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' has no declared shape", g->path,
+                       v->name);
     memset(io, 0, sizeof *io);
     io->dtype = v->dtype ? v->dtype : DI_DT_FLOAT;
     io->ndim = v->ndim;
     for (int d = 0; d < v->ndim; d++) {
         io->dims[d] = d == 0 ? n : v->dims[d];
         if (io->dims[d] < 0)
-            return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s': dimension %d is symbolic; only the batch may be", g->path, v->name, d);
+            return di_fail(err, DI_EUNSUPPORTED,
+                           "%s: input '%s': dimension %d is symbolic; only the batch may be",
+                           g->path, v->name, d);
     }
     return DI_OK;
 }
 
-int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
-                               di_nn_session **out, di_error *err)
+int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_session **out,
+                               di_error *err)
 {
     *out = NULL;
     di_nn_session *s = calloc(1, sizeof *s);
@@ -60,19 +65,25 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         di_nn_session_destroy(s);
         return rc;
     }
-    if (opt) s->opt = *opt;
-    else di_nn_options_default(&s->opt);
+    if (opt)
+        s->opt = *opt;
+    else
+        di_nn_options_default(&s->opt);
     if (s->opt.device != DI_NN_CPU && s->opt.device != DI_NN_CUDA) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
-    if (s->opt.device == DI_NN_CPU && (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16)) {
+    if (s->opt.device == DI_NN_CPU &&
+        (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16)) {
         di_nn_session_destroy(s);
-        return di_fail(err, DI_EUNSUPPORTED, "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
+        return di_fail(
+            err, DI_EUNSUPPORTED,
+            "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
     }
     if (s->opt.threads < 0 || s->opt.threads > 1024) {
         di_nn_session_destroy(s);
-        return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d", s->opt.threads);
+        return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d",
+                       s->opt.threads);
     }
     s->env.threads = s->opt.threads ? s->opt.threads : omp_get_num_procs();
     s->env.opset = g->opset;
@@ -85,7 +96,8 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
     ** and the host plans that the CUDA backend translates): every session
     ** has a CPU environment. */
     if (dnnl_engine_create(&s->env.engine, dnnl_cpu, 0) != dnnl_success ||
-        dnnl_stream_create(&s->env.stream, s->env.engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_stream_create(&s->env.stream, s->env.engine, dnnl_stream_default_flags) !=
+            dnnl_success) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EUNSUPPORTED, "oneDNN: no CPU engine");
     }
@@ -100,44 +112,55 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
     return DI_OK;
 }
 
-int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
-                         di_nn_session **out, di_error *err)
+int di_nn_session_create(const char *onnx_path, const di_nn_options *opt, di_nn_session **out,
+                         di_error *err)
 {
     di_nn_graph *g;
     *out = NULL;
     int rc = di_nn_graph_load(onnx_path, &g, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     return di_nn_session_create_graph(g, opt, out, err);
 }
 
 void di_nn_release_persist(di_nn_session *s)
 {
-    if (!s->persist || !s->g) return;
+    if (!s->persist || !s->g)
+        return;
     for (int i = 0; i < s->g->nnodes; i++) {
-        if (s->persist[i] && s->g->nodes[i].op->release_persist) s->g->nodes[i].op->release_persist(s->persist[i]);
+        if (s->persist[i] && s->g->nodes[i].op->release_persist)
+            s->g->nodes[i].op->release_persist(s->persist[i]);
         s->persist[i] = NULL;
     }
 }
 
 void di_nn_session_destroy(di_nn_session *s)
 {
-    if (!s) return;
-    if (s->backend) s->backend->detach(s);
-    for (int i = 0; i < DI_NN_MAX_PLANS; i++) di_nn_plan_free(s->plans[i], s);
+    if (!s)
+        return;
+    if (s->backend)
+        s->backend->detach(s);
+    for (int i = 0; i < DI_NN_MAX_PLANS; i++)
+        di_nn_plan_free(s->plans[i], s);
     di_nn_release_persist(s);
     free(s->persist);
-    if (s->env.stream) dnnl_stream_destroy(s->env.stream);
-    if (s->env.engine) dnnl_engine_destroy(s->env.engine);
+    if (s->env.stream)
+        dnnl_stream_destroy(s->env.stream);
+    if (s->env.engine)
+        dnnl_engine_destroy(s->env.engine);
     di_nn_graph_free(s->g);
     free(s);
 }
 
 static bool key_matches(const di_nn_plan_key *k, const di_nn_io *ins, int nins)
 {
-    if (k->ninputs != nins) return false;
+    if (k->ninputs != nins)
+        return false;
     for (int i = 0; i < nins; i++) {
-        if (k->in_ndim[i] != ins[i].ndim || k->in_dtype[i] != ins[i].dtype) return false;
-        if (memcmp(k->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
+        if (k->in_ndim[i] != ins[i].ndim || k->in_dtype[i] != ins[i].dtype)
+            return false;
+        if (memcmp(k->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim))
+            return false;
     }
     return true;
 }
@@ -152,8 +175,8 @@ void di_nn_plan_key_set(di_nn_plan_key *k, const di_nn_io *ins, int nins)
     }
 }
 
-int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins,
-                       int nins, uint64_t *clock, int *victim)
+int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins, int nins, uint64_t *clock,
+                       int *victim)
 {
     *victim = 0;
     for (int i = 0; i < n; i++) {
@@ -163,24 +186,27 @@ int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins,
             return i;
         }
         const di_nn_plan_key *v = slots[*victim];
-        if (!k) *victim = i;
-        else if (v && k->last_used < v->last_used) *victim = i;
+        if (!k)
+            *victim = i;
+        else if (v && k->last_used < v->last_used)
+            *victim = i;
     }
     return -1;
 }
 
-int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
-                   di_nn_plan **out, di_error *err)
+int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out, di_error *err)
 {
     int victim;
-    int hit = di_nn_cache_lookup((void *const *)s->plans, DI_NN_MAX_PLANS, ins, nins, &s->clock, &victim);
+    int hit =
+        di_nn_cache_lookup((void *const *)s->plans, DI_NN_MAX_PLANS, ins, nins, &s->clock, &victim);
     if (hit >= 0) {
         *out = s->plans[hit];
         return DI_OK;
     }
     di_nn_plan *p;
     int rc = di_nn_plan_build(s, ins, nins, &p, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     di_nn_plan_free(s->plans[victim], s);
     s->plans[victim] = p;
     p->key.last_used = ++s->clock;
@@ -190,35 +216,42 @@ int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
 
 int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w)
 {
-    if (s->g->ninputs < 1) return DI_EUNSUPPORTED;
+    if (s->g->ninputs < 1)
+        return DI_EUNSUPPORTED;
     const di_nn_value *v = &s->g->values[s->g->inputs[0]];
-    if (v->ndim != 4 || v->dims[1] < 0 || v->dims[2] < 0 || v->dims[3] < 0) return DI_EUNSUPPORTED;
+    if (v->ndim != 4 || v->dims[1] < 0 || v->dims[2] < 0 || v->dims[3] < 0)
+        return DI_EUNSUPPORTED;
     *c = (int)v->dims[1];
     *h = (int)v->dims[2];
     *w = (int)v->dims[3];
     return DI_OK;
 }
 
-
-int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
-                       di_error *err)
+int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err)
 {
-    if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
-    if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    if (s->g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       s->g->path, s->g->ninputs);
     return s->backend->output_shape(s, batch, dims, ndim, err);
 }
 
 int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
               size_t output_capacity, di_error *err)
 {
-    if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
-    if (!input || !output) return di_fail(err, DI_EINVAL, "no input or output buffer");
-    if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    if (!input || !output)
+        return di_fail(err, DI_EINVAL, "no input or output buffer");
+    if (s->g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       s->g->path, s->g->ninputs);
     return s->backend->run(s, input, batch, output, output_capacity, err);
 }
 
-int di_nn_run_async(di_nn_session *s, const float *input, int batch,
-                    float *output, size_t output_capacity, di_error *err)
+int di_nn_run_async(di_nn_session *s, const float *input, int batch, float *output,
+                    size_t output_capacity, di_error *err)
 {
     return s->backend->submit(s, input, batch, output, output_capacity, err);
 }
@@ -228,10 +261,11 @@ int di_nn_wait(di_nn_session *s, di_error *err)
     return s->backend->wait(s, err);
 }
 
-int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
-                 di_nn_io *outs, int nouts, di_error *err)
+int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                 di_error *err)
 {
-    for (int i = 0; i < nouts; i++) outs[i].data = NULL;
+    for (int i = 0; i < nouts; i++)
+        outs[i].data = NULL;
     int rc = s->backend->run_io(s, ins, nins, outs, nouts, err);
     if (rc)
         for (int i = 0; i < nouts; i++) {
@@ -241,15 +275,17 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
     return rc;
 }
 
-int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d,
-                   di_error *err)
+int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d, di_error *err)
 {
-    if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
     di_nn_io io;
     di_nn_plan *p;
     int rc = di_nn_batch_io(s, batch, &io, err);
-    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
-    if (rc) return rc;
+    if (!rc)
+        rc = di_nn_get_plan(s, &io, 1, &p, err);
+    if (rc)
+        return rc;
     memset(d, 0, sizeof *d);
     d->nodes = s->g->nnodes;
     d->steps = p->nsteps;
@@ -268,8 +304,7 @@ double di_nn_flops(di_nn_session *s, int batch, di_error *err)
     return s->backend->flops(s, batch, err);
 }
 
-int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max,
-                  int *runs)
+int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max, int *runs)
 {
     int n = s->nprof < max ? s->nprof : max;
     for (int i = 0; i < n; i++) {

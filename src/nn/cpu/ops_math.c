@@ -19,12 +19,12 @@ typedef struct bcast {
     int64_t n;
 } bcast;
 
-static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin,
-                      bcast *b, di_error *err)
+static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin, bcast *b, di_error *err)
 {
     memset(b, 0, sizeof *b);
     for (int i = 0; i < nin; i++)
-        if (in[i]->ndim > b->ndim) b->ndim = in[i]->ndim;
+        if (in[i]->ndim > b->ndim)
+            b->ndim = in[i]->ndim;
     for (int d = 0; d < b->ndim; d++) {
         int64_t size = 1;
         for (int i = 0; i < nin; i++) {
@@ -32,7 +32,9 @@ static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin,
             int64_t di = id >= 0 ? in[i]->dims[id] : 1;
             if (di != 1) {
                 if (size != 1 && size != di)
-                    return di_nn_shape_error(err, node, "shapes do not broadcast (dimension %d: %lld vs %lld)", d, (long long)size, (long long)di);
+                    return di_nn_shape_error(err, node,
+                                             "shapes do not broadcast (dimension %d: %lld vs %lld)",
+                                             d, (long long)size, (long long)di);
                 size = di;
             }
         }
@@ -56,7 +58,8 @@ static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin,
 static int bcast_prepare(di_nn_kctx *k, int nin, int out_dtype, di_error *err)
 {
     bcast *b = malloc(sizeof *b);
-    if (!b) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!b)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     int rc = bcast_init(k->node, k->in, nin, b, err);
     if (rc) {
         free(b);
@@ -68,25 +71,26 @@ static int bcast_prepare(di_nn_kctx *k, int nin, int out_dtype, di_error *err)
 }
 
 /* Calls f(ctx, out_index, offset0, offset1, offset2) for every element. */
-#define BCAST_FOR(b, ...)                                                    \
-    do {                                                                     \
-        int64_t idx_[DI_NN_MAX_DIMS] = {0}, o0_ = 0, o1_ = 0, o2_ = 0;       \
-        for (int64_t i_ = 0; i_ < (b)->n; i_++) {                            \
-            const int64_t I = i_, A = o0_, B = o1_, C = o2_;                 \
-            (void)I, (void)A, (void)B, (void)C;                              \
-            __VA_ARGS__;                                                     \
-            for (int d_ = (b)->ndim - 1; d_ >= 0; d_--) {                    \
-                idx_[d_]++;                                                  \
-                o0_ += (b)->st[0][d_];                                       \
-                o1_ += (b)->st[1][d_];                                       \
-                o2_ += (b)->st[2][d_];                                       \
-                if (idx_[d_] < (b)->dims[d_]) break;                         \
-                o0_ -= (b)->st[0][d_] * idx_[d_];                            \
-                o1_ -= (b)->st[1][d_] * idx_[d_];                            \
-                o2_ -= (b)->st[2][d_] * idx_[d_];                            \
-                idx_[d_] = 0;                                                \
-            }                                                                \
-        }                                                                    \
+#define BCAST_FOR(b, ...)                                                                          \
+    do {                                                                                           \
+        int64_t idx_[DI_NN_MAX_DIMS] = {0}, o0_ = 0, o1_ = 0, o2_ = 0;                             \
+        for (int64_t i_ = 0; i_ < (b)->n; i_++) {                                                  \
+            const int64_t I = i_, A = o0_, B = o1_, C = o2_;                                       \
+            (void)I, (void)A, (void)B, (void)C;                                                    \
+            __VA_ARGS__;                                                                           \
+            for (int d_ = (b)->ndim - 1; d_ >= 0; d_--) {                                          \
+                idx_[d_]++;                                                                        \
+                o0_ += (b)->st[0][d_];                                                             \
+                o1_ += (b)->st[1][d_];                                                             \
+                o2_ += (b)->st[2][d_];                                                             \
+                if (idx_[d_] < (b)->dims[d_])                                                      \
+                    break;                                                                         \
+                o0_ -= (b)->st[0][d_] * idx_[d_];                                                  \
+                o1_ -= (b)->st[1][d_] * idx_[d_];                                                  \
+                o2_ -= (b)->st[2][d_] * idx_[d_];                                                  \
+                idx_[d_] = 0;                                                                      \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static double get_num(const void *p, int dt, int64_t i)
@@ -108,7 +112,8 @@ static int unary_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     (void)g;
     if (!strcmp(n->op_type, "Gelu")) { /* n->op is not set yet at check time */
         const char *a = di_nn_attr_string(n, "approximate", "none");
-        if (strcmp(a, "none") && strcmp(a, "tanh")) return di_nn_unsupported(err, n, "approximate=%s", a);
+        if (strcmp(a, "none") && strcmp(a, "tanh"))
+            return di_nn_unsupported(err, n, "approximate=%s", a);
     }
     return DI_OK;
 }
@@ -123,30 +128,41 @@ typedef struct eltwise_state {
 static void unary_release(void *p)
 {
     eltwise_state *s = p;
-    if (!s) return;
-    if (s->prim) dnnl_primitive_destroy(s->prim);
-    if (s->src) dnnl_memory_destroy(s->src);
-    if (s->dst) dnnl_memory_destroy(s->dst);
+    if (!s)
+        return;
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->src)
+        dnnl_memory_destroy(s->src);
+    if (s->dst)
+        dnnl_memory_destroy(s->dst);
     free(s);
 }
 
 static void gelu_dnnl(di_nn_kctx *k, int kind)
 {
     dnnl_dims_t d = {di_nn_numel(k->in[0])};
-    if (d[0] == 0) return;
+    if (d[0] == 0)
+        return;
     eltwise_state *s = calloc(1, sizeof *s);
     dnnl_memory_desc_t md;
     dnnl_eltwise_desc_t ed;
     dnnl_primitive_desc_t pd = NULL;
     bool ok = s && dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_f32, dnnl_a) == dnnl_success &&
-              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, kind == DI_U_GELU ? dnnl_eltwise_gelu_erf : dnnl_eltwise_gelu_tanh, &md, 0.f, 0.f) == dnnl_success &&
+              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference,
+                                             kind == DI_U_GELU ? dnnl_eltwise_gelu_erf
+                                                               : dnnl_eltwise_gelu_tanh,
+                                             &md, 0.f, 0.f) == dnnl_success &&
               dnnl_primitive_desc_create(&pd, &ed, NULL, k->env->engine, NULL) == dnnl_success &&
               dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
               dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
               dnnl_memory_create(&s->dst, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success;
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (ok) k->state = s;
-    else unary_release(s); /* the plain loop does it */
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (ok)
+        k->state = s;
+    else
+        unary_release(s); /* the plain loop does it */
 }
 
 static int unary_prepare(di_nn_kctx *k, di_error *err)
@@ -155,10 +171,13 @@ static int unary_prepare(di_nn_kctx *k, di_error *err)
     di_nn_unary_params up;
     di_nn_unary_params_of(k->node, &up);
     int kind = up.kind;
-    bool int_ok = (kind == DI_U_NEG || kind == DI_U_ABS) && (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
-    if (x->dtype != DI_DT_FLOAT && !int_ok) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    bool int_ok = (kind == DI_U_NEG || kind == DI_U_ABS) &&
+                  (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
+    if (x->dtype != DI_DT_FLOAT && !int_ok)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    if (kind == DI_U_GELU || kind == DI_U_GELU_TANH) gelu_dnnl(k, kind);
+    if (kind == DI_U_GELU || kind == DI_U_GELU_TANH)
+        gelu_dnnl(k, kind);
     return DI_OK;
 }
 
@@ -170,7 +189,8 @@ static int unary_run(di_nn_kctx *k, di_error *err)
         dnnl_memory_set_data_handle(es->dst, k->out[0]->data);
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, es->src}, {DNNL_ARG_DST, es->dst}};
         dnnl_status_t st = dnnl_primitive_execute(es->prim, k->env->stream, 2, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(k->env->stream);
+        if (st == dnnl_success)
+            st = dnnl_stream_wait(k->env->stream);
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "gelu", st);
     }
     di_nn_unary_params up;
@@ -180,25 +200,32 @@ static int unary_run(di_nn_kctx *k, di_error *err)
     if (k->in[0]->dtype == DI_DT_INT64) {
         const int64_t *x = k->in[0]->data;
         int64_t *y = k->out[0]->data;
-        for (int64_t i = 0; i < n; i++) y[i] = kind == DI_U_NEG ? (int64_t)(0 - (uint64_t)x[i]) : (x[i] < 0 ? (int64_t)(0 - (uint64_t)x[i]) : x[i]);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = kind == DI_U_NEG ? (int64_t)(0 - (uint64_t)x[i])
+                                    : (x[i] < 0 ? (int64_t)(0 - (uint64_t)x[i]) : x[i]);
         return DI_OK;
     }
     if (k->in[0]->dtype == DI_DT_INT32) {
         const int32_t *x = k->in[0]->data;
         int32_t *y = k->out[0]->data;
-        for (int64_t i = 0; i < n; i++) y[i] = kind == DI_U_NEG ? (int32_t)(0 - (uint32_t)x[i]) : (x[i] < 0 ? (int32_t)(0 - (uint32_t)x[i]) : x[i]);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = kind == DI_U_NEG ? (int32_t)(0 - (uint32_t)x[i])
+                                    : (x[i] < 0 ? (int32_t)(0 - (uint32_t)x[i]) : x[i]);
         return DI_OK;
     }
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
     float alpha = up.alpha, beta = up.beta, gamma = up.gamma;
     int threads = k->env->threads;
+    /* (not formatted: _Pragma takes one string literal, not a wrapped one) */
+    /* clang-format off */
 #define U_LOOP(EXPR)                                                                     \
     _Pragma("omp parallel for num_threads(threads) if (n > 32768) schedule(static)")    \
     for (int64_t i = 0; i < n; i++) {                                                  \
         float v = x[i];                                                                \
         y[i] = (EXPR);                                                                 \
     }
+    /* clang-format on */
     switch (kind) {
     case DI_U_SQRT: U_LOOP(sqrtf(v)); break;
     case DI_U_ERF: U_LOOP(erff(v)); break;
@@ -210,7 +237,9 @@ static int unary_run(di_nn_kctx *k, di_error *err)
     case DI_U_ABS: U_LOOP(fabsf(v)); break;
     case DI_U_RECIP: U_LOOP(1.f / v); break;
     case DI_U_GELU: U_LOOP(0.5f * v * (1.f + erff(v * 0.70710678118654752f))); break;
-    case DI_U_GELU_TANH: U_LOOP(0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)))); break;
+    case DI_U_GELU_TANH:
+        U_LOOP(0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v))));
+        break;
     case DI_U_LEAKY: U_LOOP(v >= 0 ? v : alpha * v); break;
     case DI_U_FLOOR: U_LOOP(floorf(v)); break;
     case DI_U_CEIL: U_LOOP(ceilf(v)); break;
@@ -229,11 +258,17 @@ static int unary_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-#define UNARY_OP(NAME, KIND)                                                  \
-    const di_nn_op di_op_##NAME = {                                           \
-        .name = #NAME, .min_in = 1, .max_in = 1, .flags = DI_OP_PER_IMAGE,    \
-        .unary = (KIND),                                                      \
-        .check = unary_check, .prepare = unary_prepare, .run = unary_run, .release = unary_release, \
+#define UNARY_OP(NAME, KIND)                                                                       \
+    const di_nn_op di_op_##NAME = {                                                                \
+        .name = #NAME,                                                                             \
+        .min_in = 1,                                                                               \
+        .max_in = 1,                                                                               \
+        .flags = DI_OP_PER_IMAGE,                                                                  \
+        .unary = (KIND),                                                                           \
+        .check = unary_check,                                                                      \
+        .prepare = unary_prepare,                                                                  \
+        .run = unary_run,                                                                          \
+        .release = unary_release,                                                                  \
     };
 UNARY_OP(Sqrt, DI_U_SQRT)
 UNARY_OP(Erf, DI_U_ERF)
@@ -265,15 +300,18 @@ static int cast_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     (void)g;
     int64_t to = di_nn_attr_int(n, "to", 0);
-    if (!di_dtype_size((int)to)) return di_nn_unsupported(err, n, "a cast to %s", di_dtype_name((int)to));
-    if (di_nn_node_attr(n, "saturate") && !di_nn_attr_int(n, "saturate", 1)) return DI_OK;
+    if (!di_dtype_size((int)to))
+        return di_nn_unsupported(err, n, "a cast to %s", di_dtype_name((int)to));
+    if (di_nn_node_attr(n, "saturate") && !di_nn_attr_int(n, "saturate", 1))
+        return DI_OK;
     return DI_OK;
 }
 
 static int cast_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "a cast from %s", di_dtype_name(x->dtype));
+    if (!di_dtype_size(x->dtype))
+        return di_nn_unsupported(err, k->node, "a cast from %s", di_dtype_name(x->dtype));
     di_nn_set_shape(k->out[0], (int)di_nn_attr_int(k->node, "to", 0), x->ndim, x->dims);
     return DI_OK;
 }
@@ -291,14 +329,21 @@ static int cast_run(di_nn_kctx *k, di_error *err)
     }
     for (int64_t i = 0; i < n; i++) {
         /* integers go through int64 so that large values keep their bits */
-        bool int_src = from == DI_DT_INT64 || from == DI_DT_INT32 || from == DI_DT_INT8 || from == DI_DT_UINT8 || from == DI_DT_BOOL;
-        int64_t iv = int_src ? (from == DI_DT_INT64 ? ((const int64_t *)x)[i] : (int64_t)get_num(x, from, i)) : 0;
+        bool int_src = from == DI_DT_INT64 || from == DI_DT_INT32 || from == DI_DT_INT8 ||
+                       from == DI_DT_UINT8 || from == DI_DT_BOOL;
+        int64_t iv =
+            int_src ? (from == DI_DT_INT64 ? ((const int64_t *)x)[i] : (int64_t)get_num(x, from, i))
+                    : 0;
         double v = int_src ? (double)iv : get_num(x, from, i);
         if (!int_src) {
-            if (isnan(v)) iv = 0;
-            else if (v >= 9.2e18) iv = INT64_MAX;
-            else if (v <= -9.2e18) iv = INT64_MIN;
-            else iv = (int64_t)v;
+            if (isnan(v))
+                iv = 0;
+            else if (v >= 9.2e18)
+                iv = INT64_MAX;
+            else if (v <= -9.2e18)
+                iv = INT64_MIN;
+            else
+                iv = (int64_t)v;
         }
         switch (to) {
         case DI_DT_FLOAT: ((float *)y)[i] = (float)v; break;
@@ -314,16 +359,22 @@ static int cast_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Cast = {
-    .name = "Cast", .min_in = 1, .max_in = 1,
-    .check = cast_check, .prepare = cast_prepare, .run = cast_run,
+    .name = "Cast",
+    .min_in = 1,
+    .max_in = 1,
+    .check = cast_check,
+    .prepare = cast_prepare,
+    .run = cast_run,
 };
 
 /* ---- Equal, Less, Greater, Where ---- */
 
 static int cmp_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != k->in[1]->dtype) return di_nn_unsupported(err, k->node, "inputs of different element types");
-    if (!di_dtype_size(k->in[0]->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    if (k->in[0]->dtype != k->in[1]->dtype)
+        return di_nn_unsupported(err, k->node, "inputs of different element types");
+    if (!di_dtype_size(k->in[0]->dtype))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
     return bcast_prepare(k, 2, DI_DT_BOOL, err);
 }
 
@@ -347,14 +398,33 @@ static int cmp_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Equal = {.name = "Equal", .min_in = 2, .max_in = 2, .prepare = cmp_prepare, .run = cmp_run, .release = free};
-const di_nn_op di_op_Less = {.name = "Less", .min_in = 2, .max_in = 2, .prepare = cmp_prepare, .run = cmp_run, .release = free};
-const di_nn_op di_op_Greater = {.name = "Greater", .min_in = 2, .max_in = 2, .prepare = cmp_prepare, .run = cmp_run, .release = free};
+const di_nn_op di_op_Equal = {.name = "Equal",
+                              .min_in = 2,
+                              .max_in = 2,
+                              .prepare = cmp_prepare,
+                              .run = cmp_run,
+                              .release = free};
+const di_nn_op di_op_Less = {.name = "Less",
+                             .min_in = 2,
+                             .max_in = 2,
+                             .prepare = cmp_prepare,
+                             .run = cmp_run,
+                             .release = free};
+const di_nn_op di_op_Greater = {.name = "Greater",
+                                .min_in = 2,
+                                .max_in = 2,
+                                .prepare = cmp_prepare,
+                                .run = cmp_run,
+                                .release = free};
 
 static int where_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != DI_DT_BOOL) return di_nn_shape_error(err, k->node, "condition is %s, not bool", di_dtype_name(k->in[0]->dtype));
-    if (k->in[1]->dtype != k->in[2]->dtype || !di_dtype_size(k->in[1]->dtype)) return di_nn_unsupported(err, k->node, "element types %s and %s", di_dtype_name(k->in[1]->dtype), di_dtype_name(k->in[2]->dtype));
+    if (k->in[0]->dtype != DI_DT_BOOL)
+        return di_nn_shape_error(err, k->node, "condition is %s, not bool",
+                                 di_dtype_name(k->in[0]->dtype));
+    if (k->in[1]->dtype != k->in[2]->dtype || !di_dtype_size(k->in[1]->dtype))
+        return di_nn_unsupported(err, k->node, "element types %s and %s",
+                                 di_dtype_name(k->in[1]->dtype), di_dtype_name(k->in[2]->dtype));
     return bcast_prepare(k, 3, k->in[1]->dtype, err);
 }
 
@@ -367,21 +437,30 @@ static int where_run(di_nn_kctx *k, di_error *err)
     const uint8_t *x = k->in[1]->data, *z = k->in[2]->data;
     uint8_t *y = k->out[0]->data;
     if (es == 4) {
-        BCAST_FOR(b, ((uint32_t *)y)[I] = c[A] ? ((const uint32_t *)x)[B] : ((const uint32_t *)z)[C]);
+        BCAST_FOR(b,
+                  ((uint32_t *)y)[I] = c[A] ? ((const uint32_t *)x)[B] : ((const uint32_t *)z)[C]);
     } else {
-        BCAST_FOR(b, memcpy(y + (size_t)I * es, c[A] ? x + (size_t)B * es : z + (size_t)C * es, es));
+        BCAST_FOR(b,
+                  memcpy(y + (size_t)I * es, c[A] ? x + (size_t)B * es : z + (size_t)C * es, es));
     }
     return DI_OK;
 }
 
-const di_nn_op di_op_Where = {.name = "Where", .min_in = 3, .max_in = 3, .prepare = where_prepare, .run = where_run, .release = free};
+const di_nn_op di_op_Where = {.name = "Where",
+                              .min_in = 3,
+                              .max_in = 3,
+                              .prepare = where_prepare,
+                              .run = where_run,
+                              .release = free};
 
 /* ---- And, Or, Xor, Not ---- */
 
 static int logic_prepare(di_nn_kctx *k, di_error *err)
 {
     for (int i = 0; i < k->nin; i++)
-        if (k->in[i]->dtype != DI_DT_BOOL) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[i]->dtype));
+        if (k->in[i]->dtype != DI_DT_BOOL)
+            return di_nn_unsupported(err, k->node, "element type %s",
+                                     di_dtype_name(k->in[i]->dtype));
     return bcast_prepare(k, k->nin, DI_DT_BOOL, err);
 }
 
@@ -400,16 +479,37 @@ static int logic_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_And = {.name = "And", .min_in = 2, .max_in = 2, .prepare = logic_prepare, .run = logic_run, .release = free};
-const di_nn_op di_op_Or = {.name = "Or", .min_in = 2, .max_in = 2, .prepare = logic_prepare, .run = logic_run, .release = free};
-const di_nn_op di_op_Xor = {.name = "Xor", .min_in = 2, .max_in = 2, .prepare = logic_prepare, .run = logic_run, .release = free};
-const di_nn_op di_op_Not = {.name = "Not", .min_in = 1, .max_in = 1, .prepare = logic_prepare, .run = logic_run, .release = free};
+const di_nn_op di_op_And = {.name = "And",
+                            .min_in = 2,
+                            .max_in = 2,
+                            .prepare = logic_prepare,
+                            .run = logic_run,
+                            .release = free};
+const di_nn_op di_op_Or = {.name = "Or",
+                           .min_in = 2,
+                           .max_in = 2,
+                           .prepare = logic_prepare,
+                           .run = logic_run,
+                           .release = free};
+const di_nn_op di_op_Xor = {.name = "Xor",
+                            .min_in = 2,
+                            .max_in = 2,
+                            .prepare = logic_prepare,
+                            .run = logic_run,
+                            .release = free};
+const di_nn_op di_op_Not = {.name = "Not",
+                            .min_in = 1,
+                            .max_in = 1,
+                            .prepare = logic_prepare,
+                            .run = logic_run,
+                            .release = free};
 
 /* ---- PRelu ---- */
 
 static int prelu_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != DI_DT_FLOAT || k->in[1]->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    if (k->in[0]->dtype != DI_DT_FLOAT || k->in[1]->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
     return bcast_prepare(k, 2, DI_DT_FLOAT, err);
 }
 
@@ -423,26 +523,35 @@ static int prelu_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_PRelu = {.name = "PRelu", .min_in = 2, .max_in = 2, .flags = DI_OP_PER_IMAGE | DI_OP_BROADCAST, .prepare = prelu_prepare, .run = prelu_run, .release = free};
+const di_nn_op di_op_PRelu = {.name = "PRelu",
+                              .min_in = 2,
+                              .max_in = 2,
+                              .flags = DI_OP_PER_IMAGE | DI_OP_BROADCAST,
+                              .prepare = prelu_prepare,
+                              .run = prelu_run,
+                              .release = free};
 
 /* ---- Max, Min, Sum, Mean (any number of inputs, broadcast) ---- */
 
 typedef struct vari_state {
-    bcast full;                 /* all inputs' broadcast shape */
-    bcast pair[16];             /* output vs input i */
+    bcast full;     /* all inputs' broadcast shape */
+    bcast pair[16]; /* output vs input i */
 } vari_state;
 
 static int vari_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->nin > 16) return di_nn_unsupported(err, k->node, "more than 16 inputs");
+    if (k->nin > 16)
+        return di_nn_unsupported(err, k->node, "more than 16 inputs");
     int dt = k->in[0]->dtype;
     for (int i = 0; i < k->nin; i++)
-        if (k->in[i]->dtype != dt) return di_nn_unsupported(err, k->node, "inputs of different element types");
+        if (k->in[i]->dtype != dt)
+            return di_nn_unsupported(err, k->node, "inputs of different element types");
     bool mean_sum = k->node->op_type[1] == 'u' || k->node->op_type[1] == 'e'; /* Sum, Mean */
     if (dt != DI_DT_FLOAT && (mean_sum || (dt != DI_DT_INT64 && dt != DI_DT_INT32)))
         return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
     vari_state *s = calloc(1, sizeof *s);
-    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     /* the full shape: broadcast all inputs pairwise */
     di_nn_tensor acc = *k->in[0];
     for (int i = 1; i < k->nin; i++) {
@@ -478,35 +587,66 @@ static int vari_run(di_nn_kctx *k, di_error *err)
         if (dt == DI_DT_FLOAT) {
             float *y = k->out[0]->data;
             const float *x = k->in[i]->data;
-            if (i == 0) BCAST_FOR(b, y[I] = x[B]);
-            else if (op == 'a') BCAST_FOR(b, y[I] = (x[B] > y[I] || isnan(x[B])) ? x[B] : y[I]);
-            else if (op == 'i') BCAST_FOR(b, y[I] = (x[B] < y[I] || isnan(x[B])) ? x[B] : y[I]);
-            else BCAST_FOR(b, y[I] += x[B]);
+            if (i == 0)
+                BCAST_FOR(b, y[I] = x[B]);
+            else if (op == 'a')
+                BCAST_FOR(b, y[I] = (x[B] > y[I] || isnan(x[B])) ? x[B] : y[I]);
+            else if (op == 'i')
+                BCAST_FOR(b, y[I] = (x[B] < y[I] || isnan(x[B])) ? x[B] : y[I]);
+            else
+                BCAST_FOR(b, y[I] += x[B]);
         } else {
             int64_t *y64 = k->out[0]->data;
             int32_t *y32 = k->out[0]->data;
             const int64_t *x64 = k->in[i]->data;
             const int32_t *x32 = k->in[i]->data;
             if (dt == DI_DT_INT64) {
-                if (i == 0) BCAST_FOR(b, y64[I] = x64[B]);
-                else if (op == 'a') BCAST_FOR(b, y64[I] = x64[B] > y64[I] ? x64[B] : y64[I]);
-                else BCAST_FOR(b, y64[I] = x64[B] < y64[I] ? x64[B] : y64[I]);
+                if (i == 0)
+                    BCAST_FOR(b, y64[I] = x64[B]);
+                else if (op == 'a')
+                    BCAST_FOR(b, y64[I] = x64[B] > y64[I] ? x64[B] : y64[I]);
+                else
+                    BCAST_FOR(b, y64[I] = x64[B] < y64[I] ? x64[B] : y64[I]);
             } else {
-                if (i == 0) BCAST_FOR(b, y32[I] = x32[B]);
-                else if (op == 'a') BCAST_FOR(b, y32[I] = x32[B] > y32[I] ? x32[B] : y32[I]);
-                else BCAST_FOR(b, y32[I] = x32[B] < y32[I] ? x32[B] : y32[I]);
+                if (i == 0)
+                    BCAST_FOR(b, y32[I] = x32[B]);
+                else if (op == 'a')
+                    BCAST_FOR(b, y32[I] = x32[B] > y32[I] ? x32[B] : y32[I]);
+                else
+                    BCAST_FOR(b, y32[I] = x32[B] < y32[I] ? x32[B] : y32[I]);
             }
         }
     }
     if (op == 'e') {
         float *y = k->out[0]->data;
         int64_t n = di_nn_numel(k->out[0]);
-        for (int64_t i = 0; i < n; i++) y[i] /= (float)k->nin;
+        for (int64_t i = 0; i < n; i++)
+            y[i] /= (float)k->nin;
     }
     return DI_OK;
 }
 
-const di_nn_op di_op_Max = {.name = "Max", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
-const di_nn_op di_op_Min = {.name = "Min", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
-const di_nn_op di_op_Sum = {.name = "Sum", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
-const di_nn_op di_op_Mean = {.name = "Mean", .min_in = 1, .max_in = 16, .prepare = vari_prepare, .run = vari_run, .release = free};
+const di_nn_op di_op_Max = {.name = "Max",
+                            .min_in = 1,
+                            .max_in = 16,
+                            .prepare = vari_prepare,
+                            .run = vari_run,
+                            .release = free};
+const di_nn_op di_op_Min = {.name = "Min",
+                            .min_in = 1,
+                            .max_in = 16,
+                            .prepare = vari_prepare,
+                            .run = vari_run,
+                            .release = free};
+const di_nn_op di_op_Sum = {.name = "Sum",
+                            .min_in = 1,
+                            .max_in = 16,
+                            .prepare = vari_prepare,
+                            .run = vari_run,
+                            .release = free};
+const di_nn_op di_op_Mean = {.name = "Mean",
+                             .min_in = 1,
+                             .max_in = 16,
+                             .prepare = vari_prepare,
+                             .run = vari_run,
+                             .release = free};

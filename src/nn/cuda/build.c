@@ -25,51 +25,84 @@ static const struct {
     const char *op;
     cu_setup_fn fn;
 } setups[] = {
-    {"Conv", cu_setup_conv}, {"ConvTranspose", cu_setup_deconv},
-    {"MatMul", cu_setup_matmul}, {"Gemm", cu_setup_gemm},
-    {"MaxPool", cu_setup_pool}, {"AveragePool", cu_setup_pool},
+    {"Conv", cu_setup_conv},
+    {"ConvTranspose", cu_setup_deconv},
+    {"MatMul", cu_setup_matmul},
+    {"Gemm", cu_setup_gemm},
+    {"MaxPool", cu_setup_pool},
+    {"AveragePool", cu_setup_pool},
     {"GlobalAveragePool", cu_setup_pool},
-    {"Reshape", cu_setup_copy}, {"Squeeze", cu_setup_copy},
-    {"Unsqueeze", cu_setup_copy}, {"Flatten", cu_setup_copy},
+    {"Reshape", cu_setup_copy},
+    {"Squeeze", cu_setup_copy},
+    {"Unsqueeze", cu_setup_copy},
+    {"Flatten", cu_setup_copy},
     {"Identity", cu_setup_copy},
-    {"Relu", cu_setup_unary}, {"Clip", cu_setup_unary},
-    {"Sigmoid", cu_setup_unary}, {"Erf", cu_setup_unary},
-    {"Gelu", cu_setup_unary}, {"Sqrt", cu_setup_unary},
-    {"Exp", cu_setup_unary}, {"Log", cu_setup_unary},
-    {"Tanh", cu_setup_unary}, {"Neg", cu_setup_unary},
-    {"Abs", cu_setup_unary}, {"Reciprocal", cu_setup_unary},
-    {"Floor", cu_setup_unary}, {"Ceil", cu_setup_unary},
-    {"LeakyRelu", cu_setup_unary}, {"HardSigmoid", cu_setup_unary},
-    {"HardSwish", cu_setup_unary}, {"Softplus", cu_setup_unary},
-    {"Elu", cu_setup_unary}, {"Selu", cu_setup_unary},
-    {"Round", cu_setup_unary}, {"Sign", cu_setup_unary},
-    {"Sin", cu_setup_unary}, {"Cos", cu_setup_unary},
-    {"Softsign", cu_setup_unary}, {"Max", cu_setup_binary},
-    {"Min", cu_setup_binary}, {"PRelu", cu_setup_binary},
-    {"Add", cu_setup_binary}, {"Sub", cu_setup_binary},
-    {"Mul", cu_setup_binary}, {"Div", cu_setup_binary},
-    {"Pow", cu_setup_binary}, {"Equal", cu_setup_binary},
-    {"Less", cu_setup_binary}, {"Greater", cu_setup_binary},
+    {"Relu", cu_setup_unary},
+    {"Clip", cu_setup_unary},
+    {"Sigmoid", cu_setup_unary},
+    {"Erf", cu_setup_unary},
+    {"Gelu", cu_setup_unary},
+    {"Sqrt", cu_setup_unary},
+    {"Exp", cu_setup_unary},
+    {"Log", cu_setup_unary},
+    {"Tanh", cu_setup_unary},
+    {"Neg", cu_setup_unary},
+    {"Abs", cu_setup_unary},
+    {"Reciprocal", cu_setup_unary},
+    {"Floor", cu_setup_unary},
+    {"Ceil", cu_setup_unary},
+    {"LeakyRelu", cu_setup_unary},
+    {"HardSigmoid", cu_setup_unary},
+    {"HardSwish", cu_setup_unary},
+    {"Softplus", cu_setup_unary},
+    {"Elu", cu_setup_unary},
+    {"Selu", cu_setup_unary},
+    {"Round", cu_setup_unary},
+    {"Sign", cu_setup_unary},
+    {"Sin", cu_setup_unary},
+    {"Cos", cu_setup_unary},
+    {"Softsign", cu_setup_unary},
+    {"Max", cu_setup_binary},
+    {"Min", cu_setup_binary},
+    {"PRelu", cu_setup_binary},
+    {"Add", cu_setup_binary},
+    {"Sub", cu_setup_binary},
+    {"Mul", cu_setup_binary},
+    {"Div", cu_setup_binary},
+    {"Pow", cu_setup_binary},
+    {"Equal", cu_setup_binary},
+    {"Less", cu_setup_binary},
+    {"Greater", cu_setup_binary},
     {"Where", cu_setup_where},
     {"Resize", cu_setup_resize},
-    {"Softmax", cu_setup_softmax}, {"LogSoftmax", cu_setup_softmax},
+    {"Softmax", cu_setup_softmax},
+    {"LogSoftmax", cu_setup_softmax},
     {"LayerNormalization", cu_setup_layernorm},
     {"BatchNormalization", cu_setup_batchnorm},
-    {"ReduceMean", cu_setup_reduce}, {"ReduceSum", cu_setup_reduce},
-    {"ReduceMax", cu_setup_reduce}, {"ReduceMin", cu_setup_reduce},
-    {"Transpose", cu_setup_transpose}, {"Concat", cu_setup_concat},
-    {"Split", cu_setup_split}, {"Slice", cu_setup_slice},
-    {"Expand", cu_setup_expand}, {"Gather", cu_setup_gather},
-    {"Pad", cu_setup_pad}, {"Tile", cu_setup_tile}, {"Cast", cu_setup_cast},
+    {"ReduceMean", cu_setup_reduce},
+    {"ReduceSum", cu_setup_reduce},
+    {"ReduceMax", cu_setup_reduce},
+    {"ReduceMin", cu_setup_reduce},
+    {"Transpose", cu_setup_transpose},
+    {"Concat", cu_setup_concat},
+    {"Split", cu_setup_split},
+    {"Slice", cu_setup_slice},
+    {"Expand", cu_setup_expand},
+    {"Gather", cu_setup_gather},
+    {"Pad", cu_setup_pad},
+    {"Tile", cu_setup_tile},
+    {"Cast", cu_setup_cast},
 };
 
 cu_setup_fn cu_find_setup(const char *op_type, bool *fold_only)
 {
     *fold_only = false;
     for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++)
-        if (!strcmp(setups[i].op, op_type)) return setups[i].fn;
+        if (!strcmp(setups[i].op, op_type))
+            return setups[i].fn;
     for (int i = 0; fold_only_ops[i]; i++)
-        if (!strcmp(fold_only_ops[i], op_type)) *fold_only = true;
+        if (!strcmp(fold_only_ops[i], op_type))
+            *fold_only = true;
     return NULL;
 }
 
@@ -82,22 +115,30 @@ int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
     di_nn_plan *hp = NULL;
     if (io) {
         int rc = di_nn_plan_build(s, io, 1, &hp, err);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     int rc = DI_OK;
     int n = hp ? hp->nsteps : g->nnodes;
     for (int i = 0; i < n && !rc; i++) {
         int ni = hp ? hp->steps[i].node : i;
-        if (ni < 0) continue; /* a reorder */
+        if (ni < 0)
+            continue; /* a reorder */
         const di_nn_node *node = &g->nodes[ni];
         bool fold_only;
-        if (cu_find_setup(node->op_type, &fold_only)) continue;
+        if (cu_find_setup(node->op_type, &fold_only))
+            continue;
         if (!fold_only)
-            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op", g->path, node->name, node->op_type);
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op",
+                         g->path, node->name, node->op_type);
         else if (hp)
-            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): its inputs are only known at run time (the CUDA backend takes it folded to a constant)", g->path, node->name, node->op_type);
+            rc = di_fail(err, DI_EUNSUPPORTED,
+                         "%s: node '%s' (%s): its inputs are only known at run time (the CUDA "
+                         "backend takes it folded to a constant)",
+                         g->path, node->name, node->op_type);
     }
-    if (hp) di_nn_plan_free(hp, s);
+    if (hp)
+        di_nn_plan_free(hp, s);
     return rc;
 }
 
@@ -116,7 +157,8 @@ int cu_status_cuda(int code)
 {
     switch ((cudaError_t)code) {
     case cudaErrorMemoryAllocation:
-        if (!cu_host_mode()) cudaGetLastError(); /* not sticky: the next batch may run */
+        if (!cu_host_mode())
+            cudaGetLastError(); /* not sticky: the next batch may run */
         return DI_ENOMEM;
     case cudaErrorInvalidValue:
     case cudaErrorInvalidConfiguration:
@@ -130,10 +172,13 @@ int cu_status_cuda(int code)
 static int cu_status_cudnn(cudnnStatus_t code)
 {
     int c = (int)code;
-    if (c == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED || c == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED)
+    if (c == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+        c == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED)
         return DI_ENOMEM;
-    if (c >= CUDNN_STATUS_NOT_SUPPORTED && c < CUDNN_STATUS_INTERNAL_ERROR) return DI_EUNSUPPORTED;
-    if (c >= CUDNN_STATUS_EXECUTION_FAILED) return DI_EDEVICE;
+    if (c >= CUDNN_STATUS_NOT_SUPPORTED && c < CUDNN_STATUS_INTERNAL_ERROR)
+        return DI_EUNSUPPORTED;
+    if (c >= CUDNN_STATUS_EXECUTION_FAILED)
+        return DI_EDEVICE;
     return DI_EINTERNAL;
 }
 
@@ -160,12 +205,14 @@ static int step_fail(di_error *err, int code, const cu_step *st, const char *fmt
 
 int cu_fail_cuda(di_error *err, const cu_step *st, const char *what, int code)
 {
-    return step_fail(err, cu_status_cuda(code), st, "%s: %s", what, cudaGetErrorString((cudaError_t)code));
+    return step_fail(err, cu_status_cuda(code), st, "%s: %s", what,
+                     cudaGetErrorString((cudaError_t)code));
 }
 
 int cu_fail_cudnn(di_error *err, const cu_step *st, const char *what, cudnnStatus_t code)
 {
-    return step_fail(err, cu_status_cudnn(code), st, "cuDNN %s: %s", what, cudnnGetErrorString(code));
+    return step_fail(err, cu_status_cudnn(code), st, "cuDNN %s: %s", what,
+                     cudnnGetErrorString(code));
 }
 
 int cu_fail_cublas(di_error *err, const cu_step *st, const char *what, cublasStatus_t code)
@@ -196,21 +243,25 @@ size_t cu_bytes(const cu_tensor *t)
 /* Device memory, or host memory in host mode (kernels.h). */
 static cudaError_t dev_alloc(void **d, size_t bytes)
 {
-    if (!cu_host_mode()) return cudaMalloc(d, bytes);
+    if (!cu_host_mode())
+        return cudaMalloc(d, bytes);
     *d = malloc(bytes ? bytes : 1);
     return *d ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 
 static void dev_free(void *d)
 {
-    if (cu_host_mode()) free(d);
-    else if (d) cudaFree(d);
+    if (cu_host_mode())
+        free(d);
+    else if (d)
+        cudaFree(d);
 }
 
 cudaError_t cu_copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
-                              cudaStream_t st)
+                          cudaStream_t st)
 {
-    if (!cu_host_mode()) return cudaMemcpyAsync(dst, src, bytes, kind, st);
+    if (!cu_host_mode())
+        return cudaMemcpyAsync(dst, src, bytes, kind, st);
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
@@ -236,30 +287,34 @@ void *cu_upload(cu_plan *p, const void *host, size_t bytes, di_error *err)
     void *d = NULL;
     cudaError_t e = dev_alloc(&d, bytes ? bytes : 1);
     if (e != cudaSuccess) {
-        di_fail(err, DI_ENOMEM, "CUDA: %zu bytes of device memory: %s", bytes, cudaGetErrorString(e));
+        di_fail(err, DI_ENOMEM, "CUDA: %zu bytes of device memory: %s", bytes,
+                cudaGetErrorString(e));
         return NULL;
     }
-    if (own(p, d, err)) return NULL;
+    if (own(p, d, err))
+        return NULL;
     if (cu_host_mode()) {
-        if (bytes && host) memcpy(d, host, bytes);
+        if (bytes && host)
+            memcpy(d, host, bytes);
         return d;
     }
     if (bytes && host && (e = cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
-        di_fail(err, cu_status_cuda(e), "CUDA: upload of %zu bytes: %s", bytes, cudaGetErrorString(e));
+        di_fail(err, cu_status_cuda(e), "CUDA: upload of %zu bytes: %s", bytes,
+                cudaGetErrorString(e));
         return NULL;
     }
     return d;
 }
 
-int cu_epilogue_run(cu_step *st, cu_ctx *c, float *y, const float *bias,
-                    int64_t inner, int64_t channels, bool skip_first,
-                    di_error *err)
+int cu_epilogue_run(cu_step *st, cu_ctx *c, float *y, const float *bias, int64_t inner,
+                    int64_t channels, bool skip_first, di_error *err)
 {
     int first = skip_first ? 1 : 0;
-    if (!bias && st->npost <= first) return DI_OK;
+    if (!bias && st->npost <= first)
+        return DI_OK;
     int e = cu_epilogue(c->stream, cu_numel(&st->out[0]), y, bias, inner, channels,
-                        st->npost - first, st->kinds + first, st->lo + first,
-                        st->hi + first, st->addend + first, st->amod + first);
+                        st->npost - first, st->kinds + first, st->lo + first, st->hi + first,
+                        st->addend + first, st->amod + first);
     return e ? cu_fail_cuda(err, st, "epilogue kernel", e) : DI_OK;
 }
 
@@ -277,7 +332,8 @@ typedef struct xlate {
 static int dev_tensor(xlate *x, const di_nn_tensor *t, cu_tensor *out, di_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!t) return DI_OK;
+    if (!t)
+        return DI_OK;
     out->dtype = t->dtype;
     out->ndim = t->ndim;
     memcpy(out->dims, t->dims, sizeof(int64_t) * (size_t)(t->ndim > 0 ? t->ndim : 0));
@@ -307,14 +363,18 @@ static int dev_tensor(xlate *x, const di_nn_tensor *t, cu_tensor *out, di_error 
             return DI_OK;
         }
     void *d = cu_upload(x->p, t->data, bytes, err);
-    if (!d) return err ? err->code : DI_ENOMEM;
+    if (!d)
+        return err ? err->code : DI_ENOMEM;
     if (x->nf == x->capf) {
         int cap = x->capf ? 2 * x->capf : 32;
         const void **fh = realloc(x->fh, (size_t)cap * sizeof *fh);
-        if (fh) x->fh = fh;
+        if (fh)
+            x->fh = fh;
         void **fd = realloc(x->fd, (size_t)cap * sizeof *fd);
-        if (fd) x->fd = fd;
-        if (!fh || !fd) return di_fail(err, DI_ENOMEM, "out of memory");
+        if (fd)
+            x->fd = fd;
+        if (!fh || !fd)
+            return di_fail(err, DI_ENOMEM, "out of memory");
         x->capf = cap;
     }
     x->fh[x->nf] = t->data;
@@ -326,8 +386,10 @@ static int dev_tensor(xlate *x, const di_nn_tensor *t, cu_tensor *out, di_error 
 static int copy_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     size_t bytes = cu_bytes(&st->out[0]);
-    if (!bytes || st->in[0].dev == st->out[0].dev) return DI_OK;
-    cudaError_t e = cu_copy_async(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
+    if (!bytes || st->in[0].dev == st->out[0].dev)
+        return DI_OK;
+    cudaError_t e =
+        cu_copy_async(st->out[0].dev, st->in[0].dev, bytes, cudaMemcpyDeviceToDevice, c->stream);
     return e ? cu_fail_cuda(err, st, "device copy", e) : DI_OK;
 }
 
@@ -336,7 +398,8 @@ int cu_setup_copy(cu_plan *p, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_e
     (void)p;
     (void)c;
     (void)hs;
-    if (cu_bytes(&st->in[0]) != cu_bytes(&st->out[0])) return cu_refuse(err, st, "a copy that changes the size");
+    if (cu_bytes(&st->in[0]) != cu_bytes(&st->out[0]))
+        return cu_refuse(err, st, "a copy that changes the size");
     st->run = copy_run;
     return DI_OK;
 }
@@ -358,9 +421,11 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
         st->nin = st->nout = 1;
         st->in = calloc(1, sizeof *st->in);
         st->out = calloc(1, sizeof *st->out);
-        if (!st->in || !st->out) return di_fail(err, DI_ENOMEM, "out of memory");
+        if (!st->in || !st->out)
+            return di_fail(err, DI_ENOMEM, "out of memory");
         int rc = dev_tensor(x, hs->from, &st->in[0], err);
-        if (!rc) rc = dev_tensor(x, hs->to, &st->out[0], err);
+        if (!rc)
+            rc = dev_tensor(x, hs->to, &st->out[0], err);
         st->in[0].ndim = st->out[0].ndim; /* the plain bytes only */
         memcpy(st->in[0].dims, st->out[0].dims, sizeof st->in[0].dims);
         st->run = copy_run;
@@ -374,18 +439,25 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
     st->nout = k->nout;
     st->in = calloc((size_t)k->nin + 1, sizeof *st->in);
     st->out = calloc((size_t)k->nout + 1, sizeof *st->out);
-    if (!st->in || !st->out) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!st->in || !st->out)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     for (int i = 0; i < k->nin; i++) {
         int rc = dev_tensor(x, k->in[i], &st->in[i], err);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     for (int i = 0; i < k->nout; i++) {
         int rc = dev_tensor(x, k->out[i], &st->out[i], err);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     bool fold_only;
     cu_setup_fn fn = cu_find_setup(n->op_type, &fold_only);
-    if (!fn) return cu_refuse(err, st, fold_only ? "its inputs are only known at run time (the CUDA backend takes it folded to a constant)" : "no CUDA kernel for this op");
+    if (!fn)
+        return cu_refuse(err, st,
+                         fold_only ? "its inputs are only known at run time (the CUDA backend "
+                                     "takes it folded to a constant)"
+                                   : "no CUDA kernel for this op");
     int alias_post = -1;
     st->npost = k->npost;
     for (int j = 0; j < k->npost; j++) {
@@ -393,36 +465,44 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
         st->kinds[j] = po->kind;
         st->lo[j] = po->lo;
         st->hi[j] = po->hi;
-        if (po->kind == DI_POST_RELU || po->kind == DI_POST_CLIP) continue;
-        if (po->kind != DI_POST_SUM) return cu_refuse(err, st, "fused post-op kind %d", po->kind);
+        if (po->kind == DI_POST_RELU || po->kind == DI_POST_CLIP)
+            continue;
+        if (po->kind != DI_POST_SUM)
+            return cu_refuse(err, st, "fused post-op kind %d", po->kind);
         cu_tensor a;
         int rc = dev_tensor(x, po->addend, &a, err);
-        if (rc) return rc;
+        if (rc)
+            return rc;
         const cu_tensor *o = &st->out[0];
         /* the addend must broadcast as a suffix of the output's shape */
-        if (a.dtype != DI_DT_FLOAT || a.ndim > o->ndim) return cu_refuse(err, st, "a fused Add of this shape");
+        if (a.dtype != DI_DT_FLOAT || a.ndim > o->ndim)
+            return cu_refuse(err, st, "a fused Add of this shape");
         for (int d = 0; d < a.ndim; d++) {
             int64_t ad = a.dims[a.ndim - 1 - d], od = o->dims[o->ndim - 1 - d];
             if (ad != od) {
                 /* only leading ones may differ */
                 for (int e = 0; e <= a.ndim - 1 - d; e++)
-                    if (a.dims[e] != 1) return cu_refuse(err, st, "a fused Add that broadcasts inside the shape");
+                    if (a.dims[e] != 1)
+                        return cu_refuse(err, st, "a fused Add that broadcasts inside the shape");
                 break;
             }
         }
         st->addend[j] = a.dev;
         st->amod[j] = cu_numel(&a) > 0 ? cu_numel(&a) : 1;
-        if (overlaps(&a, o)) alias_post = j;
+        if (overlaps(&a, o))
+            alias_post = j;
     }
     int rc = fn(p, &x->s->cuda->c, st, hs, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     bool can_accumulate = st->accumulate;
     st->accumulate = can_accumulate && alias_post == 0;
     if (alias_post >= 0 && !st->accumulate) {
         /* the op writes the addend's buffer before the epilogue reads it */
         size_t bytes = (size_t)st->amod[alias_post] * sizeof(float);
         void *d = cu_upload(p, NULL, bytes, err);
-        if (!d) return err ? err->code : DI_ENOMEM;
+        if (!d)
+            return err ? err->code : DI_ENOMEM;
         st->save_src = st->addend[alias_post];
         st->save_dst = d;
         st->save_bytes = bytes;
@@ -433,17 +513,22 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
 
 void cu_plan_free(cu_plan *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     for (int i = 0; i < p->nsteps; i++) {
         cu_step *st = &p->steps[i];
-        if (st->release) st->release(st->p);
-        else free(st->p);
+        if (st->release)
+            st->release(st->p);
+        else
+            free(st->p);
         free(st->in);
         free(st->out);
     }
     free(p->steps);
-    if (p->graph) cudaGraphExecDestroy(p->graph);
-    for (int i = 0; i < p->nowned; i++) dev_free(p->owned[i]);
+    if (p->graph)
+        cudaGraphExecDestroy(p->graph);
+    for (int i = 0; i < p->nowned; i++)
+        dev_free(p->owned[i]);
     free(p->owned);
     dev_free(p->arena);
     dev_free(p->ws);
@@ -452,13 +537,13 @@ void cu_plan_free(cu_plan *p)
     free(p);
 }
 
-int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
-                         cu_plan **out, di_error *err)
+int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out, di_error *err)
 {
     *out = NULL;
     di_nn_plan *hp;
     int rc = di_nn_plan_build(s, ins, nins, &hp, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     const di_nn_graph *g = s->g;
     cu_plan *p = calloc(1, sizeof *p);
     xlate x = {s, hp, p, NULL, NULL, 0, 0};
@@ -470,28 +555,37 @@ int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     p->flops = hp->flops;
     p->arena_bytes = hp->arena_bytes;
     cudaError_t e = dev_alloc((void **)&p->arena, p->arena_bytes ? p->arena_bytes : 64);
-    if (e != cudaSuccess) rc = di_fail(err, cu_status_cuda(e), "CUDA: %zu bytes of activations: %s", p->arena_bytes, cudaGetErrorString(e));
+    if (e != cudaSuccess)
+        rc = di_fail(err, cu_status_cuda(e), "CUDA: %zu bytes of activations: %s", p->arena_bytes,
+                     cudaGetErrorString(e));
     p->steps = calloc((size_t)hp->nsteps + 1, sizeof *p->steps);
     p->inputs = calloc((size_t)g->ninputs + 1, sizeof *p->inputs);
     p->outputs = calloc((size_t)g->noutputs + 1, sizeof *p->outputs);
-    if (!rc && (!p->steps || !p->inputs || !p->outputs)) rc = di_fail(err, DI_ENOMEM, "out of memory");
-    for (int i = 0; i < g->ninputs && !rc; i++) rc = dev_tensor(&x, &hp->vals[g->inputs[i]], &p->inputs[i], err);
-    for (int i = 0; i < g->noutputs && !rc; i++) rc = dev_tensor(&x, hp->outputs[i], &p->outputs[i], err);
+    if (!rc && (!p->steps || !p->inputs || !p->outputs))
+        rc = di_fail(err, DI_ENOMEM, "out of memory");
+    for (int i = 0; i < g->ninputs && !rc; i++)
+        rc = dev_tensor(&x, &hp->vals[g->inputs[i]], &p->inputs[i], err);
+    for (int i = 0; i < g->noutputs && !rc; i++)
+        rc = dev_tensor(&x, hp->outputs[i], &p->outputs[i], err);
     for (int i = 0; i < hp->nsteps && !rc; i++) {
         rc = xlate_step(&x, &hp->steps[i], &p->steps[i], err);
         p->nsteps = i + 1;
     }
     for (int i = 0; i < p->nsteps && !rc; i++)
-        if (p->steps[i].ws_bytes > p->ws_bytes) p->ws_bytes = p->steps[i].ws_bytes;
+        if (p->steps[i].ws_bytes > p->ws_bytes)
+            p->ws_bytes = p->steps[i].ws_bytes;
     if (!rc && p->ws_bytes && (e = dev_alloc(&p->ws, p->ws_bytes)) != cudaSuccess)
-        rc = di_fail(err, cu_status_cuda(e), "CUDA: %zu bytes of workspace: %s", p->ws_bytes, cudaGetErrorString(e));
-    for (int i = 0; i < p->nsteps && !rc; i++) p->steps[i].ws = p->ws;
+        rc = di_fail(err, cu_status_cuda(e), "CUDA: %zu bytes of workspace: %s", p->ws_bytes,
+                     cudaGetErrorString(e));
+    for (int i = 0; i < p->nsteps && !rc; i++)
+        p->steps[i].ws = p->ws;
     free(x.fh);
     free(x.fd);
     di_nn_plan_free(hp, s);
     /* the CPU kernels' reordered weights are of no use to a CUDA session (in
     ** host mode the session is a CPU one whose plans still use them) */
-    if (s->opt.device == DI_NN_CUDA) di_nn_release_persist(s);
+    if (s->opt.device == DI_NN_CUDA)
+        di_nn_release_persist(s);
     if (rc) {
         if (err && g->path && !(err->named & DI_NAMED_FILE)) {
             di_error_prefix(err, "%s", g->path);
@@ -504,19 +598,20 @@ int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
     return DI_OK;
 }
 
-int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
-                di_error *err)
+int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out, di_error *err)
 {
     struct di_nn_cuda *cu = s->cuda;
     int victim;
-    int hit = di_nn_cache_lookup((void *const *)cu->plans, CU_MAX_PLANS, ins, nins, &cu->clock, &victim);
+    int hit =
+        di_nn_cache_lookup((void *const *)cu->plans, CU_MAX_PLANS, ins, nins, &cu->clock, &victim);
     if (hit >= 0) {
         *out = cu->plans[hit];
         return DI_OK;
     }
     cu_plan *p;
     int rc = cu_plan_build(s, ins, nins, &p, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (cu->plans[victim]) {
         /* runs in flight may still use the evicted plan */
         cudaStreamSynchronize(cu->c.stream);

@@ -34,13 +34,15 @@ void di_nn_cuda_detach(di_nn_session *s)
     (void)s;
 }
 
-int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                   di_error *err)
 {
     (void)s, (void)input, (void)batch, (void)output, (void)cap;
     return not_built(err);
 }
 
-int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                      di_error *err)
 {
     (void)s, (void)ins, (void)nins, (void)outs, (void)nouts;
     return not_built(err);
@@ -59,7 +61,8 @@ double di_nn_cuda_flops(di_nn_session *s, int batch, di_error *err)
     return -1;
 }
 
-int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                      di_error *err)
 {
     (void)s, (void)input, (void)batch, (void)output, (void)cap;
     return not_built(err);
@@ -73,7 +76,8 @@ int di_nn_cuda_wait(di_nn_session *s, di_error *err)
 
 int di_nn_cuda_count(char *why, size_t why_size)
 {
-    if (why && why_size) snprintf(why, why_size, "built without CUDA");
+    if (why && why_size)
+        snprintf(why, why_size, "built without CUDA");
     return 0;
 }
 
@@ -97,7 +101,7 @@ bool di_nn_cuda_module_loaded(void)
 #else
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static const di_nn_cuda_hooks *mod;   /* NULL when the module did not load */
+static const di_nn_cuda_hooks *mod; /* NULL when the module did not load */
 static char load_error[768];
 
 /* Where the module is: $DEPTHINDEX_CUDA_MODULE; else next to the build
@@ -107,7 +111,8 @@ static bool in_build_tree(void)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return false;
+    if (n <= 0)
+        return false;
     exe[n] = 0;
     size_t root = strlen(DI_BUILD_ROOT);
     return strncmp(exe, DI_BUILD_ROOT, root) == 0 && exe[root] == '/';
@@ -142,7 +147,8 @@ static void load_module(void)
         t = try_load(env, why, sizeof why);
     } else {
         const char *first = DI_CUDA_MODULE_INSTALLED, *second = DI_CUDA_MODULE_BUILT;
-        if (in_build_tree()) first = DI_CUDA_MODULE_BUILT, second = DI_CUDA_MODULE_INSTALLED;
+        if (in_build_tree())
+            first = DI_CUDA_MODULE_BUILT, second = DI_CUDA_MODULE_INSTALLED;
         t = try_load(first, why, sizeof why);
         if (!t) {
             char why2[256];
@@ -150,7 +156,8 @@ static void load_module(void)
         }
     }
     __atomic_store_n(&mod, t, __ATOMIC_RELEASE);
-    if (!t) snprintf(load_error, sizeof load_error, "CUDA backend module not found/loadable: %s", why);
+    if (!t)
+        snprintf(load_error, sizeof load_error, "CUDA backend module not found/loadable: %s", why);
 }
 
 static const di_nn_cuda_hooks *module(void)
@@ -178,15 +185,18 @@ int di_nn_cuda_attach(di_nn_session *s, di_error *err)
 ** for every call below that starts from one. */
 void di_nn_cuda_detach(di_nn_session *s)
 {
-    if (module()) mod->detach(s);
+    if (module())
+        mod->detach(s);
 }
 
-int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                   di_error *err)
 {
     return module() ? mod->run(s, input, batch, output, cap, err) : not_loaded(err);
 }
 
-int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                      di_error *err)
 {
     return module() ? mod->run_io(s, ins, nins, outs, nouts, err) : not_loaded(err);
 }
@@ -198,12 +208,14 @@ int di_nn_cuda_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndi
 
 double di_nn_cuda_flops(di_nn_session *s, int batch, di_error *err)
 {
-    if (module()) return mod->flops(s, batch, err);
+    if (module())
+        return mod->flops(s, batch, err);
     not_loaded(err);
     return -1;
 }
 
-int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                      di_error *err)
 {
     return module() ? mod->submit(s, input, batch, output, cap, err) : not_loaded(err);
 }
@@ -213,15 +225,18 @@ int di_nn_cuda_wait(di_nn_session *s, di_error *err)
     return module() ? mod->wait(s, err) : not_loaded(err);
 }
 
-int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                        di_error *err)
 {
     return module() ? mod->host_run(s, ins, nins, outs, nouts, err) : not_loaded(err);
 }
 
 int di_nn_cuda_count(char *why, size_t why_size)
 {
-    if (module()) return mod->count(why, why_size);
-    if (why && why_size) snprintf(why, why_size, "%s", load_error);
+    if (module())
+        return mod->count(why, why_size);
+    if (why && why_size)
+        snprintf(why, why_size, "%s", load_error);
     return 0;
 }
 
@@ -258,14 +273,16 @@ int di_nn_cuda_device_status(char *why, size_t why_size)
 void *di_nn_alloc_host(size_t bytes)
 {
     void *p = di_nn_cuda_host_alloc(bytes);
-    if (p) return p;
+    if (p)
+        return p;
     size_t b = (bytes + 63) & ~(size_t)63;
     return aligned_alloc(64, b ? b : 64);
 }
 
 void di_nn_free_host(void *p)
 {
-    if (p && !di_nn_cuda_host_free(p)) free(p);
+    if (p && !di_nn_cuda_host_free(p))
+        free(p);
 }
 
 /* The CUDA backend as session.c sees it: these calls, answered by the

@@ -17,18 +17,23 @@ static int launch_steps(di_nn_session *s, cu_plan *p, bool profile, di_error *er
         cu_step *st = &p->steps[i];
         double t0 = profile ? di_now() : 0;
         if (st->save_bytes) {
-            cudaError_t e = cu_copy_async(st->save_dst, st->save_src, st->save_bytes, cudaMemcpyDeviceToDevice, c->stream);
-            if (e) return cu_fail_cuda(err, st, "saving a fused Add's operand", e);
+            cudaError_t e = cu_copy_async(st->save_dst, st->save_src, st->save_bytes,
+                                          cudaMemcpyDeviceToDevice, c->stream);
+            if (e)
+                return cu_fail_cuda(err, st, "saving a fused Add's operand", e);
         }
         int rc = st->run(st, c, err);
-        if (rc) return rc;
+        if (rc)
+            return rc;
         if (profile && !cu_host_mode()) {
             cudaError_t e = cudaStreamSynchronize(c->stream);
-            if (e) return cu_fail_cuda(err, st, "run", e);
+            if (e)
+                return cu_fail_cuda(err, st, "run", e);
             double sec = di_now() - t0;
             int j;
             for (j = 0; j < s->nprof; j++)
-                if (!strcmp(s->prof[j].op, st->name)) break;
+                if (!strcmp(s->prof[j].op, st->name))
+                    break;
             if (j < s->nprof) {
                 s->prof[j].seconds += sec;
                 s->prof[j].count++;
@@ -59,7 +64,8 @@ static void try_capture(di_nn_session *s, cu_plan *p)
     if (!rc && e == cudaSuccess && graph &&
         cudaGraphInstantiate(&p->graph, graph, 0) != cudaSuccess)
         p->graph = NULL;
-    if (graph) cudaGraphDestroy(graph);
+    if (graph)
+        cudaGraphDestroy(graph);
     cudaGetLastError(); /* a failed capture leaves no error behind */
 }
 
@@ -67,25 +73,31 @@ int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err)
 {
     bool profile = s->opt.profile;
     if (s->cuda->use_graphs && !profile && p->launches++ > 0) {
-        if (!p->graph_tried) try_capture(s, p);
+        if (!p->graph_tried)
+            try_capture(s, p);
         if (p->graph) {
             cudaError_t e = cudaGraphLaunch(p->graph, s->cuda->c.stream);
-            if (e == cudaSuccess) return DI_OK;
-            return di_fail(err, cu_status_cuda(e), "%s: CUDA graph launch: %s", s->g->path, cudaGetErrorString(e));
+            if (e == cudaSuccess)
+                return DI_OK;
+            return di_fail(err, cu_status_cuda(e), "%s: CUDA graph launch: %s", s->g->path,
+                           cudaGetErrorString(e));
         }
     }
     int rc = launch_steps(s, p, profile, err);
-    if (profile && !rc) s->runs_profiled++;
+    if (profile && !rc)
+        s->runs_profiled++;
     return rc;
 }
 
 /* ---- host mode: the plan translation and the own kernels on the CPU ---- */
 
-int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
-                        di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                        di_error *err)
 {
-    for (int i = 0; i < nouts; i++) outs[i].data = NULL;
-    if (s->cuda) return di_fail(err, DI_EINVAL, "host mode needs a CPU session");
+    for (int i = 0; i < nouts; i++)
+        outs[i].data = NULL;
+    if (s->cuda)
+        return di_fail(err, DI_EINVAL, "host mode needs a CPU session");
     struct di_nn_cuda host = {0};
     host.device = -1;
     host.c.prec = DI_NN_FP32;
@@ -94,11 +106,14 @@ int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
     cu_plan *p = NULL;
     int rc = cu_plan_build(s, ins, nins, &p, err);
     for (int i = 0; i < nins && !rc; i++)
-        if (ins[i].data) memcpy(p->inputs[i].dev, ins[i].data, cu_bytes(&p->inputs[i]));
-    if (!rc) rc = launch_steps(s, p, false, err);
+        if (ins[i].data)
+            memcpy(p->inputs[i].dev, ins[i].data, cu_bytes(&p->inputs[i]));
+    if (!rc)
+        rc = launch_steps(s, p, false, err);
     for (int i = 0; i < nouts && !rc; i++) {
         if (i >= s->g->noutputs) {
-            rc = di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
+            rc =
+                di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
             break;
         }
         const cu_tensor *o = &p->outputs[i];
@@ -107,8 +122,10 @@ int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
         outs[i].ndim = o->ndim;
         memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
         outs[i].data = malloc(bytes ? bytes : 1);
-        if (!outs[i].data) rc = di_fail(err, DI_ENOMEM, "out of memory");
-        else memcpy(outs[i].data, o->dev, bytes);
+        if (!outs[i].data)
+            rc = di_fail(err, DI_ENOMEM, "out of memory");
+        else
+            memcpy(outs[i].data, o->dev, bytes);
     }
     cu_plan_free(p);
     cu_set_host_mode(0);

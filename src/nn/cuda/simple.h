@@ -8,8 +8,12 @@
 #include "internal.h"
 
 /* Launches a kernel inside a setup's run function (`st`, `err` in scope). */
-#define LAUNCHED(call, what) \
-    do { int e_ = (call); if (e_) return cu_fail_cuda(err, st, what, e_); } while (0)
+#define LAUNCHED(call, what)                                                                       \
+    do {                                                                                           \
+        int e_ = (call);                                                                           \
+        if (e_)                                                                                    \
+            return cu_fail_cuda(err, st, what, e_);                                                \
+    } while (0)
 
 typedef struct simple_p {
     int op;
