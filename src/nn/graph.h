@@ -11,20 +11,8 @@
 #define DI_NN_GRAPH_H
 
 #include "../core/core.h"
+#include "types.h" /* DI_NN_MAX_DIMS, DI_DT_* */
 
-#define DI_NN_MAX_DIMS 8
-
-/* Element types, numbered as ONNX's TensorProto.DataType. */
-enum {
-    DI_DT_UNDEFINED = 0,
-    DI_DT_FLOAT = 1,
-    DI_DT_UINT8 = 2,
-    DI_DT_INT8 = 3,
-    DI_DT_INT32 = 6,
-    DI_DT_INT64 = 7,
-    DI_DT_BOOL = 9,
-    DI_DT_DOUBLE = 11,
-};
 size_t di_dtype_size(int dtype); /* 0 for types the engine does not hold */
 const char *di_dtype_name(int dtype);
 

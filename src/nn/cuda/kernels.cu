@@ -258,11 +258,11 @@ HD void b_tile(int64_t i, const cu_walk &w, const cu_walk &xw, const T *x, T *y)
 HD double load_as(int t, const void *x, int64_t i)
 {
     switch (t) {
-    case CU_F32: return ((const float *)x)[i];
-    case CU_U8: case CU_BOOL: return ((const uint8_t *)x)[i];
-    case CU_I8: return ((const int8_t *)x)[i];
-    case CU_I32: return ((const int32_t *)x)[i];
-    case CU_F64: return ((const double *)x)[i];
+    case DI_DT_FLOAT: return ((const float *)x)[i];
+    case DI_DT_UINT8: case DI_DT_BOOL: return ((const uint8_t *)x)[i];
+    case DI_DT_INT8: return ((const int8_t *)x)[i];
+    case DI_DT_INT32: return ((const int32_t *)x)[i];
+    case DI_DT_DOUBLE: return ((const double *)x)[i];
     default: return (double)((const int64_t *)x)[i];
     }
 }
@@ -271,12 +271,12 @@ HD void b_cast(int64_t i, int from, int to, const void *x, void *y)
 {
     double v = load_as(from, x, i);
     switch (to) {
-    case CU_F32: ((float *)y)[i] = (float)v; break;
-    case CU_BOOL: ((uint8_t *)y)[i] = v != 0; break;
-    case CU_U8: ((uint8_t *)y)[i] = (uint8_t)(int64_t)v; break;
-    case CU_I8: ((int8_t *)y)[i] = (int8_t)(int64_t)v; break;
-    case CU_I32: ((int32_t *)y)[i] = (int32_t)v; break;
-    case CU_F64: ((double *)y)[i] = v; break;
+    case DI_DT_FLOAT: ((float *)y)[i] = (float)v; break;
+    case DI_DT_BOOL: ((uint8_t *)y)[i] = v != 0; break;
+    case DI_DT_UINT8: ((uint8_t *)y)[i] = (uint8_t)(int64_t)v; break;
+    case DI_DT_INT8: ((int8_t *)y)[i] = (int8_t)(int64_t)v; break;
+    case DI_DT_INT32: ((int32_t *)y)[i] = (int32_t)v; break;
+    case DI_DT_DOUBLE: ((double *)y)[i] = v; break;
     default: ((int64_t *)y)[i] = (int64_t)v; break;
     }
 }

@@ -11,28 +11,25 @@
 #include <stdint.h>
 #include <cuda_runtime_api.h>
 
+#include "../types.h" /* DI_NN_MAX_DIMS, the element types DI_DT_* */
 #include "../unary.h" /* the unary kinds (DI_U_*), shared with the CPU */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define CU_MAX_DIMS 8
-
 /* An n-D walk: dims of the index space; src/dst strides per dim (0 for a
 ** broadcast dim, negative for a reversed Slice). */
 typedef struct cu_walk {
     int nd;
-    int64_t dims[CU_MAX_DIMS];
-    int64_t sa[CU_MAX_DIMS], sb[CU_MAX_DIMS], sc[CU_MAX_DIMS];
+    int64_t dims[DI_NN_MAX_DIMS];
+    int64_t sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS], sc[DI_NN_MAX_DIMS];
 } cu_walk;
 
 /* comparisons (bool out) come last */
 enum { CU_ADD, CU_SUB, CU_MUL, CU_DIV, CU_POW, CU_MAX, CU_MIN, CU_PRELU, CU_EQ, CU_LT, CU_GT };
 enum { CU_RSUM, CU_RMEAN, CU_RMAX, CU_RMIN };
 enum { CU_PAD_CONST, CU_PAD_REFLECT, CU_PAD_EDGE };
-/* element types, as in graph.h (ONNX numbering) */
-enum { CU_F32 = 1, CU_U8 = 2, CU_I8 = 3, CU_I32 = 6, CU_I64 = 7, CU_BOOL = 9, CU_F64 = 11 };
 
 /* Host mode: the launchers run the kernels' bodies on the host, on host
 ** memory (tests without a GPU). Off by default; set per thread. */
@@ -82,7 +79,7 @@ int cu_pad(cudaStream_t st, const cu_walk *w, const int64_t *xdims, const int64_
 /* Tile: y[c] = x[c mod xdims]. */
 int cu_tile(cudaStream_t st, const cu_walk *w, const int64_t *xdims, const void *x, void *y,
             int esize);
-/* Cast between the element types above. */
+/* Cast between the element types of types.h (DI_DT_*). */
 int cu_cast(cudaStream_t st, int64_t n, int from, int to, const void *x, void *y);
 /* BatchNormalization (inference): y = (x - mean[c]) / sqrt(var[c] + eps)
 ** * scale[c] + bias[c] with c = (i / inner) % channels. */

@@ -21,7 +21,7 @@ typedef struct simple_p {
     cu_walk w;
     int contiguous;
     int64_t x0, x1, x2; /* op-specific sizes */
-    int64_t pb[CU_MAX_DIMS], xdims[CU_MAX_DIMS];
+    int64_t pb[DI_NN_MAX_DIMS], xdims[DI_NN_MAX_DIMS];
     void *t0, *t1, *t2, *t3, *t4, *t5; /* device tables */
     int n;                             /* Concat / Split: parts */
     cu_walk *parts;
