@@ -119,6 +119,11 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_s
 /* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
 int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
                  di_error *err);
+/* Output i of a run_io (a backend's): its shape into out and out->data
+** malloc'd for bytes, which the backend then fills; an error when the model
+** has no output i. */
+int di_nn_io_output(const di_nn_session *s, int i, int dtype, int ndim, const int64_t *dims,
+                    size_t bytes, di_nn_io *out, di_error *err);
 /* Frees what the kernels keep per session and node (s->persist: reordered
 ** weights); they make it again when a plan needs it. */
 void di_nn_release_persist(di_nn_session *s);

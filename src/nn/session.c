@@ -261,6 +261,20 @@ int di_nn_wait(di_nn_session *s, di_error *err)
     return s->backend->wait(s, err);
 }
 
+int di_nn_io_output(const di_nn_session *s, int i, int dtype, int ndim, const int64_t *dims,
+                    size_t bytes, di_nn_io *out, di_error *err)
+{
+    if (i >= s->g->noutputs)
+        return di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
+    out->dtype = dtype;
+    out->ndim = ndim;
+    memcpy(out->dims, dims, sizeof(int64_t) * (size_t)ndim);
+    out->data = malloc(bytes ? bytes : 1);
+    if (!out->data)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    return DI_OK;
+}
+
 int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
                  di_error *err)
 {

@@ -259,20 +259,10 @@ static int cpu_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io 
             s->runs_profiled++;
     }
     for (int i = 0; i < nouts && !rc; i++) {
-        if (i >= s->g->noutputs) {
-            rc =
-                di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
-            break;
-        }
         const di_nn_tensor *o = p->outputs[i];
         size_t bytes = (size_t)di_nn_numel(o) * di_dtype_size(o->dtype);
-        outs[i].dtype = o->dtype;
-        outs[i].ndim = o->ndim;
-        memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
-        outs[i].data = malloc(bytes ? bytes : 1);
-        if (!outs[i].data)
-            rc = di_fail(err, DI_ENOMEM, "out of memory");
-        else
+        rc = di_nn_io_output(s, i, o->dtype, o->ndim, o->dims, bytes, &outs[i], err);
+        if (!rc)
             memcpy(outs[i].data, o->data, bytes);
     }
     threads_leave(ts);

@@ -111,20 +111,10 @@ int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_i
     if (!rc)
         rc = launch_steps(s, p, false, err);
     for (int i = 0; i < nouts && !rc; i++) {
-        if (i >= s->g->noutputs) {
-            rc =
-                di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
-            break;
-        }
         const cu_tensor *o = &p->outputs[i];
         size_t bytes = cu_bytes(o);
-        outs[i].dtype = o->dtype;
-        outs[i].ndim = o->ndim;
-        memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
-        outs[i].data = malloc(bytes ? bytes : 1);
-        if (!outs[i].data)
-            rc = di_fail(err, DI_ENOMEM, "out of memory");
-        else
+        rc = di_nn_io_output(s, i, o->dtype, o->ndim, o->dims, bytes, &outs[i], err);
+        if (!rc)
             memcpy(outs[i].data, o->dev, bytes);
     }
     cu_plan_free(p);
