@@ -34,7 +34,8 @@ enum di_nn_unary_kind {
     DI_U_SIGN,
     DI_U_SIN,
     DI_U_COS,
-    DI_U_SOFTSIGN
+    DI_U_SOFTSIGN,
+    DI_U_COUNT /* a new kind goes before this, with its case in every backend */
 };
 
 #endif

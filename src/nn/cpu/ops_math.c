@@ -107,6 +107,10 @@ static double get_num(const void *p, int dt, int64_t i)
 
 /* ---- unary float ops ---- */
 
+/* Every kind of unary.h has its case in unary_run: a new kind fails the build
+** here until it has one (the last case is the switch's default). */
+_Static_assert(DI_U_COUNT == DI_U_SOFTSIGN + 1, "a unary kind without its case in unary_run");
+
 static int unary_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     (void)g;

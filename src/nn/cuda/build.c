@@ -32,36 +32,6 @@ static const struct {
     {"MaxPool", cu_setup_pool},
     {"AveragePool", cu_setup_pool},
     {"GlobalAveragePool", cu_setup_pool},
-    {"Reshape", cu_setup_copy},
-    {"Squeeze", cu_setup_copy},
-    {"Unsqueeze", cu_setup_copy},
-    {"Flatten", cu_setup_copy},
-    {"Identity", cu_setup_copy},
-    {"Relu", cu_setup_unary},
-    {"Clip", cu_setup_unary},
-    {"Sigmoid", cu_setup_unary},
-    {"Erf", cu_setup_unary},
-    {"Gelu", cu_setup_unary},
-    {"Sqrt", cu_setup_unary},
-    {"Exp", cu_setup_unary},
-    {"Log", cu_setup_unary},
-    {"Tanh", cu_setup_unary},
-    {"Neg", cu_setup_unary},
-    {"Abs", cu_setup_unary},
-    {"Reciprocal", cu_setup_unary},
-    {"Floor", cu_setup_unary},
-    {"Ceil", cu_setup_unary},
-    {"LeakyRelu", cu_setup_unary},
-    {"HardSigmoid", cu_setup_unary},
-    {"HardSwish", cu_setup_unary},
-    {"Softplus", cu_setup_unary},
-    {"Elu", cu_setup_unary},
-    {"Selu", cu_setup_unary},
-    {"Round", cu_setup_unary},
-    {"Sign", cu_setup_unary},
-    {"Sin", cu_setup_unary},
-    {"Cos", cu_setup_unary},
-    {"Softsign", cu_setup_unary},
     {"Max", cu_setup_binary},
     {"Min", cu_setup_binary},
     {"PRelu", cu_setup_binary},
@@ -94,14 +64,20 @@ static const struct {
     {"Cast", cu_setup_cast},
 };
 
-cu_setup_fn cu_find_setup(const char *op_type, bool *fold_only)
+/* The setup of a node's op: by its properties (op.h) for the unary
+** elementwise ops and the views, else by name from setups[]. */
+cu_setup_fn cu_find_setup(const di_nn_node *n, bool *fold_only)
 {
     *fold_only = false;
+    if (n->op && n->op->unary != DI_U_NONE)
+        return cu_setup_unary;
+    if (n->op && (n->op->flags & DI_OP_VIEW))
+        return cu_setup_copy;
     for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++)
-        if (!strcmp(setups[i].op, op_type))
+        if (!strcmp(setups[i].op, n->op_type))
             return setups[i].fn;
     for (int i = 0; fold_only_ops[i]; i++)
-        if (!strcmp(fold_only_ops[i], op_type))
+        if (!strcmp(fold_only_ops[i], n->op_type))
             *fold_only = true;
     return NULL;
 }
@@ -126,7 +102,7 @@ int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
             continue; /* a reorder */
         const di_nn_node *node = &g->nodes[ni];
         bool fold_only;
-        if (cu_find_setup(node->op_type, &fold_only))
+        if (cu_find_setup(node, &fold_only))
             continue;
         if (!fold_only)
             rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op",
@@ -452,7 +428,7 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
             return rc;
     }
     bool fold_only;
-    cu_setup_fn fn = cu_find_setup(n->op_type, &fold_only);
+    cu_setup_fn fn = cu_find_setup(n, &fold_only);
     if (!fn)
         return cu_refuse(err, st,
                          fold_only ? "its inputs are only known at run time (the CUDA backend "

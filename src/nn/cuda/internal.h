@@ -134,7 +134,7 @@ int cu_epilogue_run(cu_step *st, cu_ctx *c, float *y, const float *bias, int64_t
 
 /* ops: each fills st->run / st->p from the host step, or refuses. */
 typedef int (*cu_setup_fn)(cu_plan *p, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err);
-cu_setup_fn cu_find_setup(const char *op_type, bool *fold_only);
+cu_setup_fn cu_find_setup(const di_nn_node *n, bool *fold_only);
 int cu_setup_conv(cu_plan *, cu_ctx *, cu_step *, const di_nn_step *, di_error *);
 int cu_setup_deconv(cu_plan *, cu_ctx *, cu_step *, const di_nn_step *, di_error *);
 int cu_setup_matmul(cu_plan *, cu_ctx *, cu_step *, const di_nn_step *, di_error *);

@@ -79,6 +79,10 @@ HD void b_copy(int64_t i, const cu_walk &w, const T *src, T *dst)
     dst[b] = src[a];
 }
 
+/* Every kind of unary.h has its case below: a new kind fails the build
+** here until it has one. */
+static_assert(DI_U_COUNT == DI_U_SOFTSIGN + 1, "a unary kind without its case in unary_op");
+
 HD float unary_op(int op, float x, float a, float b)
 {
     switch (op) {
