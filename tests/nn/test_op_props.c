@@ -8,6 +8,8 @@
 **   off when one op mixes images (Softmax over the batch axis).
 ** - Fusion: a Relu after a Conv becomes its post-op (one step, not two),
 **   and Sub, which has no post_kind, is not fused.
+** - CPU sessions go through the CPU backend's table only: creating and
+**   destroying them never loads the CUDA module.
 */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "nn/cuda/cuda.h"
 #include "nn/engine.h"
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function" /* the builder's other helpers */
@@ -128,5 +131,6 @@ int main(void)
     CHECK(relu && relu->post_kind == DI_POST_RELU && (relu->flags & DI_OP_PER_IMAGE));
     CHECK(add && add->post_kind == DI_POST_SUM && (add->flags & DI_OP_BROADCAST));
     CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
+    CHECK(!di_nn_cuda_module_loaded());
     return check_summary();
 }
