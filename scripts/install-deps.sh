@@ -3,7 +3,8 @@
 # Idempotent and non-interactive. Usage: scripts/install-deps.sh [--test]
 #   (no flag)  what building and `make demo` need (python3: scripts/demo.sh)
 #   --test     also what `make test` needs: the OpenCV oracle, real database
-#              servers, the ONNX conformance data, clang for the fuzz targets
+#              servers, the ONNX conformance data, clang for the fuzz targets,
+#              clang-format for the style check
 set -euo pipefail
 
 build_pkgs=(
@@ -15,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   python3 python3-numpy python3-opencv python3-sklearn
   mariadb-server mariadb-client postgresql postgresql-client
-  libonnx-testdata clang libclang-rt-dev nodejs npm
+  libonnx-testdata clang libclang-rt-dev clang-format nodejs npm
   chromium fonts-dejavu-core
 )
 

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "demo/demo.h"
 #include "io/io.h"
+#include "options.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -47,23 +48,6 @@ static int parse_u64(const char *s, uint64_t *v)
     return 1;
 }
 
-/* "--name VALUE" or "--name=VALUE"; advances *i past a separate value. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != 0)
-        return NULL;
-    if (*i + 1 >= argc) {
-        di_cli_error("demo: %s needs a value", name);
-        return "";
-    }
-    return argv[++*i];
-}
-
 int di_cmd_demo(int argc, char **argv)
 {
     if (di_cli_wants_help(argc, argv)) {
@@ -74,35 +58,38 @@ int di_cmd_demo(int argc, char **argv)
     int width = 512, height = 512, jpeg = 0;
     const char *format = "npy", *outdir = NULL, *v;
     for (int i = 1; i < argc; i++) {
-        if ((v = option_value(argc, argv, &i, "--count"))) {
+        bool bad = false;
+        if ((v = di_opt_value(argc, argv, &i, "--count", &bad))) {
             if (!parse_u64(v, &count) || count > 1000000) {
                 di_cli_error("demo: --count wants a number from 0 to 1000000, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--seed"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
             if (!parse_u64(v, &seed) || seed > 100000000000ull) {
                 di_cli_error("demo: --seed wants a number from 0 to 1e11, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--quality"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--quality", &bad))) {
             if (!parse_u64(v, &quality) || quality < 1 || quality > 100) {
                 di_cli_error("demo: --quality wants 1..100, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--size"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
             char extra;
             if (sscanf(v, "%dx%d%c", &width, &height, &extra) != 2 || width < 1 ||
                 height < 1 || width > 16384 || height > 16384) {
                 di_cli_error("demo: --size wants WxH (1..16384 each), not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if ((v = option_value(argc, argv, &i, "--format"))) {
+        } else if ((v = di_opt_value(argc, argv, &i, "--format", &bad))) {
             if (strcmp(v, "npy") != 0 && strcmp(v, "png16") != 0 && strcmp(v, "pfm") != 0) {
                 di_cli_error("demo: --format wants npy, png16 or pfm, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
             format = v;
-        } else if (strcmp(argv[i], "--jpeg") == 0) {
+        } else if (bad) {
+            return DI_EXIT_USAGE; /* di_opt_value said what is missing */
+        } else if (di_opt_flag(argv, i, "--jpeg")) {
             jpeg = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != 0) {
             di_cli_error("demo: unknown option '%s' (see depthindex demo --help)", argv[i]);
@@ -123,59 +110,29 @@ int di_cmd_demo(int argc, char **argv)
         di_cli_error("demo: %s", derr.msg);
         return DI_EXIT_USAGE;
     }
-    size_t n = (size_t)width * height;
-    float *depth = malloc(n * sizeof(float));
-    uint8_t *rgb = jpeg ? malloc(n * 3) : NULL;
-    uint16_t *d16 = strcmp(format, "png16") == 0 ? malloc(n * 2) : NULL;
-    if (!depth || (jpeg && !rgb) || (strcmp(format, "png16") == 0 && !d16)) {
-        di_cli_error("demo: out of memory for %dx%d faces", width, height);
-        free(depth), free(rgb), free(d16);
+    di_demo_format fmt = strcmp(format, "png16") == 0 ? DI_DEMO_PNG16
+                         : strcmp(format, "pfm") == 0 ? DI_DEMO_PFM : DI_DEMO_NPY;
+    di_demo_writer w;
+    if (di_demo_writer_init(&w, width, height, fmt, jpeg ? (int)quality : 0, &derr)) {
+        di_cli_error("demo: %s", derr.msg);
         return DI_EXIT_USAGE;
     }
-    const char *ext = strcmp(format, "npy") == 0 ? "npy" : strcmp(format, "pfm") == 0 ? "pfm" : "png";
     int status = DI_EXIT_OK;
-    size_t written = 0;
-    size_t plen = strlen(outdir) + 64;
-    char *path = malloc(plen);
+    int written = 0;
     for (uint64_t p = 0; p < count && status == DI_EXIT_OK; p++) {
         uint64_t id = seed + p;
         for (int f = 0; f < DI_DEMO_FACES && status == DI_EXIT_OK; f++) {
             di_error e = {0};
-            if (jpeg)
-                di_demo_render(id, f, width, height, depth, rgb);
-            else
-                di_demo_depth(id, f, width, height, depth);
-            snprintf(path, plen, "%s/demo%06" PRIu64 "_%s.%s", outdir, id,
-                     di_demo_face_names[f], ext);
-            int rc;
-            if (d16) {
-                for (size_t k = 0; k < n; k++) {
-                    double q = depth[k] * 64.0 + 0.5;
-                    d16[k] = q >= 65535 ? 65535 : (uint16_t)q;
-                }
-                rc = di_png_write16(path, d16, width, height, &e);
-            } else if (strcmp(ext, "pfm") == 0) {
-                rc = di_pfm_write(path, depth, width, height, &e);
-            } else {
-                int64_t dims[2] = {height, width};
-                rc = di_npy_write_f32(path, depth, dims, 2, &e);
-            }
-            written += rc == 0;
-            if (rc == 0 && jpeg) {
-                snprintf(path, plen, "%s/demo%06" PRIu64 "_%s.jpg", outdir, id,
-                         di_demo_face_names[f]);
-                di_image img = {width, height, 3, rgb};
-                rc = di_jpeg_write(path, &img, (int)quality, &e);
-                written += rc == 0;
-            }
-            if (rc) {
+            char stem[64];
+            snprintf(stem, sizeof stem, "demo%06" PRIu64 "_%s", id, di_demo_face_names[f]);
+            if (di_demo_write_face(&w, id, f, outdir, stem, &written, &e)) {
                 di_cli_error("demo: %s", e.msg);
                 status = DI_EXIT_SOME_FAILED;
             }
         }
     }
-    free(path), free(depth), free(rgb), free(d16);
-    printf("wrote %zu files (%" PRIu64 " panoramas x %d faces, %dx%d, %s%s) to %s\n",
+    di_demo_writer_free(&w);
+    printf("wrote %d files (%" PRIu64 " panoramas x %d faces, %dx%d, %s%s) to %s\n",
            written, count, DI_DEMO_FACES, width, height, format, jpeg ? " + jpeg" : "",
            outdir);
     return status;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "io/io.h"
 #include "nn/nn.h"
 
@@ -36,15 +37,6 @@ static int cmp_time(const void *a, const void *b)
     return x->seconds < y->seconds ? 1 : x->seconds > y->seconds ? -1 : 0;
 }
 
-static bool parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
-
 int di_cmd_infer(int argc, char **argv)
 {
     if (di_cli_wants_help(argc, argv)) {
@@ -58,33 +50,30 @@ int di_cmd_infer(int argc, char **argv)
     int device_index = 0;
     di_nn_precision precision = DI_NN_FP32;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (!strcmp(a, "--model") && has) model = argv[++i];
-        else if (!strcmp(a, "--input") && has) input = argv[++i];
-        else if (!strcmp(a, "--output") && has) output = argv[++i];
-        else if (!strcmp(a, "--threads") && has) {
-            if (!parse_int(argv[++i], 1, 1024, &threads)) {
-                di_cli_error("--threads: expected 1 to 1024, not '%s'", argv[i]);
+        bool bad = false;
+        const char *v;
+        long long n;
+        if ((v = di_opt_value(argc, argv, &i, "--model", &bad))) model = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--input", &bad))) input = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--output", &bad))) output = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--threads", &bad))) {
+            if (!di_opt_int(v, 1, 1024, &n)) {
+                di_cli_error("--threads: expected 1 to 1024, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--repeat") && has) {
-            if (!parse_int(argv[++i], 1, 1000000, &repeat)) {
-                di_cli_error("--repeat: expected a positive count, not '%s'", argv[i]);
+            threads = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--repeat", &bad))) {
+            if (!di_opt_int(v, 1, 1000000, &n)) {
+                di_cli_error("--repeat: expected a positive count, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--device") && has) { /* (cuda) device and precision */
-            const char *v = argv[++i];
-            char *end = NULL;
-            if (!strcmp(v, "cpu")) device = DI_NN_CPU;
-            else if (!strcmp(v, "cuda")) device = DI_NN_CUDA;
-            else if (!strncmp(v, "cuda:", 5) && v[5] && (device_index = (int)strtol(v + 5, &end, 10)) >= 0 && !*end) device = DI_NN_CUDA;
-            else {
+            repeat = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--device", &bad))) { /* (cuda) device and precision */
+            if (!di_opt_device(v, &device, &device_index)) {
                 di_cli_error("--device: expected cpu, cuda or cuda:N, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--precision") && has) {
-            const char *v = argv[++i];
+        } else if ((v = di_opt_value(argc, argv, &i, "--precision", &bad))) {
             if (!strcmp(v, "fp32")) precision = DI_NN_FP32;
             else if (!strcmp(v, "tf32")) precision = DI_NN_TF32;
             else if (!strcmp(v, "fp16")) precision = DI_NN_FP16;
@@ -93,11 +82,12 @@ int di_cmd_infer(int argc, char **argv)
                 di_cli_error("--precision: expected fp32, tf32, fp16 or bf16, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--profile")) profile = true;
-        else {
-            di_cli_error("infer: unknown option or missing value: %s (see depthindex infer --help)", a);
+        } else if (di_opt_flag(argv, i, "--profile")) profile = true;
+        else if (!bad) {
+            di_cli_error("infer: unknown option: %s (see depthindex infer --help)", argv[i]);
             return DI_EXIT_USAGE;
         }
+        if (bad) return DI_EXIT_USAGE; /* di_opt_value said what is missing */
     }
     if (!model || !input) {
         di_cli_error("infer: --model and --input are required (see depthindex infer --help)");

@@ -29,23 +29,16 @@ static const char help[] =
     "  --seed S              first panorama's seed (panorama i uses S + i) [0]\n"
     "  --first-id ID         id of the first demo row [1]\n";
 
-/* Renders one panorama's faces into dir. */
-static int render_panorama(const char *dir, const char *sid, uint64_t seed,
-                           const di_cli_db *db, int size, float *depth,
-                           uint8_t *rgb, di_error *err)
+/* Renders one panorama's faces into dir: per face of the table a JPEG and
+** its ground-truth depth (NPY). */
+static int render_panorama(di_demo_writer *w, const char *dir, const char *sid, uint64_t seed,
+                           const di_cli_db *db, di_error *err)
 {
+    int written = 0;
     for (int f = 0; f < db->store.nfaces; f++) {
-        int face = f % DI_DEMO_FACES;
-        di_demo_render(seed, face, size, size, depth, rgb);
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s_%s.jpg", dir, sid, db->store.faces[f]);
-        di_image img = {size, size, 3, rgb};
-        int rc = di_jpeg_write(path, &img, 92, err);
-        if (rc)
-            return rc;
-        snprintf(path, sizeof path, "%s/%s_%s.npy", dir, sid, db->store.faces[f]);
-        int64_t dims[2] = {size, size};
-        rc = di_npy_write_f32(path, depth, dims, 2, err);
+        char stem[300];
+        snprintf(stem, sizeof stem, "%s_%s", sid, db->store.faces[f]);
+        int rc = di_demo_write_face(w, seed, f % DI_DEMO_FACES, dir, stem, &written, err);
         if (rc)
             return rc;
     }
@@ -85,16 +78,13 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
         di_cli_error("--images %s", derr.msg);
         return DI_EXIT_USAGE;
     }
-    float *depth = malloc((size_t)size * size * sizeof *depth);
-    uint8_t *rgb = malloc((size_t)size * size * 3);
     enum { CHUNK = 500 };
     int64_t ids[CHUNK];
     char sids[CHUNK][32];
     const char *sidp[CHUNK];
-    int rc = depth && rgb ? DI_OK : DI_ENOMEM;
     di_error err = {0};
-    if (rc)
-        di_fail(&err, rc, "out of memory for a %dx%d face", size, size);
+    di_demo_writer w;
+    int rc = di_demo_writer_init(&w, size, size, DI_DEMO_NPY, 92, &err);
     int k = 0;
     long long made = 0;
     /* test only: a pause after each panorama, so that a test can make the
@@ -106,7 +96,7 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
         ids[k] = first_id + i;
         snprintf(sids[k], sizeof sids[k], "demo%06lld", (long long)ids[k]);
         sidp[k] = sids[k];
-        rc = render_panorama(dir, sids[k], (uint64_t)(seed + i), db, size, depth, rgb, &err);
+        rc = render_panorama(&w, dir, sids[k], (uint64_t)(seed + i), db, &err);
         if (rc)
             break;
         if (delay > 0)
@@ -121,8 +111,7 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
             k = 0;
         }
     }
-    free(depth);
-    free(rgb);
+    di_demo_writer_free(&w);
     if (rc) {
         di_cli_db_error(db, err.msg);
         return DI_EXIT_USAGE;

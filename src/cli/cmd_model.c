@@ -2,9 +2,11 @@
 ** engine supports; `--fill-weights OUT` writes a copy with made-up weights. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "nn/engine.h"
 
 static void help(void)
@@ -103,18 +105,11 @@ static int describe(const char *path)
         status = DI_EXIT_SOME_FAILED;
     } else {
         printf("GFLOP per image: %.3f\n", flops / 1e9);
-        /* what the engine made of it at batch 1 (the plan session_create built) */
-        di_nn_plan *p = NULL;
-        for (int i = 0; i < DI_NN_MAX_PLANS && !p; i++) p = s->plans[i];
-        if (p) {
-            int reorders = 0, fused = 0;
-            for (int i = 0; i < p->nsteps; i++) {
-                reorders += p->steps[i].node < 0;
-                fused += p->steps[i].k.npost;
-            }
+        /* what the engine made of it at batch 1 */
+        di_nn_description d;
+        if (di_nn_describe(s, 1, &d, &err) == DI_OK)
             printf("plan at batch 1: %d steps for %d nodes (%d fused into the step before, %d folded into constants, %d reorders), activations %.1f MB\n",
-                   p->nsteps, s->g->nnodes, fused, s->g->nnodes - (p->nsteps - reorders) - fused, reorders, (double)p->arena_bytes / 1e6);
-        }
+                   d.steps, d.nodes, d.fused, d.folded, d.reorders, (double)d.activation_bytes / 1e6);
         printf("unsupported: none\n");
     }
     di_nn_session_destroy(s);
@@ -130,16 +125,20 @@ int di_cmd_model(int argc, char **argv)
     const char *fill = NULL, *model = NULL;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--fill-weights") && i + 1 < argc) fill = argv[++i];
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-            char *end;
-            seed = strtoull(argv[++i], &end, 10);
-            if (*end || !*argv[i]) {
-                di_cli_error("--seed: not a number: %s", argv[i]);
+        bool bad = false;
+        const char *v;
+        long long n;
+        if ((v = di_opt_value(argc, argv, &i, "--fill-weights", &bad))) fill = v;
+        else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
+            if (!di_opt_int(v, 0, LLONG_MAX, &n)) {
+                di_cli_error("--seed: not a number: %s", v);
                 return DI_EXIT_USAGE;
             }
+            seed = (unsigned long long)n;
+        } else if (bad) {
+            return DI_EXIT_USAGE; /* di_opt_value said what is missing */
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            di_cli_error("model: unknown option or missing value: %s (see depthindex model --help)", argv[i]);
+            di_cli_error("model: unknown option: %s (see depthindex model --help)", argv[i]);
             return DI_EXIT_USAGE;
         } else if (!model) model = argv[i];
         else {

@@ -228,12 +228,12 @@ static int parse(run_opts *o, int argc, char **argv)
 }
 
 /* Test-only knobs from the environment (documented in tests/pipeline). */
-static void test_env(di_pipeline_config *c)
+static void test_env(di_pipeline_config *c, di_pipeline_test *t)
 {
     const char *v = getenv("DEPTHINDEX_TEST_READ_DELAY_MS");
     long long n;
     if (v && di_opt_int(v, 0, 3600000, &n))
-        c->read_delay = (double)n / 1000.0;
+        t->read_delay = (double)n / 1000.0;
     v = getenv("DEPTHINDEX_TEST_PAGE_ROWS");
     if (v && di_opt_int(v, 1, 1000000, &n))
         c->page_rows = (int)n;
@@ -242,7 +242,7 @@ static void test_env(di_pipeline_config *c)
     v = getenv("DEPTHINDEX_TEST_ASYNC");
     if (v && strcmp(v, "1") == 0) {
         c->in_flight = 2;
-        c->test_fill = true;
+        t->fill = true;
     }
     /* N: the Nth batch's engine run fails; N:device: taken for a lost device */
     v = getenv("DEPTHINDEX_TEST_FAIL_BATCH");
@@ -253,8 +253,8 @@ static void test_env(di_pipeline_config *c)
         if (colon)
             *colon = '\0';
         if (di_opt_int(num, 1, INT64_MAX, &n)) {
-            c->test_fail_batch = n;
-            c->test_fail_device = colon && strcmp(colon + 1, "device") == 0;
+            t->fail_batch = n;
+            t->fail_device = colon && strcmp(colon + 1, "device") == 0;
         }
     }
 }
@@ -467,7 +467,8 @@ int di_cmd_run(int argc, char **argv)
     if (parse(&o, argc, argv))
         return DI_EXIT_USAGE;
     o.cfg.store = o.db.store;
-    test_env(&o.cfg);
+    di_pipeline_test test = {0};
+    test_env(&o.cfg, &test);
 
     /* Block the stop signals before anything starts a thread (asking for a
     ** GPU starts the CUDA runtime's, the engine's warm-up OpenMP's workers;
@@ -490,6 +491,7 @@ int di_cmd_run(int argc, char **argv)
         di_cli_db_error(&o.db, err.msg);
         return DI_EXIT_USAGE;
     }
+    di_pipeline_set_test(p, &test);
 
     print_start(&o, p);
     record_settings(&o);

@@ -165,28 +165,19 @@ int di_cmd_score(int argc, char **argv)
         static const char *const with_value[] = {"--k", "--canny", "--ksize",
                                                  "--sigma", "--save-maps"};
         const char *name = NULL;
-        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
-            size_t n = strlen(with_value[k]);
-            if (strncmp(a, with_value[k], n) == 0 &&
-                (a[n] == 0 || a[n] == '=')) {
+        bool missing = false;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value && !name && !missing; k++)
+            if ((val = di_opt_value(argc, argv, &i, with_value[k], &missing)))
                 name = with_value[k];
-                val = a[n] == '=' ? a + n + 1 : NULL;
-                break;
-            }
+        if (missing) { /* di_opt_value said so */
+            rc_usage = DI_EXIT_USAGE;
+            break;
         }
         if (!name) {
             di_cli_error("score: unknown option '%s' (see depthindex score "
                          "--help)", a);
             rc_usage = DI_EXIT_USAGE;
             break;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                di_cli_error("score: %s needs a value", name);
-                rc_usage = DI_EXIT_USAGE;
-                break;
-            }
-            val = argv[++i];
         }
         int bad = 0;
         if (strcmp(name, "--k") == 0)

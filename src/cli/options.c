@@ -1,4 +1,4 @@
-/* options.c: option parsing shared by the database subcommands. */
+/* options.c: option parsing shared by every subcommand. */
 #include "options.h"
 #include "cli.h"
 
@@ -33,6 +33,22 @@ const char *di_opt_value(int argc, char **argv, int *i, const char *name, bool *
         return NULL;
     }
     return argv[++*i];
+}
+
+bool di_opt_device(const char *v, di_nn_device *device, int *index)
+{
+    long long idx = 0;
+    if (strcmp(v, "cpu") == 0) {
+        *device = DI_NN_CPU;
+        return true;
+    }
+    if (strncmp(v, "cuda", 4) != 0 || (v[4] != '\0' && v[4] != ':'))
+        return false;
+    if (v[4] == ':' && !di_opt_int(v + 5, 0, 1024, &idx))
+        return false;
+    *device = DI_NN_CUDA;
+    *index = (int)idx;
+    return true;
 }
 
 bool di_opt_flag(char **argv, int i, const char *name)

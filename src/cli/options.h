@@ -1,16 +1,19 @@
 /*
-** options.h: option parsing shared by the subcommands (run, init, status):
+** options.h: option parsing shared by every subcommand:
 ** "--name VALUE" or "--name=VALUE", numbers with range checks, and the
 ** database options every database subcommand takes.
 */
 #ifndef DI_CLI_OPTIONS_H
 #define DI_CLI_OPTIONS_H
 
+#include "nn/nn.h"
 #include "store/store.h"
 
 /* When argv[*i] is the option `name`, returns its value (advancing *i past a
 ** separate value) and sets *bad when the value is missing; else NULL. */
 const char *di_opt_value(int argc, char **argv, int *i, const char *name, bool *bad);
+/* --device: "cpu", "cuda" or "cuda:N" (N 0 to 1024); false otherwise. */
+bool di_opt_device(const char *v, di_nn_device *device, int *index);
 /* True when argv[*i] is exactly the flag `name`. */
 bool di_opt_flag(char **argv, int i, const char *name);
 

@@ -32,6 +32,22 @@ enum di_status {
     DI_EINTR = -10,       /* interrupted by a signal or a stop request */
     DI_ENOSPC = -11,      /* disk full */
     DI_ESHAPE = -12,      /* tensor or image dimensions do not fit */
+    DI_EDEVICE = -13,     /* the compute device is lost or failed: nothing more runs on it */
+    DI_EINTERNAL = -14,   /* a bug, or a library failing on input it should take */
+};
+
+/* Sub-codes (di_error.detail) where a caller must tell apart two cases of one
+** code; a caller branches on these, never on the message text. */
+enum di_detail {
+    DI_DETAIL_NONE = 0,
+    DI_DETAIL_NO_TABLE = 1, /* DI_ESCHEMA: the table itself does not exist */
+};
+
+/* What a message already names (di_error.named), so that a caller adding
+** context ("node 'x' (Conv): ...", "model.onnx: ...") adds it once. */
+enum {
+    DI_NAMED_NODE = 1, /* the message starts with the engine node it is about */
+    DI_NAMED_FILE = 2, /* the message names the file it is about */
 };
 
 #define DI_ERROR_MSG_MAX 512
@@ -39,6 +55,8 @@ enum di_status {
 typedef struct di_error {
     int code;                   /* DI_OK or a DI_E* value */
     char msg[DI_ERROR_MSG_MAX]; /* one line, no trailing newline */
+    int detail;                 /* DI_DETAIL_*: refines code; 0 when none */
+    unsigned named;             /* DI_NAMED_* bits */
 } di_error;
 
 /* Fills err (when not NULL) and returns code, so that a caller can write
@@ -46,7 +64,11 @@ typedef struct di_error {
 int di_fail(di_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int di_failv(di_error *err, int code, const char *fmt, va_list ap);
-/* Prefixes an existing message: "what: old message". Keeps the code. */
+/* di_fail with a sub-code (DI_DETAIL_*). */
+int di_fail_detail(di_error *err, int code, int detail, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Prefixes an existing message: "what: old message". Keeps the code, the
+** detail and the named bits. */
 int di_error_prefix(di_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void di_error_clear(di_error *err);

@@ -9,6 +9,8 @@ int di_failv(di_error *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
         err->code = code;
+        err->detail = DI_DETAIL_NONE;
+        err->named = 0;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         /* One line: a message built from outside text must not break logs. */
         for (char *p = err->msg; *p; p++)
@@ -24,6 +26,17 @@ int di_fail(di_error *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     di_failv(err, code, fmt, ap);
     va_end(ap);
+    return code;
+}
+
+int di_fail_detail(di_error *err, int code, int detail, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    di_failv(err, code, fmt, ap);
+    va_end(ap);
+    if (err)
+        err->detail = detail;
     return code;
 }
 
@@ -53,6 +66,8 @@ void di_error_clear(di_error *err)
 {
     if (err) {
         err->code = DI_OK;
+        err->detail = DI_DETAIL_NONE;
+        err->named = 0;
         err->msg[0] = '\0';
     }
 }
@@ -73,6 +88,8 @@ const char *di_status_name(int code)
     case DI_EINTR: return "interrupted";
     case DI_ENOSPC: return "nospace";
     case DI_ESHAPE: return "shape";
+    case DI_EDEVICE: return "device";
+    case DI_EINTERNAL: return "internal";
     default: return "unknown";
     }
 }

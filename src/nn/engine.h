@@ -13,8 +13,8 @@
 #include "op.h"
 
 typedef struct di_nn_step {
-    int node;              /* node index, or -1 for a reorder */
-    const char *name;      /* op type for profiles ("Reorder" for reorders) */
+    int node;         /* node index, or -1 for a reorder */
+    const char *name; /* op type for profiles ("Reorder" for reorders) */
     di_nn_kctx k;
     dnnl_primitive_t reorder;
     dnnl_memory_t rsrc, rdst;
@@ -22,25 +22,47 @@ typedef struct di_nn_step {
     double flops;
 } di_nn_step;
 
-typedef struct di_nn_plan {
+/* Tensors in and out of a general run (tests, conformance). */
+typedef struct di_nn_io {
+    int dtype, ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
+} di_nn_io;
+
+/* What a plan was built for (its input shapes) and when it was last used:
+** the first member of every backend's plan, so that one plan cache
+** (di_nn_cache_lookup) serves them all. */
+typedef struct di_nn_plan_key {
     int ninputs;
     int64_t in_dims[8][DI_NN_MAX_DIMS];
     int in_ndim[8];
     int in_dtype[8];
+    uint64_t last_used;
+} di_nn_plan_key;
+
+void di_nn_plan_key_set(di_nn_plan_key *k, const di_nn_io *ins, int nins);
+/* A backend's plan cache: n slots of plans that each start with a key. The
+** slot whose plan is for these inputs (its last use stamped from *clock),
+** or -1 and in *victim the slot to fill: a free one, else the least
+** recently used. */
+int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins, int nins, uint64_t *clock,
+                       int *victim);
+
+typedef struct di_nn_plan {
+    di_nn_plan_key key;     /* first: the plan cache's */
     di_nn_tensor *vals;     /* one per graph value */
     di_nn_tensor **shadows; /* plain copies of blocked values */
     int nshadows;
     di_nn_tensor **outputs; /* per graph output: plain tensors */
     di_nn_step *steps;
     int nsteps;
-    void **owned;           /* folded constants' buffers */
+    void **owned; /* folded constants' buffers */
     int nowned;
     uint8_t *arena;
     size_t arena_bytes;
     void *scratch;
     size_t scratch_bytes;
-    double flops;           /* per run */
-    uint64_t last_used;
+    double flops; /* per run */
 } di_nn_plan;
 
 #define DI_NN_MAX_PLANS 4
@@ -52,11 +74,36 @@ typedef struct di_nn_profile_entry {
     int count;
 } di_nn_profile_entry;
 
+/* A backend: what a session calls to run its plans (session.c calls nothing
+** else). attach makes the backend's state for a new session (and may plan
+** the declared shapes, so that errors show at load time); detach undoes it,
+** also after a failed attach. The batch calls get checked arguments (batch
+** >= 1, buffers, one graph input). submit queues a run (or runs it: on the
+** CPU), wait waits for the oldest queued one. */
+typedef struct di_nn_backend {
+    const char *name;
+    int (*attach)(di_nn_session *s, di_error *err);
+    void (*detach)(di_nn_session *s);
+    int (*output_shape)(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
+    int (*run)(di_nn_session *s, const float *input, int batch, float *output,
+               size_t output_capacity, di_error *err);
+    int (*submit)(di_nn_session *s, const float *input, int batch, float *output,
+                  size_t output_capacity, di_error *err);
+    int (*wait)(di_nn_session *s, di_error *err);
+    int (*run_io)(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                  di_error *err);
+    double (*flops)(di_nn_session *s, int batch, di_error *err);
+} di_nn_backend;
+
+extern const di_nn_backend di_nn_backend_cpu;  /* cpu/backend.c */
+extern const di_nn_backend di_nn_backend_cuda; /* cuda/dispatch.c */
+
 struct di_nn_session {
     di_nn_graph *g;
+    const di_nn_backend *backend;
     di_nn_options opt;
     di_nn_env env;
-    void **persist;          /* per node */
+    void **persist; /* per node */
     di_nn_plan *plans[DI_NN_MAX_PLANS];
     uint64_t clock;
     di_nn_profile_entry prof[DI_NN_MAX_PROFILE];
@@ -67,24 +114,34 @@ struct di_nn_session {
     int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
 };
 
-/* Tensors in and out of a general run (tests, conformance). */
-typedef struct di_nn_io {
-    int dtype, ndim;
-    int64_t dims[DI_NN_MAX_DIMS];
-    void *data; /* in: caller's; out: malloc'd by the engine, caller frees */
-} di_nn_io;
-
-int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
-                               di_nn_session **out, di_error *err);
+int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_session **out,
+                               di_error *err);
 /* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
-int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
-                 di_nn_io *outs, int nouts, di_error *err);
+int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                 di_error *err);
+/* Output i of a run_io (a backend's): its shape into out and out->data
+** malloc'd for bytes, which the backend then fills; an error when the model
+** has no output i. */
+int di_nn_io_output(const di_nn_session *s, int i, int dtype, int ndim, const int64_t *dims,
+                    size_t bytes, di_nn_io *out, di_error *err);
+/* Frees what the kernels keep per session and node (s->persist: reordered
+** weights); they make it again when a plan needs it. */
+void di_nn_release_persist(di_nn_session *s);
+/* The declared shape of input 0 with its batch set to n (the batch API). */
+int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err);
 /* The plan for these input shapes, built when not cached. */
-int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
-                   di_nn_plan **out, di_error *err);
+int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
+                   di_error *err);
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
-int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
-                     di_nn_plan **out, di_error *err);
+int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
+                     di_error *err);
+
+/* The planner's parts (plan.c, plan_memory.c): a tensor's bytes (its oneDNN
+** layout's when blocked), 64-byte aligned memory, and laying a plan's
+** tensors into its arena once its steps are built. */
+size_t di_nn_tensor_bytes(const di_nn_tensor *t);
+void *di_nn_aligned(size_t bytes);
+int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err);
 
 /* The largest tensor a plan may hold (default 16 GiB); fuzzing lowers it. */
 extern size_t di_nn_max_tensor_bytes;

@@ -48,45 +48,55 @@ static double normal(rng *r)
     return m * cos(2 * M_PI * v);
 }
 
-int di_nn_fill_weights(const char *in_path, const char *out_path,
-                       uint64_t seed, int *filled, di_error *err)
+int di_nn_fill_weights(const char *in_path, const char *out_path, uint64_t seed, int *filled,
+                       di_error *err)
 {
     uint8_t *data;
     size_t size;
     int rc = di_read_file(in_path, (size_t)1 << 31, &data, &size, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     free(data);
     if (!mp || !mp->graph) {
-        if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+        if (mp)
+            onnx__model_proto__free_unpacked(mp, NULL);
         return di_fail(err, DI_EFORMAT, "%s: not a valid ONNX model", in_path);
     }
     rng r = {seed, false, 0};
     int count = 0;
     float **bufs = calloc(mp->graph->n_initializer + 1, sizeof(float *));
     size_t nbufs = 0;
-    if (!bufs) rc = di_fail(err, DI_ENOMEM, "out of memory");
+    if (!bufs)
+        rc = di_fail(err, DI_ENOMEM, "out of memory");
     for (size_t i = 0; i < mp->graph->n_initializer && !rc; i++) {
         Onnx__TensorProto *t = mp->graph->initializer[i];
-        if (!(t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)) continue;
+        if (!(t->has_data_location &&
+              t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+            continue;
         if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-            rc = di_fail(err, DI_EUNSUPPORTED, "%s: initializer '%s' is external and not float32", in_path, t->name ? t->name : "");
+            rc = di_fail(err, DI_EUNSUPPORTED, "%s: initializer '%s' is external and not float32",
+                         in_path, t->name ? t->name : "");
             break;
         }
         int64_t n = 1, fan_in = 1;
         for (size_t d = 0; d < t->n_dims; d++) {
             if (t->dims[d] < 0 || t->dims[d] > ((int64_t)1 << 31)) {
-                rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': bad dimension", in_path, t->name ? t->name : "");
+                rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': bad dimension", in_path,
+                             t->name ? t->name : "");
                 break;
             }
             n *= t->dims[d];
-            if (d > 0) fan_in *= t->dims[d];
+            if (d > 0)
+                fan_in *= t->dims[d];
             if (n > ((int64_t)1 << 31)) {
-                rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': absurd size", in_path, t->name ? t->name : "");
+                rc = di_fail(err, DI_EFORMAT, "%s: initializer '%s': absurd size", in_path,
+                             t->name ? t->name : "");
                 break;
             }
         }
-        if (rc) break;
+        if (rc)
+            break;
         float *buf = malloc((size_t)n * sizeof(float) + 1);
         if (!buf) {
             rc = di_fail(err, DI_ENOMEM, "out of memory");
@@ -94,15 +104,18 @@ int di_nn_fill_weights(const char *in_path, const char *out_path,
         }
         bufs[nbufs++] = buf;
         double sd = t->n_dims >= 2 && fan_in > 0 ? sqrt(2.0 / (double)fan_in) : 0.01;
-        for (int64_t j = 0; j < n; j++) buf[j] = (float)(normal(&r) * sd);
+        for (int64_t j = 0; j < n; j++)
+            buf[j] = (float)(normal(&r) * sd);
         /* inline it; the external-data entries are dropped */
-        for (size_t e = 0; e < t->n_external_data; e++) onnx__string_string_entry_proto__free_unpacked(t->external_data[e], NULL);
+        for (size_t e = 0; e < t->n_external_data; e++)
+            onnx__string_string_entry_proto__free_unpacked(t->external_data[e], NULL);
         free(t->external_data);
         t->external_data = NULL;
         t->n_external_data = 0;
         t->has_data_location = 0;
         t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
-        if (t->has_raw_data) free(t->raw_data.data);
+        if (t->has_raw_data)
+            free(t->raw_data.data);
         t->has_raw_data = 1;
         t->raw_data.data = (uint8_t *)buf;
         t->raw_data.len = (size_t)n * sizeof(float);
@@ -112,19 +125,24 @@ int di_nn_fill_weights(const char *in_path, const char *out_path,
         size_t len = onnx__model_proto__get_packed_size(mp);
         uint8_t *out = malloc(len ? len : 1);
         FILE *f = NULL;
-        if (!out) rc = di_fail(err, DI_ENOMEM, "out of memory");
+        if (!out)
+            rc = di_fail(err, DI_ENOMEM, "out of memory");
         else {
             onnx__model_proto__pack(mp, out);
             f = fopen(out_path, "wb");
-            if (!f) rc = di_fail(err, DI_EIO, "%s: cannot create", out_path);
-            else if (fwrite(out, 1, len, f) != len) rc = di_fail(err, DI_EIO, "%s: write failed", out_path);
-            if (f && fclose(f) && !rc) rc = di_fail(err, DI_EIO, "%s: write failed", out_path);
+            if (!f)
+                rc = di_fail(err, DI_EIO, "%s: cannot create", out_path);
+            else if (fwrite(out, 1, len, f) != len)
+                rc = di_fail(err, DI_EIO, "%s: write failed", out_path);
+            if (f && fclose(f) && !rc)
+                rc = di_fail(err, DI_EIO, "%s: write failed", out_path);
         }
         free(out);
     }
     /* the buffers now belong to the protobuf tree, which frees raw_data */
     free(bufs);
     onnx__model_proto__free_unpacked(mp, NULL);
-    if (!rc && filled) *filled = count;
+    if (!rc && filled)
+        *filled = count;
     return rc;
 }

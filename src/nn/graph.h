@@ -11,33 +11,21 @@
 #define DI_NN_GRAPH_H
 
 #include "../core/core.h"
+#include "types.h" /* DI_NN_MAX_DIMS, DI_DT_* */
 
-#define DI_NN_MAX_DIMS 8
-
-/* Element types, numbered as ONNX's TensorProto.DataType. */
-enum {
-    DI_DT_UNDEFINED = 0,
-    DI_DT_FLOAT = 1,
-    DI_DT_UINT8 = 2,
-    DI_DT_INT8 = 3,
-    DI_DT_INT32 = 6,
-    DI_DT_INT64 = 7,
-    DI_DT_BOOL = 9,
-    DI_DT_DOUBLE = 11,
-};
 size_t di_dtype_size(int dtype); /* 0 for types the engine does not hold */
 const char *di_dtype_name(int dtype);
 
 typedef struct di_nn_attr {
     char *name;
-    int type;        /* ONNX AttributeType: 1 float, 2 int, 3 string, 4 tensor, 6 floats, 7 ints */
+    int type; /* ONNX AttributeType: 1 float, 2 int, 3 string, 4 tensor, 6 floats, 7 ints */
     float f;
     int64_t i;
-    char *s;         /* NUL-terminated copy */
-    int n;           /* element count of ints / floats */
+    char *s; /* NUL-terminated copy */
+    int n;   /* element count of ints / floats */
     int64_t *ints;
     float *floats;
-    int t_dtype;     /* tensor attribute (Constant's value) */
+    int t_dtype; /* tensor attribute (Constant's value) */
     int t_ndim;
     int64_t t_dims[DI_NN_MAX_DIMS];
     void *t_data;
@@ -45,20 +33,20 @@ typedef struct di_nn_attr {
 
 typedef struct di_nn_value {
     char *name;
-    int dtype;                     /* DI_DT_*, 0 when not known from the file */
-    int ndim;                      /* -1 when not known from the file */
-    int64_t dims[DI_NN_MAX_DIMS];  /* -1 for a symbolic dimension */
-    void *data;                    /* initializer data (owned), else NULL */
-    int producer;                  /* node index, or -1 */
+    int dtype;                    /* DI_DT_*, 0 when not known from the file */
+    int ndim;                     /* -1 when not known from the file */
+    int64_t dims[DI_NN_MAX_DIMS]; /* -1 for a symbolic dimension */
+    void *data;                   /* initializer data (owned), else NULL */
+    int producer;                 /* node index, or -1 */
 } di_nn_value;
 
 struct di_nn_op;
 
 typedef struct di_nn_node {
-    char *name;    /* the node's name, or "OpType#index" when the file has none */
+    char *name; /* the node's name, or "OpType#index" when the file has none */
     char *op_type;
     int nin, nout;
-    int *in;       /* value indices; -1 for an omitted optional input */
+    int *in; /* value indices; -1 for an omitted optional input */
     int *out;
     int nattr;
     di_nn_attr *attrs;
@@ -66,18 +54,18 @@ typedef struct di_nn_node {
 } di_nn_node;
 
 typedef struct di_nn_graph {
-    char *path;                 /* the model file, for messages */
-    int64_t opset;              /* default-domain opset version */
+    char *path;    /* the model file, for messages */
+    int64_t opset; /* default-domain opset version */
     int nvalues, nnodes;
     di_nn_value *values;
-    di_nn_node *nodes;          /* in topological order after loading */
+    di_nn_node *nodes; /* in topological order after loading */
     int ninputs, noutputs;
-    int *inputs;                /* graph inputs that are not initializers */
+    int *inputs; /* graph inputs that are not initializers */
     int *outputs;
-    int64_t param_count;        /* elements in float initializers */
-    int missing_external;       /* initializers zero-filled (DI_NN_LOAD_INFO) */
-    int nunsupported;           /* DI_NN_LOAD_INFO: what a session would refuse */
-    char **unsupported;         /* one message per node */
+    int64_t param_count;  /* elements in float initializers */
+    int missing_external; /* initializers zero-filled (DI_NN_LOAD_INFO) */
+    int nunsupported;     /* DI_NN_LOAD_INFO: what a session would refuse */
+    char **unsupported;   /* one message per node */
 } di_nn_graph;
 
 /* Loader flags. DI_NN_LOAD_INFO is for describing a model (`depthindex
@@ -91,11 +79,9 @@ enum { DI_NN_LOAD_INFO = 1 };
 int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err);
 /* The same from memory; base_dir is where external data files are looked up
 ** (NULL: external data is refused). name is used in messages. */
-int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
-                         const char *base_dir, di_nn_graph **out,
-                         di_error *err);
-int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
-                           di_error *err);
+int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name, const char *base_dir,
+                         di_nn_graph **out, di_error *err);
+int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out, di_error *err);
 void di_nn_graph_free(di_nn_graph *g);
 /* rewrite.c: exported patterns into single nodes (the Div/Erf/Add/Mul/Mul
 ** form of GELU into Gelu, the nine-node LayerNorm into LayerNormalization);
@@ -105,8 +91,7 @@ int di_nn_rewrite(di_nn_graph *g);
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);
 float di_nn_attr_float(const di_nn_node *n, const char *name, float dflt);
-const char *di_nn_attr_string(const di_nn_node *n, const char *name,
-                              const char *dflt);
+const char *di_nn_attr_string(const di_nn_node *n, const char *name, const char *dflt);
 
 int64_t di_shape_numel(int ndim, const int64_t *dims);
 

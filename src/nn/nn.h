@@ -13,12 +13,10 @@
 #include "../core/core.h"
 
 typedef enum di_nn_device { DI_NN_CPU = 0, DI_NN_CUDA = 1 } di_nn_device;
-typedef enum di_nn_precision {
-    DI_NN_FP32 = 0, DI_NN_FP16, DI_NN_BF16, DI_NN_TF32
-} di_nn_precision;
+typedef enum di_nn_precision { DI_NN_FP32 = 0, DI_NN_FP16, DI_NN_BF16, DI_NN_TF32 } di_nn_precision;
 
 typedef struct di_nn_options {
-    int threads;               /* CPU threads; 0 = all cores */
+    int threads; /* CPU threads; 0 = all cores */
     di_nn_device device;
     int device_index;          /* cuda:N */
     di_nn_precision precision; /* CPU: FP32 (TF32 runs as FP32; FP16/BF16 refused) */
@@ -32,15 +30,14 @@ typedef struct di_nn_session di_nn_session;
 
 /* Loads and prepares the model. Unsupported ops or attribute values are
 ** reported here, naming the node and the op, never in the middle of a run. */
-int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
-                         di_nn_session **out, di_error *err);
+int di_nn_session_create(const char *onnx_path, const di_nn_options *opt, di_nn_session **out,
+                         di_error *err);
 void di_nn_session_destroy(di_nn_session *s);
 
 /* The first input's per-image shape (C, H, W) with the batch left out. */
 int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w);
 /* The first output's shape for a batch of n: dims[0] is n. */
-int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
-                       di_error *err);
+int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
 
 /* Runs a batch. input holds batch*C*H*W floats; output receives the first
 ** output, output_capacity floats at most (an error if too small).
@@ -56,22 +53,34 @@ int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
 ** counted as two), or -1 with err filled. */
 double di_nn_flops(di_nn_session *s, int batch, di_error *err);
 
+/* What the planner made of the model for a batch of n (the batch API's
+** input): for `depthindex model` and the like, without engine internals. */
+typedef struct di_nn_description {
+    int nodes;               /* nodes of the graph */
+    int steps;               /* steps of the plan (reorders included) */
+    int fused;               /* nodes fused into the step before them */
+    int folded;              /* nodes folded into constants at plan time */
+    int reorders;            /* layout changes between steps */
+    size_t activation_bytes; /* the plan's arena */
+    double flops;            /* per run (multiply-add = 2) */
+} di_nn_description;
+int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d, di_error *err);
+
 /* With options.profile: time per op type summed over the profiled runs. */
 typedef struct di_nn_op_time {
-    const char *op;  /* op type; "Conv" includes its fused Relu/Clip/Add */
+    const char *op; /* op type; "Conv" includes its fused Relu/Clip/Add */
     double seconds;
     int calls;
 } di_nn_op_time;
-int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max,
-                  int *runs);
+int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max, int *runs);
 void di_nn_profile_reset(di_nn_session *s);
 
 /* Writes a self-contained copy of an ONNX model whose external-data weights
 ** are replaced by deterministic ones from seed (He-normal for weights,
 ** N(0, 0.01) for biases): the real architecture with made-up weights, for
 ** tests and benchmarks. *filled: how many initializers were filled. */
-int di_nn_fill_weights(const char *in_path, const char *out_path,
-                       uint64_t seed, int *filled, di_error *err);
+int di_nn_fill_weights(const char *in_path, const char *out_path, uint64_t seed, int *filled,
+                       di_error *err);
 
 /* Which backends this build has. */
 bool di_nn_cuda_built(void);
@@ -80,8 +89,8 @@ bool di_nn_cuda_built(void);
 ** /dev/dxg or /proc/driver/nvidia) it answers 0 without loading the CUDA
 ** backend, so that a CPU-only process never maps the GPU libraries. */
 int di_nn_cuda_device_count(void);
-/* The number (always asking the backend); when 0, why into why (cudaGetDeviceCount's message, or "built
-** without CUDA"). */
+/* The number (always asking the backend); when 0, why into why
+** (cudaGetDeviceCount's message, or "built without CUDA"). */
 int di_nn_cuda_device_status(char *why, size_t why_size);
 
 /* Host buffers for batches: page-locked (pinned) when a CUDA device is
@@ -95,8 +104,8 @@ void di_nn_free_host(void *p);
 ** two runs in flight per session, waited in order, so that the upload of
 ** one batch and the download of another overlap a compute. On the CPU the
 ** run happens inside di_nn_run_async. */
-int di_nn_run_async(di_nn_session *s, const float *input, int batch,
-                    float *output, size_t output_capacity, di_error *err);
+int di_nn_run_async(di_nn_session *s, const float *input, int batch, float *output,
+                    size_t output_capacity, di_error *err);
 int di_nn_wait(di_nn_session *s, di_error *err);
 
 #endif

@@ -1,7 +1,7 @@
 /*
 ** op.h: the interface between the engine and one operator's kernel.
 **
-** To add an op: write a `const di_nn_op di_op_NAME` in an ops_*.c file and
+** To add an op: write a `const di_nn_op di_op_NAME` in a cpu/ops_*.c file and
 ** list it in ops.c's table. The engine calls, for each node:
 **
 **   check(graph, node)   once at load time. Look only at attributes (and at
@@ -31,9 +31,10 @@
 ** its inputs' shapes are known, like Shape), the engine runs it once at plan
 ** time and its outputs become constants: this is the constant folding.
 **
-** Fusion: the engine may attach post-ops (Relu, Clip, Add of a same-shape
-** tensor) to a node whose op has DI_OP_POSTOPS; the kernel applies them in
-** order to its output (k->post / k->npost).
+** Fusion: the engine may attach post-ops (ops with a post_kind: Relu, Clip
+** with constant bounds, Add of a same-shape tensor) to a node whose op has
+** DI_OP_POSTOPS; the kernel applies them in order to its output (k->post /
+** k->npost).
 */
 #ifndef DI_NN_OP_H
 #define DI_NN_OP_H
@@ -41,6 +42,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "graph.h"
+#include "unary.h"
 
 #define DI_NN_NEED_PLAIN 1 /* prepare(): give me plain inputs */
 #define DI_NN_NO_FUSE 2    /* prepare(): these post-ops do not fit (e.g. a broadcasting Add) */
@@ -49,7 +51,7 @@ typedef struct di_nn_tensor {
     int dtype;
     int ndim;
     int64_t dims[DI_NN_MAX_DIMS];
-    void *data;            /* run time; at plan time only for constants */
+    void *data; /* run time; at plan time only for constants */
     bool is_const;
     bool blocked;          /* in a oneDNN layout described by md */
     dnnl_memory_desc_t md; /* valid when blocked */
@@ -58,42 +60,57 @@ typedef struct di_nn_tensor {
 enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM };
 typedef struct di_nn_postop {
     int kind;
-    float lo, hi;          /* Clip bounds */
-    di_nn_tensor *addend;  /* DI_POST_SUM: same shape as the output */
+    float lo, hi;         /* Clip bounds */
+    di_nn_tensor *addend; /* DI_POST_SUM: same shape as the output */
 } di_nn_postop;
 
 typedef struct di_nn_env {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int threads;
-    int64_t opset;  /* the model's default-domain opset */
+    int64_t opset; /* the model's default-domain opset */
 } di_nn_env;
 
 typedef struct di_nn_kctx {
     const di_nn_node *node;
     int nin, nout;
-    di_nn_tensor **in;   /* in[i] is NULL for an omitted optional input */
+    di_nn_tensor **in; /* in[i] is NULL for an omitted optional input */
     di_nn_tensor **out;
     int npost;
     di_nn_postop post[4];
-    void *state;         /* per plan, kernel-owned */
-    void **persist;      /* per session and node: survives plans (e.g. reordered weights) */
+    void *state;    /* per plan, kernel-owned */
+    void **persist; /* per session and node: survives plans (e.g. reordered weights) */
     size_t scratch_bytes;
     void *scratch;
     di_nn_env *env;
 } di_nn_kctx;
 
+/* An op's properties: what the planner and the session may assume of every
+** node of that op, whatever the backend. The engine reads these, never op
+** names: an op that forgets one loses an optimisation, visibly in its
+** definition, and nothing else. */
 enum {
-    DI_OP_BLOCKED_OK = 1, /* may take inputs in oneDNN blocked layouts */
-    DI_OP_SHAPE_ONLY = 2, /* outputs depend only on input shapes (Shape, Size) */
-    DI_OP_POSTOPS = 4,    /* applies fused post-ops */
-    DI_OP_ELEMENTWISE = 8 /* unary, output layout = input layout (Relu, Clip) */
+    DI_OP_BLOCKED_OK = 1,  /* may take inputs in oneDNN blocked layouts */
+    DI_OP_SHAPE_ONLY = 2,  /* outputs depend only on input shapes (Shape, Size) */
+    DI_OP_POSTOPS = 4,     /* applies fused post-ops (see post_kind) */
+    DI_OP_ELEMENTWISE = 8, /* unary, output layout = input layout (Relu, Clip) */
+    DI_OP_PER_IMAGE = 16,  /* image i of the output depends only on image i of
+                            ** the inputs (with batch-major activations): a batch
+                            ** may run image by image (session.c) */
+    DI_OP_BROADCAST = 32,  /* elementwise over its inputs with numpy broadcast
+                            ** (Add, Mul...): a constant operand with a batch of
+                            ** its own mixes images */
+    DI_OP_VIEW = 64,       /* the output is the input's data unchanged, under
+                            ** another shape (Reshape, Squeeze, Identity) */
 };
 
 typedef struct di_nn_op {
     const char *name;
     int min_in, max_in;
     unsigned flags;
+    int post_kind; /* DI_POST_*: a node of this op may be fused into the
+                    ** preceding DI_OP_POSTOPS node as this post-op; 0: never */
+    int unary;     /* DI_U_*: a unary elementwise op of this kind (unary.h) */
     int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
     int (*prepare)(di_nn_kctx *k, di_error *err);
     int (*run)(di_nn_kctx *k, di_error *err);
@@ -102,11 +119,47 @@ typedef struct di_nn_op {
     double (*flops)(const di_nn_kctx *k); /* multiply-add = 2; NULL: elementwise count */
 } di_nn_op;
 
+/* A unary elementwise op as every backend computes it: its kind (Gelu
+** with approximate=tanh is DI_U_GELU_TANH) and its constants with the
+** ONNX defaults (alpha: LeakyRelu, Elu, HardSigmoid, Selu; beta:
+** HardSigmoid; gamma: Selu). Decoded from the node, once per plan. */
+typedef struct di_nn_unary_params {
+    int kind;
+    float alpha, beta, gamma;
+} di_nn_unary_params;
+void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p);
+
+/* Resize's tables, worked out once per plan by its prepare (cpu/ops_resize.c)
+** for the last two axes: the source rows (y0, y1) and columns (x0, x1) of
+** every output row and column with the linear weights (nearest: y0 == y1,
+** weight 0); cubic: 4 sources and weights each. Other backends upload
+** these rather than work them out again. */
+typedef struct di_nn_resize_tables {
+    bool linear, cubic;
+    int64_t ih, iw, oh, ow;
+    int64_t *y0, *y1, *x0, *x1;
+    float *wy, *wx;
+    int64_t *cy, *cx;
+    float *wcy, *wcx;
+} di_nn_resize_tables;
+/* The tables of a prepared Resize step; NULL for another. */
+const di_nn_resize_tables *di_nn_resize_tables_of(const di_nn_kctx *k);
+
 /* The kernel table (ops.c). */
 const di_nn_op *di_nn_find_op(const char *op_type);
 void di_nn_op_names(const char **names, int *count, int max);
 
 /* Helpers for kernels. */
+/* An error about node n, "node 'name' (Op): message", marked DI_NAMED_NODE
+** so that the engine names the node only once. */
+int di_nn_node_fail(di_error *err, int code, const di_nn_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Names node n in err's message unless it already does; returns err->code. */
+int di_nn_error_at_node(di_error *err, const di_nn_node *n);
+int di_nn_node_failv(di_error *err, int code, const di_nn_node *n, const char *fmt, va_list ap);
+/* The same for a step of a backend's plan that may have no node. */
+int di_nn_step_failv(di_error *err, int code, const char *name, const char *op_type,
+                     const char *fmt, va_list ap);
 int di_nn_unsupported(di_error *err, const di_nn_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int di_nn_shape_error(di_error *err, const di_nn_node *n, const char *fmt, ...)
@@ -116,9 +169,8 @@ int64_t di_nn_numel(const di_nn_tensor *t);
 /* Reads a constant integer tensor (int64 or int32) into vals; count in *n. */
 int di_nn_const_ints(const di_nn_tensor *t, int64_t *vals, int max, int *n);
 /* Multidirectional (numpy) broadcast of a and b into out dims. */
-int di_nn_broadcast(const di_nn_node *n, const di_nn_tensor *a,
-                    const di_nn_tensor *b, int *ndim, int64_t *dims,
-                    di_error *err);
+int di_nn_broadcast(const di_nn_node *n, const di_nn_tensor *a, const di_nn_tensor *b, int *ndim,
+                    int64_t *dims, di_error *err);
 /* Load-time sanity of window attributes (Conv, pools, ConvTranspose): every
 ** value of pads, strides, dilations, kernel_shape, output_padding within
 ** sensible bounds; an error naming the attribute otherwise. */
@@ -126,23 +178,26 @@ int di_nn_check_window_attrs(const di_nn_node *n, di_error *err);
 /* A shape the engine can hold: no negative dimension, and the product of
 ** the dimensions (zeros counted as ones) at most 2^40. */
 bool di_nn_shape_sane(int ndim, const int64_t *dims);
+/* Row-major strides (in elements) of a dense tensor of these dims. */
+void di_nn_contiguous_strides(int nd, const int64_t *dims, int64_t *st);
+/* The input 0 has an element type the engine knows (any size); else
+** DI_EUNSUPPORTED naming the node. */
+int di_nn_any_type(const di_nn_kctx *k, di_error *err);
 /* An ints attribute of exactly cnt values into v (each dflt when the
 ** attribute is absent); DI_EUNSUPPORTED when it has another count. */
-int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt,
-                          int64_t *v, int64_t dflt);
+int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt, int64_t *v, int64_t dflt);
 /* Runs a oneDNN call inside a kernel function that has `int rc`, `err` and a
 ** `fail:` label: on failure rc gets a message naming the node, then goto fail. */
-#define DI_NN_DNNL(node, call, what)                                         \
-    do {                                                                     \
-        dnnl_status_t st_ = (call);                                          \
-        if (st_ != dnnl_success) {                                           \
-            rc = di_nn_dnnl_fail(err, (node), what, st_);                    \
-            goto fail;                                                       \
-        }                                                                    \
+#define DI_NN_DNNL(node, call, what)                                                               \
+    do {                                                                                           \
+        dnnl_status_t st_ = (call);                                                                \
+        if (st_ != dnnl_success) {                                                                 \
+            rc = di_nn_dnnl_fail(err, (node), what, st_);                                          \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 /* A oneDNN call failed: a message naming the node. */
-int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what,
-                    dnnl_status_t st);
+int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st);
 /* dnnl memory_desc for a plain float tensor (ndim 1..6). */
 int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
 

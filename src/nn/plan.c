@@ -6,7 +6,7 @@
 ** layouts and inserts reorders only where a kernel needs plain data, then
 ** lays every non-constant tensor into one arena by liveness (greedy
 ** best-offset: a buffer may reuse the bytes of any tensor whose life does
-** not overlap its own).
+** not overlap its own: plan_memory.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -16,14 +16,15 @@
 
 size_t di_nn_max_tensor_bytes = (size_t)1 << 34;
 
-static size_t tensor_bytes(const di_nn_tensor *t)
+size_t di_nn_tensor_bytes(const di_nn_tensor *t)
 {
-    if (t->blocked) return dnnl_memory_desc_get_size(&t->md);
+    if (t->blocked)
+        return dnnl_memory_desc_get_size(&t->md);
     int64_t n = di_nn_numel(t);
     return n < 0 ? 0 : (size_t)n * di_dtype_size(t->dtype);
 }
 
-static void *xaligned(size_t bytes)
+void *di_nn_aligned(size_t bytes)
 {
     size_t b = (bytes + 63) & ~(size_t)63;
     return aligned_alloc(64, b ? b : 64);
@@ -33,8 +34,8 @@ typedef struct builder {
     di_nn_session *s;
     di_nn_plan *p;
     int cap_steps, cap_shadows, cap_owned;
-    int *consumers;  /* per value: number of consuming nodes (+1 if output) */
-    bool *absorbed;  /* per node: fused into an earlier node */
+    int *consumers;         /* per value: number of consuming nodes (+1 if output) */
+    bool *absorbed;         /* per node: fused into an earlier node */
     di_nn_tensor **live_of; /* per value: the tensor consumers read (shadow) */
 } builder;
 
@@ -63,7 +64,8 @@ static int own(builder *b, void *ptr, di_error *err)
     if (p->nowned == b->cap_owned) {
         int cap = b->cap_owned ? 2 * b->cap_owned : 32;
         void **o = realloc(p->owned, (size_t)cap * sizeof *o);
-        if (!o) return di_fail(err, DI_ENOMEM, "out of memory");
+        if (!o)
+            return di_fail(err, DI_ENOMEM, "out of memory");
         p->owned = o;
         b->cap_owned = cap;
     }
@@ -94,11 +96,11 @@ static di_nn_tensor *new_shadow(builder *b, di_error *err)
 }
 
 /* A step that reorders `from` (blocked) into a new plain tensor. */
-static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
-                                    di_error *err)
+static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from, di_error *err)
 {
     di_nn_tensor *to = new_shadow(b, err);
-    if (!to) return NULL;
+    if (!to)
+        return NULL;
     di_nn_set_shape(to, from->dtype, from->ndim, from->dims);
     dnnl_memory_desc_t md;
     if (di_nn_plain_md(to, &md)) {
@@ -106,18 +108,22 @@ static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
         return NULL;
     }
     di_nn_step *st = new_step(b, err);
-    if (!st) return NULL;
+    if (!st)
+        return NULL;
     st->name = "Reorder";
     st->from = from;
     st->to = to;
     dnnl_primitive_desc_t pd;
-    dnnl_status_t rs = dnnl_reorder_primitive_desc_create(&pd, &from->md, b->s->env.engine, &md, b->s->env.engine, NULL);
+    dnnl_status_t rs = dnnl_reorder_primitive_desc_create(&pd, &from->md, b->s->env.engine, &md,
+                                                          b->s->env.engine, NULL);
     if (rs == dnnl_success) {
         rs = dnnl_primitive_create(&st->reorder, pd);
         dnnl_primitive_desc_destroy(pd);
     }
-    if (rs == dnnl_success) rs = dnnl_memory_create(&st->rsrc, &from->md, b->s->env.engine, DNNL_MEMORY_NONE);
-    if (rs == dnnl_success) rs = dnnl_memory_create(&st->rdst, &md, b->s->env.engine, DNNL_MEMORY_NONE);
+    if (rs == dnnl_success)
+        rs = dnnl_memory_create(&st->rsrc, &from->md, b->s->env.engine, DNNL_MEMORY_NONE);
+    if (rs == dnnl_success)
+        rs = dnnl_memory_create(&st->rdst, &md, b->s->env.engine, DNNL_MEMORY_NONE);
     if (rs != dnnl_success) {
         di_fail(err, DI_EUNSUPPORTED, "oneDNN reorder to plain layout failed (status %d)", (int)rs);
         return NULL;
@@ -128,7 +134,8 @@ static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from,
 static bool is_graph_output(const di_nn_graph *g, int v)
 {
     for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v) return true;
+        if (g->outputs[i] == v)
+            return true;
     return false;
 }
 
@@ -136,16 +143,18 @@ static bool is_graph_output(const di_nn_graph *g, int v)
 static int sole_consumer(const builder *b, int v)
 {
     const di_nn_graph *g = b->s->g;
-    if (b->consumers[v] != 1 || is_graph_output(g, v)) return -1;
+    if (b->consumers[v] != 1 || is_graph_output(g, v))
+        return -1;
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] == v) return i;
+            if (g->nodes[i].in[j] == v)
+                return i;
     return -1;
 }
 
-/* Fuses Relu / Clip (constant bounds) / Add (same shape, other operand
-** already computed) that follow node ni; returns the value the fused node
-** finally writes. */
+/* Fuses the nodes that follow node ni and whose op has a post_kind: Relu,
+** Clip (constant bounds), Add (same shape, other operand already computed);
+** returns the value the fused node finally writes. */
 static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
 {
     const di_nn_graph *g = b->s->g;
@@ -153,33 +162,40 @@ static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
     int v = g->nodes[ni].out[0];
     while (k->npost < 4) {
         int c = sole_consumer(b, v);
-        if (c < 0) break;
+        if (c < 0)
+            break;
         const di_nn_node *cn = &g->nodes[c];
         di_nn_postop po = {0};
-        if (!strcmp(cn->op_type, "Relu")) {
+        int kind = cn->op->post_kind;
+        if (kind == DI_POST_RELU) {
             po.kind = DI_POST_RELU;
-        } else if (!strcmp(cn->op_type, "Clip")) {
+        } else if (kind == DI_POST_CLIP) {
             po.kind = DI_POST_CLIP;
             po.lo = -INFINITY;
             po.hi = INFINITY;
             if (cn->nin > 1 && cn->in[1] >= 0) {
                 di_nn_tensor *t = &p->vals[cn->in[1]];
-                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
+                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
+                    break;
                 po.lo = *(float *)t->data;
             }
             if (cn->nin > 2 && cn->in[2] >= 0) {
                 di_nn_tensor *t = &p->vals[cn->in[2]];
-                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1) break;
+                if (!t->is_const || t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
+                    break;
                 po.hi = *(float *)t->data;
             }
-        } else if (!strcmp(cn->op_type, "Add") && cn->nin == 2) {
+        } else if (kind == DI_POST_SUM && cn->nin == 2) {
             int other = cn->in[0] == v ? cn->in[1] : cn->in[0];
-            if (other < 0 || other == v) break;
+            if (other < 0 || other == v)
+                break;
             int prod = g->values[other].producer;
             /* the addend must exist when the fused node runs */
-            if (prod >= ni) break;
+            if (prod >= ni)
+                break;
             di_nn_tensor *t = b->live_of[other] ? b->live_of[other] : &p->vals[other];
-            if (t->ndim < 0) break;
+            if (t->ndim < 0)
+                break;
             po.kind = DI_POST_SUM;
             po.addend = t;
         } else {
@@ -198,18 +214,22 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
     const di_nn_node *n = &b->s->g->nodes[ni];
     for (int o = 0; o < k->nout; o++) {
         di_nn_tensor *t = k->out[o];
-        if (!t) continue;
-        size_t bytes = tensor_bytes(t);
-        t->data = xaligned(bytes);
-        if (!t->data || own(b, t->data, err)) return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
+        if (!t)
+            continue;
+        size_t bytes = di_nn_tensor_bytes(t);
+        t->data = di_nn_aligned(bytes);
+        if (!t->data || own(b, t->data, err))
+            return di_fail(err, DI_ENOMEM, "node '%s': out of memory folding constants", n->name);
         t->is_const = true;
     }
     bool empty = true;
     for (int o = 0; o < k->nout; o++)
-        if (k->out[o] && di_nn_numel(k->out[o]) != 0) empty = false;
-    if (empty) return DI_OK; /* nothing to compute */
+        if (k->out[o] && di_nn_numel(k->out[o]) != 0)
+            empty = false;
+    if (empty)
+        return DI_OK; /* nothing to compute */
     void *scratch = NULL;
-    if (k->scratch_bytes && !(scratch = xaligned(k->scratch_bytes)))
+    if (k->scratch_bytes && !(scratch = di_nn_aligned(k->scratch_bytes)))
         return di_fail(err, DI_ENOMEM, "out of memory");
     k->scratch = scratch;
     int rc = n->op->run(k, err);
@@ -218,30 +238,43 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
     /* constants are kept plain: reorder a blocked result now */
     for (int o = 0; o < k->nout && !rc; o++) {
         di_nn_tensor *t = k->out[o];
-        if (!t || !t->blocked) continue;
+        if (!t || !t->blocked)
+            continue;
         di_nn_tensor plain = *t;
         plain.blocked = false;
         dnnl_memory_desc_t md;
         dnnl_primitive_desc_t pd = NULL;
         dnnl_primitive_t r = NULL;
         dnnl_memory_t from = NULL, to = NULL;
-        void *buf = xaligned(tensor_bytes(&plain));
-        if (!buf || own(b, buf, err)) return di_fail(err, DI_ENOMEM, "out of memory");
+        void *buf = di_nn_aligned(di_nn_tensor_bytes(&plain));
+        if (!buf || own(b, buf, err))
+            return di_fail(err, DI_ENOMEM, "out of memory");
         dnnl_status_t st = di_nn_plain_md(&plain, &md) ? dnnl_unimplemented : dnnl_success;
-        if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md, b->s->env.engine, NULL);
-        if (st == dnnl_success) st = dnnl_primitive_create(&r, pd);
-        if (st == dnnl_success) st = dnnl_memory_create(&from, &t->md, b->s->env.engine, t->data);
-        if (st == dnnl_success) st = dnnl_memory_create(&to, &md, b->s->env.engine, buf);
+        if (st == dnnl_success)
+            st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md,
+                                                    b->s->env.engine, NULL);
+        if (st == dnnl_success)
+            st = dnnl_primitive_create(&r, pd);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&from, &t->md, b->s->env.engine, t->data);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&to, &md, b->s->env.engine, buf);
         if (st == dnnl_success) {
             dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
             st = dnnl_primitive_execute(r, b->s->env.stream, 2, args);
-            if (st == dnnl_success) st = dnnl_stream_wait(b->s->env.stream);
+            if (st == dnnl_success)
+                st = dnnl_stream_wait(b->s->env.stream);
         }
-        if (from) dnnl_memory_destroy(from);
-        if (to) dnnl_memory_destroy(to);
-        if (r) dnnl_primitive_destroy(r);
-        if (pd) dnnl_primitive_desc_destroy(pd);
-        if (st != dnnl_success) return di_nn_dnnl_fail(err, n, "reorder of a folded constant", st);
+        if (from)
+            dnnl_memory_destroy(from);
+        if (to)
+            dnnl_memory_destroy(to);
+        if (r)
+            dnnl_primitive_destroy(r);
+        if (pd)
+            dnnl_primitive_desc_destroy(pd);
+        if (st != dnnl_success)
+            return di_nn_dnnl_fail(err, n, "reorder of a folded constant", st);
         t->data = buf;
         t->blocked = false;
     }
@@ -254,7 +287,8 @@ static int build_steps(builder *b, di_error *err)
     const di_nn_graph *g = s->g;
     di_nn_plan *p = b->p;
     for (int ni = 0; ni < g->nnodes; ni++) {
-        if (b->absorbed[ni]) continue;
+        if (b->absorbed[ni])
+            continue;
         const di_nn_node *n = &g->nodes[ni];
         di_nn_kctx k;
         memset(&k, 0, sizeof k);
@@ -273,16 +307,19 @@ static int build_steps(builder *b, di_error *err)
         bool all_const = true;
         for (int j = 0; j < n->nin; j++) {
             int v = n->in[j];
-            if (v < 0) continue;
+            if (v < 0)
+                continue;
             k.in[j] = b->live_of[v] ? b->live_of[v] : &p->vals[v];
             if (k.in[j]->ndim < 0)
-                return di_fail(err, DI_EFORMAT, "node '%s' (%s): input '%s' has no known shape", n->name, n->op_type, g->values[v].name);
+                return di_nn_node_fail(err, DI_EFORMAT, n, "input '%s' has no known shape",
+                                       g->values[v].name);
             all_const &= k.in[j]->is_const;
         }
         for (int o = 0; o < n->nout; o++)
             k.out[o] = n->out[o] >= 0 ? &p->vals[n->out[o]] : NULL;
         bool fold = n->nin > 0 && (all_const || (n->op->flags & DI_OP_SHAPE_ONLY));
-        if (n->nin == 0) fold = true; /* Constant */
+        if (n->nin == 0)
+            fold = true; /* Constant */
 
         int fused[4];
         if (!fold && (n->op->flags & DI_OP_POSTOPS))
@@ -293,11 +330,13 @@ static int build_steps(builder *b, di_error *err)
         for (int attempt = 0; attempt < 2; attempt++) {
             if (want_plain) {
                 for (int j = 0; j < n->nin; j++) {
-                    if (!k.in[j] || !k.in[j]->blocked) continue;
+                    if (!k.in[j] || !k.in[j]->blocked)
+                        continue;
                     int v = n->in[j];
                     if (!b->live_of[v] || b->live_of[v]->blocked) {
                         di_nn_tensor *pl = add_plain_copy(b, &p->vals[v], err);
-                        if (!pl) return di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+                        if (!pl)
+                            return di_nn_error_at_node(err, n);
                         b->live_of[v] = pl;
                     }
                     k.in[j] = b->live_of[v];
@@ -305,49 +344,61 @@ static int build_steps(builder *b, di_error *err)
             }
             rc = n->op->prepare ? n->op->prepare(&k, err) : DI_OK;
             if (rc == DI_NN_NO_FUSE) { /* e.g. Add that broadcasts: run it on its own */
-                for (int f = 0; f < k.npost; f++) b->absorbed[fused[f]] = false;
+                for (int f = 0; f < k.npost; f++)
+                    b->absorbed[fused[f]] = false;
                 k.npost = 0;
                 k.out[0] = &p->vals[n->out[0]];
                 attempt--;
                 continue;
             }
-            if (rc != DI_NN_NEED_PLAIN) break;
-            if (want_plain) return di_fail(err, DI_EUNSUPPORTED, "node '%s' (%s): kernel refuses plain inputs", n->name, n->op_type);
+            if (rc != DI_NN_NEED_PLAIN)
+                break;
+            if (want_plain)
+                return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "kernel refuses plain inputs");
             want_plain = true;
         }
         if (rc) {
-            if (err && !strstr(err->msg, n->name))
-                di_error_prefix(err, "node '%s' (%s)", n->name, n->op_type);
+            di_nn_error_at_node(err, n);
             return rc;
         }
         /* a "blocked" layout that is just the plain one is plain */
         for (int o = 0; o < n->nout; o++) {
             di_nn_tensor *t = k.out[o];
-            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 || !di_dtype_size(t->dtype) || tensor_bytes(t) > di_nn_max_tensor_bytes)) {
-                if (n->op->release) n->op->release(k.state);
-                return di_fail(err, DI_ENOMEM, "node '%s' (%s): output '%s' would be absurdly large", n->name, n->op_type, g->values[n->out[o]].name);
+            if (t && (!di_nn_shape_sane(t->ndim, t->dims) || di_nn_numel(t) < 0 ||
+                      !di_dtype_size(t->dtype) || di_nn_tensor_bytes(t) > di_nn_max_tensor_bytes)) {
+                if (n->op->release)
+                    n->op->release(k.state);
+                return di_nn_node_fail(err, DI_ENOMEM, n, "output '%s' would be absurdly large",
+                                       g->values[n->out[o]].name);
             }
             if (t && t->blocked) {
                 dnnl_memory_desc_t md;
-                if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md)) t->blocked = false;
+                if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md))
+                    t->blocked = false;
             }
         }
         if (fold) {
             rc = fold_node(b, ni, &k, err);
-            if (n->op->release) n->op->release(k.state);
-            if (rc) return rc;
+            if (n->op->release)
+                n->op->release(k.state);
+            if (rc)
+                return rc;
             continue;
         }
-        if (k.scratch_bytes > p->scratch_bytes) p->scratch_bytes = k.scratch_bytes;
+        if (k.scratch_bytes > p->scratch_bytes)
+            p->scratch_bytes = k.scratch_bytes;
         bool empty = true;
         for (int o = 0; o < k.nout; o++)
-            if (k.out[o] && di_nn_numel(k.out[o]) != 0) empty = false;
+            if (k.out[o] && di_nn_numel(k.out[o]) != 0)
+                empty = false;
         if (empty) { /* an empty output: no step */
-            if (n->op->release) n->op->release(k.state);
+            if (n->op->release)
+                n->op->release(k.state);
             continue;
         }
         di_nn_step *st = new_step(b, err);
-        if (!st) return DI_ENOMEM;
+        if (!st)
+            return DI_ENOMEM;
         st->node = ni;
         st->name = n->op_type;
         st->k = k;
@@ -356,288 +407,42 @@ static int build_steps(builder *b, di_error *err)
     }
     /* graph outputs in plain layout */
     p->outputs = calloc((size_t)g->noutputs + 1, sizeof(di_nn_tensor *));
-    if (!p->outputs) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!p->outputs)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     for (int i = 0; i < g->noutputs; i++) {
         int v = g->outputs[i];
         di_nn_tensor *t = &p->vals[v];
-        if (t->ndim < 0) return di_fail(err, DI_EFORMAT, "graph output '%s' has no shape", g->values[v].name);
+        if (t->ndim < 0)
+            return di_fail(err, DI_EFORMAT, "graph output '%s' has no shape", g->values[v].name);
         if (t->blocked) {
             t = add_plain_copy(b, t, err);
-            if (!t) return err ? err->code : DI_EUNSUPPORTED;
+            if (!t)
+                return err ? err->code : DI_EUNSUPPORTED;
         }
         p->outputs[i] = t;
     }
     return DI_OK;
 }
 
-/* ---- memory plan ---- */
-
-typedef struct lifetime {
-    di_nn_tensor *t;
-    int first, last;
-    size_t bytes, offset;
-    di_nn_tensor *alias; /* shares this tensor's buffer (in-place fused Add) */
-} lifetime;
-
-static int cmp_size_desc(const void *a, const void *b)
-{
-    const lifetime *x = a, *y = b;
-    if (!x->alias != !y->alias) return x->alias ? 1 : -1; /* aliases last */
-    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
-}
-
-/* Tensor -> its entry in L, hashed by address: finding an entry costs the
-** same whatever the graph's size (a scan of L made planning quadratic). */
-typedef struct life_map {
-    lifetime *L;
-    int *slot; /* entry index or -1; size mask + 1, a power of two */
-    size_t mask;
-} life_map;
-
-static size_t ptr_slot(const life_map *m, const di_nn_tensor *t)
-{
-    uint64_t x = (uint64_t)(uintptr_t)t;
-    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
-    return (size_t)(x ^ (x >> 33)) & m->mask;
-}
-
-static int find_life(const life_map *m, const di_nn_tensor *t)
-{
-    for (size_t i = ptr_slot(m, t);; i = (i + 1) & m->mask) {
-        if (m->slot[i] < 0) return -1;
-        if (m->L[m->slot[i]].t == t) return m->slot[i];
-    }
-}
-
-static void put_life(life_map *m, int idx)
-{
-    size_t i = ptr_slot(m, m->L[idx].t);
-    while (m->slot[i] >= 0) i = (i + 1) & m->mask;
-    m->slot[i] = idx;
-}
-
-/* Per step, the entries of L already placed that live at it. */
-typedef struct placed_at {
-    int nsteps;
-    int **at, *n, *cap;
-    int *cand, *seen; /* placed_overlapping's answer; per entry, last asked */
-} placed_at;
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-static void placed_free(placed_at *pa)
-{
-    for (int s = 0; pa->at && s < pa->nsteps; s++) free(pa->at[s]);
-    free(pa->at);
-    free(pa->n);
-    free(pa->cap);
-    free(pa->cand);
-    free(pa->seen);
-}
-
-static int placed_init(placed_at *pa, int nsteps, int nentries)
-{
-    pa->nsteps = nsteps;
-    pa->at = calloc((size_t)nsteps, sizeof *pa->at);
-    pa->n = calloc((size_t)nsteps, sizeof(int));
-    pa->cap = calloc((size_t)nsteps, sizeof(int));
-    pa->cand = malloc(((size_t)nentries + 1) * sizeof(int));
-    pa->seen = malloc(((size_t)nentries + 1) * sizeof(int));
-    if (!pa->at || !pa->n || !pa->cap || !pa->cand || !pa->seen) {
-        placed_free(pa);
-        return DI_ENOMEM;
-    }
-    memset(pa->seen, 0xff, ((size_t)nentries + 1) * sizeof(int));
-    return DI_OK;
-}
-
-static int placed_add(placed_at *pa, int from, int to, int idx)
-{
-    for (int s = from; s <= to; s++) {
-        if (pa->n[s] == pa->cap[s]) {
-            int c = pa->cap[s] ? 2 * pa->cap[s] : 4;
-            int *a = realloc(pa->at[s], (size_t)c * sizeof(int));
-            if (!a) return DI_ENOMEM;
-            pa->at[s] = a;
-            pa->cap[s] = c;
-        }
-        pa->at[s][pa->n[s]++] = idx;
-    }
-    return DI_OK;
-}
-
-/* The placed entries living at any step of from..to, once each, ascending,
-** into pa->cand; returns how many. */
-static int placed_overlapping(placed_at *pa, int from, int to, int asking)
-{
-    int nc = 0;
-    for (int s = from; s <= to; s++)
-        for (int k = 0; k < pa->n[s]; k++) {
-            int j = pa->at[s][k];
-            if (pa->seen[j] == asking) continue;
-            pa->seen[j] = asking;
-            pa->cand[nc++] = j;
-        }
-    qsort(pa->cand, (size_t)nc, sizeof(int), cmp_int);
-    return nc;
-}
-
-static int plan_memory(builder *b, di_error *err)
-{
-    di_nn_session *s = b->s;
-    const di_nn_graph *g = s->g;
-    di_nn_plan *p = b->p;
-    int cap = g->nvalues + p->nshadows + 1, n = 0;
-    lifetime *L = calloc((size_t)cap, sizeof *L);
-    life_map lm = {L, NULL, 1};
-    while (lm.mask < 2 * (size_t)cap) lm.mask <<= 1;
-    lm.slot = malloc(lm.mask * sizeof(int));
-    lm.mask--;
-    if (!L || !lm.slot) {
-        free(L);
-        free(lm.slot);
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    }
-    memset(lm.slot, 0xff, (lm.mask + 1) * sizeof(int));
-#define TOUCH(T, STEP)                                                      \
-    do {                                                                    \
-        di_nn_tensor *t_ = (T);                                             \
-        if (t_ && !t_->is_const) {                                          \
-            int i_ = find_life(&lm, t_);                                    \
-            if (i_ < 0 && n < cap) {                                        \
-                i_ = n++;                                                   \
-                L[i_].t = t_;                                               \
-                L[i_].first = L[i_].last = (STEP);                          \
-                put_life(&lm, i_);                                          \
-            }                                                               \
-            if (i_ >= 0) {                                                  \
-                if ((STEP) < L[i_].first) L[i_].first = (STEP);             \
-                if ((STEP) > L[i_].last) L[i_].last = (STEP);               \
-            }                                                               \
-        }                                                                   \
-    } while (0)
-    for (int i = 0; i < g->ninputs; i++) TOUCH(&p->vals[g->inputs[i]], -1);
-    for (int si = 0; si < p->nsteps; si++) {
-        di_nn_step *st = &p->steps[si];
-        if (st->node < 0) {
-            TOUCH(st->from, si);
-            TOUCH(st->to, si);
-            continue;
-        }
-        for (int j = 0; j < st->k.nin; j++) TOUCH(st->k.in[j], si);
-        for (int j = 0; j < st->k.nout; j++) TOUCH(st->k.out[j], si);
-        for (int j = 0; j < st->k.npost; j++) TOUCH(st->k.post[j].addend, si);
-    }
-    for (int i = 0; i < g->noutputs; i++) TOUCH(p->outputs[i], p->nsteps);
-#undef TOUCH
-    /* A fused Add whose other operand dies at that step writes in place:
-    ** the output takes the operand's buffer, and no copy is made. */
-    for (int si = 0; si < p->nsteps; si++) {
-        di_nn_step *st = &p->steps[si];
-        if (st->node < 0) continue;
-        for (int j = 0; j < st->k.npost; j++) {
-            di_nn_tensor *a = st->k.post[j].addend, *o = st->k.out[0];
-            if (!a || a == o) continue;
-            int ia = find_life(&lm, a), io = find_life(&lm, o);
-            while (ia >= 0 && L[ia].alias) ia = find_life(&lm, L[ia].alias); /* the buffer's owner */
-            if (ia < 0 || io < 0 || L[io].alias || L[ia].last != si || L[io].first != si) continue;
-            if (a->blocked != o->blocked || tensor_bytes(a) != tensor_bytes(o)) continue;
-            if (a->blocked && !dnnl_memory_desc_equal(&a->md, &o->md)) continue;
-            bool is_io = false;
-            for (int i = 0; i < g->ninputs; i++) is_io |= &p->vals[g->inputs[i]] == a;
-            for (int i = 0; i < st->k.nin; i++) is_io |= st->k.in[i] == a; /* y = conv(x) + x */
-            if (is_io) continue;
-            L[ia].last = L[io].last;
-            L[io].alias = a;
-        }
-    }
-    free(lm.slot); /* L is sorted below: the map would be stale */
-    int nalloc = 0;
-    for (int i = 0; i < n; i++) { /* aliased entries go to the end, unplaced */
-        L[i].bytes = (tensor_bytes(L[i].t) + 63) & ~(size_t)63;
-        if (!L[i].alias) nalloc++;
-        else L[i].bytes = 0;
-    }
-    qsort(L, (size_t)n, sizeof *L, cmp_size_desc);
-    size_t total = 0;
-    /* The placed tensors live at each step (lives run from step -1, the
-    ** inputs, to nsteps, the outputs), so that a tensor is checked only
-    ** against those whose lives overlap its own: checking every placed one
-    ** made planning quadratic. They are visited in placement order, as a
-    ** scan of all of them would, so the offsets are the same. */
-    placed_at pa;
-    if (placed_init(&pa, p->nsteps + 2, n)) {
-        free(L);
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    }
-    for (int i = 0; i < nalloc; i++) {
-        int nc = placed_overlapping(&pa, L[i].first + 1, L[i].last + 1, i);
-        /* lowest offset that overlaps no placed tensor whose life overlaps */
-        size_t off = 0;
-        bool moved = true;
-        while (moved) {
-            moved = false;
-            for (int c = 0; c < nc; c++) {
-                int j = pa.cand[c];
-                if (L[j].last < L[i].first || L[i].last < L[j].first) continue;
-                if (off < L[j].offset + L[j].bytes && L[j].offset < off + L[i].bytes) {
-                    off = L[j].offset + L[j].bytes;
-                    moved = true;
-                }
-            }
-        }
-        L[i].offset = off;
-        if (off + L[i].bytes > total) total = off + L[i].bytes;
-        if (placed_add(&pa, L[i].first + 1, L[i].last + 1, i)) {
-            placed_free(&pa);
-            free(L);
-            return di_fail(err, DI_ENOMEM, "out of memory");
-        }
-    }
-    placed_free(&pa);
-    if (total > 4 * di_nn_max_tensor_bytes) {
-        free(L);
-        return di_fail(err, DI_ENOMEM, "the activations need %zu bytes", total);
-    }
-    p->arena_bytes = total;
-    p->arena = xaligned(total);
-    if (p->scratch_bytes) p->scratch = xaligned(p->scratch_bytes);
-    if (!p->arena || (p->scratch_bytes && !p->scratch)) {
-        free(L);
-        return di_fail(err, DI_ENOMEM, "out of memory for %zu bytes of activations", total);
-    }
-    for (int i = 0; i < nalloc; i++) L[i].t->data = p->arena + L[i].offset;
-    /* aliases, in step order so that chains resolve */
-    for (int pass = 0; pass < n; pass++) {
-        bool changed = false;
-        for (int i = nalloc; i < n; i++)
-            if (L[i].alias->data && L[i].t->data != L[i].alias->data) {
-                L[i].t->data = L[i].alias->data;
-                changed = true;
-            }
-        if (!changed) break;
-    }
-    for (int si = 0; si < p->nsteps; si++) p->steps[si].k.scratch = p->scratch;
-    free(L);
-    return DI_OK;
-}
-
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
 {
-    if (!p) return;
+    if (!p)
+        return;
     for (int i = 0; i < p->nsteps; i++) {
         di_nn_step *st = &p->steps[i];
-        if (st->node >= 0 && s->g->nodes[st->node].op->release) s->g->nodes[st->node].op->release(st->k.state);
-        if (st->reorder) dnnl_primitive_destroy(st->reorder);
-        if (st->rsrc) dnnl_memory_destroy(st->rsrc);
-        if (st->rdst) dnnl_memory_destroy(st->rdst);
+        if (st->node >= 0 && s->g->nodes[st->node].op->release)
+            s->g->nodes[st->node].op->release(st->k.state);
+        if (st->reorder)
+            dnnl_primitive_destroy(st->reorder);
+        if (st->rsrc)
+            dnnl_memory_destroy(st->rsrc);
+        if (st->rdst)
+            dnnl_memory_destroy(st->rdst);
     }
-    for (int i = 0; i < p->nowned; i++) free(p->owned[i]);
-    for (int i = 0; i < p->nshadows; i++) free(p->shadows[i]);
+    for (int i = 0; i < p->nowned; i++)
+        free(p->owned[i]);
+    for (int i = 0; i < p->nshadows; i++)
+        free(p->shadows[i]);
     free(p->owned);
     free(p->shadows);
     free(p->outputs);
@@ -648,17 +453,20 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
     free(p);
 }
 
-int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
-                     di_nn_plan **out, di_error *err)
+int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
+                     di_error *err)
 {
     const di_nn_graph *g = s->g;
     *out = NULL;
     if (nins != g->ninputs)
-        return di_fail(err, DI_EINVAL, "%s: the model has %d inputs, %d given", g->path, g->ninputs, nins);
-    if (nins > 8) return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
+        return di_fail(err, DI_EINVAL, "%s: the model has %d inputs, %d given", g->path, g->ninputs,
+                       nins);
+    if (nins > 8)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
     di_nn_plan *p = calloc(1, sizeof *p);
     builder b = {s, p, 0, 0, 0, NULL, NULL, NULL};
-    if (!p) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!p)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     p->vals = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor));
     b.consumers = calloc((size_t)g->nvalues + 1, sizeof(int));
     b.absorbed = calloc((size_t)g->nnodes + 1, sizeof(bool));
@@ -668,7 +476,7 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
         rc = di_fail(err, DI_ENOMEM, "out of memory");
         goto done;
     }
-    p->ninputs = nins;
+    p->key.ninputs = nins;
     for (int i = 0; i < g->nvalues; i++) {
         const di_nn_value *v = &g->values[i];
         di_nn_tensor *t = &p->vals[i];
@@ -685,37 +493,52 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins,
         if (io->ndim < 0 || io->ndim > DI_NN_MAX_DIMS)
             rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions", v->name, io->ndim);
         else if (v->dtype && io->dtype != v->dtype)
-            rc = di_fail(err, DI_ESHAPE, "input '%s': element type %s given, the model wants %s", v->name, di_dtype_name(io->dtype), di_dtype_name(v->dtype));
+            rc = di_fail(err, DI_ESHAPE, "input '%s': element type %s given, the model wants %s",
+                         v->name, di_dtype_name(io->dtype), di_dtype_name(v->dtype));
         else if (v->ndim >= 0 && v->ndim != io->ndim)
-            rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions given, the model wants %d", v->name, io->ndim, v->ndim);
+            rc = di_fail(err, DI_ESHAPE, "input '%s': %d dimensions given, the model wants %d",
+                         v->name, io->ndim, v->ndim);
         else
             for (int d = 0; d < io->ndim && !rc; d++) {
                 /* the leading dimension of the first input is the batch */
-                if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != io->dims[d] && !(i == 0 && d == 0))
-                    rc = di_fail(err, DI_ESHAPE, "input '%s': dimension %d is %lld, the model wants %lld", v->name, d, (long long)io->dims[d], (long long)v->dims[d]);
-                if (io->dims[d] < 0) rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
+                if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != io->dims[d] &&
+                    !(i == 0 && d == 0))
+                    rc = di_fail(err, DI_ESHAPE,
+                                 "input '%s': dimension %d is %lld, the model wants %lld", v->name,
+                                 d, (long long)io->dims[d], (long long)v->dims[d]);
+                if (io->dims[d] < 0)
+                    rc = di_fail(err, DI_ESHAPE, "input '%s': negative dimension", v->name);
             }
-        if (!rc && (!di_nn_shape_sane(io->ndim, io->dims) || di_shape_numel(io->ndim, io->dims) * (int64_t)di_dtype_size(io->dtype) > (int64_t)di_nn_max_tensor_bytes))
+        if (!rc && (!di_nn_shape_sane(io->ndim, io->dims) ||
+                    di_shape_numel(io->ndim, io->dims) * (int64_t)di_dtype_size(io->dtype) >
+                        (int64_t)di_nn_max_tensor_bytes))
             rc = di_fail(err, DI_ENOMEM, "input '%s' is absurdly large", v->name);
-        if (rc) goto done;
+        if (rc)
+            goto done;
         di_nn_set_shape(&p->vals[g->inputs[i]], io->dtype, io->ndim, io->dims);
-        p->in_ndim[i] = io->ndim;
-        p->in_dtype[i] = io->dtype;
-        memcpy(p->in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
+        p->key.in_ndim[i] = io->ndim;
+        p->key.in_dtype[i] = io->dtype;
+        memcpy(p->key.in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
     }
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] >= 0) b.consumers[g->nodes[i].in[j]]++;
-    for (int i = 0; i < g->noutputs; i++) b.consumers[g->outputs[i]]++;
+            if (g->nodes[i].in[j] >= 0)
+                b.consumers[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->noutputs; i++)
+        b.consumers[g->outputs[i]]++;
 
     rc = build_steps(&b, err);
-    if (!rc) rc = plan_memory(&b, err);
+    if (!rc)
+        rc = di_nn_plan_memory(g, p, err);
 done:
     free(b.consumers);
     free(b.absorbed);
     free(b.live_of);
     if (rc) {
-        if (err && g->path && !strstr(err->msg, g->path)) di_error_prefix(err, "%s", g->path);
+        if (err && g->path && !(err->named & DI_NAMED_FILE)) {
+            di_error_prefix(err, "%s", g->path);
+            err->named |= DI_NAMED_FILE;
+        }
         di_nn_plan_free(p, s);
         return rc;
     }

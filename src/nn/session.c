@@ -1,17 +1,17 @@
 /*
-** session.c: the public session API (nn.h) over graphs and plans.
+** session.c: the public session API (nn.h) over graphs, plans and backends.
 **
-** Threads: Debian's oneDNN runs on OpenMP. omp_set_num_threads() changes the
-** calling thread's own ICV only, so a session sets its thread count around
-** its own work and puts the caller's value back: other threads' work is not
-** affected.
+** A session holds the graph, the options, the plan cache (one plan per set
+** of input shapes, least recently used out) and its backend (engine.h's
+** di_nn_backend: cpu/backend.c, or the CUDA module through cuda/dispatch.c).
+** What runs where is the backend's business: this file checks arguments
+** and calls the backend's table.
 */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
-#include "cuda/cuda.h"
 
 void di_nn_options_default(di_nn_options *o)
 {
@@ -26,43 +26,31 @@ const di_nn_graph *di_nn_session_graph(const di_nn_session *s)
     return s->g;
 }
 
-typedef struct thread_scope {
-    int prev;
-} thread_scope;
-
-static thread_scope threads_enter(const di_nn_session *s)
-{
-    thread_scope t = {omp_get_max_threads()};
-    omp_set_num_threads(s->env.threads);
-    return t;
-}
-
-static void threads_leave(thread_scope t)
-{
-    omp_set_num_threads(t.prev);
-}
-
-/* The declared shape of input 0 with its batch set to n. */
-static int batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err)
+int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err)
 {
     const di_nn_graph *g = s->g;
-    if (g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", g->path, g->ninputs);
+    if (g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       g->path, g->ninputs);
     const di_nn_value *v = &g->values[g->inputs[0]];
     if (v->ndim < 1)
-        return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' has no declared shape", g->path, v->name);
+        return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' has no declared shape", g->path,
+                       v->name);
     memset(io, 0, sizeof *io);
     io->dtype = v->dtype ? v->dtype : DI_DT_FLOAT;
     io->ndim = v->ndim;
     for (int d = 0; d < v->ndim; d++) {
         io->dims[d] = d == 0 ? n : v->dims[d];
         if (io->dims[d] < 0)
-            return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s': dimension %d is symbolic; only the batch may be", g->path, v->name, d);
+            return di_fail(err, DI_EUNSUPPORTED,
+                           "%s: input '%s': dimension %d is symbolic; only the batch may be",
+                           g->path, v->name, d);
     }
     return DI_OK;
 }
 
-int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
-                               di_nn_session **out, di_error *err)
+int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_session **out,
+                               di_error *err)
 {
     *out = NULL;
     di_nn_session *s = calloc(1, sizeof *s);
@@ -77,19 +65,25 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         di_nn_session_destroy(s);
         return rc;
     }
-    if (opt) s->opt = *opt;
-    else di_nn_options_default(&s->opt);
+    if (opt)
+        s->opt = *opt;
+    else
+        di_nn_options_default(&s->opt);
     if (s->opt.device != DI_NN_CPU && s->opt.device != DI_NN_CUDA) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
-    if (s->opt.device == DI_NN_CPU && (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16)) {
+    if (s->opt.device == DI_NN_CPU &&
+        (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16)) {
         di_nn_session_destroy(s);
-        return di_fail(err, DI_EUNSUPPORTED, "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
+        return di_fail(
+            err, DI_EUNSUPPORTED,
+            "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
     }
     if (s->opt.threads < 0 || s->opt.threads > 1024) {
         di_nn_session_destroy(s);
-        return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d", s->opt.threads);
+        return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d",
+                       s->opt.threads);
     }
     s->env.threads = s->opt.threads ? s->opt.threads : omp_get_num_procs();
     s->env.opset = g->opset;
@@ -98,321 +92,195 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt,
         di_nn_session_destroy(s);
         return di_fail(err, DI_ENOMEM, "out of memory");
     }
+    /* The planner's kernels run on the CPU (constant folding at plan time,
+    ** and the host plans that the CUDA backend translates): every session
+    ** has a CPU environment. */
     if (dnnl_engine_create(&s->env.engine, dnnl_cpu, 0) != dnnl_success ||
-        dnnl_stream_create(&s->env.stream, s->env.engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_stream_create(&s->env.stream, s->env.engine, dnnl_stream_default_flags) !=
+            dnnl_success) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EUNSUPPORTED, "oneDNN: no CPU engine");
     }
-    /* Build the plan for the declared shapes now, so that shape errors and
-    ** unsupported layouts show at load time. Inputs without a full declared
-    ** shape are planned at their first run. */
-    di_nn_io ins[8];
-    bool all_known = g->ninputs <= 8;
-    for (int i = 0; i < g->ninputs && all_known; i++) {
-        const di_nn_value *v = &g->values[g->inputs[i]];
-        if (v->ndim < 0 || !v->dtype) {
-            all_known = false;
-            break;
-        }
-        memset(&ins[i], 0, sizeof ins[i]);
-        ins[i].dtype = v->dtype;
-        ins[i].ndim = v->ndim;
-        for (int d = 0; d < v->ndim; d++) {
-            ins[i].dims[d] = v->dims[d] < 0 && i == 0 && d == 0 ? 1 : v->dims[d];
-            if (ins[i].dims[d] < 0) all_known = false;
-        }
-    }
-    /* CUDA hook (cuda/cuda.h): the backend mirrors this session's plans on
-    ** the GPU; it plans the declared shapes itself */
-    if (s->opt.device == DI_NN_CUDA) {
-        int rc = di_nn_cuda_attach(s, err);
-        if (rc) {
-            di_nn_session_destroy(s);
-            return rc;
-        }
-        all_known = false;
-    }
-    if (all_known) {
-        di_nn_plan *p;
-        thread_scope ts = threads_enter(s);
-        int rc = di_nn_get_plan(s, ins, g->ninputs, &p, err);
-        threads_leave(ts);
-        if (rc) {
-            di_nn_session_destroy(s);
-            return rc;
-        }
+    /* set before attach: a failed attach is undone by detach at destroy */
+    s->backend = s->opt.device == DI_NN_CUDA ? &di_nn_backend_cuda : &di_nn_backend_cpu;
+    int rc = s->backend->attach(s, err);
+    if (rc) {
+        di_nn_session_destroy(s);
+        return rc;
     }
     *out = s;
     return DI_OK;
 }
 
-int di_nn_session_create(const char *onnx_path, const di_nn_options *opt,
-                         di_nn_session **out, di_error *err)
+int di_nn_session_create(const char *onnx_path, const di_nn_options *opt, di_nn_session **out,
+                         di_error *err)
 {
     di_nn_graph *g;
     *out = NULL;
     int rc = di_nn_graph_load(onnx_path, &g, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     return di_nn_session_create_graph(g, opt, out, err);
+}
+
+void di_nn_release_persist(di_nn_session *s)
+{
+    if (!s->persist || !s->g)
+        return;
+    for (int i = 0; i < s->g->nnodes; i++) {
+        if (s->persist[i] && s->g->nodes[i].op->release_persist)
+            s->g->nodes[i].op->release_persist(s->persist[i]);
+        s->persist[i] = NULL;
+    }
 }
 
 void di_nn_session_destroy(di_nn_session *s)
 {
-    if (!s) return;
-    di_nn_cuda_detach(s); /* CUDA hook */
-    for (int i = 0; i < DI_NN_MAX_PLANS; i++) di_nn_plan_free(s->plans[i], s);
-    if (s->persist && s->g)
-        for (int i = 0; i < s->g->nnodes; i++)
-            if (s->persist[i] && s->g->nodes[i].op->release_persist) s->g->nodes[i].op->release_persist(s->persist[i]);
+    if (!s)
+        return;
+    if (s->backend)
+        s->backend->detach(s);
+    for (int i = 0; i < DI_NN_MAX_PLANS; i++)
+        di_nn_plan_free(s->plans[i], s);
+    di_nn_release_persist(s);
     free(s->persist);
-    if (s->env.stream) dnnl_stream_destroy(s->env.stream);
-    if (s->env.engine) dnnl_engine_destroy(s->env.engine);
+    if (s->env.stream)
+        dnnl_stream_destroy(s->env.stream);
+    if (s->env.engine)
+        dnnl_engine_destroy(s->env.engine);
     di_nn_graph_free(s->g);
     free(s);
 }
 
-static bool plan_matches(const di_nn_plan *p, const di_nn_io *ins, int nins)
+static bool key_matches(const di_nn_plan_key *k, const di_nn_io *ins, int nins)
 {
-    if (p->ninputs != nins) return false;
+    if (k->ninputs != nins)
+        return false;
     for (int i = 0; i < nins; i++) {
-        if (p->in_ndim[i] != ins[i].ndim || p->in_dtype[i] != ins[i].dtype) return false;
-        if (memcmp(p->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim)) return false;
+        if (k->in_ndim[i] != ins[i].ndim || k->in_dtype[i] != ins[i].dtype)
+            return false;
+        if (memcmp(k->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim))
+            return false;
     }
     return true;
 }
 
-int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins,
-                   di_nn_plan **out, di_error *err)
+void di_nn_plan_key_set(di_nn_plan_key *k, const di_nn_io *ins, int nins)
 {
-    int victim = 0;
-    for (int i = 0; i < DI_NN_MAX_PLANS; i++) {
-        di_nn_plan *p = s->plans[i];
-        if (p && plan_matches(p, ins, nins)) {
-            p->last_used = ++s->clock;
-            *out = p;
-            return DI_OK;
+    k->ninputs = nins;
+    for (int i = 0; i < nins && i < 8; i++) {
+        k->in_ndim[i] = ins[i].ndim;
+        k->in_dtype[i] = ins[i].dtype;
+        memcpy(k->in_dims[i], ins[i].dims, sizeof(int64_t) * (size_t)ins[i].ndim);
+    }
+}
+
+int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins, int nins, uint64_t *clock,
+                       int *victim)
+{
+    *victim = 0;
+    for (int i = 0; i < n; i++) {
+        di_nn_plan_key *k = slots[i];
+        if (k && key_matches(k, ins, nins)) {
+            k->last_used = ++*clock;
+            return i;
         }
-        if (!p) victim = i;
-        else if (s->plans[victim] && p->last_used < s->plans[victim]->last_used) victim = i;
+        const di_nn_plan_key *v = slots[*victim];
+        if (!k)
+            *victim = i;
+        else if (v && k->last_used < v->last_used)
+            *victim = i;
+    }
+    return -1;
+}
+
+int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out, di_error *err)
+{
+    int victim;
+    int hit =
+        di_nn_cache_lookup((void *const *)s->plans, DI_NN_MAX_PLANS, ins, nins, &s->clock, &victim);
+    if (hit >= 0) {
+        *out = s->plans[hit];
+        return DI_OK;
     }
     di_nn_plan *p;
     int rc = di_nn_plan_build(s, ins, nins, &p, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     di_nn_plan_free(s->plans[victim], s);
     s->plans[victim] = p;
-    p->last_used = ++s->clock;
+    p->key.last_used = ++s->clock;
     *out = p;
     return DI_OK;
 }
 
 int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w)
 {
-    if (s->g->ninputs < 1) return DI_EUNSUPPORTED;
+    if (s->g->ninputs < 1)
+        return DI_EUNSUPPORTED;
     const di_nn_value *v = &s->g->values[s->g->inputs[0]];
-    if (v->ndim != 4 || v->dims[1] < 0 || v->dims[2] < 0 || v->dims[3] < 0) return DI_EUNSUPPORTED;
+    if (v->ndim != 4 || v->dims[1] < 0 || v->dims[2] < 0 || v->dims[3] < 0)
+        return DI_EUNSUPPORTED;
     *c = (int)v->dims[1];
     *h = (int)v->dims[2];
     *w = (int)v->dims[3];
     return DI_OK;
 }
 
-/* Ops whose output for image i depends only on image i of their inputs
-** (given batch-major activations; checked on a plan below). */
-static bool per_image_op(const char *op)
+int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err)
 {
-    static const char *ops[] = {
-        "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
-        "BatchNormalization", "InstanceNormalization", "Relu", "Clip", "LeakyRelu",
-        "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
-        "Erf", "Gelu", "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Identity",
-        "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Resize", "Squeeze", "Unsqueeze",
-        "DepthToSpace", "SpaceToDepth", "Constant", NULL};
-    for (int i = 0; ops[i]; i++)
-        if (!strcmp(op, ops[i])) return true;
-    return false;
-}
-
-static bool batch_major(const di_nn_tensor *t, int64_t n)
-{
-    return t->is_const || (t->ndim >= 1 && t->dims[0] == n);
-}
-
-/* Whether running a batch image by image gives the same result: every op
-** per-image, and in the batch-2 plan every activation has 2 as its leading
-** dimension and no constant operand of an element-wise op has a batch of
-** its own. Decided once per session. */
-static int per_sample(di_nn_session *s, di_error *err)
-{
-    if (s->per_sample >= 0) return s->per_sample;
-    s->per_sample = 0;
-    for (int i = 0; i < s->g->nnodes; i++)
-        if (!per_image_op(s->g->nodes[i].op_type)) return 0;
-    di_nn_io io;
-    di_nn_plan *p;
-    if (batch_io(s, 2, &io, err) || di_nn_get_plan(s, &io, 1, &p, err)) return -1;
-    for (int si = 0; si < p->nsteps; si++) {
-        const di_nn_step *st = &p->steps[si];
-        if (st->node < 0) continue;
-        const char *op = st->name;
-        bool elementwise = !strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div") || !strcmp(op, "Pow") || !strcmp(op, "PRelu");
-        for (int j = 0; j < st->k.nout; j++)
-            if (st->k.out[j] && !batch_major(st->k.out[j], 2)) return 0;
-        for (int j = 0; j < st->k.nin; j++) {
-            const di_nn_tensor *t = st->k.in[j];
-            if (!t) continue;
-            if (!batch_major(t, 2)) return 0;
-            if (elementwise && t->is_const && t->ndim == st->k.out[0]->ndim && t->dims[0] != 1) return 0;
-        }
-        for (int j = 0; j < st->k.npost; j++) {
-            const di_nn_tensor *a = st->k.post[j].addend;
-            if (a && (!batch_major(a, 2) || a->is_const)) return 0;
-        }
-    }
-    for (int i = 0; i < s->g->noutputs; i++)
-        if (!batch_major(p->outputs[i], 2) || p->outputs[i]->is_const) return 0;
-    s->per_sample = 1;
-    return 1;
-}
-
-static bool tile_batch(di_nn_session *s, int batch, di_error *err)
-{
-    if (batch < 2 || s->opt.whole_batch) return false;
-    di_error e;
-    int r = per_sample(s, &e);
-    if (r < 0) { /* the batch-2 plan failed: say nothing here, the real run will */
-        (void)err;
-        return false;
-    }
-    return r == 1;
-}
-
-int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim,
-                       di_error *err)
-{
-    if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
-    if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
-    if (s->cuda) return di_nn_cuda_output_shape(s, batch, dims, ndim, err); /* CUDA hook */
-    di_nn_io io;
-    thread_scope ts = threads_enter(s);
-    bool tiled = tile_batch(s, batch, err);
-    int rc = batch_io(s, tiled ? 1 : batch, &io, err);
-    di_nn_plan *p;
-    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
-    threads_leave(ts);
-    if (rc) return rc;
-    const di_nn_tensor *t = p->outputs[0];
-    *ndim = t->ndim;
-    memcpy(dims, t->dims, sizeof(int64_t) * (size_t)t->ndim);
-    if (tiled) dims[0] = batch;
-    return DI_OK;
-}
-
-static void profile_add(di_nn_session *s, const char *op, double sec)
-{
-    for (int i = 0; i < s->nprof; i++)
-        if (!strcmp(s->prof[i].op, op)) {
-            s->prof[i].seconds += sec;
-            s->prof[i].count++;
-            return;
-        }
-    if (s->nprof < DI_NN_MAX_PROFILE) s->prof[s->nprof++] = (di_nn_profile_entry){op, sec, 1};
-}
-
-static int run_plan(di_nn_session *s, di_nn_plan *p, di_error *err)
-{
-    int rc = DI_OK;
-    for (int i = 0; i < p->nsteps && !rc; i++) {
-        di_nn_step *st = &p->steps[i];
-        double t0 = s->opt.profile ? di_now() : 0;
-        if (st->node < 0) {
-            dnnl_memory_set_data_handle(st->rsrc, st->from->data);
-            dnnl_memory_set_data_handle(st->rdst, st->to->data);
-            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, st->rsrc}, {DNNL_ARG_TO, st->rdst}};
-            if (dnnl_primitive_execute(st->reorder, s->env.stream, 2, args) != dnnl_success ||
-                dnnl_stream_wait(s->env.stream) != dnnl_success)
-                rc = di_fail(err, DI_EUNSUPPORTED, "oneDNN reorder failed");
-        } else {
-            rc = s->g->nodes[st->node].op->run(&st->k, err);
-            if (rc && err && !strstr(err->msg, s->g->nodes[st->node].name))
-                di_error_prefix(err, "node '%s' (%s)", s->g->nodes[st->node].name, st->name);
-        }
-        if (s->opt.profile) profile_add(s, st->name, di_now() - t0);
-    }
-    return rc;
-}
-
-static int copy_inputs(di_nn_session *s, di_nn_plan *p, const di_nn_io *ins)
-{
-    for (int i = 0; i < s->g->ninputs; i++) {
-        di_nn_tensor *t = &p->vals[s->g->inputs[i]];
-        if (t->data && ins[i].data)
-            memcpy(t->data, ins[i].data, (size_t)di_nn_numel(t) * di_dtype_size(t->dtype));
-    }
-    return DI_OK;
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    if (s->g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       s->g->path, s->g->ninputs);
+    return s->backend->output_shape(s, batch, dims, ndim, err);
 }
 
 int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
               size_t output_capacity, di_error *err)
 {
-    if (batch < 1) return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
-    if (!input || !output) return di_fail(err, DI_EINVAL, "no input or output buffer");
-    if (s->g->ninputs != 1) return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one", s->g->path, s->g->ninputs);
-    if (s->cuda) return di_nn_cuda_run(s, input, batch, output, output_capacity, err); /* CUDA hook */
-    thread_scope ts = threads_enter(s);
-    bool tiled = tile_batch(s, batch, err);
-    int per_run = tiled ? 1 : batch, runs = tiled ? batch : 1;
-    di_nn_io io;
-    int rc = batch_io(s, per_run, &io, err);
-    if (!rc && io.dtype != DI_DT_FLOAT) rc = di_fail(err, DI_EUNSUPPORTED, "%s: input is %s, not float32", s->g->path, di_dtype_name(io.dtype));
-    di_nn_plan *p;
-    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
-    if (!rc) {
-        const di_nn_tensor *o = p->outputs[0];
-        size_t n = (size_t)di_nn_numel(o), in_n = (size_t)di_shape_numel(io.ndim, io.dims);
-        if (o->dtype != DI_DT_FLOAT)
-            rc = di_fail(err, DI_EUNSUPPORTED, "%s: output is %s, not float32", s->g->path, di_dtype_name(o->dtype));
-        else if (n * (size_t)runs > output_capacity)
-            rc = di_fail(err, DI_ESHAPE, "%s: the output needs %zu floats, the buffer holds %zu", s->g->path, n * (size_t)runs, output_capacity);
-        for (int r = 0; r < runs && !rc; r++) {
-            io.data = (void *)(input + (size_t)r * in_n);
-            copy_inputs(s, p, &io);
-            rc = run_plan(s, p, err);
-            if (!rc) memcpy(output + (size_t)r * n, o->data, n * sizeof(float));
-        }
-    }
-    if (s->opt.profile) s->runs_profiled++;
-    threads_leave(ts);
-    return rc;
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    if (!input || !output)
+        return di_fail(err, DI_EINVAL, "no input or output buffer");
+    if (s->g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       s->g->path, s->g->ninputs);
+    return s->backend->run(s, input, batch, output, output_capacity, err);
 }
 
-int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
-                 di_nn_io *outs, int nouts, di_error *err)
+int di_nn_run_async(di_nn_session *s, const float *input, int batch, float *output,
+                    size_t output_capacity, di_error *err)
 {
-    for (int i = 0; i < nouts; i++) outs[i].data = NULL;
-    if (s->cuda) return di_nn_cuda_run_io(s, ins, nins, outs, nouts, err); /* CUDA hook */
-    thread_scope ts = threads_enter(s);
-    di_nn_plan *p;
-    int rc = di_nn_get_plan(s, ins, nins, &p, err);
-    if (!rc) {
-        copy_inputs(s, p, ins);
-        rc = run_plan(s, p, err);
-        if (s->opt.profile) s->runs_profiled++;
-    }
-    for (int i = 0; i < nouts && !rc; i++) {
-        if (i >= s->g->noutputs) {
-            rc = di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
-            break;
-        }
-        const di_nn_tensor *o = p->outputs[i];
-        size_t bytes = (size_t)di_nn_numel(o) * di_dtype_size(o->dtype);
-        outs[i].dtype = o->dtype;
-        outs[i].ndim = o->ndim;
-        memcpy(outs[i].dims, o->dims, sizeof(int64_t) * (size_t)o->ndim);
-        outs[i].data = malloc(bytes ? bytes : 1);
-        if (!outs[i].data) rc = di_fail(err, DI_ENOMEM, "out of memory");
-        else memcpy(outs[i].data, o->data, bytes);
-    }
-    threads_leave(ts);
+    return s->backend->submit(s, input, batch, output, output_capacity, err);
+}
+
+int di_nn_wait(di_nn_session *s, di_error *err)
+{
+    return s->backend->wait(s, err);
+}
+
+int di_nn_io_output(const di_nn_session *s, int i, int dtype, int ndim, const int64_t *dims,
+                    size_t bytes, di_nn_io *out, di_error *err)
+{
+    if (i >= s->g->noutputs)
+        return di_fail(err, DI_EINVAL, "%s: the model has %d outputs", s->g->path, s->g->noutputs);
+    out->dtype = dtype;
+    out->ndim = ndim;
+    memcpy(out->dims, dims, sizeof(int64_t) * (size_t)ndim);
+    out->data = malloc(bytes ? bytes : 1);
+    if (!out->data)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    return DI_OK;
+}
+
+int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                 di_error *err)
+{
+    for (int i = 0; i < nouts; i++)
+        outs[i].data = NULL;
+    int rc = s->backend->run_io(s, ins, nins, outs, nouts, err);
     if (rc)
         for (int i = 0; i < nouts; i++) {
             free(outs[i].data);
@@ -421,21 +289,36 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
     return rc;
 }
 
-double di_nn_flops(di_nn_session *s, int batch, di_error *err)
+int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d, di_error *err)
 {
-    if (s->cuda) return di_nn_cuda_flops(s, batch, err); /* CUDA hook */
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
     di_nn_io io;
-    thread_scope ts = threads_enter(s);
-    bool tiled = tile_batch(s, batch, err);
     di_nn_plan *p;
-    int rc = batch_io(s, tiled ? 1 : batch, &io, err);
-    if (!rc) rc = di_nn_get_plan(s, &io, 1, &p, err);
-    threads_leave(ts);
-    return rc ? -1 : p->flops * (tiled ? batch : 1);
+    int rc = di_nn_batch_io(s, batch, &io, err);
+    if (!rc)
+        rc = di_nn_get_plan(s, &io, 1, &p, err);
+    if (rc)
+        return rc;
+    memset(d, 0, sizeof *d);
+    d->nodes = s->g->nnodes;
+    d->steps = p->nsteps;
+    for (int i = 0; i < p->nsteps; i++) {
+        d->reorders += p->steps[i].node < 0;
+        d->fused += p->steps[i].k.npost;
+    }
+    d->folded = d->nodes - (d->steps - d->reorders) - d->fused;
+    d->activation_bytes = p->arena_bytes;
+    d->flops = p->flops;
+    return DI_OK;
 }
 
-int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max,
-                  int *runs)
+double di_nn_flops(di_nn_session *s, int batch, di_error *err)
+{
+    return s->backend->flops(s, batch, err);
+}
+
+int di_nn_profile(const di_nn_session *s, di_nn_op_time *times, int max, int *runs)
 {
     int n = s->nprof < max ? s->nprof : max;
     for (int i = 0; i < n; i++) {

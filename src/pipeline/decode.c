@@ -147,16 +147,17 @@ void *di_decoder_main(void *arg)
 ** On the CPU (in_flight 1) di_nn_run_async runs the batch before returning
 ** and the wait follows at once: the synchronous path. Two in flight there
 ** would hold every batch's maps back for the length of the next run; tests
-** force it (DEPTHINDEX_TEST_ASYNC, with test_fill so that a second batch is
+** force it (DEPTHINDEX_TEST_ASYNC, with the test control's fill so that a second batch is
 ** always waited for and two are in flight whenever two exist) to check this
 ** logic on machines without a GPU.
 **
 ** Errors: a batch whose run fails fails its own faces (recorded in
-** depthindex_errors); the run goes on. An error of the device itself (every
-** CUDA error comes back as DI_EIO; nothing more can run on a lost device)
-** stops the run cleanly instead: the faces of that batch and of the batches
-** after it are dropped, not failed, so they stay pending for the next run,
-** and what was committed stays. */
+** depthindex_errors); the run goes on. An error of the device itself
+** (DI_EDEVICE; nothing more can run on a lost device) stops the run cleanly
+** instead: the faces of that batch and of the batches after it are dropped,
+** not failed, so they stay pending for the next run, and what was committed
+** stays. The code decides, never the message: DI_ENOMEM (the device's memory
+** ran out for this batch) fails that batch only. */
 typedef struct infer_ctx {
     di_pipeline *p;
     di_nn_session *nn;
@@ -166,18 +167,17 @@ typedef struct infer_ctx {
     double busy_since;    /* when the session last went from idle to busy */
 } infer_ctx;
 
-static bool device_error(const di_pipeline *p, int rc)
+static bool device_error(int rc)
 {
-    return p->cfg.nn.device == DI_NN_CUDA && rc == DI_EIO;
+    return rc == DI_EDEVICE;
 }
 
 /* The end of a batch's run (rc its outcome): its faces go to the post pool,
 ** failed when the run failed, unless the device is lost. */
-static void finish(infer_ctx *c, di_batch *b, int rc, const di_error *e,
-                   bool lost)
+static void finish(infer_ctx *c, di_batch *b, int rc, const di_error *e)
 {
     di_pipeline *p = c->p;
-    if (rc && (lost || device_error(p, rc)) && !atomic_exchange(&p->device_lost, true))
+    if (rc && device_error(rc) && !atomic_exchange(&p->device_lost, true))
         di_pipe_fatal(p, e);
     if (rc && atomic_load(&p->device_lost)) {
         di_queue_push(p->free_batches, b);
@@ -205,7 +205,7 @@ static void submit(infer_ctx *c, di_batch *b)
         return;
     }
     long long nth = atomic_fetch_add(&p->infer_batches, 1) + 1;
-    bool inject = nth == p->cfg.test_fail_batch;
+    bool inject = nth == p->test.fail_batch;
     /* the injected failure is the engine's own: no room for the output */
     size_t cap = inject ? 0 : (size_t)b->n * c->plane;
     if (c->npending == 0)
@@ -222,9 +222,12 @@ static void submit(infer_ctx *c, di_batch *b)
     }
     if (c->npending == 0)
         di_pipe_end(p, DI_STAGE_INFER, c->busy_since);
-    if (inject)
+    if (inject) {
         di_error_prefix(&e, "test: injected failure of batch %lld", nth);
-    finish(c, b, rc, &e, inject && p->cfg.test_fail_device);
+        if (p->test.fail_device) /* as the engine reports a lost device */
+            rc = e.code = DI_EDEVICE;
+    }
+    finish(c, b, rc, &e);
 }
 
 static void wait_oldest(infer_ctx *c)
@@ -236,7 +239,7 @@ static void wait_oldest(infer_ctx *c)
     c->pending[1] = NULL;
     if (--c->npending == 0)
         di_pipe_end(c->p, DI_STAGE_INFER, c->busy_since);
-    finish(c, b, rc, &e, false);
+    finish(c, b, rc, &e);
 }
 
 void *di_infer_main(void *arg)
@@ -249,7 +252,7 @@ void *di_infer_main(void *arg)
         if (c.npending == 0)
             b = di_queue_pop(p->infer_q);      /* idle: wait for work */
         else if (c.npending < p->in_flight)    /* another one, if ready */
-            b = p->cfg.test_fill ? di_queue_pop(p->infer_q)
+            b = p->test.fill ? di_queue_pop(p->infer_q)
                                  : di_queue_try_pop(p->infer_q);
         if (b)
             submit(&c, b);

@@ -46,6 +46,7 @@ typedef struct di_batch {
 
 struct di_pipeline {
     di_pipeline_config cfg;
+    di_pipeline_test test;      /* di_pipeline_set_test */
     di_store *read_store, *write_store;
     di_nn_session *nn[DI_PIPELINE_MAX_STREAMS];
     int ninfer;
@@ -70,7 +71,7 @@ struct di_pipeline {
     pthread_t reader, infer[DI_PIPELINE_MAX_STREAMS], writer, *decoders, *workers;
     bool started;
     atomic_int live_decoders, live_workers, live_infer, next_infer;
-    atomic_llong infer_batches; /* batches submitted (test_fail_batch) */
+    atomic_llong infer_batches; /* batches submitted (test.fail_batch) */
     atomic_int in_flight_max;   /* the most one session had in flight */
     atomic_bool device_lost;    /* an engine error stopped inference: the
                                 ** inference threads run nothing more */

@@ -438,7 +438,7 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
 /* pthread_create, or (test only) a failure like EAGAIN at the Nth call. */
 static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *))
 {
-    if (++*count == p->cfg.test_fail_thread)
+    if (++*count == p->test.fail_thread)
         return EAGAIN;
     return pthread_create(t, NULL, fn, p);
 }
@@ -487,6 +487,11 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
     }
     p->started = true;
     return DI_OK;
+}
+
+void di_pipeline_set_test(di_pipeline *p, const di_pipeline_test *t)
+{
+    p->test = *t;
 }
 
 void di_pipeline_stop(di_pipeline *p)

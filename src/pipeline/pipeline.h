@@ -62,24 +62,29 @@ typedef struct di_pipeline_config {
     int page_rows;             /* rows per keyset page [256] */
     int write_rows;            /* results per transaction at most [500] */
     double write_seconds;      /* a transaction at least this often [0.2] */
-    double read_delay;         /* test only: seconds before each page fetch */
     int64_t max_face_pixels;   /* larger images are an error [8192*8192] */
-    /* test only: the engine run of the Nth batch (1-based, counted over the
-    ** inference threads) is made to fail for real (an output buffer too
-    ** small for it); with test_fail_device that failure is taken for a lost
-    ** device instead of a failure of that batch's faces */
-    int64_t test_fail_batch;
-    bool test_fail_device;
-    /* test only: with a batch in flight and room for another, wait for the
-    ** next batch rather than finishing the first, so that the path that
-    ** submits batch k+1 before waiting for k runs whenever there are two */
-    bool test_fill;
-    /* test only: the Nth thread the pipeline starts (1-based: the writer,
-    ** post workers, inference, decoders, the reader) fails to start */
-    int test_fail_thread;
 } di_pipeline_config;
 
 void di_pipeline_config_default(di_pipeline_config *c);
+
+/* Test control: what only tests turn, set with di_pipeline_set_test between
+** create and start (all off by default). */
+typedef struct di_pipeline_test {
+    double read_delay;  /* seconds before each page fetch after the first */
+    /* the engine run of the Nth batch (1-based, counted over the inference
+    ** threads) is made to fail for real (an output buffer too small for it);
+    ** with fail_device that failure comes back as DI_EDEVICE, as from a lost
+    ** device: the run stops instead of failing that batch's faces */
+    int64_t fail_batch;
+    bool fail_device;
+    /* with a batch in flight and room for another, wait for the next batch
+    ** rather than finishing the first, so that the path that submits batch
+    ** k+1 before waiting for k runs whenever there are two */
+    bool fill;
+    /* the Nth thread the pipeline starts (1-based: the writer, post workers,
+    ** inference, decoders, the reader) fails to start */
+    int fail_thread;
+} di_pipeline_test;
 
 enum di_stage {
     DI_STAGE_READ, DI_STAGE_DECODE, DI_STAGE_INFER, DI_STAGE_POST,
@@ -153,6 +158,8 @@ int di_pipeline_start(di_pipeline *p, di_error *err);
 /* Asks the reader to stop; the work in flight drains and the writer
 ** flushes. Safe to call from any thread, repeatedly (not from a signal
 ** handler). */
+/* Test control (di_pipeline_test above); before di_pipeline_start. */
+void di_pipeline_set_test(di_pipeline *p, const di_pipeline_test *t);
 void di_pipeline_stop(di_pipeline *p);
 void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *out);
 /* True once every thread has ended (then di_pipeline_wait returns at once). */

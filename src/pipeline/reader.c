@@ -71,7 +71,7 @@ static void emit(reader *r, const di_store_row *row, int face)
 /* Sleeps the test-only delay in small steps so that a stop is not held up. */
 static void test_delay(di_pipeline *p)
 {
-    double until = di_now() + p->cfg.read_delay;
+    double until = di_now() + p->test.read_delay;
     while (!di_pipe_stopped(p) && di_now() < until)
         di_sleep(0.02);
 }
@@ -79,7 +79,7 @@ static void test_delay(di_pipeline *p)
 static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
 {
     di_pipeline *p = r->p;
-    if (p->cfg.read_delay > 0 && r->nfetches > 0)
+    if (p->test.read_delay > 0 && r->nfetches > 0)
         test_delay(p);
     r->nfetches++;
     double t0 = di_pipe_begin(p, DI_STAGE_READ);

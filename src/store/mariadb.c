@@ -422,7 +422,7 @@ static int maria_columns(di_store *s, const char *table, di_row_fn fn, void *ctx
         return gave_up_fail(s, table, err);
     if (ret) {
         if (mysql_errno(c->db) == ER_NO_SUCH_TABLE)
-            return di_fail(err, DI_ESCHEMA, "table %s does not exist", table);
+            return di_fail_detail(err, DI_ESCHEMA, DI_DETAIL_NO_TABLE, "table %s does not exist", table);
         return maria_fail(c->db, table, err);
     }
     MYSQL_RES *r = NULL;

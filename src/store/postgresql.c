@@ -366,7 +366,7 @@ static int pg_columns(di_store *s, const char *table, di_row_fn fn, void *ctx, d
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         if (state && strcmp(state, "42P01") == 0 && PQstatus(c->db) == CONNECTION_OK)
-            rc = di_fail(err, DI_ESCHEMA, "table %s does not exist", table);
+            rc = di_fail_detail(err, DI_ESCHEMA, DI_DETAIL_NO_TABLE, "table %s does not exist", table);
         else
             rc = pg_result_fail(c->db, r, table, err);
     } else {

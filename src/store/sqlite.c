@@ -213,7 +213,7 @@ static int sqlite_columns(di_store *s, const char *table, di_row_fn fn, void *ct
     int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         if (strstr(sqlite3_errmsg(c->db), "no such table"))
-            return di_fail(err, DI_ESCHEMA, "table %s does not exist", table);
+            return di_fail_detail(err, DI_ESCHEMA, DI_DETAIL_NO_TABLE, "table %s does not exist", table);
         return sqlite_fail(c->db, rc, table, err);
     }
     int status = DI_OK;

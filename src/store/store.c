@@ -210,7 +210,7 @@ static int check_schema(di_store *s, bool create, di_error *err)
     if (!cs)
         return di_fail(err, DI_ENOMEM, "out of memory");
     int rc = s->ops->columns(s, s->table, collect_column, cs, err);
-    if (rc == DI_ESCHEMA && err && strstr(err->msg, "does not exist"))
+    if (rc == DI_ESCHEMA && err && err->detail == DI_DETAIL_NO_TABLE)
         rc = di_fail(err, DI_ESCHEMA, "table %s does not exist (`depthindex init` creates it)",
                      s->table);
     const char *need[2 + DI_STORE_MAX_FACES];

@@ -43,7 +43,8 @@ typedef struct di_store_ops {
     int (*query)(di_store *s, const char *sql, int nparams, const di_param *p,
                  di_row_fn fn, void *ctx, di_error *err);
     /* Calls fn once per column name of the table (one value per row);
-    ** DI_ESCHEMA naming the table when it does not exist. */
+    ** DI_ESCHEMA (detail DI_DETAIL_NO_TABLE) naming the table when it does
+    ** not exist. */
     int (*columns)(di_store *s, const char *table, di_row_fn fn, void *ctx,
                    di_error *err);
 } di_store_ops;

@@ -19,6 +19,18 @@ static void test_error(void)
     di_error_prefix(&e, "row %d", 7);
     CHECK(strcmp(e.msg, "row 7: a.png: bad header 3") == 0);
     CHECK(di_fail(NULL, DI_EIO, "x") == DI_EIO);
+    /* a sub-code survives a prefix and is reset by the next failure */
+    CHECK(di_fail_detail(&e, DI_ESCHEMA, DI_DETAIL_NO_TABLE, "table %s does not exist", "t") == DI_ESCHEMA);
+    e.named |= DI_NAMED_FILE;
+    di_error_prefix(&e, "db");
+    CHECK(e.code == DI_ESCHEMA && e.detail == DI_DETAIL_NO_TABLE && e.named == DI_NAMED_FILE);
+    CHECK(strcmp(e.msg, "db: table t does not exist") == 0);
+    di_fail(&e, DI_ESCHEMA, "table t does not exist");
+    CHECK(e.detail == DI_DETAIL_NONE && e.named == 0);
+    CHECK(di_fail_detail(NULL, DI_ESCHEMA, DI_DETAIL_NO_TABLE, "x") == DI_ESCHEMA);
+    CHECK(strcmp(di_status_name(DI_EDEVICE), "device") == 0);
+    CHECK(strcmp(di_status_name(DI_EINTERNAL), "internal") == 0);
+    CHECK(DI_EDEVICE != DI_EIO && DI_EINTERNAL != DI_EUNSUPPORTED);
 }
 
 #define NITEMS 20000

@@ -169,10 +169,37 @@ static void test_cli(void)
     CHECK(run(args) == 2); /* OUTDIR under a file */
 }
 
+/* The writer of src/demo (what `demo` and `init --demo` use): one face, its
+** depth as PFM and its picture as JPEG; a folder that is missing fails with
+** the path named. */
+static void test_writer(void)
+{
+    di_demo_writer w;
+    di_error e = {0};
+    CHECKF(di_demo_writer_init(&w, W, H, DI_DEMO_PFM, 90, &e) == 0, "%s", e.msg);
+    int written = 0;
+    CHECKF(di_demo_write_face(&w, 7, 2, tu_dir, "writer_zm", &written, &e) == 0, "%s", e.msg);
+    CHECK(written == 2);
+    di_depth d;
+    float want[W * H];
+    di_demo_depth(7, 2, W, H, want);
+    CHECKF(di_depth_read(tu_path("writer_zm.pfm"), &d, &e) == 0, "%s", e.msg);
+    CHECK(d.data && d.width == W && d.height == H && memcmp(d.data, want, sizeof want) == 0);
+    di_depth_free(&d);
+    CHECK(access(tu_path("writer_zm.jpg"), R_OK) == 0);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no/such/dir", tu_dir);
+    CHECK(di_demo_write_face(&w, 7, 2, missing, "x", &written, &e) != 0);
+    CHECKF(strstr(e.msg, "no/such/dir") != NULL, "%s", e.msg);
+    CHECK(written == 2);
+    di_demo_writer_free(&w);
+}
+
 int main(void)
 {
     tu_mkdir();
     test_determinism();
+    test_writer();
     test_plausible();
     test_cli();
     tu_cleanup();

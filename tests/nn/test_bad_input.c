@@ -240,8 +240,27 @@ static void expect_fail(const uint8_t *data, size_t len, const char *what,
     di_nn_session_destroy(s);
 }
 
+/* The engine names a node in a message once, by the DI_NAMED_NODE mark and
+** not by searching the text: a node whose name happens to be a word of the
+** message ("out" in "out of memory") is still named. */
+static void test_node_naming(void)
+{
+    di_nn_node n = {.name = (char *)"out", .op_type = (char *)"Relu"};
+    di_error e = {0};
+    di_fail(&e, DI_ENOMEM, "out of memory");
+    CHECK(di_nn_error_at_node(&e, &n) == DI_ENOMEM);
+    CHECKF(strcmp(e.msg, "node 'out' (Relu): out of memory") == 0, "got '%s'", e.msg);
+    CHECK(e.named & DI_NAMED_NODE);
+    di_nn_error_at_node(&e, &n); /* a second time: unchanged */
+    CHECKF(strcmp(e.msg, "node 'out' (Relu): out of memory") == 0, "got '%s'", e.msg);
+    CHECK(di_nn_node_fail(&e, DI_EINVAL, &n, "index %d is out of range", 9) == DI_EINVAL);
+    di_nn_error_at_node(&e, &n);
+    CHECKF(strcmp(e.msg, "node 'out' (Relu): index 9 is out of range") == 0, "got '%s'", e.msg);
+}
+
 int main(int argc, char **argv)
 {
+    test_node_naming();
     const char *corpus = argc > 1 ? argv[1] : NULL;
     char path[1024];
     const char *build = getenv("DEPTHINDEX_BUILD_ROOT");

@@ -74,7 +74,11 @@ np.save('$work/bad_type.npy', np.zeros((1, 3, 256, 256), np.int32))
 expect_rc 0 "infer batch 2" "$di" infer --model "$model" --input "$work/x2.npy" --output "$work/y2.npy" --threads 2 --repeat 3 --profile
 grep -Eq '^[0-9]+\.[0-9]+ ms$' "$work/out" && ok || bad "no 'N ms' line: $(head -3 "$work/out")"
 grep -Eq '^Conv ' "$work/out" && ok || bad "no Conv line in the profile"
-expect_rc 0 "infer batch 1" "$di" infer --model "$model" --input "$work/x1.npy" --output "$work/y1.npy" --threads 1
+# every subcommand takes --opt=value (one parser): infer and model too
+expect_rc 0 "infer batch 1" "$di" infer --model="$model" --input="$work/x1.npy" --output="$work/y1.npy" --threads=1
+expect_rc 0 "model with --opt=value" "$di" model --seed=2 --fill-weights="$work/midas2.onnx" "$graph"
+expect_rc 0 "demo with --opt=value" "$di" demo --count=1 --size=64x64 --format=npy "$work/demo"
+expect_rc 0 "score with --opt=value" "$di" score --k=3 --ksize=5 --sigma=1 "$(ls "$work"/demo/*.npy | head -1)"
 $py -c "
 import numpy as np, sys
 y2 = np.load('$work/y2.npy'); y1 = np.load('$work/y1.npy')
@@ -95,6 +99,9 @@ grep -q "midas_small.onnx.data" "$work/err" && ok || bad "missing external data 
 expect_rc 2 "infer without --input" "$di" infer --model "$model"
 expect_rc 2 "infer with --threads 0" "$di" infer --model "$model" --input "$work/x1.npy" --threads 0
 expect_rc 2 "infer with --repeat x" "$di" infer --model "$model" --input "$work/x1.npy" --repeat x
+expect_rc 2 "infer with --repeat=x" "$di" infer --model "$model" --input "$work/x1.npy" --repeat=x
+expect_rc 2 "infer with --output and no value" "$di" infer --model "$model" --input "$work/x1.npy" --output
+grep -q -- "--output needs a value" "$work/err" && ok || bad "missing value message: $(cat "$work/err")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

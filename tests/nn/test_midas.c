@@ -160,7 +160,7 @@ int main(void)
         worker wk[2];
         pthread_t th[2];
         for (int i = 0; i < 2; i++) {
-            wk[i] = (worker){filled, x + (size_t)(i + 1) * per, calloc(on, sizeof(float)), on, 0, {0, ""}};
+            wk[i] = (worker){filled, x + (size_t)(i + 1) * per, calloc(on, sizeof(float)), on, 0, {0}};
             pthread_create(&th[i], NULL, work, &wk[i]);
         }
         for (int i = 0; i < 2; i++) {

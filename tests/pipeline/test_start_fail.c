@@ -5,7 +5,7 @@
 ** returns its error, so that di_pipeline_destroy frees nothing still in use.
 **
 ** For each position N (the writer, each post worker, each inference thread,
-** each decoder, the reader), config.test_fail_thread = N makes the Nth
+** each decoder, the reader), di_pipeline_test.fail_thread = N makes the Nth
 ** pthread_create fail; the process must then have as many threads as before
 ** (/proc/self/task), and the same pipeline with no failure runs to the end.
 ** In depth-dir mode and in model mode (a tiny model from tiny_onnx.py).
@@ -39,12 +39,13 @@ static int each_position(di_pipeline_config *cfg, const char *mode)
 {
     int failed_positions = 0;
     for (int n = 1; n < 64; n++) {
-        cfg->test_fail_thread = n;
         di_pipeline *p = NULL;
         di_error err;
         int rc = di_pipeline_create(cfg, &p, &err);
         CHECKF(rc == DI_OK, "%s: create: %s", mode, err.msg);
         if (rc) return failed_positions;
+        di_pipeline_test test = {.fail_thread = n};
+        di_pipeline_set_test(p, &test);
         int before = count_threads();
         rc = di_pipeline_start(p, &err);
         if (rc == DI_OK) { /* past the last thread: runs to the end */

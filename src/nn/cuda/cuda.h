@@ -19,23 +19,22 @@
 int di_nn_cuda_attach(di_nn_session *s, di_error *err);
 void di_nn_cuda_detach(di_nn_session *s);
 
-int di_nn_cuda_run(di_nn_session *s, const float *input, int batch,
-                   float *output, size_t output_capacity, di_error *err);
-int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins,
-                      di_nn_io *outs, int nouts, di_error *err);
-int di_nn_cuda_output_shape(di_nn_session *s, int batch, int64_t *dims,
-                            int *ndim, di_error *err);
+int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output,
+                   size_t output_capacity, di_error *err);
+int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                      di_error *err);
+int di_nn_cuda_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
 double di_nn_cuda_flops(di_nn_session *s, int batch, di_error *err);
-int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch,
-                      float *output, size_t output_capacity, di_error *err);
+int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output,
+                      size_t output_capacity, di_error *err);
 int di_nn_cuda_wait(di_nn_session *s, di_error *err);
 
 /* Tests without a GPU (CUDA builds only): runs a CPU session's graph through
 ** the CUDA backend's plan translation and own kernels executed on the host
 ** (kernels.h's host mode, for the calling thread only). Ops that need cuDNN or
 ** cuBLAS are refused ("host mode" in the message). */
-int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins,
-                        di_nn_io *outs, int nouts, di_error *err);
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                        di_error *err);
 
 /* Device count; on 0, why (cudaGetDeviceCount's message) into why. */
 int di_nn_cuda_count(char *why, size_t why_size);
@@ -51,9 +50,9 @@ bool di_nn_cuda_host_free(void *p);
 ** executable exports (--export-dynamic, libdepthindex linked whole). */
 #define DI_NN_CUDA_MODULE_ABI 1
 typedef struct di_nn_cuda_hooks {
-    int abi;              /* DI_NN_CUDA_MODULE_ABI */
-    size_t session_size;  /* sizeof(di_nn_session) the module was built with */
-    const char *version;  /* DI_VERSION_STRING */
+    int abi;             /* DI_NN_CUDA_MODULE_ABI */
+    size_t session_size; /* sizeof(di_nn_session) the module was built with */
+    const char *version; /* DI_VERSION_STRING */
     int (*attach)(di_nn_session *, di_error *);
     void (*detach)(di_nn_session *);
     int (*run)(di_nn_session *, const float *, int, float *, size_t, di_error *);

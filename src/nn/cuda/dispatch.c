@@ -34,13 +34,15 @@ void di_nn_cuda_detach(di_nn_session *s)
     (void)s;
 }
 
-int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                   di_error *err)
 {
     (void)s, (void)input, (void)batch, (void)output, (void)cap;
     return not_built(err);
 }
 
-int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                      di_error *err)
 {
     (void)s, (void)ins, (void)nins, (void)outs, (void)nouts;
     return not_built(err);
@@ -59,7 +61,8 @@ double di_nn_cuda_flops(di_nn_session *s, int batch, di_error *err)
     return -1;
 }
 
-int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                      di_error *err)
 {
     (void)s, (void)input, (void)batch, (void)output, (void)cap;
     return not_built(err);
@@ -73,7 +76,8 @@ int di_nn_cuda_wait(di_nn_session *s, di_error *err)
 
 int di_nn_cuda_count(char *why, size_t why_size)
 {
-    if (why && why_size) snprintf(why, why_size, "built without CUDA");
+    if (why && why_size)
+        snprintf(why, why_size, "built without CUDA");
     return 0;
 }
 
@@ -97,7 +101,7 @@ bool di_nn_cuda_module_loaded(void)
 #else
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static const di_nn_cuda_hooks *mod;   /* NULL when the module did not load */
+static const di_nn_cuda_hooks *mod; /* NULL when the module did not load */
 static char load_error[768];
 
 /* Where the module is: $DEPTHINDEX_CUDA_MODULE; else next to the build
@@ -107,7 +111,8 @@ static bool in_build_tree(void)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return false;
+    if (n <= 0)
+        return false;
     exe[n] = 0;
     size_t root = strlen(DI_BUILD_ROOT);
     return strncmp(exe, DI_BUILD_ROOT, root) == 0 && exe[root] == '/';
@@ -142,7 +147,8 @@ static void load_module(void)
         t = try_load(env, why, sizeof why);
     } else {
         const char *first = DI_CUDA_MODULE_INSTALLED, *second = DI_CUDA_MODULE_BUILT;
-        if (in_build_tree()) first = DI_CUDA_MODULE_BUILT, second = DI_CUDA_MODULE_INSTALLED;
+        if (in_build_tree())
+            first = DI_CUDA_MODULE_BUILT, second = DI_CUDA_MODULE_INSTALLED;
         t = try_load(first, why, sizeof why);
         if (!t) {
             char why2[256];
@@ -150,7 +156,8 @@ static void load_module(void)
         }
     }
     __atomic_store_n(&mod, t, __ATOMIC_RELEASE);
-    if (!t) snprintf(load_error, sizeof load_error, "CUDA backend module not found/loadable: %s", why);
+    if (!t)
+        snprintf(load_error, sizeof load_error, "CUDA backend module not found/loadable: %s", why);
 }
 
 static const di_nn_cuda_hooks *module(void)
@@ -181,15 +188,18 @@ int di_nn_cuda_attach(di_nn_session *s, di_error *err)
 void di_nn_cuda_detach(di_nn_session *s)
 {
     const di_nn_cuda_hooks *m = __atomic_load_n(&mod, __ATOMIC_ACQUIRE);
-    if (m) m->detach(s);
+    if (m)
+        m->detach(s);
 }
 
-int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_run(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                   di_error *err)
 {
     return module() ? mod->run(s, input, batch, output, cap, err) : not_loaded(err);
 }
 
-int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                      di_error *err)
 {
     return module() ? mod->run_io(s, ins, nins, outs, nouts, err) : not_loaded(err);
 }
@@ -201,12 +211,14 @@ int di_nn_cuda_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndi
 
 double di_nn_cuda_flops(di_nn_session *s, int batch, di_error *err)
 {
-    if (module()) return mod->flops(s, batch, err);
+    if (module())
+        return mod->flops(s, batch, err);
     not_loaded(err);
     return -1;
 }
 
-int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap, di_error *err)
+int di_nn_cuda_submit(di_nn_session *s, const float *input, int batch, float *output, size_t cap,
+                      di_error *err)
 {
     return module() ? mod->submit(s, input, batch, output, cap, err) : not_loaded(err);
 }
@@ -216,15 +228,18 @@ int di_nn_cuda_wait(di_nn_session *s, di_error *err)
     return module() ? mod->wait(s, err) : not_loaded(err);
 }
 
-int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts, di_error *err)
+int di_nn_cuda_host_run(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
+                        di_error *err)
 {
     return module() ? mod->host_run(s, ins, nins, outs, nouts, err) : not_loaded(err);
 }
 
 int di_nn_cuda_count(char *why, size_t why_size)
 {
-    if (module()) return mod->count(why, why_size);
-    if (why && why_size) snprintf(why, why_size, "%s", load_error);
+    if (module())
+        return mod->count(why, why_size);
+    if (why && why_size)
+        snprintf(why, why_size, "%s", load_error);
     return 0;
 }
 
@@ -261,32 +276,28 @@ int di_nn_cuda_device_status(char *why, size_t why_size)
 void *di_nn_alloc_host(size_t bytes)
 {
     void *p = di_nn_cuda_host_alloc(bytes);
-    if (p) return p;
+    if (p)
+        return p;
     size_t b = (bytes + 63) & ~(size_t)63;
     return aligned_alloc(64, b ? b : 64);
 }
 
 void di_nn_free_host(void *p)
 {
-    if (p && !di_nn_cuda_host_free(p)) free(p);
+    if (p && !di_nn_cuda_host_free(p))
+        free(p);
 }
 
-/* On the CPU a run is synchronous: di_nn_run_async runs it now and keeps
-** its status for di_nn_wait. */
-int di_nn_run_async(di_nn_session *s, const float *input, int batch,
-                    float *output, size_t output_capacity, di_error *err)
-{
-    if (s->cuda) return di_nn_cuda_submit(s, input, batch, output, output_capacity, err);
-    if (s->cpu_pending >= 2) return di_fail(err, DI_EINVAL, "2 runs already in flight: di_nn_wait first");
-    int rc = di_nn_run(s, input, batch, output, output_capacity, err);
-    if (!rc) s->cpu_pending++;
-    return rc;
-}
-
-int di_nn_wait(di_nn_session *s, di_error *err)
-{
-    if (s->cuda) return di_nn_cuda_wait(s, err);
-    if (s->cpu_pending == 0) return di_fail(err, DI_EINVAL, "no run in flight");
-    s->cpu_pending--;
-    return DI_OK;
-}
+/* The CUDA backend as session.c sees it: these calls, answered by the
+** module or, in a build without CUDA, by "built without CUDA". */
+const di_nn_backend di_nn_backend_cuda = {
+    .name = "cuda",
+    .attach = di_nn_cuda_attach,
+    .detach = di_nn_cuda_detach,
+    .output_shape = di_nn_cuda_output_shape,
+    .run = di_nn_cuda_run,
+    .submit = di_nn_cuda_submit,
+    .wait = di_nn_cuda_wait,
+    .run_io = di_nn_cuda_run_io,
+    .flops = di_nn_cuda_flops,
+};

@@ -51,34 +51,31 @@ typedef struct cu_step {
     void *save_dst;
     const void *save_src;
     size_t save_bytes;
-    bool accumulate;  /* post 0 is an in-place Add done as beta = 1 */
+    bool accumulate; /* post 0 is an in-place Add done as beta = 1 */
     cu_run_fn run;
     void (*release)(void *p);
-    void *p;          /* op parameters */
-    void *ws;         /* the plan's workspace */
+    void *p;  /* op parameters */
+    void *ws; /* the plan's workspace */
     size_t ws_bytes;
     double flops;
 } cu_step;
 
 typedef struct cu_plan {
-    int ninputs;
-    int64_t in_dims[8][DI_NN_MAX_DIMS];
-    int in_ndim[8], in_dtype[8];
+    di_nn_plan_key key; /* first: the plan cache's (engine.h) */
     cu_step *steps;
     int nsteps;
     uint8_t *arena;
     size_t arena_bytes;
     void *ws;
     size_t ws_bytes;
-    cu_tensor *inputs;   /* per graph input */
-    cu_tensor *outputs;  /* per graph output */
-    void **owned;        /* device buffers: folded constants, tables, saves */
+    cu_tensor *inputs;  /* per graph input */
+    cu_tensor *outputs; /* per graph output */
+    void **owned;       /* device buffers: folded constants, tables, saves */
     int nowned, cap_owned;
     cudaGraphExec_t graph;
     bool graph_tried;
     int launches;
     double flops;
-    uint64_t last_used;
 } cu_plan;
 
 #define CU_MAX_PLANS 4
@@ -87,7 +84,7 @@ typedef struct cu_plan {
 typedef struct cu_slot {
     bool busy;
     cudaEvent_t uploaded, computed, done;
-    void *din, *dout;            /* device staging */
+    void *din, *dout; /* device staging */
     size_t din_bytes, dout_bytes;
     float *host_out;
     size_t out_bytes;
@@ -98,8 +95,8 @@ struct di_nn_cuda {
     cu_ctx c;
     cudaStream_t up_stream, down_stream; /* uploads, downloads */
     int nweights;
-    const void **w_host;     /* graph initializers, host */
-    void **w_dev;            /* and their device copies */
+    const void **w_host; /* graph initializers, host */
+    void **w_dev;        /* and their device copies */
     size_t *w_bytes;
     void *w_block;
     cu_plan *plans[CU_MAX_PLANS];
@@ -110,32 +107,34 @@ struct di_nn_cuda {
 };
 
 /* build.c */
-int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out,
-                di_error *err);
+int cu_plan_get(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out, di_error *err);
 void cu_plan_free(cu_plan *p);
+/* A GPU plan for these inputs, translated from a host plan (build.c). */
+int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out, di_error *err);
+/* cudaMemcpyAsync, or memcpy in host mode (kernels.h). */
+cudaError_t cu_copy_async(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                          cudaStream_t stream);
 int cu_plan_launch(di_nn_session *s, cu_plan *p, di_error *err);
 int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err);
 
 /* helpers shared by the op files */
+/* The DI_E* code for a cudaError_t: see build.c. */
+int cu_status_cuda(int code);
 int cu_fail_cuda(di_error *err, const cu_step *st, const char *what, int code);
-int cu_fail_cudnn(di_error *err, const cu_step *st, const char *what,
-                  cudnnStatus_t code);
-int cu_fail_cublas(di_error *err, const cu_step *st, const char *what,
-                   cublasStatus_t code);
+int cu_fail_cudnn(di_error *err, const cu_step *st, const char *what, cudnnStatus_t code);
+int cu_fail_cublas(di_error *err, const cu_step *st, const char *what, cublasStatus_t code);
 int cu_refuse(di_error *err, const cu_step *st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int64_t cu_numel(const cu_tensor *t);
 size_t cu_bytes(const cu_tensor *t);
 /* A device copy of host data owned by the plan (tables, folded values). */
 void *cu_upload(cu_plan *p, const void *host, size_t bytes, di_error *err);
-int cu_epilogue_run(cu_step *st, cu_ctx *c, float *y, const float *bias,
-                    int64_t inner, int64_t channels, bool skip_first,
-                    di_error *err);
+int cu_epilogue_run(cu_step *st, cu_ctx *c, float *y, const float *bias, int64_t inner,
+                    int64_t channels, bool skip_first, di_error *err);
 
 /* ops: each fills st->run / st->p from the host step, or refuses. */
-typedef int (*cu_setup_fn)(cu_plan *p, cu_ctx *c, cu_step *st,
-                           const di_nn_step *hs, di_error *err);
-cu_setup_fn cu_find_setup(const char *op_type, bool *fold_only);
+typedef int (*cu_setup_fn)(cu_plan *p, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err);
+cu_setup_fn cu_find_setup(const di_nn_node *n, bool *fold_only);
 int cu_setup_conv(cu_plan *, cu_ctx *, cu_step *, const di_nn_step *, di_error *);
 int cu_setup_deconv(cu_plan *, cu_ctx *, cu_step *, const di_nn_step *, di_error *);
 int cu_setup_matmul(cu_plan *, cu_ctx *, cu_step *, const di_nn_step *, di_error *);

@@ -79,36 +79,40 @@ HD void b_copy(int64_t i, const cu_walk &w, const T *src, T *dst)
     dst[b] = src[a];
 }
 
+/* Every kind of unary.h has its case below: a new kind fails the build
+** here until it has one. */
+static_assert(DI_U_COUNT == DI_U_SOFTSIGN + 1, "a unary kind without its case in unary_op");
+
 HD float unary_op(int op, float x, float a, float b)
 {
     switch (op) {
-    case CU_RELU: return x > 0.f ? x : 0.f;
-    case CU_CLIP: return fminf(fmaxf(x, a), b);
-    case CU_SIGMOID: return 1.f / (1.f + expf(-x));
-    case CU_ERF: return erff(x);
-    case CU_GELU: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-    case CU_GELU_TANH:
+    case DI_U_RELU: return x > 0.f ? x : 0.f;
+    case DI_U_CLIP: return fminf(fmaxf(x, a), b);
+    case DI_U_SIGMOID: return 1.f / (1.f + expf(-x));
+    case DI_U_ERF: return erff(x);
+    case DI_U_GELU: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    case DI_U_GELU_TANH:
         return 0.5f * x * (1.f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case CU_SQRT: return sqrtf(x);
-    case CU_EXP: return expf(x);
-    case CU_LOG: return logf(x);
-    case CU_TANH: return tanhf(x);
-    case CU_NEG: return -x;
-    case CU_ABS: return fabsf(x);
-    case CU_RECIP: return 1.f / x;
-    case CU_FLOOR: return floorf(x);
-    case CU_CEIL: return ceilf(x);
-    case CU_LEAKY: return x >= 0.f ? x : a * x;
-    case CU_HARDSIGMOID: return fmaxf(0.f, fminf(1.f, a * x + b));
-    case CU_HARDSWISH: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
-    case CU_SOFTPLUS: return x > 20.f ? x : log1pf(expf(x));
-    case CU_ELU: return x >= 0.f ? x : a * (expf(x) - 1.f);
-    case CU_SELU: return x > 0.f ? b * x : b * a * (expf(x) - 1.f);
-    case CU_ROUND: return rintf(x); /* half to even, as ONNX */
-    case CU_SIGN: return (float)((x > 0.f) - (x < 0.f));
-    case CU_SIN: return sinf(x);
-    case CU_COS: return cosf(x);
-    case CU_SOFTSIGN: return x / (1.f + fabsf(x));
+    case DI_U_SQRT: return sqrtf(x);
+    case DI_U_EXP: return expf(x);
+    case DI_U_LOG: return logf(x);
+    case DI_U_TANH: return tanhf(x);
+    case DI_U_NEG: return -x;
+    case DI_U_ABS: return fabsf(x);
+    case DI_U_RECIP: return 1.f / x;
+    case DI_U_FLOOR: return floorf(x);
+    case DI_U_CEIL: return ceilf(x);
+    case DI_U_LEAKY: return x >= 0.f ? x : a * x;
+    case DI_U_HARDSIGMOID: return fmaxf(0.f, fminf(1.f, a * x + b));
+    case DI_U_HARDSWISH: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
+    case DI_U_SOFTPLUS: return x > 20.f ? x : log1pf(expf(x));
+    case DI_U_ELU: return x >= 0.f ? x : a * (expf(x) - 1.f);
+    case DI_U_SELU: return x > 0.f ? b * x : b * a * (expf(x) - 1.f);
+    case DI_U_ROUND: return rintf(x); /* half to even, as ONNX */
+    case DI_U_SIGN: return (float)((x > 0.f) - (x < 0.f));
+    case DI_U_SIN: return sinf(x);
+    case DI_U_COS: return cosf(x);
+    case DI_U_SOFTSIGN: return x / (1.f + fabsf(x));
     default: return x;
     }
 }
@@ -258,11 +262,11 @@ HD void b_tile(int64_t i, const cu_walk &w, const cu_walk &xw, const T *x, T *y)
 HD double load_as(int t, const void *x, int64_t i)
 {
     switch (t) {
-    case CU_F32: return ((const float *)x)[i];
-    case CU_U8: case CU_BOOL: return ((const uint8_t *)x)[i];
-    case CU_I8: return ((const int8_t *)x)[i];
-    case CU_I32: return ((const int32_t *)x)[i];
-    case CU_F64: return ((const double *)x)[i];
+    case DI_DT_FLOAT: return ((const float *)x)[i];
+    case DI_DT_UINT8: case DI_DT_BOOL: return ((const uint8_t *)x)[i];
+    case DI_DT_INT8: return ((const int8_t *)x)[i];
+    case DI_DT_INT32: return ((const int32_t *)x)[i];
+    case DI_DT_DOUBLE: return ((const double *)x)[i];
     default: return (double)((const int64_t *)x)[i];
     }
 }
@@ -271,12 +275,12 @@ HD void b_cast(int64_t i, int from, int to, const void *x, void *y)
 {
     double v = load_as(from, x, i);
     switch (to) {
-    case CU_F32: ((float *)y)[i] = (float)v; break;
-    case CU_BOOL: ((uint8_t *)y)[i] = v != 0; break;
-    case CU_U8: ((uint8_t *)y)[i] = (uint8_t)(int64_t)v; break;
-    case CU_I8: ((int8_t *)y)[i] = (int8_t)(int64_t)v; break;
-    case CU_I32: ((int32_t *)y)[i] = (int32_t)v; break;
-    case CU_F64: ((double *)y)[i] = v; break;
+    case DI_DT_FLOAT: ((float *)y)[i] = (float)v; break;
+    case DI_DT_BOOL: ((uint8_t *)y)[i] = v != 0; break;
+    case DI_DT_UINT8: ((uint8_t *)y)[i] = (uint8_t)(int64_t)v; break;
+    case DI_DT_INT8: ((int8_t *)y)[i] = (int8_t)(int64_t)v; break;
+    case DI_DT_INT32: ((int32_t *)y)[i] = (int32_t)v; break;
+    case DI_DT_DOUBLE: ((double *)y)[i] = v; break;
     default: ((int64_t *)y)[i] = (int64_t)v; break;
     }
 }

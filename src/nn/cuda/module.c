@@ -25,8 +25,7 @@ static const di_nn_cuda_hooks hooks = {
     .host_free = di_nn_cuda_host_free,
 };
 
-__attribute__((visibility("default")))
-const di_nn_cuda_hooks *di_nn_cuda_module_hooks(void)
+__attribute__((visibility("default"))) const di_nn_cuda_hooks *di_nn_cuda_module_hooks(void)
 {
     return &hooks;
 }

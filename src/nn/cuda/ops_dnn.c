@@ -25,7 +25,8 @@ static cudnnMathType_t conv_math(di_nn_precision p)
 {
     switch (p) {
     case DI_NN_FP16: return CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-    case DI_NN_TF32: case DI_NN_BF16: return CUDNN_DEFAULT_MATH;
+    case DI_NN_TF32:
+    case DI_NN_BF16: return CUDNN_DEFAULT_MATH;
     default: return CUDNN_FMA_MATH;
     }
 }
@@ -53,12 +54,18 @@ typedef struct conv_p {
 static void conv_release(void *v)
 {
     conv_p *p = v;
-    if (!p) return;
-    if (p->x) cudnnDestroyTensorDescriptor(p->x);
-    if (p->y) cudnnDestroyTensorDescriptor(p->y);
-    if (p->w) cudnnDestroyFilterDescriptor(p->w);
-    if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
-    if (p->pool) cudnnDestroyPoolingDescriptor(p->pool);
+    if (!p)
+        return;
+    if (p->x)
+        cudnnDestroyTensorDescriptor(p->x);
+    if (p->y)
+        cudnnDestroyTensorDescriptor(p->y);
+    if (p->w)
+        cudnnDestroyFilterDescriptor(p->w);
+    if (p->conv)
+        cudnnDestroyConvolutionDescriptor(p->conv);
+    if (p->pool)
+        cudnnDestroyPoolingDescriptor(p->pool);
     free(p);
 }
 
@@ -66,14 +73,16 @@ static void conv_release(void *v)
 static bool nchw(const cu_tensor *t, int d[4])
 {
     if (t->ndim == 4) {
-        for (int i = 0; i < 4; i++) d[i] = (int)t->dims[i];
+        for (int i = 0; i < 4; i++)
+            d[i] = (int)t->dims[i];
     } else if (t->ndim == 3) {
         d[0] = (int)t->dims[0], d[1] = (int)t->dims[1], d[2] = 1, d[3] = (int)t->dims[2];
     } else {
         return false;
     }
     for (int i = 0; i < t->ndim; i++)
-        if (t->dims[i] > 0x7fffffff) return false;
+        if (t->dims[i] > 0x7fffffff)
+            return false;
     return true;
 }
 
@@ -81,7 +90,8 @@ static cudnnStatus_t tensor4(cudnnTensorDescriptor_t *t, const int d[4])
 {
     cudnnStatus_t s = cudnnCreateTensorDescriptor(t);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnSetTensor4dDescriptor(*t, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d[0], d[1], d[2], d[3]);
+        s = cudnnSetTensor4dDescriptor(*t, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d[0], d[1], d[2],
+                                       d[3]);
     return s;
 }
 
@@ -90,12 +100,13 @@ typedef struct window {
     int k[2], s[2], d[2], pad[2];
 } window;
 
-static int window_attrs(cu_step *st, int spatial, const int *kernel, window *w,
-                        const int *in, const int *out, bool transposed, di_error *err)
+static int window_attrs(cu_step *st, int spatial, const int *kernel, window *w, const int *in,
+                        const int *out, bool transposed, di_error *err)
 {
     const di_nn_node *n = st->node;
     const di_nn_attr *pads = di_nn_node_attr(n, "pads"), *strides = di_nn_node_attr(n, "strides"),
-                     *dil = di_nn_node_attr(n, "dilations"), *opad = di_nn_node_attr(n, "output_padding");
+                     *dil = di_nn_node_attr(n, "dilations"),
+                     *opad = di_nn_node_attr(n, "output_padding");
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
     for (int i = 0; i < 2; i++) {
         int a = i - (2 - spatial); /* attribute index; < 0: the unit H of a 1-D op */
@@ -103,19 +114,24 @@ static int window_attrs(cu_step *st, int spatial, const int *kernel, window *w,
         w->s[i] = a >= 0 && strides && strides->n == spatial ? (int)strides->ints[a] : 1;
         w->d[i] = a >= 0 && dil && dil->n == spatial ? (int)dil->ints[a] : 1;
         w->pad[i] = 0;
-        if (a < 0) continue;
+        if (a < 0)
+            continue;
         int ext = (w->k[i] - 1) * w->d[i] + 1;
         if (pads && pads->n == 2 * spatial && !strcmp(ap, "NOTSET")) {
             if (pads->ints[a] != pads->ints[a + spatial])
-                return cu_refuse(err, st, "asymmetric pads (%lld, %lld)", (long long)pads->ints[a], (long long)pads->ints[a + spatial]);
+                return cu_refuse(err, st, "asymmetric pads (%lld, %lld)", (long long)pads->ints[a],
+                                 (long long)pads->ints[a + spatial]);
             w->pad[i] = (int)pads->ints[a];
         } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) {
             /* SAME_*: the total padding from the planned shapes */
-            int64_t total = transposed
-                ? (int64_t)w->s[i] * (in[i] - 1) + (opad && opad->n == spatial ? opad->ints[a] : 0) + ext - out[i]
-                : (int64_t)(out[i] - 1) * w->s[i] + ext - in[i];
-            if (total < 0) total = 0;
-            if (total % 2) return cu_refuse(err, st, "auto_pad=%s with an odd total padding", ap);
+            int64_t total = transposed ? (int64_t)w->s[i] * (in[i] - 1) +
+                                             (opad && opad->n == spatial ? opad->ints[a] : 0) +
+                                             ext - out[i]
+                                       : (int64_t)(out[i] - 1) * w->s[i] + ext - in[i];
+            if (total < 0)
+                total = 0;
+            if (total % 2)
+                return cu_refuse(err, st, "auto_pad=%s with an odd total padding", ap);
             w->pad[i] = (int)(total / 2);
         }
     }
@@ -126,9 +142,11 @@ static int conv_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     conv_p *p = st->p;
     float alpha = 1, beta = st->accumulate ? 1.f : 0.f;
-    cudnnStatus_t s = cudnnConvolutionForward(c->dnn, &alpha, p->x, st->in[0].dev, p->w, st->in[1].dev,
-                                              p->conv, p->fwd, st->ws, st->ws_bytes, &beta, p->y, st->out[0].dev);
-    if (s != CUDNN_STATUS_SUCCESS) return cu_fail_cudnn(err, st, "convolution", s);
+    cudnnStatus_t s =
+        cudnnConvolutionForward(c->dnn, &alpha, p->x, st->in[0].dev, p->w, st->in[1].dev, p->conv,
+                                p->fwd, st->ws, st->ws_bytes, &beta, p->y, st->out[0].dev);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return cu_fail_cudnn(err, st, "convolution", s);
     const float *bias = st->nin > 2 && st->in[2].dev ? st->in[2].dev : NULL;
     return cu_epilogue_run(st, c, st->out[0].dev, bias, p->inner, p->channels, st->accumulate, err);
 }
@@ -137,9 +155,11 @@ static int deconv_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     conv_p *p = st->p;
     float alpha = 1, beta = st->accumulate ? 1.f : 0.f;
-    cudnnStatus_t s = cudnnConvolutionBackwardData(c->dnn, &alpha, p->w, st->in[1].dev, p->x, st->in[0].dev,
-                                                   p->conv, p->bwd, st->ws, st->ws_bytes, &beta, p->y, st->out[0].dev);
-    if (s != CUDNN_STATUS_SUCCESS) return cu_fail_cudnn(err, st, "transposed convolution", s);
+    cudnnStatus_t s = cudnnConvolutionBackwardData(c->dnn, &alpha, p->w, st->in[1].dev, p->x,
+                                                   st->in[0].dev, p->conv, p->bwd, st->ws,
+                                                   st->ws_bytes, &beta, p->y, st->out[0].dev);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return cu_fail_cudnn(err, st, "transposed convolution", s);
     const float *bias = st->nin > 2 && st->in[2].dev ? st->in[2].dev : NULL;
     return cu_epilogue_run(st, c, st->out[0].dev, bias, p->inner, p->channels, st->accumulate, err);
 }
@@ -152,42 +172,57 @@ static int host_refuse(cu_step *st, di_error *err)
 
 static int conv_common(cu_ctx *c, cu_step *st, bool transposed, di_error *err)
 {
-    if (cu_host_mode()) return host_refuse(st, err);
+    if (cu_host_mode())
+        return host_refuse(st, err);
     const cu_tensor *x = &st->in[0], *w = &st->in[1], *y = &st->out[0];
     int xd[4], yd[4];
-    if (x->dtype != DI_DT_FLOAT || w->dtype != DI_DT_FLOAT || !nchw(x, xd) || !nchw(y, yd) || w->ndim != x->ndim)
+    if (x->dtype != DI_DT_FLOAT || w->dtype != DI_DT_FLOAT || !nchw(x, xd) || !nchw(y, yd) ||
+        w->ndim != x->ndim)
         return cu_refuse(err, st, "only 1-D and 2-D float convolutions");
     int spatial = x->ndim - 2;
     int kernel[2] = {spatial == 2 ? (int)w->dims[2] : 1, (int)w->dims[x->ndim - 1]};
     window win;
     int rc = window_attrs(st, spatial, kernel, &win, xd + 2, yd + 2, transposed, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     int groups = (int)di_nn_attr_int(st->node, "group", 1);
     conv_p *p = calloc(1, sizeof *p);
-    if (!p) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!p)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     st->p = p;
     st->release = conv_release;
     p->channels = yd[1];
     p->inner = (int64_t)yd[2] * yd[3];
     cudnnStatus_t s = tensor4(&p->x, xd);
-    if (s == CUDNN_STATUS_SUCCESS) s = tensor4(&p->y, yd);
-    if (s == CUDNN_STATUS_SUCCESS) s = cudnnCreateFilterDescriptor(&p->w);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)w->dims[0], (int)w->dims[1], kernel[0], kernel[1]);
-    if (s == CUDNN_STATUS_SUCCESS) s = cudnnCreateConvolutionDescriptor(&p->conv);
+        s = tensor4(&p->y, yd);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnSetConvolution2dDescriptor(p->conv, win.pad[0], win.pad[1], win.s[0], win.s[1], win.d[0], win.d[1],
-                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT);
-    if (s == CUDNN_STATUS_SUCCESS) s = cudnnSetConvolutionGroupCount(p->conv, groups);
-    if (s == CUDNN_STATUS_SUCCESS) s = cudnnSetConvolutionMathType(p->conv, conv_math(c->prec));
-    if (s != CUDNN_STATUS_SUCCESS) return cu_fail_cudnn(err, st, "descriptors", s);
+        s = cudnnCreateFilterDescriptor(&p->w);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)w->dims[0],
+                                       (int)w->dims[1], kernel[0], kernel[1]);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnCreateConvolutionDescriptor(&p->conv);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnSetConvolution2dDescriptor(p->conv, win.pad[0], win.pad[1], win.s[0], win.s[1],
+                                            win.d[0], win.d[1], CUDNN_CROSS_CORRELATION,
+                                            CUDNN_DATA_FLOAT);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnSetConvolutionGroupCount(p->conv, groups);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnSetConvolutionMathType(p->conv, conv_math(c->prec));
+    if (s != CUDNN_STATUS_SUCCESS)
+        return cu_fail_cudnn(err, st, "descriptors", s);
     /* the shapes cuDNN derives must be the planned ones */
     int od[4];
-    s = transposed ? cudnnGetConvolution2dForwardOutputDim(p->conv, p->y, p->w, &od[0], &od[1], &od[2], &od[3])
-                   : cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &od[0], &od[1], &od[2], &od[3]);
+    s = transposed ? cudnnGetConvolution2dForwardOutputDim(p->conv, p->y, p->w, &od[0], &od[1],
+                                                           &od[2], &od[3])
+                   : cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &od[0], &od[1],
+                                                           &od[2], &od[3]);
     const int *want = transposed ? xd : yd;
     if (s != CUDNN_STATUS_SUCCESS || memcmp(od, want, sizeof od))
-        return cu_refuse(err, st, "cuDNN derives another output shape (%dx%dx%dx%d)", od[0], od[1], od[2], od[3]);
+        return cu_refuse(err, st, "cuDNN derives another output shape (%dx%dx%dx%d)", od[0], od[1],
+                         od[2], od[3]);
     if (!transposed) {
         cudnnConvolutionFwdAlgoPerf_t perf[8];
         int n = 0;
@@ -199,23 +234,27 @@ static int conv_common(cu_ctx *c, cu_step *st, bool transposed, di_error *err)
                 found = true;
             }
         if (!found) {
-            s = cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y, 8, &n, perf);
+            s = cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, p->x, p->w, p->conv, p->y, 8, &n,
+                                                       perf);
             for (int i = 0; s == CUDNN_STATUS_SUCCESS && i < n && !found; i++)
                 if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= WS_LIMIT) {
                     p->fwd = perf[i].algo;
                     found = true;
                 }
         }
-        if (!found) return cu_refuse(err, st, "no cuDNN algorithm for this convolution");
+        if (!found)
+            return cu_refuse(err, st, "no cuDNN algorithm for this convolution");
         /* the precision asked for, whatever math type the search reported */
         s = cudnnSetConvolutionMathType(p->conv, conv_math(c->prec));
         if (s == CUDNN_STATUS_SUCCESS)
-            s = cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, p->fwd, &st->ws_bytes);
+            s = cudnnGetConvolutionForwardWorkspaceSize(c->dnn, p->x, p->w, p->conv, p->y, p->fwd,
+                                                        &st->ws_bytes);
         st->run = conv_run;
     } else {
         cudnnConvolutionBwdDataAlgoPerf_t perf[8];
         int n = 0;
-        s = cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, p->w, p->x, p->conv, p->y, 8, &n, perf);
+        s = cudnnFindConvolutionBackwardDataAlgorithm(c->dnn, p->w, p->x, p->conv, p->y, 8, &n,
+                                                      perf);
         bool found = false;
         for (int i = 0; s == CUDNN_STATUS_SUCCESS && i < n && !found; i++)
             if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= WS_LIMIT) {
@@ -223,20 +262,24 @@ static int conv_common(cu_ctx *c, cu_step *st, bool transposed, di_error *err)
                 found = true;
             }
         if (!found) {
-            s = cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->x, p->conv, p->y, 8, &n, perf);
+            s = cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, p->w, p->x, p->conv, p->y, 8,
+                                                            &n, perf);
             for (int i = 0; s == CUDNN_STATUS_SUCCESS && i < n && !found; i++)
                 if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= WS_LIMIT) {
                     p->bwd = perf[i].algo;
                     found = true;
                 }
         }
-        if (!found) return cu_refuse(err, st, "no cuDNN algorithm for this transposed convolution");
+        if (!found)
+            return cu_refuse(err, st, "no cuDNN algorithm for this transposed convolution");
         s = cudnnSetConvolutionMathType(p->conv, conv_math(c->prec));
         if (s == CUDNN_STATUS_SUCCESS)
-            s = cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, p->w, p->x, p->conv, p->y, p->bwd, &st->ws_bytes);
+            s = cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, p->w, p->x, p->conv, p->y,
+                                                             p->bwd, &st->ws_bytes);
         st->run = deconv_run;
     }
-    if (s != CUDNN_STATUS_SUCCESS) return cu_fail_cudnn(err, st, "workspace size", s);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return cu_fail_cudnn(err, st, "workspace size", s);
     st->accumulate = true;
     return DI_OK;
 }
@@ -267,13 +310,14 @@ typedef struct gemm_p {
     bool has_c;
 } gemm_p;
 
-static int gemm_call(cu_step *st, cu_ctx *c, const gemm_p *g, const void *a, const void *b, float beta, di_error *err)
+static int gemm_call(cu_step *st, cu_ctx *c, const gemm_p *g, const void *a, const void *b,
+                     float beta, di_error *err)
 {
     /* row-major Y = A B is column-major Y^T = B^T A^T */
     cublasStatus_t s = cublasGemmStridedBatchedEx(
-        c->blas, g->tb, g->ta, g->n, g->m, g->k, &g->alpha, b, CUDA_R_32F, g->ldb, g->sb, a, CUDA_R_32F,
-        g->lda, g->sa, &beta, st->out[0].dev, CUDA_R_32F, g->n, g->sc, g->batch, gemm_compute(c->prec),
-        CUBLAS_GEMM_DEFAULT);
+        c->blas, g->tb, g->ta, g->n, g->m, g->k, &g->alpha, b, CUDA_R_32F, g->ldb, g->sb, a,
+        CUDA_R_32F, g->lda, g->sa, &beta, st->out[0].dev, CUDA_R_32F, g->n, g->sc, g->batch,
+        gemm_compute(c->prec), CUBLAS_GEMM_DEFAULT);
     return s == CUBLAS_STATUS_SUCCESS ? DI_OK : cu_fail_cublas(err, st, "matrix product", s);
 }
 
@@ -289,7 +333,8 @@ int cu_setup_matmul(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)pl;
     (void)c;
     (void)hs;
-    if (cu_host_mode()) return host_refuse(st, err);
+    if (cu_host_mode())
+        return host_refuse(st, err);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
     if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || a->ndim < 2 || b->ndim < 2)
         return cu_refuse(err, st, "only float MatMul of at least 2-D operands");
@@ -297,7 +342,8 @@ int cu_setup_matmul(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     int64_t ba = cu_numel(a) / (m * k > 0 ? m * k : 1), bb = cu_numel(b) / (k * n > 0 ? k * n : 1);
     int64_t by = cu_numel(y) / (m * n > 0 ? m * n : 1);
     gemm_p *g = calloc(1, sizeof *g);
-    if (!g) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!g)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     st->p = g;
     g->ta = g->tb = CUBLAS_OP_N;
     g->alpha = 1;
@@ -334,7 +380,8 @@ static int gemm_run(cu_step *st, cu_ctx *c, di_error *err)
     gemm_p *g = st->p;
     if (g->has_c) {
         int e = cu_copy(c->stream, &g->bias_walk, st->in[2].dev, 0, st->out[0].dev, 0, 4);
-        if (e) return cu_fail_cuda(err, st, "copy of C", e);
+        if (e)
+            return cu_fail_cuda(err, st, "copy of C", e);
     }
     int rc = gemm_call(st, c, g, st->in[0].dev, st->in[1].dev, g->has_c ? g->beta : 0.f, err);
     return rc ? rc : cu_epilogue_run(st, c, st->out[0].dev, NULL, 1, 1, false, err);
@@ -345,13 +392,16 @@ int cu_setup_gemm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_
     (void)pl;
     (void)c;
     (void)hs;
-    if (cu_host_mode()) return host_refuse(st, err);
+    if (cu_host_mode())
+        return host_refuse(st, err);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
-    if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || a->ndim != 2 || b->ndim != 2 || y->ndim != 2)
+    if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || a->ndim != 2 || b->ndim != 2 ||
+        y->ndim != 2)
         return cu_refuse(err, st, "only float 2-D Gemm");
     bool ta = di_nn_attr_int(st->node, "transA", 0), tb = di_nn_attr_int(st->node, "transB", 0);
     gemm_p *g = calloc(1, sizeof *g);
-    if (!g) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!g)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     st->p = g;
     g->m = (int)y->dims[0];
     g->n = (int)y->dims[1];
@@ -365,13 +415,15 @@ int cu_setup_gemm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_
     g->beta = di_nn_attr_float(st->node, "beta", 1.f);
     if (st->nin > 2 && st->in[2].dev) {
         const cu_tensor *cc = &st->in[2];
-        if (cc->dtype != DI_DT_FLOAT || cc->ndim > 2) return cu_refuse(err, st, "a C of this shape");
+        if (cc->dtype != DI_DT_FLOAT || cc->ndim > 2)
+            return cu_refuse(err, st, "a C of this shape");
         g->has_c = true;
         cu_walk *w = &g->bias_walk;
         w->nd = 2;
         w->dims[0] = y->dims[0];
         w->dims[1] = y->dims[1];
-        int64_t c0 = cc->ndim == 2 ? cc->dims[0] : 1, c1 = cc->ndim >= 1 ? cc->dims[cc->ndim - 1] : 1;
+        int64_t c0 = cc->ndim == 2 ? cc->dims[0] : 1,
+                c1 = cc->ndim >= 1 ? cc->dims[cc->ndim - 1] : 1;
         w->sa[0] = c0 == 1 ? 0 : c1;
         w->sa[1] = c1 == 1 ? 0 : 1;
         w->sb[0] = y->dims[1];
@@ -393,7 +445,8 @@ static int pool_run(cu_step *st, cu_ctx *c, di_error *err)
         return e ? cu_fail_cuda(err, st, "reduction kernel", e) : DI_OK;
     }
     float alpha = 1, beta = 0;
-    cudnnStatus_t s = cudnnPoolingForward(c->dnn, p->pool, &alpha, p->x, st->in[0].dev, &beta, p->y, st->out[0].dev);
+    cudnnStatus_t s = cudnnPoolingForward(c->dnn, p->pool, &alpha, p->x, st->in[0].dev, &beta, p->y,
+                                          st->out[0].dev);
     return s == CUDNN_STATUS_SUCCESS ? DI_OK : cu_fail_cudnn(err, st, "pooling", s);
 }
 
@@ -403,36 +456,49 @@ int cu_setup_pool(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_
     (void)c;
     (void)hs;
     const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (x->dtype != DI_DT_FLOAT || x->ndim < 3) return cu_refuse(err, st, "only float pooling of N x C x ... tensors");
+    if (x->dtype != DI_DT_FLOAT || x->ndim < 3)
+        return cu_refuse(err, st, "only float pooling of N x C x ... tensors");
     st->run = pool_run;
-    if (!strcmp(st->name, "GlobalAveragePool")) return DI_OK;
-    if (cu_host_mode()) return host_refuse(st, err);
-    if (st->nout > 1 && st->out[1].dev) return cu_refuse(err, st, "MaxPool's indices output");
+    if (!strcmp(st->name, "GlobalAveragePool"))
+        return DI_OK;
+    if (cu_host_mode())
+        return host_refuse(st, err);
+    if (st->nout > 1 && st->out[1].dev)
+        return cu_refuse(err, st, "MaxPool's indices output");
     int xd[4], yd[4];
-    if (!nchw(x, xd) || !nchw(y, yd)) return cu_refuse(err, st, "only 1-D and 2-D pooling");
+    if (!nchw(x, xd) || !nchw(y, yd))
+        return cu_refuse(err, st, "only 1-D and 2-D pooling");
     const di_nn_attr *ks = di_nn_node_attr(st->node, "kernel_shape");
     int spatial = x->ndim - 2;
-    if (!ks || ks->n != spatial) return cu_refuse(err, st, "kernel_shape");
+    if (!ks || ks->n != spatial)
+        return cu_refuse(err, st, "kernel_shape");
     int kernel[2] = {spatial == 2 ? (int)ks->ints[0] : 1, (int)ks->ints[ks->n - 1]};
     window win;
     int rc = window_attrs(st, spatial, kernel, &win, xd + 2, yd + 2, false, err);
-    if (rc) return rc;
-    if (win.d[0] != 1 || win.d[1] != 1) return cu_refuse(err, st, "dilated pooling");
+    if (rc)
+        return rc;
+    if (win.d[0] != 1 || win.d[1] != 1)
+        return cu_refuse(err, st, "dilated pooling");
     bool is_max = !strcmp(st->name, "MaxPool");
     cudnnPoolingMode_t mode = is_max ? CUDNN_POOLING_MAX
-        : di_nn_attr_int(st->node, "count_include_pad", 0) ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
-                                                             : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+                              : di_nn_attr_int(st->node, "count_include_pad", 0)
+                                  ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                  : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
     conv_p *p = calloc(1, sizeof *p);
-    if (!p) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!p)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     st->p = p;
     st->release = conv_release;
     cudnnStatus_t s = tensor4(&p->x, xd);
-    if (s == CUDNN_STATUS_SUCCESS) s = tensor4(&p->y, yd);
-    if (s == CUDNN_STATUS_SUCCESS) s = cudnnCreatePoolingDescriptor(&p->pool);
     if (s == CUDNN_STATUS_SUCCESS)
-        s = cudnnSetPooling2dDescriptor(p->pool, mode, CUDNN_NOT_PROPAGATE_NAN, win.k[0], win.k[1], win.pad[0],
-                                        win.pad[1], win.s[0], win.s[1]);
-    if (s != CUDNN_STATUS_SUCCESS) return cu_fail_cudnn(err, st, "pooling descriptor", s);
+        s = tensor4(&p->y, yd);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnCreatePoolingDescriptor(&p->pool);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnSetPooling2dDescriptor(p->pool, mode, CUDNN_NOT_PROPAGATE_NAN, win.k[0], win.k[1],
+                                        win.pad[0], win.pad[1], win.s[0], win.s[1]);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return cu_fail_cudnn(err, st, "pooling descriptor", s);
     int od[4];
     s = cudnnGetPooling2dForwardOutputDim(p->pool, p->x, &od[0], &od[1], &od[2], &od[3]);
     if (s != CUDNN_STATUS_SUCCESS || memcmp(od, yd, sizeof od))

@@ -1,8 +1,7 @@
 /*
 ** ops_simple.c: the ops that run on the backend's own kernels (kernels.cu):
 ** elementwise and broadcasting math, Resize, Softmax, LayerNormalization,
-** BatchNormalization, reductions and the data movement ops (Transpose,
-** Concat, Split, Slice, Expand, Gather, Pad, Tile, Cast). Everything shape
+** BatchNormalization and reductions (the data movement ops: ops_move.c). Everything shape
 ** dependent is worked out here once per plan, from the planned shapes and
 ** the constant inputs; a run only launches.
 */
@@ -10,34 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-#define LAUNCHED(call, what) \
-    do { int e_ = (call); if (e_) return cu_fail_cuda(err, st, what, e_); } while (0)
-
-typedef struct simple_p {
-    int op;
-    float a, b;
-    cu_walk w;
-    int contiguous;
-    int64_t x0, x1, x2; /* op-specific sizes */
-    int64_t pb[CU_MAX_DIMS], xdims[CU_MAX_DIMS];
-    void *t0, *t1, *t2, *t3, *t4, *t5; /* device tables */
-    int n;                             /* Concat / Split: parts */
-    cu_walk *parts;
-    int64_t *offs;
-} simple_p;
+#include "simple.h"
 
 static void simple_release(void *v)
 {
     simple_p *p = v;
-    if (!p) return;
+    if (!p)
+        return;
     free(p->parts);
     free(p->offs);
     free(p);
 }
 
-static simple_p *new_p(cu_step *st, di_error *err)
+simple_p *cu_new_p(cu_step *st, di_error *err)
 {
     simple_p *p = calloc(1, sizeof *p);
     if (!p) {
@@ -49,42 +33,33 @@ static simple_p *new_p(cu_step *st, di_error *err)
     return p;
 }
 
-static void strides_of(int nd, const int64_t *dims, int64_t *s)
-{
-    int64_t acc = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        s[d] = acc;
-        acc *= dims[d];
-    }
-}
-
-/* Strides of t broadcast against out dims (numpy rules, right-aligned). */
-static bool bcast_strides(const cu_tensor *t, int nd, const int64_t *dims, int64_t *s)
+bool cu_bcast_strides(const cu_tensor *t, int nd, const int64_t *dims, int64_t *s)
 {
     int64_t ts[DI_NN_MAX_DIMS];
-    if (t->ndim > nd || t->ndim < 0) return false;
-    strides_of(t->ndim, t->dims, ts);
+    if (t->ndim > nd || t->ndim < 0)
+        return false;
+    di_nn_contiguous_strides(t->ndim, t->dims, ts);
     for (int d = 0; d < nd; d++) {
         int td = d - (nd - t->ndim);
-        if (td < 0) s[d] = 0;
-        else if (t->dims[td] == dims[d]) s[d] = dims[d] == 1 ? 0 : ts[td];
-        else if (t->dims[td] == 1) s[d] = 0;
-        else return false;
+        if (td < 0)
+            s[d] = 0;
+        else if (t->dims[td] == dims[d])
+            s[d] = dims[d] == 1 ? 0 : ts[td];
+        else if (t->dims[td] == 1)
+            s[d] = 0;
+        else
+            return false;
     }
     return true;
 }
 
-static void walk_of(cu_walk *w, const cu_tensor *y)
+void cu_walk_of(cu_walk *w, const cu_tensor *y)
 {
     memset(w, 0, sizeof *w);
     w->nd = y->ndim > 0 ? y->ndim : 1;
     w->dims[0] = 1;
-    for (int d = 0; d < y->ndim; d++) w->dims[d] = y->dims[d];
-}
-
-static bool is_float(const cu_tensor *t)
-{
-    return t->dtype == DI_DT_FLOAT;
+    for (int d = 0; d < y->ndim; d++)
+        w->dims[d] = y->dims[d];
 }
 
 /* ---- unary ---- */
@@ -92,7 +67,9 @@ static bool is_float(const cu_tensor *t)
 static int unary_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
-    LAUNCHED(cu_unary(c->stream, p->op, cu_numel(&st->out[0]), p->a, p->b, st->in[0].dev, st->out[0].dev), "kernel");
+    LAUNCHED(cu_unary(c->stream, p->op, cu_numel(&st->out[0]), p->a, p->b, st->in[0].dev,
+                      st->out[0].dev),
+             "kernel");
     return cu_epilogue_run(st, c, st->out[0].dev, NULL, 1, 1, false, err);
 }
 
@@ -100,32 +77,18 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
 {
     (void)pl;
     (void)c;
-    static const struct { const char *name; int op; } ops[] = {
-        {"Relu", CU_RELU}, {"Clip", CU_CLIP}, {"Sigmoid", CU_SIGMOID}, {"Erf", CU_ERF},
-        {"Gelu", CU_GELU}, {"Sqrt", CU_SQRT}, {"Exp", CU_EXP}, {"Log", CU_LOG},
-        {"Tanh", CU_TANH}, {"Neg", CU_NEG}, {"Abs", CU_ABS}, {"Reciprocal", CU_RECIP},
-        {"Floor", CU_FLOOR}, {"Ceil", CU_CEIL}, {"LeakyRelu", CU_LEAKY},
-        {"HardSigmoid", CU_HARDSIGMOID}, {"HardSwish", CU_HARDSWISH}, {"Softplus", CU_SOFTPLUS},
-        {"Elu", CU_ELU}, {"Selu", CU_SELU}, {"Round", CU_ROUND}, {"Sign", CU_SIGN},
-        {"Sin", CU_SIN}, {"Cos", CU_COS}, {"Softsign", CU_SOFTSIGN},
-    };
-    if (!is_float(&st->in[0])) return cu_refuse(err, st, "element type %s", di_dtype_name(st->in[0].dtype));
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!strcmp(ops[i].name, st->name)) p->op = ops[i].op;
-    if (p->op == CU_GELU && !strcmp(di_nn_attr_string(st->node, "approximate", "none"), "tanh")) p->op = CU_GELU_TANH;
-    if (p->op == CU_LEAKY) p->a = di_nn_attr_float(st->node, "alpha", 0.01f);
-    if (p->op == CU_ELU) p->a = di_nn_attr_float(st->node, "alpha", 1.f);
-    if (p->op == CU_HARDSIGMOID) {
-        p->a = di_nn_attr_float(st->node, "alpha", 0.2f);
-        p->b = di_nn_attr_float(st->node, "beta", 0.5f);
-    }
-    if (p->op == CU_SELU) {
-        p->a = di_nn_attr_float(st->node, "alpha", 1.67326319217681884765625f);
-        p->b = di_nn_attr_float(st->node, "gamma", 1.05070102214813232421875f);
-    }
-    if (p->op == CU_CLIP) {
+    if (!cu_is_float(&st->in[0]))
+        return cu_refuse(err, st, "element type %s", di_dtype_name(st->in[0].dtype));
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
+    /* the kind and constants as the host decodes them (op.h) */
+    di_nn_unary_params up;
+    di_nn_unary_params_of(st->node, &up);
+    p->op = up.kind;
+    p->a = up.alpha;
+    p->b = up.kind == DI_U_SELU ? up.gamma : up.beta;
+    if (p->op == DI_U_CLIP) {
         p->a = -INFINITY;
         p->b = INFINITY;
         if (st->node && hs->k.nin == 1) { /* opset < 11: attributes */
@@ -134,8 +97,10 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
         }
         for (int i = 1; i <= 2 && i < st->nin; i++) {
             const cu_tensor *t = &st->in[i];
-            if (!t->dev) continue;
-            if (!t->is_const || !is_float(t) || cu_numel(t) != 1) return cu_refuse(err, st, "Clip bounds that are not constant");
+            if (!t->dev)
+                continue;
+            if (!t->is_const || !cu_is_float(t) || cu_numel(t) != 1)
+                return cu_refuse(err, st, "Clip bounds that are not constant");
             (i == 1 ? &p->a : &p->b)[0] = *(const float *)t->host;
         }
     }
@@ -148,7 +113,9 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
 static int binary_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
-    LAUNCHED(cu_binary(c->stream, p->op, &p->w, p->contiguous, st->in[0].dev, st->in[1].dev, st->out[0].dev), "kernel");
+    LAUNCHED(cu_binary(c->stream, p->op, &p->w, p->contiguous, st->in[0].dev, st->in[1].dev,
+                       st->out[0].dev),
+             "kernel");
     return p->op < CU_EQ ? cu_epilogue_run(st, c, st->out[0].dev, NULL, 1, 1, false, err) : DI_OK;
 }
 
@@ -157,20 +124,29 @@ int cu_setup_binary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)pl;
     (void)c;
     (void)hs;
-    static const struct { const char *name; int op; } ops[] = {
-        {"Add", CU_ADD}, {"Sub", CU_SUB}, {"Mul", CU_MUL}, {"Div", CU_DIV},
-        {"Pow", CU_POW}, {"Equal", CU_EQ}, {"Less", CU_LT}, {"Greater", CU_GT},
-        {"Max", CU_MAX}, {"Min", CU_MIN}, {"PRelu", CU_PRELU},
+    static const struct {
+        const char *name;
+        int op;
+    } ops[] = {
+        {"Add", CU_ADD}, {"Sub", CU_SUB},  {"Mul", CU_MUL},     {"Div", CU_DIV},
+        {"Pow", CU_POW}, {"Equal", CU_EQ}, {"Less", CU_LT},     {"Greater", CU_GT},
+        {"Max", CU_MAX}, {"Min", CU_MIN},  {"PRelu", CU_PRELU},
     };
-    if (st->nin != 2) return cu_refuse(err, st, "%d operands (two only)", st->nin);
+    if (st->nin != 2)
+        return cu_refuse(err, st, "%d operands (two only)", st->nin);
     const cu_tensor *a = &st->in[0], *b = &st->in[1], *y = &st->out[0];
-    if (!is_float(a) || !is_float(b)) return cu_refuse(err, st, "element type %s", di_dtype_name(is_float(a) ? b->dtype : a->dtype));
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
+    if (!cu_is_float(a) || !cu_is_float(b))
+        return cu_refuse(err, st, "element type %s",
+                         di_dtype_name(cu_is_float(a) ? b->dtype : a->dtype));
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!strcmp(ops[i].name, st->name)) p->op = ops[i].op;
-    walk_of(&p->w, y);
-    if (!bcast_strides(a, p->w.nd, p->w.dims, p->w.sa) || !bcast_strides(b, p->w.nd, p->w.dims, p->w.sb))
+        if (!strcmp(ops[i].name, st->name))
+            p->op = ops[i].op;
+    cu_walk_of(&p->w, y);
+    if (!cu_bcast_strides(a, p->w.nd, p->w.dims, p->w.sa) ||
+        !cu_bcast_strides(b, p->w.nd, p->w.dims, p->w.sb))
         return cu_refuse(err, st, "operands that do not broadcast");
     p->contiguous = cu_numel(a) == cu_numel(y) && cu_numel(b) == cu_numel(y);
     st->run = binary_run;
@@ -180,7 +156,9 @@ int cu_setup_binary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
 static int where_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
-    LAUNCHED(cu_where(c->stream, &p->w, st->in[0].dev, st->in[1].dev, st->in[2].dev, st->out[0].dev), "kernel");
+    LAUNCHED(
+        cu_where(c->stream, &p->w, st->in[0].dev, st->in[1].dev, st->in[2].dev, st->out[0].dev),
+        "kernel");
     return DI_OK;
 }
 
@@ -190,12 +168,15 @@ int cu_setup_where(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
     (void)c;
     (void)hs;
     const cu_tensor *y = &st->out[0];
-    if (st->in[0].dtype != DI_DT_BOOL || di_dtype_size(y->dtype) != 4) return cu_refuse(err, st, "only a bool condition and 4-byte values");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    walk_of(&p->w, y);
-    if (!bcast_strides(&st->in[0], p->w.nd, p->w.dims, p->w.sa) || !bcast_strides(&st->in[1], p->w.nd, p->w.dims, p->w.sb) ||
-        !bcast_strides(&st->in[2], p->w.nd, p->w.dims, p->w.sc))
+    if (st->in[0].dtype != DI_DT_BOOL || di_dtype_size(y->dtype) != 4)
+        return cu_refuse(err, st, "only a bool condition and 4-byte values");
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
+    cu_walk_of(&p->w, y);
+    if (!cu_bcast_strides(&st->in[0], p->w.nd, p->w.dims, p->w.sa) ||
+        !cu_bcast_strides(&st->in[1], p->w.nd, p->w.dims, p->w.sb) ||
+        !cu_bcast_strides(&st->in[2], p->w.nd, p->w.dims, p->w.sc))
         return cu_refuse(err, st, "operands that do not broadcast");
     st->run = where_run;
     return DI_OK;
@@ -203,42 +184,19 @@ int cu_setup_where(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
 
 /* ---- Resize: the host engine's index tables, uploaded ---- */
 
-static double source_coord(const char *ct, int64_t o, int64_t in, int64_t out, double scale)
+/* An int64 table as the kernel's int32 one (the sizes are checked first). */
+static void *upload_i32(cu_plan *pl, const int64_t *v, int64_t n, di_error *err)
 {
-    if (!strcmp(ct, "half_pixel")) return ((double)o + 0.5) / scale - 0.5;
-    if (!strcmp(ct, "pytorch_half_pixel")) return out > 1 ? ((double)o + 0.5) / scale - 0.5 : 0.0;
-    if (!strcmp(ct, "align_corners")) {
-        double len = (double)in * scale;
-        return out == 1 || len <= 1.0 ? 0.0 : (double)o * (double)(in - 1) / (len - 1.0);
+    int32_t *t = malloc(sizeof(int32_t) * (size_t)(n + 1));
+    if (!t) {
+        di_fail(err, DI_ENOMEM, "out of memory");
+        return NULL;
     }
-    return (double)o / scale; /* asymmetric */
-}
-
-static void axis_tables(bool linear, const char *ct, const char *nm, int64_t in, int64_t out, double scale,
-                        int32_t *i0, int32_t *i1, float *w)
-{
-    for (int64_t o = 0; o < out; o++) {
-        double x = source_coord(ct, o, in, out, scale);
-        if (linear) {
-            if (x < 0) x = 0;
-            if (x > (double)(in - 1)) x = (double)(in - 1);
-            int64_t f = (int64_t)floor(x);
-            i0[o] = (int32_t)f;
-            i1[o] = (int32_t)(f + 1 < in ? f + 1 : in - 1);
-            w[o] = (float)(x - (double)f);
-        } else {
-            double f = floor(x), r;
-            if (!strcmp(nm, "round_prefer_floor")) r = x - f == 0.5 ? f : round(x);
-            else if (!strcmp(nm, "round_prefer_ceil")) r = x - f == 0.5 ? f + 1 : round(x);
-            else if (!strcmp(nm, "floor")) r = f;
-            else r = ceil(x);
-            int64_t idx = (int64_t)r;
-            if (idx < 0) idx = 0;
-            if (idx > in - 1) idx = in - 1;
-            i0[o] = i1[o] = (int32_t)idx;
-            w[o] = 0;
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        t[i] = (int32_t)v[i];
+    void *d = cu_upload(pl, t, sizeof(int32_t) * (size_t)n, err);
+    free(t);
+    return d;
 }
 
 static int resize_run(cu_step *st, cu_ctx *c, di_error *err)
@@ -246,65 +204,53 @@ static int resize_run(cu_step *st, cu_ctx *c, di_error *err)
     simple_p *p = st->p;
     const cu_tensor *x = &st->in[0], *y = &st->out[0];
     int nd = x->ndim;
-    LAUNCHED(cu_resize(c->stream, p->x0, x->dims[nd - 2], x->dims[nd - 1], y->dims[nd - 2], y->dims[nd - 1],
-                       p->t0, p->t1, p->t2, p->t3, p->t4, p->t5, p->op, x->dev, y->dev), "kernel");
+    LAUNCHED(cu_resize(c->stream, p->x0, x->dims[nd - 2], x->dims[nd - 1], y->dims[nd - 2],
+                       y->dims[nd - 1], p->t0, p->t1, p->t2, p->t3, p->t4, p->t5, p->op, x->dev,
+                       y->dev),
+             "kernel");
     return DI_OK;
 }
 
 int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
 {
     (void)c;
-    (void)hs;
     const cu_tensor *x = &st->in[0], *y = &st->out[0];
     int nd = x->ndim;
-    if (!is_float(x) || nd < 2) return cu_refuse(err, st, "only float tensors of 2 or more dimensions");
+    if (!cu_is_float(x) || nd < 2)
+        return cu_refuse(err, st, "only float tensors of 2 or more dimensions");
     for (int i = 0; i < nd - 2; i++)
-        if (x->dims[i] != y->dims[i]) return cu_refuse(err, st, "resizing axis %d", i);
-    /* the scale per axis: from the scales input when given, else out/in */
-    double sc[2];
-    const cu_tensor *scales = st->nin > 2 ? &st->in[2] : NULL;
-    for (int i = 0; i < 2; i++) {
-        int64_t in = x->dims[nd - 2 + i], out = y->dims[nd - 2 + i];
-        sc[i] = in ? (double)out / (double)in : 1;
-        if (scales && scales->dev && scales->is_const && is_float(scales) && cu_numel(scales) == nd)
-            sc[i] = ((const float *)scales->host)[nd - 2 + i];
-    }
-    if (x->dims[nd - 2] > 0x7fffffff || x->dims[nd - 1] > 0x7fffffff) return cu_refuse(err, st, "an input this large");
+        if (x->dims[i] != y->dims[i])
+            return cu_refuse(err, st, "resizing axis %d", i);
+    if (x->dims[nd - 2] > 0x7fffffff || x->dims[nd - 1] > 0x7fffffff)
+        return cu_refuse(err, st, "an input this large");
+    const di_nn_resize_tables *t = di_nn_resize_tables_of(&hs->k);
+    if (!t)
+        return cu_refuse(err, st, "a Resize the host did not prepare");
     /* The host engine also has cubic; the GPU kernel has only these two. */
-    const char *mode = di_nn_attr_string(st->node, "mode", "nearest");
-    if (strcmp(mode, "linear") && strcmp(mode, "nearest")) return cu_refuse(err, st, "Resize mode '%s'", mode);
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    const char *ct = di_nn_attr_string(st->node, "coordinate_transformation_mode", "half_pixel");
-    const char *nm = di_nn_attr_string(st->node, "nearest_mode", "round_prefer_floor");
-    p->op = !strcmp(di_nn_attr_string(st->node, "mode", "nearest"), "linear");
+    if (t->cubic)
+        return cu_refuse(err, st, "Resize mode 'cubic'");
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
+    p->op = t->linear;
     p->x0 = 1;
-    for (int i = 0; i < nd - 2; i++) p->x0 *= x->dims[i];
+    for (int i = 0; i < nd - 2; i++)
+        p->x0 *= x->dims[i];
     int64_t oh = y->dims[nd - 2], ow = y->dims[nd - 1];
-    int32_t *y0 = malloc(sizeof(int32_t) * (size_t)(oh + 1)), *y1 = malloc(sizeof(int32_t) * (size_t)(oh + 1));
-    int32_t *x0 = malloc(sizeof(int32_t) * (size_t)(ow + 1)), *x1 = malloc(sizeof(int32_t) * (size_t)(ow + 1));
-    float *wy = malloc(sizeof(float) * (size_t)(oh + 1)), *wx = malloc(sizeof(float) * (size_t)(ow + 1));
-    int rc = DI_OK;
-    if (!y0 || !y1 || !x0 || !x1 || !wy || !wx) rc = di_fail(err, DI_ENOMEM, "out of memory");
-    if (!rc) {
-        axis_tables(p->op, ct, nm, x->dims[nd - 2], oh, sc[0], y0, y1, wy);
-        axis_tables(p->op, ct, nm, x->dims[nd - 1], ow, sc[1], x0, x1, wx);
-        if (!(p->t0 = cu_upload(pl, y0, sizeof(int32_t) * (size_t)oh, err)) ||
-            !(p->t1 = cu_upload(pl, y1, sizeof(int32_t) * (size_t)oh, err)) ||
-            !(p->t2 = cu_upload(pl, wy, sizeof(float) * (size_t)oh, err)) ||
-            !(p->t3 = cu_upload(pl, x0, sizeof(int32_t) * (size_t)ow, err)) ||
-            !(p->t4 = cu_upload(pl, x1, sizeof(int32_t) * (size_t)ow, err)) ||
-            !(p->t5 = cu_upload(pl, wx, sizeof(float) * (size_t)ow, err)))
-            rc = err ? err->code : DI_ENOMEM;
-    }
-    free(y0), free(y1), free(x0), free(x1), free(wy), free(wx);
+    if (t->oh != oh || t->ow != ow)
+        return cu_refuse(err, st, "tables of another shape");
+    if (!(p->t0 = upload_i32(pl, t->y0, oh, err)) || !(p->t1 = upload_i32(pl, t->y1, oh, err)) ||
+        !(p->t2 = cu_upload(pl, t->wy, sizeof(float) * (size_t)oh, err)) ||
+        !(p->t3 = upload_i32(pl, t->x0, ow, err)) || !(p->t4 = upload_i32(pl, t->x1, ow, err)) ||
+        !(p->t5 = cu_upload(pl, t->wx, sizeof(float) * (size_t)ow, err)))
+        return err ? err->code : DI_ENOMEM;
     st->run = resize_run;
-    return rc;
+    return DI_OK;
 }
 
 /* ---- rows: Softmax, LayerNormalization; BatchNormalization ---- */
 
-static int axis_of(const cu_step *st, int ndim, int64_t dflt)
+int cu_axis_of(const cu_step *st, int ndim, int64_t dflt)
 {
     int64_t a = di_nn_attr_int(st->node, "axis", dflt);
     return (int)(a < 0 ? a + ndim : a);
@@ -322,14 +268,18 @@ int cu_setup_softmax(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, 
     (void)pl;
     (void)c;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
+    if (!cu_is_float(x))
+        return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     bool old = hs->k.env->opset < 13; /* before 13: rows are the flattened axis.. tail */
-    int axis = axis_of(st, x->ndim, old ? 1 : -1);
-    if (!old && axis != x->ndim - 1) return cu_refuse(err, st, "axis %d (only the last)", axis);
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
+    int axis = cu_axis_of(st, x->ndim, old ? 1 : -1);
+    if (!old && axis != x->ndim - 1)
+        return cu_refuse(err, st, "axis %d (only the last)", axis);
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
     p->x1 = 1;
-    for (int d = axis; d < x->ndim; d++) p->x1 *= x->dims[d];
+    for (int d = axis; d < x->ndim; d++)
+        p->x1 *= x->dims[d];
     p->x0 = p->x1 ? cu_numel(x) / p->x1 : 0;
     p->op = !strcmp(st->name, "LogSoftmax");
     st->run = softmax_run;
@@ -341,7 +291,9 @@ static int layernorm_run(cu_step *st, cu_ctx *c, di_error *err)
     simple_p *p = st->p;
     const float *bias = st->nin > 2 && st->in[2].dev ? st->in[2].dev : NULL;
     float *mean = st->nout > 1 ? st->out[1].dev : NULL, *inv = st->nout > 2 ? st->out[2].dev : NULL;
-    LAUNCHED(cu_layernorm(c->stream, p->x0, p->x1, p->a, st->in[0].dev, st->in[1].dev, bias, st->out[0].dev, mean, inv), "kernel");
+    LAUNCHED(cu_layernorm(c->stream, p->x0, p->x1, p->a, st->in[0].dev, st->in[1].dev, bias,
+                          st->out[0].dev, mean, inv),
+             "kernel");
     return DI_OK;
 }
 
@@ -351,16 +303,22 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     (void)c;
     (void)hs;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x) || !is_float(&st->in[1])) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
+    if (!cu_is_float(x) || !cu_is_float(&st->in[1]))
+        return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     for (int i = 1; i < st->nout; i++)
-        if (st->out[i].dev && !is_float(&st->out[i])) return cu_refuse(err, st, "Mean / InvStdDev of type %s", di_dtype_name(st->out[i].dtype));
-    int axis = axis_of(st, x->ndim, -1);
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
+        if (st->out[i].dev && !cu_is_float(&st->out[i]))
+            return cu_refuse(err, st, "Mean / InvStdDev of type %s",
+                             di_dtype_name(st->out[i].dtype));
+    int axis = cu_axis_of(st, x->ndim, -1);
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
     p->x1 = 1;
-    for (int d = axis; d < x->ndim; d++) p->x1 *= x->dims[d];
+    for (int d = axis; d < x->ndim; d++)
+        p->x1 *= x->dims[d];
     p->x0 = p->x1 ? cu_numel(x) / p->x1 : 0;
-    if (cu_numel(&st->in[1]) != p->x1 || (st->nin > 2 && st->in[2].dev && cu_numel(&st->in[2]) != p->x1))
+    if (cu_numel(&st->in[1]) != p->x1 ||
+        (st->nin > 2 && st->in[2].dev && cu_numel(&st->in[2]) != p->x1))
         return cu_refuse(err, st, "scale or bias that broadcast");
     p->a = di_nn_attr_float(st->node, "epsilon", 1e-5f);
     st->run = layernorm_run;
@@ -370,8 +328,10 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
 static int batchnorm_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
-    LAUNCHED(cu_batchnorm(c->stream, cu_numel(&st->out[0]), p->x0, p->x1, p->a, st->in[1].dev, st->in[2].dev,
-                          st->in[3].dev, st->in[4].dev, st->in[0].dev, st->out[0].dev), "kernel");
+    LAUNCHED(cu_batchnorm(c->stream, cu_numel(&st->out[0]), p->x0, p->x1, p->a, st->in[1].dev,
+                          st->in[2].dev, st->in[3].dev, st->in[4].dev, st->in[0].dev,
+                          st->out[0].dev),
+             "kernel");
     return DI_OK;
 }
 
@@ -381,15 +341,18 @@ int cu_setup_batchnorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
     (void)c;
     (void)hs;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x) || x->ndim < 2 || st->nin < 5) return cu_refuse(err, st, "this form");
+    if (!cu_is_float(x) || x->ndim < 2 || st->nin < 5)
+        return cu_refuse(err, st, "this form");
     for (int i = 1; i < st->nout; i++)
-        if (st->out[i].dev) return cu_refuse(err, st, "training outputs");
+        if (st->out[i].dev)
+            return cu_refuse(err, st, "training outputs");
     int64_t C = x->dims[1];
     for (int i = 1; i < 5; i++)
-        if (!is_float(&st->in[i]) || cu_numel(&st->in[i]) != C)
+        if (!cu_is_float(&st->in[i]) || cu_numel(&st->in[i]) != C)
             return cu_refuse(err, st, "parameters that are not per-channel floats");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
     p->a = di_nn_attr_float(st->node, "epsilon", 1e-5f);
     p->x1 = C;
     p->x0 = C ? cu_numel(x) / (x->dims[0] * C > 0 ? x->dims[0] * C : 1) : 1;
@@ -402,7 +365,8 @@ int cu_setup_batchnorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
 static int reduce_run(cu_step *st, cu_ctx *c, di_error *err)
 {
     simple_p *p = st->p;
-    LAUNCHED(cu_reduce(c->stream, p->op, p->x0, p->x1, p->x2, st->in[0].dev, st->out[0].dev), "kernel");
+    LAUNCHED(cu_reduce(c->stream, p->op, p->x0, p->x1, p->x2, st->in[0].dev, st->out[0].dev),
+             "kernel");
     return DI_OK;
 }
 
@@ -411,340 +375,61 @@ int cu_setup_reduce(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)pl;
     (void)c;
     const cu_tensor *x = &st->in[0];
-    if (!is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
+    if (!cu_is_float(x))
+        return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
     int64_t axes[DI_NN_MAX_DIMS];
     int na = 0;
     const di_nn_attr *aa = di_nn_node_attr(st->node, "axes");
     if (aa) {
-        for (int i = 0; i < aa->n && i < DI_NN_MAX_DIMS; i++) axes[na++] = aa->ints[i];
+        for (int i = 0; i < aa->n && i < DI_NN_MAX_DIMS; i++)
+            axes[na++] = aa->ints[i];
     } else if (hs->k.nin > 1 && hs->k.in[1]) {
         if (!hs->k.in[1]->is_const || di_nn_const_ints(hs->k.in[1], axes, DI_NN_MAX_DIMS, &na))
             return cu_refuse(err, st, "axes that are not constant");
     }
     bool reduce[DI_NN_MAX_DIMS] = {false};
     if (na == 0) {
-        if (di_nn_attr_int(st->node, "noop_with_empty_axes", 0)) na = 0;
+        if (di_nn_attr_int(st->node, "noop_with_empty_axes", 0))
+            na = 0;
         else
-            for (int d = 0; d < x->ndim; d++) reduce[d] = true;
+            for (int d = 0; d < x->ndim; d++)
+                reduce[d] = true;
     }
     for (int i = 0; i < na; i++) {
         int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
-        if (a < 0 || a >= x->ndim) return cu_refuse(err, st, "axis %lld", (long long)axes[i]);
+        if (a < 0 || a >= x->ndim)
+            return cu_refuse(err, st, "axis %lld", (long long)axes[i]);
         reduce[a] = true;
     }
     int first = -1, last = -1;
     for (int d = 0; d < x->ndim; d++)
         if (reduce[d] && x->dims[d] != 1) {
-            if (first < 0) first = d;
+            if (first < 0)
+                first = d;
             last = d;
         }
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
+    simple_p *p = cu_new_p(st, err);
+    if (!p)
+        return DI_ENOMEM;
     p->x0 = p->x1 = p->x2 = 1;
     for (int d = 0; d < x->ndim; d++) {
         bool in_block = first >= 0 && d >= first && d <= last;
-        if (in_block && !reduce[d] && x->dims[d] != 1) return cu_refuse(err, st, "reduced axes that are not contiguous");
-        if (in_block) p->x1 *= x->dims[d];
-        else if (first >= 0 && d > last) p->x2 *= x->dims[d];
-        else p->x0 *= x->dims[d];
+        if (in_block && !reduce[d] && x->dims[d] != 1)
+            return cu_refuse(err, st, "reduced axes that are not contiguous");
+        if (in_block)
+            p->x1 *= x->dims[d];
+        else if (first >= 0 && d > last)
+            p->x2 *= x->dims[d];
+        else
+            p->x0 *= x->dims[d];
     }
-    if (first < 0) p->x0 = cu_numel(x); /* nothing to reduce: a copy */
+    if (first < 0)
+        p->x0 = cu_numel(x); /* nothing to reduce: a copy */
     const char *n = st->name;
-    p->op = !strcmp(n, "ReduceSum") ? CU_RSUM : !strcmp(n, "ReduceMax") ? CU_RMAX : !strcmp(n, "ReduceMin") ? CU_RMIN : CU_RMEAN;
+    p->op = !strcmp(n, "ReduceSum")   ? CU_RSUM
+            : !strcmp(n, "ReduceMax") ? CU_RMAX
+            : !strcmp(n, "ReduceMin") ? CU_RMIN
+                                      : CU_RMEAN;
     st->run = reduce_run;
-    return DI_OK;
-}
-
-/* ---- data movement through the strided copy ---- */
-
-static int copy1_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_copy(c->stream, &p->w, st->in[0].dev, p->x0, st->out[0].dev, 0, (int)di_dtype_size(st->out[0].dtype)), "kernel");
-    return DI_OK;
-}
-
-static int esize_ok(cu_step *st, const cu_tensor *t, di_error *err)
-{
-    size_t e = di_dtype_size(t->dtype);
-    return e == 1 || e == 2 || e == 4 || e == 8 ? DI_OK : cu_refuse(err, st, "element type %s", di_dtype_name(t->dtype));
-}
-
-int cu_setup_transpose(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (esize_ok(st, x, err)) return err->code;
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    const di_nn_attr *perm = di_nn_node_attr(st->node, "perm");
-    int64_t xs[DI_NN_MAX_DIMS];
-    strides_of(x->ndim, x->dims, xs);
-    walk_of(&p->w, y);
-    strides_of(y->ndim, y->dims, p->w.sb);
-    for (int d = 0; d < y->ndim; d++) {
-        int64_t src = perm && perm->n == x->ndim ? perm->ints[d] : x->ndim - 1 - d;
-        if (src < 0 || src >= x->ndim) return cu_refuse(err, st, "perm");
-        p->w.sa[d] = xs[src];
-    }
-    st->run = copy1_run;
-    return DI_OK;
-}
-
-int cu_setup_expand(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (esize_ok(st, x, err)) return err->code;
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    walk_of(&p->w, y);
-    strides_of(y->ndim, y->dims, p->w.sb);
-    if (!bcast_strides(x, p->w.nd, p->w.dims, p->w.sa)) return cu_refuse(err, st, "a shape that does not broadcast");
-    st->run = copy1_run;
-    return DI_OK;
-}
-
-int cu_setup_slice(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (esize_ok(st, x, err)) return err->code;
-    int64_t starts[DI_NN_MAX_DIMS], ends[DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS], steps[DI_NN_MAX_DIMS];
-    int ns = 0, ne = 0, na = 0, nst = 0;
-    const di_nn_kctx *k = &hs->k;
-    if (k->nin >= 3) {
-        if (!k->in[1]->is_const || !k->in[2]->is_const || di_nn_const_ints(k->in[1], starts, DI_NN_MAX_DIMS, &ns) ||
-            di_nn_const_ints(k->in[2], ends, DI_NN_MAX_DIMS, &ne))
-            return cu_refuse(err, st, "starts / ends that are not constant");
-        if (k->nin > 3 && k->in[3] && (!k->in[3]->is_const || di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na)))
-            return cu_refuse(err, st, "axes that are not constant");
-        if (k->nin > 4 && k->in[4] && (!k->in[4]->is_const || di_nn_const_ints(k->in[4], steps, DI_NN_MAX_DIMS, &nst)))
-            return cu_refuse(err, st, "steps that are not constant");
-    } else {
-        const di_nn_attr *s = di_nn_node_attr(st->node, "starts"), *a = di_nn_node_attr(st->node, "axes");
-        if (!s) return cu_refuse(err, st, "no starts");
-        for (int i = 0; i < s->n && i < DI_NN_MAX_DIMS; i++) starts[ns++] = s->ints[i];
-        for (int i = 0; a && i < a->n && i < DI_NN_MAX_DIMS; i++) axes[na++] = a->ints[i];
-    }
-    if (!na)
-        for (int i = 0; i < ns; i++) axes[na++] = i;
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    int64_t xs[DI_NN_MAX_DIMS], start[DI_NN_MAX_DIMS] = {0}, step[DI_NN_MAX_DIMS];
-    strides_of(x->ndim, x->dims, xs);
-    for (int d = 0; d < x->ndim; d++) step[d] = 1;
-    for (int i = 0; i < ns && i < na; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
-        if (a < 0 || a >= x->ndim) return cu_refuse(err, st, "axis %lld", (long long)axes[i]);
-        int64_t dim = x->dims[a], s = starts[i], sp = i < nst ? steps[i] : 1;
-        if (sp == 0) return cu_refuse(err, st, "a zero step");
-        if (s < 0) s += dim;
-        if (sp > 0) s = s < 0 ? 0 : s > dim ? dim : s;
-        else s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
-        start[a] = s;
-        step[a] = sp;
-    }
-    walk_of(&p->w, y);
-    strides_of(y->ndim, y->dims, p->w.sb);
-    p->x0 = 0;
-    for (int d = 0; d < x->ndim; d++) {
-        p->w.sa[d] = xs[d] * step[d];
-        p->x0 += start[d] * xs[d];
-    }
-    st->run = copy1_run;
-    return DI_OK;
-}
-
-/* Concat and Split: one strided copy per part, into / out of a window of
-** the big tensor along the axis. */
-static int parts_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    bool concat = !strcmp(st->name, "Concat");
-    int es = (int)di_dtype_size(concat ? st->out[0].dtype : st->in[0].dtype);
-    for (int i = 0; i < p->n; i++) {
-        if (concat && st->in[i].dev)
-            LAUNCHED(cu_copy(c->stream, &p->parts[i], st->in[i].dev, 0, st->out[0].dev, p->offs[i], es), "kernel");
-        else if (!concat && st->out[i].dev)
-            LAUNCHED(cu_copy(c->stream, &p->parts[i], st->in[0].dev, p->offs[i], st->out[i].dev, 0, es), "kernel");
-    }
-    return DI_OK;
-}
-
-static int setup_parts(cu_step *st, bool concat, di_error *err)
-{
-    const cu_tensor *big = concat ? &st->out[0] : &st->in[0];
-    if (esize_ok(st, big, err)) return err->code;
-    int n = concat ? st->nin : st->nout;
-    int axis = axis_of(st, big->ndim, concat ? 0 : 0);
-    if (axis < 0 || axis >= big->ndim) return cu_refuse(err, st, "axis");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    p->n = n;
-    p->parts = calloc((size_t)n + 1, sizeof *p->parts);
-    p->offs = calloc((size_t)n + 1, sizeof *p->offs);
-    if (!p->parts || !p->offs) return di_fail(err, DI_ENOMEM, "out of memory");
-    int64_t bs[DI_NN_MAX_DIMS], at = 0;
-    strides_of(big->ndim, big->dims, bs);
-    for (int i = 0; i < n; i++) {
-        const cu_tensor *t = concat ? &st->in[i] : &st->out[i];
-        if (!t->dev || t->ndim != big->ndim) {
-            if (t->dev) return cu_refuse(err, st, "parts of another rank");
-            continue;
-        }
-        cu_walk *w = &p->parts[i];
-        walk_of(w, t);
-        int64_t ts[DI_NN_MAX_DIMS];
-        strides_of(t->ndim, t->dims, ts);
-        for (int d = 0; d < t->ndim; d++) {
-            (concat ? w->sa : w->sb)[d] = ts[d];
-            (concat ? w->sb : w->sa)[d] = bs[d];
-        }
-        p->offs[i] = at * bs[axis];
-        at += t->dims[axis];
-    }
-    st->run = parts_run;
-    return DI_OK;
-}
-
-int cu_setup_concat(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    return setup_parts(st, true, err);
-}
-
-int cu_setup_split(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    return setup_parts(st, false, err);
-}
-
-/* ---- Gather, Pad, Tile, Cast ---- */
-
-static int gather_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_gather(c->stream, p->x0, p->x1, p->x2, st->in[1].dev, st->in[1].dtype == DI_DT_INT64, cu_numel(&st->in[1]),
-                       st->in[0].dev, st->out[0].dev, (int)di_dtype_size(st->in[0].dtype)), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_gather(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *idx = &st->in[1];
-    size_t es = di_dtype_size(x->dtype);
-    if (es != 1 && es != 4 && es != 8) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32) return cu_refuse(err, st, "indices of type %s", di_dtype_name(idx->dtype));
-    int axis = axis_of(st, x->ndim, 0);
-    if (axis < 0 || axis >= x->ndim) return cu_refuse(err, st, "axis");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    p->x0 = p->x2 = 1;
-    for (int d = 0; d < axis; d++) p->x0 *= x->dims[d];
-    p->x1 = x->dims[axis];
-    for (int d = axis + 1; d < x->ndim; d++) p->x2 *= x->dims[d];
-    st->run = gather_run;
-    return DI_OK;
-}
-
-static int pad_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_pad(c->stream, &p->w, p->xdims, p->pb, p->op, p->a, st->in[0].dev, st->out[0].dev), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_pad(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    if (!is_float(x)) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    int64_t pads[2 * DI_NN_MAX_DIMS];
-    int np = 0;
-    const di_nn_kctx *k = &hs->k;
-    if (k->nin > 1 && k->in[1]) {
-        if (!k->in[1]->is_const || di_nn_const_ints(k->in[1], pads, 2 * DI_NN_MAX_DIMS, &np)) return cu_refuse(err, st, "pads that are not constant");
-    } else {
-        const di_nn_attr *a = di_nn_node_attr(st->node, "pads");
-        for (int i = 0; a && i < a->n && i < 2 * DI_NN_MAX_DIMS; i++) pads[np++] = a->ints[i];
-    }
-    if (k->nin > 3 && k->in[3]) return cu_refuse(err, st, "the axes input");
-    if (np != 2 * x->ndim) return cu_refuse(err, st, "%d pads for %d dimensions", np, x->ndim);
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    const char *mode = di_nn_attr_string(st->node, "mode", "constant");
-    p->op = !strcmp(mode, "reflect") ? CU_PAD_REFLECT : !strcmp(mode, "edge") ? CU_PAD_EDGE : CU_PAD_CONST;
-    if (strcmp(mode, "constant") && p->op == CU_PAD_CONST) return cu_refuse(err, st, "mode=%s", mode);
-    p->a = di_nn_attr_float(st->node, "value", 0.f);
-    if (k->nin > 2 && k->in[2] && di_nn_numel(k->in[2]) > 0) {
-        if (!k->in[2]->is_const || k->in[2]->dtype != DI_DT_FLOAT) return cu_refuse(err, st, "a constant_value that is not a constant float");
-        p->a = *(const float *)k->in[2]->data;
-    }
-    walk_of(&p->w, y);
-    for (int d = 0; d < x->ndim; d++) {
-        p->pb[d] = pads[d];
-        p->xdims[d] = x->dims[d];
-    }
-    st->run = pad_run;
-    return DI_OK;
-}
-
-static int tile_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    simple_p *p = st->p;
-    LAUNCHED(cu_tile(c->stream, &p->w, p->xdims, st->in[0].dev, st->out[0].dev, (int)di_dtype_size(st->in[0].dtype)), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_tile(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    const cu_tensor *x = &st->in[0], *y = &st->out[0];
-    size_t es = di_dtype_size(x->dtype);
-    if (es != 1 && es != 4 && es != 8) return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim != y->ndim) return cu_refuse(err, st, "a rank change");
-    simple_p *p = new_p(st, err);
-    if (!p) return DI_ENOMEM;
-    walk_of(&p->w, y);
-    for (int d = 0; d < x->ndim; d++) p->xdims[d] = x->dims[d];
-    st->run = tile_run;
-    return DI_OK;
-}
-
-static int cast_run(cu_step *st, cu_ctx *c, di_error *err)
-{
-    LAUNCHED(cu_cast(c->stream, cu_numel(&st->out[0]), st->in[0].dtype, st->out[0].dtype, st->in[0].dev, st->out[0].dev), "kernel");
-    return DI_OK;
-}
-
-int cu_setup_cast(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
-{
-    (void)pl;
-    (void)c;
-    (void)hs;
-    static const int ok[] = {DI_DT_FLOAT, DI_DT_UINT8, DI_DT_INT8, DI_DT_INT32, DI_DT_INT64, DI_DT_BOOL, DI_DT_DOUBLE};
-    bool fi = false, fo = false;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        fi |= st->in[0].dtype == ok[i];
-        fo |= st->out[0].dtype == ok[i];
-    }
-    if (!fi || !fo) return cu_refuse(err, st, "a cast from %s to %s", di_dtype_name(st->in[0].dtype), di_dtype_name(st->out[0].dtype));
-    st->run = cast_run;
     return DI_OK;
 }

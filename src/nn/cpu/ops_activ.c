@@ -12,22 +12,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 enum {
-    A_THRESHOLDEDRELU, A_SHRINK, A_MISH, A_TAN, A_ASIN, A_ACOS, A_ATAN,
-    A_SINH, A_COSH, A_ASINH, A_ACOSH, A_ATANH, A_ISNAN, A_ISINF, A_COUNT
+    A_THRESHOLDEDRELU,
+    A_SHRINK,
+    A_MISH,
+    A_TAN,
+    A_ASIN,
+    A_ACOS,
+    A_ATAN,
+    A_SINH,
+    A_COSH,
+    A_ASINH,
+    A_ACOSH,
+    A_ATANH,
+    A_ISNAN,
+    A_ISINF,
+    A_COUNT
 };
 
 static const char *const names[A_COUNT] = {
-    "ThresholdedRelu", "Shrink", "Mish", "Tan", "Asin", "Acos", "Atan",
-    "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "IsNaN", "IsInf",
+    "ThresholdedRelu", "Shrink", "Mish",  "Tan",   "Asin",  "Acos", "Atan", "Sinh", "Cosh",
+    "Asinh",           "Acosh",  "Atanh", "IsNaN", "IsInf",
 };
 
 static int kind_of(const di_nn_node *n)
 {
     for (int i = 0; i < A_COUNT; i++)
-        if (!strcmp(n->op_type, names[i])) return i;
+        if (!strcmp(n->op_type, names[i]))
+            return i;
     return -1;
 }
 
@@ -42,9 +56,11 @@ static int activ_prepare(di_nn_kctx *k, di_error *err)
     const di_nn_node *n = k->node;
     const di_nn_tensor *x = k->in[0];
     int kind = kind_of(n);
-    if (x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
+    if (x->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
     activ_state *s = calloc(1, sizeof *s);
-    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     s->kind = kind;
     switch (kind) {
     case A_THRESHOLDEDRELU: s->alpha = di_nn_attr_float(n, "alpha", 1.f); break;
@@ -64,10 +80,10 @@ static int activ_prepare(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-#define LOOP(EXPR)                                                            \
-    for (size_t i = 0; i < n; i++) {                                          \
-        float v = x[i];                                                       \
-        y[i] = (EXPR);                                                        \
+#define LOOP(EXPR)                                                                                 \
+    for (size_t i = 0; i < n; i++) {                                                               \
+        float v = x[i];                                                                            \
+        y[i] = (EXPR);                                                                             \
     }
 
 static int activ_run(di_nn_kctx *k, di_error *err)
@@ -79,7 +95,8 @@ static int activ_run(di_nn_kctx *k, di_error *err)
     if (s->kind == A_ISNAN || s->kind == A_ISINF) {
         uint8_t *y = k->out[0]->data;
         for (size_t i = 0; i < n; i++)
-            y[i] = s->kind == A_ISNAN ? isnan(x[i]) != 0 : isinf(x[i]) && (x[i] > 0 ? s->detect_pos : s->detect_neg);
+            y[i] = s->kind == A_ISNAN ? isnan(x[i]) != 0
+                                      : isinf(x[i]) && (x[i] > 0 ? s->detect_pos : s->detect_neg);
         return DI_OK;
     }
     float *y = k->out[0]->data;
@@ -101,9 +118,13 @@ static int activ_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-#define ACTIV_OP(NAME, MAXIN)                                                 \
-    const di_nn_op di_op_##NAME = {.name = #NAME, .min_in = 1, .max_in = (MAXIN), \
-                                   .prepare = activ_prepare, .run = activ_run,    \
+#define ACTIV_OP(NAME, MAXIN)                                                                      \
+    const di_nn_op di_op_##NAME = {.name = #NAME,                                                  \
+                                   .min_in = 1,                                                    \
+                                   .max_in = (MAXIN),                                              \
+                                   .flags = DI_OP_PER_IMAGE,                                       \
+                                   .prepare = activ_prepare,                                       \
+                                   .run = activ_run,                                               \
                                    .release = free};
 ACTIV_OP(ThresholdedRelu, 1)
 ACTIV_OP(Shrink, 1)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 /* ---- Size ---- */
 
@@ -25,21 +25,29 @@ static int size_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Size = {.name = "Size", .min_in = 1, .max_in = 1, .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK, .prepare = size_prepare, .run = size_run};
+const di_nn_op di_op_Size = {.name = "Size",
+                             .min_in = 1,
+                             .max_in = 1,
+                             .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK,
+                             .prepare = size_prepare,
+                             .run = size_run};
 
 /* ---- Dropout (inference) ---- */
 
 static int dropout_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (!di_dtype_size(x->dtype))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
     if (k->nin > 2 && k->in[2]) {
         if (!k->in[2]->is_const || k->in[2]->dtype != DI_DT_BOOL || di_nn_numel(k->in[2]) != 1)
             return di_nn_unsupported(err, k->node, "a training_mode that is not a constant bool");
-        if (*(const uint8_t *)k->in[2]->data) return di_nn_unsupported(err, k->node, "training_mode=true");
+        if (*(const uint8_t *)k->in[2]->data)
+            return di_nn_unsupported(err, k->node, "training_mode=true");
     }
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    if (k->nout > 1 && k->out[1]) di_nn_set_shape(k->out[1], DI_DT_BOOL, x->ndim, x->dims);
+    if (k->nout > 1 && k->out[1])
+        di_nn_set_shape(k->out[1], DI_DT_BOOL, x->ndim, x->dims);
     return DI_OK;
 }
 
@@ -47,12 +55,15 @@ static int dropout_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     size_t n = (size_t)di_nn_numel(k->in[0]);
-    if (n) memcpy(k->out[0]->data, k->in[0]->data, n * di_dtype_size(k->in[0]->dtype));
-    if (k->nout > 1 && k->out[1] && n) memset(k->out[1]->data, 1, n);
+    if (n)
+        memcpy(k->out[0]->data, k->in[0]->data, n * di_dtype_size(k->in[0]->dtype));
+    if (k->nout > 1 && k->out[1] && n)
+        memset(k->out[1]->data, 1, n);
     return DI_OK;
 }
 
-const di_nn_op di_op_Dropout = {.name = "Dropout", .min_in = 1, .max_in = 3, .prepare = dropout_prepare, .run = dropout_run};
+const di_nn_op di_op_Dropout = {
+    .name = "Dropout", .min_in = 1, .max_in = 3, .prepare = dropout_prepare, .run = dropout_run};
 
 /* ---- CastLike: Cast to the second input's type ---- */
 
@@ -61,7 +72,9 @@ extern const di_nn_op di_op_Cast;
 static int castlike_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype) || !di_dtype_size(k->in[1]->dtype)) return di_nn_unsupported(err, k->node, "a cast from %s to %s", di_dtype_name(x->dtype), di_dtype_name(k->in[1]->dtype));
+    if (!di_dtype_size(x->dtype) || !di_dtype_size(k->in[1]->dtype))
+        return di_nn_unsupported(err, k->node, "a cast from %s to %s", di_dtype_name(x->dtype),
+                                 di_dtype_name(k->in[1]->dtype));
     di_nn_set_shape(k->out[0], k->in[1]->dtype, x->ndim, x->dims);
     return DI_OK;
 }
@@ -72,7 +85,8 @@ static int castlike_run(di_nn_kctx *k, di_error *err)
     return di_op_Cast.run(k, err);
 }
 
-const di_nn_op di_op_CastLike = {.name = "CastLike", .min_in = 2, .max_in = 2, .prepare = castlike_prepare, .run = castlike_run};
+const di_nn_op di_op_CastLike = {
+    .name = "CastLike", .min_in = 2, .max_in = 2, .prepare = castlike_prepare, .run = castlike_run};
 
 /* ---- Mod (broadcast) ---- */
 
@@ -85,12 +99,16 @@ typedef struct mod_state {
 static int mod_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *a = k->in[0], *b = k->in[1];
-    if (a->dtype != b->dtype) return di_nn_unsupported(err, k->node, "inputs of different element types");
+    if (a->dtype != b->dtype)
+        return di_nn_unsupported(err, k->node, "inputs of different element types");
     bool fmod_attr = di_nn_attr_int(k->node, "fmod", 0) != 0;
-    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
-    if (a->dtype == DI_DT_FLOAT && !fmod_attr) return di_nn_shape_error(err, k->node, "float inputs need fmod=1");
+    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
+    if (a->dtype == DI_DT_FLOAT && !fmod_attr)
+        return di_nn_shape_error(err, k->node, "float inputs need fmod=1");
     mod_state *s = calloc(1, sizeof *s);
-    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     int rc = di_nn_broadcast(k->node, a, b, &s->ndim, s->dims, err);
     if (rc) {
         free(s);
@@ -122,19 +140,26 @@ static int mod_run(di_nn_kctx *k, di_error *err)
             float x = ((const float *)k->in[0]->data)[oa], y = ((const float *)k->in[1]->data)[ob];
             ((float *)k->out[0]->data)[i] = fmodf(x, y);
         } else {
-            int64_t x = dt == DI_DT_INT64 ? ((const int64_t *)k->in[0]->data)[oa] : ((const int32_t *)k->in[0]->data)[oa];
-            int64_t y = dt == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[ob] : ((const int32_t *)k->in[1]->data)[ob];
-            if (y == 0 || (y == -1 && x == INT64_MIN)) return di_fail(err, DI_EINVAL, "node '%s' (Mod): integer division by zero", k->node->name);
+            int64_t x = dt == DI_DT_INT64 ? ((const int64_t *)k->in[0]->data)[oa]
+                                          : ((const int32_t *)k->in[0]->data)[oa];
+            int64_t y = dt == DI_DT_INT64 ? ((const int64_t *)k->in[1]->data)[ob]
+                                          : ((const int32_t *)k->in[1]->data)[ob];
+            if (y == 0 || (y == -1 && x == INT64_MIN))
+                return di_nn_node_fail(err, DI_EINVAL, k->node, "integer division by zero");
             int64_t r = x % y;
-            if (!fm && r != 0 && ((r < 0) != (y < 0))) r += y; /* the sign of the divisor, as Python */
-            if (dt == DI_DT_INT64) ((int64_t *)k->out[0]->data)[i] = r;
-            else ((int32_t *)k->out[0]->data)[i] = (int32_t)r;
+            if (!fm && r != 0 && ((r < 0) != (y < 0)))
+                r += y; /* the sign of the divisor, as Python */
+            if (dt == DI_DT_INT64)
+                ((int64_t *)k->out[0]->data)[i] = r;
+            else
+                ((int32_t *)k->out[0]->data)[i] = (int32_t)r;
         }
         for (int d = s->ndim - 1; d >= 0; d--) {
             idx[d]++;
             oa += s->sa[d];
             ob += s->sb[d];
-            if (idx[d] < s->dims[d]) break;
+            if (idx[d] < s->dims[d])
+                break;
             oa -= s->sa[d] * idx[d];
             ob -= s->sb[d] * idx[d];
             idx[d] = 0;
@@ -143,21 +168,30 @@ static int mod_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_Mod = {.name = "Mod", .min_in = 2, .max_in = 2, .prepare = mod_prepare, .run = mod_run, .release = free};
+const di_nn_op di_op_Mod = {.name = "Mod",
+                            .min_in = 2,
+                            .max_in = 2,
+                            .prepare = mod_prepare,
+                            .run = mod_run,
+                            .release = free};
 
 /* ---- CumSum ---- */
 
 static int cumsum_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32 && x->dtype != DI_DT_DOUBLE)
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32 &&
+        x->dtype != DI_DT_DOUBLE)
         return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
     int64_t ax;
     int n;
-    if (di_nn_const_ints(k->in[1], &ax, 1, &n) || n != 1) return di_nn_unsupported(err, k->node, "an axis that is not a constant integer");
-    if (ax < -x->ndim || ax >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
+    if (di_nn_const_ints(k->in[1], &ax, 1, &n) || n != 1)
+        return di_nn_unsupported(err, k->node, "an axis that is not a constant integer");
+    if (ax < -x->ndim || ax >= x->ndim)
+        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
     int64_t *a = malloc(sizeof *a);
-    if (!a) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!a)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     *a = ax < 0 ? ax + x->ndim : ax;
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
     k->state = a;
@@ -169,10 +203,13 @@ static int cumsum_run(di_nn_kctx *k, di_error *err)
     (void)err;
     const di_nn_tensor *x = k->in[0];
     int axis = (int)*(int64_t *)k->state;
-    bool excl = di_nn_attr_int(k->node, "exclusive", 0) != 0, rev = di_nn_attr_int(k->node, "reverse", 0) != 0;
+    bool excl = di_nn_attr_int(k->node, "exclusive", 0) != 0,
+         rev = di_nn_attr_int(k->node, "reverse", 0) != 0;
     int64_t outer = 1, n = x->dims[axis], inner = 1;
-    for (int i = 0; i < axis; i++) outer *= x->dims[i];
-    for (int i = axis + 1; i < x->ndim; i++) inner *= x->dims[i];
+    for (int i = 0; i < axis; i++)
+        outer *= x->dims[i];
+    for (int i = axis + 1; i < x->ndim; i++)
+        inner *= x->dims[i];
     for (int64_t o = 0; o < outer; o++)
         for (int64_t in = 0; in < inner; in++) {
             double acc = 0;
@@ -194,7 +231,8 @@ static int cumsum_run(di_nn_kctx *k, di_error *err)
                 }
                 case DI_DT_INT64: {
                     int64_t v = ((const int64_t *)x->data)[at];
-                    ((int64_t *)k->out[0]->data)[at] = excl ? iacc : (int64_t)((uint64_t)iacc + (uint64_t)v);
+                    ((int64_t *)k->out[0]->data)[at] =
+                        excl ? iacc : (int64_t)((uint64_t)iacc + (uint64_t)v);
                     iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
                     break;
                 }
@@ -210,20 +248,32 @@ static int cumsum_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_CumSum = {.name = "CumSum", .min_in = 2, .max_in = 2, .prepare = cumsum_prepare, .run = cumsum_run, .release = free};
+const di_nn_op di_op_CumSum = {.name = "CumSum",
+                               .min_in = 2,
+                               .max_in = 2,
+                               .prepare = cumsum_prepare,
+                               .run = cumsum_run,
+                               .release = free};
 
 /* ---- GatherElements ---- */
 
 static int ge_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0], *idx = k->in[1];
-    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32) return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
-    if (idx->ndim != x->ndim || x->ndim < 1) return di_nn_shape_error(err, k->node, "indices of rank %d for data of rank %d", idx->ndim, x->ndim);
+    if (!di_dtype_size(x->dtype))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32)
+        return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
+    if (idx->ndim != x->ndim || x->ndim < 1)
+        return di_nn_shape_error(err, k->node, "indices of rank %d for data of rank %d", idx->ndim,
+                                 x->ndim);
     int64_t ax = di_nn_attr_int(k->node, "axis", 0);
-    if (ax < -x->ndim || ax >= x->ndim) return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
+    if (ax < -x->ndim || ax >= x->ndim)
+        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
     for (int i = 0; i < x->ndim; i++)
-        if (i != (ax < 0 ? ax + x->ndim : ax) && idx->dims[i] > x->dims[i]) return di_nn_shape_error(err, k->node, "indices are larger than the data in dimension %d", i);
+        if (i != (ax < 0 ? ax + x->ndim : ax) && idx->dims[i] > x->dims[i])
+            return di_nn_shape_error(err, k->node,
+                                     "indices are larger than the data in dimension %d", i);
     di_nn_set_shape(k->out[0], x->dtype, idx->ndim, idx->dims);
     return DI_OK;
 }
@@ -233,7 +283,8 @@ static int ge_run(di_nn_kctx *k, di_error *err)
     const di_nn_tensor *x = k->in[0], *idx = k->in[1];
     int nd = x->ndim;
     int64_t ax = di_nn_attr_int(k->node, "axis", 0);
-    if (ax < 0) ax += nd;
+    if (ax < 0)
+        ax += nd;
     size_t es = di_dtype_size(x->dtype);
     int64_t xs[DI_NN_MAX_DIMS], pos[DI_NN_MAX_DIMS] = {0}, total = di_nn_numel(idx);
     int64_t r = 1;
@@ -242,31 +293,42 @@ static int ge_run(di_nn_kctx *k, di_error *err)
         r *= x->dims[i];
     }
     for (int64_t i = 0; i < total; i++) {
-        int64_t j = idx->dtype == DI_DT_INT64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
-        if (j < -x->dims[ax] || j >= x->dims[ax]) return di_fail(err, DI_EINVAL, "node '%s' (GatherElements): index %lld is out of range", k->node->name, (long long)j);
-        if (j < 0) j += x->dims[ax];
+        int64_t j = idx->dtype == DI_DT_INT64 ? ((const int64_t *)idx->data)[i]
+                                              : ((const int32_t *)idx->data)[i];
+        if (j < -x->dims[ax] || j >= x->dims[ax])
+            return di_nn_node_fail(err, DI_EINVAL, k->node, "index %lld is out of range",
+                                   (long long)j);
+        if (j < 0)
+            j += x->dims[ax];
         int64_t off = 0;
-        for (int d = 0; d < nd; d++) off += (d == ax ? j : pos[d]) * xs[d];
-        memcpy((uint8_t *)k->out[0]->data + (size_t)i * es, (const uint8_t *)x->data + (size_t)off * es, es);
+        for (int d = 0; d < nd; d++)
+            off += (d == ax ? j : pos[d]) * xs[d];
+        memcpy((uint8_t *)k->out[0]->data + (size_t)i * es,
+               (const uint8_t *)x->data + (size_t)off * es, es);
         for (int d = nd - 1; d >= 0; d--) {
-            if (++pos[d] < idx->dims[d]) break;
+            if (++pos[d] < idx->dims[d])
+                break;
             pos[d] = 0;
         }
     }
     return DI_OK;
 }
 
-const di_nn_op di_op_GatherElements = {.name = "GatherElements", .min_in = 2, .max_in = 2, .prepare = ge_prepare, .run = ge_run};
+const di_nn_op di_op_GatherElements = {
+    .name = "GatherElements", .min_in = 2, .max_in = 2, .prepare = ge_prepare, .run = ge_run};
 
 /* ---- Trilu ---- */
 
 static int trilu_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype)) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim < 2) return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    if (!di_dtype_size(x->dtype))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (x->ndim < 2)
+        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
     int64_t *kk = malloc(sizeof *kk);
-    if (!kk) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!kk)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     *kk = 0;
     int n;
     if (k->nin > 1 && k->in[1] && (di_nn_const_ints(k->in[1], kk, 1, &n) || n != 1)) {
@@ -287,13 +349,20 @@ static int trilu_run(di_nn_kctx *k, di_error *err)
     size_t es = di_dtype_size(x->dtype);
     int64_t total = di_nn_numel(x);
     uint8_t *y = k->out[0]->data;
-    if (total) memcpy(y, x->data, (size_t)total * es);
+    if (total)
+        memcpy(y, x->data, (size_t)total * es);
     for (int64_t i = 0; i < total; i++) {
         int64_t c = i % cols, r = (i / cols) % rows;
         bool keep = upper ? c - r >= kk : c - r <= kk;
-        if (!keep) memset(y + (size_t)i * es, 0, es);
+        if (!keep)
+            memset(y + (size_t)i * es, 0, es);
     }
     return DI_OK;
 }
 
-const di_nn_op di_op_Trilu = {.name = "Trilu", .min_in = 1, .max_in = 2, .prepare = trilu_prepare, .run = trilu_run, .release = free};
+const di_nn_op di_op_Trilu = {.name = "Trilu",
+                              .min_in = 1,
+                              .max_in = 2,
+                              .prepare = trilu_prepare,
+                              .run = trilu_run,
+                              .release = free};

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 /* Reordered weights, one per layout a plan asked for (usually one). */
 typedef struct conv_weights {
@@ -22,11 +22,11 @@ typedef struct conv_weights {
 
 typedef struct conv_state {
     dnnl_primitive_t prim;
-    dnnl_primitive_t src_reorder;   /* input layout -> primitive's, or NULL */
-    dnnl_primitive_t sum_reorder;   /* addend -> output layout, or NULL (memcpy) */
+    dnnl_primitive_t src_reorder; /* input layout -> primitive's, or NULL */
+    dnnl_primitive_t sum_reorder; /* addend -> output layout, or NULL (memcpy) */
     dnnl_memory_t src_user, src, wei, bias, dst, scratch, addend;
     size_t src_bytes, scratch_off, dst_bytes;
-    int sum_index;                  /* post-op with the addend, or -1 */
+    int sum_index; /* post-op with the addend, or -1 */
     double flops;
 } conv_state;
 
@@ -44,26 +44,35 @@ static void release_weights(void *p)
 static void conv_release(void *p)
 {
     conv_state *s = p;
-    if (!s) return;
-    if (s->prim) dnnl_primitive_destroy(s->prim);
-    if (s->src_reorder) dnnl_primitive_destroy(s->src_reorder);
-    if (s->sum_reorder) dnnl_primitive_destroy(s->sum_reorder);
+    if (!s)
+        return;
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->src_reorder)
+        dnnl_primitive_destroy(s->src_reorder);
+    if (s->sum_reorder)
+        dnnl_primitive_destroy(s->sum_reorder);
     dnnl_memory_t mems[] = {s->src_user, s->src, s->wei, s->bias, s->dst, s->scratch, s->addend};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
+        if (mems[i])
+            dnnl_memory_destroy(mems[i]);
     free(s);
 }
 
 static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     int rc = di_nn_check_window_attrs(n, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
-    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") &&
+        strcmp(ap, "SAME_LOWER"))
         return di_nn_unsupported(err, n, "auto_pad=%s", ap);
     const di_nn_attr *ks = di_nn_node_attr(n, "kernel_shape");
-    if (ks && ks->n != 2) return di_nn_unsupported(err, n, "a %d-D convolution", ks->n);
-    if (n->in[1] < 0) return di_nn_unsupported(err, n, "a Conv without weights");
+    if (ks && ks->n != 2)
+        return di_nn_unsupported(err, n, "a %d-D convolution", ks->n);
+    if (n->in[1] < 0)
+        return di_nn_unsupported(err, n, "a Conv without weights");
     if (g->values[n->in[1]].data && g->values[n->in[1]].ndim != 4)
         return di_nn_unsupported(err, n, "a %d-D convolution", g->values[n->in[1]].ndim - 2);
     return DI_OK;
@@ -78,26 +87,37 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     di_nn_tensor *y = k->out[0];
     if (x->dtype != DI_DT_FLOAT || w->dtype != DI_DT_FLOAT || (b && b->dtype != DI_DT_FLOAT))
         return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim != 4 || w->ndim != 4) return di_nn_unsupported(err, n, "a %d-D convolution", x->ndim - 2);
-    if (!w->is_const) return di_nn_unsupported(err, n, "weights that are not constant");
+    if (x->ndim != 4 || w->ndim != 4)
+        return di_nn_unsupported(err, n, "a %d-D convolution", x->ndim - 2);
+    if (!w->is_const)
+        return di_nn_unsupported(err, n, "weights that are not constant");
     int64_t G = di_nn_attr_int(n, "group", 1);
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
     int64_t OC = w->dims[0], KH = w->dims[2], KW = w->dims[3];
     if (G < 1 || C % G || OC % G || w->dims[1] * G != C)
-        return di_nn_shape_error(err, n, "input has %lld channels, weights [%lld,%lld,%lld,%lld] with group %lld do not fit", (long long)C, (long long)OC, (long long)w->dims[1], (long long)KH, (long long)KW, (long long)G);
+        return di_nn_shape_error(
+            err, n,
+            "input has %lld channels, weights [%lld,%lld,%lld,%lld] with group %lld do not fit",
+            (long long)C, (long long)OC, (long long)w->dims[1], (long long)KH, (long long)KW,
+            (long long)G);
     if (b && (b->ndim != 1 || b->dims[0] != OC))
-        return di_nn_shape_error(err, n, "bias has %lld values for %lld output channels", (long long)(b->ndim == 1 ? b->dims[0] : -1), (long long)OC);
+        return di_nn_shape_error(err, n, "bias has %lld values for %lld output channels",
+                                 (long long)(b->ndim == 1 ? b->dims[0] : -1), (long long)OC);
     int64_t st[2], dl[2], pads[4] = {0, 0, 0, 0}, ks[2];
-    if (di_nn_attr_ints_exact(n, "strides", 2, st, 1) || di_nn_attr_ints_exact(n, "dilations", 2, dl, 1) || di_nn_attr_ints_exact(n, "kernel_shape", 2, ks, 0))
+    if (di_nn_attr_ints_exact(n, "strides", 2, st, 1) ||
+        di_nn_attr_ints_exact(n, "dilations", 2, dl, 1) ||
+        di_nn_attr_ints_exact(n, "kernel_shape", 2, ks, 0))
         return di_nn_unsupported(err, n, "strides/dilations of a rank other than 2");
     if (ks[0] && (ks[0] != KH || ks[1] != KW))
         return di_nn_shape_error(err, n, "kernel_shape does not match the weights");
     const di_nn_attr *pa = di_nn_node_attr(n, "pads");
     if (pa) {
-        if (pa->n != 4) return di_nn_unsupported(err, n, "pads of %d values", pa->n);
+        if (pa->n != 4)
+            return di_nn_unsupported(err, n, "pads of %d values", pa->n);
         memcpy(pads, pa->ints, sizeof pads);
     }
-    if (st[0] < 1 || st[1] < 1 || dl[0] < 1 || dl[1] < 1) return di_nn_shape_error(err, n, "strides and dilations must be positive");
+    if (st[0] < 1 || st[1] < 1 || dl[0] < 1 || dl[1] < 1)
+        return di_nn_shape_error(err, n, "strides and dilations must be positive");
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
     int64_t in_sz[2] = {H, W}, k_sz[2] = {KH, KW}, out_sz[2];
     for (int d = 0; d < 2; d++) {
@@ -107,28 +127,34 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         } else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
             int64_t o = (in_sz[d] + st[d] - 1) / st[d];
             int64_t total = (o - 1) * st[d] + ek - in_sz[d];
-            if (total < 0) total = 0;
+            if (total < 0)
+                total = 0;
             int64_t small = total / 2, big = total - small;
             pads[d] = !strcmp(ap, "SAME_UPPER") ? small : big;
             pads[d + 2] = total - pads[d];
         }
         out_sz[d] = (in_sz[d] + pads[d] + pads[d + 2] - ek) / st[d] + 1;
         if (out_sz[d] < 1 || pads[d] < 0 || pads[d + 2] < 0)
-            return di_nn_shape_error(err, n, "the kernel does not fit the %lldx%lld input", (long long)H, (long long)W);
+            return di_nn_shape_error(err, n, "the kernel does not fit the %lldx%lld input",
+                                     (long long)H, (long long)W);
     }
     int64_t ydims[4] = {N, OC, out_sz[0], out_sz[1]};
     di_nn_set_shape(y, DI_DT_FLOAT, 4, ydims);
     for (int i = 0; i < k->npost; i++) {
         di_nn_tensor *a = k->post[i].addend;
-        if (k->post[i].kind != DI_POST_SUM) continue;
+        if (k->post[i].kind != DI_POST_SUM)
+            continue;
         bool same = a->ndim == 4 && a->dtype == DI_DT_FLOAT;
-        for (int d = 0; same && d < 4; d++) same = a->dims[d] == ydims[d];
-        if (!same) return DI_NN_NO_FUSE;
+        for (int d = 0; same && d < 4; d++)
+            same = a->dims[d] == ydims[d];
+        if (!same)
+            return DI_NN_NO_FUSE;
     }
 
     int rc = DI_OK;
     conv_state *s = calloc(1, sizeof *s);
-    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     s->sum_index = -1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
@@ -142,11 +168,13 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
     if (G == 1) {
         dnnl_dims_t wd = {OC, C, KH, KW};
-        DN(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dnnl_f32, dnnl_format_tag_any),
+           "memory desc");
         DN(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_abcd), "memory desc");
     } else {
         dnnl_dims_t wd = {G, OC / G, C / G, KH, KW};
-        DN(dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, dnnl_f32, dnnl_format_tag_any),
+           "memory desc");
         DN(dnnl_memory_desc_init_by_tag(&wplain, 5, wd, dnnl_f32, dnnl_abcde), "memory desc");
     }
     DN(dnnl_primitive_attr_create(&attr), "attributes");
@@ -154,8 +182,11 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     DN(dnnl_post_ops_create(&po), "post-ops");
     for (int i = 0; i < k->npost; i++) {
         const di_nn_postop *p = &k->post[i];
-        if (p->kind == DI_POST_RELU) DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "relu post-op");
-        else if (p->kind == DI_POST_CLIP) DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip_v2, p->lo, p->hi), "clip post-op");
+        if (p->kind == DI_POST_RELU)
+            DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "relu post-op");
+        else if (p->kind == DI_POST_CLIP)
+            DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip_v2, p->lo, p->hi),
+               "clip post-op");
         else {
             DN(dnnl_post_ops_append_sum(po, 1.f), "sum post-op");
             s->sum_index = i;
@@ -163,23 +194,31 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     }
     DN(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
     dnnl_convolution_desc_t cd;
-    DN(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &wei_any, b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr), "convolution desc");
-    DN(dnnl_primitive_desc_create(&pd, &cd, attr, k->env->engine, NULL), "convolution primitive desc");
+    DN(dnnl_dilated_convolution_forward_desc_init(
+           &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &wei_any,
+           b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr),
+       "convolution desc");
+    DN(dnnl_primitive_desc_create(&pd, &cd, attr, k->env->engine, NULL),
+       "convolution primitive desc");
     const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *scr_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    const dnnl_memory_desc_t *scr_md =
+        dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     DN(dnnl_primitive_create(&s->prim, pd), "convolution primitive");
 
     /* input layout */
-    if (x->blocked) x_md = x->md;
+    if (x->blocked)
+        x_md = x->md;
     else if (di_nn_plain_md(x, &x_md)) {
         rc = di_nn_unsupported(err, n, "its input layout");
         goto fail;
     }
     size_t scratch = 0;
     if (!dnnl_memory_desc_equal(&x_md, src_md)) {
-        DN(dnnl_reorder_primitive_desc_create(&rpd, &x_md, k->env->engine, src_md, k->env->engine, NULL), "input reorder");
+        DN(dnnl_reorder_primitive_desc_create(&rpd, &x_md, k->env->engine, src_md, k->env->engine,
+                                              NULL),
+           "input reorder");
         DN(dnnl_primitive_create(&s->src_reorder, rpd), "input reorder");
         dnnl_primitive_desc_destroy(rpd);
         rpd = NULL;
@@ -194,11 +233,13 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     DN(dnnl_memory_create(&s->dst, dst_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
     if (scr_md && dnnl_memory_desc_get_size(scr_md))
         DN(dnnl_memory_create(&s->scratch, scr_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    if (b) DN(dnnl_memory_create(&s->bias, &bias_md, k->env->engine, b->data), "memory");
+    if (b)
+        DN(dnnl_memory_create(&s->bias, &bias_md, k->env->engine, b->data), "memory");
 
     /* weights: reordered once per session, kept while the layout fits */
     conv_weights *cw = *k->persist;
-    while (cw && !dnnl_memory_desc_equal(&cw->md, wei_md)) cw = cw->next;
+    while (cw && !dnnl_memory_desc_equal(&cw->md, wei_md))
+        cw = cw->next;
     if (!cw) {
         cw = calloc(1, sizeof *cw);
         if (!cw) {
@@ -215,7 +256,9 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         }
         dnnl_memory_t from, to;
         dnnl_primitive_t r;
-        DN(dnnl_reorder_primitive_desc_create(&rpd, &wplain, k->env->engine, wei_md, k->env->engine, NULL), "weights reorder");
+        DN(dnnl_reorder_primitive_desc_create(&rpd, &wplain, k->env->engine, wei_md, k->env->engine,
+                                              NULL),
+           "weights reorder");
         DN(dnnl_primitive_create(&r, rpd), "weights reorder");
         dnnl_primitive_desc_destroy(rpd);
         rpd = NULL;
@@ -235,10 +278,14 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     if (s->sum_index >= 0) {
         di_nn_tensor *a = k->post[s->sum_index].addend;
         dnnl_memory_desc_t a_md;
-        if (a->blocked) a_md = a->md;
-        else di_nn_plain_md(a, &a_md);
+        if (a->blocked)
+            a_md = a->md;
+        else
+            di_nn_plain_md(a, &a_md);
         if (!dnnl_memory_desc_equal(&a_md, dst_md)) {
-            DN(dnnl_reorder_primitive_desc_create(&rpd, &a_md, k->env->engine, dst_md, k->env->engine, NULL), "addend reorder");
+            DN(dnnl_reorder_primitive_desc_create(&rpd, &a_md, k->env->engine, dst_md,
+                                                  k->env->engine, NULL),
+               "addend reorder");
             DN(dnnl_primitive_create(&s->sum_reorder, rpd), "addend reorder");
             dnnl_primitive_desc_destroy(rpd);
             rpd = NULL;
@@ -248,14 +295,19 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     s->dst_bytes = dnnl_memory_desc_get_size(dst_md);
     y->blocked = true;
     y->md = *dst_md;
-    s->flops = 2.0 * (double)N * (double)OC * (double)out_sz[0] * (double)out_sz[1] * (double)(C / G) * (double)KH * (double)KW;
+    s->flops = 2.0 * (double)N * (double)OC * (double)out_sz[0] * (double)out_sz[1] *
+               (double)(C / G) * (double)KH * (double)KW;
     k->state = s;
     s = NULL;
 fail:
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (po) dnnl_post_ops_destroy(po);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
     conv_release(s);
     return rc;
 }
@@ -292,7 +344,8 @@ static int conv_run(di_nn_kctx *k, di_error *err)
     args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
     args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
     args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
-    if (s->bias) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+    if (s->bias)
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
     if (s->scratch) {
         dnnl_memory_set_data_handle(s->scratch, scratch + s->scratch_off);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
@@ -310,9 +363,14 @@ static double conv_flops(const di_nn_kctx *k)
 }
 
 const di_nn_op di_op_Conv = {
-    .name = "Conv", .min_in = 2, .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_POSTOPS,
-    .check = conv_check, .prepare = conv_prepare, .run = conv_run,
-    .release = conv_release, .release_persist = release_weights,
+    .name = "Conv",
+    .min_in = 2,
+    .max_in = 3,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_POSTOPS | DI_OP_PER_IMAGE,
+    .check = conv_check,
+    .prepare = conv_prepare,
+    .run = conv_run,
+    .release = conv_release,
+    .release_persist = release_weights,
     .flops = conv_flops,
 };

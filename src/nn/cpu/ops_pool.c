@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 typedef struct pool_state {
     dnnl_primitive_t prim;
@@ -18,32 +18,45 @@ typedef struct pool_state {
 static void pool_release(void *p)
 {
     pool_state *s = p;
-    if (!s) return;
-    if (s->prim) dnnl_primitive_destroy(s->prim);
-    if (s->src) dnnl_memory_destroy(s->src);
-    if (s->dst) dnnl_memory_destroy(s->dst);
-    if (s->scratch) dnnl_memory_destroy(s->scratch);
+    if (!s)
+        return;
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->src)
+        dnnl_memory_destroy(s->src);
+    if (s->dst)
+        dnnl_memory_destroy(s->dst);
+    if (s->scratch)
+        dnnl_memory_destroy(s->scratch);
     free(s);
 }
 
 static int pool_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
     (void)g;
-    if (n->nout > 1) return di_nn_unsupported(err, n, "the Indices output");
+    if (n->nout > 1)
+        return di_nn_unsupported(err, n, "the Indices output");
     int rc = di_nn_check_window_attrs(n, err);
-    if (rc) return rc;
-    if (!strcmp(n->op_type, "GlobalAveragePool")) return DI_OK;
+    if (rc)
+        return rc;
+    if (!strcmp(n->op_type, "GlobalAveragePool"))
+        return DI_OK;
     const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
-    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") &&
+        strcmp(ap, "SAME_LOWER"))
         return di_nn_unsupported(err, n, "auto_pad=%s", ap);
-    if (!di_nn_node_attr(n, "kernel_shape")) return di_nn_unsupported(err, n, "a pool without kernel_shape");
-    if (di_nn_attr_int(n, "storage_order", 0)) return di_nn_unsupported(err, n, "storage_order=1");
-    if (!strcmp(n->op_type, "AveragePool") && di_nn_attr_int(n, "ceil_mode", 0) && di_nn_attr_int(n, "count_include_pad", 0))
+    if (!di_nn_node_attr(n, "kernel_shape"))
+        return di_nn_unsupported(err, n, "a pool without kernel_shape");
+    if (di_nn_attr_int(n, "storage_order", 0))
+        return di_nn_unsupported(err, n, "storage_order=1");
+    if (!strcmp(n->op_type, "AveragePool") && di_nn_attr_int(n, "ceil_mode", 0) &&
+        di_nn_attr_int(n, "count_include_pad", 0))
         return di_nn_unsupported(err, n, "ceil_mode with count_include_pad");
     if (!strcmp(n->op_type, "AveragePool") && di_nn_node_attr(n, "dilations")) {
         const di_nn_attr *d = di_nn_node_attr(n, "dilations");
         for (int i = 0; i < d->n; i++)
-            if (d->ints[i] != 1) return di_nn_unsupported(err, n, "AveragePool with dilations");
+            if (d->ints[i] != 1)
+                return di_nn_unsupported(err, n, "AveragePool with dilations");
     }
     return DI_OK;
 }
@@ -54,9 +67,11 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_node *n = k->node;
     di_nn_tensor *x = k->in[0], *y = k->out[0];
-    if (x->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
+    if (x->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
     int sp = x->ndim - 2;
-    if (sp < 1 || sp > 3) return di_nn_unsupported(err, n, "a %d-D pool", sp);
+    if (sp < 1 || sp > 3)
+        return di_nn_unsupported(err, n, "a %d-D pool", sp);
     bool global = !strcmp(n->op_type, "GlobalAveragePool"), maxp = !strcmp(n->op_type, "MaxPool");
     int64_t ks[3], st[3], dl[3], pads[6], od[5];
     if (global) {
@@ -65,9 +80,12 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
             st[i] = dl[i] = 1;
             pads[i] = pads[i + sp] = 0;
         }
-    } else if (di_nn_attr_ints_exact(n, "kernel_shape", sp, ks, 1) || di_nn_attr_ints_exact(n, "strides", sp, st, 1) ||
-               di_nn_attr_ints_exact(n, "dilations", sp, dl, 1) || di_nn_attr_ints_exact(n, "pads", 2 * sp, pads, 0)) {
-        return di_nn_shape_error(err, n, "kernel_shape, strides, dilations or pads do not fit a %d-D input", sp);
+    } else if (di_nn_attr_ints_exact(n, "kernel_shape", sp, ks, 1) ||
+               di_nn_attr_ints_exact(n, "strides", sp, st, 1) ||
+               di_nn_attr_ints_exact(n, "dilations", sp, dl, 1) ||
+               di_nn_attr_ints_exact(n, "pads", 2 * sp, pads, 0)) {
+        return di_nn_shape_error(
+            err, n, "kernel_shape, strides, dilations or pads do not fit a %d-D input", sp);
     }
     const char *ap = global ? "VALID" : di_nn_attr_string(n, "auto_pad", "NOTSET");
     bool ceil_mode = !global && di_nn_attr_int(n, "ceil_mode", 0);
@@ -75,34 +93,41 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
     od[1] = x->dims[1];
     for (int i = 0; i < sp; i++) {
         int64_t in = x->dims[2 + i], ek = (ks[i] - 1) * dl[i] + 1;
-        if (ks[i] < 1 || st[i] < 1 || dl[i] < 1) return di_nn_shape_error(err, n, "non-positive kernel, stride or dilation");
+        if (ks[i] < 1 || st[i] < 1 || dl[i] < 1)
+            return di_nn_shape_error(err, n, "non-positive kernel, stride or dilation");
         if (!strcmp(ap, "VALID")) {
             pads[i] = pads[i + sp] = 0;
         } else if (strcmp(ap, "NOTSET")) {
             int64_t o = (in + st[i] - 1) / st[i], total = (o - 1) * st[i] + ek - in;
-            if (total < 0) total = 0;
+            if (total < 0)
+                total = 0;
             pads[i] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
             pads[i + sp] = total - pads[i];
         }
         int64_t span = in + pads[i] + pads[i + sp] - ek;
-        if (span < 0) return di_nn_shape_error(err, n, "the kernel does not fit the input");
+        if (span < 0)
+            return di_nn_shape_error(err, n, "the kernel does not fit the input");
         int64_t o = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
         /* ONNX: with ceil_mode, a last window that starts in the right padding is dropped */
-        if (ceil_mode && (o - 1) * st[i] >= in + pads[i]) o--;
+        if (ceil_mode && (o - 1) * st[i] >= in + pads[i])
+            o--;
         od[2 + i] = o;
         /* right padding oneDNN needs for that many outputs */
         int64_t need = (o - 1) * st[i] + ek - in - pads[i];
-        if (need > pads[i + sp]) pads[i + sp] = need;
+        if (need > pads[i + sp])
+            pads[i + sp] = need;
     }
     di_nn_set_shape(y, DI_DT_FLOAT, x->ndim, od);
     int rc = DI_OK;
     pool_state *s = calloc(1, sizeof *s);
-    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_memory_desc_t src_md, dst_any;
     dnnl_dims_t dd, kd, sd, dld, pl, pr;
-    for (int i = 0; i < x->ndim; i++) dd[i] = od[i];
+    for (int i = 0; i < x->ndim; i++)
+        dd[i] = od[i];
     for (int i = 0; i < sp; i++) {
         kd[i] = ks[i];
         sd[i] = st[i];
@@ -110,20 +135,26 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
         pl[i] = pads[i];
         pr[i] = pads[i + sp];
     }
-    if (x->blocked) src_md = x->md;
+    if (x->blocked)
+        src_md = x->md;
     else if (di_nn_plain_md(x, &src_md)) {
         rc = di_nn_unsupported(err, n, "its input layout");
         goto fail;
     }
-    DN(dnnl_memory_desc_init_by_tag(&dst_any, x->ndim, dd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+    DN(dnnl_memory_desc_init_by_tag(&dst_any, x->ndim, dd, dnnl_f32, dnnl_format_tag_any),
+       "memory desc");
     dnnl_alg_kind_t alg = maxp ? dnnl_pooling_max
-                      : (!global && di_nn_attr_int(n, "count_include_pad", 0)) ? dnnl_pooling_avg_include_padding
-                                                                               : dnnl_pooling_avg_exclude_padding;
+                          : (!global && di_nn_attr_int(n, "count_include_pad", 0))
+                              ? dnnl_pooling_avg_include_padding
+                              : dnnl_pooling_avg_exclude_padding;
     dnnl_pooling_v2_desc_t desc;
-    DN(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, &src_md, &dst_any, sd, kd, dld, pl, pr), "pooling desc");
+    DN(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg, &src_md, &dst_any, sd,
+                                         kd, dld, pl, pr),
+       "pooling desc");
     DN(dnnl_primitive_attr_create(&attr), "attributes");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
-    DN(dnnl_primitive_desc_create(&pd, &desc, attr, k->env->engine, NULL), "pooling primitive desc");
+    DN(dnnl_primitive_desc_create(&pd, &desc, attr, k->env->engine, NULL),
+       "pooling primitive desc");
     DN(dnnl_primitive_create(&s->prim, pd), "pooling primitive");
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -138,8 +169,10 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
     k->state = s;
     s = NULL;
 fail:
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
     pool_release(s);
     return rc;
 }
@@ -163,11 +196,16 @@ fail:
     return rc;
 }
 
-#define POOL_OP(NAME)                                                         \
-    const di_nn_op di_op_##NAME = {                                           \
-        .name = #NAME, .min_in = 1, .max_in = 1, .flags = DI_OP_BLOCKED_OK,   \
-        .check = pool_check, .prepare = pool_prepare, .run = pool_run,        \
-        .release = pool_release,                                              \
+#define POOL_OP(NAME)                                                                              \
+    const di_nn_op di_op_##NAME = {                                                                \
+        .name = #NAME,                                                                             \
+        .min_in = 1,                                                                               \
+        .max_in = 1,                                                                               \
+        .flags = DI_OP_BLOCKED_OK | DI_OP_PER_IMAGE,                                               \
+        .check = pool_check,                                                                       \
+        .prepare = pool_prepare,                                                                   \
+        .run = pool_run,                                                                           \
+        .release = pool_release,                                                                   \
     };
 POOL_OP(MaxPool)
 POOL_OP(AveragePool)

@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "op.h"
+#include "../op.h"
 
 #define PAR_MIN 32768 /* elements below which one thread is faster */
 
 static size_t buffer_elems(const di_nn_tensor *t)
 {
-    if (t->blocked) return dnnl_memory_desc_get_size(&t->md) / di_dtype_size(t->dtype);
+    if (t->blocked)
+        return dnnl_memory_desc_get_size(&t->md) / di_dtype_size(t->dtype);
     return (size_t)di_nn_numel(t);
 }
 
@@ -32,10 +33,12 @@ static void same_layout(di_nn_tensor *out, const di_nn_tensor *in)
 
 static int unary_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != DI_DT_FLOAT) return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    if (k->in[0]->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
     for (int i = 1; i < k->nin; i++) {
         const di_nn_tensor *t = k->in[i];
-        if (!t) continue;
+        if (!t)
+            continue;
         if (t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
             return di_nn_shape_error(err, k->node, "input %d must be a float scalar", i);
     }
@@ -50,7 +53,8 @@ static int relu_run(di_nn_kctx *k, di_error *err)
     float *y = k->out[0]->data;
     size_t n = buffer_elems(k->in[0]);
 #pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.f ? x[i] : 0.f;
     return DI_OK;
 }
 
@@ -60,8 +64,10 @@ static int clip_run(di_nn_kctx *k, di_error *err)
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
     float lo = -INFINITY, hi = INFINITY;
-    if (k->nin > 1 && k->in[1]) lo = *(const float *)k->in[1]->data;
-    if (k->nin > 2 && k->in[2]) hi = *(const float *)k->in[2]->data;
+    if (k->nin > 1 && k->in[1])
+        lo = *(const float *)k->in[1]->data;
+    if (k->nin > 2 && k->in[2])
+        hi = *(const float *)k->in[2]->data;
     size_t n = buffer_elems(k->in[0]);
 #pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -72,15 +78,25 @@ static int clip_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Relu = {
-    .name = "Relu", .min_in = 1, .max_in = 1,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE,
-    .prepare = unary_prepare, .run = relu_run,
+    .name = "Relu",
+    .min_in = 1,
+    .max_in = 1,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
+    .post_kind = DI_POST_RELU,
+    .unary = DI_U_RELU,
+    .prepare = unary_prepare,
+    .run = relu_run,
 };
 
 const di_nn_op di_op_Clip = {
-    .name = "Clip", .min_in = 1, .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE,
-    .prepare = unary_prepare, .run = clip_run,
+    .name = "Clip",
+    .min_in = 1,
+    .max_in = 3,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
+    .post_kind = DI_POST_CLIP,
+    .unary = DI_U_CLIP,
+    .prepare = unary_prepare,
+    .run = clip_run,
 };
 
 /* ---- binary arithmetic with broadcasting ---- */
@@ -89,7 +105,7 @@ typedef struct bin_state {
     int ndim;
     int64_t dims[DI_NN_MAX_DIMS];
     int64_t sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS]; /* element strides, 0 = broadcast */
-    bool flat;       /* same shape (or same blocked layout): one loop */
+    bool flat; /* same shape (or same blocked layout): one loop */
     size_t n;
 } bin_state;
 
@@ -113,16 +129,21 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
     int kind = bin_kind(n);
     bool pow_mixed = kind == OP_POW && a->dtype == DI_DT_FLOAT && b->dtype != DI_DT_FLOAT;
     if (a->dtype != b->dtype && !pow_mixed)
-        return di_nn_unsupported(err, n, "inputs of different element types (%s, %s)", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
+        return di_nn_unsupported(err, n, "inputs of different element types (%s, %s)",
+                                 di_dtype_name(a->dtype), di_dtype_name(b->dtype));
     if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
         return di_nn_unsupported(err, n, "element type %s", di_dtype_name(a->dtype));
     if (pow_mixed || (kind == OP_POW && a->dtype != DI_DT_FLOAT))
-        return di_nn_unsupported(err, n, "Pow of %s by %s", di_dtype_name(a->dtype), di_dtype_name(b->dtype));
+        return di_nn_unsupported(err, n, "Pow of %s by %s", di_dtype_name(a->dtype),
+                                 di_dtype_name(b->dtype));
     bin_state *s = calloc(1, sizeof *s);
-    if (!s) return di_fail(err, DI_ENOMEM, "out of memory");
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
     if (a->blocked || b->blocked) {
-        bool same = a->blocked && b->blocked && a->ndim == b->ndim && dnnl_memory_desc_equal(&a->md, &b->md);
-        for (int i = 0; same && i < a->ndim; i++) same = a->dims[i] == b->dims[i];
+        bool same = a->blocked && b->blocked && a->ndim == b->ndim &&
+                    dnnl_memory_desc_equal(&a->md, &b->md);
+        for (int i = 0; same && i < a->ndim; i++)
+            same = a->dims[i] == b->dims[i];
         if (!same) {
             free(s);
             return DI_NN_NEED_PLAIN;
@@ -147,7 +168,8 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
         int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
         s->sa[i] = da == 1 && s->dims[i] != 1 ? 0 : ra;
         s->sb[i] = db == 1 && s->dims[i] != 1 ? 0 : rb;
-        if (da != s->dims[i] || db != s->dims[i]) flat = false;
+        if (da != s->dims[i] || db != s->dims[i])
+            flat = false;
         ra *= da;
         rb *= db;
     }
@@ -156,6 +178,8 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
+/* (not formatted: _Pragma takes one string literal, not a wrapped one) */
+/* clang-format off */
 #define BIN_LOOP(T, EXPR)                                                     \
     do {                                                                      \
         const T *A = a, *B = b;                                               \
@@ -206,6 +230,7 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
                 }                                                             \
         }                                                                     \
     } while (0)
+/* clang-format on */
 
 static int bin_run(di_nn_kctx *k, di_error *err)
 {
@@ -218,12 +243,14 @@ static int bin_run(di_nn_kctx *k, di_error *err)
         switch (kind) {
         case OP_ADD: BIN_LOOP(float, x + z); break;
         case OP_SUB: BIN_LOOP(float, x - z); break;
-        case OP_MUL: BIN_LOOP(float, x * z); break;
+        case OP_MUL: BIN_LOOP(float, x *z); break;
         case OP_DIV: BIN_LOOP(float, x / z); break;
         default:
             /* x^2 (the decomposed LayerNorm's variance) as a product: powf is slow */
-            if (di_nn_numel(k->in[1]) == 1 && *(const float *)b == 2.f) BIN_LOOP(float, ((void)z, x * x));
-            else BIN_LOOP(float, powf(x, z));
+            if (di_nn_numel(k->in[1]) == 1 && *(const float *)b == 2.f)
+                BIN_LOOP(float, ((void)z, x * x));
+            else
+                BIN_LOOP(float, powf(x, z));
             break;
         }
         return DI_OK;
@@ -232,8 +259,10 @@ static int bin_run(di_nn_kctx *k, di_error *err)
         /* integer division by zero is undefined: refuse it */
         size_t nb = (size_t)di_nn_numel(k->in[1]);
         for (size_t i = 0; i < nb; i++) {
-            int64_t v = k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
-            if (v == 0) return di_fail(err, DI_EINVAL, "node '%s' (Div): integer division by zero", k->node->name);
+            int64_t v =
+                k->in[1]->dtype == DI_DT_INT64 ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
+            if (v == 0)
+                return di_nn_node_fail(err, DI_EINVAL, k->node, "integer division by zero");
         }
     }
     if (k->in[0]->dtype == DI_DT_INT64) {
@@ -256,13 +285,19 @@ static int bin_run(di_nn_kctx *k, di_error *err)
 
 /* Div and Pow only on plain data: 0/0 in the zero padding of a blocked
 ** layout would put NaN where a later conv multiplies it by a zero weight. */
-#define BINARY_OP(NAME, FLAGS)                                                \
-    const di_nn_op di_op_##NAME = {                                           \
-        .name = #NAME, .min_in = 2, .max_in = 2, .flags = (FLAGS),            \
-        .prepare = bin_prepare, .run = bin_run, .release = free,              \
+#define BINARY_OP(NAME, FLAGS, POST)                                                               \
+    const di_nn_op di_op_##NAME = {                                                                \
+        .name = #NAME,                                                                             \
+        .min_in = 2,                                                                               \
+        .max_in = 2,                                                                               \
+        .flags = (FLAGS) | DI_OP_PER_IMAGE | DI_OP_BROADCAST,                                      \
+        .post_kind = (POST),                                                                       \
+        .prepare = bin_prepare,                                                                    \
+        .run = bin_run,                                                                            \
+        .release = free,                                                                           \
     };
-BINARY_OP(Add, DI_OP_BLOCKED_OK)
-BINARY_OP(Sub, DI_OP_BLOCKED_OK)
-BINARY_OP(Mul, DI_OP_BLOCKED_OK)
-BINARY_OP(Div, 0)
-BINARY_OP(Pow, 0)
+BINARY_OP(Add, DI_OP_BLOCKED_OK, DI_POST_SUM)
+BINARY_OP(Sub, DI_OP_BLOCKED_OK, 0)
+BINARY_OP(Mul, DI_OP_BLOCKED_OK, 0)
+BINARY_OP(Div, 0, 0)
+BINARY_OP(Pow, 0, 0)

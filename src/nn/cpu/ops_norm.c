@@ -1,0 +1,680 @@
+/*
+** ops_norm.c: normalisations and reductions in plain C on plain data:
+** Softmax, LogSoftmax, LayerNormalization, BatchNormalization (inference),
+** ReduceMean, ReduceSum, ReduceMax, ReduceMin. Sums accumulate in double.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../op.h"
+
+static int float_only(const di_nn_kctx *k, di_error *err)
+{
+    if (k->in[0]->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
+    return DI_OK;
+}
+
+static int norm_axis(const di_nn_kctx *k, int64_t axis, int *out, di_error *err)
+{
+    int r = k->in[0]->ndim;
+    if (axis < -r || axis >= (r ? r : 1))
+        return di_nn_shape_error(err, k->node, "axis %lld is out of range for rank %d",
+                                 (long long)axis, r);
+    *out = (int)(axis < 0 ? axis + r : axis);
+    return DI_OK;
+}
+
+/* ---- Softmax, LogSoftmax ---- */
+
+typedef struct split3 {
+    int64_t outer, n, inner;
+    /* oneDNN's softmax over [outer, n, inner] (vectorised exp); NULL: the
+    ** plain loop below */
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst, scratch;
+} split3;
+
+static void softmax_release(void *p)
+{
+    split3 *s = p;
+    if (!s)
+        return;
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->src)
+        dnnl_memory_destroy(s->src);
+    if (s->dst)
+        dnnl_memory_destroy(s->dst);
+    if (s->scratch)
+        dnnl_memory_destroy(s->scratch);
+    free(s);
+}
+
+/* The oneDNN primitive for s, or nothing (s->prim stays NULL) when oneDNN
+** has none: the plain loop then does the work. */
+static void softmax_dnnl(di_nn_kctx *k, split3 *s, bool logsm)
+{
+    if (s->outer * s->n * s->inner == 0)
+        return;
+    /* [outer, n] when the axis is the last one: oneDNN's dense-axis kernel */
+    dnnl_dims_t d = {s->outer, s->n, s->inner};
+    int nd = s->inner == 1 ? 2 : 3;
+    dnnl_memory_desc_t md;
+    dnnl_softmax_v2_desc_t sd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    bool ok =
+        dnnl_memory_desc_init_by_tag(&md, nd, d, dnnl_f32, nd == 2 ? dnnl_ab : dnnl_abc) ==
+            dnnl_success &&
+        dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference,
+                                          logsm ? dnnl_softmax_log : dnnl_softmax_accurate, &md,
+                                          &md, 1) == dnnl_success &&
+        dnnl_primitive_attr_create(&attr) == dnnl_success &&
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &sd, attr, k->env->engine, NULL) == dnnl_success;
+    const dnnl_memory_desc_t *scr =
+        ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
+    size_t sb = scr ? dnnl_memory_desc_get_size(scr) : 0;
+    ok = ok && dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
+         dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&s->dst, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         (!sb ||
+          dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success);
+    if (ok)
+        k->scratch_bytes = sb;
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (!ok) {
+        if (s->prim)
+            dnnl_primitive_destroy(s->prim);
+        if (s->src)
+            dnnl_memory_destroy(s->src);
+        if (s->dst)
+            dnnl_memory_destroy(s->dst);
+        s->prim = NULL;
+        s->src = s->dst = NULL;
+    }
+}
+
+static int softmax_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = float_only(k, err), axis = 0;
+    if (rc)
+        return rc;
+    const di_nn_tensor *x = k->in[0];
+    /* opset < 13: coerced to 2-D at axis (default 1); from 13: one axis (default -1) */
+    bool legacy = k->env->opset < 13;
+    if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", legacy ? 1 : -1), &axis, err)))
+        return rc;
+    split3 *s = calloc(1, sizeof *s);
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    s->outer = s->inner = s->n = 1;
+    for (int i = 0; i < axis; i++)
+        s->outer *= x->dims[i];
+    if (legacy) {
+        for (int i = axis; i < x->ndim; i++)
+            s->n *= x->dims[i];
+    } else {
+        s->n = x->ndim ? x->dims[axis] : 1;
+        for (int i = axis + 1; i < x->ndim; i++)
+            s->inner *= x->dims[i];
+    }
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    softmax_dnnl(k, s, !strcmp(k->node->op_type, "LogSoftmax"));
+    k->state = s;
+    return DI_OK;
+}
+
+static int softmax_run(di_nn_kctx *k, di_error *err)
+{
+    const split3 *s = k->state;
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data;
+    if (s->prim) {
+        dnnl_memory_set_data_handle(s->src, k->in[0]->data);
+        dnnl_memory_set_data_handle(s->dst, k->out[0]->data);
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, s->src}, {DNNL_ARG_DST, s->dst}};
+        int na = 2;
+        if (s->scratch) {
+            dnnl_memory_set_data_handle(s->scratch, k->scratch);
+            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
+        }
+        dnnl_status_t st = dnnl_primitive_execute(s->prim, k->env->stream, na, args);
+        if (st == dnnl_success)
+            st = dnnl_stream_wait(k->env->stream);
+        return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "softmax", st);
+    }
+    bool logsm = !strcmp(k->node->op_type, "LogSoftmax");
+    int64_t rows = s->outer * s->inner, st = s->inner;
+#pragma omp parallel for num_threads(k->env->threads) if (rows * s->n > 32768) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t o = r / s->inner, in = r % s->inner;
+        const float *xr = x + o * s->n * s->inner + in;
+        float *yr = y + o * s->n * s->inner + in;
+        float mx = -INFINITY;
+        for (int64_t i = 0; i < s->n; i++)
+            mx = xr[i * st] > mx ? xr[i * st] : mx;
+        double sum = 0;
+        for (int64_t i = 0; i < s->n; i++) {
+            float e = expf(xr[i * st] - mx);
+            if (!logsm)
+                yr[i * st] = e;
+            sum += e;
+        }
+        if (logsm) {
+            float ls = (float)log(sum);
+            for (int64_t i = 0; i < s->n; i++)
+                yr[i * st] = xr[i * st] - mx - ls;
+        } else {
+            float inv = (float)(1.0 / sum);
+            for (int64_t i = 0; i < s->n; i++)
+                yr[i * st] *= inv;
+        }
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_Softmax = {.name = "Softmax",
+                                .min_in = 1,
+                                .max_in = 1,
+                                .prepare = softmax_prepare,
+                                .run = softmax_run,
+                                .release = softmax_release};
+const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax",
+                                   .min_in = 1,
+                                   .max_in = 1,
+                                   .prepare = softmax_prepare,
+                                   .run = softmax_run,
+                                   .release = softmax_release};
+
+/* ---- LayerNormalization ---- */
+
+typedef struct ln_state {
+    int64_t rows, n;
+    int64_t scale_n, bias_n; /* elements, broadcast over the normalised part */
+} ln_state;
+
+static int ln_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = float_only(k, err), axis = 0;
+    if (rc)
+        return rc;
+    const di_nn_tensor *x = k->in[0], *sc = k->in[1], *b = k->nin > 2 ? k->in[2] : NULL;
+    if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", -1), &axis, err)))
+        return rc;
+    ln_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    s->rows = s->n = 1;
+    for (int i = 0; i < axis; i++)
+        s->rows *= x->dims[i];
+    for (int i = axis; i < x->ndim; i++)
+        s->n *= x->dims[i];
+    s->scale_n = di_nn_numel(sc);
+    s->bias_n = b ? di_nn_numel(b) : 0;
+    if (sc->dtype != DI_DT_FLOAT || (b && b->dtype != DI_DT_FLOAT) ||
+        (s->scale_n != s->n && s->scale_n != 1) || (b && s->bias_n != s->n && s->bias_n != 1)) {
+        free(s);
+        return di_nn_unsupported(err, k->node,
+                                 "scale or bias that is not float32 of the normalised shape");
+    }
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    int64_t sd[DI_NN_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++)
+        sd[i] = i < axis ? x->dims[i] : 1;
+    for (int o = 1; o < k->nout; o++)
+        if (k->out[o])
+            di_nn_set_shape(k->out[o], DI_DT_FLOAT, x->ndim, sd);
+    k->state = s;
+    return DI_OK;
+}
+
+static int ln_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const ln_state *s = k->state;
+    const float *x = k->in[0]->data, *sc = k->in[1]->data;
+    const float *b = k->nin > 2 && k->in[2] ? k->in[2]->data : NULL;
+    float *y = k->out[0]->data;
+    float *mean_out = k->nout > 1 && k->out[1] ? k->out[1]->data : NULL;
+    float *istd_out = k->nout > 2 && k->out[2] ? k->out[2]->data : NULL;
+    double eps = di_nn_attr_float(k->node, "epsilon", 1e-5f);
+#pragma omp parallel for num_threads(k->env->threads) if (s->rows * s->n > 32768) schedule(static)
+    for (int64_t r = 0; r < s->rows; r++) {
+        const float *xr = x + r * s->n;
+        float *yr = y + r * s->n;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < s->n; i++)
+            sum += xr[i];
+        double mean = sum / (double)s->n;
+        for (int64_t i = 0; i < s->n; i++) {
+            double d = xr[i] - mean;
+            sq += d * d;
+        }
+        double istd = 1.0 / sqrt(sq / (double)s->n + eps);
+        for (int64_t i = 0; i < s->n; i++) {
+            float v = (float)((xr[i] - mean) * istd) * sc[s->scale_n == 1 ? 0 : i];
+            yr[i] = b ? v + b[s->bias_n == 1 ? 0 : i] : v;
+        }
+        if (mean_out)
+            mean_out[r] = (float)mean;
+        if (istd_out)
+            istd_out[r] = (float)istd;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_LayerNormalization = {.name = "LayerNormalization",
+                                           .min_in = 2,
+                                           .max_in = 3,
+                                           .prepare = ln_prepare,
+                                           .run = ln_run,
+                                           .release = free};
+
+/* ---- BatchNormalization (inference) ---- */
+
+static int bn_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    (void)g;
+    if (di_nn_attr_int(n, "training_mode", 0))
+        return di_nn_unsupported(err, n, "training_mode=1");
+    if (n->nout > 1)
+        return di_nn_unsupported(err, n, "training outputs (running mean and variance)");
+    return DI_OK;
+}
+
+static int bn_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = float_only(k, err);
+    if (rc)
+        return rc;
+    const di_nn_tensor *x = k->in[0];
+    if (x->ndim < 2)
+        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    for (int i = 1; i < 5; i++)
+        if (k->in[i]->dtype != DI_DT_FLOAT || di_nn_numel(k->in[i]) != x->dims[1])
+            return di_nn_shape_error(err, k->node, "input %d must have %lld float values", i,
+                                     (long long)x->dims[1]);
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int bn_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const di_nn_tensor *x = k->in[0];
+    const float *sc = k->in[1]->data, *b = k->in[2]->data, *mean = k->in[3]->data,
+                *var = k->in[4]->data;
+    float eps = di_nn_attr_float(k->node, "epsilon", 1e-5f);
+    int64_t n = x->dims[0], c = x->dims[1], inner = 1;
+    for (int i = 2; i < x->ndim; i++)
+        inner *= x->dims[i];
+    const float *xd = x->data;
+    float *y = k->out[0]->data;
+    for (int64_t i = 0; i < n * c; i++) {
+        int64_t ch = i % c;
+        float a = sc[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * a;
+        for (int64_t j = 0; j < inner; j++)
+            y[i * inner + j] = xd[i * inner + j] * a + off;
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_BatchNormalization = {.name = "BatchNormalization",
+                                           .min_in = 5,
+                                           .max_in = 5,
+                                           .flags = DI_OP_PER_IMAGE,
+                                           .check = bn_check,
+                                           .prepare = bn_prepare,
+                                           .run = bn_run};
+
+/* ---- ReduceMean, ReduceSum, ReduceMax, ReduceMin ---- */
+
+typedef struct reduce_state {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    bool red[DI_NN_MAX_DIMS];
+    int64_t out_n, count;
+} reduce_state;
+
+static int reduce_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    bool int_ok = !strcmp(k->node->op_type, "ReduceSum") ||
+                  !strcmp(k->node->op_type, "ReduceMax") ||
+                  !strcmp(k->node->op_type, "ReduceMin") || !strcmp(k->node->op_type, "ReduceProd");
+    if (!int_ok && x->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, k->node, "%s of %s", k->node->op_type,
+                                 di_dtype_name(x->dtype));
+    int64_t axes[DI_NN_MAX_DIMS];
+    int na = 0;
+    if (k->nin > 1 && k->in[1]) {
+        if (di_nn_const_ints(k->in[1], axes, DI_NN_MAX_DIMS, &na))
+            return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
+    } else {
+        const di_nn_attr *a = di_nn_node_attr(k->node, "axes");
+        if (a) {
+            if (a->n > DI_NN_MAX_DIMS)
+                return di_nn_shape_error(err, k->node, "too many axes");
+            for (int i = 0; i < a->n; i++)
+                axes[i] = a->ints[i];
+            na = a->n;
+        }
+    }
+    reduce_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    s->ndim = x->ndim;
+    memcpy(s->dims, x->dims, sizeof s->dims);
+    bool noop = na == 0 && di_nn_attr_int(k->node, "noop_with_empty_axes", 0);
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
+        if (a < 0 || a >= x->ndim) {
+            free(s);
+            return di_nn_shape_error(err, k->node, "axis %lld is out of range", (long long)axes[i]);
+        }
+        s->red[a] = true;
+    }
+    if (na == 0 && !noop)
+        for (int i = 0; i < x->ndim; i++)
+            s->red[i] = true;
+    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
+    int64_t od[DI_NN_MAX_DIMS];
+    int nd = 0;
+    s->out_n = s->count = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (s->red[i]) {
+            s->count *= x->dims[i];
+            if (keep)
+                od[nd++] = 1;
+        } else {
+            od[nd++] = x->dims[i];
+            s->out_n *= x->dims[i];
+        }
+    }
+    di_nn_set_shape(k->out[0], x->dtype, nd, od);
+    k->state = s;
+    return DI_OK;
+}
+
+static int reduce_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const reduce_state *s = k->state;
+    const char *op = k->node->op_type + 6; /* after "Reduce" */
+    bool mean = !strcmp(op, "Mean"), mx = !strcmp(op, "Max"), mn = !strcmp(op, "Min"),
+         prod = !strcmp(op, "Prod");
+    bool sq = !strcmp(op, "SumSquare") || !strcmp(op, "L2"), l1 = !strcmp(op, "L1"),
+         lse = !strcmp(op, "LogSumExp");
+    bool f = k->in[0]->dtype == DI_DT_FLOAT;
+    double *acc = malloc((size_t)(s->out_n ? s->out_n : 1) * sizeof(double));
+    if (!acc)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < s->out_n; i++)
+        acc[i] = mx ? -INFINITY : mn ? INFINITY : prod ? 1 : 0;
+    int64_t idx[DI_NN_MAX_DIMS] = {0}, total = di_shape_numel(s->ndim, s->dims);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t o = 0;
+        for (int d = 0; d < s->ndim; d++)
+            if (!s->red[d])
+                o = o * s->dims[d] + idx[d];
+        double v =
+            f ? ((const float *)k->in[0]->data)[i] : (double)((const int64_t *)k->in[0]->data)[i];
+        if (mx)
+            acc[o] = v > acc[o] ? v : acc[o];
+        else if (mn)
+            acc[o] = v < acc[o] ? v : acc[o];
+        else if (prod)
+            acc[o] *= v;
+        else if (sq)
+            acc[o] += v * v;
+        else if (l1)
+            acc[o] += fabs(v);
+        else if (lse)
+            acc[o] += exp(v);
+        else
+            acc[o] += v;
+        for (int d = s->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < s->dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    for (int64_t i = 0; i < s->out_n; i++) {
+        double v = mean ? acc[i] / (double)s->count : acc[i];
+        if (!strcmp(op, "L2"))
+            v = sqrt(v);
+        else if (lse || !strcmp(op, "LogSum"))
+            v = log(v);
+        if (f)
+            ((float *)k->out[0]->data)[i] = (float)v;
+        else
+            ((int64_t *)k->out[0]->data)[i] = (int64_t)v;
+    }
+    free(acc);
+    return DI_OK;
+}
+
+/* axes became an input at opset 13 for ReduceSum, 18 for the others */
+static int reduce_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
+{
+    int64_t since = !strcmp(n->op_type, "ReduceSum") ? 13 : 18;
+    if (g->opset < since && n->nin > 1)
+        return di_nn_node_fail(err, DI_EFORMAT, n,
+                               "axes as an input needs opset %lld (the model has %lld)",
+                               (long long)since, (long long)g->opset);
+    if (g->opset >= since && di_nn_node_attr(n, "axes"))
+        return di_nn_node_fail(err, DI_EFORMAT, n, "the axes attribute was removed in opset %lld",
+                               (long long)since);
+    return DI_OK;
+}
+
+const di_nn_op di_op_ReduceMean = {.name = "ReduceMean",
+                                   .min_in = 1,
+                                   .max_in = 2,
+                                   .check = reduce_check,
+                                   .prepare = reduce_prepare,
+                                   .run = reduce_run,
+                                   .release = free};
+const di_nn_op di_op_ReduceSum = {.name = "ReduceSum",
+                                  .min_in = 1,
+                                  .max_in = 2,
+                                  .check = reduce_check,
+                                  .prepare = reduce_prepare,
+                                  .run = reduce_run,
+                                  .release = free};
+const di_nn_op di_op_ReduceMax = {.name = "ReduceMax",
+                                  .min_in = 1,
+                                  .max_in = 2,
+                                  .check = reduce_check,
+                                  .prepare = reduce_prepare,
+                                  .run = reduce_run,
+                                  .release = free};
+const di_nn_op di_op_ReduceMin = {.name = "ReduceMin",
+                                  .min_in = 1,
+                                  .max_in = 2,
+                                  .check = reduce_check,
+                                  .prepare = reduce_prepare,
+                                  .run = reduce_run,
+                                  .release = free};
+const di_nn_op di_op_ReduceProd = {.name = "ReduceProd",
+                                   .min_in = 1,
+                                   .max_in = 2,
+                                   .check = reduce_check,
+                                   .prepare = reduce_prepare,
+                                   .run = reduce_run,
+                                   .release = free};
+const di_nn_op di_op_ReduceSumSquare = {.name = "ReduceSumSquare",
+                                        .min_in = 1,
+                                        .max_in = 2,
+                                        .check = reduce_check,
+                                        .prepare = reduce_prepare,
+                                        .run = reduce_run,
+                                        .release = free};
+const di_nn_op di_op_ReduceL1 = {.name = "ReduceL1",
+                                 .min_in = 1,
+                                 .max_in = 2,
+                                 .check = reduce_check,
+                                 .prepare = reduce_prepare,
+                                 .run = reduce_run,
+                                 .release = free};
+const di_nn_op di_op_ReduceL2 = {.name = "ReduceL2",
+                                 .min_in = 1,
+                                 .max_in = 2,
+                                 .check = reduce_check,
+                                 .prepare = reduce_prepare,
+                                 .run = reduce_run,
+                                 .release = free};
+const di_nn_op di_op_ReduceLogSum = {.name = "ReduceLogSum",
+                                     .min_in = 1,
+                                     .max_in = 2,
+                                     .check = reduce_check,
+                                     .prepare = reduce_prepare,
+                                     .run = reduce_run,
+                                     .release = free};
+const di_nn_op di_op_ReduceLogSumExp = {.name = "ReduceLogSumExp",
+                                        .min_in = 1,
+                                        .max_in = 2,
+                                        .check = reduce_check,
+                                        .prepare = reduce_prepare,
+                                        .run = reduce_run,
+                                        .release = free};
+
+/* ---- ArgMax, ArgMin ---- */
+
+static int arg_prepare(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    int axis = 0, rc = norm_axis(k, di_nn_attr_int(k->node, "axis", 0), &axis, err);
+    if (rc)
+        return rc;
+    if (x->ndim == 0 || x->dims[axis] == 0)
+        return di_nn_shape_error(err, k->node, "an empty axis");
+    split3 *s = malloc(sizeof *s);
+    if (!s)
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    s->outer = s->inner = 1;
+    for (int i = 0; i < axis; i++)
+        s->outer *= x->dims[i];
+    s->n = x->dims[axis];
+    for (int i = axis + 1; i < x->ndim; i++)
+        s->inner *= x->dims[i];
+    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
+    int64_t od[DI_NN_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i != axis)
+            od[nd++] = x->dims[i];
+        else if (keep)
+            od[nd++] = 1;
+    }
+    di_nn_set_shape(k->out[0], DI_DT_INT64, nd, od);
+    k->state = s;
+    return DI_OK;
+}
+
+static double elem(const di_nn_tensor *t, int64_t i)
+{
+    if (t->dtype == DI_DT_FLOAT)
+        return ((const float *)t->data)[i];
+    if (t->dtype == DI_DT_INT64)
+        return (double)((const int64_t *)t->data)[i];
+    return ((const int32_t *)t->data)[i];
+}
+
+static int arg_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const split3 *s = k->state;
+    bool mx = !strcmp(k->node->op_type, "ArgMax"),
+         last = di_nn_attr_int(k->node, "select_last_index", 0) != 0;
+    int64_t *y = k->out[0]->data;
+    for (int64_t o = 0; o < s->outer; o++)
+        for (int64_t in = 0; in < s->inner; in++) {
+            int64_t best = 0;
+            double bv = elem(k->in[0], o * s->n * s->inner + in);
+            for (int64_t i = 1; i < s->n; i++) {
+                double v = elem(k->in[0], (o * s->n + i) * s->inner + in);
+                bool better = mx ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
+                if (better) {
+                    bv = v;
+                    best = i;
+                }
+            }
+            y[o * s->inner + in] = best;
+        }
+    return DI_OK;
+}
+
+const di_nn_op di_op_ArgMax = {.name = "ArgMax",
+                               .min_in = 1,
+                               .max_in = 1,
+                               .prepare = arg_prepare,
+                               .run = arg_run,
+                               .release = free};
+const di_nn_op di_op_ArgMin = {.name = "ArgMin",
+                               .min_in = 1,
+                               .max_in = 1,
+                               .prepare = arg_prepare,
+                               .run = arg_run,
+                               .release = free};
+
+/* ---- InstanceNormalization ---- */
+
+static int in_prepare(di_nn_kctx *k, di_error *err)
+{
+    int rc = float_only(k, err);
+    if (rc)
+        return rc;
+    const di_nn_tensor *x = k->in[0];
+    if (x->ndim < 3)
+        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    if (di_nn_numel(k->in[1]) != x->dims[1] || di_nn_numel(k->in[2]) != x->dims[1] ||
+        k->in[1]->dtype != DI_DT_FLOAT || k->in[2]->dtype != DI_DT_FLOAT)
+        return di_nn_shape_error(err, k->node, "scale and bias must have %lld float values",
+                                 (long long)x->dims[1]);
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    return DI_OK;
+}
+
+static int in_run(di_nn_kctx *k, di_error *err)
+{
+    (void)err;
+    const di_nn_tensor *x = k->in[0];
+    const float *xd = x->data, *sc = k->in[1]->data, *b = k->in[2]->data;
+    float *y = k->out[0]->data;
+    double eps = di_nn_attr_float(k->node, "epsilon", 1e-5f);
+    int64_t nc = x->dims[0] * x->dims[1], inner = 1;
+    for (int i = 2; i < x->ndim; i++)
+        inner *= x->dims[i];
+    for (int64_t r = 0; r < nc; r++) {
+        const float *xr = xd + r * inner;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < inner; i++)
+            sum += xr[i];
+        double mean = inner ? sum / (double)inner : 0;
+        for (int64_t i = 0; i < inner; i++)
+            sq += (xr[i] - mean) * (xr[i] - mean);
+        double istd = 1.0 / sqrt((inner ? sq / (double)inner : 0) + eps);
+        int64_t c = r % x->dims[1];
+        for (int64_t i = 0; i < inner; i++)
+            y[r * inner + i] = (float)((xr[i] - mean) * istd) * sc[c] + b[c];
+    }
+    return DI_OK;
+}
+
+const di_nn_op di_op_InstanceNormalization = {.name = "InstanceNormalization",
+                                              .min_in = 3,
+                                              .max_in = 3,
+                                              .flags = DI_OP_PER_IMAGE,
+                                              .prepare = in_prepare,
+                                              .run = in_run};

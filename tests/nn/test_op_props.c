@@ -1,0 +1,136 @@
+/*
+** test_op_props.c: the engine decides from an op's properties (di_nn_op
+** flags and post_kind), never from its name.
+**
+** - Batch tiling (a batch run image by image when every op is per-image):
+**   on for a graph of per-image ops that a list of names once left out
+**   (Mish, Floor), with the same numbers as the whole batch in one pass;
+**   off when one op mixes images (Softmax over the batch axis).
+** - Fusion: a Relu after a Conv becomes its post-op (one step, not two),
+**   and Sub, which has no post_kind, is not fused.
+** - CPU sessions go through the CPU backend's table only: creating and
+**   destroying them never loads the CUDA module.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nn/cuda/cuda.h"
+#include "nn/engine.h"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function" /* the builder's other helpers */
+#include "onnx_build.h"
+#pragma GCC diagnostic pop
+
+static const int64_t xdims[4] = {-1, 2, 4, 4};
+
+/* x -> Conv(1x1) -> [second] -> [third] -> y */
+static uint8_t *build(const char *second, const char *third, int64_t softmax_axis,
+                      size_t *len)
+{
+    ob b;
+    ob_init(&b, 17);
+    ob_input(&b, "x", 4, xdims, "N");
+    const int64_t wd[4] = {2, 2, 1, 1}, bd[1] = {2};
+    const float w[4] = {0.5f, -1.25f, 2.0f, 0.75f}, bias[2] = {0.1f, -0.2f};
+    ob_init_f(&b, "w", 4, wd, w);
+    ob_init_f(&b, "b", 1, bd, bias);
+    ob_node(&b, "Conv", "x,w,b", "c");
+    const char *last = "c";
+    if (second) {
+        Onnx__NodeProto *n = ob_node(&b, second, !strcmp(second, "Sub") ? "c,c" : "c", "d");
+        if (!strcmp(second, "Softmax")) ob_attr_i(&b, n, "axis", softmax_axis);
+        last = "d";
+    }
+    if (third) {
+        ob_node(&b, third, last, "e");
+        last = "e";
+    }
+    ob_node(&b, "Identity", last, "y");
+    ob_output(&b, "y");
+    uint8_t *bytes = ob_pack(&b, len);
+    ob_free(&b);
+    return bytes;
+}
+
+static di_nn_session *open_session(const char *name, const uint8_t *bytes, size_t len,
+                                   bool whole_batch)
+{
+    di_error err;
+    di_error_clear(&err);
+    di_nn_graph *g = NULL;
+    di_nn_session *s = NULL;
+    CHECKF(di_nn_graph_load_mem(bytes, len, name, NULL, &g, &err) == 0, "%s: %s", name, err.msg);
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 1;
+    opt.whole_batch = whole_batch;
+    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s: %s", name, err.msg);
+    return s;
+}
+
+/* Runs a batch of 3 tiled (if the session allows) and whole; returns the
+** session's per-image verdict. */
+static int tiling(const char *name, const char *second, const char *third, int64_t axis)
+{
+    size_t len;
+    uint8_t *bytes = build(second, third, axis, &len);
+    di_nn_session *s = open_session(name, bytes, len, false);
+    di_nn_session *w = open_session(name, bytes, len, true);
+    free(bytes);
+    int verdict = -1;
+    enum { N = 3, PER = 2 * 4 * 4 };
+    float x[N * PER], y1[N * PER], y2[N * PER];
+    for (int i = 0; i < N * PER; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    di_error err;
+    if (s && w) {
+        CHECKF(di_nn_run(s, x, N, y1, N * PER, &err) == 0, "%s: %s", name, err.msg);
+        CHECKF(di_nn_run(w, x, N, y2, N * PER, &err) == 0, "%s: %s", name, err.msg);
+        verdict = s->per_sample;
+        CHECKF(memcmp(y1, y2, sizeof y1) == 0, "%s: tiled and whole batch differ", name);
+    }
+    di_nn_session_destroy(s);
+    di_nn_session_destroy(w);
+    return verdict;
+}
+
+/* Steps of the batch-1 plan whose node is not absorbed. */
+static int plan_steps(const char *name, const char *second)
+{
+    size_t len;
+    uint8_t *bytes = build(second, NULL, 0, &len);
+    di_nn_session *s = open_session(name, bytes, len, true);
+    free(bytes);
+    int n = -1;
+    if (s) {
+        di_nn_io io = {DI_DT_FLOAT, 4, {1, 2, 4, 4}, NULL};
+        di_nn_plan *p;
+        di_error err;
+        CHECKF(di_nn_get_plan(s, &io, 1, &p, &err) == 0, "%s: %s", name, err.msg);
+        n = 0;
+        for (int i = 0; i < p->nsteps; i++) n += p->steps[i].node >= 0;
+    }
+    di_nn_session_destroy(s);
+    return n;
+}
+
+int main(void)
+{
+    /* per-image ops that the old name list did not know */
+    CHECK(tiling("Conv+Mish+Floor", "Mish", "Floor", 0) == 1);
+    CHECK(tiling("Conv+Relu", "Relu", NULL, 0) == 1);
+    /* Softmax mixes the images of a batch when its axis is the batch */
+    CHECK(tiling("Conv+Softmax(0)", "Softmax", NULL, 0) == 0);
+    /* fusion by post_kind: Conv+Relu(+Identity) is two steps, Conv+Sub three */
+    CHECK(plan_steps("Conv+Relu", "Relu") == 2);
+    CHECK(plan_steps("Conv+Sub", "Sub") == 3);
+    const di_nn_op *relu = di_nn_find_op("Relu"), *add = di_nn_find_op("Add");
+    const di_nn_op *softmax = di_nn_find_op("Softmax");
+    CHECK(relu && relu->post_kind == DI_POST_RELU && (relu->flags & DI_OP_PER_IMAGE));
+    CHECK(add && add->post_kind == DI_POST_SUM && (add->flags & DI_OP_BROADCAST));
+    CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
+    CHECK(!di_nn_cuda_module_loaded());
+    return check_summary();
+}
