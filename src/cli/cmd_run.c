@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "options.h"
 #include "pipeline/pipeline.h"
+#include "shard.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -58,6 +59,20 @@ static const char help[] =
     "  --progress MODE       auto|tty|plain|json|none [auto: tty on a terminal,\n"
     "                        else plain]\n"
     "\n"
+    "many workers (README: Many machines; on by any of these options, or when\n"
+    "workers are already at work on the table):\n"
+    "  --shard I/N|auto      prefer shard I of N (0-based) of the table's chunks,\n"
+    "                        then take others'; auto: from JOB_COMPLETION_INDEX\n"
+    "                        (with --shards), SLURM_ARRAY_TASK_ID/_COUNT,\n"
+    "                        AWS_BATCH_JOB_ARRAY_INDEX/_SIZE or RANK/WORLD_SIZE\n"
+    "  --shards N            the shard count for --shard auto with\n"
+    "                        JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)\n"
+    "  --no-steal            only this worker's own shard's chunks\n"
+    "  --chunk N             ids per chunk, when the run is created [1024]\n"
+    "  --lease S             seconds a claimed chunk stays this worker's without\n"
+    "                        renewal (renewed every S/3 while it works) [60]\n"
+    "  --max-attempts N      claims of a chunk before it counts as failed [3]\n"
+    "\n"
     "feature (see the spec):\n"
     "  --k N                 depth layers [4]\n"
     "  --canny LOW,HIGH      Canny thresholds [100,200]\n"
@@ -72,6 +87,9 @@ typedef struct run_opts {
     di_pipeline_config cfg;
     di_progress_mode progress;
     bool device_given;
+    const char *shard;      /* --shard value, resolved after parsing */
+    long long shards;       /* --shards */
+    char shard_from[160];   /* where the shard came from, printed at start */
 } run_opts;
 
 static int bad_value(const char *opt, const char *v)
@@ -195,6 +213,31 @@ static int parse(run_opts *o, int argc, char **argv)
             if (!di_opt_double(v, -1e30, 1e30, &d)) /* range: as for score */
                 return bad_value("--sigma", v);
             c->feature.sigma = d;
+        } else if ((v = di_opt_value(argc, argv, &i, "--shard", &bad))) {
+            o->shard = v;
+            c->chunks = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--shards", &bad))) {
+            if (!di_opt_int(v, 1, 1000000, &n))
+                return bad_value("--shards", v);
+            o->shards = n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--chunk", &bad))) {
+            if (!di_opt_int(v, 1, (long long)1 << 50, &n))
+                return bad_value("--chunk", v);
+            c->chunk_ids = n;
+            c->chunks = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--lease", &bad))) {
+            if (!di_opt_double(v, 0.5, 86400, &d))
+                return bad_value("--lease", v);
+            c->lease = d;
+            c->chunks = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--max-attempts", &bad))) {
+            if (!di_opt_int(v, 1, 1000000, &n))
+                return bad_value("--max-attempts", v);
+            c->max_attempts = (int)n;
+            c->chunks = true;
+        } else if (di_opt_flag(argv, i, "--no-steal")) {
+            c->steal = false;
+            c->chunks = true;
         } else if (di_opt_flag(argv, i, "--force")) {
             c->force = true;
         } else if (!bad) {
@@ -214,6 +257,17 @@ static int parse(run_opts *o, int argc, char **argv)
         di_cli_error("run: --model and --depth-dir exclude each other");
         return -1;
     }
+    if (o->shards && (!o->shard || strcmp(o->shard, "auto") != 0)) {
+        di_cli_error("run: --shards goes with --shard auto");
+        return -1;
+    }
+    if (!c->steal && !o->shard) {
+        di_cli_error("run: --no-steal needs --shard");
+        return -1;
+    }
+    if (o->shard && di_cli_shard(o->shard, o->shards, &c->shard, &c->shards, o->shard_from,
+                                 sizeof o->shard_from))
+        return -1;
     return 0;
 }
 
@@ -326,6 +380,67 @@ static void print_start(const run_opts *o, di_pipeline *p)
     fflush(f);
 }
 
+/* Chunks mode: the run joined, the shard and where it came from. */
+static void print_chunks_start(const run_opts *o, di_pipeline *p)
+{
+    di_pipeline_chunks k;
+    di_pipeline_chunk_stats(p, &k);
+    if (!k.on || o->progress == DI_PROGRESS_NONE)
+        return;
+    const di_pipeline_config *c = &o->cfg;
+    if (o->progress == DI_PROGRESS_JSON) {
+        printf("{\"chunks_start\":true,\"owner\":\"%s\",\"chunks\":%lld,\"chunk_ids\":%lld,"
+               "\"shards\":%d,\"shard\":%d,\"steal\":%s,\"lease_s\":%g,"
+               "\"max_attempts\":%d,\"created\":%s}\n",
+               k.owner, (long long)k.chunks, (long long)k.chunk_ids, k.shards,
+               c->shards ? c->shard : -1, c->steal ? "true" : "false", c->lease,
+               k.max_attempts, k.created ? "true" : "false");
+        fflush(stdout);
+        return;
+    }
+    char shard[256] = "no preferred shard";
+    if (c->shards)
+        snprintf(shard, sizeof shard, "shard %d/%d (from %s)%s", c->shard, c->shards,
+                 o->shard_from, c->steal ? ", then others'" : ", no stealing");
+    fprintf(stderr, "many workers: worker %s, %lld chunks of %lld ids in %d shard%s, %s, "
+                    "lease %g s\n",
+            k.owner, (long long)k.chunks, (long long)k.chunk_ids, k.shards,
+            k.shards == 1 ? "" : "s", shard, c->lease);
+    fflush(stderr);
+}
+
+/* Chunks mode: what this worker did; failed chunks of the run. */
+static bool print_chunks_end(const run_opts *o, di_pipeline *p)
+{
+    di_pipeline_chunks k;
+    di_pipeline_chunk_stats(p, &k);
+    if (!k.on)
+        return false;
+    int64_t failed = 0;
+    di_error err = {0};
+    bool asked = di_pipeline_failed_chunks(p, &failed, &err) == DI_OK;
+    if (o->progress == DI_PROGRESS_JSON) {
+        printf("{\"chunks_summary\":true,\"owner\":\"%s\",\"claimed\":%lld,\"done\":%lld,"
+               "\"lost\":%lld,\"released\":%lld,\"faces\":%lld,\"run_failed_chunks\":%lld}\n",
+               k.owner, (long long)k.claimed, (long long)k.done, (long long)k.lost,
+               (long long)k.released, (long long)k.faces, (long long)failed);
+        fflush(stdout);
+    } else if (o->progress != DI_PROGRESS_NONE) {
+        printf("chunks: claimed %lld, done %lld, lost %lld (another worker took them after "
+               "this one's lease ran out), released %lld\n",
+               (long long)k.claimed, (long long)k.done, (long long)k.lost,
+               (long long)k.released);
+    }
+    if (failed > 0)
+        fprintf(stderr, "depthindex: %lld chunk%s of table %s failed %d times and %s no "
+                        "longer tried (depthindex status lists them)\n",
+                (long long)failed, failed == 1 ? "" : "s", o->cfg.store.table, k.max_attempts,
+                failed == 1 ? "is" : "are");
+    else if (!asked)
+        fprintf(stderr, "depthindex: could not count failed chunks: %s\n", err.msg);
+    return failed > 0;
+}
+
 static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
 {
     di_pipeline_stats s;
@@ -391,6 +506,7 @@ int di_cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     print_start(&o, p);
+    print_chunks_start(&o, p);
     if (di_pipeline_start(p, &err)) {
         di_cli_db_error(&o.db, err.msg);
         di_pipeline_destroy(p);
@@ -446,6 +562,7 @@ int di_cmd_run(int argc, char **argv)
                         outcome, summary, sizeof summary);
     fputs(summary, stdout);
     fflush(stdout);
+    bool chunks_failed = print_chunks_end(&o, p);
     if (s.failed) {
         di_pipeline_failure first[DI_PIPELINE_FIRST_FAILURES];
         int n = di_pipeline_first_failures(p, first);
@@ -462,5 +579,5 @@ int di_cmd_run(int argc, char **argv)
         return DI_EXIT_USAGE;
     if (first_signal)
         return first_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
-    return s.failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
+    return s.failed || chunks_failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
 }

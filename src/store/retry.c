@@ -27,7 +27,7 @@ static void nap(double seconds, volatile bool *stop)
 /* After an operation failed with DI_ECONN: waits with backoff and reconnects
 ** until it works (DI_OK: the caller tries again), the deadline passes, a stop
 ** is requested or the error is not a connection error. */
-static int recover(di_store *s, double start, double retry_for, double *delay,
+int di_store_recover(di_store *s, double start, double retry_for, double *delay,
                    volatile bool *stop, di_error *err)
 {
     char last[DI_ERROR_MSG_MAX];
@@ -66,7 +66,7 @@ int di_store_fetch_pending_retry(di_store *s, int64_t after_id, int max_rows, bo
         int rc = di_store_fetch_pending(s, after_id, max_rows, force, rows, nrows, err);
         if (rc != DI_ECONN)
             return rc;
-        rc = recover(s, start, retry_for, &delay, stop, err);
+        rc = di_store_recover(s, start, retry_for, &delay, stop, err);
         if (rc)
             return rc;
     }
@@ -80,7 +80,7 @@ int di_store_write_retry(di_store *s, const di_store_result *results, int n,
         int rc = di_store_write(s, results, n, err);
         if (rc != DI_ECONN)
             return rc;
-        rc = recover(s, start, retry_for, &delay, stop, err);
+        rc = di_store_recover(s, start, retry_for, &delay, stop, err);
         if (rc)
             return rc;
     }

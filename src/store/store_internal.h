@@ -118,4 +118,15 @@ bool di_stmt_cache_add(di_stmt_cache *c, const char *sql, void *handle);
 /* Calls free_handle on each handle and empties the cache. */
 void di_stmt_cache_clear(di_stmt_cache *c, void (*free_handle)(void *));
 
+/* di_store_fetch_pending within after_id < id <= upto (rows.c). */
+int di_store_fetch_range(di_store *s, int64_t after_id, int64_t upto, int max_rows,
+                         bool force, di_store_row *rows, int *nrows, di_error *err);
+
+/* After an operation failed with DI_ECONN: waits with backoff (*delay, from
+** 0.1 s doubling to 5 s) and reconnects. DI_OK: try the operation again;
+** else the deadline (start + retry_for) passed, a stop was requested or the
+** reconnect failed otherwise (retry.c). */
+int di_store_recover(di_store *s, double start, double retry_for, double *delay,
+                     volatile bool *stop, di_error *err);
+
 #endif
