@@ -767,7 +767,8 @@ int di_chunks_status_get(di_store *s, di_chunks_status *out, di_error *err)
         di_sql_reset(s);
         di_sql_add(s, "SELECT owner, SUM(CASE WHEN done = 1 THEN 1 ELSE 0 END), "
                       "SUM(CASE WHEN done = 1 THEN faces ELSE 0 END), "
-                      "SUM(CASE WHEN done = 1 THEN finished - claimed ELSE 0 END), "
+                      "MAX(CASE WHEN done = 1 THEN finished END) - "
+                      "MIN(CASE WHEN done = 1 THEN claimed END), "
                       "%s - MAX(renewed), "
                       "SUM(CASE WHEN done = 0 AND lease_until >= %s THEN 1 ELSE 0 END) "
                       "FROM " DI_CHUNKS_TABLE " WHERE run = ",

@@ -203,7 +203,8 @@ int di_store_fetch_range_retry(di_store *s, int64_t after_id, int64_t upto,
 typedef struct di_chunks_worker {
     char owner[DI_CHUNK_OWNER_MAX];
     int64_t chunks_done, faces; /* on chunks it finished */
-    double busy_s;              /* claim to finish, summed over those */
+    double busy_s;              /* its first claim to its last finish of those
+                                ** (chunks overlap: the prefetched next one) */
     double since_renewal;       /* seconds since its last claim or renewal */
     int64_t leased;             /* chunks it holds now (lease not expired) */
 } di_chunks_worker;
