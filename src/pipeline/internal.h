@@ -45,11 +45,13 @@ typedef struct di_batch {
 
 /* The chunks this worker holds and the lease keeper (lease.c). */
 typedef struct di_leases di_leases;
-enum { DI_NEXT_NONE, DI_NEXT_CHUNK, DI_NEXT_WAIT };
+enum { DI_NEXT_NONE, DI_NEXT_CHUNK, DI_NEXT_WAIT, DI_NEXT_BUSY };
 int di_leases_create(di_pipeline *p, di_leases **out, di_error *err);
 int di_leases_start(di_leases *l, di_error *err);
 /* Claims a chunk into a slot (DI_NEXT_CHUNK); DI_NEXT_WAIT: none free but
-** others hold some (try again later); DI_NEXT_NONE: nothing left, or stop. */
+** others hold some (try again later); DI_NEXT_BUSY: this worker holds the
+** current chunk and the next one already (try again when one is done);
+** DI_NEXT_NONE: nothing left, or stop. */
 int di_leases_next(di_leases *l, di_chunk *c, int *slot);
 bool di_leases_lost(di_leases *l, int slot);
 void di_leases_read_done(di_leases *l, int slot, int64_t emitted, bool whole);

@@ -22,7 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_HELD 32
+#define MAX_HELD 32 /* lost chunks linger until what is in flight drains */
+#define PREFETCH 1  /* chunks claimed beyond the one being processed */
 
 typedef struct held {
     bool used;
@@ -175,21 +176,18 @@ int di_leases_next(di_leases *l, di_chunk *c, int *slot)
 {
     di_pipeline *p = l->p;
     const di_pipeline_config *cfg = &p->cfg;
-    /* a slot for it first: bounded by the chunks in flight, not by the run */
-    pthread_mutex_lock(&l->lock);
-    while (free_slot(l) < 0 && !di_pipe_stopped(p)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&l->cond, &l->lock, &ts);
-    }
-    pthread_mutex_unlock(&l->lock);
     if (di_pipe_stopped(p))
         return DI_NEXT_NONE;
+    /* The one being processed and the next one, no more: a worker that
+    ** claimed further ahead would hold chunks that idle workers could do. */
+    pthread_mutex_lock(&l->lock);
+    int active = 0;
+    for (int i = 0; i < MAX_HELD; i++)
+        active += l->h[i].used && !l->h[i].lost;
+    bool busy = active >= PREFETCH + 1 || free_slot(l) < 0;
+    pthread_mutex_unlock(&l->lock);
+    if (busy)
+        return DI_NEXT_BUSY;
     bool got = false;
     int64_t live = 0;
     di_error e = {0};

@@ -128,12 +128,25 @@ static void read_chunks(reader *r, di_store_row *rows)
     double poll = p->cfg.lease / 4;
     poll = poll < 0.05 ? 0.05 : poll > 1.0 ? 1.0 : poll;
     bool limit_hit = false;
+    double busy_since = 0;
     while (!di_pipe_stopped(p) && !limit_hit) {
         di_chunk c;
         int slot = -1;
         int next = di_leases_next(p->leases, &c, &slot);
         if (next == DI_NEXT_NONE)
             break;
+        if (next == DI_NEXT_BUSY) {
+            /* the older chunk's last faces may sit in the half-filled batch:
+            ** after a short wait it goes on as it is */
+            double now = di_now();
+            if (busy_since == 0)
+                busy_since = now;
+            else if (now - busy_since > 0.1)
+                push_batch(r);
+            di_sleep(0.005);
+            continue;
+        }
+        busy_since = 0;
         if (next == DI_NEXT_WAIT) {
             /* a half-filled batch goes on: this worker's own chunks in it
             ** must finish for the run to end */
