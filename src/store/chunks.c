@@ -581,8 +581,10 @@ static int claim_pass(di_store *s, const char *owner, int shard, bool desc, doub
 }
 
 /* Chunks still to do that others hold, or that SKIP LOCKED hid (a claim in
-** flight): worth waiting for. */
-static int count_live(di_store *s, int shard, int max_attempts, int64_t *live, di_error *err)
+** flight): worth waiting for. This worker's own are not counted: its
+** pipeline finishes them whether its reader waits or not. */
+static int count_live(di_store *s, const char *owner, int shard, int max_attempts,
+                      int64_t *live, di_error *err)
 {
     row_vals v;
     di_sql_reset(s);
@@ -593,14 +595,17 @@ static int count_live(di_store *s, int shard, int max_attempts, int64_t *live, d
         di_sql_add(s, " AND shard = ");
         di_sql_param(s, DI_P_INT);
     }
-    di_sql_add(s, " AND (attempts < ");
+    di_sql_add(s, " AND (owner IS NULL OR owner <> ");
+    di_sql_param(s, DI_P_TEXT);
+    di_sql_add(s, ") AND (attempts < ");
     di_sql_param(s, DI_P_INT);
     di_sql_add(s, " OR lease_until >= %s)", now_sql(s));
-    di_param p[3];
+    di_param p[4];
     int np = 0;
     p[np++] = P_TEXT(s->table);
     if (shard >= 0)
         p[np++] = P_INT(shard);
+    p[np++] = P_TEXT(owner);
     p[np++] = P_INT(max_attempts);
     int rc = query(s, np, p, &v, err);
     *live = rc ? 0 : ival(&v, 0);
@@ -616,7 +621,7 @@ static int claim_once(di_store *s, const char *owner, int shard, bool steal, dou
     if (rc == DI_OK && !*got && shard >= 0 && steal)
         rc = claim_pass(s, owner, -1, true, lease, max_attempts, out, got, err);
     if (rc == DI_OK && !*got)
-        rc = count_live(s, steal ? -1 : shard, max_attempts, live, err);
+        rc = count_live(s, owner, steal ? -1 : shard, max_attempts, live, err);
     return rc;
 }
 

@@ -173,8 +173,8 @@ int di_chunks_join(di_store *s, const di_chunk_plan *plan, di_chunk_run *run,
 ** max_attempts): of shard `shard` first (ascending), then (steal) of any
 ** shard (descending, from the far end of the others' ranges). shard < 0:
 ** any chunk, ascending. *got is false when none is claimable; then *live
-** tells how many chunks others still hold (worth waiting for: their lease
-** may expire). */
+** tells how many chunks others (not this owner) still hold: worth waiting
+** for, their lease may expire. */
 int di_chunks_claim(di_store *s, const char *owner, int shard, bool steal,
                     double lease, int max_attempts, double retry_for,
                     volatile bool *stop, di_chunk *out, bool *got,
