@@ -285,7 +285,12 @@ static void settle(di_leases *l, bool final)
         bool kept = false, finished = false;
         di_error e = {0};
         int rc = DI_OK;
-        if (!h.lost) {
+        /* after a fatal error (the database gone past --db-retry-for) the
+        ** leases are left to expire rather than retried all over again */
+        pthread_mutex_lock(&p->fatal_lock);
+        bool fatal = p->fatal_code != DI_OK;
+        pthread_mutex_unlock(&p->fatal_lock);
+        if (!h.lost && !(final && fatal)) {
             if (drained && h.whole) {
                 rc = di_chunks_finish(l->store, &h.c, h.emitted, p->cfg.db_retry_for,
                                       &l->never, &kept, &e);
