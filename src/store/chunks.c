@@ -523,8 +523,14 @@ static int claim_pass(di_store *s, const char *owner, int shard, bool desc, doub
     row_vals v;
     if (rc == DI_OK) {
         di_sql_reset(s);
-        di_sql_add(s, "SELECT chunk, lo, hi, shard, token, attempts FROM " DI_CHUNKS_TABLE
-                      " WHERE run = ");
+        di_sql_add(s, "SELECT chunk, lo, hi, shard, token, attempts FROM " DI_CHUNKS_TABLE);
+        /* MariaDB's optimiser prefers the primary key (run, chunk) once
+        ** half the chunks are done, and would then walk every done chunk
+        ** before the first free one */
+        if (s->kind == DI_MARIADB)
+            di_sql_add(s, " FORCE INDEX (%s)",
+                       shard >= 0 ? "depthindex_chunks_shard" : "depthindex_chunks_next");
+        di_sql_add(s, " WHERE run = ");
         di_sql_param(s, DI_P_TEXT);
         di_sql_add(s, " AND done = 0");
         if (shard >= 0) {
