@@ -556,6 +556,12 @@ int di_cmd_run(int argc, char **argv)
                                                : "stopped (database error)")
                         : first_signal ? "interrupted"
                         : s.failed ? "done with failures" : "done";
+    /* Many workers: this worker's share is what it took on, not the whole
+    ** table's pending faces (the others did the rest) */
+    di_pipeline_chunks k;
+    di_pipeline_chunk_stats(p, &k);
+    if (k.on && s.total > s.queued)
+        s.total = s.queued;
     char summary[2048];
     di_progress_summary(&s, o.progress == DI_PROGRESS_JSON ? DI_PROGRESS_JSON
                                                             : DI_PROGRESS_PLAIN,
