@@ -12,7 +12,8 @@ single-process run gives, and counts the faces each worker processed (its
 chunk per killed worker.
 
   sqlite      shards on one SQLite file (--shard I/N --no-steal, three
-              processes), --shard auto from the schedulers' variables
+              processes), Ctrl-C releasing the chunks held, --shard auto
+              from the schedulers' variables
   mariadb,    four workers started in the same instant; mismatched settings
   postgresql  refused; a poison face; a chunk past --max-attempts reported;
               kill -9 of a worker; SIGSTOP past the lease then SIGCONT; the
@@ -342,6 +343,25 @@ def case_sqlite(tmp):
         mine = [c for c in chunks(db) if owned_by(c[2], w.p.pid)]
         check(mine and all(shard_of[c[0]] == i for c in mine),
               "sqlite: worker of shard %d did chunks %s" % (i, mine))
+    # Ctrl-C: the chunks it holds are released at once (not left to expire,
+    # the attempt not counted); another worker does the rest
+    db3, images3 = setup(tmp, "sqlite", "interrupted")
+    w = Worker(db3, images3, ["--lease", "60"], SLOW)
+    try:
+        wait_for("sigint: work started", lambda: sum(c[1] for c in chunks(db3)) >= 1,
+                 workers=[w])
+        w.p.send_signal(signal.SIGINT)
+        w.wait(codes=(130,))
+    finally:
+        stop_all([w])
+    st = json.loads(di_ok(["status", "--db", db3.url, "--json"]).stdout)["chunks"]
+    check(st["leased"] == 0 and st["done"] >= 1 and st["free"] >= 1,
+          "sigint: chunks after the interrupt: %s" % st)
+    check(all(c[4] <= 1 for c in chunks(db3)), "sigint: attempts %s" % chunks(db3))
+    w2 = Worker(db3, images3, []).wait()
+    check(w.processed() + w2.processed() == 4 * N, "sigint: processed %d + %d" % (
+        w.processed(), w2.processed()))
+    all_done(db3, ref, "sqlite after an interrupted worker")
     # --shard auto: Slurm's task id normalised by its minimum
     db2, images2 = setup(tmp, "sqlite", "auto")
     env = {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4",
