@@ -391,10 +391,10 @@ static void print_chunks_start(const run_opts *o, di_pipeline *p)
     if (o->progress == DI_PROGRESS_JSON) {
         printf("{\"chunks_start\":true,\"owner\":\"%s\",\"chunks\":%lld,\"chunk_ids\":%lld,"
                "\"shards\":%d,\"shard\":%d,\"steal\":%s,\"lease_s\":%g,"
-               "\"max_attempts\":%d,\"created\":%s}\n",
+               "\"max_attempts\":%d,\"created\":%s,\"shard_from\":\"%s\"}\n",
                k.owner, (long long)k.chunks, (long long)k.chunk_ids, k.shards,
                c->shards ? c->shard : -1, c->steal ? "true" : "false", c->lease,
-               k.max_attempts, k.created ? "true" : "false");
+               k.max_attempts, k.created ? "true" : "false", o->shard_from);
         fflush(stdout);
         return;
     }

@@ -368,7 +368,8 @@ def case_sqlite(tmp):
            "SLURM_ARRAY_TASK_COUNT": "3"}
     w = Worker(db2, images2, ["--shard", "auto"], env).wait()
     st = w.line("chunks_start")
-    check(st["shard"] == 1 and st["shards"] == 3, "auto: %s" % st)
+    check(st["shard"] == 1 and st["shards"] == 3 and "SLURM_ARRAY_TASK_ID" in st["shard_from"],
+          "auto: %s" % st)
     for bad_env, mention in (
             (dict(env, RANK="0", WORLD_SIZE="3"), "RANK"),
             ({"JOB_COMPLETION_INDEX": "2"}, "--shards"),
