@@ -241,7 +241,9 @@ static int insert_chunks(di_store *s, const run_row *run, int64_t from, int64_t 
             p[np++] = P_TEXT(s->table);
             p[np++] = P_INT(k);
             p[np++] = P_INT(lo);
-            p[np++] = P_INT(lo + (run->chunk_ids - 1));
+            /* the last chunk of the id space ends at its end */
+            p[np++] = P_INT(lo > INT64_MAX - (run->chunk_ids - 1) ? INT64_MAX
+                                                                 : lo + (run->chunk_ids - 1));
             p[np++] = P_INT(shard);
         }
         di_sql_add(s, "%s", insert_ignore(s));
