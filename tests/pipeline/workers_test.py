@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pipeline_harness import (DI, SERVER, FACES, Fail, Skip, MariaDB, Postgres, SqliteDB,
@@ -43,10 +44,16 @@ BUILD = os.environ.get("DEPTHINDEX_BUILD_ROOT", "/tmp")
 # ---- servers of this test's own -----------------------------------------
 
 def server(action, kind, *rest):
+    """This test restarts and stops its servers: their ports (25000+h and
+    26000+h, h a hash of this build's data folder) are outside the store
+    suite's (23000+h, 24000+h) and the pipeline suite's, so that no other
+    test, of this build or another checkout, ever shares them."""
     env = dict(os.environ)
-    env["DI_TEST_DB_DIR"] = os.path.join(BUILD, "workers-test-db")
-    env.pop("DI_TEST_MARIADB_PORT", None)
-    env.pop("DI_TEST_PG_PORT", None)
+    data = os.path.join(BUILD, "workers-test-db")
+    h = zlib.crc32(data.encode()) % 1000
+    env["DI_TEST_DB_DIR"] = data
+    env["DI_TEST_MARIADB_PORT"] = str(25000 + h)
+    env["DI_TEST_PG_PORT"] = str(26000 + h)
     return subprocess.run(["bash", SERVER, action, kind] + list(rest), env=env,
                           capture_output=True, text=True, timeout=170)
 
@@ -305,8 +312,9 @@ def case_restart(tmp, kind, ref):
         stop_all(ws)
     all_done(db, ref, "restart")
     total = sum(w.processed() for w in ws)
-    check(total == 4 * N, "restart: processed %d for %d (leases outlive the restart)" % (
-        total, 4 * N))
+    check(total == 4 * N, "restart: processed %d for %d (leases outlive the restart): %s %s"
+          % (total, 4 * N, [w.line("summary") for w in ws],
+             [w.line("chunks_summary") for w in ws]))
 
 
 def case_server(tmp, kind):
