@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "options.h"
 #include "pipeline/pipeline.h"
+#include "shard.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +63,20 @@ static const char help[] =
     "                        that fails after inference: DIR/{id}_{face}.png\n"
     "  --save-every N        the N of --save-maps (a fixed choice by id) [1000]\n"
     "\n"
+    "many workers (README: Many machines; on by any of these options, or when\n"
+    "workers are already at work on the table):\n"
+    "  --shard I/N|auto      prefer shard I of N (0-based) of the table's chunks,\n"
+    "                        then take others'; auto: from JOB_COMPLETION_INDEX\n"
+    "                        (with --shards), SLURM_ARRAY_TASK_ID/_COUNT,\n"
+    "                        AWS_BATCH_JOB_ARRAY_INDEX/_SIZE or RANK/WORLD_SIZE\n"
+    "  --shards N            the shard count for --shard auto with\n"
+    "                        JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)\n"
+    "  --no-steal            only this worker's own shard's chunks\n"
+    "  --chunk N             ids per chunk, when the run is created [1024]\n"
+    "  --lease S             seconds a claimed chunk stays this worker's without\n"
+    "                        renewal (renewed every S/3 while it works) [60]\n"
+    "  --max-attempts N      claims of a chunk before it counts as failed [3]\n"
+    "\n"
     "feature (see the spec):\n"
     "  --k N                 depth layers [4]\n"
     "  --canny LOW,HIGH      Canny thresholds [100,200]\n"
@@ -76,6 +91,9 @@ typedef struct run_opts {
     di_pipeline_config cfg;
     di_progress_mode progress;
     bool device_given;
+    const char *shard;      /* --shard value, resolved after parsing */
+    long long shards;       /* --shards */
+    char shard_from[160];   /* where the shard came from, printed at start */
 } run_opts;
 
 static int bad_value(const char *opt, const char *v)
@@ -205,6 +223,31 @@ static int parse(run_opts *o, int argc, char **argv)
             if (!di_opt_int(v, 1, 1000000000, &n))
                 return bad_value("--save-every", v);
             c->save_every = (int)n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--shard", &bad))) {
+            o->shard = v;
+            c->chunks = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--shards", &bad))) {
+            if (!di_opt_int(v, 1, 1000000, &n))
+                return bad_value("--shards", v);
+            o->shards = n;
+        } else if ((v = di_opt_value(argc, argv, &i, "--chunk", &bad))) {
+            if (!di_opt_int(v, 1, (long long)1 << 50, &n))
+                return bad_value("--chunk", v);
+            c->chunk_ids = n;
+            c->chunks = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--lease", &bad))) {
+            if (!di_opt_double(v, 0.5, 86400, &d))
+                return bad_value("--lease", v);
+            c->lease = d;
+            c->chunks = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--max-attempts", &bad))) {
+            if (!di_opt_int(v, 1, 1000000, &n))
+                return bad_value("--max-attempts", v);
+            c->max_attempts = (int)n;
+            c->chunks = true;
+        } else if (di_opt_flag(argv, i, "--no-steal")) {
+            c->steal = false;
+            c->chunks = true;
         } else if (di_opt_flag(argv, i, "--force")) {
             c->force = true;
         } else if (!bad) {
@@ -224,6 +267,17 @@ static int parse(run_opts *o, int argc, char **argv)
         di_cli_error("run: --model and --depth-dir exclude each other");
         return -1;
     }
+    if (o->shards && (!o->shard || strcmp(o->shard, "auto") != 0)) {
+        di_cli_error("run: --shards goes with --shard auto");
+        return -1;
+    }
+    if (!c->steal && !o->shard) {
+        di_cli_error("run: --no-steal needs --shard");
+        return -1;
+    }
+    if (o->shard && di_cli_shard(o->shard, o->shards, &c->shard, &c->shards, o->shard_from,
+                                 sizeof o->shard_from))
+        return -1;
     return 0;
 }
 
@@ -376,7 +430,7 @@ static void json_str(char *out, size_t size, const char *s)
     out[o] = '\0';
 }
 
-/* The run's settings, one JSON line in depthindex_runs, for `depthindex
+/* The run's settings, one JSON line in depthindex_run_log, for `depthindex
 ** report` (what produced these scores). Not being able to record them is
 ** said, not fatal: the scores are what matters. */
 static void record_settings(const run_opts *o)
@@ -415,6 +469,67 @@ static void record_settings(const run_opts *o)
         di_cli_db_error(&o->db, msg);
     }
     di_store_close(st);
+}
+
+/* Chunks mode: the run joined, the shard and where it came from. */
+static void print_chunks_start(const run_opts *o, di_pipeline *p)
+{
+    di_pipeline_chunks k;
+    di_pipeline_chunk_stats(p, &k);
+    if (!k.on || o->progress == DI_PROGRESS_NONE)
+        return;
+    const di_pipeline_config *c = &o->cfg;
+    if (o->progress == DI_PROGRESS_JSON) {
+        printf("{\"chunks_start\":true,\"owner\":\"%s\",\"chunks\":%lld,\"chunk_ids\":%lld,"
+               "\"shards\":%d,\"shard\":%d,\"steal\":%s,\"lease_s\":%g,"
+               "\"max_attempts\":%d,\"created\":%s,\"shard_from\":\"%s\"}\n",
+               k.owner, (long long)k.chunks, (long long)k.chunk_ids, k.shards,
+               c->shards ? c->shard : -1, c->steal ? "true" : "false", c->lease,
+               k.max_attempts, k.created ? "true" : "false", o->shard_from);
+        fflush(stdout);
+        return;
+    }
+    char shard[256] = "no preferred shard";
+    if (c->shards)
+        snprintf(shard, sizeof shard, "shard %d/%d (from %s)%s", c->shard, c->shards,
+                 o->shard_from, c->steal ? ", then others'" : ", no stealing");
+    fprintf(stderr, "many workers: worker %s, %lld chunks of %lld ids in %d shard%s, %s, "
+                    "lease %g s\n",
+            k.owner, (long long)k.chunks, (long long)k.chunk_ids, k.shards,
+            k.shards == 1 ? "" : "s", shard, c->lease);
+    fflush(stderr);
+}
+
+/* Chunks mode: what this worker did; failed chunks of the run. */
+static bool print_chunks_end(const run_opts *o, di_pipeline *p)
+{
+    di_pipeline_chunks k;
+    di_pipeline_chunk_stats(p, &k);
+    if (!k.on)
+        return false;
+    int64_t failed = 0;
+    di_error err = {0};
+    bool asked = di_pipeline_failed_chunks(p, &failed, &err) == DI_OK;
+    if (o->progress == DI_PROGRESS_JSON) {
+        printf("{\"chunks_summary\":true,\"owner\":\"%s\",\"claimed\":%lld,\"done\":%lld,"
+               "\"lost\":%lld,\"released\":%lld,\"faces\":%lld,\"run_failed_chunks\":%lld}\n",
+               k.owner, (long long)k.claimed, (long long)k.done, (long long)k.lost,
+               (long long)k.released, (long long)k.faces, (long long)failed);
+        fflush(stdout);
+    } else if (o->progress != DI_PROGRESS_NONE) {
+        printf("chunks: claimed %lld, done %lld, lost %lld (another worker took them after "
+               "this one's lease ran out), released %lld\n",
+               (long long)k.claimed, (long long)k.done, (long long)k.lost,
+               (long long)k.released);
+    }
+    if (failed > 0)
+        di_cli_error("%lld chunk%s of table %s failed %d times and %s no "
+                     "longer tried (depthindex status lists them)",
+                (long long)failed, failed == 1 ? "" : "s", o->cfg.store.table, k.max_attempts,
+                failed == 1 ? "is" : "are");
+    else if (!asked)
+        di_cli_error("could not count failed chunks: %s", err.msg);
+    return failed > 0;
 }
 
 static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
@@ -495,6 +610,7 @@ int di_cmd_run(int argc, char **argv)
 
     print_start(&o, p);
     record_settings(&o);
+    print_chunks_start(&o, p);
     if (di_pipeline_start(p, &err)) {
         di_cli_db_error(&o.db, err.msg);
         di_pipeline_destroy(p);
@@ -544,6 +660,12 @@ int di_cmd_run(int argc, char **argv)
                                                : "stopped (database error)")
                         : first_signal ? "interrupted"
                         : s.failed ? "done with failures" : "done";
+    /* Many workers: this worker's share is what it took on, not the whole
+    ** table's pending faces (the others did the rest) */
+    di_pipeline_chunks k;
+    di_pipeline_chunk_stats(p, &k);
+    if (k.on && s.total > s.queued)
+        s.total = s.queued;
     char summary[2048];
     di_progress_summary(&s, o.progress == DI_PROGRESS_JSON ? DI_PROGRESS_JSON
                                                             : DI_PROGRESS_PLAIN,
@@ -558,6 +680,7 @@ int di_cmd_run(int argc, char **argv)
         fprintf(stderr, "depthindex: %lld panel%s could not be written; the first: %s\n",
                 (long long)s.panel_errors, s.panel_errors == 1 ? "" : "s", first);
     }
+    bool chunks_failed = print_chunks_end(&o, p);
     if (s.failed) {
         di_pipeline_failure first[DI_PIPELINE_FIRST_FAILURES];
         int n = di_pipeline_first_failures(p, first);
@@ -577,5 +700,5 @@ int di_cmd_run(int argc, char **argv)
         return DI_EXIT_USAGE;
     if (first_signal)
         return first_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
-    return s.failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
+    return s.failed || chunks_failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
 }

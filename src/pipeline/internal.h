@@ -44,9 +44,29 @@ typedef struct di_batch {
     float *output;     /* batch x out_h x out_w (pinned on CUDA) */
 } di_batch;
 
+/* The chunks this worker holds and the lease keeper (lease.c). */
+typedef struct di_leases di_leases;
+enum { DI_NEXT_NONE, DI_NEXT_CHUNK, DI_NEXT_WAIT, DI_NEXT_BUSY };
+int di_leases_create(di_pipeline *p, di_leases **out, di_error *err);
+int di_leases_start(di_leases *l, di_error *err);
+/* Claims a chunk into a slot (DI_NEXT_CHUNK); DI_NEXT_WAIT: none free but
+** others hold some (try again later); DI_NEXT_BUSY: this worker holds the
+** current chunk and the next one already (try again when one is done);
+** DI_NEXT_NONE: nothing left, or stop. */
+int di_leases_next(di_leases *l, di_chunk *c, int *slot);
+bool di_leases_lost(di_leases *l, int slot);
+void di_leases_read_done(di_leases *l, int slot, int64_t emitted, bool whole);
+void di_leases_committed(di_leases *l, const di_store_result *r, int n);
+void di_leases_get(di_leases *l, di_pipeline_chunks *out);
+int di_leases_failed_chunks(di_leases *l, int64_t *failed, di_error *err);
+/* Finishes or releases what is held and joins the keeper. */
+void di_leases_stop(di_leases *l);
+void di_leases_destroy(di_leases *l);
+
 struct di_pipeline {
     di_pipeline_config cfg;
     di_pipeline_test test;      /* di_pipeline_set_test */
+    di_leases *leases;  /* chunks mode only */
     di_store *read_store, *write_store;
     di_nn_session *nn[DI_PIPELINE_MAX_STREAMS];
     int ninfer;

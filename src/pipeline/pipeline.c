@@ -39,6 +39,10 @@ void di_pipeline_config_default(di_pipeline_config *c)
     c->write_seconds = 0.2;
     c->max_face_pixels = (int64_t)8192 * 8192;
     c->save_every = 1000;
+    c->steal = true;
+    c->lease = 60;
+    c->chunk_ids = 1024;
+    c->max_attempts = 3;
 }
 
 void di_pipe_fatal(di_pipeline *p, const di_error *e)
@@ -405,6 +409,15 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
         if (cfg->limit > 0 && p->total > cfg->limit)
             p->total = cfg->limit;
     }
+    /* Chunks mode when asked for, or when workers are at work on this
+    ** table already (an unfinished run in depthindex_runs): join them. */
+    if (!rc && !cfg->chunks) {
+        int state = DI_RUN_NONE;
+        rc = di_chunks_run_state(p->read_store, &state, err);
+        p->cfg.chunks = state == DI_RUN_UNFINISHED;
+    }
+    if (!rc && p->cfg.chunks)
+        rc = di_leases_create(p, &p->leases, err);
     if (p->model_mode) {
         /* One session keeps two batches in flight on CUDA: more streams
         ** only add copies of the weights and plans on the device. */
@@ -466,9 +479,13 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
         rc = spawn(p, &calls, &p->infer[infer], di_infer_main);
     for (; !rc && p->model_mode && decoders < p->ndecoders; decoders += !rc)
         rc = spawn(p, &calls, &p->decoders[decoders], di_decoder_main);
-    if (!rc)
+    /* the lease keeper before the reader, which asks it for chunks */
+    int lease_rc = 0;
+    if (!rc && p->leases)
+        lease_rc = di_leases_start(p->leases, err);
+    if (!rc && !lease_rc)
         rc = spawn(p, &calls, &p->reader, di_reader_main);
-    if (rc) {
+    if (rc || lease_rc) {
         di_pipeline_stop(p);
         di_queue *qs[] = {p->decode_q, p->infer_q, p->post_q, p->write_q};
         for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
@@ -482,6 +499,9 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
             pthread_join(p->workers[i], NULL);
         if (writer)
             pthread_join(p->writer, NULL);
+        di_leases_stop(p->leases);
+        if (lease_rc)
+            return lease_rc;
         return di_fail(err, DI_ENOMEM, "cannot start the pipeline's threads (thread %d: %s)",
                        calls, strerror(rc));
     }
@@ -582,6 +602,9 @@ int di_pipeline_wait(di_pipeline *p, di_error *err)
         for (int i = 0; i < p->nworkers; i++)
             pthread_join(p->workers[i], NULL);
         pthread_join(p->writer, NULL);
+        /* after the writer: every result is committed, so the keeper's last
+        ** pass finishes the chunks that are whole and releases the rest */
+        di_leases_stop(p->leases);
         p->started = false;
     }
     if (p->fatal_code) {
@@ -600,6 +623,7 @@ void di_pipeline_destroy(di_pipeline *p)
         di_pipeline_stop(p);
         di_pipeline_wait(p, NULL);
     }
+    di_leases_destroy(p->leases);
     di_store_close(p->read_store);
     di_store_close(p->write_store);
     for (int i = 0; i < DI_PIPELINE_MAX_STREAMS; i++)
@@ -624,4 +648,19 @@ void di_pipeline_destroy(di_pipeline *p)
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         pthread_mutex_destroy(&p->active_lock[i]);
     free(p);
+}
+
+void di_pipeline_chunk_stats(di_pipeline *p, di_pipeline_chunks *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p->leases) {
+        di_leases_get(p->leases, out);
+        out->on = true;
+    }
+}
+
+int di_pipeline_failed_chunks(di_pipeline *p, int64_t *failed, di_error *err)
+{
+    *failed = 0;
+    return p->leases ? di_leases_failed_chunks(p->leases, failed, err) : DI_OK;
 }

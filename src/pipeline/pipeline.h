@@ -63,6 +63,16 @@ typedef struct di_pipeline_config {
     int write_rows;            /* results per transaction at most [500] */
     double write_seconds;      /* a transaction at least this often [0.2] */
     int64_t max_face_pixels;   /* larger images are an error [8192*8192] */
+    /* Many workers on one table (lease.c, store's chunks.c): with chunks
+    ** set the reader claims chunks of ids instead of reading the whole
+    ** table; the lease keeper renews and finishes them. */
+    bool chunks;
+    int shard, shards;         /* preferred shard of shards (shards 0: none) */
+    bool steal;                /* after its own shard, other shards' chunks [true] */
+    double lease;              /* seconds a claim lasts without renewal [60] */
+    int64_t chunk_ids;         /* ids per chunk when the run is created [1024] */
+    int max_attempts;          /* claims of a chunk before it counts as failed [3] */
+    const char *owner;         /* this worker's name [host:pid] */
 } di_pipeline_config;
 
 void di_pipeline_config_default(di_pipeline_config *c);
@@ -147,6 +157,28 @@ void di_pipeline_panel_error(di_pipeline *p, char *out, size_t size);
 /* Copies up to DI_PIPELINE_FIRST_FAILURES committed failures into out;
 ** returns how many. */
 int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out);
+
+/* Chunks mode: what this worker did and the run it joined. */
+typedef struct di_pipeline_chunks {
+    bool on;
+    char owner[DI_CHUNK_OWNER_MAX];
+    int64_t chunks;             /* chunks in the run when joined */
+    int shards, max_attempts;
+    int64_t chunk_ids;
+    bool created;               /* this worker (re)created the run */
+    int64_t claimed, done, lost, released, held, renewals;
+    int64_t faces;              /* faces handed on in the chunks it finished */
+} di_pipeline_chunks;
+
+void di_pipeline_chunk_stats(di_pipeline *p, di_pipeline_chunks *out);
+/* Chunks of the run that failed max_attempts times (asked of the database;
+** 0 when not in chunks mode). */
+int di_pipeline_failed_chunks(di_pipeline *p, int64_t *failed, di_error *err);
+/* The settings that change the results, as "key=value;...": the model
+** file's hash (or depth-dir), faces, column pattern, feature parameters,
+** precision, normalisation, force. */
+int di_pipeline_fingerprint(const di_pipeline_config *c, char *out, size_t size,
+                            di_error *err);
 
 /* Opens the database (two connections: reader and writer), checks the
 ** schema, loads the model, counts the pending faces and chooses the thread

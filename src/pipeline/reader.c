@@ -1,4 +1,5 @@
-/* reader.c: the reader thread. Keyset pages of rows with pending faces, one
+/* reader.c: the reader thread. Keyset pages (in chunks mode: of the id range
+** of each chunk it claims, see lease.c) of rows with pending faces, one
 ** task per pending face. Each page is one short statement: no cursor and no
 ** transaction stays open between pages (the seed's crash was a streaming
 ** query held open while the consumer was slow, until the server dropped the
@@ -98,6 +99,103 @@ static int fetch(reader *r, int64_t after, di_store_row *rows, int *n)
     return rc;
 }
 
+static int fetch_range(reader *r, int64_t after, int64_t upto, di_store_row *rows, int *n)
+{
+    di_pipeline *p = r->p;
+    if (p->test.read_delay > 0 && r->nfetches > 0)
+        test_delay(p);
+    r->nfetches++;
+    double t0 = di_pipe_begin(p, DI_STAGE_READ);
+    di_error e = {0};
+    int rc = di_store_fetch_range_retry(p->read_store, after, upto, p->cfg.page_rows,
+                                        p->cfg.force, rows, n, p->cfg.db_retry_for,
+                                        &p->stop, &e);
+    di_pipe_end(p, DI_STAGE_READ, t0);
+    if (rc && !di_pipe_stopped(p)) {
+        di_error_prefix(&e, "%s: reading pending faces of table %s",
+                        di_store_where(p->read_store), p->cfg.store.table);
+        di_pipe_fatal(p, &e);
+    }
+    if (rc)
+        *n = 0;
+    return rc;
+}
+
+/* Chunks mode (lease.c): claim a chunk, hand on its pending faces page by
+** page, tell the lease keeper how many, claim the next one while this one is
+** still being processed. When none is free but others still hold some,
+** poll: a lease that expires (its worker died) is taken over. */
+static void read_chunks(reader *r, di_store_row *rows)
+{
+    di_pipeline *p = r->p;
+    const int page = p->cfg.page_rows;
+    const int nfaces = p->cfg.store.nfaces;
+    double poll = p->cfg.lease / 4;
+    poll = poll < 0.05 ? 0.05 : poll > 1.0 ? 1.0 : poll;
+    bool limit_hit = false;
+    double busy_since = 0;
+    while (!di_pipe_stopped(p) && !limit_hit) {
+        di_chunk c;
+        int slot = -1;
+        int next = di_leases_next(p->leases, &c, &slot);
+        if (next == DI_NEXT_NONE)
+            break;
+        if (next == DI_NEXT_BUSY) {
+            /* the older chunk's last faces may sit in the half-filled batch:
+            ** after a short wait it goes on as it is */
+            double now = di_now();
+            if (busy_since == 0)
+                busy_since = now;
+            else if (now - busy_since > 0.1)
+                push_batch(r);
+            di_sleep(0.005);
+            continue;
+        }
+        busy_since = 0;
+        if (next == DI_NEXT_WAIT) {
+            /* a half-filled batch goes on: this worker's own chunks in it
+            ** must finish for the run to end */
+            push_batch(r);
+            double until = di_now() + poll;
+            while (!di_pipe_stopped(p) && di_now() < until)
+                di_sleep(0.02);
+            continue;
+        }
+        int64_t after = c.lo > INT64_MIN ? c.lo - 1 : c.lo, emitted = 0;
+        bool whole = true;
+        for (;;) {
+            if (di_pipe_stopped(p) || di_leases_lost(p->leases, slot)) {
+                whole = false;
+                break;
+            }
+            int n = 0;
+            if (fetch_range(r, after, c.hi, rows, &n)) {
+                whole = false;
+                break;
+            }
+            for (int i = 0; i < n && !limit_hit; i++)
+                for (int f = 0; f < nfaces; f++) {
+                    if (!(rows[i].pending & (1u << f)))
+                        continue;
+                    if (p->cfg.limit > 0 && r->produced >= p->cfg.limit) {
+                        limit_hit = true;
+                        break;
+                    }
+                    emit(r, &rows[i], f);
+                    emitted++;
+                }
+            if (limit_hit) {
+                whole = false;
+                break;
+            }
+            if (n < page)
+                break;
+            after = rows[n - 1].id;
+        }
+        di_leases_read_done(p->leases, slot, emitted, whole && !di_pipe_stopped(p));
+    }
+}
+
 void *di_reader_main(void *arg)
 {
     di_pipeline *p = arg;
@@ -111,6 +209,8 @@ void *di_reader_main(void *arg)
         di_error e;
         di_fail(&e, DI_ENOMEM, "out of memory for a page of rows");
         di_pipe_fatal(p, &e);
+    } else if (p->leases) {
+        read_chunks(&r, cur);
     } else if (!di_pipe_stopped(p)) {
         fetch(&r, DI_STORE_FIRST_ID, cur, &ncur);
     }

@@ -64,6 +64,8 @@ static void flush(writer *w)
             }
             atomic_fetch_add(&p->ok, ok);
             atomic_fetch_add(&p->failed, w->n - ok);
+            if (p->leases) /* chunks whose faces are all committed can be done */
+                di_leases_committed(p->leases, w->buf, w->n);
         }
     }
     w->n = 0;

@@ -187,7 +187,7 @@ int rp_write_html(const rp_stats *st, const char *path, di_error *err)
         fputs("</pre>\n", f);
     } else {
         fputs("<p class=\"note\">No run has recorded its settings in this database "
-              "(depthindex_runs).</p>\n", f);
+              "(depthindex_run_log).</p>\n", f);
     }
     fputs("</body></html>\n", f);
     bool bad = ferror(f);

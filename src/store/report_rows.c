@@ -2,7 +2,7 @@
 ** report_rows.c: what `depthindex report` reads from the table: keyset pages
 ** of every row with its scores (and, when asked, two coordinate columns),
 ** failures grouped by message with a few examples, and the settings row a
-** run records at its start (depthindex_runs). Like rows.c: values bound,
+** run records at its start (depthindex_run_log). Like rows.c: values bound,
 ** identifiers validated, no cursor or transaction held between pages.
 */
 #include "store_internal.h"
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define RUNS_TABLE "depthindex_runs"
+#define RUNS_TABLE "depthindex_run_log"
 
 /* ---- one column, looked up by name ---- */
 

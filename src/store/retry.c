@@ -75,8 +75,8 @@ static void watch_lost(di_store *s, double since)
 /* After an operation failed with DI_ECONN: waits with backoff and reconnects
 ** until it works (DI_OK: the caller tries again), the deadline passes, a stop
 ** is requested or the error is not a connection error. */
-static int recover(di_store *s, double start, double retry_for, double *delay,
-                   const atomic_bool *stop, di_error *err)
+int di_store_recover(di_store *s, double start, double retry_for, double *delay,
+                     const atomic_bool *stop, di_error *err)
 {
     char last[DI_ERROR_MSG_MAX];
     snprintf(last, sizeof last, "%s", err ? err->msg : "");
@@ -105,34 +105,26 @@ static int recover(di_store *s, double start, double retry_for, double *delay,
     }
 }
 
-/* The frame of every _retry call: the deadline and the stop flag bound the
-** waits inside it, and are cleared when it returns. */
-typedef struct retry_call {
-    di_store *s;
-    double start, retry_for, delay;
-    const atomic_bool *stop;
-} retry_call;
-
-static void call_begin(retry_call *c, di_store *s, double retry_for, const atomic_bool *stop)
+void di_store_call_begin(di_retry_call *c, di_store *s, double retry_for, const atomic_bool *stop)
 {
-    *c = (retry_call){s, di_now(), retry_for, 0.1, stop};
+    *c = (di_retry_call){s, di_now(), retry_for, 0.1, stop};
     s->cancel = stop;
     s->cancel_seen = 0;
     s->deadline = retry_for > 0 ? c->start + retry_for : 0;
 }
 
 /* After an attempt returned rc: DI_OK to try again, else the final status. */
-static int call_next(retry_call *c, int rc, di_error *err)
+int di_store_call_next(di_retry_call *c, int rc, di_error *err)
 {
     if (rc == DI_ECONN) {
         if (c->delay == 0.1) /* the first loss of this call: show it */
             watch_lost(c->s, di_now());
-        rc = recover(c->s, c->start, c->retry_for, &c->delay, c->stop, err);
+        rc = di_store_recover(c->s, c->start, c->retry_for, &c->delay, c->stop, err);
     }
     return rc == DI_OK ? 1 : rc;
 }
 
-static int call_end(retry_call *c, int rc)
+int di_store_call_end(di_retry_call *c, int rc)
 {
     watch_lost(c->s, 0);
     c->s->cancel = NULL;
@@ -145,36 +137,36 @@ int di_store_fetch_pending_retry(di_store *s, int64_t after_id, int max_rows, bo
                                  di_store_row *rows, int *nrows, double retry_for,
                                  const atomic_bool *stop, di_error *err)
 {
-    retry_call c;
-    call_begin(&c, s, retry_for, stop);
+    di_retry_call c;
+    di_store_call_begin(&c, s, retry_for, stop);
     int rc;
     do
         rc = di_store_fetch_pending(s, after_id, max_rows, force, rows, nrows, err);
-    while (rc != DI_OK && (rc = call_next(&c, rc, err)) == 1);
-    return call_end(&c, rc);
+    while (rc != DI_OK && (rc = di_store_call_next(&c, rc, err)) == 1);
+    return di_store_call_end(&c, rc);
 }
 
 int di_store_write_retry(di_store *s, const di_store_result *results, int n,
                          double retry_for, const atomic_bool *stop, di_error *err)
 {
-    retry_call c;
-    call_begin(&c, s, retry_for, stop);
+    di_retry_call c;
+    di_store_call_begin(&c, s, retry_for, stop);
     int rc;
     do
         rc = di_store_write(s, results, n, err);
-    while (rc != DI_OK && (rc = call_next(&c, rc, err)) == 1);
-    return call_end(&c, rc);
+    while (rc != DI_OK && (rc = di_store_call_next(&c, rc, err)) == 1);
+    return di_store_call_end(&c, rc);
 }
 
 int di_store_insert_panoramas_retry(di_store *s, const int64_t *ids,
                                     const char *const *sids, int n, double retry_for,
                                     const atomic_bool *stop, di_error *err)
 {
-    retry_call c;
-    call_begin(&c, s, retry_for, stop);
+    di_retry_call c;
+    di_store_call_begin(&c, s, retry_for, stop);
     int rc;
     do
         rc = di_store_insert_panoramas(s, ids, sids, n, err);
-    while (rc != DI_OK && (rc = call_next(&c, rc, err)) == 1);
-    return call_end(&c, rc);
+    while (rc != DI_OK && (rc = di_store_call_next(&c, rc, err)) == 1);
+    return di_store_call_end(&c, rc);
 }

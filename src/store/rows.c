@@ -50,6 +50,12 @@ static int fetch_row(void *ctx, int ncols, const char *const *vals, di_error *er
 int di_store_fetch_pending(di_store *s, int64_t after_id, int max_rows, bool force,
                            di_store_row *rows, int *nrows, di_error *err)
 {
+    return di_store_fetch_range(s, after_id, INT64_MAX, max_rows, force, rows, nrows, err);
+}
+
+int di_store_fetch_range(di_store *s, int64_t after_id, int64_t upto, int max_rows,
+                         bool force, di_store_row *rows, int *nrows, di_error *err)
+{
     *nrows = 0;
     if (max_rows <= 0)
         return DI_OK;
@@ -79,6 +85,14 @@ int di_store_fetch_pending(di_store *s, int64_t after_id, int max_rows, bool for
         }
         di_sql_add(s, ")");
     }
+    /* a chunk's upper end (chunks.c); whole-table pages have none */
+    bool bounded = upto != INT64_MAX;
+    if (bounded) {
+        di_sql_add(s, " AND ");
+        di_sql_ident(s, s->id_col);
+        di_sql_add(s, " <= ");
+        di_sql_param(s, DI_P_INT);
+    }
     di_sql_add(s, " ORDER BY ");
     di_sql_ident(s, s->id_col);
     di_sql_add(s, " LIMIT ");
@@ -86,9 +100,12 @@ int di_store_fetch_pending(di_store *s, int64_t after_id, int max_rows, bool for
     int rc = di_sql_check(s, err);
     if (rc)
         return rc;
-    di_param p[2] = {{.type = DI_P_INT, .i = after_id}, {.type = DI_P_INT, .i = max_rows}};
+    di_param p[3] = {{.type = DI_P_INT, .i = after_id}, {.type = DI_P_INT, .i = upto},
+                     {.type = DI_P_INT, .i = max_rows}};
+    if (!bounded)
+        p[1] = p[2];
     fetch_ctx fc = {s, rows, max_rows, 0, force};
-    rc = s->ops->query(s, s->sql, 2, p, fetch_row, &fc, err);
+    rc = s->ops->query(s, s->sql, bounded ? 3 : 2, p, fetch_row, &fc, err);
     *nrows = rc == DI_OK ? fc.n : 0;
     return di_store_finish(s, rc, err);
 }

@@ -175,7 +175,7 @@ int di_store_error_groups(di_store *s, int max_groups, di_store_error_group *gro
                           int *ngroups, int64_t *distinct, di_error *err);
 
 /* A run records its settings (one line of text, e.g. JSON) at its start in
-** depthindex_runs (at, settings), created when missing; the report shows
+** depthindex_run_log (at, settings), created when missing; the report shows
 ** the latest. *found is false when no run recorded any. */
 int di_store_record_run(di_store *s, const char *settings, di_error *err);
 int di_store_last_run(di_store *s, char *settings, size_t size, char *at,
@@ -200,5 +200,113 @@ const char *di_store_where(const di_store *s);
 
 /* Which backends this build has, e.g. "sqlite mariadb postgresql". */
 const char *di_store_backends_built(void);
+
+/* ---- Chunks and leases: many workers on one table (chunks.c) ----
+**
+** The table's ids are cut into deterministic ranges (chunk k holds ids
+** k*chunk_ids .. (k+1)*chunk_ids-1), one row each in depthindex_chunks,
+** created idempotently by whichever worker comes first; depthindex_runs
+** holds one row per table with the settings' fingerprint, so that a worker
+** with other settings is refused instead of mixing results. A worker claims
+** a free or expired chunk in one short transaction (FOR UPDATE SKIP LOCKED
+** on MariaDB and PostgreSQL; BEGIN IMMEDIATE on SQLite), renews its lease on
+** the database's clock, and marks the chunk done only while its fencing
+** token (raised by every claim) is still the chunk's. Each call retries a
+** lost connection like the *_retry functions (retry_for seconds, *stop). */
+#define DI_CHUNKS_TABLE "depthindex_chunks"
+#define DI_RUNS_TABLE "depthindex_runs"
+#define DI_CHUNK_OWNER_MAX 128
+#define DI_FINGERPRINT_MAX 640
+
+typedef struct di_chunk {
+    int64_t chunk;  /* its number */
+    int64_t lo, hi; /* ids lo..hi, both included */
+    int shard;
+    int64_t token;  /* fencing token of this claim */
+    int attempts;   /* claims so far, this one included */
+} di_chunk;
+
+/* What a worker brings to a run: used when it creates the run, checked
+** against the run when it joins one. */
+typedef struct di_chunk_plan {
+    const char *fingerprint; /* "key=value;..." of the settings that change results */
+    int64_t chunk_ids;       /* ids per chunk [1024] */
+    int shards;              /* 0: no preference; else the run's shard count */
+    int max_attempts;        /* claims of one chunk before it counts as failed [3] */
+    double retry_for;
+    const atomic_bool *stop;
+} di_chunk_plan;
+
+typedef struct di_chunk_run {
+    int64_t chunk_ids;
+    int shards;
+    int max_attempts;
+    int64_t chunks;          /* chunks in the run */
+    bool created;            /* this worker created the run (or renewed it) */
+} di_chunk_run;
+
+enum di_chunk_run_state { DI_RUN_NONE, DI_RUN_UNFINISHED, DI_RUN_FINISHED };
+
+/* Whether this table has a coordinated run, and whether any chunk of it is
+** still to do (not done and not failed). */
+int di_chunks_run_state(di_store *s, int *state, di_error *err);
+
+/* Creates the side tables when missing, the run and its chunks when missing
+** (also chunks for ids added since), and checks the fingerprint and shard
+** count: DI_EINVAL naming what differs. A finished run with another
+** fingerprint is replaced by this one. */
+int di_chunks_join(di_store *s, const di_chunk_plan *plan, di_chunk_run *run,
+                   di_error *err);
+
+/* Claims the next free or expired chunk not failed yet (attempts below
+** max_attempts): of shard `shard` first (ascending), then (steal) of any
+** shard (descending, from the far end of the others' ranges). shard < 0:
+** any chunk, ascending. *got is false when none is claimable; then *live
+** tells how many chunks others (not this owner) still hold: worth waiting
+** for, their lease may expire. */
+int di_chunks_claim(di_store *s, const char *owner, int shard, bool steal,
+                    double lease, int max_attempts, double retry_for,
+                    const atomic_bool *stop, di_chunk *out, bool *got,
+                    int64_t *live, di_error *err);
+
+/* Guarded by the token: *kept is false (and nothing changes) when another
+** worker has claimed the chunk since. renew: the lease runs lease seconds
+** from now (database clock); finish: done, with how many faces this worker
+** processed; release: free again at once (an interrupted worker), the
+** attempt not counted. */
+int di_chunks_renew(di_store *s, const di_chunk *c, double lease, double retry_for,
+                    const atomic_bool *stop, bool *kept, di_error *err);
+int di_chunks_finish(di_store *s, const di_chunk *c, int64_t faces, double retry_for,
+                     const atomic_bool *stop, bool *kept, di_error *err);
+int di_chunks_release(di_store *s, const di_chunk *c, double retry_for,
+                      const atomic_bool *stop, bool *kept, di_error *err);
+
+/* A keyset page of pending rows as di_store_fetch_pending, within ids
+** after_id < id <= upto. */
+int di_store_fetch_range_retry(di_store *s, int64_t after_id, int64_t upto,
+                               int max_rows, bool force, di_store_row *rows,
+                               int *nrows, double retry_for, const atomic_bool *stop,
+                               di_error *err);
+
+#define DI_CHUNKS_STATUS_WORKERS 64
+typedef struct di_chunks_worker {
+    char owner[DI_CHUNK_OWNER_MAX];
+    int64_t chunks_done, faces; /* on chunks it finished */
+    double busy_s;              /* its first claim to its last finish of those
+                                ** (chunks overlap: the prefetched next one) */
+    double since_renewal;       /* seconds since its last claim or renewal */
+    int64_t leased;             /* chunks it holds now (lease not expired) */
+} di_chunks_worker;
+
+typedef struct di_chunks_status {
+    bool present;               /* the table has a coordinated run */
+    int64_t chunks, done, leased, free, failed;
+    int shards, max_attempts;
+    int64_t chunk_ids;
+    int nworkers;               /* owners listed (at most the array's size) */
+    di_chunks_worker workers[DI_CHUNKS_STATUS_WORKERS];
+} di_chunks_status;
+
+int di_chunks_status_get(di_store *s, di_chunks_status *out, di_error *err);
 
 #endif

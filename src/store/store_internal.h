@@ -152,4 +152,30 @@ bool di_stmt_cache_add(di_stmt_cache *c, const char *sql, void *handle);
 /* Calls free_handle on each handle and empties the cache. */
 void di_stmt_cache_clear(di_stmt_cache *c, void (*free_handle)(void *));
 
+/* di_store_fetch_pending within after_id < id <= upto (rows.c). */
+int di_store_fetch_range(di_store *s, int64_t after_id, int64_t upto, int max_rows,
+                         bool force, di_store_row *rows, int *nrows, di_error *err);
+
+/* After an operation failed with DI_ECONN: waits with backoff (*delay, from
+** 0.1 s doubling to 5 s) and reconnects. DI_OK: try the operation again;
+** else the deadline (start + retry_for) passed, a stop was requested or the
+** reconnect failed otherwise (retry.c). */
+int di_store_recover(di_store *s, double start, double retry_for, double *delay,
+                     const atomic_bool *stop, di_error *err);
+
+/* The frame of every _retry call (retry.c): the deadline and the stop flag
+** bound the waits inside it, and are cleared when it returns. Use:
+**   di_store_call_begin(&c, s, retry_for, stop);
+**   do rc = attempt(); while (rc && (rc = di_store_call_next(&c, rc, err)) == 1);
+**   return di_store_call_end(&c, rc); */
+typedef struct di_retry_call {
+    di_store *s;
+    double start, retry_for, delay;
+    const atomic_bool *stop;
+} di_retry_call;
+void di_store_call_begin(di_retry_call *c, di_store *s, double retry_for, const atomic_bool *stop);
+/* After an attempt returned rc: 1 to try again, else the final status. */
+int di_store_call_next(di_retry_call *c, int rc, di_error *err);
+int di_store_call_end(di_retry_call *c, int rc);
+
 #endif

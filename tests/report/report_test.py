@@ -202,7 +202,7 @@ def case_server(tmp, kind):
         raise Skip("no DI_TEST_URL_NOPASS (run through tests/db/with-server.sh)")
     name = url.rsplit("/", 1)[1]
     db = (MariaDB if kind == "mariadb" else Postgres)(url, name)
-    db.execute("DROP TABLE IF EXISTS depthindex_runs")
+    db.execute("DROP TABLE IF EXISTS depthindex_run_log")
     images = demo(tmp, db)
     out = os.path.join(tmp, "out")
     st = report(db, out, ["--images", images])
