@@ -677,7 +677,7 @@ int di_cmd_run(int argc, char **argv)
     if (s.panel_errors) {
         char first[DI_ERROR_MSG_MAX];
         di_pipeline_panel_error(p, first, sizeof first);
-        fprintf(stderr, "depthindex: %lld panel%s could not be written; the first: %s\n",
+        di_cli_error("%lld panel%s could not be written; the first: %s",
                 (long long)s.panel_errors, s.panel_errors == 1 ? "" : "s", first);
     }
     bool chunks_failed = print_chunks_end(&o, p);
