@@ -179,17 +179,20 @@ socket_up() {
 
 start_mariadb() {
   local dir sd; dir=$(datadir); sd=$(sockdir)
-  mkdir -p "$dir" "$sd"
-  if $am_root; then chown mysql: "$dir" "$sd"; fi
+  # a temporary folder of its own: servers installing or running at once
+  # otherwise share /tmp, where one's temporary table files were seen to
+  # collide with another's ("Error on delete of '/tmp/#sql-temptable-...'")
+  mkdir -p "$dir" "$sd" "$dir-tmp"
+  if $am_root; then chown mysql: "$dir" "$sd" "$dir-tmp"; fi
   check_reachable
   if [ ! -d "$dir/mysql" ]; then
     local u=(); $am_root && u=(--user=mysql)
-    mariadb-install-db --no-defaults --datadir="$dir" "${u[@]}" --skip-test-db \
+    mariadb-install-db --no-defaults --datadir="$dir" --tmpdir="$dir-tmp" "${u[@]}" --skip-test-db \
       --auth-root-authentication-method=socket >"$dir/install.log" 2>&1 ||
       die "mariadb-install-db failed: $(tail -3 "$dir/install.log")"
   fi
   local u=(); $am_root && u=(--user=mysql)
-  setsid "$mariadbd" --no-defaults --datadir="$dir" "${u[@]}" \
+  setsid "$mariadbd" --no-defaults --datadir="$dir" --tmpdir="$dir-tmp" "${u[@]}" \
     --socket="$sd/mysqld.sock" --pid-file="$dir/mariadbd.pid" --port="$port" \
     --bind-address=127.0.0.1 --skip-networking=0 --log-error="$dir/error.log" \
     --innodb-buffer-pool-size=64M --skip-log-bin --max-connections=200 \

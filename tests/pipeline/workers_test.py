@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Many `depthindex run` workers on one table (issue 10): real worker
 processes, real MariaDB and PostgreSQL servers on 127.0.0.1 (started here
-through tests/db/server.sh in a data folder of this build, so that restarting
+through tests/db/server.sh in /tmp/di-workers-db-H, H a hash of this build, so that restarting
 one disturbs no other test) and SQLite files.
 
 usage: workers_test.py sqlite|mariadb|postgresql
@@ -49,7 +49,9 @@ def server(action, kind, *rest):
     suite's (23000+h, 24000+h) and the pipeline suite's, so that no other
     test, of this build or another checkout, ever shares them."""
     env = dict(os.environ)
-    data = os.path.join(BUILD, "workers-test-db")
+    # outside the checkout (which may lie under /root, closed to the mysql
+    # and postgres users), named after this build
+    data = "/tmp/di-workers-db-%08x" % zlib.crc32(BUILD.encode())
     h = zlib.crc32(data.encode()) % 1000
     env["DI_TEST_DB_DIR"] = data
     env["DI_TEST_MARIADB_PORT"] = str(25000 + h)
