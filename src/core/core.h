@@ -106,6 +106,12 @@ bool di_ident_valid(const char *s);
 ** and non-regular files with a message naming the path. */
 int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
                  size_t *size, di_error *err);
+/* The same into a caller-owned buffer (*buf of *cap bytes, NULL and 0 at
+** first) that is grown when the file needs more and kept for the next call,
+** so that reading many files allocates nothing in steady state. On error
+** the buffer stays valid (and owned by the caller). */
+int di_read_file_reuse(const char *path, size_t max_bytes, uint8_t **buf,
+                       size_t *cap, size_t *size, di_error *err);
 
 /* Creates a folder and the folders above it that are missing (mkdir -p).
 ** An existing folder is fine; an existing file that is not one is an error

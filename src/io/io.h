@@ -51,6 +51,23 @@ int di_npy_read_depth_mem(const uint8_t *data, size_t size, const char *name,
 int di_pfm_read_depth_mem(const uint8_t *data, size_t size, const char *name,
                           di_depth *out, di_error *err);
 
+/* Reading many depth maps (`depthindex score`, the --depth-dir workers of
+** `run`): a reader keeps its buffers from file to file, so that reading
+** allocates nothing in steady state, and uses the payload of a
+** little-endian float32 C-order NPY file in place instead of copying it.
+** The map (*pixels, owned by the reader) is valid until the next read or
+** di_depth_reader_destroy. With DI_DEPTH_UNCHECKED non-finite values are
+** left for the caller to refuse (di_feature_compute does, in the min/max pass
+** it makes anyway), which saves one pass over the map; otherwise they are an
+** error as for di_depth_read. */
+typedef struct di_depth_reader di_depth_reader;
+#define DI_DEPTH_UNCHECKED 1u
+di_depth_reader *di_depth_reader_create(void);
+void di_depth_reader_destroy(di_depth_reader *r);
+int di_depth_reader_read(di_depth_reader *r, const char *path, unsigned flags,
+                         const float **pixels, int *width, int *height,
+                         di_error *err);
+
 /* Writes an 8-bit PNG with 1 (grey), 3 (RGB) or 4 (RGBA) channels. */
 int di_png_write(const char *path, const uint8_t *pixels, int width, int height,
                  int channels, di_error *err);
