@@ -55,6 +55,17 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
                        int height, const di_feature_params *p,
                        di_feature_result *out, di_error *err);
 
+/* The same score for src (sw x sh) resized bilinearly to width x height
+** (di_resize_bilinear_f32), without the resized map: its rows are computed
+** twice, once for the minimum and maximum, once for the 8-bit depth and its
+** histogram, each consumed while in cache. The result is bit-identical to
+** resizing and then calling di_feature_compute (the post-processing of
+** `run`, where the model output is smaller than the face). */
+int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
+                               int sh, int width, int height,
+                               const di_feature_params *p,
+                               di_feature_result *out, di_error *err);
+
 /* The intermediate images of the last di_feature_compute on ws (valid until
 ** the next call): 8-bit depth, label image, edges. */
 const uint8_t *di_feature_depth8(const di_feature_ws *ws);

@@ -110,6 +110,14 @@ int di_npy_write_f32(const char *path, const float *data, const int64_t *dims,
 int di_jpeg_decode_mem(const uint8_t *data, size_t size, const char *name,
                        int min_width, int min_height, di_image *out,
                        int *full_width, int *full_height, di_error *err);
+/* The same into a caller-owned buffer (*buf of *cap bytes; NULL and 0 at
+** first), grown when too small and kept for the next image, so that a
+** decoder thread allocates nothing per image in steady state. out->data is
+** *buf: never di_image_free it. */
+int di_jpeg_decode_reuse(const uint8_t *data, size_t size, const char *name,
+                         int min_width, int min_height, uint8_t **buf,
+                         size_t *cap, di_image *out, int *full_width,
+                         int *full_height, di_error *err);
 int di_jpeg_write(const char *path, const di_image *img, int quality,
                   di_error *err);
 /* The declared size of a JPEG from its header only (nothing decoded). */

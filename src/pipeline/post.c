@@ -1,9 +1,9 @@
 /* post.c: the post-processing pool. A worker takes a depth map (the model's
 ** output at model resolution, or a precomputed map read from --depth-dir),
 ** brings it to the face's own size and computes the depth congestion index.
-** Its workspace and resize buffer grow to the largest face seen and are
-** reused: no allocation per face in steady state (except what the depth
-** file readers allocate in depth-dir mode). */
+** Its workspace and depth reader grow to the largest face seen and are
+** reused: no allocation per face in steady state (except what the PNG and
+** PFM readers allocate in depth-dir mode). */
 #include "internal.h"
 #include "../imgproc/imgproc.h"
 #include "../io/io.h"
@@ -16,8 +16,7 @@
 typedef struct worker {
     di_pipeline *p;
     di_feature_ws *ws;
-    float *buf;
-    size_t cap;
+    di_depth_reader *reader;
 } worker;
 
 static int score(worker *w, const float *depth, int width, int height,
@@ -32,30 +31,23 @@ static int score(worker *w, const float *depth, int width, int height,
     return rc;
 }
 
-/* Model mode: resize the output plane to the face's size, then score. */
+/* Model mode: the score of the output plane resized to the face's size,
+** computed without the resized map (di_feature_compute_resized: the same
+** score, one pass less over a face-sized float map). */
 static int post_model(worker *w, const di_item *it, double *out, di_error *e)
 {
     di_pipeline *p = w->p;
+    if (it->full_w == p->out_w && it->full_h == p->out_h)
+        return score(w, it->depth, it->full_w, it->full_h, out, e);
+    di_feature_result r;
     double t0 = di_pipe_begin(p, DI_STAGE_POST);
-    size_t n = (size_t)it->full_w * it->full_h;
-    const float *depth = it->depth;
-    if (it->full_w != p->out_w || it->full_h != p->out_h) {
-        if (n > w->cap) {
-            float *nb = realloc(w->buf, n * sizeof *nb);
-            if (!nb) {
-                di_pipe_end(p, DI_STAGE_POST, t0);
-                return di_fail(e, DI_ENOMEM, "out of memory for a %dx%d depth map",
-                               it->full_w, it->full_h);
-            }
-            w->buf = nb;
-            w->cap = n;
-        }
-        di_resize_bilinear_f32(it->depth, p->out_w, p->out_h, w->buf, it->full_w,
-                               it->full_h);
-        depth = w->buf;
-    }
+    int rc = di_feature_compute_resized(w->ws, it->depth, p->out_w, p->out_h,
+                                        it->full_w, it->full_h, &p->cfg.feature,
+                                        &r, e);
     di_pipe_end(p, DI_STAGE_POST, t0);
-    return score(w, depth, it->full_w, it->full_h, out, e);
+    if (!rc)
+        *out = r.score;
+    return rc;
 }
 
 /* Depth-dir mode: {panorama_sid}_{face}.npy, else .png, else .pfm. */
@@ -77,24 +69,28 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
         return di_fail(e, DI_EIO, "no depth map %s/%s_%s.npy (nor .png, .pfm)",
                        p->cfg.depth_dir, it->sid, p->cfg.store.faces[it->face]);
     double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
-    di_depth d = {0};
-    rc = di_depth_read(path, &d, e);
+    const float *depth;
+    int width, height;
+    /* Unchecked: di_feature_compute refuses non-finite depth itself. */
+    rc = di_depth_reader_read(w->reader, path, DI_DEPTH_UNCHECKED, &depth,
+                              &width, &height, e);
     di_pipe_end(p, DI_STAGE_DECODE, t0);
     if (rc)
         return rc;
-    if ((int64_t)d.width * d.height > p->cfg.max_face_pixels)
-        rc = di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
-                     path, d.width, d.height, (long long)p->cfg.max_face_pixels);
-    else
-        rc = score(w, d.data, d.width, d.height, out, e);
-    di_depth_free(&d);
+    if ((int64_t)width * height > p->cfg.max_face_pixels)
+        return di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
+                       path, width, height, (long long)p->cfg.max_face_pixels);
+    rc = score(w, depth, width, height, out, e);
+    if (rc)
+        di_error_prefix(e, "%s", path);
     return rc;
 }
 
 void *di_worker_main(void *arg)
 {
     di_pipeline *p = arg;
-    worker w = {.p = p, .ws = di_feature_ws_create()};
+    worker w = {.p = p, .ws = di_feature_ws_create(),
+                .reader = di_depth_reader_create()};
     di_item *it;
     while ((it = di_queue_pop(p->post_q))) {
         di_store_result *r = di_queue_pop(p->free_results);
@@ -107,7 +103,7 @@ void *di_worker_main(void *arg)
         int rc;
         if (!it->ok)
             rc = di_fail(&e, DI_EFORMAT, "%s", it->error);
-        else if (!w.ws)
+        else if (!w.ws || !w.reader)
             rc = di_fail(&e, DI_ENOMEM, "out of memory for a feature workspace");
         else if (p->model_mode)
             rc = post_model(&w, it, &r->score, &e);
@@ -124,7 +120,7 @@ void *di_worker_main(void *arg)
         di_queue_push(p->write_q, r);
     }
     di_feature_ws_destroy(w.ws);
-    free(w.buf);
+    di_depth_reader_destroy(w.reader);
     if (atomic_fetch_sub(&p->live_workers, 1) == 1)
         di_queue_close(p->write_q);
     return NULL;

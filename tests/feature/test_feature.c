@@ -10,6 +10,7 @@
 #include "feature/feature_internal.h"
 #include "imgproc/imgproc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -368,6 +369,60 @@ static void test_blur_weights(void)
     }
 }
 
+/* di_feature_compute_resized is bit for bit resize-then-score: the same
+** score, centres, 8-bit depth and edges, and the same error for a
+** non-finite value. Sizes: up, down, mixed, identity, single rows and
+** columns, 1x1; maps smooth (layers and edges) and constant. */
+static void test_resized_equals_resize_then_score(void)
+{
+    static const int sizes[][4] = {
+        {256, 256, 512, 512}, {37, 23, 100, 71}, {64, 64, 64, 64},
+        {100, 80, 33, 17},    {1, 40, 7, 90},    {50, 1, 200, 3},
+        {3, 3, 1, 1},         {128, 96, 511, 383}, {19, 200, 1, 150}};
+    di_feature_ws *a = di_feature_ws_create(), *b = di_feature_ws_create();
+    di_feature_params p;
+    di_feature_params_default(&p);
+    di_error err;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3];
+        for (int variant = 0; variant < 3; variant++) {
+            float *src = make_map(sw, sh, (int)k * 3 + variant + 1);
+            if (variant == 1) /* constant */
+                for (size_t i = 0; i < (size_t)sw * sh; i++)
+                    src[i] = 7.5f;
+            if (variant == 2) /* a non-finite pixel in the middle */
+                src[(size_t)(sh / 2) * sw + sw / 2] = NAN;
+            float *big = malloc(sizeof(float) * (size_t)dw * dh);
+            di_resize_bilinear_f32(src, sw, sh, big, dw, dh);
+            di_feature_result ra, rb;
+            di_error ea = {0}, eb = {0};
+            int rca = di_feature_compute(a, big, dw, dh, &p, &ra, &ea);
+            int rcb = di_feature_compute_resized(b, src, sw, sh, dw, dh, &p, &rb, &eb);
+            CHECKF(rca == rcb, "%dx%d -> %dx%d (%d): rc %d vs %d (%s)", sw, sh, dw,
+                   dh, variant, rca, rcb, eb.msg);
+            if (rca == DI_OK && rcb == DI_OK) {
+                size_t n = (size_t)dw * dh;
+                CHECKF(ra.score == rb.score && ra.k_eff == rb.k_eff &&
+                       ra.edge_fraction == rb.edge_fraction &&
+                       ra.depth_min == rb.depth_min && ra.depth_max == rb.depth_max &&
+                       memcmp(ra.centres, rb.centres, sizeof ra.centres) == 0,
+                       "%dx%d -> %dx%d (%d): score %.17g vs %.17g", sw, sh, dw, dh,
+                       variant, ra.score, rb.score);
+                CHECK(memcmp(di_feature_depth8(a), di_feature_depth8(b), n) == 0);
+                CHECK(memcmp(di_feature_edges(a), di_feature_edges(b), n) == 0);
+            } else {
+                CHECKF(strcmp(ea.msg, eb.msg) == 0, "'%s' vs '%s'", ea.msg, eb.msg);
+            }
+            free(big);
+            free(src);
+        }
+    }
+    CHECK(di_feature_compute_resized(b, NULL, 0, 4, 8, 8, &p, &(di_feature_result){0},
+                                     &err) == DI_ESHAPE);
+    di_feature_ws_destroy(a);
+    di_feature_ws_destroy(b);
+}
+
 int main(void)
 {
     test_kmeans_brute_force();
@@ -377,5 +432,6 @@ int main(void)
     test_score_equals_blur_mean();
     test_constant_and_bad();
     test_workspace_reuse();
+    test_resized_equals_resize_then_score();
     return check_summary();
 }
