@@ -127,7 +127,7 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
 ** checked for non-finite (exponent all ones) in the same pass; with SSE/AVX
 ** the pass runs 4 or 8 floats at a time (a plain C min/max reduction over
 ** floats does not vectorise without -ffast-math). */
-static size_t first_nonfinite(const float *d, size_t n)
+static DI_HOT_INLINE size_t first_nonfinite(const float *d, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(d[i]))
@@ -135,7 +135,7 @@ static size_t first_nonfinite(const float *d, size_t n)
     return n;
 }
 
-static size_t minmax(const float *d, size_t n, float *mn, float *mx)
+static DI_HOT_INLINE size_t minmax(const float *d, size_t n, float *mn, float *mx)
 {
     float lo = d[0], hi = d[0];
     size_t i = 0;
@@ -199,7 +199,7 @@ static size_t minmax(const float *d, size_t n, float *mn, float *mx)
 /* L = lut[U]. The lookup table of a nearest-centre assignment is a step
 ** function of the value; when it is monotone with few steps (always, in
 ** practice) it is applied as a sum of comparisons, which vectorises. */
-static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
+static DI_HOT_INLINE void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
                          size_t n)
 {
     int steps = 0, monotone = 1;
@@ -238,7 +238,7 @@ static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
 /* Histogram of a chunk of U. Depth maps are smooth, so runs of 32 equal
 ** values are common (sky, walls, upsampled model output): such a run is one
 ** addition; otherwise four partial tables hide the store-to-load latency. */
-static void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
+static DI_HOT_INLINE void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
 {
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -262,7 +262,7 @@ static void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
 }
 
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32 (mx > mn). */
-static void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
+static DI_HOT_INLINE void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
 {
     const float range = mx - mn;
     if (isfinite(range)) {
@@ -280,7 +280,7 @@ static void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
 }
 
 /* Adds the partial counts into hist and clears them. */
-static void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
+static DI_HOT_INLINE void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
 {
     for (int v = 0; v < 256; v++) {
         hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
@@ -290,7 +290,7 @@ static void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
 
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram, in
 ** chunks that stay in L1 between the conversion and the counting. */
-static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
+static DI_HOT_INLINE void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
                       uint64_t hist[256])
 {
     memset(hist, 0, 256 * sizeof(uint64_t));
@@ -317,7 +317,7 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
 }
 
 /* Steps 2 to 6 once the 8-bit depth and its histogram are in ws. */
-static int score_depth8(di_feature_ws *ws, int width, int height,
+static DI_HOT_INLINE int score_depth8(di_feature_ws *ws, int width, int height,
                         const uint64_t hist[256], float mn, float mx,
                         const di_feature_params *p, di_feature_result *out,
                         di_error *err)
@@ -377,6 +377,7 @@ static int nonfinite_error(di_error *err, float v, size_t at, int width)
                    (double)v, at % (size_t)width, at / (size_t)width);
 }
 
+DI_HOT_CLONES
 int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
                        int height, const di_feature_params *p,
                        di_feature_result *out, di_error *err)
@@ -395,6 +396,7 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
     return score_depth8(ws, width, height, hist, mn, mx, p, out, err);
 }
 
+DI_HOT_CLONES
 int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
                                int sh, int width, int height,
                                const di_feature_params *p,
@@ -420,7 +422,7 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
     di_resize_rows_begin(&rr, src, sw, sh, width, height, base);
     for (int y = 0; y < height; y++) {
         di_resize_rows_get(&rr, y, row);
-        float lo, hi;
+        float lo = 0, hi = 0;
         size_t bad = minmax(row, (size_t)width, &lo, &hi);
         if (bad < (size_t)width)
             return nonfinite_error(err, row[bad],

@@ -44,6 +44,7 @@ static inline double cost(const kmeans_prefix *k, int i, int j)
     return s2 - s1 * s1 / n;
 }
 
+DI_HOT_CLONES
 int di_kmeans_hist(const uint64_t hist[256], int k, double *centres,
                    int *k_eff, di_error *err)
 {

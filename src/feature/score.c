@@ -55,7 +55,7 @@ void di_blur_weights(const double *g, int ksize, int n, double *cw, int *lo,
 }
 
 /* Whether any of p[0..n) is non-zero, eight bytes at a time. */
-static int any_nonzero(const uint8_t *p, int n)
+static DI_HOT_INLINE int any_nonzero(const uint8_t *p, int n)
 {
     uint64_t acc = 0;
     int i = 0;
@@ -71,7 +71,7 @@ static int any_nonzero(const uint8_t *p, int n)
 
 /* The border columns' weighted edges of a row, in column order (the sum
 ** in double is order-dependent: this order is the reference). */
-static void border_sum(const uint8_t *e, int from, int to, const double *cx,
+static DI_HOT_INLINE void border_sum(const uint8_t *e, int from, int to, const double *cx,
                        double *border, uint64_t *n_border)
 {
     if (from >= to || !any_nonzero(e + from, to - from))
@@ -83,6 +83,7 @@ static void border_sum(const uint8_t *e, int from, int to, const double *cx,
         }
 }
 
+DI_HOT_CLONES
 double di_weighted_edge_sum(const uint8_t *edges, int w, int h,
                             const double *cx, int xlo, int xhi,
                             const double *cy, uint64_t *edge_count)

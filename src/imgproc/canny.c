@@ -80,17 +80,14 @@ size_t di_canny_scratch_size(int width, int height)
 #if defined(__GNUC__)
 #define CANNY_VEC 1
 typedef int16_t i16x32 __attribute__((vector_size(64)));
-static inline i16x32 load32(const int16_t *p)
-{
-    i16x32 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void store32(int16_t *p, i16x32 v) { memcpy(p, &v, sizeof v); }
+/* Macros, not functions: a 64-byte vector passed by value would change the
+** calling convention between ISAs (GCC's -Wpsabi). */
+#define LOAD32(v, p) memcpy(&(v), (p), sizeof(i16x32))
+#define STORE32(p, v) memcpy((p), &(v), sizeof(i16x32))
 
 /* Whether any of m[0..31] exceeds low: one compare and a mask test where
 ** the build's ISA has them, else an OR of the comparison's bytes. */
-static inline int any_above32(const int16_t *m, int16_t low)
+static DI_HOT_INLINE int any_above32(const int16_t *m, int16_t low)
 {
 #if defined(__AVX512BW__)
     return _mm512_cmpgt_epi16_mask(_mm512_loadu_si512((const void *)m),
@@ -101,7 +98,9 @@ static inline int any_above32(const int16_t *m, int16_t low)
     __m256i b = _mm256_cmpgt_epi16(_mm256_loadu_si256((const __m256i *)(m + 16)), l);
     return !_mm256_testz_si256(_mm256_or_si256(a, b), _mm256_or_si256(a, b));
 #else
-    i16x32 gt = load32(m) > low; /* -1 where above */
+    i16x32 v;
+    LOAD32(v, m);
+    i16x32 gt = v > low; /* -1 where above */
     uint64_t q[8];
     memcpy(q, &gt, sizeof q);
     return (q[0] | q[1] | q[2] | q[3] | q[4] | q[5] | q[6] | q[7]) != 0;
@@ -110,7 +109,7 @@ static inline int any_above32(const int16_t *m, int16_t low)
 #endif
 
 /* Sobel dx, dy (ksize 3, BORDER_REPLICATE) and L1 magnitude of row y. */
-static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
+static DI_HOT_INLINE void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
                       int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
 {
     const uint8_t *a = src + (size_t)(y > 0 ? y - 1 : 0) * w;
@@ -128,13 +127,19 @@ static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     int x0 = 0;
 #if CANNY_VEC
     for (; x0 + 32 <= w; x0 += 32) {
-        i16x32 gx = load32(vs + x0 + 1) - load32(vs + x0 - 1);
-        i16x32 d0 = load32(vd + x0);
-        i16x32 gy = load32(vd + x0 - 1) + d0 + d0 + load32(vd + x0 + 1);
+        i16x32 sp, sm, dm, d0, dp;
+        LOAD32(sp, vs + x0 + 1);
+        LOAD32(sm, vs + x0 - 1);
+        LOAD32(dm, vd + x0 - 1);
+        LOAD32(d0, vd + x0);
+        LOAD32(dp, vd + x0 + 1);
+        i16x32 gx = sp - sm;
+        i16x32 gy = dm + d0 + d0 + dp;
         i16x32 sx = gx >> 15, sy = gy >> 15; /* all ones where negative */
-        store32(dx + x0, gx);
-        store32(dy + x0, gy);
-        store32(mag + x0, ((gx ^ sx) - sx) + ((gy ^ sy) - sy));
+        i16x32 mg = ((gx ^ sx) - sx) + ((gy ^ sy) - sy);
+        STORE32(dx + x0, gx);
+        STORE32(dy + x0, gy);
+        STORE32(mag + x0, mg);
     }
 #endif
     for (int x = x0; x < w; x++) {
@@ -154,7 +159,7 @@ static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
 ** same decisions as OpenCV's per-pixel branches, see the top of the file.
 ** Both diagonal neighbour pairs are read for every pixel, so the rows carry
 ** one zero pixel of padding at each end (mp[-1], mn[w] and the like). */
-static uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
+static DI_HOT_INLINE uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
                          const int16_t *dx, const int16_t *dy, int w, int low,
                          int high, uint8_t *maprow, uint32_t mapbase,
                          uint32_t *sp)
@@ -203,6 +208,7 @@ static uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn
     return sp;
 }
 
+DI_HOT_CLONES
 void di_canny(const uint8_t *src, int width, int height, double low_thresh,
               double high_thresh, uint8_t *dst, void *scratch)
 {
