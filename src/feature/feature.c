@@ -408,19 +408,22 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
     int rc = begin(ws, width, height, p, err);
     if (rc)
         return rc;
-    /* The resize's scratch, then one output row (64-byte aligned). */
+    /* The resize's scratch, then the resized map (64-byte aligned). */
+    size_t n = (size_t)width * (size_t)height;
     size_t rs = (di_resize_scratch_size(width, 1) + 63) & ~(size_t)63;
-    if (grow(&ws->rows, &ws->rows_cap, rs + (size_t)width * sizeof(float) + 64))
+    if (grow(&ws->rows, &ws->rows_cap, rs + n * sizeof(float) + 64))
         return di_fail(err, DI_ENOMEM, "%dx%d depth map: out of memory", width,
                        height);
     uint8_t *base = (uint8_t *)(((uintptr_t)ws->rows + 63) & ~(uintptr_t)63);
-    float *row = (float *)(base + rs);
+    float *map = (float *)(base + rs);
     di_resize_rows rr;
 
-    /* Pass 1: minimum and maximum, and the first non-finite pixel. */
+    /* Each row is resized straight into the map and its minimum, maximum
+    ** and first non-finite pixel are taken while it is in cache. */
     float mn = 0, mx = 0;
     di_resize_rows_begin(&rr, src, sw, sh, width, height, base);
     for (int y = 0; y < height; y++) {
+        float *row = map + (size_t)y * (size_t)width;
         di_resize_rows_get(&rr, y, row);
         float lo = 0, hi = 0;
         size_t bad = minmax(row, (size_t)width, &lo, &hi);
@@ -432,27 +435,8 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
         if (y == 0 || hi > mx)
             mx = hi;
     }
-
-    /* Pass 2: the same rows again, into 8-bit depth and its histogram. */
     uint64_t hist[256];
-    memset(hist, 0, sizeof hist);
-    size_t n = (size_t)width * (size_t)height;
-    if (!(mx > mn)) {
-        memset(ws->depth8, 0, n);
-        hist[0] = n;
-    } else {
-        /* n <= 2^30: the uint32 partial counts cannot overflow. */
-        uint32_t h4[4][256];
-        memset(h4, 0, sizeof h4);
-        di_resize_rows_begin(&rr, src, sw, sh, width, height, base);
-        for (int y = 0; y < height; y++) {
-            uint8_t *u = ws->depth8 + (size_t)y * (size_t)width;
-            di_resize_rows_get(&rr, y, row);
-            quantise(row, (size_t)width, mn, mx, u);
-            histogram_chunk(u, (size_t)width, h4);
-        }
-        flush_hist(h4, hist);
-    }
+    to_depth8(map, n, mn, mx, ws->depth8, hist);
     return score_depth8(ws, width, height, hist, mn, mx, p, out, err);
 }
 

@@ -12,7 +12,7 @@ struct di_feature_ws {
     uint8_t *depth8, *labels, *edges;
     void *canny_scratch;
     size_t canny_cap;
-    /* di_feature_compute_resized: resize scratch and one float row. */
+    /* di_feature_compute_resized: resize scratch and the resized map. */
     void *rows;
     size_t rows_cap;
     /* Border-corrected blur weights, cached for the last (size, ksize, sigma). */

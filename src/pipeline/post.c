@@ -31,9 +31,9 @@ static int score(worker *w, const float *depth, int width, int height,
     return rc;
 }
 
-/* Model mode: the score of the output plane resized to the face's size,
-** computed without the resized map (di_feature_compute_resized: the same
-** score, one pass less over a face-sized float map). */
+/* Model mode: the score of the output plane resized to the face's size
+** (di_feature_compute_resized: the resize in the workspace, fused with the
+** min/max pass; the same score as resizing first). */
 static int post_model(worker *w, const di_item *it, double *out, di_error *e)
 {
     di_pipeline *p = w->p;

@@ -7,9 +7,9 @@ Renders three small demo sets (NPY 160x120, 16-bit PNG 97x131, PFM 64x64;
 fixed seeds, byte-identical on every machine), scores them with `depthindex
 score --json` for k = 4, 2 and 7 and compares every line (score and centres
 to all 17 digits, edge fraction, size) with pinned_scores.jsonl, written by
-the build of commit b0d7ee9 (before the reader, k-means, Canny and
-weighted-sum changes). The oracle tests allow 1e-4; this one allows nothing,
-because the exactness of the score is the product's promise. The score's
+the build before issue 15's changes (the score code of commit b0d7ee9:
+before the reader, k-means, Canny and weighted-sum changes). The oracle
+tests allow 1e-4; this one allows nothing, because the exactness of the score is the product's promise. The score's
 Gaussian weights come from libm's exp(): the pinned values are those of
 Debian 12's glibc on x86-64.
 """
