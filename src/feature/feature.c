@@ -127,7 +127,8 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
 ** checked for non-finite (exponent all ones) in the same pass; with SSE/AVX
 ** the pass runs 4 or 8 floats at a time (a plain C min/max reduction over
 ** floats does not vectorise without -ffast-math). */
-static DI_HOT_INLINE size_t first_nonfinite(const float *d, size_t n)
+static DI_HOT_INLINE
+size_t first_nonfinite(const float *d, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(d[i]))
@@ -135,7 +136,8 @@ static DI_HOT_INLINE size_t first_nonfinite(const float *d, size_t n)
     return n;
 }
 
-static DI_HOT_INLINE size_t minmax(const float *d, size_t n, float *mn, float *mx)
+static DI_HOT_INLINE
+size_t minmax(const float *d, size_t n, float *mn, float *mx)
 {
     float lo = d[0], hi = d[0];
     size_t i = 0;
@@ -199,8 +201,8 @@ static DI_HOT_INLINE size_t minmax(const float *d, size_t n, float *mn, float *m
 /* L = lut[U]. The lookup table of a nearest-centre assignment is a step
 ** function of the value; when it is monotone with few steps (always, in
 ** practice) it is applied as a sum of comparisons, which vectorises. */
-static DI_HOT_INLINE void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
-                         size_t n)
+static DI_HOT_INLINE
+void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab, size_t n)
 {
     int steps = 0, monotone = 1;
     uint8_t at[DI_KMEANS_MAX_K], inc[DI_KMEANS_MAX_K];
@@ -238,7 +240,8 @@ static DI_HOT_INLINE void apply_labels(const uint8_t *lut, const uint8_t *u, uin
 /* Histogram of a chunk of U. Depth maps are smooth, so runs of 32 equal
 ** values are common (sky, walls, upsampled model output): such a run is one
 ** addition; otherwise four partial tables hide the store-to-load latency. */
-static DI_HOT_INLINE void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
+static DI_HOT_INLINE
+void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
 {
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -262,7 +265,8 @@ static DI_HOT_INLINE void histogram_chunk(const uint8_t *u, size_t n, uint32_t h
 }
 
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32 (mx > mn). */
-static DI_HOT_INLINE void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
+static DI_HOT_INLINE
+void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
 {
     const float range = mx - mn;
     if (isfinite(range)) {
@@ -280,7 +284,8 @@ static DI_HOT_INLINE void quantise(const float *d, size_t n, float mn, float mx,
 }
 
 /* Adds the partial counts into hist and clears them. */
-static DI_HOT_INLINE void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
+static DI_HOT_INLINE
+void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
 {
     for (int v = 0; v < 256; v++) {
         hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
@@ -290,8 +295,9 @@ static DI_HOT_INLINE void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
 
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram, in
 ** chunks that stay in L1 between the conversion and the counting. */
-static DI_HOT_INLINE void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
-                      uint64_t hist[256])
+static DI_HOT_INLINE
+void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
+               uint64_t hist[256])
 {
     memset(hist, 0, 256 * sizeof(uint64_t));
     if (!(mx > mn)) {
@@ -317,10 +323,11 @@ static DI_HOT_INLINE void to_depth8(const float *d, size_t n, float mn, float mx
 }
 
 /* Steps 2 to 6 once the 8-bit depth and its histogram are in ws. */
-static DI_HOT_INLINE int score_depth8(di_feature_ws *ws, int width, int height,
-                        const uint64_t hist[256], float mn, float mx,
-                        const di_feature_params *p, di_feature_result *out,
-                        di_error *err)
+static DI_HOT_INLINE
+int score_depth8(di_feature_ws *ws, int width, int height,
+                 const uint64_t hist[256], float mn, float mx,
+                 const di_feature_params *p, di_feature_result *out,
+                 di_error *err)
 {
     size_t n = (size_t)width * (size_t)height;
     memset(out, 0, sizeof *out);

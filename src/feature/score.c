@@ -55,7 +55,8 @@ void di_blur_weights(const double *g, int ksize, int n, double *cw, int *lo,
 }
 
 /* Whether any of p[0..n) is non-zero, eight bytes at a time. */
-static DI_HOT_INLINE int any_nonzero(const uint8_t *p, int n)
+static DI_HOT_INLINE
+int any_nonzero(const uint8_t *p, int n)
 {
     uint64_t acc = 0;
     int i = 0;
@@ -71,8 +72,9 @@ static DI_HOT_INLINE int any_nonzero(const uint8_t *p, int n)
 
 /* The border columns' weighted edges of a row, in column order (the sum
 ** in double is order-dependent: this order is the reference). */
-static DI_HOT_INLINE void border_sum(const uint8_t *e, int from, int to, const double *cx,
-                       double *border, uint64_t *n_border)
+static DI_HOT_INLINE
+void border_sum(const uint8_t *e, int from, int to, const double *cx,
+                double *border, uint64_t *n_border)
 {
     if (from >= to || !any_nonzero(e + from, to - from))
         return; /* most rows: nothing near the borders */

@@ -87,7 +87,8 @@ typedef int16_t i16x32 __attribute__((vector_size(64)));
 
 /* Whether any of m[0..31] exceeds low: one compare and a mask test where
 ** the build's ISA has them, else an OR of the comparison's bytes. */
-static DI_HOT_INLINE int any_above32(const int16_t *m, int16_t low)
+static DI_HOT_INLINE
+int any_above32(const int16_t *m, int16_t low)
 {
 #if defined(__AVX512BW__)
     return _mm512_cmpgt_epi16_mask(_mm512_loadu_si512((const void *)m),
@@ -109,8 +110,9 @@ static DI_HOT_INLINE int any_above32(const int16_t *m, int16_t low)
 #endif
 
 /* Sobel dx, dy (ksize 3, BORDER_REPLICATE) and L1 magnitude of row y. */
-static DI_HOT_INLINE void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
-                      int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
+static DI_HOT_INLINE
+void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
+               int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
 {
     const uint8_t *a = src + (size_t)(y > 0 ? y - 1 : 0) * w;
     const uint8_t *b = src + (size_t)y * w;
@@ -159,10 +161,10 @@ static DI_HOT_INLINE void sobel_row(const uint8_t *src, int w, int h, int y, int
 ** same decisions as OpenCV's per-pixel branches, see the top of the file.
 ** Both diagonal neighbour pairs are read for every pixel, so the rows carry
 ** one zero pixel of padding at each end (mp[-1], mn[w] and the like). */
-static DI_HOT_INLINE uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
-                         const int16_t *dx, const int16_t *dy, int w, int low,
-                         int high, uint8_t *maprow, uint32_t mapbase,
-                         uint32_t *sp)
+static DI_HOT_INLINE
+uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
+                  const int16_t *dx, const int16_t *dy, int w, int low,
+                  int high, uint8_t *maprow, uint32_t mapbase, uint32_t *sp)
 {
     memset(maprow, MAP_NONE, (size_t)w);
     /* Magnitudes are 0..2040: a low above that passes nothing. */
