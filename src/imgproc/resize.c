@@ -52,9 +52,32 @@ typedef struct rows2 {
     int src_row[2];
 } rows2;
 
-/* Horizontal pass of source row y (float or u8 source) into a float row. */
-static void hpass_f32(const float *row, const tap *xt, int dw, float *out)
+/* Horizontal pass of source row y (float or u8 source) into a float row.
+**
+** Doubling (dw = 2 sw, a model output of half the face's size) has taps of
+** period two: away from the ends output 2k takes source k-1 and k with
+** weights 0.25 and 0.75, output 2k+1 takes k and k+1 with 0.75 and 0.25
+** (tap_at computes k -/+ 0.25 exactly in float for any k below 2^22). That
+** loop reads the row contiguously and vectorises; it takes the weights from
+** the tap table and makes the same product and sum per output, so the bits
+** are those of the general loop (test_resize compares both paths). */
+static void hpass_f32(const float *restrict row, int sw, const tap *xt, int dw,
+                      float *restrict out)
 {
+    if (dw == 2 * sw && sw >= 3 && sw < (1 << 22)) {
+        const float a0 = xt[2].w0, a1 = xt[2].w1; /* even outputs */
+        const float b0 = xt[3].w0, b1 = xt[3].w1; /* odd outputs */
+        for (int k = 1; k <= sw - 2; k++) {
+            out[2 * k] = row[k - 1] * a0 + row[k] * a1;
+            out[2 * k + 1] = row[k] * b0 + row[k + 1] * b1;
+        }
+        static const int ends[4] = {0, 1, -2, -1};
+        for (int e = 0; e < 4; e++) {
+            int i = ends[e] < 0 ? dw + ends[e] : ends[e];
+            out[i] = row[xt[i].i0] * xt[i].w0 + row[xt[i].i1] * xt[i].w1;
+        }
+        return;
+    }
     for (int i = 0; i < dw; i++)
         out[i] = row[xt[i].i0] * xt[i].w0 + row[xt[i].i1] * xt[i].w1;
 }
@@ -83,7 +106,7 @@ static const float *row_of(rows2 *rc, int y, int keep, const void *src, int sw,
     if (is_u8)
         hpass_u8((const uint8_t *)src + (size_t)y * sw * c, c, xt, dw, rc->buf[k]);
     else
-        hpass_f32((const float *)src + (size_t)y * sw, xt, dw, rc->buf[k]);
+        hpass_f32((const float *)src + (size_t)y * sw, sw, xt, dw, rc->buf[k]);
     rc->src_row[k] = y;
     return rc->buf[k];
 }

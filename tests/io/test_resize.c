@@ -31,8 +31,13 @@
 
 int main(void)
 {
+    /* ... and doubling, which has its own horizontal loop (the model output
+    ** at half the face's size): widths 2 (too small for it), 3, 4, odd and
+    ** even, with and without vertical doubling. */
     const int sizes[][4] = {{256, 256, 2048, 1031}, {37, 100, 71, 33}, {1, 1, 5, 3},
-                            {640, 480, 201, 199}, {9, 7, 1, 1}, {1300, 5, 600, 9}};
+                            {640, 480, 201, 199}, {9, 7, 1, 1}, {1300, 5, 600, 9},
+                            {256, 256, 512, 512}, {2, 5, 4, 10}, {3, 3, 6, 6},
+                            {4, 9, 8, 9}, {37, 21, 74, 42}, {518, 3, 1036, 17}};
     srand(7);
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3];
