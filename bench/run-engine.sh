@@ -5,8 +5,8 @@
 # file, in one run. onnxruntime's graph has a fixed batch of 1, so its batch-8
 # figure per image is its batch-1 figure (8 runs of one image).
 # Both engines spin their worker threads between ops by default (libgomp's
-# and onnxruntime's thread pools); on a machine busy with other work, run with
-# OMP_WAIT_POLICY=passive for ours (see README).
+# and onnxruntime's thread pools), as `depthindex infer` does; `depthindex
+# run` bounds the spin (GOMP_SPINCOUNT, see README and bench/run-threads.sh).
 # usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
 set -uo pipefail
 cd "$(dirname "$0")/.."

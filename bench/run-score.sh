@@ -6,7 +6,8 @@
 #    process (file reading included);
 #  - the seed's Python procedure (bench/score_seed.py) on the same maps in the
 #    same run, and the agreement of our score with the median of its
-#    (nondeterministic) scores;
+#    (nondeterministic) scores; the speed-up both without and with file
+#    reading (`depthindex score`; issue 15's target: at least 100x at 512x512);
 #  - the score step against one plain pass over the same bytes.
 #   bench/run-score.sh BUILD_DIR [PANORAMAS_512 PANORAMAS_2048 SEED_RUNS]
 # Prints a Markdown report for bench/RESULTS.md ("Score" section).
@@ -47,8 +48,14 @@ c2048=$(cli_ms "$tmp/m2048" 3)
 
 echo "## Score: depthindex against the seed's procedure"
 echo
+isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+      grep -E '^(avx2|avx512f|avx512bw|avx512_bf16|amx_bf16)$' | tr '\n' ' ')
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); ISA: ${isa:-no avx2/avx512}; build: $(grep -q march=native "$build/build.ninja" && echo '-march=native' || echo 'portable (-Dnative=false)'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
 taskset -c 0 /usr/bin/python3 bench/score_seed.py --runs "$runs" \
-  --ours "$tmp/ours.jsonl" "$tmp"/raw/*.raw
+  --ours "$tmp/ours.jsonl" --reading "512x512=$c512" --reading "2048x2048=$c2048" \
+  "$tmp"/raw/*.raw
 echo
 echo "\`depthindex score\` on the same maps as NPY files, many files in one process"
 echo "(reading included), ms per image: 512x512: $c512; 2048x2048: $c2048."
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -72,6 +72,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ours", required=True)
+    ap.add_argument("--reading", action="append", default=[],
+                    help="WxH=MS: `depthindex score` ms per image of that size, "
+                         "file reading included")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     cv2.setNumThreads(1)
@@ -81,6 +84,11 @@ def main():
     for line in open(a.ours):
         r = json.loads(line)
         ours[(r["width"], r["height"])] = r
+    reading = {}
+    for r in a.reading:
+        size, ms = r.split("=")
+        w, h = size.split("x")
+        reading[(int(w), int(h))] = float(ms)
     by_size = {}
     for p in a.files:
         d = read_raw(p)
@@ -90,9 +98,10 @@ def main():
           f"one core (taskset -c 0), OMP/OpenCV threads 1; cv2 "
           f"{cv2.__version__}, sklearn {__import__('sklearn').__version__}.\n")
     print("| size | maps | seed ms/image | depthindex ms/image | speed-up | "
+          "`depthindex score` ms/image, reading included | speed-up, reading included | "
           "score step / plain pass | our score vs seed median (median, max rel. diff) "
           "| seed's own spread (max-min)/median |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for size, maps in by_size.items():
         times, diffs, spreads = [], [], []
         o = ours[size]
@@ -109,6 +118,8 @@ def main():
         seed_ms = statistics.median(times) * 1e3
         print(f"| {size[0]}x{size[1]} | {len(maps)} | {seed_ms:.1f} | "
               f"{o['per_image_ms']:.3f} | {seed_ms / o['per_image_ms']:.0f}x | "
+              + (f"{reading[size]:.3f} | {seed_ms / reading[size]:.0f}x | "
+                 if size in reading else "- | - | ") +
               f"{o['score_step_ms']:.4f} / {o['plain_pass_edges_ms']:.4f} ms = "
               f"{o['score_step_vs_plain']:.2f}x | "
               f"{100 * statistics.median(diffs):.1f} %, {100 * max(diffs):.1f} % | "

@@ -222,18 +222,22 @@ int di_cmd_score(int argc, char **argv)
     }
 
     di_feature_ws *ws = rc_usage < 0 ? di_feature_ws_create() : NULL;
-    if (rc_usage < 0 && !ws) {
+    di_depth_reader *reader = rc_usage < 0 ? di_depth_reader_create() : NULL;
+    if (rc_usage < 0 && (!ws || !reader)) {
         di_cli_error("score: out of memory");
         rc_usage = DI_EXIT_USAGE;
     }
     if (rc_usage >= 0) {
+        di_feature_ws_destroy(ws);
+        di_depth_reader_destroy(reader);
         free(files);
         return rc_usage;
     }
 #if defined(__GLIBC__)
-    /* Each file is read into fresh buffers of the same few sizes. Keeping
-    ** freed large blocks in the heap (instead of returning them to the
-    ** kernel at once) lets the next file reuse them without page faults,
+    /* NPY files are read into the reader's kept buffer; PNG and PFM
+    ** decoders still allocate per file, in blocks of the same few sizes.
+    ** Keeping freed large blocks in the heap (instead of returning them to
+    ** the kernel at once) lets the next file reuse them without page faults,
     ** which otherwise cost more than the score itself. */
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 1024 << 20);
@@ -241,15 +245,18 @@ int di_cmd_score(int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < nfiles; i++) {
         const char *path = files[i];
-        di_depth d = {0, 0, NULL};
+        const float *depth;
+        int width, height;
         di_feature_result r;
-        int rc = di_depth_read(path, &d, &err);
+        /* Read in place, unchecked: di_feature_compute refuses non-finite
+        ** depth in its own min/max pass (one pass over the map, not two). */
+        int rc = di_depth_reader_read(reader, path, DI_DEPTH_UNCHECKED, &depth,
+                                      &width, &height, &err);
         if (rc == DI_OK) {
-            rc = di_feature_compute(ws, d.data, d.width, d.height, &p, &r, &err);
+            rc = di_feature_compute(ws, depth, width, height, &p, &r, &err);
             if (rc)
                 di_error_prefix(&err, "%s", path);
         }
-        di_depth_free(&d);
         if (rc) {
             /* Reader messages already name the file. */
             di_cli_error("score: %s", err.msg);
@@ -281,6 +288,7 @@ int di_cmd_score(int argc, char **argv)
         }
     }
     di_feature_ws_destroy(ws);
+    di_depth_reader_destroy(reader);
     free(files);
     return failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
 }

@@ -1,16 +1,30 @@
 /*
 ** process.c: what the process itself needs before a subcommand runs.
 **
-** OpenMP wait policy. oneDNN runs on libgomp, whose worker threads spin at
-** every barrier by default. `depthindex run` shares the cores between the
-** engine and the decode and post-processing threads, and there spinning
-** workers steal the very cores the others need: measured on 2 cores, 2 engine
-** threads fell from about 50 ms to 530-650 ms per image under load, against
-** about 170 ms with OMP_WAIT_POLICY=passive (bench/RESULTS.md). libgomp reads
-** the variable once, when it is loaded, before main() runs; so when the user
-** has set neither it nor GOMP_SPINCOUNT, the engine's subcommands set it and
-** execute themselves again, once. A user who prefers spinning sets
-** OMP_WAIT_POLICY=active.
+** OpenMP wait policy. oneDNN runs on libgomp, whose idle worker threads
+** spin before they sleep: by default for GOMP_SPINCOUNT = 300,000 pause
+** instructions (milliseconds), with OMP_WAIT_POLICY=active for ever, with
+** passive not at all. `depthindex run` on the CPU shares the cores between the
+** engine and the decode and post-processing threads, and long spinning
+** steals the very cores those need (measured on 2 cores: 2 engine threads fell
+** from about 50 ms to 530-650 ms per image under load with the default,
+** against about 170 ms with passive, bench/RESULTS.md). But passive costs
+** about 20 % on an idle machine: every parallel region then wakes its
+** workers through the kernel. So `run` gets a bounded spin,
+** GOMP_SPINCOUNT=RUN_SPINCOUNT: long enough to bridge the gaps between the
+** parallel regions of one image, short enough that a worker whose partner is
+** descheduled, or an engine waiting for the next batch, gives its core back
+** within a fraction of a millisecond (bench/run-threads.sh measures the
+** policies, idle and under load; the README has the figures). `infer` runs
+** the engine alone, so it keeps libgomp's default and is not slowed by
+** `run`'s choice. libgomp reads the variables once, when it is loaded, before
+** main() runs; so when the user has set neither OMP_WAIT_POLICY nor
+** GOMP_SPINCOUNT, `run` sets GOMP_SPINCOUNT and executes itself again, once.
+** A user's own setting is always kept.
+**
+** DEPTHINDEX_TEST_SHOW_OMP=1 prints the policy the subcommand runs with on
+** stderr (for the tests: `infer` finishes too fast to be looked at in
+** /proc).
 **
 ** Passwords on the command line. A database URL may carry a password
 ** (mysql://user:secret@host/db). The process keeps a private copy and
@@ -20,24 +34,36 @@
 */
 #include "cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static bool uses_engine(const char *subcommand)
-{
-    return strcmp(subcommand, "run") == 0 || strcmp(subcommand, "infer") == 0;
-}
+/* libgomp spin count for `run` (pause instructions; libgomp's default is
+** 300000). */
+#define RUN_SPINCOUNT "10000"
 
 static void settle_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
         return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
+    if (setenv("GOMP_SPINCOUNT", RUN_SPINCOUNT, 1) != 0)
         return;
     execv("/proc/self/exe", argv);
     /* Still here: exec failed (no /proc?). Going on with the default policy
     ** only costs speed under load. */
+    unsetenv("GOMP_SPINCOUNT");
+}
+
+static void show_openmp(const char *subcommand)
+{
+    const char *show = getenv("DEPTHINDEX_TEST_SHOW_OMP");
+    if (!show || strcmp(show, "1") != 0)
+        return;
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    const char *spin = getenv("GOMP_SPINCOUNT");
+    fprintf(stderr, "openmp: %s: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
+            subcommand, policy ? policy : "(unset)", spin ? spin : "(unset)");
 }
 
 /* The password bytes of a URL "scheme://user:password@host...", if any. */
@@ -78,7 +104,9 @@ static void hide_passwords(int argc, char **argv)
 
 void di_cli_prepare_process(int argc, char **argv)
 {
-    if (argc > 1 && uses_engine(argv[1]))
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
         settle_openmp(argv);
+    if (argc > 1)
+        show_openmp(argv[1]);
     hide_passwords(argc, argv);
 }

@@ -18,6 +18,28 @@
 
 #define DI_VERSION "0.1.0"
 
+/* Run-time choice of the instruction set for the hot loops of the score
+** (Canny, 8-bit depth, histogram, weighted sum): a build for any x86-64
+** (-Dnative=false) carries AVX-512 and AVX2 copies of these functions, and
+** the loader picks the best the CPU has (GCC target_clones). A -march=native
+** build that already has AVX-512 needs none. The loops are exact integer
+** and IEEE arithmetic without contraction (C11), so every copy gives the
+** same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__AVX512BW__) && defined(__linux__)
+#define DI_HOT_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DI_HOT_CLONES
+#endif
+/* For the static helpers of those functions: inlined into every copy, so
+** that they are compiled for its instruction set too. */
+#if defined(__GNUC__)
+#define DI_HOT_INLINE __attribute__((always_inline)) inline
+#else
+#define DI_HOT_INLINE inline
+#endif
+
 enum di_status {
     DI_OK = 0,
     DI_EIO = -1,          /* reading or writing a file failed */
@@ -131,6 +153,12 @@ bool di_ident_valid(const char *s);
 ** and non-regular files with a message naming the path. */
 int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
                  size_t *size, di_error *err);
+/* The same into a caller-owned buffer (*buf of *cap bytes, NULL and 0 at
+** first) that is grown when the file needs more and kept for the next call,
+** so that reading many files allocates nothing in steady state. On error
+** the buffer stays valid (and owned by the caller). */
+int di_read_file_reuse(const char *path, size_t max_bytes, uint8_t **buf,
+                       size_t *cap, size_t *size, di_error *err);
 
 /* Creates a folder and the folders above it that are missing (mkdir -p).
 ** An existing folder is fine; an existing file that is not one is an error

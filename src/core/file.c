@@ -11,7 +11,19 @@
 int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
                  size_t *size, di_error *err)
 {
+    size_t cap = 0;
     *data = NULL;
+    int rc = di_read_file_reuse(path, max_bytes, data, &cap, size, err);
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
+int di_read_file_reuse(const char *path, size_t max_bytes, uint8_t **buf_io,
+                       size_t *cap, size_t *size, di_error *err)
+{
     *size = 0;
     /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait
     ** forever; such a file is refused below anyway, and the flag changes
@@ -40,11 +52,20 @@ int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
                        path, (long long)st.st_size, max_bytes);
     }
     size_t n = (size_t)st.st_size;
-    uint8_t *buf = malloc(n + 1);
-    if (!buf) {
-        close(fd);
-        return di_fail(err, DI_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+    if (!*buf_io || *cap < n + 1) {
+        /* Grows by half again, so a series of slightly larger files does
+        ** not reallocate every time. */
+        size_t want = n + 1 + (n + 1) / 2;
+        uint8_t *nb = malloc(want);
+        if (!nb) {
+            close(fd);
+            return di_fail(err, DI_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+        }
+        free(*buf_io);
+        *buf_io = nb;
+        *cap = want;
     }
+    uint8_t *buf = *buf_io;
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
@@ -52,7 +73,6 @@ int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
             continue;
         if (r < 0) {
             int e = errno;
-            free(buf);
             close(fd);
             return di_fail(err, DI_EIO, "%s: %s", path, strerror(e));
         }
@@ -62,7 +82,6 @@ int di_read_file(const char *path, size_t max_bytes, uint8_t **data,
     }
     close(fd);
     buf[got] = 0;
-    *data = buf;
     *size = got;
     return DI_OK;
 }

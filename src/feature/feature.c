@@ -15,6 +15,7 @@
 #include "imgproc/imgproc.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -65,6 +66,7 @@ void di_feature_ws_destroy(di_feature_ws *ws)
         return;
     free(ws->depth8), free(ws->labels), free(ws->edges);
     free(ws->canny_scratch), free(ws->cx), free(ws->cy), free(ws->kernel);
+    free(ws->rows);
     free(ws);
 }
 
@@ -127,7 +129,8 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
 ** checked for non-finite (exponent all ones) in the same pass; with SSE/AVX
 ** the pass runs 4 or 8 floats at a time (a plain C min/max reduction over
 ** floats does not vectorise without -ffast-math). */
-static size_t first_nonfinite(const float *d, size_t n)
+static DI_HOT_INLINE
+size_t first_nonfinite(const float *d, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(d[i]))
@@ -135,7 +138,8 @@ static size_t first_nonfinite(const float *d, size_t n)
     return n;
 }
 
-static size_t minmax(const float *d, size_t n, float *mn, float *mx)
+static DI_HOT_INLINE
+size_t minmax(const float *d, size_t n, float *mn, float *mx)
 {
     float lo = d[0], hi = d[0];
     size_t i = 0;
@@ -199,8 +203,8 @@ static size_t minmax(const float *d, size_t n, float *mn, float *mx)
 /* L = lut[U]. The lookup table of a nearest-centre assignment is a step
 ** function of the value; when it is monotone with few steps (always, in
 ** practice) it is applied as a sum of comparisons, which vectorises. */
-static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
-                         size_t n)
+static DI_HOT_INLINE
+void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab, size_t n)
 {
     int steps = 0, monotone = 1;
     uint8_t at[DI_KMEANS_MAX_K], inc[DI_KMEANS_MAX_K];
@@ -238,7 +242,8 @@ static void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab,
 /* Histogram of a chunk of U. Depth maps are smooth, so runs of 32 equal
 ** values are common (sky, walls, upsampled model output): such a run is one
 ** addition; otherwise four partial tables hide the store-to-load latency. */
-static void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
+static DI_HOT_INLINE
+void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
 {
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -261,10 +266,33 @@ static void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
         h4[0][u[i]]++;
 }
 
+/* U = trunc((D - mn) * 255 / (mx - mn)) in float32 (mx > mn; the caller
+** checked that (mx - mn) * 255 is finite, see range_error). */
+static DI_HOT_INLINE
+void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
+{
+    const float range = mx - mn;
+    for (size_t i = 0; i < n; i++) {
+        float q = (d[i] - mn) * 255.0f / range;
+        u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
+    }
+}
+
+/* Adds the partial counts into hist and clears them. */
+static DI_HOT_INLINE
+void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
+{
+    for (int v = 0; v < 256; v++) {
+        hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
+        h4[0][v] = h4[1][v] = h4[2][v] = h4[3][v] = 0;
+    }
+}
+
 /* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram, in
 ** chunks that stay in L1 between the conversion and the counting. */
-static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
-                      uint64_t hist[256])
+static DI_HOT_INLINE
+void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
+               uint64_t hist[256])
 {
     memset(hist, 0, 256 * sizeof(uint64_t));
     if (!(mx > mn)) {
@@ -272,7 +300,6 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
         hist[0] = n;
         return;
     }
-    const float range = mx - mn; /* range * 255 is finite: checked by the caller */
     /* uint32 partial counts: a chunk sequence is flushed every 2^30 pixels. */
     uint32_t h4[4][256];
     memset(h4, 0, sizeof h4);
@@ -280,63 +307,27 @@ static void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
     size_t since_flush = 0;
     for (size_t s = 0; s < n; s += chunk) {
         const size_t e = s + chunk < n ? s + chunk : n;
-        for (size_t i = s; i < e; i++) {
-            float q = (d[i] - mn) * 255.0f / range;
-            u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
-        }
+        quantise(d + s, e - s, mn, mx, u + s);
         histogram_chunk(u + s, e - s, h4);
         since_flush += e - s;
         if (since_flush >= ((size_t)1 << 30) || e == n) {
-            for (int v = 0; v < 256; v++) {
-                hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
-                h4[0][v] = h4[1][v] = h4[2][v] = h4[3][v] = 0;
-            }
+            flush_hist(h4, hist);
             since_flush = 0;
         }
     }
 }
 
-int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
-                       int height, const di_feature_params *p,
-                       di_feature_result *out, di_error *err)
+/* Steps 2 to 6 once the 8-bit depth and its histogram are in ws. */
+static DI_HOT_INLINE
+int score_depth8(di_feature_ws *ws, int width, int height,
+                 const uint64_t hist[256], float mn, float mx,
+                 const di_feature_params *p, di_feature_result *out,
+                 di_error *err)
 {
-    int rc = di_feature_params_check(p, err);
-    if (rc)
-        return rc;
-    if (width <= 0 || height <= 0)
-        return di_fail(err, DI_ESHAPE, "depth map of %dx%d pixels: empty",
-                       width, height);
     size_t n = (size_t)width * (size_t)height;
-    if (n > DI_FEATURE_MAX_PIXELS)
-        return di_fail(err, DI_ENOMEM,
-                       "depth map of %dx%d pixels: more than %zu pixels", width,
-                       height, DI_FEATURE_MAX_PIXELS);
-    ws->have_result = 0;
-    if ((rc = ensure(ws, width, height, err)) ||
-        (rc = ensure_weights(ws, width, height, p, err)))
-        return rc;
-
-    float mn = 0, mx = 0;
-    size_t bad = minmax(depth, n, &mn, &mx);
-    if (bad < n)
-        return di_fail(err, DI_EFORMAT,
-                       "non-finite depth (%g) at x=%zu, y=%zu (first of the map)",
-                       (double)depth[bad], bad % (size_t)width,
-                       bad / (size_t)width);
-    /* (D - min) * 255 must stay finite in float32, as the spec computes it:
-    ** a wider range would make U an undefined float-to-int conversion. Since
-    ** D - min <= max - min, checking the extremes is enough. */
-    if (!isfinite((mx - mn) * 255.0f))
-        return di_fail(err, DI_EFORMAT,
-                       "depth range %g to %g: (max - min) * 255 overflows "
-                       "float32 (at most %g apart)",
-                       (double)mn, (double)mx, (double)(FLT_MAX / 255.0f));
-
-    uint64_t hist[256];
-    to_depth8(depth, n, mn, mx, ws->depth8, hist);
-
     memset(out, 0, sizeof *out);
-    if ((rc = di_kmeans_hist(hist, p->k, out->centres, &out->k_eff, err)))
+    int rc = di_kmeans_hist(hist, p->k, out->centres, &out->k_eff, err);
+    if (rc)
         return rc;
     di_kmeans_label_lut(out->centres, out->k_eff, ws->lut);
     apply_labels(ws->lut, ws->depth8, ws->labels, n);
@@ -357,6 +348,115 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
     ws->height = height;
     ws->have_result = 1;
     return DI_OK;
+}
+
+/* Checks what both entry points take; sizes ws for width x height. */
+static int begin(di_feature_ws *ws, int width, int height,
+                 const di_feature_params *p, di_error *err)
+{
+    int rc = di_feature_params_check(p, err);
+    if (rc)
+        return rc;
+    if (width <= 0 || height <= 0)
+        return di_fail(err, DI_ESHAPE, "depth map of %dx%d pixels: empty",
+                       width, height);
+    size_t n = (size_t)width * (size_t)height;
+    if (n > DI_FEATURE_MAX_PIXELS)
+        return di_fail(err, DI_ENOMEM,
+                       "depth map of %dx%d pixels: more than %zu pixels", width,
+                       height, DI_FEATURE_MAX_PIXELS);
+    ws->have_result = 0;
+    if ((rc = ensure(ws, width, height, err)) ||
+        (rc = ensure_weights(ws, width, height, p, err)))
+        return rc;
+    return DI_OK;
+}
+
+static int nonfinite_error(di_error *err, float v, size_t at, int width)
+{
+    return di_fail(err, DI_EFORMAT,
+                   "non-finite depth (%g) at x=%zu, y=%zu (first of the map)",
+                   (double)v, at % (size_t)width, at / (size_t)width);
+}
+
+/* (D - min) * 255 must stay finite in float32, as the spec computes it: a
+** wider range would make U an undefined float-to-int conversion. Since
+** D - min <= max - min, checking the extremes is enough. */
+static int range_error(di_error *err, float mn, float mx)
+{
+    if (isfinite((mx - mn) * 255.0f))
+        return DI_OK;
+    return di_fail(err, DI_EFORMAT,
+                   "depth range %g to %g: (max - min) * 255 overflows "
+                   "float32 (at most %g apart)",
+                   (double)mn, (double)mx, (double)(FLT_MAX / 255.0f));
+}
+
+DI_HOT_CLONES
+int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
+                       int height, const di_feature_params *p,
+                       di_feature_result *out, di_error *err)
+{
+    int rc = begin(ws, width, height, p, err);
+    if (rc)
+        return rc;
+    size_t n = (size_t)width * (size_t)height;
+    float mn = 0, mx = 0;
+    size_t bad = minmax(depth, n, &mn, &mx);
+    if (bad < n)
+        return nonfinite_error(err, depth[bad], bad, width);
+    if ((rc = range_error(err, mn, mx)))
+        return rc;
+
+    uint64_t hist[256];
+    to_depth8(depth, n, mn, mx, ws->depth8, hist);
+    return score_depth8(ws, width, height, hist, mn, mx, p, out, err);
+}
+
+DI_HOT_CLONES
+int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
+                               int sh, int width, int height,
+                               const di_feature_params *p,
+                               di_feature_result *out, di_error *err)
+{
+    if (sw <= 0 || sh <= 0)
+        return di_fail(err, DI_ESHAPE, "depth map of %dx%d pixels: empty", sw,
+                       sh);
+    int rc = begin(ws, width, height, p, err);
+    if (rc)
+        return rc;
+    /* The resize's scratch, then the resized map (64-byte aligned). */
+    size_t n = (size_t)width * (size_t)height;
+    size_t rs = (di_resize_scratch_size(width, 1) + 63) & ~(size_t)63;
+    if (grow(&ws->rows, &ws->rows_cap, rs + n * sizeof(float) + 64))
+        return di_fail(err, DI_ENOMEM, "%dx%d depth map: out of memory", width,
+                       height);
+    uint8_t *base = (uint8_t *)(((uintptr_t)ws->rows + 63) & ~(uintptr_t)63);
+    float *map = (float *)(base + rs);
+    di_resize_rows rr;
+
+    /* Each row is resized straight into the map and its minimum, maximum
+    ** and first non-finite pixel are taken while it is in cache. */
+    float mn = 0, mx = 0;
+    di_resize_rows_begin(&rr, src, sw, sh, width, height, base);
+    for (int y = 0; y < height; y++) {
+        float *row = map + (size_t)y * (size_t)width;
+        di_resize_rows_get(&rr, y, row);
+        float lo = 0, hi = 0;
+        size_t bad = minmax(row, (size_t)width, &lo, &hi);
+        if (bad < (size_t)width)
+            return nonfinite_error(err, row[bad],
+                                   (size_t)y * (size_t)width + bad, width);
+        if (y == 0 || lo < mn)
+            mn = lo;
+        if (y == 0 || hi > mx)
+            mx = hi;
+    }
+    if ((rc = range_error(err, mn, mx)))
+        return rc;
+    uint64_t hist[256];
+    to_depth8(map, n, mn, mx, ws->depth8, hist);
+    return score_depth8(ws, width, height, hist, mn, mx, p, out, err);
 }
 
 const uint8_t *di_feature_depth8(const di_feature_ws *ws)

@@ -55,6 +55,18 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
                        int height, const di_feature_params *p,
                        di_feature_result *out, di_error *err);
 
+/* The same score for src (sw x sh) resized bilinearly to width x height
+** (di_resize_bilinear_f32), the resize done in the workspace (no allocation
+** in steady state) and fused with the min/max pass: each resized row is
+** checked while it is in cache, one pass less over the face-sized map. The
+** result is bit-identical to resizing and then calling di_feature_compute
+** (the post-processing of `run`, where the model output is smaller than
+** the face). */
+int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
+                               int sh, int width, int height,
+                               const di_feature_params *p,
+                               di_feature_result *out, di_error *err);
+
 /* The intermediate images of the last di_feature_compute on ws (valid until
 ** the next call): 8-bit depth, label image, edges. */
 const uint8_t *di_feature_depth8(const di_feature_ws *ws);

@@ -12,6 +12,9 @@ struct di_feature_ws {
     uint8_t *depth8, *labels, *edges;
     void *canny_scratch;
     size_t canny_cap;
+    /* di_feature_compute_resized: resize scratch and the resized map. */
+    void *rows;
+    size_t rows_cap;
     /* Border-corrected blur weights, cached for the last (size, ksize, sigma). */
     double *cx, *cy, *kernel;
     size_t cx_cap, cy_cap, kernel_cap;

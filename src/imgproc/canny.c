@@ -27,6 +27,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX2__) || defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
 
 #define TG22 13573
 
@@ -69,9 +72,47 @@ size_t di_canny_scratch_size(int width, int height)
     return layout(width, height).total + 64;
 }
 
+/* 32 int16 lanes in GCC/clang vector extensions: one AVX-512 register, two
+** AVX2 or four SSE2 ones, whatever the build targets (-Dnative=false
+** included). Written out because the plain C loops, computed in int as C
+** promotes them, vectorise in 32-bit lanes at half the width. Every value
+** here fits int16: |dx|, |dy| <= 4 * 255 and |dx| + |dy| <= 2040. */
+#if defined(__GNUC__)
+#define CANNY_VEC 1
+typedef int16_t i16x32 __attribute__((vector_size(64)));
+/* Macros, not functions: a 64-byte vector passed by value would change the
+** calling convention between ISAs (GCC's -Wpsabi). */
+#define LOAD32(v, p) memcpy(&(v), (p), sizeof(i16x32))
+#define STORE32(p, v) memcpy((p), &(v), sizeof(i16x32))
+
+/* Whether any of m[0..31] exceeds low: one compare and a mask test where
+** the build's ISA has them, else an OR of the comparison's bytes. */
+static DI_HOT_INLINE
+int any_above32(const int16_t *m, int16_t low)
+{
+#if defined(__AVX512BW__)
+    return _mm512_cmpgt_epi16_mask(_mm512_loadu_si512((const void *)m),
+                                   _mm512_set1_epi16(low)) != 0;
+#elif defined(__AVX2__)
+    __m256i l = _mm256_set1_epi16(low);
+    __m256i a = _mm256_cmpgt_epi16(_mm256_loadu_si256((const __m256i *)m), l);
+    __m256i b = _mm256_cmpgt_epi16(_mm256_loadu_si256((const __m256i *)(m + 16)), l);
+    return !_mm256_testz_si256(_mm256_or_si256(a, b), _mm256_or_si256(a, b));
+#else
+    i16x32 v;
+    LOAD32(v, m);
+    i16x32 gt = v > low; /* -1 where above */
+    uint64_t q[8];
+    memcpy(q, &gt, sizeof q);
+    return (q[0] | q[1] | q[2] | q[3] | q[4] | q[5] | q[6] | q[7]) != 0;
+#endif
+}
+#endif
+
 /* Sobel dx, dy (ksize 3, BORDER_REPLICATE) and L1 magnitude of row y. */
-static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
-                      int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
+static DI_HOT_INLINE
+void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
+               int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
 {
     const uint8_t *a = src + (size_t)(y > 0 ? y - 1 : 0) * w;
     const uint8_t *b = src + (size_t)y * w;
@@ -85,7 +126,25 @@ static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     vs[w] = vs[w - 1];
     vd[-1] = vd[0];
     vd[w] = vd[w - 1];
-    for (int x = 0; x < w; x++) {
+    int x0 = 0;
+#if CANNY_VEC
+    for (; x0 + 32 <= w; x0 += 32) {
+        i16x32 sp, sm, dm, d0, dp;
+        LOAD32(sp, vs + x0 + 1);
+        LOAD32(sm, vs + x0 - 1);
+        LOAD32(dm, vd + x0 - 1);
+        LOAD32(d0, vd + x0);
+        LOAD32(dp, vd + x0 + 1);
+        i16x32 gx = sp - sm;
+        i16x32 gy = dm + d0 + d0 + dp;
+        i16x32 sx = gx >> 15, sy = gy >> 15; /* all ones where negative */
+        i16x32 mg = ((gx ^ sx) - sx) + ((gy ^ sy) - sy);
+        STORE32(dx + x0, gx);
+        STORE32(dy + x0, gy);
+        STORE32(mag + x0, mg);
+    }
+#endif
+    for (int x = x0; x < w; x++) {
         int gx = vs[x + 1] - vs[x - 1];
         int gy = vd[x - 1] + 2 * vd[x] + vd[x + 1];
         dx[x] = (int16_t)gx;
@@ -94,60 +153,64 @@ static void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     }
 }
 
-/* Non-maximum suppression of pixel j of a row; returns its map state. */
-static inline uint8_t nms_pixel(const int16_t *mp, const int16_t *ma,
-                                const int16_t *mn, int xs, int ys, int j,
-                                int high)
-{
-    int m = ma[j];
-    int x = xs < 0 ? -xs : xs;
-    int y = (ys < 0 ? -ys : ys) << 15;
-    int tg22x = x * TG22;
-    int keep;
-    if (y < tg22x) {
-        keep = m > ma[j - 1] && m >= ma[j + 1];
-    } else {
-        int tg67x = tg22x + (x << 16);
-        if (y > tg67x) {
-            keep = m > mp[j] && m >= mn[j];
-        } else {
-            int s = (xs ^ ys) < 0 ? -1 : 1;
-            keep = m > mp[j - s] && m > mn[j + s];
-        }
-    }
-    if (!keep)
-        return MAP_NONE;
-    return m > high ? MAP_EDGE : MAP_CANDIDATE;
-}
-
 /* Non-maximum suppression of one row: fills its map row and pushes edges.
 ** Most of a label image has no gradient: blocks of 32 pixels with no
-** magnitude above low are skipped with one vectorised test. */
-static uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
-                         const int16_t *dx, const int16_t *dy, int w, int low,
-                         int high, uint8_t *maprow, uint32_t mapbase,
-                         uint32_t *sp)
+** magnitude above low are skipped with one vectorised test. A block with
+** some is suppressed in one branch-free pass that the compiler vectorises
+** (every direction's test computed for every pixel, then selected): the
+** same decisions as OpenCV's per-pixel branches, see the top of the file.
+** Both diagonal neighbour pairs are read for every pixel, so the rows carry
+** one zero pixel of padding at each end (mp[-1], mn[w] and the like). */
+static DI_HOT_INLINE
+uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
+                  const int16_t *dx, const int16_t *dy, int w, int low,
+                  int high, uint8_t *maprow, uint32_t mapbase, uint32_t *sp)
 {
     memset(maprow, MAP_NONE, (size_t)w);
+    /* Magnitudes are 0..2040: a low above that passes nothing. */
+    const int16_t low16 = (int16_t)(low > 32767 ? 32767 : low < -32768 ? -32768 : low);
     for (int j0 = 0; j0 < w; j0 += 32) {
         int j1 = j0 + 32 < w ? j0 + 32 : w;
         int any = 0;
-        for (int j = j0; j < j1; j++)
-            any |= ma[j] > low;
+#if CANNY_VEC
+        if (j1 - j0 == 32)
+            any = any_above32(ma + j0, low16);
+        else
+#endif
+            for (int j = j0; j < j1; j++)
+                any |= ma[j] > low16;
         if (!any)
             continue;
+        uint8_t *restrict out = maprow;
+        int edges = 0;
         for (int j = j0; j < j1; j++) {
-            if (ma[j] <= low)
-                continue;
-            uint8_t v = nms_pixel(mp, ma, mn, dx[j], dy[j], j, high);
-            maprow[j] = v;
-            if (v == MAP_EDGE)
-                *sp++ = mapbase + (uint32_t)j;
+            int m = ma[j];
+            int xs = dx[j], ys = dy[j];
+            int x = xs < 0 ? -xs : xs;
+            int y = (ys < 0 ? -ys : ys) << 15;
+            int tg22x = x * TG22;
+            int tg67x = tg22x + (x << 16);
+            int keep_h = (m > ma[j - 1]) & (m >= ma[j + 1]);
+            int keep_v = (m > mp[j]) & (m >= mn[j]);
+            /* s = sign(dx * dy): above[-s] and below[+s] */
+            int keep_dp = (m > mp[j - 1]) & (m > mn[j + 1]);
+            int keep_dn = (m > mp[j + 1]) & (m > mn[j - 1]);
+            int keep_d = (xs ^ ys) < 0 ? keep_dn : keep_dp;
+            int keep = y < tg22x ? keep_h : y > tg67x ? keep_v : keep_d;
+            keep &= m > low;
+            int v = keep ? (m > high ? MAP_EDGE : MAP_CANDIDATE) : MAP_NONE;
+            out[j] = (uint8_t)v;
+            edges |= v == MAP_EDGE;
         }
+        if (edges)
+            for (int j = j0; j < j1; j++)
+                if (maprow[j] == MAP_EDGE)
+                    *sp++ = mapbase + (uint32_t)j;
     }
     return sp;
 }
 
+DI_HOT_CLONES
 void di_canny(const uint8_t *src, int width, int height, double low_thresh,
               double high_thresh, uint8_t *dst, void *scratch)
 {

@@ -40,6 +40,23 @@ void di_resize_bilinear_f32_scratch(const float *src, int sw, int sh, float *dst
 void di_resize_bilinear_u8_scratch(const uint8_t *src, int sw, int sh, int c,
                                    uint8_t *dst, int dw, int dh, void *scratch);
 
+/* The float resize row by row, for a caller that consumes each output row
+** at once instead of storing the whole image (the score of a model output
+** resized to its face): row y is exactly row y of
+** di_resize_bilinear_f32(_scratch). scratch: di_resize_scratch_size(dw, 1)
+** bytes, owned by the caller and used until the last row; rows are cheapest
+** in increasing order (each source row is resized horizontally once). */
+typedef struct di_resize_rows {
+    const float *src;
+    int sw, sh, dw, dh, identity;
+    double sy;
+    void *scratch;
+    int cached[2]; /* the source rows held in scratch */
+} di_resize_rows;
+void di_resize_rows_begin(di_resize_rows *r, const float *src, int sw, int sh,
+                          int dw, int dh, void *scratch);
+void di_resize_rows_get(di_resize_rows *r, int y, float *out);
+
 /* Colour map (perceptual, "turbo"-like) of v in 0..255 into rgb[3]. */
 void di_colormap(uint8_t v, uint8_t rgb[3]);
 /* Draws ASCII text with a built-in 8x8 font at scale s into an RGB image. */

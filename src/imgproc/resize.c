@@ -52,9 +52,32 @@ typedef struct rows2 {
     int src_row[2];
 } rows2;
 
-/* Horizontal pass of source row y (float or u8 source) into a float row. */
-static void hpass_f32(const float *row, const tap *xt, int dw, float *out)
+/* Horizontal pass of source row y (float or u8 source) into a float row.
+**
+** Doubling (dw = 2 sw, a model output of half the face's size) has taps of
+** period two: away from the ends output 2k takes source k-1 and k with
+** weights 0.25 and 0.75, output 2k+1 takes k and k+1 with 0.75 and 0.25
+** (tap_at computes k -/+ 0.25 exactly in float for any k below 2^22). That
+** loop reads the row contiguously and vectorises; it takes the weights from
+** the tap table and makes the same product and sum per output, so the bits
+** are those of the general loop (test_resize compares both paths). */
+static void hpass_f32(const float *restrict row, int sw, const tap *xt, int dw,
+                      float *restrict out)
 {
+    if (dw == 2 * sw && sw >= 3 && sw < (1 << 22)) {
+        const float a0 = xt[2].w0, a1 = xt[2].w1; /* even outputs */
+        const float b0 = xt[3].w0, b1 = xt[3].w1; /* odd outputs */
+        for (int k = 1; k <= sw - 2; k++) {
+            out[2 * k] = row[k - 1] * a0 + row[k] * a1;
+            out[2 * k + 1] = row[k] * b0 + row[k + 1] * b1;
+        }
+        static const int ends[4] = {0, 1, -2, -1};
+        for (int e = 0; e < 4; e++) {
+            int i = ends[e] < 0 ? dw + ends[e] : ends[e];
+            out[i] = row[xt[i].i0] * xt[i].w0 + row[xt[i].i1] * xt[i].w1;
+        }
+        return;
+    }
     for (int i = 0; i < dw; i++)
         out[i] = row[xt[i].i0] * xt[i].w0 + row[xt[i].i1] * xt[i].w1;
 }
@@ -83,7 +106,7 @@ static const float *row_of(rows2 *rc, int y, int keep, const void *src, int sw,
     if (is_u8)
         hpass_u8((const uint8_t *)src + (size_t)y * sw * c, c, xt, dw, rc->buf[k]);
     else
-        hpass_f32((const float *)src + (size_t)y * sw, xt, dw, rc->buf[k]);
+        hpass_f32((const float *)src + (size_t)y * sw, sw, xt, dw, rc->buf[k]);
     rc->src_row[k] = y;
     return rc->buf[k];
 }
@@ -98,6 +121,29 @@ size_t di_resize_scratch_size(int dw, int c)
     return (size_t)dw * sizeof(tap) + 2 * (size_t)dw * (size_t)c * sizeof(float);
 }
 
+/* Output row y of the separable path: two cached horizontally resized
+** source rows, then the two-tap vertical blend. Float rows here and in
+** di_resize_rows_get come from this one function, so they are identical. */
+static void separable_row(rows2 *rc, const void *src, int sw, int sh, int c,
+                          int is_u8, const tap *xt, int dw, double sy, int y,
+                          void *out_row)
+{
+    size_t rowlen = (size_t)dw * c;
+    tap yt = tap_at(y, sh, sy);
+    const float *h0 = row_of(rc, yt.i0, -1, src, sw, c, is_u8, xt, dw);
+    const float *h1 = row_of(rc, yt.i1, yt.i0, src, sw, c, is_u8, xt, dw);
+    float w0 = yt.w0, w1 = yt.w1;
+    if (is_u8) {
+        uint8_t *out = out_row;
+        for (size_t i = 0; i < rowlen; i++)
+            out[i] = clamp_u8(h0[i] * w0 + h1[i] * w1);
+    } else {
+        float *out = out_row;
+        for (size_t i = 0; i < rowlen; i++)
+            out[i] = h0[i] * w0 + h1[i] * w1;
+    }
+}
+
 /* The separable path in caller-provided scratch. */
 static void separable(const void *src, int sw, int sh, int c, int is_u8,
                       void *dst, int dw, int dh, void *scratch)
@@ -109,21 +155,41 @@ static void separable(const void *src, int sw, int sh, int c, int is_u8,
     for (int i = 0; i < dw; i++)
         xt[i] = tap_at(i, sw, sx);
     rows2 rc = {{mem, mem + rowlen}, {-1, -1}};
-    for (int y = 0; y < dh; y++) {
-        tap yt = tap_at(y, sh, sy);
-        const float *h0 = row_of(&rc, yt.i0, -1, src, sw, c, is_u8, xt, dw);
-        const float *h1 = row_of(&rc, yt.i1, yt.i0, src, sw, c, is_u8, xt, dw);
-        float w0 = yt.w0, w1 = yt.w1;
-        if (is_u8) {
-            uint8_t *out = (uint8_t *)dst + (size_t)y * rowlen;
-            for (size_t i = 0; i < rowlen; i++)
-                out[i] = clamp_u8(h0[i] * w0 + h1[i] * w1);
-        } else {
-            float *out = (float *)dst + (size_t)y * rowlen;
-            for (size_t i = 0; i < rowlen; i++)
-                out[i] = h0[i] * w0 + h1[i] * w1;
-        }
+    for (int y = 0; y < dh; y++)
+        separable_row(&rc, src, sw, sh, c, is_u8, xt, dw, sy, y,
+                      is_u8 ? (void *)((uint8_t *)dst + (size_t)y * rowlen)
+                            : (void *)((float *)dst + (size_t)y * rowlen));
+}
+
+void di_resize_rows_begin(di_resize_rows *r, const float *src, int sw, int sh,
+                          int dw, int dh, void *scratch)
+{
+    r->src = src;
+    r->sw = sw, r->sh = sh, r->dw = dw, r->dh = dh;
+    r->scratch = scratch;
+    r->sy = 1.0 / ((double)dh / sh);
+    r->identity = sw == dw && sh == dh;
+    r->cached[0] = r->cached[1] = -1;
+    if (r->identity)
+        return;
+    double sx = 1.0 / ((double)dw / sw);
+    tap *xt = scratch;
+    for (int i = 0; i < dw; i++)
+        xt[i] = tap_at(i, sw, sx);
+}
+
+void di_resize_rows_get(di_resize_rows *r, int y, float *out)
+{
+    if (r->identity) {
+        memcpy(out, r->src + (size_t)y * r->sw, (size_t)r->dw * sizeof(float));
+        return;
     }
+    tap *xt = r->scratch;
+    float *mem = (float *)(xt + r->dw);
+    rows2 rc = {{mem, mem + r->dw}, {r->cached[0], r->cached[1]}};
+    separable_row(&rc, r->src, r->sw, r->sh, 1, 0, xt, r->dw, r->sy, y, out);
+    r->cached[0] = rc.src_row[0];
+    r->cached[1] = rc.src_row[1];
 }
 
 /* The separable path with its own scratch; 0 when memory is short. */

@@ -51,6 +51,23 @@ int di_npy_read_depth_mem(const uint8_t *data, size_t size, const char *name,
 int di_pfm_read_depth_mem(const uint8_t *data, size_t size, const char *name,
                           di_depth *out, di_error *err);
 
+/* Reading many depth maps (`depthindex score`, the --depth-dir workers of
+** `run`): a reader keeps its buffers from file to file, so that reading
+** allocates nothing in steady state, and uses the payload of a
+** little-endian float32 C-order NPY file in place instead of copying it.
+** The map (*pixels, owned by the reader) is valid until the next read or
+** di_depth_reader_destroy. With DI_DEPTH_UNCHECKED non-finite values are
+** left for the caller to refuse (di_feature_compute does, in the min/max pass
+** it makes anyway), which saves one pass over the map; otherwise they are an
+** error as for di_depth_read. */
+typedef struct di_depth_reader di_depth_reader;
+#define DI_DEPTH_UNCHECKED 1u
+di_depth_reader *di_depth_reader_create(void);
+void di_depth_reader_destroy(di_depth_reader *r);
+int di_depth_reader_read(di_depth_reader *r, const char *path, unsigned flags,
+                         const float **pixels, int *width, int *height,
+                         di_error *err);
+
 /* Writes an 8-bit PNG with 1 (grey), 3 (RGB) or 4 (RGBA) channels. */
 int di_png_write(const char *path, const uint8_t *pixels, int width, int height,
                  int channels, di_error *err);
@@ -93,6 +110,14 @@ int di_npy_write_f32(const char *path, const float *data, const int64_t *dims,
 int di_jpeg_decode_mem(const uint8_t *data, size_t size, const char *name,
                        int min_width, int min_height, di_image *out,
                        int *full_width, int *full_height, di_error *err);
+/* The same into a caller-owned buffer (*buf of *cap bytes; NULL and 0 at
+** first), grown when too small and kept for the next image, so that a
+** decoder thread allocates nothing per image in steady state. out->data is
+** *buf: never di_image_free it. */
+int di_jpeg_decode_reuse(const uint8_t *data, size_t size, const char *name,
+                         int min_width, int min_height, uint8_t **buf,
+                         size_t *cap, di_image *out, int *full_width,
+                         int *full_height, di_error *err);
 int di_jpeg_write(const char *path, const di_image *img, int quality,
                   di_error *err);
 /* The declared size of a JPEG from its header only (nothing decoded). */

@@ -167,3 +167,63 @@ int di_depth_read(const char *path, di_depth *out, di_error *err)
     free(buf);
     return rc;
 }
+
+struct di_depth_reader {
+    uint8_t *file; /* the last file's bytes */
+    size_t file_cap;
+    float *px;     /* converted pixels (not NPY float32 in place) */
+    size_t px_cap;
+};
+
+di_depth_reader *di_depth_reader_create(void)
+{
+    return calloc(1, sizeof(di_depth_reader));
+}
+
+void di_depth_reader_destroy(di_depth_reader *r)
+{
+    if (!r)
+        return;
+    free(r->file);
+    free(r->px);
+    free(r);
+}
+
+int di_depth_reader_read(di_depth_reader *r, const char *path, unsigned flags,
+                         const float **pixels, int *width, int *height,
+                         di_error *err)
+{
+    *pixels = NULL;
+    *width = *height = 0;
+    size_t n;
+    int rc = di_read_file_reuse(path, DI_IO_MAX_FILE_BYTES, &r->file,
+                                &r->file_cap, &n, err);
+    if (rc)
+        return rc;
+    const uint8_t *data = r->file;
+    int w, h;
+    const float *px;
+    if (n >= 6 && memcmp(data, "\x93NUMPY", 6) == 0) {
+        rc = di_npy_depth_view(data, n, path, &r->px, &r->px_cap, &px, &w, &h,
+                               err);
+        if (rc)
+            return rc;
+    } else {
+        /* PNG and PFM are converted anyway: their reader's buffer is kept. */
+        di_depth d;
+        if ((rc = di_depth_read_mem(data, n, path, &d, err)))
+            return rc;
+        free(r->px);
+        r->px = d.data;
+        r->px_cap = (size_t)d.width * (size_t)d.height;
+        px = d.data, w = d.width, h = d.height;
+        flags |= DI_DEPTH_UNCHECKED; /* di_depth_read_mem checked them */
+    }
+    if (!(flags & DI_DEPTH_UNCHECKED) &&
+        (rc = di_io_check_finite(px, w, h, path, err)))
+        return rc;
+    *pixels = px;
+    *width = w;
+    *height = h;
+    return DI_OK;
+}

@@ -25,4 +25,12 @@ int di_io_check_finite(const float *v, int width, int height, const char *name,
 int di_io_check_dims(int64_t width, int64_t height, const char *name,
                      di_error *err);
 
+/* A depth map NPY for di_depth_reader: a little-endian float32 C-order
+** payload at a float-aligned offset is used in place (*pixels points into
+** data); any other is converted into *buf (*cap floats, grown as needed).
+** Values are not checked for finiteness. */
+int di_npy_depth_view(const uint8_t *data, size_t size, const char *name,
+                      float **buf, size_t *cap, const float **pixels,
+                      int *width, int *height, di_error *err);
+
 #endif

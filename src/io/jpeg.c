@@ -133,9 +133,12 @@ static void cmyk_to_rgb(const uint8_t *src, uint8_t *dst, int n, int inverted)
     }
 }
 
+/* reuse, when not NULL: the pixels go into *reuse (*reuse_cap bytes),
+** grown when too small, and stay the caller's. */
 static int decode(const uint8_t *data, size_t size, const char *name,
                   int min_width, int min_height, di_image *out,
-                  int *full_width, int *full_height, di_error *err)
+                  int *full_width, int *full_height, uint8_t **reuse,
+                  size_t *reuse_cap, di_error *err)
 {
     memset(out, 0, sizeof *out);
     if (full_width)
@@ -150,11 +153,13 @@ static int decode(const uint8_t *data, size_t size, const char *name,
     jerr_ctx jerr;
     /* Written after setjmp and read after a longjmp: volatile. */
     uint8_t *volatile pixels = NULL;
+    volatile int pixels_owned = 0; /* else they are *reuse */
     uint8_t *volatile row4 = NULL; /* one CMYK row */
     cinfo.err = &jerr.pub;
     setup_errors(&jerr);
     if (setjmp(jerr.jump)) {
-        free(pixels);
+        if (pixels_owned)
+            free(pixels);
         free(row4);
         jpeg_destroy_decompress(&cinfo);
         return di_fail(err, DI_EFORMAT, "%s: cannot decode JPEG: %s", name, jerr.msg);
@@ -216,11 +221,18 @@ static int decode(const uint8_t *data, size_t size, const char *name,
     jpeg_start_decompress(&cinfo);
     int ow = (int)cinfo.output_width, oh = (int)cinfo.output_height;
     size_t stride = (size_t)ow * 3;
-    pixels = malloc(stride * (size_t)oh);
+    size_t need = stride * (size_t)oh;
+    if (reuse && *reuse && *reuse_cap >= need) {
+        pixels = *reuse;
+    } else {
+        pixels = malloc(need);
+        pixels_owned = 1;
+    }
     if (cmyk)
         row4 = malloc((size_t)ow * 4);
     if (!pixels || (cmyk && !row4)) {
-        free(pixels);
+        if (pixels_owned)
+            free(pixels);
         free(row4);
         jpeg_destroy_decompress(&cinfo);
         return di_fail(err, DI_ENOMEM, "%s: out of memory for %dx%d pixels", name, ow, oh);
@@ -237,6 +249,11 @@ static int decode(const uint8_t *data, size_t size, const char *name,
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row4);
+    if (reuse && pixels_owned) {
+        free(*reuse);
+        *reuse = pixels;
+        *reuse_cap = need;
+    }
     out->width = ow;
     out->height = oh;
     out->channels = 3;
@@ -255,7 +272,16 @@ int di_jpeg_decode_mem(const uint8_t *data, size_t size, const char *name,
                        int *full_width, int *full_height, di_error *err)
 {
     return decode(data, size, DI_IO_NAME(name), min_width, min_height, out,
-                  full_width, full_height, err);
+                  full_width, full_height, NULL, NULL, err);
+}
+
+int di_jpeg_decode_reuse(const uint8_t *data, size_t size, const char *name,
+                         int min_width, int min_height, uint8_t **buf,
+                         size_t *cap, di_image *out, int *full_width,
+                         int *full_height, di_error *err)
+{
+    return decode(data, size, DI_IO_NAME(name), min_width, min_height, out,
+                  full_width, full_height, buf, cap, err);
 }
 
 int di_jpeg_write(const char *path, const di_image *img, int quality,

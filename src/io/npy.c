@@ -266,6 +266,49 @@ static float element(const npy_header *h, size_t i)
     return 0;
 }
 
+/* The H and W of a depth map's NPY shape (HxW, 1xHxW or HxWx1), checked. */
+static int depth_shape(const npy_header *h, const char *name, int64_t *Wp,
+                       int64_t *Hp, di_error *err)
+{
+    int64_t H, W;
+    if (h->ndim == 2) {
+        H = h->dims[0], W = h->dims[1];
+    } else if (h->ndim == 3 && h->dims[0] == 1) {
+        H = h->dims[1], W = h->dims[2];
+    } else if (h->ndim == 3 && h->dims[2] == 1) {
+        H = h->dims[0], W = h->dims[1];
+    } else {
+        char shape[160] = "";
+        size_t len = 0;
+        for (int i = 0; i < h->ndim && len < sizeof shape - 24; i++)
+            len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%lld",
+                                    i ? "x" : "", (long long)h->dims[i]);
+        return di_fail(err, DI_ESHAPE,
+                       "%s: NPY shape (%s) is not a depth map (HxW, 1xHxW or HxWx1)",
+                       name, h->ndim ? shape : "scalar");
+    }
+    *Wp = W, *Hp = H;
+    return di_io_check_dims(W, H, name, err);
+}
+
+/* The pixels in C order as host floats. */
+static void depth_pixels(const npy_header *h, int64_t W, int64_t H, float *px)
+{
+    size_t n = (size_t)W * (size_t)H;
+    if (h->fortran) {
+        /* Column-major: element (y, x) is at x * H + y (a unit dimension
+        ** does not change the order). */
+        for (int64_t x = 0; x < W; x++)
+            for (int64_t y = 0; y < H; y++)
+                px[y * W + x] = element(h, (size_t)(x * H + y));
+    } else if (h->kind == NPY_F32 && !h->big_endian) {
+        memcpy(px, h->payload, n * sizeof(float));
+    } else {
+        for (size_t i = 0; i < n; i++)
+            px[i] = element(h, i);
+    }
+}
+
 int di_npy_read_depth_mem(const uint8_t *data, size_t size, const char *name,
                           di_depth *out, di_error *err)
 {
@@ -273,45 +316,16 @@ int di_npy_read_depth_mem(const uint8_t *data, size_t size, const char *name,
     out->data = NULL;
     out->width = out->height = 0;
     npy_header h;
-    int rc = parse_header(data, size, name, &h, err);
-    if (rc)
-        return rc;
     int64_t H, W;
-    if (h.ndim == 2) {
-        H = h.dims[0], W = h.dims[1];
-    } else if (h.ndim == 3 && h.dims[0] == 1) {
-        H = h.dims[1], W = h.dims[2];
-    } else if (h.ndim == 3 && h.dims[2] == 1) {
-        H = h.dims[0], W = h.dims[1];
-    } else {
-        char shape[160] = "";
-        size_t len = 0;
-        for (int i = 0; i < h.ndim && len < sizeof shape - 24; i++)
-            len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%lld",
-                                    i ? "x" : "", (long long)h.dims[i]);
-        return di_fail(err, DI_ESHAPE,
-                       "%s: NPY shape (%s) is not a depth map (HxW, 1xHxW or HxWx1)",
-                       name, h.ndim ? shape : "scalar");
-    }
-    if ((rc = di_io_check_dims(W, H, name, err)) != DI_OK)
+    int rc = parse_header(data, size, name, &h, err);
+    if (rc || (rc = depth_shape(&h, name, &W, &H, err)))
         return rc;
     size_t n = (size_t)W * (size_t)H;
     float *px = malloc(n * sizeof(float));
     if (!px)
         return di_fail(err, DI_ENOMEM, "%s: out of memory for %lldx%lld pixels", name,
                        (long long)W, (long long)H);
-    if (h.fortran) {
-        /* Column-major: element (y, x) is at x * H + y (a unit dimension
-        ** does not change the order). */
-        for (int64_t x = 0; x < W; x++)
-            for (int64_t y = 0; y < H; y++)
-                px[y * W + x] = element(&h, (size_t)(x * H + y));
-    } else if (h.kind == NPY_F32 && !h.big_endian) {
-        memcpy(px, h.payload, n * sizeof(float));
-    } else {
-        for (size_t i = 0; i < n; i++)
-            px[i] = element(&h, i);
-    }
+    depth_pixels(&h, W, H, px);
     if ((rc = di_io_check_finite(px, (int)W, (int)H, name, err)) != DI_OK) {
         free(px);
         return rc;
@@ -319,6 +333,37 @@ int di_npy_read_depth_mem(const uint8_t *data, size_t size, const char *name,
     out->width = (int)W;
     out->height = (int)H;
     out->data = px;
+    return DI_OK;
+}
+
+int di_npy_depth_view(const uint8_t *data, size_t size, const char *name,
+                      float **buf, size_t *cap, const float **pixels,
+                      int *width, int *height, di_error *err)
+{
+    npy_header h;
+    int64_t H, W;
+    int rc = parse_header(data, size, name, &h, err);
+    if (rc || (rc = depth_shape(&h, name, &W, &H, err)))
+        return rc;
+    size_t n = (size_t)W * (size_t)H;
+    if (!h.fortran && h.kind == NPY_F32 && !h.big_endian &&
+        (uintptr_t)h.payload % sizeof(float) == 0) {
+        *pixels = (const float *)(const void *)h.payload; /* in place */
+    } else {
+        if (n > *cap) {
+            float *nb = malloc(n * sizeof(float));
+            if (!nb)
+                return di_fail(err, DI_ENOMEM, "%s: out of memory for %lldx%lld pixels",
+                               name, (long long)W, (long long)H);
+            free(*buf);
+            *buf = nb;
+            *cap = n;
+        }
+        depth_pixels(&h, W, H, *buf);
+        *pixels = *buf;
+    }
+    *width = (int)W;
+    *height = (int)H;
     return DI_OK;
 }
 

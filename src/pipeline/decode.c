@@ -39,6 +39,32 @@ static int face_path(di_pipeline *p, const di_item *it, char *path, size_t size,
     return DI_OK;
 }
 
+/* A decoder's buffers, kept from image to image: no allocation per face in
+** steady state. */
+typedef struct decoder_bufs {
+    uint8_t *file;    /* the JPEG file's bytes */
+    size_t file_cap;
+    uint8_t *pixels;  /* the decoded (DCT-scaled) RGB image */
+    size_t pixels_cap;
+    uint8_t *resized; /* the RGB image at the model input size */
+    void *scratch;    /* the resizer's */
+} decoder_bufs;
+
+/* What a decoded photo must be: within the pixel limit, RGB. */
+static int check_photo(const di_pipeline *p, const char *path, int fw, int fh,
+                       const di_image *img, di_error *e)
+{
+    if ((int64_t)fw * fh > p->cfg.max_face_pixels || fw < 1 || fh < 1)
+        return di_fail(e, DI_ENOMEM, "%s: image is %dx%d, more than the limit of %lld pixels",
+                       path, fw, fh, (long long)p->cfg.max_face_pixels);
+    if (img->channels != 3)
+        return di_fail(e, DI_EFORMAT, "%s: decoded to %d channels, not RGB", path,
+                       img->channels);
+    return DI_OK;
+}
+
+/* For panels (post.c), only for the faces drawn: allocates, unlike the
+** decoders' path below. */
 int di_pipe_load_photo(di_pipeline *p, di_item *it, int W, int H, uint8_t *scratch,
                        di_image *img, const uint8_t **rgb, di_error *e)
 {
@@ -61,15 +87,9 @@ int di_pipe_load_photo(di_pipeline *p, di_item *it, int W, int H, uint8_t *scrat
     free(data);
     if (rc)
         return rc;
-    if ((int64_t)fw * fh > p->cfg.max_face_pixels || fw < 1 || fh < 1) {
+    if ((rc = check_photo(p, path, fw, fh, img, e))) {
         di_image_free(img);
-        return di_fail(e, DI_ENOMEM, "%s: image is %dx%d, more than the limit of %lld pixels",
-                       path, fw, fh, (long long)p->cfg.max_face_pixels);
-    }
-    if (img->channels != 3) {
-        di_image_free(img);
-        return di_fail(e, DI_EFORMAT, "%s: decoded to %d channels, not RGB", path,
-                       img->channels);
+        return rc;
     }
     it->full_w = fw;
     it->full_h = fh;
@@ -81,25 +101,55 @@ int di_pipe_load_photo(di_pipeline *p, di_item *it, int W, int H, uint8_t *scrat
     return DI_OK;
 }
 
-static int decode_one(di_pipeline *p, di_item *it, float *dst, uint8_t *scratch,
-                      di_error *e)
+/* (v / 255 - mean) / std, planar C x H x W as ONNX models take it: one pass
+** over the interleaved pixels writes the three planes. */
+static void normalise(const di_pipeline *p, const uint8_t *rgb, size_t hw,
+                      float *dst)
 {
-    const int W = p->in_w, H = p->in_h;
-    di_image img;
-    const uint8_t *rgb;
-    int rc = di_pipe_load_photo(p, it, W, H, scratch, &img, &rgb, e);
+    const float s0 = 1.0f / (255.0f * p->cfg.std[0]),
+                s1 = 1.0f / (255.0f * p->cfg.std[1]),
+                s2 = 1.0f / (255.0f * p->cfg.std[2]);
+    const float b0 = -p->cfg.mean[0] / p->cfg.std[0],
+                b1 = -p->cfg.mean[1] / p->cfg.std[1],
+                b2 = -p->cfg.mean[2] / p->cfg.std[2];
+    float *restrict p0 = dst, *restrict p1 = dst + hw, *restrict p2 = dst + 2 * hw;
+    for (size_t i = 0; i < hw; i++) {
+        p0[i] = (float)rgb[3 * i] * s0 + b0;
+        p1[i] = (float)rgb[3 * i + 1] * s1 + b1;
+        p2[i] = (float)rgb[3 * i + 2] * s2 + b2;
+    }
+}
+
+static int decode_one(di_pipeline *p, di_item *it, float *dst,
+                      decoder_bufs *bufs, di_error *e)
+{
+    char path[4096];
+    int rc = face_path(p, it, path, sizeof path, e);
     if (rc)
         return rc;
-    /* (v / 255 - mean) / std, planar C x H x W as ONNX models take it */
-    const size_t hw = (size_t)W * H;
-    for (int c = 0; c < 3; c++) {
-        float scale = 1.0f / (255.0f * p->cfg.std[c]);
-        float bias = -p->cfg.mean[c] / p->cfg.std[c];
-        float *plane = dst + c * hw;
-        for (size_t i = 0; i < hw; i++)
-            plane[i] = (float)rgb[3 * i + c] * scale + bias;
+    size_t size = 0;
+    rc = di_read_file_reuse(path, MAX_IMAGE_FILE_BYTES, &bufs->file,
+                            &bufs->file_cap, &size, e);
+    if (rc)
+        return rc;
+    if (size == 0)
+        return di_fail(e, DI_EFORMAT, "%s: empty file", path);
+    const int W = p->in_w, H = p->in_h;
+    di_image img = {0};
+    int fw = 0, fh = 0;
+    rc = di_jpeg_decode_reuse(bufs->file, size, path, W, H, &bufs->pixels,
+                              &bufs->pixels_cap, &img, &fw, &fh, e);
+    if (rc || (rc = check_photo(p, path, fw, fh, &img, e)))
+        return rc;
+    it->full_w = fw;
+    it->full_h = fh;
+    const uint8_t *rgb = img.data;
+    if (img.width != W || img.height != H) {
+        di_resize_bilinear_u8_scratch(img.data, img.width, img.height, 3,
+                                      bufs->resized, W, H, bufs->scratch);
+        rgb = bufs->resized;
     }
-    di_image_free(&img);
+    normalise(p, rgb, (size_t)W * H, dst);
     return DI_OK;
 }
 
@@ -107,7 +157,8 @@ void *di_decoder_main(void *arg)
 {
     di_pipeline *p = arg;
     const size_t chw = (size_t)3 * p->in_h * p->in_w;
-    uint8_t *scratch = malloc(chw);
+    decoder_bufs bufs = {.resized = malloc(chw),
+                         .scratch = malloc(di_resize_scratch_size(p->in_w, 3))};
     di_batch *b;
     while ((b = di_queue_pop(p->decode_q))) {
         int slot = atomic_fetch_add(&b->next, 1);
@@ -116,8 +167,9 @@ void *di_decoder_main(void *arg)
         double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
         di_error e = {0};
         int rc = !it->ok ? DI_EINVAL /* failed already (its sid), keeps its reason */
-                 : scratch ? decode_one(p, it, dst, scratch, &e)
-                           : di_fail(&e, DI_ENOMEM, "out of memory for decoding");
+                 : bufs.resized && bufs.scratch
+                     ? decode_one(p, it, dst, &bufs, &e)
+                     : di_fail(&e, DI_ENOMEM, "out of memory for decoding");
         if (rc && !it->ok) {
             memset(dst, 0, chw * sizeof *dst);
         } else if (rc) {
@@ -128,7 +180,10 @@ void *di_decoder_main(void *arg)
         if (atomic_fetch_add(&b->done, 1) + 1 == b->n)
             di_queue_push(p->infer_q, b);
     }
-    free(scratch);
+    free(bufs.file);
+    free(bufs.pixels);
+    free(bufs.resized);
+    free(bufs.scratch);
     if (atomic_fetch_sub(&p->live_decoders, 1) == 1)
         di_queue_close(p->infer_q);
     return NULL;

@@ -1,9 +1,9 @@
 /* post.c: the post-processing pool. A worker takes a depth map (the model's
 ** output at model resolution, or a precomputed map read from --depth-dir),
 ** brings it to the face's own size and computes the depth congestion index.
-** Its workspace and resize buffer grow to the largest face seen and are
-** reused: no allocation per face in steady state (except what the depth
-** file readers allocate in depth-dir mode).
+** Its workspace, resize buffer and depth reader grow to the largest face
+** seen and are reused: no allocation per face in steady state (except what
+** the PNG and PFM readers allocate in depth-dir mode).
 **
 ** With --save-maps a worker also draws the panel of one face in save_every
 ** (di_pipeline_sampled) and of each face that fails after its depth map
@@ -24,7 +24,8 @@
 typedef struct worker {
     di_pipeline *p;
     di_feature_ws *ws;
-    float *buf;
+    di_depth_reader *reader;
+    float *buf;     /* --save-maps: a model's depth at the face's size */
     size_t cap;
     uint8_t *photo; /* --save-maps: the photo of a face being drawn */
     size_t photo_cap;
@@ -106,6 +107,15 @@ static void save_panel(worker *w, const di_item *it, const float *depth, int wid
         atomic_fetch_add(&p->panels, 1);
 }
 
+/* Whether a face whose scoring ended with rc gets a panel: a sampled one
+** that scored, or a failed one while the failures' budget lasts. */
+static bool wants_panel(di_pipeline *p, const di_item *it, int rc)
+{
+    if (!rc)
+        return di_pipeline_sampled(it->id, it->face, p->cfg.save_every);
+    return atomic_fetch_add(&p->failure_panels, 1) < DI_PIPELINE_FAILURE_PANELS;
+}
+
 static int score(worker *w, const di_item *it, const float *depth, int width, int height,
                  double *out, di_error *e)
 {
@@ -115,40 +125,46 @@ static int score(worker *w, const di_item *it, const float *depth, int width, in
     int rc = di_feature_compute(w->ws, depth, width, height, &p->cfg.feature, &r, e);
     if (!rc)
         *out = r.score;
-    if (p->cfg.save_maps) {
-        if (!rc && di_pipeline_sampled(it->id, it->face, p->cfg.save_every))
-            save_panel(w, it, depth, width, height, &r, NULL);
-        else if (rc && atomic_fetch_add(&p->failure_panels, 1) < DI_PIPELINE_FAILURE_PANELS)
-            save_panel(w, it, depth, width, height, NULL, e->msg);
-    }
+    if (p->cfg.save_maps && wants_panel(p, it, rc))
+        save_panel(w, it, depth, width, height, rc ? NULL : &r, rc ? e->msg : NULL);
     di_pipe_end(p, DI_STAGE_POST, t0);
     return rc;
 }
 
-/* Model mode: resize the output plane to the face's size, then score. */
+/* Model mode: the score of the output plane resized to the face's size
+** (di_feature_compute_resized: the resize in the workspace, fused with the
+** min/max pass; the same score as resizing first). */
 static int post_model(worker *w, const di_item *it, double *out, di_error *e)
 {
     di_pipeline *p = w->p;
+    if (it->full_w == p->out_w && it->full_h == p->out_h)
+        return score(w, it, it->depth, it->full_w, it->full_h, out, e);
+    di_feature_result r;
     double t0 = di_pipe_begin(p, DI_STAGE_POST);
-    size_t n = (size_t)it->full_w * it->full_h;
-    const float *depth = it->depth;
-    if (it->full_w != p->out_w || it->full_h != p->out_h) {
+    int rc = di_feature_compute_resized(w->ws, it->depth, p->out_w, p->out_h,
+                                        it->full_w, it->full_h, &p->cfg.feature,
+                                        &r, e);
+    if (!rc)
+        *out = r.score;
+    if (p->cfg.save_maps && wants_panel(p, it, rc)) {
+        /* the fused path kept no resized map: make it, for this face only */
+        size_t n = (size_t)it->full_w * it->full_h;
         if (n > w->cap) {
             float *nb = realloc(w->buf, n * sizeof *nb);
-            if (!nb) {
-                di_pipe_end(p, DI_STAGE_POST, t0);
-                return di_fail(e, DI_ENOMEM, "out of memory for a %dx%d depth map",
-                               it->full_w, it->full_h);
+            if (nb) {
+                w->buf = nb;
+                w->cap = n;
             }
-            w->buf = nb;
-            w->cap = n;
         }
-        di_resize_bilinear_f32(it->depth, p->out_w, p->out_h, w->buf, it->full_w,
-                               it->full_h);
-        depth = w->buf;
+        if (n <= w->cap) {
+            di_resize_bilinear_f32(it->depth, p->out_w, p->out_h, w->buf, it->full_w,
+                                   it->full_h);
+            save_panel(w, it, w->buf, it->full_w, it->full_h, rc ? NULL : &r,
+                       rc ? e->msg : NULL);
+        }
     }
     di_pipe_end(p, DI_STAGE_POST, t0);
-    return score(w, it, depth, it->full_w, it->full_h, out, e);
+    return rc;
 }
 
 /* Depth-dir mode: {panorama_sid}_{face}.npy, else .png, else .pfm. */
@@ -170,24 +186,28 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
         return di_fail(e, DI_EIO, "no depth map %s/%s_%s.npy (nor .png, .pfm)",
                        p->cfg.depth_dir, it->sid, p->cfg.store.faces[it->face]);
     double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
-    di_depth d = {0};
-    rc = di_depth_read(path, &d, e);
+    const float *depth;
+    int width, height;
+    /* Unchecked: di_feature_compute refuses non-finite depth itself. */
+    rc = di_depth_reader_read(w->reader, path, DI_DEPTH_UNCHECKED, &depth,
+                              &width, &height, e);
     di_pipe_end(p, DI_STAGE_DECODE, t0);
     if (rc)
         return rc;
-    if ((int64_t)d.width * d.height > p->cfg.max_face_pixels)
-        rc = di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
-                     path, d.width, d.height, (long long)p->cfg.max_face_pixels);
-    else if ((rc = score(w, it, d.data, d.width, d.height, out, e)))
-        di_error_prefix(e, "%s", path); /* a map that cannot be scored: name it */
-    di_depth_free(&d);
+    if ((int64_t)width * height > p->cfg.max_face_pixels)
+        return di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
+                       path, width, height, (long long)p->cfg.max_face_pixels);
+    rc = score(w, it, depth, width, height, out, e);
+    if (rc)
+        di_error_prefix(e, "%s", path);
     return rc;
 }
 
 void *di_worker_main(void *arg)
 {
     di_pipeline *p = arg;
-    worker w = {.p = p, .ws = di_feature_ws_create()};
+    worker w = {.p = p, .ws = di_feature_ws_create(),
+                .reader = di_depth_reader_create()};
     di_item *it;
     while ((it = di_queue_pop(p->post_q))) {
         di_store_result *r = di_queue_pop(p->free_results);
@@ -200,7 +220,7 @@ void *di_worker_main(void *arg)
         int rc;
         if (!it->ok)
             rc = di_fail(&e, DI_EFORMAT, "%s", it->error);
-        else if (!w.ws)
+        else if (!w.ws || !w.reader)
             rc = di_fail(&e, DI_ENOMEM, "out of memory for a feature workspace");
         else if (p->model_mode)
             rc = post_model(&w, it, &r->score, &e);
@@ -217,6 +237,7 @@ void *di_worker_main(void *arg)
         di_queue_push(p->write_q, r);
     }
     di_feature_ws_destroy(w.ws);
+    di_depth_reader_destroy(w.reader);
     free(w.buf);
     free(w.photo);
     if (atomic_fetch_sub(&p->live_workers, 1) == 1)

@@ -1,6 +1,8 @@
 """The process set-up of src/cli/process.c, seen from outside: a password in
-a database URL does not show in /proc/PID/cmdline, and `run` and `infer` run
-with OMP_WAIT_POLICY=PASSIVE unless the user chose a policy."""
+a database URL does not show in /proc/PID/cmdline; `run` runs with a bounded
+libgomp spin (GOMP_SPINCOUNT below libgomp's default of 300000, no passive
+wait policy) unless the user chose a policy; `infer` runs with libgomp's
+default, untouched by run's choice."""
 import os, socket, subprocess, sys, tempfile, time
 
 DI = os.environ["DEPTHINDEX"]
@@ -51,8 +53,12 @@ for scheme in ("mysql", "postgresql"):
               "%s: password in the command line: %r" % (scheme, cmdline))
         check(any(b"di_test:" + b"*" * len(secret) + b"@" in a for a in cmdline),
               "%s: URL not masked as expected: %r" % (scheme, cmdline))
-        check(b"OMP_WAIT_POLICY=PASSIVE" in environ,
-              "%s: OMP_WAIT_POLICY not set for run" % scheme)
+        spin = [a for a in environ if a.startswith(b"GOMP_SPINCOUNT=")]
+        check(len(spin) == 1 and spin[0][15:].isdigit() and
+              0 < int(spin[0][15:]) < 300000,
+              "%s: run without a bounded GOMP_SPINCOUNT: %r" % (scheme, spin))
+        check(not any(a.startswith(b"OMP_WAIT_POLICY=") for a in environ),
+              "%s: run got an OMP_WAIT_POLICY" % scheme)
     finally:
         p.kill()
         out, err = p.communicate()
@@ -71,6 +77,41 @@ try:
 finally:
     p.kill()
     p.communicate()
+
+# the user's GOMP_SPINCOUNT is kept too
+env = dict(os.environ, GOMP_SPINCOUNT="777")
+env.pop("OMP_WAIT_POLICY", None)
+p = started(["run", "--db", "mysql://u:x@127.0.0.1:%d/db" % port, "--depth-dir", tmp], env)
+try:
+    if p.poll() is None:
+        environ = proc_file(p.pid, "environ").split(b"\0")
+        check(b"GOMP_SPINCOUNT=777" in environ, "the user's GOMP_SPINCOUNT was replaced")
+    else:
+        check(False, "run ended early with the user's spin count")
+finally:
+    p.kill()
+    p.communicate()
+
+
+def shown_policy(sub):
+    """The policy a subcommand runs with, as it prints it (it stops at the
+    usage error right after)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env["DEPTHINDEX_TEST_SHOW_OMP"] = "1"
+    r = subprocess.run([DI, sub, "--no-such-option"], capture_output=True,
+                       text=True, env=env, timeout=30)
+    lines = [l for l in r.stderr.splitlines() if l.startswith("openmp: ")]
+    check(len(lines) == 1, "%s: policy not shown once: %r" % (sub, r.stderr))
+    return lines[0] if lines else ""
+
+
+line = shown_policy("infer")
+check(line == "openmp: infer: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset)",
+      "infer does not keep libgomp's default: %r" % line)
+line = shown_policy("run")
+check(line.startswith("openmp: run: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=") and
+      not line.endswith("(unset)"), "run's bounded spin not shown: %r" % line)
 
 print("%s" % ("ok" if not fails else "%d failed" % fails))
 sys.exit(1 if fails else 0)

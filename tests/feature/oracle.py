@@ -265,19 +265,25 @@ def compare_scores(helper, tmp, maps, params=(4, 100, 200, 71, 7.0)):
 
 
 def canny_random(helper, tmp, rng):
+    # widths around the 32-pixel blocks of the suppression (31, 32, 33, 63,
+    # 65), single rows and columns, and sizes that are no multiple of any
+    # vector width
     sizes = [(1, 1), (2, 2), (1, 9), (9, 1), (3, 500), (500, 3), (71, 71),
-             (257, 129)] + ([] if SMALL else [(1000, 700)])
+             (257, 129), (1, 300), (300, 1), (31, 40), (32, 33), (33, 7),
+             (63, 5), (65, 64)] + ([] if SMALL else [(1000, 700)])
     n = 0
     for (w, h) in sizes:
-        for kind in range(3):
+        for kind in range(4):
             if kind == 0:  # random labels of a 4-level image
                 img = (rng.integers(0, 4, (h, w)) * 85).astype(np.uint8)
             elif kind == 1:  # blocky label regions
                 bs = int(rng.integers(2, 12))
                 small = rng.integers(0, 4, (h // bs + 1, w // bs + 1)) * 85
                 img = np.kron(small, np.ones((bs, bs)))[:h, :w].astype(np.uint8)
-            else:  # any grey levels
+            elif kind == 2:  # any grey levels
                 img = rng.integers(0, 256, (h, w), dtype=np.uint8)
+            else:  # 0/255 only: the largest gradients, every direction
+                img = (rng.integers(0, 2, (h, w)) * 255).astype(np.uint8)
             for low, high in [(100, 200), (30, 90), (200, 100), (100.5, 200.5),
                               (0, 0), (99.99, 100)]:
                 src = os.path.join(tmp, "c.raw")

@@ -10,6 +10,7 @@
 #include "feature/feature_internal.h"
 #include "imgproc/imgproc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -382,6 +383,181 @@ static void test_blur_weights(void)
     }
 }
 
+/* di_feature_compute_resized is bit for bit resize-then-score: the same
+** score, centres, 8-bit depth and edges, and the same error for a
+** non-finite value. Sizes: up, down, mixed, identity, single rows and
+** columns, 1x1; maps smooth (layers and edges) and constant. */
+static void test_resized_equals_resize_then_score(void)
+{
+    static const int sizes[][4] = {
+        {256, 256, 512, 512}, {37, 23, 100, 71}, {64, 64, 64, 64},
+        {100, 80, 33, 17},    {1, 40, 7, 90},    {50, 1, 200, 3},
+        {3, 3, 1, 1},         {128, 96, 511, 383}, {19, 200, 1, 150}};
+    di_feature_ws *a = di_feature_ws_create(), *b = di_feature_ws_create();
+    di_feature_params p;
+    di_feature_params_default(&p);
+    di_error err;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3];
+        for (int variant = 0; variant < 3; variant++) {
+            float *src = make_map(sw, sh, (int)k * 3 + variant + 1);
+            if (variant == 1) /* constant */
+                for (size_t i = 0; i < (size_t)sw * sh; i++)
+                    src[i] = 7.5f;
+            if (variant == 2) /* a non-finite pixel in the middle */
+                src[(size_t)(sh / 2) * sw + sw / 2] = NAN;
+            float *big = malloc(sizeof(float) * (size_t)dw * dh);
+            di_resize_bilinear_f32(src, sw, sh, big, dw, dh);
+            di_feature_result ra, rb;
+            di_error ea = {0}, eb = {0};
+            int rca = di_feature_compute(a, big, dw, dh, &p, &ra, &ea);
+            int rcb = di_feature_compute_resized(b, src, sw, sh, dw, dh, &p, &rb, &eb);
+            CHECKF(rca == rcb, "%dx%d -> %dx%d (%d): rc %d vs %d (%s)", sw, sh, dw,
+                   dh, variant, rca, rcb, eb.msg);
+            if (rca == DI_OK && rcb == DI_OK) {
+                size_t n = (size_t)dw * dh;
+                CHECKF(ra.score == rb.score && ra.k_eff == rb.k_eff &&
+                       ra.edge_fraction == rb.edge_fraction &&
+                       ra.depth_min == rb.depth_min && ra.depth_max == rb.depth_max &&
+                       memcmp(ra.centres, rb.centres, sizeof ra.centres) == 0,
+                       "%dx%d -> %dx%d (%d): score %.17g vs %.17g", sw, sh, dw, dh,
+                       variant, ra.score, rb.score);
+                CHECK(memcmp(di_feature_depth8(a), di_feature_depth8(b), n) == 0);
+                CHECK(memcmp(di_feature_edges(a), di_feature_edges(b), n) == 0);
+            } else {
+                CHECKF(strcmp(ea.msg, eb.msg) == 0, "'%s' vs '%s'", ea.msg, eb.msg);
+            }
+            free(big);
+            free(src);
+        }
+    }
+    CHECK(di_feature_compute_resized(b, NULL, 0, 4, 8, 8, &p, &(di_feature_result){0},
+                                     &err) == DI_ESHAPE);
+    di_feature_ws_destroy(a);
+    di_feature_ws_destroy(b);
+}
+
+/* ---- the k-means DP as it was first written (layer by layer, integer
+** differences converted per cost): the reference that the reordered,
+** vectorised DP of kmeans.c must match bit for bit. */
+typedef struct ref_prefix {
+    int m;            /* distinct values */
+    uint8_t v[256];   /* the distinct values, ascending */
+    int64_t p0[257];  /* prefix counts */
+    int64_t p1[257];  /* prefix sums of value * count */
+    int64_t p2[257];  /* prefix sums of value^2 * count */
+} ref_prefix;
+
+static inline double ref_cost(const ref_prefix *k, int i, int j)
+{
+    double n = (double)(k->p0[j + 1] - k->p0[i]);
+    double s1 = (double)(k->p1[j + 1] - k->p1[i]);
+    double s2 = (double)(k->p2[j + 1] - k->p2[i]);
+    return s2 - s1 * s1 / n;
+}
+
+static int kmeans_reference(const uint64_t hist[256], int k, double *centres,
+                   int *k_eff, di_error *err)
+{
+    if (k < 1 || k > DI_KMEANS_MAX_K)
+        return di_fail(err, DI_EINVAL, "k-means: k = %d, must be 1 to %d", k,
+                       DI_KMEANS_MAX_K);
+    ref_prefix pf;
+    pf.m = 0;
+    pf.p0[0] = pf.p1[0] = pf.p2[0] = 0;
+    for (int v = 0; v < 256; v++) {
+        if (!hist[v])
+            continue;
+        int i = pf.m++;
+        int64_t c = (int64_t)hist[v];
+        pf.v[i] = (uint8_t)v;
+        pf.p0[i + 1] = pf.p0[i] + c;
+        pf.p1[i + 1] = pf.p1[i] + c * v;
+        pf.p2[i + 1] = pf.p2[i] + c * v * v;
+    }
+    if (pf.m == 0)
+        return di_fail(err, DI_EINVAL, "k-means of an empty histogram");
+    const int m = pf.m;
+    const int K = k < m ? k : m;
+
+    /* D rows of the two latest layers; start[c][j]: where the last of c+1
+    ** clusters covering values 0..j starts. */
+    static const double inf = 1e308;
+    double dprev[256], dcur[256];
+    uint8_t start[DI_KMEANS_MAX_K][256];
+    for (int j = 0; j < m; j++) {
+        dprev[j] = ref_cost(&pf, 0, j);
+        start[0][j] = 0;
+    }
+    for (int c = 1; c < K; c++) {
+        /* Layer c (c+1 clusters): only j >= c is feasible; the last layer
+        ** needs only j = m - 1. */
+        int jlo = c == K - 1 ? m - 1 : c;
+        for (int j = 0; j < jlo; j++)
+            dcur[j] = inf;
+        for (int j = jlo; j < m; j++) {
+            double best = inf;
+            int bi = c;
+            for (int i = c; i <= j; i++) {
+                double d = dprev[i - 1] + ref_cost(&pf, i, j);
+                if (d < best) {
+                    best = d;
+                    bi = i;
+                }
+            }
+            dcur[j] = best;
+            start[c][j] = (uint8_t)bi;
+        }
+        memcpy(dprev, dcur, sizeof(double) * (size_t)m);
+    }
+    /* Walk back from the last cluster. */
+    int end = m - 1;
+    for (int c = K - 1; c >= 0; c--) {
+        int s = start[c][end];
+        double n = (double)(pf.p0[end + 1] - pf.p0[s]);
+        double s1 = (double)(pf.p1[end + 1] - pf.p1[s]);
+        centres[c] = s1 / n;
+        end = s - 1;
+    }
+    *k_eff = K;
+    return DI_OK;
+}
+
+
+static void test_kmeans_matches_reference(void)
+{
+    uint64_t hist[256];
+    double a[DI_KMEANS_MAX_K], b[DI_KMEANS_MAX_K];
+    di_error err;
+    int mismatches = 0, runs = 0;
+    for (int trial = 0; trial < 120; trial++) {
+        int kind = trial % 4;
+        memset(hist, 0, sizeof hist);
+        for (int v = 0; v < 256; v++) {
+            if (kind == 0) /* every value, random counts */
+                hist[v] = 1 + rnd() % 5000;
+            else if (kind == 1) /* sparse */
+                hist[v] = rnd() % 9 == 0 ? 1 + rnd() % 100000 : 0;
+            else if (kind == 2) /* symmetric: equal costs, ties */
+                hist[v] = 1 + (uint64_t)(v < 128 ? v : 255 - v) % 7;
+            else /* a few huge spikes, as sky and walls give */
+                hist[v] = rnd() % 40 == 0 ? (uint64_t)1 << (20 + rnd() % 9) : rnd() % 3;
+        }
+        hist[rnd() % 256] += 1; /* never empty */
+        static const int ks[] = {1, 2, 3, 4, 5, 8, 17, 64};
+        for (size_t q = 0; q < sizeof ks / sizeof *ks; q++) {
+            int ka = -1, kb = -2;
+            memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+            CHECK(di_kmeans_hist(hist, ks[q], a, &ka, &err) == DI_OK);
+            CHECK(kmeans_reference(hist, ks[q], b, &kb, &err) == DI_OK);
+            mismatches += ka != kb || memcmp(a, b, sizeof a) != 0;
+            runs++;
+        }
+    }
+    CHECKF(mismatches == 0, "%d of %d k-means runs differ from the reference",
+           mismatches, runs);
+}
+
 int main(void)
 {
     test_kmeans_brute_force();
@@ -391,5 +567,7 @@ int main(void)
     test_score_equals_blur_mean();
     test_constant_and_bad();
     test_workspace_reuse();
+    test_resized_equals_resize_then_score();
+    test_kmeans_matches_reference();
     return check_summary();
 }

@@ -46,6 +46,12 @@ static void expect_fail(const uint8_t *b, size_t n, const char *name, int code,
     if (needle)
         CHECKF(strstr(e.msg, needle) != NULL, "message '%s' lacks '%s'", e.msg, needle);
     CHECK(img.data == NULL);
+    /* Into a kept buffer: the same refusal, and the buffer stays usable. */
+    uint8_t *buf = malloc(16);
+    size_t cap = 16;
+    CHECK(di_jpeg_decode_reuse(b, n, name, 0, 0, &buf, &cap, &img, NULL, NULL, &e) == code);
+    CHECK(buf != NULL && cap >= 16);
+    free(buf);
 }
 
 /* Offset of the SOF0/SOF2 segment's height field. */
@@ -132,13 +138,25 @@ int main(void)
         {W, H, W, H},          /* full */
         {W + 1, H + 1, W, H},  /* more than full: full */
     };
+    uint8_t *kept = NULL;
+    size_t kept_cap = 0;
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         CHECK(di_jpeg_decode_mem(b, n, p, sc[i].mw, sc[i].mh, &img, &fw, &fh, &e) == 0);
         CHECKF(img.width == sc[i].ow && img.height == sc[i].oh, "min %dx%d gave %dx%d",
                sc[i].mw, sc[i].mh, img.width, img.height);
         CHECK(fw == W && fh == H);
+        /* Into a kept buffer (growing and shrinking): the same pixels. */
+        di_image k;
+        int kw, kh;
+        CHECK(di_jpeg_decode_reuse(b, n, p, sc[i].mw, sc[i].mh, &kept, &kept_cap, &k,
+                                   &kw, &kh, &e) == 0);
+        CHECK(k.data == kept && kw == W && kh == H && k.width == img.width &&
+              k.height == img.height && k.channels == 3 &&
+              kept_cap >= (size_t)k.width * k.height * 3 &&
+              memcmp(k.data, img.data, (size_t)k.width * k.height * 3) == 0);
         di_image_free(&img);
     }
+    free(kept);
 
     /* Grey JPEG -> RGB with equal channels. */
     uint8_t grey[W * H];

@@ -16,6 +16,8 @@
 #define di_resize_scratch_size direct_scratch_size
 #define di_resize_bilinear_f32_scratch direct_f32_scratch
 #define di_resize_bilinear_u8_scratch direct_u8_scratch
+#define di_resize_rows_begin direct_rows_begin
+#define di_resize_rows_get direct_rows_get
 #define malloc(n) ((void *)0)
 #include "../../src/imgproc/resize.c"
 #undef malloc
@@ -24,11 +26,18 @@
 #undef di_resize_scratch_size
 #undef di_resize_bilinear_f32_scratch
 #undef di_resize_bilinear_u8_scratch
+#undef di_resize_rows_begin
+#undef di_resize_rows_get
 
 int main(void)
 {
+    /* ... and doubling, which has its own horizontal loop (the model output
+    ** at half the face's size): widths 2 (too small for it), 3, 4, odd and
+    ** even, with and without vertical doubling. */
     const int sizes[][4] = {{256, 256, 2048, 1031}, {37, 100, 71, 33}, {1, 1, 5, 3},
-                            {640, 480, 201, 199}, {9, 7, 1, 1}, {1300, 5, 600, 9}};
+                            {640, 480, 201, 199}, {9, 7, 1, 1}, {1300, 5, 600, 9},
+                            {256, 256, 512, 512}, {2, 5, 4, 10}, {3, 3, 6, 6},
+                            {4, 9, 8, 9}, {37, 21, 74, 42}, {518, 3, 1036, 17}};
     srand(7);
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3];
@@ -52,6 +61,30 @@ int main(void)
         CHECK(memcmp(a, b, dn * sizeof(float)) == 0);
         di_resize_bilinear_u8_scratch(s8, sw, sh, 3, b8, dw, dh, scratch);
         CHECK(memcmp(a8, b8, dn * 3) == 0);
+        free(scratch);
+        /* Row by row (in order, and again backwards, which evicts the
+        ** cached source rows every time) gives the same rows. */
+        scratch = malloc(di_resize_scratch_size(dw, 1));
+        float *row = malloc((size_t)(dw > sw ? dw : sw) * sizeof(float));
+        di_resize_rows rr;
+        di_resize_rows_begin(&rr, s, sw, sh, dw, dh, scratch);
+        int rows_ok = 1;
+        for (int y = 0; y < dh; y++) {
+            di_resize_rows_get(&rr, y, row);
+            rows_ok &= memcmp(row, a + (size_t)y * dw, (size_t)dw * sizeof(float)) == 0;
+        }
+        for (int y = dh - 1; y >= 0; y--) {
+            di_resize_rows_get(&rr, y, row);
+            rows_ok &= memcmp(row, a + (size_t)y * dw, (size_t)dw * sizeof(float)) == 0;
+        }
+        CHECKF(rows_ok, "rows %dx%d -> %dx%d", sw, sh, dw, dh);
+        di_resize_rows_begin(&rr, s, sw, sh, sw, sh, scratch); /* identity */
+        for (int y = 0; y < sh; y++) {
+            di_resize_rows_get(&rr, y, row);
+            rows_ok &= memcmp(row, s + (size_t)y * sw, (size_t)sw * sizeof(float)) == 0;
+        }
+        CHECKF(rows_ok, "identity rows %dx%d", sw, sh);
+        free(row);
         free(scratch);
         /* Same size is a copy. */
         float *same = malloc(sn * sizeof(float));

@@ -254,6 +254,8 @@ def case_bad_input(tmp):
     check("demo000001_xm" in err[(1, "xm")], "message names the file: %s" % err[(1, "xm")])
     check("demo000005_xp.npy" in err[(5, "xp")] and "overflows float32" in err[(5, "xp")],
           "range overflow: %s" % err[(5, "xp")])
+    check("demo000004_zp" in err[(4, "zp")] and "nan" in err[(4, "zp")].lower(),
+          "a NaN depth's message names the file and the reason: %s" % err[(4, "zp")])
     check(scores(db)[(5, "zp")] is not None, "good faces scored")
 
     # model mode: bad images
