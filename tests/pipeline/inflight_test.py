@@ -218,29 +218,6 @@ def case_cuda(tmp):
 CASES = {"async": case_async, "cuda": case_cuda}
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(__doc__)
-        return 2
-    if not os.access(pt.DI, os.X_OK):
-        print("SKIP: no depthindex binary at", pt.DI)
-        return 77
-    import shutil
-    import tempfile
-    tmp = tempfile.mkdtemp(prefix="di-inflight-")
-    try:
-        CASES[sys.argv[1]](tmp)
-    except Skip as e:
-        print("SKIP:", e)
-        return 77
-    except Fail as e:
-        print("FAIL:", e)
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pt.run_case(CASES, __doc__, "di-inflight-"))

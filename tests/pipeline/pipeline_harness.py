@@ -25,6 +25,34 @@ class Fail(Exception):
     pass
 
 
+def run_case(cases, doc, prefix):
+    """The main of every test script: runs the case named by the one
+    argument in a temporary folder that is removed afterwards; exit 0 ok,
+    1 failed, 77 skipped (meson's code), 2 usage."""
+    import shutil
+    import sys
+    import tempfile
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(doc)
+        return 2
+    if not os.access(DI, os.X_OK):
+        print("SKIP: no depthindex binary at", DI)
+        return 77
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        cases[sys.argv[1]](tmp)
+    except Skip as e:
+        print("SKIP:", e)
+        return 77
+    except Fail as e:
+        print("FAIL:", e)
+        return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("ok")
+    return 0
+
+
 def check(cond, what):
     if not cond:
         raise Fail(what)

@@ -29,7 +29,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_harness import (DI, SERVER, FACES, Fail, Skip, MariaDB, Postgres, SqliteDB,
+from pipeline_harness import (DI, SERVER, run_case, FACES, Fail, Skip, MariaDB, Postgres, SqliteDB,
                               check, di, di_ok, init_demo, run_args, same_scores, scores,
                               errors, sanitizer_check)
 import json
@@ -403,30 +403,12 @@ def case_sqlite(tmp):
     print("sqlite: ok")
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in ("sqlite", "mariadb", "postgresql"):
-        print(__doc__)
-        return 2
-    if not os.access(DI, os.X_OK):
-        print("SKIP: no depthindex binary at", DI)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="di-workers-")
-    try:
-        if sys.argv[1] == "sqlite":
-            case_sqlite(tmp)
-        else:
-            case_server(tmp, sys.argv[1])
-    except Skip as e:
-        print("SKIP:", e)
-        return 77
-    except Fail as e:
-        print("FAIL:", e)
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-    return 0
+CASES = {
+    "sqlite": case_sqlite,
+    "mariadb": lambda tmp: case_server(tmp, "mariadb"),
+    "postgresql": lambda tmp: case_server(tmp, "postgresql"),
+}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_case(CASES, __doc__, "di-workers-"))

@@ -30,7 +30,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "pipeline"))
-from pipeline_harness import (DI, FACES, PASSWORD, Fail, Skip, MariaDB, Postgres,  # noqa: E402
+from pipeline_harness import (DI, FACES, run_case, PASSWORD, Fail, Skip, MariaDB, Postgres,  # noqa: E402
                               SqliteDB, check, di, di_ok, one_line_exit2, summary)
 
 SCRIPT_SID = "<script>alert(1)</script>"
@@ -340,27 +340,6 @@ CASES = {
 }
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(__doc__)
-        return 2
-    if not os.access(DI, os.X_OK):
-        print("SKIP: no depthindex binary at", DI)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="di-report-")
-    try:
-        CASES[sys.argv[1]](tmp)
-    except Skip as e:
-        print("SKIP:", e)
-        return 77
-    except Fail as e:
-        print("FAIL:", e)
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_case(CASES, __doc__, "di-report-"))
