@@ -17,9 +17,13 @@
 size_t di_dtype_size(int dtype)
 {
     switch (dtype) {
-    case DI_DT_FLOAT: case DI_DT_INT32: return 4;
-    case DI_DT_INT64: case DI_DT_DOUBLE: return 8;
-    case DI_DT_UINT8: case DI_DT_INT8: case DI_DT_BOOL: return 1;
+    case DI_DT_FLOAT:
+    case DI_DT_INT32: return 4;
+    case DI_DT_INT64:
+    case DI_DT_DOUBLE: return 8;
+    case DI_DT_UINT8:
+    case DI_DT_INT8:
+    case DI_DT_BOOL: return 1;
     default: return 0;
     }
 }
@@ -45,21 +49,26 @@ int64_t di_shape_numel(int ndim, const int64_t *dims)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (dims[i] < 0) return -1;
-        if (dims[i] && n > INT64_MAX / dims[i]) return -1;
+        if (dims[i] < 0)
+            return -1;
+        if (dims[i] && n > INT64_MAX / dims[i])
+            return -1;
         n *= dims[i];
     }
     return n;
 }
 
-static int load_mem(const uint8_t *data, size_t size, const char *name,
-                    const char *base_dir, int flags, di_nn_graph **out,
-                    di_error *err)
+static int load_mem(const uint8_t *data, size_t size, const char *name, const char *base_dir,
+                    int flags, di_nn_graph **out, di_error *err)
 {
     *out = NULL;
-    if (size == 0) return di_fail(err, DI_EFORMAT, "%s: empty file, not an ONNX model", name);
+    if (size == 0)
+        return di_fail(err, DI_EFORMAT, "%s: empty file, not an ONNX model", name);
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
-    if (!mp) return di_fail(err, DI_EFORMAT, "%s: not a valid ONNX model (protobuf does not parse; truncated or corrupt?)", name);
+    if (!mp)
+        return di_fail(
+            err, DI_EFORMAT,
+            "%s: not a valid ONNX model (protobuf does not parse; truncated or corrupt?)", name);
     loader L = {name, base_dir, flags, 0};
     di_nn_graph *g = calloc(1, sizeof *g);
     int rc;
@@ -79,9 +88,8 @@ static int load_mem(const uint8_t *data, size_t size, const char *name,
     return DI_OK;
 }
 
-int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name,
-                         const char *base_dir, di_nn_graph **out,
-                         di_error *err)
+int di_nn_graph_load_mem(const uint8_t *data, size_t size, const char *name, const char *base_dir,
+                         di_nn_graph **out, di_error *err)
 {
     return load_mem(data, size, name, base_dir, 0, out, err);
 }
@@ -91,19 +99,21 @@ int di_nn_graph_load(const char *path, di_nn_graph **out, di_error *err)
     return di_nn_graph_load_flags(path, 0, out, err);
 }
 
-int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
-                           di_error *err)
+int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out, di_error *err)
 {
     uint8_t *data;
     size_t size;
     *out = NULL;
     int rc = di_read_file(path, MAX_MODEL_BYTES, &data, &size, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     rc = load_mem(data, size, path, dir, flags, out, err);
     free(data);
     return rc;
@@ -111,7 +121,8 @@ int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out,
 
 void di_nn_graph_free(di_nn_graph *g)
 {
-    if (!g) return;
+    if (!g)
+        return;
     for (int i = 0; i < g->nvalues; i++) {
         free(g->values[i].name);
         free(g->values[i].data);
@@ -135,7 +146,8 @@ void di_nn_graph_free(di_nn_graph *g)
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);
-    for (int i = 0; i < g->nunsupported; i++) free(g->unsupported[i]);
+    for (int i = 0; i < g->nunsupported; i++)
+        free(g->unsupported[i]);
     free(g->unsupported);
     free(g->path);
     free(g);
@@ -144,7 +156,8 @@ void di_nn_graph_free(di_nn_graph *g)
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name)
 {
     for (int i = 0; i < n->nattr; i++)
-        if (!strcmp(n->attrs[i].name, name)) return &n->attrs[i];
+        if (!strcmp(n->attrs[i].name, name))
+            return &n->attrs[i];
     return NULL;
 }
 
@@ -160,8 +173,7 @@ float di_nn_attr_float(const di_nn_node *n, const char *name, float dflt)
     return a ? a->f : dflt;
 }
 
-const char *di_nn_attr_string(const di_nn_node *n, const char *name,
-                              const char *dflt)
+const char *di_nn_attr_string(const di_nn_node *n, const char *name, const char *dflt)
 {
     const di_nn_attr *a = di_nn_node_attr(n, name);
     return a && a->s ? a->s : dflt;

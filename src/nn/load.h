@@ -14,7 +14,7 @@ typedef struct loader {
     const char *name;     /* model file, for messages */
     const char *base_dir; /* for external data; NULL refuses it */
     int flags;
-    int missing;          /* zero-filled external tensors */
+    int missing; /* zero-filled external tensors */
 } loader;
 
 int di_nn_read_external(loader *L, const Onnx__TensorProto *t, const char *tname, void *dst,
