@@ -9,15 +9,27 @@
 **                        kernel does not implement must fail here, with
 **                        di_nn_unsupported(), so that a model is refused when
 **                        it is loaded, never in the middle of a run.
+**   infer(k)             once per plan, for every backend (backend-neutral:
+**                        src/nn/infer_*.c): checks the input element types
+**                        and shapes, decodes the attributes into k->params
+**                        (op->params_size bytes, zeroed, owned by the plan)
+**                        and fills every output's dtype/ndim/dims. A backend
+**                        reads the shapes and params; it does not decode or
+**                        compute them again. (Ops without infer still do this
+**                        in their CPU prepare: the README lists which.)
 **   prepare(k)           once per plan (a plan = one set of input shapes,
-**                        e.g. one batch size; plans are cached). The input
+**                        e.g. one batch size; plans are cached), the CPU
+**                        backend's: after infer. The input
 **                        tensors have dtype, ndim, dims and `md`; constant
 **                        inputs (initializers, folded values) also have
-**                        data. prepare fills every output's dtype/ndim/dims,
+**                        data. Without infer, prepare fills every output's
+**                        dtype/ndim/dims. It
 **                        may choose a oneDNN layout for an output (out->blocked
 **                        and out->md), builds oneDNN primitives, may ask for
 **                        scratch bytes (k->scratch_bytes) and keeps what it
-**                        needs in k->state (freed by release()).
+**                        needs in k->state (freed by release()). A plan for
+**                        another backend (DI_NN_PLAN_NEUTRAL) skips the
+**                        prepare of an op with infer, but for folded nodes.
 **                        A kernel without DI_OP_BLOCKED_OK only ever sees plain
 **                        (dense row-major) inputs: the engine reorders blocked
 **                        values first. One with the flag may still return
@@ -78,6 +90,7 @@ typedef struct di_nn_kctx {
     di_nn_tensor **out;
     int npost;
     di_nn_postop post[4];
+    void *params;   /* per plan: the op's decoded attributes (infer), plan-owned */
     void *state;    /* per plan, kernel-owned */
     void **persist; /* per session and node: survives plans (e.g. reordered weights) */
     size_t scratch_bytes;
@@ -112,6 +125,8 @@ typedef struct di_nn_op {
                     ** preceding DI_OP_POSTOPS node as this post-op; 0: never */
     int unary;     /* DI_U_*: a unary elementwise op of this kind (unary.h) */
     int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
+    int (*infer)(di_nn_kctx *k, di_error *err); /* backend-neutral shapes and params */
+    size_t params_size;                         /* bytes of k->params infer fills */
     int (*prepare)(di_nn_kctx *k, di_error *err);
     int (*run)(di_nn_kctx *k, di_error *err);
     void (*release)(void *state);
@@ -128,6 +143,26 @@ typedef struct di_nn_unary_params {
     float alpha, beta, gamma;
 } di_nn_unary_params;
 void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p);
+/* The unary params of a planned step of a unary op: its infer's (k->params). */
+const di_nn_unary_params *di_nn_unary_params_in(const di_nn_kctx *k);
+
+/* The backend-neutral infer steps (infer_elem.c), shared by op families:
+** unary math (float; Neg and Abs on integers too), Relu/Clip (float, scalar
+** bounds), binary arithmetic (Add...Pow, numpy broadcast), comparisons
+** (bool out), Where, logic (And, Or, Xor, Not), PRelu, the variadic Max,
+** Min, Sum, Mean, and Cast. */
+int di_nn_infer_unary(di_nn_kctx *k, di_error *err);
+int di_nn_infer_clamp(di_nn_kctx *k, di_error *err);
+int di_nn_infer_binary(di_nn_kctx *k, di_error *err);
+int di_nn_infer_compare(di_nn_kctx *k, di_error *err);
+int di_nn_infer_where(di_nn_kctx *k, di_error *err);
+int di_nn_infer_logic(di_nn_kctx *k, di_error *err);
+int di_nn_infer_prelu(di_nn_kctx *k, di_error *err);
+int di_nn_infer_variadic(di_nn_kctx *k, di_error *err);
+int di_nn_infer_cast(di_nn_kctx *k, di_error *err);
+typedef struct di_nn_cast_params {
+    int to; /* DI_DT_*: the attribute `to` */
+} di_nn_cast_params;
 
 /* Resize's tables, worked out once per plan by its prepare (cpu/ops_resize.c)
 ** for the last two axes: the source rows (y0, y1) and columns (x0, x1) of

@@ -82,9 +82,11 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
     simple_p *p = cu_new_p(st, err);
     if (!p)
         return DI_ENOMEM;
-    /* the kind and constants as the host decodes them (op.h) */
-    di_nn_unary_params up;
-    di_nn_unary_params_of(st->node, &up);
+    /* the kind and constants as the op's infer decoded them (op.h) */
+    const di_nn_unary_params *pp = di_nn_unary_params_in(&hs->k);
+    if (!pp)
+        return cu_refuse(err, st, "a unary step without its params");
+    di_nn_unary_params up = *pp;
     p->op = up.kind;
     p->a = up.alpha;
     p->b = up.kind == DI_U_SELU ? up.gamma : up.beta;
