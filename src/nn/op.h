@@ -160,6 +160,14 @@ int di_nn_infer_logic(di_nn_kctx *k, di_error *err);
 int di_nn_infer_prelu(di_nn_kctx *k, di_error *err);
 int di_nn_infer_variadic(di_nn_kctx *k, di_error *err);
 int di_nn_infer_cast(di_nn_kctx *k, di_error *err);
+/* Conv (infer_conv.c): pads resolved from auto_pad (top, left, bottom,
+** right), and its multiply-adds x 2 (the op's flops). */
+typedef struct di_nn_conv_params {
+    int64_t group, strides[2], dilations[2], pads[4];
+    double flops;
+} di_nn_conv_params;
+int di_nn_infer_conv(di_nn_kctx *k, di_error *err);
+double di_nn_conv_flops(const di_nn_kctx *k);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

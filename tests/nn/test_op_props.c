@@ -129,9 +129,22 @@ static void infer_neutral(void)
     di_nn_io io = {DI_DT_FLOAT, 4, {3, 2, 4, 4}, NULL};
     di_nn_plan *cpu = NULL, *neutral = NULL;
     di_error err;
-    CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
+    di_nn_release_persist(s); /* the CPU session planned at load */
     CHECKF(di_nn_plan_build_flags(s, &io, 1, DI_NN_PLAN_NEUTRAL, &neutral, &err) == 0, "%s",
            err.msg);
+    /* another backend's plan keeps no CPU state: no Conv primitive, no
+    ** reordered weights (s->persist) */
+    for (int i = 0; neutral && i < neutral->nsteps; i++) {
+        const di_nn_step *st = &neutral->steps[i];
+        if (st->node >= 0 && !strcmp(st->name, "Conv")) {
+            CHECK(st->k.state == NULL);
+            CHECK(s->persist[st->node] == NULL);
+            CHECK(!st->k.out[0]->blocked && st->k.out[0]->dims[1] == 2);
+        }
+    }
+    CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
+    /* the same work counted (the Conv's flops come from its params) */
+    CHECK(cpu && neutral && cpu->flops > 0 && cpu->flops == neutral->flops);
     const di_nn_step *gc = NULL, *gn = NULL;
     for (int i = 0; cpu && i < cpu->nsteps; i++)
         if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Gelu")) gc = &cpu->steps[i];
