@@ -168,6 +168,23 @@ typedef struct di_nn_conv_params {
 } di_nn_conv_params;
 int di_nn_infer_conv(di_nn_kctx *k, di_error *err);
 double di_nn_conv_flops(const di_nn_kctx *k);
+/* MatMul (infer_matmul.c): A, B and the product C as rank-r shapes (1-D
+** operands and missing batch axes promoted to 1); empty: C has no element or
+** the inner dimension is 0 (the result is zeros). */
+typedef struct di_nn_matmul_params {
+    int r;
+    int64_t ad[6], bd[6], cd[6];
+    float scale; /* "_scale": a Mul folded in by rewrite.c */
+    bool empty;
+} di_nn_matmul_params;
+int di_nn_infer_matmul(di_nn_kctx *k, di_error *err);
+/* Gemm: Y (m x n) = alpha * A' B' + beta * C, C broadcast from c_rows x c_cols. */
+typedef struct di_nn_gemm_params {
+    bool trans_a, trans_b;
+    int64_t m, n, k, c_rows, c_cols;
+    float alpha, beta;
+} di_nn_gemm_params;
+int di_nn_infer_gemm(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
