@@ -185,6 +185,14 @@ typedef struct di_nn_gemm_params {
     float alpha, beta;
 } di_nn_gemm_params;
 int di_nn_infer_gemm(di_nn_kctx *k, di_error *err);
+/* MaxPool, AveragePool, GlobalAveragePool (infer_pool.c): per spatial axis
+** the window, and pads (begins, then ends) as the output shape needs them. */
+enum { DI_POOL_MAX = 1, DI_POOL_AVG, DI_POOL_AVG_INCLUDE_PAD };
+typedef struct di_nn_pool_params {
+    int spatial, algorithm;
+    int64_t kernel[3], strides[3], dilations[3], pads[6];
+} di_nn_pool_params;
+int di_nn_infer_pool(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
