@@ -193,6 +193,14 @@ typedef struct di_nn_pool_params {
     int64_t kernel[3], strides[3], dilations[3], pads[6];
 } di_nn_pool_params;
 int di_nn_infer_pool(di_nn_kctx *k, di_error *err);
+/* ConvTranspose (infer_deconv.c): per spatial axis the stride, dilation
+** and the padding a deconvolution primitive takes (the end's less the
+** output_padding and the rows no window reaches). */
+typedef struct di_nn_deconv_params {
+    int spatial;
+    int64_t group, strides[3], dilations[3], pad_begin[3], pad_end[3];
+} di_nn_deconv_params;
+int di_nn_infer_deconv(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
