@@ -201,6 +201,14 @@ typedef struct di_nn_deconv_params {
     int64_t group, strides[3], dilations[3], pad_begin[3], pad_end[3];
 } di_nn_deconv_params;
 int di_nn_infer_deconv(di_nn_kctx *k, di_error *err);
+/* Softmax, LogSoftmax (infer_norm.c): rows of n elements, inner apart,
+** outer x inner of them; axis normalised to 0..rank-1. */
+typedef struct di_nn_softmax_params {
+    int axis;
+    bool log;
+    int64_t outer, n, inner;
+} di_nn_softmax_params;
+int di_nn_infer_softmax(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

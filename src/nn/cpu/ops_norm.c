@@ -100,32 +100,18 @@ static void softmax_dnnl(di_nn_kctx *k, split3 *s, bool logsm)
     }
 }
 
+/* After di_nn_infer_softmax ([outer, n, inner], shape): oneDNN's primitive
+** when it has one. */
 static int softmax_prepare(di_nn_kctx *k, di_error *err)
 {
-    int rc = float_only(k, err), axis = 0;
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    /* opset < 13: coerced to 2-D at axis (default 1); from 13: one axis (default -1) */
-    bool legacy = k->env->opset < 13;
-    if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", legacy ? 1 : -1), &axis, err)))
-        return rc;
+    const di_nn_softmax_params *p = k->params;
     split3 *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
-    s->outer = s->inner = s->n = 1;
-    for (int i = 0; i < axis; i++)
-        s->outer *= x->dims[i];
-    if (legacy) {
-        for (int i = axis; i < x->ndim; i++)
-            s->n *= x->dims[i];
-    } else {
-        s->n = x->ndim ? x->dims[axis] : 1;
-        for (int i = axis + 1; i < x->ndim; i++)
-            s->inner *= x->dims[i];
-    }
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    softmax_dnnl(k, s, !strcmp(k->node->op_type, "LogSoftmax"));
+    s->outer = p->outer;
+    s->n = p->n;
+    s->inner = p->inner;
+    softmax_dnnl(k, s, p->log);
     k->state = s;
     return DI_OK;
 }
@@ -149,7 +135,7 @@ static int softmax_run(di_nn_kctx *k, di_error *err)
             st = dnnl_stream_wait(k->env->stream);
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "softmax", st);
     }
-    bool logsm = !strcmp(k->node->op_type, "LogSoftmax");
+    bool logsm = ((const di_nn_softmax_params *)k->params)->log;
     int64_t rows = s->outer * s->inner, st = s->inner;
 #pragma omp parallel for num_threads(k->env->threads) if (rows * s->n > 32768) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
@@ -182,12 +168,16 @@ static int softmax_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Softmax = {.name = "Softmax",
                                 .min_in = 1,
                                 .max_in = 1,
+                                .infer = di_nn_infer_softmax,
+                                .params_size = sizeof(di_nn_softmax_params),
                                 .prepare = softmax_prepare,
                                 .run = softmax_run,
                                 .release = softmax_release};
 const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax",
                                    .min_in = 1,
                                    .max_in = 1,
+                                   .infer = di_nn_infer_softmax,
+                                   .params_size = sizeof(di_nn_softmax_params),
                                    .prepare = softmax_prepare,
                                    .run = softmax_run,
                                    .release = softmax_release};

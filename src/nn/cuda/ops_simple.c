@@ -272,18 +272,18 @@ int cu_setup_softmax(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, 
     const cu_tensor *x = &st->in[0];
     if (!cu_is_float(x))
         return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    bool old = hs->k.env->opset < 13; /* before 13: rows are the flattened axis.. tail */
-    int axis = cu_axis_of(st, x->ndim, old ? 1 : -1);
-    if (!old && axis != x->ndim - 1)
-        return cu_refuse(err, st, "axis %d (only the last)", axis);
+    /* the rows as the op's infer laid them out (op.h) */
+    const di_nn_softmax_params *sp = hs->k.params;
+    if (!sp)
+        return cu_refuse(err, st, "a Softmax step without its params");
+    if (sp->inner != 1)
+        return cu_refuse(err, st, "axis %d (only the last)", sp->axis);
     simple_p *p = cu_new_p(st, err);
     if (!p)
         return DI_ENOMEM;
-    p->x1 = 1;
-    for (int d = axis; d < x->ndim; d++)
-        p->x1 *= x->dims[d];
-    p->x0 = p->x1 ? cu_numel(x) / p->x1 : 0;
-    p->op = !strcmp(st->name, "LogSoftmax");
+    p->x1 = sp->n;
+    p->x0 = sp->outer;
+    p->op = sp->log;
     st->run = softmax_run;
     return DI_OK;
 }
