@@ -209,6 +209,12 @@ typedef struct di_nn_softmax_params {
     int64_t outer, n, inner;
 } di_nn_softmax_params;
 int di_nn_infer_softmax(di_nn_kctx *k, di_error *err);
+/* The views (infer_shape.c): output shapes only, no params. */
+int di_nn_infer_squeeze(di_nn_kctx *k, di_error *err);
+int di_nn_infer_unsqueeze(di_nn_kctx *k, di_error *err);
+int di_nn_infer_reshape(di_nn_kctx *k, di_error *err);
+int di_nn_infer_flatten(di_nn_kctx *k, di_error *err);
+int di_nn_infer_identity(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
