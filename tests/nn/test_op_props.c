@@ -142,6 +142,12 @@ static void infer_neutral(void)
             CHECK(!st->k.out[0]->blocked && st->k.out[0]->dims[1] == 2);
         }
     }
+    /* no oneDNN layout, so no reorder step either */
+    for (int i = 0; neutral && i < neutral->nsteps; i++) {
+        CHECK(neutral->steps[i].node >= 0 && !neutral->steps[i].reorder);
+        for (int o = 0; o < neutral->steps[i].k.nout; o++)
+            CHECK(!neutral->steps[i].k.out[o] || !neutral->steps[i].k.out[o]->blocked);
+    }
     CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
     /* the same work counted (the Conv's flops come from its params) */
     CHECK(cpu && neutral && cpu->flops > 0 && cpu->flops == neutral->flops);
