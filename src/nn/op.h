@@ -215,6 +215,17 @@ int di_nn_infer_unsqueeze(di_nn_kctx *k, di_error *err);
 int di_nn_infer_reshape(di_nn_kctx *k, di_error *err);
 int di_nn_infer_flatten(di_nn_kctx *k, di_error *err);
 int di_nn_infer_identity(di_nn_kctx *k, di_error *err);
+/* Transpose, Slice, Expand, DepthToSpace, SpaceToDepth (infer_view.c): the output as a strided view
+** of the input: element strides (0: broadcast; negative: backwards) and the
+** element offset of the first. */
+typedef struct di_nn_view_params {
+    int nd;
+    int64_t dims[DI_NN_MAX_DIMS], str[DI_NN_MAX_DIMS], off;
+} di_nn_view_params;
+int di_nn_infer_transpose(di_nn_kctx *k, di_error *err);
+int di_nn_infer_slice(di_nn_kctx *k, di_error *err);
+int di_nn_infer_expand(di_nn_kctx *k, di_error *err);
+int di_nn_infer_d2s(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
