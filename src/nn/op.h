@@ -226,6 +226,13 @@ int di_nn_infer_transpose(di_nn_kctx *k, di_error *err);
 int di_nn_infer_slice(di_nn_kctx *k, di_error *err);
 int di_nn_infer_expand(di_nn_kctx *k, di_error *err);
 int di_nn_infer_d2s(di_nn_kctx *k, di_error *err);
+/* Constant, Shape, ConstantOfShape (infer_const.c); Shape's dims range. */
+typedef struct di_nn_shape_params {
+    int64_t start, end;
+} di_nn_shape_params;
+int di_nn_infer_constant(di_nn_kctx *k, di_error *err);
+int di_nn_infer_shape(di_nn_kctx *k, di_error *err);
+int di_nn_infer_constant_of_shape(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
