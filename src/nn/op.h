@@ -233,6 +233,9 @@ typedef struct di_nn_shape_params {
 int di_nn_infer_constant(di_nn_kctx *k, di_error *err);
 int di_nn_infer_shape(di_nn_kctx *k, di_error *err);
 int di_nn_infer_constant_of_shape(di_nn_kctx *k, di_error *err);
+/* Range, Tile (infer_pad.c): output shapes only. */
+int di_nn_infer_range(di_nn_kctx *k, di_error *err);
+int di_nn_infer_tile(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
