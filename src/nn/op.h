@@ -236,6 +236,15 @@ int di_nn_infer_constant_of_shape(di_nn_kctx *k, di_error *err);
 /* Range, Tile (infer_pad.c): output shapes only. */
 int di_nn_infer_range(di_nn_kctx *k, di_error *err);
 int di_nn_infer_tile(di_nn_kctx *k, di_error *err);
+/* LayerNormalization (infer_norm.c): rows of n elements from the axis on;
+** scale and bias of n elements or 1 (bias_n 0: none). */
+typedef struct di_nn_layernorm_params {
+    int axis;
+    int64_t rows, n, scale_n, bias_n;
+    float epsilon;
+} di_nn_layernorm_params;
+int di_nn_infer_layernorm(di_nn_kctx *k, di_error *err);
+int di_nn_infer_batchnorm(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

@@ -184,56 +184,16 @@ const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax",
 
 /* ---- LayerNormalization ---- */
 
-typedef struct ln_state {
-    int64_t rows, n;
-    int64_t scale_n, bias_n; /* elements, broadcast over the normalised part */
-} ln_state;
-
-static int ln_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = float_only(k, err), axis = 0;
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0], *sc = k->in[1], *b = k->nin > 2 ? k->in[2] : NULL;
-    if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", -1), &axis, err)))
-        return rc;
-    ln_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->rows = s->n = 1;
-    for (int i = 0; i < axis; i++)
-        s->rows *= x->dims[i];
-    for (int i = axis; i < x->ndim; i++)
-        s->n *= x->dims[i];
-    s->scale_n = di_nn_numel(sc);
-    s->bias_n = b ? di_nn_numel(b) : 0;
-    if (sc->dtype != DI_DT_FLOAT || (b && b->dtype != DI_DT_FLOAT) ||
-        (s->scale_n != s->n && s->scale_n != 1) || (b && s->bias_n != s->n && s->bias_n != 1)) {
-        free(s);
-        return di_nn_unsupported(err, k->node,
-                                 "scale or bias that is not float32 of the normalised shape");
-    }
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    int64_t sd[DI_NN_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++)
-        sd[i] = i < axis ? x->dims[i] : 1;
-    for (int o = 1; o < k->nout; o++)
-        if (k->out[o])
-            di_nn_set_shape(k->out[o], DI_DT_FLOAT, x->ndim, sd);
-    k->state = s;
-    return DI_OK;
-}
-
 static int ln_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const ln_state *s = k->state;
+    const di_nn_layernorm_params *s = k->params;
     const float *x = k->in[0]->data, *sc = k->in[1]->data;
     const float *b = k->nin > 2 && k->in[2] ? k->in[2]->data : NULL;
     float *y = k->out[0]->data;
     float *mean_out = k->nout > 1 && k->out[1] ? k->out[1]->data : NULL;
     float *istd_out = k->nout > 2 && k->out[2] ? k->out[2]->data : NULL;
-    double eps = di_nn_attr_float(k->node, "epsilon", 1e-5f);
+    double eps = s->epsilon;
 #pragma omp parallel for num_threads(k->env->threads) if (s->rows * s->n > 32768) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
         const float *xr = x + r * s->n;
@@ -262,9 +222,9 @@ static int ln_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_LayerNormalization = {.name = "LayerNormalization",
                                            .min_in = 2,
                                            .max_in = 3,
-                                           .prepare = ln_prepare,
-                                           .run = ln_run,
-                                           .release = free};
+                                           .infer = di_nn_infer_layernorm,
+                                           .params_size = sizeof(di_nn_layernorm_params),
+                                           .run = ln_run};
 
 /* ---- BatchNormalization (inference) ---- */
 
@@ -275,22 +235,6 @@ static int bn_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
         return di_nn_unsupported(err, n, "training_mode=1");
     if (n->nout > 1)
         return di_nn_unsupported(err, n, "training outputs (running mean and variance)");
-    return DI_OK;
-}
-
-static int bn_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = float_only(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    if (x->ndim < 2)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    for (int i = 1; i < 5; i++)
-        if (k->in[i]->dtype != DI_DT_FLOAT || di_nn_numel(k->in[i]) != x->dims[1])
-            return di_nn_shape_error(err, k->node, "input %d must have %lld float values", i,
-                                     (long long)x->dims[1]);
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
     return DI_OK;
 }
 
@@ -320,7 +264,7 @@ const di_nn_op di_op_BatchNormalization = {.name = "BatchNormalization",
                                            .max_in = 5,
                                            .flags = DI_OP_PER_IMAGE,
                                            .check = bn_check,
-                                           .prepare = bn_prepare,
+                                           .infer = di_nn_infer_batchnorm,
                                            .run = bn_run};
 
 /* ---- ReduceMean, ReduceSum, ReduceMax, ReduceMin ---- */

@@ -303,7 +303,6 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
 {
     (void)pl;
     (void)c;
-    (void)hs;
     const cu_tensor *x = &st->in[0];
     if (!cu_is_float(x) || !cu_is_float(&st->in[1]))
         return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
@@ -311,18 +310,18 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
         if (st->out[i].dev && !cu_is_float(&st->out[i]))
             return cu_refuse(err, st, "Mean / InvStdDev of type %s",
                              di_dtype_name(st->out[i].dtype));
-    int axis = cu_axis_of(st, x->ndim, -1);
+    /* the rows as the op's infer laid them out (op.h) */
+    const di_nn_layernorm_params *lp = hs->k.params;
+    if (!lp)
+        return cu_refuse(err, st, "a LayerNormalization step without its params");
     simple_p *p = cu_new_p(st, err);
     if (!p)
         return DI_ENOMEM;
-    p->x1 = 1;
-    for (int d = axis; d < x->ndim; d++)
-        p->x1 *= x->dims[d];
-    p->x0 = p->x1 ? cu_numel(x) / p->x1 : 0;
-    if (cu_numel(&st->in[1]) != p->x1 ||
-        (st->nin > 2 && st->in[2].dev && cu_numel(&st->in[2]) != p->x1))
+    p->x1 = lp->n;
+    p->x0 = lp->rows;
+    if (lp->scale_n != lp->n || (lp->bias_n && lp->bias_n != lp->n))
         return cu_refuse(err, st, "scale or bias that broadcast");
-    p->a = di_nn_attr_float(st->node, "epsilon", 1e-5f);
+    p->a = lp->epsilon;
     st->run = layernorm_run;
     return DI_OK;
 }
