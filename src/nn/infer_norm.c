@@ -4,7 +4,8 @@
 ** inner] around the axis; before opset 13 the input is coerced to 2-D at
 ** the axis, so inner is 1), LayerNormalization (rows of n normalised
 ** elements, scale and bias broadcast over them), BatchNormalization
-** (inference: per-channel constants); their output shapes.
+** (inference: per-channel constants), and the reductions (ReduceMean...:
+** which axes are reduced, keepdims); their output shapes.
 */
 #include <string.h>
 
@@ -102,5 +103,62 @@ int di_nn_infer_batchnorm(di_nn_kctx *k, di_error *err)
             return di_nn_shape_error(err, k->node, "input %d must have %lld float values", i,
                                      (long long)x->dims[1]);
     di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
+    return DI_OK;
+}
+
+int di_nn_infer_reduce(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    bool int_ok = !strcmp(k->node->op_type, "ReduceSum") ||
+                  !strcmp(k->node->op_type, "ReduceMax") ||
+                  !strcmp(k->node->op_type, "ReduceMin") || !strcmp(k->node->op_type, "ReduceProd");
+    if (!int_ok && x->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, k->node, "%s of %s", k->node->op_type,
+                                 di_dtype_name(x->dtype));
+    int64_t axes[DI_NN_MAX_DIMS];
+    int na = 0;
+    if (k->nin > 1 && k->in[1]) {
+        if (di_nn_const_ints(k->in[1], axes, DI_NN_MAX_DIMS, &na))
+            return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
+    } else {
+        const di_nn_attr *a = di_nn_node_attr(k->node, "axes");
+        if (a) {
+            if (a->n > DI_NN_MAX_DIMS)
+                return di_nn_shape_error(err, k->node, "too many axes");
+            for (int i = 0; i < a->n; i++)
+                axes[i] = a->ints[i];
+            na = a->n;
+        }
+    }
+    di_nn_reduce_params *s = k->params;
+    s->ndim = x->ndim;
+    memcpy(s->dims, x->dims, sizeof s->dims);
+    bool noop = na == 0 && di_nn_attr_int(k->node, "noop_with_empty_axes", 0);
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
+        if (a < 0 || a >= x->ndim)
+            return di_nn_shape_error(err, k->node, "axis %lld is out of range", (long long)axes[i]);
+        s->red[a] = true;
+    }
+    if (na == 0 && !noop)
+        for (int i = 0; i < x->ndim; i++)
+            s->red[i] = true;
+    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
+    int64_t od[DI_NN_MAX_DIMS];
+    int nd = 0;
+    s->out_n = s->count = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (s->red[i]) {
+            s->count *= x->dims[i];
+            if (keep)
+                od[nd++] = 1;
+        } else {
+            od[nd++] = x->dims[i];
+            s->out_n *= x->dims[i];
+        }
+    }
+    di_nn_set_shape(k->out[0], x->dtype, nd, od);
     return DI_OK;
 }

@@ -245,6 +245,15 @@ typedef struct di_nn_layernorm_params {
 } di_nn_layernorm_params;
 int di_nn_infer_layernorm(di_nn_kctx *k, di_error *err);
 int di_nn_infer_batchnorm(di_nn_kctx *k, di_error *err);
+/* The reductions (infer_norm.c): the input's dims, which are reduced,
+** the output's element count and the elements reduced into each. */
+typedef struct di_nn_reduce_params {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    bool red[DI_NN_MAX_DIMS];
+    int64_t out_n, count;
+} di_nn_reduce_params;
+int di_nn_infer_reduce(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

@@ -269,79 +269,10 @@ const di_nn_op di_op_BatchNormalization = {.name = "BatchNormalization",
 
 /* ---- ReduceMean, ReduceSum, ReduceMax, ReduceMin ---- */
 
-typedef struct reduce_state {
-    int ndim;
-    int64_t dims[DI_NN_MAX_DIMS];
-    bool red[DI_NN_MAX_DIMS];
-    int64_t out_n, count;
-} reduce_state;
-
-static int reduce_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    bool int_ok = !strcmp(k->node->op_type, "ReduceSum") ||
-                  !strcmp(k->node->op_type, "ReduceMax") ||
-                  !strcmp(k->node->op_type, "ReduceMin") || !strcmp(k->node->op_type, "ReduceProd");
-    if (!int_ok && x->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "%s of %s", k->node->op_type,
-                                 di_dtype_name(x->dtype));
-    int64_t axes[DI_NN_MAX_DIMS];
-    int na = 0;
-    if (k->nin > 1 && k->in[1]) {
-        if (di_nn_const_ints(k->in[1], axes, DI_NN_MAX_DIMS, &na))
-            return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
-    } else {
-        const di_nn_attr *a = di_nn_node_attr(k->node, "axes");
-        if (a) {
-            if (a->n > DI_NN_MAX_DIMS)
-                return di_nn_shape_error(err, k->node, "too many axes");
-            for (int i = 0; i < a->n; i++)
-                axes[i] = a->ints[i];
-            na = a->n;
-        }
-    }
-    reduce_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->ndim = x->ndim;
-    memcpy(s->dims, x->dims, sizeof s->dims);
-    bool noop = na == 0 && di_nn_attr_int(k->node, "noop_with_empty_axes", 0);
-    for (int i = 0; i < na; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
-        if (a < 0 || a >= x->ndim) {
-            free(s);
-            return di_nn_shape_error(err, k->node, "axis %lld is out of range", (long long)axes[i]);
-        }
-        s->red[a] = true;
-    }
-    if (na == 0 && !noop)
-        for (int i = 0; i < x->ndim; i++)
-            s->red[i] = true;
-    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    s->out_n = s->count = 1;
-    for (int i = 0; i < x->ndim; i++) {
-        if (s->red[i]) {
-            s->count *= x->dims[i];
-            if (keep)
-                od[nd++] = 1;
-        } else {
-            od[nd++] = x->dims[i];
-            s->out_n *= x->dims[i];
-        }
-    }
-    di_nn_set_shape(k->out[0], x->dtype, nd, od);
-    k->state = s;
-    return DI_OK;
-}
-
 static int reduce_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const reduce_state *s = k->state;
+    const di_nn_reduce_params *s = k->params;
     const char *op = k->node->op_type + 6; /* after "Reduce" */
     bool mean = !strcmp(op, "Mean"), mx = !strcmp(op, "Max"), mn = !strcmp(op, "Min"),
          prod = !strcmp(op, "Prod");
@@ -414,72 +345,72 @@ const di_nn_op di_op_ReduceMean = {.name = "ReduceMean",
                                    .min_in = 1,
                                    .max_in = 2,
                                    .check = reduce_check,
-                                   .prepare = reduce_prepare,
-                                   .run = reduce_run,
-                                   .release = free};
+                                   .infer = di_nn_infer_reduce,
+                                   .params_size = sizeof(di_nn_reduce_params),
+                                   .run = reduce_run};
 const di_nn_op di_op_ReduceSum = {.name = "ReduceSum",
                                   .min_in = 1,
                                   .max_in = 2,
                                   .check = reduce_check,
-                                  .prepare = reduce_prepare,
-                                  .run = reduce_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_reduce,
+                                  .params_size = sizeof(di_nn_reduce_params),
+                                  .run = reduce_run};
 const di_nn_op di_op_ReduceMax = {.name = "ReduceMax",
                                   .min_in = 1,
                                   .max_in = 2,
                                   .check = reduce_check,
-                                  .prepare = reduce_prepare,
-                                  .run = reduce_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_reduce,
+                                  .params_size = sizeof(di_nn_reduce_params),
+                                  .run = reduce_run};
 const di_nn_op di_op_ReduceMin = {.name = "ReduceMin",
                                   .min_in = 1,
                                   .max_in = 2,
                                   .check = reduce_check,
-                                  .prepare = reduce_prepare,
-                                  .run = reduce_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_reduce,
+                                  .params_size = sizeof(di_nn_reduce_params),
+                                  .run = reduce_run};
 const di_nn_op di_op_ReduceProd = {.name = "ReduceProd",
                                    .min_in = 1,
                                    .max_in = 2,
                                    .check = reduce_check,
-                                   .prepare = reduce_prepare,
-                                   .run = reduce_run,
-                                   .release = free};
+                                   .infer = di_nn_infer_reduce,
+                                   .params_size = sizeof(di_nn_reduce_params),
+                                   .run = reduce_run};
 const di_nn_op di_op_ReduceSumSquare = {.name = "ReduceSumSquare",
                                         .min_in = 1,
                                         .max_in = 2,
                                         .check = reduce_check,
-                                        .prepare = reduce_prepare,
-                                        .run = reduce_run,
-                                        .release = free};
+                                        .infer = di_nn_infer_reduce,
+                                        .params_size = sizeof(di_nn_reduce_params),
+                                        .run = reduce_run};
 const di_nn_op di_op_ReduceL1 = {.name = "ReduceL1",
                                  .min_in = 1,
                                  .max_in = 2,
                                  .check = reduce_check,
-                                 .prepare = reduce_prepare,
-                                 .run = reduce_run,
-                                 .release = free};
+                                 .infer = di_nn_infer_reduce,
+                                 .params_size = sizeof(di_nn_reduce_params),
+                                 .run = reduce_run};
 const di_nn_op di_op_ReduceL2 = {.name = "ReduceL2",
                                  .min_in = 1,
                                  .max_in = 2,
                                  .check = reduce_check,
-                                 .prepare = reduce_prepare,
-                                 .run = reduce_run,
-                                 .release = free};
+                                 .infer = di_nn_infer_reduce,
+                                 .params_size = sizeof(di_nn_reduce_params),
+                                 .run = reduce_run};
 const di_nn_op di_op_ReduceLogSum = {.name = "ReduceLogSum",
                                      .min_in = 1,
                                      .max_in = 2,
                                      .check = reduce_check,
-                                     .prepare = reduce_prepare,
-                                     .run = reduce_run,
-                                     .release = free};
+                                     .infer = di_nn_infer_reduce,
+                                     .params_size = sizeof(di_nn_reduce_params),
+                                     .run = reduce_run};
 const di_nn_op di_op_ReduceLogSumExp = {.name = "ReduceLogSumExp",
                                         .min_in = 1,
                                         .max_in = 2,
                                         .check = reduce_check,
-                                        .prepare = reduce_prepare,
-                                        .run = reduce_run,
-                                        .release = free};
+                                        .infer = di_nn_infer_reduce,
+                                        .params_size = sizeof(di_nn_reduce_params),
+                                        .run = reduce_run};
 
 /* ---- ArgMax, ArgMin ---- */
 
