@@ -254,6 +254,16 @@ typedef struct di_nn_reduce_params {
     int64_t out_n, count;
 } di_nn_reduce_params;
 int di_nn_infer_reduce(di_nn_kctx *k, di_error *err);
+/* Concat, Split, Gather (infer_tensor.c). */
+typedef struct di_nn_axis_params {
+    int64_t axis; /* normalised to 0..rank-1 */
+} di_nn_axis_params;
+typedef struct di_nn_gather_params {
+    int64_t outer, axis_dim, inner, nidx;
+} di_nn_gather_params;
+int di_nn_infer_concat(di_nn_kctx *k, di_error *err);
+int di_nn_infer_split(di_nn_kctx *k, di_error *err);
+int di_nn_infer_gather(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
