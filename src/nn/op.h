@@ -264,6 +264,10 @@ typedef struct di_nn_gather_params {
 int di_nn_infer_concat(di_nn_kctx *k, di_error *err);
 int di_nn_infer_split(di_nn_kctx *k, di_error *err);
 int di_nn_infer_gather(di_nn_kctx *k, di_error *err);
+/* Size, Dropout, CastLike (infer_misc.c): shapes only. */
+int di_nn_infer_size(di_nn_kctx *k, di_error *err);
+int di_nn_infer_dropout(di_nn_kctx *k, di_error *err);
+int di_nn_infer_castlike(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

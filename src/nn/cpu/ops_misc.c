@@ -1,7 +1,8 @@
 /*
 ** ops_misc.c: less common ops real exports still contain: Size, Dropout
 ** (inference: a copy), CastLike, Mod, CumSum, GatherElements, Trilu. Plain C
-** on plain data.
+** on plain data. The shapes of Size, Dropout and CastLike are their infer's
+** (infer_misc.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -10,13 +11,6 @@
 #include "../op.h"
 
 /* ---- Size ---- */
-
-static int size_prepare(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    di_nn_set_shape(k->out[0], DI_DT_INT64, 0, NULL);
-    return DI_OK;
-}
 
 static int size_run(di_nn_kctx *k, di_error *err)
 {
@@ -29,27 +23,10 @@ const di_nn_op di_op_Size = {.name = "Size",
                              .min_in = 1,
                              .max_in = 1,
                              .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK,
-                             .prepare = size_prepare,
+                             .infer = di_nn_infer_size,
                              .run = size_run};
 
 /* ---- Dropout (inference) ---- */
-
-static int dropout_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (k->nin > 2 && k->in[2]) {
-        if (!k->in[2]->is_const || k->in[2]->dtype != DI_DT_BOOL || di_nn_numel(k->in[2]) != 1)
-            return di_nn_unsupported(err, k->node, "a training_mode that is not a constant bool");
-        if (*(const uint8_t *)k->in[2]->data)
-            return di_nn_unsupported(err, k->node, "training_mode=true");
-    }
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    if (k->nout > 1 && k->out[1])
-        di_nn_set_shape(k->out[1], DI_DT_BOOL, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int dropout_run(di_nn_kctx *k, di_error *err)
 {
@@ -63,21 +40,11 @@ static int dropout_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Dropout = {
-    .name = "Dropout", .min_in = 1, .max_in = 3, .prepare = dropout_prepare, .run = dropout_run};
+    .name = "Dropout", .min_in = 1, .max_in = 3, .infer = di_nn_infer_dropout, .run = dropout_run};
 
 /* ---- CastLike: Cast to the second input's type ---- */
 
 extern const di_nn_op di_op_Cast;
-
-static int castlike_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype) || !di_dtype_size(k->in[1]->dtype))
-        return di_nn_unsupported(err, k->node, "a cast from %s to %s", di_dtype_name(x->dtype),
-                                 di_dtype_name(k->in[1]->dtype));
-    di_nn_set_shape(k->out[0], k->in[1]->dtype, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int castlike_run(di_nn_kctx *k, di_error *err)
 {
@@ -85,8 +52,11 @@ static int castlike_run(di_nn_kctx *k, di_error *err)
     return di_op_Cast.run(k, err);
 }
 
-const di_nn_op di_op_CastLike = {
-    .name = "CastLike", .min_in = 2, .max_in = 2, .prepare = castlike_prepare, .run = castlike_run};
+const di_nn_op di_op_CastLike = {.name = "CastLike",
+                                 .min_in = 2,
+                                 .max_in = 2,
+                                 .infer = di_nn_infer_castlike,
+                                 .run = castlike_run};
 
 /* ---- Mod (broadcast) ---- */
 
