@@ -268,6 +268,31 @@ int di_nn_infer_gather(di_nn_kctx *k, di_error *err);
 int di_nn_infer_size(di_nn_kctx *k, di_error *err);
 int di_nn_infer_dropout(di_nn_kctx *k, di_error *err);
 int di_nn_infer_castlike(di_nn_kctx *k, di_error *err);
+/* ThresholdedRelu ... IsInf (infer_activ.c, cpu/ops_activ.c). */
+enum {
+    DI_ACTIV_THRESHOLDEDRELU,
+    DI_ACTIV_SHRINK,
+    DI_ACTIV_MISH,
+    DI_ACTIV_TAN,
+    DI_ACTIV_ASIN,
+    DI_ACTIV_ACOS,
+    DI_ACTIV_ATAN,
+    DI_ACTIV_SINH,
+    DI_ACTIV_COSH,
+    DI_ACTIV_ASINH,
+    DI_ACTIV_ACOSH,
+    DI_ACTIV_ATANH,
+    DI_ACTIV_ISNAN,
+    DI_ACTIV_ISINF,
+    DI_ACTIV_COUNT
+};
+
+typedef struct di_nn_activ_params {
+    int kind;
+    float alpha, lambd, bias;
+    bool detect_pos, detect_neg;
+} di_nn_activ_params;
+int di_nn_infer_activ(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
