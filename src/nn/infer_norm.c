@@ -5,7 +5,8 @@
 ** the axis, so inner is 1), LayerNormalization (rows of n normalised
 ** elements, scale and bias broadcast over them), BatchNormalization
 ** (inference: per-channel constants), and the reductions (ReduceMean...:
-** which axes are reduced, keepdims); their output shapes.
+** which axes are reduced, keepdims), ArgMax/ArgMin ([outer, n, inner]
+** around the axis), InstanceNormalization; their output shapes.
 */
 #include <string.h>
 
@@ -160,5 +161,51 @@ int di_nn_infer_reduce(di_nn_kctx *k, di_error *err)
         }
     }
     di_nn_set_shape(k->out[0], x->dtype, nd, od);
+    return DI_OK;
+}
+
+int di_nn_infer_arg(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    int axis = 0, rc = norm_axis(k, di_nn_attr_int(k->node, "axis", 0), &axis, err);
+    if (rc)
+        return rc;
+    if (x->ndim == 0 || x->dims[axis] == 0)
+        return di_nn_shape_error(err, k->node, "an empty axis");
+    di_nn_arg_params *s = k->params;
+    s->outer = s->inner = 1;
+    for (int i = 0; i < axis; i++)
+        s->outer *= x->dims[i];
+    s->n = x->dims[axis];
+    for (int i = axis + 1; i < x->ndim; i++)
+        s->inner *= x->dims[i];
+    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
+    int64_t od[DI_NN_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i != axis)
+            od[nd++] = x->dims[i];
+        else if (keep)
+            od[nd++] = 1;
+    }
+    di_nn_set_shape(k->out[0], DI_DT_INT64, nd, od);
+    return DI_OK;
+}
+
+int di_nn_infer_instancenorm(di_nn_kctx *k, di_error *err)
+{
+    int rc = float_only(k, err);
+    if (rc)
+        return rc;
+    const di_nn_tensor *x = k->in[0];
+    if (x->ndim < 3)
+        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    if (di_nn_numel(k->in[1]) != x->dims[1] || di_nn_numel(k->in[2]) != x->dims[1] ||
+        k->in[1]->dtype != DI_DT_FLOAT || k->in[2]->dtype != DI_DT_FLOAT)
+        return di_nn_shape_error(err, k->node, "scale and bias must have %lld float values",
+                                 (long long)x->dims[1]);
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
     return DI_OK;
 }

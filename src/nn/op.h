@@ -293,6 +293,12 @@ typedef struct di_nn_activ_params {
     bool detect_pos, detect_neg;
 } di_nn_activ_params;
 int di_nn_infer_activ(di_nn_kctx *k, di_error *err);
+/* ArgMax, ArgMin (infer_norm.c): rows of n, inner apart. */
+typedef struct di_nn_arg_params {
+    int64_t outer, n, inner;
+} di_nn_arg_params;
+int di_nn_infer_arg(di_nn_kctx *k, di_error *err);
+int di_nn_infer_instancenorm(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

@@ -9,23 +9,6 @@
 
 #include "../op.h"
 
-static int float_only(const di_nn_kctx *k, di_error *err)
-{
-    if (k->in[0]->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    return DI_OK;
-}
-
-static int norm_axis(const di_nn_kctx *k, int64_t axis, int *out, di_error *err)
-{
-    int r = k->in[0]->ndim;
-    if (axis < -r || axis >= (r ? r : 1))
-        return di_nn_shape_error(err, k->node, "axis %lld is out of range for rank %d",
-                                 (long long)axis, r);
-    *out = (int)(axis < 0 ? axis + r : axis);
-    return DI_OK;
-}
-
 /* ---- Softmax, LogSoftmax ---- */
 
 typedef struct split3 {
@@ -414,39 +397,6 @@ const di_nn_op di_op_ReduceLogSumExp = {.name = "ReduceLogSumExp",
 
 /* ---- ArgMax, ArgMin ---- */
 
-static int arg_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    int axis = 0, rc = norm_axis(k, di_nn_attr_int(k->node, "axis", 0), &axis, err);
-    if (rc)
-        return rc;
-    if (x->ndim == 0 || x->dims[axis] == 0)
-        return di_nn_shape_error(err, k->node, "an empty axis");
-    split3 *s = malloc(sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->outer = s->inner = 1;
-    for (int i = 0; i < axis; i++)
-        s->outer *= x->dims[i];
-    s->n = x->dims[axis];
-    for (int i = axis + 1; i < x->ndim; i++)
-        s->inner *= x->dims[i];
-    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    for (int i = 0; i < x->ndim; i++) {
-        if (i != axis)
-            od[nd++] = x->dims[i];
-        else if (keep)
-            od[nd++] = 1;
-    }
-    di_nn_set_shape(k->out[0], DI_DT_INT64, nd, od);
-    k->state = s;
-    return DI_OK;
-}
-
 static double elem(const di_nn_tensor *t, int64_t i)
 {
     if (t->dtype == DI_DT_FLOAT)
@@ -459,7 +409,7 @@ static double elem(const di_nn_tensor *t, int64_t i)
 static int arg_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const split3 *s = k->state;
+    const di_nn_arg_params *s = k->params;
     bool mx = !strcmp(k->node->op_type, "ArgMax"),
          last = di_nn_attr_int(k->node, "select_last_index", 0) != 0;
     int64_t *y = k->out[0]->data;
@@ -483,33 +433,17 @@ static int arg_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_ArgMax = {.name = "ArgMax",
                                .min_in = 1,
                                .max_in = 1,
-                               .prepare = arg_prepare,
-                               .run = arg_run,
-                               .release = free};
+                               .infer = di_nn_infer_arg,
+                               .params_size = sizeof(di_nn_arg_params),
+                               .run = arg_run};
 const di_nn_op di_op_ArgMin = {.name = "ArgMin",
                                .min_in = 1,
                                .max_in = 1,
-                               .prepare = arg_prepare,
-                               .run = arg_run,
-                               .release = free};
+                               .infer = di_nn_infer_arg,
+                               .params_size = sizeof(di_nn_arg_params),
+                               .run = arg_run};
 
 /* ---- InstanceNormalization ---- */
-
-static int in_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = float_only(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    if (x->ndim < 3)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    if (di_nn_numel(k->in[1]) != x->dims[1] || di_nn_numel(k->in[2]) != x->dims[1] ||
-        k->in[1]->dtype != DI_DT_FLOAT || k->in[2]->dtype != DI_DT_FLOAT)
-        return di_nn_shape_error(err, k->node, "scale and bias must have %lld float values",
-                                 (long long)x->dims[1]);
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int in_run(di_nn_kctx *k, di_error *err)
 {
@@ -541,5 +475,5 @@ const di_nn_op di_op_InstanceNormalization = {.name = "InstanceNormalization",
                                               .min_in = 3,
                                               .max_in = 3,
                                               .flags = DI_OP_PER_IMAGE,
-                                              .prepare = in_prepare,
+                                              .infer = di_nn_infer_instancenorm,
                                               .run = in_run};
