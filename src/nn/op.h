@@ -299,6 +299,14 @@ typedef struct di_nn_arg_params {
 } di_nn_arg_params;
 int di_nn_infer_arg(di_nn_kctx *k, di_error *err);
 int di_nn_infer_instancenorm(di_nn_kctx *k, di_error *err);
+/* Mod (infer_misc.c): the broadcast output and each input's strides. */
+typedef struct di_nn_mod_params {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS], sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS];
+    int64_t n;
+} di_nn_mod_params;
+int di_nn_infer_mod(di_nn_kctx *k, di_error *err);
+int di_nn_infer_cumsum(di_nn_kctx *k, di_error *err); /* params: di_nn_axis_params */
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

@@ -1,8 +1,8 @@
 /*
 ** ops_misc.c: less common ops real exports still contain: Size, Dropout
 ** (inference: a copy), CastLike, Mod, CumSum, GatherElements, Trilu. Plain C
-** on plain data. The shapes of Size, Dropout and CastLike are their infer's
-** (infer_misc.c).
+** on plain data. The shapes of Size, Dropout, CastLike, Mod and CumSum, and
+** the latter two's params, are their infer's (infer_misc.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -60,48 +60,9 @@ const di_nn_op di_op_CastLike = {.name = "CastLike",
 
 /* ---- Mod (broadcast) ---- */
 
-typedef struct mod_state {
-    int ndim;
-    int64_t dims[DI_NN_MAX_DIMS], sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS];
-    int64_t n;
-} mod_state;
-
-static int mod_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *a = k->in[0], *b = k->in[1];
-    if (a->dtype != b->dtype)
-        return di_nn_unsupported(err, k->node, "inputs of different element types");
-    bool fmod_attr = di_nn_attr_int(k->node, "fmod", 0) != 0;
-    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
-    if (a->dtype == DI_DT_FLOAT && !fmod_attr)
-        return di_nn_shape_error(err, k->node, "float inputs need fmod=1");
-    mod_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = di_nn_broadcast(k->node, a, b, &s->ndim, s->dims, err);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    int64_t ra = 1, rb = 1;
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        int ia = i - (s->ndim - a->ndim), ib = i - (s->ndim - b->ndim);
-        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
-        s->sa[i] = da == 1 ? 0 : ra;
-        s->sb[i] = db == 1 ? 0 : rb;
-        ra *= da;
-        rb *= db;
-    }
-    s->n = di_shape_numel(s->ndim, s->dims);
-    di_nn_set_shape(k->out[0], a->dtype, s->ndim, s->dims);
-    k->state = s;
-    return DI_OK;
-}
-
 static int mod_run(di_nn_kctx *k, di_error *err)
 {
-    const mod_state *s = k->state;
+    const di_nn_mod_params *s = k->params;
     bool fm = di_nn_attr_int(k->node, "fmod", 0) != 0;
     int dt = k->out[0]->dtype;
     int64_t idx[DI_NN_MAX_DIMS] = {0}, oa = 0, ob = 0;
@@ -141,38 +102,17 @@ static int mod_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Mod = {.name = "Mod",
                             .min_in = 2,
                             .max_in = 2,
-                            .prepare = mod_prepare,
-                            .run = mod_run,
-                            .release = free};
+                            .infer = di_nn_infer_mod,
+                            .params_size = sizeof(di_nn_mod_params),
+                            .run = mod_run};
 
 /* ---- CumSum ---- */
-
-static int cumsum_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32 &&
-        x->dtype != DI_DT_DOUBLE)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    int64_t ax;
-    int n;
-    if (di_nn_const_ints(k->in[1], &ax, 1, &n) || n != 1)
-        return di_nn_unsupported(err, k->node, "an axis that is not a constant integer");
-    if (ax < -x->ndim || ax >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
-    int64_t *a = malloc(sizeof *a);
-    if (!a)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *a = ax < 0 ? ax + x->ndim : ax;
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    k->state = a;
-    return DI_OK;
-}
 
 static int cumsum_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     const di_nn_tensor *x = k->in[0];
-    int axis = (int)*(int64_t *)k->state;
+    int axis = (int)((const di_nn_axis_params *)k->params)->axis;
     bool excl = di_nn_attr_int(k->node, "exclusive", 0) != 0,
          rev = di_nn_attr_int(k->node, "reverse", 0) != 0;
     int64_t outer = 1, n = x->dims[axis], inner = 1;
@@ -221,9 +161,9 @@ static int cumsum_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_CumSum = {.name = "CumSum",
                                .min_in = 2,
                                .max_in = 2,
-                               .prepare = cumsum_prepare,
-                               .run = cumsum_run,
-                               .release = free};
+                               .infer = di_nn_infer_cumsum,
+                               .params_size = sizeof(di_nn_axis_params),
+                               .run = cumsum_run};
 
 /* ---- GatherElements ---- */
 
