@@ -2,7 +2,8 @@
 ** infer_misc.c: the backend-neutral infer step (op.h) of Size, Dropout
 ** (inference only: training_mode must be a constant false) and CastLike:
 ** their output shapes and element types; Mod (broadcast strides) and CumSum
-** (its constant axis) with their params.
+** (its constant axis) with their params, GatherElements, Trilu (its
+** constant k).
 */
 #include "op.h"
 
@@ -81,6 +82,42 @@ int di_nn_infer_cumsum(di_nn_kctx *k, di_error *err)
     if (ax < -x->ndim || ax >= x->ndim)
         return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
     ((di_nn_axis_params *)k->params)->axis = ax < 0 ? ax + x->ndim : ax;
+    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    return DI_OK;
+}
+
+int di_nn_infer_gather_elements(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
+    if (!di_dtype_size(x->dtype))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32)
+        return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
+    if (idx->ndim != x->ndim || x->ndim < 1)
+        return di_nn_shape_error(err, k->node, "indices of rank %d for data of rank %d", idx->ndim,
+                                 x->ndim);
+    int64_t ax = di_nn_attr_int(k->node, "axis", 0);
+    if (ax < -x->ndim || ax >= x->ndim)
+        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
+    for (int i = 0; i < x->ndim; i++)
+        if (i != (ax < 0 ? ax + x->ndim : ax) && idx->dims[i] > x->dims[i])
+            return di_nn_shape_error(err, k->node,
+                                     "indices are larger than the data in dimension %d", i);
+    di_nn_set_shape(k->out[0], x->dtype, idx->ndim, idx->dims);
+    return DI_OK;
+}
+
+int di_nn_infer_trilu(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    if (!di_dtype_size(x->dtype))
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (x->ndim < 2)
+        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
+    int64_t *kk = &((di_nn_trilu_params *)k->params)->k;
+    int n;
+    if (k->nin > 1 && k->in[1] && (di_nn_const_ints(k->in[1], kk, 1, &n) || n != 1))
+        return di_nn_unsupported(err, k->node, "a k that is not a constant integer");
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
     return DI_OK;
 }

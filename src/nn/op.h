@@ -307,6 +307,11 @@ typedef struct di_nn_mod_params {
 } di_nn_mod_params;
 int di_nn_infer_mod(di_nn_kctx *k, di_error *err);
 int di_nn_infer_cumsum(di_nn_kctx *k, di_error *err); /* params: di_nn_axis_params */
+int di_nn_infer_gather_elements(di_nn_kctx *k, di_error *err);
+typedef struct di_nn_trilu_params {
+    int64_t k; /* the diagonal's offset */
+} di_nn_trilu_params;
+int di_nn_infer_trilu(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

@@ -1,8 +1,8 @@
 /*
 ** ops_misc.c: less common ops real exports still contain: Size, Dropout
 ** (inference: a copy), CastLike, Mod, CumSum, GatherElements, Trilu. Plain C
-** on plain data. The shapes of Size, Dropout, CastLike, Mod and CumSum, and
-** the latter two's params, are their infer's (infer_misc.c).
+** on plain data. Their shapes (and Mod's, CumSum's, Trilu's params) are
+** their infer's (infer_misc.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -167,27 +167,6 @@ const di_nn_op di_op_CumSum = {.name = "CumSum",
 
 /* ---- GatherElements ---- */
 
-static int ge_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32)
-        return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
-    if (idx->ndim != x->ndim || x->ndim < 1)
-        return di_nn_shape_error(err, k->node, "indices of rank %d for data of rank %d", idx->ndim,
-                                 x->ndim);
-    int64_t ax = di_nn_attr_int(k->node, "axis", 0);
-    if (ax < -x->ndim || ax >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
-    for (int i = 0; i < x->ndim; i++)
-        if (i != (ax < 0 ? ax + x->ndim : ax) && idx->dims[i] > x->dims[i])
-            return di_nn_shape_error(err, k->node,
-                                     "indices are larger than the data in dimension %d", i);
-    di_nn_set_shape(k->out[0], x->dtype, idx->ndim, idx->dims);
-    return DI_OK;
-}
-
 static int ge_run(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0], *idx = k->in[1];
@@ -224,37 +203,20 @@ static int ge_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_GatherElements = {
-    .name = "GatherElements", .min_in = 2, .max_in = 2, .prepare = ge_prepare, .run = ge_run};
+const di_nn_op di_op_GatherElements = {.name = "GatherElements",
+                                       .min_in = 2,
+                                       .max_in = 2,
+                                       .infer = di_nn_infer_gather_elements,
+                                       .run = ge_run};
 
 /* ---- Trilu ---- */
-
-static int trilu_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim < 2)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    int64_t *kk = malloc(sizeof *kk);
-    if (!kk)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *kk = 0;
-    int n;
-    if (k->nin > 1 && k->in[1] && (di_nn_const_ints(k->in[1], kk, 1, &n) || n != 1)) {
-        free(kk);
-        return di_nn_unsupported(err, k->node, "a k that is not a constant integer");
-    }
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    k->state = kk;
-    return DI_OK;
-}
 
 static int trilu_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     const di_nn_tensor *x = k->in[0];
-    int64_t kk = *(int64_t *)k->state, rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1];
+    int64_t kk = ((const di_nn_trilu_params *)k->params)->k, rows = x->dims[x->ndim - 2],
+            cols = x->dims[x->ndim - 1];
     bool upper = di_nn_attr_int(k->node, "upper", 1) != 0;
     size_t es = di_dtype_size(x->dtype);
     int64_t total = di_nn_numel(x);
@@ -273,6 +235,6 @@ static int trilu_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Trilu = {.name = "Trilu",
                               .min_in = 1,
                               .max_in = 2,
-                              .prepare = trilu_prepare,
-                              .run = trilu_run,
-                              .release = free};
+                              .infer = di_nn_infer_trilu,
+                              .params_size = sizeof(di_nn_trilu_params),
+                              .run = trilu_run};
