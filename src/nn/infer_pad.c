@@ -1,8 +1,10 @@
 /*
 ** infer_pad.c: the backend-neutral infer step (op.h) of Range (constant
-** scalar inputs) and Tile (constant repeats): their output shapes.
+** scalar inputs), Tile (constant repeats) and Pad (constant pads and axes;
+** its mode and leading pads as params): their output shapes.
 */
 #include <math.h>
+#include <string.h>
 
 #include "op.h"
 
@@ -59,5 +61,55 @@ int di_nn_infer_tile(di_nn_kctx *k, di_error *err)
             return di_nn_shape_error(err, k->node, "repeats overflow");
     }
     di_nn_set_shape(k->out[0], x->dtype, x->ndim, od);
+    return DI_OK;
+}
+
+int di_nn_infer_pad(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    int rc = di_nn_any_type(k, err);
+    if (rc)
+        return rc;
+    int nd = x->ndim, np, na = 0;
+    int64_t pads[2 * DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS];
+    if (di_nn_const_ints(k->in[1], pads, 2 * DI_NN_MAX_DIMS, &np))
+        return di_nn_unsupported(err, k->node, "pads that are not a constant integer tensor");
+    if (k->nin > 3 && k->in[3] && di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na))
+        return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
+    if (k->nin > 2 && k->in[2] && (k->in[2]->dtype != x->dtype || di_nn_numel(k->in[2]) != 1))
+        return di_nn_shape_error(err, k->node,
+                                 "constant_value must be one value of the input's type");
+    if (!na) {
+        na = nd;
+        for (int i = 0; i < nd; i++)
+            axes[i] = i;
+    }
+    if (np != 2 * na)
+        return di_nn_shape_error(err, k->node, "%d pads for %d axes", np, na);
+    di_nn_pad_params *s = k->params;
+    const char *m = di_nn_attr_string(k->node, "mode", "constant");
+    s->mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
+    s->nd = nd;
+    int64_t od[DI_NN_MAX_DIMS];
+    memcpy(od, x->dims, sizeof od);
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + nd : axes[i];
+        if (a < 0 || a >= nd) {
+            return di_nn_shape_error(err, k->node, "axis out of range");
+        }
+        s->begin[a] = pads[i];
+        if (pads[i] < -((int64_t)1 << 40) || pads[i] > ((int64_t)1 << 40) ||
+            pads[i + na] < -((int64_t)1 << 40) || pads[i + na] > ((int64_t)1 << 40)) {
+            return di_nn_shape_error(err, k->node, "absurd pads");
+        }
+        od[a] = x->dims[a] + pads[i] + pads[i + na];
+        if (od[a] < 0 ||
+            (s->mode && (x->dims[a] == 0 ||
+                         (s->mode == 1 && (pads[i] >= x->dims[a] || pads[i + na] >= x->dims[a]) &&
+                          (pads[i] > 0 || pads[i + na] > 0))))) {
+            return di_nn_shape_error(err, k->node, "pads do not fit dimension %lld", (long long)a);
+        }
+    }
+    di_nn_set_shape(k->out[0], x->dtype, nd, od);
     return DI_OK;
 }

@@ -312,6 +312,13 @@ typedef struct di_nn_trilu_params {
     int64_t k; /* the diagonal's offset */
 } di_nn_trilu_params;
 int di_nn_infer_trilu(di_nn_kctx *k, di_error *err);
+/* Pad (infer_pad.c): mode 0 constant, 1 reflect, 2 edge; the pads before
+** each axis (those after follow from the output shape). */
+typedef struct di_nn_pad_params {
+    int nd, mode;
+    int64_t begin[DI_NN_MAX_DIMS];
+} di_nn_pad_params;
+int di_nn_infer_pad(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
