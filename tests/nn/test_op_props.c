@@ -188,6 +188,16 @@ int main(void)
     CHECK(add && add->post_kind == DI_POST_SUM && (add->flags & DI_OP_BROADCAST));
     CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
     infer_neutral();
+    /* every op has its backend-neutral infer step (Resize: not yet, its
+    ** tables are CPU state; src/nn/README.md) */
+    const char *names[256];
+    int nops = 0;
+    di_nn_op_names(names, &nops, 256);
+    CHECK(nops > 100);
+    for (int i = 0; i < nops; i++) {
+        const di_nn_op *op = di_nn_find_op(names[i]);
+        CHECKF(op && (op->infer || !strcmp(names[i], "Resize")), "%s has no infer step", names[i]);
+    }
     CHECK(!di_nn_cuda_module_loaded());
     return check_summary();
 }
