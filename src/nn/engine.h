@@ -135,6 +135,12 @@ int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan *
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
 int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
                      di_error *err);
+/* DI_NN_PLAN_NEUTRAL: a plan for another backend than the CPU: its steps
+** have their shapes and params (op->infer) and no CPU kernel state, but for
+** ops that have no infer yet and for nodes folded into constants. */
+enum { DI_NN_PLAN_NEUTRAL = 1 };
+int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int flags,
+                           di_nn_plan **out, di_error *err);
 
 /* The planner's parts (plan.c, plan_memory.c): a tensor's bytes (its oneDNN
 ** layout's when blocked), 64-byte aligned memory, and laying a plan's

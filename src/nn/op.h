@@ -9,15 +9,27 @@
 **                        kernel does not implement must fail here, with
 **                        di_nn_unsupported(), so that a model is refused when
 **                        it is loaded, never in the middle of a run.
+**   infer(k)             once per plan, for every backend (backend-neutral:
+**                        src/nn/infer_*.c): checks the input element types
+**                        and shapes, decodes the attributes into k->params
+**                        (op->params_size bytes, zeroed, owned by the plan)
+**                        and fills every output's dtype/ndim/dims. A backend
+**                        reads the shapes and params; it does not decode or
+**                        compute them again. (Ops without infer still do this
+**                        in their CPU prepare: the README lists which.)
 **   prepare(k)           once per plan (a plan = one set of input shapes,
-**                        e.g. one batch size; plans are cached). The input
+**                        e.g. one batch size; plans are cached), the CPU
+**                        backend's: after infer. The input
 **                        tensors have dtype, ndim, dims and `md`; constant
 **                        inputs (initializers, folded values) also have
-**                        data. prepare fills every output's dtype/ndim/dims,
+**                        data. Without infer, prepare fills every output's
+**                        dtype/ndim/dims. It
 **                        may choose a oneDNN layout for an output (out->blocked
 **                        and out->md), builds oneDNN primitives, may ask for
 **                        scratch bytes (k->scratch_bytes) and keeps what it
-**                        needs in k->state (freed by release()).
+**                        needs in k->state (freed by release()). A plan for
+**                        another backend (DI_NN_PLAN_NEUTRAL) skips the
+**                        prepare of an op with infer, but for folded nodes.
 **                        A kernel without DI_OP_BLOCKED_OK only ever sees plain
 **                        (dense row-major) inputs: the engine reorders blocked
 **                        values first. One with the flag may still return
@@ -78,6 +90,7 @@ typedef struct di_nn_kctx {
     di_nn_tensor **out;
     int npost;
     di_nn_postop post[4];
+    void *params;   /* per plan: the op's decoded attributes (infer), plan-owned */
     void *state;    /* per plan, kernel-owned */
     void **persist; /* per session and node: survives plans (e.g. reordered weights) */
     size_t scratch_bytes;
@@ -112,6 +125,8 @@ typedef struct di_nn_op {
                     ** preceding DI_OP_POSTOPS node as this post-op; 0: never */
     int unary;     /* DI_U_*: a unary elementwise op of this kind (unary.h) */
     int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
+    int (*infer)(di_nn_kctx *k, di_error *err); /* backend-neutral shapes and params */
+    size_t params_size;                         /* bytes of k->params infer fills */
     int (*prepare)(di_nn_kctx *k, di_error *err);
     int (*run)(di_nn_kctx *k, di_error *err);
     void (*release)(void *state);
@@ -128,6 +143,185 @@ typedef struct di_nn_unary_params {
     float alpha, beta, gamma;
 } di_nn_unary_params;
 void di_nn_unary_params_of(const di_nn_node *n, di_nn_unary_params *p);
+/* The unary params of a planned step of a unary op: its infer's (k->params). */
+const di_nn_unary_params *di_nn_unary_params_in(const di_nn_kctx *k);
+
+/* The backend-neutral infer steps (infer_elem.c), shared by op families:
+** unary math (float; Neg and Abs on integers too), Relu/Clip (float, scalar
+** bounds), binary arithmetic (Add...Pow, numpy broadcast), comparisons
+** (bool out), Where, logic (And, Or, Xor, Not), PRelu, the variadic Max,
+** Min, Sum, Mean, and Cast. */
+int di_nn_infer_unary(di_nn_kctx *k, di_error *err);
+int di_nn_infer_clamp(di_nn_kctx *k, di_error *err);
+int di_nn_infer_binary(di_nn_kctx *k, di_error *err);
+int di_nn_infer_compare(di_nn_kctx *k, di_error *err);
+int di_nn_infer_where(di_nn_kctx *k, di_error *err);
+int di_nn_infer_logic(di_nn_kctx *k, di_error *err);
+int di_nn_infer_prelu(di_nn_kctx *k, di_error *err);
+int di_nn_infer_variadic(di_nn_kctx *k, di_error *err);
+int di_nn_infer_cast(di_nn_kctx *k, di_error *err);
+/* Conv (infer_conv.c): pads resolved from auto_pad (top, left, bottom,
+** right), and its multiply-adds x 2 (the op's flops). */
+typedef struct di_nn_conv_params {
+    int64_t group, strides[2], dilations[2], pads[4];
+    double flops;
+} di_nn_conv_params;
+int di_nn_infer_conv(di_nn_kctx *k, di_error *err);
+double di_nn_conv_flops(const di_nn_kctx *k);
+/* MatMul (infer_matmul.c): A, B and the product C as rank-r shapes (1-D
+** operands and missing batch axes promoted to 1); empty: C has no element or
+** the inner dimension is 0 (the result is zeros). */
+typedef struct di_nn_matmul_params {
+    int r;
+    int64_t ad[6], bd[6], cd[6];
+    float scale; /* "_scale": a Mul folded in by rewrite.c */
+    bool empty;
+} di_nn_matmul_params;
+int di_nn_infer_matmul(di_nn_kctx *k, di_error *err);
+/* Gemm: Y (m x n) = alpha * A' B' + beta * C, C broadcast from c_rows x c_cols. */
+typedef struct di_nn_gemm_params {
+    bool trans_a, trans_b;
+    int64_t m, n, k, c_rows, c_cols;
+    float alpha, beta;
+} di_nn_gemm_params;
+int di_nn_infer_gemm(di_nn_kctx *k, di_error *err);
+/* MaxPool, AveragePool, GlobalAveragePool (infer_pool.c): per spatial axis
+** the window, and pads (begins, then ends) as the output shape needs them. */
+enum { DI_POOL_MAX = 1, DI_POOL_AVG, DI_POOL_AVG_INCLUDE_PAD };
+typedef struct di_nn_pool_params {
+    int spatial, algorithm;
+    int64_t kernel[3], strides[3], dilations[3], pads[6];
+} di_nn_pool_params;
+int di_nn_infer_pool(di_nn_kctx *k, di_error *err);
+/* ConvTranspose (infer_deconv.c): per spatial axis the stride, dilation
+** and the padding a deconvolution primitive takes (the end's less the
+** output_padding and the rows no window reaches). */
+typedef struct di_nn_deconv_params {
+    int spatial;
+    int64_t group, strides[3], dilations[3], pad_begin[3], pad_end[3];
+} di_nn_deconv_params;
+int di_nn_infer_deconv(di_nn_kctx *k, di_error *err);
+/* Softmax, LogSoftmax (infer_norm.c): rows of n elements, inner apart,
+** outer x inner of them; axis normalised to 0..rank-1. */
+typedef struct di_nn_softmax_params {
+    int axis;
+    bool log;
+    int64_t outer, n, inner;
+} di_nn_softmax_params;
+int di_nn_infer_softmax(di_nn_kctx *k, di_error *err);
+/* The views (infer_shape.c): output shapes only, no params. */
+int di_nn_infer_squeeze(di_nn_kctx *k, di_error *err);
+int di_nn_infer_unsqueeze(di_nn_kctx *k, di_error *err);
+int di_nn_infer_reshape(di_nn_kctx *k, di_error *err);
+int di_nn_infer_flatten(di_nn_kctx *k, di_error *err);
+int di_nn_infer_identity(di_nn_kctx *k, di_error *err);
+/* Transpose, Slice, Expand, DepthToSpace, SpaceToDepth (infer_view.c): the output as a strided view
+** of the input: element strides (0: broadcast; negative: backwards) and the
+** element offset of the first. */
+typedef struct di_nn_view_params {
+    int nd;
+    int64_t dims[DI_NN_MAX_DIMS], str[DI_NN_MAX_DIMS], off;
+} di_nn_view_params;
+int di_nn_infer_transpose(di_nn_kctx *k, di_error *err);
+int di_nn_infer_slice(di_nn_kctx *k, di_error *err);
+int di_nn_infer_expand(di_nn_kctx *k, di_error *err);
+int di_nn_infer_d2s(di_nn_kctx *k, di_error *err);
+/* Constant, Shape, ConstantOfShape (infer_const.c); Shape's dims range. */
+typedef struct di_nn_shape_params {
+    int64_t start, end;
+} di_nn_shape_params;
+int di_nn_infer_constant(di_nn_kctx *k, di_error *err);
+int di_nn_infer_shape(di_nn_kctx *k, di_error *err);
+int di_nn_infer_constant_of_shape(di_nn_kctx *k, di_error *err);
+/* Range, Tile (infer_pad.c): output shapes only. */
+int di_nn_infer_range(di_nn_kctx *k, di_error *err);
+int di_nn_infer_tile(di_nn_kctx *k, di_error *err);
+/* LayerNormalization (infer_norm.c): rows of n elements from the axis on;
+** scale and bias of n elements or 1 (bias_n 0: none). */
+typedef struct di_nn_layernorm_params {
+    int axis;
+    int64_t rows, n, scale_n, bias_n;
+    float epsilon;
+} di_nn_layernorm_params;
+int di_nn_infer_layernorm(di_nn_kctx *k, di_error *err);
+int di_nn_infer_batchnorm(di_nn_kctx *k, di_error *err);
+/* The reductions (infer_norm.c): the input's dims, which are reduced,
+** the output's element count and the elements reduced into each. */
+typedef struct di_nn_reduce_params {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS];
+    bool red[DI_NN_MAX_DIMS];
+    int64_t out_n, count;
+} di_nn_reduce_params;
+int di_nn_infer_reduce(di_nn_kctx *k, di_error *err);
+/* Concat, Split, Gather (infer_tensor.c). */
+typedef struct di_nn_axis_params {
+    int64_t axis; /* normalised to 0..rank-1 */
+} di_nn_axis_params;
+typedef struct di_nn_gather_params {
+    int64_t outer, axis_dim, inner, nidx;
+} di_nn_gather_params;
+int di_nn_infer_concat(di_nn_kctx *k, di_error *err);
+int di_nn_infer_split(di_nn_kctx *k, di_error *err);
+int di_nn_infer_gather(di_nn_kctx *k, di_error *err);
+/* Size, Dropout, CastLike (infer_misc.c): shapes only. */
+int di_nn_infer_size(di_nn_kctx *k, di_error *err);
+int di_nn_infer_dropout(di_nn_kctx *k, di_error *err);
+int di_nn_infer_castlike(di_nn_kctx *k, di_error *err);
+/* ThresholdedRelu ... IsInf (infer_activ.c, cpu/ops_activ.c). */
+enum {
+    DI_ACTIV_THRESHOLDEDRELU,
+    DI_ACTIV_SHRINK,
+    DI_ACTIV_MISH,
+    DI_ACTIV_TAN,
+    DI_ACTIV_ASIN,
+    DI_ACTIV_ACOS,
+    DI_ACTIV_ATAN,
+    DI_ACTIV_SINH,
+    DI_ACTIV_COSH,
+    DI_ACTIV_ASINH,
+    DI_ACTIV_ACOSH,
+    DI_ACTIV_ATANH,
+    DI_ACTIV_ISNAN,
+    DI_ACTIV_ISINF,
+    DI_ACTIV_COUNT
+};
+
+typedef struct di_nn_activ_params {
+    int kind;
+    float alpha, lambd, bias;
+    bool detect_pos, detect_neg;
+} di_nn_activ_params;
+int di_nn_infer_activ(di_nn_kctx *k, di_error *err);
+/* ArgMax, ArgMin (infer_norm.c): rows of n, inner apart. */
+typedef struct di_nn_arg_params {
+    int64_t outer, n, inner;
+} di_nn_arg_params;
+int di_nn_infer_arg(di_nn_kctx *k, di_error *err);
+int di_nn_infer_instancenorm(di_nn_kctx *k, di_error *err);
+/* Mod (infer_misc.c): the broadcast output and each input's strides. */
+typedef struct di_nn_mod_params {
+    int ndim;
+    int64_t dims[DI_NN_MAX_DIMS], sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS];
+    int64_t n;
+} di_nn_mod_params;
+int di_nn_infer_mod(di_nn_kctx *k, di_error *err);
+int di_nn_infer_cumsum(di_nn_kctx *k, di_error *err); /* params: di_nn_axis_params */
+int di_nn_infer_gather_elements(di_nn_kctx *k, di_error *err);
+typedef struct di_nn_trilu_params {
+    int64_t k; /* the diagonal's offset */
+} di_nn_trilu_params;
+int di_nn_infer_trilu(di_nn_kctx *k, di_error *err);
+/* Pad (infer_pad.c): mode 0 constant, 1 reflect, 2 edge; the pads before
+** each axis (those after follow from the output shape). */
+typedef struct di_nn_pad_params {
+    int nd, mode;
+    int64_t begin[DI_NN_MAX_DIMS];
+} di_nn_pad_params;
+int di_nn_infer_pad(di_nn_kctx *k, di_error *err);
+typedef struct di_nn_cast_params {
+    int to; /* DI_DT_*: the attribute `to` */
+} di_nn_cast_params;
 
 /* Resize's tables, worked out once per plan by its prepare (cpu/ops_resize.c)
 ** for the last two axes: the source rows (y0, y1) and columns (x0, x1) of

@@ -33,6 +33,7 @@ void *di_nn_aligned(size_t bytes)
 typedef struct builder {
     di_nn_session *s;
     di_nn_plan *p;
+    int flags;
     int cap_steps, cap_shadows, cap_owned;
     int *consumers;         /* per value: number of consuming nodes (+1 if output) */
     bool *absorbed;         /* per node: fused into an earlier node */
@@ -304,6 +305,11 @@ static int build_steps(builder *b, di_error *err)
         }
         k.persist = &s->persist[ni];
         k.env = &s->env;
+        if (n->op->params_size &&
+            (!(k.params = calloc(1, n->op->params_size)) || own(b, k.params, err))) {
+            free(k.params);
+            return di_fail(err, DI_ENOMEM, "out of memory");
+        }
         bool all_const = true;
         for (int j = 0; j < n->nin; j++) {
             int v = n->in[j];
@@ -324,6 +330,10 @@ static int build_steps(builder *b, di_error *err)
         int fused[4];
         if (!fold && (n->op->flags & DI_OP_POSTOPS))
             k.out[0] = &p->vals[plan_fusion(b, ni, &k, fused)];
+        /* the CPU kernel's prepare: on a plan for another backend only
+        ** where the op has no infer yet, or the node is folded here */
+        bool cpu_prepare =
+            n->op->prepare && (!(b->flags & DI_NN_PLAN_NEUTRAL) || fold || !n->op->infer);
         /* plain inputs for kernels that need them */
         bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK);
         int rc;
@@ -342,7 +352,15 @@ static int build_steps(builder *b, di_error *err)
                     k.in[j] = b->live_of[v];
                 }
             }
-            rc = n->op->prepare ? n->op->prepare(&k, err) : DI_OK;
+            /* shapes and params, for every backend (op.h) */
+            rc = DI_OK;
+            if (n->op->infer) {
+                if (k.params)
+                    memset(k.params, 0, n->op->params_size);
+                rc = n->op->infer(&k, err);
+            }
+            if (!rc && cpu_prepare)
+                rc = n->op->prepare(&k, err);
             if (rc == DI_NN_NO_FUSE) { /* e.g. Add that broadcasts: run it on its own */
                 for (int f = 0; f < k.npost; f++)
                     b->absorbed[fused[f]] = false;
@@ -456,6 +474,12 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
 int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
                      di_error *err)
 {
+    return di_nn_plan_build_flags(s, ins, nins, 0, out, err);
+}
+
+int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int flags,
+                           di_nn_plan **out, di_error *err)
+{
     const di_nn_graph *g = s->g;
     *out = NULL;
     if (nins != g->ninputs)
@@ -464,7 +488,7 @@ int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan
     if (nins > 8)
         return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
     di_nn_plan *p = calloc(1, sizeof *p);
-    builder b = {s, p, 0, 0, 0, NULL, NULL, NULL};
+    builder b = {s, p, flags, 0, 0, 0, NULL, NULL, NULL};
     if (!p)
         return di_fail(err, DI_ENOMEM, "out of memory");
     p->vals = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor));

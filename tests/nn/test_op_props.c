@@ -116,6 +116,62 @@ static int plan_steps(const char *name, const char *second)
     return n;
 }
 
+/* The Gelu and Sub steps of x -> Conv -> Gelu -> Sub(d, d): planned for the
+** CPU and for another backend. */
+static void infer_neutral(void)
+{
+    size_t len;
+    uint8_t *bytes = build("Gelu", NULL, 0, &len);
+    di_nn_session *s = open_session("Conv+Gelu", bytes, len, true);
+    free(bytes);
+    if (!s)
+        return;
+    di_nn_io io = {DI_DT_FLOAT, 4, {3, 2, 4, 4}, NULL};
+    di_nn_plan *cpu = NULL, *neutral = NULL;
+    di_error err;
+    di_nn_release_persist(s); /* the CPU session planned at load */
+    CHECKF(di_nn_plan_build_flags(s, &io, 1, DI_NN_PLAN_NEUTRAL, &neutral, &err) == 0, "%s",
+           err.msg);
+    /* another backend's plan keeps no CPU state: no Conv primitive, no
+    ** reordered weights (s->persist) */
+    for (int i = 0; neutral && i < neutral->nsteps; i++) {
+        const di_nn_step *st = &neutral->steps[i];
+        if (st->node >= 0 && !strcmp(st->name, "Conv")) {
+            CHECK(st->k.state == NULL);
+            CHECK(s->persist[st->node] == NULL);
+            CHECK(!st->k.out[0]->blocked && st->k.out[0]->dims[1] == 2);
+        }
+    }
+    /* no oneDNN layout, so no reorder step either */
+    for (int i = 0; neutral && i < neutral->nsteps; i++) {
+        CHECK(neutral->steps[i].node >= 0 && !neutral->steps[i].reorder);
+        for (int o = 0; o < neutral->steps[i].k.nout; o++)
+            CHECK(!neutral->steps[i].k.out[o] || !neutral->steps[i].k.out[o]->blocked);
+    }
+    CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
+    /* the same work counted (the Conv's flops come from its params) */
+    CHECK(cpu && neutral && cpu->flops > 0 && cpu->flops == neutral->flops);
+    const di_nn_step *gc = NULL, *gn = NULL;
+    for (int i = 0; cpu && i < cpu->nsteps; i++)
+        if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Gelu")) gc = &cpu->steps[i];
+    for (int i = 0; neutral && i < neutral->nsteps; i++)
+        if (neutral->steps[i].node >= 0 && !strcmp(neutral->steps[i].name, "Gelu"))
+            gn = &neutral->steps[i];
+    CHECK(gc && gn);
+    if (gc && gn) {
+        CHECK(gc->k.state != NULL); /* the CPU's oneDNN eltwise primitive */
+        CHECK(gn->k.state == NULL); /* none for another backend */
+        const di_nn_unary_params *up = di_nn_unary_params_in(&gn->k);
+        CHECK(up && up->kind == DI_U_GELU);
+        CHECK(gn->k.out[0]->ndim == 4 && gn->k.out[0]->dims[0] == 3 &&
+              gn->k.out[0]->dims[1] == 2 && gn->k.out[0]->dtype == DI_DT_FLOAT);
+        CHECK(!memcmp(gn->k.out[0]->dims, gc->k.out[0]->dims, 4 * sizeof(int64_t)));
+    }
+    di_nn_plan_free(cpu, s);
+    di_nn_plan_free(neutral, s);
+    di_nn_session_destroy(s);
+}
+
 int main(void)
 {
     /* per-image ops that the old name list did not know */
@@ -131,6 +187,17 @@ int main(void)
     CHECK(relu && relu->post_kind == DI_POST_RELU && (relu->flags & DI_OP_PER_IMAGE));
     CHECK(add && add->post_kind == DI_POST_SUM && (add->flags & DI_OP_BROADCAST));
     CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
+    infer_neutral();
+    /* every op has its backend-neutral infer step (Resize: not yet, its
+    ** tables are CPU state; src/nn/README.md) */
+    const char *names[256];
+    int nops = 0;
+    di_nn_op_names(names, &nops, 256);
+    CHECK(nops > 100);
+    for (int i = 0; i < nops; i++) {
+        const di_nn_op *op = di_nn_find_op(names[i]);
+        CHECKF(op && (op->infer || !strcmp(names[i], "Resize")), "%s has no infer step", names[i]);
+    }
     CHECK(!di_nn_cuda_module_loaded());
     return check_summary();
 }

@@ -6,79 +6,14 @@
 ** IsNaN, IsInf. Celu is left out on purpose: the nn tests use it as the
 ** example of an op we refuse.
 **
-** float32 on plain data; the loops vectorise where libm allows.
+** float32 on plain data; the loops vectorise where libm allows. The kind
+** and constants are their infer's params (infer_activ.c).
 */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../op.h"
-
-enum {
-    A_THRESHOLDEDRELU,
-    A_SHRINK,
-    A_MISH,
-    A_TAN,
-    A_ASIN,
-    A_ACOS,
-    A_ATAN,
-    A_SINH,
-    A_COSH,
-    A_ASINH,
-    A_ACOSH,
-    A_ATANH,
-    A_ISNAN,
-    A_ISINF,
-    A_COUNT
-};
-
-static const char *const names[A_COUNT] = {
-    "ThresholdedRelu", "Shrink", "Mish",  "Tan",   "Asin",  "Acos", "Atan", "Sinh", "Cosh",
-    "Asinh",           "Acosh",  "Atanh", "IsNaN", "IsInf",
-};
-
-static int kind_of(const di_nn_node *n)
-{
-    for (int i = 0; i < A_COUNT; i++)
-        if (!strcmp(n->op_type, names[i]))
-            return i;
-    return -1;
-}
-
-typedef struct activ_state {
-    int kind;
-    float alpha, lambd, bias;
-    bool detect_pos, detect_neg;
-} activ_state;
-
-static int activ_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_node *n = k->node;
-    const di_nn_tensor *x = k->in[0];
-    int kind = kind_of(n);
-    if (x->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
-    activ_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->kind = kind;
-    switch (kind) {
-    case A_THRESHOLDEDRELU: s->alpha = di_nn_attr_float(n, "alpha", 1.f); break;
-    case A_SHRINK:
-        s->lambd = di_nn_attr_float(n, "lambd", 0.5f);
-        s->bias = di_nn_attr_float(n, "bias", 0.f);
-        break;
-    case A_ISINF:
-        s->detect_pos = di_nn_attr_int(n, "detect_positive", 1) != 0;
-        s->detect_neg = di_nn_attr_int(n, "detect_negative", 1) != 0;
-        break;
-    default: break;
-    }
-    int out_dt = kind == A_ISNAN || kind == A_ISINF ? DI_DT_BOOL : x->dtype;
-    di_nn_set_shape(k->out[0], out_dt, x->ndim, x->dims);
-    k->state = s;
-    return DI_OK;
-}
 
 #define LOOP(EXPR)                                                                                 \
     for (size_t i = 0; i < n; i++) {                                                               \
@@ -89,30 +24,31 @@ static int activ_prepare(di_nn_kctx *k, di_error *err)
 static int activ_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const activ_state *s = k->state;
+    const di_nn_activ_params *s = k->params;
     size_t n = (size_t)di_nn_numel(k->in[0]);
     const float *x = k->in[0]->data;
-    if (s->kind == A_ISNAN || s->kind == A_ISINF) {
+    if (s->kind == DI_ACTIV_ISNAN || s->kind == DI_ACTIV_ISINF) {
         uint8_t *y = k->out[0]->data;
         for (size_t i = 0; i < n; i++)
-            y[i] = s->kind == A_ISNAN ? isnan(x[i]) != 0
-                                      : isinf(x[i]) && (x[i] > 0 ? s->detect_pos : s->detect_neg);
+            y[i] = s->kind == DI_ACTIV_ISNAN
+                       ? isnan(x[i]) != 0
+                       : isinf(x[i]) && (x[i] > 0 ? s->detect_pos : s->detect_neg);
         return DI_OK;
     }
     float *y = k->out[0]->data;
     float a = s->alpha, l = s->lambd, bi = s->bias;
     switch (s->kind) {
-    case A_THRESHOLDEDRELU: LOOP(v > a ? v : 0.f); break;
-    case A_SHRINK: LOOP(v < -l ? v + bi : v > l ? v - bi : 0.f); break;
-    case A_MISH: LOOP(v * tanhf(v > 20.f ? v : log1pf(expf(v)))); break;
-    case A_TAN: LOOP(tanf(v)); break;
-    case A_ASIN: LOOP(asinf(v)); break;
-    case A_ACOS: LOOP(acosf(v)); break;
-    case A_ATAN: LOOP(atanf(v)); break;
-    case A_SINH: LOOP(sinhf(v)); break;
-    case A_COSH: LOOP(coshf(v)); break;
-    case A_ASINH: LOOP(asinhf(v)); break;
-    case A_ACOSH: LOOP(acoshf(v)); break;
+    case DI_ACTIV_THRESHOLDEDRELU: LOOP(v > a ? v : 0.f); break;
+    case DI_ACTIV_SHRINK: LOOP(v < -l ? v + bi : v > l ? v - bi : 0.f); break;
+    case DI_ACTIV_MISH: LOOP(v * tanhf(v > 20.f ? v : log1pf(expf(v)))); break;
+    case DI_ACTIV_TAN: LOOP(tanf(v)); break;
+    case DI_ACTIV_ASIN: LOOP(asinf(v)); break;
+    case DI_ACTIV_ACOS: LOOP(acosf(v)); break;
+    case DI_ACTIV_ATAN: LOOP(atanf(v)); break;
+    case DI_ACTIV_SINH: LOOP(sinhf(v)); break;
+    case DI_ACTIV_COSH: LOOP(coshf(v)); break;
+    case DI_ACTIV_ASINH: LOOP(asinhf(v)); break;
+    case DI_ACTIV_ACOSH: LOOP(acoshf(v)); break;
     default: LOOP(atanhf(v)); break;
     }
     return DI_OK;
@@ -123,9 +59,9 @@ static int activ_run(di_nn_kctx *k, di_error *err)
                                    .min_in = 1,                                                    \
                                    .max_in = (MAXIN),                                              \
                                    .flags = DI_OP_PER_IMAGE,                                       \
-                                   .prepare = activ_prepare,                                       \
-                                   .run = activ_run,                                               \
-                                   .release = free};
+                                   .infer = di_nn_infer_activ,                                     \
+                                   .params_size = sizeof(di_nn_activ_params),                      \
+                                   .run = activ_run};
 ACTIV_OP(ThresholdedRelu, 1)
 ACTIV_OP(Shrink, 1)
 ACTIV_OP(Mish, 1)

@@ -1,7 +1,7 @@
 /*
 ** ops_const.c: ops whose outputs are known at plan time: Constant, Shape,
 ** ConstantOfShape. The planner folds them (op.h), so their run() is only
-** ever called once per plan.
+** ever called once per plan. Their shapes are their infer's (infer_const.c).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -21,24 +21,6 @@ static int constant_check(const di_nn_graph *g, const di_nn_node *n, di_error *e
     if (!strcmp(a->name, "value_floats") || !strcmp(a->name, "value_ints"))
         return DI_OK;
     return di_nn_unsupported(err, n, "attribute %s", a->name);
-}
-
-static int constant_prepare(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    const di_nn_attr *a = &k->node->attrs[0];
-    int64_t d1 = a->n;
-    if (!strcmp(a->name, "value"))
-        di_nn_set_shape(k->out[0], a->t_dtype, a->t_ndim, a->t_dims);
-    else if (!strcmp(a->name, "value_float"))
-        di_nn_set_shape(k->out[0], DI_DT_FLOAT, 0, NULL);
-    else if (!strcmp(a->name, "value_int"))
-        di_nn_set_shape(k->out[0], DI_DT_INT64, 0, NULL);
-    else if (!strcmp(a->name, "value_floats"))
-        di_nn_set_shape(k->out[0], DI_DT_FLOAT, 1, &d1);
-    else
-        di_nn_set_shape(k->out[0], DI_DT_INT64, 1, &d1);
-    return DI_OK;
 }
 
 static int constant_run(di_nn_kctx *k, di_error *err)
@@ -66,51 +48,18 @@ const di_nn_op di_op_Constant = {
     .max_in = 0,
     .flags = DI_OP_PER_IMAGE,
     .check = constant_check,
-    .prepare = constant_prepare,
+    .infer = di_nn_infer_constant,
     .run = constant_run,
 };
 
 /* ---- Shape ---- */
 
-static void shape_range(const di_nn_kctx *k, int64_t *start, int64_t *end)
-{
-    int64_t r = k->in[0]->ndim;
-    int64_t s = di_nn_attr_int(k->node, "start", 0), e = di_nn_attr_int(k->node, "end", r);
-    if (s < 0)
-        s += r;
-    if (e < 0)
-        e += r;
-    if (s < 0)
-        s = 0;
-    if (s > r)
-        s = r;
-    if (e < 0)
-        e = 0;
-    if (e > r)
-        e = r;
-    if (e < s)
-        e = s;
-    *start = s;
-    *end = e;
-}
-
-static int shape_prepare(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    int64_t s, e;
-    shape_range(k, &s, &e);
-    int64_t n = e - s;
-    di_nn_set_shape(k->out[0], DI_DT_INT64, 1, &n);
-    return DI_OK;
-}
-
 static int shape_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    int64_t s, e;
-    shape_range(k, &s, &e);
-    for (int64_t i = s; i < e; i++)
-        ((int64_t *)k->out[0]->data)[i - s] = k->in[0]->dims[i];
+    const di_nn_shape_params *p = k->params;
+    for (int64_t i = p->start; i < p->end; i++)
+        ((int64_t *)k->out[0]->data)[i - p->start] = k->in[0]->dims[i];
     return DI_OK;
 }
 
@@ -119,28 +68,12 @@ const di_nn_op di_op_Shape = {
     .min_in = 1,
     .max_in = 1,
     .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK,
-    .prepare = shape_prepare,
+    .infer = di_nn_infer_shape,
+    .params_size = sizeof(di_nn_shape_params),
     .run = shape_run,
 };
 
 /* ---- ConstantOfShape ---- */
-
-static int cos_prepare(di_nn_kctx *k, di_error *err)
-{
-    int64_t dims[DI_NN_MAX_DIMS];
-    int nd;
-    if (di_nn_const_ints(k->in[0], dims, DI_NN_MAX_DIMS, &nd))
-        return di_nn_unsupported(err, k->node, "a shape that is not a constant integer tensor");
-    for (int i = 0; i < nd; i++)
-        if (dims[i] < 0)
-            return di_nn_shape_error(err, k->node, "negative dimension");
-    const di_nn_attr *a = di_nn_node_attr(k->node, "value");
-    int dt = a && a->t_data ? a->t_dtype : DI_DT_FLOAT;
-    if (!di_dtype_size(dt))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
-    di_nn_set_shape(k->out[0], dt, nd, dims);
-    return DI_OK;
-}
 
 static int cos_run(di_nn_kctx *k, di_error *err)
 {
@@ -159,6 +92,6 @@ const di_nn_op di_op_ConstantOfShape = {
     .name = "ConstantOfShape",
     .min_in = 1,
     .max_in = 1,
-    .prepare = cos_prepare,
+    .infer = di_nn_infer_constant_of_shape,
     .run = cos_run,
 };

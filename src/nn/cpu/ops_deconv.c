@@ -43,64 +43,15 @@ static int deconv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err
 
 #define DN(call, what) DI_NN_DNNL(n, call, what)
 
+/* After di_nn_infer_deconv (padding, output shape): the oneDNN primitive. */
 static int deconv_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_node *n = k->node;
+    const di_nn_deconv_params *p = k->params;
     di_nn_tensor *x = k->in[0], *w = k->in[1], *b = k->nin > 2 ? k->in[2] : NULL, *y = k->out[0];
-    if (x->dtype != DI_DT_FLOAT || w->dtype != DI_DT_FLOAT || (b && b->dtype != DI_DT_FLOAT))
-        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
-    int sp = x->ndim - 2;
-    if (sp < 1 || sp > 3 || w->ndim != x->ndim)
-        return di_nn_unsupported(err, n, "a %d-D transposed convolution", sp);
-    if (!w->is_const)
-        return di_nn_unsupported(err, n, "weights that are not constant");
-    int64_t G = di_nn_attr_int(n, "group", 1), C = x->dims[1];
-    if (G < 1 || w->dims[0] != C || C % G)
-        return di_nn_shape_error(
-            err, n, "weights [%lld, ...] do not fit %lld input channels in %lld groups",
-            (long long)w->dims[0], (long long)C, (long long)G);
-    int64_t OC = w->dims[1] * G;
-    if (b && di_nn_numel(b) != OC)
-        return di_nn_shape_error(err, n, "bias has %lld values for %lld output channels",
-                                 (long long)di_nn_numel(b), (long long)OC);
-    int64_t st[3], dl[3], op[3], pads[6], os[3], ks[3];
-    if (di_nn_attr_ints_exact(n, "strides", sp, st, 1) ||
-        di_nn_attr_ints_exact(n, "dilations", sp, dl, 1) ||
-        di_nn_attr_ints_exact(n, "output_padding", sp, op, 0) ||
-        di_nn_attr_ints_exact(n, "pads", 2 * sp, pads, 0) ||
-        di_nn_attr_ints_exact(n, "kernel_shape", sp, ks, 0))
-        return di_nn_shape_error(
-            err, n, "strides, dilations, pads or output_padding do not fit a %d-D input", sp);
-    const di_nn_attr *osa = di_nn_node_attr(n, "output_shape");
-    if (osa && osa->n != sp && osa->n != sp + 2)
-        return di_nn_shape_error(err, n, "output_shape has %d values", osa->n);
-    const char *ap = di_nn_attr_string(n, "auto_pad", "NOTSET");
-    int64_t od[5] = {x->dims[0], OC}, extra[3] = {0, 0, 0};
-    for (int i = 0; i < sp; i++) {
-        int64_t in = x->dims[2 + i], ek = (w->dims[2 + i] - 1) * dl[i] + 1;
-        if (st[i] < 1 || dl[i] < 1)
-            return di_nn_shape_error(err, n, "non-positive stride or dilation");
-        if (ks[i] && ks[i] != w->dims[2 + i])
-            return di_nn_shape_error(err, n, "kernel_shape does not match the weights");
-        int64_t full = st[i] * (in - 1) + op[i] + ek;
-        if (osa || !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-            os[i] = osa ? osa->ints[osa->n - sp + i] : in * st[i];
-            int64_t total = full - os[i];
-            if (total < 0) { /* a larger output: rows at the end that no window reaches */
-                extra[i] = -total;
-                total = 0;
-            }
-            bool upper = !strcmp(ap, "SAME_UPPER");
-            pads[i] = upper ? total / 2 : total - total / 2;
-            pads[i + sp] = total - pads[i];
-        } else if (!strcmp(ap, "VALID")) {
-            pads[i] = pads[i + sp] = 0;
-        }
-        od[2 + i] = full - pads[i] - pads[i + sp] + extra[i];
-        if (od[2 + i] < 1)
-            return di_nn_shape_error(err, n, "the output would be empty");
-    }
-    di_nn_set_shape(y, DI_DT_FLOAT, x->ndim, od);
+    int sp = p->spatial;
+    int64_t G = p->group, C = x->dims[1], OC = w->dims[1] * G;
+    const int64_t *st = p->strides, *dl = p->dilations;
     int rc = DI_OK;
     deconv_state *s = calloc(1, sizeof *s);
     if (!s)
@@ -114,9 +65,8 @@ static int deconv_prepare(di_nn_kctx *k, di_error *err)
     for (int i = 0; i < sp; i++) {
         sd[i] = st[i];
         dld[i] = dl[i] - 1;
-        pl[i] = pads[i];
-        /* output_padding adds rows at the end that no window reaches */
-        pr[i] = pads[i + sp] - op[i] - extra[i];
+        pl[i] = p->pad_begin[i];
+        pr[i] = p->pad_end[i];
     }
     if (G == 1) {
         wd[0] = OC;
@@ -206,6 +156,8 @@ const di_nn_op di_op_ConvTranspose = {
     .max_in = 3,
     .flags = DI_OP_PER_IMAGE,
     .check = deconv_check,
+    .infer = di_nn_infer_deconv,
+    .params_size = sizeof(di_nn_deconv_params),
     .prepare = deconv_prepare,
     .run = deconv_run,
     .release = deconv_release,

@@ -22,26 +22,19 @@ static size_t buffer_elems(const di_nn_tensor *t)
     return (size_t)di_nn_numel(t);
 }
 
+/* The output (shaped by the op's infer) in the input's layout. */
 static void same_layout(di_nn_tensor *out, const di_nn_tensor *in)
 {
-    di_nn_set_shape(out, in->dtype, in->ndim, in->dims);
     out->blocked = in->blocked;
     out->md = in->md;
 }
 
 /* ---- Relu, Clip ---- */
 
+/* After di_nn_infer_clamp (types, scalar bounds, shape): the layout. */
 static int unary_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    for (int i = 1; i < k->nin; i++) {
-        const di_nn_tensor *t = k->in[i];
-        if (!t)
-            continue;
-        if (t->dtype != DI_DT_FLOAT || di_nn_numel(t) != 1)
-            return di_nn_shape_error(err, k->node, "input %d must be a float scalar", i);
-    }
+    (void)err;
     same_layout(k->out[0], k->in[0]);
     return DI_OK;
 }
@@ -84,6 +77,8 @@ const di_nn_op di_op_Relu = {
     .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
     .post_kind = DI_POST_RELU,
     .unary = DI_U_RELU,
+    .infer = di_nn_infer_clamp,
+    .params_size = sizeof(di_nn_unary_params),
     .prepare = unary_prepare,
     .run = relu_run,
 };
@@ -95,6 +90,8 @@ const di_nn_op di_op_Clip = {
     .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
     .post_kind = DI_POST_CLIP,
     .unary = DI_U_CLIP,
+    .infer = di_nn_infer_clamp,
+    .params_size = sizeof(di_nn_unary_params),
     .prepare = unary_prepare,
     .run = clip_run,
 };
@@ -122,20 +119,11 @@ static int bin_kind(const di_nn_node *n)
     }
 }
 
+/* After di_nn_infer_binary (types, the broadcast output shape): the loop's
+** strides, or the same blocked layout for both inputs and the output. */
 static int bin_prepare(di_nn_kctx *k, di_error *err)
 {
-    const di_nn_node *n = k->node;
     di_nn_tensor *a = k->in[0], *b = k->in[1], *y = k->out[0];
-    int kind = bin_kind(n);
-    bool pow_mixed = kind == OP_POW && a->dtype == DI_DT_FLOAT && b->dtype != DI_DT_FLOAT;
-    if (a->dtype != b->dtype && !pow_mixed)
-        return di_nn_unsupported(err, n, "inputs of different element types (%s, %s)",
-                                 di_dtype_name(a->dtype), di_dtype_name(b->dtype));
-    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
-        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(a->dtype));
-    if (pow_mixed || (kind == OP_POW && a->dtype != DI_DT_FLOAT))
-        return di_nn_unsupported(err, n, "Pow of %s by %s", di_dtype_name(a->dtype),
-                                 di_dtype_name(b->dtype));
     bin_state *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
@@ -154,12 +142,8 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
         k->state = s;
         return DI_OK;
     }
-    int rc = di_nn_broadcast(n, a, b, &s->ndim, s->dims, err);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    di_nn_set_shape(y, a->dtype, s->ndim, s->dims);
+    s->ndim = y->ndim;
+    memcpy(s->dims, y->dims, sizeof s->dims);
     s->n = (size_t)di_nn_numel(y);
     int64_t ra = 1, rb = 1;
     bool flat = true;
@@ -292,6 +276,7 @@ static int bin_run(di_nn_kctx *k, di_error *err)
         .max_in = 2,                                                                               \
         .flags = (FLAGS) | DI_OP_PER_IMAGE | DI_OP_BROADCAST,                                      \
         .post_kind = (POST),                                                                       \
+        .infer = di_nn_infer_binary,                                                               \
         .prepare = bin_prepare,                                                                    \
         .run = bin_run,                                                                            \
         .release = free,                                                                           \

@@ -53,9 +53,10 @@ static int bcast_init(const di_nn_node *node, di_nn_tensor **in, int nin, bcast 
     return DI_OK;
 }
 
-/* The prepare step every broadcasting kernel shares: the broadcast of its
-** first nin inputs as the kernel's state, the output shaped by it. */
-static int bcast_prepare(di_nn_kctx *k, int nin, int out_dtype, di_error *err)
+/* The prepare step every broadcasting kernel shares: the broadcast strides
+** of its first nin inputs as the kernel's state (the output's shape and type
+** are its infer's: infer_elem.c). */
+static int bcast_prepare(di_nn_kctx *k, int nin, di_error *err)
 {
     bcast *b = malloc(sizeof *b);
     if (!b)
@@ -65,7 +66,6 @@ static int bcast_prepare(di_nn_kctx *k, int nin, int out_dtype, di_error *err)
         free(b);
         return rc;
     }
-    di_nn_set_shape(k->out[0], out_dtype, b->ndim, b->dims);
     k->state = b;
     return DI_OK;
 }
@@ -169,17 +169,11 @@ static void gelu_dnnl(di_nn_kctx *k, int kind)
         unary_release(s); /* the plain loop does it */
 }
 
+/* After di_nn_infer_unary: only Gelu has CPU state. */
 static int unary_prepare(di_nn_kctx *k, di_error *err)
 {
-    const di_nn_tensor *x = k->in[0];
-    di_nn_unary_params up;
-    di_nn_unary_params_of(k->node, &up);
-    int kind = up.kind;
-    bool int_ok = (kind == DI_U_NEG || kind == DI_U_ABS) &&
-                  (x->dtype == DI_DT_INT64 || x->dtype == DI_DT_INT32);
-    if (x->dtype != DI_DT_FLOAT && !int_ok)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
+    (void)err;
+    int kind = di_nn_unary_params_in(k)->kind;
     if (kind == DI_U_GELU || kind == DI_U_GELU_TANH)
         gelu_dnnl(k, kind);
     return DI_OK;
@@ -197,8 +191,7 @@ static int unary_run(di_nn_kctx *k, di_error *err)
             st = dnnl_stream_wait(k->env->stream);
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "gelu", st);
     }
-    di_nn_unary_params up;
-    di_nn_unary_params_of(k->node, &up);
+    const di_nn_unary_params up = *di_nn_unary_params_in(k);
     int kind = up.kind;
     int64_t n = di_nn_numel(k->in[0]);
     if (k->in[0]->dtype == DI_DT_INT64) {
@@ -270,6 +263,8 @@ static int unary_run(di_nn_kctx *k, di_error *err)
         .flags = DI_OP_PER_IMAGE,                                                                  \
         .unary = (KIND),                                                                           \
         .check = unary_check,                                                                      \
+        .infer = di_nn_infer_unary,                                                                \
+        .params_size = sizeof(di_nn_unary_params),                                                 \
         .prepare = unary_prepare,                                                                  \
         .run = unary_run,                                                                          \
         .release = unary_release,                                                                  \
@@ -308,15 +303,6 @@ static int cast_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
         return di_nn_unsupported(err, n, "a cast to %s", di_dtype_name((int)to));
     if (di_nn_node_attr(n, "saturate") && !di_nn_attr_int(n, "saturate", 1))
         return DI_OK;
-    return DI_OK;
-}
-
-static int cast_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "a cast from %s", di_dtype_name(x->dtype));
-    di_nn_set_shape(k->out[0], (int)di_nn_attr_int(k->node, "to", 0), x->ndim, x->dims);
     return DI_OK;
 }
 
@@ -367,7 +353,8 @@ const di_nn_op di_op_Cast = {
     .min_in = 1,
     .max_in = 1,
     .check = cast_check,
-    .prepare = cast_prepare,
+    .infer = di_nn_infer_cast,
+    .params_size = sizeof(di_nn_cast_params),
     .run = cast_run,
 };
 
@@ -375,11 +362,7 @@ const di_nn_op di_op_Cast = {
 
 static int cmp_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != k->in[1]->dtype)
-        return di_nn_unsupported(err, k->node, "inputs of different element types");
-    if (!di_dtype_size(k->in[0]->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    return bcast_prepare(k, 2, DI_DT_BOOL, err);
+    return bcast_prepare(k, 2, err);
 }
 
 static int cmp_run(di_nn_kctx *k, di_error *err)
@@ -405,31 +388,28 @@ static int cmp_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Equal = {.name = "Equal",
                               .min_in = 2,
                               .max_in = 2,
+                              .infer = di_nn_infer_compare,
                               .prepare = cmp_prepare,
                               .run = cmp_run,
                               .release = free};
 const di_nn_op di_op_Less = {.name = "Less",
                              .min_in = 2,
                              .max_in = 2,
+                             .infer = di_nn_infer_compare,
                              .prepare = cmp_prepare,
                              .run = cmp_run,
                              .release = free};
 const di_nn_op di_op_Greater = {.name = "Greater",
                                 .min_in = 2,
                                 .max_in = 2,
+                                .infer = di_nn_infer_compare,
                                 .prepare = cmp_prepare,
                                 .run = cmp_run,
                                 .release = free};
 
 static int where_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != DI_DT_BOOL)
-        return di_nn_shape_error(err, k->node, "condition is %s, not bool",
-                                 di_dtype_name(k->in[0]->dtype));
-    if (k->in[1]->dtype != k->in[2]->dtype || !di_dtype_size(k->in[1]->dtype))
-        return di_nn_unsupported(err, k->node, "element types %s and %s",
-                                 di_dtype_name(k->in[1]->dtype), di_dtype_name(k->in[2]->dtype));
-    return bcast_prepare(k, 3, k->in[1]->dtype, err);
+    return bcast_prepare(k, 3, err);
 }
 
 static int where_run(di_nn_kctx *k, di_error *err)
@@ -453,6 +433,7 @@ static int where_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Where = {.name = "Where",
                               .min_in = 3,
                               .max_in = 3,
+                              .infer = di_nn_infer_where,
                               .prepare = where_prepare,
                               .run = where_run,
                               .release = free};
@@ -461,11 +442,7 @@ const di_nn_op di_op_Where = {.name = "Where",
 
 static int logic_prepare(di_nn_kctx *k, di_error *err)
 {
-    for (int i = 0; i < k->nin; i++)
-        if (k->in[i]->dtype != DI_DT_BOOL)
-            return di_nn_unsupported(err, k->node, "element type %s",
-                                     di_dtype_name(k->in[i]->dtype));
-    return bcast_prepare(k, k->nin, DI_DT_BOOL, err);
+    return bcast_prepare(k, k->nin, err);
 }
 
 static int logic_run(di_nn_kctx *k, di_error *err)
@@ -486,24 +463,28 @@ static int logic_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_And = {.name = "And",
                             .min_in = 2,
                             .max_in = 2,
+                            .infer = di_nn_infer_logic,
                             .prepare = logic_prepare,
                             .run = logic_run,
                             .release = free};
 const di_nn_op di_op_Or = {.name = "Or",
                            .min_in = 2,
                            .max_in = 2,
+                           .infer = di_nn_infer_logic,
                            .prepare = logic_prepare,
                            .run = logic_run,
                            .release = free};
 const di_nn_op di_op_Xor = {.name = "Xor",
                             .min_in = 2,
                             .max_in = 2,
+                            .infer = di_nn_infer_logic,
                             .prepare = logic_prepare,
                             .run = logic_run,
                             .release = free};
 const di_nn_op di_op_Not = {.name = "Not",
                             .min_in = 1,
                             .max_in = 1,
+                            .infer = di_nn_infer_logic,
                             .prepare = logic_prepare,
                             .run = logic_run,
                             .release = free};
@@ -512,9 +493,7 @@ const di_nn_op di_op_Not = {.name = "Not",
 
 static int prelu_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->in[0]->dtype != DI_DT_FLOAT || k->in[1]->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    return bcast_prepare(k, 2, DI_DT_FLOAT, err);
+    return bcast_prepare(k, 2, err);
 }
 
 static int prelu_run(di_nn_kctx *k, di_error *err)
@@ -531,6 +510,7 @@ const di_nn_op di_op_PRelu = {.name = "PRelu",
                               .min_in = 2,
                               .max_in = 2,
                               .flags = DI_OP_PER_IMAGE | DI_OP_BROADCAST,
+                              .infer = di_nn_infer_prelu,
                               .prepare = prelu_prepare,
                               .run = prelu_run,
                               .release = free};
@@ -544,15 +524,7 @@ typedef struct vari_state {
 
 static int vari_prepare(di_nn_kctx *k, di_error *err)
 {
-    if (k->nin > 16)
-        return di_nn_unsupported(err, k->node, "more than 16 inputs");
-    int dt = k->in[0]->dtype;
-    for (int i = 0; i < k->nin; i++)
-        if (k->in[i]->dtype != dt)
-            return di_nn_unsupported(err, k->node, "inputs of different element types");
-    bool mean_sum = k->node->op_type[1] == 'u' || k->node->op_type[1] == 'e'; /* Sum, Mean */
-    if (dt != DI_DT_FLOAT && (mean_sum || (dt != DI_DT_INT64 && dt != DI_DT_INT32)))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
+    int dt = k->in[0]->dtype; /* checked, and the output shaped, by di_nn_infer_variadic */
     vari_state *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
@@ -567,7 +539,6 @@ static int vari_prepare(di_nn_kctx *k, di_error *err)
         }
         di_nn_set_shape(&acc, dt, s->full.ndim, s->full.dims);
     }
-    di_nn_set_shape(k->out[0], dt, acc.ndim, acc.dims);
     for (int i = 0; i < k->nin; i++) {
         di_nn_tensor *two[2] = {k->out[0], k->in[i]};
         int rc = bcast_init(k->node, two, 2, &s->pair[i], err);
@@ -633,24 +604,28 @@ static int vari_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Max = {.name = "Max",
                             .min_in = 1,
                             .max_in = 16,
+                            .infer = di_nn_infer_variadic,
                             .prepare = vari_prepare,
                             .run = vari_run,
                             .release = free};
 const di_nn_op di_op_Min = {.name = "Min",
                             .min_in = 1,
                             .max_in = 16,
+                            .infer = di_nn_infer_variadic,
                             .prepare = vari_prepare,
                             .run = vari_run,
                             .release = free};
 const di_nn_op di_op_Sum = {.name = "Sum",
                             .min_in = 1,
                             .max_in = 16,
+                            .infer = di_nn_infer_variadic,
                             .prepare = vari_prepare,
                             .run = vari_run,
                             .release = free};
 const di_nn_op di_op_Mean = {.name = "Mean",
                              .min_in = 1,
                              .max_in = 16,
+                             .infer = di_nn_infer_variadic,
                              .prepare = vari_prepare,
                              .run = vari_run,
                              .release = free};

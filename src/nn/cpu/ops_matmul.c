@@ -165,87 +165,29 @@ static void row_major(int r, const dnnl_dims_t d, dnnl_dims_t st)
 
 /* ---- MatMul ---- */
 
+/* After di_nn_infer_matmul (shapes, which Adds fuse): the oneDNN primitive. */
 static int matmul_prepare(di_nn_kctx *k, di_error *err)
 {
-    const di_nn_tensor *a = k->in[0], *b = k->in[1];
-    if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
-    if (a->ndim < 1 || b->ndim < 1)
-        return di_nn_shape_error(err, k->node, "scalar operands");
-    int ra = a->ndim < 2 ? 2 : a->ndim, rb = b->ndim < 2 ? 2 : b->ndim, r = ra > rb ? ra : rb;
-    if (r > 6)
-        return di_nn_unsupported(err, k->node, "a MatMul of rank %d", r);
+    const di_nn_matmul_params *p = k->params;
+    int r = p->r;
+    /* a blocked addend (a oneDNN layout) is not taken as a post-op */
+    for (int i = 0; i < k->npost; i++)
+        if (k->post[i].kind == DI_POST_SUM && k->post[i].addend->blocked)
+            return DI_NN_NO_FUSE;
+    if (p->empty)
+        return DI_OK; /* handled in run */
     dnnl_dims_t ad, bd, cd, as, bs;
-    for (int i = 0; i < r; i++)
-        ad[i] = bd[i] = 1;
-    /* 1-D A is [1, K]; 1-D B is [K, 1] */
-    if (a->ndim == 1)
-        ad[r - 1] = a->dims[0];
-    else
-        for (int i = 0; i < a->ndim; i++)
-            ad[r - a->ndim + i] = a->dims[i];
-    if (b->ndim == 1)
-        bd[r - 2] = b->dims[0];
-    else
-        for (int i = 0; i < b->ndim; i++)
-            bd[r - b->ndim + i] = b->dims[i];
-    if (ad[r - 1] != bd[r - 2])
-        return di_nn_shape_error(err, k->node, "inner dimensions differ (%lld vs %lld)",
-                                 (long long)ad[r - 1], (long long)bd[r - 2]);
-    for (int i = 0; i < r - 2; i++) {
-        if (ad[i] != bd[i] && ad[i] != 1 && bd[i] != 1)
-            return di_nn_shape_error(err, k->node, "batch dimensions do not broadcast");
-        cd[i] = ad[i] == 1 ? bd[i] : ad[i];
+    for (int i = 0; i < r; i++) {
+        ad[i] = p->ad[i];
+        bd[i] = p->bd[i];
+        cd[i] = p->cd[i];
     }
-    cd[r - 2] = ad[r - 2];
-    cd[r - 1] = bd[r - 1];
-    /* output shape without the promoted dimensions */
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    int rout = (a->ndim > b->ndim ? a->ndim : b->ndim);
-    if (rout < 2)
-        rout = 2;
-    for (int i = r - rout; i < r - 2; i++)
-        od[nd++] = cd[i];
-    if (a->ndim != 1)
-        od[nd++] = cd[r - 2];
-    if (b->ndim != 1)
-        od[nd++] = cd[r - 1];
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, nd, od);
-    /* fused Adds: plain float, the output's shape or a bias on the last axis;
-    ** at most one of the output's shape (oneDNN takes one sum) */
-    int sums = 0;
-    for (int i = 0; i < k->npost; i++) {
-        const di_nn_tensor *t = k->post[i].addend;
-        if (k->post[i].kind != DI_POST_SUM)
-            continue;
-        if (t->dtype != DI_DT_FLOAT || t->blocked || t->ndim > nd || nd < 2)
-            return DI_NN_NO_FUSE;
-        bool full = t->ndim == nd, bias = true;
-        for (int d = 0; d < nd; d++) {
-            int td = d - (nd - t->ndim);
-            int64_t v = td >= 0 ? t->dims[td] : 1;
-            if (v != od[d])
-                full = false;
-            if (d < nd - 1 ? v != 1 : v != od[d])
-                bias = false;
-        }
-        if (full && di_nn_numel(t) != 1)
-            sums++;
-        else if (!bias || di_nn_numel(t) == di_nn_numel(k->out[0]))
-            return DI_NN_NO_FUSE;
-    }
-    if (sums > 1)
-        return DI_NN_NO_FUSE;
-    if (di_shape_numel(r, cd) == 0 || ad[r - 1] == 0)
-        return k->npost ? DI_NN_NO_FUSE : DI_OK; /* empty: handled in run */
     row_major(r, ad, as);
     row_major(r, bd, bs);
     mm_state *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
-    /* "_scale": a following Mul by a constant, folded in by rewrite.c */
-    int rc = mm_build(k, s, r, ad, as, bd, bs, cd, di_nn_attr_float(k->node, "_scale", 1.f), err);
+    int rc = mm_build(k, s, r, ad, as, bd, bs, cd, p->scale, err);
     if (rc) {
         mm_release(s);
         return rc;
@@ -275,6 +217,8 @@ const di_nn_op di_op_MatMul = {
     .min_in = 2,
     .max_in = 2,
     .flags = DI_OP_POSTOPS,
+    .infer = di_nn_infer_matmul,
+    .params_size = sizeof(di_nn_matmul_params),
     .prepare = matmul_prepare,
     .run = matmul_run,
     .release = mm_release,
@@ -283,44 +227,24 @@ const di_nn_op di_op_MatMul = {
 
 /* ---- Gemm ---- */
 
+/* After di_nn_infer_gemm (shapes, params): the oneDNN primitive. */
 static int gemm_prepare(di_nn_kctx *k, di_error *err)
 {
-    const di_nn_tensor *a = k->in[0], *b = k->in[1], *c = k->nin > 2 ? k->in[2] : NULL;
-    if (a->dtype != DI_DT_FLOAT || b->dtype != DI_DT_FLOAT || (c && c->dtype != DI_DT_FLOAT))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
-    if (a->ndim != 2 || b->ndim != 2)
-        return di_nn_shape_error(err, k->node, "A and B must be 2-D");
-    bool ta = di_nn_attr_int(k->node, "transA", 0) != 0,
-         tb = di_nn_attr_int(k->node, "transB", 0) != 0;
-    int64_t M = ta ? a->dims[1] : a->dims[0], K = ta ? a->dims[0] : a->dims[1];
-    int64_t K2 = tb ? b->dims[1] : b->dims[0], N = tb ? b->dims[0] : b->dims[1];
-    if (K != K2)
-        return di_nn_shape_error(err, k->node, "inner dimensions differ (%lld vs %lld)",
-                                 (long long)K, (long long)K2);
+    const di_nn_gemm_params *p = k->params;
+    bool ta = p->trans_a, tb = p->trans_b;
+    int64_t M = p->m, N = p->n, K = p->k;
     mm_state *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
     s->m = M;
     s->n = N;
-    s->beta = c ? di_nn_attr_float(k->node, "beta", 1.f) : 0.f;
-    if (c) {
-        /* C broadcasts to M x N (unidirectionally) */
-        int64_t cr = c->ndim == 2 ? c->dims[0] : 1, cc = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
-        if (c->ndim > 2 || (cr != 1 && cr != M) || (cc != 1 && cc != N)) {
-            free(s);
-            return di_nn_shape_error(err, k->node, "C does not broadcast to %lldx%lld",
-                                     (long long)M, (long long)N);
-        }
-        s->c_rows = cr;
-        s->c_cols = cc;
-    }
-    int64_t od[2] = {M, N};
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, 2, od);
+    s->beta = p->beta;
+    s->c_rows = p->c_rows;
+    s->c_cols = p->c_cols;
     if (M && N && K) {
         dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
         dnnl_dims_t as = {ta ? 1 : K, ta ? M : 1}, bs = {tb ? 1 : N, tb ? K : 1};
-        int rc =
-            mm_build(k, s, 2, ad, as, bd, bs, cd, di_nn_attr_float(k->node, "alpha", 1.f), err);
+        int rc = mm_build(k, s, 2, ad, as, bd, bs, cd, p->alpha, err);
         if (rc) {
             mm_release(s);
             return rc;
@@ -353,16 +277,16 @@ static int gemm_run(di_nn_kctx *k, di_error *err)
 
 static double gemm_flops(const di_nn_kctx *k)
 {
-    const mm_state *s = k->state;
-    const di_nn_tensor *a = k->in[0];
-    int64_t K = di_nn_attr_int(k->node, "transA", 0) ? a->dims[0] : a->dims[1];
-    return 2.0 * (double)s->m * (double)s->n * (double)K;
+    const di_nn_gemm_params *p = k->params;
+    return 2.0 * (double)p->m * (double)p->n * (double)p->k;
 }
 
 const di_nn_op di_op_Gemm = {
     .name = "Gemm",
     .min_in = 2,
     .max_in = 3,
+    .infer = di_nn_infer_gemm,
+    .params_size = sizeof(di_nn_gemm_params),
     .prepare = gemm_prepare,
     .run = gemm_run,
     .release = mm_release,

@@ -1,7 +1,8 @@
 /*
 ** ops_misc.c: less common ops real exports still contain: Size, Dropout
 ** (inference: a copy), CastLike, Mod, CumSum, GatherElements, Trilu. Plain C
-** on plain data.
+** on plain data. Their shapes (and Mod's, CumSum's, Trilu's params) are
+** their infer's (infer_misc.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -10,13 +11,6 @@
 #include "../op.h"
 
 /* ---- Size ---- */
-
-static int size_prepare(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    di_nn_set_shape(k->out[0], DI_DT_INT64, 0, NULL);
-    return DI_OK;
-}
 
 static int size_run(di_nn_kctx *k, di_error *err)
 {
@@ -29,27 +23,10 @@ const di_nn_op di_op_Size = {.name = "Size",
                              .min_in = 1,
                              .max_in = 1,
                              .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK,
-                             .prepare = size_prepare,
+                             .infer = di_nn_infer_size,
                              .run = size_run};
 
 /* ---- Dropout (inference) ---- */
-
-static int dropout_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (k->nin > 2 && k->in[2]) {
-        if (!k->in[2]->is_const || k->in[2]->dtype != DI_DT_BOOL || di_nn_numel(k->in[2]) != 1)
-            return di_nn_unsupported(err, k->node, "a training_mode that is not a constant bool");
-        if (*(const uint8_t *)k->in[2]->data)
-            return di_nn_unsupported(err, k->node, "training_mode=true");
-    }
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    if (k->nout > 1 && k->out[1])
-        di_nn_set_shape(k->out[1], DI_DT_BOOL, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int dropout_run(di_nn_kctx *k, di_error *err)
 {
@@ -63,21 +40,11 @@ static int dropout_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Dropout = {
-    .name = "Dropout", .min_in = 1, .max_in = 3, .prepare = dropout_prepare, .run = dropout_run};
+    .name = "Dropout", .min_in = 1, .max_in = 3, .infer = di_nn_infer_dropout, .run = dropout_run};
 
 /* ---- CastLike: Cast to the second input's type ---- */
 
 extern const di_nn_op di_op_Cast;
-
-static int castlike_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype) || !di_dtype_size(k->in[1]->dtype))
-        return di_nn_unsupported(err, k->node, "a cast from %s to %s", di_dtype_name(x->dtype),
-                                 di_dtype_name(k->in[1]->dtype));
-    di_nn_set_shape(k->out[0], k->in[1]->dtype, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int castlike_run(di_nn_kctx *k, di_error *err)
 {
@@ -85,53 +52,17 @@ static int castlike_run(di_nn_kctx *k, di_error *err)
     return di_op_Cast.run(k, err);
 }
 
-const di_nn_op di_op_CastLike = {
-    .name = "CastLike", .min_in = 2, .max_in = 2, .prepare = castlike_prepare, .run = castlike_run};
+const di_nn_op di_op_CastLike = {.name = "CastLike",
+                                 .min_in = 2,
+                                 .max_in = 2,
+                                 .infer = di_nn_infer_castlike,
+                                 .run = castlike_run};
 
 /* ---- Mod (broadcast) ---- */
 
-typedef struct mod_state {
-    int ndim;
-    int64_t dims[DI_NN_MAX_DIMS], sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS];
-    int64_t n;
-} mod_state;
-
-static int mod_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *a = k->in[0], *b = k->in[1];
-    if (a->dtype != b->dtype)
-        return di_nn_unsupported(err, k->node, "inputs of different element types");
-    bool fmod_attr = di_nn_attr_int(k->node, "fmod", 0) != 0;
-    if (a->dtype != DI_DT_FLOAT && a->dtype != DI_DT_INT64 && a->dtype != DI_DT_INT32)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(a->dtype));
-    if (a->dtype == DI_DT_FLOAT && !fmod_attr)
-        return di_nn_shape_error(err, k->node, "float inputs need fmod=1");
-    mod_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = di_nn_broadcast(k->node, a, b, &s->ndim, s->dims, err);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    int64_t ra = 1, rb = 1;
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        int ia = i - (s->ndim - a->ndim), ib = i - (s->ndim - b->ndim);
-        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
-        s->sa[i] = da == 1 ? 0 : ra;
-        s->sb[i] = db == 1 ? 0 : rb;
-        ra *= da;
-        rb *= db;
-    }
-    s->n = di_shape_numel(s->ndim, s->dims);
-    di_nn_set_shape(k->out[0], a->dtype, s->ndim, s->dims);
-    k->state = s;
-    return DI_OK;
-}
-
 static int mod_run(di_nn_kctx *k, di_error *err)
 {
-    const mod_state *s = k->state;
+    const di_nn_mod_params *s = k->params;
     bool fm = di_nn_attr_int(k->node, "fmod", 0) != 0;
     int dt = k->out[0]->dtype;
     int64_t idx[DI_NN_MAX_DIMS] = {0}, oa = 0, ob = 0;
@@ -171,38 +102,17 @@ static int mod_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Mod = {.name = "Mod",
                             .min_in = 2,
                             .max_in = 2,
-                            .prepare = mod_prepare,
-                            .run = mod_run,
-                            .release = free};
+                            .infer = di_nn_infer_mod,
+                            .params_size = sizeof(di_nn_mod_params),
+                            .run = mod_run};
 
 /* ---- CumSum ---- */
-
-static int cumsum_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32 &&
-        x->dtype != DI_DT_DOUBLE)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    int64_t ax;
-    int n;
-    if (di_nn_const_ints(k->in[1], &ax, 1, &n) || n != 1)
-        return di_nn_unsupported(err, k->node, "an axis that is not a constant integer");
-    if (ax < -x->ndim || ax >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
-    int64_t *a = malloc(sizeof *a);
-    if (!a)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *a = ax < 0 ? ax + x->ndim : ax;
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    k->state = a;
-    return DI_OK;
-}
 
 static int cumsum_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     const di_nn_tensor *x = k->in[0];
-    int axis = (int)*(int64_t *)k->state;
+    int axis = (int)((const di_nn_axis_params *)k->params)->axis;
     bool excl = di_nn_attr_int(k->node, "exclusive", 0) != 0,
          rev = di_nn_attr_int(k->node, "reverse", 0) != 0;
     int64_t outer = 1, n = x->dims[axis], inner = 1;
@@ -251,32 +161,11 @@ static int cumsum_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_CumSum = {.name = "CumSum",
                                .min_in = 2,
                                .max_in = 2,
-                               .prepare = cumsum_prepare,
-                               .run = cumsum_run,
-                               .release = free};
+                               .infer = di_nn_infer_cumsum,
+                               .params_size = sizeof(di_nn_axis_params),
+                               .run = cumsum_run};
 
 /* ---- GatherElements ---- */
-
-static int ge_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32)
-        return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
-    if (idx->ndim != x->ndim || x->ndim < 1)
-        return di_nn_shape_error(err, k->node, "indices of rank %d for data of rank %d", idx->ndim,
-                                 x->ndim);
-    int64_t ax = di_nn_attr_int(k->node, "axis", 0);
-    if (ax < -x->ndim || ax >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)ax);
-    for (int i = 0; i < x->ndim; i++)
-        if (i != (ax < 0 ? ax + x->ndim : ax) && idx->dims[i] > x->dims[i])
-            return di_nn_shape_error(err, k->node,
-                                     "indices are larger than the data in dimension %d", i);
-    di_nn_set_shape(k->out[0], x->dtype, idx->ndim, idx->dims);
-    return DI_OK;
-}
 
 static int ge_run(di_nn_kctx *k, di_error *err)
 {
@@ -314,37 +203,20 @@ static int ge_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-const di_nn_op di_op_GatherElements = {
-    .name = "GatherElements", .min_in = 2, .max_in = 2, .prepare = ge_prepare, .run = ge_run};
+const di_nn_op di_op_GatherElements = {.name = "GatherElements",
+                                       .min_in = 2,
+                                       .max_in = 2,
+                                       .infer = di_nn_infer_gather_elements,
+                                       .run = ge_run};
 
 /* ---- Trilu ---- */
-
-static int trilu_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (!di_dtype_size(x->dtype))
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    if (x->ndim < 2)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    int64_t *kk = malloc(sizeof *kk);
-    if (!kk)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *kk = 0;
-    int n;
-    if (k->nin > 1 && k->in[1] && (di_nn_const_ints(k->in[1], kk, 1, &n) || n != 1)) {
-        free(kk);
-        return di_nn_unsupported(err, k->node, "a k that is not a constant integer");
-    }
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, x->dims);
-    k->state = kk;
-    return DI_OK;
-}
 
 static int trilu_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     const di_nn_tensor *x = k->in[0];
-    int64_t kk = *(int64_t *)k->state, rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1];
+    int64_t kk = ((const di_nn_trilu_params *)k->params)->k, rows = x->dims[x->ndim - 2],
+            cols = x->dims[x->ndim - 1];
     bool upper = di_nn_attr_int(k->node, "upper", 1) != 0;
     size_t es = di_dtype_size(x->dtype);
     int64_t total = di_nn_numel(x);
@@ -363,6 +235,6 @@ static int trilu_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Trilu = {.name = "Trilu",
                               .min_in = 1,
                               .max_in = 2,
-                              .prepare = trilu_prepare,
-                              .run = trilu_run,
-                              .release = free};
+                              .infer = di_nn_infer_trilu,
+                              .params_size = sizeof(di_nn_trilu_params),
+                              .run = trilu_run};

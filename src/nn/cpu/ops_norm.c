@@ -9,23 +9,6 @@
 
 #include "../op.h"
 
-static int float_only(const di_nn_kctx *k, di_error *err)
-{
-    if (k->in[0]->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(k->in[0]->dtype));
-    return DI_OK;
-}
-
-static int norm_axis(const di_nn_kctx *k, int64_t axis, int *out, di_error *err)
-{
-    int r = k->in[0]->ndim;
-    if (axis < -r || axis >= (r ? r : 1))
-        return di_nn_shape_error(err, k->node, "axis %lld is out of range for rank %d",
-                                 (long long)axis, r);
-    *out = (int)(axis < 0 ? axis + r : axis);
-    return DI_OK;
-}
-
 /* ---- Softmax, LogSoftmax ---- */
 
 typedef struct split3 {
@@ -100,32 +83,18 @@ static void softmax_dnnl(di_nn_kctx *k, split3 *s, bool logsm)
     }
 }
 
+/* After di_nn_infer_softmax ([outer, n, inner], shape): oneDNN's primitive
+** when it has one. */
 static int softmax_prepare(di_nn_kctx *k, di_error *err)
 {
-    int rc = float_only(k, err), axis = 0;
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    /* opset < 13: coerced to 2-D at axis (default 1); from 13: one axis (default -1) */
-    bool legacy = k->env->opset < 13;
-    if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", legacy ? 1 : -1), &axis, err)))
-        return rc;
+    const di_nn_softmax_params *p = k->params;
     split3 *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
-    s->outer = s->inner = s->n = 1;
-    for (int i = 0; i < axis; i++)
-        s->outer *= x->dims[i];
-    if (legacy) {
-        for (int i = axis; i < x->ndim; i++)
-            s->n *= x->dims[i];
-    } else {
-        s->n = x->ndim ? x->dims[axis] : 1;
-        for (int i = axis + 1; i < x->ndim; i++)
-            s->inner *= x->dims[i];
-    }
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    softmax_dnnl(k, s, !strcmp(k->node->op_type, "LogSoftmax"));
+    s->outer = p->outer;
+    s->n = p->n;
+    s->inner = p->inner;
+    softmax_dnnl(k, s, p->log);
     k->state = s;
     return DI_OK;
 }
@@ -149,7 +118,7 @@ static int softmax_run(di_nn_kctx *k, di_error *err)
             st = dnnl_stream_wait(k->env->stream);
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "softmax", st);
     }
-    bool logsm = !strcmp(k->node->op_type, "LogSoftmax");
+    bool logsm = ((const di_nn_softmax_params *)k->params)->log;
     int64_t rows = s->outer * s->inner, st = s->inner;
 #pragma omp parallel for num_threads(k->env->threads) if (rows * s->n > 32768) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
@@ -182,68 +151,32 @@ static int softmax_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Softmax = {.name = "Softmax",
                                 .min_in = 1,
                                 .max_in = 1,
+                                .infer = di_nn_infer_softmax,
+                                .params_size = sizeof(di_nn_softmax_params),
                                 .prepare = softmax_prepare,
                                 .run = softmax_run,
                                 .release = softmax_release};
 const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax",
                                    .min_in = 1,
                                    .max_in = 1,
+                                   .infer = di_nn_infer_softmax,
+                                   .params_size = sizeof(di_nn_softmax_params),
                                    .prepare = softmax_prepare,
                                    .run = softmax_run,
                                    .release = softmax_release};
 
 /* ---- LayerNormalization ---- */
 
-typedef struct ln_state {
-    int64_t rows, n;
-    int64_t scale_n, bias_n; /* elements, broadcast over the normalised part */
-} ln_state;
-
-static int ln_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = float_only(k, err), axis = 0;
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0], *sc = k->in[1], *b = k->nin > 2 ? k->in[2] : NULL;
-    if ((rc = norm_axis(k, di_nn_attr_int(k->node, "axis", -1), &axis, err)))
-        return rc;
-    ln_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->rows = s->n = 1;
-    for (int i = 0; i < axis; i++)
-        s->rows *= x->dims[i];
-    for (int i = axis; i < x->ndim; i++)
-        s->n *= x->dims[i];
-    s->scale_n = di_nn_numel(sc);
-    s->bias_n = b ? di_nn_numel(b) : 0;
-    if (sc->dtype != DI_DT_FLOAT || (b && b->dtype != DI_DT_FLOAT) ||
-        (s->scale_n != s->n && s->scale_n != 1) || (b && s->bias_n != s->n && s->bias_n != 1)) {
-        free(s);
-        return di_nn_unsupported(err, k->node,
-                                 "scale or bias that is not float32 of the normalised shape");
-    }
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    int64_t sd[DI_NN_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++)
-        sd[i] = i < axis ? x->dims[i] : 1;
-    for (int o = 1; o < k->nout; o++)
-        if (k->out[o])
-            di_nn_set_shape(k->out[o], DI_DT_FLOAT, x->ndim, sd);
-    k->state = s;
-    return DI_OK;
-}
-
 static int ln_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const ln_state *s = k->state;
+    const di_nn_layernorm_params *s = k->params;
     const float *x = k->in[0]->data, *sc = k->in[1]->data;
     const float *b = k->nin > 2 && k->in[2] ? k->in[2]->data : NULL;
     float *y = k->out[0]->data;
     float *mean_out = k->nout > 1 && k->out[1] ? k->out[1]->data : NULL;
     float *istd_out = k->nout > 2 && k->out[2] ? k->out[2]->data : NULL;
-    double eps = di_nn_attr_float(k->node, "epsilon", 1e-5f);
+    double eps = s->epsilon;
 #pragma omp parallel for num_threads(k->env->threads) if (s->rows * s->n > 32768) schedule(static)
     for (int64_t r = 0; r < s->rows; r++) {
         const float *xr = x + r * s->n;
@@ -272,9 +205,9 @@ static int ln_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_LayerNormalization = {.name = "LayerNormalization",
                                            .min_in = 2,
                                            .max_in = 3,
-                                           .prepare = ln_prepare,
-                                           .run = ln_run,
-                                           .release = free};
+                                           .infer = di_nn_infer_layernorm,
+                                           .params_size = sizeof(di_nn_layernorm_params),
+                                           .run = ln_run};
 
 /* ---- BatchNormalization (inference) ---- */
 
@@ -285,22 +218,6 @@ static int bn_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
         return di_nn_unsupported(err, n, "training_mode=1");
     if (n->nout > 1)
         return di_nn_unsupported(err, n, "training outputs (running mean and variance)");
-    return DI_OK;
-}
-
-static int bn_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = float_only(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    if (x->ndim < 2)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    for (int i = 1; i < 5; i++)
-        if (k->in[i]->dtype != DI_DT_FLOAT || di_nn_numel(k->in[i]) != x->dims[1])
-            return di_nn_shape_error(err, k->node, "input %d must have %lld float values", i,
-                                     (long long)x->dims[1]);
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
     return DI_OK;
 }
 
@@ -330,84 +247,15 @@ const di_nn_op di_op_BatchNormalization = {.name = "BatchNormalization",
                                            .max_in = 5,
                                            .flags = DI_OP_PER_IMAGE,
                                            .check = bn_check,
-                                           .prepare = bn_prepare,
+                                           .infer = di_nn_infer_batchnorm,
                                            .run = bn_run};
 
 /* ---- ReduceMean, ReduceSum, ReduceMax, ReduceMin ---- */
 
-typedef struct reduce_state {
-    int ndim;
-    int64_t dims[DI_NN_MAX_DIMS];
-    bool red[DI_NN_MAX_DIMS];
-    int64_t out_n, count;
-} reduce_state;
-
-static int reduce_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    bool int_ok = !strcmp(k->node->op_type, "ReduceSum") ||
-                  !strcmp(k->node->op_type, "ReduceMax") ||
-                  !strcmp(k->node->op_type, "ReduceMin") || !strcmp(k->node->op_type, "ReduceProd");
-    if (!int_ok && x->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "%s of %s", k->node->op_type,
-                                 di_dtype_name(x->dtype));
-    int64_t axes[DI_NN_MAX_DIMS];
-    int na = 0;
-    if (k->nin > 1 && k->in[1]) {
-        if (di_nn_const_ints(k->in[1], axes, DI_NN_MAX_DIMS, &na))
-            return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
-    } else {
-        const di_nn_attr *a = di_nn_node_attr(k->node, "axes");
-        if (a) {
-            if (a->n > DI_NN_MAX_DIMS)
-                return di_nn_shape_error(err, k->node, "too many axes");
-            for (int i = 0; i < a->n; i++)
-                axes[i] = a->ints[i];
-            na = a->n;
-        }
-    }
-    reduce_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->ndim = x->ndim;
-    memcpy(s->dims, x->dims, sizeof s->dims);
-    bool noop = na == 0 && di_nn_attr_int(k->node, "noop_with_empty_axes", 0);
-    for (int i = 0; i < na; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
-        if (a < 0 || a >= x->ndim) {
-            free(s);
-            return di_nn_shape_error(err, k->node, "axis %lld is out of range", (long long)axes[i]);
-        }
-        s->red[a] = true;
-    }
-    if (na == 0 && !noop)
-        for (int i = 0; i < x->ndim; i++)
-            s->red[i] = true;
-    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    s->out_n = s->count = 1;
-    for (int i = 0; i < x->ndim; i++) {
-        if (s->red[i]) {
-            s->count *= x->dims[i];
-            if (keep)
-                od[nd++] = 1;
-        } else {
-            od[nd++] = x->dims[i];
-            s->out_n *= x->dims[i];
-        }
-    }
-    di_nn_set_shape(k->out[0], x->dtype, nd, od);
-    k->state = s;
-    return DI_OK;
-}
-
 static int reduce_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const reduce_state *s = k->state;
+    const di_nn_reduce_params *s = k->params;
     const char *op = k->node->op_type + 6; /* after "Reduce" */
     bool mean = !strcmp(op, "Mean"), mx = !strcmp(op, "Max"), mn = !strcmp(op, "Min"),
          prod = !strcmp(op, "Prod");
@@ -480,107 +328,74 @@ const di_nn_op di_op_ReduceMean = {.name = "ReduceMean",
                                    .min_in = 1,
                                    .max_in = 2,
                                    .check = reduce_check,
-                                   .prepare = reduce_prepare,
-                                   .run = reduce_run,
-                                   .release = free};
+                                   .infer = di_nn_infer_reduce,
+                                   .params_size = sizeof(di_nn_reduce_params),
+                                   .run = reduce_run};
 const di_nn_op di_op_ReduceSum = {.name = "ReduceSum",
                                   .min_in = 1,
                                   .max_in = 2,
                                   .check = reduce_check,
-                                  .prepare = reduce_prepare,
-                                  .run = reduce_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_reduce,
+                                  .params_size = sizeof(di_nn_reduce_params),
+                                  .run = reduce_run};
 const di_nn_op di_op_ReduceMax = {.name = "ReduceMax",
                                   .min_in = 1,
                                   .max_in = 2,
                                   .check = reduce_check,
-                                  .prepare = reduce_prepare,
-                                  .run = reduce_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_reduce,
+                                  .params_size = sizeof(di_nn_reduce_params),
+                                  .run = reduce_run};
 const di_nn_op di_op_ReduceMin = {.name = "ReduceMin",
                                   .min_in = 1,
                                   .max_in = 2,
                                   .check = reduce_check,
-                                  .prepare = reduce_prepare,
-                                  .run = reduce_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_reduce,
+                                  .params_size = sizeof(di_nn_reduce_params),
+                                  .run = reduce_run};
 const di_nn_op di_op_ReduceProd = {.name = "ReduceProd",
                                    .min_in = 1,
                                    .max_in = 2,
                                    .check = reduce_check,
-                                   .prepare = reduce_prepare,
-                                   .run = reduce_run,
-                                   .release = free};
+                                   .infer = di_nn_infer_reduce,
+                                   .params_size = sizeof(di_nn_reduce_params),
+                                   .run = reduce_run};
 const di_nn_op di_op_ReduceSumSquare = {.name = "ReduceSumSquare",
                                         .min_in = 1,
                                         .max_in = 2,
                                         .check = reduce_check,
-                                        .prepare = reduce_prepare,
-                                        .run = reduce_run,
-                                        .release = free};
+                                        .infer = di_nn_infer_reduce,
+                                        .params_size = sizeof(di_nn_reduce_params),
+                                        .run = reduce_run};
 const di_nn_op di_op_ReduceL1 = {.name = "ReduceL1",
                                  .min_in = 1,
                                  .max_in = 2,
                                  .check = reduce_check,
-                                 .prepare = reduce_prepare,
-                                 .run = reduce_run,
-                                 .release = free};
+                                 .infer = di_nn_infer_reduce,
+                                 .params_size = sizeof(di_nn_reduce_params),
+                                 .run = reduce_run};
 const di_nn_op di_op_ReduceL2 = {.name = "ReduceL2",
                                  .min_in = 1,
                                  .max_in = 2,
                                  .check = reduce_check,
-                                 .prepare = reduce_prepare,
-                                 .run = reduce_run,
-                                 .release = free};
+                                 .infer = di_nn_infer_reduce,
+                                 .params_size = sizeof(di_nn_reduce_params),
+                                 .run = reduce_run};
 const di_nn_op di_op_ReduceLogSum = {.name = "ReduceLogSum",
                                      .min_in = 1,
                                      .max_in = 2,
                                      .check = reduce_check,
-                                     .prepare = reduce_prepare,
-                                     .run = reduce_run,
-                                     .release = free};
+                                     .infer = di_nn_infer_reduce,
+                                     .params_size = sizeof(di_nn_reduce_params),
+                                     .run = reduce_run};
 const di_nn_op di_op_ReduceLogSumExp = {.name = "ReduceLogSumExp",
                                         .min_in = 1,
                                         .max_in = 2,
                                         .check = reduce_check,
-                                        .prepare = reduce_prepare,
-                                        .run = reduce_run,
-                                        .release = free};
+                                        .infer = di_nn_infer_reduce,
+                                        .params_size = sizeof(di_nn_reduce_params),
+                                        .run = reduce_run};
 
 /* ---- ArgMax, ArgMin ---- */
-
-static int arg_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT && x->dtype != DI_DT_INT64 && x->dtype != DI_DT_INT32)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
-    int axis = 0, rc = norm_axis(k, di_nn_attr_int(k->node, "axis", 0), &axis, err);
-    if (rc)
-        return rc;
-    if (x->ndim == 0 || x->dims[axis] == 0)
-        return di_nn_shape_error(err, k->node, "an empty axis");
-    split3 *s = malloc(sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->outer = s->inner = 1;
-    for (int i = 0; i < axis; i++)
-        s->outer *= x->dims[i];
-    s->n = x->dims[axis];
-    for (int i = axis + 1; i < x->ndim; i++)
-        s->inner *= x->dims[i];
-    bool keep = di_nn_attr_int(k->node, "keepdims", 1) != 0;
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    for (int i = 0; i < x->ndim; i++) {
-        if (i != axis)
-            od[nd++] = x->dims[i];
-        else if (keep)
-            od[nd++] = 1;
-    }
-    di_nn_set_shape(k->out[0], DI_DT_INT64, nd, od);
-    k->state = s;
-    return DI_OK;
-}
 
 static double elem(const di_nn_tensor *t, int64_t i)
 {
@@ -594,7 +409,7 @@ static double elem(const di_nn_tensor *t, int64_t i)
 static int arg_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const split3 *s = k->state;
+    const di_nn_arg_params *s = k->params;
     bool mx = !strcmp(k->node->op_type, "ArgMax"),
          last = di_nn_attr_int(k->node, "select_last_index", 0) != 0;
     int64_t *y = k->out[0]->data;
@@ -618,33 +433,17 @@ static int arg_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_ArgMax = {.name = "ArgMax",
                                .min_in = 1,
                                .max_in = 1,
-                               .prepare = arg_prepare,
-                               .run = arg_run,
-                               .release = free};
+                               .infer = di_nn_infer_arg,
+                               .params_size = sizeof(di_nn_arg_params),
+                               .run = arg_run};
 const di_nn_op di_op_ArgMin = {.name = "ArgMin",
                                .min_in = 1,
                                .max_in = 1,
-                               .prepare = arg_prepare,
-                               .run = arg_run,
-                               .release = free};
+                               .infer = di_nn_infer_arg,
+                               .params_size = sizeof(di_nn_arg_params),
+                               .run = arg_run};
 
 /* ---- InstanceNormalization ---- */
-
-static int in_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = float_only(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    if (x->ndim < 3)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    if (di_nn_numel(k->in[1]) != x->dims[1] || di_nn_numel(k->in[2]) != x->dims[1] ||
-        k->in[1]->dtype != DI_DT_FLOAT || k->in[2]->dtype != DI_DT_FLOAT)
-        return di_nn_shape_error(err, k->node, "scale and bias must have %lld float values",
-                                 (long long)x->dims[1]);
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int in_run(di_nn_kctx *k, di_error *err)
 {
@@ -676,5 +475,5 @@ const di_nn_op di_op_InstanceNormalization = {.name = "InstanceNormalization",
                                               .min_in = 3,
                                               .max_in = 3,
                                               .flags = DI_OP_PER_IMAGE,
-                                              .prepare = in_prepare,
+                                              .infer = di_nn_infer_instancenorm,
                                               .run = in_run};

@@ -1,6 +1,7 @@
 /*
 ** ops_pad.c: ops that make a new or a larger tensor, in plain C on plain data:
-** Range, Pad (constant, reflect, edge), Tile.
+** Range, Pad (constant, reflect, edge), Tile. Their shapes (and Pad's
+** params) are their infer's (infer_pad.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -9,40 +10,6 @@
 #include "../op.h"
 
 /* ---- Range ---- */
-
-static double scalar(const di_nn_tensor *t)
-{
-    switch (t->dtype) {
-    case DI_DT_FLOAT: return *(const float *)t->data;
-    case DI_DT_DOUBLE: return *(const double *)t->data;
-    case DI_DT_INT64: return (double)*(const int64_t *)t->data;
-    default: return *(const int32_t *)t->data;
-    }
-}
-
-static int range_prepare(di_nn_kctx *k, di_error *err)
-{
-    int dt = k->in[0]->dtype;
-    for (int i = 0; i < 3; i++) {
-        if (!k->in[i]->is_const)
-            return di_nn_unsupported(err, k->node, "inputs that are not constant");
-        if (k->in[i]->dtype != dt || di_nn_numel(k->in[i]) != 1)
-            return di_nn_shape_error(err, k->node, "inputs must be scalars of one type");
-    }
-    if (dt != DI_DT_FLOAT && dt != DI_DT_INT64 && dt != DI_DT_INT32 && dt != DI_DT_DOUBLE)
-        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(dt));
-    double start = scalar(k->in[0]), limit = scalar(k->in[1]), delta = scalar(k->in[2]);
-    if (delta == 0)
-        return di_nn_shape_error(err, k->node, "delta is 0");
-    double n = ceil((limit - start) / delta);
-    if (!(n >= 0))
-        n = 0;
-    if (n > (double)(1 << 30))
-        return di_nn_shape_error(err, k->node, "%g elements", n);
-    int64_t d = (int64_t)n;
-    di_nn_set_shape(k->out[0], dt, 1, &d);
-    return DI_OK;
-}
 
 static int range_run(di_nn_kctx *k, di_error *err)
 {
@@ -67,14 +34,9 @@ static int range_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Range = {
-    .name = "Range", .min_in = 3, .max_in = 3, .prepare = range_prepare, .run = range_run};
+    .name = "Range", .min_in = 3, .max_in = 3, .infer = di_nn_infer_range, .run = range_run};
 
 /* ---- Pad ---- */
-
-typedef struct pad_state {
-    int nd, mode; /* 0 constant, 1 reflect, 2 edge */
-    int64_t begin[DI_NN_MAX_DIMS];
-} pad_state;
 
 static int pad_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
@@ -85,66 +47,10 @@ static int pad_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
-static int pad_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    int nd = x->ndim, np, na = 0;
-    int64_t pads[2 * DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS];
-    if (di_nn_const_ints(k->in[1], pads, 2 * DI_NN_MAX_DIMS, &np))
-        return di_nn_unsupported(err, k->node, "pads that are not a constant integer tensor");
-    if (k->nin > 3 && k->in[3] && di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na))
-        return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
-    if (k->nin > 2 && k->in[2] && (k->in[2]->dtype != x->dtype || di_nn_numel(k->in[2]) != 1))
-        return di_nn_shape_error(err, k->node,
-                                 "constant_value must be one value of the input's type");
-    if (!na) {
-        na = nd;
-        for (int i = 0; i < nd; i++)
-            axes[i] = i;
-    }
-    if (np != 2 * na)
-        return di_nn_shape_error(err, k->node, "%d pads for %d axes", np, na);
-    pad_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    const char *m = di_nn_attr_string(k->node, "mode", "constant");
-    s->mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
-    s->nd = nd;
-    int64_t od[DI_NN_MAX_DIMS];
-    memcpy(od, x->dims, sizeof od);
-    for (int i = 0; i < na; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + nd : axes[i];
-        if (a < 0 || a >= nd) {
-            free(s);
-            return di_nn_shape_error(err, k->node, "axis out of range");
-        }
-        s->begin[a] = pads[i];
-        if (pads[i] < -((int64_t)1 << 40) || pads[i] > ((int64_t)1 << 40) ||
-            pads[i + na] < -((int64_t)1 << 40) || pads[i + na] > ((int64_t)1 << 40)) {
-            free(s);
-            return di_nn_shape_error(err, k->node, "absurd pads");
-        }
-        od[a] = x->dims[a] + pads[i] + pads[i + na];
-        if (od[a] < 0 ||
-            (s->mode && (x->dims[a] == 0 ||
-                         (s->mode == 1 && (pads[i] >= x->dims[a] || pads[i + na] >= x->dims[a]) &&
-                          (pads[i] > 0 || pads[i + na] > 0))))) {
-            free(s);
-            return di_nn_shape_error(err, k->node, "pads do not fit dimension %lld", (long long)a);
-        }
-    }
-    di_nn_set_shape(k->out[0], x->dtype, nd, od);
-    k->state = s;
-    return DI_OK;
-}
-
 static int pad_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const pad_state *s = k->state;
+    const di_nn_pad_params *s = k->params;
     const di_nn_tensor *x = k->in[0], *y = k->out[0];
     size_t es = di_dtype_size(x->dtype);
     int64_t total = di_nn_numel(y), idx[DI_NN_MAX_DIMS] = {0}, st[DI_NN_MAX_DIMS];
@@ -189,33 +95,11 @@ const di_nn_op di_op_Pad = {.name = "Pad",
                             .min_in = 2,
                             .max_in = 4,
                             .check = pad_check,
-                            .prepare = pad_prepare,
-                            .run = pad_run,
-                            .release = free};
+                            .infer = di_nn_infer_pad,
+                            .params_size = sizeof(di_nn_pad_params),
+                            .run = pad_run};
 
 /* ---- Tile ---- */
-
-static int tile_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    int64_t rep[DI_NN_MAX_DIMS], od[DI_NN_MAX_DIMS];
-    int nr;
-    if (di_nn_const_ints(k->in[1], rep, DI_NN_MAX_DIMS, &nr))
-        return di_nn_unsupported(err, k->node, "repeats that are not a constant integer tensor");
-    if (nr != x->ndim)
-        return di_nn_shape_error(err, k->node, "%d repeats for rank %d", nr, x->ndim);
-    for (int i = 0; i < nr; i++) {
-        if (rep[i] < 0)
-            return di_nn_shape_error(err, k->node, "negative repeat");
-        if (__builtin_mul_overflow(x->dims[i], rep[i], &od[i]))
-            return di_nn_shape_error(err, k->node, "repeats overflow");
-    }
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, od);
-    return DI_OK;
-}
 
 static int tile_run(di_nn_kctx *k, di_error *err)
 {
@@ -240,4 +124,4 @@ static int tile_run(di_nn_kctx *k, di_error *err)
 }
 
 const di_nn_op di_op_Tile = {
-    .name = "Tile", .min_in = 2, .max_in = 2, .prepare = tile_prepare, .run = tile_run};
+    .name = "Tile", .min_in = 2, .max_in = 2, .infer = di_nn_infer_tile, .run = tile_run};

@@ -63,61 +63,15 @@ static int pool_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 
 #define DN(call, what) DI_NN_DNNL(n, call, what)
 
+/* After di_nn_infer_pool (window, output shape): the oneDNN primitive. */
 static int pool_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_node *n = k->node;
+    const di_nn_pool_params *p = k->params;
     di_nn_tensor *x = k->in[0], *y = k->out[0];
-    if (x->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, n, "element type %s", di_dtype_name(x->dtype));
-    int sp = x->ndim - 2;
-    if (sp < 1 || sp > 3)
-        return di_nn_unsupported(err, n, "a %d-D pool", sp);
-    bool global = !strcmp(n->op_type, "GlobalAveragePool"), maxp = !strcmp(n->op_type, "MaxPool");
-    int64_t ks[3], st[3], dl[3], pads[6], od[5];
-    if (global) {
-        for (int i = 0; i < sp; i++) {
-            ks[i] = x->dims[2 + i];
-            st[i] = dl[i] = 1;
-            pads[i] = pads[i + sp] = 0;
-        }
-    } else if (di_nn_attr_ints_exact(n, "kernel_shape", sp, ks, 1) ||
-               di_nn_attr_ints_exact(n, "strides", sp, st, 1) ||
-               di_nn_attr_ints_exact(n, "dilations", sp, dl, 1) ||
-               di_nn_attr_ints_exact(n, "pads", 2 * sp, pads, 0)) {
-        return di_nn_shape_error(
-            err, n, "kernel_shape, strides, dilations or pads do not fit a %d-D input", sp);
-    }
-    const char *ap = global ? "VALID" : di_nn_attr_string(n, "auto_pad", "NOTSET");
-    bool ceil_mode = !global && di_nn_attr_int(n, "ceil_mode", 0);
-    od[0] = x->dims[0];
-    od[1] = x->dims[1];
-    for (int i = 0; i < sp; i++) {
-        int64_t in = x->dims[2 + i], ek = (ks[i] - 1) * dl[i] + 1;
-        if (ks[i] < 1 || st[i] < 1 || dl[i] < 1)
-            return di_nn_shape_error(err, n, "non-positive kernel, stride or dilation");
-        if (!strcmp(ap, "VALID")) {
-            pads[i] = pads[i + sp] = 0;
-        } else if (strcmp(ap, "NOTSET")) {
-            int64_t o = (in + st[i] - 1) / st[i], total = (o - 1) * st[i] + ek - in;
-            if (total < 0)
-                total = 0;
-            pads[i] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
-            pads[i + sp] = total - pads[i];
-        }
-        int64_t span = in + pads[i] + pads[i + sp] - ek;
-        if (span < 0)
-            return di_nn_shape_error(err, n, "the kernel does not fit the input");
-        int64_t o = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
-        /* ONNX: with ceil_mode, a last window that starts in the right padding is dropped */
-        if (ceil_mode && (o - 1) * st[i] >= in + pads[i])
-            o--;
-        od[2 + i] = o;
-        /* right padding oneDNN needs for that many outputs */
-        int64_t need = (o - 1) * st[i] + ek - in - pads[i];
-        if (need > pads[i + sp])
-            pads[i + sp] = need;
-    }
-    di_nn_set_shape(y, DI_DT_FLOAT, x->ndim, od);
+    int sp = p->spatial;
+    const int64_t *ks = p->kernel, *st = p->strides, *dl = p->dilations, *pads = p->pads,
+                  *od = y->dims;
     int rc = DI_OK;
     pool_state *s = calloc(1, sizeof *s);
     if (!s)
@@ -143,8 +97,8 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
     }
     DN(dnnl_memory_desc_init_by_tag(&dst_any, x->ndim, dd, dnnl_f32, dnnl_format_tag_any),
        "memory desc");
-    dnnl_alg_kind_t alg = maxp ? dnnl_pooling_max
-                          : (!global && di_nn_attr_int(n, "count_include_pad", 0))
+    dnnl_alg_kind_t alg = p->algorithm == DI_POOL_MAX ? dnnl_pooling_max
+                          : p->algorithm == DI_POOL_AVG_INCLUDE_PAD
                               ? dnnl_pooling_avg_include_padding
                               : dnnl_pooling_avg_exclude_padding;
     dnnl_pooling_v2_desc_t desc;
@@ -203,6 +157,8 @@ fail:
         .max_in = 1,                                                                               \
         .flags = DI_OP_BLOCKED_OK | DI_OP_PER_IMAGE,                                               \
         .check = pool_check,                                                                       \
+        .infer = di_nn_infer_pool,                                                                 \
+        .params_size = sizeof(di_nn_pool_params),                                                  \
         .prepare = pool_prepare,                                                                   \
         .run = pool_run,                                                                           \
         .release = pool_release,                                                                   \

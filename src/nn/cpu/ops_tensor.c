@@ -3,7 +3,9 @@
 ** data, any element type: Transpose, Concat, Slice, Gather, Expand, Split,
 ** DepthToSpace, SpaceToDepth (Range, Pad, Tile: ops_pad.c). Most are one
 ** strided copy (strided_copy) with the right strides; shapes, starts, axes
-** and the like must be constant at plan time.
+** and the like must be constant at plan time. Transpose, Slice and Expand
+** are the strided view their infer step computes (infer_view.c); Concat,
+** Split and Gather run from their infer's params (infer_tensor.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -53,220 +55,48 @@ static void strided_copy(void *dst, const void *src, size_t es, int nd, const in
     }
 }
 
-/* A plan-time strided view: what Transpose, Slice and Expand compute. */
-typedef struct view {
-    int nd;
-    int64_t dims[DI_NN_MAX_DIMS], str[DI_NN_MAX_DIMS], off;
-} view;
-
 static int view_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const view *v = k->state;
+    const di_nn_view_params *v = k->params;
     strided_copy(k->out[0]->data, k->in[0]->data, di_dtype_size(k->in[0]->dtype), v->nd, v->dims,
                  v->str, v->off);
     return DI_OK;
 }
 
-static int view_done(di_nn_kctx *k, view *v, di_error *err)
-{
-    view *s = malloc(sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *s = *v;
-    di_nn_set_shape(k->out[0], k->in[0]->dtype, v->nd, v->dims);
-    k->state = s;
-    return DI_OK;
-}
-
 /* ---- Transpose ---- */
-
-static int transpose_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    const di_nn_attr *p = di_nn_node_attr(k->node, "perm");
-    int nd = x->ndim;
-    int64_t perm[DI_NN_MAX_DIMS], st[DI_NN_MAX_DIMS];
-    if (p && p->n != nd)
-        return di_nn_shape_error(err, k->node, "perm has %d entries for rank %d", p->n, nd);
-    bool seen[DI_NN_MAX_DIMS] = {0};
-    for (int i = 0; i < nd; i++) {
-        perm[i] = p ? p->ints[i] : nd - 1 - i;
-        if (perm[i] < 0)
-            perm[i] += nd;
-        if (perm[i] < 0 || perm[i] >= nd || seen[perm[i]])
-            return di_nn_shape_error(err, k->node, "perm is not a permutation");
-        seen[perm[i]] = true;
-    }
-    di_nn_contiguous_strides(nd, x->dims, st);
-    view v = {nd, {0}, {0}, 0};
-    for (int i = 0; i < nd; i++) {
-        v.dims[i] = x->dims[perm[i]];
-        v.str[i] = st[perm[i]];
-    }
-    return view_done(k, &v, err);
-}
 
 const di_nn_op di_op_Transpose = {.name = "Transpose",
                                   .min_in = 1,
                                   .max_in = 1,
-                                  .prepare = transpose_prepare,
-                                  .run = view_run,
-                                  .release = free};
+                                  .infer = di_nn_infer_transpose,
+                                  .params_size = sizeof(di_nn_view_params),
+                                  .run = view_run};
 
 /* ---- Slice ---- */
-
-static int slice_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    int nd = x->ndim;
-    int64_t starts[DI_NN_MAX_DIMS], ends[DI_NN_MAX_DIMS], axes[DI_NN_MAX_DIMS],
-        steps[DI_NN_MAX_DIMS];
-    int ns, ne, na = 0, nst = 0;
-    if (di_nn_const_ints(k->in[1], starts, DI_NN_MAX_DIMS, &ns) ||
-        di_nn_const_ints(k->in[2], ends, DI_NN_MAX_DIMS, &ne))
-        return di_nn_unsupported(err, k->node, "starts/ends that are not constant integer tensors");
-    if (k->nin > 3 && k->in[3] && di_nn_const_ints(k->in[3], axes, DI_NN_MAX_DIMS, &na))
-        return di_nn_unsupported(err, k->node, "axes that are not a constant integer tensor");
-    if (k->nin > 4 && k->in[4] && di_nn_const_ints(k->in[4], steps, DI_NN_MAX_DIMS, &nst))
-        return di_nn_unsupported(err, k->node, "steps that are not a constant integer tensor");
-    if (ns != ne || (na && na != ns) || (nst && nst != ns))
-        return di_nn_shape_error(err, k->node, "starts, ends, axes and steps differ in length");
-    int64_t st[DI_NN_MAX_DIMS];
-    di_nn_contiguous_strides(nd, x->dims, st);
-    view v = {nd, {0}, {0}, 0};
-    for (int i = 0; i < nd; i++) {
-        v.dims[i] = x->dims[i];
-        v.str[i] = st[i];
-    }
-    bool done[DI_NN_MAX_DIMS] = {0};
-    for (int i = 0; i < ns; i++) {
-        int64_t a = na ? axes[i] : i;
-        if (a < 0)
-            a += nd;
-        if (a < 0 || a >= nd || done[a])
-            return di_nn_shape_error(err, k->node, "bad or repeated axis");
-        done[a] = true;
-        int64_t step = nst ? steps[i] : 1, dim = x->dims[a];
-        if (step == 0)
-            return di_nn_shape_error(err, k->node, "step 0");
-        int64_t s = starts[i], e = ends[i];
-        if (s < 0)
-            s += dim;
-        if (e < 0)
-            e += dim;
-        if (step > 0) {
-            s = s < 0 ? 0 : s > dim ? dim : s;
-            e = e < 0 ? 0 : e > dim ? dim : e;
-        } else {
-            s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
-            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-        }
-        if (step == INT64_MIN)
-            return di_nn_shape_error(err, k->node, "step %lld", (long long)step);
-        int64_t len = step > 0 ? (e > s ? 1 + (e - s - 1) / step : 0)
-                               : (s > e ? 1 + (s - e - 1) / (-step) : 0);
-        if (len < 0)
-            len = 0;
-        v.dims[a] = len;
-        if (len > 0)
-            v.off += s * st[a];
-        v.str[a] = st[a] * step;
-    }
-    return view_done(k, &v, err);
-}
 
 const di_nn_op di_op_Slice = {.name = "Slice",
                               .min_in = 3,
                               .max_in = 5,
-                              .prepare = slice_prepare,
-                              .run = view_run,
-                              .release = free};
+                              .infer = di_nn_infer_slice,
+                              .params_size = sizeof(di_nn_view_params),
+                              .run = view_run};
 
 /* ---- Expand ---- */
-
-static int expand_prepare(di_nn_kctx *k, di_error *err)
-{
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    const di_nn_tensor *x = k->in[0];
-    int64_t sh[DI_NN_MAX_DIMS], st[DI_NN_MAX_DIMS];
-    int ns;
-    if (di_nn_const_ints(k->in[1], sh, DI_NN_MAX_DIMS, &ns))
-        return di_nn_unsupported(err, k->node, "a shape that is not a constant integer tensor");
-    int nd = ns > x->ndim ? ns : x->ndim;
-    di_nn_contiguous_strides(x->ndim, x->dims, st);
-    view v = {nd, {0}, {0}, 0};
-    for (int i = 0; i < nd; i++) {
-        int ix = i - (nd - x->ndim), is = i - (nd - ns);
-        int64_t dx = ix >= 0 ? x->dims[ix] : 1, ds = is >= 0 ? sh[is] : 1;
-        if (dx != ds && dx != 1 && ds != 1)
-            return di_nn_shape_error(err, k->node, "cannot expand dimension %lld to %lld",
-                                     (long long)dx, (long long)ds);
-        v.dims[i] = dx == 1 ? ds : dx;
-        v.str[i] = dx == 1 ? 0 : st[ix];
-    }
-    return view_done(k, &v, err);
-}
 
 const di_nn_op di_op_Expand = {.name = "Expand",
                                .min_in = 2,
                                .max_in = 2,
-                               .prepare = expand_prepare,
-                               .run = view_run,
-                               .release = free};
+                               .infer = di_nn_infer_expand,
+                               .params_size = sizeof(di_nn_view_params),
+                               .run = view_run};
 
 /* ---- Concat ---- */
-
-static int concat_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    int64_t axis = di_nn_attr_int(k->node, "axis", 0);
-    if (!di_nn_node_attr(k->node, "axis"))
-        return di_nn_shape_error(err, k->node, "no axis attribute");
-    if (axis < -x->ndim || axis >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)axis);
-    if (axis < 0)
-        axis += x->ndim;
-    int64_t od[DI_NN_MAX_DIMS];
-    memcpy(od, x->dims, sizeof od);
-    od[axis] = 0;
-    for (int i = 0; i < k->nin; i++) {
-        const di_nn_tensor *t = k->in[i];
-        if (!t)
-            continue;
-        if (t->dtype != x->dtype || t->ndim != x->ndim)
-            return di_nn_shape_error(err, k->node, "input %d differs in rank or element type", i);
-        for (int d = 0; d < x->ndim; d++)
-            if (d != axis && t->dims[d] != x->dims[d])
-                return di_nn_shape_error(err, k->node,
-                                         "input %d has dimension %d of %lld, not %lld", i, d,
-                                         (long long)t->dims[d], (long long)x->dims[d]);
-        od[axis] += t->dims[axis];
-    }
-    di_nn_set_shape(k->out[0], x->dtype, x->ndim, od);
-    int64_t *a = malloc(sizeof *a);
-    if (!a)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *a = axis;
-    k->state = a;
-    return DI_OK;
-}
 
 static int concat_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    int axis = (int)*(int64_t *)k->state;
+    int axis = (int)((const di_nn_axis_params *)k->params)->axis;
     const di_nn_tensor *y = k->out[0];
     size_t es = di_dtype_size(y->dtype);
     int64_t outer = 1, inner = 1;
@@ -291,77 +121,16 @@ static int concat_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Concat = {.name = "Concat",
                                .min_in = 1,
                                .max_in = 1 << 16,
-                               .prepare = concat_prepare,
-                               .run = concat_run,
-                               .release = free};
+                               .infer = di_nn_infer_concat,
+                               .params_size = sizeof(di_nn_axis_params),
+                               .run = concat_run};
 
 /* ---- Split ---- */
-
-static int split_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    int64_t axis = di_nn_attr_int(k->node, "axis", 0);
-    if (axis < -x->ndim || axis >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)axis);
-    if (axis < 0)
-        axis += x->ndim;
-    int64_t parts[64];
-    int np = 0;
-    if (k->nin > 1 && k->in[1]) {
-        if (di_nn_const_ints(k->in[1], parts, 64, &np))
-            return di_nn_unsupported(err, k->node,
-                                     "split sizes that are not a constant integer tensor");
-    } else if (di_nn_node_attr(k->node, "split")) {
-        const di_nn_attr *a = di_nn_node_attr(k->node, "split");
-        if (a->n > 64)
-            return di_nn_unsupported(err, k->node, "more than 64 parts");
-        for (int i = 0; i < a->n; i++)
-            parts[i] = a->ints[i];
-        np = a->n;
-    }
-    if (k->nout > 64)
-        return di_nn_unsupported(err, k->node, "more than 64 outputs");
-    int64_t dim = x->dims[axis];
-    if (!np) { /* equal parts; the last one smaller when it does not divide */
-        np = k->nout;
-        int64_t each = (dim + np - 1) / np;
-        for (int i = 0; i < np; i++)
-            parts[i] = i < np - 1 ? each : dim - each * (np - 1);
-    }
-    if (np != k->nout)
-        return di_nn_shape_error(err, k->node, "%d split sizes for %d outputs", np, k->nout);
-    int64_t sum = 0;
-    for (int i = 0; i < np; i++) {
-        if (parts[i] < 0)
-            return di_nn_shape_error(err, k->node, "negative split size");
-        sum += parts[i];
-    }
-    if (sum != dim)
-        return di_nn_shape_error(err, k->node, "split sizes add up to %lld, not %lld",
-                                 (long long)sum, (long long)dim);
-    for (int i = 0; i < np; i++) {
-        if (!k->out[i])
-            continue;
-        int64_t od[DI_NN_MAX_DIMS];
-        memcpy(od, x->dims, sizeof od);
-        od[axis] = parts[i];
-        di_nn_set_shape(k->out[i], x->dtype, x->ndim, od);
-    }
-    int64_t *a = malloc(sizeof *a);
-    if (!a)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    *a = axis;
-    k->state = a;
-    return DI_OK;
-}
 
 static int split_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    int axis = (int)*(int64_t *)k->state;
+    int axis = (int)((const di_nn_axis_params *)k->params)->axis;
     const di_nn_tensor *x = k->in[0];
     size_t es = di_dtype_size(x->dtype);
     int64_t outer = 1, inner = 1;
@@ -402,57 +171,15 @@ const di_nn_op di_op_Split = {.name = "Split",
                               .min_in = 1,
                               .max_in = 2,
                               .check = split_check,
-                              .prepare = split_prepare,
-                              .run = split_run,
-                              .release = free};
+                              .infer = di_nn_infer_split,
+                              .params_size = sizeof(di_nn_axis_params),
+                              .run = split_run};
 
 /* ---- Gather ---- */
 
-typedef struct gather_state {
-    int64_t outer, axis_dim, inner, nidx;
-} gather_state;
-
-static int gather_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0], *idx = k->in[1];
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    if (idx->dtype != DI_DT_INT64 && idx->dtype != DI_DT_INT32)
-        return di_nn_shape_error(err, k->node, "indices are %s", di_dtype_name(idx->dtype));
-    int64_t axis = di_nn_attr_int(k->node, "axis", 0);
-    if (axis < -x->ndim || axis >= x->ndim)
-        return di_nn_shape_error(err, k->node, "axis %lld out of range", (long long)axis);
-    if (axis < 0)
-        axis += x->ndim;
-    if (x->ndim - 1 + idx->ndim > DI_NN_MAX_DIMS)
-        return di_nn_unsupported(err, k->node, "a result of rank %d", x->ndim - 1 + idx->ndim);
-    int64_t od[DI_NN_MAX_DIMS];
-    int nd = 0;
-    for (int i = 0; i < axis; i++)
-        od[nd++] = x->dims[i];
-    for (int i = 0; i < idx->ndim; i++)
-        od[nd++] = idx->dims[i];
-    for (int i = (int)axis + 1; i < x->ndim; i++)
-        od[nd++] = x->dims[i];
-    gather_state *s = malloc(sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    s->outer = s->inner = 1;
-    for (int i = 0; i < axis; i++)
-        s->outer *= x->dims[i];
-    for (int i = (int)axis + 1; i < x->ndim; i++)
-        s->inner *= x->dims[i];
-    s->axis_dim = x->dims[axis];
-    s->nidx = di_nn_numel(idx);
-    di_nn_set_shape(k->out[0], x->dtype, nd, od);
-    k->state = s;
-    return DI_OK;
-}
-
 static int gather_run(di_nn_kctx *k, di_error *err)
 {
-    const gather_state *s = k->state;
+    const di_nn_gather_params *s = k->params;
     size_t es = di_dtype_size(k->in[0]->dtype);
     const uint8_t *x = k->in[0]->data;
     uint8_t *y = k->out[0]->data;
@@ -479,9 +206,9 @@ static int gather_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Gather = {.name = "Gather",
                                .min_in = 2,
                                .max_in = 2,
-                               .prepare = gather_prepare,
-                               .run = gather_run,
-                               .release = free};
+                               .infer = di_nn_infer_gather,
+                               .params_size = sizeof(di_nn_gather_params),
+                               .run = gather_run};
 
 /* ---- DepthToSpace, SpaceToDepth: one strided view each ---- */
 
@@ -497,70 +224,19 @@ static int d2s_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
-static int d2s_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    int rc = di_nn_any_type(k, err);
-    if (rc)
-        return rc;
-    if (x->ndim != 4)
-        return di_nn_shape_error(err, k->node, "input of rank %d", x->ndim);
-    int64_t b = di_nn_attr_int(k->node, "blocksize", 1), N = x->dims[0], C = x->dims[1],
-            H = x->dims[2], W = x->dims[3];
-    bool crd = !strcmp(di_nn_attr_string(k->node, "mode", "DCR"), "CRD");
-    view v = {6, {0}, {0}, 0};
-    if (!strcmp(k->node->op_type, "DepthToSpace")) {
-        if (C % (b * b))
-            return di_nn_shape_error(err, k->node, "%lld channels do not split into blocks of %lld",
-                                     (long long)C, (long long)(b * b));
-        int64_t c = C / (b * b);
-        /* output [N, c, H, b, W, b] read from the input seen as
-        ** DCR: [N, b, b, c, H, W]; CRD: [N, c, b, b, H, W] */
-        int64_t sN = C * H * W, sH = W, sW = 1, sC, sB1, sB2;
-        if (crd) {
-            sC = b * b * H * W;
-            sB1 = b * H * W;
-            sB2 = H * W;
-        } else {
-            sB1 = b * c * H * W;
-            sB2 = c * H * W;
-            sC = H * W;
-        }
-        int64_t d[6] = {N, c, H, b, W, b}, st[6] = {sN, sC, sH, sB1, sW, sB2};
-        memcpy(v.dims, d, sizeof d);
-        memcpy(v.str, st, sizeof st);
-        rc = view_done(k, &v, err);
-        int64_t od[4] = {N, c, H * b, W * b};
-        di_nn_set_shape(k->out[0], x->dtype, 4, od);
-        return rc;
-    }
-    if (H % b || W % b)
-        return di_nn_shape_error(err, k->node, "%lldx%lld does not split into blocks of %lld",
-                                 (long long)H, (long long)W, (long long)b);
-    /* SpaceToDepth (DCR only): output [N, b, b, C, H/b, W/b] from [N, C, H/b, b, W/b, b] */
-    int64_t h = H / b, w = W / b;
-    int64_t d[6] = {N, b, b, C, h, w}, st[6] = {C * H * W, W, 1, H * W, b * W, b};
-    memcpy(v.dims, d, sizeof d);
-    memcpy(v.str, st, sizeof st);
-    rc = view_done(k, &v, err);
-    int64_t od[4] = {N, C * b * b, h, w};
-    di_nn_set_shape(k->out[0], x->dtype, 4, od);
-    return rc;
-}
-
 const di_nn_op di_op_DepthToSpace = {.name = "DepthToSpace",
                                      .min_in = 1,
                                      .max_in = 1,
                                      .flags = DI_OP_PER_IMAGE,
                                      .check = d2s_check,
-                                     .prepare = d2s_prepare,
-                                     .run = view_run,
-                                     .release = free};
+                                     .infer = di_nn_infer_d2s,
+                                     .params_size = sizeof(di_nn_view_params),
+                                     .run = view_run};
 const di_nn_op di_op_SpaceToDepth = {.name = "SpaceToDepth",
                                      .min_in = 1,
                                      .max_in = 1,
                                      .flags = DI_OP_PER_IMAGE,
                                      .check = d2s_check,
-                                     .prepare = d2s_prepare,
-                                     .run = view_run,
-                                     .release = free};
+                                     .infer = di_nn_infer_d2s,
+                                     .params_size = sizeof(di_nn_view_params),
+                                     .run = view_run};

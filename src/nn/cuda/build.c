@@ -90,7 +90,7 @@ int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
     const di_nn_graph *g = s->g;
     di_nn_plan *hp = NULL;
     if (io) {
-        int rc = di_nn_plan_build(s, io, 1, &hp, err);
+        int rc = di_nn_plan_build_flags(s, io, 1, DI_NN_PLAN_NEUTRAL, &hp, err);
         if (rc)
             return rc;
     }
@@ -517,7 +517,7 @@ int cu_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, cu_plan **out
 {
     *out = NULL;
     di_nn_plan *hp;
-    int rc = di_nn_plan_build(s, ins, nins, &hp, err);
+    int rc = di_nn_plan_build_flags(s, ins, nins, DI_NN_PLAN_NEUTRAL, &hp, err);
     if (rc)
         return rc;
     const di_nn_graph *g = s->g;

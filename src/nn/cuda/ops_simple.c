@@ -82,9 +82,11 @@ int cu_setup_unary(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
     simple_p *p = cu_new_p(st, err);
     if (!p)
         return DI_ENOMEM;
-    /* the kind and constants as the host decodes them (op.h) */
-    di_nn_unary_params up;
-    di_nn_unary_params_of(st->node, &up);
+    /* the kind and constants as the op's infer decoded them (op.h) */
+    const di_nn_unary_params *pp = di_nn_unary_params_in(&hs->k);
+    if (!pp)
+        return cu_refuse(err, st, "a unary step without its params");
+    di_nn_unary_params up = *pp;
     p->op = up.kind;
     p->a = up.alpha;
     p->b = up.kind == DI_U_SELU ? up.gamma : up.beta;
@@ -270,18 +272,18 @@ int cu_setup_softmax(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, 
     const cu_tensor *x = &st->in[0];
     if (!cu_is_float(x))
         return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
-    bool old = hs->k.env->opset < 13; /* before 13: rows are the flattened axis.. tail */
-    int axis = cu_axis_of(st, x->ndim, old ? 1 : -1);
-    if (!old && axis != x->ndim - 1)
-        return cu_refuse(err, st, "axis %d (only the last)", axis);
+    /* the rows as the op's infer laid them out (op.h) */
+    const di_nn_softmax_params *sp = hs->k.params;
+    if (!sp)
+        return cu_refuse(err, st, "a Softmax step without its params");
+    if (sp->inner != 1)
+        return cu_refuse(err, st, "axis %d (only the last)", sp->axis);
     simple_p *p = cu_new_p(st, err);
     if (!p)
         return DI_ENOMEM;
-    p->x1 = 1;
-    for (int d = axis; d < x->ndim; d++)
-        p->x1 *= x->dims[d];
-    p->x0 = p->x1 ? cu_numel(x) / p->x1 : 0;
-    p->op = !strcmp(st->name, "LogSoftmax");
+    p->x1 = sp->n;
+    p->x0 = sp->outer;
+    p->op = sp->log;
     st->run = softmax_run;
     return DI_OK;
 }
@@ -301,7 +303,6 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
 {
     (void)pl;
     (void)c;
-    (void)hs;
     const cu_tensor *x = &st->in[0];
     if (!cu_is_float(x) || !cu_is_float(&st->in[1]))
         return cu_refuse(err, st, "element type %s", di_dtype_name(x->dtype));
@@ -309,18 +310,18 @@ int cu_setup_layernorm(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs
         if (st->out[i].dev && !cu_is_float(&st->out[i]))
             return cu_refuse(err, st, "Mean / InvStdDev of type %s",
                              di_dtype_name(st->out[i].dtype));
-    int axis = cu_axis_of(st, x->ndim, -1);
+    /* the rows as the op's infer laid them out (op.h) */
+    const di_nn_layernorm_params *lp = hs->k.params;
+    if (!lp)
+        return cu_refuse(err, st, "a LayerNormalization step without its params");
     simple_p *p = cu_new_p(st, err);
     if (!p)
         return DI_ENOMEM;
-    p->x1 = 1;
-    for (int d = axis; d < x->ndim; d++)
-        p->x1 *= x->dims[d];
-    p->x0 = p->x1 ? cu_numel(x) / p->x1 : 0;
-    if (cu_numel(&st->in[1]) != p->x1 ||
-        (st->nin > 2 && st->in[2].dev && cu_numel(&st->in[2]) != p->x1))
+    p->x1 = lp->n;
+    p->x0 = lp->rows;
+    if (lp->scale_n != lp->n || (lp->bias_n && lp->bias_n != lp->n))
         return cu_refuse(err, st, "scale or bias that broadcast");
-    p->a = di_nn_attr_float(st->node, "epsilon", 1e-5f);
+    p->a = lp->epsilon;
     st->run = layernorm_run;
     return DI_OK;
 }
