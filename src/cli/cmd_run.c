@@ -37,6 +37,9 @@ static const char help[] =
     "  --model M.onnx        the depth model (RGB N x 3 x H x W in, N x [1 x] H x W out)\n"
     "  --depth-dir DIR       instead of a model: precomputed depth maps\n"
     "                        DIR/{panorama_sid}_{face}.npy (or .png, .pfm)\n"
+    "  --size N|WxH          model input when its height and width are symbolic\n"
+    "                        [518; multiples of the patch size, 14 for Depth\n"
+    "                        Anything]; a fixed input must be given as it is\n"
     "  --mean a,b,c          normalisation of RGB in 0..1 [0.485,0.456,0.406]\n"
     "  --std a,b,c           [0.229,0.224,0.225]\n"
     "\n"
@@ -104,6 +107,22 @@ static int parse_device(run_opts *o, const char *v)
     return bad_value("--device", v);
 }
 
+/* N (square) or WxH, each side 1..16384 */
+static int parse_size(const char *v, int *w, int *h)
+{
+    char buf[64];
+    long long a, b;
+    snprintf(buf, sizeof buf, "%s", v);
+    char *x = strchr(buf, 'x');
+    if (x)
+        *x = 0;
+    if (!di_opt_int(buf, 1, 16384, &a) || (x && !di_opt_int(x + 1, 1, 16384, &b)))
+        return -1;
+    *w = (int)a;
+    *h = x ? (int)b : (int)a;
+    return 0;
+}
+
 static int parse(run_opts *o, int argc, char **argv)
 {
     di_pipeline_config *c = &o->cfg;
@@ -125,7 +144,10 @@ static int parse(run_opts *o, int argc, char **argv)
             c->model_path = v;
         else if ((v = di_opt_value(argc, argv, &i, "--depth-dir", &bad)))
             c->depth_dir = v;
-        else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
+        else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
+            if (parse_size(v, &c->size_w, &c->size_h))
+                return bad_value("--size", v);
+        } else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
             if (!di_opt_doubles(v, 3, t))
                 return bad_value("--mean", v);
             for (int k = 0; k < 3; k++)

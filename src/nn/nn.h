@@ -48,6 +48,10 @@ unsigned di_nn_input_symbolic(const di_nn_session *s);
 ** not fit) fails here, naming the node; the session's plans for other sizes
 ** stay cached and share the weights. */
 int di_nn_set_input_size(di_nn_session *s, int height, int width, di_error *err);
+/* The patch size of a ViT-style model (its first Conv from the input has
+** kernel = stride, 14 for DINOv2): input sides must be multiples of it. 1
+** when the model has none. */
+int di_nn_input_patch(const di_nn_session *s);
 /* The first output's shape for a batch of n: dims[0] is n. */
 int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
 

@@ -210,6 +210,37 @@ def case_model(tmp):
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
 
 
+def case_model_symbolic(tmp):
+    """A model whose height and width are symbolic (a 14-pixel patch Conv and
+    a Resize to the input's Shape): run at the default size (518) and at
+    --size WxH; a size that is not a multiple of the patch, and a --size that
+    a fixed-size model does not take, are one-line setup errors (exit 2)."""
+    images = os.path.join(tmp, "img")
+    db = SqliteDB(os.path.join(tmp, "s.db"))
+    init_demo(db, images, n=2, size=100)
+    model = os.path.join(tmp, "patch.onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "tiny_onnx.py"), model, "0", "patch"],
+                   check=True)
+    base = ["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
+            "--batch", "3", "--progress", "json"]
+    r = di_ok(base + ["--progress", "plain", "--limit", "1"])
+    check("input 3x518x518" in r.stdout + r.stderr,
+          "default size not 518: %s" % (r.stdout + r.stderr))
+    s = summary(di_ok(base + ["--force"]).stdout)
+    check(s["ok"] == 8 and s["failed"] == 0, "symbolic model at the default size: %s" % s)
+    first = scores(db)
+    check(len(set(first.values())) > 2, "scores all alike: %s" % first)
+    r = di_ok(base + ["--force", "--size", "266x392", "--progress", "plain"])
+    check("input 3x392x266" in r.stdout + r.stderr, "--size 266x392: %s" % (r.stdout + r.stderr))
+    s = summary(di_ok(base + ["--force", "--size", "266x392"]).stdout)
+    check(s["ok"] == 8 and s["failed"] == 0, "symbolic model at 266x392: %s" % s)
+    one_line_exit2(base + ["--size", "500"], mention="patch size is 14")
+    one_line_exit2(base + ["--size", "0"], mention="--size")
+    fixed = tiny_model(tmp)
+    one_line_exit2(["run", "--db", db.url, "--images", images, "--model", fixed, "--device",
+                    "cpu", "--size", "64"], mention="fixed at 32x32")
+
+
 def jpeg_with_size(src, w, h):
     """A copy of a JPEG whose frame header claims w x h."""
     data = bytearray(open(src, "rb").read())
@@ -700,6 +731,7 @@ def server_steps(tmp, kind, created):
 CASES = {
     "sqlite": case_sqlite,
     "model": case_model,
+    "model-symbolic": case_model_symbolic,
     "bad-input": case_bad_input,
     "setup-errors": case_setup_errors,
     "kill9": case_kill9,
