@@ -88,6 +88,11 @@ void di_nn_graph_free(di_nn_graph *g);
 ** done by the loader, except for DI_NN_LOAD_INFO. */
 int di_nn_rewrite(di_nn_graph *g);
 
+/* opset.c: a file of opset 7 to 10 into the opset-11 forms the kernels know
+** (Upsample and Resize-10 into Resize, attribute forms of Slice, Pad, Clip
+** into inputs); nothing for opset 11 and later. */
+int di_nn_opset_convert(di_nn_graph *g, di_error *err);
+
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);
 float di_nn_attr_float(const di_nn_node *n, const char *name, float dflt);

@@ -433,8 +433,8 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
             return di_fail(err, DI_EUNSUPPORTED, "%s: operator set domain '%s' is not supported (only the default ONNX domain)", L->name, mp->opset_import[0]->domain);
         return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
     }
-    if (g->opset < 11 || g->opset > 21)
-        return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 11 to 21)", L->name, (long long)g->opset);
+    if (g->opset < 7 || g->opset > 21)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 7 to 21)", L->name, (long long)g->opset);
 
     /* a bound on the graph's size keeps every count an int and the memory
     ** the graph takes within reason, whatever a file declares */
@@ -565,6 +565,8 @@ static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
 
     rc = topo_sort(g, err);
     if (rc) return rc;
+    /* opsets 7 to 10: their forms of Upsample, Resize, Slice, Pad, Clip (opset.c) */
+    if ((rc = di_nn_opset_convert(g, err))) return rc;
     /* fusions of exported patterns; a description keeps the file's nodes */
     if (!(L->flags & DI_NN_LOAD_INFO) && di_nn_rewrite(g)) return di_fail(err, DI_ENOMEM, "out of memory");
 
