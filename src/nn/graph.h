@@ -93,6 +93,15 @@ int di_nn_rewrite(di_nn_graph *g);
 ** into inputs); nothing for opset 11 and later. */
 int di_nn_opset_convert(di_nn_graph *g, di_error *err);
 
+/* fp16.c: float16 <-> float32 (nearest even), a float16 tensor widened
+** (malloc'd), and a file's float16 values read as float32 with its Casts to
+** float16 turned into RoundFloat16 (after loading, before the checks). */
+float di_fp16_to_f32(uint16_t h);
+uint16_t di_f32_to_fp16(float f);
+float di_fp16_round(float f);
+float *di_nn_fp16_widen(const uint16_t *h, int64_t n);
+int di_nn_fp16_convert(di_nn_graph *g, di_error *err);
+
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);
 float di_nn_attr_float(const di_nn_node *n, const char *name, float dflt);
