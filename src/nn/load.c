@@ -17,6 +17,7 @@
 
 #include "onnx.pb-c.h"
 #include "engine.h"
+#include "functions.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
 #define MAX_TENSOR_ELEMS ((int64_t)1 << 30)
@@ -426,11 +427,9 @@ static int note_unsupported(di_nn_graph *g, const di_error *e)
     return DI_OK;
 }
 
-static int build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g,
-                 di_error *err)
+static int build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *gp,
+                 di_nn_graph *g, di_error *err)
 {
-    const Onnx__GraphProto *gp = mp->graph;
-    if (!gp) return di_fail(err, DI_EFORMAT, "%s: not an ONNX model (no graph)", L->name);
 
     g->opset = -1;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
@@ -631,7 +630,17 @@ static int load_mem(const uint8_t *data, size_t size, const char *name,
         g = NULL;
         rc = di_fail(err, DI_ENOMEM, "out of memory");
     } else {
-        rc = build(&L, mp, g, err);
+        /* local functions: the graph with their calls inlined (functions.c) */
+        Onnx__GraphProto inlined;
+        di_fn_arena arena = {0};
+        if (!mp->graph)
+            rc = di_fail(err, DI_EFORMAT, "%s: not an ONNX model (no graph)", name);
+        else if (mp->n_functions)
+            rc = di_fn_inline(mp, name, &arena, &inlined, err);
+        else
+            rc = DI_OK;
+        if (!rc) rc = build(&L, mp, mp->n_functions ? &inlined : mp->graph, g, err);
+        di_fn_arena_free(&arena);
     }
     onnx__model_proto__free_unpacked(mp, NULL);
     if (rc) {

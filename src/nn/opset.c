@@ -129,7 +129,8 @@ static int to_resize(di_nn_graph *g, di_nn_node *n, di_error *err)
     if (!strcmp(mode, "bilinear"))
         mode = "linear"; /* Upsample-7's other spelling */
     if (strcmp(mode, "nearest") && strcmp(mode, "linear"))
-        return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "mode=%s is not supported (nearest, linear)", mode);
+        return di_nn_node_fail(err, DI_EUNSUPPORTED, n,
+                               "mode=%s is not supported (nearest, linear)", mode);
     char *type = strdup("Resize");
     char mode_copy[16];
     snprintf(mode_copy, sizeof mode_copy, "%s", mode);
@@ -221,8 +222,8 @@ static int convert_node(di_nn_graph *g, di_nn_node *n, const int *uses, di_error
         if (!strcmp(t, "BatchNormalization")) {
             for (int j = 1; j < n->nout; j++)
                 if (n->out[j] >= 0 && uses[n->out[j]])
-                    return di_nn_node_fail(err, DI_EUNSUPPORTED, n,
-                                           "training output %d is used", j);
+                    return di_nn_node_fail(err, DI_EUNSUPPORTED, n, "training output %d is used",
+                                           j);
             n->nout = 1;
             drop_attr(n, "spatial");
             drop_attr(n, "is_test");

@@ -13,9 +13,16 @@ static int round16_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0];
     switch (x->dtype) {
-    case DI_DT_FLOAT: case DI_DT_DOUBLE: case DI_DT_INT64: case DI_DT_INT32:
-    case DI_DT_INT8: case DI_DT_UINT8: case DI_DT_BOOL: break;
-    default: return di_nn_unsupported(err, k->node, "a cast to float16 from %s", di_dtype_name(x->dtype));
+    case DI_DT_FLOAT:
+    case DI_DT_DOUBLE:
+    case DI_DT_INT64:
+    case DI_DT_INT32:
+    case DI_DT_INT8:
+    case DI_DT_UINT8:
+    case DI_DT_BOOL: break;
+    default:
+        return di_nn_unsupported(err, k->node, "a cast to float16 from %s",
+                                 di_dtype_name(x->dtype));
     }
     di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
     return DI_OK;
