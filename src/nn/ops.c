@@ -23,6 +23,8 @@
     X(ReduceL2) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin)         \
     X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth) X(Size) X(Dropout) \
     X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu) X(RoundFloat16)    \
+    X(DynamicQuantizeLinear) X(QuantizeLinear) X(DequantizeLinear)             \
+    X(MatMulInteger) X(ConvInteger)                                            \
     OPS_NNOPS(X)
 
 /* cpu/ops_activ.c */
