@@ -102,6 +102,11 @@ float di_fp16_round(float f);
 float *di_nn_fp16_widen(const uint16_t *h, int64_t n);
 int di_nn_fp16_convert(di_nn_graph *g, di_error *err);
 
+/* quant.c: the ops of other domains the loader takes (com.microsoft
+** MatMulNBits), and their conversion at load (dequantized into MatMul). */
+bool di_nn_quant_domain_op(const char *domain, const char *op_type);
+int di_nn_quant_convert(di_nn_graph *g, di_error *err);
+
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);
 float di_nn_attr_float(const di_nn_node *n, const char *name, float dflt);

@@ -512,7 +512,8 @@ static int build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *
             rc = di_fail(err, DI_ENOMEM, "out of memory");
             break;
         }
-        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx")) {
+        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") &&
+            !di_nn_quant_domain_op(np->domain, np->op_type)) {
             rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s': op %s of domain '%s' is not supported", L->name, nd->name, nd->op_type, np->domain);
             break;
         }
@@ -577,6 +578,8 @@ static int build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *
     if ((rc = di_nn_opset_convert(g, err))) return rc;
     /* float16 values as float32, Casts to float16 as rounding (fp16.c) */
     if ((rc = di_nn_fp16_convert(g, err))) return rc;
+    /* com.microsoft MatMulNBits dequantized into MatMul (quant.c) */
+    if ((rc = di_nn_quant_convert(g, err))) return rc;
     /* fusions of exported patterns; a description keeps the file's nodes */
     if (!(L->flags & DI_NN_LOAD_INFO) && di_nn_rewrite(g)) return di_fail(err, DI_ENOMEM, "out of memory");
 

@@ -7,7 +7,9 @@
 ** file within 1e-2 of the output range, image by image (a dynamic
 ** quantization's scale spans the batch it is given, here and there). (2) The QDQ
 ** form: QuantizeLinear and DequantizeLinear per axis (int8) and per tensor
-** (uint8 by default), against onnxruntime within 1e-6. (3) A zero point of
+** (uint8 by default), against onnxruntime within 1e-6. (3) com.microsoft
+** MatMulNBits (4 bits, block 32, a partial block, packed zero points or
+** none), dequantized at load, within 1e-4. (4) A zero point of
 ** the wrong type is one error line naming the node. Before: "op
 ** DynamicQuantizeLinear is not supported".
 */
@@ -103,6 +105,40 @@ static void qdq_graph(ob *b, int bad_zp)
     ob_output(b, "y");
 }
 
+/* com.microsoft MatMulNBits, 4 bits, block 32: K = 80 (a partial last
+** block), N = 24; packed uint8 zero points (zp) or none (default 8) */
+static void nbits_graph(ob *b, int with_zp)
+{
+    enum { K = 80, N = 24, BS = 32, BLOCKS = (K + BS - 1) / BS, BLOB = BS / 2, ZROW = (BLOCKS + 1) / 2 };
+    ob_init(b, 17);
+    Onnx__OperatorSetIdProto **ops = ob_alloc(b, 2 * sizeof *ops), *ms = ob_alloc(b, sizeof *ms);
+    onnx__operator_set_id_proto__init(ms);
+    ms->domain = ob_str(b, "com.microsoft");
+    ms->has_version = 1;
+    ms->version = 1;
+    ops[0] = b->m.opset_import[0];
+    ops[1] = ms;
+    b->m.opset_import = ops;
+    b->m.n_opset_import = 2;
+    ob_input(b, "x", 4, (int64_t[]){1, 2, 3, K}, "N");
+    uint8_t q[N * BLOCKS * BLOB], zp[N * ZROW];
+    float sc[N * BLOCKS];
+    dav2_b rnd = {.rng = 23};
+    for (size_t i = 0; i < sizeof q; i++) q[i] = (uint8_t)(dav2_randn(&rnd) * 1e6);
+    for (size_t i = 0; i < sizeof zp; i++) zp[i] = (uint8_t)(dav2_randn(&rnd) * 1e6);
+    for (int i = 0; i < N * BLOCKS; i++) sc[i] = 0.01f + 0.05f * (float)fabs(dav2_randn(&rnd));
+    ob_init_t(b, ob_tensor(b, "Bq", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 3, (int64_t[]){N, BLOCKS, BLOB}, q, sizeof q));
+    ob_init_f(b, "Bs", 1, (int64_t[]){N * BLOCKS}, sc);
+    ob_init_t(b, ob_tensor(b, "Bz", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 1, (int64_t[]){N * ZROW}, zp, sizeof zp));
+    Onnx__NodeProto *n = ob_node(b, "MatMulNBits", with_zp ? "x,Bq,Bs,Bz" : "x,Bq,Bs", "y");
+    n->domain = ob_str(b, "com.microsoft");
+    ob_attr_i(b, n, "K", K);
+    ob_attr_i(b, n, "N", N);
+    ob_attr_i(b, n, "bits", 4);
+    ob_attr_i(b, n, "block_size", BS);
+    ob_output(b, "y");
+}
+
 int main(void)
 {
     const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build_root = getenv("DEPTHINDEX_BUILD_ROOT");
@@ -148,6 +184,15 @@ int main(void)
         dav2_b rnd = {.rng = 3};
         for (int i = 0; i < B * 36; i++) x[i] = (float)dav2_randn(&rnd) * 3;
         check_model(src, dir, "qdq", &b, x, (int64_t[]){B, 4, 3, 3}, 36, 1e-6);
+        ob_free(&b);
+    }
+    for (int zp = 0; zp <= 1; zp++) {
+        ob b;
+        nbits_graph(&b, zp);
+        float x[B * 6 * 80];
+        dav2_b rnd = {.rng = 31};
+        for (int i = 0; i < B * 6 * 80; i++) x[i] = (float)dav2_randn(&rnd);
+        check_model(src, dir, zp ? "matmul_nbits_zp" : "matmul_nbits", &b, x, (int64_t[]){B, 2, 3, 80}, 2 * 3 * 24, 1e-4);
         ob_free(&b);
     }
     {
