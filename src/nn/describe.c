@@ -40,3 +40,109 @@ int di_nn_input_patch(const di_nn_session *s)
     }
     return 1;
 }
+
+/* ---- what the file declares, for `depthindex model` ---- */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "onnx.pb-c.h"
+
+typedef struct text {
+    char *s;
+    size_t n, cap;
+    bool oom;
+} text;
+
+static void addf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[512];
+    int k = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (k < 0 || t->oom)
+        return;
+    size_t len = (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1;
+    if (t->n + len + 1 > t->cap) {
+        size_t cap = (t->cap + len + 1) * 2;
+        char *p = realloc(t->s, cap);
+        if (!p) {
+            t->oom = true;
+            return;
+        }
+        t->s = p;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->n, buf, len);
+    t->n += len;
+    t->s[t->n] = 0;
+}
+
+/* counts of initializers by element type as stored in the file */
+static void dtypes(text *t, const Onnx__GraphProto *gp)
+{
+    static const int types[] = {1, 10, 16, 11, 2, 3, 6, 7, 9};
+    addf(t, "element types:");
+    int any = 0;
+    for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < gp->n_initializer; i++)
+            n += gp->initializer[i]->data_type == types[k];
+        if (n) {
+            addf(t, "%s %s %zu", any ? "," : "", di_dtype_name(types[k]), n);
+            any = 1;
+        }
+    }
+    addf(t, "%s initializers\n", any ? "" : " no");
+}
+
+void di_nn_file_info_fill(di_nn_graph *g, const void *model_proto)
+{
+    const Onnx__ModelProto *mp = model_proto;
+    const Onnx__GraphProto *gp = mp->graph;
+    text t = {0};
+    addf(&t, "opset: %lld", (long long)g->opset);
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+        if (o->domain && *o->domain && strcmp(o->domain, "ai.onnx"))
+            addf(&t, ", domain %.100s %lld", o->domain, (long long)o->version);
+    }
+    addf(&t, "\n");
+    if (mp->n_functions) {
+        addf(&t, "local functions: %zu (inlined at load):", mp->n_functions);
+        for (size_t i = 0; i < mp->n_functions && i < 12; i++)
+            addf(&t, " %.60s%s", mp->functions[i]->name ? mp->functions[i]->name : "?",
+                 i + 1 < mp->n_functions ? "," : "");
+        addf(&t, "%s\n", mp->n_functions > 12 ? " ..." : "");
+    } else {
+        addf(&t, "local functions: none\n");
+    }
+    /* symbolic dimensions of the graph inputs, by name */
+    int nsym = 0;
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__TypeProto *tp = gp->input[i]->type;
+        if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type ||
+            !tp->tensor_type->shape)
+            continue;
+        const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
+        for (size_t d = 0; d < sh->n_dim; d++)
+            if (sh->dim[d]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+                addf(&t, "%s%.60s[%zu] = %.40s", nsym ? ", " : "symbolic dimensions: ",
+                     gp->input[i]->name ? gp->input[i]->name : "?", d,
+                     sh->dim[d]->dim_param && *sh->dim[d]->dim_param ? sh->dim[d]->dim_param
+                                                                     : "?");
+                nsym++;
+            }
+    }
+    addf(&t, "%s\n", nsym ? "" : "symbolic dimensions: none");
+    dtypes(&t, gp);
+    if (t.oom) {
+        free(t.s);
+        return;
+    }
+    free(g->file_info);
+    g->file_info = t.s;
+}

@@ -66,6 +66,8 @@ typedef struct di_nn_graph {
     int missing_external; /* initializers zero-filled (DI_NN_LOAD_INFO) */
     int nunsupported;     /* DI_NN_LOAD_INFO: what a session would refuse */
     char **unsupported;   /* one message per node */
+    char *file_info;      /* describe.c: what the file declares (domains, local
+                          ** functions, symbolic dimensions, element types), lines */
 } di_nn_graph;
 
 /* Loader flags. DI_NN_LOAD_INFO is for describing a model (`depthindex
@@ -106,6 +108,11 @@ int di_nn_fp16_convert(di_nn_graph *g, di_error *err);
 ** MatMulNBits), and their conversion at load (dequantized into MatMul). */
 bool di_nn_quant_domain_op(const char *domain, const char *op_type);
 int di_nn_quant_convert(di_nn_graph *g, di_error *err);
+
+/* describe.c: g->file_info from the file's ModelProto (a const
+** Onnx__ModelProto *, passed as void * to keep protobuf out of this
+** header); NULL on out of memory, which only loses the description. */
+void di_nn_file_info_fill(di_nn_graph *g, const void *model_proto);
 
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);

@@ -614,6 +614,7 @@ static int build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *
         rc = DI_OK;
     }
     g->missing_external = L->missing;
+    if (L->flags & DI_NN_LOAD_INFO) di_nn_file_info_fill(g, mp);
     return DI_OK;
 }
 
@@ -713,6 +714,7 @@ void di_nn_graph_free(di_nn_graph *g)
     for (int i = 0; i < g->nunsupported; i++) free(g->unsupported[i]);
     free(g->unsupported);
     free(g->path);
+    free(g->file_info);
     free(g);
 }
 

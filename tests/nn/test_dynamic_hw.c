@@ -112,6 +112,19 @@ int main(void)
     free(bytes);
     ob_free(&b);
 
+    /* `depthindex model`: the symbolic dimensions by name, planned at 518 */
+    const char *exe = getenv("DEPTHINDEX");
+    if (exe && *exe) {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd,
+                 "'%s' model '%s' > '%s/model.txt' 2>&1 && "
+                 "grep -qx 'symbolic dimensions: image\\[0\\] = batch, image\\[2\\] = height, image\\[3\\] = width' "
+                 "'%s/model.txt' && grep -q '^input size: 518x518 .*patch size 14' '%s/model.txt' && "
+                 "grep -qx 'runs: yes' '%s/model.txt'",
+                 exe, model, dir, dir, dir, dir);
+        CHECKF(system(cmd) == 0, "depthindex model report (see %s/model.txt)", dir);
+    }
+
     size_case cases[2] = {{.h = 14 * DAV2_PATCH, .w = 14 * DAV2_PATCH}, {.h = 12 * DAV2_PATCH, .w = 17 * DAV2_PATCH}};
     oracle(src, dir, model, &cases[0], 7);
     oracle(src, dir, model, &cases[1], 8);

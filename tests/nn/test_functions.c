@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     self_call();
     const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build_root = getenv("DEPTHINDEX_BUILD_ROOT");
     if (!src || !*src) src = ".";
-    char dir[900], model[1000], xin[1000], xref[1000], cmd[4096];
+    char dir[900], model[1000], xin[1000], xref[1000], cmd[8192];
     if (build_root && *build_root) {
         snprintf(dir, sizeof dir, "%s/tests/nn/tmp-functions", build_root);
         mkdir(dir, 0755);
@@ -113,6 +113,15 @@ int main(int argc, char **argv)
     free(bytes);
     ob_free(&b);
 
+    const char *exe = getenv("DEPTHINDEX");
+    if (exe && *exe) { /* `depthindex model` lists the functions and the domain */
+        snprintf(cmd, sizeof cmd,
+                 "'%s' model '%s' > '%s/model.txt' 2>&1 && grep -qx 'opset: 18, domain pkg.dav2 1' '%s/model.txt' && "
+                 "grep -q '^local functions: 5 (inlined at load): Block0, Block1, Block2, Block3, Encoder01$' "
+                 "'%s/model.txt' && grep -qx 'runs: yes' '%s/model.txt'",
+                 exe, model, dir, dir, dir, dir);
+        CHECKF(system(cmd) == 0, "depthindex model report (see %s/model.txt)", dir);
+    }
     size_t per = 3 * (size_t)IMG * IMG, on = (size_t)IMG * IMG;
     float *x = malloc(B * per * sizeof(float));
     dav2_b rnd = {.rng = 11};
