@@ -132,8 +132,7 @@ void di_nn_file_info_fill(di_nn_graph *g, const void *model_proto)
             if (sh->dim[d]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
                 addf(&t, "%s%.60s[%zu] = %.40s", nsym ? ", " : "symbolic dimensions: ",
                      gp->input[i]->name ? gp->input[i]->name : "?", d,
-                     sh->dim[d]->dim_param && *sh->dim[d]->dim_param ? sh->dim[d]->dim_param
-                                                                     : "?");
+                     sh->dim[d]->dim_param && *sh->dim[d]->dim_param ? sh->dim[d]->dim_param : "?");
                 nsym++;
             }
     }

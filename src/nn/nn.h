@@ -1,8 +1,8 @@
 /*
 ** nn.h: the ONNX inference engine. A model file is loaded once into a graph
 ** (shape inference per input shape: a symbolic batch, height and width;
-** constant folding, fusion, a static memory plan); a session runs batches of N x C x H x W float32 into
-** caller-owned memory. Backends live side by side (cpu/, cuda/), as in ggml.
+** constant folding, fusion, a static memory plan); a session runs batches of
+** N x C x H x W float32 into caller-owned memory. Backends live side by side (cpu/, cuda/), as in ggml.
 **
 ** A session is used by one thread at a time; other threads may run other
 ** sessions or other work meanwhile.
