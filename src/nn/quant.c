@@ -56,6 +56,9 @@ static int nbits_to_matmul(di_nn_graph *g, di_nn_node *n, di_error *err)
         return di_nn_node_fail(err, DI_EFORMAT, n,
                                "zero points are neither uint8 [%lld] (packed) nor float [%lld]",
                                (long long)(N * zrow), (long long)(N * blocks));
+    if ((size_t)(K * N) > di_nn_max_tensor_bytes / sizeof(float))
+        return di_nn_node_fail(err, DI_ENOMEM, n, "a %lld x %lld weight is absurdly large",
+                               (long long)K, (long long)N);
     float *w = malloc((size_t)(K * N) * sizeof *w);
     if (!w)
         return di_fail(err, DI_ENOMEM, "out of memory");
