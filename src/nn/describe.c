@@ -26,9 +26,9 @@ int di_nn_input_patch(const di_nn_session *s)
             if (!strcmp(n->op_type, "Conv")) {
                 const di_nn_attr *k = di_nn_node_attr(n, "kernel_shape");
                 const di_nn_attr *st = di_nn_node_attr(n, "strides");
-                if (k && st && k->n == 2 && st->n == 2 && k->ints[0] == st->ints[0] &&
-                    k->ints[1] == st->ints[1] && k->ints[0] == k->ints[1] && k->ints[0] > 1 &&
-                    k->ints[0] <= 64)
+                if (k && st && k->ints && st->ints && k->n == 2 && st->n == 2 &&
+                    k->ints[0] == st->ints[0] && k->ints[1] == st->ints[1] &&
+                    k->ints[0] == k->ints[1] && k->ints[0] > 1 && k->ints[0] <= 64)
                     return (int)k->ints[0];
             } else if (!strcmp(n->op_type, "Cast") || !strcmp(n->op_type, "Identity")) {
                 next = n->out[0];

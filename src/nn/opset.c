@@ -44,10 +44,14 @@ static int add_const(di_nn_graph *g, const di_nn_node *n, const char *what, int 
         return -1;
     }
     snprintf(v->name, len, "%s:%s", n->name, what);
-    memcpy(v->data, data, bytes);
+    if (bytes && data)
+        memcpy(v->data, data, bytes);
+    else if (bytes)
+        memset(v->data, 0, bytes);
     v->dtype = dtype;
     v->ndim = ndim;
-    memcpy(v->dims, dims, sizeof(int64_t) * (size_t)ndim);
+    if (ndim)
+        memcpy(v->dims, dims, sizeof(int64_t) * (size_t)ndim);
     v->producer = -1;
     return g->nvalues++;
 }
@@ -109,7 +113,7 @@ static int to_resize(di_nn_graph *g, di_nn_node *n, di_error *err)
     if (x < 0)
         return di_nn_node_fail(err, DI_EFORMAT, n, "no input");
     if (scales < 0) { /* Upsample-7: the scales attribute */
-        if (!sa || sa->type != 6 || sa->n < 1 || sa->n > DI_NN_MAX_DIMS)
+        if (!sa || sa->type != 6 || !sa->floats || sa->n < 1 || sa->n > DI_NN_MAX_DIMS)
             return di_nn_node_fail(err, DI_EFORMAT, n, "no scales (input or attribute)");
         scales = add_const(g, n, "scales", DI_DT_FLOAT, 1, (int64_t[]){sa->n}, sa->floats);
         if (scales < 0)
@@ -155,8 +159,10 @@ static int ints_input(di_nn_graph *g, di_nn_node *n, const char *name)
     const di_nn_attr *a = di_nn_node_attr(n, name);
     if (!a)
         return -1;
+    if (a->n && !a->ints)
+        return -3; /* not a list of integers */
     int64_t cnt = a->n;
-    int v = add_const(g, n, name, DI_DT_INT64, 1, &cnt, a->ints ? (const void *)a->ints : "");
+    int v = add_const(g, n, name, DI_DT_INT64, 1, &cnt, a->ints);
     if (v < 0)
         return -2;
     drop_attr(n, name);
@@ -184,6 +190,8 @@ static int convert_node(di_nn_graph *g, di_nn_node *n, const int *uses, di_error
             return di_nn_node_fail(err, DI_EFORMAT, n, "Slice-1 takes 1 input, not %d", n->nin);
         int s = ints_input(g, n, "starts"), e = ints_input(g, n, "ends"),
             a = ints_input(g, n, "axes");
+        if (s == -3 || e == -3 || a == -3)
+            return di_nn_node_fail(err, DI_EFORMAT, n, "starts, ends or axes are not integers");
         if (s == -2 || e == -2 || a == -2)
             return di_fail(err, DI_ENOMEM, "out of memory");
         if (s < 0 || e < 0)
@@ -196,6 +204,8 @@ static int convert_node(di_nn_graph *g, di_nn_node *n, const int *uses, di_error
         if (n->nin != 1)
             return di_nn_node_fail(err, DI_EFORMAT, n, "Pad-2 takes 1 input, not %d", n->nin);
         int p = ints_input(g, n, "pads");
+        if (p == -3)
+            return di_nn_node_fail(err, DI_EFORMAT, n, "pads are not integers");
         if (p == -2)
             return di_fail(err, DI_ENOMEM, "out of memory");
         if (p < 0)

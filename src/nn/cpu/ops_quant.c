@@ -338,7 +338,7 @@ static int convi_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 static int64_t attr2(const di_nn_node *n, const char *name, int i, int64_t dflt)
 {
     const di_nn_attr *a = di_nn_node_attr(n, name);
-    return a && a->n > i ? a->ints[i] : dflt;
+    return a && a->ints && a->n > i ? a->ints[i] : dflt;
 }
 
 static int convi_prepare(di_nn_kctx *k, di_error *err)
