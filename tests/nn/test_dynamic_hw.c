@@ -9,7 +9,8 @@
 ** is compared with onnxruntime running the same file on the same input
 ** (max |diff| <= 1e-4 of the output range). A size whose grid is empty fails
 ** with one line naming the node, not a crash; the batch API without a size
-** says that one is needed.
+** says that one is needed. `depthindex infer` takes the size from its input
+** file; `depthindex model` names the symbolic dimensions and plans at 518.
 */
 #include <math.h>
 #include <stdio.h>
@@ -128,6 +129,19 @@ int main(void)
     size_case cases[2] = {{.h = 14 * DAV2_PATCH, .w = 14 * DAV2_PATCH}, {.h = 12 * DAV2_PATCH, .w = 17 * DAV2_PATCH}};
     oracle(src, dir, model, &cases[0], 7);
     oracle(src, dir, model, &cases[1], 8);
+
+    /* `depthindex infer` takes the size from its input file */
+    if (exe && *exe && cases[1].ref) {
+        char cmd[8192], yout[1000];
+        snprintf(yout, sizeof yout, "%s/infer_238x168.npy", dir);
+        snprintf(cmd, sizeof cmd, "'%s' infer --model '%s' --input '%s/x_238x168.npy' --output '%s' --threads 2 > /dev/null",
+                 exe, model, dir, yout);
+        CHECKF(system(cmd) == 0, "%s", cmd);
+        float *y = read_npy(yout, (size_t)B * cases[1].h * cases[1].w);
+        CHECKF(y != NULL, "infer's output %s", yout);
+        if (y) compare("infer 238x168, batch 2", y, cases[1].ref, (size_t)B * cases[1].h * cases[1].w);
+        free(y);
+    }
 
     di_nn_options opt;
     di_nn_options_default(&opt);
