@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "options.h"
+#include "presets.h"
 #include "nn/engine.h"
 
 static void help(void)
@@ -113,6 +114,15 @@ static int describe(const char *path)
         }
         printf("input size: %dx%d for this report (height and width are symbolic; "
                "`run --size` chooses; patch size %d)\n", side, side, patch);
+    }
+    if (s->g->ninputs >= 1) {
+        const di_nn_value *in0 = &s->g->values[s->g->inputs[0]];
+        int fh = in0->ndim == 4 && in0->dims[2] > 0 ? (int)in0->dims[2] : 0;
+        int fw = in0->ndim == 4 && in0->dims[3] > 0 ? (int)in0->dims[3] : 0;
+        char why[256];
+        const char *guess = di_preset_guess((int)s->g->opset, di_nn_input_symbolic(s),
+                                            di_nn_input_patch(s), fh, fw, why, sizeof why);
+        printf("preset: %s (%s)\n", guess ? guess : "none", why);
     }
     double flops = di_nn_flops(s, 1, &err);
     if (flops < 0) {

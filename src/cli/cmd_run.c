@@ -8,6 +8,7 @@
 ** half-written). A second one exits at once. */
 #include "cli.h"
 #include "options.h"
+#include "presets.h"
 #include "pipeline/pipeline.h"
 
 #include <signal.h>
@@ -40,6 +41,9 @@ static const char help[] =
     "  --size N|WxH          model input when its height and width are symbolic\n"
     "                        [518; multiples of the patch size, 14 for Depth\n"
     "                        Anything]; a fixed input must be given as it is\n"
+    "  --preset NAME         midas-small|midas-release|dpt|depth-anything: input\n"
+    "                        size and normalisation of that model family (see\n"
+    "                        the README; --size, --mean, --std override it)\n"
     "  --mean a,b,c          normalisation of RGB in 0..1 [0.485,0.456,0.406]\n"
     "  --std a,b,c           [0.229,0.224,0.225]\n"
     "\n"
@@ -79,6 +83,8 @@ typedef struct run_opts {
     di_pipeline_config cfg;
     di_progress_mode progress;
     bool device_given;
+    const di_preset *preset;
+    bool mean_given, std_given;
 } run_opts;
 
 static int bad_value(const char *opt, const char *v)
@@ -147,14 +153,19 @@ static int parse(run_opts *o, int argc, char **argv)
         else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
             if (parse_size(v, &c->size_w, &c->size_h))
                 return bad_value("--size", v);
+        } else if ((v = di_opt_value(argc, argv, &i, "--preset", &bad))) {
+            if (!(o->preset = di_preset_find(v)))
+                return bad_value("--preset", v);
         } else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
             if (!di_opt_doubles(v, 3, t))
                 return bad_value("--mean", v);
+            o->mean_given = true;
             for (int k = 0; k < 3; k++)
                 c->mean[k] = (float)t[k];
         } else if ((v = di_opt_value(argc, argv, &i, "--std", &bad))) {
             if (!di_opt_doubles(v, 3, t) || t[0] == 0 || t[1] == 0 || t[2] == 0)
                 return bad_value("--std", v);
+            o->std_given = true;
             for (int k = 0; k < 3; k++)
                 c->std[k] = (float)t[k];
         } else if ((v = di_opt_value(argc, argv, &i, "--device", &bad))) {
@@ -235,6 +246,17 @@ static int parse(run_opts *o, int argc, char **argv)
         }
         if (bad)
             return -1;
+    }
+    /* the preset fills what the options did not say */
+    if (o->preset) {
+        for (int k = 0; k < 3; k++) {
+            if (!o->mean_given)
+                c->mean[k] = o->preset->mean[k];
+            if (!o->std_given)
+                c->std[k] = o->preset->std[k];
+        }
+        if (!c->size_w)
+            c->preset_size = o->preset->size;
     }
     if (di_cli_db_finish(&o->db))
         return -1;

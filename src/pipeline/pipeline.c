@@ -226,7 +226,9 @@ static int open_model(di_pipeline *p, di_error *err)
     /* a symbolic height or width takes --size (or the default); a fixed
     ** one must be what --size says, when given */
     if ((di_nn_input_symbolic(p->nn[0]) & 0xc) || p->cfg.size_w) {
-        int w = p->cfg.size_w ? p->cfg.size_w : DI_PIPELINE_DEFAULT_SIZE;
+        int w = p->cfg.size_w        ? p->cfg.size_w
+                : p->cfg.preset_size ? p->cfg.preset_size
+                                     : DI_PIPELINE_DEFAULT_SIZE;
         int h = p->cfg.size_h ? p->cfg.size_h : w;
         int patch = di_nn_input_patch(p->nn[0]);
         if (patch > 1 && (w % patch || h % patch))

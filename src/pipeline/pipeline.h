@@ -54,6 +54,8 @@ typedef struct di_pipeline_config {
     float mean[3], std[3];     /* normalisation of RGB in 0..1 [ImageNet] */
     int size_w, size_h;        /* model input for a symbolic height/width (0: default
                                ** DI_PIPELINE_DEFAULT_SIZE); a fixed input must match */
+    int preset_size;           /* a preset's side for a symbolic height and width,
+                               ** used when size_w is 0 (0: none) */
     bool force;                /* redo faces that already have a score */
     int64_t limit;             /* at most this many faces (0 = all) */
     double db_retry_for;       /* seconds of reconnect-and-retry [600] */

@@ -121,8 +121,8 @@ int main(void)
                  "'%s' model '%s' > '%s/model.txt' 2>&1 && "
                  "grep -qx 'symbolic dimensions: image\\[0\\] = batch, image\\[2\\] = height, image\\[3\\] = width' "
                  "'%s/model.txt' && grep -q '^input size: 518x518 .*patch size 14' '%s/model.txt' && "
-                 "grep -qx 'runs: yes' '%s/model.txt'",
-                 exe, model, dir, dir, dir, dir);
+                 "grep -qx 'runs: yes' '%s/model.txt' && grep -q '^preset: depth-anything (a 14x14 patch' '%s/model.txt'",
+                 exe, model, dir, dir, dir, dir, dir);
         CHECKF(system(cmd) == 0, "depthindex model report (see %s/model.txt)", dir);
     }
 

@@ -234,6 +234,30 @@ def case_model_symbolic(tmp):
     check("input 3x392x266" in r.stdout + r.stderr, "--size 266x392: %s" % (r.stdout + r.stderr))
     s = summary(di_ok(base + ["--force", "--size", "266x392"]).stdout)
     check(s["ok"] == 8 and s["failed"] == 0, "symbolic model at 266x392: %s" % s)
+    # a preset's size: dpt's 384 is no multiple of 14 here (refused, naming
+    # the patch), depth-anything's 518 is; an explicit --size wins
+    one_line_exit2(base + ["--preset", "dpt"], mention="384x384")
+    r = di_ok(base + ["--force", "--preset", "depth-anything", "--progress", "plain"])
+    check("input 3x518x518" in r.stdout + r.stderr, "--preset depth-anything: %s" % r.stderr)
+    r = di_ok(base + ["--force", "--preset", "dpt", "--size", "266", "--progress", "plain"])
+    check("input 3x266x266" in r.stdout + r.stderr, "--preset dpt --size 266: %s" % r.stderr)
+    # normalisation: the "nan" model takes the square root of a positive
+    # combination of its input, so ImageNet normalisation (negative values
+    # for dark pixels) fails faces, and midas-release's RGB in 0..1 fails none;
+    # its fixed 32x32 input is not resized by the preset's 256
+    nan = os.path.join(tmp, "nan.onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "tiny_onnx.py"), nan, "32", "nan"],
+                   check=True)
+    nbase = ["run", "--db", db.url, "--images", images, "--model", nan, "--device", "cpu",
+             "--progress", "json", "--force"]
+    s = summary(di_ok(nbase, codes=(0, 1)).stdout)
+    check(s["failed"] > 0, "ImageNet normalisation into the nan model: %s" % s)
+    s = summary(di_ok(nbase + ["--preset", "midas-release"]).stdout)
+    check(s["ok"] == 8 and s["failed"] == 0, "--preset midas-release: %s" % s)
+    s = summary(di_ok(nbase + ["--preset", "midas-release", "--mean", "0.5,0.5,0.5"],
+                      codes=(0, 1)).stdout)
+    check(s["failed"] > 0, "--mean after --preset does not win: %s" % s)
+    one_line_exit2(base + ["--preset", "nonsense"], mention="--preset")
     one_line_exit2(base + ["--size", "500"], mention="patch size is 14")
     one_line_exit2(base + ["--size", "0"], mention="--size")
     fixed = tiny_model(tmp)
