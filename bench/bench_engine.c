@@ -5,7 +5,9 @@
 ** op type. Optionally writes a batch-1 input as NPY for onnxruntime.
 **
 ** usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]
-** (DI_WHOLE_BATCH=1: options.whole_batch, the batch in one pass)
+** (DI_WHOLE_BATCH=1: options.whole_batch, the batch in one pass;
+** DI_BENCH_SIZE=WxH: the input size of a model whose height and width are
+** symbolic, default 518x518)
 ** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image" and
 ** op lines. The CPU time (the process's, all threads) is much steadier than
 ** wall time on a machine shared with other work: at 1 thread it is the time
@@ -62,6 +64,19 @@ int main(int argc, char **argv)
         return 1;
     }
     int c, h, w;
+    /* a symbolic height and width: DI_BENCH_SIZE=WxH (default 518x518) */
+    if (di_nn_input_symbolic(s) & 0xc) {
+        int sw = 518, sh = 518;
+        const char *sz = getenv("DI_BENCH_SIZE");
+        if (sz && sscanf(sz, "%dx%d", &sw, &sh) != 2) {
+            fprintf(stderr, "bench_engine: DI_BENCH_SIZE=%s is not WxH\n", sz);
+            return 2;
+        }
+        if (di_nn_set_input_size(s, sh, sw, &err)) {
+            fprintf(stderr, "bench_engine: %s\n", err.msg);
+            return 1;
+        }
+    }
     if (di_nn_input_chw(s, &c, &h, &w)) {
         fprintf(stderr, "bench_engine: input is not N x C x H x W\n");
         return 1;

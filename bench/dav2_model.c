@@ -6,9 +6,10 @@
 ** features.
 **
 ** usage: dav2_model [--dynamic-hw] OUT.onnx [GRID BLOCKS]
-** (input GRID*14 pixels square; --dynamic-hw declares the input's height and
-** width symbolic, as exports with dynamic_axes on them do; the graph inside
-** still assumes GRID*14)
+** (input GRID*14 pixels square; --dynamic-hw: the height and width
+** symbolic as the onnx-community/HF export writes them, the patch grid from
+** the input's Shape and the position embedding (trained at GRID) resized
+** bicubically to it: any multiple of 14 runs)
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +36,8 @@ int main(int argc, char **argv)
         return 2;
     }
     ob b;
+    c.dynamic_hw = dyn_hw;
     dav2_build(&b, &c);
-    if (dyn_hw) {
-        Onnx__TensorShapeProto *sh = b.g.input[0]->type->tensor_type->shape;
-        for (int i = 2; i < 4; i++) {
-            sh->dim[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-            sh->dim[i]->dim_param = ob_str(&b, i == 2 ? "height" : "width");
-        }
-    }
     size_t len;
     uint8_t *m = ob_pack(&b, &len);
     ob_free(&b);

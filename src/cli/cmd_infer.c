@@ -130,6 +130,13 @@ int di_cmd_infer(int argc, char **argv)
         goto done;
     }
     int c, h, w;
+    /* a symbolic height and width: the input file's */
+    if ((di_nn_input_symbolic(s) & 0xc) && x.ndim == 4 &&
+        di_nn_set_input_size(s, (int)(x.dims[2] > 16384 ? 0 : x.dims[2]),
+                             (int)(x.dims[3] > 16384 ? 0 : x.dims[3]), &err)) {
+        di_cli_error("%s", err.msg);
+        goto done;
+    }
     if (di_nn_input_chw(s, &c, &h, &w)) {
         di_cli_error("%s: the first input is not N x C x H x W with fixed C, H, W", model);
         goto done;

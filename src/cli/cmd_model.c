@@ -7,15 +7,19 @@
 
 #include "cli.h"
 #include "options.h"
+#include "presets.h"
 #include "nn/engine.h"
 
 static void help(void)
 {
     printf("usage: depthindex model [OPTIONS] MODEL.onnx\n\n"
-           "Prints the model's inputs and outputs, op counts, parameter count,\n"
-           "GFLOP per image (batch 1; multiply-add = 2) and every op or attribute\n"
-           "the engine does not support. Weights stored as external data that are\n"
-           "missing are counted (as zeros) and reported.\n\n"
+           "Prints the model's opset and other domains, local functions, symbolic\n"
+           "dimensions, element types, inputs and outputs, op counts, parameter\n"
+           "count, GFLOP per image (batch 1; multiply-add = 2; a symbolic height\n"
+           "and width at 518, or the multiple of the patch size below it) and every\n"
+           "op or attribute the engine does not support; \"runs: yes\" or \"runs: no\".\n"
+           "Exit status 1 when something does not run. Weights stored as external\n"
+           "data that are missing are counted (as zeros) and reported.\n\n"
            "options:\n"
            "  --fill-weights OUT.onnx  write a self-contained copy whose external\n"
            "                           weights are deterministic made-up values\n"
@@ -58,6 +62,7 @@ static int describe(const char *path)
         return DI_EXIT_SOME_FAILED;
     }
     printf("model: %s (opset %lld)\n", path, (long long)g->opset);
+    if (g->file_info) printf("%s", g->file_info);
     for (int i = 0; i < g->ninputs; i++) {
         printf("input: %s ", g->values[g->inputs[i]].name);
         print_shape(&g->values[g->inputs[i]]);
@@ -87,7 +92,7 @@ static int describe(const char *path)
     if (g->nunsupported) {
         printf("unsupported: %d\n", g->nunsupported);
         for (int i = 0; i < g->nunsupported; i++) printf("  %s\n", g->unsupported[i]);
-        printf("GFLOP per image: unknown (unsupported ops)\n");
+        printf("GFLOP per image: unknown (unsupported ops)\nruns: no\n");
         di_nn_graph_free(g);
         return DI_EXIT_SOME_FAILED;
     }
@@ -96,12 +101,32 @@ static int describe(const char *path)
     opt.threads = 1;
     di_nn_session *s;
     if (di_nn_session_create_graph(g, &opt, &s, &err)) { /* takes g */
-        printf("unsupported: 1\n  %s\n", err.msg);
+        printf("unsupported: 1\n  %s\nruns: no\n", err.msg);
         return DI_EXIT_SOME_FAILED;
+    }
+    /* a symbolic height and width: planned at run's default size */
+    if (di_nn_input_symbolic(s) & 0xc) {
+        int patch = di_nn_input_patch(s), side = 518 / patch * patch;
+        if (di_nn_set_input_size(s, side, side, &err)) {
+            printf("unsupported: 1\n  %s\nruns: no\n", err.msg);
+            di_nn_session_destroy(s);
+            return DI_EXIT_SOME_FAILED;
+        }
+        printf("input size: %dx%d for this report (height and width are symbolic; "
+               "`run --size` chooses; patch size %d)\n", side, side, patch);
+    }
+    if (s->g->ninputs >= 1) {
+        const di_nn_value *in0 = &s->g->values[s->g->inputs[0]];
+        int fh = in0->ndim == 4 && in0->dims[2] > 0 ? (int)in0->dims[2] : 0;
+        int fw = in0->ndim == 4 && in0->dims[3] > 0 ? (int)in0->dims[3] : 0;
+        char why[256];
+        const char *guess = di_preset_guess((int)s->g->opset, di_nn_input_symbolic(s),
+                                            di_nn_input_patch(s), fh, fw, why, sizeof why);
+        printf("preset: %s (%s)\n", guess ? guess : "none", why);
     }
     double flops = di_nn_flops(s, 1, &err);
     if (flops < 0) {
-        printf("unsupported: 1\n  %s\n", err.msg);
+        printf("unsupported: 1\n  %s\nruns: no\n", err.msg);
         status = DI_EXIT_SOME_FAILED;
     } else {
         printf("GFLOP per image: %.3f\n", flops / 1e9);
@@ -110,7 +135,7 @@ static int describe(const char *path)
         if (di_nn_describe(s, 1, &d, &err) == DI_OK)
             printf("plan at batch 1: %d steps for %d nodes (%d fused into the step before, %d folded into constants, %d reorders), activations %.1f MB\n",
                    d.steps, d.nodes, d.fused, d.folded, d.reorders, (double)d.activation_bytes / 1e6);
-        printf("unsupported: none\n");
+        printf("unsupported: none\nruns: yes\n");
     }
     di_nn_session_destroy(s);
     return status;

@@ -8,6 +8,7 @@
 ** half-written). A second one exits at once. */
 #include "cli.h"
 #include "options.h"
+#include "presets.h"
 #include "pipeline/pipeline.h"
 #include "shard.h"
 
@@ -38,6 +39,12 @@ static const char help[] =
     "  --model M.onnx        the depth model (RGB N x 3 x H x W in, N x [1 x] H x W out)\n"
     "  --depth-dir DIR       instead of a model: precomputed depth maps\n"
     "                        DIR/{panorama_sid}_{face}.npy (or .png, .pfm)\n"
+    "  --size N|WxH          model input when its height and width are symbolic\n"
+    "                        [518; multiples of the patch size, 14 for Depth\n"
+    "                        Anything]; a fixed input must be given as it is\n"
+    "  --preset NAME         midas-small|midas-release|dpt|depth-anything: input\n"
+    "                        size and normalisation of that model family (see\n"
+    "                        the README; --size, --mean, --std override it)\n"
     "  --mean a,b,c          normalisation of RGB in 0..1 [0.485,0.456,0.406]\n"
     "  --std a,b,c           [0.229,0.224,0.225]\n"
     "\n"
@@ -94,6 +101,8 @@ typedef struct run_opts {
     const char *shard;      /* --shard value, resolved after parsing */
     long long shards;       /* --shards */
     char shard_from[160];   /* where the shard came from, printed at start */
+    const di_preset *preset;
+    bool mean_given, std_given;
 } run_opts;
 
 static int bad_value(const char *opt, const char *v)
@@ -122,6 +131,22 @@ static int parse_device(run_opts *o, const char *v)
     return bad_value("--device", v);
 }
 
+/* N (square) or WxH, each side 1..16384 */
+static int parse_size(const char *v, int *w, int *h)
+{
+    char buf[64];
+    long long a, b;
+    snprintf(buf, sizeof buf, "%s", v);
+    char *x = strchr(buf, 'x');
+    if (x)
+        *x = 0;
+    if (!di_opt_int(buf, 1, 16384, &a) || (x && !di_opt_int(x + 1, 1, 16384, &b)))
+        return -1;
+    *w = (int)a;
+    *h = x ? (int)b : (int)a;
+    return 0;
+}
+
 static int parse(run_opts *o, int argc, char **argv)
 {
     di_pipeline_config *c = &o->cfg;
@@ -143,14 +168,22 @@ static int parse(run_opts *o, int argc, char **argv)
             c->model_path = v;
         else if ((v = di_opt_value(argc, argv, &i, "--depth-dir", &bad)))
             c->depth_dir = v;
-        else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
+        else if ((v = di_opt_value(argc, argv, &i, "--size", &bad))) {
+            if (parse_size(v, &c->size_w, &c->size_h))
+                return bad_value("--size", v);
+        } else if ((v = di_opt_value(argc, argv, &i, "--preset", &bad))) {
+            if (!(o->preset = di_preset_find(v)))
+                return bad_value("--preset", v);
+        } else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
             if (!di_opt_doubles(v, 3, t))
                 return bad_value("--mean", v);
+            o->mean_given = true;
             for (int k = 0; k < 3; k++)
                 c->mean[k] = (float)t[k];
         } else if ((v = di_opt_value(argc, argv, &i, "--std", &bad))) {
             if (!di_opt_doubles(v, 3, t) || t[0] == 0 || t[1] == 0 || t[2] == 0)
                 return bad_value("--std", v);
+            o->std_given = true;
             for (int k = 0; k < 3; k++)
                 c->std[k] = (float)t[k];
         } else if ((v = di_opt_value(argc, argv, &i, "--device", &bad))) {
@@ -256,6 +289,17 @@ static int parse(run_opts *o, int argc, char **argv)
         }
         if (bad)
             return -1;
+    }
+    /* the preset fills what the options did not say */
+    if (o->preset) {
+        for (int k = 0; k < 3; k++) {
+            if (!o->mean_given)
+                c->mean[k] = o->preset->mean[k];
+            if (!o->std_given)
+                c->std[k] = o->preset->std[k];
+        }
+        if (!c->size_w)
+            c->preset_size = o->preset->size;
     }
     if (di_cli_db_finish(&o->db))
         return -1;

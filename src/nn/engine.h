@@ -112,6 +112,7 @@ struct di_nn_session {
     struct di_nn_cuda *cuda; /* the CUDA backend's state (cuda/), NULL on the CPU */
     int cpu_pending;         /* di_nn_run_async on the CPU: runs not yet waited */
     int per_sample;          /* -1 unknown, 0 no, 1 yes: batch tiling is exact */
+    int64_t in_hw[2];        /* di_nn_set_input_size: symbolic H, W of input 0 (0: unset) */
 };
 
 int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_session **out,

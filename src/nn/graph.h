@@ -66,6 +66,8 @@ typedef struct di_nn_graph {
     int missing_external; /* initializers zero-filled (DI_NN_LOAD_INFO) */
     int nunsupported;     /* DI_NN_LOAD_INFO: what a session would refuse */
     char **unsupported;   /* one message per node */
+    char *file_info;      /* describe.c: what the file declares (domains, local
+                          ** functions, symbolic dimensions, element types), lines */
 } di_nn_graph;
 
 /* Loader flags. DI_NN_LOAD_INFO is for describing a model (`depthindex
@@ -87,6 +89,30 @@ void di_nn_graph_free(di_nn_graph *g);
 ** form of GELU into Gelu, the nine-node LayerNorm into LayerNormalization);
 ** done by the loader, except for DI_NN_LOAD_INFO. */
 int di_nn_rewrite(di_nn_graph *g);
+
+/* opset.c: a file of opset 7 to 10 into the opset-11 forms the kernels know
+** (Upsample and Resize-10 into Resize, attribute forms of Slice, Pad, Clip
+** into inputs); nothing for opset 11 and later. */
+int di_nn_opset_convert(di_nn_graph *g, di_error *err);
+
+/* fp16.c: float16 <-> float32 (nearest even), a float16 tensor widened
+** (malloc'd), and a file's float16 values read as float32 with its Casts to
+** float16 turned into RoundFloat16 (after loading, before the checks). */
+float di_fp16_to_f32(uint16_t h);
+uint16_t di_f32_to_fp16(float f);
+float di_fp16_round(float f);
+float *di_nn_fp16_widen(const uint16_t *h, int64_t n);
+int di_nn_fp16_convert(di_nn_graph *g, di_error *err);
+
+/* quant.c: the ops of other domains the loader takes (com.microsoft
+** MatMulNBits), and their conversion at load (dequantized into MatMul). */
+bool di_nn_quant_domain_op(const char *domain, const char *op_type);
+int di_nn_quant_convert(di_nn_graph *g, di_error *err);
+
+/* describe.c: g->file_info from the file's ModelProto (a const
+** Onnx__ModelProto *, passed as void * to keep protobuf out of this
+** header); NULL on out of memory, which only loses the description. */
+void di_nn_file_info_fill(di_nn_graph *g, const void *model_proto);
 
 const di_nn_attr *di_nn_node_attr(const di_nn_node *n, const char *name);
 int64_t di_nn_attr_int(const di_nn_node *n, const char *name, int64_t dflt);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "functions.h"
 #include "load.h"
 
 #define MAX_MODEL_BYTES ((size_t)4 << 30)
@@ -77,7 +78,18 @@ static int load_mem(const uint8_t *data, size_t size, const char *name, const ch
         g = NULL;
         rc = di_fail(err, DI_ENOMEM, "out of memory");
     } else {
-        rc = di_nn_graph_build(&L, mp, g, err);
+        /* local functions: the graph with their calls inlined (functions.c) */
+        Onnx__GraphProto inlined;
+        di_fn_arena arena = {0};
+        if (!mp->graph)
+            rc = di_fail(err, DI_EFORMAT, "%s: not an ONNX model (no graph)", name);
+        else if (mp->n_functions)
+            rc = di_fn_inline(mp, name, &arena, &inlined, err);
+        else
+            rc = DI_OK;
+        if (!rc)
+            rc = di_nn_graph_build(&L, mp, mp->n_functions ? &inlined : mp->graph, g, err);
+        di_fn_arena_free(&arena);
     }
     onnx__model_proto__free_unpacked(mp, NULL);
     if (rc) {
@@ -150,6 +162,7 @@ void di_nn_graph_free(di_nn_graph *g)
         free(g->unsupported[i]);
     free(g->unsupported);
     free(g->path);
+    free(g->file_info);
     free(g);
 }
 

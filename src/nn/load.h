@@ -21,6 +21,7 @@ int di_nn_read_external(loader *L, const Onnx__TensorProto *t, const char *tname
                         size_t bytes, di_error *err);
 int di_nn_tensor_from_proto(loader *L, const Onnx__TensorProto *t, int *dtype, int *ndim,
                             int64_t *dims, void **data, di_error *err);
-int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g, di_error *err);
+int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *gp,
+                      di_nn_graph *g, di_error *err);
 
 #endif

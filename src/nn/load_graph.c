@@ -220,11 +220,9 @@ static int note_unsupported(di_nn_graph *g, const di_error *e)
     return DI_OK;
 }
 
-int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g, di_error *err)
+int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *gp,
+                      di_nn_graph *g, di_error *err)
 {
-    const Onnx__GraphProto *gp = mp->graph;
-    if (!gp)
-        return di_fail(err, DI_EFORMAT, "%s: not an ONNX model (no graph)", L->name);
 
     g->opset = -1;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
@@ -240,9 +238,9 @@ int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g, di_
                 L->name, mp->opset_import[0]->domain);
         return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
     }
-    if (g->opset < 11 || g->opset > 21)
+    if (g->opset < 7 || g->opset > 21)
         return di_fail(err, DI_EUNSUPPORTED,
-                       "%s: opset %lld is not supported (supported: 11 to 21)", L->name,
+                       "%s: opset %lld is not supported (supported: 7 to 21)", L->name,
                        (long long)g->opset);
 
     /* a bound on the graph's size keeps every count an int and the memory
@@ -324,7 +322,8 @@ int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g, di_
             rc = di_fail(err, DI_ENOMEM, "out of memory");
             break;
         }
-        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx")) {
+        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") &&
+            !di_nn_quant_domain_op(np->domain, np->op_type)) {
             rc = di_fail(err, DI_EUNSUPPORTED,
                          "%s: node '%s': op %s of domain '%s' is not supported", L->name, nd->name,
                          nd->op_type, np->domain);
@@ -401,6 +400,15 @@ int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g, di_
     rc = topo_sort(g, err);
     if (rc)
         return rc;
+    /* opsets 7 to 10: their forms of Upsample, Resize, Slice, Pad, Clip (opset.c) */
+    if ((rc = di_nn_opset_convert(g, err)))
+        return rc;
+    /* float16 values as float32, Casts to float16 as rounding (fp16.c) */
+    if ((rc = di_nn_fp16_convert(g, err)))
+        return rc;
+    /* com.microsoft MatMulNBits dequantized into MatMul (quant.c) */
+    if ((rc = di_nn_quant_convert(g, err)))
+        return rc;
     /* fusions of exported patterns; a description keeps the file's nodes */
     if (!(L->flags & DI_NN_LOAD_INFO) && di_nn_rewrite(g))
         return di_fail(err, DI_ENOMEM, "out of memory");
@@ -443,5 +451,7 @@ int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, di_nn_graph *g, di_
         rc = DI_OK;
     }
     g->missing_external = L->missing;
+    if (L->flags & DI_NN_LOAD_INFO)
+        di_nn_file_info_fill(g, mp);
     return DI_OK;
 }

@@ -17,7 +17,8 @@ int di_nn_tensor_from_proto(loader *L, const Onnx__TensorProto *t, int *dtype, i
 {
     const char *tname = t->name ? t->name : "(unnamed)";
     int dt = t->data_type;
-    size_t es = di_dtype_size(dt);
+    /* float16 is read as it is stored, then widened to float32 (fp16.c) */
+    size_t es = dt == DI_DT_FLOAT16 ? 2 : di_dtype_size(dt);
     if (!es)
         return di_fail(err, DI_EUNSUPPORTED, "%s: tensor '%s': element type %s is not supported",
                        L->name, tname, di_dtype_name(dt));
@@ -67,13 +68,23 @@ int di_nn_tensor_from_proto(loader *L, const Onnx__TensorProto *t, int *dtype, i
         case DI_DT_INT64: memcpy(buf, t->int64_data, bytes); break;
         default: /* int32, uint8, int8, bool live in int32_data */
             for (int64_t i = 0; i < n; i++) {
-                if (dt == DI_DT_INT32)
+                if (dt == DI_DT_FLOAT16)
+                    ((uint16_t *)buf)[i] = (uint16_t)t->int32_data[i];
+                else if (dt == DI_DT_INT32)
                     ((int32_t *)buf)[i] = t->int32_data[i];
                 else
                     buf[i] = (uint8_t)t->int32_data[i];
             }
             break;
         }
+    }
+    if (!rc && dt == DI_DT_FLOAT16) {
+        float *f = di_nn_fp16_widen((const uint16_t *)buf, n);
+        free(buf);
+        buf = (uint8_t *)f;
+        dt = DI_DT_FLOAT;
+        if (!f)
+            rc = di_fail(err, DI_ENOMEM, "%s: tensor '%s': out of memory", L->name, tname);
     }
     if (rc) {
         free(buf);

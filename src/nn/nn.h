@@ -1,8 +1,8 @@
 /*
 ** nn.h: the ONNX inference engine. A model file is loaded once into a graph
-** (shape inference with a symbolic batch, constant folding, fusion, a static
-** memory plan); a session runs batches of N x C x H x W float32 into
-** caller-owned memory. Backends live side by side (cpu/, cuda/), as in ggml.
+** (shape inference per input shape: a symbolic batch, height and width;
+** constant folding, fusion, a static memory plan); a session runs batches of
+** N x C x H x W float32 into caller-owned memory. Backends live side by side (cpu/, cuda/), as in ggml.
 **
 ** A session is used by one thread at a time; other threads may run other
 ** sessions or other work meanwhile.
@@ -34,8 +34,24 @@ int di_nn_session_create(const char *onnx_path, const di_nn_options *opt, di_nn_
                          di_error *err);
 void di_nn_session_destroy(di_nn_session *s);
 
-/* The first input's per-image shape (C, H, W) with the batch left out. */
+/* The first input's per-image shape (C, H, W) with the batch left out; a
+** symbolic height or width reads as the size set by di_nn_set_input_size
+** (DI_EUNSUPPORTED while none is set). */
 int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w);
+/* Which dimensions of the first input the file leaves symbolic: bit d for
+** dimension d (bit 0 is the batch). */
+unsigned di_nn_input_symbolic(const di_nn_session *s);
+/* The height and width the batch API feeds a 4-D first input whose height
+** or width is symbolic (a file's fixed dimension must be given as it is).
+** The plan for the new shape is made now (shape chains folded for it), so
+** that a size the graph cannot take (a zero-sized Resize, a Reshape that does
+** not fit) fails here, naming the node; the session's plans for other sizes
+** stay cached and share the weights. */
+int di_nn_set_input_size(di_nn_session *s, int height, int width, di_error *err);
+/* The patch size of a ViT-style model (its first Conv from the input has
+** kernel = stride, 14 for DINOv2): input sides must be multiples of it. 1
+** when the model has none. */
+int di_nn_input_patch(const di_nn_session *s);
 /* The first output's shape for a batch of n: dims[0] is n. */
 int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
 

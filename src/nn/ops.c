@@ -22,7 +22,9 @@
     X(Min) X(Sum) X(Mean) X(ReduceProd) X(ReduceSumSquare) X(ReduceL1)         \
     X(ReduceL2) X(ReduceLogSum) X(ReduceLogSumExp) X(ArgMax) X(ArgMin)         \
     X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth) X(Size) X(Dropout) \
-    X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu)                    \
+    X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu) X(RoundFloat16)    \
+    X(DynamicQuantizeLinear) X(QuantizeLinear) X(DequantizeLinear)             \
+    X(MatMulInteger) X(ConvInteger)                                            \
     OPS_NNOPS(X)
 
 /* cpu/ops_activ.c */

@@ -41,9 +41,12 @@ int di_nn_batch_io(const di_nn_session *s, int n, di_nn_io *io, di_error *err)
     io->ndim = v->ndim;
     for (int d = 0; d < v->ndim; d++) {
         io->dims[d] = d == 0 ? n : v->dims[d];
+        if (io->dims[d] < 0 && v->ndim == 4 && d >= 2)
+            io->dims[d] = s->in_hw[d - 2] ? s->in_hw[d - 2] : -1;
         if (io->dims[d] < 0)
             return di_fail(err, DI_EUNSUPPORTED,
-                           "%s: input '%s': dimension %d is symbolic; only the batch may be",
+                           "%s: input '%s': dimension %d is symbolic and no input size is set "
+                           "(--size)",
                            g->path, v->name, d);
     }
     return DI_OK;
@@ -219,12 +222,61 @@ int di_nn_input_chw(const di_nn_session *s, int *c, int *h, int *w)
     if (s->g->ninputs < 1)
         return DI_EUNSUPPORTED;
     const di_nn_value *v = &s->g->values[s->g->inputs[0]];
-    if (v->ndim != 4 || v->dims[1] < 0 || v->dims[2] < 0 || v->dims[3] < 0)
+    if (v->ndim != 4 || v->dims[1] < 0)
+        return DI_EUNSUPPORTED;
+    int64_t hh = v->dims[2] >= 0 ? v->dims[2] : s->in_hw[0];
+    int64_t ww = v->dims[3] >= 0 ? v->dims[3] : s->in_hw[1];
+    if (hh <= 0 || ww <= 0)
         return DI_EUNSUPPORTED;
     *c = (int)v->dims[1];
-    *h = (int)v->dims[2];
-    *w = (int)v->dims[3];
+    *h = (int)hh;
+    *w = (int)ww;
     return DI_OK;
+}
+
+unsigned di_nn_input_symbolic(const di_nn_session *s)
+{
+    if (s->g->ninputs < 1)
+        return 0;
+    const di_nn_value *v = &s->g->values[s->g->inputs[0]];
+    unsigned m = 0;
+    for (int d = 0; d < v->ndim && d < 32; d++)
+        if (v->dims[d] < 0)
+            m |= 1u << d;
+    return m;
+}
+
+int di_nn_set_input_size(di_nn_session *s, int height, int width, di_error *err)
+{
+    const di_nn_graph *g = s->g;
+    if (g->ninputs != 1)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: the model has %d inputs; the batch API takes one",
+                       g->path, g->ninputs);
+    const di_nn_value *v = &g->values[g->inputs[0]];
+    if (v->ndim != 4)
+        return di_fail(err, DI_EUNSUPPORTED, "%s: input '%s' is not N x C x H x W", g->path,
+                       v->name);
+    if (height < 1 || width < 1 || height > 16384 || width > 16384)
+        return di_fail(err, DI_EINVAL, "input size %dx%d: each side must be 1 to 16384", width,
+                       height);
+    int64_t want[2] = {height, width};
+    for (int i = 0; i < 2; i++)
+        if (v->dims[2 + i] >= 0 && v->dims[2 + i] != want[i])
+            return di_fail(err, DI_EINVAL,
+                           "%s: input '%s' is fixed at %lldx%lld (width x height); %dx%d asked",
+                           g->path, v->name, (long long)v->dims[3], (long long)v->dims[2], width,
+                           height);
+    int64_t old[2] = {s->in_hw[0], s->in_hw[1]};
+    s->in_hw[0] = height;
+    s->in_hw[1] = width;
+    int64_t dims[DI_NN_MAX_DIMS];
+    int nd;
+    int rc = s->backend->output_shape(s, 1, dims, &nd, err);
+    if (rc) {
+        s->in_hw[0] = old[0];
+        s->in_hw[1] = old[1];
+    }
+    return rc;
 }
 
 int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err)

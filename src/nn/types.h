@@ -17,6 +17,7 @@ enum {
     DI_DT_INT32 = 6,
     DI_DT_INT64 = 7,
     DI_DT_BOOL = 9,
+    DI_DT_FLOAT16 = 10, /* read from files only: widened to float32 at load (fp16.c) */
     DI_DT_DOUBLE = 11,
 };
 

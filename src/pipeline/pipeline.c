@@ -227,6 +227,25 @@ static int open_model(di_pipeline *p, di_error *err)
         rc = di_nn_session_create(p->cfg.model_path, &p->cfg.nn, &p->nn[i], err);
     if (rc)
         return rc;
+    /* a symbolic height or width takes --size (or the default); a fixed
+    ** one must be what --size says, when given */
+    if ((di_nn_input_symbolic(p->nn[0]) & 0xc) || p->cfg.size_w) {
+        int w = p->cfg.size_w        ? p->cfg.size_w
+                : p->cfg.preset_size ? p->cfg.preset_size
+                                     : DI_PIPELINE_DEFAULT_SIZE;
+        int h = p->cfg.size_h ? p->cfg.size_h : w;
+        int patch = di_nn_input_patch(p->nn[0]);
+        if (patch > 1 && (w % patch || h % patch))
+            return di_fail(err, DI_EINVAL,
+                           "%s: --size %dx%d: the model's patch size is %d; each side must be "
+                           "a multiple of it (say %dx%d)",
+                           p->cfg.model_path, w, h, patch, (w + patch / 2) / patch * patch,
+                           (h + patch / 2) / patch * patch);
+        for (int i = 0; i < p->ninfer && !rc; i++)
+            rc = di_nn_set_input_size(p->nn[i], h, w, err);
+        if (rc)
+            return rc;
+    }
     rc = di_nn_input_chw(p->nn[0], &p->in_c, &p->in_h, &p->in_w);
     if (rc)
         return di_fail(err, rc, "%s: cannot read the input shape", p->cfg.model_path);

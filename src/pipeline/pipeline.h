@@ -52,6 +52,10 @@ typedef struct di_pipeline_config {
                                ** synchronous anyway). 2 on the CPU only for
                                ** tests of that logic (DEPTHINDEX_TEST_ASYNC) */
     float mean[3], std[3];     /* normalisation of RGB in 0..1 [ImageNet] */
+    int size_w, size_h;        /* model input for a symbolic height/width (0: default
+                               ** DI_PIPELINE_DEFAULT_SIZE); a fixed input must match */
+    int preset_size;           /* a preset's side for a symbolic height and width,
+                               ** used when size_w is 0 (0: none) */
     bool force;                /* redo faces that already have a score */
     int64_t limit;             /* at most this many faces (0 = all) */
     double db_retry_for;       /* seconds of reconnect-and-retry [600] */
@@ -74,6 +78,10 @@ typedef struct di_pipeline_config {
     int max_attempts;          /* claims of a chunk before it counts as failed [3] */
     const char *owner;         /* this worker's name [host:pid] */
 } di_pipeline_config;
+
+/* The input side for a model whose height and width are symbolic: Depth
+** Anything's own (518 = 37 patches of 14). */
+#define DI_PIPELINE_DEFAULT_SIZE 518
 
 void di_pipeline_config_default(di_pipeline_config *c);
 

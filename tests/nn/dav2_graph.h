@@ -38,13 +38,17 @@
 typedef struct dav2_cfg {
     int dim, heads, grid, blocks, features; /* ViT-S: 384, 6, 37 (518 px), 12, 64 */
     int opset;                              /* 0: 17; from 18 ReduceMean takes its axes as an input */
+    int dynamic_hw; /* height and width symbolic (Optimum/HF export): the patch grid from the
+                    ** input's Shape, the position embedding resized to it (bicubic, scales
+                    ** (h + 0.1) / grid computed at run time, as HF's Dinov2 writes them), token
+                    ** counts -1 in Reshapes, the output resized to the input's Shape */
 } dav2_cfg;
 
 enum { DAV2_PATCH = 14 };
 
 typedef struct dav2_b {
     ob *b;
-    int opset;
+    int opset, dynamic_hw;
     uint64_t rng;
     char s[8][128]; /* rotating name buffers */
     int si;
@@ -215,7 +219,7 @@ static void dav2_block(dav2_b *d, const dav2_cfg *c, int k, const char *in_, con
     dav2_linear(d, dav2_n(d, "%s.qkv", p), dav2_n(d, "%s.n1", p), dav2_n(d, "%s.qkv_o", p), D, 3 * D);
     /* reshape(B, T, 3, H, hd) with B from the shape */
     dav2_batch(d, dav2_n(d, "%s.n1", p), p);
-    dav2_i(d, dav2_n(d, "%s.t3hhd", p), 4, (int64_t[]){T, 3, H, HD});
+    dav2_i(d, dav2_n(d, "%s.t3hhd", p), 4, (int64_t[]){d->dynamic_hw ? -1 : T, 3, H, HD});
     Onnx__NodeProto *n = ob_node(d->b, "Concat", dav2_n(d, "%s.N1,%s.t3hhd", p, p), dav2_n(d, "%s.qkv_shape", p));
     ob_attr_i(d->b, n, "axis", 0);
     ob_node(d->b, "Reshape", dav2_n(d, "%s.qkv_o,%s.qkv_shape", p, p), dav2_n(d, "%s.qkv5", p));
@@ -245,7 +249,7 @@ static void dav2_block(dav2_b *d, const dav2_cfg *c, int k, const char *in_, con
     ob_node(d->b, "MatMul", dav2_n(d, "%s.att,%s.v", p, p), dav2_n(d, "%s.o0", p));
     n = ob_node(d->b, "Transpose", dav2_n(d, "%s.o0", p), dav2_n(d, "%s.o1", p));
     ob_attr_ints(d->b, n, "perm", 4, (int64_t[]){0, 2, 1, 3});
-    dav2_i(d, dav2_n(d, "%s.td", p), 2, (int64_t[]){T, D});
+    dav2_i(d, dav2_n(d, "%s.td", p), 2, (int64_t[]){d->dynamic_hw ? -1 : T, D});
     n = ob_node(d->b, "Concat", dav2_n(d, "%s.N1,%s.td", p, p), dav2_n(d, "%s.o_shape", p));
     ob_attr_i(d->b, n, "axis", 0);
     ob_node(d->b, "Reshape", dav2_n(d, "%s.o1,%s.o_shape", p, p), dav2_n(d, "%s.o2", p));
@@ -314,11 +318,12 @@ static void dav2_rcu(dav2_b *d, const char *pre_, const char *in_, const char *o
 /* Builds the graph into b (ob_init'ed here, at the configured opset). */
 static void dav2_build(ob *b, const dav2_cfg *c)
 {
-    dav2_b dd = {.b = b, .opset = c->opset ? c->opset : 17, .rng = 20250418}, *d = &dd;
+    dav2_b dd = {.b = b, .opset = c->opset ? c->opset : 17, .dynamic_hw = c->dynamic_hw, .rng = 20250418}, *d = &dd;
     const int64_t D = c->dim, G = c->grid, T = G * G, F = c->features, P = DAV2_PATCH, img = G * P;
     const int64_t och[4] = {F * 3 / 4, F * 3 / 2, F * 3, F * 6}; /* 48, 96, 192, 384 for 64 */
     ob_init(b, d->opset);
-    ob_input(b, "image", 4, (int64_t[]){1, 3, img, img}, "batch");
+    if (c->dynamic_hw) ob_input(b, "image", 4, (int64_t[]){1, 3, -1, -1}, "batch");
+    else ob_input(b, "image", 4, (int64_t[]){1, 3, img, img}, "batch");
     /* shared constants */
     ob_init_i64(b, "si0", 0, NULL, (int64_t[]){0});
     ob_init_i64(b, "si1", 0, NULL, (int64_t[]){1});
@@ -366,7 +371,42 @@ static void dav2_build(ob *b, const dav2_cfg *c)
     n = ob_node(b, "Concat", "cls,tok0", "tok1");
     ob_attr_i(b, n, "axis", 1);
     dav2_w(d, "pos_embed", 0.5, 0, 3, (int64_t[]){1, T + 1, D});
-    ob_node(b, "Add", "tok1,pos_embed", "x0");
+    if (!c->dynamic_hw) {
+        ob_node(b, "Add", "tok1,pos_embed", "x0");
+    } else {
+        /* the grid: Shape(image)[2:4] / 14; HF's interpolate_pos_encoding */
+        ob_node(b, "Shape", "image", "img.shape");
+        ob_node(b, "Slice", "img.shape,sl2,sl4,axes0", "img_hw");
+        dav2_i(d, "patch2", 2, (int64_t[]){P, P});
+        ob_node(b, "Div", "img_hw,patch2", "hw_g");
+        dav2_i(d, "sl_pos1", 1, (int64_t[]){1});
+        ob_node(b, "Slice", "pos_embed,sl0,sl_pos1,axes1", "pos_cls");
+        ob_node(b, "Slice", "pos_embed,sl_pos1,sl_max,axes1", "pos_patch");
+        dav2_i(d, "pos_grid_shape", 4, (int64_t[]){1, G, G, D});
+        ob_node(b, "Reshape", "pos_patch,pos_grid_shape", "pos_grid");
+        n = ob_node(b, "Transpose", "pos_grid", "pos_nchw");
+        ob_attr_ints(b, n, "perm", 4, (int64_t[]){0, 3, 1, 2});
+        n = ob_node(b, "Cast", "hw_g", "hw_gf");
+        ob_attr_i(b, n, "to", 1);
+        dav2_f(d, "tenth", 0.1f);
+        dav2_f(d, "grid_f", (float)G);
+        ob_node(b, "Add", "hw_gf,tenth", "hw_gf1");
+        ob_node(b, "Div", "hw_gf1,grid_f", "pos_sc_hw");
+        ob_init_f(b, "ones2f", 1, (int64_t[]){2}, (float[]){1, 1});
+        n = ob_node(b, "Concat", "ones2f,pos_sc_hw", "pos_scales");
+        ob_attr_i(b, n, "axis", 0);
+        n = ob_node(b, "Resize", "pos_nchw,,pos_scales", "pos_rs");
+        ob_attr_f(b, n, "cubic_coeff_a", -0.75f);
+        dav2_s(d, n, "coordinate_transformation_mode", "half_pixel");
+        dav2_s(d, n, "mode", "cubic");
+        n = ob_node(b, "Transpose", "pos_rs", "pos_nhwc");
+        ob_attr_ints(b, n, "perm", 4, (int64_t[]){0, 2, 3, 1});
+        dav2_i(d, "pos_flat_shape", 3, (int64_t[]){1, -1, D});
+        ob_node(b, "Reshape", "pos_nhwc,pos_flat_shape", "pos_flat");
+        n = ob_node(b, "Concat", "pos_cls,pos_flat", "pos_rt");
+        ob_attr_i(b, n, "axis", 1);
+        ob_node(b, "Add", "tok1,pos_rt", "x0");
+    }
 
     /* blocks; the head takes four of them through the final norm */
     int taken[4];
@@ -391,7 +431,7 @@ static void dav2_build(ob *b, const dav2_cfg *c)
         ob_node(b, "Unsqueeze", dav2_n(d, "%s.C,axes0", p), dav2_n(d, "%s.C1", p));
         n = ob_node(b, "Concat", dav2_n(d, "%s.N1,%s.C1,hw_g", p, p), dav2_n(d, "%s.map_shape", p));
         ob_attr_i(b, n, "axis", 0);
-        if (i == 0) dav2_i(d, "hw_g", 2, (int64_t[]){G, G});
+        if (i == 0 && !c->dynamic_hw) dav2_i(d, "hw_g", 2, (int64_t[]){G, G});
         ob_node(b, "Reshape", dav2_n(d, "%s.tT,%s.map_shape", p, p), dav2_n(d, "%s.map", p));
         dav2_conv(d, dav2_n(d, "proj%d", i), dav2_n(d, "%s.map", p), dav2_n(d, "%s.pj", p), D, och[i], 1, 1, 0, 1);
     }
@@ -432,7 +472,7 @@ static void dav2_build(ob *b, const dav2_cfg *c)
     }
     /* output head */
     dav2_conv(d, "output_conv1", "path1", "oc1", F, F / 2, 3, 1, 1, 1);
-    dav2_i(d, "img_hw", 2, (int64_t[]){img, img});
+    if (!c->dynamic_hw) dav2_i(d, "img_hw", 2, (int64_t[]){img, img});
     ob_node(b, "Shape", "oc1", "oc1.shape");
     ob_node(b, "Slice", "oc1.shape,sl0,sl2,axes0", "oc1.nc");
     n = ob_node(b, "Concat", "oc1.nc,img_hw", "oc1.sizes");

@@ -100,6 +100,9 @@ static Onnx__ValueInfoProto *ob_value(ob *b, const char *name, int nd,
             if (i == 0 && dim0_param) {
                 d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
                 d->dim_param = ob_str(b, dim0_param);
+            } else if (i > 0 && dims[i] < 0) { /* symbolic: "height", "width", "d<i>" */
+                d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+                d->dim_param = ob_str(b, nd == 4 && i == 2 ? "height" : nd == 4 && i == 3 ? "width" : "d");
             } else {
                 d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
                 d->dim_value = dims[i];

@@ -573,9 +573,9 @@ int main(int argc, char **argv)
     {
         mb o;
         good_model(&o);
-        o.op.version = 9;
+        o.op.version = 6;
         uint8_t *m = mb_pack(&o, &len);
-        expect_fail(m, len, "opset 9", DI_EUNSUPPORTED, "opset 9");
+        expect_fail(m, len, "opset 6", DI_EUNSUPPORTED, "opset 6");
         free(m);
         /* an input that nothing produces */
         o.op.version = 13;

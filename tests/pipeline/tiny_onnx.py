@@ -8,7 +8,11 @@ model path (JPEG decode, batching, engine, resize) runs in milliseconds.
 With "nan" the plane goes through Sqrt and the bias is 0: dark pixels give
 NaN, so faces fail after inference (the --save-maps failure panels).
 
-usage: tiny_onnx.py OUT.onnx [SIZE] [nan]"""
+With "patch" the height and width are symbolic, as in Depth Anything's
+onnx-community files: a 14x14 stride-14 Conv (a ViT's patch embedding) and a
+bilinear Resize back to the input's size, taken from its Shape at run time.
+
+usage: tiny_onnx.py OUT.onnx [SIZE] [nan|patch]"""
 import struct
 import sys
 
@@ -48,6 +52,22 @@ def tensor(name, dims, values):
     return body
 
 
+def tensor_i64(name, values):
+    # TensorProto: dims=1, data_type=2 (INT64=7), name=8, raw_data=9
+    body = f_varint(1, len(values)) + f_varint(2, 7) + f_bytes(8, name)
+    return body + f_bytes(9, struct.pack("<%dq" % len(values), *values))
+
+
+def int_attribute(name, value):
+    # AttributeProto{name=1, i=3, type=20 (INT=2)}
+    return f_bytes(1, name) + f_varint(3, value) + f_varint(20, 2)
+
+
+def string_attribute(name, value):
+    # AttributeProto{name=1, s=4, type=20 (STRING=3)}
+    return f_bytes(1, name) + f_bytes(4, value) + f_varint(20, 3)
+
+
 def value_info(name, dims):
     # ValueInfoProto{name=1, type=2{tensor_type=1{elem_type=1, shape=2{dim=1}}}}
     shape = b""
@@ -85,7 +105,31 @@ def model(size, nan=False):
     return f_varint(1, 8) + f_bytes(2, "depthindex-tests") + f_bytes(7, graph) + f_bytes(8, opset)
 
 
+def patch_model():
+    g = f_bytes(1, node("Conv", ["input", "w", "b"], ["lo"], "patch_embed",
+                        [ints_attribute("kernel_shape", [14, 14]), ints_attribute("strides", [14, 14])]))
+    g += f_bytes(1, node("Shape", ["lo"], ["lo_shape"], "lo_shape"))
+    g += f_bytes(1, node("Slice", ["lo_shape", "i0", "i2"], ["nc"], "nc"))
+    g += f_bytes(1, node("Shape", ["input"], ["in_shape"], "in_shape"))
+    g += f_bytes(1, node("Slice", ["in_shape", "i2", "i4"], ["hw"], "hw"))
+    g += f_bytes(1, node("Concat", ["nc", "hw"], ["sizes"], "sizes", [int_attribute("axis", 0)]))
+    g += f_bytes(1, node("Resize", ["lo", "", "", "sizes"], ["depth"], "up",
+                         [string_attribute("mode", "linear")]))
+    g += f_bytes(2, "tiny_patch_depth")
+    w = [(0.3, 0.5, 0.2)[c] / 196.0 * (1 + ((y * 14 + x) % 7) / 7.0)
+         for c in range(3) for y in range(14) for x in range(14)]
+    g += f_bytes(5, tensor("w", [1, 3, 14, 14], w))
+    g += f_bytes(5, tensor("b", [1], [10.0]))
+    for name, v in (("i0", 0), ("i2", 2), ("i4", 4)):
+        g += f_bytes(5, tensor_i64(name, [v]))
+    g += f_bytes(11, value_info("input", ["N", 3, "height", "width"]))
+    g += f_bytes(12, value_info("depth", ["N", 1, "height", "width"]))
+    opset = f_bytes(1, "") + f_varint(2, 13)
+    return f_varint(1, 8) + f_bytes(2, "depthindex-tests") + f_bytes(7, g) + f_bytes(8, opset)
+
+
 if __name__ == "__main__":
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+    mode = sys.argv[3] if len(sys.argv) > 3 else ""
     with open(sys.argv[1], "wb") as f:
-        f.write(model(size, len(sys.argv) > 3 and sys.argv[3] == "nan"))
+        f.write(patch_model() if mode == "patch" else model(size, mode == "nan"))

@@ -225,6 +225,9 @@ static int resize_prepare(di_nn_kctx *k, di_error *err)
             if (o > (double)((int64_t)1 << 31))
                 return di_nn_shape_error(err, n, "scale %g makes the output absurdly large", sc[i]);
             od[i] = (int64_t)o;
+            if (od[i] < 1 && x->dims[i] > 0)
+                return di_nn_shape_error(err, n, "scale %g of axis %d makes it empty (%lld x %g)",
+                                         sc[i], i, (long long)x->dims[i], sc[i]);
         }
     } else if (sizes && di_nn_numel(sizes) > 0) {
         int cnt;

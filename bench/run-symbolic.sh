@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A model whose height and width are symbolic (the onnx-community Depth
+# Anything V2 small form: tests/nn/dav2_graph.h with dynamic_hw, ViT-S/14,
+# 12 blocks, position embedding trained at 37x37 resized at run time) against
+# onnxruntime (npm onnxruntime-node, CPU) on the same file, 2 threads, at
+# 266x266 batch 2 and 518x392 (W x H) batch 1. Our engine plans per input
+# size (shape chains folded); onnxruntime runs the symbolic graph as it is.
+# Times are per image (onnxruntime's ort_run.js times one image at a time).
+# usage: bench/run-symbolic.sh BUILD_DIR   (REPEAT=N runs, BLOCKS=N)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+repeat=${REPEAT:-3}
+blocks=${BLOCKS:-12}
+for exe in bench/dav2_model bench/bench_engine; do
+  [ -x "$build/$exe" ] || { echo "run-symbolic: $build/$exe is not built"; exit 1; }
+done
+work="$build/bench-symbolic"
+mkdir -p "$work"
+model="$work/dav2_small_symbolic_hw.onnx"
+"$build/bench/dav2_model" --dynamic-hw "$model" 37 "$blocks" || exit 1
+have_ort=1
+bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-symbolic: onnxruntime-node could not be installed; ours only"; }
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "model: DA-V2 small-shaped, symbolic height and width, $blocks blocks, median of $repeat runs, 2 threads"
+for case in "266x266 2" "518x392 1"; do
+  set -- $case
+  size=$1 batch=$2
+  x="$work/x_$size.npy"
+  out=$(DI_BENCH_SIZE=$size "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat" "$x") || exit 1
+  echo "$size: $(echo "$out" | head -1)"
+  if [ $have_ort = 1 ]; then
+    node tests/nn/ort_run.js "$model" "$x" "$work/ort_$size.npy" --threads 2 --repeat "$repeat" 2>/dev/null |
+      sed "s/^ort /$size: onnxruntime threads 2: /" || exit 1
+  fi
+done
