@@ -223,7 +223,6 @@ static int note_unsupported(di_nn_graph *g, const di_error *e)
 int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphProto *gp,
                       di_nn_graph *g, di_error *err)
 {
-
     g->opset = -1;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
@@ -239,9 +238,8 @@ int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphPr
         return di_fail(err, DI_EFORMAT, "%s: no opset import for the default ONNX domain", L->name);
     }
     if (g->opset < 7 || g->opset > 21)
-        return di_fail(err, DI_EUNSUPPORTED,
-                       "%s: opset %lld is not supported (supported: 7 to 21)", L->name,
-                       (long long)g->opset);
+        return di_fail(err, DI_EUNSUPPORTED, "%s: opset %lld is not supported (supported: 7 to 21)",
+                       L->name, (long long)g->opset);
 
     /* a bound on the graph's size keeps every count an int and the memory
     ** the graph takes within reason, whatever a file declares */
