@@ -319,6 +319,25 @@ typedef struct di_nn_pad_params {
     int64_t begin[DI_NN_MAX_DIMS];
 } di_nn_pad_params;
 int di_nn_infer_pad(di_nn_kctx *k, di_error *err);
+/* RoundFloat16 and the integer ops of quantized files (infer_quant.c).
+** QuantizeLinear, DequantizeLinear: per tensor (channels 1) or per channel
+** along axis, channel c of element i being (i / inner) % channels. */
+typedef struct di_nn_qlinear_params {
+    int64_t axis, channels, inner;
+} di_nn_qlinear_params;
+/* MatMulInteger: A as m x k rows, B k x n; B's zero point per column. */
+typedef struct di_nn_matmul_int_params {
+    int64_t m, k, n;
+    bool b_zp_per_column;
+} di_nn_matmul_int_params;
+int di_nn_infer_round16(di_nn_kctx *k, di_error *err);
+int di_nn_infer_dql(di_nn_kctx *k, di_error *err);
+int di_nn_infer_quantize(di_nn_kctx *k, di_error *err);
+int di_nn_infer_dequantize(di_nn_kctx *k, di_error *err);
+int di_nn_infer_matmul_int(di_nn_kctx *k, di_error *err);
+/* ConvInteger: 2-D only, params a di_nn_conv_params (pads top, left,
+** bottom, right; flops as Conv's). */
+int di_nn_infer_conv_int(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;

@@ -2,31 +2,13 @@
 ** ops_fp16.c: RoundFloat16, what a float16 file's Cast to float16 becomes
 ** (fp16.c): the input (any numeric type) as float32 rounded to float16
 ** precision, nearest even, overflow to infinity, as a float16 store would.
+** Its types and shape are its infer's (infer_quant.c).
 */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "../op.h"
-
-static int round16_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    switch (x->dtype) {
-    case DI_DT_FLOAT:
-    case DI_DT_DOUBLE:
-    case DI_DT_INT64:
-    case DI_DT_INT32:
-    case DI_DT_INT8:
-    case DI_DT_UINT8:
-    case DI_DT_BOOL: break;
-    default:
-        return di_nn_unsupported(err, k->node, "a cast to float16 from %s",
-                                 di_dtype_name(x->dtype));
-    }
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static float num_at(const void *p, int dt, int64_t i)
 {
@@ -57,6 +39,6 @@ const di_nn_op di_op_RoundFloat16 = {
     .min_in = 1,
     .max_in = 1,
     .flags = DI_OP_PER_IMAGE,
-    .prepare = round16_prepare,
+    .infer = di_nn_infer_round16,
     .run = round16_run,
 };

@@ -13,7 +13,8 @@
 **   ConvInteger            2-D convolution of (x - x_zp) and (w - w_zp) in
 **                          int32 (pads, strides, dilations, group).
 ** The float work around them (Cast, Mul by the scales, bias Add) is the
-** ordinary ops'.
+** ordinary ops'. Types, shapes, the quantization axis and ConvInteger's
+** window are their infer's (infer_quant.c).
 */
 #include <math.h>
 #include <stdint.h>
@@ -21,11 +22,6 @@
 #include <string.h>
 
 #include "../op.h"
-
-static bool is_q8(int dt)
-{
-    return dt == DI_DT_UINT8 || dt == DI_DT_INT8;
-}
 
 static int q8_at(const void *p, int dt, int64_t i)
 {
@@ -42,19 +38,6 @@ static int round_sat(float v, int dt)
 }
 
 /* ---- DynamicQuantizeLinear ---- */
-
-static int dql_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    if (x->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "input of type %s", di_dtype_name(x->dtype));
-    di_nn_set_shape(k->out[0], DI_DT_UINT8, x->ndim, x->dims);
-    if (k->nout > 1 && k->out[1])
-        di_nn_set_shape(k->out[1], DI_DT_FLOAT, 0, NULL);
-    if (k->nout > 2 && k->out[2])
-        di_nn_set_shape(k->out[2], DI_DT_UINT8, 0, NULL);
-    return DI_OK;
-}
 
 static int dql_run(di_nn_kctx *k, di_error *err)
 {
@@ -83,68 +66,18 @@ const di_nn_op di_op_DynamicQuantizeLinear = {
     .name = "DynamicQuantizeLinear",
     .min_in = 1,
     .max_in = 1,
-    .prepare = dql_prepare,
+    .infer = di_nn_infer_dql,
     .run = dql_run,
 };
 
 /* ---- QuantizeLinear, DequantizeLinear ---- */
 
-/* per-axis parameters: the axis and the channel count (1: per tensor) */
-static int q_axis(di_nn_kctx *k, const di_nn_tensor *x, int *axis, int64_t *channels,
-                  int64_t *inner, di_error *err)
-{
-    const di_nn_tensor *s = k->in[1];
-    int64_t ns = di_nn_numel(s);
-    const di_nn_tensor *zp = k->nin > 2 ? k->in[2] : NULL;
-    if (zp && di_nn_numel(zp) != ns)
-        return di_nn_shape_error(err, k->node, "%lld zero points for %lld scales",
-                                 (long long)di_nn_numel(zp), (long long)ns);
-    if (s->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "scale of type %s", di_dtype_name(s->dtype));
-    int a = (int)di_nn_attr_int(k->node, "axis", 1);
-    if (a < 0)
-        a += x->ndim;
-    *axis = a;
-    *channels = 1;
-    *inner = 1;
-    if (ns == 1 && s->ndim <= 1)
-        return DI_OK;
-    if (s->ndim != 1 || a < 0 || a >= x->ndim || x->dims[a] != ns)
-        return di_nn_shape_error(err, k->node, "%lld scales do not match axis %d of the input",
-                                 (long long)ns, a);
-    *channels = ns;
-    for (int d = a + 1; d < x->ndim; d++)
-        *inner *= x->dims[d];
-    return DI_OK;
-}
-
-static int ql_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    const di_nn_tensor *zp = k->nin > 2 ? k->in[2] : NULL;
-    int out_dt = zp ? zp->dtype : DI_DT_UINT8;
-    if (x->dtype != DI_DT_FLOAT)
-        return di_nn_unsupported(err, k->node, "input of type %s", di_dtype_name(x->dtype));
-    if (!is_q8(out_dt))
-        return di_nn_unsupported(err, k->node, "a zero point of type %s (uint8 or int8)",
-                                 di_dtype_name(out_dt));
-    int axis;
-    int64_t ch, inner;
-    int rc = q_axis(k, x, &axis, &ch, &inner, err);
-    if (rc)
-        return rc;
-    di_nn_set_shape(k->out[0], out_dt, x->ndim, x->dims);
-    return DI_OK;
-}
-
 static int ql_run(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0], *zp = k->nin > 2 ? k->in[2] : NULL;
-    int axis;
-    int64_t ch, inner;
-    int rc = q_axis(k, x, &axis, &ch, &inner, err);
-    if (rc)
-        return rc;
+    (void)err;
+    const di_nn_qlinear_params *p = k->params;
+    int64_t ch = p->channels, inner = p->inner;
     int dt = k->out[0]->dtype;
     const float *xs = x->data, *sc = k->in[1]->data;
     int64_t n = di_nn_numel(x);
@@ -165,28 +98,10 @@ const di_nn_op di_op_QuantizeLinear = {
     .min_in = 2,
     .max_in = 3,
     .flags = DI_OP_PER_IMAGE,
-    .prepare = ql_prepare,
+    .infer = di_nn_infer_quantize,
+    .params_size = sizeof(di_nn_qlinear_params),
     .run = ql_run,
 };
-
-static int dq_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0];
-    const di_nn_tensor *zp = k->nin > 2 ? k->in[2] : NULL;
-    if (!is_q8(x->dtype) && x->dtype != DI_DT_INT32)
-        return di_nn_unsupported(err, k->node, "input of type %s", di_dtype_name(x->dtype));
-    if (zp && zp->dtype != x->dtype)
-        return di_nn_node_fail(err, DI_EFORMAT, k->node,
-                               "zero point of type %s for an input of type %s",
-                               di_dtype_name(zp->dtype), di_dtype_name(x->dtype));
-    int axis;
-    int64_t ch, inner;
-    int rc = q_axis(k, x, &axis, &ch, &inner, err);
-    if (rc)
-        return rc;
-    di_nn_set_shape(k->out[0], DI_DT_FLOAT, x->ndim, x->dims);
-    return DI_OK;
-}
 
 static int64_t int_at(const void *p, int dt, int64_t i)
 {
@@ -196,11 +111,9 @@ static int64_t int_at(const void *p, int dt, int64_t i)
 static int dq_run(di_nn_kctx *k, di_error *err)
 {
     const di_nn_tensor *x = k->in[0], *zp = k->nin > 2 ? k->in[2] : NULL;
-    int axis;
-    int64_t ch, inner;
-    int rc = q_axis(k, x, &axis, &ch, &inner, err);
-    if (rc)
-        return rc;
+    (void)err;
+    const di_nn_qlinear_params *p = k->params;
+    int64_t ch = p->channels, inner = p->inner;
     const float *sc = k->in[1]->data;
     float *y = k->out[0]->data;
     int64_t n = di_nn_numel(x);
@@ -217,60 +130,22 @@ const di_nn_op di_op_DequantizeLinear = {
     .min_in = 2,
     .max_in = 3,
     .flags = DI_OP_PER_IMAGE,
-    .prepare = dq_prepare,
+    .infer = di_nn_infer_dequantize,
+    .params_size = sizeof(di_nn_qlinear_params),
     .run = dq_run,
 };
 
 /* ---- MatMulInteger ---- */
-
-static int zp_check(di_nn_kctx *k, int i, const di_nn_tensor *of, int64_t per, di_error *err)
-{
-    const di_nn_tensor *z = k->nin > i ? k->in[i] : NULL;
-    if (!z)
-        return DI_OK;
-    if (z->dtype != of->dtype)
-        return di_nn_node_fail(err, DI_EFORMAT, k->node,
-                               "zero point %d of type %s for an input of type %s", i,
-                               di_dtype_name(z->dtype), di_dtype_name(of->dtype));
-    int64_t n = di_nn_numel(z);
-    if (n != 1 && n != per)
-        return di_nn_shape_error(err, k->node, "zero point %d has %lld values (1 or %lld)", i,
-                                 (long long)n, (long long)per);
-    return DI_OK;
-}
-
-static int mmi_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *a = k->in[0], *b = k->in[1];
-    if (!is_q8(a->dtype) || !is_q8(b->dtype))
-        return di_nn_unsupported(err, k->node, "inputs of types %s and %s (uint8 or int8)",
-                                 di_dtype_name(a->dtype), di_dtype_name(b->dtype));
-    if (a->ndim < 2 || b->ndim != 2)
-        return di_nn_unsupported(err, k->node, "a %d-D A and a %d-D B (B must be 2-D)", a->ndim,
-                                 b->ndim);
-    if (a->dims[a->ndim - 1] != b->dims[0])
-        return di_nn_shape_error(err, k->node, "A has %lld columns, B %lld rows",
-                                 (long long)a->dims[a->ndim - 1], (long long)b->dims[0]);
-    int rc = zp_check(k, 2, a, 1, err);
-    if (!rc)
-        rc = zp_check(k, 3, b, b->dims[1], err);
-    if (rc)
-        return rc;
-    int64_t d[DI_NN_MAX_DIMS];
-    memcpy(d, a->dims, sizeof(int64_t) * (size_t)a->ndim);
-    d[a->ndim - 1] = b->dims[1];
-    di_nn_set_shape(k->out[0], DI_DT_INT32, a->ndim, d);
-    return DI_OK;
-}
 
 static int mmi_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
     const di_nn_tensor *a = k->in[0], *b = k->in[1];
     const di_nn_tensor *az = k->nin > 2 ? k->in[2] : NULL, *bz = k->nin > 3 ? k->in[3] : NULL;
-    int64_t K = b->dims[0], N = b->dims[1], M = di_nn_numel(a) / (K ? K : 1);
+    const di_nn_matmul_int_params *p = k->params;
+    int64_t K = p->k, N = p->n, M = p->m;
     int azv = az ? q8_at(az->data, az->dtype, 0) : 0;
-    bool bz_per_col = bz && di_nn_numel(bz) == N && N > 1;
+    bool bz_per_col = p->b_zp_per_column;
     /* B minus its zero point once, as int16 rows */
     int16_t *bw = k->scratch;
     for (int64_t kk = 0; kk < K; kk++)
@@ -297,17 +172,18 @@ static int mmi_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-static int mmi_prepare_scratch(di_nn_kctx *k, di_error *err)
+/* scratch for B minus its zero point */
+static int mmi_prepare(di_nn_kctx *k, di_error *err)
 {
-    int rc = mmi_prepare(k, err);
-    if (!rc)
-        k->scratch_bytes = (size_t)di_nn_numel(k->in[1]) * sizeof(int16_t);
-    return rc;
+    (void)err;
+    k->scratch_bytes = (size_t)di_nn_numel(k->in[1]) * sizeof(int16_t);
+    return DI_OK;
 }
 
 static double mmi_flops(const di_nn_kctx *k)
 {
-    return 2.0 * (double)di_nn_numel(k->out[0]) * (double)k->in[1]->dims[0];
+    return 2.0 * (double)di_nn_numel(k->out[0]) *
+           (double)((const di_nn_matmul_int_params *)k->params)->k;
 }
 
 const di_nn_op di_op_MatMulInteger = {
@@ -315,16 +191,14 @@ const di_nn_op di_op_MatMulInteger = {
     .min_in = 2,
     .max_in = 4,
     .flags = DI_OP_PER_IMAGE,
-    .prepare = mmi_prepare_scratch,
+    .infer = di_nn_infer_matmul_int,
+    .params_size = sizeof(di_nn_matmul_int_params),
+    .prepare = mmi_prepare,
     .run = mmi_run,
     .flops = mmi_flops,
 };
 
 /* ---- ConvInteger ---- */
-
-typedef struct convi_state {
-    int64_t kh, kw, sh, sw, dh, dw, pt, pl, group;
-} convi_state;
 
 static int convi_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 {
@@ -335,62 +209,18 @@ static int convi_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
-static int64_t attr2(const di_nn_node *n, const char *name, int i, int64_t dflt)
-{
-    const di_nn_attr *a = di_nn_node_attr(n, name);
-    return a && a->ints && a->n > i ? a->ints[i] : dflt;
-}
-
-static int convi_prepare(di_nn_kctx *k, di_error *err)
-{
-    const di_nn_tensor *x = k->in[0], *w = k->in[1];
-    if (!is_q8(x->dtype) || !is_q8(w->dtype))
-        return di_nn_unsupported(err, k->node, "inputs of types %s and %s (uint8 or int8)",
-                                 di_dtype_name(x->dtype), di_dtype_name(w->dtype));
-    if (x->ndim != 4 || w->ndim != 4)
-        return di_nn_unsupported(err, k->node, "a %d-D input (2-D images only)", x->ndim);
-    int rc = zp_check(k, 2, x, 1, err);
-    if (!rc)
-        rc = zp_check(k, 3, w, 1, err);
-    if (rc)
-        return rc;
-    convi_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return di_fail(err, DI_ENOMEM, "out of memory");
-    k->state = s;
-    const di_nn_node *n = k->node;
-    s->kh = w->dims[2];
-    s->kw = w->dims[3];
-    s->sh = attr2(n, "strides", 0, 1);
-    s->sw = attr2(n, "strides", 1, 1);
-    s->dh = attr2(n, "dilations", 0, 1);
-    s->dw = attr2(n, "dilations", 1, 1);
-    s->pt = attr2(n, "pads", 0, 0);
-    s->pl = attr2(n, "pads", 1, 0);
-    int64_t pb = attr2(n, "pads", 2, 0), pr = attr2(n, "pads", 3, 0);
-    s->group = di_nn_attr_int(n, "group", 1);
-    if (s->sh < 1 || s->sw < 1 || s->dh < 1 || s->dw < 1 || s->group < 1 || s->pt < 0 ||
-        s->pl < 0 || pb < 0 || pr < 0 || x->dims[1] != w->dims[1] * s->group ||
-        w->dims[0] % s->group)
-        return di_nn_shape_error(err, n, "strides, dilations, pads or groups do not fit");
-    int64_t oh = (x->dims[2] + s->pt + pb - s->dh * (s->kh - 1) - 1) / s->sh + 1;
-    int64_t ow = (x->dims[3] + s->pl + pr - s->dw * (s->kw - 1) - 1) / s->sw + 1;
-    if (oh < 1 || ow < 1)
-        return di_nn_shape_error(err, n, "the kernel is larger than the padded input");
-    di_nn_set_shape(k->out[0], DI_DT_INT32, 4, (int64_t[]){x->dims[0], w->dims[0], oh, ow});
-    return DI_OK;
-}
-
 static int convi_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    const convi_state *s = k->state;
+    const di_nn_conv_params *p = k->params;
     const di_nn_tensor *x = k->in[0], *w = k->in[1], *out = k->out[0];
     const di_nn_tensor *xz = k->nin > 2 ? k->in[2] : NULL, *wz = k->nin > 3 ? k->in[3] : NULL;
     int xzv = xz ? q8_at(xz->data, xz->dtype, 0) : 0, wzv = wz ? q8_at(wz->data, wz->dtype, 0) : 0;
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
     int64_t O = w->dims[0], Cg = w->dims[1], OH = out->dims[2], OW = out->dims[3];
-    int64_t Og = O / s->group;
+    int64_t KH = w->dims[2], KW = w->dims[3], Og = O / p->group;
+    int64_t sh = p->strides[0], sw = p->strides[1], dh = p->dilations[0], dw = p->dilations[1];
+    int64_t pt = p->pads[0], pl = p->pads[1];
     int32_t *y = out->data;
 #pragma omp parallel for collapse(2) num_threads(k->env->threads) schedule(static)
     for (int64_t b = 0; b < N; b++)
@@ -400,19 +230,19 @@ static int convi_run(di_nn_kctx *k, di_error *err)
                 for (int64_t ox = 0; ox < OW; ox++) {
                     int32_t acc = 0;
                     for (int64_t c = 0; c < Cg; c++)
-                        for (int64_t ky = 0; ky < s->kh; ky++) {
-                            int64_t iy = oy * s->sh - s->pt + ky * s->dh;
-                            for (int64_t kx = 0; kx < s->kw; kx++) {
-                                int64_t ix = ox * s->sw - s->pl + kx * s->dw;
+                        for (int64_t ky = 0; ky < KH; ky++) {
+                            int64_t iy = oy * sh - pt + ky * dh;
+                            for (int64_t kx = 0; kx < KW; kx++) {
+                                int64_t ix = ox * sw - pl + kx * dw;
                                 /* padding is the zero point: (zp - zp) = 0 */
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W)
                                     continue;
                                 int xv = q8_at(x->data, x->dtype,
                                                ((b * C + g * Cg + c) * H + iy) * W + ix) -
                                          xzv;
-                                int wv = q8_at(w->data, w->dtype,
-                                               ((o * Cg + c) * s->kh + ky) * s->kw + kx) -
-                                         wzv;
+                                int wv =
+                                    q8_at(w->data, w->dtype, ((o * Cg + c) * KH + ky) * KW + kx) -
+                                    wzv;
                                 acc += xv * wv;
                             }
                         }
@@ -425,8 +255,7 @@ static int convi_run(di_nn_kctx *k, di_error *err)
 
 static double convi_flops(const di_nn_kctx *k)
 {
-    const di_nn_tensor *w = k->in[1];
-    return 2.0 * (double)di_nn_numel(k->out[0]) * (double)(w->dims[1] * w->dims[2] * w->dims[3]);
+    return ((const di_nn_conv_params *)k->params)->flops;
 }
 
 const di_nn_op di_op_ConvInteger = {
@@ -435,8 +264,8 @@ const di_nn_op di_op_ConvInteger = {
     .max_in = 4,
     .flags = DI_OP_PER_IMAGE,
     .check = convi_check,
-    .prepare = convi_prepare,
+    .infer = di_nn_infer_conv_int,
+    .params_size = sizeof(di_nn_conv_params),
     .run = convi_run,
-    .release = free,
     .flops = convi_flops,
 };
