@@ -15,7 +15,7 @@
 # Knobs (environment): WORKERS_BENCH_CHUNKS [4000] chunks per claims run;
 # WORKERS_BENCH_BACKENDS ["sqlite mariadb postgresql"]; WORKERS_BENCH_ROWS
 # [100000] (250000 = 1 M faces); WORKERS_BENCH_SCALE_DB [postgresql];
-# WORKERS_BENCH_CHUNK [1024] ids per chunk in 2; WORKERS_BENCH_MODEL_FACES [96].
+# WORKERS_BENCH_CHUNK [1024] ids per chunk in 2; WORKERS_BENCH_MODEL_FACES [384].
 # Each part takes under about 4 minutes at the defaults on 2 cores.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -33,7 +33,7 @@ backends=${WORKERS_BENCH_BACKENDS:-sqlite mariadb postgresql}
 rows=${WORKERS_BENCH_ROWS:-100000}
 scale_db=${WORKERS_BENCH_SCALE_DB:-postgresql}
 chunk=${WORKERS_BENCH_CHUNK:-1024}
-model_faces=${WORKERS_BENCH_MODEL_FACES:-96}
+model_faces=${WORKERS_BENCH_MODEL_FACES:-384}
 ncpu=$(nproc)
 machine="$ncpu cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 work=$(mktemp -d /tmp/di-workers-bench.XXXXXX)
