@@ -61,7 +61,10 @@ int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di
 ** ops, every activation batch-major; checked once per session) runs its batch
 ** image by image through the batch-1 plan: the same numbers, and the
 ** activations of one image stay in cache (a batch of 8 in one pass is 10 to
-** 50 % slower per image on MiDaS). options.whole_batch turns that off. */
+** 50 % slower per image on MiDaS). options.whole_batch turns that off,
+** except for a graph whose result for one image depends on the whole batch
+** (DynamicQuantizeLinear's scale): that always runs image by image, so that
+** an image's result does not depend on its batch-mates. */
 int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
               size_t output_capacity, di_error *err);
 

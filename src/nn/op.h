@@ -103,18 +103,22 @@ typedef struct di_nn_kctx {
 ** names: an op that forgets one loses an optimisation, visibly in its
 ** definition, and nothing else. */
 enum {
-    DI_OP_BLOCKED_OK = 1,  /* may take inputs in oneDNN blocked layouts */
-    DI_OP_SHAPE_ONLY = 2,  /* outputs depend only on input shapes (Shape, Size) */
-    DI_OP_POSTOPS = 4,     /* applies fused post-ops (see post_kind) */
-    DI_OP_ELEMENTWISE = 8, /* unary, output layout = input layout (Relu, Clip) */
-    DI_OP_PER_IMAGE = 16,  /* image i of the output depends only on image i of
-                            ** the inputs (with batch-major activations): a batch
-                            ** may run image by image (session.c) */
-    DI_OP_BROADCAST = 32,  /* elementwise over its inputs with numpy broadcast
-                            ** (Add, Mul...): a constant operand with a batch of
-                            ** its own mixes images */
-    DI_OP_VIEW = 64,       /* the output is the input's data unchanged, under
-                            ** another shape (Reshape, Squeeze, Identity) */
+    DI_OP_BLOCKED_OK = 1,    /* may take inputs in oneDNN blocked layouts */
+    DI_OP_SHAPE_ONLY = 2,    /* outputs depend only on input shapes (Shape, Size) */
+    DI_OP_POSTOPS = 4,       /* applies fused post-ops (see post_kind) */
+    DI_OP_ELEMENTWISE = 8,   /* unary, output layout = input layout (Relu, Clip) */
+    DI_OP_PER_IMAGE = 16,    /* image i of the output depends only on image i of
+                              ** the inputs (with batch-major activations): a batch
+                              ** may run image by image (session.c) */
+    DI_OP_BROADCAST = 32,    /* elementwise over its inputs with numpy broadcast
+                              ** (Add, Mul...): a constant operand with a batch of
+                              ** its own mixes images */
+    DI_OP_VIEW = 64,         /* the output is the input's data unchanged, under
+                              ** another shape (Reshape, Squeeze, Identity) */
+    DI_OP_BATCH_STATS = 128, /* a statistic over the whole input, batch included
+                              ** (DynamicQuantizeLinear's scale): the result of
+                              ** one image would depend on its batch-mates, so a
+                              ** batch always runs image by image (cpu/backend.c) */
 };
 
 typedef struct di_nn_op {

@@ -115,9 +115,25 @@ static int per_sample(di_nn_session *s, di_error *err)
     return 1;
 }
 
+/* Whether the graph has an op whose result for one image depends on the
+** whole batch (DI_OP_BATCH_STATS): then every image runs on its own, so that
+** a face scores the same whichever faces share its batch (as onnxruntime
+** gives at batch 1). */
+static bool batch_coupled(const di_nn_session *s)
+{
+    for (int i = 0; i < s->g->nnodes; i++)
+        if (s->g->nodes[i].op->flags & DI_OP_BATCH_STATS)
+            return true;
+    return false;
+}
+
 static bool tile_batch(di_nn_session *s, int batch)
 {
-    if (batch < 2 || s->opt.whole_batch)
+    if (batch < 2)
+        return false;
+    if (batch_coupled(s))
+        return true;
+    if (s->opt.whole_batch)
         return false;
     di_error e;
     /* the batch-2 plan failed: say nothing here, the real run will */

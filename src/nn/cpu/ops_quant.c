@@ -66,6 +66,7 @@ const di_nn_op di_op_DynamicQuantizeLinear = {
     .name = "DynamicQuantizeLinear",
     .min_in = 1,
     .max_in = 1,
+    .flags = DI_OP_BATCH_STATS,
     .infer = di_nn_infer_dql,
     .run = dql_run,
 };
