@@ -19,28 +19,13 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "nn/nn.h"
 #include "test_files.h"
 
 enum { GRID0 = 16, B = 2 };
-
-static void compare(const char *what, const float *y, const float *ref, size_t n)
-{
-    float lo = ref[0], hi = ref[0];
-    double md = 0;
-    for (size_t i = 0; i < n; i++) {
-        lo = ref[i] < lo ? ref[i] : lo;
-        hi = ref[i] > hi ? ref[i] : hi;
-        double d = fabs((double)y[i] - ref[i]);
-        if (!(d <= md)) md = d; /* NaN sticks */
-    }
-    double range = (double)hi - lo;
-    printf("%s: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g\n", what, md, range, md / range);
-    CHECKF(range > 1e-3 && isfinite(range), "%s: output range %g", what, range);
-    CHECKF(md <= 1e-4 * range, "%s differs: %.3g > 1e-4 of %.4g", what, md, range);
-}
 
 typedef struct size_case {
     int h, w;
@@ -84,7 +69,7 @@ static void run_size(di_nn_session *s, const size_case *c, const char *tag)
         CHECKF(di_nn_run(s, c->x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
         char what[96];
         snprintf(what, sizeof what, "%dx%d, batch %d%s", c->w, c->h, batch, tag);
-        compare(what, y, c->ref, (size_t)batch * on);
+        ort_compare(what, y, c->ref, (size_t)batch * on, 1e-4);
     }
     free(y);
 }
@@ -139,7 +124,7 @@ int main(void)
         CHECKF(system(cmd) == 0, "%s", cmd);
         float *y = read_npy(yout, (size_t)B * cases[1].h * cases[1].w);
         CHECKF(y != NULL, "infer's output %s", yout);
-        if (y) compare("infer 238x168, batch 2", y, cases[1].ref, (size_t)B * cases[1].h * cases[1].w);
+        if (y) ort_compare("infer 238x168, batch 2", y, cases[1].ref, (size_t)B * cases[1].h * cases[1].w, 1e-4);
         free(y);
     }
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "fp16_convert.h"
@@ -105,19 +106,9 @@ int main(int argc, char **argv)
         float *y = calloc(B * on, sizeof(float));
         for (int batch = 1; batch <= B; batch++) {
             CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
-            float lo = ref[0], hi = ref[0];
-            double md = 0;
-            for (size_t i = 0; i < (size_t)batch * on; i++) {
-                lo = fminf(lo, ref[i]);
-                hi = fmaxf(hi, ref[i]);
-                double d = fabs((double)y[i] - ref[i]);
-                if (!(d <= md)) md = d;
-            }
-            double range = (double)hi - lo;
-            printf("fp16, batch %d: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g\n", batch, md, range,
-                   md / range);
-            CHECKF(range > 1e-3 && isfinite(range), "output range %g", range);
-            CHECKF(md <= 2e-2 * range, "batch %d differs: %.3g > 2e-2 of %.4g", batch, md, range);
+            char what[64];
+            snprintf(what, sizeof what, "fp16, batch %d", batch);
+            ort_compare(what, y, ref, (size_t)batch * on, 2e-2);
         }
         free(y);
     }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "fn_wrap.h"
@@ -143,18 +144,9 @@ int main(int argc, char **argv)
         float *y = calloc(B * on, sizeof(float));
         for (int batch = 1; batch <= B; batch++) {
             CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
-            float lo = ref[0], hi = ref[0];
-            double md = 0;
-            for (size_t i = 0; i < (size_t)batch * on; i++) {
-                lo = fminf(lo, ref[i]);
-                hi = fmaxf(hi, ref[i]);
-                double d = fabs((double)y[i] - ref[i]);
-                if (!(d <= md)) md = d;
-            }
-            double range = (double)hi - lo;
-            printf("functions, batch %d: max |ours - onnxruntime| = %.3g, output range %.4g\n", batch, md, range);
-            CHECKF(range > 1e-3 && isfinite(range), "output range %g", range);
-            CHECKF(md <= 1e-4 * range, "batch %d differs: %.3g > 1e-4 of %.4g", batch, md, range);
+            char what[64];
+            snprintf(what, sizeof what, "functions, batch %d", batch);
+            ort_compare(what, y, ref, (size_t)batch * on, 1e-4);
         }
         free(y);
     }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "ort_compare.h"
 #include "oracle.h"
 #include "onnx_build.h"
 #include "nn/nn.h"
@@ -129,22 +130,6 @@ static void build(ob *b, int opset)
     ob_output(b, "y");
 }
 
-static void compare(const char *what, const float *y, const float *ref, size_t n)
-{
-    float lo = ref[0], hi = ref[0];
-    double md = 0;
-    for (size_t i = 0; i < n; i++) {
-        lo = ref[i] < lo ? ref[i] : lo;
-        hi = ref[i] > hi ? ref[i] : hi;
-        double d = fabs((double)y[i] - ref[i]);
-        if (!(d <= md)) md = d;
-    }
-    double range = (double)hi - lo;
-    printf("%s: max |ours - onnxruntime| = %.3g, output range %.4g\n", what, md, range);
-    CHECKF(range > 1e-3 && isfinite(range), "%s: output range %g", what, range);
-    CHECKF(md <= 1e-4 * range, "%s differs: %.3g > 1e-4 of %.4g", what, md, range);
-}
-
 static void run_opset(const char *src, const char *dir, int opset, const float *x)
 {
     char model[1000], xin[1000], xref[1000], cmd[4096];
@@ -177,7 +162,7 @@ static void run_opset(const char *src, const char *dir, int opset, const float *
             CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
             char what[64];
             snprintf(what, sizeof what, "opset %d, batch %d", opset, batch);
-            compare(what, y, ref, (size_t)batch * on);
+            ort_compare(what, y, ref, (size_t)batch * on, 1e-4);
         }
         free(y);
     }

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "quant_convert.h"
@@ -27,22 +28,6 @@
 #include "test_files.h"
 
 enum { GRID = 8, IMG = GRID * DAV2_PATCH, B = 2 };
-
-static void compare(const char *what, const float *y, const float *ref, size_t n, double tol)
-{
-    float lo = ref[0], hi = ref[0];
-    double md = 0;
-    for (size_t i = 0; i < n; i++) {
-        lo = fminf(lo, ref[i]);
-        hi = fmaxf(hi, ref[i]);
-        double d = fabs((double)y[i] - ref[i]);
-        if (!(d <= md)) md = d;
-    }
-    double range = (double)hi - lo;
-    printf("%s: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g\n", what, md, range, md / range);
-    CHECKF(range > 1e-3 && isfinite(range), "%s: output range %g", what, range);
-    CHECKF(md <= tol * range, "%s differs: %.3g > %g of %.4g", what, md, tol, range);
-}
 
 /* writes the model, runs onnxruntime and us on x (B images of `per` floats) */
 static void check_model(const char *src, const char *dir, const char *tag, ob *b, const float *x, const int64_t *xd,
@@ -77,7 +62,7 @@ static void check_model(const char *src, const char *dir, const char *tag, ob *b
             CHECKF(di_nn_run(s, x + i * per, 1, y + i * on, on, &err) == 0, "%s", err.msg);
         char what[64];
         snprintf(what, sizeof what, "%s, %d images", tag, B);
-        compare(what, y, ref, B * on, tol);
+        ort_compare(what, y, ref, B * on, tol);
         if (strstr(tag, "dynamic")) {
             /* the same images as one batch: each must score as it does
             ** alone, whichever images share its batch (the session runs

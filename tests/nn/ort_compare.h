@@ -1,0 +1,33 @@
+/*
+** ort_compare.h: the check every onnxruntime comparison of tests/nn makes:
+** the largest |ours - reference| within tol of the reference's range (a
+** NaN anywhere in ours makes it fail), and a range that is not degenerate.
+** Prints the figures so that a passing run still shows its margin.
+*/
+#ifndef DI_TEST_ORT_COMPARE_H
+#define DI_TEST_ORT_COMPARE_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "check.h"
+
+static void ort_compare(const char *what, const float *y, const float *ref, size_t n, double tol)
+{
+    float lo = ref[0], hi = ref[0];
+    double md = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = fminf(lo, ref[i]);
+        hi = fmaxf(hi, ref[i]);
+        double d = fabs((double)y[i] - ref[i]);
+        if (!(d <= md)) md = d; /* NaN sticks */
+    }
+    double range = (double)hi - lo;
+    printf("%s: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g\n", what, md, range,
+           md / range);
+    CHECKF(range > 1e-3 && isfinite(range), "%s: output range %g", what, range);
+    CHECKF(md <= tol * range, "%s differs: %.3g > %g of %.4g", what, md, tol, range);
+}
+
+#endif
