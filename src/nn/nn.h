@@ -72,8 +72,11 @@ int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
 ** counted as two), or -1 with err filled. */
 double di_nn_flops(di_nn_session *s, int batch, di_error *err);
 
-/* What the planner made of the model for a batch of n (the batch API's
-** input): for `depthindex model` and the like, without engine internals. */
+/* What the planner makes of the model for a batch of n (the batch API's
+** input): for `depthindex model` and the like, without engine internals.
+** It describes the backend-neutral plan (every backend starts from it; no
+** CPU primitive is built for it), whose values are all in the plain
+** layout: reorders is 0 and activation_bytes counts plain tensors. */
 typedef struct di_nn_description {
     int nodes;               /* nodes of the graph */
     int steps;               /* steps of the plan (reorders included) */

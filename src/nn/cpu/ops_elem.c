@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 #define PAR_MIN 32768 /* elements below which one thread is faster */
 
 static size_t buffer_elems(const di_nn_tensor *t)
 {
     if (t->blocked)
-        return dnnl_memory_desc_get_size(&t->md) / di_dtype_size(t->dtype);
+        return dnnl_memory_desc_get_size(&t->layout->md) / di_dtype_size(t->dtype);
     return (size_t)di_nn_numel(t);
 }
 
@@ -26,7 +26,7 @@ static size_t buffer_elems(const di_nn_tensor *t)
 static void same_layout(di_nn_tensor *out, const di_nn_tensor *in)
 {
     out->blocked = in->blocked;
-    out->md = in->md;
+    out->layout->md = in->layout->md;
 }
 
 /* ---- Relu, Clip ---- */
@@ -129,7 +129,7 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
         return di_fail(err, DI_ENOMEM, "out of memory");
     if (a->blocked || b->blocked) {
         bool same = a->blocked && b->blocked && a->ndim == b->ndim &&
-                    dnnl_memory_desc_equal(&a->md, &b->md);
+                    dnnl_memory_desc_equal(&a->layout->md, &b->layout->md);
         for (int i = 0; same && i < a->ndim; i++)
             same = a->dims[i] == b->dims[i];
         if (!same) {

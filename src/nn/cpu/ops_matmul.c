@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 typedef struct mm_state {
     dnnl_primitive_t prim;
@@ -93,26 +93,26 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
     }
     dnnl_matmul_desc_t md;
     DN(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd), "matmul desc");
-    if (dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL) != dnnl_success) {
+    if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
         if (k->npost) {
             rc = DI_NN_NO_FUSE; /* no oneDNN kernel with these post-ops: run them alone */
             goto fail;
         }
-        DN(dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL),
+        DN(dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL),
            "matmul primitive desc");
     }
     DN(dnnl_primitive_create(&s->prim, pd), "matmul primitive");
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (scr && dnnl_memory_desc_get_size(scr)) {
-        DN(dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         k->scratch_bytes = dnnl_memory_desc_get_size(scr);
     }
-    DN(dnnl_memory_create(&s->a, &amd, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->b, &bmd, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->c, &cmd, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->a, &amd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->b, &bmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->c, &cmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     for (int i = 0; i < k->npost; i++)
         if (k->post[i].kind == DI_POST_SUM && i != s->sum_index)
-            DN(dnnl_memory_create(&s->bias[i], &bias_md[i], k->env->engine, DNNL_MEMORY_NONE),
+            DN(dnnl_memory_create(&s->bias[i], &bias_md[i], cpu_engine(k), DNNL_MEMORY_NONE),
                "memory");
 fail:
     if (pd)
@@ -148,8 +148,8 @@ static int mm_exec(di_nn_kctx *k, mm_state *s, void *a, void *b, void *c, di_err
         dnnl_memory_set_data_handle(s->scratch, k->scratch);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     }
-    DN(dnnl_primitive_execute(s->prim, k->env->stream, na, args), "matmul");
-    DN(dnnl_stream_wait(k->env->stream), "stream wait");
+    DN(dnnl_primitive_execute(s->prim, cpu_stream(k), na, args), "matmul");
+    DN(dnnl_stream_wait(cpu_stream(k)), "stream wait");
 fail:
     return rc;
 }
