@@ -39,7 +39,7 @@
 **                        DI_NN_NEED_PLAIN from prepare to get plain inputs.
 **   run(k)               every run: input data in in[i]->data, write the outputs
 **                        to out[i]->data (buffers from the memory plan, sized
-**                        from the shape, or from the md when blocked). k->scratch
+**                        from the shape, or from the layout when blocked). k->scratch
 **                        is scratch_bytes of 64-byte aligned memory.
 **
 ** When every input of a node is constant (or the op has DI_OP_SHAPE_ONLY and
