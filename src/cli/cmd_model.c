@@ -119,9 +119,12 @@ static int describe(const char *path)
         const di_nn_value *in0 = &s->g->values[s->g->inputs[0]];
         int fh = in0->ndim == 4 && in0->dims[2] > 0 ? (int)in0->dims[2] : 0;
         int fw = in0->ndim == 4 && in0->dims[3] > 0 ? (int)in0->dims[3] : 0;
-        char why[256];
-        const char *guess = di_preset_guess((int)s->g->opset, di_nn_input_symbolic(s),
-                                            di_nn_input_patch(s), fh, fw, why, sizeof why);
+        di_model_facts facts = {.opset = (int)s->g->opset, .input = in0->name,
+                                .symbolic = di_nn_input_symbolic(s),
+                                .patch = di_nn_input_patch(s), .h = fh, .w = fw};
+        facts.sigmoid_scale = di_nn_output_sigmoid_scale(s, &facts.max_depth);
+        char why[512];
+        const char *guess = di_preset_guess(&facts, why, sizeof why);
         printf("preset: %s (%s)\n", guess ? guess : "none", why);
     }
     double flops = di_nn_flops(s, 1, &err);
