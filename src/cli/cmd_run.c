@@ -420,11 +420,14 @@ static void print_start(const run_opts *o, di_pipeline *p)
     if (o->progress == DI_PROGRESS_JSON) {
         fprintf(f, "{\"start\":true,\"pending\":%lld,\"mode\":\"%s\",\"device\":\"%s\","
                    "\"engine_threads\":%d,\"decoders\":%d,\"workers\":%d,\"batch\":%d,"
-                   "\"queue\":%d,\"in_flight\":%d}\n",
+                   "\"queue\":%d,\"in_flight\":%d,\"input\":[%d,%d,%d],\"resize\":\"%s\","
+                   "\"output\":\"%s\"}\n",
                 (long long)s.total, s.depth_dir ? "depth-dir" : "model",
                 s.depth_dir ? "none" : o->cfg.nn.device == DI_NN_CUDA ? "cuda" : "cpu",
                 s.engine_threads, s.depth_dir ? 0 : s.threads[DI_STAGE_DECODE],
-                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight);
+                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight,
+                s.model_c, s.model_h, s.model_w,
+                s.keep_aspect ? "keep-aspect" : "stretch", di_output_kind_name(o->cfg.output));
         fflush(f);
         return;
     }

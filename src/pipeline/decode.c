@@ -339,7 +339,7 @@ static int set_size(infer_ctx *c, int w, int h, di_error *e)
         c->in_w = 0; /* unknown: set again next time */
         return rc;
     }
-    size_t plane = (size_t)(dims[ndim - 1] * dims[ndim - 2]);
+    size_t plane = ndim >= 3 ? (size_t)(dims[ndim - 1] * dims[ndim - 2]) : 0;
     if (ndim < 3 || plane > c->p->plane_cap)
         return di_fail(e, DI_ESHAPE, "input %dx%d: output plane of %zu values, more than the "
                        "%zu the pipeline holds", w, h, plane, c->p->plane_cap);

@@ -15,6 +15,7 @@ aspect: non-square JPEG faces through `run` on a symbolic-size model with
   keep-aspect size (Depth Anything's lower_bound, multiples of 14, the 2:1
   cap) does, in batches of mixed sizes, two in flight and two streams; a
   fixed-size model says it stretches."""
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,10 @@ def run_scores(db, images, model, extra=(), env=None, codes=(0,)):
     r = di_ok(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
                "--force", "--progress", "json"] + list(extra), env=env, codes=codes)
     return summary(r.stdout), scores(db)
+
+
+def start_line(stdout):
+    return json.loads(next(l for l in stdout.splitlines() if l.startswith('{"start"')))
 
 
 def some_differ(a, b, rel, what):
@@ -63,6 +68,11 @@ def case_output(tmp):
     check("stretched: keep-aspect needs a symbolic height and width" in err and
           "output: depth in metres" in err, "start line: %s" % err)
     same_scores(got, scores(db), "--preset depth-anything-metric", tol=1e-9)
+    r = di_ok(["run", "--db", db.url, "--images", images, "--model", metric, "--device", "cpu",
+               "--force", "--progress", "json", "--preset", "depth-anything-metric"])
+    st = start_line(r.stdout)
+    check(st["resize"] == "stretch" and st["output"] == "depth" and st["input"] == [3, 32, 32],
+          "JSON start line: %s" % st)
     s, opt = run_scores(db, images, metric, ["--preset", "depth-anything-metric",
                                              "--output", "inverse"])
     same_scores(raw, opt, "--output inverse after the preset", tol=1e-9)
@@ -152,6 +162,11 @@ def case_aspect(tmp):
     check("input 3x266x266, keep-aspect" in r.stderr, "start line: %s" % r.stderr)
     got = scores(db)
     check(all(v is not None for v in got.values()), "keep-aspect: %s" % got)
+    r = di_ok(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
+               "--force", "--progress", "json"] + base)
+    st = start_line(r.stdout)
+    check(st["resize"] == "keep-aspect" and st["output"] == "inverse" and
+          st["input"] == [3, 266, 266], "JSON start line: %s" % st)
     # each face as a stretch to its own keep-aspect size: the same numbers
     for wh in sorted(set(size.values())):
         s, ref = run_scores(db, images, model, ["--size", "%dx%d" % wh, "--batch", "1"])
