@@ -335,14 +335,14 @@ static int set_size(infer_ctx *c, int w, int h, di_error *e)
     int rc = di_nn_set_input_size(c->nn, h, w, e);
     if (!rc)
         rc = di_nn_output_shape(c->nn, 1, dims, &ndim, e);
+    size_t plane = !rc && ndim >= 3 ? (size_t)(dims[ndim - 1] * dims[ndim - 2]) : 0;
+    if (!rc && (ndim < 3 || plane > c->p->plane_cap))
+        rc = di_fail(e, DI_ESHAPE, "input %dx%d: output plane of %zu values, more than the "
+                     "%zu the pipeline holds", w, h, plane, c->p->plane_cap);
     if (rc) {
-        c->in_w = 0; /* unknown: set again next time */
+        c->in_w = 0; /* the session's size is not known: set it again next time */
         return rc;
     }
-    size_t plane = ndim >= 3 ? (size_t)(dims[ndim - 1] * dims[ndim - 2]) : 0;
-    if (ndim < 3 || plane > c->p->plane_cap)
-        return di_fail(e, DI_ESHAPE, "input %dx%d: output plane of %zu values, more than the "
-                       "%zu the pipeline holds", w, h, plane, c->p->plane_cap);
     c->in_w = w;
     c->in_h = h;
     c->out_w = (int)dims[ndim - 1];
