@@ -103,9 +103,31 @@ static void test_inverse(void)
     free(conv);
 }
 
+/* Workers of one table must agree on what changes the scores: the output's
+** meaning and the resize are in the settings' fingerprint (only when not the
+** default, so that runs made before these options keep theirs). */
+static void test_fingerprint(void)
+{
+    di_pipeline_config c;
+    di_pipeline_config_default(&c);
+    c.depth_dir = "maps";
+    char plain[DI_FINGERPRINT_MAX], depth[DI_FINGERPRINT_MAX], keep[DI_FINGERPRINT_MAX];
+    di_error e = {0};
+    CHECK(di_pipeline_fingerprint(&c, plain, sizeof plain, &e) == 0);
+    c.output = DI_OUTPUT_DEPTH;
+    CHECK(di_pipeline_fingerprint(&c, depth, sizeof depth, &e) == 0);
+    c.output = DI_OUTPUT_INVERSE;
+    c.resize = DI_RESIZE_KEEP_ASPECT;
+    CHECK(di_pipeline_fingerprint(&c, keep, sizeof keep, &e) == 0);
+    CHECKF(!strstr(plain, "output=") && !strstr(plain, "resize="), "%s", plain);
+    CHECKF(strstr(depth, ";output=depth") && strcmp(plain, depth), "%s", depth);
+    CHECKF(strstr(keep, ";resize=keep-aspect") && strcmp(plain, keep), "%s", keep);
+}
+
 int main(void)
 {
     test_sizes();
     test_inverse();
+    test_fingerprint();
     return check_summary();
 }
