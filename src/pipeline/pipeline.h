@@ -8,9 +8,12 @@
 ** reader:    keyset pages of rows with pending faces (never a cursor or a
 **            transaction held open), one task per pending face;
 ** decode:    file read, JPEG decode with DCT scaling, resize to the model
-**            input, normalise into the batch tensor;
-** inference: one thread, --batch images per run of the engine;
-** post:      model output resized to the face's own size, then the feature;
+**            input (stretched, or keep-aspect: each face its own size),
+**            normalise into the batch tensor;
+** inference: one thread, --batch images per run of the engine (a batch of
+**            keep-aspect faces of mixed sizes: image by image);
+** post:      metric depth into inverse depth (--output depth), model output
+**            resized to the face's own size, then the feature;
 ** writer:    one thread, results grouped into transactions by count and time.
 **
 ** With depth_dir set there is no decode or inference: the post pool reads
