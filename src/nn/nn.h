@@ -52,6 +52,10 @@ int di_nn_set_input_size(di_nn_session *s, int height, int width, di_error *err)
 ** kernel = stride, 14 for DINOv2): input sides must be multiples of it. 1
 ** when the model has none. */
 int di_nn_input_patch(const di_nn_session *s);
+/* Whether the first output ends in Sigmoid times a positive constant (through
+** Squeeze, Reshape, Cast and the like), as Depth Anything V2's metric head
+** (depth in metres up to max_depth); *scale is the constant (guess.c). */
+bool di_nn_output_sigmoid_scale(const di_nn_session *s, float *scale);
 /* The first output's shape for a batch of n: dims[0] is n. */
 int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
 
