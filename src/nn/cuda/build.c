@@ -82,6 +82,29 @@ cu_setup_fn cu_find_setup(const di_nn_node *n, bool *fold_only)
     return NULL;
 }
 
+/* Ops of float16 and quantized files that only the CPU backend runs. A
+** host fallback in the middle of a graph would copy activations both ways
+** per step, so a CUDA session refuses them at attach and says what they are;
+** weight-only forms (DequantizeLinear of an initializer) fold away and run. */
+static const struct {
+    const char *op, *what;
+} cpu_only_ops[] = {
+    {"RoundFloat16", "a float16 file's Cast to float16"},
+    {"DynamicQuantizeLinear", "an integer op of a quantized file"},
+    {"QuantizeLinear", "an integer op of a quantized file"},
+    {"DequantizeLinear", "an integer op of a quantized file"},
+    {"MatMulInteger", "an integer op of a quantized file"},
+    {"ConvInteger", "an integer op of a quantized file"},
+};
+
+static const char *cpu_only(const char *op)
+{
+    for (size_t i = 0; i < sizeof cpu_only_ops / sizeof cpu_only_ops[0]; i++)
+        if (!strcmp(cpu_only_ops[i].op, op))
+            return cpu_only_ops[i].what;
+    return NULL;
+}
+
 /* What the GPU cannot run, found before the device is touched: with known
 ** input shapes, every step of the host plan (nodes folded into constants
 ** need no kernel, whatever their op); otherwise every node's op type. */
@@ -104,8 +127,15 @@ int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
         bool fold_only;
         if (cu_find_setup(node, &fold_only))
             continue;
-        if (!fold_only)
-            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op",
+        const char *what = cpu_only(node->op_type);
+        if (what)
+            rc = di_fail(err, DI_EUNSUPPORTED,
+                         "%s: node '%s' (%s): %s, which the CUDA backend does not run; use "
+                         "--device cpu",
+                         g->path, node->name, node->op_type, what);
+        else if (!fold_only)
+            rc = di_fail(err, DI_EUNSUPPORTED,
+                         "%s: node '%s' (%s): no CUDA kernel for this op; use --device cpu",
                          g->path, node->name, node->op_type);
         else if (hp)
             rc = di_fail(err, DI_EUNSUPPORTED,
