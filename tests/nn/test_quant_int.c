@@ -12,6 +12,8 @@
 ** VNNI CPU the test also checks that oneDNN primitives were built (it cannot
 ** pass by leaving everything to the plain kernel); run again with
 ** ONEDNN_MAX_CPU_ISA=AVX2 (nn-quant-int-plain) it checks the plain kernels.
+** Given a folder (test_quant_int DIR), it keeps its first MatMulInteger and
+** ConvInteger files there: the fuzz seeds of fuzz/corpus/onnx.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 enum { U8 = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, S8 = ONNX__TENSOR_PROTO__DATA_TYPE__INT8 };
 
 static uint32_t rng = 12345;
+static int keep; /* a folder was given: keep the first file of each op */
 static int rnd_q8(int dt)
 {
     rng = rng * 1664525u + 1013904223u;
@@ -109,7 +112,8 @@ static void matmul_case(const char *dir, const mm_case *c)
 {
     enum { R = 3, M = 41, K = 200, N = 48 };
     char path[1100];
-    snprintf(path, sizeof path, "%s/mmi.onnx", dir);
+    static int n_mm;
+    snprintf(path, sizeof path, "%s/mmi%s.onnx", dir, keep && n_mm++ == 0 ? "_seed" : "");
     uint8_t a[R * M * K], bw[K * N], bz[N], az[1];
     fill(a, c->adt, sizeof a);
     fill(bw, c->bdt, sizeof bw);
@@ -151,7 +155,7 @@ static void matmul_case(const char *dir, const mm_case *c)
     };
     run_check(c->what, path, io, c->b_input ? 3 : 2, ref, R * M * N);
     free(ref);
-    remove(path);
+    if (!strstr(path, "_seed")) remove(path);
 }
 
 typedef struct {
@@ -165,7 +169,8 @@ typedef struct {
 static void conv_case_run(const char *dir, const conv_case *c)
 {
     char path[1100];
-    snprintf(path, sizeof path, "%s/convi.onnx", dir);
+    static int n_conv;
+    snprintf(path, sizeof path, "%s/convi%s.onnx", dir, keep && n_conv++ == 0 ? "_seed" : "");
     int64_t cg = c->c / c->group, og = c->o / c->group;
     int64_t oh = (c->h + c->pads[0] + c->pads[2] - c->dil[0] * (c->kh - 1) - 1) / c->stride[0] + 1;
     int64_t ow = (c->w + c->pads[1] + c->pads[3] - c->dil[1] * (c->kw - 1) - 1) / c->stride[1] + 1;
@@ -220,15 +225,17 @@ static void conv_case_run(const char *dir, const conv_case *c)
     free(ref);
     free(x);
     free(w);
-    remove(path);
+    if (!strstr(path, "_seed")) remove(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const char *build = getenv("DEPTHINDEX_BUILD_ROOT");
     char dir[1024];
+    keep = argc > 1;
     /* one folder per process: the two meson tests of this binary run at once */
-    snprintf(dir, sizeof dir, "%s/tests/nn/tmp-quant-int-%ld", build && *build ? build : "/tmp", (long)getpid());
+    if (keep) snprintf(dir, sizeof dir, "%s", argv[1]);
+    else snprintf(dir, sizeof dir, "%s/tests/nn/tmp-quant-int-%ld", build && *build ? build : "/tmp", (long)getpid());
     mkdir(dir, 0755);
     bool vnni = di_nn_qdnnl_usable();
     printf("oneDNN integer kernels: %s\n", vnni ? "yes (VNNI)" : "no: the plain C kernels");
@@ -270,6 +277,6 @@ int main(void)
     } else {
         CHECK(mm_built == 0 && conv_built == 0);
     }
-    rmdir(dir);
+    if (!keep) rmdir(dir);
     return check_summary();
 }
