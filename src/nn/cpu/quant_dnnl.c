@@ -8,12 +8,13 @@
 ** (w_s8 = w - off, off 128 for uint8 weights, 0 for int8) and the rest is
 ** exact integer algebra, with d = off - w_zp (per column or per tensor):
 **   sum_k (a - a_zp)(w - w_zp) = sum_k (a - a_zp) w_s8 + d * sum_k (a - a_zp)
-** MatMulInteger: oneDNN gives P = sum a w_s8; then
-**   y = P - a_zp * colsum(w_s8) + d * (rowsum(a) - K * a_zp)
-** ConvInteger: oneDNN applies the input zero point itself (a run-time src
-** zero point; its padding counts as the zero point, i.e. as 0 after the
-** shift, as in ONNX) and one extra output channel of all-ones weights gives
-** the window sums of (a - a_zp): y = P + d * P_extra. An int8 input is moved
+oneDNN applies the input zero point itself (a run-time src zero point) and
+** gives P = sum_k (a - a_zp) w_s8; the d term is ours, only where d is not 0
+** (uint8 weights, or int8 ones with a zero point):
+** MatMulInteger: y = P + d * (rowsum(a) - K * a_zp), one pass over the rows;
+** ConvInteger: one extra output channel of all-ones weights gives the window
+** sums of (a - a_zp), y = P + d * P_extra (oneDNN's padding counts as the
+** zero point, i.e. as 0 after the shift, as in ONNX). An int8 input is moved
 ** to uint8 (a + 128, a_zp + 128) in scratch: the differences are unchanged.
 **
 ** Only where the CPU has VNNI (AVX512-VNNI, AMX): without it oneDNN's u8 x s8
@@ -38,10 +39,9 @@ enum { MAX_REDUCE = 32768, ALIGN = 64 };
 typedef struct qd_state {
     dnnl_primitive_t prim, src_reorder, dst_reorder;
     dnnl_memory_t src_user, src, wei, dst, dst_plain, zp;
-    int32_t zpv;       /* the src zero point handed to the conv at run time */
-    int32_t *col_sum;  /* MatMulInteger: per column, sum over k of w_s8 */
-    int32_t *d;        /* off - w_zp: per column (MatMulInteger) or d[0] */
-    bool any_d, extra; /* some d is not 0; ConvInteger: the extra channel */
+    int32_t zpv;                               /* the src zero point handed to oneDNN at run time */
+    int32_t *d;                                /* off - w_zp: per column (MatMulInteger) or d[0] */
+    bool any_d, extra;                         /* some d is not 0; ConvInteger: the extra channel */
     size_t a_off, src_off, dst_off, plain_off; /* regions of k->scratch */
 } qd_state;
 
@@ -75,7 +75,6 @@ void di_nn_qdnnl_release(void *state)
     for (size_t i = 0; i < 6; i++)
         if (mems[i])
             dnnl_memory_destroy(mems[i]);
-    free(s->col_sum);
     free(s->d);
     free(s);
 }
@@ -131,6 +130,30 @@ static bool is_reference(dnnl_primitive_desc_t pd)
     return !impl || !strncmp(impl, "ref", 3);
 }
 
+/* attributes with a run-time zero point of the source (s->zpv) */
+static int src_zero_point_attr(di_nn_kctx *k, dnnl_primitive_attr_t *attr, di_error *err)
+{
+    int rc = DI_OK;
+    DI_NN_DNNL(k->node, dnnl_primitive_attr_create(attr), "attributes");
+    DI_NN_DNNL(k->node,
+               dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0,
+                                                   (const int32_t[]){DNNL_RUNTIME_S32_VAL}),
+               "zero points");
+fail:
+    return rc;
+}
+
+static int zero_point_memory(di_nn_kctx *k, qd_state *s, di_error *err)
+{
+    int rc = DI_OK;
+    dnnl_memory_desc_t zmd;
+    DI_NN_DNNL(k->node, dnnl_memory_desc_init_by_tag(&zmd, 1, (dnnl_dims_t){1}, dnnl_s32, dnnl_a),
+               "memory desc");
+    DI_NN_DNNL(k->node, dnnl_memory_create(&s->zp, &zmd, k->env->engine, &s->zpv), "memory");
+fail:
+    return rc;
+}
+
 /* ---- MatMulInteger ---- */
 
 int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err)
@@ -144,19 +167,16 @@ int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err)
         return DI_OK;
     int rc = DI_OK;
     dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
     int8_t *w = malloc((size_t)(K * N));
     qd_state *s = calloc(1, sizeof *s);
-    if (!w || !s || !(s->col_sum = calloc((size_t)N, sizeof(int32_t))) ||
-        !(s->d = malloc((size_t)N * sizeof(int32_t)))) {
+    if (!w || !s || !(s->d = malloc((size_t)N * sizeof(int32_t)))) {
         rc = di_fail(err, DI_ENOMEM, "out of memory");
         goto fail;
     }
     int off = b->dtype == DI_DT_UINT8 ? 128 : 0;
-    for (int64_t kk = 0; kk < K; kk++)
-        for (int64_t j = 0; j < N; j++) {
-            w[kk * N + j] = (int8_t)(q8(b->data, b->dtype, kk * N + j) - off);
-            s->col_sum[j] += w[kk * N + j];
-        }
+    for (int64_t i = 0; i < K * N; i++)
+        w[i] = (int8_t)(q8(b->data, b->dtype, i) - off);
     for (int64_t j = 0; j < N; j++) {
         s->d[j] = off - (bz ? q8(bz->data, bz->dtype, p->b_zp_per_column ? j : 0) : 0);
         s->any_d |= s->d[j] != 0;
@@ -170,11 +190,15 @@ int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err)
                "memory desc");
     dnnl_matmul_desc_t md;
     DI_NN_DNNL(k->node, dnnl_matmul_desc_init(&md, &amd, &wmd, NULL, &cmd), "matmul desc");
-    if (dnnl_primitive_desc_create(&pd, &md, NULL, k->env->engine, NULL) != dnnl_success ||
+    if ((rc = src_zero_point_attr(k, &attr, err)))
+        goto fail;
+    if (dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL) != dnnl_success ||
         is_reference(pd))
         goto fail; /* rc DI_OK: the plain kernel */
     DI_NN_DNNL(k->node, dnnl_primitive_create(&s->prim, pd), "int8 matmul primitive");
     if ((rc = load_weights(k, s, pd, 2, wd, w, err)))
+        goto fail;
+    if ((rc = zero_point_memory(k, s, err)))
         goto fail;
     DI_NN_DNNL(k->node, dnnl_memory_create(&s->src, &amd, k->env->engine, DNNL_MEMORY_NONE),
                "memory");
@@ -189,6 +213,8 @@ int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err)
 fail:
     if (pd)
         dnnl_primitive_desc_destroy(pd);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
     di_nn_qdnnl_release(s);
     free(w);
     return rc;
@@ -216,29 +242,28 @@ int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err)
     qd_state *s = k->state;
     const di_nn_matmul_int_params *p = k->params;
     int64_t M = p->m, K = p->k, N = p->n;
-    int32_t za;
-    const uint8_t *a = as_u8(k, s, &za);
+    const uint8_t *a = as_u8(k, s, &s->zpv);
     int32_t *y = k->out[0]->data;
     dnnl_memory_set_data_handle(s->src, (void *)a);
     dnnl_memory_set_data_handle(s->dst, y);
-    dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, s->src}, {DNNL_ARG_WEIGHTS, s->wei}, {DNNL_ARG_DST, s->dst}};
-    DI_NN_DNNL(k->node, dnnl_primitive_execute(s->prim, k->env->stream, 3, args), "int8 matmul");
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, s->src},
+                              {DNNL_ARG_WEIGHTS, s->wei},
+                              {DNNL_ARG_DST, s->dst},
+                              {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, s->zp}};
+    DI_NN_DNNL(k->node, dnnl_primitive_execute(s->prim, k->env->stream, 4, args), "int8 matmul");
     DI_NN_DNNL(k->node, dnnl_stream_wait(k->env->stream), "stream wait");
-    if (!za && !s->any_d)
+    if (!s->any_d)
         return DI_OK;
-    const int32_t *cs = s->col_sum, *d = s->d;
-    bool any_d = s->any_d;
+    const int32_t *d = s->d;
+    int64_t za = s->zpv;
 #pragma omp parallel for num_threads(k->env->threads) schedule(static)
     for (int64_t i = 0; i < M; i++) {
-        int64_t ra = 0;
-        if (any_d)
-            for (int64_t kk = 0; kk < K; kk++)
-                ra += a[i * K + kk];
-        ra -= K * za;
+        int64_t ra = -K * za;
+        for (int64_t kk = 0; kk < K; kk++)
+            ra += a[i * K + kk];
         int32_t *row = y + i * N;
         for (int64_t j = 0; j < N; j++)
-            row[j] = (int32_t)((int64_t)row[j] - (int64_t)za * cs[j] + (int64_t)d[j] * ra);
+            row[j] = (int32_t)(row[j] + d[j] * ra);
     }
 fail:
     return rc;
@@ -315,11 +340,8 @@ int di_nn_qdnnl_conv_prepare(di_nn_kctx *k, di_error *err)
                                                           dnnl_convolution_direct, &xany, &wany,
                                                           NULL, &yany, st, dil, pl, pr),
                "int8 convolution desc");
-    DI_NN_DNNL(k->node, dnnl_primitive_attr_create(&attr), "attributes");
-    DI_NN_DNNL(k->node,
-               dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0,
-                                                   (const int32_t[]){DNNL_RUNTIME_S32_VAL}),
-               "zero points");
+    if ((rc = src_zero_point_attr(k, &attr, err)))
+        goto fail;
     if (dnnl_primitive_desc_create(&pd, &cd, attr, k->env->engine, NULL) != dnnl_success ||
         is_reference(pd))
         goto fail; /* rc DI_OK: the plain kernel */
@@ -331,10 +353,8 @@ int di_nn_qdnnl_conv_prepare(di_nn_kctx *k, di_error *err)
     if ((rc = maybe_reorder(k, &xmd, xsel, &s->src_reorder, err)) ||
         (rc = maybe_reorder(k, ysel, &ymd, &s->dst_reorder, err)))
         goto fail;
-    dnnl_memory_desc_t zmd;
-    DI_NN_DNNL(k->node, dnnl_memory_desc_init_by_tag(&zmd, 1, (dnnl_dims_t){1}, dnnl_s32, dnnl_a),
-               "memory desc");
-    DI_NN_DNNL(k->node, dnnl_memory_create(&s->zp, &zmd, k->env->engine, &s->zpv), "memory");
+    if ((rc = zero_point_memory(k, s, err)))
+        goto fail;
     DI_NN_DNNL(k->node, dnnl_memory_create(&s->src_user, &xmd, k->env->engine, DNNL_MEMORY_NONE),
                "memory");
     DI_NN_DNNL(k->node, dnnl_memory_create(&s->src, xsel, k->env->engine, DNNL_MEMORY_NONE),
