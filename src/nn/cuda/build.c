@@ -105,6 +105,14 @@ static const char *cpu_only(const char *op)
     return NULL;
 }
 
+static bool all_initializers(const di_nn_graph *g, const di_nn_node *n)
+{
+    for (int i = 0; i < n->nin; i++)
+        if (n->in[i] >= 0 && !g->values[n->in[i]].data)
+            return false;
+    return true;
+}
+
 /* What the GPU cannot run, found before the device is touched: with known
 ** input shapes, every step of the host plan (nodes folded into constants
 ** need no kernel, whatever their op); otherwise every node's op type. */
@@ -128,6 +136,8 @@ int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
         if (cu_find_setup(node, &fold_only))
             continue;
         const char *what = cpu_only(node->op_type);
+        if (what && !hp && all_initializers(g, node))
+            continue; /* folds at plan time (a weight-only DequantizeLinear) */
         if (what)
             rc = di_fail(err, DI_EUNSUPPORTED,
                          "%s: node '%s' (%s): %s, which the CUDA backend does not run; use "
@@ -459,11 +469,14 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
     }
     bool fold_only;
     cu_setup_fn fn = cu_find_setup(n, &fold_only);
+    const char *what = cpu_only(n->op_type);
+    if (!fn && what)
+        return cu_refuse(err, st, "%s; use --device cpu", what);
     if (!fn)
         return cu_refuse(err, st,
                          fold_only ? "its inputs are only known at run time (the CUDA backend "
                                      "takes it folded to a constant)"
-                                   : "no CUDA kernel for this op");
+                                   : "no CUDA kernel for this op; use --device cpu");
     int alias_post = -1;
     st->npost = k->npost;
     for (int j = 0; j < k->npost; j++) {
