@@ -8,7 +8,7 @@
 ** (w_s8 = w - off, off 128 for uint8 weights, 0 for int8) and the rest is
 ** exact integer algebra, with d = off - w_zp (per column or per tensor):
 **   sum_k (a - a_zp)(w - w_zp) = sum_k (a - a_zp) w_s8 + d * sum_k (a - a_zp)
-oneDNN applies the input zero point itself (a run-time src zero point) and
+** oneDNN applies the input zero point itself (a run-time src zero point) and
 ** gives P = sum_k (a - a_zp) w_s8; the d term is ours, only where d is not 0
 ** (uint8 weights, or int8 ones with a zero point):
 ** MatMulInteger: y = P + d * (rowsum(a) - K * a_zp), one pass over the rows;
