@@ -169,29 +169,40 @@ int sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     const uint8_t *b = src + (size_t)y * w;
     const uint8_t *c = src + (size_t)(y < h - 1 ? y + 1 : h - 1) * w;
     int16_t *vs = vsum + 1, *vd = vdiff + 1;
-    int all_flat = 1;
-    for (int b0 = 0; b0 < w; b0 += 64) {
-        const int b1 = b0 + 64 < w ? b0 + 64 : w;
-        /* The columns the block's 3x3 windows read (the replicated border
-        ** column repeats an edge one, so clipping changes nothing). */
-        const int lo = b0 > 0 ? b0 - 1 : 0, hi = b1 < w ? b1 + 1 : w;
-        if (skip && flat3(a, b, c, lo, hi)) {
-            memset(mag + b0, 0, (size_t)(b1 - b0) * sizeof(int16_t));
+    /* First the flat blocks (a bit each; rows wider than the mask's 2^18
+    ** columns are computed whole), then one pass of the column sums over
+    ** the row if any block is not flat, then the gradient of those blocks. */
+    uint64_t busy[64];
+    const int nb = (w + 63) / 64;
+    const int masked = skip && nb <= 64 * 64;
+    if (masked) {
+        int any = 0;
+        memset(busy, 0, sizeof(uint64_t) * (size_t)((nb + 63) / 64));
+        for (int k = 0; k < nb; k++) {
+            const int b0 = k * 64, b1 = b0 + 64 < w ? b0 + 64 : w;
+            const int lo = b0 > 0 ? b0 - 1 : 0, hi = b1 < w ? b1 + 1 : w;
+            if (flat3(a, b, c, lo, hi)) {
+                memset(mag + b0, 0, (size_t)(b1 - b0) * sizeof(int16_t));
+            } else {
+                busy[k >> 6] |= (uint64_t)1 << (k & 63);
+                any = 1;
+            }
+        }
+        if (!any)
+            return 1;
+    }
+    for (int x = 0; x < w; x++) {
+        vs[x] = (int16_t)(a[x] + 2 * b[x] + c[x]);
+        vd[x] = (int16_t)(c[x] - a[x]);
+    }
+    vs[-1] = vs[0];
+    vs[w] = vs[w - 1];
+    vd[-1] = vd[0];
+    vd[w] = vd[w - 1];
+    for (int k = 0; k < nb; k++) {
+        if (masked && !(busy[k >> 6] >> (k & 63) & 1))
             continue;
-        }
-        all_flat = 0;
-        for (int x = lo; x < hi; x++) {
-            vs[x] = (int16_t)(a[x] + 2 * b[x] + c[x]);
-            vd[x] = (int16_t)(c[x] - a[x]);
-        }
-        if (b0 == 0) {
-            vs[-1] = vs[0];
-            vd[-1] = vd[0];
-        }
-        if (b1 == w) {
-            vs[w] = vs[w - 1];
-            vd[w] = vd[w - 1];
-        }
+        const int b0 = k * 64, b1 = b0 + 64 < w ? b0 + 64 : w;
         int x0 = b0;
 #if CANNY_VEC
         for (; x0 + 32 <= b1; x0 += 32) {
@@ -218,7 +229,7 @@ int sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
             mag[x] = (int16_t)((gx < 0 ? -gx : gx) + (gy < 0 ? -gy : gy));
         }
     }
-    return all_flat;
+    return 0;
 }
 
 /* Non-maximum suppression of one row: fills its map row and pushes edges.
