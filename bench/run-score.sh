@@ -8,8 +8,15 @@
 #    same run, and the agreement of our score with the median of its
 #    (nondeterministic) scores; the speed-up both without and with file
 #    reading (`depthindex score`; issue 15's target: at least 100x at 512x512);
-#  - the score step against one plain pass over the same bytes.
+#  - the score step against one plain pass over the same bytes;
+#  - `depthindex score` per image without the process's start-up (loading
+#    its ~40 shared libraries: tens of ms that a run of 400 files spreads
+#    over every image): one process scoring N files and one scoring 2N, runs
+#    interleaved, the difference divided by N (the seed's figure is timed
+#    inside its process, so this is the like-for-like figure); the start-up
+#    is printed beside it.
 #   bench/run-score.sh BUILD_DIR [PANORAMAS_512 PANORAMAS_2048 SEED_RUNS]
+#   REPEAT=N: runs of each `depthindex score` measurement (median) [5]
 # Prints a Markdown report for bench/RESULTS.md ("Score" section).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +24,7 @@ build=${1:-build}
 n512=${2:-4}   # panoramas, 4 faces each
 n2048=${3:-1}
 runs=${4:-5}
+repeat=${REPEAT:-5}
 exe="$build/depthindex"
 bench="$build/bench/bench_score"
 for f in "$exe" "$bench"; do
@@ -30,11 +38,11 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 /usr/bin/python3 bench/score_maps.py "$tmp/raw" "$tmp"/m512/*.npy "$tmp"/m2048/*.npy
 taskset -c 0 "$bench" --runs 7 "$tmp"/raw/*.raw > "$tmp/ours.jsonl"
 
-# depthindex score over many files in one process: median of 5 runs.
+# depthindex score over many files in one process: median of REPEAT runs.
 cli_ms() { # dir, repeat count
   local files=() i t
   for ((i = 0; i < $2; i++)); do files+=("$1"/*.npy); done
-  for i in 1 2 3 4 5; do
+  for ((i = 0; i < repeat; i++)); do
     t=$(date +%s%N)
     taskset -c 0 "$exe" score "${files[@]}" >/dev/null
     echo "$(( $(date +%s%N) - t )) ${#files[@]}"
@@ -43,8 +51,34 @@ import sys, statistics
 v = [float(l.split()[0]) * 1e-9 / int(l.split()[1]) for l in sys.stdin]
 print(f"{statistics.median(v) * 1e3:.3f}")'
 }
+# Per image without the start-up: N and 2N files, interleaved runs; prints
+# "MS_PER_IMAGE STARTUP_MS" (medians of the per-run-pair figures).
+cli_marginal() { # dir, repeat count N
+  local one=() two=() i t1 t2 t
+  for ((i = 0; i < $2; i++)); do one+=("$1"/*.npy); done
+  two=("${one[@]}" "${one[@]}")
+  for ((i = 0; i < repeat; i++)); do
+    t=$(date +%s%N)
+    taskset -c 0 "$exe" score "${one[@]}" >/dev/null
+    t1=$(( $(date +%s%N) - t ))
+    t=$(date +%s%N)
+    taskset -c 0 "$exe" score "${two[@]}" >/dev/null
+    t2=$(( $(date +%s%N) - t ))
+    echo "$t1 $t2 ${#one[@]}"
+  done | /usr/bin/python3 -c '
+import sys, statistics
+per, start = [], []
+for l in sys.stdin:
+    t1, t2, n = (float(x) for x in l.split())
+    p = (t2 - t1) / n
+    per.append(p * 1e-6)
+    start.append((t1 - n * p) * 1e-6)
+print(f"{statistics.median(per):.3f} {statistics.median(start):.1f}")'
+}
 c512=$(cli_ms "$tmp/m512" 25)
 c2048=$(cli_ms "$tmp/m2048" 3)
+read -r m512 s512 < <(cli_marginal "$tmp/m512" 25)
+read -r m2048 s2048 < <(cli_marginal "$tmp/m2048" 3)
 
 echo "## Score: depthindex against the seed's procedure"
 echo
@@ -54,8 +88,12 @@ echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); ISA: ${isa:-no avx2/avx512};
 echo
 taskset -c 0 /usr/bin/python3 bench/score_seed.py --runs "$runs" \
   --ours "$tmp/ours.jsonl" --reading "512x512=$c512" --reading "2048x2048=$c2048" \
+  --marginal "512x512=$m512" --marginal "2048x2048=$m2048" \
   "$tmp"/raw/*.raw
 echo
 echo "\`depthindex score\` on the same maps as NPY files, many files in one process"
 echo "(reading included), ms per image: 512x512: $c512; 2048x2048: $c2048."
+echo "The same without the process's start-up (N and 2N files per process, the"
+echo "difference over N): 512x512: $m512 ms per image (start-up $s512 ms);"
+echo "2048x2048: $m2048 ms per image (start-up $s2048 ms)."
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

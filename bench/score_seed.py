@@ -75,6 +75,9 @@ def main():
     ap.add_argument("--reading", action="append", default=[],
                     help="WxH=MS: `depthindex score` ms per image of that size, "
                          "file reading included")
+    ap.add_argument("--marginal", action="append", default=[],
+                    help="WxH=MS: the same without the process's start-up "
+                         "(N and 2N files per process, the difference over N)")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     cv2.setNumThreads(1)
@@ -84,11 +87,14 @@ def main():
     for line in open(a.ours):
         r = json.loads(line)
         ours[(r["width"], r["height"])] = r
-    reading = {}
-    for r in a.reading:
-        size, ms = r.split("=")
-        w, h = size.split("x")
-        reading[(int(w), int(h))] = float(ms)
+    def sizes(opts):
+        out = {}
+        for r in opts:
+            size, ms = r.split("=")
+            w, h = size.split("x")
+            out[(int(w), int(h))] = float(ms)
+        return out
+    reading, marginal = sizes(a.reading), sizes(a.marginal)
     by_size = {}
     for p in a.files:
         d = read_raw(p)
@@ -99,9 +105,10 @@ def main():
           f"{cv2.__version__}, sklearn {__import__('sklearn').__version__}.\n")
     print("| size | maps | seed ms/image | depthindex ms/image | speed-up | "
           "`depthindex score` ms/image, reading included | speed-up, reading included | "
+          "the same without start-up | speed-up | "
           "score step / plain pass | our score vs seed median (median, max rel. diff) "
           "| seed's own spread (max-min)/median |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size, maps in by_size.items():
         times, diffs, spreads = [], [], []
         o = ours[size]
@@ -120,6 +127,8 @@ def main():
               f"{o['per_image_ms']:.3f} | {seed_ms / o['per_image_ms']:.0f}x | "
               + (f"{reading[size]:.3f} | {seed_ms / reading[size]:.0f}x | "
                  if size in reading else "- | - | ") +
+              (f"{marginal[size]:.3f} | {seed_ms / marginal[size]:.0f}x | "
+               if size in marginal and marginal[size] > 0 else "- | - | ") +
               f"{o['score_step_ms']:.4f} / {o['plain_pass_edges_ms']:.4f} ms = "
               f"{o['score_step_vs_plain']:.2f}x | "
               f"{100 * statistics.median(diffs):.1f} %, {100 * max(diffs):.1f} % | "

@@ -18,7 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
+#if defined(__AVX512VBMI__)
 #include <immintrin.h>
 #endif
 
@@ -125,82 +125,8 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
     return DI_OK;
 }
 
-/* Min and max; a non-finite value makes it return its index. Values are
-** checked for non-finite (exponent all ones) in the same pass; with SSE/AVX
-** the pass runs 4 or 8 floats at a time (a plain C min/max reduction over
-** floats does not vectorise without -ffast-math). */
-static DI_HOT_INLINE
-size_t first_nonfinite(const float *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(d[i]))
-            return i;
-    return n;
-}
-
-static DI_HOT_INLINE
-size_t minmax(const float *d, size_t n, float *mn, float *mx)
-{
-    float lo = d[0], hi = d[0];
-    size_t i = 0;
-#if defined(__AVX__)
-    if (n >= 8) {
-        __m256 vlo = _mm256_loadu_ps(d), vhi = vlo;
-        const __m256i expo = _mm256_set1_epi32(0x7f800000);
-        __m256 bad = _mm256_setzero_ps();
-        for (; i + 8 <= n; i += 8) {
-            __m256 v = _mm256_loadu_ps(d + i);
-            vlo = _mm256_min_ps(vlo, v);
-            vhi = _mm256_max_ps(vhi, v);
-            __m256 e = _mm256_and_ps(v, _mm256_castsi256_ps(expo));
-            bad = _mm256_or_ps(bad, _mm256_cmp_ps(e, _mm256_castsi256_ps(expo),
-                                                  _CMP_EQ_OQ));
-        }
-        if (_mm256_movemask_ps(bad))
-            return first_nonfinite(d, n);
-        float l[8], h[8];
-        _mm256_storeu_ps(l, vlo);
-        _mm256_storeu_ps(h, vhi);
-        for (int k = 0; k < 8; k++) {
-            lo = l[k] < lo ? l[k] : lo;
-            hi = h[k] > hi ? h[k] : hi;
-        }
-    }
-#elif defined(__SSE2__)
-    if (n >= 4) {
-        __m128 vlo = _mm_loadu_ps(d), vhi = vlo;
-        const __m128i expo = _mm_set1_epi32(0x7f800000);
-        __m128i bad = _mm_setzero_si128();
-        for (; i + 4 <= n; i += 4) {
-            __m128 v = _mm_loadu_ps(d + i);
-            vlo = _mm_min_ps(vlo, v);
-            vhi = _mm_max_ps(vhi, v);
-            __m128i e = _mm_and_si128(_mm_castps_si128(v), expo);
-            bad = _mm_or_si128(bad, _mm_cmpeq_epi32(e, expo));
-        }
-        if (_mm_movemask_epi8(bad))
-            return first_nonfinite(d, n);
-        float l[4], h[4];
-        _mm_storeu_ps(l, vlo);
-        _mm_storeu_ps(h, vhi);
-        for (int k = 0; k < 4; k++) {
-            lo = l[k] < lo ? l[k] : lo;
-            hi = h[k] > hi ? h[k] : hi;
-        }
-    }
-#endif
-    for (; i < n; i++) {
-        float v = d[i];
-        if (!isfinite(v))
-            return first_nonfinite(d, n);
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    *mn = lo, *mx = hi;
-    return n;
-}
-
-/* L = lut[U]. The lookup table of a nearest-centre assignment is a step
+/* L = lut[U]. With AVX-512 VBMI a table lookup of 64 values at a time.
+** Otherwise: the lookup table of a nearest-centre assignment is a step
 ** function of the value; when it is monotone with few steps (always, in
 ** practice) it is applied as a sum of comparisons, which vectorises. */
 static DI_HOT_INLINE
@@ -219,6 +145,27 @@ void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab, size_t n)
         inc[steps] = (uint8_t)(lut[v] - lut[v - 1]);
         steps++;
     }
+#if defined(__AVX512VBMI__)
+    /* The whole table in four registers: two 128-entry byte permutes and a
+    ** blend on the index's top bit, one pass. */
+    if (!di_feature_generic) {
+        const __m512i t0 = _mm512_loadu_si512((const void *)lut);
+        const __m512i t1 = _mm512_loadu_si512((const void *)(lut + 64));
+        const __m512i t2 = _mm512_loadu_si512((const void *)(lut + 128));
+        const __m512i t3 = _mm512_loadu_si512((const void *)(lut + 192));
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64) {
+            __m512i x = _mm512_loadu_si512((const void *)(u + i));
+            __m512i lo = _mm512_permutex2var_epi8(t0, x, t1);
+            __m512i hi = _mm512_permutex2var_epi8(t2, x, t3);
+            _mm512_storeu_si512((void *)(lab + i),
+                                _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi));
+        }
+        for (; i < n; i++)
+            lab[i] = lut[u[i]];
+        return;
+    }
+#endif
     if (!monotone) {
         for (size_t i = 0; i < n; i++)
             lab[i] = lut[u[i]];
@@ -234,85 +181,6 @@ void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab, size_t n)
             const uint8_t t = at[s], add = inc[s];
             for (size_t i = c; i < e; i++)
                 lab[i] = (uint8_t)(lab[i] + (u[i] >= t ? add : 0));
-        }
-    }
-}
-
-/* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram. */
-/* Histogram of a chunk of U. Depth maps are smooth, so runs of 32 equal
-** values are common (sky, walls, upsampled model output): such a run is one
-** addition; otherwise four partial tables hide the store-to-load latency. */
-static DI_HOT_INLINE
-void histogram_chunk(const uint8_t *u, size_t n, uint32_t h4[4][256])
-{
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const uint8_t v0 = u[i];
-        int same = 1;
-        for (int k = 1; k < 32; k++)
-            same &= u[i + k] == v0;
-        if (same) {
-            h4[0][v0] += 32;
-            continue;
-        }
-        for (int k = 0; k < 32; k += 4) {
-            h4[0][u[i + k]]++;
-            h4[1][u[i + k + 1]]++;
-            h4[2][u[i + k + 2]]++;
-            h4[3][u[i + k + 3]]++;
-        }
-    }
-    for (; i < n; i++)
-        h4[0][u[i]]++;
-}
-
-/* U = trunc((D - mn) * 255 / (mx - mn)) in float32 (mx > mn; the caller
-** checked that (mx - mn) * 255 is finite, see range_error). */
-static DI_HOT_INLINE
-void quantise(const float *d, size_t n, float mn, float mx, uint8_t *u)
-{
-    const float range = mx - mn;
-    for (size_t i = 0; i < n; i++) {
-        float q = (d[i] - mn) * 255.0f / range;
-        u[i] = (uint8_t)(int)q; /* q in [0, 256): trunc */
-    }
-}
-
-/* Adds the partial counts into hist and clears them. */
-static DI_HOT_INLINE
-void flush_hist(uint32_t h4[4][256], uint64_t hist[256])
-{
-    for (int v = 0; v < 256; v++) {
-        hist[v] += (uint64_t)h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
-        h4[0][v] = h4[1][v] = h4[2][v] = h4[3][v] = 0;
-    }
-}
-
-/* U = trunc((D - mn) * 255 / (mx - mn)) in float32, and its histogram, in
-** chunks that stay in L1 between the conversion and the counting. */
-static DI_HOT_INLINE
-void to_depth8(const float *d, size_t n, float mn, float mx, uint8_t *u,
-               uint64_t hist[256])
-{
-    memset(hist, 0, 256 * sizeof(uint64_t));
-    if (!(mx > mn)) {
-        memset(u, 0, n);
-        hist[0] = n;
-        return;
-    }
-    /* uint32 partial counts: a chunk sequence is flushed every 2^30 pixels. */
-    uint32_t h4[4][256];
-    memset(h4, 0, sizeof h4);
-    const size_t chunk = 4096;
-    size_t since_flush = 0;
-    for (size_t s = 0; s < n; s += chunk) {
-        const size_t e = s + chunk < n ? s + chunk : n;
-        quantise(d + s, e - s, mn, mx, u + s);
-        histogram_chunk(u + s, e - s, h4);
-        since_flush += e - s;
-        if (since_flush >= ((size_t)1 << 30) || e == n) {
-            flush_hist(h4, hist);
-            since_flush = 0;
         }
     }
 }
@@ -402,14 +270,14 @@ int di_feature_compute(di_feature_ws *ws, const float *depth, int width,
         return rc;
     size_t n = (size_t)width * (size_t)height;
     float mn = 0, mx = 0;
-    size_t bad = minmax(depth, n, &mn, &mx);
+    size_t bad = di_depth_minmax(depth, n, &mn, &mx);
     if (bad < n)
         return nonfinite_error(err, depth[bad], bad, width);
     if ((rc = range_error(err, mn, mx)))
         return rc;
 
     uint64_t hist[256];
-    to_depth8(depth, n, mn, mx, ws->depth8, hist);
+    di_depth8_hist(depth, n, mn, mx, ws->depth8, hist);
     return score_depth8(ws, width, height, hist, mn, mx, p, out, err);
 }
 
@@ -443,7 +311,7 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
         float *row = map + (size_t)y * (size_t)width;
         di_resize_rows_get(&rr, y, row);
         float lo = 0, hi = 0;
-        size_t bad = minmax(row, (size_t)width, &lo, &hi);
+        size_t bad = di_depth_minmax(row, (size_t)width, &lo, &hi);
         if (bad < (size_t)width)
             return nonfinite_error(err, row[bad],
                                    (size_t)y * (size_t)width + bad, width);
@@ -455,7 +323,7 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
     if ((rc = range_error(err, mn, mx)))
         return rc;
     uint64_t hist[256];
-    to_depth8(map, n, mn, mx, ws->depth8, hist);
+    di_depth8_hist(map, n, mn, mx, ws->depth8, hist);
     return score_depth8(ws, width, height, hist, mn, mx, p, out, err);
 }
 

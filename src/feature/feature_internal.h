@@ -29,6 +29,19 @@ struct di_feature_ws {
     int have_result;
 };
 
+/* Minimum and maximum of d[0..n) (n >= 1); returns the index of the first
+** non-finite value, or n when all are finite (then *mn, *mx are set). */
+size_t di_depth_minmax(const float *d, size_t n, float *mn, float *mx);
+
+/* U = trunc((D - mn) * 255 / (mx - mn)) in float32 (0 everywhere when
+** mx == mn) into u, and its histogram. */
+void di_depth8_hist(const float *d, size_t n, float mn, float mx, uint8_t *u,
+                    uint64_t hist[256]);
+
+/* Nonzero: the generic C forms of the passes above even where the build
+** has AVX-512 ones (tests compare the two). */
+extern int di_feature_generic;
+
 /* Grey level of the nearest centre (tie: lower label) for every value. */
 void di_kmeans_label_lut(const double *centres, int k_eff, uint8_t lut[256]);
 

@@ -109,15 +109,88 @@ int any_above32(const int16_t *m, int16_t low)
 }
 #endif
 
-/* Sobel dx, dy (ksize 3, BORDER_REPLICATE) and L1 magnitude of row y. */
+/* Whether columns [lo, hi) of rows a, b and c all hold one value: then the
+** gradient of the columns between them is zero. A label image is such
+** flat areas but for its layer boundaries, so most blocks skip the Sobel.
+** Spans of 64 or more are tested as two overlapping 64-byte vectors per
+** row (hi - lo is at most 66). */
+#if CANNY_VEC
+typedef uint8_t u8x64 __attribute__((vector_size(64)));
 static DI_HOT_INLINE
-void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
-               int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag)
+int flat64(const uint8_t *a, const uint8_t *b, const uint8_t *c, u8x64 v)
+{
+#if defined(__AVX512BW__)
+    __m512i w = (__m512i)v;
+    return (_mm512_cmpneq_epi8_mask(_mm512_loadu_si512((const void *)a), w) |
+            _mm512_cmpneq_epi8_mask(_mm512_loadu_si512((const void *)b), w) |
+            _mm512_cmpneq_epi8_mask(_mm512_loadu_si512((const void *)c), w)) == 0;
+#else
+    u8x64 x, y, z;
+    memcpy(&x, a, 64);
+    memcpy(&y, b, 64);
+    memcpy(&z, c, 64);
+    u8x64 d = (x ^ v) | (y ^ v) | (z ^ v);
+    uint64_t q[8];
+    memcpy(q, &d, sizeof q);
+    return (q[0] | q[1] | q[2] | q[3] | q[4] | q[5] | q[6] | q[7]) == 0;
+#endif
+}
+#endif
+
+static DI_HOT_INLINE
+int flat3(const uint8_t *a, const uint8_t *b, const uint8_t *c, int lo, int hi)
+{
+    const uint8_t v = a[lo];
+#if CANNY_VEC
+    if (hi - lo >= 64) {
+        u8x64 vv;
+        memset(&vv, v, sizeof vv);
+        return flat64(a + lo, b + lo, c + lo, vv) &&
+               flat64(a + hi - 64, b + hi - 64, c + hi - 64, vv);
+    }
+#endif
+    uint8_t acc = 0;
+    for (int x = lo; x < hi; x++)
+        acc |= (uint8_t)((a[x] ^ v) | (b[x] ^ v) | (c[x] ^ v));
+    return acc == 0;
+}
+
+/* Sobel dx, dy (ksize 3, BORDER_REPLICATE) and L1 magnitude of row y, in
+** blocks of 64 columns; a block whose 3 x 66 neighbourhood is flat gets a
+** zero magnitude and no dx, dy (nothing reads them where the magnitude is
+** 0: the suppression looks at dx, dy only of pixels above low >= 0; with
+** a negative low, skip is 0 and every block is computed). Returns whether
+** the whole row's magnitude is zero. */
+static DI_HOT_INLINE
+int sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
+              int16_t *vdiff, int16_t *dx, int16_t *dy, int16_t *mag, int skip)
 {
     const uint8_t *a = src + (size_t)(y > 0 ? y - 1 : 0) * w;
     const uint8_t *b = src + (size_t)y * w;
     const uint8_t *c = src + (size_t)(y < h - 1 ? y + 1 : h - 1) * w;
     int16_t *vs = vsum + 1, *vd = vdiff + 1;
+    /* First the flat blocks (a bit each; rows wider than the mask's 2^18
+    ** columns are computed whole), then one pass of the column sums over
+    ** the row if any block is not flat, then the gradient of those blocks. */
+    uint64_t busy[64];
+    const int nb = (w + 63) / 64;
+    const int masked = skip && nb <= 64 * 64;
+    if (masked) {
+        int any = 0;
+        memset(busy, 0, sizeof(uint64_t) * (size_t)((nb + 63) / 64));
+        for (int k = 0; k < nb; k++) {
+            const int b0 = k * 64, b1 = b0 + 64 < w ? b0 + 64 : w;
+            const int lo = b0 > 0 ? b0 - 1 : 0, hi = b1 < w ? b1 + 1 : w;
+            if (flat3(a, b, c, lo, hi)) {
+                memset(mag + b0, 0, (size_t)(b1 - b0) * sizeof(int16_t));
+            } else {
+                busy[k >> 6] |= (uint64_t)1 << (k & 63);
+                any = 1;
+            }
+        }
+        if (!any)
+            return 1;
+    }
     for (int x = 0; x < w; x++) {
         vs[x] = (int16_t)(a[x] + 2 * b[x] + c[x]);
         vd[x] = (int16_t)(c[x] - a[x]);
@@ -126,31 +199,37 @@ void sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     vs[w] = vs[w - 1];
     vd[-1] = vd[0];
     vd[w] = vd[w - 1];
-    int x0 = 0;
+    for (int k = 0; k < nb; k++) {
+        if (masked && !(busy[k >> 6] >> (k & 63) & 1))
+            continue;
+        const int b0 = k * 64, b1 = b0 + 64 < w ? b0 + 64 : w;
+        int x0 = b0;
 #if CANNY_VEC
-    for (; x0 + 32 <= w; x0 += 32) {
-        i16x32 sp, sm, dm, d0, dp;
-        LOAD32(sp, vs + x0 + 1);
-        LOAD32(sm, vs + x0 - 1);
-        LOAD32(dm, vd + x0 - 1);
-        LOAD32(d0, vd + x0);
-        LOAD32(dp, vd + x0 + 1);
-        i16x32 gx = sp - sm;
-        i16x32 gy = dm + d0 + d0 + dp;
-        i16x32 sx = gx >> 15, sy = gy >> 15; /* all ones where negative */
-        i16x32 mg = ((gx ^ sx) - sx) + ((gy ^ sy) - sy);
-        STORE32(dx + x0, gx);
-        STORE32(dy + x0, gy);
-        STORE32(mag + x0, mg);
-    }
+        for (; x0 + 32 <= b1; x0 += 32) {
+            i16x32 sp, sm, dm, d0, dp;
+            LOAD32(sp, vs + x0 + 1);
+            LOAD32(sm, vs + x0 - 1);
+            LOAD32(dm, vd + x0 - 1);
+            LOAD32(d0, vd + x0);
+            LOAD32(dp, vd + x0 + 1);
+            i16x32 gx = sp - sm;
+            i16x32 gy = dm + d0 + d0 + dp;
+            i16x32 sx = gx >> 15, sy = gy >> 15; /* all ones where negative */
+            i16x32 mg = ((gx ^ sx) - sx) + ((gy ^ sy) - sy);
+            STORE32(dx + x0, gx);
+            STORE32(dy + x0, gy);
+            STORE32(mag + x0, mg);
+        }
 #endif
-    for (int x = x0; x < w; x++) {
-        int gx = vs[x + 1] - vs[x - 1];
-        int gy = vd[x - 1] + 2 * vd[x] + vd[x + 1];
-        dx[x] = (int16_t)gx;
-        dy[x] = (int16_t)gy;
-        mag[x] = (int16_t)((gx < 0 ? -gx : gx) + (gy < 0 ? -gy : gy));
+        for (int x = x0; x < b1; x++) {
+            int gx = vs[x + 1] - vs[x - 1];
+            int gy = vd[x - 1] + 2 * vd[x] + vd[x + 1];
+            dx[x] = (int16_t)gx;
+            dy[x] = (int16_t)gy;
+            mag[x] = (int16_t)((gx < 0 ? -gx : gx) + (gy < 0 ? -gy : gy));
+        }
     }
+    return 0;
 }
 
 /* Non-maximum suppression of one row: fills its map row and pushes edges.
@@ -251,12 +330,17 @@ void di_canny(const uint8_t *src, int width, int height, double low_thresh,
     memset(magbuf, 0, 3 * mapstep * sizeof(int16_t));
     uint32_t *sp = stack;
 
-    /* Row y's gradient is computed at step y, its NMS at step y + 1. */
+    /* Row y's gradient is computed at step y, its NMS at step y + 1. A row
+    ** whose magnitude is all zero has nothing to suppress (low >= 0). */
+    const int skip = low >= 0;
+    int zero_row[2] = {0, 0}; /* rows y - 1 and y */
     for (int y = 0; y <= h; y++) {
         int16_t *mag_cur = magbuf + (size_t)(y % 3) * mapstep + 1;
+        zero_row[0] = zero_row[1];
         if (y < h) {
-            sobel_row(src, w, h, y, vsum, vdiff, dxbuf + (size_t)(y & 1) * w,
-                      dybuf + (size_t)(y & 1) * w, mag_cur);
+            zero_row[1] = sobel_row(src, w, h, y, vsum, vdiff,
+                                    dxbuf + (size_t)(y & 1) * w,
+                                    dybuf + (size_t)(y & 1) * w, mag_cur, skip);
         } else {
             memset(mag_cur - 1, 0, mapstep * sizeof(int16_t)); /* row h */
         }
@@ -269,6 +353,10 @@ void di_canny(const uint8_t *src, int width, int height, double low_thresh,
         ** computed at step 2). */
         const int16_t *mp = magbuf + (size_t)((r + 2) % 3) * mapstep + 1;
         uint32_t mapbase = (uint32_t)(mapstep * (size_t)(r + 1) + 1);
+        if (skip && zero_row[0]) {
+            memset(map + mapbase, MAP_NONE, (size_t)w);
+            continue;
+        }
         sp = nms_row(mp, ma, mn, dxbuf + (size_t)(r & 1) * w,
                      dybuf + (size_t)(r & 1) * w, w, low, high,
                      map + mapbase, mapbase, sp);
