@@ -7,9 +7,10 @@
 # Both engines spin their worker threads between ops by default (libgomp's
 # and onnxruntime's thread pools), as `depthindex infer` does; `depthindex
 # run` bounds the spin (GOMP_SPINCOUNT, see README and bench/run-threads.sh).
-# Dense 3x3 convs run through Winograd (src/nn/cpu/ops_conv.c); the last
-# table compares it with the direct kernel alone (DI_NN_CONV_ALGO=direct, the
-# engine before it) and onnxruntime at 2 threads, batch 1 and 4, interleaved.
+# Dense 3x3 convs run through Winograd and 1x1 convs read its blocked output
+# as it is (src/nn/cpu/ops_conv.c); the last table compares that with the
+# direct kernels alone (DI_NN_CONV_ALGO=direct: the engine before both) and
+# onnxruntime at 2 threads, batch 1 and 4, in turns.
 # usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +67,7 @@ done
 # Winograd against the direct kernel alone and onnxruntime, 2 threads, in
 # turns (direct, Winograd, onnxruntime) so that a burst of load hits all three
 echo
-echo "Conv algorithm at 2 threads (DI_NN_CONV_ALGO=direct: the direct kernel alone), medians of $repeat, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Conv algorithm at 2 threads (DI_NN_CONV_ALGO=direct: the direct kernels alone, as before Winograd), medians of $repeat, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A alg algcpu
 for batch in 1 4; do
   for algo in direct winograd; do
