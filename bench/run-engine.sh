@@ -7,6 +7,10 @@
 # Both engines spin their worker threads between ops by default (libgomp's
 # and onnxruntime's thread pools), as `depthindex infer` does; `depthindex
 # run` bounds the spin (GOMP_SPINCOUNT, see README and bench/run-threads.sh).
+# Dense 3x3 convs run through Winograd and 1x1 convs read its blocked output
+# as it is (src/nn/cpu/ops_conv.c); the last table compares that with the
+# direct kernels alone (DI_NN_CONV_ALGO=direct: the engine before both) and
+# onnxruntime at 2 threads, batch 1 and 4, in turns.
 # usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +26,10 @@ model="$work/midas_filled.onnx"
 have_ort=1
 bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: onnxruntime-node could not be installed; ours only"; }
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F)"
+isa=$(grep -m1 -o -w 'avx512f\|avx512_bf16\|amx_bf16\|avx512_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores; ${isa:-no AVX-512}), $(date -u +%F)"
 echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A ours ort ourscpu ortcpu
+declare -A ours ort ourscpu ortcpu ort2
 for threads in 1 2; do
   for batch in 1 8; do
     r=$repeat; [ "$batch" = 8 ] && r=$(( (repeat + 1) / 2 ))
@@ -57,4 +62,29 @@ for threads in 1 2; do
       if (r == "") printf "| %d | %s | %.1f | %.0f | - | - | - | %s | - |\n", t, b, o, g / o * 1000, oc;
       else printf "| %d | %s | %.1f | %.0f | %.1f | %.0f | %.2fx | %s | %s |\n", t, b, o, g / o * 1000, r, g / r * 1000, r / o, oc, rc }'
   done
+done
+
+# Winograd against the direct kernel alone and onnxruntime, 2 threads, in
+# turns (direct, Winograd, onnxruntime) so that a burst of load hits all three
+echo
+echo "Conv algorithm at 2 threads (DI_NN_CONV_ALGO=direct: the direct kernels alone, as before Winograd), medians of $repeat, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A alg algcpu
+for batch in 1 4; do
+  for algo in direct winograd; do
+    out=$(DI_NN_CONV_ALGO=$algo "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat") || exit 1
+    alg[$algo,$batch]=$(echo "$out" | sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1)
+    algcpu[$algo,$batch]=$(echo "$out" | sed -n 's/.* \([0-9.]*\) cpu-ms\/image.*/\1/p' | head -1)
+  done
+  if [ $have_ort = 1 ]; then
+    o=$(node tests/nn/ort_run.js "$model" "$work/x1.npy" "" --threads 2 --repeat "$repeat") || exit 1
+    ort2[$batch]=$(echo "$o" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
+  fi
+done
+echo "| batch | direct ms/image | Winograd ms/image | Winograd / direct | onnxruntime ms/image | Winograd / ort throughput | direct cpu-ms/image | Winograd cpu-ms/image |"
+echo "|---|---|---|---|---|---|---|---|"
+for batch in 1 4; do
+  awk -v b="$batch" -v d="${alg[direct,$batch]}" -v w="${alg[winograd,$batch]}" -v r="${ort2[$batch]:-}" \
+    -v dc="${algcpu[direct,$batch]}" -v wc="${algcpu[winograd,$batch]}" 'BEGIN {
+    if (r == "") printf "| %d | %.1f | %.1f | %.2fx | - | - | %s | %s |\n", b, d, w, d / w, dc, wc;
+    else printf "| %d | %.1f | %.1f | %.2fx | %.1f | %.2fx | %s | %s |\n", b, d, w, d / w, r, r / w, dc, wc }'
 done
