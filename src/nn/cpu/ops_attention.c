@@ -20,20 +20,30 @@
 
 #include "../op.h"
 
-/* S's bytes per thread: about half a Zen 4 / Sapphire Rapids core's L2 */
-enum { ATT_S_BYTES_PER_THREAD = 512 * 1024 };
+/* S's bytes per thread: about a Zen 4 / Sapphire Rapids core's L2 */
+enum { ATT_S_BYTES_PER_THREAD = 1024 * 1024 };
 
-/* The three primitives for a block of m query rows, and their memories. */
+/* One group of heads as oneDNN sees it: rank r, each operand's dims and
+** element strides (K^T [.., d, tk]; S [.., tq, tk] dense). */
+typedef struct att_geom {
+    int r;
+    int64_t qd[6], qs[6], kd[6], ks[6], vd[6], vs[6], sd[6], ss[6], od[6], os[6];
+} att_geom;
+
+/* The three primitives for a group of heads, and their memories. */
 typedef struct att_block {
-    int64_t m;
     dnnl_primitive_t mm1, sm, mm2;
     dnnl_memory_t q, kt, s, v, o, scr1, scr_sm, scr2;
 } att_block;
 
 typedef struct att_state {
     att_block full, tail;
-    int64_t blk;
-    size_t s_bytes; /* S, 64-byte aligned; the primitives' scratchpad after it */
+    int64_t heads, group;    /* heads (leading axes flattened) and per group;
+                           ** group 0: no work, or zeros (no key) */
+    bool flat;               /* Q, K, V dense per head: groups of whole heads */
+    bool perm;               /* output [L0, tq, L1, dv]: written from O's copy */
+    size_t s_bytes, o_bytes; /* S and O's copy in the scratch (64-aligned),
+                              ** the primitives' scratchpad after them */
 } att_state;
 
 static void block_release(att_block *b)
@@ -125,36 +135,27 @@ static void row_major(int r, const int64_t *d, int64_t *st)
     }
 }
 
-/* The primitives for blocks of m rows; *scr_max grows to their scratchpads. */
-static int block_build(di_nn_kctx *k, att_block *b, int64_t m, size_t *scr_max, di_error *err)
+/* The primitives for one group's geometry; *scr_max grows to their
+** scratchpads. */
+static int block_build(di_nn_kctx *k, att_block *b, const att_geom *g, size_t *scr_max,
+                       di_error *err)
 {
     const di_nn_attention_params *p = k->params;
-    int rc = DI_OK, nl = p->nlead, r = nl + 2;
+    int rc = DI_OK, r = g->r;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int64_t qd[6], od[6];
-    dnnl_dims_t sd = {0}, ss = {0};
-    memcpy(qd, p->qd, sizeof qd);
-    memcpy(od, p->od, sizeof od);
-    qd[nl] = od[nl] = m;
-    for (int i = 0; i < nl; i++)
-        sd[i] = p->qd[i] > p->kd[i] ? p->qd[i] : p->kd[i];
-    sd[nl] = m;
-    sd[nl + 1] = p->tk;
-    row_major(r, sd, ss);
-    b->m = m;
     size_t bytes;
     dnnl_memory_t m1[3] = {0}, m2[3] = {0};
-    rc = att_matmul(k, dnnl_f32, dnnl_f32, r, qd, p->qs, p->kd, p->ks, sd, ss, p->scale, &b->mm1,
-                    m1, &b->scr1, &bytes, err);
+    rc = att_matmul(k, dnnl_f32, dnnl_f32, r, g->qd, g->qs, g->kd, g->ks, g->sd, g->ss, p->scale,
+                    &b->mm1, m1, &b->scr1, &bytes, err);
     b->q = m1[0];
     b->kt = m1[1];
     b->s = m1[2];
     if (rc)
         return rc;
     *scr_max = bytes > *scr_max ? bytes : *scr_max;
-    rc = att_matmul(k, dnnl_f32, dnnl_f32, r, sd, ss, p->vd, p->vs, od, p->os, 1.f, &b->mm2, m2,
-                    &b->scr2, &bytes, err);
+    rc = att_matmul(k, dnnl_f32, dnnl_f32, r, g->sd, g->ss, g->vd, g->vs, g->od, g->os, 1.f,
+                    &b->mm2, m2, &b->scr2, &bytes, err);
     b->v = m2[1];
     b->o = m2[2];
     if (m2[0])
@@ -165,6 +166,9 @@ static int block_build(di_nn_kctx *k, att_block *b, int64_t m, size_t *scr_max, 
     /* softmax over S's last axis, in place */
     dnnl_memory_desc_t smd;
     dnnl_softmax_v2_desc_t smdesc;
+    dnnl_dims_t sd = {0}, ss = {0};
+    memcpy(sd, g->sd, (size_t)r * sizeof(int64_t));
+    memcpy(ss, g->ss, (size_t)r * sizeof(int64_t));
     DN(dnnl_memory_desc_init_by_strides(&smd, r, sd, dnnl_f32, ss), "memory desc");
     DN(dnnl_softmax_v2_forward_desc_init(&smdesc, dnnl_forward_inference, dnnl_softmax_accurate,
                                          &smd, &smd, r - 1),
@@ -184,8 +188,31 @@ fail:
     return rc;
 }
 
-/* After di_nn_infer_attention: the block size and the primitives for a full
-** block and the last, shorter one. */
+/* A group of n whole heads, every operand dense: oneDNN's brgemm kernels
+** take only dense operands (a block of a head's rows, or a strided output,
+** sends it to a slower path). K dense as [n, tk, d] is K^T by strides. */
+static void flat_geom(const di_nn_attention_params *p, bool k_trans, int64_t n, att_geom *g)
+{
+    g->r = 3;
+    int64_t qd[3] = {n, p->tq, p->d}, sd[3] = {n, p->tq, p->tk}, vd[3] = {n, p->tk, p->dv},
+            od[3] = {n, p->tq, p->dv}, kd[3] = {n, p->d, p->tk};
+    memcpy(g->qd, qd, sizeof qd);
+    memcpy(g->sd, sd, sizeof sd);
+    memcpy(g->vd, vd, sizeof vd);
+    memcpy(g->od, od, sizeof od);
+    memcpy(g->kd, kd, sizeof kd);
+    row_major(3, qd, g->qs);
+    row_major(3, sd, g->ss);
+    row_major(3, vd, g->vs);
+    row_major(3, od, g->os);
+    g->ks[0] = p->tk * p->d;
+    g->ks[1] = k_trans ? p->tk : 1;
+    g->ks[2] = k_trans ? 1 : p->d;
+}
+
+/* After di_nn_infer_attention: groups of heads whose scores fit the
+** threads' L2 (every head at once when the leading axes broadcast), the
+** primitives for a full group and the last, smaller one. */
 static int attention_prepare(di_nn_kctx *k, di_error *err)
 {
     const di_nn_attention_params *p = k->params;
@@ -193,31 +220,94 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
     k->state = s;
-    int64_t heads = 1;
-    for (int i = 0; i < p->nlead; i++)
-        heads *= p->od[i];
-    if (!heads || !p->tq || !p->dv || !p->tk)
+    int nl = p->nlead;
+    s->heads = 1;
+    s->flat = true;
+    for (int i = 0; i < nl; i++) {
+        s->heads *= p->od[i];
+        s->flat &= p->qd[i] == p->od[i] && p->kd[i] == p->od[i] && p->vd[i] == p->od[i];
+    }
+    if (!s->heads || !p->tq || !p->dv || !p->tk)
         return DI_OK; /* nothing to compute, or zeros (no key): in run */
-    /* rows per block: S within the threads' share of L2, a multiple of 16
-    ** (the matmul kernels' row blocking), at least 16 */
+    /* the output [L0, tq, L1, dv] of an absorbed Transpose: not dense per head */
+    s->perm = s->flat && nl == 2 && p->os[nl] != p->dv;
     int64_t threads = k->env->threads > 0 ? k->env->threads : 1;
-    int64_t blk = (int64_t)ATT_S_BYTES_PER_THREAD * threads / (heads * p->tk * 4);
-    blk = blk < 16 ? 16 : blk / 16 * 16;
-    if (blk > p->tq)
-        blk = p->tq;
-    s->blk = blk;
+    int64_t per_head = p->tq * p->tk * (int64_t)sizeof(float);
+    int64_t group = s->flat ? (int64_t)ATT_S_BYTES_PER_THREAD * threads / per_head : s->heads;
+    group = group < 1 ? 1 : group > s->heads ? s->heads : group;
+    s->group = group;
     size_t scr = 0;
-    int rc = block_build(k, &s->full, blk, &scr, err);
-    if (!rc && p->tq % blk)
-        rc = block_build(k, &s->tail, p->tq % blk, &scr, err);
+    att_geom g;
+    int rc;
+    if (s->flat) {
+        bool k_trans = p->ks[nl] != 1; /* K^T's rows apart by 1: K untransposed */
+        flat_geom(p, k_trans, group, &g);
+        rc = block_build(k, &s->full, &g, &scr, err);
+        if (!rc && s->heads % group) {
+            flat_geom(p, k_trans, s->heads % group, &g);
+            rc = block_build(k, &s->tail, &g, &scr, err);
+        }
+    } else { /* broadcast leading axes: one group, the infer step's strides */
+        g.r = nl + 2;
+        memcpy(g.qd, p->qd, sizeof g.qd);
+        memcpy(g.qs, p->qs, sizeof g.qs);
+        memcpy(g.kd, p->kd, sizeof g.kd);
+        memcpy(g.ks, p->ks, sizeof g.ks);
+        memcpy(g.vd, p->vd, sizeof g.vd);
+        memcpy(g.vs, p->vs, sizeof g.vs);
+        memcpy(g.od, p->od, sizeof g.od);
+        memcpy(g.os, p->os, sizeof g.os);
+        for (int i = 0; i < nl; i++)
+            g.sd[i] = p->qd[i] > p->kd[i] ? p->qd[i] : p->kd[i];
+        g.sd[nl] = p->tq;
+        g.sd[nl + 1] = p->tk;
+        row_major(g.r, g.sd, g.ss);
+        rc = block_build(k, &s->full, &g, &scr, err);
+    }
     if (rc) {
         att_release(s);
         k->state = NULL;
         return rc;
     }
-    s->s_bytes = ((size_t)(heads * blk * p->tk) * sizeof(float) + 63) & ~(size_t)63;
-    k->scratch_bytes = s->s_bytes + scr;
+    int64_t shead = 1;
+    for (int i = 0; i < g.r - 2; i++)
+        shead *= g.sd[i];
+    if (s->flat)
+        shead = group;
+    s->s_bytes = ((size_t)(shead * per_head) + 63) & ~(size_t)63;
+    s->o_bytes = s->perm ? ((size_t)(group * p->tq * p->dv) * sizeof(float) + 63) & ~(size_t)63 : 0;
+    k->scratch_bytes = s->s_bytes + s->o_bytes + scr;
     return DI_OK;
+}
+
+static int run_group(di_nn_kctx *k, const att_block *b, float *q, float *kt, float *v, float *o,
+                     uint8_t *sbuf, uint8_t *scr, di_error *err)
+{
+    int rc = DI_OK;
+    dnnl_memory_set_data_handle(b->q, q);
+    dnnl_memory_set_data_handle(b->kt, kt);
+    dnnl_memory_set_data_handle(b->s, sbuf);
+    dnnl_memory_set_data_handle(b->v, v);
+    dnnl_memory_set_data_handle(b->o, o);
+    dnnl_memory_t scrs[3] = {b->scr1, b->scr_sm, b->scr2};
+    for (int i = 0; i < 3; i++)
+        if (scrs[i])
+            dnnl_memory_set_data_handle(scrs[i], scr);
+    dnnl_exec_arg_t a1[4] = {{DNNL_ARG_SRC, b->q}, {DNNL_ARG_WEIGHTS, b->kt}, {DNNL_ARG_DST, b->s}};
+    dnnl_exec_arg_t a2[3] = {{DNNL_ARG_SRC, b->s}, {DNNL_ARG_DST, b->s}};
+    dnnl_exec_arg_t a3[4] = {{DNNL_ARG_SRC, b->s}, {DNNL_ARG_WEIGHTS, b->v}, {DNNL_ARG_DST, b->o}};
+    int n1 = 3, n2 = 2, n3 = 3;
+    if (b->scr1)
+        a1[n1++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr1};
+    if (b->scr_sm)
+        a2[n2++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr_sm};
+    if (b->scr2)
+        a3[n3++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr2};
+    DN(dnnl_primitive_execute(b->mm1, k->env->stream, n1, a1), "attention scores");
+    DN(dnnl_primitive_execute(b->sm, k->env->stream, n2, a2), "attention softmax");
+    DN(dnnl_primitive_execute(b->mm2, k->env->stream, n3, a3), "attention output");
+fail:
+    return rc;
 }
 
 static int attention_run(di_nn_kctx *k, di_error *err)
@@ -225,41 +315,30 @@ static int attention_run(di_nn_kctx *k, di_error *err)
     const di_nn_attention_params *p = k->params;
     const att_state *s = k->state;
     float *o = k->out[0]->data;
-    if (!s->blk) { /* no key: O is the empty sum, zeros */
+    if (!s->group) { /* no key: O is the empty sum, zeros */
         memset(o, 0, (size_t)di_nn_numel(k->out[0]) * sizeof(float));
         return DI_OK;
     }
-    int rc = DI_OK, nl = p->nlead;
+    int rc = DI_OK;
     float *q = k->in[0]->data, *kt = k->in[1]->data, *v = k->in[2]->data;
-    uint8_t *sbuf = k->scratch, *scr = sbuf + s->s_bytes;
-    for (int64_t row = 0; row < p->tq; row += s->blk) {
-        const att_block *b = p->tq - row >= s->blk ? &s->full : &s->tail;
-        dnnl_memory_set_data_handle(b->q, q + row * p->qs[nl]);
-        dnnl_memory_set_data_handle(b->kt, kt);
-        dnnl_memory_set_data_handle(b->s, sbuf);
-        dnnl_memory_set_data_handle(b->v, v);
-        dnnl_memory_set_data_handle(b->o, o + row * p->os[nl]);
-        dnnl_memory_t scrs[3] = {b->scr1, b->scr_sm, b->scr2};
-        for (int i = 0; i < 3; i++)
-            if (scrs[i])
-                dnnl_memory_set_data_handle(scrs[i], scr);
-        dnnl_exec_arg_t a1[4] = {
-            {DNNL_ARG_SRC, b->q}, {DNNL_ARG_WEIGHTS, b->kt}, {DNNL_ARG_DST, b->s}};
-        dnnl_exec_arg_t a2[3] = {{DNNL_ARG_SRC, b->s}, {DNNL_ARG_DST, b->s}};
-        dnnl_exec_arg_t a3[4] = {
-            {DNNL_ARG_SRC, b->s}, {DNNL_ARG_WEIGHTS, b->v}, {DNNL_ARG_DST, b->o}};
-        int n1 = 3, n2 = 2, n3 = 3;
-        if (b->scr1)
-            a1[n1++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr1};
-        if (b->scr_sm)
-            a2[n2++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr_sm};
-        if (b->scr2)
-            a3[n3++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr2};
-        DN(dnnl_primitive_execute(b->mm1, k->env->stream, n1, a1), "attention scores");
-        DN(dnnl_primitive_execute(b->sm, k->env->stream, n2, a2), "attention softmax");
-        DN(dnnl_primitive_execute(b->mm2, k->env->stream, n3, a3), "attention output");
+    uint8_t *sbuf = k->scratch, *obuf = sbuf + s->s_bytes, *scr = obuf + s->o_bytes;
+    if (!s->flat)
+        rc = run_group(k, &s->full, q, kt, v, o, sbuf, scr, err);
+    int64_t tq = p->tq, tk = p->tk, d = p->d, dv = p->dv, l1 = p->od[1];
+    for (int64_t h0 = 0; s->flat && h0 < s->heads && !rc; h0 += s->group) {
+        int64_t n = s->heads - h0 < s->group ? s->heads - h0 : s->group;
+        const att_block *b = n == s->group ? &s->full : &s->tail;
+        float *og = s->perm ? (float *)obuf : o + h0 * tq * dv;
+        rc = run_group(k, b, q + h0 * tq * d, kt + h0 * tk * d, v + h0 * tk * dv, og, sbuf, scr,
+                       err);
+        /* the heads merged back, [L0, tq, L1, dv], from O's copy in cache */
+        for (int64_t h = h0; s->perm && !rc && h < h0 + n; h++)
+            for (int64_t t = 0; t < tq; t++)
+                memcpy(o + ((h / l1 * tq + t) * l1 + h % l1) * dv, og + ((h - h0) * tq + t) * dv,
+                       (size_t)dv * sizeof(float));
     }
-    DN(dnnl_stream_wait(k->env->stream), "stream wait");
+    if (!rc)
+        DN(dnnl_stream_wait(k->env->stream), "stream wait");
 fail:
     return rc;
 }
