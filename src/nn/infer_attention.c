@@ -8,8 +8,12 @@
 ** out_perm = 1 (rank 4) [L0, Tq, L1, dv]: the output Transpose's, written
 ** in place by strides. The params give each operand as oneDNN's matmul
 ** takes it (dims and strides), so the kernel builds its descriptors from
-** them alone.
+** them alone. With one input [B, T, 3, H, hd] and attribute qkv (Q, K, V's
+** indices on axis 2), the heads' split (Transpose(2, 0, 3, 1, 4) and three
+** Gathers) was absorbed too: the params give Q, K, V inside it (packed).
 */
+#include <string.h>
+
 #include "op.h"
 
 static void row_major(int r, const int64_t *d, int64_t *st)
@@ -21,8 +25,53 @@ static void row_major(int r, const int64_t *d, int64_t *st)
     }
 }
 
+/* One input [B, T, 3, H, hd], the three at indices qkv[] of axis 2. */
+static int infer_packed(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_tensor *x = k->in[0];
+    di_nn_attention_params *p = k->params;
+    const di_nn_attr *a = di_nn_node_attr(k->node, "qkv");
+    if (x->dtype != DI_DT_FLOAT)
+        return di_nn_unsupported(err, k->node, "element type %s", di_dtype_name(x->dtype));
+    if (x->ndim != 5 || x->dims[2] != 3 || !a || a->n != 3)
+        return di_nn_shape_error(err, k->node, "packed Q, K, V of rank %d (want [B, T, 3, H, hd])",
+                                 x->ndim);
+    int64_t B = x->dims[0], T = x->dims[1], H = x->dims[3], hd = x->dims[4], row = 3 * H * hd;
+    bool perm = di_nn_attr_int(k->node, "out_perm", 0) != 0;
+    if (!hd)
+        return di_nn_unsupported(err, k->node, "attention over vectors of length 0");
+    p->packed = true;
+    p->nlead = 2;
+    p->tq = p->tk = T;
+    p->d = p->dv = hd;
+    for (int i = 0; i < 3; i++)
+        p->off[i] = a->ints[i] * H * hd;
+    /* Q and V [B, H, T, hd], K^T [B, H, hd, T], all inside x */
+    int64_t qd[4] = {B, H, T, hd}, qs[4] = {T * row, hd, row, 1}, kd[4] = {B, H, hd, T},
+            ks[4] = {T * row, hd, 1, row}, od[4] = {B, H, T, hd};
+    memcpy(p->qd, qd, sizeof qd);
+    memcpy(p->qs, qs, sizeof qs);
+    memcpy(p->vd, qd, sizeof qd);
+    memcpy(p->vs, qs, sizeof qs);
+    memcpy(p->kd, kd, sizeof kd);
+    memcpy(p->ks, ks, sizeof ks);
+    memcpy(p->od, od, sizeof od);
+    int64_t out[4] = {B, perm ? T : H, perm ? H : T, hd};
+    row_major(4, od, p->os);
+    if (perm) {
+        int64_t os[4] = {T * H * hd, hd, H * hd, 1};
+        memcpy(p->os, os, sizeof os);
+    }
+    p->scale = di_nn_attr_float(k->node, "scale", 1.f);
+    p->flops = 4.0 * (double)(B * H) * (double)T * (double)T * (double)hd;
+    di_nn_set_shape(k->out[0], DI_DT_FLOAT, 4, out);
+    return DI_OK;
+}
+
 int di_nn_infer_attention(di_nn_kctx *k, di_error *err)
 {
+    if (k->nin == 1)
+        return infer_packed(k, err);
     const di_nn_tensor *q = k->in[0], *kk = k->in[1], *v = k->in[2];
     di_nn_attention_params *p = k->params;
     if (q->dtype != DI_DT_FLOAT || kk->dtype != DI_DT_FLOAT || v->dtype != DI_DT_FLOAT)

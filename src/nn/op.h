@@ -228,6 +228,10 @@ typedef struct di_nn_attention_params {
     int64_t od[6], os[6]; /* O [lead..., tq, dv] */
     float scale;
     double flops;
+    /* one input [B, T, 3, H, hd] (qkv packed: the heads' split Transpose and
+    ** Gathers absorbed): Q, K and V at element offsets off[] of it */
+    bool packed;
+    int64_t off[3];
 } di_nn_attention_params;
 int di_nn_infer_attention(di_nn_kctx *k, di_error *err);
 /* The views (infer_shape.c): output shapes only, no params. */

@@ -12,7 +12,10 @@
 ** Transpose(K) with the last two axes swapped is read through strides (the
 ** Transpose goes); any other K^T is read as given (k_trans = 1). A
 ** Transpose(0, 2, 1, 3) reading only O (the heads merged back) is written
-** by strides too (out_perm = 1).
+** by strides too (out_perm = 1). When Q, K, V are Gathers 0, 1, 2 (in
+** any order) of Transpose(Y, 2 0 3 1 4), Y being [B, T, 3, H, hd] (the qkv
+** projection reshaped), those four nodes go too and the fused node reads Y
+** alone (attribute qkv: the three indices).
 **
 ** Left alone: a Softmax over another axis, anything between the MatMul and
 ** the Softmax or after it (an Add of a mask, a Where), a score or
@@ -104,6 +107,55 @@ static bool perm_is(const di_nn_node *n, int r, const int64_t *want)
     return true;
 }
 
+/* v = Gather(x, i, axis 0) with i a constant integer scalar: x, and i in *idx */
+static int gathered_from(const di_nn_graph *g, const bool *dead, int v, int64_t *idx)
+{
+    int p = producer_of(g, dead, v);
+    if (p < 0 || !di_nn_rw_is_op(&g->nodes[p], "Gather", 2) ||
+        di_nn_attr_int(&g->nodes[p], "axis", 0) != 0)
+        return -1;
+    const di_nn_value *i = g->nodes[p].in[1] >= 0 ? &g->values[g->nodes[p].in[1]] : NULL;
+    if (!i || !i->data || i->ndim != 0)
+        return -1;
+    if (i->dtype == DI_DT_INT64)
+        *idx = *(const int64_t *)i->data;
+    else if (i->dtype == DI_DT_INT32)
+        *idx = *(const int32_t *)i->data;
+    else
+        return -1;
+    return g->nodes[p].in[0];
+}
+
+/* The heads' split as torch writes it: q, k, v = Gather(X, 0|1|2, axis 0)
+** with X = Transpose(Y, perm 2 0 3 1 4) read by those three alone, and q,
+** k, v each read by one node of the attention (*by). Fills Y, the three
+** indices and the four nodes that go. */
+static bool packed_split(const di_nn_graph *g, const int *uses, const bool *dead, const int qkv[3],
+                         const int by[3], int *y, int64_t idx[3], int nodes[4])
+{
+    int x = -1;
+    for (int i = 0; i < 3; i++) {
+        int xi = gathered_from(g, dead, qkv[i], &idx[i]);
+        if (xi < 0 || (x >= 0 && xi != x) || idx[i] < 0 || idx[i] > 2 ||
+            di_nn_rw_only_consumer(g, uses, qkv[i]) != by[i])
+            return false;
+        x = xi;
+        nodes[i] = producer_of(g, dead, qkv[i]);
+    }
+    if (idx[0] == idx[1] || idx[0] == idx[2] || idx[1] == idx[2] || uses[x] != 3)
+        return false;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == x)
+            return false;
+    int t = producer_of(g, dead, x);
+    if (t < 0 || !di_nn_rw_is_op(&g->nodes[t], "Transpose", 1) ||
+        !perm_is(&g->nodes[t], 5, (const int64_t[]){2, 0, 3, 1, 4}) || g->nodes[t].in[0] < 0)
+        return false;
+    *y = g->nodes[t].in[0];
+    nodes[3] = t;
+    return true;
+}
+
 static char *dup(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -148,8 +200,14 @@ int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si)
         on = ot;
         y = g->nodes[ot].out[0];
     }
-    int gone[6] = {si, m1, qn, kn, tn, on};
-    for (int i = 0; i < 6; i++)
+    int gone[10] = {si, m1, qn, kn, tn, on, -1, -1, -1, -1}, y_packed = -1, split[4];
+    int64_t idx[3];
+    if (!k_trans && packed_split(g, uses, dead, (const int[]){q, k, v},
+                                 (const int[]){qn >= 0 ? qn : m1, tn, m2}, &y_packed, idx, split))
+        memcpy(gone + 6, split, sizeof split);
+    else
+        y_packed = -1;
+    for (int i = 0; i < 10; i++)
         if (gone[i] >= 0 && (dead[gone[i]] || gone[i] == m2))
             return 0;
 
@@ -157,21 +215,28 @@ int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si)
     ** fused one; it keeps its name and output array */
     di_nn_node *n = &g->nodes[m2];
     int *in = malloc(3 * sizeof(int));
-    di_nn_attr *attrs = calloc(3, sizeof(di_nn_attr));
+    di_nn_attr *attrs = calloc(4, sizeof(di_nn_attr));
     char *op = dup("_FusedAttention"), *a0 = dup("scale"), *a1 = dup("k_trans"),
-         *a2 = dup("out_perm");
-    if (!in || !attrs || !op || !a0 || !a1 || !a2) {
+         *a2 = dup("out_perm"), *a3 = y_packed >= 0 ? dup("qkv") : NULL;
+    int64_t *ints = y_packed >= 0 ? malloc(3 * sizeof(int64_t)) : NULL;
+    if (!in || !attrs || !op || !a0 || !a1 || !a2 || (y_packed >= 0 && (!a3 || !ints))) {
         free(in);
         free(attrs);
         free(op);
         free(a0);
         free(a1);
         free(a2);
+        free(a3);
+        free(ints);
         return -1;
     }
     attrs[0] = (di_nn_attr){.name = a0, .type = 1, .f = scale};
     attrs[1] = (di_nn_attr){.name = a1, .type = 2, .i = k_trans};
     attrs[2] = (di_nn_attr){.name = a2, .type = 2, .i = on >= 0};
+    if (ints) {
+        memcpy(ints, idx, 3 * sizeof(int64_t));
+        attrs[3] = (di_nn_attr){.name = a3, .type = 7, .n = 3, .ints = ints};
+    }
     for (int j = 0; j < n->nin; j++)
         if (n->in[j] >= 0)
             uses[n->in[j]]--;
@@ -184,17 +249,16 @@ int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si)
     n->out = out;
     n->op_type = op;
     n->in = in;
-    n->nin = 3;
-    in[0] = q;
+    n->nin = y_packed >= 0 ? 1 : 3;
+    in[0] = y_packed >= 0 ? y_packed : q;
     in[1] = k;
     in[2] = v;
     n->out[0] = y;
     n->attrs = attrs;
-    n->nattr = 3;
-    uses[q]++;
-    uses[k]++;
-    uses[v]++;
-    for (int i = 0; i < 6; i++) {
+    n->nattr = y_packed >= 0 ? 4 : 3;
+    for (int j = 0; j < n->nin; j++)
+        uses[in[j]]++;
+    for (int i = 0; i < 10; i++) {
         if (gone[i] < 0)
             continue;
         dead[gone[i]] = true;

@@ -11,9 +11,11 @@
 **   d = MatMul(q, kt) * s with kt an input [B, H, hd, T]  fused (k_trans)
 **   e = scores + mask before the Softmax       left alone
 **   f = Softmax over axis 2 (the queries)      left alone
-** Six Softmaxes in the file, two after loading, four _FusedAttention, no
-** Transpose left; a load for the CUDA backend (DI_NN_LOAD_PORTABLE) fuses
-** nothing. In the plan the Reshape's output is its input's buffer (a view:
+**   g = q, k, v = Gather(Transpose(qkv, 2 0 3 1 4), 2|0|1) of an input
+**       qkv [B, T, 3, H, hd], Mul(q, s)        fused, reading qkv alone
+** Seven Softmaxes in the file, two after loading, five _FusedAttention, no
+** Transpose and no Gather left; a load for the CUDA backend
+** (DI_NN_LOAD_PORTABLE) fuses nothing. In the plan the Reshape's output is its input's buffer (a view:
 ** no copy). Every output within 2e-5 of the formula (values of order 1).
 */
 #include <math.h>
@@ -27,7 +29,7 @@
 
 enum { B = 2, H = 3, T = 300, HD = 16, N = B * H * T * HD };
 
-static float q_v[N], k_v[N], v_v[N], kt_v[N], mask_v[T * T];
+static float q_v[N], k_v[N], v_v[N], kt_v[N], qkv_v[3 * N], mask_v[T * T];
 
 static uint8_t *build(size_t *len)
 {
@@ -38,12 +40,30 @@ static uint8_t *build(size_t *len)
     ob_input(&b, "k", 4, dims, NULL);
     ob_input(&b, "v", 4, dims, NULL);
     ob_input(&b, "kt", 4, tdims, NULL);
+    ob_input(&b, "qkv", 5, (int64_t[]){B, T, 3, H, HD}, NULL);
     float s = 1.f / sqrtf((float)HD);
     ob_init_f(&b, "scale", 0, NULL, (float[]){s});
     ob_init_f(&b, "sqrt_hd", 0, NULL, (float[]){sqrtf((float)HD)});
     ob_init_f(&b, "sqrt_scale", 0, NULL, (float[]){sqrtf(s)});
     ob_init_f(&b, "mask", 2, (int64_t[]){T, T}, mask_v);
     ob_init_i64(&b, "shape3", 1, (int64_t[]){3}, (int64_t[]){B, T, H * HD});
+    /* g: the heads' split as DINOv2 exports it, Q at index 2, K 0, V 1 */
+    Onnx__NodeProto *tn = ob_node(&b, "Transpose", "qkv", "g_t");
+    ob_attr_ints(&b, tn, "perm", 5, (int64_t[]){2, 0, 3, 1, 4});
+    const char *gn[3] = {"g_q0", "g_k", "g_v"};
+    for (int i = 0; i < 3; i++) {
+        char iname[8], ins[32];
+        snprintf(iname, sizeof iname, "gi%d", i);
+        ob_init_i64(&b, iname, 0, NULL, (int64_t[]){(i + 2) % 3});
+        snprintf(ins, sizeof ins, "g_t,%s", iname);
+        ob_attr_i(&b, ob_node(&b, "Gather", ins, gn[i]), "axis", 0);
+    }
+    ob_node(&b, "Mul", "g_q0,scale", "g_q");
+    tn = ob_node(&b, "Transpose", "g_k", "g_kt");
+    ob_attr_ints(&b, tn, "perm", 4, (int64_t[]){0, 1, 3, 2});
+    ob_node(&b, "MatMul", "g_q,g_kt", "g_s");
+    ob_attr_i(&b, ob_node(&b, "Softmax", "g_s", "g_p"), "axis", -1);
+    ob_node(&b, "MatMul", "g_p,g_v", "g");
     const char *forms = "abcdef";
     for (int f = 0; f < 6; f++) {
         char n[8][32], ins[96];
@@ -90,6 +110,7 @@ static uint8_t *build(size_t *len)
         }
         ob_output(&b, (char[2]){forms[f], 0});
     }
+    ob_output(&b, "g");
     uint8_t *bytes = ob_pack(&b, len);
     ob_free(&b);
     return bytes;
@@ -130,7 +151,9 @@ static void count(const di_nn_graph *g, int *fused, int *softmax, int *transpose
     for (int i = 0; i < g->nnodes; i++) {
         *fused += !strcmp(g->nodes[i].op_type, "_FusedAttention");
         *softmax += !strcmp(g->nodes[i].op_type, "Softmax");
-        *transpose += !strcmp(g->nodes[i].op_type, "Transpose");
+        /* Gathers counted as the Transposes: the heads' split */
+        *transpose += !strcmp(g->nodes[i].op_type, "Transpose") ||
+                      !strcmp(g->nodes[i].op_type, "Gather");
     }
 }
 
@@ -149,6 +172,16 @@ int main(void)
         for (int t = 0; t < T; t++)
             for (int e = 0; e < HD; e++) kt_v[(bh * HD + e) * T + t] = k_v[(bh * T + t) * HD + e];
     for (int i = 0; i < T * T; i++) mask_v[i] = (i % 7 == 0) ? -3.f : 0.f;
+    for (int b = 0; b < B; b++) /* qkv [B, T, 3, H, HD]: K, V, Q at 0, 1, 2 */
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++)
+                for (int e = 0; e < HD; e++) {
+                    size_t from = ((size_t)(b * H + h) * T + t) * HD + e;
+                    size_t to = (((size_t)(b * T + t) * 3) * H + h) * HD + e;
+                    qkv_v[to] = k_v[from];
+                    qkv_v[to + H * HD] = v_v[from];
+                    qkv_v[to + 2 * H * HD] = q_v[from];
+                }
     size_t len;
     uint8_t *bytes = build(&len);
     di_error err;
@@ -167,7 +200,7 @@ int main(void)
         int fu, sm, tr;
         if (pg) {
             count(pg, &fu, &sm, &tr);
-            CHECKF(fu == 0 && sm == 6, "portable load: %d fused, %d Softmax", fu, sm);
+            CHECKF(fu == 0 && sm == 7, "portable load: %d fused, %d Softmax", fu, sm);
         }
         di_nn_graph_free(pg);
         remove(path);
@@ -181,7 +214,7 @@ int main(void)
     count(g, &fused, &softmax, &transpose);
     printf("loaded: %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n", g->nnodes, fused,
            softmax, transpose);
-    CHECK(fused == 4);
+    CHECK(fused == 5);
     CHECK(softmax == 2);
     CHECK(transpose == 2); /* the K^T of the mask and axis-2 forms */
 
@@ -191,17 +224,18 @@ int main(void)
     opt.threads = 2;
     CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
     if (!s) return check_summary();
-    di_nn_io in[4] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
+    di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
                       {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
                       {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
-                      {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v}};
-    di_nn_io out[6];
+                      {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
+                      {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
+    di_nn_io out[7];
     memset(out, 0, sizeof out);
-    CHECKF(di_nn_run_io(s, in, 4, out, 6, &err) == 0, "%s", err.msg);
+    CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
     static double ref[N];
-    for (int f = 0; f < 6; f++) {
+    for (int f = 0; f < 7; f++) {
         if (!out[f].data) continue;
-        reference(f, ref);
+        reference(f == 6 ? 0 : f, ref);
         const float *y = out[f].data;
         double worst = 0;
         for (int b = 0; b < B; b++)
@@ -214,8 +248,8 @@ int main(void)
                         double d = fabs(y[at] - ref[((size_t)(b * H + h) * T + i) * HD + e]);
                         if (!(d <= worst)) worst = d;
                     }
-        printf("form %c: max |diff| against the formula: %.3g\n", "abcdef"[f], worst);
-        CHECKF(worst <= 2e-5, "form %c differs by %g", "abcdef"[f], worst);
+        printf("form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
+        CHECKF(worst <= 2e-5, "form %c differs by %g", "abcdefg"[f], worst);
         free(out[f].data);
     }
     CHECK(out[0].ndim == 3 && out[0].dims[0] == B && out[0].dims[1] == T &&
@@ -223,7 +257,7 @@ int main(void)
 
     /* the Reshape after form a is a view: its output is its input's bytes */
     di_nn_plan *p = NULL;
-    CHECKF(di_nn_get_plan(s, in, 4, &p, &err) == 0, "%s", err.msg);
+    CHECKF(di_nn_get_plan(s, in, 5, &p, &err) == 0, "%s", err.msg);
     int views = 0;
     for (int si = 0; p && si < p->nsteps; si++) {
         const di_nn_step *st = &p->steps[si];

@@ -42,7 +42,8 @@ typedef struct att_state {
                            ** group 0: no work, or zeros (no key) */
     bool flat;               /* Q, K, V dense per head: groups of whole heads */
     bool perm;               /* output [L0, tq, L1, dv]: written from O's copy */
-    size_t s_bytes, o_bytes; /* S and O's copy in the scratch (64-aligned),
+    size_t s_bytes, o_bytes; /* S and O's copy in the scratch (64-aligned), */
+    size_t h_bytes;          /* a packed input's Q, K, V of a group (each),
                               ** the primitives' scratchpad after them */
 } att_state;
 
@@ -276,7 +277,9 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
         shead = group;
     s->s_bytes = ((size_t)(shead * per_head) + 63) & ~(size_t)63;
     s->o_bytes = s->perm ? ((size_t)(group * p->tq * p->dv) * sizeof(float) + 63) & ~(size_t)63 : 0;
-    k->scratch_bytes = s->s_bytes + s->o_bytes + scr;
+    s->h_bytes =
+        p->packed ? ((size_t)(group * p->tq * p->d) * sizeof(float) + 63) & ~(size_t)63 : 0;
+    k->scratch_bytes = s->s_bytes + s->o_bytes + 3 * s->h_bytes + scr;
     return DI_OK;
 }
 
@@ -310,6 +313,24 @@ fail:
     return rc;
 }
 
+/* A packed input [B, T, 3, H, hd]: heads h0 .. h0 + n - 1 of Q, K and V
+** copied dense into dst (each [n, T, hd]), the copy that the unfused
+** graph's Transpose and Gathers made of the whole tensor, here a group at
+** a time into cache. */
+static void gather_heads(const di_nn_kctx *k, const float *x, int64_t h0, int64_t n, float *dst[3])
+{
+    const di_nn_attention_params *p = k->params;
+    int64_t T = p->tq, hd = p->d, H = p->qd[1], row = p->qs[2];
+    size_t bytes = (size_t)hd * sizeof(float);
+#pragma omp parallel for num_threads(k->env->threads) if (n * T * hd > 32768) schedule(static)
+    for (int64_t i = 0; i < n * T; i++) {
+        int64_t h = h0 + i / T, t = i % T;
+        const float *src = x + (h / H) * T * row + t * row + (h % H) * hd;
+        for (int j = 0; j < 3; j++)
+            memcpy(dst[j] + i * hd, src + p->off[j], bytes);
+    }
+}
+
 static int attention_run(di_nn_kctx *k, di_error *err)
 {
     const di_nn_attention_params *p = k->params;
@@ -320,8 +341,10 @@ static int attention_run(di_nn_kctx *k, di_error *err)
         return DI_OK;
     }
     int rc = DI_OK;
-    float *q = k->in[0]->data, *kt = k->in[1]->data, *v = k->in[2]->data;
-    uint8_t *sbuf = k->scratch, *obuf = sbuf + s->s_bytes, *scr = obuf + s->o_bytes;
+    float *q = k->in[0]->data, *kt = p->packed ? q : k->in[1]->data,
+          *v = p->packed ? q : k->in[2]->data;
+    uint8_t *sbuf = k->scratch, *obuf = sbuf + s->s_bytes, *hbuf = obuf + s->o_bytes,
+            *scr = hbuf + 3 * s->h_bytes;
     if (!s->flat)
         rc = run_group(k, &s->full, q, kt, v, o, sbuf, scr, err);
     int64_t tq = p->tq, tk = p->tk, d = p->d, dv = p->dv, l1 = p->od[1];
@@ -329,8 +352,15 @@ static int attention_run(di_nn_kctx *k, di_error *err)
         int64_t n = s->heads - h0 < s->group ? s->heads - h0 : s->group;
         const att_block *b = n == s->group ? &s->full : &s->tail;
         float *og = s->perm ? (float *)obuf : o + h0 * tq * dv;
-        rc = run_group(k, b, q + h0 * tq * d, kt + h0 * tk * d, v + h0 * tk * dv, og, sbuf, scr,
-                       err);
+        if (p->packed) {
+            float *qkv[3] = {(float *)hbuf, (float *)(hbuf + s->h_bytes),
+                             (float *)(hbuf + 2 * s->h_bytes)};
+            gather_heads(k, q, h0, n, qkv);
+            rc = run_group(k, b, qkv[0], qkv[1], qkv[2], og, sbuf, scr, err);
+        } else {
+            rc = run_group(k, b, q + h0 * tq * d, kt + h0 * tk * d, v + h0 * tk * dv, og, sbuf, scr,
+                           err);
+        }
         /* the heads merged back, [L0, tq, L1, dv], from O's copy in cache */
         for (int64_t h = h0; s->perm && !rc && h < h0 + n; h++)
             for (int64_t t = 0; t < tq; t++)
@@ -350,7 +380,7 @@ static double attention_flops(const di_nn_kctx *k)
 
 const di_nn_op di_op__FusedAttention = {
     .name = "_FusedAttention",
-    .min_in = 3,
+    .min_in = 1,
     .max_in = 3,
     .infer = di_nn_infer_attention,
     .params_size = sizeof(di_nn_attention_params),
