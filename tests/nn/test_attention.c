@@ -1,8 +1,8 @@
 /*
 ** test_attention.c: the attention rewrite (rewrite_attention.c) and its
 ** CPU kernel (cpu/ops_attention.c), against the formula in double
-** precision, on Q, K, V [B, H, T, hd] inputs (T = 300: blocks of 144
-** query rows at 2 threads and a last one of 12):
+** precision, on Q, K, V [B, H, T, hd] inputs (T = 520), at 1, 2 and 5
+** threads (the kernel's three ways of cutting the work, below):
 **   a = Transpose(MatMul(Mul(q, s), Transpose(k)) -> Softmax -> MatMul v,
 **       0 2 1 3), then Reshape [B, T, H*hd]   fused (K and the output by
 **                                             strides; the Reshape a view)
@@ -27,7 +27,7 @@
 #include "nn/engine.h"
 #include "onnx_build.h"
 
-enum { B = 2, H = 3, T = 300, HD = 16, N = B * H * T * HD };
+enum { B = 2, H = 3, T = 520, HD = 16, N = B * H * T * HD };
 
 static float q_v[N], k_v[N], v_v[N], kt_v[N], qkv_v[3 * N], mask_v[T * T];
 
@@ -206,68 +206,77 @@ int main(void)
         remove(path);
     }
 
-    di_nn_graph *g = NULL;
-    CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s", err.msg);
-    free(bytes);
-    if (!g) return check_summary();
-    int fused, softmax, transpose;
-    count(g, &fused, &softmax, &transpose);
-    printf("loaded: %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n", g->nnodes, fused,
-           softmax, transpose);
-    CHECK(fused == 5);
-    CHECK(softmax == 2);
-    CHECK(transpose == 2); /* the K^T of the mask and axis-2 forms */
-
-    di_nn_session *s = NULL;
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
-    if (!s) return check_summary();
-    di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
-                      {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
-                      {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
-                      {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
-                      {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
-    di_nn_io out[7];
-    memset(out, 0, sizeof out);
-    CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
-    static double ref[N];
-    for (int f = 0; f < 7; f++) {
-        if (!out[f].data) continue;
-        reference(f == 6 ? 0 : f, ref);
-        const float *y = out[f].data;
-        double worst = 0;
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < H; h++)
-                for (int i = 0; i < T; i++)
-                    for (int e = 0; e < HD; e++) {
-                        /* a: [B, T, H * HD] */
-                        size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
-                                           : ((size_t)(b * H + h) * T + i) * HD + e;
-                        double d = fabs(y[at] - ref[((size_t)(b * H + h) * T + i) * HD + e]);
-                        if (!(d <= worst)) worst = d;
-                    }
-        printf("form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
-        CHECKF(worst <= 2e-5, "form %c differs by %g", "abcdefg"[f], worst);
-        free(out[f].data);
-    }
-    CHECK(out[0].ndim == 3 && out[0].dims[0] == B && out[0].dims[1] == T &&
-          out[0].dims[2] == H * HD);
-
-    /* the Reshape after form a is a view: its output is its input's bytes */
-    di_nn_plan *p = NULL;
-    CHECKF(di_nn_get_plan(s, in, 5, &p, &err) == 0, "%s", err.msg);
-    int views = 0;
-    for (int si = 0; p && si < p->nsteps; si++) {
-        const di_nn_step *st = &p->steps[si];
-        if (st->node >= 0 && !strcmp(s->g->nodes[st->node].op_type, "Reshape")) {
-            views++;
-            CHECKF(st->k.in[0]->data == st->k.out[0]->data, "Reshape copies (%p -> %p)",
-                   st->k.in[0]->data, st->k.out[0]->data);
+    /* the references, once: form g is form a's arithmetic */
+    static double ref[6][N];
+    for (int f = 0; f < 6; f++) reference(f, ref[f]);
+    /* threads 1: S of one head (1.08 MB) over the budget, blocks of 496
+    ** query rows and a last one of 24; threads 2: groups of one head;
+    ** threads 5: groups of 4 heads and a last one of 2 */
+    const int threads[3] = {1, 2, 5};
+    for (int ti = 0; ti < 3; ti++) {
+        di_nn_graph *g = NULL;
+        CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s",
+               err.msg);
+        if (!g) break;
+        int fused, softmax, transpose;
+        count(g, &fused, &softmax, &transpose);
+        printf("threads %d: loaded %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n",
+               threads[ti], g->nnodes, fused, softmax, transpose);
+        CHECK(fused == 5);
+        CHECK(softmax == 2);
+        CHECK(transpose == 2); /* the K^T of the mask and axis-2 forms */
+        di_nn_session *s = NULL;
+        di_nn_options opt;
+        di_nn_options_default(&opt);
+        opt.threads = threads[ti];
+        CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
+        if (!s) break;
+        di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
+                          {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
+                          {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
+                          {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
+                          {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
+        di_nn_io out[7];
+        memset(out, 0, sizeof out);
+        CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
+        for (int f = 0; f < 7; f++) {
+            if (!out[f].data) continue;
+            const double *r = ref[f == 6 ? 0 : f];
+            const float *y = out[f].data;
+            double worst = 0;
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++)
+                    for (int i = 0; i < T; i++)
+                        for (int e = 0; e < HD; e++) {
+                            /* a: [B, T, H * HD] */
+                            size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
+                                               : ((size_t)(b * H + h) * T + i) * HD + e;
+                            double d = fabs(y[at] - r[((size_t)(b * H + h) * T + i) * HD + e]);
+                            if (!(d <= worst)) worst = d;
+                        }
+            printf("  form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
+            CHECKF(worst <= 2e-5, "threads %d: form %c differs by %g", threads[ti], "abcdefg"[f],
+                   worst);
         }
+        CHECK(out[0].ndim == 3 && out[0].dims[0] == B && out[0].dims[1] == T &&
+              out[0].dims[2] == H * HD);
+        for (int f = 0; f < 7; f++) free(out[f].data);
+
+        /* the Reshape after form a is a view: its output is its input's bytes */
+        di_nn_plan *p = NULL;
+        CHECKF(di_nn_get_plan(s, in, 5, &p, &err) == 0, "%s", err.msg);
+        int views = 0;
+        for (int si = 0; p && si < p->nsteps; si++) {
+            const di_nn_step *st = &p->steps[si];
+            if (st->node >= 0 && !strcmp(s->g->nodes[st->node].op_type, "Reshape")) {
+                views++;
+                CHECKF(st->k.in[0]->data == st->k.out[0]->data, "Reshape copies (%p -> %p)",
+                       st->k.in[0]->data, st->k.out[0]->data);
+            }
+        }
+        CHECK(views == 1);
+        di_nn_session_destroy(s);
     }
-    CHECK(views == 1);
-    di_nn_session_destroy(s);
+    free(bytes);
     return check_summary();
 }

@@ -39,7 +39,9 @@ typedef struct att_block {
 typedef struct att_state {
     att_block full, tail;
     int64_t heads, group;    /* heads (leading axes flattened) and per group;
-                           ** group 0: no work, or zeros (no key) */
+                              ** group 0: no work, or zeros (no key) */
+    int64_t rows;            /* query rows per block: tq, or for a group of one
+                              ** head whose scores outgrow the budget, fewer */
     bool flat;               /* Q, K, V dense per head: groups of whole heads */
     bool perm;               /* output [L0, tq, L1, dv]: written from O's copy */
     size_t s_bytes, o_bytes; /* S and O's copy in the scratch (64-aligned), */
@@ -191,12 +193,15 @@ fail:
 
 /* A group of n whole heads, every operand dense: oneDNN's brgemm kernels
 ** take only dense operands (a block of a head's rows, or a strided output,
-** sends it to a slower path). K dense as [n, tk, d] is K^T by strides. */
-static void flat_geom(const di_nn_attention_params *p, bool k_trans, int64_t n, att_geom *g)
+** sends it to a slower path). K dense as [n, tk, d] is K^T by strides.
+** m query rows of each head: all of them, or (n = 1) a block of rows,
+** dense too. */
+static void flat_geom(const di_nn_attention_params *p, bool k_trans, int64_t n, int64_t m,
+                      att_geom *g)
 {
     g->r = 3;
-    int64_t qd[3] = {n, p->tq, p->d}, sd[3] = {n, p->tq, p->tk}, vd[3] = {n, p->tk, p->dv},
-            od[3] = {n, p->tq, p->dv}, kd[3] = {n, p->d, p->tk};
+    int64_t qd[3] = {n, m, p->d}, sd[3] = {n, m, p->tk}, vd[3] = {n, p->tk, p->dv},
+            od[3] = {n, m, p->dv}, kd[3] = {n, p->d, p->tk};
     memcpy(g->qd, qd, sizeof qd);
     memcpy(g->sd, sd, sizeof sd);
     memcpy(g->vd, vd, sizeof vd);
@@ -234,18 +239,30 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
     s->perm = s->flat && nl == 2 && p->os[nl] != p->dv;
     int64_t threads = k->env->threads > 0 ? k->env->threads : 1;
     int64_t per_head = p->tq * p->tk * (int64_t)sizeof(float);
-    int64_t group = s->flat ? (int64_t)ATT_S_BYTES_PER_THREAD * threads / per_head : s->heads;
+    int64_t budget = (int64_t)ATT_S_BYTES_PER_THREAD * threads;
+    int64_t group = s->flat ? budget / per_head : s->heads;
     group = group < 1 ? 1 : group > s->heads ? s->heads : group;
     s->group = group;
+    /* one head's scores over the budget (ViT-S/14 at 518: 7.5 MB): blocks
+    ** of rows, a multiple of 16 (the kernels' row blocking) */
+    int64_t rows = p->tq;
+    if (s->flat && per_head > budget) {
+        rows = budget / (p->tk * (int64_t)sizeof(float)) / 16 * 16;
+        rows = rows < 16 ? 16 : rows > p->tq ? p->tq : rows;
+    }
+    s->rows = rows;
     size_t scr = 0;
     att_geom g;
     int rc;
     if (s->flat) {
         bool k_trans = p->ks[nl] != 1; /* K^T's rows apart by 1: K untransposed */
-        flat_geom(p, k_trans, group, &g);
+        flat_geom(p, k_trans, group, rows, &g);
         rc = block_build(k, &s->full, &g, &scr, err);
-        if (!rc && s->heads % group) {
-            flat_geom(p, k_trans, s->heads % group, &g);
+        if (!rc && rows < p->tq && p->tq % rows) { /* group 1: the last rows */
+            flat_geom(p, k_trans, 1, p->tq % rows, &g);
+            rc = block_build(k, &s->tail, &g, &scr, err);
+        } else if (!rc && rows == p->tq && s->heads % group) { /* the last heads */
+            flat_geom(p, k_trans, s->heads % group, rows, &g);
             rc = block_build(k, &s->tail, &g, &scr, err);
         }
     } else { /* broadcast leading axes: one group, the infer step's strides */
@@ -275,8 +292,8 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
         shead *= g.sd[i];
     if (s->flat)
         shead = group;
-    s->s_bytes = ((size_t)(shead * per_head) + 63) & ~(size_t)63;
-    s->o_bytes = s->perm ? ((size_t)(group * p->tq * p->dv) * sizeof(float) + 63) & ~(size_t)63 : 0;
+    s->s_bytes = ((size_t)(shead * rows * p->tk) * sizeof(float) + 63) & ~(size_t)63;
+    s->o_bytes = s->perm ? ((size_t)(group * rows * p->dv) * sizeof(float) + 63) & ~(size_t)63 : 0;
     s->h_bytes =
         p->packed ? ((size_t)(group * p->tq * p->d) * sizeof(float) + 63) & ~(size_t)63 : 0;
     k->scratch_bytes = s->s_bytes + s->o_bytes + 3 * s->h_bytes + scr;
@@ -350,22 +367,27 @@ static int attention_run(di_nn_kctx *k, di_error *err)
     int64_t tq = p->tq, tk = p->tk, d = p->d, dv = p->dv, l1 = p->od[1];
     for (int64_t h0 = 0; s->flat && h0 < s->heads && !rc; h0 += s->group) {
         int64_t n = s->heads - h0 < s->group ? s->heads - h0 : s->group;
-        const att_block *b = n == s->group ? &s->full : &s->tail;
-        float *og = s->perm ? (float *)obuf : o + h0 * tq * dv;
+        float *qh = q + h0 * tq * d, *kh = kt + h0 * tk * d, *vh = v + h0 * tk * dv;
         if (p->packed) {
             float *qkv[3] = {(float *)hbuf, (float *)(hbuf + s->h_bytes),
                              (float *)(hbuf + 2 * s->h_bytes)};
             gather_heads(k, q, h0, n, qkv);
-            rc = run_group(k, b, qkv[0], qkv[1], qkv[2], og, sbuf, scr, err);
-        } else {
-            rc = run_group(k, b, q + h0 * tq * d, kt + h0 * tk * d, v + h0 * tk * dv, og, sbuf, scr,
-                           err);
+            qh = qkv[0];
+            kh = qkv[1];
+            vh = qkv[2];
         }
-        /* the heads merged back, [L0, tq, L1, dv], from O's copy in cache */
-        for (int64_t h = h0; s->perm && !rc && h < h0 + n; h++)
-            for (int64_t t = 0; t < tq; t++)
-                memcpy(o + ((h / l1 * tq + t) * l1 + h % l1) * dv, og + ((h - h0) * tq + t) * dv,
-                       (size_t)dv * sizeof(float));
+        for (int64_t r0 = 0; r0 < tq && !rc; r0 += s->rows) {
+            int64_t m = tq - r0 < s->rows ? tq - r0 : s->rows;
+            const att_block *b = n == s->group && m == s->rows ? &s->full : &s->tail;
+            /* n > 1 only with m = tq: a group's O is [n, m, dv], dense */
+            float *og = s->perm ? (float *)obuf : o + (h0 * tq + r0) * dv;
+            rc = run_group(k, b, qh + r0 * d, kh, vh, og, sbuf, scr, err);
+            /* the heads merged back, [L0, tq, L1, dv], from O's copy in cache */
+            for (int64_t h = h0; s->perm && !rc && h < h0 + n; h++)
+                for (int64_t t = 0; t < m; t++)
+                    memcpy(o + ((h / l1 * tq + r0 + t) * l1 + h % l1) * dv,
+                           og + ((h - h0) * m + t) * dv, (size_t)dv * sizeof(float));
+        }
     }
     if (!rc)
         DN(dnnl_stream_wait(k->env->stream), "stream wait");
