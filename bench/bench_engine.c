@@ -7,7 +7,9 @@
 ** usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]
 ** (DI_WHOLE_BATCH=1: options.whole_batch, the batch in one pass;
 ** DI_BENCH_SIZE=WxH: the input size of a model whose height and width are
-** symbolic, default 518x518)
+** symbolic, default 518x518; DI_BENCH_UNFUSED=1: the graph loaded as for
+** the CUDA backend, without the CPU's fused attention, for a before/after
+** in one build)
 ** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image" and
 ** op lines. The CPU time (the process's, all threads) is much steadier than
 ** wall time on a machine shared with other work: at 1 thread it is the time
@@ -19,6 +21,7 @@
 #include <time.h>
 
 #include "io/io.h"
+#include "nn/engine.h"
 #include "nn/nn.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -58,8 +61,11 @@ int main(int argc, char **argv)
     opt.profile = true;
     const char *wb = getenv("DI_WHOLE_BATCH");
     opt.whole_batch = wb && *wb == '1';
-    di_nn_session *s;
-    if (di_nn_session_create(argv[1], &opt, &s, &err)) {
+    di_nn_session *s = NULL;
+    const char *unf = getenv("DI_BENCH_UNFUSED");
+    di_nn_graph *g = NULL;
+    if (di_nn_graph_load_flags(argv[1], unf && *unf == '1' ? DI_NN_LOAD_PORTABLE : 0, &g, &err) ||
+        di_nn_session_create_graph(g, &opt, &s, &err)) { /* takes g */
         fprintf(stderr, "bench_engine: %s\n", err.msg);
         return 1;
     }

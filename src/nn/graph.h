@@ -72,8 +72,10 @@ typedef struct di_nn_graph {
 
 /* Loader flags. DI_NN_LOAD_INFO is for describing a model (`depthindex
 ** model`): missing external data is zero-filled (counted) and unsupported
-** ops are listed instead of failing the load. */
-enum { DI_NN_LOAD_INFO = 1 };
+** ops are listed instead of failing the load. DI_NN_LOAD_PORTABLE leaves
+** out the rewrites into nodes only the CPU backend runs (_FusedAttention):
+** what a CUDA session loads. */
+enum { DI_NN_LOAD_INFO = 1, DI_NN_LOAD_PORTABLE = 2 };
 
 /* Loads an ONNX file (external data resolved relative to its folder). Every
 ** node is checked against the kernel table: an unsupported op or attribute
@@ -87,8 +89,9 @@ int di_nn_graph_load_flags(const char *path, int flags, di_nn_graph **out, di_er
 void di_nn_graph_free(di_nn_graph *g);
 /* rewrite.c: exported patterns into single nodes (the Div/Erf/Add/Mul/Mul
 ** form of GELU into Gelu, the nine-node LayerNorm into LayerNormalization);
-** done by the loader, except for DI_NN_LOAD_INFO. */
-int di_nn_rewrite(di_nn_graph *g);
+** done by the loader, except for DI_NN_LOAD_INFO. flags: the loader's
+** (DI_NN_LOAD_PORTABLE: no attention fusion, rewrite_attention.c). */
+int di_nn_rewrite(di_nn_graph *g, int flags);
 
 /* opset.c: a file of opset 7 to 10 into the opset-11 forms the kernels know
 ** (Upsample and Resize-10 into Resize, attribute forms of Slice, Pad, Clip

@@ -408,7 +408,7 @@ int di_nn_graph_build(loader *L, const Onnx__ModelProto *mp, const Onnx__GraphPr
     if ((rc = di_nn_quant_convert(g, err)))
         return rc;
     /* fusions of exported patterns; a description keeps the file's nodes */
-    if (!(L->flags & DI_NN_LOAD_INFO) && di_nn_rewrite(g))
+    if (!(L->flags & DI_NN_LOAD_INFO) && di_nn_rewrite(g, L->flags))
         return di_fail(err, DI_ENOMEM, "out of memory");
 
     for (int i = 0; i < g->nnodes; i++) {

@@ -218,6 +218,27 @@ typedef struct di_nn_softmax_params {
     int64_t outer, n, inner;
 } di_nn_softmax_params;
 int di_nn_infer_softmax(di_nn_kctx *k, di_error *err);
+/* _FusedAttention (infer_attention.c; made by rewrite_attention.c):
+** O = softmax(scale * Q K^T) V over the last two axes, the leading axes
+** (batch, heads) broadcast. Each operand is described as oneDNN takes it:
+** dims and element strides over [lead..., rows, cols] (rank = nlead + 2),
+** so that a transposed K ([.., d, Tk]: k_trans) or an output written as
+** [B, T, H, dv] (out_perm: the Transpose after it absorbed) costs no copy. */
+typedef struct di_nn_attention_params {
+    int nlead;
+    int64_t tq, tk, d, dv;
+    int64_t qd[6], qs[6]; /* Q [lead..., tq, d] */
+    int64_t kd[6], ks[6]; /* K^T [lead..., d, tk] */
+    int64_t vd[6], vs[6]; /* V [lead..., tk, dv] */
+    int64_t od[6], os[6]; /* O [lead..., tq, dv] */
+    float scale;
+    double flops;
+    /* one input [B, T, 3, H, hd] (qkv packed: the heads' split Transpose and
+    ** Gathers absorbed): Q, K and V at element offsets off[] of it */
+    bool packed;
+    int64_t off[3];
+} di_nn_attention_params;
+int di_nn_infer_attention(di_nn_kctx *k, di_error *err);
 /* The views (infer_shape.c): output shapes only, no params. */
 int di_nn_infer_squeeze(di_nn_kctx *k, di_error *err);
 int di_nn_infer_unsqueeze(di_nn_kctx *k, di_error *err);

@@ -1,8 +1,9 @@
 /*
 ** plan_memory.c: the memory plan of a plan (plan.c): every non-constant
 ** tensor gets bytes in one arena by liveness, greedy best-offset: a buffer
-** may reuse the bytes of any tensor whose life does not overlap its own, and
-** a fused Add whose other operand dies at that step writes in place.
+** may reuse the bytes of any tensor whose life does not overlap its own, a
+** view shares its input's buffer, and a fused Add whose other operand dies
+** at that step writes in place.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@ typedef struct lifetime {
     di_nn_tensor *t;
     int first, last;
     size_t bytes, offset;
-    di_nn_tensor *alias; /* shares this tensor's buffer (in-place fused Add) */
+    di_nn_tensor *alias; /* shares this tensor's buffer (a view, an in-place fused Add) */
 } lifetime;
 
 static int cmp_size_desc(const void *a, const void *b)
@@ -130,6 +131,15 @@ static int placed_overlapping(placed_at *pa, int from, int to, int asking)
     return nc;
 }
 
+/* The entry whose buffer t uses (through views and in-place Adds), or -1. */
+static int buffer_owner(const life_map *lm, const di_nn_tensor *t)
+{
+    int i = find_life(lm, t);
+    while (i >= 0 && lm->L[i].alias)
+        i = find_life(lm, lm->L[i].alias);
+    return i;
+}
+
 int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
 {
     int cap = g->nvalues + p->nshadows + 1, n = 0;
@@ -183,6 +193,29 @@ int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
     for (int i = 0; i < g->noutputs; i++)
         TOUCH(p->outputs[i], p->nsteps);
 #undef TOUCH
+    /* A view (Reshape, Squeeze, Unsqueeze, Flatten, Identity: DI_OP_VIEW) is
+    ** its input's bytes under another shape: its output shares the input's
+    ** buffer, whose life then covers the view's, and the step copies
+    ** nothing (its run sees the same address). A blocked input never gets
+    ** here (the planner gives views a plain copy). */
+    for (int si = 0; si < p->nsteps; si++) {
+        di_nn_step *st = &p->steps[si];
+        if (st->node < 0 || !(g->nodes[st->node].op->flags & DI_OP_VIEW) || st->k.nin < 1 ||
+            st->k.nout != 1)
+            continue;
+        di_nn_tensor *a = st->k.in[0], *o = st->k.out[0];
+        if (!a || !o || a == o || a->blocked || o->blocked ||
+            di_nn_tensor_bytes(a) != di_nn_tensor_bytes(o))
+            continue;
+        int ia = find_life(&lm, a), io = find_life(&lm, o);
+        if (ia < 0 || io < 0 || L[io].alias || L[io].first != si)
+            continue;
+        while (L[ia].alias)
+            ia = find_life(&lm, L[ia].alias); /* the buffer's owner */
+        if (L[io].last > L[ia].last)
+            L[ia].last = L[io].last;
+        L[io].alias = a;
+    }
     /* A fused Add whose other operand dies at that step writes in place:
     ** the output takes the operand's buffer, and no copy is made. */
     for (int si = 0; si < p->nsteps; si++) {
@@ -202,11 +235,12 @@ int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
                 continue;
             if (a->blocked && !di_nn_cpu_layouts.same(a, o))
                 continue;
+            /* by buffer: a view of the addend is the addend's bytes */
             bool is_io = false;
             for (int i = 0; i < g->ninputs; i++)
-                is_io |= &p->vals[g->inputs[i]] == a;
+                is_io |= buffer_owner(&lm, &p->vals[g->inputs[i]]) == ia;
             for (int i = 0; i < st->k.nin; i++)
-                is_io |= st->k.in[i] == a; /* y = conv(x) + x */
+                is_io |= st->k.in[i] && buffer_owner(&lm, st->k.in[i]) == ia; /* y = conv(x) + x */
             if (is_io)
                 continue;
             L[ia].last = L[io].last;

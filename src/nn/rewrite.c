@@ -24,6 +24,9 @@
 ** columns and b, so that the MatMul, its bias and the residual Add after it
 ** fuse into one primitive. W and b must feed nothing else.
 **
+** Attention: MatMul(Q, K^T) [scaled], Softmax, MatMul(., V) become one
+** _FusedAttention node (rewrite_attention.c), not for DI_NN_LOAD_PORTABLE.
+**
 ** A chain is rewritten only when its constants are initializers with the
 ** right values and shapes and its intermediate values feed nothing else.
 */
@@ -32,6 +35,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "rewrite.h"
 
 /* The one node reading value v, or -1 (none, several, or a graph output). */
 static int only_consumer(const di_nn_graph *g, const int *uses, int v)
@@ -407,7 +411,22 @@ static int rewrite_layer_scale(di_nn_graph *g, int *uses, bool *dead, int ui)
     return 0;
 }
 
-int di_nn_rewrite(di_nn_graph *g)
+int di_nn_rw_only_consumer(const di_nn_graph *g, const int *uses, int v)
+{
+    return only_consumer(g, uses, v);
+}
+
+bool di_nn_rw_is_op(const di_nn_node *n, const char *op, int nin)
+{
+    return is_op(n, op, nin);
+}
+
+void di_nn_rw_free_node(di_nn_node *n)
+{
+    free_node(n);
+}
+
+int di_nn_rewrite(di_nn_graph *g, int flags)
 {
     int *uses = calloc((size_t)g->nvalues + 1, sizeof(int));
     bool *dead = calloc((size_t)g->nnodes + 1, sizeof(bool));
@@ -437,6 +456,13 @@ int di_nn_rewrite(di_nn_graph *g)
         int r = rewrite_layer_scale(g, uses, dead, ui);
         if (!r)
             r = rewrite_matmul_scale(g, uses, dead, ui);
+        fused = r < 0 ? -1 : fused + r;
+    }
+    /* after the scale rewrites: a scaled MatMul's Mul is its _scale now */
+    for (int si = 0; si < g->nnodes && fused >= 0 && !(flags & DI_NN_LOAD_PORTABLE); si++) {
+        if (dead[si])
+            continue;
+        int r = di_nn_rewrite_attention(g, uses, dead, si);
         fused = r < 0 ? -1 : fused + r;
     }
     for (int di = 0; di < g->nnodes && fused >= 0; di++) {

@@ -115,7 +115,9 @@ int di_nn_session_create(const char *onnx_path, const di_nn_options *opt, di_nn_
 {
     di_nn_graph *g;
     *out = NULL;
-    int rc = di_nn_graph_load(onnx_path, &g, err);
+    /* the CUDA backend has no kernel for the CPU's fused attention */
+    int flags = opt && opt->device == DI_NN_CUDA ? DI_NN_LOAD_PORTABLE : 0;
+    int rc = di_nn_graph_load_flags(onnx_path, flags, &g, err);
     if (rc)
         return rc;
     return di_nn_session_create_graph(g, opt, out, err);

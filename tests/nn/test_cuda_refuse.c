@@ -9,7 +9,8 @@
 ** MatMulInteger, ConvInteger, QuantizeLinear, DequantizeLinear of an
 ** activation, a Cast to float16) are refused the same way, with one line that
 ** names the node and says to use --device cpu; a DequantizeLinear of a weight
-** folds away and is not refused.
+** folds away and is not refused. The CPU's
+** fused attention is not made for a CUDA session, and refused when given.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "nn/engine.h"
 #include "nn/nn.h"
 #include "onnx_build.h"
 #include "test_files.h"
@@ -222,6 +224,44 @@ int main(void)
     else if (di_nn_cuda_device_count() == 0) CHECKF(rc != 0 && strstr(err.msg, "no CUDA device"), "%s", err.msg);
     else CHECKF(rc == 0, "%s", err.msg);
     di_nn_session_destroy(s);
+    s = NULL;
+
+    /* attention (MatMul, Softmax, MatMul): the CPU loader fuses it into
+    ** _FusedAttention, which the CUDA backend has no kernel for. A CUDA
+    ** session loads the file without that fusion; a graph loaded fused and
+    ** given to a CUDA session is refused, naming the node. */
+    snprintf(model, sizeof model, "%s/attention.onnx", dir);
+    ob_init(&b, 17);
+    ob_input(&b, "x", 4, (int64_t[]){1, 2, 8, 4}, NULL);
+    ob_node(&b, "Relu", "x", "q");
+    n = ob_node(&b, "Transpose", "q", "kt");
+    ob_attr_ints(&b, n, "perm", 4, (int64_t[]){0, 1, 3, 2});
+    ob_node(&b, "MatMul", "q,kt", "sc");
+    ob_attr_i(&b, ob_node(&b, "Softmax", "sc", "p"), "axis", -1);
+    n = ob_node(&b, "MatMul", "p,q", "y");
+    n->name = ob_str(&b, "attn");
+    ob_output(&b, "y");
+    bytes = ob_pack(&b, &len);
+    CHECK(write_file(model, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+    rc = di_nn_session_create(model, &opt, &s, &err);
+    printf("CUDA session, attention: rc %d: %s\n", rc, rc ? err.msg : "created");
+    CHECKF(rc == 0 || !strstr(err.msg, "_FusedAttention"), "%s", err.msg);
+    di_nn_session_destroy(s);
+    s = NULL;
+    di_nn_graph *g = NULL;
+    CHECKF(di_nn_graph_load(model, &g, &err) == 0, "%s", err.msg);
+    if (g) {
+        rc = di_nn_session_create_graph(g, &opt, &s, &err); /* takes g */
+        printf("CUDA session, attention loaded fused: rc %d: %s\n", rc, err.msg);
+        CHECK(rc == DI_EUNSUPPORTED && s == NULL);
+        if (di_nn_cuda_built())
+            CHECKF(strstr(err.msg, "'attn'") && strstr(err.msg, "_FusedAttention") &&
+                       strstr(err.msg, "no CUDA kernel"),
+                   "%s", err.msg);
+        di_nn_session_destroy(s);
+    }
     quant_forms(dir);
     return check_summary();
 }

@@ -12,7 +12,8 @@
 **   sd = Div(MatMul(x, w), 8)                            -> MatMul with _scale
 ** The loaded graph must have 4 Slices + 1 + 1 + 5 + 5 + 1 + 9 + 1 + 1 nodes, the
 ** description load (DI_NN_LOAD_INFO) all 4 + 20 + 18 + 2 + 2, and every output must
-** match the formula computed here in double precision.
+** match the formula computed here in double precision. The fused
+** LayerNormalization runs on oneDNN's kernel (its step has kernel state).
 */
 #include <math.h>
 #include <stdio.h>
@@ -235,6 +236,18 @@ int main(void)
         printf("MatMul divided by a constant: max |diff| against the formula: %.3g\n", worst);
         CHECK(out[9].data && worst <= 1e-5);
         for (int o = 0; o < 10; o++) free(out[o].data);
+        /* the LayerNormalization with vector gamma and beta runs on oneDNN's
+        ** kernel (cpu/ops_layernorm.c: kernel state), not the plain loop */
+        di_nn_plan *p = NULL;
+        int lnsteps = 0;
+        CHECKF(di_nn_get_plan(s, &in, 1, &p, &err) == 0, "%s", err.msg);
+        for (int si = 0; p && si < p->nsteps; si++)
+            if (p->steps[si].node >= 0 &&
+                !strcmp(s->g->nodes[p->steps[si].node].op_type, "LayerNormalization")) {
+                lnsteps++;
+                CHECKF(p->steps[si].k.state != NULL, "LayerNormalization without oneDNN's kernel");
+            }
+        CHECK(lnsteps == 1);
     }
     di_nn_session_destroy(s);
     free(bytes);

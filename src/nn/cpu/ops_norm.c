@@ -1,7 +1,8 @@
 /*
 ** ops_norm.c: normalisations and reductions in plain C on plain data:
-** Softmax, LogSoftmax, LayerNormalization, BatchNormalization (inference),
-** ReduceMean, ReduceSum, ReduceMax, ReduceMin. Sums accumulate in double.
+** Softmax, LogSoftmax, BatchNormalization (inference), ReduceMean,
+** ReduceSum, ReduceMax, ReduceMin. Sums accumulate in double.
+** (LayerNormalization: ops_layernorm.c.)
 */
 #include <math.h>
 #include <stdlib.h>
@@ -164,50 +165,6 @@ const di_nn_op di_op_LogSoftmax = {.name = "LogSoftmax",
                                    .prepare = softmax_prepare,
                                    .run = softmax_run,
                                    .release = softmax_release};
-
-/* ---- LayerNormalization ---- */
-
-static int ln_run(di_nn_kctx *k, di_error *err)
-{
-    (void)err;
-    const di_nn_layernorm_params *s = k->params;
-    const float *x = k->in[0]->data, *sc = k->in[1]->data;
-    const float *b = k->nin > 2 && k->in[2] ? k->in[2]->data : NULL;
-    float *y = k->out[0]->data;
-    float *mean_out = k->nout > 1 && k->out[1] ? k->out[1]->data : NULL;
-    float *istd_out = k->nout > 2 && k->out[2] ? k->out[2]->data : NULL;
-    double eps = s->epsilon;
-#pragma omp parallel for num_threads(k->env->threads) if (s->rows * s->n > 32768) schedule(static)
-    for (int64_t r = 0; r < s->rows; r++) {
-        const float *xr = x + r * s->n;
-        float *yr = y + r * s->n;
-        double sum = 0, sq = 0;
-        for (int64_t i = 0; i < s->n; i++)
-            sum += xr[i];
-        double mean = sum / (double)s->n;
-        for (int64_t i = 0; i < s->n; i++) {
-            double d = xr[i] - mean;
-            sq += d * d;
-        }
-        double istd = 1.0 / sqrt(sq / (double)s->n + eps);
-        for (int64_t i = 0; i < s->n; i++) {
-            float v = (float)((xr[i] - mean) * istd) * sc[s->scale_n == 1 ? 0 : i];
-            yr[i] = b ? v + b[s->bias_n == 1 ? 0 : i] : v;
-        }
-        if (mean_out)
-            mean_out[r] = (float)mean;
-        if (istd_out)
-            istd_out[r] = (float)istd;
-    }
-    return DI_OK;
-}
-
-const di_nn_op di_op_LayerNormalization = {.name = "LayerNormalization",
-                                           .min_in = 2,
-                                           .max_in = 3,
-                                           .infer = di_nn_infer_layernorm,
-                                           .params_size = sizeof(di_nn_layernorm_params),
-                                           .run = ln_run};
 
 /* ---- BatchNormalization (inference) ---- */
 

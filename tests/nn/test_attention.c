@@ -1,0 +1,282 @@
+/*
+** test_attention.c: the attention rewrite (rewrite_attention.c) and its
+** CPU kernel (cpu/ops_attention.c), against the formula in double
+** precision, on Q, K, V [B, H, T, hd] inputs (T = 520), at 1, 2 and 5
+** threads (the kernel's three ways of cutting the work, below):
+**   a = Transpose(MatMul(Mul(q, s), Transpose(k)) -> Softmax -> MatMul v,
+**       0 2 1 3), then Reshape [B, T, H*hd]   fused (K and the output by
+**                                             strides; the Reshape a view)
+**   b = MatMul(q, Transpose(k)) / sqrt(hd) ...  fused (the Div form)
+**   c = Mul(q, sqrt s), Mul(Transpose(k), sqrt s)  fused (SDPA's form)
+**   d = MatMul(q, kt) * s with kt an input [B, H, hd, T]  fused (k_trans)
+**   e = scores + mask before the Softmax       left alone
+**   f = Softmax over axis 2 (the queries)      left alone
+**   g = q, k, v = Gather(Transpose(qkv, 2 0 3 1 4), 2|0|1) of an input
+**       qkv [B, T, 3, H, hd], Mul(q, s)        fused, reading qkv alone
+** Seven Softmaxes in the file, two after loading, five _FusedAttention, no
+** Transpose and no Gather left; a load for the CUDA backend
+** (DI_NN_LOAD_PORTABLE) fuses nothing. In the plan the Reshape's output is its input's buffer (a view:
+** no copy). Every output within 2e-5 of the formula (values of order 1).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nn/engine.h"
+#include "onnx_build.h"
+
+enum { B = 2, H = 3, T = 520, HD = 16, N = B * H * T * HD };
+
+static float q_v[N], k_v[N], v_v[N], kt_v[N], qkv_v[3 * N], mask_v[T * T];
+
+static uint8_t *build(size_t *len)
+{
+    ob b;
+    ob_init(&b, 17);
+    const int64_t dims[4] = {B, H, T, HD}, tdims[4] = {B, H, HD, T};
+    ob_input(&b, "q", 4, dims, NULL);
+    ob_input(&b, "k", 4, dims, NULL);
+    ob_input(&b, "v", 4, dims, NULL);
+    ob_input(&b, "kt", 4, tdims, NULL);
+    ob_input(&b, "qkv", 5, (int64_t[]){B, T, 3, H, HD}, NULL);
+    float s = 1.f / sqrtf((float)HD);
+    ob_init_f(&b, "scale", 0, NULL, (float[]){s});
+    ob_init_f(&b, "sqrt_hd", 0, NULL, (float[]){sqrtf((float)HD)});
+    ob_init_f(&b, "sqrt_scale", 0, NULL, (float[]){sqrtf(s)});
+    ob_init_f(&b, "mask", 2, (int64_t[]){T, T}, mask_v);
+    ob_init_i64(&b, "shape3", 1, (int64_t[]){3}, (int64_t[]){B, T, H * HD});
+    /* g: the heads' split as DINOv2 exports it, Q at index 2, K 0, V 1 */
+    Onnx__NodeProto *tn = ob_node(&b, "Transpose", "qkv", "g_t");
+    ob_attr_ints(&b, tn, "perm", 5, (int64_t[]){2, 0, 3, 1, 4});
+    const char *gn[3] = {"g_q0", "g_k", "g_v"};
+    for (int i = 0; i < 3; i++) {
+        char iname[8], ins[32];
+        snprintf(iname, sizeof iname, "gi%d", i);
+        ob_init_i64(&b, iname, 0, NULL, (int64_t[]){(i + 2) % 3});
+        snprintf(ins, sizeof ins, "g_t,%s", iname);
+        ob_attr_i(&b, ob_node(&b, "Gather", ins, gn[i]), "axis", 0);
+    }
+    ob_node(&b, "Mul", "g_q0,scale", "g_q");
+    tn = ob_node(&b, "Transpose", "g_k", "g_kt");
+    ob_attr_ints(&b, tn, "perm", 4, (int64_t[]){0, 1, 3, 2});
+    ob_node(&b, "MatMul", "g_q,g_kt", "g_s");
+    ob_attr_i(&b, ob_node(&b, "Softmax", "g_s", "g_p"), "axis", -1);
+    ob_node(&b, "MatMul", "g_p,g_v", "g");
+    const char *forms = "abcdef";
+    for (int f = 0; f < 6; f++) {
+        char n[8][32], ins[96];
+        for (int i = 0; i < 8; i++) snprintf(n[i], sizeof n[i], "%c%d", forms[f], i);
+        Onnx__NodeProto *nd;
+        /* n0 = K^T, n1 = Q used, n2 = scores, n3 = probabilities, n4 = O */
+        if (f == 3) {
+            snprintf(n[0], sizeof n[0], "kt");
+        } else {
+            nd = ob_node(&b, "Transpose", "k", f == 2 ? n[7] : n[0]);
+            ob_attr_ints(&b, nd, "perm", 4, (int64_t[]){0, 1, 3, 2});
+        }
+        if (f == 2) {
+            snprintf(ins, sizeof ins, "%s,sqrt_scale", n[7]);
+            ob_node(&b, "Mul", ins, n[0]);
+        }
+        if (f == 0 || f == 2) {
+            ob_node(&b, "Mul", f == 0 ? "scale,q" : "q,sqrt_scale", n[1]);
+        } else {
+            snprintf(n[1], sizeof n[1], "q");
+        }
+        snprintf(ins, sizeof ins, "%s,%s", n[1], n[0]);
+        ob_node(&b, "MatMul", ins, f == 0 || f == 2 ? n[2] : n[5]);
+        if (f == 1) {
+            snprintf(ins, sizeof ins, "%s,sqrt_hd", n[5]);
+            ob_node(&b, "Div", ins, n[2]);
+        } else if (f >= 3) {
+            snprintf(ins, sizeof ins, "%s,scale", n[5]);
+            ob_node(&b, "Mul", ins, f == 4 ? n[6] : n[2]);
+        }
+        if (f == 4) {
+            snprintf(ins, sizeof ins, "%s,mask", n[6]);
+            ob_node(&b, "Add", ins, n[2]);
+        }
+        nd = ob_node(&b, "Softmax", n[2], n[3]);
+        ob_attr_i(&b, nd, "axis", f == 5 ? 2 : -1);
+        snprintf(ins, sizeof ins, "%s,v", n[3]);
+        ob_node(&b, "MatMul", ins, f == 0 ? n[4] : (char[2]){forms[f], 0});
+        if (f == 0) {
+            nd = ob_node(&b, "Transpose", n[4], n[6]);
+            ob_attr_ints(&b, nd, "perm", 4, (int64_t[]){0, 2, 1, 3});
+            snprintf(ins, sizeof ins, "%s,shape3", n[6]);
+            ob_node(&b, "Reshape", ins, "a");
+        }
+        ob_output(&b, (char[2]){forms[f], 0});
+    }
+    ob_output(&b, "g");
+    uint8_t *bytes = ob_pack(&b, len);
+    ob_free(&b);
+    return bytes;
+}
+
+/* out[b, h, i, :] for form f in double (f 5: softmax over the queries) */
+static void reference(int f, double *out)
+{
+    static double sc[T * T];
+    double s = 1 / sqrt((double)HD);
+    for (int bh = 0; bh < B * H; bh++) {
+        const float *q = q_v + bh * T * HD, *k = k_v + bh * T * HD, *v = v_v + bh * T * HD;
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++) {
+                double acc = 0;
+                for (int e = 0; e < HD; e++) acc += (double)q[i * HD + e] * k[j * HD + e];
+                sc[i * T + j] = acc * s + (f == 4 ? mask_v[i * T + j] : 0);
+            }
+        for (int r = 0; r < T; r++) { /* a row (f < 5) or a column (f 5) */
+            int step = f == 5 ? T : 1;
+            double *x = f == 5 ? sc + r : sc + r * T, mx = -INFINITY, sum = 0;
+            for (int j = 0; j < T; j++) mx = fmax(mx, x[j * step]);
+            for (int j = 0; j < T; j++) sum += x[j * step] = exp(x[j * step] - mx);
+            for (int j = 0; j < T; j++) x[j * step] /= sum;
+        }
+        for (int i = 0; i < T; i++)
+            for (int e = 0; e < HD; e++) {
+                double acc = 0;
+                for (int j = 0; j < T; j++) acc += sc[i * T + j] * v[j * HD + e];
+                out[(size_t)bh * T * HD + i * HD + e] = acc;
+            }
+    }
+}
+
+static void count(const di_nn_graph *g, int *fused, int *softmax, int *transpose)
+{
+    *fused = *softmax = *transpose = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        *fused += !strcmp(g->nodes[i].op_type, "_FusedAttention");
+        *softmax += !strcmp(g->nodes[i].op_type, "Softmax");
+        /* Gathers counted as the Transposes: the heads' split */
+        *transpose += !strcmp(g->nodes[i].op_type, "Transpose") ||
+                      !strcmp(g->nodes[i].op_type, "Gather");
+    }
+}
+
+int main(void)
+{
+    (void)ob_attr_f;
+    uint32_t seed = 12345;
+    for (int i = 0; i < N; i++) {
+        float *dst[3] = {q_v, k_v, v_v};
+        for (int t = 0; t < 3; t++) {
+            seed = seed * 1664525u + 1013904223u;
+            dst[t][i] = (float)((seed >> 8) & 0xffff) / 65536.f * 4.f - 2.f;
+        }
+    }
+    for (int bh = 0; bh < B * H; bh++)
+        for (int t = 0; t < T; t++)
+            for (int e = 0; e < HD; e++) kt_v[(bh * HD + e) * T + t] = k_v[(bh * T + t) * HD + e];
+    for (int i = 0; i < T * T; i++) mask_v[i] = (i % 7 == 0) ? -3.f : 0.f;
+    for (int b = 0; b < B; b++) /* qkv [B, T, 3, H, HD]: K, V, Q at 0, 1, 2 */
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++)
+                for (int e = 0; e < HD; e++) {
+                    size_t from = ((size_t)(b * H + h) * T + t) * HD + e;
+                    size_t to = (((size_t)(b * T + t) * 3) * H + h) * HD + e;
+                    qkv_v[to] = k_v[from];
+                    qkv_v[to + H * HD] = v_v[from];
+                    qkv_v[to + 2 * H * HD] = q_v[from];
+                }
+    size_t len;
+    uint8_t *bytes = build(&len);
+    di_error err;
+    di_error_clear(&err);
+
+    /* what a CUDA session loads: no fused node */
+    char path[] = "/tmp/di_test_attention_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        FILE *f = fdopen(fd, "wb");
+        CHECK(f && fwrite(bytes, 1, len, f) == len);
+        if (f) fclose(f);
+        di_nn_graph *pg = NULL;
+        CHECKF(di_nn_graph_load_flags(path, DI_NN_LOAD_PORTABLE, &pg, &err) == 0, "%s", err.msg);
+        int fu, sm, tr;
+        if (pg) {
+            count(pg, &fu, &sm, &tr);
+            CHECKF(fu == 0 && sm == 7, "portable load: %d fused, %d Softmax", fu, sm);
+        }
+        di_nn_graph_free(pg);
+        remove(path);
+    }
+
+    /* the references, once: form g is form a's arithmetic */
+    static double ref[6][N];
+    for (int f = 0; f < 6; f++) reference(f, ref[f]);
+    /* threads 1: S of one head (1.08 MB) over the budget, blocks of 496
+    ** query rows and a last one of 24; threads 2: groups of one head;
+    ** threads 5: groups of 4 heads and a last one of 2 */
+    const int threads[3] = {1, 2, 5};
+    for (int ti = 0; ti < 3; ti++) {
+        di_nn_graph *g = NULL;
+        CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s",
+               err.msg);
+        if (!g) break;
+        int fused, softmax, transpose;
+        count(g, &fused, &softmax, &transpose);
+        printf("threads %d: loaded %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n",
+               threads[ti], g->nnodes, fused, softmax, transpose);
+        CHECK(fused == 5);
+        CHECK(softmax == 2);
+        CHECK(transpose == 2); /* the K^T of the mask and axis-2 forms */
+        di_nn_session *s = NULL;
+        di_nn_options opt;
+        di_nn_options_default(&opt);
+        opt.threads = threads[ti];
+        CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
+        if (!s) break;
+        di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
+                          {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
+                          {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
+                          {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
+                          {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
+        di_nn_io out[7];
+        memset(out, 0, sizeof out);
+        CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
+        for (int f = 0; f < 7; f++) {
+            if (!out[f].data) continue;
+            const double *r = ref[f == 6 ? 0 : f];
+            const float *y = out[f].data;
+            double worst = 0;
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++)
+                    for (int i = 0; i < T; i++)
+                        for (int e = 0; e < HD; e++) {
+                            /* a: [B, T, H * HD] */
+                            size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
+                                               : ((size_t)(b * H + h) * T + i) * HD + e;
+                            double d = fabs(y[at] - r[((size_t)(b * H + h) * T + i) * HD + e]);
+                            if (!(d <= worst)) worst = d;
+                        }
+            printf("  form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
+            CHECKF(worst <= 2e-5, "threads %d: form %c differs by %g", threads[ti], "abcdefg"[f],
+                   worst);
+        }
+        CHECK(out[0].ndim == 3 && out[0].dims[0] == B && out[0].dims[1] == T &&
+              out[0].dims[2] == H * HD);
+        for (int f = 0; f < 7; f++) free(out[f].data);
+
+        /* the Reshape after form a is a view: its output is its input's bytes */
+        di_nn_plan *p = NULL;
+        CHECKF(di_nn_get_plan(s, in, 5, &p, &err) == 0, "%s", err.msg);
+        int views = 0;
+        for (int si = 0; p && si < p->nsteps; si++) {
+            const di_nn_step *st = &p->steps[si];
+            if (st->node >= 0 && !strcmp(s->g->nodes[st->node].op_type, "Reshape")) {
+                views++;
+                CHECKF(st->k.in[0]->data == st->k.out[0]->data, "Reshape copies (%p -> %p)",
+                       st->k.in[0]->data, st->k.out[0]->data);
+            }
+        }
+        CHECK(views == 1);
+        di_nn_session_destroy(s);
+    }
+    free(bytes);
+    return check_summary();
+}
