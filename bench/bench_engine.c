@@ -7,7 +7,7 @@
 ** usage: bench_engine MODEL.onnx BATCH THREADS REPEAT [INPUT_OUT.npy]
 ** (DI_WHOLE_BATCH=1: options.whole_batch, the batch in one pass;
 ** DI_BENCH_SIZE=WxH: the input size of a model whose height and width are
-** symbolic, default 518x518)
+** symbolic, default 518x518; DI_PRECISION=bf16: --precision bf16)
 ** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image" and
 ** op lines. The CPU time (the process's, all threads) is much steadier than
 ** wall time on a machine shared with other work: at 1 thread it is the time
@@ -58,6 +58,9 @@ int main(int argc, char **argv)
     opt.profile = true;
     const char *wb = getenv("DI_WHOLE_BATCH");
     opt.whole_batch = wb && *wb == '1';
+    const char *prec = getenv("DI_PRECISION");
+    if (prec && strcmp(prec, "bf16") == 0)
+        opt.precision = DI_NN_BF16;
     di_nn_session *s;
     if (di_nn_session_create(argv[1], &opt, &s, &err)) {
         fprintf(stderr, "bench_engine: %s\n", err.msg);
