@@ -236,6 +236,60 @@ static void compare_model(const char *what, const char *model, int n, int ndemo,
     di_nn_session_destroy(s16);
 }
 
+/* A bf16 Conv output read by Clip and Relu unfused (two consumers): both
+** run on the bf16 blocked data (cpu/ops_elem.c); their sum against fp32. */
+static void clip_relu_bf16(const char *dir)
+{
+    char path[1000];
+    snprintf(path, sizeof path, "%s/clip_relu.onnx", dir);
+    enum { C = 8, OC = 16, S = 16 };
+    ob b;
+    ob_init(&b, 13);
+    ob_input(&b, "x", 4, (int64_t[]){1, C, S, S}, NULL);
+    float *w = malloc(OC * C * 9 * sizeof(float));
+    uint64_t r = 5;
+    for (int i = 0; i < OC * C * 9; i++) w[i] = ((float)(rng_next(&r) % 2001) - 1000.f) / 3000.f;
+    ob_init_f(&b, "w", 4, (int64_t[]){OC, C, 3, 3}, w);
+    ob_init_f(&b, "lo", 0, NULL, (float[]){-0.25f});
+    ob_init_f(&b, "hi", 0, NULL, (float[]){0.3f}); /* not a bf16 value: rounded to one */
+    Onnx__NodeProto *cv = ob_node(&b, "Conv", "x,w", "c");
+    ob_attr_ints(&b, cv, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    ob_node(&b, "Clip", "c,lo,hi", "a");
+    ob_node(&b, "Relu", "c", "rl");
+    ob_node(&b, "Add", "a,rl", "y");
+    ob_output(&b, "y");
+    size_t len;
+    uint8_t *bytes = ob_pack(&b, &len);
+    CHECK(write_file(path, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+    free(w);
+    float x[C * S * S], y32[OC * S * S], y16[OC * S * S];
+    for (int i = 0; i < C * S * S; i++) x[i] = ((float)(rng_next(&r) % 2001) - 1000.f) / 1000.f;
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    di_error err;
+    for (int prec = 0; prec < 2; prec++) {
+        opt.precision = prec ? DI_NN_BF16 : DI_NN_FP32;
+        di_nn_session *s = NULL;
+        CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s", err.msg);
+        CHECKF(s && di_nn_run(s, x, 1, prec ? y16 : y32, OC * S * S, &err) == 0, "%s", s ? err.msg : "no session");
+        di_nn_session_destroy(s);
+    }
+    double md = 0, lo = y32[0], hi = y32[0];
+    for (int i = 0; i < OC * S * S; i++) {
+        lo = fmin(lo, y32[i]);
+        hi = fmax(hi, y32[i]);
+        double d = fabs((double)y16[i] - y32[i]);
+        if (!(d <= md)) md = d;
+    }
+    printf("Conv -> Clip(-0.25, 0.3) + Relu, unfused: max |bf16 - fp32| %.3g, fp32 range %.3g to %.3g\n", md, lo,
+           hi);
+    CHECKF(md > 0 && md <= 1e-2 * (hi - lo), "Clip/Relu on bf16: max |bf16 - fp32| %.3g of range %.3g", md, hi - lo);
+    CHECKF(lo >= -0.25 && hi > 1, "the graph does not exercise both bounds (%g to %g)", lo, hi);
+    unlink(path);
+}
+
 int main(void)
 {
     const char *shared = getenv("DEPTHINDEX_SHARED"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
@@ -287,6 +341,7 @@ int main(void)
         printf("SKIP: this CPU has no native bf16 (AVX512-BF16 or AMX): only the refusal was tested\n");
         return SKIP;
     }
+    clip_relu_bf16(dir);
     compare_model("ViT-S/14 + DPT, 266x266, 4 blocks", vit, 19 * DAV2_PATCH, ndemo, (limits){0.05, 0.6, 0.01, 0.03});
     unlink(vit);
 
