@@ -4,10 +4,12 @@
 ** a tiny file declaring a huge shape is an error, not an OOM of the fuzzer.
 ** Seeds (fuzz/corpus/onnx/): the small models tests/nn/test_bad_input writes
 ** when given a folder, and the ViT block of tests/nn/test_vit; for the load
-** paths of issue 9, the opset 7/9/10 files of tests/nn/test_opset, the QDQ
-** and MatMulNBits files of tests/nn/test_quant (their build/tests/nn/tmp-*
-** folders), and the tiny float16 and local-function DA-V2 forms that
-** test_fp16 and test_functions write when given a file name. */
+** paths of issue 9, the opset 7/9/10 files of tests/nn/test_opset, the QDQ,
+** MatMulNBits and MatMulBnb4 files of tests/nn/test_quant (their
+** build/tests/nn/tmp-* folders), the MatMulInteger and ConvInteger files
+** tests/nn/test_quant_int keeps when given a folder, and the tiny float16
+** and local-function DA-V2 forms that test_fp16 and test_functions write
+** when given a file name. */
 #include <stddef.h>
 #include <stdint.h>
 

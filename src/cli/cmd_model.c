@@ -17,7 +17,9 @@ static void help(void)
            "dimensions, element types, inputs and outputs, op counts, parameter\n"
            "count, GFLOP per image (batch 1; multiply-add = 2; a symbolic height\n"
            "and width at 518, or the multiple of the patch size below it) and every\n"
-           "op or attribute the engine does not support; \"runs: yes\" or \"runs: no\".\n"
+           "op or attribute the engine does not support; \"runs: yes\" or \"runs: no\";\n"
+           "the preset of run it would guess and why (a trailing Sigmoid x max_depth:\n"
+           "depth-anything-metric).\n"
            "Exit status 1 when something does not run. Weights stored as external\n"
            "data that are missing are counted (as zeros) and reported.\n\n"
            "options:\n"
@@ -119,9 +121,12 @@ static int describe(const char *path)
         const di_nn_value *in0 = &s->g->values[s->g->inputs[0]];
         int fh = in0->ndim == 4 && in0->dims[2] > 0 ? (int)in0->dims[2] : 0;
         int fw = in0->ndim == 4 && in0->dims[3] > 0 ? (int)in0->dims[3] : 0;
-        char why[256];
-        const char *guess = di_preset_guess((int)s->g->opset, di_nn_input_symbolic(s),
-                                            di_nn_input_patch(s), fh, fw, why, sizeof why);
+        di_model_facts facts = {.opset = (int)s->g->opset, .input = in0->name,
+                                .symbolic = di_nn_input_symbolic(s),
+                                .patch = di_nn_input_patch(s), .h = fh, .w = fw};
+        facts.sigmoid_scale = di_nn_output_sigmoid_scale(s, &facts.max_depth);
+        char why[512];
+        const char *guess = di_preset_guess(&facts, why, sizeof why);
         printf("preset: %s (%s)\n", guess ? guess : "none", why);
     }
     double flops = di_nn_flops(s, 1, &err);

@@ -42,11 +42,22 @@ static const char help[] =
     "  --size N|WxH          model input when its height and width are symbolic\n"
     "                        [518; multiples of the patch size, 14 for Depth\n"
     "                        Anything]; a fixed input must be given as it is\n"
-    "  --preset NAME         midas-small|midas-release|dpt|depth-anything: input\n"
-    "                        size and normalisation of that model family (see\n"
-    "                        the README; --size, --mean, --std override it)\n"
+    "  --preset NAME         midas-small|midas-release|dpt|depth-anything|\n"
+    "                        depth-anything-metric: input size, resize,\n"
+    "                        normalisation and output of that model family (see\n"
+    "                        the README; options given as well win)\n"
+    "  --resize MODE         stretch|keep-aspect: the face stretched to the input,\n"
+    "                        or (symbolic height and width) its aspect kept, the\n"
+    "                        short side at --size and both sides multiples of\n"
+    "                        the patch size, as Depth Anything's preprocessor\n"
+    "                        [stretch]\n"
     "  --mean a,b,c          normalisation of RGB in 0..1 [0.485,0.456,0.406]\n"
     "  --std a,b,c           [0.229,0.224,0.225]\n"
+    "  --output inverse|depth  what the model's output (or a --depth-dir map)\n"
+    "                        means: relative inverse depth (MiDaS, Depth\n"
+    "                        Anything), or depth in metres (Depth Anything V2\n"
+    "                        metric), turned into inverse depth for the score\n"
+    "                        [inverse]\n"
     "\n"
     "work:\n"
     "  --device cpu|cuda[:N] inference device [cuda when built and a GPU is\n"
@@ -111,7 +122,7 @@ typedef struct run_opts {
     long long shards;       /* --shards */
     char shard_from[160];   /* where the shard came from, printed at start */
     const di_preset *preset;
-    bool mean_given, std_given;
+    bool mean_given, std_given, resize_given, output_given;
 } run_opts;
 
 static int bad_value(const char *opt, const char *v)
@@ -183,6 +194,14 @@ static int parse(run_opts *o, int argc, char **argv)
         } else if ((v = di_opt_value(argc, argv, &i, "--preset", &bad))) {
             if (!(o->preset = di_preset_find(v)))
                 return bad_value("--preset", v);
+        } else if ((v = di_opt_value(argc, argv, &i, "--resize", &bad))) {
+            if (di_resize_mode_parse(v, &c->resize))
+                return bad_value("--resize", v);
+            o->resize_given = true;
+        } else if ((v = di_opt_value(argc, argv, &i, "--output", &bad))) {
+            if (di_output_kind_parse(v, &c->output))
+                return bad_value("--output", v);
+            o->output_given = true;
         } else if ((v = di_opt_value(argc, argv, &i, "--mean", &bad))) {
             if (!di_opt_doubles(v, 3, t))
                 return bad_value("--mean", v);
@@ -313,6 +332,10 @@ static int parse(run_opts *o, int argc, char **argv)
         }
         if (!c->size_w)
             c->preset_size = o->preset->size;
+        if (!o->resize_given)
+            c->resize = o->preset->resize;
+        if (!o->output_given)
+            c->output = o->preset->output;
     }
     if (di_cli_db_finish(&o->db))
         return -1;
@@ -412,11 +435,14 @@ static void print_start(const run_opts *o, di_pipeline *p)
     if (o->progress == DI_PROGRESS_JSON) {
         fprintf(f, "{\"start\":true,\"pending\":%lld,\"mode\":\"%s\",\"device\":\"%s\","
                    "\"engine_threads\":%d,\"decoders\":%d,\"workers\":%d,\"batch\":%d,"
-                   "\"queue\":%d,\"in_flight\":%d}\n",
+                   "\"queue\":%d,\"in_flight\":%d,\"input\":[%d,%d,%d],\"resize\":\"%s\","
+                   "\"output\":\"%s\"}\n",
                 (long long)s.total, s.depth_dir ? "depth-dir" : "model",
                 s.depth_dir ? "none" : o->cfg.nn.device == DI_NN_CUDA ? "cuda" : "cpu",
                 s.engine_threads, s.depth_dir ? 0 : s.threads[DI_STAGE_DECODE],
-                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight);
+                s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight,
+                s.model_c, s.model_h, s.model_w,
+                s.keep_aspect ? "keep-aspect" : "stretch", di_output_kind_name(o->cfg.output));
         fflush(f);
         return;
     }
@@ -425,22 +451,34 @@ static void print_start(const run_opts *o, di_pipeline *p)
     fprintf(f, "depthindex run: %s, %lld face%s pending\n", url, (long long)s.total,
             s.total == 1 ? "" : "s");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* how faces become inputs and what the output is read as */
+    char what[200];
+    snprintf(what, sizeof what, "%s%s",
+             s.keep_aspect ? ", keep-aspect: the short side at that size"
+             : o->cfg.resize == DI_RESIZE_KEEP_ASPECT
+                 ? ", stretched: keep-aspect needs a symbolic height and width"
+                 : "",
+             o->cfg.output == DI_OUTPUT_DEPTH ? "; output: depth in metres, scored as "
+                                                "inverse depth" : "");
     if (s.depth_dir)
-        fprintf(f, "depth maps from %s; %ld cores: %d post-processing worker%s\n",
-                o->cfg.depth_dir, ncpu, s.threads[DI_STAGE_POST],
+        fprintf(f, "depth maps from %s%s; %ld cores: %d post-processing worker%s\n",
+                o->cfg.depth_dir,
+                o->cfg.output == DI_OUTPUT_DEPTH ? " (depth in metres, scored as inverse "
+                                                   "depth)" : "",
+                ncpu, s.threads[DI_STAGE_POST],
                 s.threads[DI_STAGE_POST] == 1 ? "" : "s");
     else if (o->cfg.nn.device == DI_NN_CUDA)
-        fprintf(f, "model %s (input 3x%dx%d), device cuda:%d%s, batch %d, %d stream%s "
+        fprintf(f, "model %s (input 3x%dx%d%s), device cuda:%d%s, batch %d, %d stream%s "
                    "with %d batches in flight each (pinned buffers); "
                    "%ld cores: %d decoders, %d post-processing workers\n",
-                o->cfg.model_path, s.model_h, s.model_w, o->cfg.nn.device_index,
+                o->cfg.model_path, s.model_h, s.model_w, what, o->cfg.nn.device_index,
                 o->device_given ? "" : " (default: a GPU is present)", o->cfg.batch,
                 s.threads[DI_STAGE_INFER], s.threads[DI_STAGE_INFER] == 1 ? "" : "s",
                 s.in_flight, ncpu, s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_POST]);
     else
-        fprintf(f, "model %s (input 3x%dx%d), device cpu%s, %s, batch %d%s; %ld cores split: "
+        fprintf(f, "model %s (input 3x%dx%d%s), device cpu%s, %s, batch %d%s; %ld cores split: "
                    "inference %d thread%s, %d decoder%s, %d post-processing worker%s\n",
-                o->cfg.model_path, s.model_h, s.model_w,
+                o->cfg.model_path, s.model_h, s.model_w, what,
                 o->device_given ? "" : " (default: no GPU)",
                 o->cfg.nn.precision == DI_NN_BF16 ? "bf16" : "fp32", o->cfg.batch,
                 s.in_flight > 1 ? ", 2 batches in flight (test)" : "", ncpu,
@@ -523,12 +561,14 @@ static void record_settings(const run_opts *o)
     snprintf(settings, sizeof settings,
              "{\"%s\":\"%s\"%s,\"device\":\"%s\",\"faces\":[%s],\"column\":\"%s\","
              "\"k\":%d,\"canny\":[%g,%g],\"ksize\":%d,\"sigma\":%g,"
-             "\"mean\":[%g,%g,%g],\"std\":[%g,%g,%g],\"force\":%s,\"limit\":%lld}",
+             "\"mean\":[%g,%g,%g],\"std\":[%g,%g,%g],\"resize\":\"%s\",\"output\":\"%s\","
+             "\"force\":%s,\"limit\":%lld}",
              c->model_path ? "model" : "depth_dir", src, model,
              c->depth_dir ? "none" : c->nn.device == DI_NN_CUDA ? "cuda" : "cpu", faces, pattern,
              c->feature.k, c->feature.canny_low, c->feature.canny_high, c->feature.ksize,
              c->feature.sigma, c->mean[0], c->mean[1], c->mean[2], c->std[0], c->std[1],
-             c->std[2], c->force ? "true" : "false", (long long)c->limit);
+             c->std[2], di_resize_mode_name(c->resize), di_output_kind_name(c->output),
+             c->force ? "true" : "false", (long long)c->limit);
     di_error err = {0};
     di_store *st = NULL;
     if (di_store_open(&c->store, false, &st, &err) || di_store_record_run(st, settings, &err)) {

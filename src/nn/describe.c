@@ -41,6 +41,36 @@ int di_nn_input_patch(const di_nn_session *s)
     return 1;
 }
 
+/* What the planner makes of the model at this batch, whatever the session's
+** backend: the backend-neutral plan (shapes, folding, fusion, the memory
+** plan), built here and dropped, so that describing a model builds no CPU
+** primitive and leaves the session's plan cache as it was. Its values are
+** all plain: a backend's own layout changes are not in it. */
+int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d, di_error *err)
+{
+    if (batch < 1)
+        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
+    di_nn_io io;
+    di_nn_plan *p = NULL;
+    int rc = di_nn_batch_io(s, batch, &io, err);
+    if (!rc)
+        rc = di_nn_plan_build_flags(s, &io, 1, DI_NN_PLAN_NEUTRAL, &p, err);
+    if (rc)
+        return rc;
+    memset(d, 0, sizeof *d);
+    d->nodes = s->g->nnodes;
+    d->steps = p->nsteps;
+    for (int i = 0; i < p->nsteps; i++) {
+        d->reorders += p->steps[i].node < 0;
+        d->fused += p->steps[i].k.npost;
+    }
+    d->folded = d->nodes - (d->steps - d->reorders) - d->fused;
+    d->activation_bytes = p->arena_bytes;
+    d->flops = p->flops;
+    di_nn_plan_free(p, s);
+    return DI_OK;
+}
+
 /* ---- what the file declares, for `depthindex model` ---- */
 
 #include <stdarg.h>

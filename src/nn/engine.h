@@ -16,11 +16,40 @@ typedef struct di_nn_step {
     int node;         /* node index, or -1 for a reorder */
     const char *name; /* op type for profiles ("Reorder" for reorders) */
     di_nn_kctx k;
-    dnnl_primitive_t reorder;
-    dnnl_memory_t rsrc, rdst;
-    di_nn_tensor *from, *to; /* reorder */
+    di_nn_tensor *from, *to; /* reorder: from's layout into plain */
+    void *convert;           /* reorder: the layout hooks' state (convert_step) */
     double flops;
 } di_nn_step;
+
+/* The layouts that kernels choose at plan time, as the planner sees them:
+** an opaque handle per tensor (di_nn_tensor.layout) and these hooks. The
+** planner's kernels are the CPU backend's (it runs their prepare, also for
+** the folded nodes of a plan for another backend), so the layouts are the
+** CPU's: oneDNN's blocked layouts (cpu/layout.c). A blocked tensor's buffer
+** is bytes(t) long; a plain one's is its element count times its element
+** size. */
+typedef struct di_nn_layout_hooks {
+    /* Gives ts[0..n-1] a plain layout each, from one block that the caller
+    ** frees with free() once the tensors are gone; NULL when out of memory. */
+    void *(*make)(di_nn_tensor *ts, int n);
+    size_t (*bytes)(const di_nn_tensor *t);                     /* t blocked */
+    bool (*same)(const di_nn_tensor *a, const di_nn_tensor *b); /* both blocked */
+    bool (*is_plain)(const di_nn_tensor *t); /* t blocked, but laid out row-major */
+    bool (*is_bf16)(const di_nn_tensor *t);  /* t blocked, its elements bf16 */
+    /* A step that converts st->from (blocked) into st->to (plain, same shape):
+    ** its state in st->convert, freed by convert_free. */
+    int (*convert_step)(di_nn_env *env, di_nn_step *st, di_error *err);
+    void (*convert_free)(void *convert);
+    /* The data of t (blocked, at t->data) into dst, plain: a folded constant. */
+    int (*to_plain)(di_nn_env *env, const di_nn_tensor *t, void *dst, di_error *err);
+} di_nn_layout_hooks;
+extern const di_nn_layout_hooks di_nn_cpu_layouts; /* cpu/layout.c */
+/* Frees the session's CPU environment (the oneDNN engine and stream, made
+** on first use). */
+void di_nn_cpu_env_release(di_nn_env *env);
+/* oneDNN CPU engines made by this process so far (tests: a CUDA session, or
+** a plan for another backend, makes none). */
+long di_nn_cpu_engines_made(void);
 
 /* Tensors in and out of a general run (tests, conformance). */
 typedef struct di_nn_io {
@@ -51,12 +80,14 @@ int di_nn_cache_lookup(void *const *slots, int n, const di_nn_io *ins, int nins,
 typedef struct di_nn_plan {
     di_nn_plan_key key;     /* first: the plan cache's */
     di_nn_tensor *vals;     /* one per graph value */
+    void *val_layouts;      /* their layouts (di_nn_layout_hooks.make) */
     di_nn_tensor **shadows; /* plain copies of blocked values */
     int nshadows;
     di_nn_tensor **outputs; /* per graph output: plain tensors */
     di_nn_step *steps;
     int nsteps;
-    void **owned; /* folded constants' buffers */
+    void **node_params; /* per node: its params (k.params), or NULL */
+    void **owned;       /* folded constants' buffers */
     int nowned;
     uint8_t *arena;
     size_t arena_bytes;

@@ -105,7 +105,7 @@ float *di_nn_fp16_widen(const uint16_t *h, int64_t n);
 int di_nn_fp16_convert(di_nn_graph *g, di_error *err);
 
 /* quant.c: the ops of other domains the loader takes (com.microsoft
-** MatMulNBits), and their conversion at load (dequantized into MatMul). */
+** MatMulNBits, MatMulBnb4), and their conversion at load (dequantized into MatMul). */
 bool di_nn_quant_domain_op(const char *domain, const char *op_type);
 int di_nn_quant_convert(di_nn_graph *g, di_error *err);
 

@@ -53,6 +53,10 @@ int di_nn_set_input_size(di_nn_session *s, int height, int width, di_error *err)
 ** kernel = stride, 14 for DINOv2): input sides must be multiples of it. 1
 ** when the model has none. */
 int di_nn_input_patch(const di_nn_session *s);
+/* Whether the first output ends in Sigmoid times a positive constant (through
+** Squeeze, Reshape, Cast and the like), as Depth Anything V2's metric head
+** (depth in metres up to max_depth); *scale is the constant (guess.c). */
+bool di_nn_output_sigmoid_scale(const di_nn_session *s, float *scale);
 /* The first output's shape for a batch of n: dims[0] is n. */
 int di_nn_output_shape(di_nn_session *s, int batch, int64_t *dims, int *ndim, di_error *err);
 
@@ -73,8 +77,11 @@ int di_nn_run(di_nn_session *s, const float *input, int batch, float *output,
 ** counted as two), or -1 with err filled. */
 double di_nn_flops(di_nn_session *s, int batch, di_error *err);
 
-/* What the planner made of the model for a batch of n (the batch API's
-** input): for `depthindex model` and the like, without engine internals. */
+/* What the planner makes of the model for a batch of n (the batch API's
+** input): for `depthindex model` and the like, without engine internals.
+** It describes the backend-neutral plan (every backend starts from it; no
+** CPU primitive is built for it), whose values are all in the plain
+** layout: reorders is 0 and activation_bytes counts plain tensors. */
 typedef struct di_nn_description {
     int nodes;               /* nodes of the graph */
     int steps;               /* steps of the plan (reorders included) */

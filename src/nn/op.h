@@ -2,7 +2,8 @@
 ** op.h: the interface between the engine and one operator's kernel.
 **
 ** To add an op: write a `const di_nn_op di_op_NAME` in a cpu/ops_*.c file and
-** list it in ops.c's table. The engine calls, for each node:
+** list it in ops.c's table. This header knows no oneDNN type: the CPU
+** kernels reach oneDNN through cpu/cpu.h. The engine calls, for each node:
 **
 **   check(graph, node)   once at load time. Look only at attributes (and at
 **                        which inputs are present). Any attribute value the
@@ -15,17 +16,19 @@
 **                        (op->params_size bytes, zeroed, owned by the plan)
 **                        and fills every output's dtype/ndim/dims. A backend
 **                        reads the shapes and params; it does not decode or
-**                        compute them again. (Ops without infer still do this
-**                        in their CPU prepare: the README lists which.)
+**                        compute them again. Params that hold allocated
+**                        memory (Resize's tables) are freed by the op's
+**                        release_params.
 **   prepare(k)           once per plan (a plan = one set of input shapes,
 **                        e.g. one batch size; plans are cached), the CPU
 **                        backend's: after infer. The input
-**                        tensors have dtype, ndim, dims and `md`; constant
+**                        tensors have dtype, ndim, dims and a layout; constant
 **                        inputs (initializers, folded values) also have
 **                        data. Without infer, prepare fills every output's
 **                        dtype/ndim/dims. It
 **                        may choose a oneDNN layout for an output (out->blocked
-**                        and out->md), builds oneDNN primitives, may ask for
+**                        and out->layout->md, cpu/cpu.h), builds oneDNN
+**                        primitives, may ask for
 **                        scratch bytes (k->scratch_bytes) and keeps what it
 **                        needs in k->state (freed by release()). A plan for
 **                        another backend (DI_NN_PLAN_NEUTRAL) skips the
@@ -36,7 +39,7 @@
 **                        DI_NN_NEED_PLAIN from prepare to get plain inputs.
 **   run(k)               every run: input data in in[i]->data, write the outputs
 **                        to out[i]->data (buffers from the memory plan, sized
-**                        from the shape, or from the md when blocked). k->scratch
+**                        from the shape, or from the layout when blocked). k->scratch
 **                        is scratch_bytes of 64-byte aligned memory.
 **
 ** When every input of a node is constant (or the op has DI_OP_SHAPE_ONLY and
@@ -51,8 +54,6 @@
 #ifndef DI_NN_OP_H
 #define DI_NN_OP_H
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include "graph.h"
 #include "unary.h"
 
@@ -65,8 +66,9 @@ typedef struct di_nn_tensor {
     int64_t dims[DI_NN_MAX_DIMS];
     void *data; /* run time; at plan time only for constants */
     bool is_const;
-    bool blocked;          /* in a oneDNN layout described by md */
-    dnnl_memory_desc_t md; /* valid when blocked */
+    bool blocked;                /* not plain row-major: in the layout that `layout` describes */
+    struct di_nn_layout *layout; /* opaque here: the CPU backend's (cpu/cpu.h);
+                                  ** owned by the plan */
 } di_nn_tensor;
 
 enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM };
@@ -77,12 +79,11 @@ typedef struct di_nn_postop {
 } di_nn_postop;
 
 typedef struct di_nn_env {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
     int threads;
-    int64_t opset; /* the model's default-domain opset */
-    bool bf16;     /* CPU precision bf16: Conv, ConvTranspose, MatMul and Gemm compute
-                   ** in bf16 (f32 accumulation); blocked outputs may be bf16 (md) */
+    int64_t opset;             /* the model's default-domain opset */
+    struct di_nn_cpu_env *cpu; /* the CPU backend's (cpu/cpu.h), made on first use */
+    bool bf16;                 /* CPU precision bf16: Conv, MatMul and Gemm compute in bf16 (f32
+               ** accumulation); blocked outputs may hold bf16 (layout_is_bf16) */
 } di_nn_env;
 
 typedef struct di_nn_kctx {
@@ -136,6 +137,10 @@ typedef struct di_nn_op {
     int (*check)(const di_nn_graph *g, const di_nn_node *n, di_error *err);
     int (*infer)(di_nn_kctx *k, di_error *err); /* backend-neutral shapes and params */
     size_t params_size;                         /* bytes of k->params infer fills */
+    /* Frees what infer allocated inside its params (Resize's tables), when
+    ** the plan goes or before infer runs again; NULL: nothing to free. Called
+    ** on params infer has only partly filled, and on zeroed ones. */
+    void (*release_params)(void *params);
     int (*prepare)(di_nn_kctx *k, di_error *err);
     int (*run)(di_nn_kctx *k, di_error *err);
     void (*release)(void *state);
@@ -351,11 +356,12 @@ typedef struct di_nn_cast_params {
     int to; /* DI_DT_*: the attribute `to` */
 } di_nn_cast_params;
 
-/* Resize's tables, worked out once per plan by its prepare (cpu/ops_resize.c)
-** for the last two axes: the source rows (y0, y1) and columns (x0, x1) of
-** every output row and column with the linear weights (nearest: y0 == y1,
-** weight 0); cubic: 4 sources and weights each. Other backends upload
-** these rather than work them out again. */
+/* Resize (infer_resize.c): its tables, worked out once per plan by its
+** infer for the last two axes: the source rows (y0, y1) and columns (x0, x1)
+** of every output row and column with the linear weights (nearest: y0 ==
+** y1, weight 0); cubic: 4 sources and weights each. The arrays are malloc'd
+** (release_params frees them); every backend reads these rather than work
+** them out again. */
 typedef struct di_nn_resize_tables {
     bool linear, cubic;
     int64_t ih, iw, oh, ow;
@@ -364,7 +370,13 @@ typedef struct di_nn_resize_tables {
     int64_t *cy, *cx;
     float *wcy, *wcx;
 } di_nn_resize_tables;
-/* The tables of a prepared Resize step; NULL for another. */
+typedef struct di_nn_resize_params {
+    di_nn_resize_tables t;
+} di_nn_resize_params;
+int di_nn_check_resize(const di_nn_graph *g, const di_nn_node *n, di_error *err);
+int di_nn_infer_resize(di_nn_kctx *k, di_error *err);
+void di_nn_resize_release_params(void *params);
+/* The tables of a planned Resize step (its infer's params); NULL for another. */
 const di_nn_resize_tables *di_nn_resize_tables_of(const di_nn_kctx *k);
 
 /* The kernel table (ops.c). */
@@ -408,19 +420,4 @@ int di_nn_any_type(const di_nn_kctx *k, di_error *err);
 /* An ints attribute of exactly cnt values into v (each dflt when the
 ** attribute is absent); DI_EUNSUPPORTED when it has another count. */
 int di_nn_attr_ints_exact(const di_nn_node *n, const char *name, int cnt, int64_t *v, int64_t dflt);
-/* Runs a oneDNN call inside a kernel function that has `int rc`, `err` and a
-** `fail:` label: on failure rc gets a message naming the node, then goto fail. */
-#define DI_NN_DNNL(node, call, what)                                                               \
-    do {                                                                                           \
-        dnnl_status_t st_ = (call);                                                                \
-        if (st_ != dnnl_success) {                                                                 \
-            rc = di_nn_dnnl_fail(err, (node), what, st_);                                          \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
-/* A oneDNN call failed: a message naming the node. */
-int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st);
-/* dnnl memory_desc for a plain float tensor (ndim 1..6). */
-int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
-
 #endif

@@ -252,35 +252,3 @@ bool di_nn_shape_sane(int ndim, const int64_t *dims)
     }
     return true;
 }
-
-int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st)
-{
-    /* unimplemented: a shape or layout oneDNN has no primitive for */
-    int code = st == dnnl_out_of_memory   ? DI_ENOMEM
-               : st == dnnl_unimplemented ? DI_EUNSUPPORTED
-                                          : DI_EINTERNAL;
-    return di_nn_node_fail(err, code, n, "oneDNN %s failed (status %d)", what, (int)st);
-}
-
-int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md)
-{
-    static const dnnl_format_tag_t tags[] = {dnnl_a,    dnnl_a,     dnnl_ab,    dnnl_abc,
-                                             dnnl_abcd, dnnl_abcde, dnnl_abcdef};
-    dnnl_data_type_t dt;
-    switch (t->dtype) {
-    case DI_DT_FLOAT: dt = dnnl_f32; break;
-    case DI_DT_INT32: dt = dnnl_s32; break;
-    case DI_DT_INT8: dt = dnnl_s8; break;
-    case DI_DT_UINT8:
-    case DI_DT_BOOL: dt = dnnl_u8; break;
-    default: return DI_EUNSUPPORTED;
-    }
-    if (t->ndim > 6)
-        return DI_EUNSUPPORTED;
-    dnnl_dims_t d;
-    int nd = t->ndim ? t->ndim : 1;
-    for (int i = 0; i < nd; i++)
-        d[i] = t->ndim ? t->dims[i] : 1;
-    return dnnl_memory_desc_init_by_tag(md, nd, d, dt, tags[nd]) == dnnl_success ? DI_OK
-                                                                                 : DI_EUNSUPPORTED;
-}

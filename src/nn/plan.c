@@ -16,10 +16,14 @@
 
 size_t di_nn_max_tensor_bytes = (size_t)1 << 34;
 
+/* The layouts the kernels choose (engine.h): the planner runs the CPU
+** kernels' prepare, so they are the CPU backend's. */
+static const di_nn_layout_hooks *const layouts = &di_nn_cpu_layouts;
+
 size_t di_nn_tensor_bytes(const di_nn_tensor *t)
 {
     if (t->blocked)
-        return dnnl_memory_desc_get_size(&t->md);
+        return layouts->bytes(t);
     int64_t n = di_nn_numel(t);
     return n < 0 ? 0 : (size_t)n * di_dtype_size(t->dtype);
 }
@@ -88,7 +92,10 @@ static di_nn_tensor *new_shadow(builder *b, di_error *err)
         b->cap_shadows = cap;
     }
     di_nn_tensor *t = calloc(1, sizeof *t);
-    if (!t) {
+    void *l = t ? layouts->make(t, 1) : NULL;
+    if (!l || own(b, l, err)) {
+        free(l);
+        free(t);
         di_fail(err, DI_ENOMEM, "out of memory");
         return NULL;
     }
@@ -103,32 +110,14 @@ static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from, di_error *er
     if (!to)
         return NULL;
     di_nn_set_shape(to, from->dtype, from->ndim, from->dims);
-    dnnl_memory_desc_t md;
-    if (di_nn_plain_md(to, &md)) {
-        di_fail(err, DI_EUNSUPPORTED, "cannot describe a %d-D tensor for oneDNN", to->ndim);
-        return NULL;
-    }
     di_nn_step *st = new_step(b, err);
     if (!st)
         return NULL;
     st->name = "Reorder";
     st->from = from;
     st->to = to;
-    dnnl_primitive_desc_t pd;
-    dnnl_status_t rs = dnnl_reorder_primitive_desc_create(&pd, &from->md, b->s->env.engine, &md,
-                                                          b->s->env.engine, NULL);
-    if (rs == dnnl_success) {
-        rs = dnnl_primitive_create(&st->reorder, pd);
-        dnnl_primitive_desc_destroy(pd);
-    }
-    if (rs == dnnl_success)
-        rs = dnnl_memory_create(&st->rsrc, &from->md, b->s->env.engine, DNNL_MEMORY_NONE);
-    if (rs == dnnl_success)
-        rs = dnnl_memory_create(&st->rdst, &md, b->s->env.engine, DNNL_MEMORY_NONE);
-    if (rs != dnnl_success) {
-        di_fail(err, DI_EUNSUPPORTED, "oneDNN reorder to plain layout failed (status %d)", (int)rs);
+    if (layouts->convert_step(&b->s->env, st, err))
         return NULL;
-    }
     return to;
 }
 
@@ -243,39 +232,12 @@ static int fold_node(builder *b, int ni, di_nn_kctx *k, di_error *err)
             continue;
         di_nn_tensor plain = *t;
         plain.blocked = false;
-        dnnl_memory_desc_t md;
-        dnnl_primitive_desc_t pd = NULL;
-        dnnl_primitive_t r = NULL;
-        dnnl_memory_t from = NULL, to = NULL;
         void *buf = di_nn_aligned(di_nn_tensor_bytes(&plain));
         if (!buf || own(b, buf, err))
             return di_fail(err, DI_ENOMEM, "out of memory");
-        dnnl_status_t st = di_nn_plain_md(&plain, &md) ? dnnl_unimplemented : dnnl_success;
-        if (st == dnnl_success)
-            st = dnnl_reorder_primitive_desc_create(&pd, &t->md, b->s->env.engine, &md,
-                                                    b->s->env.engine, NULL);
-        if (st == dnnl_success)
-            st = dnnl_primitive_create(&r, pd);
-        if (st == dnnl_success)
-            st = dnnl_memory_create(&from, &t->md, b->s->env.engine, t->data);
-        if (st == dnnl_success)
-            st = dnnl_memory_create(&to, &md, b->s->env.engine, buf);
-        if (st == dnnl_success) {
-            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-            st = dnnl_primitive_execute(r, b->s->env.stream, 2, args);
-            if (st == dnnl_success)
-                st = dnnl_stream_wait(b->s->env.stream);
-        }
-        if (from)
-            dnnl_memory_destroy(from);
-        if (to)
-            dnnl_memory_destroy(to);
-        if (r)
-            dnnl_primitive_destroy(r);
-        if (pd)
-            dnnl_primitive_desc_destroy(pd);
-        if (st != dnnl_success)
-            return di_nn_dnnl_fail(err, n, "reorder of a folded constant", st);
+        rc = layouts->to_plain(&b->s->env, t, buf, err);
+        if (rc)
+            return di_nn_error_at_node(err, n);
         t->data = buf;
         t->blocked = false;
     }
@@ -310,6 +272,7 @@ static int build_steps(builder *b, di_error *err)
             free(k.params);
             return di_fail(err, DI_ENOMEM, "out of memory");
         }
+        p->node_params[ni] = k.params; /* release_params at plan_free */
         bool all_const = true;
         for (int j = 0; j < n->nin; j++) {
             int v = n->in[j];
@@ -343,7 +306,7 @@ static int build_steps(builder *b, di_error *err)
             for (int j = 0; j < n->nin; j++) {
                 if (!k.in[j] || !k.in[j]->blocked)
                     continue;
-                if (want_plain || (!bf16_ok && k.in[j]->md.data_type == dnnl_bf16)) {
+                if (want_plain || (!bf16_ok && layouts->is_bf16(k.in[j]))) {
                     int v = n->in[j];
                     if (!b->live_of[v] || b->live_of[v]->blocked) {
                         di_nn_tensor *pl = add_plain_copy(b, &p->vals[v], err);
@@ -357,6 +320,8 @@ static int build_steps(builder *b, di_error *err)
             /* shapes and params, for every backend (op.h) */
             rc = DI_OK;
             if (n->op->infer) {
+                if (k.params && n->op->release_params)
+                    n->op->release_params(k.params); /* a second try */
                 if (k.params)
                     memset(k.params, 0, n->op->params_size);
                 rc = n->op->infer(&k, err);
@@ -391,11 +356,8 @@ static int build_steps(builder *b, di_error *err)
                 return di_nn_node_fail(err, DI_ENOMEM, n, "output '%s' would be absurdly large",
                                        g->values[n->out[o]].name);
             }
-            if (t && t->blocked) {
-                dnnl_memory_desc_t md;
-                if (!di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->md))
-                    t->blocked = false;
-            }
+            if (t && t->blocked && layouts->is_plain(t))
+                t->blocked = false;
         }
         if (fold) {
             rc = fold_node(b, ni, &k, err);
@@ -452,13 +414,13 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
         di_nn_step *st = &p->steps[i];
         if (st->node >= 0 && s->g->nodes[st->node].op->release)
             s->g->nodes[st->node].op->release(st->k.state);
-        if (st->reorder)
-            dnnl_primitive_destroy(st->reorder);
-        if (st->rsrc)
-            dnnl_memory_destroy(st->rsrc);
-        if (st->rdst)
-            dnnl_memory_destroy(st->rdst);
+        if (st->convert)
+            layouts->convert_free(st->convert);
     }
+    for (int i = 0; p->node_params && i < s->g->nnodes; i++)
+        if (p->node_params[i] && s->g->nodes[i].op->release_params)
+            s->g->nodes[i].op->release_params(p->node_params[i]);
+    free(p->node_params);
     for (int i = 0; i < p->nowned; i++)
         free(p->owned[i]);
     for (int i = 0; i < p->nshadows; i++)
@@ -468,6 +430,7 @@ void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)
     free(p->outputs);
     free(p->steps);
     free(p->vals);
+    free(p->val_layouts);
     free(p->arena);
     free(p->scratch);
     free(p);
@@ -494,11 +457,14 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
     if (!p)
         return di_fail(err, DI_ENOMEM, "out of memory");
     p->vals = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor));
+    p->val_layouts = p->vals ? layouts->make(p->vals, g->nvalues) : NULL;
+    p->node_params = calloc((size_t)g->nnodes + 1, sizeof(void *));
     b.consumers = calloc((size_t)g->nvalues + 1, sizeof(int));
     b.absorbed = calloc((size_t)g->nnodes + 1, sizeof(bool));
     b.live_of = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor *));
     int rc = DI_OK;
-    if (!p->vals || !b.consumers || !b.absorbed || !b.live_of) {
+    if (!p->vals || !p->val_layouts || !p->node_params || !b.consumers || !b.absorbed ||
+        !b.live_of) {
         rc = di_fail(err, DI_ENOMEM, "out of memory");
         goto done;
     }

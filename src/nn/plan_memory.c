@@ -200,7 +200,7 @@ int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
                 continue;
             if (a->blocked != o->blocked || di_nn_tensor_bytes(a) != di_nn_tensor_bytes(o))
                 continue;
-            if (a->blocked && !dnnl_memory_desc_equal(&a->md, &o->md))
+            if (a->blocked && !di_nn_cpu_layouts.same(a, o))
                 continue;
             bool is_io = false;
             for (int i = 0; i < g->ninputs; i++)

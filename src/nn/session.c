@@ -104,13 +104,8 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_s
     }
     /* The planner's kernels run on the CPU (constant folding at plan time,
     ** and the host plans that the CUDA backend translates): every session
-    ** has a CPU environment. */
-    if (dnnl_engine_create(&s->env.engine, dnnl_cpu, 0) != dnnl_success ||
-        dnnl_stream_create(&s->env.stream, s->env.engine, dnnl_stream_default_flags) !=
-            dnnl_success) {
-        di_nn_session_destroy(s);
-        return di_fail(err, DI_EUNSUPPORTED, "oneDNN: no CPU engine");
-    }
+    ** has a CPU environment, whose oneDNN engine is made when a kernel
+    ** first asks for it (cpu/layout.c). */
     /* set before attach: a failed attach is undone by detach at destroy */
     s->backend = s->opt.device == DI_NN_CUDA ? &di_nn_backend_cuda : &di_nn_backend_cpu;
     int rc = s->backend->attach(s, err);
@@ -154,10 +149,7 @@ void di_nn_session_destroy(di_nn_session *s)
         di_nn_plan_free(s->plans[i], s);
     di_nn_release_persist(s);
     free(s->persist);
-    if (s->env.stream)
-        dnnl_stream_destroy(s->env.stream);
-    if (s->env.engine)
-        dnnl_engine_destroy(s->env.engine);
+    di_nn_cpu_env_release(&s->env);
     di_nn_graph_free(s->g);
     free(s);
 }
@@ -346,30 +338,6 @@ int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs
             outs[i].data = NULL;
         }
     return rc;
-}
-
-int di_nn_describe(di_nn_session *s, int batch, di_nn_description *d, di_error *err)
-{
-    if (batch < 1)
-        return di_fail(err, DI_EINVAL, "batch must be at least 1, not %d", batch);
-    di_nn_io io;
-    di_nn_plan *p;
-    int rc = di_nn_batch_io(s, batch, &io, err);
-    if (!rc)
-        rc = di_nn_get_plan(s, &io, 1, &p, err);
-    if (rc)
-        return rc;
-    memset(d, 0, sizeof *d);
-    d->nodes = s->g->nnodes;
-    d->steps = p->nsteps;
-    for (int i = 0; i < p->nsteps; i++) {
-        d->reorders += p->steps[i].node < 0;
-        d->fused += p->steps[i].k.npost;
-    }
-    d->folded = d->nodes - (d->steps - d->reorders) - d->fused;
-    d->activation_bytes = p->arena_bytes;
-    d->flops = p->flops;
-    return DI_OK;
 }
 
 double di_nn_flops(di_nn_session *s, int batch, di_error *err)

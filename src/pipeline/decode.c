@@ -134,7 +134,17 @@ static int decode_one(di_pipeline *p, di_item *it, float *dst,
         return rc;
     if (size == 0)
         return di_fail(e, DI_EFORMAT, "%s: empty file", path);
-    const int W = p->in_w, H = p->in_h;
+    int W = p->in_w, H = p->in_h;
+    if (p->keep_aspect) { /* this face's own size: its header says its aspect */
+        int hw = 0, hh = 0;
+        if ((rc = di_jpeg_read_size_mem(bufs->file, size, path, &hw, &hh, e)))
+            return rc;
+        if (hw < 1 || hh < 1)
+            return di_fail(e, DI_EFORMAT, "%s: image is %dx%d", path, hw, hh);
+        di_pipeline_keep_aspect_size(hw, hh, p->in_w, p->in_h, p->patch, &W, &H);
+    }
+    it->in_w = W;
+    it->in_h = H;
     di_image img = {0};
     int fw = 0, fh = 0;
     rc = di_jpeg_decode_reuse(bufs->file, size, path, W, H, &bufs->pixels,
@@ -156,9 +166,11 @@ static int decode_one(di_pipeline *p, di_item *it, float *dst,
 void *di_decoder_main(void *arg)
 {
     di_pipeline *p = arg;
-    const size_t chw = (size_t)3 * p->in_h * p->in_w;
+    /* a slot's room: the largest input a face may get (keep-aspect) */
+    const size_t chw = (size_t)3 * p->in_cap;
     decoder_bufs bufs = {.resized = malloc(chw),
-                         .scratch = malloc(di_resize_scratch_size(p->in_w, 3))};
+                         .scratch = malloc(di_resize_scratch_size(
+                             p->keep_aspect ? 2 * p->in_w : p->in_w, 3))};
     di_batch *b;
     while ((b = di_queue_pop(p->decode_q))) {
         int slot = atomic_fetch_add(&b->next, 1);
@@ -166,6 +178,8 @@ void *di_decoder_main(void *arg)
         float *dst = b->input + (size_t)slot * chw;
         double t0 = di_pipe_begin(p, DI_STAGE_DECODE);
         di_error e = {0};
+        it->in_w = p->in_w; /* a face that fails keeps the target's size */
+        it->in_h = p->in_h;
         int rc = !it->ok ? DI_EINVAL /* failed already (its sid), keeps its reason */
                  : bufs.resized && bufs.scratch
                      ? decode_one(p, it, dst, &bufs, &e)
@@ -216,7 +230,9 @@ void *di_decoder_main(void *arg)
 typedef struct infer_ctx {
     di_pipeline *p;
     di_nn_session *nn;
-    size_t plane;
+    size_t plane;         /* floats of one output plane at the session's size */
+    int in_w, in_h;       /* the session's input size now */
+    int out_w, out_h;     /* its output plane */
     di_batch *pending[2]; /* in flight, oldest first */
     int npending;
     double busy_since;    /* when the session last went from idle to busy */
@@ -243,10 +259,15 @@ static void finish(infer_ctx *c, di_batch *b, int rc, const di_error *e)
         float *depth = it->depth;
         *it = b->slots[i];
         it->depth = depth;
+        if (!b->mixed) {
+            it->depth_w = b->out_w;
+            it->depth_h = b->out_h;
+        }
         if (it->ok && rc)
             di_item_fail(it, e->msg);
         else if (it->ok)
-            memcpy(depth, b->output + i * c->plane, c->plane * sizeof *depth);
+            memcpy(depth, b->output + i * b->out_stride,
+                   (size_t)it->depth_w * it->depth_h * sizeof *depth);
         di_queue_push(p->post_q, it);
     }
     di_queue_push(p->free_batches, b);
@@ -263,6 +284,10 @@ static void submit(infer_ctx *c, di_batch *b)
     bool inject = nth == p->test.fail_batch;
     /* the injected failure is the engine's own: no room for the output */
     size_t cap = inject ? 0 : (size_t)b->n * c->plane;
+    b->out_w = c->out_w;
+    b->out_h = c->out_h;
+    b->out_stride = c->plane;
+    b->mixed = false;
     if (c->npending == 0)
         c->busy_since = di_pipe_begin(p, DI_STAGE_INFER);
     di_error e = {0};
@@ -297,10 +322,104 @@ static void wait_oldest(infer_ctx *c)
     finish(c, b, rc, &e);
 }
 
+/* Keep-aspect: the session to a face size (its plan is cached, or made
+** now), after the runs in flight on the old one have ended. */
+static int set_size(infer_ctx *c, int w, int h, di_error *e)
+{
+    if (w == c->in_w && h == c->in_h)
+        return DI_OK;
+    while (c->npending > 0)
+        wait_oldest(c);
+    int64_t dims[8];
+    int ndim = 0;
+    int rc = di_nn_set_input_size(c->nn, h, w, e);
+    if (!rc)
+        rc = di_nn_output_shape(c->nn, 1, dims, &ndim, e);
+    size_t plane = !rc && ndim >= 3 ? (size_t)(dims[ndim - 1] * dims[ndim - 2]) : 0;
+    if (!rc && (ndim < 3 || plane > c->p->plane_cap))
+        rc = di_fail(e, DI_ESHAPE, "input %dx%d: output plane of %zu values, more than the "
+                     "%zu the pipeline holds", w, h, plane, c->p->plane_cap);
+    if (rc) {
+        c->in_w = 0; /* the session's size is not known: set it again next time */
+        return rc;
+    }
+    c->in_w = w;
+    c->in_h = h;
+    c->out_w = (int)dims[ndim - 1];
+    c->out_h = (int)dims[ndim - 2];
+    c->plane = plane;
+    return DI_OK;
+}
+
+/* Keep-aspect: the faces of a batch may want different input sizes, and
+** the engine runs one size per run. A batch of one size (all square cube
+** faces: the usual case) is packed to that size's stride, in place (each
+** image moves down or stays), and runs whole: true, submit it. A batch of
+** several sizes runs here image by image, each from its own slot, and is
+** finished here: false. */
+static bool shape_batch(infer_ctx *c, di_batch *b)
+{
+    di_pipeline *p = c->p;
+    const size_t stride = 3 * p->in_cap;
+    int w = 0, h = 0;
+    bool one = true;
+    for (int i = 0; i < b->n; i++) {
+        const di_item *it = &b->slots[i];
+        if (!it->ok)
+            continue;
+        if (!w) {
+            w = it->in_w;
+            h = it->in_h;
+        }
+        one = one && it->in_w == w && it->in_h == h;
+    }
+    if (!w) { /* every face failed: run at the target, outputs unused */
+        w = p->in_w;
+        h = p->in_h;
+    }
+    di_error e = {0};
+    if (one) {
+        int rc = set_size(c, w, h, &e);
+        if (rc) {
+            b->out_w = b->out_h = 0;
+            b->mixed = false;
+            finish(c, b, rc, &e);
+            return false;
+        }
+        size_t chw = (size_t)3 * w * h;
+        for (int i = 1; i < b->n && chw < stride; i++)
+            memmove(b->input + i * chw, b->input + i * stride, chw * sizeof *b->input);
+        return true;
+    }
+    while (c->npending > 0)
+        wait_oldest(c);
+    double t0 = di_pipe_begin(p, DI_STAGE_INFER);
+    b->mixed = true;
+    b->out_stride = p->plane_cap;
+    int rc = DI_OK;
+    for (int i = 0; i < b->n && rc != DI_EDEVICE; i++) {
+        di_item *it = &b->slots[i];
+        if (!it->ok)
+            continue;
+        rc = set_size(c, it->in_w, it->in_h, &e);
+        if (!rc)
+            rc = di_nn_run(c->nn, b->input + i * stride, 1, b->output + i * p->plane_cap,
+                           p->plane_cap, &e);
+        it->depth_w = c->out_w;
+        it->depth_h = c->out_h;
+        if (rc && rc != DI_EDEVICE)
+            di_item_fail(it, e.msg);
+    }
+    di_pipe_end(p, DI_STAGE_INFER, t0);
+    finish(c, b, rc == DI_EDEVICE ? rc : DI_OK, &e);
+    return false;
+}
+
 void *di_infer_main(void *arg)
 {
     di_pipeline *p = arg;
-    infer_ctx c = {.p = p, .plane = (size_t)p->out_h * p->out_w};
+    infer_ctx c = {.p = p, .plane = (size_t)p->out_h * p->out_w, .in_w = p->in_w,
+                   .in_h = p->in_h, .out_w = p->out_w, .out_h = p->out_h};
     c.nn = p->nn[atomic_fetch_add(&p->next_infer, 1)];
     for (;;) {
         di_batch *b = NULL;
@@ -309,8 +428,10 @@ void *di_infer_main(void *arg)
         else if (c.npending < p->in_flight)    /* another one, if ready */
             b = p->test.fill ? di_queue_pop(p->infer_q)
                                  : di_queue_try_pop(p->infer_q);
-        if (b)
+        if (b && (!p->keep_aspect || shape_batch(&c, b)))
             submit(&c, b);
+        else if (b)
+            continue;                          /* shape_batch finished it */
         else if (c.npending > 0)
             wait_oldest(&c);
         else

@@ -30,6 +30,8 @@ typedef struct di_item {
     int face;
     char sid[DI_STORE_SID_MAX];
     int full_w, full_h; /* the source image's own size (model mode) */
+    int in_w, in_h;     /* the model input it was resized to (model mode) */
+    int depth_w, depth_h; /* its output plane (model mode, set by inference) */
     bool ok;
     char error[256];
     float *depth;       /* model output plane (model mode; items only) */
@@ -40,8 +42,13 @@ typedef struct di_batch {
     atomic_int next;   /* next slot a decoder claims */
     atomic_int done;   /* slots decoded */
     di_item *slots;    /* capacity cfg.batch */
-    float *input;      /* batch x C x H x W (pinned on CUDA) */
+    float *input;      /* batch x C x H x W (pinned on CUDA); with keep-aspect
+                       ** slot i's image at i * 3 * in_cap until packed */
     float *output;     /* batch x out_h x out_w (pinned on CUDA) */
+    int out_w, out_h;  /* the output planes of a batch run whole */
+    size_t out_stride; /* floats from one image's plane to the next */
+    bool mixed;        /* keep-aspect faces of several sizes: run one by one,
+                       ** each slot's depth_w/h set already */
 } di_batch;
 
 /* The chunks this worker holds and the lease keeper (lease.c). */
@@ -74,6 +81,12 @@ struct di_pipeline {
     bool pinned;       /* batch tensors from di_nn_alloc_host */
     bool model_mode;
     int in_c, in_h, in_w, out_h, out_w;
+    /* keep-aspect (a symbolic height and width and --resize keep-aspect):
+    ** each face its own input size around in_w x in_h, a multiple of patch */
+    bool keep_aspect;
+    int patch;
+    size_t in_cap;     /* pixels of the largest input a slot holds */
+    size_t plane_cap;  /* floats of the largest output plane */
     int ndecoders, nworkers;
     int64_t total;
 

@@ -103,6 +103,12 @@ int di_pipeline_fingerprint(const di_pipeline_config *c, char *out, size_t size,
                      c->feature.sigma, c->depth_dir ? "none" : p < 4 ? prec[p] : "?",
                      c->mean[0], c->mean[1], c->mean[2], c->std[0], c->std[1], c->std[2],
                      c->force ? 1 : 0);
+    /* only when not the default, so that a run made before these options
+    ** keeps its fingerprint */
+    if (n >= 0 && (size_t)n < size && c->output == DI_OUTPUT_DEPTH)
+        n += snprintf(out + n, size - (size_t)n, ";output=depth");
+    if (n >= 0 && (size_t)n < size && c->resize == DI_RESIZE_KEEP_ASPECT)
+        n += snprintf(out + n, size - (size_t)n, ";resize=keep-aspect");
     if (n < 0 || (size_t)n >= size)
         return di_fail(err, DI_EINVAL, "settings fingerprint longer than %zu bytes", size - 1);
     return DI_OK;

@@ -220,6 +220,34 @@ static int check_config(const di_pipeline_config *c, di_error *err)
     return di_feature_params_check(&c->feature, err);
 }
 
+/* Keep-aspect: the largest input a face may get is twice the target along
+** one side (di_pipeline_keep_aspect_size), so the buffers hold 2 x W x H
+** pixels and the larger output plane of the two extremes, which are planned
+** now: a graph that cannot take them fails here, not face by face. */
+static int keep_aspect_caps(di_pipeline *p, di_error *err)
+{
+    p->patch = di_nn_input_patch(p->nn[0]);
+    p->in_cap = (size_t)2 * p->in_h * p->in_w;
+    const int ext[2][2] = {{p->in_h, 2 * p->in_w}, {2 * p->in_h, p->in_w}};
+    int rc = DI_OK;
+    for (int k = 0; k < 2 && !rc; k++) {
+        int64_t dims[8];
+        int ndim = 0;
+        rc = di_nn_set_input_size(p->nn[0], ext[k][0], ext[k][1], err);
+        if (!rc)
+            rc = di_nn_output_shape(p->nn[0], 1, dims, &ndim, err);
+        if (rc)
+            di_error_prefix(err, "%s: --resize keep-aspect: input %dx%d (a face of aspect "
+                            "2:1 or more gets twice the size along its long side)",
+                            p->cfg.model_path, ext[k][1], ext[k][0]);
+        else if (ndim >= 3 && (size_t)(dims[ndim - 1] * dims[ndim - 2]) > p->plane_cap)
+            p->plane_cap = (size_t)(dims[ndim - 1] * dims[ndim - 2]);
+    }
+    /* back to the target: the warm-up runs it */
+    int rc2 = di_nn_set_input_size(p->nn[0], p->in_h, p->in_w, rc ? NULL : err);
+    return rc ? rc : rc2;
+}
+
 static int open_model(di_pipeline *p, di_error *err)
 {
     int rc = DI_OK;
@@ -268,7 +296,13 @@ static int open_model(di_pipeline *p, di_error *err)
                        "(N x H x W or N x 1 x H x W)", p->cfg.model_path);
     p->out_h = (int)dims[ndim - 2];
     p->out_w = (int)dims[ndim - 1];
-    return DI_OK;
+    p->in_cap = (size_t)p->in_h * p->in_w;
+    p->plane_cap = (size_t)p->out_h * p->out_w;
+    /* keep-aspect needs a size the file leaves open: a fixed input is
+    ** stretched to, whatever the option says (the start line tells) */
+    p->keep_aspect = p->cfg.resize == DI_RESIZE_KEEP_ASPECT &&
+                     (di_nn_input_symbolic(p->nn[0]) & 0xc) == 0xc;
+    return p->keep_aspect ? keep_aspect_caps(p, err) : DI_OK;
 }
 
 /* A batch tensor, zeroed. On CUDA it is page-locked (di_nn_alloc_host), so
@@ -304,7 +338,7 @@ static int check_memory(const di_pipeline *p, size_t plane, di_error *err)
     double bytes = sizeof(float) * ((double)c->queue + p->nworkers) * (double)plane;
     if (p->model_mode)
         bytes += sizeof(float) * (double)NBATCHES(p) * c->batch *
-                 (3.0 * p->in_h * p->in_w + (double)plane);
+                 (3.0 * (double)p->in_cap + (double)plane);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double phys = pages > 0 && page > 0 ? (double)pages * page : 0;
     if (phys > 0 && bytes > 0.75 * phys)
@@ -319,12 +353,12 @@ static int check_memory(const di_pipeline *p, size_t plane, di_error *err)
 static int alloc_pools(di_pipeline *p, di_error *err)
 {
     const di_pipeline_config *c = &p->cfg;
-    size_t plane = p->model_mode ? (size_t)p->out_h * p->out_w : 0;
+    size_t plane = p->model_mode ? p->plane_cap : 0;
     int rc = check_memory(p, plane, err);
     if (rc)
         return rc;
     if (p->model_mode) {
-        size_t in_sz = (size_t)c->batch * 3 * p->in_h * p->in_w;
+        size_t in_sz = (size_t)c->batch * 3 * p->in_cap;
         p->nbatches = NBATCHES(p);
         p->batches = calloc((size_t)p->nbatches, sizeof *p->batches);
         p->free_batches = di_queue_create((size_t)p->nbatches);
@@ -580,6 +614,7 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->model_c = p->in_c;
     s->model_h = p->in_h;
     s->model_w = p->in_w;
+    s->keep_aspect = p->keep_aspect;
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;

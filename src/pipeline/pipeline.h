@@ -8,9 +8,12 @@
 ** reader:    keyset pages of rows with pending faces (never a cursor or a
 **            transaction held open), one task per pending face;
 ** decode:    file read, JPEG decode with DCT scaling, resize to the model
-**            input, normalise into the batch tensor;
-** inference: one thread, --batch images per run of the engine;
-** post:      model output resized to the face's own size, then the feature;
+**            input (stretched, or keep-aspect: each face its own size),
+**            normalise into the batch tensor;
+** inference: one thread, --batch images per run of the engine (a batch of
+**            keep-aspect faces of mixed sizes: image by image);
+** post:      metric depth into inverse depth (--output depth), model output
+**            resized to the face's own size, then the feature;
 ** writer:    one thread, results grouped into transactions by count and time.
 **
 ** With depth_dir set there is no decode or inference: the post pool reads
@@ -30,6 +33,19 @@
 #include "../feature/feature.h"
 #include "../nn/nn.h"
 #include "../store/store.h"
+
+/* What the model's output (or a --depth-dir map) means. The score is defined
+** on relative inverse depth (the spec's D: larger is nearer, any scale and
+** shift, as MiDaS and Depth Anything's relative models give and as the seed
+** scored); metric depth in metres (Depth Anything V2 metric) is turned into
+** it per pixel before anything else (di_depth_to_inverse). */
+typedef enum di_output_kind { DI_OUTPUT_INVERSE = 0, DI_OUTPUT_DEPTH } di_output_kind;
+
+/* How a face becomes the model's input: stretched to the input size, or (for
+** a symbolic height and width) scaled with its aspect ratio kept, the short
+** side at the size and both sides multiples of the patch size, as Depth
+** Anything's preprocessor does (di_pipeline_keep_aspect_size). */
+typedef enum di_resize_mode { DI_RESIZE_STRETCH = 0, DI_RESIZE_KEEP_ASPECT } di_resize_mode;
 
 typedef struct di_pipeline_config {
     di_store_config store;
@@ -56,6 +72,9 @@ typedef struct di_pipeline_config {
                                ** DI_PIPELINE_DEFAULT_SIZE); a fixed input must match */
     int preset_size;           /* a preset's side for a symbolic height and width,
                                ** used when size_w is 0 (0: none) */
+    di_output_kind output;     /* what the output means [inverse] */
+    di_resize_mode resize;     /* face to model input [stretch]; keep-aspect
+                               ** needs a symbolic height and width */
     bool force;                /* redo faces that already have a score */
     int64_t limit;             /* at most this many faces (0 = all) */
     double db_retry_for;       /* seconds of reconnect-and-retry [600] */
@@ -131,6 +150,8 @@ typedef struct di_pipeline_stats {
     bool device_error;  /* the run stopped because the inference device
                         ** failed (not the database) */
     int model_c, model_h, model_w; /* model input (0 in depth-dir mode) */
+    bool keep_aspect;   /* faces keep their aspect ratio around model_w x
+                        ** model_h (--resize keep-aspect on a symbolic size) */
     bool depth_dir;     /* the decode stage loads depth maps (no model) */
     bool stopping;      /* a stop was requested or a fatal error happened */
     bool finished;      /* every thread has ended */
@@ -209,6 +230,24 @@ bool di_pipeline_finished(di_pipeline *p);
 ** statement); what was committed stays committed. */
 int di_pipeline_wait(di_pipeline *p, di_error *err);
 void di_pipeline_destroy(di_pipeline *p);
+
+/* Metric depth d (n values, in place when in == out) into the relative
+** inverse depth the score is defined on: out = m / max(d, m), m the smallest
+** positive finite depth of the map. Affine in 1/d, so after the score's
+** min-max scaling it gives the same 8-bit depth as any relative inverse
+** depth s / d + t of the scene; always in (0, 1], never a division by zero.
+** A depth of zero or less (a sigmoid that underflowed) counts as the nearest
+** depth of the map. Non-finite values are copied as they are (the score
+** refuses them). DI_EFORMAT when no value is positive and finite. */
+int di_depth_to_inverse(const float *in, float *out, size_t n, di_error *err);
+
+/* Keep-aspect input size of a face of fw x fh for a target of W x H: scaled
+** by the larger of W / fw and H / fh (so that both sides reach the target:
+** Depth Anything's "lower_bound"), each side rounded to the nearest multiple
+** of patch (half to even, as NumPy), or up when that falls below the target.
+** A face more elongated than 2:1 is capped so that its long side stays at
+** most twice the target's (it is then scaled to fit: "upper_bound"). */
+void di_pipeline_keep_aspect_size(int fw, int fh, int W, int H, int patch, int *w, int *h);
 
 /* Whether a panorama_sid from the database may name a file under --images
 ** or --depth-dir: not empty, not absolute, no ".." path component (so that a

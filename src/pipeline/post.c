@@ -56,7 +56,7 @@ static void panel_failed(di_pipeline *p, const di_error *e)
 static const uint8_t *photo(worker *w, const di_item *it, int dw, int dh, int *pw, int *ph)
 {
     di_pipeline *p = w->p;
-    int W = p->model_mode ? p->in_w : dw, H = p->model_mode ? p->in_h : dh;
+    int W = p->model_mode ? it->in_w : dw, H = p->model_mode ? it->in_h : dh;
     while (!p->model_mode && (W > 512 || H > 512)) {
         W = (W + 1) / 2;
         H = (H + 1) / 2;
@@ -137,11 +137,17 @@ static int score(worker *w, const di_item *it, const float *depth, int width, in
 static int post_model(worker *w, const di_item *it, double *out, di_error *e)
 {
     di_pipeline *p = w->p;
-    if (it->full_w == p->out_w && it->full_h == p->out_h)
+    const int ow = it->depth_w, oh = it->depth_h;
+    /* metric depth into inverse depth at the model's resolution, before the
+    ** resize: the same map, up to scale and shift, as an inverse model's */
+    if (p->cfg.output == DI_OUTPUT_DEPTH &&
+        di_depth_to_inverse(it->depth, it->depth, (size_t)ow * oh, e))
+        return e->code;
+    if (it->full_w == ow && it->full_h == oh)
         return score(w, it, it->depth, it->full_w, it->full_h, out, e);
     di_feature_result r;
     double t0 = di_pipe_begin(p, DI_STAGE_POST);
-    int rc = di_feature_compute_resized(w->ws, it->depth, p->out_w, p->out_h,
+    int rc = di_feature_compute_resized(w->ws, it->depth, ow, oh,
                                         it->full_w, it->full_h, &p->cfg.feature,
                                         &r, e);
     if (!rc)
@@ -157,8 +163,7 @@ static int post_model(worker *w, const di_item *it, double *out, di_error *e)
             }
         }
         if (n <= w->cap) {
-            di_resize_bilinear_f32(it->depth, p->out_w, p->out_h, w->buf, it->full_w,
-                                   it->full_h);
+            di_resize_bilinear_f32(it->depth, ow, oh, w->buf, it->full_w, it->full_h);
             save_panel(w, it, w->buf, it->full_w, it->full_h, rc ? NULL : &r,
                        rc ? e->msg : NULL);
         }
@@ -197,6 +202,22 @@ static int post_depth_file(worker *w, const di_item *it, double *out, di_error *
     if ((int64_t)width * height > p->cfg.max_face_pixels)
         return di_fail(e, DI_ENOMEM, "%s: depth map is %dx%d, more than the limit of %lld pixels",
                        path, width, height, (long long)p->cfg.max_face_pixels);
+    if (p->cfg.output == DI_OUTPUT_DEPTH) { /* into the worker's buffer: the
+                                            ** reader's is not ours to change */
+        size_t n = (size_t)width * height;
+        if (n > w->cap) {
+            float *nb = realloc(w->buf, n * sizeof *nb);
+            if (!nb)
+                return di_fail(e, DI_ENOMEM, "%s: out of memory for the inverse depth", path);
+            w->buf = nb;
+            w->cap = n;
+        }
+        if ((rc = di_depth_to_inverse(depth, w->buf, n, e))) {
+            di_error_prefix(e, "%s", path);
+            return rc;
+        }
+        depth = w->buf;
+    }
     rc = score(w, it, depth, width, height, out, e);
     if (rc)
         di_error_prefix(e, "%s", path);

@@ -111,6 +111,7 @@ int main(void)
     di_nn_options opt;
     di_nn_options_default(&opt);
     opt.threads = 2;
+    opt.profile = 1; /* its steps by op: the activations stay in oneDNN's layout */
     di_nn_session *sess = NULL;
     CHECKF(di_nn_session_create(filled, &opt, &sess, &err) == 0, "%s", err.msg);
     if (sess && ref) {
@@ -127,6 +128,11 @@ int main(void)
         printf("batch 1: max |ours - onnxruntime| = %.3g, output range %.4g, ratio %.3g (limit 1e-4)\n", md, range, md / range);
         CHECK(range > 0);
         CHECKF(md <= 1e-4 * range, "batch 1 differs: %.3g > 1e-4 * %.4g", md, range);
+        di_nn_op_time times[64];
+        int runs, nt = di_nn_profile(sess, times, 64, &runs);
+        CHECK(nt > 0 && runs == 1);
+        for (int i = 0; i < nt; i++)
+            CHECKF(strcmp(times[i].op, "Reorder"), "the CPU plan has %d reorders", times[i].calls);
         /* batch 4 in one pass */
         memset(y, 0, (size_t)B * on * sizeof(float));
         CHECKF(di_nn_run(sess, x, B, y, (size_t)B * on, &err) == 0, "%s", err.msg);

@@ -10,6 +10,8 @@
 **   and Sub, which has no post_kind, is not fused.
 ** - CPU sessions go through the CPU backend's table only: creating and
 **   destroying them never loads the CUDA module.
+** - Every op has its backend-neutral infer (Resize's tables in its params),
+**   and a plan for another backend makes no oneDNN engine.
 */
 #include <math.h>
 #include <stdio.h>
@@ -144,7 +146,7 @@ static void infer_neutral(void)
     }
     /* no oneDNN layout, so no reorder step either */
     for (int i = 0; neutral && i < neutral->nsteps; i++) {
-        CHECK(neutral->steps[i].node >= 0 && !neutral->steps[i].reorder);
+        CHECK(neutral->steps[i].node >= 0 && !neutral->steps[i].convert);
         for (int o = 0; o < neutral->steps[i].k.nout; o++)
             CHECK(!neutral->steps[i].k.out[o] || !neutral->steps[i].k.out[o]->blocked);
     }
@@ -172,6 +174,79 @@ static void infer_neutral(void)
     di_nn_session_destroy(s);
 }
 
+static void attr_s(ob *b, Onnx__NodeProto *n, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = ob_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    a->has_s = 1;
+    a->s.data = (uint8_t *)ob_str(b, v);
+    a->s.len = strlen(v);
+}
+
+/* x (N x 2 x H x W, H and W symbolic) -> Conv(1x1) -> Resize (linear, x2) -> y */
+static uint8_t *build_resize(size_t *len)
+{
+    ob b;
+    ob_init(&b, 17);
+    const int64_t dims[4] = {-1, 2, -1, -1};
+    ob_input(&b, "x", 4, dims, "N");
+    const int64_t wd[4] = {2, 2, 1, 1}, sd[1] = {4};
+    const float w[4] = {0.5f, -1.25f, 2.0f, 0.75f}, scales[4] = {1, 1, 2, 2};
+    ob_init_f(&b, "w", 4, wd, w);
+    ob_init_f(&b, "scales", 1, sd, scales);
+    ob_node(&b, "Conv", "x,w", "c");
+    Onnx__NodeProto *r = ob_node(&b, "Resize", "c,,scales", "y");
+    attr_s(&b, r, "mode", "linear");
+    ob_output(&b, "y");
+    uint8_t *bytes = ob_pack(&b, len);
+    ob_free(&b);
+    return bytes;
+}
+
+/* Resize's tables come from its infer (params), also in a plan for another
+** backend, and such a plan (what a CUDA session builds) makes no oneDNN
+** engine, nor does a session that has planned nothing yet: the CPU
+** environment is made when a CPU kernel first needs it. */
+static void resize_neutral(void)
+{
+    size_t len;
+    uint8_t *bytes = build_resize(&len);
+    long engines = di_nn_cpu_engines_made();
+    di_nn_session *s = open_session("Conv+Resize", bytes, len, true);
+    free(bytes);
+    if (!s)
+        return;
+    CHECKF(di_nn_cpu_engines_made() == engines, "a session made %ld oneDNN engines",
+           di_nn_cpu_engines_made() - engines);
+    di_nn_io io = {DI_DT_FLOAT, 4, {1, 2, 3, 5}, NULL};
+    di_nn_plan *neutral = NULL, *cpu = NULL;
+    di_error err;
+    CHECKF(di_nn_plan_build_flags(s, &io, 1, DI_NN_PLAN_NEUTRAL, &neutral, &err) == 0, "%s",
+           err.msg);
+    CHECKF(di_nn_cpu_engines_made() == engines, "a neutral plan made %ld oneDNN engines",
+           di_nn_cpu_engines_made() - engines);
+    const di_nn_step *rs = NULL;
+    for (int i = 0; neutral && i < neutral->nsteps; i++)
+        if (neutral->steps[i].node >= 0 && !strcmp(neutral->steps[i].name, "Resize"))
+            rs = &neutral->steps[i];
+    CHECK(rs != NULL);
+    if (rs) {
+        const di_nn_resize_tables *t = di_nn_resize_tables_of(&rs->k);
+        CHECK(rs->k.state == NULL); /* no CPU prepare */
+        CHECK(t && t->linear && !t->cubic && t->ih == 3 && t->iw == 5 && t->oh == 6 &&
+              t->ow == 10);
+        /* half_pixel, x2: output row 1 reads rows 0 and 1 at weight 0.25 */
+        CHECK(t && t->y0[1] == 0 && t->y1[1] == 1 && fabsf(t->wy[1] - 0.25f) < 1e-6f);
+        CHECK(rs->k.out[0]->ndim == 4 && rs->k.out[0]->dims[2] == 6 &&
+              rs->k.out[0]->dims[3] == 10);
+    }
+    /* the counter counts: a CPU plan's Conv makes the engine */
+    CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
+    CHECK(di_nn_cpu_engines_made() == engines + 1);
+    di_nn_plan_free(cpu, s);
+    di_nn_plan_free(neutral, s);
+    di_nn_session_destroy(s);
+}
+
 int main(void)
 {
     /* per-image ops that the old name list did not know */
@@ -188,15 +263,15 @@ int main(void)
     CHECK(add && add->post_kind == DI_POST_SUM && (add->flags & DI_OP_BROADCAST));
     CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
     infer_neutral();
-    /* every op has its backend-neutral infer step (Resize: not yet, its
-    ** tables are CPU state; src/nn/README.md) */
+    resize_neutral();
+    /* every op has its backend-neutral infer step */
     const char *names[256];
     int nops = 0;
     di_nn_op_names(names, &nops, 256);
     CHECK(nops > 100);
     for (int i = 0; i < nops; i++) {
         const di_nn_op *op = di_nn_find_op(names[i]);
-        CHECKF(op && (op->infer || !strcmp(names[i], "Resize")), "%s has no infer step", names[i]);
+        CHECKF(op && op->infer, "%s has no infer step", names[i]);
     }
     CHECK(!di_nn_cuda_module_loaded());
     return check_summary();

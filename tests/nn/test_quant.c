@@ -11,7 +11,11 @@
 ** MatMulNBits (4 bits, block 32, a partial block, packed zero points or
 ** none), dequantized at load, within 1e-4. (4) A zero point of
 ** the wrong type is one error line naming the node. Before: "op
-** DynamicQuantizeLinear is not supported".
+** DynamicQuantizeLinear is not supported". (5) com.microsoft MatMulBnb4
+** (FP4 and NF4, a partial last block, an odd N * K), dequantized at load,
+** within 1e-4 of onnxruntime's; quant_type, block_size and transB values
+** onnxruntime does not take refused at load, naming the node. Before: "op
+** MatMulBnb4 of domain 'com.microsoft' is not supported".
 */
 #include <math.h>
 #include <stdio.h>
@@ -134,6 +138,43 @@ static void nbits_graph(ob *b, int with_zp)
     ob_output(b, "y");
 }
 
+/* com.microsoft MatMulBnb4: W [n, k] in 4-bit codes, blocks of bs over its
+** n * k values; `bad` sets one attribute to a value that is refused */
+static void bnb4_graph(ob *b, int k, int n, int bs, int quant_type, const char *bad)
+{
+    int numel = k * n, blocks = (numel + bs - 1) / bs;
+    ob_init(b, 17);
+    Onnx__OperatorSetIdProto **ops = ob_alloc(b, 2 * sizeof *ops), *ms = ob_alloc(b, sizeof *ms);
+    onnx__operator_set_id_proto__init(ms);
+    ms->domain = ob_str(b, "com.microsoft");
+    ms->has_version = 1;
+    ms->version = 1;
+    ops[0] = b->m.opset_import[0];
+    ops[1] = ms;
+    b->m.opset_import = ops;
+    b->m.n_opset_import = 2;
+    ob_input(b, "x", 4, (int64_t[]){1, 2, 3, k}, "N");
+    uint8_t *q = malloc((size_t)(numel + 1) / 2);
+    float *am = malloc((size_t)blocks * sizeof *am);
+    dav2_b rnd = {.rng = 41 + quant_type};
+    for (int i = 0; i < (numel + 1) / 2; i++) q[i] = (uint8_t)(dav2_randn(&rnd) * 1e6);
+    for (int i = 0; i < blocks; i++) am[i] = 0.05f + 0.5f * (float)fabs(dav2_randn(&rnd));
+    ob_init_t(b, ob_tensor(b, "Bq", ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 1, (int64_t[]){(numel + 1) / 2}, q,
+                           (size_t)(numel + 1) / 2));
+    ob_init_f(b, "absmax", 1, (int64_t[]){blocks}, am);
+    free(q);
+    free(am);
+    Onnx__NodeProto *nd = ob_node(b, "MatMulBnb4", "x,Bq,absmax", "y");
+    nd->name = ob_str(b, "bnb4_proj");
+    nd->domain = ob_str(b, "com.microsoft");
+    ob_attr_i(b, nd, "K", k);
+    ob_attr_i(b, nd, "N", n);
+    ob_attr_i(b, nd, "block_size", bad && !strcmp(bad, "block_size") ? 24 : bs);
+    ob_attr_i(b, nd, "quant_type", bad && !strcmp(bad, "quant_type") ? 2 : quant_type);
+    if (bad && !strcmp(bad, "transB")) ob_attr_i(b, nd, "transB", 0);
+    ob_output(b, "y");
+}
+
 int main(void)
 {
     const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build_root = getenv("DEPTHINDEX_BUILD_ROOT");
@@ -167,6 +208,29 @@ int main(void)
         }
         di_nn_session_destroy(s);
     }
+    /* MatMulBnb4 attributes onnxruntime does not take: one line naming the node */
+    static const char *const bad_attrs[] = {"quant_type", "block_size", "transB"};
+    for (int i = 0; i < 3; i++) {
+        ob b;
+        bnb4_graph(&b, 40, 6, 32, 1, bad_attrs[i]);
+        char model[1000];
+        snprintf(model, sizeof model, "%s/bad_bnb4.onnx", dir);
+        size_t len;
+        uint8_t *bytes = ob_pack(&b, &len);
+        CHECK(write_file(model, bytes, len) == 0);
+        free(bytes);
+        ob_free(&b);
+        di_nn_session *s = NULL;
+        di_error err;
+        CHECK(di_nn_session_create(model, NULL, &s, &err) != 0);
+        if (!s) {
+            printf("expected: %s\n", err.msg);
+            CHECKF(strstr(err.msg, "bnb4_proj") && strstr(err.msg, bad_attrs[i]) && !strchr(err.msg, '\n'),
+                   "'%s'", err.msg);
+        }
+        di_nn_session_destroy(s);
+        remove(model);
+    }
     char why[1200];
     if (ort_ready(src, why, sizeof why)) {
         check_summary();
@@ -188,6 +252,20 @@ int main(void)
         dav2_b rnd = {.rng = 31};
         for (int i = 0; i < B * 6 * 80; i++) x[i] = (float)dav2_randn(&rnd);
         check_model(src, dir, zp ? "matmul_nbits_zp" : "matmul_nbits", &b, x, (int64_t[]){B, 2, 3, 80}, 2 * 3 * 24, 1e-4);
+        ob_free(&b);
+    }
+    /* FP4 with blocks of 64 over 80 x 24 (a partial last block); NF4 with
+    ** blocks of 16 over 75 x 5 (an odd count: the last byte half used) */
+    for (int qt = 0; qt <= 1; qt++) {
+        int k = qt ? 75 : 80, n = qt ? 5 : 24;
+        ob b;
+        bnb4_graph(&b, k, n, qt ? 16 : 64, qt, NULL);
+        float *x = malloc((size_t)(B * 6 * k) * sizeof *x);
+        dav2_b rnd = {.rng = 53};
+        for (int i = 0; i < B * 6 * k; i++) x[i] = (float)dav2_randn(&rnd);
+        check_model(src, dir, qt ? "matmul_bnb4_nf4" : "matmul_bnb4_fp4", &b, x, (int64_t[]){B, 2, 3, k},
+                    (size_t)(6 * n), 1e-4);
+        free(x);
         ob_free(&b);
     }
     {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../engine.h"
+#include "cpu.h"
 
 typedef struct thread_scope {
     int prev;
@@ -179,12 +180,7 @@ static int run_plan(di_nn_session *s, di_nn_plan *p, di_error *err)
         di_nn_step *st = &p->steps[i];
         double t0 = s->opt.profile ? di_now() : 0;
         if (st->node < 0) {
-            dnnl_memory_set_data_handle(st->rsrc, st->from->data);
-            dnnl_memory_set_data_handle(st->rdst, st->to->data);
-            dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, st->rsrc}, {DNNL_ARG_TO, st->rdst}};
-            if (dnnl_primitive_execute(st->reorder, s->env.stream, 2, args) != dnnl_success ||
-                dnnl_stream_wait(s->env.stream) != dnnl_success)
-                rc = di_fail(err, DI_EINTERNAL, "oneDNN reorder failed");
+            rc = di_nn_cpu_convert_run(&s->env, st, err);
         } else {
             rc = s->g->nodes[st->node].op->run(&st->k, err);
             if (rc)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 /* Reordered weights, one per layout a plan asked for (usually one). */
 typedef struct conv_weights {
@@ -145,7 +145,7 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
            &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &wei_any,
            b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr),
        "convolution desc");
-    DN(dnnl_primitive_desc_create(&pd, &cd, attr, k->env->engine, NULL),
+    DN(dnnl_primitive_desc_create(&pd, &cd, attr, cpu_engine(k), NULL),
        "convolution primitive desc");
     const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -156,32 +156,32 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
 
     /* input layout */
     if (x->blocked)
-        x_md = x->md;
+        x_md = x->layout->md;
     else if (di_nn_plain_md(x, &x_md)) {
         rc = di_nn_unsupported(err, n, "its input layout");
         goto fail;
     }
     size_t scratch = 0;
     if (!dnnl_memory_desc_equal(&x_md, src_md)) {
-        DN(dnnl_reorder_primitive_desc_create(&rpd, &x_md, k->env->engine, src_md, k->env->engine,
+        DN(dnnl_reorder_primitive_desc_create(&rpd, &x_md, cpu_engine(k), src_md, cpu_engine(k),
                                               NULL),
            "input reorder");
         DN(dnnl_primitive_create(&s->src_reorder, rpd), "input reorder");
         dnnl_primitive_desc_destroy(rpd);
         rpd = NULL;
-        DN(dnnl_memory_create(&s->src_user, &x_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->src_user, &x_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         s->src_bytes = (dnnl_memory_desc_get_size(src_md) + 63) & ~(size_t)63;
         scratch += s->src_bytes;
     }
     s->scratch_off = scratch;
     scratch += scr_md ? dnnl_memory_desc_get_size(scr_md) : 0;
     k->scratch_bytes = scratch;
-    DN(dnnl_memory_create(&s->src, src_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->dst, dst_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->src, src_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->dst, dst_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     if (scr_md && dnnl_memory_desc_get_size(scr_md))
-        DN(dnnl_memory_create(&s->scratch, scr_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->scratch, scr_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     if (b)
-        DN(dnnl_memory_create(&s->bias, &bias_md, k->env->engine, b->data), "memory");
+        DN(dnnl_memory_create(&s->bias, &bias_md, cpu_engine(k), b->data), "memory");
 
     /* weights: reordered once per session (to bf16 too), kept while the layout fits */
     conv_weights *cw = *k->persist;
@@ -203,45 +203,45 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         }
         dnnl_memory_t from, to;
         dnnl_primitive_t r;
-        DN(dnnl_reorder_primitive_desc_create(&rpd, &wplain, k->env->engine, wei_md, k->env->engine,
+        DN(dnnl_reorder_primitive_desc_create(&rpd, &wplain, cpu_engine(k), wei_md, cpu_engine(k),
                                               NULL),
            "weights reorder");
         DN(dnnl_primitive_create(&r, rpd), "weights reorder");
         dnnl_primitive_desc_destroy(rpd);
         rpd = NULL;
-        dnnl_memory_create(&from, &wplain, k->env->engine, w->data);
-        dnnl_memory_create(&to, wei_md, k->env->engine, cw->data);
+        dnnl_memory_create(&from, &wplain, cpu_engine(k), w->data);
+        dnnl_memory_create(&to, wei_md, cpu_engine(k), cw->data);
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-        dnnl_status_t es = dnnl_primitive_execute(r, k->env->stream, 2, args);
-        dnnl_stream_wait(k->env->stream);
+        dnnl_status_t es = dnnl_primitive_execute(r, cpu_stream(k), 2, args);
+        dnnl_stream_wait(cpu_stream(k));
         dnnl_primitive_destroy(r);
         dnnl_memory_destroy(from);
         dnnl_memory_destroy(to);
         DN(es, "weights reorder");
     }
-    DN(dnnl_memory_create(&s->wei, wei_md, k->env->engine, cw->data), "memory");
+    DN(dnnl_memory_create(&s->wei, wei_md, cpu_engine(k), cw->data), "memory");
 
     /* the addend of a fused Add goes into the output buffer first */
     if (s->sum_index >= 0) {
         di_nn_tensor *a = k->post[s->sum_index].addend;
         dnnl_memory_desc_t a_md;
         if (a->blocked)
-            a_md = a->md;
+            a_md = a->layout->md;
         else
             di_nn_plain_md(a, &a_md);
         if (!dnnl_memory_desc_equal(&a_md, dst_md)) {
-            DN(dnnl_reorder_primitive_desc_create(&rpd, &a_md, k->env->engine, dst_md,
-                                                  k->env->engine, NULL),
+            DN(dnnl_reorder_primitive_desc_create(&rpd, &a_md, cpu_engine(k), dst_md, cpu_engine(k),
+                                                  NULL),
                "addend reorder");
             DN(dnnl_primitive_create(&s->sum_reorder, rpd), "addend reorder");
             dnnl_primitive_desc_destroy(rpd);
             rpd = NULL;
         }
-        DN(dnnl_memory_create(&s->addend, &a_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->addend, &a_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     }
     s->dst_bytes = dnnl_memory_desc_get_size(dst_md);
     y->blocked = true;
-    y->md = *dst_md;
+    y->layout->md = *dst_md;
     k->state = s;
     s = NULL;
 fail:
@@ -261,7 +261,7 @@ static int conv_run(di_nn_kctx *k, di_error *err)
 {
     conv_state *s = k->state;
     const di_nn_node *n = k->node;
-    dnnl_stream_t stream = k->env->stream;
+    dnnl_stream_t stream = cpu_stream(k);
     uint8_t *scratch = k->scratch;
     int rc = DI_OK;
     if (s->sum_index >= 0) {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 typedef struct deconv_state {
     dnnl_primitive_t prim;
@@ -95,17 +95,17 @@ static int deconv_prepare(di_nn_kctx *k, di_error *err)
        "deconvolution desc");
     DN(dnnl_primitive_attr_create(&attr), "attributes");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
-    DN(dnnl_primitive_desc_create(&pd, &desc, attr, k->env->engine, NULL),
+    DN(dnnl_primitive_desc_create(&pd, &desc, attr, cpu_engine(k), NULL),
        "deconvolution primitive desc");
     DN(dnnl_primitive_create(&s->prim, pd), "deconvolution primitive");
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    DN(dnnl_memory_create(&s->src, &src_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->dst, &dst_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->wei, &wei_md, k->env->engine, w->data), "memory");
+    DN(dnnl_memory_create(&s->src, &src_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->dst, &dst_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->wei, &wei_md, cpu_engine(k), w->data), "memory");
     if (b)
-        DN(dnnl_memory_create(&s->bias, &bias_md, k->env->engine, b->data), "memory");
+        DN(dnnl_memory_create(&s->bias, &bias_md, cpu_engine(k), b->data), "memory");
     if (scr && dnnl_memory_desc_get_size(scr)) {
-        DN(dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         k->scratch_bytes = dnnl_memory_desc_get_size(scr);
     }
     k->state = s;
@@ -135,8 +135,8 @@ static int deconv_run(di_nn_kctx *k, di_error *err)
         dnnl_memory_set_data_handle(s->scratch, k->scratch);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     }
-    DN(dnnl_primitive_execute(s->prim, k->env->stream, na, args), "deconvolution");
-    DN(dnnl_stream_wait(k->env->stream), "stream wait");
+    DN(dnnl_primitive_execute(s->prim, cpu_stream(k), na, args), "deconvolution");
+    DN(dnnl_stream_wait(cpu_stream(k)), "stream wait");
 fail:
     return rc;
 }

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 #define PAR_MIN 32768 /* elements below which one thread is faster */
 
 static bool is_bf16(const di_nn_tensor *t)
 {
-    return t->blocked && t->md.data_type == dnnl_bf16;
+    return t->blocked && t->layout->md.data_type == dnnl_bf16;
 }
 
 /* A float rounded to the nearest bf16 (even on ties), as bits; finite input. */
@@ -40,7 +40,8 @@ static float from_bf16(uint16_t h)
 static size_t buffer_elems(const di_nn_tensor *t)
 {
     if (t->blocked)
-        return dnnl_memory_desc_get_size(&t->md) / (is_bf16(t) ? 2 : di_dtype_size(t->dtype));
+        return dnnl_memory_desc_get_size(&t->layout->md) /
+               (is_bf16(t) ? 2 : di_dtype_size(t->dtype));
     return (size_t)di_nn_numel(t);
 }
 
@@ -48,7 +49,7 @@ static size_t buffer_elems(const di_nn_tensor *t)
 static void same_layout(di_nn_tensor *out, const di_nn_tensor *in)
 {
     out->blocked = in->blocked;
-    out->md = in->md;
+    out->layout->md = in->layout->md;
 }
 
 /* ---- Relu, Clip ---- */
@@ -171,7 +172,7 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
         return di_fail(err, DI_ENOMEM, "out of memory");
     if (a->blocked || b->blocked) {
         bool same = a->blocked && b->blocked && a->ndim == b->ndim &&
-                    dnnl_memory_desc_equal(&a->md, &b->md);
+                    dnnl_memory_desc_equal(&a->layout->md, &b->layout->md);
         for (int i = 0; same && i < a->ndim; i++)
             same = a->dims[i] == b->dims[i];
         if (!same) {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 /* ---- broadcasting over up to three inputs ---- */
 
@@ -157,10 +157,10 @@ static void gelu_dnnl(di_nn_kctx *k, int kind)
                                              kind == DI_U_GELU ? dnnl_eltwise_gelu_erf
                                                                : dnnl_eltwise_gelu_tanh,
                                              &md, 0.f, 0.f) == dnnl_success &&
-              dnnl_primitive_desc_create(&pd, &ed, NULL, k->env->engine, NULL) == dnnl_success &&
+              dnnl_primitive_desc_create(&pd, &ed, NULL, cpu_engine(k), NULL) == dnnl_success &&
               dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
-              dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
-              dnnl_memory_create(&s->dst, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success;
+              dnnl_memory_create(&s->src, &md, cpu_engine(k), DNNL_MEMORY_NONE) == dnnl_success &&
+              dnnl_memory_create(&s->dst, &md, cpu_engine(k), DNNL_MEMORY_NONE) == dnnl_success;
     if (pd)
         dnnl_primitive_desc_destroy(pd);
     if (ok)
@@ -186,9 +186,9 @@ static int unary_run(di_nn_kctx *k, di_error *err)
         dnnl_memory_set_data_handle(es->src, k->in[0]->data);
         dnnl_memory_set_data_handle(es->dst, k->out[0]->data);
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, es->src}, {DNNL_ARG_DST, es->dst}};
-        dnnl_status_t st = dnnl_primitive_execute(es->prim, k->env->stream, 2, args);
+        dnnl_status_t st = dnnl_primitive_execute(es->prim, cpu_stream(k), 2, args);
         if (st == dnnl_success)
-            st = dnnl_stream_wait(k->env->stream);
+            st = dnnl_stream_wait(cpu_stream(k));
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "gelu", st);
     }
     const di_nn_unary_params up = *di_nn_unary_params_in(k);

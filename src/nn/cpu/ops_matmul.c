@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 /* A constant B in bf16, one per layout a plan asked for (usually one). The
 ** fingerprint tells a constant folded differently for another input shape. */
@@ -97,10 +97,10 @@ static int cvt_make(di_nn_kctx *k, const dnnl_memory_desc_t *from, const dnnl_me
 {
     int rc = DI_OK;
     dnnl_primitive_desc_t pd = NULL;
-    DN(dnnl_reorder_primitive_desc_create(&pd, from, k->env->engine, to, k->env->engine, NULL),
+    DN(dnnl_reorder_primitive_desc_create(&pd, from, cpu_engine(k), to, cpu_engine(k), NULL),
        "bf16 conversion");
     DN(dnnl_primitive_create(prim, pd), "bf16 conversion");
-    DN(dnnl_memory_create(user, from, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(user, from, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
 fail:
     if (pd)
         dnnl_primitive_desc_destroy(pd);
@@ -133,10 +133,10 @@ static int weights_bf16(di_nn_kctx *k, const dnnl_memory_desc_t *bmd, const floa
     if ((rc = cvt_make(k, bmd, md, &r, &from, err)))
         goto fail;
     dnnl_memory_set_data_handle(from, (void *)b);
-    DN(dnnl_memory_create(&to, md, k->env->engine, w->data), "memory");
+    DN(dnnl_memory_create(&to, md, cpu_engine(k), w->data), "memory");
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    DN(dnnl_primitive_execute(r, k->env->stream, 2, args), "weights conversion");
-    DN(dnnl_stream_wait(k->env->stream), "stream wait");
+    DN(dnnl_primitive_execute(r, cpu_stream(k), 2, args), "weights conversion");
+    DN(dnnl_stream_wait(cpu_stream(k)), "stream wait");
     w->next = *k->persist;
     *k->persist = w;
     *out = w->data;
@@ -212,19 +212,19 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
                                         bconst ? dnnl_format_tag_any : tags[r]),
            "memory desc");
         DN(dnnl_matmul_desc_init(&md, &a16, &b16, NULL, &cmd), "matmul desc");
-        if (dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL) != dnnl_success) {
+        if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
             pd = NULL;
             bf16 = false; /* no bf16 kernel with these post-ops: float32 */
         }
     }
     if (!bf16)
         DN(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd), "matmul desc");
-    if (!pd && dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL) != dnnl_success) {
+    if (!pd && dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
         if (k->npost) {
             rc = DI_NN_NO_FUSE; /* no oneDNN kernel with these post-ops: run them alone */
             goto fail;
         }
-        DN(dnnl_primitive_desc_create(&pd, &md, attr, k->env->engine, NULL),
+        DN(dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL),
            "matmul primitive desc");
     }
     DN(dnnl_primitive_create(&s->prim, pd), "matmul primitive");
@@ -233,36 +233,36 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
         const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         if ((rc = cvt_make(k, &amd, &a16, &s->a_cvt, &s->a_user, err)))
             goto fail;
-        DN(dnnl_memory_create(&s->a, &a16, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->a, &a16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         sc = s->b_off = (dnnl_memory_desc_get_size(&a16) + 63) & ~(size_t)63;
         if (bconst) {
             void *w = NULL;
             rc = weights_bf16(k, &bmd, bconst, di_shape_numel(r, bd), wmd, &w, err);
             if (rc)
                 goto fail;
-            DN(dnnl_memory_create(&s->b, wmd, k->env->engine, w), "memory");
+            DN(dnnl_memory_create(&s->b, wmd, cpu_engine(k), w), "memory");
             s->b_fixed = true;
         } else {
             if ((rc = cvt_make(k, &bmd, &b16, &s->b_cvt, &s->b_user, err)))
                 goto fail;
-            DN(dnnl_memory_create(&s->b, &b16, k->env->engine, DNNL_MEMORY_NONE), "memory");
+            DN(dnnl_memory_create(&s->b, &b16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
             sc += (dnnl_memory_desc_get_size(&b16) + 63) & ~(size_t)63;
         }
     } else {
-        DN(dnnl_memory_create(&s->a, &amd, k->env->engine, DNNL_MEMORY_NONE), "memory");
-        DN(dnnl_memory_create(&s->b, &bmd, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->a, &amd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->b, &bmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     }
     s->sc_off = sc;
     k->scratch_bytes = sc;
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (scr && dnnl_memory_desc_get_size(scr)) {
-        DN(dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         k->scratch_bytes = sc + dnnl_memory_desc_get_size(scr);
     }
-    DN(dnnl_memory_create(&s->c, &cmd, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->c, &cmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     for (int i = 0; i < k->npost; i++)
         if (k->post[i].kind == DI_POST_SUM && i != s->sum_index)
-            DN(dnnl_memory_create(&s->bias[i], &bias_md[i], k->env->engine, DNNL_MEMORY_NONE),
+            DN(dnnl_memory_create(&s->bias[i], &bias_md[i], cpu_engine(k), DNNL_MEMORY_NONE),
                "memory");
 fail:
     if (pd)
@@ -282,7 +282,7 @@ static int mm_exec(di_nn_kctx *k, mm_state *s, void *a, void *b, void *c, di_err
         dnnl_memory_set_data_handle(s->a_user, a);
         dnnl_memory_set_data_handle(s->a, scratch);
         dnnl_exec_arg_t cv[2] = {{DNNL_ARG_FROM, s->a_user}, {DNNL_ARG_TO, s->a}};
-        DN(dnnl_primitive_execute(s->a_cvt, k->env->stream, 2, cv), "bf16 conversion");
+        DN(dnnl_primitive_execute(s->a_cvt, cpu_stream(k), 2, cv), "bf16 conversion");
     } else {
         dnnl_memory_set_data_handle(s->a, a);
     }
@@ -290,7 +290,7 @@ static int mm_exec(di_nn_kctx *k, mm_state *s, void *a, void *b, void *c, di_err
         dnnl_memory_set_data_handle(s->b_user, b);
         dnnl_memory_set_data_handle(s->b, scratch + s->b_off);
         dnnl_exec_arg_t cv[2] = {{DNNL_ARG_FROM, s->b_user}, {DNNL_ARG_TO, s->b}};
-        DN(dnnl_primitive_execute(s->b_cvt, k->env->stream, 2, cv), "bf16 conversion");
+        DN(dnnl_primitive_execute(s->b_cvt, cpu_stream(k), 2, cv), "bf16 conversion");
     } else if (!s->b_fixed) {
         dnnl_memory_set_data_handle(s->b, b);
     }
@@ -313,8 +313,8 @@ static int mm_exec(di_nn_kctx *k, mm_state *s, void *a, void *b, void *c, di_err
         dnnl_memory_set_data_handle(s->scratch, scratch + s->sc_off);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     }
-    DN(dnnl_primitive_execute(s->prim, k->env->stream, na, args), "matmul");
-    DN(dnnl_stream_wait(k->env->stream), "stream wait");
+    DN(dnnl_primitive_execute(s->prim, cpu_stream(k), na, args), "matmul");
+    DN(dnnl_stream_wait(cpu_stream(k)), "stream wait");
 fail:
     return rc;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 /* ---- Softmax, LogSoftmax ---- */
 
@@ -56,15 +56,15 @@ static void softmax_dnnl(di_nn_kctx *k, split3 *s, bool logsm)
                                           &md, 1) == dnnl_success &&
         dnnl_primitive_attr_create(&attr) == dnnl_success &&
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
-        dnnl_primitive_desc_create(&pd, &sd, attr, k->env->engine, NULL) == dnnl_success;
+        dnnl_primitive_desc_create(&pd, &sd, attr, cpu_engine(k), NULL) == dnnl_success;
     const dnnl_memory_desc_t *scr =
         ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
     size_t sb = scr ? dnnl_memory_desc_get_size(scr) : 0;
     ok = ok && dnnl_primitive_create(&s->prim, pd) == dnnl_success &&
-         dnnl_memory_create(&s->src, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_memory_create(&s->dst, &md, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&s->src, &md, cpu_engine(k), DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&s->dst, &md, cpu_engine(k), DNNL_MEMORY_NONE) == dnnl_success &&
          (!sb ||
-          dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE) == dnnl_success);
+          dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE) == dnnl_success);
     if (ok)
         k->scratch_bytes = sb;
     if (pd)
@@ -113,9 +113,9 @@ static int softmax_run(di_nn_kctx *k, di_error *err)
             dnnl_memory_set_data_handle(s->scratch, k->scratch);
             args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
         }
-        dnnl_status_t st = dnnl_primitive_execute(s->prim, k->env->stream, na, args);
+        dnnl_status_t st = dnnl_primitive_execute(s->prim, cpu_stream(k), na, args);
         if (st == dnnl_success)
-            st = dnnl_stream_wait(k->env->stream);
+            st = dnnl_stream_wait(cpu_stream(k));
         return st == dnnl_success ? DI_OK : di_nn_dnnl_fail(err, k->node, "softmax", st);
     }
     bool logsm = ((const di_nn_softmax_params *)k->params)->log;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../op.h"
+#include "cpu.h"
 
 typedef struct pool_state {
     dnnl_primitive_t prim;
@@ -90,7 +90,7 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
         pr[i] = pads[i + sp];
     }
     if (x->blocked)
-        src_md = x->md;
+        src_md = x->layout->md;
     else if (di_nn_plain_md(x, &src_md)) {
         rc = di_nn_unsupported(err, n, "its input layout");
         goto fail;
@@ -108,19 +108,18 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
        "pooling desc");
     DN(dnnl_primitive_attr_create(&attr), "attributes");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
-    DN(dnnl_primitive_desc_create(&pd, &desc, attr, k->env->engine, NULL),
-       "pooling primitive desc");
+    DN(dnnl_primitive_desc_create(&pd, &desc, attr, cpu_engine(k), NULL), "pooling primitive desc");
     DN(dnnl_primitive_create(&s->prim, pd), "pooling primitive");
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    DN(dnnl_memory_create(&s->src, &src_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->dst, dst_md, k->env->engine, DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->src, &src_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->dst, dst_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     if (scr && dnnl_memory_desc_get_size(scr)) {
-        DN(dnnl_memory_create(&s->scratch, scr, k->env->engine, DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         k->scratch_bytes = dnnl_memory_desc_get_size(scr);
     }
     y->blocked = true;
-    y->md = *dst_md;
+    y->layout->md = *dst_md;
     k->state = s;
     s = NULL;
 fail:
@@ -145,8 +144,8 @@ static int pool_run(di_nn_kctx *k, di_error *err)
         dnnl_memory_set_data_handle(s->scratch, k->scratch);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     }
-    DN(dnnl_primitive_execute(s->prim, k->env->stream, na, args), "pooling");
-    DN(dnnl_stream_wait(k->env->stream), "stream wait");
+    DN(dnnl_primitive_execute(s->prim, cpu_stream(k), na, args), "pooling");
+    DN(dnnl_stream_wait(cpu_stream(k)), "stream wait");
 fail:
     return rc;
 }

@@ -14,7 +14,10 @@
 **                          int32 (pads, strides, dilations, group).
 ** The float work around them (Cast, Mul by the scales, bias Add) is the
 ** ordinary ops'. Types, shapes, the quantization axis and ConvInteger's
-** window are their infer's (infer_quant.c).
+** window are their infer's (infer_quant.c). Where the CPU has VNNI,
+** MatMulInteger and ConvInteger run through oneDNN's u8s8s32 primitives
+** instead, with the same integers (quant_dnnl.c); these kernels remain for
+** the forms it leaves here.
 */
 #include <math.h>
 #include <stdint.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "../op.h"
+#include "quant_dnnl.h"
 
 static int q8_at(const void *p, int dt, int64_t i)
 {
@@ -140,7 +144,8 @@ const di_nn_op di_op_DequantizeLinear = {
 
 static int mmi_run(di_nn_kctx *k, di_error *err)
 {
-    (void)err;
+    if (k->state)
+        return di_nn_qdnnl_matmul_run(k, err);
     const di_nn_tensor *a = k->in[0], *b = k->in[1];
     const di_nn_tensor *az = k->nin > 2 ? k->in[2] : NULL, *bz = k->nin > 3 ? k->in[3] : NULL;
     const di_nn_matmul_int_params *p = k->params;
@@ -173,10 +178,13 @@ static int mmi_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-/* scratch for B minus its zero point */
+/* oneDNN where it can (quant_dnnl.c), else scratch for B minus its zero
+** point */
 static int mmi_prepare(di_nn_kctx *k, di_error *err)
 {
-    (void)err;
+    int rc = di_nn_qdnnl_matmul_prepare(k, err);
+    if (rc || k->state)
+        return rc;
     k->scratch_bytes = (size_t)di_nn_numel(k->in[1]) * sizeof(int16_t);
     return DI_OK;
 }
@@ -196,6 +204,7 @@ const di_nn_op di_op_MatMulInteger = {
     .params_size = sizeof(di_nn_matmul_int_params),
     .prepare = mmi_prepare,
     .run = mmi_run,
+    .release = di_nn_qdnnl_release,
     .flops = mmi_flops,
 };
 
@@ -210,9 +219,15 @@ static int convi_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
     return DI_OK;
 }
 
+static int convi_prepare(di_nn_kctx *k, di_error *err)
+{
+    return di_nn_qdnnl_conv_prepare(k, err);
+}
+
 static int convi_run(di_nn_kctx *k, di_error *err)
 {
-    (void)err;
+    if (k->state)
+        return di_nn_qdnnl_conv_run(k, err);
     const di_nn_conv_params *p = k->params;
     const di_nn_tensor *x = k->in[0], *w = k->in[1], *out = k->out[0];
     const di_nn_tensor *xz = k->nin > 2 ? k->in[2] : NULL, *wz = k->nin > 3 ? k->in[3] : NULL;
@@ -267,6 +282,8 @@ const di_nn_op di_op_ConvInteger = {
     .check = convi_check,
     .infer = di_nn_infer_conv_int,
     .params_size = sizeof(di_nn_conv_params),
+    .prepare = convi_prepare,
     .run = convi_run,
+    .release = di_nn_qdnnl_release,
     .flops = convi_flops,
 };

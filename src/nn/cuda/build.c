@@ -82,6 +82,37 @@ cu_setup_fn cu_find_setup(const di_nn_node *n, bool *fold_only)
     return NULL;
 }
 
+/* Ops of float16 and quantized files that only the CPU backend runs. A
+** host fallback in the middle of a graph would copy activations both ways
+** per step, so a CUDA session refuses them at attach and says what they are;
+** weight-only forms (DequantizeLinear of an initializer) fold away and run. */
+static const struct {
+    const char *op, *what;
+} cpu_only_ops[] = {
+    {"RoundFloat16", "a float16 file's Cast to float16"},
+    {"DynamicQuantizeLinear", "an integer op of a quantized file"},
+    {"QuantizeLinear", "an integer op of a quantized file"},
+    {"DequantizeLinear", "an integer op of a quantized file"},
+    {"MatMulInteger", "an integer op of a quantized file"},
+    {"ConvInteger", "an integer op of a quantized file"},
+};
+
+static const char *cpu_only(const char *op)
+{
+    for (size_t i = 0; i < sizeof cpu_only_ops / sizeof cpu_only_ops[0]; i++)
+        if (!strcmp(cpu_only_ops[i].op, op))
+            return cpu_only_ops[i].what;
+    return NULL;
+}
+
+static bool all_initializers(const di_nn_graph *g, const di_nn_node *n)
+{
+    for (int i = 0; i < n->nin; i++)
+        if (n->in[i] >= 0 && !g->values[n->in[i]].data)
+            return false;
+    return true;
+}
+
 /* What the GPU cannot run, found before the device is touched: with known
 ** input shapes, every step of the host plan (nodes folded into constants
 ** need no kernel, whatever their op); otherwise every node's op type. */
@@ -104,8 +135,17 @@ int cu_check_ops(di_nn_session *s, const di_nn_io *io, di_error *err)
         bool fold_only;
         if (cu_find_setup(node, &fold_only))
             continue;
-        if (!fold_only)
-            rc = di_fail(err, DI_EUNSUPPORTED, "%s: node '%s' (%s): no CUDA kernel for this op",
+        const char *what = cpu_only(node->op_type);
+        if (what && !hp && all_initializers(g, node))
+            continue; /* folds at plan time (a weight-only DequantizeLinear) */
+        if (what)
+            rc = di_fail(err, DI_EUNSUPPORTED,
+                         "%s: node '%s' (%s): %s, which the CUDA backend does not run; use "
+                         "--device cpu",
+                         g->path, node->name, node->op_type, what);
+        else if (!fold_only)
+            rc = di_fail(err, DI_EUNSUPPORTED,
+                         "%s: node '%s' (%s): no CUDA kernel for this op; use --device cpu",
                          g->path, node->name, node->op_type);
         else if (hp)
             rc = di_fail(err, DI_EUNSUPPORTED,
@@ -429,11 +469,14 @@ static int xlate_step(xlate *x, const di_nn_step *hs, cu_step *st, di_error *err
     }
     bool fold_only;
     cu_setup_fn fn = cu_find_setup(n, &fold_only);
+    const char *what = cpu_only(n->op_type);
+    if (!fn && what)
+        return cu_refuse(err, st, "%s; use --device cpu", what);
     if (!fn)
         return cu_refuse(err, st,
                          fold_only ? "its inputs are only known at run time (the CUDA backend "
                                      "takes it folded to a constant)"
-                                   : "no CUDA kernel for this op");
+                                   : "no CUDA kernel for this op; use --device cpu");
     int alias_post = -1;
     st->npost = k->npost;
     for (int j = 0; j < k->npost; j++) {

@@ -184,7 +184,7 @@ int cu_setup_where(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di
     return DI_OK;
 }
 
-/* ---- Resize: the host engine's index tables, uploaded ---- */
+/* ---- Resize: the index tables of its infer (the plan's params), uploaded ---- */
 
 /* An int64 table as the kernel's int32 one (the sizes are checked first). */
 static void *upload_i32(cu_plan *pl, const int64_t *v, int64_t n, di_error *err)
@@ -227,7 +227,7 @@ int cu_setup_resize(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
         return cu_refuse(err, st, "an input this large");
     const di_nn_resize_tables *t = di_nn_resize_tables_of(&hs->k);
     if (!t)
-        return cu_refuse(err, st, "a Resize the host did not prepare");
+        return cu_refuse(err, st, "a Resize without its tables");
     /* The host engine also has cubic; the GPU kernel has only these two. */
     if (t->cubic)
         return cu_refuse(err, st, "Resize mode 'cubic'");

@@ -1,0 +1,56 @@
+/*
+** cpu/cpu.h: what the CPU backend's kernels share and the rest of src/nn
+** does not see: oneDNN. The graph, the op definitions and the planner know
+** a tensor's layout only as an opaque handle (di_nn_tensor.layout) and the
+** oneDNN engine only as di_nn_env.cpu; the types behind both are here.
+*/
+#ifndef DI_NN_CPU_H
+#define DI_NN_CPU_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "../op.h"
+
+/* A tensor's layout: when the tensor is blocked, the oneDNN memory
+** descriptor of its data (nChw16c and the like). Every tensor of a plan has
+** one (the planner asks layout.c for them), plain until a kernel's prepare
+** chooses another: kernels write t->blocked and t->layout->md together. */
+struct di_nn_layout {
+    dnnl_memory_desc_t md; /* valid when the tensor is blocked */
+};
+
+/* The oneDNN engine and stream of a session, made on first use: a plan that
+** builds no primitive (one for another backend) makes none. */
+struct di_nn_cpu_env {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+};
+
+/* The session's oneDNN CPU engine and stream, made when first asked for;
+** NULL when oneDNN has none (the oneDNN call that gets it then fails, and
+** its kernel says so naming the node). */
+dnnl_engine_t di_nn_cpu_engine(di_nn_env *env);
+dnnl_stream_t di_nn_cpu_stream(di_nn_env *env);
+#define cpu_engine(k) di_nn_cpu_engine((k)->env)
+#define cpu_stream(k) di_nn_cpu_stream((k)->env)
+
+struct di_nn_step;
+/* Runs a reorder step of a plan (the layout hooks' convert_step). */
+int di_nn_cpu_convert_run(di_nn_env *env, struct di_nn_step *st, di_error *err);
+
+/* Runs a oneDNN call inside a kernel function that has `int rc`, `err` and a
+** `fail:` label: on failure rc gets a message naming the node, then goto fail. */
+#define DI_NN_DNNL(node, call, what)                                                               \
+    do {                                                                                           \
+        dnnl_status_t st_ = (call);                                                                \
+        if (st_ != dnnl_success) {                                                                 \
+            rc = di_nn_dnnl_fail(err, (node), what, st_);                                          \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+/* A oneDNN call failed: a message naming the node. */
+int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st);
+/* dnnl memory_desc for a plain tensor (ndim 0..6). */
+int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
+
+#endif
