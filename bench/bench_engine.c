@@ -9,7 +9,7 @@
 ** DI_BENCH_SIZE=WxH: the input size of a model whose height and width are
 ** symbolic, default 518x518; DI_BENCH_UNFUSED=1: the graph loaded as for
 ** the CUDA backend, without the CPU's fused attention, for a before/after
-** in one build)
+** in one build; DI_PRECISION=bf16: --precision bf16)
 ** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image" and
 ** op lines. The CPU time (the process's, all threads) is much steadier than
 ** wall time on a machine shared with other work: at 1 thread it is the time
@@ -61,6 +61,9 @@ int main(int argc, char **argv)
     opt.profile = true;
     const char *wb = getenv("DI_WHOLE_BATCH");
     opt.whole_batch = wb && *wb == '1';
+    const char *prec = getenv("DI_PRECISION");
+    if (prec && strcmp(prec, "bf16") == 0)
+        opt.precision = DI_NN_BF16;
     di_nn_session *s = NULL;
     const char *unf = getenv("DI_BENCH_UNFUSED");
     di_nn_graph *g = NULL;

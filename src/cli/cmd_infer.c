@@ -21,7 +21,9 @@ static void help(void)
            "  --repeat R       time R runs (default 1) and print the median\n"
            "  --profile        also print the time per op type (mean per run)\n"
            "  --device cpu|cuda[:N]  where to run (default cpu)\n"
-           "  --precision fp32|tf32|fp16|bf16  CUDA compute precision (default fp32)\n"
+           "  --precision fp32|tf32|fp16|bf16|auto  compute precision (default fp32);\n"
+           "                   cpu: fp32 or bf16 (a CPU with native bf16: AVX512-BF16\n"
+           "                   or AMX); auto: bf16 where the CPU has it, else fp32\n"
            "  -h, --help       this help\n");
 }
 
@@ -49,6 +51,7 @@ int di_cmd_infer(int argc, char **argv)
     di_nn_device device = DI_NN_CPU;
     int device_index = 0;
     di_nn_precision precision = DI_NN_FP32;
+    bool precision_auto = false;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         const char *v;
@@ -74,12 +77,8 @@ int di_cmd_infer(int argc, char **argv)
                 return DI_EXIT_USAGE;
             }
         } else if ((v = di_opt_value(argc, argv, &i, "--precision", &bad))) {
-            if (!strcmp(v, "fp32")) precision = DI_NN_FP32;
-            else if (!strcmp(v, "tf32")) precision = DI_NN_TF32;
-            else if (!strcmp(v, "fp16")) precision = DI_NN_FP16;
-            else if (!strcmp(v, "bf16")) precision = DI_NN_BF16;
-            else {
-                di_cli_error("--precision: expected fp32, tf32, fp16 or bf16, not '%s'", v);
+            if (!di_opt_precision(v, &precision, &precision_auto)) {
+                di_cli_error("--precision: expected fp32, tf32, fp16, bf16 or auto, not '%s'", v);
                 return DI_EXIT_USAGE;
             }
         } else if (di_opt_flag(argv, i, "--profile")) profile = true;
@@ -119,7 +118,7 @@ int di_cmd_infer(int argc, char **argv)
     opt.profile = profile;
     opt.device = device;
     opt.device_index = device_index;
-    opt.precision = precision;
+    opt.precision = precision_auto ? di_opt_precision_auto(device) : precision;
     di_nn_session *s = NULL;
     int status = DI_EXIT_SOME_FAILED;
     float *y = NULL;

@@ -62,6 +62,10 @@ static const char help[] =
     "work:\n"
     "  --device cpu|cuda[:N] inference device [cuda when built and a GPU is\n"
     "                        present, else cpu]\n"
+    "  --precision fp32|bf16|auto  inference precision [fp32: the same scores on\n"
+    "                        every machine]; bf16 needs a CPU with native bf16\n"
+    "                        (AVX512-BF16 or AMX); auto: bf16 where the CPU has\n"
+    "                        it, else fp32 (cuda: also tf32 and fp16)\n"
     "  --batch N             images per inference run [8]\n"
     "  --queue N             depth maps waiting for post-processing [36]\n"
     "  --workers N           post-processing threads [auto, printed at start]\n"
@@ -104,11 +108,16 @@ static const char help[] =
     "exit status: 0 all done, 1 some faces failed, 2 usage or setup error (or\n"
     "the database stayed away), 130 interrupted (SIGINT), 143 (SIGTERM).\n";
 
+/* bf16 against fp32 on the CPU, MiDaS small and the ViT forms: the figure
+** measured in bench/RESULTS.md (bench/run-bf16.sh) */
+#define DI_BF16_SPEEDUP "about 2x"
+
 typedef struct run_opts {
     di_cli_db db;
     di_pipeline_config cfg;
     di_progress_mode progress;
     bool device_given;
+    bool precision_given, precision_auto;
     const char *shard;      /* --shard value, resolved after parsing */
     long long shards;       /* --shards */
     char shard_from[160];   /* where the shard came from, printed at start */
@@ -208,6 +217,10 @@ static int parse(run_opts *o, int argc, char **argv)
         } else if ((v = di_opt_value(argc, argv, &i, "--device", &bad))) {
             if (parse_device(o, v))
                 return -1;
+        } else if ((v = di_opt_value(argc, argv, &i, "--precision", &bad))) {
+            if (!di_opt_precision(v, &c->nn.precision, &o->precision_auto))
+                return bad_value("--precision", v);
+            o->precision_given = true;
         } else if ((v = di_opt_value(argc, argv, &i, "--batch", &bad))) {
             if (!di_opt_int(v, 1, 4096, &n))
                 return bad_value("--batch", v);
@@ -385,11 +398,13 @@ static int choose_device(run_opts *o)
     di_pipeline_config *c = &o->cfg;
     if (c->depth_dir)
         return 0;
-    if (!o->device_given) {
+    if (!o->device_given)
         c->nn.device = di_nn_cuda_built() && di_nn_cuda_device_count() > 0
                            ? DI_NN_CUDA : DI_NN_CPU;
+    if (o->precision_auto)
+        c->nn.precision = di_opt_precision_auto(c->nn.device);
+    if (!o->device_given)
         return 0;
-    }
     if (c->nn.device == DI_NN_CUDA) {
         if (!di_nn_cuda_built()) {
             di_cli_error("--device cuda: this depthindex was built without CUDA");
@@ -461,14 +476,23 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 s.threads[DI_STAGE_INFER], s.threads[DI_STAGE_INFER] == 1 ? "" : "s",
                 s.in_flight, ncpu, s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_POST]);
     else
-        fprintf(f, "model %s (input 3x%dx%d%s), device cpu%s, batch %d%s; %ld cores split: "
+        fprintf(f, "model %s (input 3x%dx%d%s), device cpu%s, %s, batch %d%s; %ld cores split: "
                    "inference %d thread%s, %d decoder%s, %d post-processing worker%s\n",
                 o->cfg.model_path, s.model_h, s.model_w, what,
-                o->device_given ? "" : " (default: no GPU)", o->cfg.batch,
+                o->device_given ? "" : " (default: no GPU)",
+                o->cfg.nn.precision == DI_NN_BF16 ? "bf16" : "fp32", o->cfg.batch,
                 s.in_flight > 1 ? ", 2 batches in flight (test)" : "", ncpu,
                 s.engine_threads, s.engine_threads == 1 ? "" : "s",
                 s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_DECODE] == 1 ? "" : "s",
                 s.threads[DI_STAGE_POST], s.threads[DI_STAGE_POST] == 1 ? "" : "s");
+    /* fp32 stays the default (scores that do not depend on the machine);
+    ** say once what bf16 would give where the CPU has it */
+    const char *bf16 = di_nn_cpu_bf16();
+    if (!s.depth_dir && o->cfg.nn.device == DI_NN_CPU && o->cfg.nn.precision != DI_NN_BF16 &&
+        bf16)
+        fprintf(f, "this CPU has native bf16 (%s): --precision bf16 runs the model %s faster "
+                   "(bench/RESULTS.md); its scores differ from fp32's (README: bf16 on the CPU)\n",
+                bf16, DI_BF16_SPEEDUP);
     fflush(f);
 }
 

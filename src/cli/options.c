@@ -51,6 +51,27 @@ bool di_opt_device(const char *v, di_nn_device *device, int *index)
     return true;
 }
 
+bool di_opt_precision(const char *v, di_nn_precision *p, bool *automatic)
+{
+    static const struct {
+        const char *name;
+        di_nn_precision p;
+    } names[] = {{"fp32", DI_NN_FP32}, {"tf32", DI_NN_TF32}, {"fp16", DI_NN_FP16},
+                 {"bf16", DI_NN_BF16}, {"auto", DI_NN_FP32}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(v, names[i].name) == 0) {
+            *p = names[i].p;
+            *automatic = strcmp(v, "auto") == 0;
+            return true;
+        }
+    return false;
+}
+
+di_nn_precision di_opt_precision_auto(di_nn_device device)
+{
+    return device == DI_NN_CPU && di_nn_cpu_bf16() ? DI_NN_BF16 : DI_NN_FP32;
+}
+
 bool di_opt_flag(char **argv, int i, const char *name)
 {
     return strcmp(argv[i], name) == 0;

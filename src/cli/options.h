@@ -14,6 +14,13 @@
 const char *di_opt_value(int argc, char **argv, int *i, const char *name, bool *bad);
 /* --device: "cpu", "cuda" or "cuda:N" (N 0 to 1024); false otherwise. */
 bool di_opt_device(const char *v, di_nn_device *device, int *index);
+/* --precision: fp32, tf32, fp16, bf16 or auto (*automatic set, *p FP32);
+** false otherwise. */
+bool di_opt_precision(const char *v, di_nn_precision *p, bool *automatic);
+/* What --precision auto means on this device: bf16 on a CPU with native
+** bf16 (di_nn_cpu_bf16), else fp32 (the default: scores that do not depend
+** on the machine). */
+di_nn_precision di_opt_precision_auto(di_nn_device device);
 /* True when argv[*i] is exactly the flag `name`. */
 bool di_opt_flag(char **argv, int i, const char *name);
 

@@ -1,4 +1,6 @@
 /* backends.c: which inference backends this build has. */
+#include <oneapi/dnnl/dnnl.h>
+
 #include "nn.h"
 #include "di_config.h"
 
@@ -9,4 +11,42 @@ bool di_nn_cuda_built(void)
 #else
     return false;
 #endif
+}
+
+/* The ISA values are bit masks: an ISA contains every smaller one it extends. */
+static bool isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t want)
+{
+    return ((unsigned)isa & (unsigned)want) == (unsigned)want;
+}
+
+const char *di_nn_cpu_bf16(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (isa_has(isa, dnnl_cpu_isa_avx512_core_amx))
+        return "AMX";
+    if (isa_has(isa, dnnl_cpu_isa_avx512_core_bf16))
+        return "AVX512-BF16";
+    return NULL;
+}
+
+const char *di_nn_cpu_isa(void)
+{
+    static const struct {
+        dnnl_cpu_isa_t isa;
+        const char *name;
+    } names[] = {
+        {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+        {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+        {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+        {dnnl_cpu_isa_avx512_core, "avx512_core"},
+        {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"},
+        {dnnl_cpu_isa_avx2, "avx2"},
+        {dnnl_cpu_isa_avx, "avx"},
+        {dnnl_cpu_isa_sse41, "sse41"},
+    };
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (isa_has(isa, names[i].isa))
+            return names[i].name;
+    return "no vector ISA";
 }

@@ -35,6 +35,7 @@ typedef struct di_nn_layout_hooks {
     size_t (*bytes)(const di_nn_tensor *t);                     /* t blocked */
     bool (*same)(const di_nn_tensor *a, const di_nn_tensor *b); /* both blocked */
     bool (*is_plain)(const di_nn_tensor *t); /* t blocked, but laid out row-major */
+    bool (*is_bf16)(const di_nn_tensor *t);  /* t blocked, its elements bf16 */
     /* A step that converts st->from (blocked) into st->to (plain, same shape):
     ** its state in st->convert, freed by convert_free. */
     int (*convert_step)(di_nn_env *env, di_nn_step *st, di_error *err);

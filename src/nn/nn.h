@@ -19,7 +19,8 @@ typedef struct di_nn_options {
     int threads; /* CPU threads; 0 = all cores */
     di_nn_device device;
     int device_index;          /* cuda:N */
-    di_nn_precision precision; /* CPU: FP32 (TF32 runs as FP32; FP16/BF16 refused) */
+    di_nn_precision precision; /* CPU: FP32 or BF16 (native bf16 only: di_nn_cpu_bf16;
+                                ** TF32 runs as FP32; FP16 refused) */
     bool profile;              /* collect time per op type */
     bool whole_batch;          /* CPU: always run a batch as one pass (see di_nn_run) */
 } di_nn_options;
@@ -107,6 +108,13 @@ void di_nn_profile_reset(di_nn_session *s);
 ** tests and benchmarks. *filled: how many initializers were filled. */
 int di_nn_fill_weights(const char *in_path, const char *out_path, uint64_t seed, int *filled,
                        di_error *err);
+
+/* Native bf16 on this CPU as oneDNN dispatches it (ONEDNN_MAX_CPU_ISA
+** limits it): "AMX" or "AVX512-BF16", or NULL when the CPU has none (oneDNN
+** would emulate bf16, slower than fp32, so the CPU backend refuses it). */
+const char *di_nn_cpu_bf16(void);
+/* oneDNN's name for the instruction set it dispatches to ("avx512_core_bf16"). */
+const char *di_nn_cpu_isa(void);
 
 /* Which backends this build has. */
 bool di_nn_cuda_built(void);

@@ -82,6 +82,8 @@ typedef struct di_nn_env {
     int threads;
     int64_t opset;             /* the model's default-domain opset */
     struct di_nn_cpu_env *cpu; /* the CPU backend's (cpu/cpu.h), made on first use */
+    bool bf16;                 /* CPU precision bf16: Conv, MatMul and Gemm compute in bf16 (f32
+               ** accumulation); blocked outputs may hold bf16 (layout_is_bf16) */
 } di_nn_env;
 
 typedef struct di_nn_kctx {
@@ -120,6 +122,9 @@ enum {
                               ** (DynamicQuantizeLinear's scale): the result of
                               ** one image would depend on its batch-mates, so a
                               ** batch always runs image by image (cpu/backend.c) */
+    DI_OP_BF16_OK = 256,     /* with DI_OP_BLOCKED_OK: also takes blocked inputs whose
+                              ** md holds bf16 (oneDNN kernels, shape-only ops); others
+                              ** get them reordered to plain float32 */
 };
 
 typedef struct di_nn_op {

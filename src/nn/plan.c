@@ -297,14 +297,16 @@ static int build_steps(builder *b, di_error *err)
         ** where the op has no infer yet, or the node is folded here */
         bool cpu_prepare =
             n->op->prepare && (!(b->flags & DI_NN_PLAN_NEUTRAL) || fold || !n->op->infer);
-        /* plain inputs for kernels that need them */
+        /* plain inputs for kernels that need them; bf16 blocked values
+        ** only go to ops that read bf16 (the reorder makes them float32) */
         bool want_plain = !(n->op->flags & DI_OP_BLOCKED_OK);
+        bool bf16_ok = (n->op->flags & DI_OP_BF16_OK) != 0;
         int rc;
         for (int attempt = 0; attempt < 2; attempt++) {
-            if (want_plain) {
-                for (int j = 0; j < n->nin; j++) {
-                    if (!k.in[j] || !k.in[j]->blocked)
-                        continue;
+            for (int j = 0; j < n->nin; j++) {
+                if (!k.in[j] || !k.in[j]->blocked)
+                    continue;
+                if (want_plain || (!bf16_ok && layouts->is_bf16(k.in[j]))) {
                     int v = n->in[j];
                     if (!b->live_of[v] || b->live_of[v]->blocked) {
                         di_nn_tensor *pl = add_plain_copy(b, &p->vals[v], err);

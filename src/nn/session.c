@@ -76,13 +76,20 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_s
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
-    if (s->opt.device == DI_NN_CPU &&
-        (s->opt.precision == DI_NN_FP16 || s->opt.precision == DI_NN_BF16)) {
+    if (s->opt.device == DI_NN_CPU && s->opt.precision == DI_NN_FP16) {
         di_nn_session_destroy(s);
-        return di_fail(
-            err, DI_EUNSUPPORTED,
-            "the CPU backend computes in fp32 only (fp16 and bf16 are for the CUDA backend)");
+        return di_fail(err, DI_EUNSUPPORTED,
+                       "the CPU backend computes in fp32 or bf16 (fp16 is for the CUDA backend)");
     }
+    /* emulated bf16 (no native dot product) is slower than fp32: refuse it */
+    if (s->opt.device == DI_NN_CPU && s->opt.precision == DI_NN_BF16 && !di_nn_cpu_bf16()) {
+        di_nn_session_destroy(s);
+        return di_fail(err, DI_EUNSUPPORTED,
+                       "bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); oneDNN "
+                       "dispatches to %s here, where bf16 would be slower than fp32",
+                       di_nn_cpu_isa());
+    }
+    s->env.bf16 = s->opt.device == DI_NN_CPU && s->opt.precision == DI_NN_BF16;
     if (s->opt.threads < 0 || s->opt.threads > 1024) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d",

@@ -89,6 +89,38 @@ d = np.abs(y2[1] - y1[0]).max(); r = y1.max() - y1.min()
 assert d <= 1e-4 * r, (d, r)
 " && ok || bad "batch 2 image 2 differs from batch 1"
 
+# --precision on the CPU. Where oneDNN has no native bf16 (ONEDNN_MAX_CPU_ISA
+# =AVX2 stands for such a CPU) bf16 is refused in one line and auto is fp32;
+# with native bf16, bf16 runs (its output differs from fp32; by up to 0.2 of
+# the range on these generated weights: README, bf16) and auto is bf16.
+grep -q -- "--precision" <("$di" infer --help) && ok || bad "infer --help lacks --precision"
+expect_rc 2 "infer --precision bf16 without native bf16" env ONEDNN_MAX_CPU_ISA=AVX2 \
+  "$di" infer --model "$model" --input "$work/x1.npy" --precision bf16
+[ "$(wc -l < "$work/err")" = 1 ] && grep -q "native bf16 (AVX512-BF16 or AMX).*avx2" "$work/err" \
+  && ok || bad "bf16 refusal is not one clear line: $(cat "$work/err")"
+expect_rc 0 "infer --precision auto without native bf16" env ONEDNN_MAX_CPU_ISA=AVX2 \
+  "$di" infer --model "$model" --input "$work/x1.npy" --precision auto --output "$work/y_auto.npy"
+expect_rc 2 "infer --precision fp16 on the cpu" "$di" infer --model "$model" --input "$work/x1.npy" --precision fp16
+expect_rc 2 "infer --precision bogus" "$di" infer --model "$model" --input "$work/x1.npy" --precision bogus
+$py -c "
+import numpy as np
+a = np.load('$work/y_auto.npy'); y1 = np.load('$work/y1.npy')
+assert np.abs(a - y1).max() <= 1e-4 * (y1.max() - y1.min())
+" && ok || bad "auto without native bf16 is not fp32"
+if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then
+  expect_rc 0 "infer --precision bf16" "$di" infer --model "$model" --input "$work/x1.npy" --precision bf16 --output "$work/y_bf16.npy"
+  expect_rc 0 "infer --precision auto" "$di" infer --model "$model" --input "$work/x1.npy" --precision auto --output "$work/y_auto.npy"
+  $py -c "
+import numpy as np
+b = np.load('$work/y_bf16.npy'); a = np.load('$work/y_auto.npy'); y1 = np.load('$work/y1.npy')
+d = np.abs(b - y1).max(); r = y1.max() - y1.min()
+assert 0 < d <= 0.3 * r, (d, r)  # generated weights: README, bf16
+assert (a == b).all()
+" && ok || bad "bf16 output equal to fp32, far from it, or auto is not bf16"
+else
+  echo "this CPU has no native bf16: bf16 runs not tested"
+fi
+
 # errors a person sees: what keeps infer from starting is a setup error,
 # exit 2, as in run
 expect_rc 2 "infer with the wrong shape" "$di" infer --model "$model" --input "$work/bad_shape.npy"

@@ -208,6 +208,28 @@ def case_model(tmp):
     r = di(["run", "--db", db.url, "--images", images, "--model", model, "--device", "cuda"])
     if "built without CUDA" in r.stderr:
         check(r.returncode == 2, "--device cuda without CUDA: exit %d" % r.returncode)
+    # --precision on the CPU: where oneDNN has no native bf16 (ONEDNN_MAX_CPU_ISA=AVX2
+    # stands for such a CPU) bf16 is refused in one line, auto is fp32 and the start
+    # says nothing of bf16; with native bf16, fp32 runs say once what bf16 would give
+    base = ["run", "--db", db.url, "--images", images, "--model", model, "--device", "cpu",
+            "--force", "--progress", "plain"]
+    avx2 = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    one_line_exit2(base + ["--precision", "bf16"], env=avx2, mention="native bf16")
+    r = di_ok(base + ["--precision", "auto"], env=avx2)
+    check("native bf16" not in r.stderr and ", fp32, batch" in r.stderr,
+          "auto without native bf16: %s" % r.stderr[-2000:])
+    same_scores(first, scores(db), "--precision auto without native bf16 (fp32)", tol=1e-5)
+    native = subprocess.run(["grep", "-qw", "-e", "avx512_bf16", "-e", "amx_bf16", "/proc/cpuinfo"]).returncode == 0
+    r = di_ok(base)
+    check(("this CPU has native bf16" in r.stderr) == native,
+          "fp32 start line about bf16 (native bf16: %s): %s" % (native, r.stderr[-2000:]))
+    if native:
+        r = di_ok(base + ["--precision", "bf16"])
+        check("native bf16" not in r.stderr and ", bf16, batch" in r.stderr,
+              "bf16 start: %s" % r.stderr[-2000:])
+        got = scores(db)
+        check(len(got) == len(first) and all(v is not None for v in got.values()),
+              "bf16 run scores: %s" % got)
 
 
 def case_model_symbolic(tmp):

@@ -122,6 +122,11 @@ static bool layout_is_plain(const di_nn_tensor *t)
     return !di_nn_plain_md(t, &md) && dnnl_memory_desc_equal(&md, &t->layout->md);
 }
 
+static bool layout_is_bf16(const di_nn_tensor *t)
+{
+    return t->layout->md.data_type == dnnl_bf16;
+}
+
 typedef struct reorder_state {
     dnnl_primitive_t prim;
     dnnl_memory_t src, dst;
@@ -226,6 +231,7 @@ const di_nn_layout_hooks di_nn_cpu_layouts = {
     .bytes = layout_bytes,
     .same = layouts_same,
     .is_plain = layout_is_plain,
+    .is_bf16 = layout_is_bf16,
     .convert_step = convert_step,
     .convert_free = convert_free,
     .to_plain = to_plain,

@@ -8,6 +8,10 @@
 ** happen only where a kernel needs plain data. Weights are reordered once
 ** per session (k->persist) into the layout the primitive wants. Dense 3x3
 ** stride-1 convs with enough channels use Winograd (conv_winograd).
+**
+** In bf16 (env->bf16) the same primitive takes bf16 source, weights and
+** output: the planner hands a bf16 output to the next conv or pool as it is
+** and reorders it to plain float32 for any other consumer (DI_OP_BF16_OK).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -156,18 +160,19 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     dnnl_dims_t sd = {N, C, H, W}, dd = {N, OC, out_sz[0], out_sz[1]}, bd = {OC};
     dnnl_dims_t strides = {st[0], st[1]}, dil = {dl[0] - 1, dl[1] - 1};
     dnnl_dims_t pl = {pads[0], pads[1]}, pr = {pads[2], pads[3]};
-    DN(dnnl_memory_desc_init_by_tag(&src_any, 4, sd, dnnl_f32, dnnl_format_tag_any), "memory desc");
-    DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any), "memory desc");
+    /* bf16: source, weights and output in bf16 (oneDNN accumulates in f32; the
+    ** bias and post-ops are f32); the output stays bf16 for the next conv */
+    dnnl_data_type_t dt = k->env->bf16 ? dnnl_bf16 : dnnl_f32;
+    DN(dnnl_memory_desc_init_by_tag(&src_any, 4, sd, dt, dnnl_format_tag_any), "memory desc");
+    DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dt, dnnl_format_tag_any), "memory desc");
     DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
     if (G == 1) {
         dnnl_dims_t wd = {OC, C, KH, KW};
-        DN(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dnnl_f32, dnnl_format_tag_any),
-           "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dt, dnnl_format_tag_any), "memory desc");
         DN(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_abcd), "memory desc");
     } else {
         dnnl_dims_t wd = {G, OC / G, C / G, KH, KW};
-        DN(dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, dnnl_f32, dnnl_format_tag_any),
-           "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, dt, dnnl_format_tag_any), "memory desc");
         DN(dnnl_memory_desc_init_by_tag(&wplain, 5, wd, dnnl_f32, dnnl_abcde), "memory desc");
     }
     DN(dnnl_primitive_attr_create(&attr), "attributes");
@@ -256,7 +261,7 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     if (b)
         DN(dnnl_memory_create(&s->bias, &bias_md, cpu_engine(k), b->data), "memory");
 
-    /* weights: reordered once per session, kept while the layout fits */
+    /* weights: reordered once per session (to bf16 too), kept while the layout fits */
     conv_weights *cw = *k->persist;
     while (cw && !dnnl_memory_desc_equal(&cw->md, wei_md))
         cw = cw->next;
@@ -378,7 +383,7 @@ const di_nn_op di_op_Conv = {
     .name = "Conv",
     .min_in = 2,
     .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_POSTOPS | DI_OP_PER_IMAGE,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_BF16_OK | DI_OP_POSTOPS | DI_OP_PER_IMAGE,
     .check = conv_check,
     .infer = di_nn_infer_conv,
     .params_size = sizeof(di_nn_conv_params),

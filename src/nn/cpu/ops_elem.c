@@ -3,9 +3,10 @@
 ** loops; OpenMP splits large ones over the session's threads).
 **
 ** Unary ops (Relu, Clip) work on any layout, oneDNN's blocked ones included:
-** the output takes the input's layout. Binary ops broadcast as numpy does
-** on plain data; two inputs of the same shape and the same blocked layout
-** are added in that layout, padding and all.
+** the output takes the input's layout, and its data type: a bf16 Conv's
+** output stays bf16 through them (DI_OP_BF16_OK). Binary ops broadcast as
+** numpy does on plain data; two inputs of the same shape and the same
+** blocked layout are added in that layout, padding and all.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -15,10 +16,32 @@
 
 #define PAR_MIN 32768 /* elements below which one thread is faster */
 
+static bool is_bf16(const di_nn_tensor *t)
+{
+    return t->blocked && t->layout->md.data_type == dnnl_bf16;
+}
+
+/* A float rounded to the nearest bf16 (even on ties), as bits; finite input. */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 static size_t buffer_elems(const di_nn_tensor *t)
 {
     if (t->blocked)
-        return dnnl_memory_desc_get_size(&t->layout->md) / di_dtype_size(t->dtype);
+        return dnnl_memory_desc_get_size(&t->layout->md) /
+               (is_bf16(t) ? 2 : di_dtype_size(t->dtype));
     return (size_t)di_nn_numel(t);
 }
 
@@ -45,6 +68,14 @@ static int relu_run(di_nn_kctx *k, di_error *err)
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data;
     size_t n = buffer_elems(k->in[0]);
+    if (is_bf16(k->in[0])) { /* the sign bit says it: negatives (and NaN with it) to 0 */
+        const uint16_t *xh = k->in[0]->data;
+        uint16_t *yh = k->out[0]->data;
+#pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
+        for (size_t i = 0; i < n; i++)
+            yh[i] = xh[i] & 0x8000u ? 0 : xh[i];
+        return DI_OK;
+    }
 #pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
         y[i] = x[i] > 0.f ? x[i] : 0.f;
@@ -62,6 +93,18 @@ static int clip_run(di_nn_kctx *k, di_error *err)
     if (k->nin > 2 && k->in[2])
         hi = *(const float *)k->in[2]->data;
     size_t n = buffer_elems(k->in[0]);
+    if (is_bf16(k->in[0])) { /* bounds rounded to bf16, so that the result is one */
+        const uint16_t *xh = k->in[0]->data;
+        uint16_t *yh = k->out[0]->data;
+        float lo16 = isfinite(lo) ? from_bf16(to_bf16(lo)) : lo;
+        float hi16 = isfinite(hi) ? from_bf16(to_bf16(hi)) : hi;
+#pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float v = from_bf16(xh[i]);
+            yh[i] = v < lo16 ? to_bf16(lo16) : v > hi16 ? to_bf16(hi16) : xh[i];
+        }
+        return DI_OK;
+    }
 #pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float v = x[i] < lo ? lo : x[i];
@@ -74,7 +117,7 @@ const di_nn_op di_op_Relu = {
     .name = "Relu",
     .min_in = 1,
     .max_in = 1,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_BF16_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
     .post_kind = DI_POST_RELU,
     .unary = DI_U_RELU,
     .infer = di_nn_infer_clamp,
@@ -87,7 +130,7 @@ const di_nn_op di_op_Clip = {
     .name = "Clip",
     .min_in = 1,
     .max_in = 3,
-    .flags = DI_OP_BLOCKED_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
+    .flags = DI_OP_BLOCKED_OK | DI_OP_BF16_OK | DI_OP_ELEMENTWISE | DI_OP_PER_IMAGE,
     .post_kind = DI_POST_CLIP,
     .unary = DI_U_CLIP,
     .infer = di_nn_infer_clamp,

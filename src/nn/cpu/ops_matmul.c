@@ -10,15 +10,36 @@
 ** the output in its buffer; an Add that broadcasts along the last axis only
 ** (a bias) is a binary post-op. So a transformer's MatMul + bias + residual
 ** is one primitive. Other Adds are refused (DI_NN_NO_FUSE) and run alone.
+**
+** In bf16 (env->bf16) the primitive multiplies bf16 operands into a float32
+** output (f32 accumulation and post-ops): A, and B when it is an activation
+** (attention's products), are converted into scratch at each run (O(MK)
+** against the product's O(MKN)); a constant B (the weights) is converted once
+** per session into the layout the primitive picks (k->persist, shared by
+** the session's plans).
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
 
+/* A constant B in bf16, one per layout a plan asked for (usually one). The
+** fingerprint tells a constant folded differently for another input shape. */
+typedef struct mm_weights {
+    dnnl_memory_desc_t md;
+    uint64_t print;
+    void *data;
+    struct mm_weights *next;
+} mm_weights;
+
 typedef struct mm_state {
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c, scratch;
+    /* bf16: f32 operands (user layout) converted into a, b in scratch */
+    dnnl_primitive_t a_cvt, b_cvt; /* NULL: operand used as it is */
+    dnnl_memory_t a_user, b_user;
+    bool b_fixed;          /* b is the session's bf16 copy of a constant B */
+    size_t b_off, sc_off;  /* scratch: converted A at 0, B at b_off, the primitive's at sc_off */
     dnnl_memory_t bias[4]; /* binary-add post-ops' operands, by post-op index */
     int sum_index;         /* the post-op with the sum (residual), or -1 */
     /* Gemm: beta * C added afterwards, broadcast to M x N */
@@ -33,23 +54,115 @@ static void mm_release(void *p)
         return;
     if (s->prim)
         dnnl_primitive_destroy(s->prim);
-    dnnl_memory_t mems[] = {s->a,       s->b,       s->c,       s->scratch,
-                            s->bias[0], s->bias[1], s->bias[2], s->bias[3]};
+    if (s->a_cvt)
+        dnnl_primitive_destroy(s->a_cvt);
+    if (s->b_cvt)
+        dnnl_primitive_destroy(s->b_cvt);
+    dnnl_memory_t mems[] = {s->a,       s->b,       s->c,       s->scratch, s->bias[0],
+                            s->bias[1], s->bias[2], s->bias[3], s->a_user,  s->b_user};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             dnnl_memory_destroy(mems[i]);
     free(s);
 }
 
+static void release_weights(void *p)
+{
+    mm_weights *w = p;
+    while (w) {
+        mm_weights *next = w->next;
+        free(w->data);
+        free(w);
+        w = next;
+    }
+}
+
 #define DN(call, what) DI_NN_DNNL(k->node, call, what)
 
-/* Builds the primitive for row-major-or-strided A (r-D), B, C. */
-static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, const dnnl_dims_t as,
-                    const dnnl_dims_t bd, const dnnl_dims_t bs, const dnnl_dims_t cd, float alpha,
-                    di_error *err)
+/* 64 samples and the size: enough to tell two foldings of one constant apart */
+static uint64_t fingerprint(const float *b, int64_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)n;
+    for (int64_t i = 0; i < n; i += n / 64 + 1) {
+        uint32_t u;
+        memcpy(&u, &b[i], sizeof u);
+        h = (h ^ u) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* A reorder from `from` to `to` (a bf16 conversion), and a memory for from. */
+static int cvt_make(di_nn_kctx *k, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                    dnnl_primitive_t *prim, dnnl_memory_t *user, di_error *err)
 {
     int rc = DI_OK;
-    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_primitive_desc_t pd = NULL;
+    DN(dnnl_reorder_primitive_desc_create(&pd, from, cpu_engine(k), to, cpu_engine(k), NULL),
+       "bf16 conversion");
+    DN(dnnl_primitive_create(prim, pd), "bf16 conversion");
+    DN(dnnl_memory_create(user, from, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+fail:
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* The session's bf16 copy of the constant B (f32, bmd) in layout md, made
+** on first use. */
+static int weights_bf16(di_nn_kctx *k, const dnnl_memory_desc_t *bmd, const float *b, int64_t n,
+                        const dnnl_memory_desc_t *md, void **out, di_error *err)
+{
+    uint64_t print = fingerprint(b, n);
+    mm_weights *w = *k->persist;
+    while (w && !(w->print == print && dnnl_memory_desc_equal(&w->md, md)))
+        w = w->next;
+    if (w) {
+        *out = w->data;
+        return DI_OK;
+    }
+    int rc = DI_OK;
+    dnnl_primitive_t r = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    if (!(w = calloc(1, sizeof *w)) ||
+        !(w->data = aligned_alloc(64, (dnnl_memory_desc_get_size(md) + 63) & ~(size_t)63))) {
+        free(w);
+        return di_fail(err, DI_ENOMEM, "out of memory");
+    }
+    w->md = *md;
+    w->print = print;
+    if ((rc = cvt_make(k, bmd, md, &r, &from, err)))
+        goto fail;
+    dnnl_memory_set_data_handle(from, (void *)b);
+    DN(dnnl_memory_create(&to, md, cpu_engine(k), w->data), "memory");
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DN(dnnl_primitive_execute(r, cpu_stream(k), 2, args), "weights conversion");
+    DN(dnnl_stream_wait(cpu_stream(k)), "stream wait");
+    w->next = *k->persist;
+    *k->persist = w;
+    *out = w->data;
+    w = NULL;
+fail:
+    if (w) {
+        free(w->data);
+        free(w);
+    }
+    if (r)
+        dnnl_primitive_destroy(r);
+    if (from)
+        dnnl_memory_destroy(from);
+    if (to)
+        dnnl_memory_destroy(to);
+    return rc;
+}
+
+/* Builds the primitive for row-major-or-strided A (r-D), B, C; bconst: B's
+** data when it is a constant (a bf16 plan converts it once). */
+static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, const dnnl_dims_t as,
+                    const dnnl_dims_t bd, const dnnl_dims_t bs, const dnnl_dims_t cd, float alpha,
+                    const float *bconst, di_error *err)
+{
+    int rc = DI_OK;
+    dnnl_memory_desc_t amd, bmd, cmd, a16, b16;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -92,8 +205,21 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
         DN(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
     }
     dnnl_matmul_desc_t md;
-    DN(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd), "matmul desc");
-    if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
+    bool bf16 = k->env->bf16;
+    if (bf16) { /* a constant B in the layout the kernel likes best */
+        DN(dnnl_memory_desc_init_by_tag(&a16, r, ad, dnnl_bf16, tags[r]), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(&b16, r, bd, dnnl_bf16,
+                                        bconst ? dnnl_format_tag_any : tags[r]),
+           "memory desc");
+        DN(dnnl_matmul_desc_init(&md, &a16, &b16, NULL, &cmd), "matmul desc");
+        if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
+            pd = NULL;
+            bf16 = false; /* no bf16 kernel with these post-ops: float32 */
+        }
+    }
+    if (!bf16)
+        DN(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd), "matmul desc");
+    if (!pd && dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
         if (k->npost) {
             rc = DI_NN_NO_FUSE; /* no oneDNN kernel with these post-ops: run them alone */
             goto fail;
@@ -102,13 +228,37 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
            "matmul primitive desc");
     }
     DN(dnnl_primitive_create(&s->prim, pd), "matmul primitive");
+    size_t sc = 0;
+    if (bf16) {
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if ((rc = cvt_make(k, &amd, &a16, &s->a_cvt, &s->a_user, err)))
+            goto fail;
+        DN(dnnl_memory_create(&s->a, &a16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+        sc = s->b_off = (dnnl_memory_desc_get_size(&a16) + 63) & ~(size_t)63;
+        if (bconst) {
+            void *w = NULL;
+            rc = weights_bf16(k, &bmd, bconst, di_shape_numel(r, bd), wmd, &w, err);
+            if (rc)
+                goto fail;
+            DN(dnnl_memory_create(&s->b, wmd, cpu_engine(k), w), "memory");
+            s->b_fixed = true;
+        } else {
+            if ((rc = cvt_make(k, &bmd, &b16, &s->b_cvt, &s->b_user, err)))
+                goto fail;
+            DN(dnnl_memory_create(&s->b, &b16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+            sc += (dnnl_memory_desc_get_size(&b16) + 63) & ~(size_t)63;
+        }
+    } else {
+        DN(dnnl_memory_create(&s->a, &amd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+        DN(dnnl_memory_create(&s->b, &bmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    }
+    s->sc_off = sc;
+    k->scratch_bytes = sc;
     const dnnl_memory_desc_t *scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (scr && dnnl_memory_desc_get_size(scr)) {
         DN(dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
-        k->scratch_bytes = dnnl_memory_desc_get_size(scr);
+        k->scratch_bytes = sc + dnnl_memory_desc_get_size(scr);
     }
-    DN(dnnl_memory_create(&s->a, &amd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
-    DN(dnnl_memory_create(&s->b, &bmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     DN(dnnl_memory_create(&s->c, &cmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     for (int i = 0; i < k->npost; i++)
         if (k->post[i].kind == DI_POST_SUM && i != s->sum_index)
@@ -127,8 +277,23 @@ fail:
 static int mm_exec(di_nn_kctx *k, mm_state *s, void *a, void *b, void *c, di_error *err)
 {
     int rc = DI_OK;
-    dnnl_memory_set_data_handle(s->a, a);
-    dnnl_memory_set_data_handle(s->b, b);
+    uint8_t *scratch = k->scratch;
+    if (s->a_cvt) { /* bf16: A (and an activation B) converted into scratch */
+        dnnl_memory_set_data_handle(s->a_user, a);
+        dnnl_memory_set_data_handle(s->a, scratch);
+        dnnl_exec_arg_t cv[2] = {{DNNL_ARG_FROM, s->a_user}, {DNNL_ARG_TO, s->a}};
+        DN(dnnl_primitive_execute(s->a_cvt, cpu_stream(k), 2, cv), "bf16 conversion");
+    } else {
+        dnnl_memory_set_data_handle(s->a, a);
+    }
+    if (s->b_cvt) {
+        dnnl_memory_set_data_handle(s->b_user, b);
+        dnnl_memory_set_data_handle(s->b, scratch + s->b_off);
+        dnnl_exec_arg_t cv[2] = {{DNNL_ARG_FROM, s->b_user}, {DNNL_ARG_TO, s->b}};
+        DN(dnnl_primitive_execute(s->b_cvt, cpu_stream(k), 2, cv), "bf16 conversion");
+    } else if (!s->b_fixed) {
+        dnnl_memory_set_data_handle(s->b, b);
+    }
     dnnl_memory_set_data_handle(s->c, c);
     dnnl_exec_arg_t args[8] = {
         {DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c}};
@@ -145,7 +310,7 @@ static int mm_exec(di_nn_kctx *k, mm_state *s, void *a, void *b, void *c, di_err
                 (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, s->bias[i]};
         }
     if (s->scratch) {
-        dnnl_memory_set_data_handle(s->scratch, k->scratch);
+        dnnl_memory_set_data_handle(s->scratch, scratch + s->sc_off);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     }
     DN(dnnl_primitive_execute(s->prim, cpu_stream(k), na, args), "matmul");
@@ -187,7 +352,9 @@ static int matmul_prepare(di_nn_kctx *k, di_error *err)
     mm_state *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
-    int rc = mm_build(k, s, r, ad, as, bd, bs, cd, p->scale, err);
+    const di_nn_tensor *b = k->in[1];
+    int rc = mm_build(k, s, r, ad, as, bd, bs, cd, p->scale,
+                      b->is_const && b->dtype == DI_DT_FLOAT ? b->data : NULL, err);
     if (rc) {
         mm_release(s);
         return rc;
@@ -222,6 +389,7 @@ const di_nn_op di_op_MatMul = {
     .prepare = matmul_prepare,
     .run = matmul_run,
     .release = mm_release,
+    .release_persist = release_weights,
     .flops = matmul_flops,
 };
 
@@ -244,7 +412,9 @@ static int gemm_prepare(di_nn_kctx *k, di_error *err)
     if (M && N && K) {
         dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
         dnnl_dims_t as = {ta ? 1 : K, ta ? M : 1}, bs = {tb ? 1 : N, tb ? K : 1};
-        int rc = mm_build(k, s, 2, ad, as, bd, bs, cd, p->alpha, err);
+        const di_nn_tensor *b = k->in[1];
+        int rc = mm_build(k, s, 2, ad, as, bd, bs, cd, p->alpha,
+                          b->is_const && b->dtype == DI_DT_FLOAT ? b->data : NULL, err);
         if (rc) {
             mm_release(s);
             return rc;
@@ -290,5 +460,6 @@ const di_nn_op di_op_Gemm = {
     .prepare = gemm_prepare,
     .run = gemm_run,
     .release = mm_release,
+    .release_persist = release_weights,
     .flops = gemm_flops,
 };

@@ -22,7 +22,7 @@ static int size_run(di_nn_kctx *k, di_error *err)
 const di_nn_op di_op_Size = {.name = "Size",
                              .min_in = 1,
                              .max_in = 1,
-                             .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK,
+                             .flags = DI_OP_SHAPE_ONLY | DI_OP_BLOCKED_OK | DI_OP_BF16_OK,
                              .infer = di_nn_infer_size,
                              .run = size_run};
 

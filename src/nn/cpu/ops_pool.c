@@ -95,7 +95,8 @@ static int pool_prepare(di_nn_kctx *k, di_error *err)
         rc = di_nn_unsupported(err, n, "its input layout");
         goto fail;
     }
-    DN(dnnl_memory_desc_init_by_tag(&dst_any, x->ndim, dd, dnnl_f32, dnnl_format_tag_any),
+    /* a bf16 input (a bf16 Conv's output) pools in bf16 */
+    DN(dnnl_memory_desc_init_by_tag(&dst_any, x->ndim, dd, src_md.data_type, dnnl_format_tag_any),
        "memory desc");
     dnnl_alg_kind_t alg = p->algorithm == DI_POOL_MAX ? dnnl_pooling_max
                           : p->algorithm == DI_POOL_AVG_INCLUDE_PAD
@@ -154,7 +155,7 @@ fail:
         .name = #NAME,                                                                             \
         .min_in = 1,                                                                               \
         .max_in = 1,                                                                               \
-        .flags = DI_OP_BLOCKED_OK | DI_OP_PER_IMAGE,                                               \
+        .flags = DI_OP_BLOCKED_OK | DI_OP_BF16_OK | DI_OP_PER_IMAGE,                               \
         .check = pool_check,                                                                       \
         .infer = di_nn_infer_pool,                                                                 \
         .params_size = sizeof(di_nn_pool_params),                                                  \

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bf16 on the CPU (issue 15): our engine in fp32 and in bf16 (--precision
+# bf16: oneDNN bf16 kernels, AMX where the CPU has it, else AVX512-BF16)
+# against onnxruntime fp32 (npm onnxruntime-node, CPU) in the same run, same
+# model files, 2 threads, medians of REPEAT runs:
+#   - MiDaS v2.1 small 256x256 (../shared graph, generated weights), batch 1 and 4;
+#   - the ViT-S/14 + DPT form (tests/nn/dav2_graph.h, 12 blocks) at 266x266
+#     batch 2 and 518x518 batch 1;
+#   - end to end: `depthindex run --model` (MiDaS small) with --precision
+#     bf16, faces/s against `depthindex infer --precision bf16` alone on the
+#     same batch and threads (target >= 0.9x).
+# Targets: bf16 >= 1.5x onnxruntime fp32 on AVX512-BF16, >= 3x on AMX.
+# onnxruntime times one image at a time (ort_run.js): its figure per image
+# is compared with ours per image at the batch size of the line.
+# usage: bench/run-bf16.sh BUILD_DIR   (REPEAT=N [5], E2E_FACES=N [96])
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+repeat=${REPEAT:-5}
+e2e_faces=${E2E_FACES:-96}
+py=/usr/bin/python3
+di="$(pwd)/$build/depthindex"
+for exe in bench/dav2_model bench/bench_engine depthindex; do
+  [ -x "$build/$exe" ] || { echo "run-bf16: $build/$exe is not built"; exit 1; }
+done
+kind=$(grep -qw amx_bf16 /proc/cpuinfo && echo AMX || { grep -qw avx512_bf16 /proc/cpuinfo && echo AVX512-BF16; })
+if [ -z "$kind" ]; then
+  echo "run-bf16: this CPU has no native bf16 (AVX512-BF16 or AMX): nothing to measure"
+  exit 0
+fi
+work=$(mktemp -d /tmp/di-bf16-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+have_ort=1
+bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-bf16: onnxruntime-node could not be installed; ours only"; }
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), bf16: $kind, $(date -u +%F)"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); 2 threads, median of $repeat runs"
+
+ms_of() { sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1; }
+rows=()
+# case NAME MODEL BATCH [SIZE]: fp32, bf16 and onnxruntime fp32, one after the other
+bench_case() {
+  local name=$1 model=$2 batch=$3 size=${4:-} x="$work/x_$RANDOM.npy" o32 o16 ort=""
+  o32=$(DI_BENCH_SIZE=$size "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat" "$x" | ms_of) || return 1
+  o16=$(DI_PRECISION=bf16 DI_BENCH_SIZE=$size "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat" | ms_of) || return 1
+  if [ $have_ort = 1 ]; then
+    ort=$(node tests/nn/ort_run.js "$model" "$x" "" --threads 2 --repeat "$repeat" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
+  fi
+  echo "$name: ours fp32 $o32 ms/image, ours bf16 $o16 ms/image, onnxruntime fp32 ${ort:--} ms/image"
+  rows+=("$(awk -v n="$name" -v a="$o32" -v b="$o16" -v r="$ort" 'BEGIN {
+    if (r == "") printf "| %s | %.1f | %.1f | - | - | - | %.2fx |", n, a, b, a / b;
+    else printf "| %s | %.1f | %.1f | %.1f | %.2fx | %.2fx | %.2fx |", n, a, b, r, r / a, r / b, a / b }')")
+}
+
+graph=../shared/models/midas_v21_small_256.graph.onnx
+midas="$work/midas.onnx"
+if [ -f "$graph" ]; then
+  "$di" model --fill-weights "$midas" "$graph" >/dev/null || exit 1
+  bench_case "MiDaS small 256, batch 1" "$midas" 1 || exit 1
+  bench_case "MiDaS small 256, batch 4" "$midas" 4 || exit 1
+else
+  echo "run-bf16: $graph is absent: MiDaS small skipped"
+fi
+"$build/bench/dav2_model" "$work/vit266.onnx" 19 12 >/dev/null || exit 1
+bench_case "ViT-S/14 + DPT 266, batch 2" "$work/vit266.onnx" 2 || exit 1
+"$build/bench/dav2_model" "$work/vit518.onnx" 37 12 >/dev/null || exit 1
+bench_case "ViT-S/14 + DPT 518, batch 1" "$work/vit518.onnx" 1 || exit 1
+
+e2e_line="end to end: skipped (no MiDaS graph)"
+if [ -f "$graph" ]; then
+  # the same faces through run (decode, inference, score, write) and through infer alone
+  batch=8
+  "$di" init --db "sqlite:$work/e2e.db" --demo "$(( (e2e_faces + 3) / 4 ))" --images "$work/faces" --size 512 >/dev/null || exit 1
+  threads=$("$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$midas" --device cpu \
+              --precision bf16 --progress json --limit 1 | "$py" -c 'import json,sys
+for l in sys.stdin:
+    if "\"start\"" in l: print(json.loads(l)["engine_threads"])')
+  "$py" -c "import numpy as np; np.save('$work/xb.npy', np.random.default_rng(0).standard_normal(($batch,3,256,256)).astype(np.float32))"
+  runs=() infs=()
+  for i in 1 2; do
+    ms=$("$di" infer --model "$midas" --input "$work/xb.npy" --threads "$threads" --repeat "$repeat" --precision bf16 | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
+    infs+=("$("$py" -c "print('%.2f' % ($batch * 1000.0 / $ms))")")
+    line=$("$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$midas" --device cpu \
+             --precision bf16 --batch $batch --force --progress json | grep '"summary"' | tail -1)
+    runs+=("$("$py" -c 'import json,sys; print(json.loads(sys.argv[1])["images_per_s"])' "$line")")
+  done
+  e2e_line=$("$py" -c "
+r = [float(x) for x in '${runs[*]}'.split()]; i = [float(x) for x in '${infs[*]}'.split()]
+print('end to end, MiDaS small bf16, %d faces of 512x512 JPEG, batch $batch, $threads engine threads: run %.1f faces/s, infer alone %.1f faces/s: %.2fx (best of 2 each; target >= 0.9x)' % ($e2e_faces, max(r), max(i), max(r) / max(i)))")
+  echo "$e2e_line"
+fi
+
+cat <<EOF
+
+---- for bench/RESULTS.md (bf16 on the CPU) ----
+$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, bf16 kind: $kind, 2 threads, median of $repeat, load at end $(cut -d' ' -f1-3 /proc/loadavg):
+| model | ours fp32 ms/image | ours bf16 ms/image | onnxruntime fp32 ms/image | fp32 / ort | bf16 / ort | bf16 / fp32 |
+|---|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+- $e2e_line
+EOF
