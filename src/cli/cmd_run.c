@@ -110,7 +110,7 @@ static const char help[] =
 
 /* bf16 against fp32 on the CPU, MiDaS small and the ViT forms: the figure
 ** measured in bench/RESULTS.md (bench/run-bf16.sh) */
-#define DI_BF16_SPEEDUP "about 2x"
+#define DI_BF16_SPEEDUP "1.15-1.4x"
 
 typedef struct run_opts {
     di_cli_db db;

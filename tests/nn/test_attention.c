@@ -277,6 +277,56 @@ int main(void)
         CHECK(views == 1);
         di_nn_session_destroy(s);
     }
+
+    /* bf16 (where the CPU has it natively): Q, K, V and the probabilities
+    ** rounded to bf16, the scores and the sums float32. Each form within
+    ** bf16's rounding of the formula, and not float32's result: the bf16
+    ** path ran (1 thread: blocks of rows; 5: groups of heads). */
+    for (int ti = 0; di_nn_cpu_bf16() && ti < 3; ti += 2) {
+        di_nn_graph *g = NULL;
+        CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s",
+               err.msg);
+        if (!g) break;
+        di_nn_session *s = NULL;
+        di_nn_options opt;
+        di_nn_options_default(&opt);
+        opt.threads = threads[ti];
+        opt.precision = DI_NN_BF16;
+        CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
+        if (!s) break;
+        di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
+                          {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
+                          {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
+                          {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
+                          {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
+        di_nn_io out[7];
+        memset(out, 0, sizeof out);
+        CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
+        for (int f = 0; f < 7; f++) {
+            if (!out[f].data) continue;
+            const double *r = ref[f == 6 ? 0 : f];
+            const float *y = out[f].data;
+            double worst = 0, big = 0;
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++)
+                    for (int i = 0; i < T; i++)
+                        for (int e = 0; e < HD; e++) {
+                            size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
+                                               : ((size_t)(b * H + h) * T + i) * HD + e;
+                            double ri = r[((size_t)(b * H + h) * T + i) * HD + e];
+                            double d = fabs(y[at] - ri);
+                            if (!(d <= worst)) worst = d;
+                            if (fabs(ri) > big) big = fabs(ri);
+                        }
+            printf("  bf16, threads %d, form %c: max |diff| against the formula: %.3g of %.3g\n",
+                   threads[ti], "abcdefg"[f], worst, big);
+            CHECKF(worst <= 3e-2 * big && worst > 1e-4 * big,
+                   "bf16, threads %d: form %c differs by %g (largest value %g)", threads[ti],
+                   "abcdefg"[f], worst, big);
+        }
+        for (int f = 0; f < 7; f++) free(out[f].data);
+        di_nn_session_destroy(s);
+    }
     free(bytes);
     return check_summary();
 }

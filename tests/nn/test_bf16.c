@@ -342,7 +342,9 @@ int main(void)
         return SKIP;
     }
     clip_relu_bf16(dir);
-    compare_model("ViT-S/14 + DPT, 266x266, 4 blocks", vit, 19 * DAV2_PATCH, ndemo, (limits){0.05, 0.6, 0.01, 0.03});
+    /* measured on Zen 5 with the attention in bf16: 0.035, 62.5 %, 0.67 %, 1.9 %
+    ** (83 % with it in fp32); AMX accumulates in another order: some room */
+    compare_model("ViT-S/14 + DPT, 266x266, 4 blocks", vit, 19 * DAV2_PATCH, ndemo, (limits){0.05, 0.5, 0.01, 0.03});
     unlink(vit);
 
     snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);

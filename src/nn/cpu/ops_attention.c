@@ -11,9 +11,11 @@
 ** read back twice. Q, K^T, V and O are read and written through strides
 ** (K untransposed, the heads' output merged), so nothing is copied either.
 **
-** Both products go through att_matmul, which takes the operands' data type:
-** a bf16 path is the same primitives with dnnl_bf16 operands (S kept f32,
-** the softmax writing the probabilities as bf16).
+** Both products go through att_matmul, which takes the operands' data type.
+** In a bf16 session (env->bf16) with dense heads, Q, K and V are rounded to
+** bf16 a group at a time into the scratch (K and V once per group, Q per
+** block of rows), S stays float32 (the products accumulate in f32), and the
+** softmax writes the probabilities as bf16 for the second product.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ typedef struct att_geom {
 /* The three primitives for a group of heads, and their memories. */
 typedef struct att_block {
     dnnl_primitive_t mm1, sm, mm2;
-    dnnl_memory_t q, kt, s, v, o, scr1, scr_sm, scr2;
+    dnnl_memory_t q, kt, s, p, v, o, scr1, scr_sm, scr2; /* p: bf16 only */
 } att_block;
 
 typedef struct att_state {
@@ -44,6 +46,8 @@ typedef struct att_state {
                               ** head whose scores outgrow the budget, fewer */
     bool flat;               /* Q, K, V dense per head: groups of whole heads */
     bool perm;               /* output [L0, tq, L1, dv]: written from O's copy */
+    bool bf16;               /* Q, K, V and the probabilities in bf16 (flat only) */
+    size_t p_bytes, b_bytes; /* bf16: the probabilities; Q, K, V (each) */
     size_t s_bytes, o_bytes; /* S and O's copy in the scratch (64-aligned), */
     size_t h_bytes;          /* a packed input's Q, K, V of a group (each),
                               ** the primitives' scratchpad after them */
@@ -55,7 +59,7 @@ static void block_release(att_block *b)
     for (int i = 0; i < 3; i++)
         if (prims[i])
             dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {b->q, b->kt, b->s, b->v, b->o, b->scr1, b->scr_sm, b->scr2};
+    dnnl_memory_t mems[] = {b->q, b->kt, b->s, b->p, b->v, b->o, b->scr1, b->scr_sm, b->scr2};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             dnnl_memory_destroy(mems[i]);
@@ -140,41 +144,45 @@ static void row_major(int r, const int64_t *d, int64_t *st)
 
 /* The primitives for one group's geometry; *scr_max grows to their
 ** scratchpads. */
-static int block_build(di_nn_kctx *k, att_block *b, const att_geom *g, size_t *scr_max,
+static int block_build(di_nn_kctx *k, att_block *b, const att_geom *g, bool bf16, size_t *scr_max,
                        di_error *err)
 {
+    dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     const di_nn_attention_params *p = k->params;
     int rc = DI_OK, r = g->r;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     size_t bytes;
     dnnl_memory_t m1[3] = {0}, m2[3] = {0};
-    rc = att_matmul(k, dnnl_f32, dnnl_f32, r, g->qd, g->qs, g->kd, g->ks, g->sd, g->ss, p->scale,
-                    &b->mm1, m1, &b->scr1, &bytes, err);
+    rc = att_matmul(k, dt, dnnl_f32, r, g->qd, g->qs, g->kd, g->ks, g->sd, g->ss, p->scale, &b->mm1,
+                    m1, &b->scr1, &bytes, err);
     b->q = m1[0];
     b->kt = m1[1];
     b->s = m1[2];
     if (rc)
         return rc;
     *scr_max = bytes > *scr_max ? bytes : *scr_max;
-    rc = att_matmul(k, dnnl_f32, dnnl_f32, r, g->sd, g->ss, g->vd, g->vs, g->od, g->os, 1.f,
-                    &b->mm2, m2, &b->scr2, &bytes, err);
+    rc = att_matmul(k, dt, dnnl_f32, r, g->sd, g->ss, g->vd, g->vs, g->od, g->os, 1.f, &b->mm2, m2,
+                    &b->scr2, &bytes, err);
     b->v = m2[1];
     b->o = m2[2];
-    if (m2[0])
+    if (bf16)
+        b->p = m2[0]; /* the probabilities, bf16 */
+    else if (m2[0])
         dnnl_memory_destroy(m2[0]); /* S: the first product's memory serves */
     if (rc)
         return rc;
     *scr_max = bytes > *scr_max ? bytes : *scr_max;
-    /* softmax over S's last axis, in place */
-    dnnl_memory_desc_t smd;
+    /* softmax over S's last axis, in place (bf16: into P) */
+    dnnl_memory_desc_t smd, pmd;
     dnnl_softmax_v2_desc_t smdesc;
     dnnl_dims_t sd = {0}, ss = {0};
     memcpy(sd, g->sd, (size_t)r * sizeof(int64_t));
     memcpy(ss, g->ss, (size_t)r * sizeof(int64_t));
     DN(dnnl_memory_desc_init_by_strides(&smd, r, sd, dnnl_f32, ss), "memory desc");
+    DN(dnnl_memory_desc_init_by_strides(&pmd, r, sd, dt, ss), "memory desc");
     DN(dnnl_softmax_v2_forward_desc_init(&smdesc, dnnl_forward_inference, dnnl_softmax_accurate,
-                                         &smd, &smd, r - 1),
+                                         &smd, &pmd, r - 1),
        "softmax desc");
     DN(dnnl_primitive_attr_create(&attr), "attributes");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
@@ -251,19 +259,20 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
         rows = rows < 16 ? 16 : rows > p->tq ? p->tq : rows;
     }
     s->rows = rows;
+    s->bf16 = k->env->bf16 && s->flat;
     size_t scr = 0;
     att_geom g;
     int rc;
     if (s->flat) {
         bool k_trans = p->ks[nl] != 1; /* K^T's rows apart by 1: K untransposed */
         flat_geom(p, k_trans, group, rows, &g);
-        rc = block_build(k, &s->full, &g, &scr, err);
+        rc = block_build(k, &s->full, &g, s->bf16, &scr, err);
         if (!rc && rows < p->tq && p->tq % rows) { /* group 1: the last rows */
             flat_geom(p, k_trans, 1, p->tq % rows, &g);
-            rc = block_build(k, &s->tail, &g, &scr, err);
+            rc = block_build(k, &s->tail, &g, s->bf16, &scr, err);
         } else if (!rc && rows == p->tq && s->heads % group) { /* the last heads */
             flat_geom(p, k_trans, s->heads % group, rows, &g);
-            rc = block_build(k, &s->tail, &g, &scr, err);
+            rc = block_build(k, &s->tail, &g, s->bf16, &scr, err);
         }
     } else { /* broadcast leading axes: one group, the infer step's strides */
         g.r = nl + 2;
@@ -280,7 +289,7 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
         g.sd[nl] = p->tq;
         g.sd[nl + 1] = p->tk;
         row_major(g.r, g.sd, g.ss);
-        rc = block_build(k, &s->full, &g, &scr, err);
+        rc = block_build(k, &s->full, &g, s->bf16, &scr, err);
     }
     if (rc) {
         att_release(s);
@@ -296,17 +305,25 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
     s->o_bytes = s->perm ? ((size_t)(group * rows * p->dv) * sizeof(float) + 63) & ~(size_t)63 : 0;
     s->h_bytes =
         p->packed ? ((size_t)(group * p->tq * p->d) * sizeof(float) + 63) & ~(size_t)63 : 0;
-    k->scratch_bytes = s->s_bytes + s->o_bytes + 3 * s->h_bytes + scr;
+    if (s->bf16) { /* a group's K or V, or a block's Q: the largest of them */
+        int64_t dmax = p->d > p->dv ? p->d : p->dv;
+        int64_t qkv = group * (p->tk > rows ? p->tk : rows) * dmax;
+        s->b_bytes = ((size_t)qkv * sizeof(uint16_t) + 63) & ~(size_t)63;
+        s->p_bytes = ((size_t)(group * rows * p->tk) * sizeof(uint16_t) + 63) & ~(size_t)63;
+    }
+    k->scratch_bytes = s->s_bytes + s->o_bytes + 3 * s->h_bytes + s->p_bytes + 3 * s->b_bytes + scr;
     return DI_OK;
 }
 
-static int run_group(di_nn_kctx *k, const att_block *b, float *q, float *kt, float *v, float *o,
-                     uint8_t *sbuf, uint8_t *scr, di_error *err)
+static int run_group(di_nn_kctx *k, const att_block *b, void *q, void *kt, void *v, float *o,
+                     uint8_t *sbuf, uint8_t *pbuf, uint8_t *scr, di_error *err)
 {
     int rc = DI_OK;
     dnnl_memory_set_data_handle(b->q, q);
     dnnl_memory_set_data_handle(b->kt, kt);
     dnnl_memory_set_data_handle(b->s, sbuf);
+    if (b->p)
+        dnnl_memory_set_data_handle(b->p, pbuf);
     dnnl_memory_set_data_handle(b->v, v);
     dnnl_memory_set_data_handle(b->o, o);
     dnnl_memory_t scrs[3] = {b->scr1, b->scr_sm, b->scr2};
@@ -314,8 +331,9 @@ static int run_group(di_nn_kctx *k, const att_block *b, float *q, float *kt, flo
         if (scrs[i])
             dnnl_memory_set_data_handle(scrs[i], scr);
     dnnl_exec_arg_t a1[4] = {{DNNL_ARG_SRC, b->q}, {DNNL_ARG_WEIGHTS, b->kt}, {DNNL_ARG_DST, b->s}};
-    dnnl_exec_arg_t a2[3] = {{DNNL_ARG_SRC, b->s}, {DNNL_ARG_DST, b->s}};
-    dnnl_exec_arg_t a3[4] = {{DNNL_ARG_SRC, b->s}, {DNNL_ARG_WEIGHTS, b->v}, {DNNL_ARG_DST, b->o}};
+    dnnl_memory_t pm = b->p ? b->p : b->s;
+    dnnl_exec_arg_t a2[3] = {{DNNL_ARG_SRC, b->s}, {DNNL_ARG_DST, pm}};
+    dnnl_exec_arg_t a3[4] = {{DNNL_ARG_SRC, pm}, {DNNL_ARG_WEIGHTS, b->v}, {DNNL_ARG_DST, b->o}};
     int n1 = 3, n2 = 2, n3 = 3;
     if (b->scr1)
         a1[n1++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, b->scr1};
@@ -348,6 +366,21 @@ static void gather_heads(const di_nn_kctx *k, const float *x, int64_t h0, int64_
     }
 }
 
+/* n floats rounded to bf16, to nearest even (NaN kept a NaN), as oneDNN's
+** own conversion does */
+static void to_bf16(const di_nn_kctx *k, const float *x, int64_t n, uint16_t *y)
+{
+#pragma omp parallel for num_threads(k->env->threads) if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        if ((u & 0x7fffffffu) > 0x7f800000u)
+            y[i] = (uint16_t)((u >> 16) | 0x40);
+        else
+            y[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+    }
+}
+
 static int attention_run(di_nn_kctx *k, di_error *err)
 {
     const di_nn_attention_params *p = k->params;
@@ -361,9 +394,11 @@ static int attention_run(di_nn_kctx *k, di_error *err)
     float *q = k->in[0]->data, *kt = p->packed ? q : k->in[1]->data,
           *v = p->packed ? q : k->in[2]->data;
     uint8_t *sbuf = k->scratch, *obuf = sbuf + s->s_bytes, *hbuf = obuf + s->o_bytes,
-            *scr = hbuf + 3 * s->h_bytes;
+            *pbuf = hbuf + 3 * s->h_bytes, *bbuf = pbuf + s->p_bytes, *scr = bbuf + 3 * s->b_bytes;
+    uint16_t *qb = (uint16_t *)bbuf, *kb = (uint16_t *)(bbuf + s->b_bytes),
+             *vb = (uint16_t *)(bbuf + 2 * s->b_bytes);
     if (!s->flat)
-        rc = run_group(k, &s->full, q, kt, v, o, sbuf, scr, err);
+        rc = run_group(k, &s->full, q, kt, v, o, sbuf, NULL, scr, err);
     int64_t tq = p->tq, tk = p->tk, d = p->d, dv = p->dv, l1 = p->od[1];
     for (int64_t h0 = 0; s->flat && h0 < s->heads && !rc; h0 += s->group) {
         int64_t n = s->heads - h0 < s->group ? s->heads - h0 : s->group;
@@ -376,12 +411,23 @@ static int attention_run(di_nn_kctx *k, di_error *err)
             kh = qkv[1];
             vh = qkv[2];
         }
+        if (s->bf16) { /* a group's K and V once, dense as they are */
+            to_bf16(k, kh, n * tk * d, kb);
+            to_bf16(k, vh, n * tk * dv, vb);
+        }
         for (int64_t r0 = 0; r0 < tq && !rc; r0 += s->rows) {
             int64_t m = tq - r0 < s->rows ? tq - r0 : s->rows;
             const att_block *b = n == s->group && m == s->rows ? &s->full : &s->tail;
             /* n > 1 only with m = tq: a group's O is [n, m, dv], dense */
             float *og = s->perm ? (float *)obuf : o + (h0 * tq + r0) * dv;
-            rc = run_group(k, b, qh + r0 * d, kh, vh, og, sbuf, scr, err);
+            void *qr = qh + r0 * d, *kr = kh, *vr = vh;
+            if (s->bf16) { /* n > 1 only with m = tq: the block's Q is dense */
+                to_bf16(k, qh + r0 * d, n * m * d, qb);
+                qr = qb;
+                kr = kb;
+                vr = vb;
+            }
+            rc = run_group(k, b, qr, kr, vr, og, sbuf, pbuf, scr, err);
             /* the heads merged back, [L0, tq, L1, dv], from O's copy in cache */
             for (int64_t h = h0; s->perm && !rc && h < h0 + n; h++)
                 for (int64_t t = 0; t < m; t++)
