@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A dynamically quantized model (the onnx-community model_quantized form:
 # DynamicQuantizeLinear -> MatMulInteger / ConvInteger -> Cast -> Mul, int8
-# per-column and uint8 per-tensor weights; bench/quant_model.c) against
+# per-column and uint8 per-tensor weights; bench/dav2_model.c --quantized) against
 # onnxruntime (npm onnxruntime-node, CPU) on the same file in the same run:
 # DA-V2 small-shaped (ViT-S/14, 12 blocks) at 518x518, batch 1, 1 and 2
 # threads; the float32 graph it was made from for reference; the ratio ours /
@@ -18,7 +18,7 @@ repeat=${REPEAT:-3}
 grid=${GRID:-37}
 blocks=${BLOCKS:-12}
 threads_list=${THREADS:-1 2}
-for exe in bench/quant_model bench/bench_engine depthindex; do
+for exe in bench/dav2_model bench/bench_engine depthindex; do
   [ -x "$build/$exe" ] || { echo "run-quant: $build/$exe is not built"; exit 1; }
 done
 work="$build/bench-quant"
@@ -26,8 +26,8 @@ mkdir -p "$work"
 size=$((grid * 14))
 qmodel="$work/dav2_small_quant_$size.onnx"
 fmodel="$work/dav2_small_float_$size.onnx"
-"$build/bench/quant_model" "$qmodel" "$grid" "$blocks" || exit 1
-"$build/bench/quant_model" --float "$fmodel" "$grid" "$blocks" || exit 1
+"$build/bench/dav2_model" --quantized "$qmodel" "$grid" "$blocks" || exit 1
+"$build/bench/dav2_model" "$fmodel" "$grid" "$blocks" || exit 1
 have_ort=1
 bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-quant: onnxruntime-node could not be installed; ours only"; }
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_vnni|avx_vnni|amx_int8|amx_bf16)$' | tr '\n' ' ')
