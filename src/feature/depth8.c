@@ -46,6 +46,22 @@ size_t first_nonfinite(const float *d, size_t n)
     return n;
 }
 
+/* The pixels from i on, one by one, into lo and hi (the vector loops' tail):
+** n and *mn, *mx, or the first non-finite value's index. */
+static DI_HOT_INLINE
+size_t minmax_rest(const float *d, size_t i, size_t n, float lo, float hi, float *mn, float *mx)
+{
+    for (; i < n; i++) {
+        float v = d[i];
+        if (!isfinite(v))
+            return first_nonfinite(d, n);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *mn = lo, *mx = hi;
+    return n;
+}
+
 static DI_HOT_INLINE
 size_t minmax_generic(const float *d, size_t n, float *mn, float *mx)
 {
@@ -77,15 +93,7 @@ size_t minmax_generic(const float *d, size_t n, float *mn, float *mx)
         }
     }
 #endif
-    for (; i < n; i++) {
-        float v = d[i];
-        if (!isfinite(v))
-            return first_nonfinite(d, n);
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    *mn = lo, *mx = hi;
-    return n;
+    return minmax_rest(d, i, n, lo, hi, mn, mx);
 }
 
 #if DEPTH8_AVX512
@@ -127,15 +135,7 @@ size_t minmax_avx512(const float *d, size_t n, float *mn, float *mx)
             hi = h[k] > hi ? h[k] : hi;
         }
     }
-    for (; i < n; i++) {
-        float v = d[i];
-        if (!isfinite(v))
-            return first_nonfinite(d, n);
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    *mn = lo, *mx = hi;
-    return n;
+    return minmax_rest(d, i, n, lo, hi, mn, mx);
 }
 #endif
 
