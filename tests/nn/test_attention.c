@@ -30,6 +30,12 @@
 enum { B = 2, H = 3, T = 520, HD = 16, N = B * H * T * HD };
 
 static float q_v[N], k_v[N], v_v[N], kt_v[N], qkv_v[3 * N], mask_v[T * T];
+/* the graph's inputs, every run */
+static di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
+                         {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
+                         {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
+                         {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
+                         {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
 
 static uint8_t *build(size_t *len)
 {
@@ -157,6 +163,35 @@ static void count(const di_nn_graph *g, int *fused, int *softmax, int *transpose
     }
 }
 
+/* The graph's seven outputs for the inputs above, in out[7] (rc, message in
+** err). */
+static int run_forms(di_nn_session *s, di_nn_io out[7], di_error *err)
+{
+    memset(out, 0, 7 * sizeof *out);
+    return di_nn_run_io(s, in, 5, out, 7, err);
+}
+
+/* Form f's output y against its reference r: the largest |difference|, and
+** in *big the largest |reference| (form a is [B, T, H * HD], the others
+** [B, H, T, HD]). */
+static double form_diff(int f, const float *y, const double *r, double *big)
+{
+    double worst = 0;
+    *big = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++)
+                for (int e = 0; e < HD; e++) {
+                    size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
+                                       : ((size_t)(b * H + h) * T + i) * HD + e;
+                    double ri = r[((size_t)(b * H + h) * T + i) * HD + e];
+                    double d = fabs(y[at] - ri);
+                    if (!(d <= worst)) worst = d;
+                    if (fabs(ri) > *big) *big = fabs(ri);
+                }
+    return worst;
+}
+
 int main(void)
 {
     (void)ob_attr_f;
@@ -231,29 +266,11 @@ int main(void)
         opt.threads = threads[ti];
         CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
         if (!s) break;
-        di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
-                          {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
-                          {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
-                          {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
-                          {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
         di_nn_io out[7];
-        memset(out, 0, sizeof out);
-        CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
+        CHECKF(run_forms(s, out, &err) == 0, "%s", err.msg);
         for (int f = 0; f < 7; f++) {
             if (!out[f].data) continue;
-            const double *r = ref[f == 6 ? 0 : f];
-            const float *y = out[f].data;
-            double worst = 0;
-            for (int b = 0; b < B; b++)
-                for (int h = 0; h < H; h++)
-                    for (int i = 0; i < T; i++)
-                        for (int e = 0; e < HD; e++) {
-                            /* a: [B, T, H * HD] */
-                            size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
-                                               : ((size_t)(b * H + h) * T + i) * HD + e;
-                            double d = fabs(y[at] - r[((size_t)(b * H + h) * T + i) * HD + e]);
-                            if (!(d <= worst)) worst = d;
-                        }
+            double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f], &big);
             printf("  form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
             CHECKF(worst <= 2e-5, "threads %d: form %c differs by %g", threads[ti], "abcdefg"[f],
                    worst);
@@ -294,30 +311,11 @@ int main(void)
         opt.precision = DI_NN_BF16;
         CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
         if (!s) break;
-        di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
-                          {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
-                          {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
-                          {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
-                          {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
         di_nn_io out[7];
-        memset(out, 0, sizeof out);
-        CHECKF(di_nn_run_io(s, in, 5, out, 7, &err) == 0, "%s", err.msg);
+        CHECKF(run_forms(s, out, &err) == 0, "%s", err.msg);
         for (int f = 0; f < 7; f++) {
             if (!out[f].data) continue;
-            const double *r = ref[f == 6 ? 0 : f];
-            const float *y = out[f].data;
-            double worst = 0, big = 0;
-            for (int b = 0; b < B; b++)
-                for (int h = 0; h < H; h++)
-                    for (int i = 0; i < T; i++)
-                        for (int e = 0; e < HD; e++) {
-                            size_t at = f == 0 ? ((size_t)(b * T + i) * H + h) * HD + e
-                                               : ((size_t)(b * H + h) * T + i) * HD + e;
-                            double ri = r[((size_t)(b * H + h) * T + i) * HD + e];
-                            double d = fabs(y[at] - ri);
-                            if (!(d <= worst)) worst = d;
-                            if (fabs(ri) > big) big = fabs(ri);
-                        }
+            double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f], &big);
             printf("  bf16, threads %d, form %c: max |diff| against the formula: %.3g of %.3g\n",
                    threads[ti], "abcdefg"[f], worst, big);
             CHECKF(worst <= 3e-2 * big && worst > 1e-4 * big,
