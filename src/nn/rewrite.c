@@ -94,6 +94,17 @@ static void free_node(di_nn_node *n)
     free(n->attrs);
 }
 
+void di_nn_rw_reuse_node(di_nn_node *n)
+{
+    char *name = n->name;
+    int *out = n->out;
+    n->name = NULL;
+    n->out = NULL;
+    free_node(n);
+    n->name = name;
+    n->out = out;
+}
+
 /* Matches the chain starting at Div node di; fills the four other nodes
 ** and the output value. */
 static bool match_gelu(const di_nn_graph *g, const int *uses, int di, int chain[4], int *y)
@@ -260,13 +271,7 @@ static int rewrite_layernorm(di_nn_graph *g, int *uses, bool *dead, int ri)
     int x = n->in[0];
     if (n->nin == 2 && n->in[1] >= 0)
         uses[n->in[1]]--;
-    char *name = n->name; /* the node keeps its name and output array */
-    int *out = n->out;
-    n->name = NULL;
-    n->out = NULL;
-    free_node(n);
-    n->name = name;
-    n->out = out;
+    di_nn_rw_reuse_node(n); /* the node keeps its name and output array */
     n->op_type = op;
     n->in = in;
     n->nin = 3;
@@ -419,11 +424,6 @@ int di_nn_rw_only_consumer(const di_nn_graph *g, const int *uses, int v)
 bool di_nn_rw_is_op(const di_nn_node *n, const char *op, int nin)
 {
     return is_op(n, op, nin);
-}
-
-void di_nn_rw_free_node(di_nn_node *n)
-{
-    free_node(n);
 }
 
 int di_nn_rewrite(di_nn_graph *g, int flags)

@@ -14,8 +14,9 @@
 int di_nn_rw_only_consumer(const di_nn_graph *g, const int *uses, int v);
 /* n is op with nin inputs and one output */
 bool di_nn_rw_is_op(const di_nn_node *n, const char *op, int nin);
-/* frees what node n owns (not n itself) */
-void di_nn_rw_free_node(di_nn_node *n);
+/* frees what node n owns but its name and output array: a rewrite turning
+** n into another op fills op_type, in and attrs again */
+void di_nn_rw_reuse_node(di_nn_node *n);
 
 /* The attention rewrite from Softmax node si: 1 when done, 0 when the node
 ** is not such a Softmax, -1 out of memory. */

@@ -240,13 +240,7 @@ int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si)
     for (int j = 0; j < n->nin; j++)
         if (n->in[j] >= 0)
             uses[n->in[j]]--;
-    char *name = n->name;
-    int *out = n->out;
-    n->name = NULL;
-    n->out = NULL;
-    di_nn_rw_free_node(n);
-    n->name = name;
-    n->out = out;
+    di_nn_rw_reuse_node(n); /* the node keeps its name and output array */
     n->op_type = op;
     n->in = in;
     n->nin = y_packed >= 0 ? 1 : 3;
