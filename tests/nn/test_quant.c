@@ -83,6 +83,28 @@ static void check_model(const char *src, const char *dir, const char *tag, ob *b
     free(ref);
 }
 
+/* The graph b (freed) written as dir/file must fail at session creation
+** with one line holding both what and why. */
+static void expect_refused(ob *b, const char *dir, const char *file, const char *what, const char *why)
+{
+    char model[1000];
+    snprintf(model, sizeof model, "%s/%s", dir, file);
+    size_t len;
+    uint8_t *bytes = ob_pack(b, &len);
+    CHECK(write_file(model, bytes, len) == 0);
+    free(bytes);
+    ob_free(b);
+    di_nn_session *s = NULL;
+    di_error err;
+    CHECK(di_nn_session_create(model, NULL, &s, &err) != 0);
+    if (!s) {
+        printf("expected: %s\n", err.msg);
+        CHECKF(strstr(err.msg, what) && strstr(err.msg, why) && !strchr(err.msg, '\n'), "'%s'", err.msg);
+    }
+    di_nn_session_destroy(s);
+    remove(model);
+}
+
 static void qdq_graph(ob *b, int bad_zp)
 {
     ob_init(b, 13);
@@ -191,45 +213,14 @@ int main(void)
     {
         ob b;
         qdq_graph(&b, 1);
-        char model[1000];
-        snprintf(model, sizeof model, "%s/bad_zp.onnx", dir);
-        size_t len;
-        uint8_t *bytes = ob_pack(&b, &len);
-        CHECK(write_file(model, bytes, len) == 0);
-        free(bytes);
-        ob_free(&b);
-        di_nn_session *s = NULL;
-        di_error err;
-        CHECK(di_nn_session_create(model, NULL, &s, &err) != 0);
-        if (!s) {
-            printf("expected: %s\n", err.msg);
-            CHECKF(strstr(err.msg, "DequantizeLinear") && strstr(err.msg, "zero point") && !strchr(err.msg, '\n'), "'%s'",
-                   err.msg);
-        }
-        di_nn_session_destroy(s);
+        expect_refused(&b, dir, "bad_zp.onnx", "DequantizeLinear", "zero point");
     }
     /* MatMulBnb4 attributes onnxruntime does not take: one line naming the node */
     static const char *const bad_attrs[] = {"quant_type", "block_size", "transB"};
     for (int i = 0; i < 3; i++) {
         ob b;
         bnb4_graph(&b, 40, 6, 32, 1, bad_attrs[i]);
-        char model[1000];
-        snprintf(model, sizeof model, "%s/bad_bnb4.onnx", dir);
-        size_t len;
-        uint8_t *bytes = ob_pack(&b, &len);
-        CHECK(write_file(model, bytes, len) == 0);
-        free(bytes);
-        ob_free(&b);
-        di_nn_session *s = NULL;
-        di_error err;
-        CHECK(di_nn_session_create(model, NULL, &s, &err) != 0);
-        if (!s) {
-            printf("expected: %s\n", err.msg);
-            CHECKF(strstr(err.msg, "bnb4_proj") && strstr(err.msg, bad_attrs[i]) && !strchr(err.msg, '\n'),
-                   "'%s'", err.msg);
-        }
-        di_nn_session_destroy(s);
-        remove(model);
+        expect_refused(&b, dir, "bad_bnb4.onnx", "bnb4_proj", bad_attrs[i]);
     }
     char why[1200];
     if (ort_ready(src, why, sizeof why)) {
