@@ -280,18 +280,7 @@ static int pick_backend(di_store *s, di_error *err)
     snprintf(s->where, sizeof s->where, "%s://%s%s%s%s%.0d/%s", s->url.scheme, s->url.user,
              s->url.user[0] ? "@" : "", s->url.host, s->url.port ? ":" : "", s->url.port,
              s->url.path);
-#if DI_HAVE_MARIADB
-    if (maria)
-        s->ops = &di_store_mariadb_ops;
-#endif
-#if DI_HAVE_POSTGRESQL
-    if (!maria)
-        s->ops = &di_store_postgresql_ops;
-#endif
-    if (!s->ops)
-        return di_fail(err, DI_EUNSUPPORTED, "this build has no %s backend (built: %s)",
-                       maria ? "mariadb" : "postgresql", di_store_backends_built());
-    return DI_OK;
+    return di_store_module_ops(s->kind, &s->ops, err);
 }
 
 int di_store_open(const di_store_config *cfg, bool create_schema, di_store **out,

@@ -108,12 +108,25 @@ bool di_store_wait_over(di_store *s, double *end);
 int di_store_check_keys(di_store *s, di_error *err);
 
 extern const di_store_ops di_store_sqlite_ops;
-#if DI_HAVE_MARIADB
-extern const di_store_ops di_store_mariadb_ops;
-#endif
-#if DI_HAVE_POSTGRESQL
-extern const di_store_ops di_store_postgresql_ops;
-#endif
+
+/* The MariaDB and PostgreSQL backends are loadable modules
+** (depthindex-mariadb.so, depthindex-postgresql.so; modules.c), so that a
+** process that never opens such a URL does not map their client libraries.
+** A module's entry returns this; the loader refuses a module of another
+** version or layout. */
+#define DI_STORE_MODULE_ABI 1
+#define DI_STORE_MODULE_ENTRY "di_store_module_entry"
+typedef struct di_store_module {
+    int abi;
+    size_t store_size; /* sizeof(di_store) where it was built */
+    const char *version;
+    const di_store_ops *ops;
+} di_store_module;
+
+/* The ops of the DI_MARIADB or DI_POSTGRESQL backend, its module loaded on
+** the first call (once per process); DI_EUNSUPPORTED naming the backend
+** when this build has none, or the module could not be loaded (and why). */
+int di_store_module_ops(int kind, const di_store_ops **ops, di_error *err);
 
 #define ERRORS_TABLE "depthindex_errors"
 
