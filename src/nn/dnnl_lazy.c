@@ -1,0 +1,98 @@
+/*
+** dnnl_lazy.c: oneDNN loaded on the first call into it (x86-64 Linux).
+**
+** libdnnl is a C++ library of 20 MB with tens of thousands of relocations,
+** and it brings libstdc++ and libOpenCL: linked as usual it costs every
+** process about 10 ms of start-up, also `depthindex score`, `status` or
+** `report`, which never run the engine. Instead, the executable carries one
+** small stub per oneDNN function (generated from dnnl.h by dnnl_lazy_gen.py)
+** that jumps through a table; every entry starts at di_dnnl_lazy_resolve,
+** which dlopen()s libdnnl once, points every entry at the real function and
+** jumps on to the one that was called, with the caller's arguments intact.
+** Nothing in the engine changes: it calls dnnl_* as before.
+**
+** A libdnnl that cannot be loaded ends the process with the reason on
+** stderr and status 127, as the dynamic loader did before when the library
+** was missing (the engine's functions have no way to return an error from a
+** call that never reached oneDNN).
+*/
+#include "di_config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern const int di_dnnl_lazy_count;
+extern const char *const di_dnnl_lazy_names[];
+extern void (*di_dnnl_lazy_table[])(void);
+void di_dnnl_lazy_load(void);
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* A function dnnl.h declares that this libdnnl lacks: the engine never calls
+** one (the link would have failed), so reaching it is a mismatched library. */
+static void missing(void)
+{
+    static const char msg[] = "depthindex: libdnnl lacks a function its dnnl.h declares\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(127);
+}
+
+static void load(void)
+{
+    void *h = dlopen(DI_DNNL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        fprintf(stderr, "depthindex: cannot load oneDNN: %s\n", why ? why : DI_DNNL_SONAME);
+        _exit(127);
+    }
+    for (int i = 0; i < di_dnnl_lazy_count; i++) {
+        void *f = dlsym(h, di_dnnl_lazy_names[i]);
+        void (*fn)(void) = missing;
+        if (f)
+            memcpy(&fn, &f, sizeof fn);
+        __atomic_store_n(&di_dnnl_lazy_table[i], fn, __ATOMIC_RELEASE);
+    }
+}
+
+void di_dnnl_lazy_load(void)
+{
+    pthread_once(&once, load);
+}
+
+/* Entered by a stub with the function's index in r11 and the caller's
+** arguments in place: saves the argument registers (integer and vector, and
+** rax, the vector count of a variadic call), loads, restores them and jumps
+** to the real function, which returns to the caller. */
+__asm__(".text\n"
+        ".globl di_dnnl_lazy_resolve\n"
+        ".hidden di_dnnl_lazy_resolve\n"
+        ".type di_dnnl_lazy_resolve,@function\n"
+        ".p2align 4\n"
+        "di_dnnl_lazy_resolve:\n"
+        "  endbr64\n"
+        "  pushq %rbp\n"
+        "  movq %rsp, %rbp\n"
+        "  pushq %rdi\n  pushq %rsi\n  pushq %rdx\n  pushq %rcx\n"
+        "  pushq %r8\n  pushq %r9\n  pushq %rax\n  pushq %r11\n"
+        "  subq $128, %rsp\n"
+        "  movdqu %xmm0, 0(%rsp)\n  movdqu %xmm1, 16(%rsp)\n"
+        "  movdqu %xmm2, 32(%rsp)\n  movdqu %xmm3, 48(%rsp)\n"
+        "  movdqu %xmm4, 64(%rsp)\n  movdqu %xmm5, 80(%rsp)\n"
+        "  movdqu %xmm6, 96(%rsp)\n  movdqu %xmm7, 112(%rsp)\n"
+        "  call di_dnnl_lazy_load\n"
+        "  movdqu 0(%rsp), %xmm0\n  movdqu 16(%rsp), %xmm1\n"
+        "  movdqu 32(%rsp), %xmm2\n  movdqu 48(%rsp), %xmm3\n"
+        "  movdqu 64(%rsp), %xmm4\n  movdqu 80(%rsp), %xmm5\n"
+        "  movdqu 96(%rsp), %xmm6\n  movdqu 112(%rsp), %xmm7\n"
+        "  addq $128, %rsp\n"
+        "  popq %r11\n  popq %rax\n  popq %r9\n  popq %r8\n"
+        "  popq %rcx\n  popq %rdx\n  popq %rsi\n  popq %rdi\n"
+        "  popq %rbp\n"
+        "  leaq di_dnnl_lazy_table(%rip), %r10\n"
+        "  jmp *(%r10,%r11,8)\n"
+        ".size di_dnnl_lazy_resolve,.-di_dnnl_lazy_resolve\n");
