@@ -16,6 +16,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,34 @@ static int check_panel_names(const char *dir, char **files, int n)
     free(v);
     return rc;
 }
+
+/* SIGINT/SIGTERM: the file being scored is finished and its line printed,
+** with every line before it, then exit 130/143. The handler only sets this
+** flag and gives the signal back its default action, so a second one ends
+** the process at once. (Output is buffered across files, so a signal's
+** default action would lose the lines of files already scored.) */
+static volatile sig_atomic_t score_signal;
+
+static void on_score_signal(int sig)
+{
+    score_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_score_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Output is flushed at most this often while files are scored (a reader of
+** the pipe still sees progress) instead of after every file: a write per
+** file costs more than a percent of a 512x512 map's score. */
+#define FLUSH_EVERY_S 0.2
 
 int di_cmd_score(int argc, char **argv)
 {
@@ -242,8 +271,12 @@ int di_cmd_score(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 1024 << 20);
 #endif
-    int failed = 0;
-    for (int i = 0; i < nfiles; i++) {
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    catch_stop_signals();
+    double flushed = di_now();
+    int failed = 0, done = 0;
+    for (int i = 0; i < nfiles && !score_signal; i++, done = i) {
         const char *path = files[i];
         const float *depth;
         int width, height;
@@ -258,7 +291,9 @@ int di_cmd_score(int argc, char **argv)
                 di_error_prefix(&err, "%s", path);
         }
         if (rc) {
-            /* Reader messages already name the file. */
+            /* Reader messages already name the file; the lines before it
+            ** go out first, so that stdout and stderr keep their order. */
+            fflush(stdout);
             di_cli_error("score: %s", err.msg);
             failed++;
             continue;
@@ -275,20 +310,31 @@ int di_cmd_score(int argc, char **argv)
         } else {
             printf("%s\t%.6f\n", path, r.score);
         }
-        fflush(stdout);
+        double now = di_now();
+        if (now - flushed >= FLUSH_EVERY_S) {
+            fflush(stdout);
+            flushed = now;
+        }
         if (maps_dir) {
             char out[4096];
             panel_path(maps_dir, path, out, sizeof out);
             const char *base = strrchr(path, '/');
             if (di_feature_save_panel(ws, &p, &r, base ? base + 1 : path, out,
                                       &err)) {
+                fflush(stdout);
                 di_cli_error("score: %s: picture: %s", path, err.msg);
                 failed++;
             }
         }
     }
+    fflush(stdout);
     di_feature_ws_destroy(ws);
     di_depth_reader_destroy(reader);
     free(files);
+    if (score_signal) {
+        di_cli_error("score: %s after %d of %d files; the lines above are theirs",
+                     score_signal == SIGTERM ? "terminated" : "interrupted", done, nfiles);
+        return score_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
+    }
     return failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
 }

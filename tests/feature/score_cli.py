@@ -197,6 +197,27 @@ def main():
         rc, out, _ = run(exe, paths[0], "--json", "--", paths[1])
         check(rc == 0 and len(out.splitlines()) == 2 and
               out.startswith("{"), f"mixed options: {out!r}")
+        # Interrupted (stdout is buffered across files): exit 130, and what
+        # was printed is the complete lines of the files scored, in order,
+        # one stderr line saying how many.
+        os.symlink(paths[0], os.path.join(tmp, "a"))  # short: many fit in argv
+        many = ["a"] * 200000
+        p = subprocess.Popen([exe, "score", "--"] + many, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=tmp)
+        # flushed within 0.2 s: progress shows (read unbuffered, so that
+        # communicate() gets all the rest)
+        first = os.read(p.stdout.fileno(), 1 << 20).decode()
+        p.send_signal(2)
+        rest, err = (b.decode() for b in p.communicate(timeout=60))
+        lines = (first + rest).splitlines()
+        one = "a\t"
+        check(p.returncode == 130 and 0 < len(lines) < len(many) and
+              (first + rest).endswith("\n") and
+              all(l.startswith(one) and l == lines[0] for l in lines),
+              f"interrupted: exit {p.returncode}, {len(lines)} lines, "
+              f"tail {rest[-80:]!r}")
+        check(f"interrupted after {len(lines)} of {len(many)} files" in err,
+              f"interrupted: stderr {err!r}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{checks - failures} passed, {failures} failed")
