@@ -35,7 +35,10 @@ def loaded(args, **kw):
 
 
 def heavy(names):
-    return sorted(n for n in names if n.startswith(HEAVY))
+    # the sanitizers' runtimes bring libstdc++ themselves
+    sanitized = any(n.startswith(("libasan", "libubsan", "libtsan")) for n in names)
+    return sorted(n for n in names if n.startswith(HEAVY) and
+                  not (sanitized and n.startswith("libstdc++")))
 
 
 tmp = tempfile.mkdtemp()
