@@ -16,6 +16,9 @@
 #    inside its process, so this is the like-for-like figure); the start-up
 #    is printed beside it.
 #   bench/run-score.sh BUILD_DIR [PANORAMAS_512 PANORAMAS_2048 SEED_RUNS]
+#  - the start-up in CPU time (`score --help`, and with one map) and the
+#    number of shared libraries the process loads (issue 15: oneDNN and the
+#    database clients are loaded only where used).
 #   REPEAT=N: runs of each `depthindex score` measurement (median) [5]
 # Prints a Markdown report for bench/RESULTS.md ("Score" section).
 set -euo pipefail
@@ -75,6 +78,27 @@ for l in sys.stdin:
     start.append((t1 - n * p) * 1e-6)
 print(f"{statistics.median(per):.3f} {statistics.median(start):.1f}")'
 }
+# The start-up in CPU time (wall time counts waits for the other jobs of a
+# loaded machine): `depthindex score --help` (loading only) and with one
+# 512x512 map (the first file's buffers too), medians of REPEAT runs; and
+# the shared libraries the process loads (LD_DEBUG=files).
+startup_cpu() {
+  /usr/bin/python3 - "$repeat" "$@" <<'PY'
+import resource, statistics, subprocess, sys
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+v = []
+for _ in range(max(n, 3) * 3):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    v.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1e3)
+print(f"{statistics.median(v):.1f}")
+PY
+}
+first512=$(ls "$tmp"/m512/*.npy | head -1)
+cpu_help=$(startup_cpu "$exe" score --help)
+cpu_one=$(startup_cpu "$exe" score "$first512")
+libs=$(LD_DEBUG=files "$exe" score "$first512" 2>&1 >/dev/null | grep -c 'generating link map' || true)
 c512=$(cli_ms "$tmp/m512" 25)
 c2048=$(cli_ms "$tmp/m2048" 3)
 read -r m512 s512 < <(cli_marginal "$tmp/m512" 25)
@@ -96,4 +120,6 @@ echo "(reading included), ms per image: 512x512: $c512; 2048x2048: $c2048."
 echo "The same without the process's start-up (N and 2N files per process, the"
 echo "difference over N): 512x512: $m512 ms per image (start-up $s512 ms);"
 echo "2048x2048: $m2048 ms per image (start-up $s2048 ms)."
+echo "Start-up in CPU time (one core, medians): \`depthindex score --help\` $cpu_help ms;"
+echo "with one 512x512 map $cpu_one ms; shared libraries loaded: $libs."
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
