@@ -30,7 +30,9 @@ lines += ["    di_dnnl_lazy_resolve," for _ in names]
 lines += ["};", "", "__asm__(", '    ".text\\n"']
 for i, n in enumerate(names):
     lines += [
-        f'    ".globl {n}\\n.type {n},@function\\n.p2align 4\\n{n}:\\n"',
+        # hidden: with --export-dynamic (the CUDA build) an exported stub
+        # would also catch libdnnl's calls to its own API once loaded
+        f'    ".globl {n}\\n.hidden {n}\\n.type {n},@function\\n.p2align 4\\n{n}:\\n"',
         # endbr64: a valid indirect-branch target where CET is enforced
         # (a no-op elsewhere); then the index for the resolver, and the jump.
         f'    "  endbr64\\n  movl ${i}, %r11d\\n  jmp *di_dnnl_lazy_table+{8 * i}(%rip)\\n"',
