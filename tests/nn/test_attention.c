@@ -1,8 +1,12 @@
 /*
 ** test_attention.c: the attention rewrite (rewrite_attention.c) and its
 ** CPU kernel (cpu/ops_attention.c), against the formula in double
-** precision, on Q, K, V [B, H, T, hd] inputs (T = 520), at 1, 2 and 5
-** threads (the kernel's three ways of cutting the work, below):
+** precision, on Q, K, V [B, H, T, hd] inputs (B 2, H 3, hd 16; T 520 and
+** the odd 777), at 1, 2 and 5 threads. Every form but e and f runs as tiles
+** of a head's query rows, shared among the threads (ops_attention.c: S of
+** a tile within 640 kB): T 520 in a tile of 304 rows and one of 216 per
+** head (12 tiles), T 777 in three of 208 and one of 153 (24 tiles); a tile
+** misplaced, or a last one cut wrong, shows in the output. The forms:
 **   a = Transpose(MatMul(Mul(q, s), Transpose(k)) -> Softmax -> MatMul v,
 **       0 2 1 3), then Reshape [B, T, H*hd]   fused (K and the output by
 **                                             strides; the Reshape a view)
@@ -27,15 +31,17 @@
 #include "nn/engine.h"
 #include "onnx_build.h"
 
-enum { B = 2, H = 3, T = 520, HD = 16, N = B * H * T * HD };
+enum { B = 2, H = 3, HD = 16, TMAX = 777, NMAX = B * H * TMAX * HD };
 
-static float q_v[N], k_v[N], v_v[N], kt_v[N], qkv_v[3 * N], mask_v[T * T];
-/* the graph's inputs, every run */
-static di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
-                         {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
-                         {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
-                         {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
-                         {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
+static int T; /* the sequence length of the case being checked */
+#define N (B * H * T * HD)
+static float q_v[NMAX], k_v[NMAX], v_v[NMAX], kt_v[NMAX], qkv_v[3 * NMAX], mask_v[TMAX * TMAX];
+/* the graph's inputs, every run (their dims set per T) */
+static di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, 0, HD}, q_v},
+                         {DI_DT_FLOAT, 4, {B, H, 0, HD}, k_v},
+                         {DI_DT_FLOAT, 4, {B, H, 0, HD}, v_v},
+                         {DI_DT_FLOAT, 4, {B, H, HD, 0}, kt_v},
+                         {DI_DT_FLOAT, 5, {B, 0, 3, H, HD}, qkv_v}};
 
 static uint8_t *build(size_t *len)
 {
@@ -125,7 +131,7 @@ static uint8_t *build(size_t *len)
 /* out[b, h, i, :] for form f in double (f 5: softmax over the queries) */
 static void reference(int f, double *out)
 {
-    static double sc[T * T];
+    static double sc[TMAX * TMAX];
     double s = 1 / sqrt((double)HD);
     for (int bh = 0; bh < B * H; bh++) {
         const float *q = q_v + bh * T * HD, *k = k_v + bh * T * HD, *v = v_v + bh * T * HD;
@@ -192,9 +198,11 @@ static double form_diff(int f, const float *y, const double *r, double *big)
     return worst;
 }
 
-int main(void)
+/* Every check above for sequences of length t. */
+static void check_length(int t)
 {
-    (void)ob_attr_f;
+    T = t;
+    in[0].dims[2] = in[1].dims[2] = in[2].dims[2] = in[3].dims[3] = in[4].dims[1] = T;
     uint32_t seed = 12345;
     for (int i = 0; i < N; i++) {
         float *dst[3] = {q_v, k_v, v_v};
@@ -242,11 +250,10 @@ int main(void)
     }
 
     /* the references, once: form g is form a's arithmetic */
-    static double ref[6][N];
+    static double ref[6][NMAX];
     for (int f = 0; f < 6; f++) reference(f, ref[f]);
-    /* threads 1: S of one head (1.08 MB) over the budget, blocks of 496
-    ** query rows and a last one of 24; threads 2: groups of one head;
-    ** threads 5: groups of 4 heads and a last one of 2 */
+    /* the tiles shared by one thread, two and five (some of them idle
+    ** for a tile: 12 over 5) */
     const int threads[3] = {1, 2, 5};
     for (int ti = 0; ti < 3; ti++) {
         di_nn_graph *g = NULL;
@@ -255,8 +262,8 @@ int main(void)
         if (!g) break;
         int fused, softmax, transpose;
         count(g, &fused, &softmax, &transpose);
-        printf("threads %d: loaded %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n",
-               threads[ti], g->nnodes, fused, softmax, transpose);
+        printf("T %d, threads %d: loaded %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n",
+               T, threads[ti], g->nnodes, fused, softmax, transpose);
         CHECK(fused == 5);
         CHECK(softmax == 2);
         CHECK(transpose == 2); /* the K^T of the mask and axis-2 forms */
@@ -272,8 +279,8 @@ int main(void)
             if (!out[f].data) continue;
             double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f], &big);
             printf("  form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
-            CHECKF(worst <= 2e-5, "threads %d: form %c differs by %g", threads[ti], "abcdefg"[f],
-                   worst);
+            CHECKF(worst <= 2e-5, "T %d, threads %d: form %c differs by %g", T, threads[ti],
+                   "abcdefg"[f], worst);
         }
         CHECK(out[0].ndim == 3 && out[0].dims[0] == B && out[0].dims[1] == T &&
               out[0].dims[2] == H * HD);
@@ -298,7 +305,7 @@ int main(void)
     /* bf16 (where the CPU has it natively): Q, K, V and the probabilities
     ** rounded to bf16, the scores and the sums float32. Each form within
     ** bf16's rounding of the formula, and not float32's result: the bf16
-    ** path ran (1 thread: blocks of rows; 5: groups of heads). */
+    ** path ran (1 and 5 threads). */
     for (int ti = 0; di_nn_cpu_bf16() && ti < 3; ti += 2) {
         di_nn_graph *g = NULL;
         CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s",
@@ -316,15 +323,23 @@ int main(void)
         for (int f = 0; f < 7; f++) {
             if (!out[f].data) continue;
             double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f], &big);
-            printf("  bf16, threads %d, form %c: max |diff| against the formula: %.3g of %.3g\n",
-                   threads[ti], "abcdefg"[f], worst, big);
+            printf("  bf16, T %d, threads %d, form %c: max |diff| against the formula: %.3g of "
+                   "%.3g\n",
+                   T, threads[ti], "abcdefg"[f], worst, big);
             CHECKF(worst <= 3e-2 * big && worst > 1e-4 * big,
-                   "bf16, threads %d: form %c differs by %g (largest value %g)", threads[ti],
-                   "abcdefg"[f], worst, big);
+                   "bf16, T %d, threads %d: form %c differs by %g (largest value %g)", T,
+                   threads[ti], "abcdefg"[f], worst, big);
         }
         for (int f = 0; f < 7; f++) free(out[f].data);
         di_nn_session_destroy(s);
     }
     free(bytes);
+}
+
+int main(void)
+{
+    (void)ob_attr_f;
+    check_length(520);
+    check_length(777);
     return check_summary();
 }
