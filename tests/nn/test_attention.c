@@ -2,11 +2,13 @@
 ** test_attention.c: the attention rewrite (rewrite_attention.c) and its
 ** CPU kernel (cpu/ops_attention.c), against the formula in double
 ** precision, on Q, K, V [B, H, T, hd] inputs (B 2, H 3, hd 16; T 520 and
-** the odd 777), at 1, 2 and 5 threads. Every form but e and f runs as tiles
+** the odd 777), at 1, 2 and 8 threads. Every form but e, f and h runs as tiles
 ** of a head's query rows, shared among the threads (ops_attention.c: S of
 ** a tile within 640 kB): T 520 in a tile of 304 rows and one of 216 per
 ** head (12 tiles), T 777 in three of 208 and one of 153 (24 tiles); a tile
-** misplaced, or a last one cut wrong, shows in the output. The forms:
+** misplaced, or a last one cut wrong, shows in the output; at 8 threads,
+** more than the heads, T 520 is cut in tiles of 272 and 248 rows (one
+** tile per thread at least where the heads allow). The forms:
 **   a = Transpose(MatMul(Mul(q, s), Transpose(k)) -> Softmax -> MatMul v,
 **       0 2 1 3), then Reshape [B, T, H*hd]   fused (K and the output by
 **                                             strides; the Reshape a view)
@@ -268,11 +270,11 @@ static void check_length(int t)
 
     /* the references, once: form g is form a's arithmetic */
     static double ref[7][NMAX];
-    for (int f = 0; f < 8; f++) reference(f, ref[f]);
-    /* the tiles shared by one thread, two and five (some of them idle
-    ** for a tile: 12 over 5); the last pass with oneDNN's softmax, the path
+    for (int f = 0; f < 7; f++) reference(f, ref[f]);
+    /* the tiles shared by one thread, two and eight (some of them idle:
+    ** 12 tiles over 8); the last pass with oneDNN's softmax, the path
     ** of CPUs without AVX-512 (DI_NN_ATT_SOFTMAX=dnnl, read at planning) */
-    const int threads[4] = {1, 2, 5, 2};
+    const int threads[4] = {1, 2, 8, 2};
     for (int ti = 0; ti < 4; ti++) {
         if (ti == 3) setenv("DI_NN_ATT_SOFTMAX", "dnnl", 1);
         di_nn_graph *g = NULL;
@@ -327,7 +329,7 @@ static void check_length(int t)
     /* bf16 (where the CPU has it natively): Q, K, V and the probabilities
     ** rounded to bf16, the scores and the sums float32. Each form within
     ** bf16's rounding of the formula, and not float32's result: the bf16
-    ** path ran (1 and 5 threads, 2 with oneDNN's softmax). */
+    ** path ran (1 and 8 threads, 2 with oneDNN's softmax). */
     for (int ti = 0; di_nn_cpu_bf16() && ti < 4; ti += ti ? 1 : 2) {
         if (ti == 3) setenv("DI_NN_ATT_SOFTMAX", "dnnl", 1);
         di_nn_graph *g = NULL;
