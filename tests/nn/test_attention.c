@@ -1,8 +1,14 @@
 /*
 ** test_attention.c: the attention rewrite (rewrite_attention.c) and its
 ** CPU kernel (cpu/ops_attention.c), against the formula in double
-** precision, on Q, K, V [B, H, T, hd] inputs (T = 520), at 1, 2 and 5
-** threads (the kernel's three ways of cutting the work, below):
+** precision, on Q, K, V [B, H, T, hd] inputs (B 2, H 3, hd 16; T 520 and
+** the odd 777), at 1, 2 and 8 threads. Every form but e, f and h runs as tiles
+** of a head's query rows, shared among the threads (ops_attention.c: S of
+** a tile within 640 kB): T 520 in a tile of 304 rows and one of 216 per
+** head (12 tiles), T 777 in three of 208 and one of 153 (24 tiles); a tile
+** misplaced, or a last one cut wrong, shows in the output; at 8 threads,
+** more than the heads, T 520 is cut in tiles of 272 and 248 rows (one
+** tile per thread at least where the heads allow). The forms:
 **   a = Transpose(MatMul(Mul(q, s), Transpose(k)) -> Softmax -> MatMul v,
 **       0 2 1 3), then Reshape [B, T, H*hd]   fused (K and the output by
 **                                             strides; the Reshape a view)
@@ -13,7 +19,10 @@
 **   f = Softmax over axis 2 (the queries)      left alone
 **   g = q, k, v = Gather(Transpose(qkv, 2 0 3 1 4), 2|0|1) of an input
 **       qkv [B, T, 3, H, hd], Mul(q, s)        fused, reading qkv alone
-** Seven Softmaxes in the file, two after loading, five _FusedAttention, no
+**   h = MatMul(q, Transpose(k1)) * s ... MatMul v1 with k1, v1 Slices
+**       [1, H, T, hd] of k, v    fused, the leading axes broadcast (one
+**                                group of every head; float32 in bf16) 
+** Eight Softmaxes in the file, two after loading, six _FusedAttention, no
 ** Transpose and no Gather left; a load for the CUDA backend
 ** (DI_NN_LOAD_PORTABLE) fuses nothing. In the plan the Reshape's output is its input's buffer (a view:
 ** no copy). Every output within 2e-5 of the formula (values of order 1).
@@ -27,15 +36,17 @@
 #include "nn/engine.h"
 #include "onnx_build.h"
 
-enum { B = 2, H = 3, T = 520, HD = 16, N = B * H * T * HD };
+enum { B = 2, H = 3, HD = 16, TMAX = 777, NMAX = B * H * TMAX * HD };
 
-static float q_v[N], k_v[N], v_v[N], kt_v[N], qkv_v[3 * N], mask_v[T * T];
-/* the graph's inputs, every run */
-static di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, T, HD}, q_v},
-                         {DI_DT_FLOAT, 4, {B, H, T, HD}, k_v},
-                         {DI_DT_FLOAT, 4, {B, H, T, HD}, v_v},
-                         {DI_DT_FLOAT, 4, {B, H, HD, T}, kt_v},
-                         {DI_DT_FLOAT, 5, {B, T, 3, H, HD}, qkv_v}};
+static int T; /* the sequence length of the case being checked */
+#define N (B * H * T * HD)
+static float q_v[NMAX], k_v[NMAX], v_v[NMAX], kt_v[NMAX], qkv_v[3 * NMAX], mask_v[TMAX * TMAX];
+/* the graph's inputs, every run (their dims set per T) */
+static di_nn_io in[5] = {{DI_DT_FLOAT, 4, {B, H, 0, HD}, q_v},
+                         {DI_DT_FLOAT, 4, {B, H, 0, HD}, k_v},
+                         {DI_DT_FLOAT, 4, {B, H, 0, HD}, v_v},
+                         {DI_DT_FLOAT, 4, {B, H, HD, 0}, kt_v},
+                         {DI_DT_FLOAT, 5, {B, 0, 3, H, HD}, qkv_v}};
 
 static uint8_t *build(size_t *len)
 {
@@ -117,6 +128,19 @@ static uint8_t *build(size_t *len)
         ob_output(&b, (char[2]){forms[f], 0});
     }
     ob_output(&b, "g");
+    /* h: K and V of the first image for both (Slice [1, H, T, HD]): leading
+    ** axes that broadcast, the one-group path */
+    ob_init_i64(&b, "h_from", 1, (int64_t[]){1}, (int64_t[]){0});
+    ob_init_i64(&b, "h_to", 1, (int64_t[]){1}, (int64_t[]){1});
+    ob_node(&b, "Slice", "k,h_from,h_to,h_from", "h_k");
+    ob_node(&b, "Slice", "v,h_from,h_to,h_from", "h_v");
+    tn = ob_node(&b, "Transpose", "h_k", "h_kt");
+    ob_attr_ints(&b, tn, "perm", 4, (int64_t[]){0, 1, 3, 2});
+    ob_node(&b, "MatMul", "q,h_kt", "h_s0");
+    ob_node(&b, "Mul", "h_s0,scale", "h_s");
+    ob_attr_i(&b, ob_node(&b, "Softmax", "h_s", "h_p"), "axis", -1);
+    ob_node(&b, "MatMul", "h_p,h_v", "h");
+    ob_output(&b, "h");
     uint8_t *bytes = ob_pack(&b, len);
     ob_free(&b);
     return bytes;
@@ -125,10 +149,11 @@ static uint8_t *build(size_t *len)
 /* out[b, h, i, :] for form f in double (f 5: softmax over the queries) */
 static void reference(int f, double *out)
 {
-    static double sc[T * T];
+    static double sc[TMAX * TMAX];
     double s = 1 / sqrt((double)HD);
     for (int bh = 0; bh < B * H; bh++) {
-        const float *q = q_v + bh * T * HD, *k = k_v + bh * T * HD, *v = v_v + bh * T * HD;
+        int kv = f == 6 ? bh % H : bh; /* form h: the first image's K and V */
+        const float *q = q_v + bh * T * HD, *k = k_v + kv * T * HD, *v = v_v + kv * T * HD;
         for (int i = 0; i < T; i++)
             for (int j = 0; j < T; j++) {
                 double acc = 0;
@@ -163,12 +188,12 @@ static void count(const di_nn_graph *g, int *fused, int *softmax, int *transpose
     }
 }
 
-/* The graph's seven outputs for the inputs above, in out[7] (rc, message in
+/* The graph's eight outputs for the inputs above, in out[8] (rc, message in
 ** err). */
-static int run_forms(di_nn_session *s, di_nn_io out[7], di_error *err)
+static int run_forms(di_nn_session *s, di_nn_io out[8], di_error *err)
 {
-    memset(out, 0, 7 * sizeof *out);
-    return di_nn_run_io(s, in, 5, out, 7, err);
+    memset(out, 0, 8 * sizeof *out);
+    return di_nn_run_io(s, in, 5, out, 8, err);
 }
 
 /* Form f's output y against its reference r: the largest |difference|, and
@@ -192,9 +217,11 @@ static double form_diff(int f, const float *y, const double *r, double *big)
     return worst;
 }
 
-int main(void)
+/* Every check above for sequences of length t. */
+static void check_length(int t)
 {
-    (void)ob_attr_f;
+    T = t;
+    in[0].dims[2] = in[1].dims[2] = in[2].dims[2] = in[3].dims[3] = in[4].dims[1] = T;
     uint32_t seed = 12345;
     for (int i = 0; i < N; i++) {
         float *dst[3] = {q_v, k_v, v_v};
@@ -235,29 +262,32 @@ int main(void)
         int fu, sm, tr;
         if (pg) {
             count(pg, &fu, &sm, &tr);
-            CHECKF(fu == 0 && sm == 7, "portable load: %d fused, %d Softmax", fu, sm);
+            CHECKF(fu == 0 && sm == 8, "portable load: %d fused, %d Softmax", fu, sm);
         }
         di_nn_graph_free(pg);
         remove(path);
     }
 
     /* the references, once: form g is form a's arithmetic */
-    static double ref[6][N];
-    for (int f = 0; f < 6; f++) reference(f, ref[f]);
-    /* threads 1: S of one head (1.08 MB) over the budget, blocks of 496
-    ** query rows and a last one of 24; threads 2: groups of one head;
-    ** threads 5: groups of 4 heads and a last one of 2 */
-    const int threads[3] = {1, 2, 5};
-    for (int ti = 0; ti < 3; ti++) {
+    static double ref[7][NMAX];
+    for (int f = 0; f < 7; f++) reference(f, ref[f]);
+    /* the tiles shared by one thread, two and eight (some of them idle:
+    ** 12 tiles over 8); the last pass with oneDNN's softmax, the path
+    ** of CPUs without AVX-512 (DI_NN_ATT_SOFTMAX=dnnl, read at planning) */
+    const int threads[4] = {1, 2, 8, 2};
+    for (int ti = 0; ti < 4; ti++) {
+        if (ti == 3) setenv("DI_NN_ATT_SOFTMAX", "dnnl", 1);
         di_nn_graph *g = NULL;
         CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s",
                err.msg);
         if (!g) break;
         int fused, softmax, transpose;
         count(g, &fused, &softmax, &transpose);
-        printf("threads %d: loaded %d nodes, %d _FusedAttention, %d Softmax, %d Transpose\n",
-               threads[ti], g->nnodes, fused, softmax, transpose);
-        CHECK(fused == 5);
+        printf("T %d, threads %d%s: loaded %d nodes, %d _FusedAttention, %d Softmax, %d "
+               "Transpose\n",
+               T, threads[ti], ti == 3 ? " (oneDNN's softmax)" : "", g->nnodes, fused, softmax,
+               transpose);
+        CHECK(fused == 6);
         CHECK(softmax == 2);
         CHECK(transpose == 2); /* the K^T of the mask and axis-2 forms */
         di_nn_session *s = NULL;
@@ -266,18 +296,18 @@ int main(void)
         opt.threads = threads[ti];
         CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
         if (!s) break;
-        di_nn_io out[7];
+        di_nn_io out[8];
         CHECKF(run_forms(s, out, &err) == 0, "%s", err.msg);
-        for (int f = 0; f < 7; f++) {
+        for (int f = 0; f < 8; f++) {
             if (!out[f].data) continue;
-            double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f], &big);
-            printf("  form %c: max |diff| against the formula: %.3g\n", "abcdefg"[f], worst);
-            CHECKF(worst <= 2e-5, "threads %d: form %c differs by %g", threads[ti], "abcdefg"[f],
-                   worst);
+            double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f == 7 ? 6 : f], &big);
+            printf("  form %c: max |diff| against the formula: %.3g\n", "abcdefgh"[f], worst);
+            CHECKF(worst <= 2e-5, "T %d, threads %d: form %c differs by %g", T, threads[ti],
+                   "abcdefgh"[f], worst);
         }
         CHECK(out[0].ndim == 3 && out[0].dims[0] == B && out[0].dims[1] == T &&
               out[0].dims[2] == H * HD);
-        for (int f = 0; f < 7; f++) free(out[f].data);
+        for (int f = 0; f < 8; f++) free(out[f].data);
 
         /* the Reshape after form a is a view: its output is its input's bytes */
         di_nn_plan *p = NULL;
@@ -293,13 +323,15 @@ int main(void)
         }
         CHECK(views == 1);
         di_nn_session_destroy(s);
+        unsetenv("DI_NN_ATT_SOFTMAX");
     }
 
     /* bf16 (where the CPU has it natively): Q, K, V and the probabilities
     ** rounded to bf16, the scores and the sums float32. Each form within
     ** bf16's rounding of the formula, and not float32's result: the bf16
-    ** path ran (1 thread: blocks of rows; 5: groups of heads). */
-    for (int ti = 0; di_nn_cpu_bf16() && ti < 3; ti += 2) {
+    ** path ran (1 and 8 threads, 2 with oneDNN's softmax). */
+    for (int ti = 0; di_nn_cpu_bf16() && ti < 4; ti += ti ? 1 : 2) {
+        if (ti == 3) setenv("DI_NN_ATT_SOFTMAX", "dnnl", 1);
         di_nn_graph *g = NULL;
         CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0, "%s",
                err.msg);
@@ -311,20 +343,30 @@ int main(void)
         opt.precision = DI_NN_BF16;
         CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
         if (!s) break;
-        di_nn_io out[7];
+        di_nn_io out[8];
         CHECKF(run_forms(s, out, &err) == 0, "%s", err.msg);
-        for (int f = 0; f < 7; f++) {
+        for (int f = 0; f < 8; f++) {
             if (!out[f].data) continue;
-            double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f], &big);
-            printf("  bf16, threads %d, form %c: max |diff| against the formula: %.3g of %.3g\n",
-                   threads[ti], "abcdefg"[f], worst, big);
-            CHECKF(worst <= 3e-2 * big && worst > 1e-4 * big,
-                   "bf16, threads %d: form %c differs by %g (largest value %g)", threads[ti],
-                   "abcdefg"[f], worst, big);
+            double big, worst = form_diff(f, out[f].data, ref[f == 6 ? 0 : f == 7 ? 6 : f], &big);
+            printf("  bf16, T %d, threads %d, form %c: max |diff| against the formula: %.3g of "
+                   "%.3g\n",
+                   T, threads[ti], "abcdefgh"[f], worst, big);
+            /* form h (broadcast leading axes) runs in float32 */
+            CHECKF(f == 7 ? worst <= 2e-5 : worst <= 3e-2 * big && worst > 1e-4 * big,
+                   "bf16, T %d, threads %d: form %c differs by %g (largest value %g)", T,
+                   threads[ti], "abcdefgh"[f], worst, big);
         }
-        for (int f = 0; f < 7; f++) free(out[f].data);
+        for (int f = 0; f < 8; f++) free(out[f].data);
         di_nn_session_destroy(s);
+        unsetenv("DI_NN_ATT_SOFTMAX");
     }
     free(bytes);
+}
+
+int main(void)
+{
+    (void)ob_attr_f;
+    check_length(520);
+    check_length(777);
     return check_summary();
 }
