@@ -168,10 +168,12 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
                     dnnl_memory_desc_equal(&a->layout->md, &bmd);
         for (int i = 0; same && i < a->ndim; i++)
             same = a->dims[i] == b->dims[i];
-        /* a blocked value times one number (a residual branch's scale): its
-        ** zero padding stays zero, as a later conv needs it (not so for +) */
-        bool scale = bin_kind(k->node) == OP_MUL && a->blocked && !b->blocked &&
-                     b->dtype == DI_DT_FLOAT && di_nn_numel(b) == 1 && y->ndim == a->ndim;
+        /* a blocked value times one constant finite number (a residual
+        ** branch's scale): its zero padding stays zero, as a later conv
+        ** needs it (not so for +, nor for inf or NaN) */
+        bool scale = bin_kind(k->node) == OP_MUL && a->blocked && !b->blocked && b->is_const &&
+                     b->data && b->dtype == DI_DT_FLOAT && di_nn_numel(b) == 1 &&
+                     isfinite(*(const float *)b->data) && y->ndim == a->ndim;
         for (int i = 0; scale && i < a->ndim; i++)
             scale = y->dims[i] == a->dims[i];
         if (scale) {
