@@ -273,19 +273,41 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
 
 /* Same blocked layout, one input or both bf16: float32 arithmetic, a bf16
 ** result (rounded once, as a bf16 conv's output is). */
+/* (not formatted: _Pragma takes one string literal, not a wrapped one) */
+/* clang-format off */
+#define BF16_LOOP(X, Z, K)                                                                \
+    do {                                                                                  \
+        _Pragma("omp parallel for num_threads(threads) if (n > PAR_MIN) schedule(static)") \
+        for (size_t i = 0; i < n; i++) {                                                  \
+            float x = (X), z = (Z);                                                       \
+            yh[i] = di_bf16_of((K) == OP_ADD ? x + z : (K) == OP_SUB ? x - z : x * z);    \
+        }                                                                                 \
+    } while (0)
+/* one loop per kind and input types, so that each vectorises */
+#define BF16_KINDS(X, Z)                                                                  \
+    do {                                                                                  \
+        if (kind == OP_ADD) BF16_LOOP(X, Z, OP_ADD);                                      \
+        else if (kind == OP_SUB) BF16_LOOP(X, Z, OP_SUB);                                 \
+        else BF16_LOOP(X, Z, OP_MUL);                                                     \
+    } while (0)
+/* clang-format on */
+
 static void bin_run_bf16(const bin_state *s, int kind, const void *a, const void *b, void *y,
                          int threads)
 {
     const float *af = a, *bf = b;
     const uint16_t *ah = a, *bh = b;
     uint16_t *yh = y;
-    bool a16 = s->a16, b16 = s->b16, b1 = s->b1;
-#pragma omp parallel for num_threads(threads) if (s->n > PAR_MIN) schedule(static)
-    for (size_t i = 0; i < s->n; i++) {
-        float x = a16 ? di_bf16_float(ah[i]) : af[i];
-        float z = b1 ? bf[0] : b16 ? di_bf16_float(bh[i]) : bf[i];
-        float v = kind == OP_ADD ? x + z : kind == OP_SUB ? x - z : x * z;
-        yh[i] = di_bf16_of(v);
+    size_t n = s->n;
+    if (s->b1) {
+        const float k1 = bf[0];
+        BF16_KINDS(di_bf16_float(ah[i]), k1);
+    } else if (s->a16 && s->b16) {
+        BF16_KINDS(di_bf16_float(ah[i]), di_bf16_float(bh[i]));
+    } else if (s->a16) {
+        BF16_KINDS(di_bf16_float(ah[i]), bf[i]);
+    } else {
+        BF16_KINDS(af[i], di_bf16_float(bh[i]));
     }
 }
 
