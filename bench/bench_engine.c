@@ -10,7 +10,8 @@
 ** symbolic, default 518x518; DI_BENCH_UNFUSED=1: the graph loaded as for
 ** the CUDA backend, without the CPU's fused attention, for a before/after
 ** in one build; DI_PRECISION=bf16: --precision bf16)
-** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image" and
+** prints: "ours batch B threads T: X ms/image, Y GFLOP/s, C cpu-ms/image",
+** in bf16 the plan's precision changes (di_nn_plan_bf16_conversions), and
 ** op lines. The CPU time (the process's, all threads) is much steadier than
 ** wall time on a machine shared with other work: at 1 thread it is the time
 ** the run would take alone; at 2 threads it includes OpenMP's spinning.
@@ -130,6 +131,15 @@ int main(int argc, char **argv)
     double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
     double flops = di_nn_flops(s, batch, &err);
     printf("ours batch %d%s threads %d: %.2f ms/image, %.1f GFLOP/s, %.2f cpu-ms/image\n", batch, opt.whole_batch ? " (one pass)" : "", threads, med * 1e3 / batch, flops / med / 1e9, cpu * 1e3 / repeat / batch);
+    /* the precision changes of the plan for this batch (bf16: to be few) */
+    di_nn_io io;
+    di_nn_plan *plan;
+    int to_f32, to_bf16;
+    if (opt.precision == DI_NN_BF16 && !di_nn_batch_io(s, batch, &io, &err) &&
+        !di_nn_get_plan(s, &io, 1, &plan, &err)) {
+        di_nn_plan_bf16_conversions(plan, &to_f32, &to_bf16);
+        printf("bf16 conversions per run: %d bf16 -> f32, %d f32 -> bf16\n", to_f32, to_bf16);
+    }
     di_nn_op_time ot[64];
     int runs, n = di_nn_profile(s, ot, 64, &runs);
     double total = 0;

@@ -41,7 +41,12 @@ rows=()
 bench_case() {
   local name=$1 model=$2 batch=$3 size=${4:-} x="$work/x_$RANDOM.npy" o32 o16 ort=""
   o32=$(DI_BENCH_SIZE=$size "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat" "$x" | ms_of) || return 1
-  o16=$(DI_PRECISION=bf16 DI_BENCH_SIZE=$size "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat" | ms_of) || return 1
+  local out16
+  out16=$(DI_PRECISION=bf16 DI_BENCH_SIZE=$size "$build/bench/bench_engine" "$model" "$batch" 2 "$repeat") || return 1
+  o16=$(ms_of <<<"$out16")
+  # the precision changes left in the bf16 plan and where its time goes
+  echo "$name, bf16: $(sed -n 's/^bf16 conversions per run: //p' <<<"$out16"); top ops:" \
+    "$(grep '^  op ' <<<"$out16" | head -6 | sed -E 's/^  op (.*[^ ]) +([0-9.]+) ms\/image +([0-9.]+%)/\1 \2 ms (\3);/' | tr '\n' ' ')"
   if [ $have_ort = 1 ]; then
     ort=$(node tests/nn/ort_run.js "$model" "$x" "" --threads 2 --repeat "$repeat" | sed -n 's/^ort \([0-9.]*\) ms/\1/p')
   fi
@@ -57,6 +62,11 @@ if [ -f "$graph" ]; then
   "$di" model --fill-weights "$midas" "$graph" >/dev/null || exit 1
   bench_case "MiDaS small 256, batch 1" "$midas" 1 || exit 1
   bench_case "MiDaS small 256, batch 4" "$midas" 4 || exit 1
+  # the per-layer choice: the dense 3x3 convs direct in bf16 (default) or
+  # Winograd in float32 inside the bf16 session (oneDNN has no bf16 Winograd)
+  wb=$(DI_NN_BF16_WINOGRAD=on DI_PRECISION=bf16 "$build/bench/bench_engine" "$midas" 1 2 "$repeat" | ms_of)
+  db=$(DI_PRECISION=bf16 "$build/bench/bench_engine" "$midas" 1 2 "$repeat" | ms_of)
+  echo "MiDaS small 256, batch 1, bf16: 3x3 convs direct bf16 $db ms/image, Winograd float32 (DI_NN_BF16_WINOGRAD=on) $wb ms/image: $(awk -v a="$db" -v b="$wb" 'BEGIN { printf "%.2fx", b / a }') for direct bf16"
 else
   echo "run-bf16: $graph is absent: MiDaS small skipped"
 fi

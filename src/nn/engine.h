@@ -167,6 +167,12 @@ int di_nn_get_plan(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan *
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s);
 int di_nn_plan_build(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_plan **out,
                      di_error *err);
+/* The precision changes of a plan per run (a bf16 session on the CPU): steps
+** that make a bf16 value float32 (*to_f32: the reorders named "Reorder bf16"
+** in the profile) and bf16 steps that read a float32 activation (*to_bf16:
+** the kernel converts it first). Conversions inside a kernel that writes
+** float32 (MatMul's operands) are not counted. */
+void di_nn_plan_bf16_conversions(const di_nn_plan *p, int *to_f32, int *to_bf16);
 /* DI_NN_PLAN_NEUTRAL: a plan for another backend than the CPU: its steps
 ** have their shapes and params (op->infer) and no CPU kernel state, but for
 ** ops that have no infer yet and for nodes folded into constants. */

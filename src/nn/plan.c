@@ -113,7 +113,9 @@ static di_nn_tensor *add_plain_copy(builder *b, di_nn_tensor *from, di_error *er
     di_nn_step *st = new_step(b, err);
     if (!st)
         return NULL;
-    st->name = "Reorder";
+    /* a bf16 value made float32 has its own name: the profile counts the
+    ** precision changes apart from layout changes */
+    st->name = layouts->is_bf16(from) ? "Reorder bf16" : "Reorder";
     st->from = from;
     st->to = to;
     if (layouts->convert_step(&b->s->env, st, err))
@@ -404,6 +406,33 @@ static int build_steps(builder *b, di_error *err)
         p->outputs[i] = t;
     }
     return DI_OK;
+}
+
+/* A value that a kernel reads as float32 while it computes in bf16 (or the
+** reverse) costs a conversion pass over it: count them, for the tests and
+** the benchmarks of a bf16 session. */
+void di_nn_plan_bf16_conversions(const di_nn_plan *p, int *to_f32, int *to_bf16)
+{
+    *to_f32 = *to_bf16 = 0;
+    for (int i = 0; i < p->nsteps; i++) {
+        const di_nn_step *st = &p->steps[i];
+        if (st->node < 0) {
+            *to_f32 += st->from->blocked && layouts->is_bf16(st->from);
+            continue;
+        }
+        bool out_bf16 = false;
+        for (int o = 0; o < st->k.nout; o++) {
+            const di_nn_tensor *t = st->k.out[o];
+            out_bf16 |= t && t->blocked && layouts->is_bf16(t);
+        }
+        if (!out_bf16)
+            continue;
+        for (int j = 0; j < st->k.nin; j++) {
+            const di_nn_tensor *t = st->k.in[j];
+            *to_bf16 += t && !t->is_const && t->dtype == DI_DT_FLOAT &&
+                        !(t->blocked && layouts->is_bf16(t));
+        }
+    }
 }
 
 void di_nn_plan_free(di_nn_plan *p, di_nn_session *s)

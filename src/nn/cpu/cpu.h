@@ -8,6 +8,8 @@
 #define DI_NN_CPU_H
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "../op.h"
 
@@ -52,5 +54,26 @@ int di_nn_cpu_convert_run(di_nn_env *env, struct di_nn_step *st, di_error *err);
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st);
 /* dnnl memory_desc for a plain tensor (ndim 0..6). */
 int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
+
+/* bf16 values between kernels (a bf16 session): a float rounded to the
+** nearest bf16, ties to even, as oneDNN rounds (NaN stays a NaN), and back.
+** Plain C the compiler vectorises: kernels that keep bf16 activations
+** compute in float32 between these two. */
+static inline uint16_t di_bf16_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static inline float di_bf16_float(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 #endif

@@ -109,6 +109,37 @@ static bool conv_winograd(const di_nn_conv_params *p, int64_t C, int64_t OC, int
            out[1] >= 8;
 }
 
+/* In a bf16 session a conv that conv_winograd takes could run direct in
+** bf16 (oneDNN's brgconv, avx512_core_bf16 or AMX) or Winograd in float32
+** (oneDNN has no bf16 Winograd; accuracy would only improve). Measured per
+** layer on this project's Zen 5 (AVX512-BF16, no AMX), one thread, every
+** such conv of MiDaS v2.1 small (32 to 512 channels, 8x8 to 256x256),
+** medians of 3 interleaved runs: bf16 direct was faster for every one, by
+** 1.24x (128 channels at 32x32) to 2.15x (136 to 256 at 16x16); the whole
+** model took 28-32 against 39-48 CPU-ms per image. So bf16 takes direct
+** everywhere; DI_NN_BF16_WINOGRAD=on takes Winograd float32 for these
+** convs instead (bench/run-bf16.sh compares both on each machine: on AMX
+** direct bf16 should win by more). */
+static bool conv_winograd_bf16(void)
+{
+    const char *e = getenv("DI_NN_BF16_WINOGRAD");
+    return e && !strcmp(e, "on");
+}
+
+/* Source, destination and weights descriptors of element type dt, layouts
+** of the primitive's choosing. */
+static dnnl_status_t any_descs(dnnl_data_type_t dt, const dnnl_dims_t sd, const dnnl_dims_t dd,
+                               int wnd, const dnnl_dims_t wd, dnnl_memory_desc_t *src,
+                               dnnl_memory_desc_t *dst, dnnl_memory_desc_t *wei)
+{
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(src, 4, sd, dt, dnnl_format_tag_any);
+    if (st == dnnl_success)
+        st = dnnl_memory_desc_init_by_tag(dst, 4, dd, dt, dnnl_format_tag_any);
+    if (st == dnnl_success)
+        st = dnnl_memory_desc_init_by_tag(wei, wnd, wd, dt, dnnl_format_tag_any);
+    return st;
+}
+
 /* A 1x1 conv whose input is already in a channel-blocked layout (nChw16c,
 ** from a Winograd conv or an op after one) reads it as it is (oneDNN's jit
 ** 1x1 kernel) instead of reordering it to the brgemm kernel's nhwc first:
@@ -161,20 +192,19 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     dnnl_dims_t strides = {st[0], st[1]}, dil = {dl[0] - 1, dl[1] - 1};
     dnnl_dims_t pl = {pads[0], pads[1]}, pr = {pads[2], pads[3]};
     /* bf16: source, weights and output in bf16 (oneDNN accumulates in f32; the
-    ** bias and post-ops are f32); the output stays bf16 for the next conv */
-    dnnl_data_type_t dt = k->env->bf16 ? dnnl_bf16 : dnnl_f32;
-    DN(dnnl_memory_desc_init_by_tag(&src_any, 4, sd, dt, dnnl_format_tag_any), "memory desc");
-    DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dt, dnnl_format_tag_any), "memory desc");
+    ** bias and post-ops are f32); the output stays bf16 for the next conv.
+    ** A conv that takes Winograd in a bf16 session (conv_winograd_bf16) is
+    ** float32 throughout: oneDNN has no bf16 Winograd. */
+    bool wino = conv_winograd(p, C, OC, KH, KW, out_sz) && (!k->env->bf16 || conv_winograd_bf16());
+    dnnl_data_type_t dt = k->env->bf16 && !wino ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t wd = {OC, C, KH, KW}, gwd = {G, OC / G, C / G, KH, KW};
+    DN(any_descs(dt, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any, &wei_any),
+       "memory desc");
     DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
-    if (G == 1) {
-        dnnl_dims_t wd = {OC, C, KH, KW};
-        DN(dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, dt, dnnl_format_tag_any), "memory desc");
+    if (G == 1)
         DN(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_abcd), "memory desc");
-    } else {
-        dnnl_dims_t wd = {G, OC / G, C / G, KH, KW};
-        DN(dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, dt, dnnl_format_tag_any), "memory desc");
-        DN(dnnl_memory_desc_init_by_tag(&wplain, 5, wd, dnnl_f32, dnnl_abcde), "memory desc");
-    }
+    else
+        DN(dnnl_memory_desc_init_by_tag(&wplain, 5, gwd, dnnl_f32, dnnl_abcde), "memory desc");
     DN(dnnl_primitive_attr_create(&attr), "attributes");
     DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
     DN(dnnl_post_ops_create(&po), "post-ops");
@@ -192,14 +222,18 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     }
     DN(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
     dnnl_convolution_desc_t cd;
-    if (conv_winograd(p, C, OC, KH, KW, out_sz)) {
+    if (wino) {
         dnnl_status_t ws = dnnl_dilated_convolution_forward_desc_init(
             &cd, dnnl_forward_inference, dnnl_convolution_winograd, &src_any, &wei_any,
             b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr);
         if (ws == dnnl_success)
             ws = dnnl_primitive_desc_create(&pd, &cd, attr, cpu_engine(k), NULL);
         if (ws != dnnl_success)
-            pd = NULL; /* no Winograd kernel for it here: direct below */
+            pd = NULL;           /* no Winograd kernel for it here: direct below */
+        if (!pd && k->env->bf16) /* and in bf16 after all */
+            DN(any_descs(dnnl_bf16, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any,
+                         &wei_any),
+               "memory desc");
     }
     if (!pd && conv_keeps_input_layout(p, OC, KH, KW, x)) {
         dnnl_status_t ks = dnnl_dilated_convolution_forward_desc_init(

@@ -6,7 +6,11 @@
 ** the output takes the input's layout, and its data type: a bf16 Conv's
 ** output stays bf16 through them (DI_OP_BF16_OK). Binary ops broadcast as
 ** numpy does on plain data; two inputs of the same shape and the same
-** blocked layout are added in that layout, padding and all.
+** blocked layout are added in that layout, padding and all. In a bf16
+** session such inputs may hold bf16 (one or both): the sum is computed in
+** float32 and written as bf16, so that a residual Add between bf16 convs
+** costs no conversion pass (DI_OP_BF16_OK); any other mix goes plain
+** float32 (DI_NN_NEED_PLAIN: the planner converts the inputs).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -19,22 +23,6 @@
 static bool is_bf16(const di_nn_tensor *t)
 {
     return t->blocked && t->layout->md.data_type == dnnl_bf16;
-}
-
-/* A float rounded to the nearest bf16 (even on ties), as bits; finite input. */
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-static float from_bf16(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 static size_t buffer_elems(const di_nn_tensor *t)
@@ -96,12 +84,12 @@ static int clip_run(di_nn_kctx *k, di_error *err)
     if (is_bf16(k->in[0])) { /* bounds rounded to bf16, so that the result is one */
         const uint16_t *xh = k->in[0]->data;
         uint16_t *yh = k->out[0]->data;
-        float lo16 = isfinite(lo) ? from_bf16(to_bf16(lo)) : lo;
-        float hi16 = isfinite(hi) ? from_bf16(to_bf16(hi)) : hi;
+        float lo16 = isfinite(lo) ? di_bf16_float(di_bf16_of(lo)) : lo;
+        float hi16 = isfinite(hi) ? di_bf16_float(di_bf16_of(hi)) : hi;
 #pragma omp parallel for num_threads(k->env->threads) if (n > PAR_MIN) schedule(static)
         for (size_t i = 0; i < n; i++) {
-            float v = from_bf16(xh[i]);
-            yh[i] = v < lo16 ? to_bf16(lo16) : v > hi16 ? to_bf16(hi16) : xh[i];
+            float v = di_bf16_float(xh[i]);
+            yh[i] = v < lo16 ? di_bf16_of(lo16) : v > hi16 ? di_bf16_of(hi16) : xh[i];
         }
         return DI_OK;
     }
@@ -145,7 +133,9 @@ typedef struct bin_state {
     int ndim;
     int64_t dims[DI_NN_MAX_DIMS];
     int64_t sa[DI_NN_MAX_DIMS], sb[DI_NN_MAX_DIMS]; /* element strides, 0 = broadcast */
-    bool flat; /* same shape (or same blocked layout): one loop */
+    bool flat;     /* same shape (or same blocked layout): one loop */
+    bool a16, b16; /* flat: input a (b) holds bf16, and so does the output */
+    bool b1;       /* flat: b is one float (a blocked Mul's constant factor) */
     size_t n;
 } bin_state;
 
@@ -171,15 +161,37 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
     if (a->blocked || b->blocked) {
+        /* the same layout but maybe not the same element type (f32 and bf16) */
+        dnnl_memory_desc_t bmd = b->layout->md;
+        bmd.data_type = a->layout->md.data_type;
         bool same = a->blocked && b->blocked && a->ndim == b->ndim &&
-                    dnnl_memory_desc_equal(&a->layout->md, &b->layout->md);
+                    dnnl_memory_desc_equal(&a->layout->md, &bmd);
         for (int i = 0; same && i < a->ndim; i++)
             same = a->dims[i] == b->dims[i];
+        /* a blocked value times one constant finite number (a residual
+        ** branch's scale): its zero padding stays zero, as a later conv
+        ** needs it (not so for +, nor for inf or NaN) */
+        bool scale = bin_kind(k->node) == OP_MUL && a->blocked && !b->blocked && b->is_const &&
+                     b->data && b->dtype == DI_DT_FLOAT && di_nn_numel(b) == 1 &&
+                     isfinite(*(const float *)b->data) && y->ndim == a->ndim;
+        for (int i = 0; scale && i < a->ndim; i++)
+            scale = y->dims[i] == a->dims[i];
+        if (scale) {
+            s->a16 = is_bf16(a);
+            s->b1 = true;
+            same_layout(y, a);
+            s->flat = true;
+            s->n = buffer_elems(a);
+            k->state = s;
+            return DI_OK;
+        }
         if (!same) {
             free(s);
             return DI_NN_NEED_PLAIN;
         }
-        same_layout(y, a);
+        s->a16 = is_bf16(a);
+        s->b16 = is_bf16(b);
+        same_layout(y, s->a16 || !s->b16 ? a : b);
         s->flat = true;
         s->n = buffer_elems(a);
         k->state = s;
@@ -259,6 +271,46 @@ static int bin_prepare(di_nn_kctx *k, di_error *err)
     } while (0)
 /* clang-format on */
 
+/* Same blocked layout, one input or both bf16: float32 arithmetic, a bf16
+** result (rounded once, as a bf16 conv's output is). */
+/* (not formatted: _Pragma takes one string literal, not a wrapped one) */
+/* clang-format off */
+#define BF16_LOOP(X, Z, K)                                                                \
+    do {                                                                                  \
+        _Pragma("omp parallel for num_threads(threads) if (n > PAR_MIN) schedule(static)") \
+        for (size_t i = 0; i < n; i++) {                                                  \
+            float x = (X), z = (Z);                                                       \
+            yh[i] = di_bf16_of((K) == OP_ADD ? x + z : (K) == OP_SUB ? x - z : x * z);    \
+        }                                                                                 \
+    } while (0)
+/* one loop per kind and input types, so that each vectorises */
+#define BF16_KINDS(X, Z)                                                                  \
+    do {                                                                                  \
+        if (kind == OP_ADD) BF16_LOOP(X, Z, OP_ADD);                                      \
+        else if (kind == OP_SUB) BF16_LOOP(X, Z, OP_SUB);                                 \
+        else BF16_LOOP(X, Z, OP_MUL);                                                     \
+    } while (0)
+/* clang-format on */
+
+static void bin_run_bf16(const bin_state *s, int kind, const void *a, const void *b, void *y,
+                         int threads)
+{
+    const float *af = a, *bf = b;
+    const uint16_t *ah = a, *bh = b;
+    uint16_t *yh = y;
+    size_t n = s->n;
+    if (s->b1) {
+        const float k1 = bf[0];
+        BF16_KINDS(di_bf16_float(ah[i]), k1);
+    } else if (s->a16 && s->b16) {
+        BF16_KINDS(di_bf16_float(ah[i]), di_bf16_float(bh[i]));
+    } else if (s->a16) {
+        BF16_KINDS(di_bf16_float(ah[i]), bf[i]);
+    } else {
+        BF16_KINDS(af[i], di_bf16_float(bh[i]));
+    }
+}
+
 static int bin_run(di_nn_kctx *k, di_error *err)
 {
     const bin_state *s = k->state;
@@ -266,6 +318,18 @@ static int bin_run(di_nn_kctx *k, di_error *err)
     void *y = k->out[0]->data;
     int threads = k->env->threads;
     int kind = bin_kind(k->node);
+    if (s->a16 || s->b16) {
+        bin_run_bf16(s, kind, a, b, y, threads);
+        return DI_OK;
+    }
+    if (s->b1) { /* float32 blocked times one number */
+        const float *A = a, z = *(const float *)b;
+        float *Y = y;
+#pragma omp parallel for num_threads(threads) if (s->n > PAR_MIN) schedule(static)
+        for (size_t i = 0; i < s->n; i++)
+            Y[i] = A[i] * z;
+        return DI_OK;
+    }
     if (k->in[0]->dtype == DI_DT_FLOAT) {
         switch (kind) {
         case OP_ADD: BIN_LOOP(float, x + z); break;
@@ -324,8 +388,8 @@ static int bin_run(di_nn_kctx *k, di_error *err)
         .run = bin_run,                                                                            \
         .release = free,                                                                           \
     };
-BINARY_OP(Add, DI_OP_BLOCKED_OK, DI_POST_SUM)
-BINARY_OP(Sub, DI_OP_BLOCKED_OK, 0)
-BINARY_OP(Mul, DI_OP_BLOCKED_OK, 0)
+BINARY_OP(Add, DI_OP_BLOCKED_OK | DI_OP_BF16_OK, DI_POST_SUM)
+BINARY_OP(Sub, DI_OP_BLOCKED_OK | DI_OP_BF16_OK, 0)
+BINARY_OP(Mul, DI_OP_BLOCKED_OK | DI_OP_BF16_OK, 0)
 BINARY_OP(Div, 0, 0)
 BINARY_OP(Pow, 0, 0)

@@ -1,0 +1,212 @@
+/*
+** test_bf16_act.c: activations kept bf16 between the ops of a bf16 session
+** (issue 15; nn-bf16-act). The planner converts a bf16 value to float32
+** only where its consumer cannot read bf16, and a bf16 kernel converts a
+** float32 input first; di_nn_plan_bf16_conversions counts both per run.
+**   - A small graph (Conv, Conv -> Add -> Mul by a number -> Sub -> Resize
+**     linear -> Conv): Add, Sub, Mul and Resize run on the convs' bf16
+**     output, so the plan converts only its float32 input (once per conv
+**     that reads it) and its output; its result within bf16 tolerance of
+**     fp32. Without bf16 elementwise ops and Resize the plan has 3 and 3.
+**   - The MiDaS v2.1 small architecture (../shared graph; skipped when
+**     absent) and the ViT-S/14 + DPT form (tests/nn/dav2_graph.h): the
+**     number of conversions per run at most what this change left (MiDaS
+**     1 and 1, was 6 and 6; ViT 4 and 7, was 20 and 13).
+** A CPU without native bf16 skips (77): the session refuses bf16 there
+** (nn-bf16 tests the refusal).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dav2_graph.h"
+#include "engine.h"
+#include "nn/nn.h"
+#include "test_files.h"
+
+#define SKIP 77
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 11;
+}
+
+static float uniform(uint64_t *s, float scale)
+{
+    return ((float)(rng_next(s) % 2001) - 1000.f) / 1000.f * scale;
+}
+
+/* The plan's conversions at batch 1; -1 and -1 when it cannot be built. */
+static void conversions(di_nn_session *s, int *to_f32, int *to_bf16)
+{
+    di_error err;
+    di_nn_io io;
+    di_nn_plan *p;
+    *to_f32 = *to_bf16 = -1;
+    if (di_nn_batch_io(s, 1, &io, &err) || di_nn_get_plan(s, &io, 1, &p, &err)) {
+        CHECKF(0, "plan: %s", err.msg);
+        return;
+    }
+    di_nn_plan_bf16_conversions(p, to_f32, to_bf16);
+}
+
+static void add_conv(ob *b, const char *name, const char *in, const char *out, int c, int oc,
+                     uint64_t *r)
+{
+    char w[64], ins[200];
+    float *wd = malloc((size_t)oc * c * 9 * sizeof(float));
+    for (int i = 0; i < oc * c * 9; i++) wd[i] = uniform(r, 1.f / sqrtf(9.f * (float)c));
+    snprintf(w, sizeof w, "%s.w", name);
+    ob_init_f(b, w, 4, (int64_t[]){oc, c, 3, 3}, wd);
+    free(wd);
+    snprintf(ins, sizeof ins, "%s,%s", in, w);
+    Onnx__NodeProto *n = ob_node(b, "Conv", ins, out);
+    ob_attr_ints(b, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
+}
+
+/* Add, Mul by a number, Sub and Resize between bf16 convs. */
+static void chain_bf16(const char *dir)
+{
+    enum { C = 8, F = 32, S = 16 };
+    char path[1000];
+    snprintf(path, sizeof path, "%s/chain.onnx", dir);
+    uint64_t r = 11;
+    ob b;
+    ob_init(&b, 13);
+    ob_input(&b, "x", 4, (int64_t[]){1, C, S, S}, NULL);
+    add_conv(&b, "c1", "x", "a", C, F, &r);
+    add_conv(&b, "c2", "x", "b", C, F, &r);
+    ob_node(&b, "Add", "a,b", "s");
+    ob_init_f(&b, "k", 0, NULL, (float[]){0.7f});
+    ob_node(&b, "Mul", "s,k", "m");
+    ob_node(&b, "Sub", "m,a", "d");
+    ob_init_f(&b, "scales", 1, (int64_t[]){4}, (float[]){1, 1, 2, 2});
+    Onnx__NodeProto *rs = ob_node(&b, "Resize", "d,,scales", "u");
+    Onnx__AttributeProto *mode = ob_attr(&b, rs, "mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    mode->has_s = 1;
+    mode->s.data = (uint8_t *)ob_str(&b, "linear");
+    mode->s.len = strlen("linear");
+    add_conv(&b, "c3", "u", "y", F, F, &r);
+    ob_output(&b, "y");
+    size_t len;
+    uint8_t *bytes = ob_pack(&b, &len);
+    CHECK(write_file(path, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+
+    enum { NX = C * S * S, NY = F * 4 * S * S };
+    float *x = malloc(NX * sizeof(float)), *y32 = malloc(NY * sizeof(float)), *y16 = malloc(NY * sizeof(float));
+    for (int i = 0; i < NX; i++) x[i] = uniform(&r, 1.f);
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 2;
+    di_error err;
+    int f32[2] = {-1, -1}, b16[2] = {-1, -1};
+    for (int prec = 0; prec < 2; prec++) {
+        opt.precision = prec ? DI_NN_BF16 : DI_NN_FP32;
+        di_nn_session *s = NULL;
+        CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s", err.msg);
+        CHECKF(s && di_nn_run(s, x, 1, prec ? y16 : y32, NY, &err) == 0, "%s", s ? err.msg : "no session");
+        if (s) conversions(s, &f32[prec], &b16[prec]);
+        di_nn_session_destroy(s);
+    }
+    double md = 0, lo = y32[0], hi = y32[0];
+    for (int i = 0; i < NY; i++) {
+        lo = fmin(lo, y32[i]);
+        hi = fmax(hi, y32[i]);
+        double d = fabs((double)y16[i] - y32[i]);
+        if (!(d <= md)) md = d;
+    }
+    printf("Conv, Conv -> Add -> Mul 0.7 -> Sub -> Resize linear x2 -> Conv: bf16 conversions per run %d to "
+           "float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| %.3g of the fp32 range\n",
+           f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
+    CHECKF(f32[0] == 0 && b16[0] == 0, "an fp32 plan converts to bf16 (%d, %d)", f32[0], b16[0]);
+    /* the output, and the input once per conv that reads it */
+    CHECKF(f32[1] == 1, "%d bf16 values made float32 (expected 1: the graph output)", f32[1]);
+    CHECKF(b16[1] == 2, "%d float32 values made bf16 (expected 2: the input, for each conv)", b16[1]);
+    CHECKF(md > 0 && md <= 2e-2 * (hi - lo), "max |bf16 - fp32| %.3g of range %.3g", md, hi - lo);
+    free(x);
+    free(y32);
+    free(y16);
+    unlink(path);
+}
+
+/* A model's conversions per run in a bf16 session: at most the bounds. */
+static void model_conversions(const char *what, const char *path, int max_f32, int max_bf16)
+{
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 2;
+    opt.precision = DI_NN_BF16;
+    di_error err;
+    di_nn_session *s = NULL;
+    CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s: %s", what, err.msg);
+    if (!s) return;
+    int f32, b16;
+    conversions(s, &f32, &b16);
+    printf("%s, bf16: %d conversions to float32 and %d to bf16 per run\n", what, f32, b16);
+    CHECKF(f32 >= 0 && f32 <= max_f32, "%s: %d bf16 values made float32 per run (at most %d)", what, f32, max_f32);
+    CHECKF(b16 >= 0 && b16 <= max_bf16, "%s: %d float32 values made bf16 per run (at most %d)", what, b16,
+           max_bf16);
+    di_nn_session_destroy(s);
+}
+
+int main(void)
+{
+    const char *shared = getenv("DEPTHINDEX_SHARED"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    if (!shared || !*shared) shared = "../shared";
+    if (!di_nn_cpu_bf16()) {
+        printf("SKIP: this CPU has no native bf16 (AVX512-BF16 or AMX)\n");
+        return SKIP;
+    }
+    char dir[900], path[1000], graph[1000];
+    snprintf(dir, sizeof dir, "/tmp/tmp-bf16act-XXXXXX");
+    if (build && *build) {
+        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-bf16act-XXXXXX", build);
+        char parent[1000];
+        snprintf(parent, sizeof parent, "%s/tests/nn", build);
+        mkdir(parent, 0755);
+    }
+    if (!mkdtemp(dir)) {
+        printf("FAIL: cannot make %s\n", dir);
+        return 1;
+    }
+    chain_bf16(dir);
+
+    /* the ViT form: its head's ops (Conv, Add, Mul, Resize, Relu) stay bf16;
+    ** left: the token maps into the head's convs (MatMul and LayerNorm write
+    ** float32), the two ConvTranspose (float32: oneDNN's bf16 kernels for
+    ** them were 4-20x slower than its float32 gemm here) and the output */
+    snprintf(path, sizeof path, "%s/vit.onnx", dir);
+    dav2_cfg cfg = {.dim = 384, .heads = 6, .grid = 19, .blocks = 2, .features = 64};
+    ob b;
+    dav2_build(&b, &cfg);
+    size_t len;
+    uint8_t *bytes = ob_pack(&b, &len);
+    CHECK(write_file(path, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+    model_conversions("ViT-S/14 + DPT, 266x266", path, 4, 7);
+    unlink(path);
+
+    snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);
+    struct stat st;
+    if (stat(graph, &st)) {
+        printf("skipping MiDaS small: %s is absent (shared data, ../shared next to the checkout)\n", graph);
+    } else {
+        di_error err;
+        int nfilled = 0;
+        snprintf(path, sizeof path, "%s/midas.onnx", dir);
+        CHECKF(di_nn_fill_weights(graph, path, 1, &nfilled, &err) == 0, "%s", err.msg);
+        /* only the input into the first conv and its output */
+        model_conversions("MiDaS v2.1 small, 256x256", path, 1, 1);
+        unlink(path);
+    }
+    rmdir(dir);
+    return check_summary();
+}
