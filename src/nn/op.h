@@ -47,7 +47,8 @@
 ** time and its outputs become constants: this is the constant folding.
 **
 ** Fusion: the engine may attach post-ops (ops with a post_kind: Relu, Clip
-** with constant bounds, Add of a same-shape tensor) to a node whose op has
+** with constant bounds, Add of a same-shape tensor; Gelu on CPU plans only,
+** DI_POST_GELU) to a node whose op has
 ** DI_OP_POSTOPS; the kernel applies them in order to its output (k->post /
 ** k->npost).
 */
@@ -71,7 +72,10 @@ typedef struct di_nn_tensor {
                                   ** owned by the plan */
 } di_nn_tensor;
 
-enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM };
+/* DI_POST_GELU (erf) and DI_POST_GELU_TANH (approximate=tanh) are fused
+** into CPU plans only: a plan for another backend (DI_NN_PLAN_NEUTRAL) runs
+** Gelu as its own step, so the CUDA backend never meets these kinds. */
+enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM, DI_POST_GELU, DI_POST_GELU_TANH };
 typedef struct di_nn_postop {
     int kind;
     float lo, hi;         /* Clip bounds */

@@ -7,7 +7,9 @@
 **   (Mish, Floor), with the same numbers as the whole batch in one pass;
 **   off when one op mixes images (Softmax over the batch axis).
 ** - Fusion: a Relu after a Conv becomes its post-op (one step, not two),
-**   and Sub, which has no post_kind, is not fused.
+**   and Sub, which has no post_kind, is not fused; a Gelu becomes one in a
+**   CPU plan only (not in a plan for another backend), with the formula's
+**   numbers.
 ** - CPU sessions go through the CPU backend's table only: creating and
 **   destroying them never loads the CUDA module.
 ** - Every op has its backend-neutral infer (Resize's tables in its params),
@@ -153,24 +155,60 @@ static void infer_neutral(void)
     CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
     /* the same work counted (the Conv's flops come from its params) */
     CHECK(cpu && neutral && cpu->flops > 0 && cpu->flops == neutral->flops);
-    const di_nn_step *gc = NULL, *gn = NULL;
-    for (int i = 0; cpu && i < cpu->nsteps; i++)
+    const di_nn_step *gc = NULL, *gn = NULL, *cc = NULL, *cn = NULL;
+    for (int i = 0; cpu && i < cpu->nsteps; i++) {
         if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Gelu")) gc = &cpu->steps[i];
-    for (int i = 0; neutral && i < neutral->nsteps; i++)
+        if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Conv")) cc = &cpu->steps[i];
+    }
+    for (int i = 0; neutral && i < neutral->nsteps; i++) {
         if (neutral->steps[i].node >= 0 && !strcmp(neutral->steps[i].name, "Gelu"))
             gn = &neutral->steps[i];
-    CHECK(gc && gn);
-    if (gc && gn) {
-        CHECK(gc->k.state != NULL); /* the CPU's oneDNN eltwise primitive */
-        CHECK(gn->k.state == NULL); /* none for another backend */
+        if (neutral->steps[i].node >= 0 && !strcmp(neutral->steps[i].name, "Conv"))
+            cn = &neutral->steps[i];
+    }
+    /* the CPU takes the Gelu as the Conv's post-op; another backend's plan
+    ** keeps it a step of its own (the CUDA translation knows no Gelu post-op) */
+    CHECK(!gc && cc && cc->k.npost == 1 && cc->k.post[0].kind == DI_POST_GELU);
+    CHECK(gn && cn && cn->k.npost == 0);
+    if (gn && cc) {
+        CHECK(gn->k.state == NULL); /* no CPU state for another backend */
         const di_nn_unary_params *up = di_nn_unary_params_in(&gn->k);
         CHECK(up && up->kind == DI_U_GELU);
         CHECK(gn->k.out[0]->ndim == 4 && gn->k.out[0]->dims[0] == 3 &&
               gn->k.out[0]->dims[1] == 2 && gn->k.out[0]->dtype == DI_DT_FLOAT);
-        CHECK(!memcmp(gn->k.out[0]->dims, gc->k.out[0]->dims, 4 * sizeof(int64_t)));
+        CHECK(!memcmp(gn->k.out[0]->dims, cc->k.out[0]->dims, 4 * sizeof(int64_t)));
     }
     di_nn_plan_free(cpu, s);
     di_nn_plan_free(neutral, s);
+    /* the fused Gelu computes what the formula says */
+    enum { PER = 2 * 4 * 4 };
+    float x[3 * PER], y[3 * PER];
+    for (int i = 0; i < 3 * PER; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    CHECKF(di_nn_run(s, x, 3, y, 3 * PER, &err) == 0, "%s", err.msg);
+    const float w[4] = {0.5f, -1.25f, 2.0f, 0.75f}, bias[2] = {0.1f, -0.2f};
+    double md = 0;
+    for (int n = 0; n < 3; n++)
+        for (int o = 0; o < 2; o++)
+            for (int p = 0; p < 16; p++) {
+                double v = bias[o];
+                for (int c = 0; c < 2; c++) v += (double)w[o * 2 + c] * x[n * PER + c * 16 + p];
+                double want = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+                double d = fabs(y[n * PER + o * 16 + p] - want);
+                md = d > md ? d : md;
+            }
+    CHECKF(md < 1e-5, "Conv + Gelu: max |diff| %.3g", md);
+    di_nn_session_destroy(s);
+    /* a Gelu that cannot fuse (Sub before it) runs on oneDNN's eltwise kernel */
+    bytes = build("Sub", "Gelu", 0, &len);
+    s = open_session("Conv+Sub+Gelu", bytes, len, true);
+    free(bytes);
+    cpu = NULL;
+    CHECKF(s && di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", s ? err.msg : "no session");
+    gc = NULL;
+    for (int i = 0; s && cpu && i < cpu->nsteps; i++)
+        if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Gelu")) gc = &cpu->steps[i];
+    CHECK(gc && gc->k.state != NULL); /* the CPU's oneDNN eltwise primitive */
+    if (s) di_nn_plan_free(cpu, s);
     di_nn_session_destroy(s);
 }
 
