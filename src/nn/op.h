@@ -129,6 +129,11 @@ enum {
     DI_OP_BF16_OK = 256,     /* with DI_OP_BLOCKED_OK: also takes blocked inputs whose
                               ** md holds bf16 (oneDNN kernels, shape-only ops); others
                               ** get them reordered to plain float32 */
+    DI_OP_PARTS = 512,       /* the outputs are consecutive parts of input 0 along the
+                              ** axis in its params (di_nn_axis_params: Split); where
+                              ** every axis before it has size 1 each part is a byte
+                              ** range of the input, which a CPU plan makes a window
+                              ** of the input's buffer (plan_memory.c): no copy */
 };
 
 typedef struct di_nn_op {

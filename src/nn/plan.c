@@ -528,7 +528,7 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
 
     rc = build_steps(&b, err);
     if (!rc)
-        rc = di_nn_plan_memory(g, p, err);
+        rc = di_nn_plan_memory(g, p, b.flags, err);
 done:
     free(b.consumers);
     free(b.absorbed);

@@ -10,6 +10,8 @@
 **   and Sub, which has no post_kind, is not fused; a Gelu becomes one in a
 **   CPU plan only (not in a plan for another backend), with the formula's
 **   numbers.
+** - A Split into byte ranges (nothing but ones before its axis) makes its
+**   parts windows of its input, no copy, on CPU plans only (DI_OP_PARTS).
 ** - CPU sessions go through the CPU backend's table only: creating and
 **   destroying them never loads the CUDA module.
 ** - Every op has its backend-neutral infer (Resize's tables in its params),
@@ -285,6 +287,83 @@ static void resize_neutral(void)
     di_nn_session_destroy(s);
 }
 
+/* x (N x 6 x 4) -> Relu -> Split(axis 1: 2, 4) -> a, b -> Concat(Neg(b), a) */
+static uint8_t *build_split(size_t *len)
+{
+    ob b;
+    ob_init(&b, 17);
+    ob_input(&b, "x", 3, (int64_t[]){-1, 6, 4}, "N");
+    ob_init_i64(&b, "sizes", 1, (int64_t[]){2}, (int64_t[]){2, 4});
+    ob_node(&b, "Relu", "x", "r");
+    Onnx__NodeProto *n = ob_node(&b, "Split", "r,sizes", "a,b");
+    ob_attr_i(&b, n, "axis", 1);
+    ob_node(&b, "Neg", "b", "nb");
+    n = ob_node(&b, "Concat", "nb,a", "y");
+    ob_attr_i(&b, n, "axis", 1);
+    ob_output(&b, "y");
+    uint8_t *bytes = ob_pack(&b, len);
+    ob_free(&b);
+    return bytes;
+}
+
+/* Whether the Split step's parts are windows of its input (no copy). */
+static int split_windowed(const di_nn_plan *p)
+{
+    for (int i = 0; p && i < p->nsteps; i++) {
+        const di_nn_step *st = &p->steps[i];
+        if (st->node < 0 || strcmp(st->name, "Split"))
+            continue;
+        const uint8_t *x = st->k.in[0]->data, *a = st->k.out[0]->data, *b = st->k.out[1]->data;
+        size_t first = (size_t)di_nn_numel(st->k.out[0]) * sizeof(float);
+        if (a == x && b == x + first)
+            return 1;
+        /* a copy: the parts lie outside the input's bytes */
+        size_t all = (size_t)di_nn_numel(st->k.in[0]) * sizeof(float);
+        CHECK((a >= x + all || a + first <= x) && (b >= x + all || b <= x));
+        return 0;
+    }
+    return -1;
+}
+
+/* Split along an axis with nothing but ones before it cuts byte ranges: its
+** parts are windows of its input in a CPU plan (batch 1), copies when the
+** batch comes first (batch 3) and in a plan for another backend; the
+** numbers are the same in every case. */
+static void split_views(void)
+{
+    size_t len;
+    uint8_t *bytes = build_split(&len);
+    di_nn_session *s = open_session("Split", bytes, len, true);
+    free(bytes);
+    if (!s)
+        return;
+    di_error err;
+    for (int batch = 1; batch <= 3; batch += 2) {
+        float x[3 * 24], y[3 * 24];
+        for (int i = 0; i < batch * 24; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+        CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * 24, &err) == 0, "%s", err.msg);
+        for (int n = 0; n < batch; n++)
+            for (int c = 0; c < 6; c++)
+                for (int w = 0; w < 4; w++) {
+                    int from = c < 4 ? c + 2 : c - 4; /* Neg(b) first, then a */
+                    float r = fmaxf(x[n * 24 + from * 4 + w], 0.f);
+                    CHECKF(y[n * 24 + c * 4 + w] == (c < 4 ? -r : r),
+                           "Split, batch %d: y[%d][%d][%d]", batch, n, c, w);
+                }
+        di_nn_io io = {DI_DT_FLOAT, 3, {batch, 6, 4}, NULL};
+        di_nn_plan *p = NULL, *neutral = NULL;
+        CHECKF(di_nn_get_plan(s, &io, 1, &p, &err) == 0, "%s", err.msg);
+        CHECKF(split_windowed(p) == (batch == 1), "Split, batch %d: windows %d", batch,
+               split_windowed(p));
+        CHECKF(di_nn_plan_build_flags(s, &io, 1, DI_NN_PLAN_NEUTRAL, &neutral, &err) == 0, "%s",
+               err.msg);
+        CHECK(split_windowed(neutral) == 0);
+        if (neutral)
+            di_nn_plan_free(neutral, s);
+    }
+    di_nn_session_destroy(s);
+}
+
 int main(void)
 {
     /* per-image ops that the old name list did not know */
@@ -302,6 +381,7 @@ int main(void)
     CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
     infer_neutral();
     resize_neutral();
+    split_views();
     /* every op has its backend-neutral infer step */
     const char *names[256];
     int nops = 0;
