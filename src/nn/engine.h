@@ -182,10 +182,11 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
 
 /* The planner's parts (plan.c, plan_memory.c): a tensor's bytes (its oneDNN
 ** layout's when blocked), 64-byte aligned memory, and laying a plan's
-** tensors into its arena once its steps are built. */
+** tensors into its arena once its steps are built (flags: the plan's,
+** DI_NN_PLAN_NEUTRAL). */
 size_t di_nn_tensor_bytes(const di_nn_tensor *t);
 void *di_nn_aligned(size_t bytes);
-int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err);
+int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, int flags, di_error *err);
 
 /* The largest tensor a plan may hold (default 16 GiB); fuzzing lowers it. */
 extern size_t di_nn_max_tensor_bytes;

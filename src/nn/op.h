@@ -47,7 +47,8 @@
 ** time and its outputs become constants: this is the constant folding.
 **
 ** Fusion: the engine may attach post-ops (ops with a post_kind: Relu, Clip
-** with constant bounds, Add of a same-shape tensor) to a node whose op has
+** with constant bounds, Add of a same-shape tensor; Gelu on CPU plans only,
+** DI_POST_GELU) to a node whose op has
 ** DI_OP_POSTOPS; the kernel applies them in order to its output (k->post /
 ** k->npost).
 */
@@ -71,7 +72,10 @@ typedef struct di_nn_tensor {
                                   ** owned by the plan */
 } di_nn_tensor;
 
-enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM };
+/* DI_POST_GELU (erf) and DI_POST_GELU_TANH (approximate=tanh) are fused
+** into CPU plans only: a plan for another backend (DI_NN_PLAN_NEUTRAL) runs
+** Gelu as its own step, so the CUDA backend never meets these kinds. */
+enum { DI_POST_RELU = 1, DI_POST_CLIP, DI_POST_SUM, DI_POST_GELU, DI_POST_GELU_TANH };
 typedef struct di_nn_postop {
     int kind;
     float lo, hi;         /* Clip bounds */
@@ -125,6 +129,11 @@ enum {
     DI_OP_BF16_OK = 256,     /* with DI_OP_BLOCKED_OK: also takes blocked inputs whose
                               ** md holds bf16 (oneDNN kernels, shape-only ops); others
                               ** get them reordered to plain float32 */
+    DI_OP_PARTS = 512,       /* the outputs are consecutive parts of input 0 along the
+                              ** axis in its params (di_nn_axis_params: Split); where
+                              ** every axis before it has size 1 each part is a byte
+                              ** range of the input, which a CPU plan makes a window
+                              ** of the input's buffer (plan_memory.c): no copy */
 };
 
 typedef struct di_nn_op {

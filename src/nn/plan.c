@@ -145,8 +145,9 @@ static int sole_consumer(const builder *b, int v)
 }
 
 /* Fuses the nodes that follow node ni and whose op has a post_kind: Relu,
-** Clip (constant bounds), Add (same shape, other operand already computed);
-** returns the value the fused node finally writes. */
+** Clip (constant bounds), Add (same shape, other operand already computed),
+** Gelu (CPU plans only: another backend's translation knows no such post-op,
+** op.h); returns the value the fused node finally writes. */
 static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
 {
     const di_nn_graph *g = b->s->g;
@@ -177,6 +178,12 @@ static int plan_fusion(builder *b, int ni, di_nn_kctx *k, int *fused)
                     break;
                 po.hi = *(float *)t->data;
             }
+        } else if (kind == DI_POST_GELU) {
+            if (b->flags & DI_NN_PLAN_NEUTRAL)
+                break;
+            po.kind = strcmp(di_nn_attr_string(cn, "approximate", "none"), "tanh")
+                          ? DI_POST_GELU
+                          : DI_POST_GELU_TANH;
         } else if (kind == DI_POST_SUM && cn->nin == 2) {
             int other = cn->in[0] == v ? cn->in[1] : cn->in[0];
             if (other < 0 || other == v)
@@ -550,7 +557,7 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
 
     rc = build_steps(&b, err);
     if (!rc)
-        rc = di_nn_plan_memory(g, p, err);
+        rc = di_nn_plan_memory(g, p, b.flags, err);
 done:
     free(b.consumers);
     free(b.absorbed);

@@ -2,8 +2,9 @@
 ** plan_memory.c: the memory plan of a plan (plan.c): every non-constant
 ** tensor gets bytes in one arena by liveness, greedy best-offset: a buffer
 ** may reuse the bytes of any tensor whose life does not overlap its own, a
-** view shares its input's buffer, and a fused Add whose other operand dies
-** at that step writes in place.
+** view shares its input's buffer, a Split into byte ranges makes its parts
+** windows of its input's, and a fused Add whose other operand dies at that
+** step writes in place.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct lifetime {
     int first, last;
     size_t bytes, offset;
     di_nn_tensor *alias; /* shares this tensor's buffer (a view, an in-place fused Add) */
+    size_t alias_off;    /* at this byte offset in it (a Split's part) */
 } lifetime;
 
 static int cmp_size_desc(const void *a, const void *b)
@@ -140,7 +142,41 @@ static int buffer_owner(const life_map *lm, const di_nn_tensor *t)
     return i;
 }
 
-int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
+/* A Split (DI_OP_PARTS) whose axes before the split axis all have size 1
+** cuts its plain input into consecutive byte ranges: each part becomes a
+** window of the input's buffer at its byte offset (the buffer's life then
+** covers the parts'), and the step copies nothing (split_run sees the
+** addresses). */
+static void split_windows(lifetime *L, const life_map *lm, int si, const di_nn_kctx *k)
+{
+    const di_nn_tensor *a = k->in[0];
+    if (!a || a->blocked || !k->params)
+        return;
+    int64_t axis = ((const di_nn_axis_params *)k->params)->axis, outer = 1;
+    for (int64_t d = 0; d < axis && d < a->ndim; d++)
+        outer *= a->dims[d];
+    int ia = buffer_owner(lm, a);
+    if (outer != 1 || ia < 0)
+        return;
+    for (int o = 0; o < k->nout; o++)
+        if (!k->out[o])
+            return; /* an omitted part: its size is not known here */
+    size_t off = 0, es = di_dtype_size(a->dtype);
+    for (int o = 0; o < k->nout; o++) {
+        di_nn_tensor *t = k->out[o];
+        size_t bytes = (size_t)di_nn_numel(t) * es;
+        int io = find_life(lm, t);
+        if (io >= 0 && !t->blocked && t->dtype == a->dtype && !L[io].alias && L[io].first == si) {
+            if (L[io].last > L[ia].last)
+                L[ia].last = L[io].last;
+            L[io].alias = (di_nn_tensor *)a;
+            L[io].alias_off = off;
+        }
+        off += bytes;
+    }
+}
+
+int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, int flags, di_error *err)
 {
     int cap = g->nvalues + p->nshadows + 1, n = 0;
     lifetime *L = calloc((size_t)cap, sizeof *L);
@@ -215,6 +251,13 @@ int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
         if (L[io].last > L[ia].last)
             L[ia].last = L[io].last;
         L[io].alias = a;
+    }
+    /* Split windows: CPU plans only (another backend's translation reads
+    ** these offsets and runs its own Split, which copies) */
+    for (int si = 0; si < p->nsteps && !(flags & DI_NN_PLAN_NEUTRAL); si++) {
+        di_nn_step *st = &p->steps[si];
+        if (st->node >= 0 && (g->nodes[st->node].op->flags & DI_OP_PARTS) && st->k.nin >= 1)
+            split_windows(L, &lm, si, &st->k);
     }
     /* A fused Add whose other operand dies at that step writes in place:
     ** the output takes the operand's buffer, and no copy is made. */
@@ -313,8 +356,8 @@ int di_nn_plan_memory(const di_nn_graph *g, di_nn_plan *p, di_error *err)
     for (int pass = 0; pass < n; pass++) {
         bool changed = false;
         for (int i = nalloc; i < n; i++)
-            if (L[i].alias->data && L[i].t->data != L[i].alias->data) {
-                L[i].t->data = L[i].alias->data;
+            if (L[i].alias->data && L[i].t->data != (uint8_t *)L[i].alias->data + L[i].alias_off) {
+                L[i].t->data = (uint8_t *)L[i].alias->data + L[i].alias_off;
                 changed = true;
             }
         if (!changed)

@@ -13,6 +13,11 @@
 **     MatMul as an output scale; the bias is then a post-op after it)
 **   - r + (MatMul + bias) * g, g a vector (DINOv2's layer scale) -> 1 step
 **     (the loader folds g into the weights and the bias)
+**   - GELU(MatMul + bias), GELU as exporters write it (Div, Erf, Add, Mul,
+**     Mul: one Gelu node after loading) -> 1 step (oneDNN's gelu_erf post-op);
+**     in a plan for another backend (what a CUDA session builds) 2 steps
+**   - GELU(MatMul + bias) + (MatMul + bias): the Gelu's input feeds another
+**     node, so nothing fuses past the bias -> 3 steps
 */
 #include <math.h>
 #include <stdio.h>
@@ -38,7 +43,7 @@ static void fill(float *v, size_t n)
     for (size_t i = 0; i < n; i++) v[i] = uniform();
 }
 
-enum { CASE_BIAS_RELU, CASE_RESID_CLIP, CASE_BIAS_RESID, CASE_SELF_RESID, CASE_MIDDLE_ADD, CASE_SCALE_BIAS, CASE_LAYER_SCALE };
+enum { CASE_BIAS_RELU, CASE_RESID_CLIP, CASE_BIAS_RESID, CASE_SELF_RESID, CASE_MIDDLE_ADD, CASE_SCALE_BIAS, CASE_LAYER_SCALE, CASE_BIAS_GELU, CASE_GELU_SHARED };
 
 typedef struct fcase {
     const char *name;
@@ -85,6 +90,20 @@ static uint8_t *build(const fcase *c, const float *w, const float *bias, const f
         ob_node(&b, "Mul", "mb,g", "ms");
         ob_node(&b, "Add", "r,ms", "y");
         break;
+    case CASE_BIAS_GELU:
+    case CASE_GELU_SHARED:
+        ob_init_f(&b, "sqrt2", 0, NULL, (float[]){1.41421356f});
+        ob_init_f(&b, "one", 0, NULL, (float[]){1.f});
+        ob_init_f(&b, "half", 0, NULL, (float[]){0.5f});
+        ob_node(&b, "MatMul", "x,w", "mm");
+        ob_node(&b, "Add", "b,mm", "mb");
+        ob_node(&b, "Div", "mb,sqrt2", "g0");
+        ob_node(&b, "Erf", "g0", "g1");
+        ob_node(&b, "Add", "g1,one", "g2");
+        ob_node(&b, "Mul", "mb,g2", "g3");
+        ob_node(&b, "Mul", "g3,half", c->kind == CASE_BIAS_GELU ? "y" : "g");
+        if (c->kind == CASE_GELU_SHARED) ob_node(&b, "Add", "g,mb", "y");
+        break;
     case CASE_SCALE_BIAS:
         ob_init_f(&b, "eighth", 0, NULL, (float[]){0.125f});
         ob_node(&b, "MatMul", "x,w", "mm");
@@ -119,6 +138,8 @@ static void reference(const fcase *c, int batch, const float *x, const float *r,
                 case CASE_SELF_RESID: acc += x[o]; break; /* k == N */
                 case CASE_SCALE_BIAS: acc = acc * 0.125 + bias[j]; break;
                 case CASE_LAYER_SCALE: acc = (acc + bias[j]) * mid[j] + r[o]; break;
+                case CASE_BIAS_GELU: acc += bias[j]; acc = 0.5 * acc * (1 + erf(acc / sqrt(2.0))); break;
+                case CASE_GELU_SHARED: acc += bias[j]; acc += 0.5 * acc * (1 + erf(acc / sqrt(2.0))); break;
                 default: acc += mid[i]; break;
                 }
                 y[o] = (float)acc;
@@ -140,6 +161,8 @@ int main(void)
         {"MatMul + Add along a middle axis", CASE_MIDDLE_ADD, K, 2},
         {"MatMul * 0.125 + bias", CASE_SCALE_BIAS, K, 1},
         {"r + (MatMul + bias) * g", CASE_LAYER_SCALE, K, 1},
+        {"GELU(MatMul + bias)", CASE_BIAS_GELU, K, 1},
+        {"GELU(MatMul + bias) + (MatMul + bias)", CASE_GELU_SHARED, K, 3},
     };
     float w[K * N], bias[N], mid[M > N ? M : N];
     fill(w, K * N);
@@ -180,6 +203,12 @@ int main(void)
             CHECK(di_nn_get_plan(s, in, nin, &p, &err) == 0);
             if (p) CHECKF(p->nsteps == c->steps, "%s: %d steps, expected %d", c->name, p->nsteps, c->steps);
             printf("%s, batch %d: max |diff| %.3g, %d step(s)\n", c->name, batch, md, p ? p->nsteps : -1);
+            if (c->kind == CASE_BIAS_GELU) { /* another backend's plan keeps the Gelu a step */
+                di_nn_plan *np = NULL;
+                CHECKF(di_nn_plan_build_flags(s, in, nin, DI_NN_PLAN_NEUTRAL, &np, &err) == 0, "%s", err.msg);
+                if (np) CHECKF(np->nsteps == 2, "%s, neutral plan: %d steps, expected 2", c->name, np->nsteps);
+                if (np) di_nn_plan_free(np, s);
+            }
             free(out.data);
         }
         di_nn_session_destroy(s);

@@ -7,7 +7,11 @@
 **   (Mish, Floor), with the same numbers as the whole batch in one pass;
 **   off when one op mixes images (Softmax over the batch axis).
 ** - Fusion: a Relu after a Conv becomes its post-op (one step, not two),
-**   and Sub, which has no post_kind, is not fused.
+**   and Sub, which has no post_kind, is not fused; a Gelu becomes one in a
+**   CPU plan only (not in a plan for another backend), with the formula's
+**   numbers.
+** - A Split into byte ranges (nothing but ones before its axis) makes its
+**   parts windows of its input, no copy, on CPU plans only (DI_OP_PARTS).
 ** - CPU sessions go through the CPU backend's table only: creating and
 **   destroying them never loads the CUDA module.
 ** - Every op has its backend-neutral infer (Resize's tables in its params),
@@ -153,24 +157,60 @@ static void infer_neutral(void)
     CHECKF(di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", err.msg);
     /* the same work counted (the Conv's flops come from its params) */
     CHECK(cpu && neutral && cpu->flops > 0 && cpu->flops == neutral->flops);
-    const di_nn_step *gc = NULL, *gn = NULL;
-    for (int i = 0; cpu && i < cpu->nsteps; i++)
+    const di_nn_step *gc = NULL, *gn = NULL, *cc = NULL, *cn = NULL;
+    for (int i = 0; cpu && i < cpu->nsteps; i++) {
         if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Gelu")) gc = &cpu->steps[i];
-    for (int i = 0; neutral && i < neutral->nsteps; i++)
+        if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Conv")) cc = &cpu->steps[i];
+    }
+    for (int i = 0; neutral && i < neutral->nsteps; i++) {
         if (neutral->steps[i].node >= 0 && !strcmp(neutral->steps[i].name, "Gelu"))
             gn = &neutral->steps[i];
-    CHECK(gc && gn);
-    if (gc && gn) {
-        CHECK(gc->k.state != NULL); /* the CPU's oneDNN eltwise primitive */
-        CHECK(gn->k.state == NULL); /* none for another backend */
+        if (neutral->steps[i].node >= 0 && !strcmp(neutral->steps[i].name, "Conv"))
+            cn = &neutral->steps[i];
+    }
+    /* the CPU takes the Gelu as the Conv's post-op; another backend's plan
+    ** keeps it a step of its own (the CUDA translation knows no Gelu post-op) */
+    CHECK(!gc && cc && cc->k.npost == 1 && cc->k.post[0].kind == DI_POST_GELU);
+    CHECK(gn && cn && cn->k.npost == 0);
+    if (gn && cc) {
+        CHECK(gn->k.state == NULL); /* no CPU state for another backend */
         const di_nn_unary_params *up = di_nn_unary_params_in(&gn->k);
         CHECK(up && up->kind == DI_U_GELU);
         CHECK(gn->k.out[0]->ndim == 4 && gn->k.out[0]->dims[0] == 3 &&
               gn->k.out[0]->dims[1] == 2 && gn->k.out[0]->dtype == DI_DT_FLOAT);
-        CHECK(!memcmp(gn->k.out[0]->dims, gc->k.out[0]->dims, 4 * sizeof(int64_t)));
+        CHECK(!memcmp(gn->k.out[0]->dims, cc->k.out[0]->dims, 4 * sizeof(int64_t)));
     }
     di_nn_plan_free(cpu, s);
     di_nn_plan_free(neutral, s);
+    /* the fused Gelu computes what the formula says */
+    enum { PER = 2 * 4 * 4 };
+    float x[3 * PER], y[3 * PER];
+    for (int i = 0; i < 3 * PER; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    CHECKF(di_nn_run(s, x, 3, y, 3 * PER, &err) == 0, "%s", err.msg);
+    const float w[4] = {0.5f, -1.25f, 2.0f, 0.75f}, bias[2] = {0.1f, -0.2f};
+    double md = 0;
+    for (int n = 0; n < 3; n++)
+        for (int o = 0; o < 2; o++)
+            for (int p = 0; p < 16; p++) {
+                double v = bias[o];
+                for (int c = 0; c < 2; c++) v += (double)w[o * 2 + c] * x[n * PER + c * 16 + p];
+                double want = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+                double d = fabs(y[n * PER + o * 16 + p] - want);
+                md = d > md ? d : md;
+            }
+    CHECKF(md < 1e-5, "Conv + Gelu: max |diff| %.3g", md);
+    di_nn_session_destroy(s);
+    /* a Gelu that cannot fuse (Sub before it) runs on oneDNN's eltwise kernel */
+    bytes = build("Sub", "Gelu", 0, &len);
+    s = open_session("Conv+Sub+Gelu", bytes, len, true);
+    free(bytes);
+    cpu = NULL;
+    CHECKF(s && di_nn_plan_build(s, &io, 1, &cpu, &err) == 0, "%s", s ? err.msg : "no session");
+    gc = NULL;
+    for (int i = 0; s && cpu && i < cpu->nsteps; i++)
+        if (cpu->steps[i].node >= 0 && !strcmp(cpu->steps[i].name, "Gelu")) gc = &cpu->steps[i];
+    CHECK(gc && gc->k.state != NULL); /* the CPU's oneDNN eltwise primitive */
+    if (s) di_nn_plan_free(cpu, s);
     di_nn_session_destroy(s);
 }
 
@@ -247,6 +287,83 @@ static void resize_neutral(void)
     di_nn_session_destroy(s);
 }
 
+/* x (N x 6 x 4) -> Relu -> Split(axis 1: 2, 4) -> a, b -> Concat(Neg(b), a) */
+static uint8_t *build_split(size_t *len)
+{
+    ob b;
+    ob_init(&b, 17);
+    ob_input(&b, "x", 3, (int64_t[]){-1, 6, 4}, "N");
+    ob_init_i64(&b, "sizes", 1, (int64_t[]){2}, (int64_t[]){2, 4});
+    ob_node(&b, "Relu", "x", "r");
+    Onnx__NodeProto *n = ob_node(&b, "Split", "r,sizes", "a,b");
+    ob_attr_i(&b, n, "axis", 1);
+    ob_node(&b, "Neg", "b", "nb");
+    n = ob_node(&b, "Concat", "nb,a", "y");
+    ob_attr_i(&b, n, "axis", 1);
+    ob_output(&b, "y");
+    uint8_t *bytes = ob_pack(&b, len);
+    ob_free(&b);
+    return bytes;
+}
+
+/* Whether the Split step's parts are windows of its input (no copy). */
+static int split_windowed(const di_nn_plan *p)
+{
+    for (int i = 0; p && i < p->nsteps; i++) {
+        const di_nn_step *st = &p->steps[i];
+        if (st->node < 0 || strcmp(st->name, "Split"))
+            continue;
+        const uint8_t *x = st->k.in[0]->data, *a = st->k.out[0]->data, *b = st->k.out[1]->data;
+        size_t first = (size_t)di_nn_numel(st->k.out[0]) * sizeof(float);
+        if (a == x && b == x + first)
+            return 1;
+        /* a copy: the parts lie outside the input's bytes */
+        size_t all = (size_t)di_nn_numel(st->k.in[0]) * sizeof(float);
+        CHECK((a >= x + all || a + first <= x) && (b >= x + all || b <= x));
+        return 0;
+    }
+    return -1;
+}
+
+/* Split along an axis with nothing but ones before it cuts byte ranges: its
+** parts are windows of its input in a CPU plan (batch 1), copies when the
+** batch comes first (batch 3) and in a plan for another backend; the
+** numbers are the same in every case. */
+static void split_views(void)
+{
+    size_t len;
+    uint8_t *bytes = build_split(&len);
+    di_nn_session *s = open_session("Split", bytes, len, true);
+    free(bytes);
+    if (!s)
+        return;
+    di_error err;
+    for (int batch = 1; batch <= 3; batch += 2) {
+        float x[3 * 24], y[3 * 24];
+        for (int i = 0; i < batch * 24; i++) x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+        CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * 24, &err) == 0, "%s", err.msg);
+        for (int n = 0; n < batch; n++)
+            for (int c = 0; c < 6; c++)
+                for (int w = 0; w < 4; w++) {
+                    int from = c < 4 ? c + 2 : c - 4; /* Neg(b) first, then a */
+                    float r = fmaxf(x[n * 24 + from * 4 + w], 0.f);
+                    CHECKF(y[n * 24 + c * 4 + w] == (c < 4 ? -r : r),
+                           "Split, batch %d: y[%d][%d][%d]", batch, n, c, w);
+                }
+        di_nn_io io = {DI_DT_FLOAT, 3, {batch, 6, 4}, NULL};
+        di_nn_plan *p = NULL, *neutral = NULL;
+        CHECKF(di_nn_get_plan(s, &io, 1, &p, &err) == 0, "%s", err.msg);
+        CHECKF(split_windowed(p) == (batch == 1), "Split, batch %d: windows %d", batch,
+               split_windowed(p));
+        CHECKF(di_nn_plan_build_flags(s, &io, 1, DI_NN_PLAN_NEUTRAL, &neutral, &err) == 0, "%s",
+               err.msg);
+        CHECK(split_windowed(neutral) == 0);
+        if (neutral)
+            di_nn_plan_free(neutral, s);
+    }
+    di_nn_session_destroy(s);
+}
+
 int main(void)
 {
     /* per-image ops that the old name list did not know */
@@ -264,6 +381,7 @@ int main(void)
     CHECK(softmax && !(softmax->flags & DI_OP_PER_IMAGE));
     infer_neutral();
     resize_neutral();
+    split_views();
     /* every op has its backend-neutral infer step */
     const char *names[256];
     int nops = 0;

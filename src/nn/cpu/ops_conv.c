@@ -215,6 +215,12 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         else if (p->kind == DI_POST_CLIP)
             DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip_v2, p->lo, p->hi),
                "clip post-op");
+        else if (p->kind == DI_POST_GELU || p->kind == DI_POST_GELU_TANH)
+            DN(dnnl_post_ops_append_eltwise(po, 1.f,
+                                            p->kind == DI_POST_GELU ? dnnl_eltwise_gelu_erf
+                                                                    : dnnl_eltwise_gelu_tanh,
+                                            0.f, 0.f),
+               "gelu post-op");
         else {
             DN(dnnl_post_ops_append_sum(po, 1.f), "sum post-op");
             s->sum_index = i;

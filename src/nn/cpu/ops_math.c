@@ -255,12 +255,14 @@ static int unary_run(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
-#define UNARY_OP(NAME, KIND)                                                                       \
+/* POST: the post-op a MatMul takes this op as (Gelu), 0 for none */
+#define UNARY_OP_POST(NAME, KIND, POST)                                                            \
     const di_nn_op di_op_##NAME = {                                                                \
         .name = #NAME,                                                                             \
         .min_in = 1,                                                                               \
         .max_in = 1,                                                                               \
         .flags = DI_OP_PER_IMAGE,                                                                  \
+        .post_kind = (POST),                                                                       \
         .unary = (KIND),                                                                           \
         .check = unary_check,                                                                      \
         .infer = di_nn_infer_unary,                                                                \
@@ -269,6 +271,7 @@ static int unary_run(di_nn_kctx *k, di_error *err)
         .run = unary_run,                                                                          \
         .release = unary_release,                                                                  \
     };
+#define UNARY_OP(NAME, KIND) UNARY_OP_POST(NAME, KIND, 0)
 UNARY_OP(Sqrt, DI_U_SQRT)
 UNARY_OP(Erf, DI_U_ERF)
 UNARY_OP(Sigmoid, DI_U_SIGMOID)
@@ -278,7 +281,7 @@ UNARY_OP(Tanh, DI_U_TANH)
 UNARY_OP(Neg, DI_U_NEG)
 UNARY_OP(Abs, DI_U_ABS)
 UNARY_OP(Reciprocal, DI_U_RECIP)
-UNARY_OP(Gelu, DI_U_GELU)
+UNARY_OP_POST(Gelu, DI_U_GELU, DI_POST_GELU)
 UNARY_OP(LeakyRelu, DI_U_LEAKY)
 UNARY_OP(Floor, DI_U_FLOOR)
 UNARY_OP(Ceil, DI_U_CEIL)

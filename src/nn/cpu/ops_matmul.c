@@ -4,8 +4,10 @@
 ** primitive on plain row-major data. Transposed operands are described by
 ** strides, so nothing is copied for transA/transB.
 **
-** MatMul takes the post-ops the engine fuses (a following Relu, Clip or
-** Add): an Add of the output's own shape (a residual) is oneDNN's sum
+** MatMul takes the post-ops the engine fuses (a following Relu, Clip, Gelu
+** or Add; Gelu as oneDNN's gelu_erf / gelu_tanh on the accumulator, so the
+** MLP's widest tensor is written once instead of written, read and written
+** again): an Add of the output's own shape (a residual) is oneDNN's sum
 ** post-op, its operand copied into the output first unless the plan put
 ** the output in its buffer; an Add that broadcasts along the last axis only
 ** (a bias) is a binary post-op. So a transformer's MatMul + bias + residual
@@ -190,6 +192,12 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
             } else if (p->kind == DI_POST_CLIP) {
                 DN(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip_v2, p->lo, p->hi),
                    "clip post-op");
+            } else if (p->kind == DI_POST_GELU || p->kind == DI_POST_GELU_TANH) {
+                DN(dnnl_post_ops_append_eltwise(po, 1.f,
+                                                p->kind == DI_POST_GELU ? dnnl_eltwise_gelu_erf
+                                                                        : dnnl_eltwise_gelu_tanh,
+                                                0.f, 0.f),
+                   "gelu post-op");
             } else if (di_nn_numel(t) == di_shape_numel(r, cd)) {
                 DN(dnnl_post_ops_append_sum(po, 1.f), "sum post-op");
                 s->sum_index = i;

@@ -144,7 +144,9 @@ static int split_run(di_nn_kctx *k, di_error *err)
         if (!t)
             continue;
         int64_t chunk = t->dims[axis] * inner;
-        for (int64_t o = 0; o < outer && chunk; o++)
+        /* a window of x (plan_memory.c): the bytes are there already */
+        bool window = outer == 1 && t->data == (const uint8_t *)x->data + (size_t)off * es;
+        for (int64_t o = 0; o < outer && chunk && !window; o++)
             memcpy((uint8_t *)t->data + (size_t)(o * chunk) * es,
                    (const uint8_t *)x->data + (size_t)(o * row + off) * es, (size_t)chunk * es);
         off += chunk;
@@ -170,6 +172,7 @@ static int split_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 const di_nn_op di_op_Split = {.name = "Split",
                               .min_in = 1,
                               .max_in = 2,
+                              .flags = DI_OP_PARTS,
                               .check = split_check,
                               .infer = di_nn_infer_split,
                               .params_size = sizeof(di_nn_axis_params),
