@@ -20,7 +20,10 @@
 ** `run`'s choice. libgomp reads the variables once, when it is loaded, before
 ** main() runs; so when the user has set neither OMP_WAIT_POLICY nor
 ** GOMP_SPINCOUNT, `run` sets GOMP_SPINCOUNT and executes itself again, once.
-** A user's own setting is always kept.
+** A user's own setting is always kept. libgomp honours GOMP_SPINCOUNT only
+** while it counts no more OpenMP threads than cores (else it spins 100
+** pauses, about passive): so the pipeline sets the engine up on a thread
+** that ends, and no pool stays on the main thread (src/pipeline/pipeline.c).
 **
 ** DEPTHINDEX_TEST_SHOW_OMP=1 prints the policy the subcommand runs with on
 ** stderr (for the tests: `infer` finishes too fast to be looked at in
