@@ -19,6 +19,9 @@
 # engine stood idle (wall x (1 - infer busy)): the fixed costs of a run,
 # the first batch decoded before the engine has work and the last batch's
 # post-processing and commit after it, plus any wait for a batch.
+# run chooses its OpenMP spin at start from the load it finds (10000 pauses
+# idle, 100 under load, src/cli/process.c): each round's line names it, and
+# the table counts the rounds that ran with the short one.
 # usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8])
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,12 +67,13 @@ round() {
   ms=$("$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" \
          --repeat 4 --precision "$prec" | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
   echo "infer $prec $ms"
-  line=$("$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$work/midas.onnx" \
-           --device cpu --precision "$prec" --batch "$batch" --force --progress json |
-         grep '"summary"' | tail -1)
+  line=$(DEPTHINDEX_TEST_SHOW_OMP=1 "$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" \
+           --model "$work/midas.onnx" --device cpu --precision "$prec" --batch "$batch" --force \
+           --progress json 2>"$work/omp.txt" | grep '"summary"' | tail -1)
   "$py" -c 'import json,sys; j=json.loads(sys.argv[2])
-print("run", sys.argv[1], j["images_per_s"], j["wall_s"], j["busy_percent"]["infer"], j["ok"])' \
-    "$prec" "$line"
+print("run", sys.argv[1], j["images_per_s"], j["wall_s"], j["busy_percent"]["infer"], j["ok"],
+      sys.argv[3] or "-")' \
+    "$prec" "$line" "$(sed -n 's/^openmp: run: //p' "$work/omp.txt" | tr ' ' ',')"
 }
 for r in $(seq "$repeat"); do
   for prec in $precs; do round "$prec"; done
@@ -85,7 +89,7 @@ for l in open(path):
     if f[0] == "infer":
         inf.setdefault(f[1], []).append(float(f[2]))
     elif f[0] == "run":
-        run.setdefault(f[1], []).append([float(x) for x in f[2:6]])
+        run.setdefault(f[1], []).append([float(x) for x in f[2:6]] + [f[6]])
 batches = -(-faces // batch)
 load = open("/proc/loadavg").read().split()[:3]
 print()
@@ -96,6 +100,7 @@ print("%s, %s, ISA: %s; median of %d rounds, load at end %s:" % (
 print("| precision | infer faces/s | run faces/s | run / infer | engine ms/batch: infer | "
       "in run | engine idle in run (s) | run / infer without the idle |")
 print("|---|---|---|---|---|---|---|---|")
+notes = []
 for p in precs.split():
     ms = st.median(inf[p])
     rs = run[p]
@@ -106,7 +111,14 @@ for p in precs.split():
     busy_rate = st.median(faces / (r[1] * r[2] / 100) for r in rs)
     irate = batch * 1000.0 / ms
     bad = [r for r in rs if int(r[3]) != faces]
-    print("| %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.3f of %.3f | %.2fx |%s" % (
-        p, irate, rate, rate / irate, ms, eng, idle, wall, busy_rate / irate,
-        " (a run scored %d faces, not %d)" % (int(bad[0][3]), faces) if bad else ""))
+    short = sum(1 for r in rs if r[4].endswith("GOMP_SPINCOUNT=100"))
+    print("| %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.3f of %.3f | %.2fx |" % (
+        p, irate, rate, rate / irate, ms, eng, idle, wall, busy_rate / irate))
+    if bad:
+        notes.append("%s: a run scored %d faces, not %d" % (p, int(bad[0][3]), faces))
+    if short:
+        notes.append("%s: %d of %d runs found the machine loaded at start (spin 100)"
+                     % (p, short, len(rs)))
+for n in notes:
+    print("- " + n)
 PY
