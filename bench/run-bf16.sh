@@ -6,19 +6,15 @@
 #   - MiDaS v2.1 small 256x256 (../shared graph, generated weights), batch 1 and 4;
 #   - the ViT-S/14 + DPT form (tests/nn/dav2_graph.h, 12 blocks) at 266x266
 #     batch 2 and 518x518 batch 1;
-#   - end to end: `depthindex run --model` (MiDaS small) with --precision
-#     bf16, faces/s against `depthindex infer --precision bf16` alone on the
-#     same batch and threads (target >= 0.9x).
+#   (end to end, run against infer alone, is bench/run-e2e.sh's).
 # Targets: bf16 >= 1.5x onnxruntime fp32 on AVX512-BF16, >= 3x on AMX.
 # onnxruntime times one image at a time (ort_run.js): its figure per image
 # is compared with ours per image at the batch size of the line.
-# usage: bench/run-bf16.sh BUILD_DIR   (REPEAT=N [5], E2E_FACES=N [96])
+# usage: bench/run-bf16.sh BUILD_DIR   (REPEAT=N [5])
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 repeat=${REPEAT:-5}
-e2e_faces=${E2E_FACES:-96}
-py=/usr/bin/python3
 di="$(pwd)/$build/depthindex"
 for exe in bench/dav2_model bench/bench_engine depthindex; do
   [ -x "$build/$exe" ] || { echo "run-bf16: $build/$exe is not built"; exit 1; }
@@ -75,29 +71,9 @@ bench_case "ViT-S/14 + DPT 266, batch 2" "$work/vit266.onnx" 2 || exit 1
 "$build/bench/dav2_model" "$work/vit518.onnx" 37 12 >/dev/null || exit 1
 bench_case "ViT-S/14 + DPT 518, batch 1" "$work/vit518.onnx" 1 || exit 1
 
-e2e_line="end to end: skipped (no MiDaS graph)"
-if [ -f "$graph" ]; then
-  # the same faces through run (decode, inference, score, write) and through infer alone
-  batch=8
-  "$di" init --db "sqlite:$work/e2e.db" --demo "$(( (e2e_faces + 3) / 4 ))" --images "$work/faces" --size 512 >/dev/null || exit 1
-  threads=$("$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$midas" --device cpu \
-              --precision bf16 --progress json --limit 1 | "$py" -c 'import json,sys
-for l in sys.stdin:
-    if "\"start\"" in l: print(json.loads(l)["engine_threads"])')
-  "$py" -c "import numpy as np; np.save('$work/xb.npy', np.random.default_rng(0).standard_normal(($batch,3,256,256)).astype(np.float32))"
-  runs=() infs=()
-  for i in 1 2; do
-    ms=$("$di" infer --model "$midas" --input "$work/xb.npy" --threads "$threads" --repeat "$repeat" --precision bf16 | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
-    infs+=("$("$py" -c "print('%.2f' % ($batch * 1000.0 / $ms))")")
-    line=$("$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$midas" --device cpu \
-             --precision bf16 --batch $batch --force --progress json | grep '"summary"' | tail -1)
-    runs+=("$("$py" -c 'import json,sys; print(json.loads(sys.argv[1])["images_per_s"])' "$line")")
-  done
-  e2e_line=$("$py" -c "
-r = [float(x) for x in '${runs[*]}'.split()]; i = [float(x) for x in '${infs[*]}'.split()]
-print('end to end, MiDaS small bf16, %d faces of 512x512 JPEG, batch $batch, $threads engine threads: run %.1f faces/s, infer alone %.1f faces/s: %.2fx (best of 2 each; target >= 0.9x)' % ($e2e_faces, max(r), max(i), max(r) / max(i)))")
-  echo "$e2e_line"
-fi
+# end to end (run against infer alone on the same faces, fp32 and bf16):
+# bench/run-e2e.sh
+e2e_line="end to end: see bench/run-e2e.sh"
 
 cat <<EOF
 

@@ -17,10 +17,15 @@
 ** within a fraction of a millisecond (bench/run-threads.sh measures the
 ** policies, idle and under load; the README has the figures). `infer` runs
 ** the engine alone, so it keeps libgomp's default and is not slowed by
-** `run`'s choice. libgomp reads the variables once, when it is loaded, before
-** main() runs; so when the user has set neither OMP_WAIT_POLICY nor
+** `run`'s choice. Under load (other processes keep a quarter of the cores
+** busy when `run` starts) `run` spins only 100 pauses: see
+** RUN_SPINCOUNT_LOADED. libgomp reads the variables once, when it is
+** loaded, before main() runs; so when the user has set neither OMP_WAIT_POLICY nor
 ** GOMP_SPINCOUNT, `run` sets GOMP_SPINCOUNT and executes itself again, once.
-** A user's own setting is always kept.
+** A user's own setting is always kept. libgomp honours GOMP_SPINCOUNT only
+** while it counts no more OpenMP threads than cores (else it spins 100
+** pauses, about passive): so the pipeline sets the engine up on a thread
+** that ends, and no pool stays on the main thread (src/pipeline/pipeline.c).
 **
 ** DEPTHINDEX_TEST_SHOW_OMP=1 prints the policy the subcommand runs with on
 ** stderr (for the tests: `infer` finishes too fast to be looked at in
@@ -37,17 +42,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* libgomp spin count for `run` (pause instructions; libgomp's default is
-** 300000). */
+** 300000) on a machine that is otherwise idle, and on one that other
+** processes keep busy: there a spinning engine thread only burns the share
+** of a core that its partner, descheduled, needs to reach the barrier
+** (measured on 2 cores under a load of about 18: 2.5 to 4 times slower than
+** 100 pauses), so it is libgomp's own throttled count, close to passive. */
 #define RUN_SPINCOUNT "10000"
+#define RUN_SPINCOUNT_LOADED "100"
+/* the share of the cores other processes must keep busy to count as load */
+#define RUN_LOADED_SHARE 0.25
+
+/* The first line of /proc/stat: busy and total jiffies of all cores. */
+static bool cpu_jiffies(unsigned long long *busy, unsigned long long *total)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return false;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 4)
+        return false;
+    /* user nice system idle iowait irq softirq steal: a hypervisor's steal
+    ** is a core this process does not get either */
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    *total = *busy + v[3] + v[4];
+    return true;
+}
+
+/* Whether other processes keep at least RUN_LOADED_SHARE of the cores busy,
+** from a 0.1 s look at /proc/stat before anything of this run starts (so
+** that all of it is theirs). The load average would not do: it trails a
+** minute behind and counts waiting, not running. False when unknown. */
+static bool machine_loaded(void)
+{
+    unsigned long long b0, t0, b1, t1;
+    if (!cpu_jiffies(&b0, &t0))
+        return false;
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    if (!cpu_jiffies(&b1, &t1) || t1 <= t0)
+        return false;
+    return (double)(b1 - b0) / (double)(t1 - t0) >= RUN_LOADED_SHARE;
+}
 
 static void settle_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
         return;
-    if (setenv("GOMP_SPINCOUNT", RUN_SPINCOUNT, 1) != 0)
+    const char *spin = machine_loaded() ? RUN_SPINCOUNT_LOADED : RUN_SPINCOUNT;
+    if (setenv("GOMP_SPINCOUNT", spin, 1) != 0)
         return;
     execv("/proc/self/exe", argv);
     /* Still here: exec failed (no /proc?). Going on with the default policy

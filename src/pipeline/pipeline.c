@@ -421,6 +421,47 @@ static int warm_up(di_pipeline *p, di_error *err)
     return rc;
 }
 
+/* The engine's setup (sessions, plans, buffers, the warm-up run) runs on a
+** thread of its own that ends before the run starts, not on the caller's.
+** libgomp keeps a pool of OpenMP threads for every thread that has started
+** a parallel region, for as long as that thread lives, and counts them all:
+** once it counts more threads than cores, every OpenMP thread of the process
+** spins only 100 pauses (its throttled count) before it sleeps, whatever
+** GOMP_SPINCOUNT says. Set up on the main thread, the main thread's pool
+** outlived the warm-up beside the inference thread's own: on 2 cores and 2
+** engine threads libgomp counted 3, so run's bounded spin (src/cli/process.c)
+** was in fact passive waiting, which costs the engine about a tenth of its
+** speed on an idle machine (bench/RESULTS.md, OpenMP wait policy). A thread
+** that ends hands its pool back (libgomp's thread destructor), so only the
+** inference threads' teams remain. */
+typedef struct setup_job {
+    di_pipeline *p;
+    di_error *err;
+    int rc;
+} setup_job;
+
+static void *setup_main(void *arg)
+{
+    setup_job *j = arg;
+    j->rc = open_model(j->p, j->err);
+    if (!j->rc)
+        j->rc = alloc_pools(j->p, j->err);
+    if (!j->rc)
+        j->rc = warm_up(j->p, j->err);
+    return NULL;
+}
+
+static int setup_engine(di_pipeline *p, di_error *err)
+{
+    setup_job j = {.p = p, .err = err, .rc = DI_OK};
+    pthread_t t;
+    if (pthread_create(&t, NULL, setup_main, &j) != 0)
+        setup_main(&j); /* no thread to spare: here, only slower later */
+    else
+        pthread_join(t, NULL);
+    return j.rc;
+}
+
 int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
                        di_error *err)
 {
@@ -487,12 +528,8 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     }
     /* the split first: the engine's sessions are created with its threads */
     choose_split(p);
-    if (!rc && p->model_mode)
-        rc = open_model(p, err);
     if (!rc)
-        rc = alloc_pools(p, err);
-    if (!rc && p->model_mode)
-        rc = warm_up(p, err);
+        rc = p->model_mode ? setup_engine(p, err) : alloc_pools(p, err);
     if (rc) {
         di_pipeline_destroy(p);
         return rc;

@@ -1,7 +1,8 @@
 """The process set-up of src/cli/process.c, seen from outside: a password in
 a database URL does not show in /proc/PID/cmdline; `run` runs with a bounded
 libgomp spin (GOMP_SPINCOUNT below libgomp's default of 300000, no passive
-wait policy) unless the user chose a policy; `infer` runs with libgomp's
+wait policy; 100 when other processes keep the cores busy) unless the user
+chose a policy; `infer` runs with libgomp's
 default, untouched by run's choice."""
 import os, socket, subprocess, sys, tempfile, time
 
@@ -112,6 +113,23 @@ check(line == "openmp: infer: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=(unset)",
 line = shown_policy("run")
 check(line.startswith("openmp: run: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=") and
       not line.endswith("(unset)"), "run's bounded spin not shown: %r" % line)
+
+# Under load (other processes keep the cores busy when run starts) run spins
+# only libgomp's throttled 100 pauses: a spinning engine thread there burns
+# the share of a core its descheduled partner needs. One busy loop per core
+# (processes of this test, ended by their ids) is load whatever else runs.
+loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+         for _ in range(os.cpu_count() or 1)]
+try:
+    time.sleep(0.3)
+    line = shown_policy("run")
+finally:
+    for q in loops:
+        q.kill()
+    for q in loops:
+        q.wait()
+check(line == "openmp: run: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=100",
+      "run under load does not take the short spin: %r" % line)
 
 print("%s" % ("ok" if not fails else "%d failed" % fails))
 sys.exit(1 if fails else 0)

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# End to end (issue 15): `depthindex run --model` against `depthindex infer`
+# alone on the same faces, fp32 and bf16 (bf16 only where the CPU has it
+# natively: AVX512-BF16 or AMX). Target: run >= 0.9x infer with bf16.
+#   - model: MiDaS v2.1 small 256x256 (../shared graph, generated weights);
+#   - FACES 512x512 JPEG faces (`init --demo`, SQLite), batch BATCH, run's
+#     own thread split (its engine threads are read from its start line and
+#     given to infer as --threads);
+#   - infer's input: the first BATCH faces decoded, resized and normalised
+#     as run's decoders do (bench/e2e_input), not random numbers;
+#   - infer: the median of 3 timed runs per round (its first run, which
+#     builds the plan, is not timed: --repeat's median drops it); run: its
+#     own images/s, counted from the pipeline's start, after the model load
+#     and the warm-up run (both sides exclude the model load and the plan);
+#   - REPEAT rounds, infer and run interleaved in each, medians over rounds.
+# What run's wall time holds beyond infer's is split with run's own busy
+# figures: the engine's time per batch inside run (infer stage busy x wall /
+# batches: slowed by the threads that share its cores) and the time the
+# engine stood idle (wall x (1 - infer busy)): the fixed costs of a run,
+# the first batch decoded before the engine has work and the last batch's
+# post-processing and commit after it, plus any wait for a batch.
+# run chooses its OpenMP spin at start from the load it finds (10000 pauses
+# idle, 100 under load, src/cli/process.c): each round's line names it, and
+# the table counts the rounds that ran with the short one.
+# usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8])
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+repeat=${REPEAT:-5}
+faces=${FACES:-96}
+batch=${BATCH:-8}
+py=/usr/bin/python3
+di="$(pwd)/$build/depthindex"
+for exe in depthindex bench/e2e_input; do
+  [ -x "$build/$exe" ] || { echo "run-e2e: $build/$exe is not built"; exit 1; }
+done
+graph=../shared/models/midas_v21_small_256.graph.onnx
+[ -f "$graph" ] || { echo "run-e2e: $graph is absent: skipped"; exit 0; }
+work=$(mktemp -d /tmp/di-e2e-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cpu=$(lscpu | sed -n 's/^Model name: *//p')
+isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+      grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8)$' | tr '\n' ' ')
+precs="fp32"
+grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && precs="fp32 bf16"
+echo "machine: $cpu ($(nproc) cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $faces faces 512x512, batch $batch, $repeat rounds"
+
+"$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null || exit 1
+"$di" init --db "sqlite:$work/e2e.db" --demo "$(( (faces + 3) / 4 ))" --images "$work/faces" \
+  --size 512 >/dev/null || exit 1
+mapfile -t first < <(ls "$work"/faces/*.jpg | head -"$batch")
+"$build/bench/e2e_input" "$work/x.npy" 256 256 "${first[@]}" || exit 1
+threads=$("$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$work/midas.onnx" \
+            --device cpu --progress json --limit 1 | "$py" -c 'import json,sys
+for l in sys.stdin:
+    if "\"start\"" in l: print(json.loads(l)["engine_threads"])')
+[ -n "$threads" ] || { echo "run-e2e: run gave no start line"; exit 1; }
+echo "run's engine threads: $threads (infer gets --threads $threads)"
+
+# one round: "infer PREC ms" and "run PREC images_per_s wall_s infer_busy_percent"
+round() {
+  local prec=$1 ms line
+  ms=$("$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" \
+         --repeat 4 --precision "$prec" | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
+  echo "infer $prec $ms"
+  line=$(DEPTHINDEX_TEST_SHOW_OMP=1 "$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" \
+           --model "$work/midas.onnx" --device cpu --precision "$prec" --batch "$batch" --force \
+           --progress json 2>"$work/omp.txt" | grep '"summary"' | tail -1)
+  "$py" -c 'import json,sys; j=json.loads(sys.argv[2])
+print("run", sys.argv[1], j["images_per_s"], j["wall_s"], j["busy_percent"]["infer"], j["ok"],
+      sys.argv[3] or "-")' \
+    "$prec" "$line" "$(sed -n 's/^openmp: run: //p' "$work/omp.txt" | tr ' ' ',')"
+}
+for r in $(seq "$repeat"); do
+  for prec in $precs; do round "$prec"; done
+done | tee "$work/rounds.txt"
+
+"$py" - "$work/rounds.txt" "$faces" "$batch" "$precs" "$cpu" "$isa" <<'PY'
+import statistics as st, sys, time
+path, faces, batch, precs, cpu, isa = sys.argv[1:7]
+faces, batch = int(faces), int(batch)
+inf, run = {}, {}
+for l in open(path):
+    f = l.split()
+    if f[0] == "infer":
+        inf.setdefault(f[1], []).append(float(f[2]))
+    elif f[0] == "run":
+        run.setdefault(f[1], []).append([float(x) for x in f[2:6]] + [f[6]])
+batches = -(-faces // batch)
+load = open("/proc/loadavg").read().split()[:3]
+print()
+print("---- for bench/RESULTS.md (end to end) ----")
+print("%s, %s, ISA: %s; median of %d rounds, load at end %s:" % (
+    time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu, isa.strip(),
+    len(next(iter(inf.values()))), " ".join(load)))
+print("| precision | infer faces/s | run faces/s | run / infer | engine ms/batch: infer | "
+      "in run | engine idle in run (s) | run / infer without the idle |")
+print("|---|---|---|---|---|---|---|---|")
+notes = []
+for p in precs.split():
+    ms = st.median(inf[p])
+    rs = run[p]
+    rate = st.median(r[0] for r in rs)
+    wall = st.median(r[1] for r in rs)
+    eng = st.median(r[1] * r[2] / 100 / batches * 1000 for r in rs)
+    idle = st.median(r[1] * (1 - r[2] / 100) for r in rs)
+    busy_rate = st.median(faces / (r[1] * r[2] / 100) for r in rs)
+    irate = batch * 1000.0 / ms
+    bad = [r for r in rs if int(r[3]) != faces]
+    short = sum(1 for r in rs if r[4].endswith("GOMP_SPINCOUNT=100"))
+    print("| %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.3f of %.3f | %.2fx |" % (
+        p, irate, rate, rate / irate, ms, eng, idle, wall, busy_rate / irate))
+    if bad:
+        notes.append("%s: a run scored %d faces, not %d" % (p, int(bad[0][3]), faces))
+    if short:
+        notes.append("%s: %d of %d runs found the machine loaded at start (spin 100)"
+                     % (p, short, len(rs)))
+for n in notes:
+    print("- " + n)
+PY
