@@ -11,10 +11,13 @@
 ** jumps on to the one that was called, with the caller's arguments intact.
 ** Nothing in the engine changes: it calls dnnl_* as before.
 **
-** A libdnnl that cannot be loaded ends the process with the reason on
-** stderr and status 127, as the dynamic loader did before when the library
-** was missing (the engine's functions have no way to return an error from a
-** call that never reached oneDNN).
+** The CPU backend loads it when it attaches to a session
+** (di_dnnl_lazy_error), so a missing or broken libdnnl is an error value
+** naming the library and the reason. Only a call that reaches a stub without
+** that check before it (a bug) ends the process with the reason on stderr and
+** status 127, as the dynamic loader did when the library was missing: a
+** oneDNN function has no way to return an error from a call that never
+** reached oneDNN.
 */
 #include "di_config.h"
 
@@ -31,6 +34,7 @@ extern void (*di_dnnl_lazy_table[])(void);
 void di_dnnl_lazy_load(void);
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char load_error[256]; /* why libdnnl could not be loaded, or "" */
 
 /* A function dnnl.h declares that this libdnnl lacks: the engine never calls
 ** one (the link would have failed), so reaching it is a mismatched library. */
@@ -47,8 +51,8 @@ static void load(void)
     void *h = dlopen(DI_DNNL_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
-        fprintf(stderr, "depthindex: cannot load oneDNN: %s\n", why ? why : DI_DNNL_SONAME);
-        _exit(127);
+        snprintf(load_error, sizeof load_error, "%s", why ? why : DI_DNNL_SONAME);
+        return;
     }
     for (int i = 0; i < di_dnnl_lazy_count; i++) {
         void *f = dlsym(h, di_dnnl_lazy_names[i]);
@@ -59,9 +63,21 @@ static void load(void)
     }
 }
 
-void di_dnnl_lazy_load(void)
+const char *di_dnnl_lazy_error(void)
 {
     pthread_once(&once, load);
+    return load_error[0] ? load_error : NULL;
+}
+
+/* The stubs' way in: the table still points here only when the load failed
+** and the caller did not ask di_dnnl_lazy_error first. */
+void di_dnnl_lazy_load(void)
+{
+    const char *why = di_dnnl_lazy_error();
+    if (why) {
+        fprintf(stderr, "depthindex: cannot load oneDNN: %s\n", why);
+        _exit(127);
+    }
 }
 
 /* Entered by a stub with the function's index in r11 and the caller's

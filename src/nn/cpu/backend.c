@@ -8,6 +8,8 @@
 ** its own work and puts the caller's value back: other threads' work is not
 ** affected.
 */
+#include "di_config.h"
+
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,13 @@ static void threads_leave(thread_scope t)
 ** planned at their first run. */
 static int cpu_attach(di_nn_session *s, di_error *err)
 {
+#ifdef DI_DNNL_SONAME
+    /* oneDNN is loaded on first use (dnnl_lazy.c): load it here, where a
+    ** missing library can still be an error rather than an exit */
+    const char *why = di_dnnl_lazy_error();
+    if (why)
+        return di_fail(err, DI_EUNSUPPORTED, "cannot load oneDNN (%s): %s", DI_DNNL_SONAME, why);
+#endif
     const di_nn_graph *g = s->g;
     di_nn_io ins[8];
     if (g->ninputs > 8)

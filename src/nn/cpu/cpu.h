@@ -34,6 +34,10 @@ struct di_nn_cpu_env {
 dnnl_engine_t di_nn_cpu_engine(di_nn_env *env);
 dnnl_stream_t di_nn_cpu_stream(di_nn_env *env);
 #define cpu_engine(k) di_nn_cpu_engine((k)->env)
+
+/* Where oneDNN is loaded on first use (dnnl_lazy.c, DI_DNNL_SONAME defined):
+** loads it once and says why it could not be loaded, or NULL. */
+const char *di_dnnl_lazy_error(void);
 #define cpu_stream(k) di_nn_cpu_stream((k)->env)
 
 struct di_nn_step;
