@@ -87,7 +87,9 @@ int di_nn_infer_split(di_nn_kctx *k, di_error *err)
     if (sum != dim)
         return di_nn_shape_error(err, k->node, "split sizes add up to %lld, not %lld",
                                  (long long)sum, (long long)dim);
-    for (int i = 0; i < np; i++) {
+    di_nn_split_params *sp = k->params;
+    for (int i = 0, at = 0; i < np; at += (int)parts[i], i++) {
+        sp->start[i] = at;
         if (!k->out[i])
             continue;
         int64_t od[DI_NN_MAX_DIMS];
@@ -95,7 +97,7 @@ int di_nn_infer_split(di_nn_kctx *k, di_error *err)
         od[axis] = parts[i];
         di_nn_set_shape(k->out[i], x->dtype, x->ndim, od);
     }
-    ((di_nn_axis_params *)k->params)->axis = axis;
+    sp->axis = axis;
     return DI_OK;
 }
 

@@ -302,6 +302,13 @@ int di_nn_infer_reduce(di_nn_kctx *k, di_error *err);
 typedef struct di_nn_axis_params {
     int64_t axis; /* normalised to 0..rank-1 */
 } di_nn_axis_params;
+/* Split: its axis first (read as di_nn_axis_params too) and where each part
+** starts along it, so that an omitted output (no name) still moves the
+** parts after it. */
+typedef struct di_nn_split_params {
+    int64_t axis;
+    int64_t start[64];
+} di_nn_split_params;
 typedef struct di_nn_gather_params {
     int64_t outer, axis_dim, inner, nidx;
 } di_nn_gather_params;

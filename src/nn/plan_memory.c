@@ -152,19 +152,21 @@ static void split_windows(lifetime *L, const life_map *lm, int si, const di_nn_k
     const di_nn_tensor *a = k->in[0];
     if (!a || a->blocked || !k->params)
         return;
-    int64_t axis = ((const di_nn_axis_params *)k->params)->axis, outer = 1;
+    const di_nn_split_params *sp = k->params;
+    int64_t axis = sp->axis, outer = 1, inner = 1;
     for (int64_t d = 0; d < axis && d < a->ndim; d++)
         outer *= a->dims[d];
+    for (int64_t d = axis + 1; d < a->ndim; d++)
+        inner *= a->dims[d];
     int ia = buffer_owner(lm, a);
     if (outer != 1 || ia < 0)
         return;
-    for (int o = 0; o < k->nout; o++)
-        if (!k->out[o])
-            return; /* an omitted part: its size is not known here */
-    size_t off = 0, es = di_dtype_size(a->dtype);
+    size_t es = di_dtype_size(a->dtype);
     for (int o = 0; o < k->nout; o++) {
         di_nn_tensor *t = k->out[o];
-        size_t bytes = (size_t)di_nn_numel(t) * es;
+        if (!t)
+            continue; /* an omitted part */
+        size_t off = (size_t)(sp->start[o] * inner) * es;
         int io = find_life(lm, t);
         if (io >= 0 && !t->blocked && t->dtype == a->dtype && !L[io].alias && L[io].first == si) {
             if (L[io].last > L[ia].last)
@@ -172,7 +174,6 @@ static void split_windows(lifetime *L, const life_map *lm, int si, const di_nn_k
             L[io].alias = (di_nn_tensor *)a;
             L[io].alias_off = off;
         }
-        off += bytes;
     }
 }
 

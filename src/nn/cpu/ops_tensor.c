@@ -130,7 +130,8 @@ const di_nn_op di_op_Concat = {.name = "Concat",
 static int split_run(di_nn_kctx *k, di_error *err)
 {
     (void)err;
-    int axis = (int)((const di_nn_axis_params *)k->params)->axis;
+    const di_nn_split_params *sp = k->params;
+    int axis = (int)sp->axis;
     const di_nn_tensor *x = k->in[0];
     size_t es = di_dtype_size(x->dtype);
     int64_t outer = 1, inner = 1;
@@ -138,18 +139,17 @@ static int split_run(di_nn_kctx *k, di_error *err)
         outer *= x->dims[d];
     for (int d = axis + 1; d < x->ndim; d++)
         inner *= x->dims[d];
-    int64_t off = 0, row = x->dims[axis] * inner;
+    int64_t row = x->dims[axis] * inner;
     for (int i = 0; i < k->nout; i++) {
         di_nn_tensor *t = k->out[i];
         if (!t)
             continue;
-        int64_t chunk = t->dims[axis] * inner;
+        int64_t chunk = t->dims[axis] * inner, off = sp->start[i] * inner;
         /* a window of x (plan_memory.c): the bytes are there already */
         bool window = outer == 1 && t->data == (const uint8_t *)x->data + (size_t)off * es;
         for (int64_t o = 0; o < outer && chunk && !window; o++)
             memcpy((uint8_t *)t->data + (size_t)(o * chunk) * es,
                    (const uint8_t *)x->data + (size_t)(o * row + off) * es, (size_t)chunk * es);
-        off += chunk;
     }
     return DI_OK;
 }
@@ -175,7 +175,7 @@ const di_nn_op di_op_Split = {.name = "Split",
                               .flags = DI_OP_PARTS,
                               .check = split_check,
                               .infer = di_nn_infer_split,
-                              .params_size = sizeof(di_nn_axis_params),
+                              .params_size = sizeof(di_nn_split_params),
                               .run = split_run};
 
 /* ---- Gather ---- */

@@ -163,8 +163,11 @@ static int parts_run(cu_step *st, cu_ctx *c, di_error *err)
     return DI_OK;
 }
 
-static int setup_parts(cu_step *st, bool concat, di_error *err)
+/* split: Split's params (where each part starts: an omitted output still
+** moves the parts after it), or NULL for a Concat */
+static int setup_parts(cu_step *st, const di_nn_split_params *split, di_error *err)
 {
+    bool concat = !split;
     const cu_tensor *big = concat ? &st->out[0] : &st->in[0];
     if (esize_ok(st, big, err))
         return err->code;
@@ -197,7 +200,7 @@ static int setup_parts(cu_step *st, bool concat, di_error *err)
             (concat ? w->sa : w->sb)[d] = ts[d];
             (concat ? w->sb : w->sa)[d] = bs[d];
         }
-        p->offs[i] = at * bs[axis];
+        p->offs[i] = (split ? split->start[i] : at) * bs[axis];
         at += t->dims[axis];
     }
     st->run = parts_run;
@@ -209,15 +212,14 @@ int cu_setup_concat(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, d
     (void)pl;
     (void)c;
     (void)hs;
-    return setup_parts(st, true, err);
+    return setup_parts(st, NULL, err);
 }
 
 int cu_setup_split(cu_plan *pl, cu_ctx *c, cu_step *st, const di_nn_step *hs, di_error *err)
 {
     (void)pl;
     (void)c;
-    (void)hs;
-    return setup_parts(st, false, err);
+    return setup_parts(st, hs->k.params, err);
 }
 
 /* ---- Gather, Pad, Tile, Cast ---- */
