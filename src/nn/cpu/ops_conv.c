@@ -162,7 +162,8 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     dnnl_dims_t pl = {pads[0], pads[1]}, pr = {pads[2], pads[3]};
     /* bf16: source, weights and output in bf16 (oneDNN accumulates in f32; the
     ** bias and post-ops are f32); the output stays bf16 for the next conv */
-    dnnl_data_type_t dt = k->env->bf16 ? dnnl_bf16 : dnnl_f32;
+    bool bf16 = k->env->bf16 && !(k->env->keep_fp32 && k->env->keep_fp32[n - k->env->nodes]);
+    dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     DN(dnnl_memory_desc_init_by_tag(&src_any, 4, sd, dt, dnnl_format_tag_any), "memory desc");
     DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dt, dnnl_format_tag_any), "memory desc");
     DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
