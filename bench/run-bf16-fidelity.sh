@@ -37,8 +37,8 @@ if [ ! -f "$graph" ]; then
   exit 0
 fi
 echo
-echo "MiDaS small, scaled weights: Convs A-B kept fp32 (97 Convs; 71-96 are the decoder, 94-96 the output head)"
-for r in 0-0 0-35 36-70 71-96 94-96; do
+echo "MiDaS small, scaled weights: Convs A-B kept fp32 (97 Convs: 0-70 the encoder, 71-96 the decoder, 95-96 the output head's last two)"
+for r in 0-0 0-70 71-96 80-96 95-96 96-96; do
   echo "fp32 Convs $r: $(FACES=$faces run_test midas DI_NN_BF16_FP32=$r | grep 'bf16 against' | sed 's/.*bf16 against fp32: //')"
 done
 [ "${LAYERS:-1}" = 0 ] && exit 0

@@ -421,9 +421,10 @@ int main(void)
             if (!wanted(fills[i].form)) continue;
             int nfilled = 0;
             CHECKF(di_nn_fill_weights_mode(graph, midas, 1, fills[i].mode, &nfilled, &err) == 0, "%s", err.msg);
-            /* He-normal's figures are the README's (more faces); here a quarter
-            ** of the demo faces, enough to see a regression, for the test's time */
-            int nd = fills[i].mode == DI_NN_FILL_HE ? (ndemo + 3) / 4 : ndemo;
+            /* He-normal's figures are the README's (DI_BF16_FACES, more faces);
+            ** by default a quarter of the demo faces, enough to see a
+            ** regression, for the test's time */
+            int nd = fills[i].mode == DI_NN_FILL_HE && !(faces_env && *faces_env) ? (ndemo + 3) / 4 : ndemo;
             if (nfilled) compare_model(fills[i].what, midas, 256, nd, fills[i].lim);
             unlink(midas);
         }
