@@ -26,6 +26,10 @@ static void help(void)
            "  --fill-weights OUT.onnx  write a self-contained copy whose external\n"
            "                           weights are deterministic made-up values\n"
            "                           (He-normal weights, N(0,0.01) biases)\n"
+           "  --fill-scale he|scaled   he [default]: as drawn; scaled: each Conv's\n"
+           "                           weights scaled so that activations stay of\n"
+           "                           order one, as in a trained network (for\n"
+           "                           measuring bf16; README, bf16 on the CPU)\n"
            "  --seed N                 seed for --fill-weights (default 1)\n"
            "  -h, --help               this help\n");
 }
@@ -154,12 +158,19 @@ int di_cmd_model(int argc, char **argv)
     }
     const char *fill = NULL, *model = NULL;
     unsigned long long seed = 1;
+    di_nn_fill_mode mode = DI_NN_FILL_HE;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         const char *v;
         long long n;
         if ((v = di_opt_value(argc, argv, &i, "--fill-weights", &bad))) fill = v;
-        else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
+        else if ((v = di_opt_value(argc, argv, &i, "--fill-scale", &bad))) {
+            if (strcmp(v, "he") && strcmp(v, "scaled")) {
+                di_cli_error("--fill-scale: he or scaled, not %s", v);
+                return DI_EXIT_USAGE;
+            }
+            mode = strcmp(v, "he") ? DI_NN_FILL_SCALED : DI_NN_FILL_HE;
+        } else if ((v = di_opt_value(argc, argv, &i, "--seed", &bad))) {
             if (!di_opt_int(v, 0, LLONG_MAX, &n)) {
                 di_cli_error("--seed: not a number: %s", v);
                 return DI_EXIT_USAGE;
@@ -184,7 +195,7 @@ int di_cmd_model(int argc, char **argv)
         di_error err;
         di_error_clear(&err);
         int filled;
-        if (di_nn_fill_weights(model, fill, seed, &filled, &err)) {
+        if (di_nn_fill_weights_mode(model, fill, seed, mode, &filled, &err)) {
             di_cli_error("%s", err.msg);
             return DI_EXIT_SOME_FAILED;
         }

@@ -148,6 +148,9 @@ struct di_nn_session {
 
 int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_session **out,
                                di_error *err);
+/* bf16: which nodes compute in float32 all the same (precision.c); *keep
+** is calloc'd, one bool per node. */
+int di_nn_precision_policy(const di_nn_graph *g, bool **keep, di_error *err);
 /* Runs with explicit inputs (one per graph input); fills outs[noutputs]. */
 int di_nn_run_io(di_nn_session *s, const di_nn_io *ins, int nins, di_nn_io *outs, int nouts,
                  di_error *err);

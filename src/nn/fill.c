@@ -7,12 +7,18 @@
 ** the first), N(0, 0.01) for biases and other small tensors. The result is a
 ** self-contained ONNX file (weights inline as raw_data) with the same
 ** architecture and cost as the real model.
+**
+** DI_NN_FILL_SCALED (fill_scale.c) then rescales each Conv's weights so that
+** the network behaves as a trained one does in one respect that matters for
+** rounding: its activations stay of order one instead of growing at every
+** residual Add (see fill_scale.c for the method and why).
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fill.h"
 #include "nn.h"
 #include "onnx.pb-c.h"
 
@@ -50,6 +56,12 @@ static double normal(rng *r)
 
 int di_nn_fill_weights(const char *in_path, const char *out_path, uint64_t seed, int *filled,
                        di_error *err)
+{
+    return di_nn_fill_weights_mode(in_path, out_path, seed, DI_NN_FILL_HE, filled, err);
+}
+
+int di_nn_fill_weights_mode(const char *in_path, const char *out_path, uint64_t seed,
+                            di_nn_fill_mode mode, int *filled, di_error *err)
 {
     uint8_t *data;
     size_t size;
@@ -121,6 +133,8 @@ int di_nn_fill_weights(const char *in_path, const char *out_path, uint64_t seed,
         t->raw_data.len = (size_t)n * sizeof(float);
         count++;
     }
+    if (!rc && mode == DI_NN_FILL_SCALED)
+        rc = di_nn_fill_scale(mp, in_path, err);
     if (!rc) {
         size_t len = onnx__model_proto__get_packed_size(mp);
         uint8_t *out = malloc(len ? len : 1);

@@ -108,6 +108,16 @@ void di_nn_profile_reset(di_nn_session *s);
 ** tests and benchmarks. *filled: how many initializers were filled. */
 int di_nn_fill_weights(const char *in_path, const char *out_path, uint64_t seed, int *filled,
                        di_error *err);
+/* The same with a choice of scaling: DI_NN_FILL_HE is di_nn_fill_weights;
+** DI_NN_FILL_SCALED draws the same numbers and then scales each Conv's
+** weights so that every Conv's output has a mean square of one on a
+** unit-variance input and a residual branch adds a fraction of its stream's
+** (as trained networks do, whose folded batch norms keep activations of order
+** one; fill_scale.c): for measuring rounding (bf16) on weights that do not
+** amplify it as He-normal ones do at this depth. */
+typedef enum di_nn_fill_mode { DI_NN_FILL_HE = 0, DI_NN_FILL_SCALED } di_nn_fill_mode;
+int di_nn_fill_weights_mode(const char *in_path, const char *out_path, uint64_t seed,
+                            di_nn_fill_mode mode, int *filled, di_error *err);
 
 /* Native bf16 on this CPU as oneDNN dispatches it (ONEDNN_MAX_CPU_ISA
 ** limits it): "AMX" or "AVX512-BF16", or NULL when the CPU has none (oneDNN

@@ -88,6 +88,8 @@ typedef struct di_nn_env {
     struct di_nn_cpu_env *cpu; /* the CPU backend's (cpu/cpu.h), made on first use */
     bool bf16;                 /* CPU precision bf16: Conv, MatMul and Gemm compute in bf16 (f32
                ** accumulation); blocked outputs may hold bf16 (layout_is_bf16) */
+    const struct di_nn_node *nodes; /* the graph's, for keep_fp32's index */
+    bool *keep_fp32; /* bf16: per node, computes in float32 all the same (precision.c) */
 } di_nn_env;
 
 typedef struct di_nn_kctx {

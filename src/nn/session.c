@@ -90,6 +90,14 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_s
                        di_nn_cpu_isa());
     }
     s->env.bf16 = s->opt.device == DI_NN_CPU && s->opt.precision == DI_NN_BF16;
+    s->env.nodes = g->nodes;
+    if (s->env.bf16) {
+        int prc = di_nn_precision_policy(g, &s->env.keep_fp32, err);
+        if (prc) {
+            di_nn_session_destroy(s);
+            return prc;
+        }
+    }
     if (s->opt.threads < 0 || s->opt.threads > 1024) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "threads must be 0 (all cores) to 1024, not %d",
@@ -152,6 +160,7 @@ void di_nn_session_destroy(di_nn_session *s)
     di_nn_release_persist(s);
     free(s->persist);
     di_nn_cpu_env_release(&s->env);
+    free(s->env.keep_fp32);
     di_nn_graph_free(s->g);
     free(s);
 }

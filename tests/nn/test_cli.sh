@@ -31,7 +31,7 @@ done
 for o in --model --input --output --threads --repeat --profile; do
   grep -q -- "$o" <("$di" infer --help) && ok || bad "infer --help lacks $o"
 done
-for o in --fill-weights --seed; do
+for o in --fill-weights --fill-scale --seed; do
   grep -q -- "$o" <("$di" model --help) && ok || bad "model --help lacks $o"
 done
 
@@ -78,6 +78,13 @@ grep -Eq '^Conv ' "$work/out" && ok || bad "no Conv line in the profile"
 # every subcommand takes --opt=value (one parser): infer and model too
 expect_rc 0 "infer batch 1" "$di" infer --model="$model" --input="$work/x1.npy" --output="$work/y1.npy" --threads=1
 expect_rc 0 "model with --opt=value" "$di" model --seed=2 --fill-weights="$work/midas2.onnx" "$graph"
+# --fill-scale scaled: the same draws scaled per Conv (fill_scale.c): another file of the same size
+expect_rc 0 "fill weights, scaled" "$di" model --fill-scale scaled --fill-weights "$work/midas_scaled.onnx" "$graph"
+grep -q "171 initializers filled" "$work/out" && ok || bad "scaled fill count: $(cat "$work/out")"
+[ "$(stat -c %s "$work/midas_scaled.onnx")" = "$(stat -c %s "$model")" ] && ! cmp -s "$work/midas_scaled.onnx" "$model" \
+  && ok || bad "--fill-scale scaled wrote the He-normal file or another size"
+expect_rc 2 "fill weights, bad scale" "$di" model --fill-scale bogus --fill-weights "$work/midas3.onnx" "$graph"
+grep -q "he or scaled" "$work/err" && ok || bad "bad --fill-scale not explained: $(cat "$work/err")"
 expect_rc 0 "demo with --opt=value" "$di" demo --count=1 --size=64x64 --format=npy "$work/demo"
 expect_rc 0 "score with --opt=value" "$di" score --k=3 --ksize=5 --sigma=1 "$(ls "$work"/demo/*.npy | head -1)"
 $py -c "

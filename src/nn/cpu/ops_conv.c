@@ -194,9 +194,11 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     /* bf16: source, weights and output in bf16 (oneDNN accumulates in f32; the
     ** bias and post-ops are f32); the output stays bf16 for the next conv.
     ** A conv that takes Winograd in a bf16 session (conv_winograd_bf16) is
-    ** float32 throughout: oneDNN has no bf16 Winograd. */
-    bool wino = conv_winograd(p, C, OC, KH, KW, out_sz) && (!k->env->bf16 || conv_winograd_bf16());
-    dnnl_data_type_t dt = k->env->bf16 && !wino ? dnnl_bf16 : dnnl_f32;
+    ** float32 throughout: oneDNN has no bf16 Winograd; so is one the
+    ** precision policy keeps in float32 (precision.c). */
+    bool bf16 = k->env->bf16 && !(k->env->keep_fp32 && k->env->keep_fp32[n - k->env->nodes]);
+    bool wino = conv_winograd(p, C, OC, KH, KW, out_sz) && (!bf16 || conv_winograd_bf16());
+    dnnl_data_type_t dt = bf16 && !wino ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t wd = {OC, C, KH, KW}, gwd = {G, OC / G, C / G, KH, KW};
     DN(any_descs(dt, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any, &wei_any),
        "memory desc");
@@ -235,8 +237,8 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         if (ws == dnnl_success)
             ws = dnnl_primitive_desc_create(&pd, &cd, attr, cpu_engine(k), NULL);
         if (ws != dnnl_success)
-            pd = NULL;           /* no Winograd kernel for it here: direct below */
-        if (!pd && k->env->bf16) /* and in bf16 after all */
+            pd = NULL;   /* no Winograd kernel for it here: direct below */
+        if (!pd && bf16) /* and in bf16 after all */
             DN(any_descs(dnnl_bf16, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any,
                          &wei_any),
                "memory desc");
