@@ -105,6 +105,18 @@ typedef struct di_nn_kctx {
     size_t scratch_bytes;
     void *scratch;
     di_nn_env *env;
+    /* a bf16 session (CPU): the planner says that every consumer of out[0]
+    ** reads bf16 (DI_OP_BF16_OK) and that it is no graph output, so a kernel
+    ** that computes in bf16 may write it in bf16 (a blocked bf16 layout)
+    ** instead of float32 that the next op would convert again */
+    bool bf16_consumers;
+    /* set by a prepare that counts its own precision changes (bf16_counted):
+    ** the float32 inputs the kernel converts to bf16 in a pass of their own at
+    ** each run (MatMul's A), for di_nn_plan_bf16_conversions; 0 for a kernel
+    ** that rounds to bf16 as it computes (LayerNormalization writing bf16).
+    ** Other kernels with a bf16 output count one per float32 input. */
+    bool bf16_counted;
+    int bf16_cvt;
 } di_nn_kctx;
 
 /* An op's properties: what the planner and the session may assume of every

@@ -144,6 +144,22 @@ static int sole_consumer(const builder *b, int v)
     return -1;
 }
 
+/* A bf16 session may hand value v to its consumers in bf16: each of them
+** reads bf16 (the planner would reorder it to float32 for any other, a pass
+** more than writing float32 at once) and v is no graph output. */
+static bool bf16_consumers(const builder *b, int v)
+{
+    const di_nn_graph *g = b->s->g;
+    const int need = DI_OP_BLOCKED_OK | DI_OP_BF16_OK;
+    if (!b->s->env.bf16 || v < 0 || !b->consumers[v] || is_graph_output(g, v))
+        return false;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] == v && (g->nodes[i].op->flags & need) != need)
+                return false;
+    return true;
+}
+
 /* Fuses the nodes that follow node ni and whose op has a post_kind: Relu,
 ** Clip (constant bounds), Add (same shape, other operand already computed),
 ** Gelu (CPU plans only: another backend's translation knows no such post-op,
@@ -300,8 +316,13 @@ static int build_steps(builder *b, di_error *err)
             fold = true; /* Constant */
 
         int fused[4];
-        if (!fold && (n->op->flags & DI_OP_POSTOPS))
-            k.out[0] = &p->vals[plan_fusion(b, ni, &k, fused)];
+        if (!fold && (n->op->flags & DI_OP_POSTOPS)) {
+            int v = plan_fusion(b, ni, &k, fused);
+            k.out[0] = &p->vals[v];
+            k.bf16_consumers = bf16_consumers(b, v);
+        } else if (!fold && n->nout > 0) {
+            k.bf16_consumers = bf16_consumers(b, n->out[0]);
+        }
         /* the CPU kernel's prepare: on a plan for another backend only
         ** where the op has no infer yet, or the node is folded here */
         bool cpu_prepare =
@@ -342,6 +363,7 @@ static int build_steps(builder *b, di_error *err)
                     b->absorbed[fused[f]] = false;
                 k.npost = 0;
                 k.out[0] = &p->vals[n->out[0]];
+                k.bf16_consumers = bf16_consumers(b, n->out[0]);
                 attempt--;
                 continue;
             }
@@ -431,6 +453,10 @@ void di_nn_plan_bf16_conversions(const di_nn_plan *p, int *to_f32, int *to_bf16)
         for (int o = 0; o < st->k.nout; o++) {
             const di_nn_tensor *t = st->k.out[o];
             out_bf16 |= t && t->blocked && layouts->is_bf16(t);
+        }
+        if (st->k.bf16_counted) { /* the kernel's own count (MatMul, LayerNormalization) */
+            *to_bf16 += st->k.bf16_cvt;
+            continue;
         }
         if (!out_bf16)
             continue;

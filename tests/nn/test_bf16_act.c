@@ -8,10 +8,18 @@
 **     output, so the plan converts only its float32 input (once per conv
 **     that reads it) and its output; its result within bf16 tolerance of
 **     fp32. Without bf16 elementwise ops and Resize the plan has 3 and 3.
+**   - A transformer's chain (MatMul + bias -> LayerNormalization ->
+**     MatMul + Relu -> MatMul): the LayerNormalization writes bf16 for the
+**     MatMul after it, which writes bf16 for the last one, so the plan's
+**     only conversion is the first MatMul's float32 input (3 without bf16
+**     MatMul outputs and LayerNormalization; MatMul counts the inputs it
+**     converts itself); the output within bf16 tolerance of fp32.
 **   - The MiDaS v2.1 small architecture (../shared graph; skipped when
 **     absent) and the ViT-S/14 + DPT form (tests/nn/dav2_graph.h): the
 **     number of conversions per run at most what this change left (MiDaS
-**     1 and 1, was 6 and 6; ViT 4 and 7, was 20 and 13).
+**     1 and 1, was 6 and 6; ViT 4 and 9, was 20 and 13 before bf16
+**     activations and 4 and 15 before bf16 MatMul outputs, counting the
+**     inputs the MatMuls convert themselves).
 ** A CPU without native bf16 skips (77): the session refuses bf16 there
 ** (nn-bf16 tests the refusal).
 */
@@ -156,6 +164,83 @@ static void model_conversions(const char *what, const char *path, int max_f32, i
     di_nn_session_destroy(s);
 }
 
+static void init_random(ob *b, const char *name, int rows, int cols, float scale, uint64_t *r)
+{
+    float *d = malloc((size_t)rows * cols * sizeof(float));
+    for (int i = 0; i < rows * cols; i++) d[i] = uniform(r, scale);
+    if (rows == 1)
+        ob_init_f(b, name, 1, (int64_t[]){cols}, d);
+    else
+        ob_init_f(b, name, 2, (int64_t[]){rows, cols}, d);
+    free(d);
+}
+
+/* MatMul + bias -> LayerNormalization -> MatMul + Relu -> MatMul: bf16
+** between the last three, float32 in and out. */
+static void chain_matmul(const char *dir)
+{
+    enum { T = 50, D = 64, H = 128 };
+    char path[1000];
+    snprintf(path, sizeof path, "%s/mm.onnx", dir);
+    uint64_t r = 23;
+    ob b;
+    ob_init(&b, 17);
+    ob_input(&b, "x", 3, (int64_t[]){1, T, D}, NULL);
+    init_random(&b, "w1", D, H, 1.f / sqrtf((float)D), &r);
+    init_random(&b, "b1", 1, H, 0.5f, &r);
+    init_random(&b, "g", 1, H, 1.f, &r);
+    init_random(&b, "beta", 1, H, 0.2f, &r);
+    init_random(&b, "w2", H, H, 1.f / sqrtf((float)H), &r);
+    init_random(&b, "w3", H, D, 1.f / sqrtf((float)H), &r);
+    ob_node(&b, "MatMul", "x,w1", "h0");
+    ob_node(&b, "Add", "h0,b1", "h");
+    ob_node(&b, "LayerNormalization", "h,g,beta", "n");
+    ob_node(&b, "MatMul", "n,w2", "m");
+    ob_node(&b, "Relu", "m", "a");
+    ob_node(&b, "MatMul", "a,w3", "y");
+    ob_output(&b, "y");
+    size_t len;
+    uint8_t *bytes = ob_pack(&b, &len);
+    CHECK(write_file(path, bytes, len) == 0);
+    free(bytes);
+    ob_free(&b);
+
+    enum { NX = T * D, NY = T * D };
+    float *x = malloc(NX * sizeof(float)), *y32 = malloc(NY * sizeof(float)), *y16 = malloc(NY * sizeof(float));
+    for (int i = 0; i < NX; i++) x[i] = uniform(&r, 1.f) + 0.5f;
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 2;
+    di_error err;
+    int f32[2] = {-1, -1}, b16[2] = {-1, -1};
+    for (int prec = 0; prec < 2; prec++) {
+        opt.precision = prec ? DI_NN_BF16 : DI_NN_FP32;
+        di_nn_session *s = NULL;
+        CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s", err.msg);
+        CHECKF(s && di_nn_run(s, x, 1, prec ? y16 : y32, NY, &err) == 0, "%s", s ? err.msg : "no session");
+        if (s) conversions(s, &f32[prec], &b16[prec]);
+        di_nn_session_destroy(s);
+    }
+    double md = 0, lo = y32[0], hi = y32[0];
+    for (int i = 0; i < NY; i++) {
+        lo = fmin(lo, y32[i]);
+        hi = fmax(hi, y32[i]);
+        double d = fabs((double)y16[i] - y32[i]);
+        if (!(d <= md)) md = d;
+    }
+    printf("MatMul + bias -> LayerNormalization -> MatMul + Relu -> MatMul: bf16 conversions per run %d to "
+           "float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| %.3g of the fp32 range\n",
+           f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
+    CHECKF(f32[0] == 0 && b16[0] == 0, "an fp32 plan converts to bf16 (%d, %d)", f32[0], b16[0]);
+    CHECKF(f32[1] == 0, "%d bf16 values made float32 (expected 0: the last MatMul writes float32)", f32[1]);
+    CHECKF(b16[1] == 1, "%d float32 values made bf16 (expected 1: the input, in the first MatMul)", b16[1]);
+    CHECKF(md > 0 && md <= 2e-2 * (hi - lo), "max |bf16 - fp32| %.3g of range %.3g", md, hi - lo);
+    free(x);
+    free(y32);
+    free(y16);
+    unlink(path);
+}
+
 int main(void)
 {
     const char *shared = getenv("DEPTHINDEX_SHARED"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
@@ -177,11 +262,15 @@ int main(void)
         return 1;
     }
     chain_bf16(dir);
+    chain_matmul(dir);
 
     /* the ViT form: its head's ops (Conv, Add, Mul, Resize, Relu) stay bf16;
     ** left: the token maps into the head's convs (MatMul and LayerNorm write
     ** float32), the two ConvTranspose (float32: oneDNN's bf16 kernels for
-    ** them were 4-20x slower than its float32 gemm here) and the output */
+    ** them were 4-20x slower than its float32 gemm here), the output and
+    ** each block's projection after the attention (which writes float32);
+    ** the qkv and MLP MatMuls read bf16 from the LayerNormalization before
+    ** them, the MLP's second from its first */
     snprintf(path, sizeof path, "%s/vit.onnx", dir);
     dav2_cfg cfg = {.dim = 384, .heads = 6, .grid = 19, .blocks = 2, .features = 64};
     ob b;
@@ -191,7 +280,7 @@ int main(void)
     CHECK(write_file(path, bytes, len) == 0);
     free(bytes);
     ob_free(&b);
-    model_conversions("ViT-S/14 + DPT, 266x266", path, 4, 7);
+    model_conversions("ViT-S/14 + DPT, 266x266", path, 4, 9);
     unlink(path);
 
     snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);

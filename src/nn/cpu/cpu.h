@@ -58,6 +58,16 @@ int di_nn_cpu_convert_run(di_nn_env *env, struct di_nn_step *st, di_error *err);
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st);
 /* dnnl memory_desc for a plain tensor (ndim 0..6). */
 int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
+/* The plain row-major bf16 descriptor of a float32 tensor's shape: the
+** layout of a bf16 activation that a MatMul or LayerNormalization writes
+** for consumers reading bf16 (k->bf16_consumers). */
+static inline int di_nn_plain_bf16_md(const di_nn_tensor *t, dnnl_memory_desc_t *md)
+{
+    int rc = t->dtype == DI_DT_FLOAT ? di_nn_plain_md(t, md) : DI_EUNSUPPORTED;
+    if (!rc)
+        md->data_type = dnnl_bf16; /* strides count elements: the same order */
+    return rc;
+}
 
 /* bf16 values between kernels (a bf16 session): a float rounded to the
 ** nearest bf16, ties to even, as oneDNN rounds (NaN stays a NaN), and back.

@@ -5,6 +5,13 @@
 ** parallel over rows; a transformer runs two per block on its widest
 ** activations. The plain loop remains for what the primitive does not take:
 ** the Mean and InvStdDev outputs, a scalar scale or bias.
+**
+** In a bf16 session a LayerNormalization whose consumers all read bf16 (a
+** transformer block's qkv and MLP MatMuls: k->bf16_consumers) writes bf16
+** from float32 statistics, so that the MatMul need not convert its input
+** at each run. oneDNN 2.6's primitive takes one data type for source and
+** destination, and the residual stream it reads stays float32: a loop of
+** its own (ln_run_bf16), vectorised over a row, parallel over rows.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +22,7 @@
 typedef struct ln_state {
     dnnl_primitive_t prim;
     dnnl_memory_t src, dst, scale, shift, scratch;
+    bool y16; /* float32 in, bf16 out (ln_run_bf16) */
 } ln_state;
 
 static void ln_release(void *p)
@@ -48,6 +56,16 @@ static int ln_prepare(di_nn_kctx *k, di_error *err)
     dnnl_primitive_desc_t pd = NULL;
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
+    dnnl_memory_desc_t md16;
+    if (k->env->bf16 && k->bf16_consumers && !di_nn_plain_bf16_md(k->out[0], &md16)) {
+        k->out[0]->layout->md = md16;
+        k->out[0]->blocked = true;
+        s->y16 = true;
+        k->bf16_counted = true; /* rounded as it computes: no pass of its own */
+        k->bf16_cvt = 0;
+        k->state = s;
+        return DI_OK;
+    }
     dnnl_memory_desc_t md, wmd;
     dnnl_layer_normalization_desc_t ld;
     dnnl_dims_t d = {p->rows, p->n}, w = {p->n};
@@ -120,11 +138,51 @@ static void ln_loop(di_nn_kctx *k)
     }
 }
 
+/* Float32 rows in, bf16 rows out (one rounding per value): two passes for
+** the statistics (the mean first, so that a large common offset costs no
+** precision), in float32 as oneDNN's kernel computes them. */
+static void ln_run_bf16(di_nn_kctx *k)
+{
+    const di_nn_layernorm_params *s = k->params;
+    const float *x = k->in[0]->data, *sc = k->in[1]->data;
+    const float *b = k->nin > 2 && k->in[2] ? k->in[2]->data : NULL;
+    uint16_t *y = k->out[0]->data;
+    int64_t n = s->n;
+    float eps = s->epsilon;
+#pragma omp parallel for num_threads(k->env->threads) if (s->rows * n > 32768) schedule(static)
+    for (int64_t r = 0; r < s->rows; r++) {
+        const float *xr = x + r * n;
+        uint16_t *yr = y + r * n;
+        float sum = 0, sq = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t i = 0; i < n; i++)
+            sum += xr[i];
+        float mean = sum / (float)n;
+#pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < n; i++)
+            sq += (xr[i] - mean) * (xr[i] - mean);
+        float istd = 1.f / sqrtf(sq / (float)n + eps);
+        if (b) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++)
+                yr[i] = di_bf16_of((xr[i] - mean) * istd * sc[i] + b[i]);
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++)
+                yr[i] = di_bf16_of((xr[i] - mean) * istd * sc[i]);
+        }
+    }
+}
+
 static int ln_run(di_nn_kctx *k, di_error *err)
 {
     ln_state *s = k->state;
     if (!s) {
         ln_loop(k);
+        return DI_OK;
+    }
+    if (s->y16) {
+        ln_run_bf16(k);
         return DI_OK;
     }
     int rc = DI_OK;

@@ -18,7 +18,13 @@
 ** (attention's products), are converted into scratch at each run (O(MK)
 ** against the product's O(MKN)); a constant B (the weights) is converted once
 ** per session into the layout the primitive picks (k->persist, shared by
-** the session's plans).
+** the session's plans). An operand that arrives in bf16 (a plain row-major
+** bf16 layout: the output of a bf16 MatMul or LayerNormalization) is used as
+** it is. The output is bf16 too where the planner says every consumer reads
+** bf16 (k->bf16_consumers: the MLP's first MatMul + Gelu feeding the second)
+** and no residual is summed into it: the post-ops run in f32 on the
+** accumulator and the result is rounded once, while a residual stream stays
+** float32 across the blocks.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +47,7 @@ typedef struct mm_state {
     dnnl_primitive_t a_cvt, b_cvt; /* NULL: operand used as it is */
     dnnl_memory_t a_user, b_user;
     bool b_fixed;          /* b is the session's bf16 copy of a constant B */
+    bool c16;              /* the output is bf16 (plain row-major) */
     size_t b_off, sc_off;  /* scratch: converted A at 0, B at b_off, the primitive's at sc_off */
     dnnl_memory_t bias[4]; /* binary-add post-ops' operands, by post-op index */
     int sum_index;         /* the post-op with the sum (residual), or -1 */
@@ -80,6 +87,17 @@ static void release_weights(void *p)
 }
 
 #define DN(call, what) DI_NN_DNNL(k->node, call, what)
+
+static const dnnl_format_tag_t tags[] = {0,         0,          dnnl_ab,    dnnl_abc,
+                                         dnnl_abcd, dnnl_abcde, dnnl_abcdef};
+
+/* t holds bf16 in the plain row-major order (the planner's blocked bf16) */
+static bool is_plain_bf16(const di_nn_tensor *t)
+{
+    dnnl_memory_desc_t md;
+    return t->blocked && !di_nn_plain_bf16_md(t, &md) &&
+           dnnl_memory_desc_equal(&md, &t->layout->md);
+}
 
 /* 64 samples and the size: enough to tell two foldings of one constant apart */
 static uint64_t fingerprint(const float *b, int64_t n)
@@ -157,20 +175,24 @@ fail:
     return rc;
 }
 
+/* What a bf16 MatMul reads and writes as it is: A and B already bf16 (plain
+** row-major), and whether the output may be bf16. */
+typedef struct mm_io16 {
+    bool a, b, c;
+} mm_io16;
+
 /* Builds the primitive for row-major-or-strided A (r-D), B, C; bconst: B's
 ** data when it is a constant (a bf16 plan converts it once). */
 static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, const dnnl_dims_t as,
                     const dnnl_dims_t bd, const dnnl_dims_t bs, const dnnl_dims_t cd, float alpha,
-                    const float *bconst, di_error *err)
+                    const float *bconst, mm_io16 io, di_error *err)
 {
     int rc = DI_OK;
-    dnnl_memory_desc_t amd, bmd, cmd, a16, b16;
+    dnnl_memory_desc_t amd, bmd, cmd, a16, b16, c16;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_memory_desc_t bias_md[4];
-    static const dnnl_format_tag_t tags[] = {0,         0,          dnnl_ab,    dnnl_abc,
-                                             dnnl_abcd, dnnl_abcde, dnnl_abcdef};
     if (r > 6)
         return di_nn_unsupported(err, k->node, "a MatMul of rank %d", r);
     DN(dnnl_memory_desc_init_by_strides(&amd, r, ad, dnnl_f32, as), "memory desc");
@@ -181,6 +203,8 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
     if (alpha != 1.f)
         DN(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha), "output scale");
     s->sum_index = -1;
+    k->bf16_counted = false;
+    k->bf16_cvt = 0;
     if (k->npost) {
         DN(dnnl_post_ops_create(&po), "post-ops");
         for (int i = 0; i < k->npost; i++) {
@@ -214,16 +238,28 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
     }
     dnnl_matmul_desc_t md;
     bool bf16 = k->env->bf16;
+    /* a residual summed into the output keeps it (the stream) float32 */
+    s->c16 = bf16 && io.c && s->sum_index < 0;
     if (bf16) { /* a constant B in the layout the kernel likes best */
         DN(dnnl_memory_desc_init_by_tag(&a16, r, ad, dnnl_bf16, tags[r]), "memory desc");
         DN(dnnl_memory_desc_init_by_tag(&b16, r, bd, dnnl_bf16,
                                         bconst ? dnnl_format_tag_any : tags[r]),
            "memory desc");
-        DN(dnnl_matmul_desc_init(&md, &a16, &b16, NULL, &cmd), "matmul desc");
-        if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
-            pd = NULL;
-            bf16 = false; /* no bf16 kernel with these post-ops: float32 */
+        DN(dnnl_memory_desc_init_by_tag(&c16, r, cd, dnnl_bf16, tags[r]), "memory desc");
+        DN(dnnl_matmul_desc_init(&md, &a16, &b16, NULL, s->c16 ? &c16 : &cmd), "matmul desc");
+        if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success &&
+            s->c16) { /* no kernel writing bf16 with these post-ops: a float32 output */
+            s->c16 = false;
+            DN(dnnl_matmul_desc_init(&md, &a16, &b16, NULL, &cmd), "matmul desc");
+            if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success)
+                pd = NULL;
         }
+        if (!pd)
+            bf16 = false; /* no bf16 kernel with these post-ops: float32 */
+    }
+    if (!bf16 && (io.a || io.b)) {
+        rc = DI_NN_NEED_PLAIN; /* bf16 operands for a float32 kernel: converted by the plan */
+        goto fail;
     }
     if (!bf16)
         DN(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd), "matmul desc");
@@ -237,13 +273,20 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
     }
     DN(dnnl_primitive_create(&s->prim, pd), "matmul primitive");
     size_t sc = 0;
+    k->bf16_counted = bf16;
     if (bf16) {
         const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        if ((rc = cvt_make(k, &amd, &a16, &s->a_cvt, &s->a_user, err)))
-            goto fail;
+        if (!io.a) {
+            if ((rc = cvt_make(k, &amd, &a16, &s->a_cvt, &s->a_user, err)))
+                goto fail;
+            sc = (dnnl_memory_desc_get_size(&a16) + 63) & ~(size_t)63;
+            k->bf16_cvt++;
+        }
         DN(dnnl_memory_create(&s->a, &a16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
-        sc = s->b_off = (dnnl_memory_desc_get_size(&a16) + 63) & ~(size_t)63;
-        if (bconst) {
+        s->b_off = sc;
+        if (io.b) {
+            DN(dnnl_memory_create(&s->b, &b16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+        } else if (bconst) {
             void *w = NULL;
             rc = weights_bf16(k, &bmd, bconst, di_shape_numel(r, bd), wmd, &w, err);
             if (rc)
@@ -255,6 +298,7 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
                 goto fail;
             DN(dnnl_memory_create(&s->b, &b16, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
             sc += (dnnl_memory_desc_get_size(&b16) + 63) & ~(size_t)63;
+            k->bf16_cvt++;
         }
     } else {
         DN(dnnl_memory_create(&s->a, &amd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
@@ -267,7 +311,7 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
         DN(dnnl_memory_create(&s->scratch, scr, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
         k->scratch_bytes = sc + dnnl_memory_desc_get_size(scr);
     }
-    DN(dnnl_memory_create(&s->c, &cmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
+    DN(dnnl_memory_create(&s->c, s->c16 ? &c16 : &cmd, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     for (int i = 0; i < k->npost; i++)
         if (k->post[i].kind == DI_POST_SUM && i != s->sum_index)
             DN(dnnl_memory_create(&s->bias[i], &bias_md[i], cpu_engine(k), DNNL_MEMORY_NONE),
@@ -347,8 +391,21 @@ static int matmul_prepare(di_nn_kctx *k, di_error *err)
     for (int i = 0; i < k->npost; i++)
         if (k->post[i].kind == DI_POST_SUM && k->post[i].addend->blocked)
             return DI_NN_NO_FUSE;
-    if (p->empty)
-        return DI_OK; /* handled in run */
+    /* bf16 operands (a plain bf16 layout) only for a bf16 kernel; any other
+    ** blocked layout is made plain float32 by the plan */
+    mm_io16 io = {false, false, false};
+    for (int i = 0; i < 2; i++)
+        if (k->in[i]->blocked) {
+            if (!k->env->bf16 || !is_plain_bf16(k->in[i]))
+                return DI_NN_NEED_PLAIN;
+            *(i ? &io.b : &io.a) = true;
+        }
+    if (p->empty) {
+        if (io.a || io.b)
+            return DI_NN_NEED_PLAIN; /* run writes zeros; nothing to read */
+        return DI_OK;                /* handled in run */
+    }
+    io.c = k->bf16_consumers && k->out[0]->ndim == r;
     dnnl_dims_t ad, bd, cd, as, bs;
     for (int i = 0; i < r; i++) {
         ad[i] = p->ad[i];
@@ -361,9 +418,18 @@ static int matmul_prepare(di_nn_kctx *k, di_error *err)
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
     const di_nn_tensor *b = k->in[1];
+    k->bf16_cvt = 0;
     int rc = mm_build(k, s, r, ad, as, bd, bs, cd, p->scale,
-                      b->is_const && b->dtype == DI_DT_FLOAT ? b->data : NULL, err);
+                      b->is_const && b->dtype == DI_DT_FLOAT && !io.b ? b->data : NULL, io, err);
+    if (!rc && s->c16) { /* the consumers read the bf16 output as it is */
+        di_nn_tensor *y = k->out[0];
+        if (di_nn_plain_bf16_md(y, &y->layout->md))
+            rc = di_nn_unsupported(err, k->node, "a bf16 output of rank %d", y->ndim);
+        y->blocked = true;
+    }
     if (rc) {
+        k->bf16_counted = false;
+        k->bf16_cvt = 0;
         mm_release(s);
         return rc;
     }
@@ -391,7 +457,7 @@ const di_nn_op di_op_MatMul = {
     .name = "MatMul",
     .min_in = 2,
     .max_in = 2,
-    .flags = DI_OP_POSTOPS,
+    .flags = DI_OP_POSTOPS | DI_OP_BLOCKED_OK | DI_OP_BF16_OK,
     .infer = di_nn_infer_matmul,
     .params_size = sizeof(di_nn_matmul_params),
     .prepare = matmul_prepare,
@@ -421,8 +487,10 @@ static int gemm_prepare(di_nn_kctx *k, di_error *err)
         dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
         dnnl_dims_t as = {ta ? 1 : K, ta ? M : 1}, bs = {tb ? 1 : N, tb ? K : 1};
         const di_nn_tensor *b = k->in[1];
+        k->bf16_cvt = 0;
+        mm_io16 io = {false, false, false}; /* Gemm adds beta * C to a float32 output */
         int rc = mm_build(k, s, 2, ad, as, bd, bs, cd, p->alpha,
-                          b->is_const && b->dtype == DI_DT_FLOAT ? b->data : NULL, err);
+                          b->is_const && b->dtype == DI_DT_FLOAT ? b->data : NULL, io, err);
         if (rc) {
             mm_release(s);
             return rc;
