@@ -109,8 +109,9 @@ static const char help[] =
     "the database stayed away), 130 interrupted (SIGINT), 143 (SIGTERM).\n";
 
 /* bf16 against fp32 on the CPU, MiDaS small and the ViT forms: the figure
-** measured in bench/RESULTS.md (bench/run-bf16.sh) */
-#define DI_BF16_SPEEDUP "1.15-1.4x"
+** measured in bench/RESULTS.md (bench/run-bf16.sh: 1.59-1.67x on Zen 5 with
+** AVX512-BF16, 2026-12-06; AMX machines not measured) */
+#define DI_BF16_SPEEDUP "about 1.6x"
 
 typedef struct run_opts {
     di_cli_db db;
