@@ -63,6 +63,34 @@ static void conversions(di_nn_session *s, int *to_f32, int *to_bf16)
     di_nn_plan_bf16_conversions(p, to_f32, to_bf16);
 }
 
+/* The model at path on x in an fp32 and a bf16 session (2 threads): outputs
+** y32 and y16 (ny values), each session's conversions per run ([0] fp32,
+** [1] bf16), the max |bf16 - fp32| and the fp32 output's range. */
+static void run_fp32_bf16(const char *path, const float *x, int ny, float *y32, float *y16, int f32[2],
+                          int b16[2], double *md, double *lo, double *hi)
+{
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 2;
+    di_error err;
+    for (int prec = 0; prec < 2; prec++) {
+        opt.precision = prec ? DI_NN_BF16 : DI_NN_FP32;
+        di_nn_session *s = NULL;
+        CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s", err.msg);
+        CHECKF(s && di_nn_run(s, x, 1, prec ? y16 : y32, (size_t)ny, &err) == 0, "%s", s ? err.msg : "no session");
+        if (s) conversions(s, &f32[prec], &b16[prec]);
+        di_nn_session_destroy(s);
+    }
+    *md = 0;
+    *lo = *hi = y32[0];
+    for (int i = 0; i < ny; i++) {
+        *lo = fmin(*lo, y32[i]);
+        *hi = fmax(*hi, y32[i]);
+        double d = fabs((double)y16[i] - y32[i]);
+        if (!(d <= *md)) *md = d;
+    }
+}
+
 static void add_conv(ob *b, const char *name, const char *in, const char *out, int c, int oc,
                      uint64_t *r)
 {
@@ -110,26 +138,9 @@ static void chain_bf16(const char *dir)
     enum { NX = C * S * S, NY = F * 4 * S * S };
     float *x = malloc(NX * sizeof(float)), *y32 = malloc(NY * sizeof(float)), *y16 = malloc(NY * sizeof(float));
     for (int i = 0; i < NX; i++) x[i] = uniform(&r, 1.f);
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_error err;
     int f32[2] = {-1, -1}, b16[2] = {-1, -1};
-    for (int prec = 0; prec < 2; prec++) {
-        opt.precision = prec ? DI_NN_BF16 : DI_NN_FP32;
-        di_nn_session *s = NULL;
-        CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s", err.msg);
-        CHECKF(s && di_nn_run(s, x, 1, prec ? y16 : y32, NY, &err) == 0, "%s", s ? err.msg : "no session");
-        if (s) conversions(s, &f32[prec], &b16[prec]);
-        di_nn_session_destroy(s);
-    }
-    double md = 0, lo = y32[0], hi = y32[0];
-    for (int i = 0; i < NY; i++) {
-        lo = fmin(lo, y32[i]);
-        hi = fmax(hi, y32[i]);
-        double d = fabs((double)y16[i] - y32[i]);
-        if (!(d <= md)) md = d;
-    }
+    double md, lo, hi;
+    run_fp32_bf16(path, x, NY, y32, y16, f32, b16, &md, &lo, &hi);
     printf("Conv, Conv -> Add -> Mul 0.7 -> Sub -> Resize linear x2 -> Conv: bf16 conversions per run %d to "
            "float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| %.3g of the fp32 range\n",
            f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
@@ -208,26 +219,9 @@ static void chain_matmul(const char *dir)
     enum { NX = T * D, NY = T * D };
     float *x = malloc(NX * sizeof(float)), *y32 = malloc(NY * sizeof(float)), *y16 = malloc(NY * sizeof(float));
     for (int i = 0; i < NX; i++) x[i] = uniform(&r, 1.f) + 0.5f;
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_error err;
     int f32[2] = {-1, -1}, b16[2] = {-1, -1};
-    for (int prec = 0; prec < 2; prec++) {
-        opt.precision = prec ? DI_NN_BF16 : DI_NN_FP32;
-        di_nn_session *s = NULL;
-        CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s", err.msg);
-        CHECKF(s && di_nn_run(s, x, 1, prec ? y16 : y32, NY, &err) == 0, "%s", s ? err.msg : "no session");
-        if (s) conversions(s, &f32[prec], &b16[prec]);
-        di_nn_session_destroy(s);
-    }
-    double md = 0, lo = y32[0], hi = y32[0];
-    for (int i = 0; i < NY; i++) {
-        lo = fmin(lo, y32[i]);
-        hi = fmax(hi, y32[i]);
-        double d = fabs((double)y16[i] - y32[i]);
-        if (!(d <= md)) md = d;
-    }
+    double md, lo, hi;
+    run_fp32_bf16(path, x, NY, y32, y16, f32, b16, &md, &lo, &hi);
     printf("MatMul + bias -> LayerNormalization -> MatMul + Relu -> MatMul: bf16 conversions per run %d to "
            "float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| %.3g of the fp32 range\n",
            f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
