@@ -17,7 +17,6 @@
 ** usage: test_engine_thread PYTHON TINY_ONNX_PY  (with $DEPTHINDEX, the
 ** CLI, which makes the demo database and images)
 */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +25,7 @@
 #include "check.h"
 #include "nn/nn.h"
 #include "pipeline/pipeline.h"
-
-static int count_threads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
+#include "tiny_run.h"
 
 /* Threads told to end leave /proc/self/task shortly after: wait up to 2 s
 ** for the count to come down to want. */
@@ -59,22 +48,18 @@ int main(int argc, char **argv)
     }
     char tmp[] = "/tmp/di-engine-thread-XXXXXX";
     if (!mkdtemp(tmp)) return 2;
-    char cmd[4096], url[256], images[256], model[256];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", tmp);
-    snprintf(images, sizeof images, "%s/img", tmp);
-    snprintf(model, sizeof model, "%s/tiny.onnx", tmp);
-    /* 256x256: large enough that the engine's Conv runs on both threads */
-    snprintf(cmd, sizeof cmd, "'%s' init --db '%s' --demo 4 --images '%s' --size 64 "
-             ">/dev/null && '%s' '%s' '%s' 256", cli, url, images, argv[1], argv[2], model);
-    CHECK(system(cmd) == 0);
+    char cmd[4096];
+    tiny_run t;
+    /* a 256x256 model: large enough that the engine's Conv runs on both threads */
+    CHECK(tiny_run_setup(&t, tmp, cli, argv[1], argv[2], 4, 64, 256) == 0);
     CHECKF(count_threads() == 1, "%d threads at the start", count_threads());
 
     di_pipeline_config cfg;
     di_pipeline_config_default(&cfg);
-    cfg.store.url = url;
+    cfg.store.url = t.url;
     cfg.force = true;
-    cfg.images_dir = images;
-    cfg.model_path = model;
+    cfg.images_dir = t.images;
+    cfg.model_path = t.model;
     cfg.nn.device = DI_NN_CPU;
     cfg.nn.threads = 2;
     cfg.decoders = 1;
@@ -101,7 +86,7 @@ int main(int argc, char **argv)
     di_nn_options_default(&opt);
     opt.threads = 2;
     di_nn_session *nn = NULL;
-    CHECKF(di_nn_session_create(model, &opt, &nn, &err) == DI_OK, "session: %s", err.msg);
+    CHECKF(di_nn_session_create(t.model, &opt, &nn, &err) == DI_OK, "session: %s", err.msg);
     if (nn) {
         size_t in = (size_t)8 * 3 * 256 * 256, out = (size_t)8 * 256 * 256;
         float *x = calloc(in, sizeof *x), *y = calloc(out, sizeof *y);

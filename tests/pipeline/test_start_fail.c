@@ -13,7 +13,6 @@
 ** usage: test_start_fail PYTHON TINY_ONNX_PY  (with $DEPTHINDEX, the CLI,
 ** which makes the demo database and images)
 */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +20,7 @@
 
 #include "check.h"
 #include "pipeline/pipeline.h"
-
-static int count_threads(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
+#include "tiny_run.h"
 
 /* Starts with the Nth thread failing, for N = 1, 2, ... until a start
 ** succeeds (N past the last thread); returns how many positions failed. */
@@ -77,26 +66,22 @@ int main(int argc, char **argv)
     }
     char tmp[] = "/tmp/di-start-fail-XXXXXX";
     if (!mkdtemp(tmp)) return 2;
-    char cmd[4096], url[256], images[256], model[256];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", tmp);
-    snprintf(images, sizeof images, "%s/img", tmp);
-    snprintf(model, sizeof model, "%s/tiny.onnx", tmp);
-    snprintf(cmd, sizeof cmd, "'%s' init --db '%s' --demo 2 --images '%s' --size 32 "
-             ">/dev/null && '%s' '%s' '%s' 32", cli, url, images, argv[1], argv[2], model);
-    CHECK(system(cmd) == 0);
+    char cmd[4096];
+    tiny_run t;
+    CHECK(tiny_run_setup(&t, tmp, cli, argv[1], argv[2], 2, 32, 32) == 0);
 
     di_pipeline_config cfg;
     di_pipeline_config_default(&cfg);
-    cfg.store.url = url;
+    cfg.store.url = t.url;
     cfg.force = true;
     cfg.workers = 3;
 
-    cfg.depth_dir = images; /* writer, 3 workers, reader */
+    cfg.depth_dir = t.images; /* writer, 3 workers, reader */
     CHECKF(each_position(&cfg, "depth-dir") == 5, "depth-dir: not 5 threads");
 
     cfg.depth_dir = NULL;   /* writer, 3 workers, 2 inference, 2 decoders, reader */
-    cfg.images_dir = images;
-    cfg.model_path = model;
+    cfg.images_dir = t.images;
+    cfg.model_path = t.model;
     cfg.nn.device = DI_NN_CPU;
     cfg.nn.threads = 1;
     cfg.streams = 2;
