@@ -5,6 +5,8 @@
 #ifndef DI_CLI_H
 #define DI_CLI_H
 
+#include <signal.h>
+
 #include "core/core.h"
 
 enum {
@@ -46,5 +48,11 @@ void di_cli_escape(const char *in, char *out, size_t out_size);
 void di_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is -h or --help. */
 int di_cli_wants_help(int argc, char **argv);
+/* For a command that finishes its current item on SIGINT/SIGTERM (score's
+** file, init's panorama) and then exits 130/143 (process.c): the handler
+** only records the signal in di_cli_stop_signal and gives the signal back
+** its default action, so a second one ends the process at once. */
+extern volatile sig_atomic_t di_cli_stop_signal;
+void di_cli_catch_stop_signals(void);
 
 #endif

@@ -45,28 +45,6 @@ static int render_panorama(di_demo_writer *w, const char *dir, const char *sid, 
     return DI_OK;
 }
 
-/* SIGINT/SIGTERM during --demo: the panorama being rendered is finished,
-** the rows of every finished panorama are inserted, then exit 130/143. The
-** handler only sets this flag and gives the signal back its default action,
-** so a second one ends the process at once. */
-static volatile sig_atomic_t demo_signal;
-
-static void on_demo_signal(int sig)
-{
-    demo_signal = sig;
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_demo_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Seconds of reconnect-and-retry for the inserts of --demo. */
 #define INIT_RETRY_FOR 60
 
@@ -91,8 +69,10 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
     ** connection sit idle longer than the server allows */
     const char *delay_env = getenv("DEPTHINDEX_TEST_RENDER_DELAY_MS");
     double delay = delay_env ? atof(delay_env) / 1000.0 : 0;
-    catch_stop_signals();
-    for (long long i = 0; i < n && !rc && !demo_signal; i++) {
+    /* SIGINT/SIGTERM: the panorama being rendered is finished, the rows of
+    ** every finished panorama are inserted, then exit 130/143 */
+    di_cli_catch_stop_signals();
+    for (long long i = 0; i < n && !rc && !di_cli_stop_signal; i++) {
         ids[k] = first_id + i;
         snprintf(sids[k], sizeof sids[k], "demo%06lld", (long long)ids[k]);
         sidp[k] = sids[k];
@@ -103,7 +83,7 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
             di_sleep(delay);
         k++;
         made++;
-        if (k == CHUNK || i == n - 1 || demo_signal) {
+        if (k == CHUNK || i == n - 1 || di_cli_stop_signal) {
             /* rendering may take longer than the server keeps an idle
             ** session: reconnect and retry as run does (inserting again
             ** leaves existing rows alone) */
@@ -116,11 +96,11 @@ static int make_demo(di_store *st, const di_cli_db *db, long long n, const char 
         di_cli_db_error(db, err.msg);
         return DI_EXIT_USAGE;
     }
-    if (demo_signal) {
+    if (di_cli_stop_signal) {
         di_cli_error("init: %s after %lld of %lld demo panoramas; their rows are in the "
                      "table (running the same command again completes the set)",
-                     demo_signal == SIGTERM ? "terminated" : "interrupted", made, n);
-        return demo_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
+                     di_cli_stop_signal == SIGTERM ? "terminated" : "interrupted", made, n);
+        return di_cli_stop_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
     }
     printf("demo: %lld panoramas (%lld faces, %dx%d) in %s\n", n,
            n * db->store.nfaces, size, size, dir);

@@ -127,29 +127,6 @@ static int check_panel_names(const char *dir, char **files, int n)
     return rc;
 }
 
-/* SIGINT/SIGTERM: the file being scored is finished and its line printed,
-** with every line before it, then exit 130/143. The handler only sets this
-** flag and gives the signal back its default action, so a second one ends
-** the process at once. (Output is buffered across files, so a signal's
-** default action would lose the lines of files already scored.) */
-static volatile sig_atomic_t score_signal;
-
-static void on_score_signal(int sig)
-{
-    score_signal = sig;
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_score_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 #if defined(__GLIBC__)
 /* The first file's buffers (the reader's and the workspace's, about 4 MB at
 ** 512x512) are first touched one 4 KiB page at a time, a page fault each:
@@ -299,10 +276,14 @@ int di_cmd_score(int argc, char **argv)
 #endif
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    catch_stop_signals();
+    /* SIGINT/SIGTERM: the file being scored is finished and its line
+    ** printed, with every line before it, then exit 130/143 (output is
+    ** buffered across files: a signal's default action would lose the
+    ** lines of files already scored) */
+    di_cli_catch_stop_signals();
     double flushed = di_now();
     int failed = 0, done = 0;
-    for (int i = 0; i < nfiles && !score_signal; i++, done = i) {
+    for (int i = 0; i < nfiles && !di_cli_stop_signal; i++, done = i) {
         const char *path = files[i];
         const float *depth;
         int width, height;
@@ -357,10 +338,10 @@ int di_cmd_score(int argc, char **argv)
     di_feature_ws_destroy(ws);
     di_depth_reader_destroy(reader);
     free(files);
-    if (score_signal) {
+    if (di_cli_stop_signal) {
         di_cli_error("score: %s after %d of %d files; the lines above are theirs",
-                     score_signal == SIGTERM ? "terminated" : "interrupted", done, nfiles);
-        return score_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
+                     di_cli_stop_signal == SIGTERM ? "terminated" : "interrupted", done, nfiles);
+        return di_cli_stop_signal == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT;
     }
     return failed ? DI_EXIT_SOME_FAILED : DI_EXIT_OK;
 }

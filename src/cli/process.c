@@ -39,6 +39,7 @@
 */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +159,22 @@ void di_cli_prepare_process(int argc, char **argv)
     if (argc > 1)
         show_openmp(argv[1]);
     hide_passwords(argc, argv);
+}
+
+volatile sig_atomic_t di_cli_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    di_cli_stop_signal = sig;
+}
+
+void di_cli_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
