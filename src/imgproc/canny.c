@@ -18,9 +18,11 @@
 **    is an edge, otherwise a candidate; m <= low is never an edge;
 **  - hysteresis: candidates 8-connected to an edge become edges.
 **
-** Everything runs row by row over small int16 ring buffers; the only
-** image-sized scratch is the 1-byte-per-pixel state map and the stack of the
-** hysteresis (uint32 indices; its pages are touched only when used).
+** Everything runs row by row over small int16 ring buffers. The state of a
+** pixel is kept in dst itself (0 none, 255 edge, 1 candidate until the
+** hysteresis): no map of its own and no pass converting it at the end. The
+** only image-sized scratch is the list of candidates and the hysteresis'
+** stack (uint32 indices; their pages are touched only when used).
 */
 #include "imgproc.h"
 
@@ -33,13 +35,14 @@
 
 #define TG22 13573
 
-enum { MAP_CANDIDATE = 0, MAP_NONE = 1, MAP_EDGE = 2 };
+/* dst's values while it is built; EDGE alone has bit 7 set. */
+enum { MAP_NONE = 0, MAP_CANDIDATE = 1, MAP_EDGE = 255 };
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* Scratch layout (each part 64-byte aligned). */
 typedef struct canny_layout {
-    size_t map, stack, mag, dx, dy, vsum, vdiff, total;
+    size_t stack, mag, dx, dy, vsum, vdiff, total;
 } canny_layout;
 
 static canny_layout layout(int width, int height)
@@ -47,10 +50,9 @@ static canny_layout layout(int width, int height)
     canny_layout l;
     size_t w = (size_t)width, h = (size_t)height;
     size_t off = 0;
-    l.map = off;
-    off += align64((w + 2) * (h + 2));
-    l.stack = off;
-    off += align64(w * h * sizeof(uint32_t));
+    l.stack = off; /* the candidates, then the flood's stack: each at most
+                   ** w * h, and one slot for the push's spare store */
+    off += align64((2 * w * h + 1) * sizeof(uint32_t));
     l.mag = off; /* 3 rows of w + 2 int16 (zero padding at both ends) */
     off += align64(3 * (w + 2) * sizeof(int16_t));
     l.dx = off; /* 2 rows (current and previous) */
@@ -232,7 +234,8 @@ int sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     return 0;
 }
 
-/* Non-maximum suppression of one row: fills its map row and pushes edges.
+/* Non-maximum suppression of one row: fills its row of dst and pushes its
+** candidates.
 ** Most of a label image has no gradient: blocks of 32 pixels with no
 ** magnitude above low are skipped with one vectorised test. A block with
 ** some is suppressed in one branch-free pass that the compiler vectorises
@@ -261,7 +264,7 @@ uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
         if (!any)
             continue;
         uint8_t *restrict out = maprow;
-        int edges = 0;
+        int cands = 0;
         for (int j = j0; j < j1; j++) {
             int m = ma[j];
             int xs = dx[j], ys = dy[j];
@@ -279,14 +282,41 @@ uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
             keep &= m > low;
             int v = keep ? (m > high ? MAP_EDGE : MAP_CANDIDATE) : MAP_NONE;
             out[j] = (uint8_t)v;
-            edges |= v == MAP_EDGE;
+            cands |= v == MAP_CANDIDATE;
         }
-        if (edges)
-            for (int j = j0; j < j1; j++)
-                if (maprow[j] == MAP_EDGE)
-                    *sp++ = mapbase + (uint32_t)j;
+        /* Candidates are rare (most pixels a label step leaves are above
+        ** high): pushed without a branch per pixel, the store made
+        ** always and the pointer moved only for a candidate. */
+        if (cands)
+            for (int j = j0; j < j1; j++) {
+                *sp = mapbase + (uint32_t)j;
+                sp += maprow[j] == MAP_CANDIDATE;
+            }
     }
     return sp;
+}
+
+/* The 8-neighbours of pixel p inside the image: their indices in nb, their
+** number returned (fewer on the image's border, where OpenCV's map has a
+** frame that is never an edge). */
+static DI_HOT_INLINE
+int neighbours(uint32_t p, int w, int h, uint32_t nb[8])
+{
+    const uint32_t uw = (uint32_t)w, x = p % uw, y = p / uw;
+    if (x >= 1 && x + 1 < uw && y >= 1 && y + 1 < (uint32_t)h) { /* all 8 */
+        nb[0] = p - uw - 1, nb[1] = p - uw, nb[2] = p - uw + 1;
+        nb[3] = p - 1, nb[4] = p + 1;
+        nb[5] = p + uw - 1, nb[6] = p + uw, nb[7] = p + uw + 1;
+        return 8;
+    }
+    int n = 0;
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            const int64_t nx = (int64_t)x + dx, ny = (int64_t)y + dy;
+            if ((dx || dy) && nx >= 0 && nx < w && ny >= 0 && ny < h)
+                nb[n++] = (uint32_t)(ny * w + nx);
+        }
+    return n;
 }
 
 DI_HOT_CLONES
@@ -307,10 +337,9 @@ void di_canny(const uint8_t *src, int width, int height, double low_thresh,
                : high_thresh > 1e9 ? 1000000000 : (int)floor(high_thresh);
 
     const int w = width, h = height;
-    const size_t mapstep = (size_t)w + 2;
+    const size_t magstep = (size_t)w + 2;
     canny_layout l = layout(w, h);
     uint8_t *base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    uint8_t *map = base + l.map;
     uint32_t *stack = (uint32_t *)(base + l.stack);
     int16_t *magbuf = (int16_t *)(base + l.mag);
     int16_t *dxbuf = (int16_t *)(base + l.dx);
@@ -318,16 +347,8 @@ void di_canny(const uint8_t *src, int width, int height, double low_thresh,
     int16_t *vsum = (int16_t *)(base + l.vsum);
     int16_t *vdiff = (int16_t *)(base + l.vdiff);
 
-    /* Border of the map: never an edge, stops the hysteresis. */
-    memset(map, MAP_NONE, mapstep);
-    memset(map + mapstep * (size_t)(h + 1), MAP_NONE, mapstep);
-    for (int y = 1; y <= h; y++) {
-        map[mapstep * (size_t)y] = MAP_NONE;
-        map[mapstep * (size_t)y + (size_t)w + 1] = MAP_NONE;
-    }
-
     /* Magnitude rings: slot r holds row (r mod 3); index -1 and w are 0. */
-    memset(magbuf, 0, 3 * mapstep * sizeof(int16_t));
+    memset(magbuf, 0, 3 * magstep * sizeof(int16_t));
     uint32_t *sp = stack;
 
     /* Row y's gradient is computed at step y, its NMS at step y + 1. A row
@@ -335,51 +356,66 @@ void di_canny(const uint8_t *src, int width, int height, double low_thresh,
     const int skip = low >= 0;
     int zero_row[2] = {0, 0}; /* rows y - 1 and y */
     for (int y = 0; y <= h; y++) {
-        int16_t *mag_cur = magbuf + (size_t)(y % 3) * mapstep + 1;
+        int16_t *mag_cur = magbuf + (size_t)(y % 3) * magstep + 1;
         zero_row[0] = zero_row[1];
         if (y < h) {
             zero_row[1] = sobel_row(src, w, h, y, vsum, vdiff,
                                     dxbuf + (size_t)(y & 1) * w,
                                     dybuf + (size_t)(y & 1) * w, mag_cur, skip);
         } else {
-            memset(mag_cur - 1, 0, mapstep * sizeof(int16_t)); /* row h */
+            memset(mag_cur - 1, 0, magstep * sizeof(int16_t)); /* row h */
         }
         if (y == 0)
             continue;
         int r = y - 1; /* the row to suppress */
-        const int16_t *ma = magbuf + (size_t)(r % 3) * mapstep + 1;
+        const int16_t *ma = magbuf + (size_t)(r % 3) * magstep + 1;
         const int16_t *mn = mag_cur;
         /* Row -1 is zero: slot 2 is still all zeros at step 1 (row 2 is
         ** computed at step 2). */
-        const int16_t *mp = magbuf + (size_t)((r + 2) % 3) * mapstep + 1;
-        uint32_t mapbase = (uint32_t)(mapstep * (size_t)(r + 1) + 1);
+        const int16_t *mp = magbuf + (size_t)((r + 2) % 3) * magstep + 1;
+        uint32_t rowbase = (uint32_t)((size_t)r * (size_t)w);
         if (skip && zero_row[0]) {
-            memset(map + mapbase, MAP_NONE, (size_t)w);
+            memset(dst + rowbase, MAP_NONE, (size_t)w);
             continue;
         }
         sp = nms_row(mp, ma, mn, dxbuf + (size_t)(r & 1) * w,
                      dybuf + (size_t)(r & 1) * w, w, low, high,
-                     map + mapbase, mapbase, sp);
+                     dst + rowbase, rowbase, sp);
     }
 
-    /* Hysteresis: grow edges into 8-connected candidates. */
-    const intptr_t ms = (intptr_t)mapstep;
-    const intptr_t off[8] = {-ms - 1, -ms, -ms + 1, -1, 1, ms - 1, ms, ms + 1};
-    while (sp > stack) {
-        uint32_t p = *--sp;
-        for (int k = 0; k < 8; k++) {
-            uint32_t q = (uint32_t)((intptr_t)p + off[k]);
-            if (map[q] == MAP_CANDIDATE) {
-                map[q] = MAP_EDGE;
-                *sp++ = q;
-            }
+    /* Hysteresis: a candidate 8-connected to an edge through candidates
+    ** becomes an edge. OpenCV floods from every edge pixel; the same set
+    ** is reached from the candidates' side, which are few: a candidate
+    ** next to an edge becomes one and floods its candidate neighbours
+    ** (those not next to an edge themselves are reached that way or not
+    ** at all, as from the edges). The flood's stack follows the list. */
+    uint32_t *const list_end = sp;
+    for (const uint32_t *c = stack; c < list_end; c++) {
+        const uint32_t p = *c;
+        if (dst[p] != MAP_CANDIDATE)
+            continue; /* reached by an earlier flood */
+        uint32_t nb[8];
+        int nn = neighbours(p, w, h, nb);
+        uint8_t any = 0;
+        for (int k = 0; k < nn; k++)
+            any |= dst[nb[k]];
+        if (!(any & 0x80))
+            continue; /* no edge next to it (yet) */
+        dst[p] = MAP_EDGE;
+        uint32_t *top = list_end;
+        *top++ = p;
+        while (top > list_end) {
+            const uint32_t q = *--top;
+            nn = neighbours(q, w, h, nb);
+            for (int k = 0; k < nn; k++)
+                if (dst[nb[k]] == MAP_CANDIDATE) {
+                    dst[nb[k]] = MAP_EDGE;
+                    *top++ = nb[k];
+                }
         }
     }
-
-    for (int y = 0; y < h; y++) {
-        const uint8_t *mr = map + mapstep * (size_t)(y + 1) + 1;
-        uint8_t *d = dst + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            d[x] = (uint8_t)-(mr[x] >> 1);
-    }
+    /* The candidates no edge reached are not edges. */
+    for (const uint32_t *c = stack; c < list_end; c++)
+        if (dst[*c] == MAP_CANDIDATE)
+            dst[*c] = MAP_NONE;
 }

@@ -11,7 +11,8 @@
 
 /* cv::Canny(src, dst, low, high, 3, false) on an 8-bit single-channel image:
 ** pixel-identical output (0 or 255). scratch is caller-owned and must hold
-** di_canny_scratch_size(width, height) bytes (so a worker reuses it). */
+** di_canny_scratch_size(width, height) bytes (so a worker reuses it). dst
+** must not overlap src (it is written row by row while src is read). */
 size_t di_canny_scratch_size(int width, int height);
 void di_canny(const uint8_t *src, int width, int height, double low, double high,
               uint8_t *dst, void *scratch);
