@@ -104,12 +104,15 @@ size_t minmax_avx512(const float *d, size_t n, float *mn, float *mx)
     size_t i = 0;
     if (n >= 16) {
         /* Two accumulators each: min/max latency, not throughput, bounds a
-        ** single chain. */
+        ** single chain. From the end to the start: a map just read from a
+        ** file (or written by a model) is in cache at its end, and the pass
+        ** after this one (depth8 forward) finds its start in cache then. */
         __m512 lo0 = _mm512_loadu_ps(d), hi0 = lo0, lo1 = lo0, hi1 = lo0;
         const __m512i expo = _mm512_set1_epi32(0x7f800000);
         __mmask16 bad = 0;
-        for (; i + 32 <= n; i += 32) {
-            __m512 a = _mm512_loadu_ps(d + i), b = _mm512_loadu_ps(d + i + 16);
+        const size_t n32 = n / 32 * 32;
+        for (size_t j = n32; j > 0; j -= 32) {
+            __m512 a = _mm512_loadu_ps(d + j - 32), b = _mm512_loadu_ps(d + j - 16);
             lo0 = _mm512_min_ps(lo0, a);
             hi0 = _mm512_max_ps(hi0, a);
             lo1 = _mm512_min_ps(lo1, b);
@@ -118,7 +121,7 @@ size_t minmax_avx512(const float *d, size_t n, float *mn, float *mx)
             __m512i f = _mm512_and_si512(_mm512_castps_si512(b), expo);
             bad |= _mm512_cmpeq_epi32_mask(e, expo) | _mm512_cmpeq_epi32_mask(f, expo);
         }
-        for (; i + 16 <= n; i += 16) {
+        for (i = n32; i + 16 <= n; i += 16) {
             __m512 a = _mm512_loadu_ps(d + i);
             lo0 = _mm512_min_ps(lo0, a);
             hi0 = _mm512_max_ps(hi0, a);
@@ -203,6 +206,32 @@ __m512i quantise16(__m512 d, __m512 vmn, __m512 v255, __m512 vinv,
     return _mm512_mask_mov_epi32(t, at_max, vumax);
 }
 
+#if defined(__AVX512VBMI__)
+/* Counts a block of 64 values of U by its runs of equal values: the run
+** starts are one compare of the block with itself shifted by a byte (a
+** byte permute), and each run is one addition of its length. A smooth
+** map's block is a few runs (one on flat ground or sky, a handful on a
+** ramp); the runs are independent of each other, so unlike a compare per
+** distinct value nothing waits for the previous step. */
+static DI_HOT_INLINE
+void histogram64_runs(__m512i b, const uint8_t *u, uint32_t h4[4][256])
+{
+    const __m512i back = _mm512_set_epi8(
+        62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46,
+        45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28,
+        27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10,
+        9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0);
+    uint64_t starts = _mm512_cmpneq_epi8_mask(b, _mm512_permutexvar_epi8(back, b)) | 1;
+    int k = 0;
+    while (starts) {
+        const int j = __builtin_ctzll(starts);
+        starts &= starts - 1;
+        const int next = starts ? __builtin_ctzll(starts) : 64;
+        h4[k++ & 3][u[j]] += (uint32_t)(next - j);
+    }
+}
+#endif
+
 /* Counts a block of 64 values of U: one compare per distinct value for the
 ** first six (a block of a smooth map has one to a few), the rest one by one
 ** (a steep ramp, noise). */
@@ -256,7 +285,11 @@ void depth8_avx512(const float *d, size_t n, float mn, float mx, uint8_t *u,
                                     _mm512_cvtepi32_epi8(q3), 1),
             1);
         _mm512_storeu_si512((void *)(u + i), b);
+#if defined(__AVX512VBMI__)
+        histogram64_runs(b, u + i, h4);
+#else
         histogram64(b, u + i, h4);
+#endif
     }
     quantise_generic(d + i, n - i, mn, mx, u + i);
     histogram_chunk(u + i, n - i, h4);
