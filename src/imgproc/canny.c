@@ -234,6 +234,57 @@ int sobel_row(const uint8_t *src, int w, int h, int y, int16_t *vsum,
     return 0;
 }
 
+#if defined(__AVX512BW__)
+/* The suppression of 32 pixels in int16 lanes with mask registers (the
+** plain loop below vectorises in 32-bit lanes, with 32-bit multiplies):
+** the same decisions. The tangent tests compare the 32-bit products
+** y = |dy| << 15 and |dx| * TG22 (+ |dx| << 16) as (high, low) 16-bit
+** halves: every factor is at most 1020, so each high half fits 16 bits.
+** Returns the candidates' mask; out[0..31] gets the states. */
+static DI_HOT_INLINE
+uint32_t nms32_avx512(const int16_t *mp, const int16_t *ma, const int16_t *mn,
+                      const int16_t *dx, const int16_t *dy, __m512i low,
+                      __m512i high, uint8_t *out)
+{
+#define LD(p) _mm512_loadu_si512((const void *)(p))
+    const __m512i m = LD(ma), gx = LD(dx), gy = LD(dy);
+    const __m512i ax = _mm512_abs_epi16(gx), ay = _mm512_abs_epi16(gy);
+    const __m512i tg = _mm512_set1_epi16(TG22);
+    /* |dx| * TG22 = (p_hi, p_lo); |dy| << 15 = (ay >> 1, (ay & 1) << 15) */
+    const __m512i p_hi = _mm512_mulhi_epu16(ax, tg), p_lo = _mm512_mullo_epi16(ax, tg);
+    const __m512i q_hi = _mm512_add_epi16(p_hi, ax); /* + |dx| << 16 */
+    const __m512i y_hi = _mm512_srli_epi16(ay, 1), y_lo = _mm512_slli_epi16(ay, 15);
+    const __mmask32 lo_lt = _mm512_cmplt_epu16_mask(y_lo, p_lo);
+    const __mmask32 lo_gt = _mm512_cmpgt_epu16_mask(y_lo, p_lo);
+    /* y < |dx| * TG22: horizontal */
+    const __mmask32 horiz = _mm512_cmplt_epu16_mask(y_hi, p_hi) |
+                            (_mm512_cmpeq_epi16_mask(y_hi, p_hi) & lo_lt);
+    /* y > |dx| * TG22 + (|dx| << 16): vertical */
+    const __mmask32 vert = _mm512_cmpgt_epu16_mask(y_hi, q_hi) |
+                           (_mm512_cmpeq_epi16_mask(y_hi, q_hi) & lo_gt);
+    const __mmask32 keep_h = _mm512_cmpgt_epi16_mask(m, LD(ma - 1)) &
+                             _mm512_cmpge_epi16_mask(m, LD(ma + 1));
+    const __mmask32 keep_v = _mm512_cmpgt_epi16_mask(m, LD(mp)) &
+                             _mm512_cmpge_epi16_mask(m, LD(mn));
+    const __mmask32 keep_dp = _mm512_cmpgt_epi16_mask(m, LD(mp - 1)) &
+                              _mm512_cmpgt_epi16_mask(m, LD(mn + 1));
+    const __mmask32 keep_dn = _mm512_cmpgt_epi16_mask(m, LD(mp + 1)) &
+                              _mm512_cmpgt_epi16_mask(m, LD(mn - 1));
+    const __mmask32 neg = _mm512_movepi16_mask(_mm512_xor_si512(gx, gy));
+    const __mmask32 keep_d = (neg & keep_dn) | (~neg & keep_dp);
+    __mmask32 keep = (horiz & keep_h) | (~horiz & vert & keep_v) |
+                     (~horiz & ~vert & keep_d);
+    keep &= _mm512_cmpgt_epi16_mask(m, low);
+    const __mmask32 edge = keep & _mm512_cmpgt_epi16_mask(m, high);
+    const __mmask32 cand = keep & ~edge;
+#undef LD
+    const __m256i v = _mm256_mask_mov_epi8(_mm256_maskz_mov_epi8(cand, _mm256_set1_epi8(MAP_CANDIDATE)),
+                                           edge, _mm256_set1_epi8((char)MAP_EDGE));
+    _mm256_storeu_si256((__m256i *)(void *)out, v);
+    return cand;
+}
+#endif
+
 /* Non-maximum suppression of one row: fills its row of dst and pushes its
 ** candidates.
 ** Most of a label image has no gradient: blocks of 32 pixels with no
@@ -251,6 +302,10 @@ uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
     memset(maprow, MAP_NONE, (size_t)w);
     /* Magnitudes are 0..2040: a low above that passes nothing. */
     const int16_t low16 = (int16_t)(low > 32767 ? 32767 : low < -32768 ? -32768 : low);
+#if defined(__AVX512BW__)
+    const int16_t high16 = (int16_t)(high > 32767 ? 32767 : high < -32768 ? -32768 : high);
+    const __m512i vlow = _mm512_set1_epi16(low16), vhigh = _mm512_set1_epi16(high16);
+#endif
     for (int j0 = 0; j0 < w; j0 += 32) {
         int j1 = j0 + 32 < w ? j0 + 32 : w;
         int any = 0;
@@ -263,6 +318,15 @@ uint32_t *nms_row(const int16_t *mp, const int16_t *ma, const int16_t *mn,
                 any |= ma[j] > low16;
         if (!any)
             continue;
+#if defined(__AVX512BW__)
+        if (j1 - j0 == 32) {
+            for (uint32_t c = nms32_avx512(mp + j0, ma + j0, mn + j0, dx + j0, dy + j0,
+                                           vlow, vhigh, maprow + j0);
+                 c; c &= c - 1)
+                *sp++ = mapbase + (uint32_t)j0 + (uint32_t)__builtin_ctz(c);
+            continue;
+        }
+#endif
         uint8_t *restrict out = maprow;
         int cands = 0;
         for (int j = j0; j < j1; j++) {
