@@ -50,9 +50,6 @@ static canny_layout layout(int width, int height)
     canny_layout l;
     size_t w = (size_t)width, h = (size_t)height;
     size_t off = 0;
-    l.stack = off; /* the candidates, then the flood's stack: each at most
-                   ** w * h, and one slot for the push's spare store */
-    off += align64((2 * w * h + 1) * sizeof(uint32_t));
     l.mag = off; /* 3 rows of w + 2 int16 (zero padding at both ends) */
     off += align64(3 * (w + 2) * sizeof(int16_t));
     l.dx = off; /* 2 rows (current and previous) */
@@ -63,6 +60,12 @@ static canny_layout layout(int width, int height)
     off += align64((w + 2) * sizeof(int16_t));
     l.vdiff = off;
     off += align64((w + 2) * sizeof(int16_t));
+    /* Last: the row buffers above and the stack's first pages (the only
+    ** ones a label image's few candidates touch) share the memory a first
+    ** call faults in. */
+    l.stack = off; /* the candidates, then the flood's stack: each at most
+                   ** w * h, and one slot for the push's spare store */
+    off += align64((2 * w * h + 1) * sizeof(uint32_t));
     l.total = off;
     return l;
 }
