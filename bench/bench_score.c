@@ -10,14 +10,22 @@
 **   size, maps, per-image median ms over N runs (each run scores every map
 **   of that size enough times to last S seconds), the scores, and
 **   score_step_ms / plain_pass_ms over the edge map of the last map, and
-**   pipeline / plain pass over the float depth map.
+**   pipeline / plain pass over the float depth map; and phases_cpu_ms, the
+**   CPU time per image of the score's main passes, each alone in a loop
+**   over the maps (min/max with the finiteness check; the 8-bit depth and
+**   its histogram; Canny on the map's labels; the weighted sum on its
+**   edges): every map comes from memory, not from the pass before it as in
+**   the score, so these are upper bounds; CPU time, so that a loaded
+**   machine's waits do not count.
 */
 #include "feature/feature.h"
 #include "feature/feature_internal.h"
+#include "imgproc/imgproc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct map {
     int w, h;
@@ -34,6 +42,13 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* Keeps the compiler from dropping the plain passes. */
@@ -173,9 +188,62 @@ int main(int argc, char **argv)
                plainf = median(tf, sruns);
         printf("], \"score_step_ms\": %.5f, \"plain_pass_edges_ms\": %.5f, "
                "\"score_step_vs_plain\": %.2f, \"plain_pass_depth_ms\": %.5f, "
-               "\"pipeline_vs_plain_depth\": %.2f}\n",
+               "\"pipeline_vs_plain_depth\": %.2f",
                step * 1e3, plain * 1e3, step / plain, plainf * 1e3,
                per_image / plainf);
+
+        /* The passes alone (see the top of the file): each map's range,
+        ** labels and edges kept from one score first. */
+        enum { PH_MINMAX, PH_DEPTH8, PH_CANNY, PH_SUM, PH_N };
+        static const char *const ph_name[PH_N] = {"minmax", "depth8_hist",
+                                                   "canny", "weighted_sum"};
+        size_t np = (size_t)maps[i].w * maps[i].h;
+        float *rng = malloc(sizeof(float) * 2 * (size_t)m);
+        uint8_t *lab = malloc(np * (size_t)m), *edg = malloc(np * (size_t)m);
+        uint8_t *u8 = malloc(np), *e8 = malloc(np);
+        double *ph = malloc(sizeof(double) * PH_N * (size_t)runs);
+        if (!rng || !lab || !edg || !u8 || !e8 || !ph) {
+            fprintf(stderr, "bench_score: out of memory\n");
+            return 1;
+        }
+        for (int k = 0; k < m; k++) {
+            const map *mp = &maps[idx[k]];
+            di_feature_compute(ws, mp->d, mp->w, mp->h, &p, &r, &err);
+            rng[2 * k] = r.depth_min, rng[2 * k + 1] = r.depth_max;
+            memcpy(lab + np * (size_t)k, di_feature_labels(ws), np);
+            memcpy(edg + np * (size_t)k, di_feature_edges(ws), np);
+        }
+        uint64_t hist[256];
+        for (int run = 0; run < runs; run++) {
+            double t_ph[PH_N + 1];
+            t_ph[0] = cpu_now();
+            for (int q = 0; q < PH_N; q++) {
+                for (int rep = 0; rep < per_run; rep++)
+                    for (int k = 0; k < m; k++) {
+                        const map *mp = &maps[idx[k]];
+                        float mn, mx;
+                        if (q == PH_MINMAX)
+                            di_depth_minmax(mp->d, np, &mn, &mx);
+                        else if (q == PH_DEPTH8)
+                            di_depth8_hist(mp->d, np, rng[2 * k], rng[2 * k + 1], u8, hist);
+                        else if (q == PH_CANNY)
+                            di_canny(lab + np * (size_t)k, mp->w, mp->h, p.canny_low,
+                                     p.canny_high, e8, ws->canny_scratch);
+                        else
+                            sink_d = di_weighted_edge_sum(edg + np * (size_t)k, mp->w, mp->h,
+                                                          ws->cx, ws->cx_lo, ws->cx_hi,
+                                                          ws->cy, &cnt);
+                    }
+                t_ph[q + 1] = cpu_now();
+                ph[q * runs + run] = (t_ph[q + 1] - t_ph[q]) / (per_run * m);
+            }
+        }
+        printf(", \"phases_cpu_ms\": {");
+        for (int q = 0; q < PH_N; q++)
+            printf("%s\"%s\": %.4f", q ? ", " : "", ph_name[q],
+                   median(ph + q * runs, runs) * 1e3);
+        printf("}}\n");
+        free(rng), free(lab), free(edg), free(u8), free(e8), free(ph);
         fflush(stdout);
     }
     for (int i = 0; i < nmaps; i++)

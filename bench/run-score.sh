@@ -19,6 +19,8 @@
 #  - the start-up in CPU time (`score --help`, and with one map) and the
 #    number of shared libraries the process loads (issue 15: oneDNN and the
 #    database clients are loaded only where used).
+#  - the score's main passes (min/max, 8-bit depth and histogram, Canny,
+#    weighted sum) each alone, in CPU time per image (bench_score).
 #   REPEAT=N: runs of each `depthindex score` measurement (median) [5]
 # Prints a Markdown report for bench/RESULTS.md ("Score" section).
 set -euo pipefail
@@ -122,4 +124,14 @@ echo "difference over N): 512x512: $m512 ms per image (start-up $s512 ms);"
 echo "2048x2048: $m2048 ms per image (start-up $s2048 ms)."
 echo "Start-up in CPU time (one core, medians): \`depthindex score --help\` $cpu_help ms;"
 echo "with one 512x512 map $cpu_one ms; shared libraries loaded: $libs."
+echo "The score's passes, each alone over the maps, CPU ms per image (bench_score's"
+echo "phases_cpu_ms; every map from memory, so upper bounds):"
+/usr/bin/python3 - "$tmp/ours.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    ph = r.get("phases_cpu_ms", {})
+    print(f"{r['width']}x{r['height']}: " +
+          ", ".join(f"{k} {v:.4f}" for k, v in ph.items()) + ".")
+PY
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
