@@ -18,9 +18,10 @@
 **    lane where they disagree is divided exactly, but for the two values
 **    that are common and exact at once, D == min (U = 0) and D == max (U
 **    computed once by the division): flat areas at either end of the range
-**    stay on the fast path. The histogram counts 64 values at a time with
-**    compares for the (usually one to four) distinct values of a block of
-**    a smooth map, and one by one for the rest.
+**    stay on the fast path. The histogram counts 64 values at a time: by
+**    the block's runs of equal values (with AVX-512 VBMI; a block of a
+**    smooth map is a few runs), or else with compares for the (usually one
+**    to four) distinct values of the block and one by one for the rest.
 ** di_feature_generic (tests) forces the generic forms, so that both are
 ** checked against each other on one machine.
 */

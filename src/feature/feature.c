@@ -22,7 +22,7 @@
 #include <immintrin.h>
 #endif
 
-/* The Canny state map uses 32-bit indices over (w + 2) * (h + 2). */
+/* Canny's candidates and hysteresis stack are 32-bit pixel indices. */
 #define DI_FEATURE_MAX_PIXELS ((size_t)1 << 30)
 
 void di_feature_params_default(di_feature_params *p)
