@@ -115,6 +115,31 @@ try:
     check(r.returncode == 0 and os.path.getsize(y) > 128,
           "infer failed: %d %r" % (r.returncode, r.stderr[-500:]))
     check(any(n.startswith("libdnnl") for n in names), "infer did not load libdnnl")
+
+    # DEPTHINDEX_DNNL_LIBRARY names the oneDNN to load; one that cannot be
+    # loaded (no such file, a file that is no library, a library that is no
+    # oneDNN) is an error value: one line naming it and the reason, exit 2,
+    # and no exit 127 from a stub (--precision auto asks oneDNN about the CPU
+    # before the model loads)
+    if any(n.startswith("libdnnl") for n in loaded(["version"])[1]):
+        print("skip DEPTHINDEX_DNNL_LIBRARY: this build links oneDNN (sanitizer builds), "
+              "nothing loads it on first use")
+    else:
+        text = os.path.join(tmp, "not-a-library.so")
+        with open(text, "w") as f:
+            f.write("not a library, only text\n" * 20)
+        libc = [l.split()[-1] for l in open("/proc/self/maps") if "/libc.so" in l][0]
+        for lib, why in ((os.path.join(tmp, "none", "libdnnl.so.2"), "No such file"),
+                         (text, "ELF"), (libc, "not oneDNN")):
+            for extra in ([], ["--precision", "auto"]):
+                env = dict(os.environ, DEPTHINDEX_DNNL_LIBRARY=lib)
+                r = subprocess.run([DI, "infer", "--model", model, "--input", x, "--output", y,
+                                    "--threads", "1"] + extra, capture_output=True, text=True,
+                                   env=env, timeout=60)
+                lines = r.stderr.strip().splitlines()
+                check(r.returncode == 2 and len(lines) == 1 and
+                      "cannot load oneDNN (%s): " % lib in lines[0] and why in lines[0],
+                      "DEPTHINDEX_DNNL_LIBRARY=%s %s: %d %r" % (lib, extra, r.returncode, r.stderr))
 finally:
     shutil.rmtree(tmp)
 
