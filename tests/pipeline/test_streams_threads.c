@@ -108,10 +108,12 @@ int main(int argc, char **argv)
         CHECKF(s1.ok == 32 && s1.failed == 0 && s2.ok == 32 && s2.failed == 0,
                "ok %lld and %lld, failed %lld and %lld of 32", (long long)s1.ok,
                (long long)s2.ok, (long long)s1.failed, (long long)s2.failed);
-        CHECKF(peak2 - OTHER_THREADS <= cores,
+        /* each stream runs at least its own thread, also on one core */
+        long most = cores > 2 ? cores : 2;
+        CHECKF(peak2 - OTHER_THREADS <= most,
                "2 streams ran %d engine threads (%d threads in all) on %ld cores: each stream's "
                "session took every core's thread", peak2 - OTHER_THREADS, peak2, cores);
-        CHECKF(s2.threads[DI_STAGE_INFER] == 2 && s2.engine_threads * 2 <= (cores > 2 ? cores : 2),
+        CHECKF(s2.threads[DI_STAGE_INFER] == 2 && s2.engine_threads * 2 <= most,
                "2 streams of %d engine threads each on %ld cores", s2.engine_threads, cores);
         char *a = slurp(one), *b = slurp(two);
         CHECK(a && b && strstr(a, "0.") != NULL);
