@@ -7,13 +7,11 @@
 */
 #include "store_internal.h"
 
-#include "core/module.h"
-
 #include <dlfcn.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "core/module.h"
 
 #if DI_HAVE_MARIADB || DI_HAVE_POSTGRESQL
 
