@@ -15,8 +15,9 @@
 ** anything asks oneDNN which ISA it runs), so a missing or broken libdnnl is
 ** an error value naming the library and the reason. The library is
 ** DI_DNNL_SONAME, found as the dynamic loader finds libraries, unless
-** DEPTHINDEX_DNNL_LIBRARY names another file (oneDNN installed elsewhere; the
-** tests point it at files that are no oneDNN). Only a call that reaches a stub without
+** DEPTHINDEX_DNNL_LIBRARY names another file (oneDNN installed elsewhere, of
+** the major version the stubs were made for; the tests point it at files
+** that are no oneDNN). Only a call that reaches a stub without
 ** that check before it (a bug) ends the process with the reason on stderr and
 ** status 127, as the dynamic loader did when the library was missing: a
 ** oneDNN function has no way to return an error from a call that never
@@ -25,6 +26,8 @@
 #include "di_config.h"
 
 #include <dlfcn.h>
+#include <oneapi/dnnl/dnnl_types.h>
+#include <oneapi/dnnl/dnnl_version.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +73,20 @@ static void load(void)
         return;
     }
     /* any shared library opens: one without oneDNN's entry points would
-    ** send every call to missing() */
-    if (!dlsym(h, "dnnl_version")) {
+    ** send every call to missing(), another major version pass other
+    ** structures than dnnl.h's */
+    void *vf = dlsym(h, "dnnl_version");
+    if (!vf) {
         snprintf(load_error, sizeof load_error, "not oneDNN (it has no dnnl_version)");
+        dlclose(h);
+        return;
+    }
+    const dnnl_version_t *(*version)(void);
+    memcpy(&version, &vf, sizeof version);
+    const dnnl_version_t *v = version();
+    if (!v || v->major != DNNL_VERSION_MAJOR) {
+        snprintf(load_error, sizeof load_error, "oneDNN %d.%d, this depthindex was built for %d.x",
+                 v ? v->major : -1, v ? v->minor : -1, DNNL_VERSION_MAJOR);
         dlclose(h);
         return;
     }

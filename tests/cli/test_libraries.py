@@ -178,8 +178,20 @@ try:
         with open(text, "w") as f:
             f.write("not a library, only text\n" * 20)
         libc = [l.split()[-1] for l in open("/proc/self/maps") if "/libc.so" in l][0]
-        for lib, why in ((os.path.join(tmp, "none", "libdnnl.so.2"), "No such file"),
-                         (text, "ELF"), (libc, "not oneDNN")):
+        cases = [(os.path.join(tmp, "none", "libdnnl.so.2"), "No such file"), (text, "ELF"),
+                 (libc, "not oneDNN")]
+        # a oneDNN of another major version (its dnnl_version only)
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc:
+            src, old = os.path.join(tmp, "old.c"), os.path.join(tmp, "libdnnl-old.so")
+            with open(src, "w") as f:
+                f.write("typedef struct { int major, minor, patch; const char *hash;"
+                        " unsigned cpu_runtime, gpu_runtime; } v_t;\n"
+                        "static const v_t v = {1, 7, 0, 0, 0, 0};\n"
+                        "const v_t *dnnl_version(void) { return &v; }\n")
+            subprocess.run([cc, "-shared", "-fPIC", "-o", old, src], check=True)
+            cases.append((old, "oneDNN 1.7, this depthindex was built for"))
+        for lib, why in cases:
             for extra in ([], ["--precision", "auto"]):
                 env = dict(os.environ, DEPTHINDEX_DNNL_LIBRARY=lib)
                 r = subprocess.run([DI, "infer", "--model", model, "--input", x, "--output", y,
