@@ -70,7 +70,8 @@ static const char help[] =
     "  --queue N             depth maps waiting for post-processing [36]\n"
     "  --workers N           post-processing threads [auto, printed at start]\n"
     "  --decoders N          image decoding threads [auto]\n"
-    "  --threads N           inference engine threads [auto]\n"
+    "  --threads N           inference engine threads [auto]; on the cpu the\n"
+    "                        streams share them (N / streams each, at least 1)\n"
     "  --streams N           inference threads, each with its own engine session\n"
     "                        [1; on cuda a session keeps two batches in flight,\n"
     "                        so that transfers overlap the compute]\n"
@@ -452,6 +453,10 @@ static void print_start(const run_opts *o, di_pipeline *p)
     fprintf(f, "depthindex run: %s, %lld face%s pending\n", url, (long long)s.total,
             s.total == 1 ? "" : "s");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* CPU streams share the engine's threads: "2 streams of 1 thread" */
+    char streams[48] = "";
+    if (s.threads[DI_STAGE_INFER] > 1)
+        snprintf(streams, sizeof streams, "%d streams of ", s.threads[DI_STAGE_INFER]);
     /* how faces become inputs and what the output is read as */
     char what[200];
     snprintf(what, sizeof what, "%s%s",
@@ -478,11 +483,11 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 s.in_flight, ncpu, s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_POST]);
     else
         fprintf(f, "model %s (input 3x%dx%d%s), device cpu%s, %s, batch %d%s; %ld cores split: "
-                   "inference %d thread%s, %d decoder%s, %d post-processing worker%s\n",
+                   "inference %s%d thread%s, %d decoder%s, %d post-processing worker%s\n",
                 o->cfg.model_path, s.model_h, s.model_w, what,
                 o->device_given ? "" : " (default: no GPU)",
                 o->cfg.nn.precision == DI_NN_BF16 ? "bf16" : "fp32", o->cfg.batch,
-                s.in_flight > 1 ? ", 2 batches in flight (test)" : "", ncpu,
+                s.in_flight > 1 ? ", 2 batches in flight (test)" : "", ncpu, streams,
                 s.engine_threads, s.engine_threads == 1 ? "" : "s",
                 s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_DECODE] == 1 ? "" : "s",
                 s.threads[DI_STAGE_POST], s.threads[DI_STAGE_POST] == 1 ? "" : "s");

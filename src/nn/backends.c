@@ -3,6 +3,7 @@
 
 #include "nn.h"
 #include "di_config.h"
+#include "engine.h"
 
 bool di_nn_cuda_built(void)
 {
@@ -19,8 +20,18 @@ static bool isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t want)
     return ((unsigned)isa & (unsigned)want) == (unsigned)want;
 }
 
+/* Neither asks oneDNN where it cannot be loaded (dnnl_lazy.c): its stubs
+** could only end the process. */
+static bool dnnl_loaded(void)
+{
+    di_error err;
+    return di_nn_cpu_load(&err) == DI_OK;
+}
+
 const char *di_nn_cpu_bf16(void)
 {
+    if (!dnnl_loaded())
+        return NULL;
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     if (isa_has(isa, dnnl_cpu_isa_avx512_core_amx))
         return "AMX";
@@ -44,6 +55,8 @@ const char *di_nn_cpu_isa(void)
         {dnnl_cpu_isa_avx, "avx"},
         {dnnl_cpu_isa_sse41, "sse41"},
     };
+    if (!dnnl_loaded())
+        return "unknown (oneDNN not loaded)";
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (isa_has(isa, names[i].isa))

@@ -11,9 +11,13 @@
 ** jumps on to the one that was called, with the caller's arguments intact.
 ** Nothing in the engine changes: it calls dnnl_* as before.
 **
-** The CPU backend loads it when it attaches to a session
-** (di_dnnl_lazy_error), so a missing or broken libdnnl is an error value
-** naming the library and the reason. Only a call that reaches a stub without
+** The CPU backend loads it when a session is created (di_nn_cpu_load, before
+** anything asks oneDNN which ISA it runs), so a missing or broken libdnnl is
+** an error value naming the library and the reason. The library is
+** DI_DNNL_SONAME, found as the dynamic loader finds libraries, unless
+** DEPTHINDEX_DNNL_LIBRARY names another file (oneDNN installed elsewhere, of
+** the major version the stubs were made for; the tests point it at files
+** that are no oneDNN). Only a call that reaches a stub without
 ** that check before it (a bug) ends the process with the reason on stderr and
 ** status 127, as the dynamic loader did when the library was missing: a
 ** oneDNN function has no way to return an error from a call that never
@@ -22,6 +26,8 @@
 #include "di_config.h"
 
 #include <dlfcn.h>
+#include <oneapi/dnnl/dnnl_types.h>
+#include <oneapi/dnnl/dnnl_version.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +52,42 @@ static void missing(void)
     _exit(127);
 }
 
+const char *di_dnnl_lazy_library(void)
+{
+    const char *lib = getenv("DEPTHINDEX_DNNL_LIBRARY");
+    return lib && lib[0] ? lib : DI_DNNL_SONAME;
+}
+
 static void load(void)
 {
-    void *h = dlopen(DI_DNNL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    const char *lib = di_dnnl_lazy_library();
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
+        /* dlerror() starts with the file's name, which the caller's
+        ** message names already */
         const char *why = dlerror();
-        snprintf(load_error, sizeof load_error, "%s", why ? why : DI_DNNL_SONAME);
+        size_t n = strlen(lib);
+        if (why && strncmp(why, lib, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+            why += n + 2;
+        snprintf(load_error, sizeof load_error, "%s", why ? why : "dlopen failed");
+        return;
+    }
+    /* any shared library opens: one without oneDNN's entry points would
+    ** send every call to missing(), another major version pass other
+    ** structures than dnnl.h's */
+    void *vf = dlsym(h, "dnnl_version");
+    if (!vf) {
+        snprintf(load_error, sizeof load_error, "not oneDNN (it has no dnnl_version)");
+        dlclose(h);
+        return;
+    }
+    const dnnl_version_t *(*version)(void);
+    memcpy(&version, &vf, sizeof version);
+    const dnnl_version_t *v = version();
+    if (!v || v->major != DNNL_VERSION_MAJOR) {
+        snprintf(load_error, sizeof load_error, "oneDNN %d.%d, this depthindex was built for %d.x",
+                 v ? v->major : -1, v ? v->minor : -1, DNNL_VERSION_MAJOR);
+        dlclose(h);
         return;
     }
     for (int i = 0; i < di_dnnl_lazy_count; i++) {
@@ -75,7 +111,7 @@ void di_dnnl_lazy_load(void)
 {
     const char *why = di_dnnl_lazy_error();
     if (why) {
-        fprintf(stderr, "depthindex: cannot load oneDNN: %s\n", why);
+        fprintf(stderr, "depthindex: cannot load oneDNN (%s): %s\n", di_dnnl_lazy_library(), why);
         _exit(127);
     }
 }

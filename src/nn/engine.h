@@ -128,6 +128,10 @@ typedef struct di_nn_backend {
 
 extern const di_nn_backend di_nn_backend_cpu;  /* cpu/backend.c */
 extern const di_nn_backend di_nn_backend_cuda; /* cuda/dispatch.c */
+/* Loads oneDNN where it is loaded on first use (dnnl_lazy.c): DI_OK, or an
+** error naming the library and the reason. Called before anything asks
+** oneDNN a question, whose stub could otherwise only end the process. */
+int di_nn_cpu_load(di_error *err);
 
 struct di_nn_session {
     di_nn_graph *g;

@@ -121,7 +121,8 @@ int di_nn_fill_weights_mode(const char *in_path, const char *out_path, uint64_t 
 
 /* Native bf16 on this CPU as oneDNN dispatches it (ONEDNN_MAX_CPU_ISA
 ** limits it): "AMX" or "AVX512-BF16", or NULL when the CPU has none (oneDNN
-** would emulate bf16, slower than fp32, so the CPU backend refuses it). */
+** would emulate bf16, slower than fp32, so the CPU backend refuses it), also
+** when oneDNN cannot be loaded (a session says why). */
 const char *di_nn_cpu_bf16(void);
 /* oneDNN's name for the instruction set it dispatches to ("avx512_core_bf16"). */
 const char *di_nn_cpu_isa(void);

@@ -40,6 +40,8 @@ typedef struct builder {
     int flags;
     int cap_steps, cap_shadows, cap_owned;
     int *consumers;         /* per value: number of consuming nodes (+1 if output) */
+    int *first_consumer;    /* per value: the first node that reads it, or -1 */
+    bool *not_bf16;         /* per value: a consumer does not read blocked bf16 */
     bool *absorbed;         /* per node: fused into an earlier node */
     di_nn_tensor **live_of; /* per value: the tensor consumers read (shadow) */
 } builder;
@@ -137,11 +139,7 @@ static int sole_consumer(const builder *b, int v)
     const di_nn_graph *g = b->s->g;
     if (b->consumers[v] != 1 || is_graph_output(g, v))
         return -1;
-    for (int i = 0; i < g->nnodes; i++)
-        for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] == v)
-                return i;
-    return -1;
+    return b->first_consumer[v];
 }
 
 /* A bf16 session may hand value v to its consumers in bf16: each of them
@@ -150,14 +148,9 @@ static int sole_consumer(const builder *b, int v)
 static bool bf16_consumers(const builder *b, int v)
 {
     const di_nn_graph *g = b->s->g;
-    const int need = DI_OP_BLOCKED_OK | DI_OP_BF16_OK;
     if (!b->s->env.bf16 || v < 0 || !b->consumers[v] || is_graph_output(g, v))
         return false;
-    for (int i = 0; i < g->nnodes; i++)
-        for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] == v && (g->nodes[i].op->flags & need) != need)
-                return false;
-    return true;
+    return !b->not_bf16[v];
 }
 
 /* Fuses the nodes that follow node ni and whose op has a post_kind: Relu,
@@ -515,18 +508,20 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
     if (nins > 8)
         return di_fail(err, DI_EUNSUPPORTED, "%s: more than 8 graph inputs", g->path);
     di_nn_plan *p = calloc(1, sizeof *p);
-    builder b = {s, p, flags, 0, 0, 0, NULL, NULL, NULL};
+    builder b = {s, p, flags, 0, 0, 0, NULL, NULL, NULL, NULL, NULL};
     if (!p)
         return di_fail(err, DI_ENOMEM, "out of memory");
     p->vals = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor));
     p->val_layouts = p->vals ? layouts->make(p->vals, g->nvalues) : NULL;
     p->node_params = calloc((size_t)g->nnodes + 1, sizeof(void *));
     b.consumers = calloc((size_t)g->nvalues + 1, sizeof(int));
+    b.first_consumer = malloc(((size_t)g->nvalues + 1) * sizeof(int));
+    b.not_bf16 = calloc((size_t)g->nvalues + 1, sizeof(bool));
     b.absorbed = calloc((size_t)g->nnodes + 1, sizeof(bool));
     b.live_of = calloc((size_t)g->nvalues + 1, sizeof(di_nn_tensor *));
     int rc = DI_OK;
-    if (!p->vals || !p->val_layouts || !p->node_params || !b.consumers || !b.absorbed ||
-        !b.live_of) {
+    if (!p->vals || !p->val_layouts || !p->node_params || !b.consumers || !b.first_consumer ||
+        !b.not_bf16 || !b.absorbed || !b.live_of) {
         rc = di_fail(err, DI_ENOMEM, "out of memory");
         goto done;
     }
@@ -574,10 +569,22 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
         p->key.in_dtype[i] = io->dtype;
         memcpy(p->key.in_dims[i], io->dims, sizeof(int64_t) * (size_t)io->ndim);
     }
+    /* each value's consumers once per plan, for fusion (sole_consumer) and
+    ** the bf16 hand-over (bf16_consumers): a scan of every node per value
+    ** was quadratic in the graph's size */
+    for (int v = 0; v < g->nvalues; v++)
+        b.first_consumer[v] = -1;
     for (int i = 0; i < g->nnodes; i++)
-        for (int j = 0; j < g->nodes[i].nin; j++)
-            if (g->nodes[i].in[j] >= 0)
-                b.consumers[g->nodes[i].in[j]]++;
+        for (int j = 0; j < g->nodes[i].nin; j++) {
+            int v = g->nodes[i].in[j];
+            if (v < 0)
+                continue;
+            const int need = DI_OP_BLOCKED_OK | DI_OP_BF16_OK;
+            b.consumers[v]++;
+            if (b.first_consumer[v] < 0)
+                b.first_consumer[v] = i;
+            b.not_bf16[v] |= (g->nodes[i].op->flags & need) != need;
+        }
     for (int i = 0; i < g->noutputs; i++)
         b.consumers[g->outputs[i]]++;
 
@@ -586,6 +593,8 @@ int di_nn_plan_build_flags(di_nn_session *s, const di_nn_io *ins, int nins, int 
         rc = di_nn_plan_memory(g, p, b.flags, err);
 done:
     free(b.consumers);
+    free(b.first_consumer);
+    free(b.not_bf16);
     free(b.absorbed);
     free(b.live_of);
     if (rc) {

@@ -76,6 +76,14 @@ int di_nn_session_create_graph(di_nn_graph *g, const di_nn_options *opt, di_nn_s
         di_nn_session_destroy(s);
         return di_fail(err, DI_EINVAL, "unknown device %d", (int)s->opt.device);
     }
+    /* oneDNN first (where it is loaded on first use): the bf16 check below
+    ** asks it about the CPU, and every plan's layouts, a CUDA session's
+    ** too, are oneDNN memory descriptors */
+    int lrc = di_nn_cpu_load(err);
+    if (lrc) {
+        di_nn_session_destroy(s);
+        return lrc;
+    }
     if (s->opt.device == DI_NN_CPU && s->opt.precision == DI_NN_FP16) {
         di_nn_session_destroy(s);
         return di_fail(err, DI_EUNSUPPORTED,

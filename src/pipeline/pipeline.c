@@ -169,8 +169,15 @@ static void choose_split(di_pipeline *p)
     } else {
         p->ndecoders = c->decoders > 0 ? c->decoders : side;
         p->nworkers = c->workers > 0 ? c->workers : side;
-        if (p->cfg.nn.threads <= 0)
-            p->cfg.nn.threads = n <= 4 ? n : n - side;
+        /* The engine's threads (--threads, or the cores less the pools'
+        ** share) are the total for all streams: each stream's session runs
+        ** its own OpenMP team, so N sessions of every thread would put N
+        ** times the cores to work, and libgomp, counting more threads than
+        ** cores, throttles every thread's spin (bench/RESULTS.md, OpenMP
+        ** wait policy). Each stream gets its share, at least one. */
+        int total = c->nn.threads > 0 ? c->nn.threads : n <= 4 ? n : n - side;
+        int streams = p->ninfer > 0 ? p->ninfer : 1;
+        p->cfg.nn.threads = total / streams > 1 ? total / streams : 1;
     }
 }
 

@@ -73,30 +73,79 @@ try:
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     port = listener.getsockname()[1]
+
+    def waiting_maps(exe, scheme):
+        """What `exe run` maps while it waits in its connect to the listener."""
+        p = subprocess.Popen([exe, "run", "--db", "%s://u:x@127.0.0.1:%d/db" % (scheme, port),
+                              "--depth-dir", tmp], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.0)
+            return open("/proc/%d/maps" % p.pid).read() if p.poll() is None else ""
+        finally:
+            p.kill()
+            p.communicate()
+
     for scheme, module, client in (("mysql", "depthindex-mariadb.so", "libmariadb"),
                                    ("postgresql", "depthindex-postgresql.so", "libpq")):
         if scheme.replace("mysql", "mariadb") not in subprocess.run(
                 [DI, "version"], capture_output=True, text=True).stdout:
             continue  # backend not built
-        p = subprocess.Popen([DI, "run", "--db", "%s://u:x@127.0.0.1:%d/db" % (scheme, port),
-                              "--depth-dir", tmp], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        try:
-            time.sleep(1.0)
-            maps = open("/proc/%d/maps" % p.pid).read() if p.poll() is None else ""
-            check("/" + module in maps and "/" + client in maps,
-                  "%s: run does not map %s and %s" % (scheme, module, client))
-            check("/libdnnl" not in maps or "/libasan" in maps or "/libubsan" in maps,
-                  "%s: run maps libdnnl without a model" % scheme)
-        finally:
-            p.kill()
-            p.communicate()
+        maps = waiting_maps(DI, scheme)
+        check("/" + module in maps and "/" + client in maps,
+              "%s: run does not map %s and %s" % (scheme, module, client))
+        check("/libdnnl" not in maps or "/libasan" in maps or "/libubsan" in maps,
+              "%s: run maps libdnnl without a model" % scheme)
         # a module that is not found: one clear error, no crash
         env = dict(os.environ, DEPTHINDEX_MODULE_DIR=os.path.join(tmp, "none"))
         r = subprocess.run([DI, "status", "--db", "%s://u:x@127.0.0.1:%d/db" % (scheme, port)],
                            capture_output=True, text=True, env=env, timeout=60)
         check(r.returncode not in (0, -11, -6) and "backend module cannot be loaded" in r.stderr
               and module in r.stderr, "%s: missing module: %d %r" % (scheme, r.returncode, r.stderr))
+
+    # A copy of the build's executable and modules elsewhere (a bundle, and an
+    # installation's bin/ and LIBDIR/depthindex/ moved) finds its own modules
+    # beside it, the CUDA module as the database ones (src/core/module.h),
+    # not the build tree's by absolute path.
+    build = os.environ["DEPTHINDEX_BUILD_ROOT"]
+    conf = open(os.path.join(build, "di_config.h")).read()
+    from_bindir = conf.split('DI_MODULE_DIR_FROM_BINDIR "', 1)[1].split('"', 1)[0]
+    mods = sorted(f for f in os.listdir(build) if f.startswith("depthindex-") and f.endswith(".so"))
+    for layout in ("bundle", "installed"):
+        bindir = os.path.join(tmp, layout, "bin" if layout == "installed" else "")
+        moddir = os.path.normpath(os.path.join(bindir, from_bindir)) if layout == "installed" \
+            else bindir
+        os.makedirs(bindir, exist_ok=True)
+        os.makedirs(moddir, exist_ok=True)
+        shutil.copy2(DI, os.path.join(bindir, "depthindex"))
+        for m in mods:
+            shutil.copy2(os.path.join(build, m), os.path.join(moddir, m))
+        copy = os.path.join(bindir, "depthindex")
+        for scheme, module in (("mysql", "depthindex-mariadb.so"),
+                               ("postgresql", "depthindex-postgresql.so")):
+            if module not in mods:
+                continue
+            maps = waiting_maps(copy, scheme)
+            check(os.path.join(moddir, module) in maps,
+                  "%s copy: run does not map its own %s (%r)" % (layout, module,
+                  [l.split()[-1] for l in maps.splitlines() if "depthindex-" in l]))
+        if "depthindex-cuda.so" in mods:
+            # no GPU needed: the module loads, and says what the build's own
+            # executable says about the device
+            args = ["infer", "--model", os.path.join(tmp, "none.onnx"), "--input",
+                    os.path.join(tmp, "none.npy"), "--device", "cuda"]
+            env = dict(os.environ, LD_DEBUG="files")
+            r = subprocess.run([copy] + args, capture_output=True, text=True, env=env, timeout=60)
+            opened = [os.path.normpath(l.split("file=", 1)[1].split(" ", 1)[0])
+                      for l in r.stderr.splitlines()
+                      if "file=" in l and "generating link map" in l and "depthindex-cuda" in l]
+            check(opened == [os.path.join(moddir, "depthindex-cuda.so")],
+                  "%s copy: --device cuda loads %r, not its own module" % (layout, opened))
+            mine = subprocess.run([copy] + args, capture_output=True, text=True, timeout=60)
+            built = subprocess.run([DI] + args, capture_output=True, text=True, timeout=60)
+            check(mine.returncode == built.returncode == 2 and mine.stderr == built.stderr and
+                  len(mine.stderr.strip().splitlines()) == 1,
+                  "%s copy: --device cuda says %d %r, the build's executable %d %r" % (
+                      layout, mine.returncode, mine.stderr, built.returncode, built.stderr))
     listener.close()
 
     # infer loads oneDNN on its first call into it, and runs
@@ -115,6 +164,43 @@ try:
     check(r.returncode == 0 and os.path.getsize(y) > 128,
           "infer failed: %d %r" % (r.returncode, r.stderr[-500:]))
     check(any(n.startswith("libdnnl") for n in names), "infer did not load libdnnl")
+
+    # DEPTHINDEX_DNNL_LIBRARY names the oneDNN to load; one that cannot be
+    # loaded (no such file, a file that is no library, a library that is no
+    # oneDNN) is an error value: one line naming it and the reason, exit 2,
+    # and no exit 127 from a stub (--precision auto asks oneDNN about the CPU
+    # before the model loads)
+    if any(n.startswith("libdnnl") for n in loaded(["version"])[1]):
+        print("skip DEPTHINDEX_DNNL_LIBRARY: this build links oneDNN (sanitizer builds), "
+              "nothing loads it on first use")
+    else:
+        text = os.path.join(tmp, "not-a-library.so")
+        with open(text, "w") as f:
+            f.write("not a library, only text\n" * 20)
+        libc = [l.split()[-1] for l in open("/proc/self/maps") if "/libc.so" in l][0]
+        cases = [(os.path.join(tmp, "none", "libdnnl.so.2"), "No such file"), (text, "ELF"),
+                 (libc, "not oneDNN")]
+        # a oneDNN of another major version (its dnnl_version only)
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc:
+            src, old = os.path.join(tmp, "old.c"), os.path.join(tmp, "libdnnl-old.so")
+            with open(src, "w") as f:
+                f.write("typedef struct { int major, minor, patch; const char *hash;"
+                        " unsigned cpu_runtime, gpu_runtime; } v_t;\n"
+                        "static const v_t v = {1, 7, 0, 0, 0, 0};\n"
+                        "const v_t *dnnl_version(void) { return &v; }\n")
+            subprocess.run([cc, "-shared", "-fPIC", "-o", old, src], check=True)
+            cases.append((old, "oneDNN 1.7, this depthindex was built for"))
+        for lib, why in cases:
+            for extra in ([], ["--precision", "auto"]):
+                env = dict(os.environ, DEPTHINDEX_DNNL_LIBRARY=lib)
+                r = subprocess.run([DI, "infer", "--model", model, "--input", x, "--output", y,
+                                    "--threads", "1"] + extra, capture_output=True, text=True,
+                                   env=env, timeout=60)
+                lines = r.stderr.strip().splitlines()
+                check(r.returncode == 2 and len(lines) == 1 and
+                      "cannot load oneDNN (%s): " % lib in lines[0] and why in lines[0],
+                      "DEPTHINDEX_DNNL_LIBRARY=%s %s: %d %r" % (lib, extra, r.returncode, r.stderr))
 finally:
     shutil.rmtree(tmp)
 

@@ -36,15 +36,26 @@ static void threads_leave(thread_scope t)
 /* Plans the declared shapes now, so that shape errors and unsupported
 ** layouts show at load time. Inputs without a full declared shape are
 ** planned at their first run. */
-static int cpu_attach(di_nn_session *s, di_error *err)
+int di_nn_cpu_load(di_error *err)
 {
 #ifdef DI_DNNL_SONAME
     /* oneDNN is loaded on first use (dnnl_lazy.c): load it here, where a
     ** missing library can still be an error rather than an exit */
     const char *why = di_dnnl_lazy_error();
     if (why)
-        return di_fail(err, DI_EUNSUPPORTED, "cannot load oneDNN (%s): %s", DI_DNNL_SONAME, why);
+        return di_fail(err, DI_EUNSUPPORTED, "cannot load oneDNN (%s): %s", di_dnnl_lazy_library(),
+                       why);
+#else
+    (void)err;
 #endif
+    return DI_OK;
+}
+
+static int cpu_attach(di_nn_session *s, di_error *err)
+{
+    int rc = di_nn_cpu_load(err);
+    if (rc)
+        return rc;
     const di_nn_graph *g = s->g;
     di_nn_io ins[8];
     if (g->ninputs > 8)
@@ -64,7 +75,7 @@ static int cpu_attach(di_nn_session *s, di_error *err)
     }
     di_nn_plan *p;
     thread_scope ts = threads_enter(s);
-    int rc = di_nn_get_plan(s, ins, g->ninputs, &p, err);
+    rc = di_nn_get_plan(s, ins, g->ninputs, &p, err);
     threads_leave(ts);
     return rc;
 }

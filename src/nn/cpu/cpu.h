@@ -36,8 +36,10 @@ dnnl_stream_t di_nn_cpu_stream(di_nn_env *env);
 #define cpu_engine(k) di_nn_cpu_engine((k)->env)
 
 /* Where oneDNN is loaded on first use (dnnl_lazy.c, DI_DNNL_SONAME defined):
-** loads it once and says why it could not be loaded, or NULL. */
+** loads it once and says why it could not be loaded, or NULL; and which file
+** it loads (DI_DNNL_SONAME, or $DEPTHINDEX_DNNL_LIBRARY). */
 const char *di_dnnl_lazy_error(void);
+const char *di_dnnl_lazy_library(void);
 #define cpu_stream(k) di_nn_cpu_stream((k)->env)
 
 struct di_nn_step;

@@ -154,6 +154,31 @@ fail:
     return rc;
 }
 
+/* A prepare that built its primitive: the kernel keeps the state and asks
+** for scratch bytes; NULL, so that prepare_done frees nothing of it. */
+static qd_state *keep(di_nn_kctx *k, qd_state *s, size_t scratch)
+{
+    k->scratch_bytes = scratch;
+    k->state = s;
+    atomic_fetch_add(&di_nn_qdnnl_built, 1);
+    return NULL;
+}
+
+/* Both prepares' way out, built or not (rc DI_OK with s set: the plain
+** kernel runs): the primitive descriptor, its attributes, the state not
+** kept and the weights' staging copy. */
+static int prepare_done(qd_state *s, dnnl_primitive_desc_t pd, dnnl_primitive_attr_t attr,
+                        int8_t *w, int rc)
+{
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    di_nn_qdnnl_release(s);
+    free(w);
+    return rc;
+}
+
 /* ---- MatMulInteger ---- */
 
 int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err)
@@ -206,18 +231,9 @@ int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err)
                "memory");
     size_t total = 0;
     s->a_off = take(&total, a->dtype == DI_DT_INT8 ? (size_t)(M * K) : 0);
-    k->scratch_bytes = total;
-    k->state = s;
-    s = NULL;
-    atomic_fetch_add(&di_nn_qdnnl_built, 1);
+    s = keep(k, s, total);
 fail:
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    di_nn_qdnnl_release(s);
-    free(w);
-    return rc;
+    return prepare_done(s, pd, attr, w, rc);
 }
 
 /* the input as uint8 with its zero point: an int8 one moved by 128 */
@@ -368,18 +384,9 @@ int di_nn_qdnnl_conv_prepare(di_nn_kctx *k, di_error *err)
     s->src_off = take(&total, s->src_reorder ? dnnl_memory_desc_get_size(xsel) : 0);
     s->dst_off = take(&total, s->dst_reorder ? dnnl_memory_desc_get_size(ysel) : 0);
     s->plain_off = take(&total, s->extra ? dnnl_memory_desc_get_size(&ymd) : 0);
-    k->scratch_bytes = total;
-    k->state = s;
-    s = NULL;
-    atomic_fetch_add(&di_nn_qdnnl_built, 1);
+    s = keep(k, s, total);
 fail:
-    if (pd)
-        dnnl_primitive_desc_destroy(pd);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    di_nn_qdnnl_release(s);
-    free(w);
-    return rc;
+    return prepare_done(s, pd, attr, w, rc);
 }
 
 int di_nn_qdnnl_conv_run(di_nn_kctx *k, di_error *err)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../core/module.h"
 #include "cuda.h"
 #include "di_config.h"
 
@@ -104,57 +105,33 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static const di_nn_cuda_hooks *mod; /* NULL when the module did not load */
 static char load_error[768];
 
-/* Where the module is: $DEPTHINDEX_CUDA_MODULE; else next to the build
-** tree's executables when this executable runs from the build tree, else
-** the installed one (the other as a fallback). */
-static bool in_build_tree(void)
+/* The CUDA module of this depthindex (its entry, ABI, session layout and
+** version), or NULL. */
+static const void *accept_cuda(void *h)
 {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return false;
-    exe[n] = 0;
-    size_t root = strlen(DI_BUILD_ROOT);
-    return strncmp(exe, DI_BUILD_ROOT, root) == 0 && exe[root] == '/';
-}
-
-static const di_nn_cuda_hooks *try_load(const char *path, char *why, size_t why_size)
-{
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(why, why_size, "%s", dlerror());
-        return NULL;
-    }
     const di_nn_cuda_hooks *(*entry)(void);
     *(void **)&entry = dlsym(h, DI_NN_CUDA_MODULE_ENTRY);
     const di_nn_cuda_hooks *t = entry ? entry() : NULL;
     if (!t || t->abi != DI_NN_CUDA_MODULE_ABI || t->session_size != sizeof(di_nn_session) ||
-        strcmp(t->version, DI_VERSION_STRING) != 0) {
-        snprintf(why, why_size, "%s: not the CUDA module of this depthindex %s", path,
-                 DI_VERSION_STRING);
-        dlclose(h);
+        strcmp(t->version, DI_VERSION_STRING) != 0)
         return NULL;
-    }
-    return t; /* stays loaded until exit */
+    return t;
 }
 
+/* Where the module is: $DEPTHINDEX_CUDA_MODULE (that file only); else where
+** every module of depthindex is looked for (src/core/module.h: the
+** executable's folder first, so that a moved build or installation finds
+** its own). */
 static void load_module(void)
 {
-    char why[512];
+    static const char what[] = "the CUDA module";
+    char why[sizeof load_error - 64] = "";
     const di_nn_cuda_hooks *t;
     const char *env = getenv("DEPTHINDEX_CUDA_MODULE");
-    if (env && *env) {
-        t = try_load(env, why, sizeof why);
-    } else {
-        const char *first = DI_CUDA_MODULE_INSTALLED, *second = DI_CUDA_MODULE_BUILT;
-        if (in_build_tree())
-            first = DI_CUDA_MODULE_BUILT, second = DI_CUDA_MODULE_INSTALLED;
-        t = try_load(first, why, sizeof why);
-        if (!t) {
-            char why2[256];
-            t = try_load(second, why2, sizeof why2);
-        }
-    }
+    if (env && *env)
+        t = di_module_load_path(env, what, accept_cuda, why, sizeof why);
+    else
+        t = di_module_load(DI_CUDA_MODULE_NAME, what, accept_cuda, why, sizeof why);
     __atomic_store_n(&mod, t, __ATOMIC_RELEASE);
     if (!t)
         snprintf(load_error, sizeof load_error, "CUDA backend module not found/loadable: %s", why);
