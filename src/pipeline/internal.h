@@ -88,6 +88,8 @@ struct di_pipeline {
     size_t in_cap;     /* pixels of the largest input a slot holds */
     size_t plane_cap;  /* floats of the largest output plane */
     int ndecoders, nworkers;
+    bool side_idle;    /* the CPU-side threads at SCHED_IDLE (side_sched) */
+    char side_error[128]; /* the first refusal of SCHED_IDLE, if any */
     int64_t total;
 
     di_queue *free_batches, *decode_q, *infer_q;

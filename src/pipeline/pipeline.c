@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,15 @@ void di_pipeline_config_default(di_pipeline_config *c)
     c->lease = 60;
     c->chunk_ids = 1024;
     c->max_attempts = 3;
+}
+
+di_side_sched di_pipeline_side_sched(const di_pipeline_config *c)
+{
+    if (c->side_sched != DI_SIDE_AUTO)
+        return c->side_sched;
+    /* on CUDA the CPU stages must keep up with the device beside it; with
+    ** depth maps from files there is no engine to yield to */
+    return !c->depth_dir && c->nn.device != DI_NN_CUDA ? DI_SIDE_IDLE : DI_SIDE_NORMAL;
 }
 
 void di_pipe_fatal(di_pipeline *p, const di_error *e)
@@ -528,6 +538,7 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     }
     /* the split first: the engine's sessions are created with its threads */
     choose_split(p);
+    p->side_idle = di_pipeline_side_sched(cfg) == DI_SIDE_IDLE;
     if (!rc)
         rc = p->model_mode ? setup_engine(p, err) : alloc_pools(p, err);
     if (rc) {
@@ -538,12 +549,30 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     return DI_OK;
 }
 
-/* pthread_create, or (test only) a failure like EAGAIN at the Nth call. */
-static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *))
+/* pthread_create, or (test only) a failure like EAGAIN at the Nth call.
+** The thread is named (top -H, /proc/PID/task/TID/comm, the tests) and a
+** CPU-side one goes to SCHED_IDLE when p->side_idle (di_side_sched in
+** pipeline.h says why). Lowering a thread's class needs no privilege, but a
+** sandbox may refuse it: the thread then runs at the normal class, as
+** before, and the first reason is kept for the start line. The creator sets
+** the class, not the thread itself, so that it is in place (or known to
+** have failed) when di_pipeline_start returns. */
+static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *),
+                 const char *name, bool side)
 {
     if (++*count == p->test.fail_thread)
         return EAGAIN;
-    return pthread_create(t, NULL, fn, p);
+    int rc = pthread_create(t, NULL, fn, p);
+    if (rc)
+        return rc;
+    pthread_setname_np(*t, name); /* at most 15 characters; cosmetic */
+    if (side && p->side_idle) {
+        struct sched_param sp = {.sched_priority = 0};
+        int e = pthread_setschedparam(*t, SCHED_IDLE, &sp);
+        if (e && !p->side_error[0])
+            snprintf(p->side_error, sizeof p->side_error, "%s", strerror(e));
+    }
+    return 0;
 }
 
 int di_pipeline_start(di_pipeline *p, di_error *err)
@@ -561,20 +590,20 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
     ** by closing every queue, which ends the threads already started, and
     ** joining them before anything they use is freed. */
     int calls = 0, writer = 0, workers = 0, infer = 0, decoders = 0, rc = 0;
-    rc = spawn(p, &calls, &p->writer, di_writer_main);
+    rc = spawn(p, &calls, &p->writer, di_writer_main, "di-write", true);
     writer = !rc;
     for (; !rc && workers < p->nworkers; workers += !rc)
-        rc = spawn(p, &calls, &p->workers[workers], di_worker_main);
+        rc = spawn(p, &calls, &p->workers[workers], di_worker_main, "di-post", true);
     for (; !rc && p->model_mode && infer < p->ninfer; infer += !rc)
-        rc = spawn(p, &calls, &p->infer[infer], di_infer_main);
+        rc = spawn(p, &calls, &p->infer[infer], di_infer_main, "di-infer", false);
     for (; !rc && p->model_mode && decoders < p->ndecoders; decoders += !rc)
-        rc = spawn(p, &calls, &p->decoders[decoders], di_decoder_main);
+        rc = spawn(p, &calls, &p->decoders[decoders], di_decoder_main, "di-decode", true);
     /* the lease keeper before the reader, which asks it for chunks */
     int lease_rc = 0;
     if (!rc && p->leases)
         lease_rc = di_leases_start(p->leases, err);
     if (!rc && !lease_rc)
-        rc = spawn(p, &calls, &p->reader, di_reader_main);
+        rc = spawn(p, &calls, &p->reader, di_reader_main, "di-read", true);
     if (rc || lease_rc) {
         di_pipeline_stop(p);
         di_queue *qs[] = {p->decode_q, p->infer_q, p->post_q, p->write_q};
@@ -655,6 +684,8 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;
+    s->side_sched = p->side_idle ? DI_SIDE_IDLE : DI_SIDE_NORMAL;
+    snprintf(s->side_sched_error, sizeof s->side_sched_error, "%s", p->side_error);
     s->panels = atomic_load(&p->panels);
     s->panel_errors = atomic_load(&p->panel_errors);
     double lost[2] = {atomic_load(&p->read_watch.lost_since),

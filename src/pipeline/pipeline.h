@@ -47,6 +47,20 @@ typedef enum di_output_kind { DI_OUTPUT_INVERSE = 0, DI_OUTPUT_DEPTH } di_output
 ** Anything's preprocessor does (di_pipeline_keep_aspect_size). */
 typedef enum di_resize_mode { DI_RESIZE_STRETCH = 0, DI_RESIZE_KEEP_ASPECT } di_resize_mode;
 
+/* The scheduling class of the CPU-side threads (the reader, the decoders, the
+** post-processing workers, the writer). With the engine on the CPU they share
+** its cores: at the normal class one of them preempts an OpenMP thread in
+** the middle of a parallel region and the engine's other threads wait at the
+** barrier for it, a loss of about twice its own time (measured on 2 cores:
+** the engine 7-12 % slower per batch inside run than alone, bench/RESULTS.md,
+** End to end). At SCHED_IDLE they run only on a core the engine leaves idle:
+** between its regions, between batches, and whenever it waits for input.
+** AUTO: SCHED_IDLE when the engine runs on the CPU, else (CUDA, where the
+** CPU stages must run beside the device; depth-dir mode, no engine) normal. */
+typedef enum di_side_sched {
+    DI_SIDE_AUTO = 0, DI_SIDE_NORMAL, DI_SIDE_IDLE
+} di_side_sched;
+
 typedef struct di_pipeline_config {
     di_store_config store;
     const char *images_dir;    /* [.] */
@@ -96,6 +110,7 @@ typedef struct di_pipeline_config {
     int64_t chunk_ids;         /* ids per chunk when the run is created [1024] */
     int max_attempts;          /* claims of a chunk before it counts as failed [3] */
     const char *owner;         /* this worker's name [host:pid] */
+    di_side_sched side_sched;  /* the CPU-side threads' class [auto] */
 } di_pipeline_config;
 
 /* The input side for a model whose height and width are symbolic: Depth
@@ -103,6 +118,10 @@ typedef struct di_pipeline_config {
 #define DI_PIPELINE_DEFAULT_SIZE 518
 
 void di_pipeline_config_default(di_pipeline_config *c);
+
+/* The class the CPU-side threads of a pipeline made with c get:
+** DI_SIDE_IDLE or DI_SIDE_NORMAL (c->side_sched resolved, see di_side_sched). */
+di_side_sched di_pipeline_side_sched(const di_pipeline_config *c);
 
 /* Test control: what only tests turn, set with di_pipeline_set_test between
 ** create and start (all off by default). */
@@ -159,6 +178,11 @@ typedef struct di_pipeline_stats {
     int64_t panel_errors; /* panels that could not be written */
     double db_lost_s;   /* seconds the reader or writer has been retrying a
                         ** lost database connection (0: it is there) */
+    di_side_sched side_sched; /* the CPU-side threads' class as chosen
+                              ** (DI_SIDE_NORMAL or DI_SIDE_IDLE) */
+    char side_sched_error[128]; /* set: SCHED_IDLE was chosen but the system
+                                ** refused it for a thread (they run at the
+                                ** normal class): the reason */
 } di_pipeline_stats;
 
 typedef struct di_pipeline di_pipeline;
