@@ -22,20 +22,21 @@
 # run chooses its OpenMP spin at start from the load it finds (10000 pauses
 # idle, 100 under load, src/cli/process.c): each round's line names it, and
 # the table counts the rounds that ran with the short one.
-# run's CPU-side threads (reader, decoders, post workers, writer) run at
-# SCHED_IDLE when the engine is the CPU (di_side_sched, src/pipeline/
-# pipeline.h): each round runs run once per class in SIDES, through
-# DEPTHINDEX_SIDE_SCHED, "normal" being the layout before that choice, so the
-# two are compared in the same rounds against the same infer.
+# How run's CPU-side threads share the 2 cores with the engine (di_side_sched,
+# src/pipeline/pipeline.h): each round runs run once per share in SIDES,
+# through DEPTHINDEX_SIDE_SCHED, against the same infer: "gate" (run's
+# default with the CPU engine on every core: decoders and post workers start
+# a face only while the engine waits), "idle" (those and the reader and the
+# writer at SCHED_IDLE), "normal" (the layout before: all run freely).
 # usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8],
-#                                      SIDES ["idle normal"])
+#                                      SIDES ["gate idle normal"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 repeat=${REPEAT:-5}
 faces=${FACES:-96}
 batch=${BATCH:-8}
-sides=${SIDES:-idle normal}
+sides=${SIDES:-gate idle normal}
 py=/usr/bin/python3
 di="$(pwd)/$build/depthindex"
 for exe in depthindex bench/e2e_input; do
@@ -55,7 +56,7 @@ precs="fp32"
 grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && precs="fp32 bf16"
 echo "machine: $cpu ($(nproc) cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $faces faces 512x512, batch $batch, $repeat rounds;" \
-  "run's side threads: $sides"
+  "run's side threads: $sides (DEPTHINDEX_SIDE_SCHED)"
 
 "$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null || exit 1
 "$di" init --db "sqlite:$work/e2e.db" --demo "$(( (faces + 3) / 4 ))" --images "$work/faces" \

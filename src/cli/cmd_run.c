@@ -394,17 +394,23 @@ static void test_env(di_pipeline_config *c, di_pipeline_test *t)
     }
 }
 
-/* DEPTHINDEX_SIDE_SCHED=normal|idle|auto: the class of the CPU-side threads
-** (di_side_sched in src/pipeline/pipeline.h; auto: SCHED_IDLE with the
-** engine on the CPU). For comparing the two in bench/run-e2e.sh; anything
-** else keeps auto. */
+/* DEPTHINDEX_SIDE_SCHED=normal|gate|idle: how the CPU-side threads share the
+** cores with a CPU engine (di_side_sched in src/pipeline/pipeline.h; unset or
+** anything else: auto). For comparing them in bench/run-e2e.sh. */
 static void side_env(di_pipeline_config *c)
 {
     const char *v = getenv("DEPTHINDEX_SIDE_SCHED");
     if (v && strcmp(v, "normal") == 0)
         c->side_sched = DI_SIDE_NORMAL;
+    else if (v && strcmp(v, "gate") == 0)
+        c->side_sched = DI_SIDE_GATE;
     else if (v && strcmp(v, "idle") == 0)
         c->side_sched = DI_SIDE_IDLE;
+}
+
+static const char *side_name(di_side_sched s)
+{
+    return s == DI_SIDE_GATE ? "gate" : s == DI_SIDE_IDLE ? "idle" : "normal";
 }
 
 /* After the start: the CPU-side threads could not be lowered to SCHED_IDLE
@@ -472,7 +478,7 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight,
                 s.model_c, s.model_h, s.model_w,
                 s.keep_aspect ? "keep-aspect" : "stretch", di_output_kind_name(o->cfg.output),
-                s.side_sched == DI_SIDE_IDLE ? "idle" : "normal");
+                side_name(s.side_sched));
         fflush(f);
         return;
     }
@@ -515,7 +521,10 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 s.engine_threads, s.engine_threads == 1 ? "" : "s",
                 s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_DECODE] == 1 ? "" : "s",
                 s.threads[DI_STAGE_POST], s.threads[DI_STAGE_POST] == 1 ? "" : "s");
-    if (s.side_sched == DI_SIDE_IDLE)
+    if (s.side_sched == DI_SIDE_GATE)
+        fprintf(f, "decoders and post-processing workers start a face only while the engine "
+                   "waits, so that they do not preempt its threads\n");
+    else if (s.side_sched == DI_SIDE_IDLE)
         fprintf(f, "the reader, decoders, post-processing workers and writer run at SCHED_IDLE: "
                    "on the cores the engine leaves idle, without preempting it\n");
     /* fp32 stays the default (scores that do not depend on the machine);

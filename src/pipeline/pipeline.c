@@ -46,13 +46,43 @@ void di_pipeline_config_default(di_pipeline_config *c)
     c->max_attempts = 3;
 }
 
-di_side_sched di_pipeline_side_sched(const di_pipeline_config *c)
+di_side_sched di_pipeline_side_sched(const di_pipeline_config *c, int engine_threads,
+                                     int cores)
 {
     if (c->side_sched != DI_SIDE_AUTO)
         return c->side_sched;
     /* on CUDA the CPU stages must keep up with the device beside it; with
-    ** depth maps from files there is no engine to yield to */
-    return !c->depth_dir && c->nn.device != DI_NN_CUDA ? DI_SIDE_IDLE : DI_SIDE_NORMAL;
+    ** depth maps from files there is no engine to yield to; an engine that
+    ** leaves cores free leaves them to the side threads */
+    return !c->depth_dir && c->nn.device != DI_NN_CUDA && engine_threads >= cores
+               ? DI_SIDE_GATE
+               : DI_SIDE_NORMAL;
+}
+
+void di_pipe_engine_on(di_pipeline *p, bool on)
+{
+    if (p->side != DI_SIDE_GATE) {
+        atomic_store(&p->engine_on, on);
+        return;
+    }
+    pthread_mutex_lock(&p->gate_lock);
+    atomic_store(&p->engine_on, on);
+    if (!on)
+        pthread_cond_broadcast(&p->gate_cond);
+    pthread_mutex_unlock(&p->gate_lock);
+}
+
+void di_pipe_gate_wait(di_pipeline *p)
+{
+    if (p->side != DI_SIDE_GATE) {
+        if (p->model_mode && atomic_load(&p->engine_on))
+            atomic_fetch_add(&p->side_overlap, 1);
+        return;
+    }
+    pthread_mutex_lock(&p->gate_lock);
+    while (atomic_load(&p->engine_on))
+        pthread_cond_wait(&p->gate_cond, &p->gate_lock);
+    pthread_mutex_unlock(&p->gate_lock);
 }
 
 void di_pipe_fatal(di_pipeline *p, const di_error *e)
@@ -485,6 +515,8 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     p->cfg = *cfg;
     p->model_mode = cfg->depth_dir == NULL;
     pthread_mutex_init(&p->fatal_lock, NULL);
+    pthread_mutex_init(&p->gate_lock, NULL);
+    pthread_cond_init(&p->gate_cond, NULL);
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         pthread_mutex_init(&p->active_lock[i], NULL);
 
@@ -538,7 +570,16 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     }
     /* the split first: the engine's sessions are created with its threads */
     choose_split(p);
-    p->side_idle = di_pipeline_side_sched(cfg) == DI_SIDE_IDLE;
+    p->side = di_pipeline_side_sched(cfg, p->cfg.nn.threads, cores());
+    if (p->side == DI_SIDE_GATE || p->side == DI_SIDE_IDLE) {
+        /* neither kind can slow the engine down now, and in its waits all
+        ** the cores are theirs: as many decoders and workers as cores (the
+        ** last batch's faces are scored on every core, not one) */
+        if (cfg->decoders <= 0 && p->ndecoders < cores())
+            p->ndecoders = cores();
+        if (cfg->workers <= 0 && p->nworkers < cores())
+            p->nworkers = cores();
+    }
     if (!rc)
         rc = p->model_mode ? setup_engine(p, err) : alloc_pools(p, err);
     if (rc) {
@@ -551,7 +592,7 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
 
 /* pthread_create, or (test only) a failure like EAGAIN at the Nth call.
 ** The thread is named (top -H, /proc/PID/task/TID/comm, the tests) and a
-** CPU-side one goes to SCHED_IDLE when p->side_idle (di_side_sched in
+** CPU-side one goes to SCHED_IDLE under DI_SIDE_IDLE (di_side_sched in
 ** pipeline.h says why). Lowering a thread's class needs no privilege, but a
 ** sandbox may refuse it: the thread then runs at the normal class, as
 ** before, and the first reason is kept for the start line. The creator sets
@@ -566,7 +607,7 @@ static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *),
     if (rc)
         return rc;
     pthread_setname_np(*t, name); /* at most 15 characters; cosmetic */
-    if (side && p->side_idle) {
+    if (side && p->side == DI_SIDE_IDLE) {
         struct sched_param sp = {.sched_priority = 0};
         int e = pthread_setschedparam(*t, SCHED_IDLE, &sp);
         if (e && !p->side_error[0])
@@ -684,7 +725,8 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;
-    s->side_sched = p->side_idle ? DI_SIDE_IDLE : DI_SIDE_NORMAL;
+    s->side_sched = p->side;
+    s->side_overlap = atomic_load(&p->side_overlap);
     snprintf(s->side_sched_error, sizeof s->side_sched_error, "%s", p->side_error);
     s->panels = atomic_load(&p->panels);
     s->panel_errors = atomic_load(&p->panel_errors);
@@ -767,6 +809,8 @@ void di_pipeline_destroy(di_pipeline *p)
     free(p->decoders);
     free(p->workers);
     pthread_mutex_destroy(&p->fatal_lock);
+    pthread_mutex_destroy(&p->gate_lock);
+    pthread_cond_destroy(&p->gate_cond);
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         pthread_mutex_destroy(&p->active_lock[i]);
     free(p);

@@ -1,13 +1,20 @@
 /*
-** test_side_sched.c: with the engine on the CPU the pipeline's CPU-side
-** threads (reader, decoders, post-processing workers, writer) run at
-** SCHED_IDLE, so that they take only the cores the engine leaves idle
-** instead of preempting one of its OpenMP threads in the middle of a
-** parallel region (the others then wait at the barrier); the inference
-** thread and its OpenMP team keep the normal class. Asked for the normal
-** class (the layout before, and bench/run-e2e.sh's "normal"), every thread
-** keeps SCHED_OTHER; on CUDA and in depth-dir mode the automatic choice is
-** the normal class.
+** test_side_sched.c: how the pipeline's CPU-side threads share the cores
+** with a CPU engine (di_side_sched, src/pipeline/pipeline.h).
+**
+** The automatic choice: DI_SIDE_GATE with a CPU engine that takes every
+** core, else (CUDA, an engine that leaves cores free, depth-dir mode) the
+** normal layout of before.
+**
+** DI_SIDE_GATE: no decoder or worker starts a face while the engine runs a
+** batch (the pipeline's side_overlap count, kept under every share, is 0),
+** and the run scores every face; the normal layout, the control, does start
+** faces while the engine runs (16 faces in one page, batches of 2: the
+** decoders run ahead of the engine and the workers behind it).
+**
+** DI_SIDE_IDLE: the reader, decoders, post workers and writer run at
+** SCHED_IDLE, the inference thread and its OpenMP team at the normal class;
+** under the normal layout every thread keeps SCHED_OTHER.
 **
 ** Checked through /proc/self/task while a run is under way (the reader
 ** waits half a second between pages of 4 rows, so the threads live long
@@ -76,8 +83,10 @@ static void look(seen *s)
 }
 
 /* A run of the tiny model with side_sched; the threads' classes while it
-** runs in *s (with the run's own stats). */
-static void run_and_look(const tiny_run *t, di_side_sched side, seen *s,
+** runs in *s (with the run's own stats). slow: pages of 4 rows half a second
+** apart (every thread lives at least 1.5 s, to be looked at); else all 16
+** faces in one page at once. */
+static void run_and_look(const tiny_run *t, di_side_sched side, bool slow, seen *s,
                          di_pipeline_stats *st)
 {
     di_pipeline_config cfg;
@@ -91,7 +100,7 @@ static void run_and_look(const tiny_run *t, di_side_sched side, seen *s,
     cfg.decoders = 2;
     cfg.workers = 2;
     cfg.batch = 2;
-    cfg.page_rows = 4;
+    cfg.page_rows = slow ? 4 : 16;
     cfg.side_sched = side;
     di_pipeline *p = NULL;
     di_error err = {0};
@@ -101,20 +110,19 @@ static void run_and_look(const tiny_run *t, di_side_sched side, seen *s,
     CHECKF(rc == DI_OK, "create: %s", err.msg);
     if (rc)
         return;
-    /* 16 faces in pages of 4, half a second between pages: every thread
-    ** lives at least 1.5 s */
-    di_pipeline_test test = {.read_delay = 0.5};
+    di_pipeline_test test = {.read_delay = slow ? 0.5 : 0};
     di_pipeline_set_test(p, &test);
     rc = di_pipeline_start(p, &err);
     CHECKF(rc == DI_OK, "start: %s", err.msg);
     if (!rc) {
         /* the inference thread's OpenMP team starts with its first batch */
         look(s);
-        for (int i = 0; i < 100 && s->n[INFER] < 2; i++) {
+        for (int i = 0; slow && i < 100 && s->n[INFER] < 2; i++) {
             usleep(10 * 1000);
             look(s);
         }
-        CHECKF(!di_pipeline_finished(p), "the run ended before its threads were looked at");
+        if (slow)
+            CHECKF(!di_pipeline_finished(p), "the run ended before its threads were looked at");
         CHECKF(di_pipeline_wait(p, &err) == DI_OK, "wait: %s", err.msg);
     }
     di_pipeline_get_stats(p, st);
@@ -138,25 +146,40 @@ int main(int argc, char **argv)
     CHECK(tiny_run_setup(&t, tmp, cli, argv[1], argv[2], 4, 64, 256) == 0);
     CHECKF(count_threads() == 1, "%d threads at the start", count_threads());
 
-    /* the automatic choice: the CPU engine's side threads at SCHED_IDLE */
+    /* the automatic choice: the gate for a CPU engine on every core */
     di_pipeline_config c;
     di_pipeline_config_default(&c);
     c.model_path = "m.onnx";
-    CHECK(di_pipeline_side_sched(&c) == DI_SIDE_IDLE);
+    CHECK(di_pipeline_side_sched(&c, 2, 2) == DI_SIDE_GATE);
+    CHECK(di_pipeline_side_sched(&c, 1, 2) == DI_SIDE_NORMAL); /* a core left free */
     c.nn.device = DI_NN_CUDA; /* the CPU stages run beside the GPU */
-    CHECK(di_pipeline_side_sched(&c) == DI_SIDE_NORMAL);
+    CHECK(di_pipeline_side_sched(&c, 1, 1) == DI_SIDE_NORMAL);
     c.nn.device = DI_NN_CPU;
     c.model_path = NULL;
     c.depth_dir = "maps"; /* no engine */
-    CHECK(di_pipeline_side_sched(&c) == DI_SIDE_NORMAL);
+    CHECK(di_pipeline_side_sched(&c, 2, 2) == DI_SIDE_NORMAL);
     c.side_sched = DI_SIDE_IDLE; /* asked for: given */
-    CHECK(di_pipeline_side_sched(&c) == DI_SIDE_IDLE);
+    CHECK(di_pipeline_side_sched(&c, 2, 2) == DI_SIDE_IDLE);
 
     seen s;
     di_pipeline_stats st;
-    run_and_look(&t, DI_SIDE_AUTO, &s, &st);
+    /* the gate: no face starts while the engine runs; all are scored */
+    run_and_look(&t, DI_SIDE_GATE, false, &s, &st);
+    CHECK(st.side_sched == DI_SIDE_GATE);
+    CHECKF(st.side_overlap == 0, "gate: %lld faces started while the engine ran",
+           (long long)st.side_overlap);
+    for (int k = READ; k < KINDS; k++)
+        CHECKF(s.idle[k] == 0, "gate: %d %s threads at SCHED_IDLE", s.idle[k], kind_name[k]);
+    /* the control: without the gate, faces do start while the engine runs */
+    run_and_look(&t, DI_SIDE_NORMAL, false, &s, &st);
+    CHECK(st.side_sched == DI_SIDE_NORMAL);
+    CHECKF(st.side_overlap > 0, "normal: no face started while the engine ran (the gate's "
+           "check above proves nothing)");
+
+    /* SCHED_IDLE: the side threads at SCHED_IDLE, the engine's at normal */
+    run_and_look(&t, DI_SIDE_IDLE, true, &s, &st);
     CHECKF(st.side_sched == DI_SIDE_IDLE && st.side_sched_error[0] == '\0',
-           "auto on the CPU: class %d, refused: '%s'", st.side_sched, st.side_sched_error);
+           "idle: share %d, refused: '%s'", st.side_sched, st.side_sched_error);
     /* di-infer: the inference thread and its OpenMP worker (2 engine threads) */
     const int want[KINDS] = {1, 2, 2, 2, 1, 0};
     for (int k = READ; k <= WRITE; k++) {
@@ -170,13 +193,12 @@ int main(int argc, char **argv)
            "other threads (the main thread): %d, %d of them at SCHED_IDLE", s.n[OTHER],
            s.idle[OTHER]);
 
-    /* asked for the normal class: every thread as before */
-    run_and_look(&t, DI_SIDE_NORMAL, &s, &st);
-    CHECK(st.side_sched == DI_SIDE_NORMAL);
+    /* the normal layout: every thread as before */
+    run_and_look(&t, DI_SIDE_NORMAL, true, &s, &st);
     for (int k = READ; k < KINDS; k++)
-        CHECKF(s.idle[k] == 0, "normal class: %d %s threads at SCHED_IDLE", s.idle[k],
+        CHECKF(s.idle[k] == 0, "normal: %d %s threads at SCHED_IDLE", s.idle[k],
                kind_name[k]);
-    CHECKF(s.n[DECODE] == 2 && s.n[POST] == 2, "normal class: %d decoders, %d workers seen",
+    CHECKF(s.n[DECODE] == 2 && s.n[POST] == 2, "normal: %d decoders, %d workers seen",
            s.n[DECODE], s.n[POST]);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
