@@ -188,7 +188,9 @@ static int cores(void)
 /* On a CPU-only machine the engine and the pools share the cores. Inference
 ** is by far the heaviest stage (tens of ms per image against about a
 ** millisecond to decode or score one), so it gets the cores and the pools
-** get a small share; on a small machine the pools just time-slice with it. */
+** get a small share; on a small machine the engine takes every core and the
+** pools wait for its gaps (DI_SIDE_GATE, set after this: then they get a
+** thread per core, di_pipeline_create). */
 static void choose_split(di_pipeline *p)
 {
     int n = cores();
