@@ -24,10 +24,14 @@
 # the table counts the rounds that ran with the short one.
 # How run's CPU-side threads share the 2 cores with the engine (di_side_sched,
 # src/pipeline/pipeline.h): each round runs run once per share in SIDES,
-# through DEPTHINDEX_SIDE_SCHED, against the same infer: "gate" (run's
-# default with the CPU engine on every core: decoders and post workers start
-# a face only while the engine waits), "idle" (those and the reader and the
-# writer at SCHED_IDLE), "normal" (the layout before: all run freely).
+# through DEPTHINDEX_SIDE_SCHED (whatever the load), against the same infer:
+# "gate" (run's default with the CPU engine on every core when the machine
+# is otherwise idle at its start: decoders and post workers start a face
+# only while the engine waits), "idle" (those and the reader and the writer
+# at SCHED_IDLE), "normal" (the layout before, and run's choice when other
+# processes keep the machine busy at its start: all run freely). Rounds
+# that found the machine loaded (spin 100) are counted under the table:
+# only rounds on an idle machine say what run does by default.
 # usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8],
 #                                      SIDES ["gate idle normal"])
 set -uo pipefail
