@@ -22,13 +22,25 @@
 # run chooses its OpenMP spin at start from the load it finds (10000 pauses
 # idle, 100 under load, src/cli/process.c): each round's line names it, and
 # the table counts the rounds that ran with the short one.
-# usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8])
+# How run's CPU-side threads share the 2 cores with the engine (di_side_sched,
+# src/pipeline/pipeline.h): each round runs run once per share in SIDES,
+# through DEPTHINDEX_SIDE_SCHED (whatever the load), against the same infer:
+# "gate" (run's default with the CPU engine on every core when the machine
+# is otherwise idle at its start: decoders and post workers start a face
+# only while the engine waits), "idle" (those and the reader and the writer
+# at SCHED_IDLE), "normal" (the layout before, and run's choice when other
+# processes keep the machine busy at its start: all run freely). Rounds
+# that found the machine loaded (spin 100) are counted under the table:
+# only rounds on an idle machine say what run does by default.
+# usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8],
+#                                      SIDES ["gate idle normal"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 repeat=${REPEAT:-5}
 faces=${FACES:-96}
 batch=${BATCH:-8}
+sides=${SIDES:-gate idle normal}
 py=/usr/bin/python3
 di="$(pwd)/$build/depthindex"
 for exe in depthindex bench/e2e_input; do
@@ -47,7 +59,8 @@ isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
 precs="fp32"
 grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && precs="fp32 bf16"
 echo "machine: $cpu ($(nproc) cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
-echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $faces faces 512x512, batch $batch, $repeat rounds"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $faces faces 512x512, batch $batch, $repeat rounds;" \
+  "run's side threads: $sides (DEPTHINDEX_SIDE_SCHED)"
 
 "$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null || exit 1
 "$di" init --db "sqlite:$work/e2e.db" --demo "$(( (faces + 3) / 4 ))" --images "$work/faces" \
@@ -61,27 +74,32 @@ for l in sys.stdin:
 [ -n "$threads" ] || { echo "run-e2e: run gave no start line"; exit 1; }
 echo "run's engine threads: $threads (infer gets --threads $threads)"
 
-# one round: "infer PREC ms" and "run PREC images_per_s wall_s infer_busy_percent"
+# one round: "infer PREC ms" and, per class in SIDES, "run PREC/SIDE
+# images_per_s wall_s infer_busy_percent ok openmp"
 round() {
-  local prec=$1 ms line
+  local prec=$1 ms line side
   ms=$("$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" \
          --repeat 4 --precision "$prec" | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
   echo "infer $prec $ms"
-  line=$(DEPTHINDEX_TEST_SHOW_OMP=1 "$di" run --db "sqlite:$work/e2e.db" --images "$work/faces" \
-           --model "$work/midas.onnx" --device cpu --precision "$prec" --batch "$batch" --force \
-           --progress json 2>"$work/omp.txt" | grep '"summary"' | tail -1)
-  "$py" -c 'import json,sys; j=json.loads(sys.argv[2])
+  for side in $sides; do
+    line=$(DEPTHINDEX_SIDE_SCHED=$side DEPTHINDEX_TEST_SHOW_OMP=1 "$di" run \
+             --db "sqlite:$work/e2e.db" --images "$work/faces" --model "$work/midas.onnx" \
+             --device cpu --precision "$prec" --batch "$batch" --force \
+             --progress json 2>"$work/omp.txt" | grep '"summary"' | tail -1)
+    grep -m1 'warning' "$work/omp.txt" >&2
+    "$py" -c 'import json,sys; j=json.loads(sys.argv[2])
 print("run", sys.argv[1], j["images_per_s"], j["wall_s"], j["busy_percent"]["infer"], j["ok"],
       sys.argv[3] or "-")' \
-    "$prec" "$line" "$(sed -n 's/^openmp: run: //p' "$work/omp.txt" | tr ' ' ',')"
+      "$prec/$side" "$line" "$(sed -n 's/^openmp: run: //p' "$work/omp.txt" | tr ' ' ',')"
+  done
 }
 for r in $(seq "$repeat"); do
   for prec in $precs; do round "$prec"; done
 done | tee "$work/rounds.txt"
 
-"$py" - "$work/rounds.txt" "$faces" "$batch" "$precs" "$cpu" "$isa" <<'PY'
+"$py" - "$work/rounds.txt" "$faces" "$batch" "$precs" "$cpu" "$isa" "$sides" <<'PY'
 import statistics as st, sys, time
-path, faces, batch, precs, cpu, isa = sys.argv[1:7]
+path, faces, batch, precs, cpu, isa, sides = sys.argv[1:8]
 faces, batch = int(faces), int(batch)
 inf, run = {}, {}
 for l in open(path):
@@ -97,13 +115,14 @@ print("---- for bench/RESULTS.md (end to end) ----")
 print("%s, %s, ISA: %s; median of %d rounds, load at end %s:" % (
     time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu, isa.strip(),
     len(next(iter(inf.values()))), " ".join(load)))
-print("| precision | infer faces/s | run faces/s | run / infer | engine ms/batch: infer | "
-      "in run | engine idle in run (s) | run / infer without the idle |")
-print("|---|---|---|---|---|---|---|---|")
+print("| precision | run's side threads | infer faces/s | run faces/s | run / infer | "
+      "engine ms/batch: infer | in run | engine idle in run (s) | "
+      "run / infer without the idle |")
+print("|---|---|---|---|---|---|---|---|---|")
 notes = []
-for p in precs.split():
+for p, side in [(p, s) for p in precs.split() for s in sides.split()]:
     ms = st.median(inf[p])
-    rs = run[p]
+    rs = run[p + "/" + side]
     rate = st.median(r[0] for r in rs)
     wall = st.median(r[1] for r in rs)
     eng = st.median(r[1] * r[2] / 100 / batches * 1000 for r in rs)
@@ -112,13 +131,16 @@ for p in precs.split():
     irate = batch * 1000.0 / ms
     bad = [r for r in rs if int(r[3]) != faces]
     short = sum(1 for r in rs if r[4].endswith("GOMP_SPINCOUNT=100"))
-    print("| %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.3f of %.3f | %.2fx |" % (
-        p, irate, rate, rate / irate, ms, eng, idle, wall, busy_rate / irate))
+    ratios = sorted(r[0] / irate for r in rs)
+    print("| %s | %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.3f of %.3f | %.2fx |" % (
+        p, side, irate, rate, rate / irate, ms, eng, idle, wall, busy_rate / irate))
+    notes.append("%s, %s: run / infer per round (against the median infer) %.2fx .. %.2fx"
+                 % (p, side, ratios[0], ratios[-1]))
     if bad:
-        notes.append("%s: a run scored %d faces, not %d" % (p, int(bad[0][3]), faces))
+        notes.append("%s, %s: a run scored %d faces, not %d" % (p, side, int(bad[0][3]), faces))
     if short:
-        notes.append("%s: %d of %d runs found the machine loaded at start (spin 100)"
-                     % (p, short, len(rs)))
+        notes.append("%s, %s: %d of %d runs found the machine loaded at start (spin 100)"
+                     % (p, side, short, len(rs)))
 for n in notes:
     print("- " + n)
 PY

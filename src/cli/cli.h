@@ -37,6 +37,10 @@ int di_cmd_report(int argc, char **argv);
 ** wait policy (re-executing once when it must) and hides passwords given in
 ** database URLs from the process's command line. */
 void di_cli_prepare_process(int argc, char **argv);
+/* `run`: whether other processes kept the machine busy when it started (the
+** look that chose its OpenMP spin, process.c); false when the user's own
+** OMP_WAIT_POLICY or GOMP_SPINCOUNT made that look unnecessary. */
+bool di_cli_run_loaded(void);
 
 /* Copies text for a terminal: control characters as \xNN (a value from a
 ** database or a file cannot drive the terminal), and a text longer than

@@ -395,6 +395,49 @@ static void test_env(di_pipeline_config *c, di_pipeline_test *t)
     }
 }
 
+/* How the decoders and workers share the cores with a CPU engine
+** (di_side_sched in src/pipeline/pipeline.h). Left to the pipeline (the gate
+** when the engine takes every core) on a machine that was otherwise idle at
+** the start; on one that other processes kept busy (process.c's look, which
+** also shortened the OpenMP spin) they run freely, as before: there the
+** engine waits for the other processes' threads anyway, and gated, run's
+** own threads would only hold back their share of the machine (measured on
+** 2 cores at a load of 12: bf16 24-27 faces/s gated against 30-31 free).
+** DEPTHINDEX_SIDE_SCHED=normal|gate|idle picks one whatever the load, for
+** comparing them in bench/run-e2e.sh. */
+static void side_env(di_pipeline_config *c)
+{
+    const char *v = getenv("DEPTHINDEX_SIDE_SCHED");
+    if (v && strcmp(v, "normal") == 0)
+        c->side_sched = DI_SIDE_NORMAL;
+    else if (v && strcmp(v, "gate") == 0)
+        c->side_sched = DI_SIDE_GATE;
+    else if (v && strcmp(v, "idle") == 0)
+        c->side_sched = DI_SIDE_IDLE;
+    else if (di_cli_run_loaded())
+        c->side_sched = DI_SIDE_NORMAL;
+}
+
+static const char *side_name(di_side_sched s)
+{
+    return s == DI_SIDE_GATE ? "gate" : s == DI_SIDE_IDLE ? "idle" : "normal";
+}
+
+/* After the start: the CPU-side threads could not be lowered to SCHED_IDLE
+** (a sandbox's seccomp filter may refuse sched_setscheduler). The run goes
+** on as before that choice, the side threads competing with the engine. */
+static void print_side_warning(const run_opts *o, di_pipeline *p)
+{
+    di_pipeline_stats s;
+    di_pipeline_get_stats(p, &s);
+    if (!s.side_sched_error[0] || o->progress == DI_PROGRESS_NONE)
+        return;
+    fprintf(stderr, "depthindex run: warning: cannot lower the reader, decoder, "
+                    "post-processing and writer threads to SCHED_IDLE (%s): they share the "
+                    "engine's cores at the normal class and slow it down\n",
+            s.side_sched_error);
+}
+
 static int choose_device(run_opts *o)
 {
     di_pipeline_config *c = &o->cfg;
@@ -438,13 +481,14 @@ static void print_start(const run_opts *o, di_pipeline *p)
         fprintf(f, "{\"start\":true,\"pending\":%lld,\"mode\":\"%s\",\"device\":\"%s\","
                    "\"engine_threads\":%d,\"decoders\":%d,\"workers\":%d,\"batch\":%d,"
                    "\"queue\":%d,\"in_flight\":%d,\"input\":[%d,%d,%d],\"resize\":\"%s\","
-                   "\"output\":\"%s\"}\n",
+                   "\"output\":\"%s\",\"side_threads\":\"%s\"}\n",
                 (long long)s.total, s.depth_dir ? "depth-dir" : "model",
                 s.depth_dir ? "none" : o->cfg.nn.device == DI_NN_CUDA ? "cuda" : "cpu",
                 s.engine_threads, s.depth_dir ? 0 : s.threads[DI_STAGE_DECODE],
                 s.threads[DI_STAGE_POST], o->cfg.batch, o->cfg.queue, s.in_flight,
                 s.model_c, s.model_h, s.model_w,
-                s.keep_aspect ? "keep-aspect" : "stretch", di_output_kind_name(o->cfg.output));
+                s.keep_aspect ? "keep-aspect" : "stretch", di_output_kind_name(o->cfg.output),
+                side_name(s.side_sched));
         fflush(f);
         return;
     }
@@ -491,6 +535,12 @@ static void print_start(const run_opts *o, di_pipeline *p)
                 s.engine_threads, s.engine_threads == 1 ? "" : "s",
                 s.threads[DI_STAGE_DECODE], s.threads[DI_STAGE_DECODE] == 1 ? "" : "s",
                 s.threads[DI_STAGE_POST], s.threads[DI_STAGE_POST] == 1 ? "" : "s");
+    if (s.side_sched == DI_SIDE_GATE)
+        fprintf(f, "decoders and post-processing workers start a face only while the engine "
+                   "waits, so that they do not preempt its threads\n");
+    else if (s.side_sched == DI_SIDE_IDLE)
+        fprintf(f, "the reader, decoders, post-processing workers and writer run at SCHED_IDLE: "
+                   "on the cores the engine leaves idle, without preempting it\n");
     /* fp32 stays the default (scores that do not depend on the machine);
     ** say once what bf16 would give where the CPU has it */
     const char *bf16 = di_nn_cpu_bf16();
@@ -698,6 +748,7 @@ int di_cmd_run(int argc, char **argv)
     o.cfg.store = o.db.store;
     di_pipeline_test test = {0};
     test_env(&o.cfg, &test);
+    side_env(&o.cfg);
 
     /* Block the stop signals before anything starts a thread (asking for a
     ** GPU starts the CUDA runtime's, the engine's warm-up OpenMP's workers;
@@ -730,6 +781,7 @@ int di_cmd_run(int argc, char **argv)
         di_pipeline_destroy(p);
         return DI_EXIT_USAGE;
     }
+    print_side_warning(&o, p);
     double interval = o.progress == DI_PROGRESS_TTY ? 0.25
                     : o.progress == DI_PROGRESS_JSON ? 1.0 : 5.0;
     di_progress pr;

@@ -19,7 +19,9 @@
 ** the engine alone, so it keeps libgomp's default and is not slowed by
 ** `run`'s choice. Under load (other processes keep a quarter of the cores
 ** busy when `run` starts) `run` spins only 100 pauses: see
-** RUN_SPINCOUNT_LOADED. libgomp reads the variables once, when it is
+** RUN_SPINCOUNT_LOADED (the same look keeps run's decoders and workers
+** from waiting for the engine's gaps, src/cli/cmd_run.c). libgomp reads the
+** variables once, when it is
 ** loaded, before main() runs; so when the user has set neither OMP_WAIT_POLICY nor
 ** GOMP_SPINCOUNT, `run` sets GOMP_SPINCOUNT and executes itself again, once.
 ** A user's own setting is always kept. libgomp honours GOMP_SPINCOUNT only
@@ -56,6 +58,8 @@
 #define RUN_SPINCOUNT_LOADED "100"
 /* the share of the cores other processes must keep busy to count as load */
 #define RUN_LOADED_SHARE 0.25
+/* carries that look's outcome across run's exec of itself */
+#define RUN_LOADED_ENV "DEPTHINDEX_RUN_LOADED"
 
 /* The first line of /proc/stat: busy and total jiffies of all cores. */
 static bool cpu_jiffies(unsigned long long *busy, unsigned long long *total)
@@ -96,13 +100,23 @@ static void settle_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
         return;
-    const char *spin = machine_loaded() ? RUN_SPINCOUNT_LOADED : RUN_SPINCOUNT;
+    bool loaded = machine_loaded();
+    const char *spin = loaded ? RUN_SPINCOUNT_LOADED : RUN_SPINCOUNT;
     if (setenv("GOMP_SPINCOUNT", spin, 1) != 0)
         return;
+    /* the look's outcome for the run itself (di_cli_run_loaded), across
+    ** the exec */
+    setenv(RUN_LOADED_ENV, loaded ? "1" : "0", 1);
     execv("/proc/self/exe", argv);
     /* Still here: exec failed (no /proc?). Going on with the default policy
     ** only costs speed under load. */
     unsetenv("GOMP_SPINCOUNT");
+}
+
+bool di_cli_run_loaded(void)
+{
+    const char *v = getenv(RUN_LOADED_ENV);
+    return v && strcmp(v, "1") == 0;
 }
 
 static void show_openmp(const char *subcommand)

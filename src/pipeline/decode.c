@@ -173,6 +173,7 @@ void *di_decoder_main(void *arg)
                              p->keep_aspect ? 2 * p->in_w : p->in_w, 3))};
     di_batch *b;
     while ((b = di_queue_pop(p->decode_q))) {
+        di_pipe_gate_wait(p);
         int slot = atomic_fetch_add(&b->next, 1);
         di_item *it = &b->slots[slot];
         float *dst = b->input + (size_t)slot * chw;
@@ -291,7 +292,9 @@ static void submit(infer_ctx *c, di_batch *b)
     if (c->npending == 0)
         c->busy_since = di_pipe_begin(p, DI_STAGE_INFER);
     di_error e = {0};
+    di_pipe_engine_on(p, true);
     int rc = di_nn_run_async(c->nn, b->input, b->n, b->output, cap, &e);
+    di_pipe_engine_on(p, false);
     if (!rc) {
         c->pending[c->npending++] = b;
         int seen = atomic_load(&p->in_flight_max);

@@ -88,6 +88,15 @@ struct di_pipeline {
     size_t in_cap;     /* pixels of the largest input a slot holds */
     size_t plane_cap;  /* floats of the largest output plane */
     int ndecoders, nworkers;
+    di_side_sched side; /* how the CPU-side threads share the cores */
+    char side_error[128]; /* the first refusal of SCHED_IDLE, if any */
+    /* DI_SIDE_GATE: engine_on while the engine runs a batch; decoders and
+    ** workers wait on gate_cond for it to go off before each face */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    atomic_bool engine_on; /* kept under every share (side_overlap) */
+    atomic_llong side_overlap; /* faces decoded or scored that started
+                               ** while the engine ran a batch */
     int64_t total;
 
     di_queue *free_batches, *decode_q, *infer_q;
@@ -151,6 +160,10 @@ void di_pipe_fatal(di_pipeline *p, const di_error *e);
 /* A stage's thread starts working (returns the start time) and ends. */
 double di_pipe_begin(di_pipeline *p, int stage);
 void di_pipe_end(di_pipeline *p, int stage, double t0);
+/* DI_SIDE_GATE: the engine starts or ends a batch; a decoder or worker
+** waits until the engine is not running (at once for the other shares). */
+void di_pipe_engine_on(di_pipeline *p, bool on);
+void di_pipe_gate_wait(di_pipeline *p);
 /* Fills item->error (and ok = false) from an error. */
 void di_item_fail(di_item *it, const char *msg);
 

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,45 @@ void di_pipeline_config_default(di_pipeline_config *c)
     c->lease = 60;
     c->chunk_ids = 1024;
     c->max_attempts = 3;
+}
+
+di_side_sched di_pipeline_side_sched(const di_pipeline_config *c, int engine_threads,
+                                     int cores)
+{
+    if (c->side_sched != DI_SIDE_AUTO)
+        return c->side_sched;
+    /* on CUDA the CPU stages must keep up with the device beside it; with
+    ** depth maps from files there is no engine to yield to; an engine that
+    ** leaves cores free leaves them to the side threads */
+    return !c->depth_dir && c->nn.device != DI_NN_CUDA && engine_threads >= cores
+               ? DI_SIDE_GATE
+               : DI_SIDE_NORMAL;
+}
+
+void di_pipe_engine_on(di_pipeline *p, bool on)
+{
+    if (p->side != DI_SIDE_GATE) {
+        atomic_store(&p->engine_on, on);
+        return;
+    }
+    pthread_mutex_lock(&p->gate_lock);
+    atomic_store(&p->engine_on, on);
+    if (!on)
+        pthread_cond_broadcast(&p->gate_cond);
+    pthread_mutex_unlock(&p->gate_lock);
+}
+
+void di_pipe_gate_wait(di_pipeline *p)
+{
+    if (p->side != DI_SIDE_GATE) {
+        if (p->model_mode && atomic_load(&p->engine_on))
+            atomic_fetch_add(&p->side_overlap, 1);
+        return;
+    }
+    pthread_mutex_lock(&p->gate_lock);
+    while (atomic_load(&p->engine_on))
+        pthread_cond_wait(&p->gate_cond, &p->gate_lock);
+    pthread_mutex_unlock(&p->gate_lock);
 }
 
 void di_pipe_fatal(di_pipeline *p, const di_error *e)
@@ -148,7 +188,9 @@ static int cores(void)
 /* On a CPU-only machine the engine and the pools share the cores. Inference
 ** is by far the heaviest stage (tens of ms per image against about a
 ** millisecond to decode or score one), so it gets the cores and the pools
-** get a small share; on a small machine the pools just time-slice with it. */
+** get a small share; on a small machine the engine takes every core and the
+** pools wait for its gaps (DI_SIDE_GATE, set after this: then they get a
+** thread per core, di_pipeline_create). */
 static void choose_split(di_pipeline *p)
 {
     int n = cores();
@@ -482,6 +524,8 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     p->cfg = *cfg;
     p->model_mode = cfg->depth_dir == NULL;
     pthread_mutex_init(&p->fatal_lock, NULL);
+    pthread_mutex_init(&p->gate_lock, NULL);
+    pthread_cond_init(&p->gate_cond, NULL);
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         pthread_mutex_init(&p->active_lock[i], NULL);
 
@@ -535,6 +579,16 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     }
     /* the split first: the engine's sessions are created with its threads */
     choose_split(p);
+    p->side = di_pipeline_side_sched(cfg, p->cfg.nn.threads, cores());
+    if (p->side == DI_SIDE_GATE || p->side == DI_SIDE_IDLE) {
+        /* neither kind can slow the engine down now, and in its waits all
+        ** the cores are theirs: as many decoders and workers as cores (the
+        ** last batch's faces are scored on every core, not one) */
+        if (cfg->decoders <= 0 && p->ndecoders < cores())
+            p->ndecoders = cores();
+        if (cfg->workers <= 0 && p->nworkers < cores())
+            p->nworkers = cores();
+    }
     if (!rc)
         rc = p->model_mode ? setup_engine(p, err) : alloc_pools(p, err);
     if (rc) {
@@ -545,12 +599,30 @@ int di_pipeline_create(const di_pipeline_config *cfg, di_pipeline **out,
     return DI_OK;
 }
 
-/* pthread_create, or (test only) a failure like EAGAIN at the Nth call. */
-static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *))
+/* pthread_create, or (test only) a failure like EAGAIN at the Nth call.
+** The thread is named (top -H, /proc/PID/task/TID/comm, the tests) and a
+** CPU-side one goes to SCHED_IDLE under DI_SIDE_IDLE (di_side_sched in
+** pipeline.h says why). Lowering a thread's class needs no privilege, but a
+** sandbox may refuse it: the thread then runs at the normal class, as
+** before, and the first reason is kept for the start line. The creator sets
+** the class, not the thread itself, so that it is in place (or known to
+** have failed) when di_pipeline_start returns. */
+static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *),
+                 const char *name, bool side)
 {
     if (++*count == p->test.fail_thread)
         return EAGAIN;
-    return pthread_create(t, NULL, fn, p);
+    int rc = pthread_create(t, NULL, fn, p);
+    if (rc)
+        return rc;
+    pthread_setname_np(*t, name); /* at most 15 characters; cosmetic */
+    if (side && p->side == DI_SIDE_IDLE) {
+        struct sched_param sp = {.sched_priority = 0};
+        int e = pthread_setschedparam(*t, SCHED_IDLE, &sp);
+        if (e && !p->side_error[0])
+            snprintf(p->side_error, sizeof p->side_error, "%s", strerror(e));
+    }
+    return 0;
 }
 
 int di_pipeline_start(di_pipeline *p, di_error *err)
@@ -568,20 +640,20 @@ int di_pipeline_start(di_pipeline *p, di_error *err)
     ** by closing every queue, which ends the threads already started, and
     ** joining them before anything they use is freed. */
     int calls = 0, writer = 0, workers = 0, infer = 0, decoders = 0, rc = 0;
-    rc = spawn(p, &calls, &p->writer, di_writer_main);
+    rc = spawn(p, &calls, &p->writer, di_writer_main, "di-write", true);
     writer = !rc;
     for (; !rc && workers < p->nworkers; workers += !rc)
-        rc = spawn(p, &calls, &p->workers[workers], di_worker_main);
+        rc = spawn(p, &calls, &p->workers[workers], di_worker_main, "di-post", true);
     for (; !rc && p->model_mode && infer < p->ninfer; infer += !rc)
-        rc = spawn(p, &calls, &p->infer[infer], di_infer_main);
+        rc = spawn(p, &calls, &p->infer[infer], di_infer_main, "di-infer", false);
     for (; !rc && p->model_mode && decoders < p->ndecoders; decoders += !rc)
-        rc = spawn(p, &calls, &p->decoders[decoders], di_decoder_main);
+        rc = spawn(p, &calls, &p->decoders[decoders], di_decoder_main, "di-decode", true);
     /* the lease keeper before the reader, which asks it for chunks */
     int lease_rc = 0;
     if (!rc && p->leases)
         lease_rc = di_leases_start(p->leases, err);
     if (!rc && !lease_rc)
-        rc = spawn(p, &calls, &p->reader, di_reader_main);
+        rc = spawn(p, &calls, &p->reader, di_reader_main, "di-read", true);
     if (rc || lease_rc) {
         di_pipeline_stop(p);
         di_queue *qs[] = {p->decode_q, p->infer_q, p->post_q, p->write_q};
@@ -662,6 +734,9 @@ void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *s)
     s->depth_dir = !p->model_mode;
     s->stopping = atomic_load(&p->stopping);
     s->finished = done;
+    s->side_sched = p->side;
+    s->side_overlap = atomic_load(&p->side_overlap);
+    snprintf(s->side_sched_error, sizeof s->side_sched_error, "%s", p->side_error);
     s->panels = atomic_load(&p->panels);
     s->panel_errors = atomic_load(&p->panel_errors);
     double lost[2] = {atomic_load(&p->read_watch.lost_since),
@@ -743,6 +818,8 @@ void di_pipeline_destroy(di_pipeline *p)
     free(p->decoders);
     free(p->workers);
     pthread_mutex_destroy(&p->fatal_lock);
+    pthread_mutex_destroy(&p->gate_lock);
+    pthread_cond_destroy(&p->gate_cond);
     for (int i = 0; i < DI_STAGE_COUNT; i++)
         pthread_mutex_destroy(&p->active_lock[i]);
     free(p);

@@ -47,6 +47,30 @@ typedef enum di_output_kind { DI_OUTPUT_INVERSE = 0, DI_OUTPUT_DEPTH } di_output
 ** Anything's preprocessor does (di_pipeline_keep_aspect_size). */
 typedef enum di_resize_mode { DI_RESIZE_STRETCH = 0, DI_RESIZE_KEEP_ASPECT } di_resize_mode;
 
+/* How the CPU-side threads (the decoders and the post-processing workers;
+** also the reader and the writer under SCHED_IDLE) share the cores with an
+** engine that runs on the CPU and takes every core. At the normal class and
+** free to run, one of them preempts an OpenMP thread in the middle of a
+** parallel region and the engine's other threads wait at the barrier for
+** it, a loss of about twice its own time (measured on 2 cores: the engine
+** 7-12 % slower per batch inside run than alone, bench/RESULTS.md, End to
+** end). Two cures, compared by bench/run-e2e.sh:
+**   DI_SIDE_GATE: a decoder or worker starts a face only while the engine
+**     is not running a batch (it finishes the face it has begun): their work
+**     fills the engine's waits between batches, on every core, and as they
+**     keep the normal class, other processes' load cannot starve them;
+**   DI_SIDE_IDLE: those four at SCHED_IDLE, so that they run only on a core
+**     the engine leaves idle (also between its parallel regions); but any
+**     other busy process starves them too (measured under 2 busy loops on 2
+**     cores: run 4.3 faces/s against 18.4 at the normal class).
+** AUTO: GATE when the engine runs on the CPU with at least as many threads
+** as the machine has cores; else (CUDA, where the CPU stages must run beside
+** the device; an engine that leaves cores to the side threads; depth-dir
+** mode, no engine) NORMAL: all run freely, as before. */
+typedef enum di_side_sched {
+    DI_SIDE_AUTO = 0, DI_SIDE_NORMAL, DI_SIDE_IDLE, DI_SIDE_GATE
+} di_side_sched;
+
 typedef struct di_pipeline_config {
     di_store_config store;
     const char *images_dir;    /* [.] */
@@ -96,6 +120,7 @@ typedef struct di_pipeline_config {
     int64_t chunk_ids;         /* ids per chunk when the run is created [1024] */
     int max_attempts;          /* claims of a chunk before it counts as failed [3] */
     const char *owner;         /* this worker's name [host:pid] */
+    di_side_sched side_sched;  /* the CPU-side threads' share [auto] */
 } di_pipeline_config;
 
 /* The input side for a model whose height and width are symbolic: Depth
@@ -103,6 +128,12 @@ typedef struct di_pipeline_config {
 #define DI_PIPELINE_DEFAULT_SIZE 518
 
 void di_pipeline_config_default(di_pipeline_config *c);
+
+/* The share the CPU-side threads of a pipeline made with c get on a machine
+** of cores cores, the engine having engine_threads (c->side_sched resolved,
+** see di_side_sched; never DI_SIDE_AUTO). */
+di_side_sched di_pipeline_side_sched(const di_pipeline_config *c, int engine_threads,
+                                     int cores);
 
 /* Test control: what only tests turn, set with di_pipeline_set_test between
 ** create and start (all off by default). */
@@ -160,6 +191,13 @@ typedef struct di_pipeline_stats {
     int64_t panel_errors; /* panels that could not be written */
     double db_lost_s;   /* seconds the reader or writer has been retrying a
                         ** lost database connection (0: it is there) */
+    di_side_sched side_sched; /* the CPU-side threads' share as chosen
+                              ** (never DI_SIDE_AUTO) */
+    int64_t side_overlap; /* faces whose decoding or scoring started while
+                          ** the engine ran a batch (0 under DI_SIDE_GATE) */
+    char side_sched_error[128]; /* set: SCHED_IDLE was chosen but the system
+                                ** refused it for a thread (they run at the
+                                ** normal class): the reason */
 } di_pipeline_stats;
 
 typedef struct di_pipeline di_pipeline;

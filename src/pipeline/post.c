@@ -231,6 +231,7 @@ void *di_worker_main(void *arg)
                 .reader = di_depth_reader_create()};
     di_item *it;
     while ((it = di_queue_pop(p->post_q))) {
+        di_pipe_gate_wait(p);
         di_store_result *r = di_queue_pop(p->free_results);
         r->id = it->id;
         r->face = it->face;

@@ -167,6 +167,37 @@ def model_reference(tmp, model):
                   "model path %s, face %d %s: %r, reference %r" % (extra, i, f, v, want))
 
 
+def side_threads(db, images, model):
+    """How run's decoders and workers share the cores with a CPU engine
+    (di_side_sched): gated (they start a face only while the engine waits)
+    when the engine takes every core and the machine was otherwise idle at
+    the start; free, as before, when the engine leaves a core free, when
+    other processes kept the machine busy (process.c's look, carried across
+    its exec in DEPTHINDEX_RUN_LOADED: set here, with a spin of our own so
+    that no look replaces it), and whatever DEPTHINDEX_SIDE_SCHED says."""
+    cores = os.cpu_count() or 1
+
+    def start(threads, **env):
+        r = di_ok(["run", "--db", db.url, "--images", images, "--model", model,
+                   "--device", "cpu", "--threads", str(threads), "--force", "--limit", "4",
+                   "--progress", "json"], env=dict(env, GOMP_SPINCOUNT="10000"))
+        for line in r.stdout.splitlines():
+            if line.startswith('{"start"'):
+                return json.loads(line)
+        raise Fail("no start line in:\n" + r.stdout[-2000:])
+
+    s = start(cores, DEPTHINDEX_RUN_LOADED="0")
+    check(s["side_threads"] == "gate" and s["decoders"] == cores and s["workers"] == cores,
+          "idle machine, the engine on every core: %s" % s)
+    s = start(cores, DEPTHINDEX_RUN_LOADED="1")
+    check(s["side_threads"] == "normal", "busy machine: %s" % s)
+    s = start(cores, DEPTHINDEX_RUN_LOADED="1", DEPTHINDEX_SIDE_SCHED="gate")
+    check(s["side_threads"] == "gate", "DEPTHINDEX_SIDE_SCHED=gate: %s" % s)
+    if cores > 1:
+        s = start(cores - 1, DEPTHINDEX_RUN_LOADED="0")
+        check(s["side_threads"] == "normal", "an engine that leaves a core free: %s" % s)
+
+
 def case_model(tmp):
     images = os.path.join(tmp, "img")
     db = SqliteDB(os.path.join(tmp, "m.db"))
@@ -186,6 +217,7 @@ def case_model(tmp):
                        "--progress", "json"]).stdout)
     check(s["ok"] == 24, "model rerun: %s" % s)
     same_scores(first, scores(db), "model batch 3 vs batch 5 on 2 streams", tol=1e-5)
+    side_threads(db, images, model)
     # --image-path with folders and {id}
     sub = os.path.join(tmp, "sub")
     os.mkdir(sub)
