@@ -26,6 +26,10 @@
 ** Transpose and no Gather left; a load for the CUDA backend
 ** (DI_NN_LOAD_PORTABLE) fuses nothing. In the plan the Reshape's output is its input's buffer (a view:
 ** no copy). Every output within 2e-5 of the formula (values of order 1).
+** The tiles' own softmax (cpu/attention_softmax.c, AVX-512) alone: rows of
+** odd and even lengths (the masked tail), scores spread over 400 (far
+** below the row's maximum exp underflows), each probability within 1e-5
+** relative of double's, in float32 and rounded to bf16.
 */
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +37,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "nn/cpu/attention.h"
 #include "nn/engine.h"
 #include "onnx_build.h"
 
@@ -363,9 +368,58 @@ static void check_length(int t)
     free(bytes);
 }
 
+/* di_nn_att_softmax_rows against double's softmax */
+static void check_softmax_rows(void)
+{
+    if (!di_nn_att_softmax_native())
+        return;
+    enum { M = 3, NM = 1370 };
+    static float s[M * NM], s0[M * NM], inv[M];
+    static uint16_t p16[M * NM];
+    const int lens[] = {1, 15, 16, 37, 1370};
+    uint64_t rng = 7;
+    double worst = 0, worst16 = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int n = lens[li];
+        for (int i = 0; i < M * n; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(rng >> 40) / (double)(1 << 24);
+            /* row 0 within 40, row 1 over 400 (underflow), row 2 constant */
+            s0[i] = i / n == 0 ? (float)(u * 40 - 30) : i / n == 1 ? (float)(u * 400 - 300) : 2.5f;
+        }
+        for (int bf = 0; bf < 2; bf++) {
+            memcpy(s, s0, (size_t)(M * n) * sizeof(float));
+            di_nn_att_softmax_rows(s, M, n, bf ? p16 : NULL, inv);
+            for (int r = 0; r < M; r++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < n; j++) mx = fmax(mx, s0[r * n + j]);
+                for (int j = 0; j < n; j++) sum += exp(s0[r * n + j] - mx);
+                for (int j = 0; j < n; j++) {
+                    double ref = exp(s0[r * n + j] - mx) / sum, e;
+                    if (bf) {
+                        uint32_t u = (uint32_t)p16[r * n + j] << 16;
+                        float f;
+                        memcpy(&f, &u, sizeof f);
+                        e = fabs(f * inv[r] - ref) / (ref + 1e-30);
+                        worst16 = fmax(worst16, e);
+                    } else {
+                        e = fabs(s[r * n + j] * inv[r] - ref) / (ref + 1e-30);
+                        worst = fmax(worst, e);
+                    }
+                }
+            }
+        }
+    }
+    printf("softmax rows: max relative diff against double %.3g (float32), %.3g (bf16)\n", worst,
+           worst16);
+    CHECKF(worst <= 1e-5, "softmax rows: relative diff %.3g", worst);
+    CHECKF(worst16 <= 1.0 / 256, "softmax rows, bf16: relative diff %.3g", worst16);
+}
+
 int main(void)
 {
     (void)ob_attr_f;
+    check_softmax_rows();
     check_length(520);
     check_length(777);
     return check_summary();

@@ -13,7 +13,9 @@
 **   - where it does not, the two runs are bit-identical;
 **   - a post-op the Winograd kernel cannot fuse (Clip) falls back to direct;
 **   - a 1x1 conv after a Winograd conv reads its nChw16c output without a
-**     reorder (check_chain).
+**     reorder (check_chain); one to 4 output channels (a depth head's
+**     last conv) go to conv_narrow.c, which writes them plain: no reorder
+**     before or after (odd sizes, batch 2, with and without Relu).
 ** The first check is skipped on a CPU without AVX-512 (no Winograd kernel in
 ** oneDNN; the engine falls back to direct, which the accuracy check covers).
 */
@@ -127,23 +129,24 @@ static float *run(const uint8_t *bytes, size_t len, const ccase *c, int batch, c
     return y;
 }
 
-/* x -> Conv 3x3 32->32 + Relu (Winograd) -> Conv 1x1 32->16: the 1x1 conv
-** reads the Winograd conv's nChw16c output as it is (conv_keeps_input_layout)
-** and its output stays in that layout; checked on the plan and against the
-** reference. */
-static void check_chain(int avx512)
+/* x -> Conv 3x3 32->32 + Relu (Winograd) -> Conv 1x1 32->O (+ Relu): the
+** 1x1 conv reads the Winograd conv's nChw16c output as it is
+** (conv_keeps_input_layout) and its output stays in that layout; with 1 to 4
+** output channels conv_narrow.c writes a plain output; checked on the plan
+** and against the reference, N images of H x W. */
+static void check_chain(int avx512, int O, int relu2, int N, int H, int W)
 {
-    enum { C = 32, O = 16, H = 20 };
-    static float w1[C * C * 9], b1[C], w2[O * C], b2[O], x[C * H * H];
+    enum { C = 32, HM = 24, OM = 16 };
+    static float w1[C * C * 9], b1[C], w2[OM * C], b2[OM], x[2 * C * HM * HM];
     double ws = 1.0 / sqrt(9.0 * C);
     for (int i = 0; i < C * C * 9; i++) w1[i] = (float)(uniform() * 2 * ws);
     for (int i = 0; i < O * C; i++) w2[i] = uniform() * 0.3f;
     for (int i = 0; i < C; i++) b1[i] = 0.1f * uniform();
     for (int i = 0; i < O; i++) b2[i] = 0.1f * uniform();
-    for (int i = 0; i < C * H * H; i++) x[i] = 2.f * uniform();
+    for (int i = 0; i < N * C * H * W; i++) x[i] = 2.f * uniform();
     ob b;
     ob_init(&b, 17);
-    ob_input(&b, "x", 4, (int64_t[]){1, C, H, H}, "B");
+    ob_input(&b, "x", 4, (int64_t[]){N, C, H, W}, "B");
     ob_init_f(&b, "w1", 4, (int64_t[]){C, C, 3, 3}, w1);
     ob_init_f(&b, "b1", 1, (int64_t[]){C}, b1);
     ob_init_f(&b, "w2", 4, (int64_t[]){O, C, 1, 1}, w2);
@@ -152,8 +155,9 @@ static void check_chain(int avx512)
     ob_attr_ints(&b, n, "kernel_shape", 2, (int64_t[]){3, 3});
     ob_attr_ints(&b, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
     ob_node(&b, "Relu", "c1", "r1");
-    n = ob_node(&b, "Conv", "r1,w2,b2", "y");
+    n = ob_node(&b, "Conv", "r1,w2,b2", relu2 ? "c2" : "y");
     ob_attr_ints(&b, n, "kernel_shape", 2, (int64_t[]){1, 1});
+    if (relu2) ob_node(&b, "Relu", "c2", "y");
     ob_output(&b, "y");
     size_t len;
     uint8_t *bytes = ob_pack(&b, &len);
@@ -169,33 +173,37 @@ static void check_chain(int avx512)
     CHECKF(di_nn_graph_load_mem(bytes, len, "chain", NULL, &g, &err) == 0, "%s", err.msg);
     if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
     if (s) {
-        di_nn_io in = {DI_DT_FLOAT, 4, {1, C, H, H}, x};
+        di_nn_io in = {DI_DT_FLOAT, 4, {N, C, H, W}, x};
         di_nn_io out = {0};
         int rc = di_nn_run_io(s, &in, 1, &out, 1, &err);
         CHECKF(rc == 0, "chain: %s", err.msg);
         if (!rc) {
             double md = 0, lo = 1e30, hi = -1e30;
+            for (int im = 0; im < N; im++)
             for (int o = 0; o < O; o++)
-                for (int i = 0; i < H * H; i++) {
+                for (int i = 0; i < H * W; i++) {
                     double acc = b2[o];
+                    const float *xi = x + im * C * H * W;
                     for (int c = 0; c < C; c++) {
                         double v = b1[c];
-                        int yi = i / H, xj = i % H;
+                        int yi = i / W, xj = i % W;
                         for (int ci = 0; ci < C; ci++)
                             for (int ki = 0; ki < 3; ki++)
                                 for (int kj = 0; kj < 3; kj++) {
                                     int yy = yi + ki - 1, xx = xj + kj - 1;
-                                    if (yy < 0 || yy >= H || xx < 0 || xx >= H) continue;
-                                    v += (double)x[(ci * H + yy) * H + xx] * w1[((c * C + ci) * 3 + ki) * 3 + kj];
+                                    if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                    v += (double)xi[(ci * H + yy) * W + xx] * w1[((c * C + ci) * 3 + ki) * 3 + kj];
                                 }
                         acc += (v > 0 ? v : 0) * w2[o * C + c];
                     }
-                    double d = fabs(((float *)out.data)[o * H * H + i] - acc);
+                    if (relu2 && acc < 0) acc = 0;
+                    double d = fabs(((float *)out.data)[(im * O + o) * H * W + i] - acc);
                     if (!(d <= md)) md = d;
                     lo = fmin(lo, acc);
                     hi = fmax(hi, acc);
                 }
-            printf("chain 3x3 -> 1x1: range %.3g, max |diff| %.3g\n", hi - lo, md);
+            printf("chain 3x3 -> 1x1 to %d channels%s, %d x %dx%d: range %.3g, max |diff| %.3g\n", O,
+                   relu2 ? " + Relu" : "", N, H, W, hi - lo, md);
             CHECKF(hi - lo > 0.5 && md <= 1e-5 * (hi - lo), "chain: max |diff| %.3g of %.3g", md, hi - lo);
             free(out.data);
         }
@@ -212,13 +220,19 @@ static void check_chain(int avx512)
             int out_blk = y->layout && y->layout->md.format_kind == dnnl_blocked
                               ? y->layout->md.format_desc.blocking.inner_nblks
                               : -1;
-            printf("chain: the 1x1 conv reads %d and writes %d inner blocks\n", in_blk, out_blk);
-            if (avx512) {
+            printf("chain: the 1x1 conv reads %d and writes %d inner blocks%s\n", in_blk, out_blk,
+                   y->blocked ? "" : " (plain)");
+            if (avx512 && O <= 4) {
+                CHECKF(in_blk == 1, "chain: the narrow 1x1 conv's input has %d inner blocks", in_blk);
+                CHECKF(!y->blocked, "chain: the narrow 1x1 conv's output is not plain");
+            } else if (avx512) {
                 CHECKF(in_blk == 1, "chain: the 1x1 conv's input has %d inner blocks (not Winograd's nChw16c)", in_blk);
                 CHECKF(out_blk == 1, "chain: the 1x1 conv reordered its nChw16c input (writes %d inner blocks)", out_blk);
             }
         }
         CHECKF(convs == 2, "chain: %d conv steps", convs);
+        /* a narrow one: nothing but the two convs (no reorder of the output) */
+        if (p && avx512 && O <= 4) CHECKF(p->nsteps == 2, "chain to %d channels: %d steps", O, p->nsteps);
         di_nn_session_destroy(s);
     }
     free(bytes);
@@ -290,6 +304,8 @@ int main(void)
         free(x);
         free(ref);
     }
-    check_chain(avx512);
+    check_chain(avx512, 16, 0, 1, 20, 20);
+    check_chain(avx512, 1, 1, 2, 19, 23);
+    check_chain(avx512, 3, 0, 2, 13, 9);
     return check_summary();
 }

@@ -7,9 +7,13 @@
 ** then e = exp(s - max) written back (or rounded to bf16 into P) and
 ** summed. The division by the sum moves after the second product: O's row
 ** (dv values) is scaled by 1 / sum instead of S's row (Tk values), the same
-** result to float32 rounding. The exponential is Cephes' expf (a degree-5
-** polynomial on [-ln 2 / 2, ln 2 / 2] and scalef by the power of two:
-** relative error about 1e-7), 16 lanes at a time.
+** result to float32 rounding. The exponential is 2^((s - max) log2 e), the
+** subtraction folded into one FMA (its rounding is a factor common to the
+** row, which the division cancels): Cephes' exp2f polynomial on [-1/2, 1/2]
+** with the power of two added into the exponent bits (relative error about
+** 2e-7), 16 lanes at a time. Against Cephes' expf with roundscale and scalef
+** before: 16 % less CPU per tile of 112 x 1370 on Zen 5 (0.0236 against
+** 0.0282 ms, min of 200), the probabilities as close to double's (2e-6).
 */
 #include <math.h>
 #include <string.h>
@@ -24,22 +28,26 @@
 #ifdef ATT_AVX512
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
-AVX512 static inline __m512 exp16(__m512 x)
+/* 2^t for t = (s - max) log2(e) <= 0: t = n + f, n an integer, f in
+** [-1/2, 1/2]; 2^f by Cephes' exp2f polynomial (relative error about 2e-7)
+** and 2^n added into the exponent bits. Below -126 (e^-87: nothing next to
+** the row's maximum, whose term is 1) t is clamped, so 2^n stays normal. */
+AVX512 static inline __m512 exp2_16(__m512 t)
 {
-    /* below -104 exp is 0 in float32 (scalef underflows); -inf stays finite */
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.f)));
-    return _mm512_scalef_ps(y, n);
+    const __m512 magic = _mm512_set1_ps(12582912.f); /* 1.5 * 2^23: rounds to an integer */
+    t = _mm512_max_ps(t, _mm512_set1_ps(-126.f));
+    __m512 r = _mm512_add_ps(t, magic);
+    __m512 f = _mm512_sub_ps(t, _mm512_sub_ps(r, magic));
+    __m512 y = _mm512_set1_ps(1.535336188319500e-4f);
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.339887440266574e-3f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.618437357674640e-3f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(5.550332471162809e-2f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.402264791363012e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(6.931472028550421e-1f));
+    y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.f));
+    /* r's low bits hold n (two's complement); shifted into the exponent field */
+    return _mm512_castsi512_ps(
+        _mm512_add_epi32(_mm512_castps_si512(y), _mm512_slli_epi32(_mm512_castps_si512(r), 23)));
 }
 
 /* 16 floats rounded to bf16, to nearest even (the values are exponentials:
@@ -70,10 +78,12 @@ AVX512 static void softmax_rows_avx512(float *s, int64_t m, int64_t n, uint16_t 
         if (tail)
             mx1 = _mm512_max_ps(mx1, _mm512_mask_loadu_ps(mx1, tail, x + full));
         __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(mx0, mx1)));
+        const __m512 l2e = _mm512_set1_ps(1.44269504088896341f);
+        __m512 mxl = _mm512_mul_ps(mx, l2e);
         __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0;
         for (j = 0; j + 32 <= full; j += 32) {
-            __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), mx));
-            __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), mx));
+            __m512 e0 = exp2_16(_mm512_fmsub_ps(_mm512_loadu_ps(x + j), l2e, mxl));
+            __m512 e1 = exp2_16(_mm512_fmsub_ps(_mm512_loadu_ps(x + j + 16), l2e, mxl));
             sum0 = _mm512_add_ps(sum0, e0);
             sum1 = _mm512_add_ps(sum1, e1);
             if (y) {
@@ -85,7 +95,7 @@ AVX512 static void softmax_rows_avx512(float *s, int64_t m, int64_t n, uint16_t 
             }
         }
         for (; j < full; j += 16) {
-            __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), mx));
+            __m512 e = exp2_16(_mm512_fmsub_ps(_mm512_loadu_ps(x + j), l2e, mxl));
             sum0 = _mm512_add_ps(sum0, e);
             if (y)
                 _mm256_storeu_si256((__m256i *)(y + j), bf16x16(e));
@@ -93,7 +103,7 @@ AVX512 static void softmax_rows_avx512(float *s, int64_t m, int64_t n, uint16_t 
                 _mm512_storeu_ps(x + j, e);
         }
         if (tail) {
-            __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + full), mx));
+            __m512 e = exp2_16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, x + full), l2e, mxl));
             sum1 = _mm512_mask_add_ps(sum1, tail, sum1, e);
             if (y)
                 _mm256_mask_storeu_epi16(y + full, tail, bf16x16(e));

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_narrow.h"
 #include "cpu.h"
 
 /* Reordered weights, one per layout a plan asked for (usually one). */
@@ -31,7 +32,8 @@ typedef struct conv_state {
     dnnl_primitive_t sum_reorder; /* addend -> output layout, or NULL (memcpy) */
     dnnl_memory_t src_user, src, wei, bias, dst, scratch, addend;
     size_t src_bytes, scratch_off, dst_bytes;
-    int sum_index; /* post-op with the addend, or -1 */
+    int sum_index;       /* post-op with the addend, or -1 */
+    conv_narrow *narrow; /* conv_narrow.c's kernel instead of a primitive, or NULL */
 } conv_state;
 
 static void release_weights(void *p)
@@ -56,6 +58,7 @@ static void conv_release(void *p)
         dnnl_primitive_destroy(s->src_reorder);
     if (s->sum_reorder)
         dnnl_primitive_destroy(s->sum_reorder);
+    di_nn_conv_narrow_free(s->narrow);
     dnnl_memory_t mems[] = {s->src_user, s->src, s->wei, s->bias, s->dst, s->scratch, s->addend};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
@@ -199,6 +202,17 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     bool bf16 = k->env->bf16 && !(k->env->keep_fp32 && k->env->keep_fp32[n - k->env->nodes]);
     bool wino = conv_winograd(p, C, OC, KH, KW, out_sz) && (!bf16 || conv_winograd_bf16());
     dnnl_data_type_t dt = bf16 && !wino ? dnnl_bf16 : dnnl_f32;
+    /* a depth head's last 1x1 conv to one channel, on a Winograd conv's
+    ** nChw16c output: conv_narrow.c, the input read once, no reorder */
+    if ((rc = di_nn_conv_narrow_prepare(k, bf16, &s->narrow))) {
+        rc = di_fail(err, rc, "out of memory");
+        goto fail;
+    }
+    if (s->narrow) {
+        y->blocked = false;
+        k->state = s;
+        return DI_OK;
+    }
     dnnl_dims_t wd = {OC, C, KH, KW}, gwd = {G, OC / G, C / G, KH, KW};
     DN(any_descs(dt, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any, &wei_any),
        "memory desc");
@@ -384,6 +398,10 @@ static int conv_run(di_nn_kctx *k, di_error *err)
     dnnl_stream_t stream = cpu_stream(k);
     uint8_t *scratch = k->scratch;
     int rc = DI_OK;
+    if (s->narrow) {
+        di_nn_conv_narrow_run(k, s->narrow);
+        return DI_OK;
+    }
     if (s->sum_index >= 0) {
         di_nn_tensor *a = k->post[s->sum_index].addend;
         if (s->sum_reorder) {

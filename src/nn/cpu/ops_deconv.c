@@ -3,6 +3,16 @@
 ** pads, output_padding, output_shape, auto_pad) through oneDNN's
 ** deconvolution primitive. ONNX's weights [C_in, C_out/group, k...] are
 ** oneDNN's "iohw" (per group), so they are described, not copied.
+**
+** A 2-D ConvTranspose whose strides equal its kernel (no pads, no dilation,
+** one group: DPT's 4x4/4 and 2x2/2 upsampling of the ViT's patch grid)
+** writes each output pixel from one input pixel: it is one GEMM,
+** Z[pixel, (oc, i, j)] = x[:, pixel]^T W (dnnl_sgemm, W as it is), and a
+** scatter of Z into the output with the bias. oneDNN's deconvolution ran
+** these through its gemm-based kernel at 36 GFLOP/s with col2im (48
+** channels 37 -> 148: 2.8 ms per image on one Zen 5 core, and 19 ms of CPU
+** at two threads), against 1.0 ms for the GEMM and scatter (96 channels
+** 37 -> 74: 1.6 against 0.75 ms).
 */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +22,9 @@
 typedef struct deconv_state {
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bias, dst, scratch;
+    /* strides == kernel: the GEMM and scatter instead of prim */
+    bool patch;
+    int64_t n, c, oc, h, w, k0, k1;
 } deconv_state;
 
 static void deconv_release(void *p)
@@ -43,6 +56,23 @@ static int deconv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err
 
 #define DN(call, what) DI_NN_DNNL(n, call, what)
 
+/* Whether the conv is a patch upsampling (strides == kernel, 2-D, one
+** group, no pad, no dilation, output exactly input x stride, float32) */
+static bool patch_fits(const di_nn_kctx *k)
+{
+    const di_nn_deconv_params *p = k->params;
+    const di_nn_tensor *x = k->in[0], *w = k->in[1], *y = k->out[0];
+    if (p->spatial != 2 || p->group != 1 || x->blocked || x->dtype != DI_DT_FLOAT ||
+        w->dtype != DI_DT_FLOAT || !w->data || w->ndim != 4)
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (p->strides[i] != w->dims[2 + i] || p->dilations[i] != 1 || p->pad_begin[i] ||
+            p->pad_end[i] || y->dims[2 + i] != x->dims[2 + i] * p->strides[i])
+            return false;
+    const char *e = getenv("DI_NN_DECONV_ALGO");
+    return !(e && !strcmp(e, "onednn"));
+}
+
 /* After di_nn_infer_deconv (padding, output shape): the oneDNN primitive. */
 static int deconv_prepare(di_nn_kctx *k, di_error *err)
 {
@@ -56,6 +86,19 @@ static int deconv_prepare(di_nn_kctx *k, di_error *err)
     deconv_state *s = calloc(1, sizeof *s);
     if (!s)
         return di_fail(err, DI_ENOMEM, "out of memory");
+    if (patch_fits(k)) {
+        s->patch = true;
+        s->n = x->dims[0];
+        s->c = C;
+        s->oc = OC;
+        s->h = x->dims[2];
+        s->w = x->dims[3];
+        s->k0 = w->dims[2];
+        s->k1 = w->dims[3];
+        k->scratch_bytes = (size_t)(s->h * s->w * OC * s->k0 * s->k1) * sizeof(float);
+        k->state = s;
+        return DI_OK;
+    }
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
@@ -119,11 +162,40 @@ fail:
     return rc;
 }
 
+/* Per image: Z = x^T W into scratch, then each output row from Z's rows */
+static int patch_run(di_nn_kctx *k, const deconv_state *s, di_error *err)
+{
+    const di_nn_node *n = k->node;
+    int rc = DI_OK;
+    int64_t hw = s->h * s->w, kk = s->k0 * s->k1, nz = s->oc * kk, ow = s->w * s->k1;
+    const float *w = k->in[1]->data, *b = k->nin > 2 && k->in[2] ? k->in[2]->data : NULL;
+    float *z = k->scratch;
+    for (int64_t img = 0; img < s->n; img++) {
+        const float *x = (const float *)k->in[0]->data + img * s->c * hw;
+        float *y = (float *)k->out[0]->data + img * s->oc * hw * kk;
+        DN(dnnl_sgemm('T', 'N', hw, nz, s->c, 1.f, x, hw, w, nz, 0.f, z, nz), "deconvolution gemm");
+        int64_t rows = s->oc * s->h * s->k0;
+#pragma omp parallel for num_threads(k->env->threads) if (rows * ow > 32768) schedule(static)
+        for (int64_t r = 0; r < rows; r++) { /* output row r: channel oc, input row h, tap i */
+            int64_t oc = r / (s->h * s->k0), h = r % (s->h * s->k0) / s->k0, i = r % s->k0;
+            float *yr = y + r * ow, bias = b ? b[oc] : 0.f;
+            const float *zr = z + h * s->w * nz + oc * kk + i * s->k1;
+            for (int64_t px = 0; px < s->w; px++)
+                for (int64_t j = 0; j < s->k1; j++)
+                    yr[px * s->k1 + j] = zr[px * nz + j] + bias;
+        }
+    }
+fail:
+    return rc;
+}
+
 static int deconv_run(di_nn_kctx *k, di_error *err)
 {
     deconv_state *s = k->state;
     const di_nn_node *n = k->node;
     int rc = DI_OK;
+    if (s->patch)
+        return patch_run(k, s, err);
     dnnl_memory_set_data_handle(s->src, k->in[0]->data);
     dnnl_memory_set_data_handle(s->dst, k->out[0]->data);
     dnnl_exec_arg_t args[5] = {
