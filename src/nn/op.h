@@ -400,6 +400,8 @@ int di_nn_infer_dql(di_nn_kctx *k, di_error *err);
 int di_nn_infer_quantize(di_nn_kctx *k, di_error *err);
 int di_nn_infer_dequantize(di_nn_kctx *k, di_error *err);
 int di_nn_infer_matmul_int(di_nn_kctx *k, di_error *err);
+/* _MatMulIntegerToFloat (rewrite_quant.c): MatMulInteger's params, a float output */
+int di_nn_infer_matmul_int_float(di_nn_kctx *k, di_error *err);
 /* ConvInteger: 2-D only, params a di_nn_conv_params (pads top, left,
 ** bottom, right; flops as Conv's). */
 int di_nn_infer_conv_int(di_nn_kctx *k, di_error *err);
