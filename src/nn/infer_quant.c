@@ -163,7 +163,7 @@ int di_nn_infer_matmul_int_float(di_nn_kctx *k, di_error *err)
     if (rc)
         return rc;
     const di_nn_matmul_int_params *p = k->params;
-    const di_nn_tensor *sc = k->in[4], *bias = k->nin > 5 ? k->in[5] : NULL;
+    const di_nn_tensor *sc = k->nin > 4 ? k->in[4] : NULL, *bias = k->nin > 5 ? k->in[5] : NULL;
     /* the rewrite (rewrite_quant.c) only makes these forms */
     if (!sc || sc->dtype != DI_DT_FLOAT || sc->ndim > 1 ||
         (di_nn_numel(sc) != 1 && di_nn_numel(sc) != p->n))

@@ -438,7 +438,7 @@ static int mmf_run(di_nn_kctx *k, di_error *err)
 
 const di_nn_op di_op__MatMulIntegerToFloat = {
     .name = "_MatMulIntegerToFloat",
-    .min_in = 5,
+    .min_in = 2, /* the zero points are optional: infer asks for the scale */
     .max_in = 6,
     .flags = DI_OP_PER_IMAGE | DI_OP_POSTOPS,
     .infer = di_nn_infer_matmul_int_float,
