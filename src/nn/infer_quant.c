@@ -171,6 +171,10 @@ int di_nn_infer_matmul_int_float(di_nn_kctx *k, di_error *err)
                                  (long long)p->n);
     if (bias && (bias->dtype != DI_DT_FLOAT || bias->ndim != 1 || bias->dims[0] != p->n))
         return di_nn_shape_error(err, k->node, "a bias of %lld float values", (long long)p->n);
+    const di_nn_tensor *gamma = k->nin > 6 ? k->in[6] : NULL;
+    if (gamma && (gamma->dtype != DI_DT_FLOAT || gamma->ndim != 1 || gamma->dims[0] != p->n))
+        return di_nn_shape_error(err, k->node, "a layer scale of %lld float values",
+                                 (long long)p->n);
     di_nn_tensor *y = k->out[0];
     int64_t d[DI_NN_MAX_DIMS];
     memcpy(d, y->dims, sizeof(int64_t) * (size_t)y->ndim);

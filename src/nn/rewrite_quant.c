@@ -2,10 +2,11 @@
 ** rewrite_quant.c: the float tail of a dynamically quantized MatMul, as
 ** onnxruntime's quantize_dynamic writes it (the onnx-community
 ** model_quantized files),
-**   y = Add(Mul(Cast(MatMulInteger(A, B, a_zp, b_zp), to=float), s), bias)
-** with s = Mul(DynamicQuantizeLinear's scale, B's scale) (one or N values)
-** and the Add by a constant bias of N values optional, becomes one
-** _MatMulIntegerToFloat(A, B, a_zp, b_zp, s[, bias]) node (cpu/ops_quant.c):
+**   y = Mul(Add(Mul(Cast(MatMulInteger(A, B, a_zp, b_zp), to=float), s), bias), g)
+** with s = Mul(DynamicQuantizeLinear's scale, B's scale) (one or N values),
+** the Add by a constant bias of N values and the Mul by a constant layer
+** scale g of N values optional, becomes one
+** _MatMulIntegerToFloat(A, B, a_zp, b_zp, s[, bias[, g]]) node (cpu/ops_quant.c):
 ** one pass over the output instead of Cast, Mul and Add, each a full pass
 ** (Cast alone was 11 % of DA-V2 small's time at 2 threads). The fused node
 ** computes the same float operations in the same order, so its output is
@@ -102,9 +103,20 @@ int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci)
             biasv = o;
     }
     int last = biasv >= 0 ? ai : ui;
+    /* the layer scale after it (DINOv2's LayerScale): a Mul by a constant of N
+    ** values; with it gone, the residual Add can fuse as a post-op */
+    int tail = g->nodes[last].out[0], gi = di_nn_rw_only_consumer(g, uses, tail), gammav = -1;
+    if (gi >= 0 && !dead[gi] && di_nn_rw_is_op(&g->nodes[gi], "Mul", 2)) {
+        const di_nn_node *gm = &g->nodes[gi];
+        int o = gm->in[0] == tail ? gm->in[1] : gm->in[0];
+        const di_nn_value *ov = o >= 0 ? &g->values[o] : NULL;
+        if (ov && o != tail && ov->data && ov->dtype == DI_DT_FLOAT && ov->ndim == 1 &&
+            ov->dims[0] == N)
+            gammav = o;
+    }
     /* the fused node takes the place of the last node it absorbs: the scale
     ** is computed after the MatMulInteger in the exported order */
-    int *in = malloc(6 * sizeof *in);
+    int *in = malloc(7 * sizeof *in);
     char *op = dup("_MatMulIntegerToFloat"), *name = dup(mm->name ? mm->name : "");
     if (!in || !op || !name) {
         free(in);
@@ -116,6 +128,7 @@ int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci)
         in[j] = j < mm->nin ? mm->in[j] : -1;
     in[4] = sv;
     in[5] = biasv;
+    in[6] = gammav;
     uses[v]--; /* the Cast's input */
     uses[c]--; /* the Mul's */
     if (biasv >= 0)
@@ -123,13 +136,18 @@ int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci)
     dead[mi] = dead[ci] = true;
     if (biasv >= 0)
         dead[ui] = true;
+    if (gammav >= 0) { /* the layer-scale Mul's */
+        uses[tail]--;
+        dead[last] = true;
+        last = gi;
+    }
     di_nn_node *n = &g->nodes[last];
     di_nn_rw_reuse_node(n); /* keeps its output: y */
     free(n->name);
     n->name = name;
     n->op_type = op;
     n->in = in;
-    n->nin = biasv >= 0 ? 6 : 5;
+    n->nin = gammav >= 0 ? 7 : biasv >= 0 ? 6 : 5;
     n->attrs = NULL;
     n->nattr = 0;
     return 1;

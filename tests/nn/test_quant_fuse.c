@@ -8,7 +8,8 @@
 ** of the unfused ops, in order (the DQL, the int32 product, the Cast, the
 ** Mul, the Adds). Per-tensor and per-column scales, uint8 weights with a zero
 ** point (oneDNN's weight-offset term) and int8 ones without, with and
-** without bias, a residual Add and a Relu after it (fused post-ops), batch
+** without bias, with and without a layer-scale Mul after it, a residual
+** Add and a Relu after it (fused post-ops), batch
 ** 2, odd sizes; the rewrite must fire for those and
 ** must not when the Cast's output has another consumer (a second graph
 ** output), which must still come out right. Then DynamicQuantizeLinear's
@@ -75,6 +76,7 @@ typedef struct {
     int residual; /* an Add of a second input of the output's shape */
     int tap;      /* the Cast's output is also a graph output: no fusion */
     int relu;     /* a Relu last (a fused post-op) */
+    int gamma;    /* a Mul by a constant [N] (layer scale) after the bias */
 } fcase;
 
 static int count_fused(const char *path)
@@ -95,13 +97,14 @@ static void run_case(const char *dir, const fcase *c)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/fuse.onnx", dir);
-    static float x[B * M * K], r[B * M * N], wsc[N], bias[N];
+    static float x[B * M * K], r[B * M * N], wsc[N], bias[N], gam[N];
     static uint8_t w[K * N], xq[B * M * K];
     for (int i = 0; i < B * M * K; i++) x[i] = 3.f * rnd() + 0.5f;
     for (int i = 0; i < B * M * N; i++) r[i] = rnd();
     for (int j = 0; j < N; j++) {
         wsc[j] = 0.01f + 0.02f * fabsf(rnd());
         bias[j] = rnd();
+        gam[j] = 0.1f * rnd();
     }
     for (int i = 0; i < K * N; i++) w[i] = (uint8_t)(rng = rng * 1664525u + 1013904223u, rng >> 24);
     uint8_t wz = c->wdt == U8 ? 131 : 0;
@@ -113,6 +116,7 @@ static void run_case(const char *dir, const fcase *c)
     if (c->wdt == U8) ob_init_t(&b, ob_tensor(&b, "wz", U8, 0, NULL, &wz, 1));
     ob_init_f(&b, "ws", c->per_col ? 1 : 0, (int64_t[]){N}, wsc);
     ob_init_f(&b, "bias", 1, (int64_t[]){N}, bias);
+    ob_init_f(&b, "gam", 1, (int64_t[]){N}, gam);
     ob_node(&b, "DynamicQuantizeLinear", "x", "xq,xs,xz");
     ob_node(&b, "MatMulInteger", c->wdt == U8 ? "xq,w,xz,wz" : "xq,w,xz", "p");
     Onnx__NodeProto *cast = ob_node(&b, "Cast", "p", "pf");
@@ -124,8 +128,17 @@ static void run_case(const char *dir, const fcase *c)
         ob_node(&b, "Add", "bias,y0", "y1");
         y = "y1";
     }
+    if (c->gamma) {
+        ob_node(&b, "Mul", c->bias ? "y1,gam" : "y0,gam", "yg");
+        y = "yg";
+    }
     if (c->residual) {
-        ob_node(&b, "Add", c->bias ? "y1,r" : "y0,r", "y2");
+        /* the operand computed in the graph (not an input), so that the
+        ** planner may give the fused node's output its buffer (in place) */
+        ob_node(&b, "Relu", "r", "rr");
+        char ins[16];
+        snprintf(ins, sizeof ins, "rr,%s", y);
+        ob_node(&b, "Add", ins, "y2");
         y = "y2";
     }
     if (c->relu) {
@@ -160,7 +173,8 @@ static void run_case(const char *dir, const fcase *c)
             pf[i * N + j] = v;
             v = v * s;
             if (c->bias) v = bias[j] + v;
-            if (c->residual) v = v + r[i * N + j];
+            if (c->gamma) v = v * gam[j];
+            if (c->residual) v = (r[i * N + j] < 0 ? 0 : r[i * N + j]) + v;
             if (c->relu) v = v < 0 ? 0 : v;
             ref[i * N + j] = v;
         }
@@ -256,14 +270,16 @@ int main(void)
     mkdir(dir, 0755);
     printf("oneDNN integer kernels: %s\n", di_nn_qdnnl_usable() ? "yes (VNNI)" : "no: the plain C kernels");
     static const fcase cases[] = {
-        {"u8 weights zp 131, per-tensor scale", U8, 0, 0, 0, 0, 0},
-        {"u8 weights zp 131, per-tensor scale, bias", U8, 0, 1, 0, 0, 0},
-        {"s8 weights, per-column scale", S8, 1, 0, 0, 0, 0},
-        {"s8 weights, per-column scale, bias", S8, 1, 1, 0, 0, 0},
-        {"u8 weights, per-column scale, bias, residual Add", U8, 1, 1, 1, 0, 0},
-        {"s8 weights, per-tensor scale, residual Add", S8, 0, 0, 1, 0, 0},
-        {"u8 weights, per-tensor scale, bias, Relu", U8, 0, 1, 0, 0, 1},
-        {"Cast output also a graph output", U8, 1, 1, 0, 1, 0},
+        {"u8 weights zp 131, per-tensor scale", U8, 0, 0, 0, 0, 0, 0},
+        {"u8 weights zp 131, per-tensor scale, bias", U8, 0, 1, 0, 0, 0, 0},
+        {"s8 weights, per-column scale", S8, 1, 0, 0, 0, 0, 0},
+        {"s8 weights, per-column scale, bias", S8, 1, 1, 0, 0, 0, 0},
+        {"u8 weights, per-column scale, bias, residual Add", U8, 1, 1, 1, 0, 0, 0},
+        {"s8 weights, per-tensor scale, residual Add", S8, 0, 0, 1, 0, 0, 0},
+        {"u8 weights, per-tensor scale, bias, Relu", U8, 0, 1, 0, 0, 1, 0},
+        {"u8 weights, per-column scale, bias, layer scale, residual", U8, 1, 1, 1, 0, 0, 1},
+        {"s8 weights, per-tensor scale, layer scale, residual", S8, 0, 0, 1, 0, 0, 1},
+        {"Cast output also a graph output", U8, 1, 1, 0, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(dir, &cases[i]);
     dql_cases();

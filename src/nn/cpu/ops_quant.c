@@ -20,6 +20,7 @@
 ** the forms it leaves here.
 */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,10 +273,9 @@ const di_nn_op di_op_DequantizeLinear = {
 
 /* ---- MatMulInteger ---- */
 
-static int mmi_run(di_nn_kctx *k, di_error *err)
+/* the plain kernel, into y (out[0]'s size) */
+static void mmi_plain(di_nn_kctx *k, int32_t *y)
 {
-    if (k->state)
-        return di_nn_qdnnl_matmul_run(k, err);
     const di_nn_tensor *a = k->in[0], *b = k->in[1];
     const di_nn_tensor *az = k->nin > 2 ? k->in[2] : NULL, *bz = k->nin > 3 ? k->in[3] : NULL;
     const di_nn_matmul_int_params *p = k->params;
@@ -289,7 +289,6 @@ static int mmi_run(di_nn_kctx *k, di_error *err)
             int z = bz ? q8_at(bz->data, bz->dtype, bz_per_col ? j : 0) : 0;
             bw[kk * N + j] = (int16_t)(q8_at(b->data, b->dtype, kk * N + j) - z);
         }
-    int32_t *y = k->out[0]->data;
     const void *ad = a->data;
     int adt = a->dtype;
 #pragma omp parallel for num_threads(k->env->threads) schedule(static)
@@ -305,6 +304,13 @@ static int mmi_run(di_nn_kctx *k, di_error *err)
                 row[j] += av * br[j];
         }
     }
+}
+
+static int mmi_run(di_nn_kctx *k, di_error *err)
+{
+    if (k->state)
+        return di_nn_qdnnl_matmul_run(k, err);
+    mmi_plain(k, k->out[0]->data);
     return DI_OK;
 }
 
@@ -342,66 +348,74 @@ const di_nn_op di_op_MatMulInteger = {
 
 /* The load-time rewrite (rewrite_quant.c) of
 **   MatMulInteger(A, B, a_zp, b_zp) -> Cast(float) -> Mul(scale) [-> Add(bias)]
+**   [-> Mul(g)]
 ** into one node: inputs A, B, a_zp, b_zp, scale (1 or N values, computed at
 ** run time: the DynamicQuantizeLinear scale times the weights'), bias (N
-** values, optional). The integer product is written into the output buffer
-** as int32 (as MatMulInteger's kernels do), then one pass per row turns it
-** into y = (float)P * scale + bias, with the same float operations in the
-** same order as the unfused Cast, Mul and Add (bit-identical), folding in
+** values, optional), g (a layer scale of N values, optional). The integer
+** product is written into the output buffer as int32 (as MatMulInteger's
+** kernels do), then one pass per row turns it into
+** y = ((float)P * scale + bias) * g, with the same float operations in the
+** same order as the unfused Cast, Mul, Add and Mul (bit-identical), folding in
 ** the oneDNN path's weight-offset term and fused Relu, Clip and Add
 ** post-ops on the way. Before: four passes over the output, one of them
 ** single-threaded in Cast. */
 
-typedef union {
-    int32_t i;
-    float f;
-} i32f;
-
-static void mmf_rows(di_nn_kctx *k, const di_nn_qdnnl_fix *fix)
+/* P (the int32 product, d and a as di_nn_qdnnl_fix says) into the float
+** output; P may be the output buffer itself. Where a fused Add's operand is
+** the output buffer (in place), each row is made in tmp (a row per thread)
+** and copied out last, after the operand's row was read. */
+static void mmf_rows(di_nn_kctx *k, const int32_t *P, const di_nn_qdnnl_fix *fix, float *tmp)
 {
     const di_nn_matmul_int_params *p = k->params;
     int64_t M = p->m, K = p->k, N = p->n;
     const di_nn_tensor *sc = k->in[4], *bt = k->nin > 5 ? k->in[5] : NULL;
-    const float *scale = sc->data, *bias = bt ? bt->data : NULL;
+    const di_nn_tensor *gt = k->nin > 6 ? k->in[6] : NULL;
+    const float *scale = sc->data, *bias = bt ? bt->data : NULL, *gamma = gt ? gt->data : NULL;
     bool per_col = di_nn_numel(sc) > 1;
     const int32_t *d = fix ? fix->d : NULL;
     const uint8_t *a = d ? fix->a : NULL;
     int64_t za = d ? fix->za : 0;
-    i32f *y = k->out[0]->data;
+    float *y = k->out[0]->data;
 #pragma omp parallel for num_threads(k->env->threads) schedule(static)
     for (int64_t i = 0; i < M; i++) {
-        i32f *row = y + i * N;
+        const int32_t *pr = P + i * N;
+        float *row = tmp ? tmp + (int64_t)omp_get_thread_num() * N : y + i * N;
         if (d) {
             int64_t ra = -K * za;
             for (int64_t kk = 0; kk < K; kk++)
                 ra += a[i * K + kk];
             for (int64_t j = 0; j < N; j++)
-                row[j].i = (int32_t)(row[j].i + d[j] * ra);
+                row[j] = (float)(int32_t)(pr[j] + d[j] * ra) * scale[per_col ? j : 0];
+        } else if (per_col) {
+            for (int64_t j = 0; j < N; j++)
+                row[j] = (float)pr[j] * scale[j];
+        } else {
+            for (int64_t j = 0; j < N; j++)
+                row[j] = (float)pr[j] * scale[0];
         }
-        if (per_col)
-            for (int64_t j = 0; j < N; j++)
-                row[j].f = (float)row[j].i * scale[j];
-        else
-            for (int64_t j = 0; j < N; j++)
-                row[j].f = (float)row[j].i * scale[0];
         if (bias)
             for (int64_t j = 0; j < N; j++)
-                row[j].f = row[j].f + bias[j];
+                row[j] = row[j] + bias[j];
+        if (gamma)
+            for (int64_t j = 0; j < N; j++)
+                row[j] = row[j] * gamma[j];
         for (int q = 0; q < k->npost; q++) {
             const di_nn_postop *po = &k->post[q];
             if (po->kind == DI_POST_SUM) {
                 const float *add = (const float *)po->addend->data + i * N;
                 for (int64_t j = 0; j < N; j++)
-                    row[j].f = row[j].f + add[j];
+                    row[j] = row[j] + add[j];
             } else { /* Relu, Clip: mmf_prepare lets no other kind through */
                 float lo = po->kind == DI_POST_RELU ? 0.f : po->lo;
                 float hi = po->kind == DI_POST_RELU ? INFINITY : po->hi;
                 for (int64_t j = 0; j < N; j++) {
-                    float v = row[j].f;
-                    row[j].f = v < lo ? lo : v > hi ? hi : v;
+                    float v = row[j];
+                    row[j] = v < lo ? lo : v > hi ? hi : v;
                 }
             }
         }
+        if (tmp)
+            memcpy(y + i * N, row, (size_t)N * sizeof *row);
     }
 }
 
@@ -417,29 +431,50 @@ static int mmf_prepare(di_nn_kctx *k, di_error *err)
         if (po->kind == DI_POST_SUM && po->addend->blocked)
             return DI_NN_NO_FUSE;
     }
-    return mmi_prepare(k, err);
+    int rc = mmi_prepare(k, err);
+    if (rc)
+        return rc;
+    /* the planner may give a fused Add's operand the output's buffer (in
+    ** place): then the int32 product goes to scratch, not over the operand */
+    di_nn_matmul_int_params *p = k->params;
+    p->p_off = (k->scratch_bytes + 63) / 64 * 64;
+    p->row_off = p->p_off + ((size_t)(p->m * p->n) * sizeof(int32_t) + 63) / 64 * 64;
+    for (int q = 0; q < k->npost; q++)
+        if (k->post[q].kind == DI_POST_SUM) {
+            int nt = k->env->threads > 0 ? k->env->threads : 1;
+            k->scratch_bytes = p->row_off + (size_t)(nt * p->n) * sizeof(float);
+            break;
+        }
+    return DI_OK;
 }
 
 static int mmf_run(di_nn_kctx *k, di_error *err)
 {
+    const di_nn_matmul_int_params *p = k->params;
+    int32_t *P = k->out[0]->data; /* the int32 product where the floats go */
+    float *tmp = NULL;
+    for (int q = 0; q < k->npost; q++)
+        if (k->post[q].kind == DI_POST_SUM && k->post[q].addend->data == k->out[0]->data) {
+            P = (int32_t *)((char *)k->scratch + p->p_off);
+            tmp = (float *)((char *)k->scratch + p->row_off);
+        }
     if (k->state) {
         di_nn_qdnnl_fix fix;
-        int rc = di_nn_qdnnl_matmul_exec(k, &fix, err);
+        int rc = di_nn_qdnnl_matmul_exec(k, P, &fix, err);
         if (rc)
             return rc;
-        mmf_rows(k, &fix);
+        mmf_rows(k, P, &fix, tmp);
         return DI_OK;
     }
-    int rc = mmi_run(k, err); /* the exact int32 product, in the output buffer */
-    if (!rc)
-        mmf_rows(k, NULL);
-    return rc;
+    mmi_plain(k, P); /* the exact int32 product */
+    mmf_rows(k, P, NULL, tmp);
+    return DI_OK;
 }
 
 const di_nn_op di_op__MatMulIntegerToFloat = {
     .name = "_MatMulIntegerToFloat",
     .min_in = 2, /* the zero points are optional: infer asks for the scale */
-    .max_in = 6,
+    .max_in = 7,
     .flags = DI_OP_PER_IMAGE | DI_OP_POSTOPS,
     .infer = di_nn_infer_matmul_int_float,
     .params_size = sizeof(di_nn_matmul_int_params),

@@ -236,12 +236,11 @@ static const uint8_t *as_u8(di_nn_kctx *k, const qd_state *s, int32_t *zp)
     return u;
 }
 
-int di_nn_qdnnl_matmul_exec(di_nn_kctx *k, di_nn_qdnnl_fix *fix, di_error *err)
+int di_nn_qdnnl_matmul_exec(di_nn_kctx *k, int32_t *y, di_nn_qdnnl_fix *fix, di_error *err)
 {
     int rc = DI_OK;
     qd_state *s = k->state;
     const uint8_t *a = as_u8(k, s, &s->zpv);
-    int32_t *y = k->out[0]->data;
     dnnl_memory_set_data_handle(s->src, (void *)a);
     dnnl_memory_set_data_handle(s->dst, y);
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, s->src},
@@ -260,7 +259,7 @@ int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err)
     const di_nn_matmul_int_params *p = k->params;
     int64_t M = p->m, K = p->k, N = p->n;
     di_nn_qdnnl_fix fix;
-    int rc = di_nn_qdnnl_matmul_exec(k, &fix, err);
+    int rc = di_nn_qdnnl_matmul_exec(k, k->out[0]->data, &fix, err);
     if (rc || !fix.d)
         return rc;
     const int32_t *d = fix.d;

@@ -20,7 +20,7 @@ bool di_nn_qdnnl_usable(void);
 
 int di_nn_qdnnl_matmul_prepare(di_nn_kctx *k, di_error *err);
 int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err);
-/* the primitive alone: out[0] holds P = sum_k (a - a_zp) w_s8; the exact
+/* the primitive alone: y (out[0]'s size) holds P = sum_k (a - a_zp) w_s8; the exact
 ** result is P + d[j] * (rowsum(a_i) - K * za) where d is not NULL (a is the
 ** input as uint8, za its zero point). For a kernel that folds this term
 ** into its own output pass (_MatMulIntegerToFloat). */
@@ -29,7 +29,7 @@ typedef struct di_nn_qdnnl_fix {
     const int32_t *d;
     int32_t za;
 } di_nn_qdnnl_fix;
-int di_nn_qdnnl_matmul_exec(di_nn_kctx *k, di_nn_qdnnl_fix *fix, di_error *err);
+int di_nn_qdnnl_matmul_exec(di_nn_kctx *k, int32_t *y, di_nn_qdnnl_fix *fix, di_error *err);
 int di_nn_qdnnl_conv_prepare(di_nn_kctx *k, di_error *err);
 int di_nn_qdnnl_conv_run(di_nn_kctx *k, di_error *err);
 void di_nn_qdnnl_release(void *state);
