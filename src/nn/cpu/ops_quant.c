@@ -384,8 +384,14 @@ static void mmf_rows(di_nn_kctx *k, const int32_t *P, const di_nn_qdnnl_fix *fix
             int64_t ra = -K * za;
             for (int64_t kk = 0; kk < K; kk++)
                 ra += a[i * K + kk];
-            for (int64_t j = 0; j < N; j++)
-                row[j] = (float)(int32_t)(pr[j] + d[j] * ra) * scale[per_col ? j : 0];
+            /* modulo 2^32, as the int64 sum truncated: 32-bit lanes vectorise */
+            uint32_t r32 = (uint32_t)ra;
+            if (per_col)
+                for (int64_t j = 0; j < N; j++)
+                    row[j] = (float)(int32_t)((uint32_t)pr[j] + (uint32_t)d[j] * r32) * scale[j];
+            else
+                for (int64_t j = 0; j < N; j++)
+                    row[j] = (float)(int32_t)((uint32_t)pr[j] + (uint32_t)d[j] * r32) * scale[0];
         } else if (per_col) {
             for (int64_t j = 0; j < N; j++)
                 row[j] = (float)pr[j] * scale[j];
