@@ -48,6 +48,10 @@ for t in $threads_list; do
     oms=$(echo "$o" | ms)
     echo "threads $t: onnxruntime quantized $oms ms/image ($(echo "$o" | sed -n 's/^ort cpu //p') cpu/image)"
     awk -v a="$qms" -v b="$oms" -v t="$t" 'BEGIN { if (b > 0) printf "threads %s: ours / onnxruntime = %.2f\n", t, a / b }'
+    # CPU time per image too: on a shared machine the steadier figure
+    qcpu=$(echo "$q" | head -1 | sed -n 's/.* \([0-9.]*\) cpu-ms\/image.*/\1/p')
+    ocpu=$(echo "$o" | sed -n 's/^ort .*ort cpu \([0-9.]*\) ms.*/\1/p; s/^ort cpu \([0-9.]*\) ms.*/\1/p' | head -1)
+    awk -v a="$qcpu" -v b="$ocpu" -v t="$t" 'BEGIN { if (a > 0 && b > 0) printf "threads %s: cpu-ms/image ours %.1f, onnxruntime %.1f, onnxruntime / ours = %.2f\n", t, a, b, b / a }'
   fi
   echo "$q" | sed -n '2,6p'
 done

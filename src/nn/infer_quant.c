@@ -157,6 +157,44 @@ int di_nn_infer_matmul_int(di_nn_kctx *k, di_error *err)
     return DI_OK;
 }
 
+int di_nn_infer_matmul_int_float(di_nn_kctx *k, di_error *err)
+{
+    int rc = di_nn_infer_matmul_int(k, err);
+    if (rc)
+        return rc;
+    const di_nn_matmul_int_params *p = k->params;
+    const di_nn_tensor *sc = k->nin > 4 ? k->in[4] : NULL, *bias = k->nin > 5 ? k->in[5] : NULL;
+    /* the rewrite (rewrite_quant.c) only makes these forms */
+    if (!sc || sc->dtype != DI_DT_FLOAT || sc->ndim > 1 ||
+        (di_nn_numel(sc) != 1 && di_nn_numel(sc) != p->n))
+        return di_nn_shape_error(err, k->node, "a scale of 1 or %lld float values",
+                                 (long long)p->n);
+    if (bias && (bias->dtype != DI_DT_FLOAT || bias->ndim != 1 || bias->dims[0] != p->n))
+        return di_nn_shape_error(err, k->node, "a bias of %lld float values", (long long)p->n);
+    const di_nn_tensor *gamma = k->nin > 6 ? k->in[6] : NULL;
+    if (gamma && (gamma->dtype != DI_DT_FLOAT || gamma->ndim != 1 || gamma->dims[0] != p->n))
+        return di_nn_shape_error(err, k->node, "a layer scale of %lld float values",
+                                 (long long)p->n);
+    di_nn_tensor *y = k->out[0];
+    int64_t d[DI_NN_MAX_DIMS];
+    memcpy(d, y->dims, sizeof(int64_t) * (size_t)y->ndim);
+    di_nn_set_shape(y, DI_DT_FLOAT, y->ndim, d);
+    /* fused post-ops: Relu, Clip, and Adds of a float tensor of the output's
+    ** shape, applied by the kernel's own pass */
+    for (int i = 0; i < k->npost; i++) {
+        const di_nn_postop *po = &k->post[i];
+        if (po->kind != DI_POST_RELU && po->kind != DI_POST_CLIP && po->kind != DI_POST_SUM)
+            return DI_NN_NO_FUSE;
+        if (po->kind != DI_POST_SUM)
+            continue;
+        const di_nn_tensor *t = po->addend;
+        if (t->dtype != DI_DT_FLOAT || t->ndim != y->ndim ||
+            memcmp(t->dims, y->dims, sizeof(int64_t) * (size_t)y->ndim))
+            return DI_NN_NO_FUSE;
+    }
+    return DI_OK;
+}
+
 static int64_t attr2(const di_nn_node *n, const char *name, int i, int64_t dflt)
 {
     const di_nn_attr *a = di_nn_node_attr(n, name);

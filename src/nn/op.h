@@ -394,12 +394,17 @@ typedef struct di_nn_qlinear_params {
 typedef struct di_nn_matmul_int_params {
     int64_t m, k, n;
     bool b_zp_per_column;
+    /* _MatMulIntegerToFloat on the CPU: where in scratch the int32 product and
+    ** a row per thread go when a fused Add's operand shares the output */
+    size_t p_off, row_off;
 } di_nn_matmul_int_params;
 int di_nn_infer_round16(di_nn_kctx *k, di_error *err);
 int di_nn_infer_dql(di_nn_kctx *k, di_error *err);
 int di_nn_infer_quantize(di_nn_kctx *k, di_error *err);
 int di_nn_infer_dequantize(di_nn_kctx *k, di_error *err);
 int di_nn_infer_matmul_int(di_nn_kctx *k, di_error *err);
+/* _MatMulIntegerToFloat (rewrite_quant.c): MatMulInteger's params, a float output */
+int di_nn_infer_matmul_int_float(di_nn_kctx *k, di_error *err);
 /* ConvInteger: 2-D only, params a di_nn_conv_params (pads top, left,
 ** bottom, right; flops as Conv's). */
 int di_nn_infer_conv_int(di_nn_kctx *k, di_error *err);

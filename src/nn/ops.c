@@ -24,7 +24,7 @@
     X(InstanceNormalization) X(DepthToSpace) X(SpaceToDepth) X(Size) X(Dropout) \
     X(CastLike) X(Mod) X(CumSum) X(GatherElements) X(Trilu) X(RoundFloat16)    \
     X(DynamicQuantizeLinear) X(QuantizeLinear) X(DequantizeLinear)             \
-    X(MatMulInteger) X(ConvInteger) X(_FusedAttention)                         \
+    X(MatMulInteger) X(ConvInteger) X(_FusedAttention) X(_MatMulIntegerToFloat) \
     OPS_NNOPS(X)
 
 /* cpu/ops_activ.c */

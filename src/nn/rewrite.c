@@ -465,6 +465,10 @@ int di_nn_rewrite(di_nn_graph *g, int flags)
         int r = di_nn_rewrite_attention(g, uses, dead, si);
         fused = r < 0 ? -1 : fused + r;
     }
+    for (int ci = 0; ci < g->nnodes && fused >= 0 && !(flags & DI_NN_LOAD_PORTABLE); ci++) {
+        int r = dead[ci] ? 0 : di_nn_rewrite_quant(g, uses, dead, ci);
+        fused = r < 0 ? -1 : fused + r;
+    }
     for (int di = 0; di < g->nnodes && fused >= 0; di++) {
         int chain[4], y;
         if (dead[di] || !match_gelu(g, uses, di, chain, &y))

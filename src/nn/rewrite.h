@@ -22,4 +22,9 @@ void di_nn_rw_reuse_node(di_nn_node *n);
 ** is not such a Softmax, -1 out of memory. */
 int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si);
 
+/* The quantized MatMul's float tail from Cast node ci into a
+** _MatMulIntegerToFloat node (rewrite_quant.c): 1 when done, 0 when not
+** such a Cast, -1 out of memory. */
+int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci);
+
 #endif

@@ -252,14 +252,11 @@ static const uint8_t *as_u8(di_nn_kctx *k, const qd_state *s, int32_t *zp)
     return u;
 }
 
-int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err)
+int di_nn_qdnnl_matmul_exec(di_nn_kctx *k, int32_t *y, di_nn_qdnnl_fix *fix, di_error *err)
 {
     int rc = DI_OK;
     qd_state *s = k->state;
-    const di_nn_matmul_int_params *p = k->params;
-    int64_t M = p->m, K = p->k, N = p->n;
     const uint8_t *a = as_u8(k, s, &s->zpv);
-    int32_t *y = k->out[0]->data;
     dnnl_memory_set_data_handle(s->src, (void *)a);
     dnnl_memory_set_data_handle(s->dst, y);
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, s->src},
@@ -268,10 +265,23 @@ int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err)
                               {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, s->zp}};
     DI_NN_DNNL(k->node, dnnl_primitive_execute(s->prim, cpu_stream(k), 4, args), "int8 matmul");
     DI_NN_DNNL(k->node, dnnl_stream_wait(cpu_stream(k)), "stream wait");
-    if (!s->any_d)
-        return DI_OK;
-    const int32_t *d = s->d;
-    int64_t za = s->zpv;
+    *fix = (di_nn_qdnnl_fix){.a = a, .d = s->any_d ? s->d : NULL, .za = s->zpv};
+fail:
+    return rc;
+}
+
+int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err)
+{
+    const di_nn_matmul_int_params *p = k->params;
+    int64_t M = p->m, K = p->k, N = p->n;
+    di_nn_qdnnl_fix fix;
+    int rc = di_nn_qdnnl_matmul_exec(k, k->out[0]->data, &fix, err);
+    if (rc || !fix.d)
+        return rc;
+    const int32_t *d = fix.d;
+    const uint8_t *a = fix.a;
+    int32_t *y = k->out[0]->data;
+    int64_t za = fix.za;
 #pragma omp parallel for num_threads(k->env->threads) schedule(static)
     for (int64_t i = 0; i < M; i++) {
         int64_t ra = -K * za;
@@ -281,8 +291,7 @@ int di_nn_qdnnl_matmul_run(di_nn_kctx *k, di_error *err)
         for (int64_t j = 0; j < N; j++)
             row[j] = (int32_t)(row[j] + d[j] * ra);
     }
-fail:
-    return rc;
+    return DI_OK;
 }
 
 /* ---- ConvInteger ---- */
