@@ -55,12 +55,7 @@ int main(int argc, char **argv)
     CHECKF(count_threads() == 1, "%d threads at the start", count_threads());
 
     di_pipeline_config cfg;
-    di_pipeline_config_default(&cfg);
-    cfg.store.url = t.url;
-    cfg.force = true;
-    cfg.images_dir = t.images;
-    cfg.model_path = t.model;
-    cfg.nn.device = DI_NN_CPU;
+    tiny_run_config(&t, &cfg);
     cfg.nn.threads = 2;
     cfg.decoders = 1;
     cfg.workers = 1;

@@ -90,12 +90,7 @@ static void run_and_look(const tiny_run *t, di_side_sched side, bool slow, seen 
                          di_pipeline_stats *st)
 {
     di_pipeline_config cfg;
-    di_pipeline_config_default(&cfg);
-    cfg.store.url = t->url;
-    cfg.force = true;
-    cfg.images_dir = t->images;
-    cfg.model_path = t->model;
-    cfg.nn.device = DI_NN_CPU;
+    tiny_run_config(t, &cfg);
     cfg.nn.threads = 2;
     cfg.decoders = 2;
     cfg.workers = 2;

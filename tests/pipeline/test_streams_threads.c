@@ -34,12 +34,7 @@ static int run_once(const tiny_run *t, const char *python, int streams, int thre
                     const char *scores_path, int *peak, di_pipeline_stats *s)
 {
     di_pipeline_config cfg;
-    di_pipeline_config_default(&cfg);
-    cfg.store.url = t->url;
-    cfg.force = true;
-    cfg.images_dir = t->images;
-    cfg.model_path = t->model;
-    cfg.nn.device = DI_NN_CPU;
+    tiny_run_config(t, &cfg);
     cfg.nn.threads = threads;
     cfg.streams = streams;
     cfg.batch = 2;
@@ -125,11 +120,7 @@ int main(int argc, char **argv)
 
     /* an explicit count is the total, split the same way */
     di_pipeline_config cfg;
-    di_pipeline_config_default(&cfg);
-    cfg.store.url = t.url;
-    cfg.images_dir = t.images;
-    cfg.model_path = t.model;
-    cfg.nn.device = DI_NN_CPU;
+    tiny_run_config(&t, &cfg);
     cfg.nn.threads = 4;
     cfg.streams = 2;
     di_pipeline *p = NULL;

@@ -1,8 +1,10 @@
 /*
 ** tiny_run.h: what the pipeline tests that drive di_pipeline directly with
-** a tiny model share (test_start_fail.c, test_engine_thread.c): the
-** process's thread count, and a temporary folder with a demo database, its
-** images and tests/pipeline/tiny_onnx.py's model, made through the CLI.
+** a tiny model share (test_start_fail.c, test_engine_thread.c,
+** test_side_sched.c, test_streams_threads.c): the process's thread count, a
+** temporary folder with a demo database, its images and
+** tests/pipeline/tiny_onnx.py's model, made through the CLI, and the
+** configuration of a CPU run over them.
 */
 #ifndef DI_TEST_TINY_RUN_H
 #define DI_TEST_TINY_RUN_H
@@ -10,6 +12,8 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "pipeline/pipeline.h"
 
 /* The process's threads (/proc/self/task), or -1. */
 static int count_threads(void)
@@ -41,6 +45,18 @@ static int tiny_run_setup(tiny_run *t, const char *tmp, const char *cli, const c
              ">/dev/null && '%s' '%s' '%s' %d", cli, t->url, faces, t->images, face_size, python,
              tiny_py, t->model, model_size);
     return system(cmd);
+}
+
+/* cfg: the defaults, then a CPU run of t's model over its images and
+** database that scores every face again (--force). */
+static void tiny_run_config(const tiny_run *t, di_pipeline_config *cfg)
+{
+    di_pipeline_config_default(cfg);
+    cfg->store.url = t->url;
+    cfg->force = true;
+    cfg->images_dir = t->images;
+    cfg->model_path = t->model;
+    cfg->nn.device = DI_NN_CPU;
 }
 
 #endif
