@@ -279,7 +279,9 @@ do_stop() {
   # SIGTERM: MariaDB's clean shutdown; SIGINT: PostgreSQL's "fast" one.
   if [ "$kind" = mariadb ]; then kill -TERM "$pid"; else kill -INT "$pid"; fi
   wait_for 60 bash -c "! kill -0 $pid 2>/dev/null" || die "$kind server $pid does not stop"
-  rm -f "$state.pid"
+  # where it lay goes with it: a later start writes them again (the lock
+  # file stays: removing a file others may flock would let two hold it)
+  rm -f "$state.pid" "$state.dir" "$state.sock"
 }
 
 do_createdb() {

@@ -35,7 +35,8 @@ while read -r kind base mport pport lock; do
     fi
   fi
   if ! "$here/server.sh" status "$kind" >/dev/null 2>&1; then
-    rm -f "/tmp/di-test-db-$kind-$port.owner" # stopped already (store-servers-stop)
+    # stopped already (store-servers-stop): its state files go too
+    rm -f "/tmp/di-test-db-$kind-$port".{owner,dir,sock}
   elif "$here/server.sh" stop-if-owner "$kind" "$run" >/dev/null 2>&1 &&
        [ ! -e "/tmp/di-test-db-$kind-$port.owner" ]; then
     echo "teardown: stopped the $kind test server on port $port"
