@@ -5,7 +5,8 @@
 #    enter (a checkout under /root, mode 700): the server still starts, its
 #    data kept under /tmp; a data folder it cannot reach is refused, saying why.
 # 2. Teardown stops a server only for the run that started or last used it,
-#    and not while another run holds the server's lock.
+#    and not while another run holds the server's lock; what it stops leaves
+#    no data folder or state file behind.
 # Uses a server of its own (its own data folder and ports), stopped and
 # removed at the end, also on failure or interruption.
 set -uo pipefail
@@ -34,7 +35,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 out=$(DI_TEST_RUN_ID=runA DI_TEST_REGISTRY=$work/regA "$server" start "$kind" 2>&1); rc=$?
 [ $rc -eq 77 ] && { echo "$out"; exit 77; }
 [ $rc -eq 0 ] || fail "start with the build folder under a mode-700 folder: $out"
-base=$(dirname "$(cat "/tmp/di-test-db-$kind-$([ "$kind" = mariadb ] && echo "$DI_TEST_MARIADB_PORT" || echo "$DI_TEST_PG_PORT").dir")")
+state=/tmp/di-test-db-$kind-$([ "$kind" = mariadb ] && echo "$DI_TEST_MARIADB_PORT" || echo "$DI_TEST_PG_PORT")
+data=$(cat "$state.dir")
+base=$(dirname "$data")
 case "$base" in "$work"*) fail "the data folder $base is inside the build folder" ;; esac
 "$server" status "$kind" || fail "the server does not answer after start"
 if [ "$(id -u)" = 0 ]; then
@@ -65,4 +68,10 @@ wait $holder
 echo "$out" | grep -q "waiting" || fail "teardown did not wait for the lock: $out"
 "$server" status "$kind" && fail "run C's teardown left its server running: $out"
 echo "$out" | grep -q "stopped" || fail "teardown said nothing: $out"
+# what the stopped server left goes with it: its data folder, the folder
+# above it once empty, its state files
+[ -e "$data" ] && fail "teardown left the data folder $data"
+[ -e "$base" ] && fail "teardown left the empty folder $base"
+[ -e "$state.dir" ] || [ -e "$state.sock" ] || [ -e "$state.pid" ] &&
+  fail "teardown left the state files $state.*"
 echo ok

@@ -18,6 +18,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 wait_s=${DI_TEST_TEARDOWN_WAIT:-90}
 [ -s "$registry" ] || exit 0
 status=0
+# A stopped server's data folder (server.sh: BASE/KIND-PORT, its -tmp folder,
+# initdb's log, a socket folder in /tmp for long paths) goes too, and BASE
+# when nothing else is left in it: no test folder outlives the run. The next
+# run initialises a fresh one (a few seconds).
+remove_data() { # kind base port
+  rm -rf "$2/$1-$3" "$2/$1-$3-tmp" "$2/$1-$3.initdb.log" "/tmp/di-sock-$1-$3"
+  rmdir "$2" 2>/dev/null || true
+}
 while read -r kind base mport pport lock; do
   export DI_TEST_DB_DIR=$base DI_TEST_MARIADB_PORT=$mport DI_TEST_PG_PORT=$pport
   port=$mport; [ "$kind" = postgresql ] && port=$pport
@@ -37,9 +45,11 @@ while read -r kind base mport pport lock; do
   if ! "$here/server.sh" status "$kind" >/dev/null 2>&1; then
     # stopped already (store-servers-stop): its state files go too
     rm -f "/tmp/di-test-db-$kind-$port".{owner,dir,sock}
+    remove_data "$kind" "$base" "$port"
   elif "$here/server.sh" stop-if-owner "$kind" "$run" >/dev/null 2>&1 &&
        [ ! -e "/tmp/di-test-db-$kind-$port.owner" ]; then
     echo "teardown: stopped the $kind test server on port $port"
+    remove_data "$kind" "$base" "$port"
   fi
   if "$here/server.sh" status "$kind" >/dev/null 2>&1 &&
      [ "$(cat "/tmp/di-test-db-$kind-$port.owner" 2>/dev/null || true)" = "$run" ]; then
