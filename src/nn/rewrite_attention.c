@@ -156,15 +156,6 @@ static bool packed_split(const di_nn_graph *g, const int *uses, const bool *dead
     return true;
 }
 
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si)
 {
     const di_nn_node *sm = &g->nodes[si];
@@ -216,8 +207,8 @@ int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si)
     di_nn_node *n = &g->nodes[m2];
     int *in = malloc(3 * sizeof(int));
     di_nn_attr *attrs = calloc(4, sizeof(di_nn_attr));
-    char *op = dup("_FusedAttention"), *a0 = dup("scale"), *a1 = dup("k_trans"),
-         *a2 = dup("out_perm"), *a3 = y_packed >= 0 ? dup("qkv") : NULL;
+    char *op = strdup("_FusedAttention"), *a0 = strdup("scale"), *a1 = strdup("k_trans"),
+         *a2 = strdup("out_perm"), *a3 = y_packed >= 0 ? strdup("qkv") : NULL;
     int64_t *ints = y_packed >= 0 ? malloc(3 * sizeof(int64_t)) : NULL;
     if (!in || !attrs || !op || !a0 || !a1 || !a2 || (y_packed >= 0 && (!a3 || !ints))) {
         free(in);

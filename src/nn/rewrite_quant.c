@@ -61,15 +61,6 @@ static bool is_scale(const di_nn_graph *g, const bool *dead, int v, int64_t N)
     return nvec <= 1; /* [N] * [N] is [N] too, but keep to the exported form */
 }
 
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *r = malloc(n);
-    if (r)
-        memcpy(r, s, n);
-    return r;
-}
-
 int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci)
 {
     const di_nn_node *cast = &g->nodes[ci];
@@ -117,7 +108,7 @@ int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci)
     /* the fused node takes the place of the last node it absorbs: the scale
     ** is computed after the MatMulInteger in the exported order */
     int *in = malloc(7 * sizeof *in);
-    char *op = dup("_MatMulIntegerToFloat"), *name = dup(mm->name ? mm->name : "");
+    char *op = strdup("_MatMulIntegerToFloat"), *name = strdup(mm->name ? mm->name : "");
     if (!in || !op || !name) {
         free(in);
         free(op);
