@@ -150,6 +150,33 @@ static void test_read_file(void)
     free(d);
     CHECK(di_read_file(path, 4, &d, &n, &e) == DI_ENOMEM);
     remove(path);
+    /* Buffers are 64-byte aligned, fresh or grown (an NPY payload, at a
+    ** multiple of 64 in the file, is then scanned in whole cache lines):
+    ** files of several sizes, small blocks allocated between them so that
+    ** malloc's own 16-byte alignment would show. */
+    uint8_t *reuse = NULL;
+    size_t cap = 0;
+    void *gaps[8];
+    for (int k = 0; k < 8; k++) {
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+        fd = mkstemp(path);
+        CHECK(fd >= 0);
+        size_t sz = (size_t)1 << (2 * k + 3);
+        uint8_t *bytes = calloc(sz, 1);
+        CHECK(bytes != NULL && write(fd, bytes, sz) == (ssize_t)sz);
+        free(bytes);
+        close(fd);
+        gaps[k] = malloc(24 + (size_t)k * 8);
+        CHECK(di_read_file(path, sz, &d, &n, &e) == DI_OK && n == sz);
+        CHECK((uintptr_t)d % 64 == 0);
+        free(d);
+        CHECK(di_read_file_reuse(path, sz, &reuse, &cap, &n, &e) == DI_OK);
+        CHECK(n == sz && (uintptr_t)reuse % 64 == 0);
+        remove(path);
+    }
+    free(reuse);
+    for (int k = 0; k < 8; k++)
+        free(gaps[k]);
     /* A FIFO with no writer: refused at once, not waited on (SIGALRM ends
     ** the test, failed, if the open blocks). */
     char dir[] = "/tmp/di_test_core_fifo_XXXXXX";
