@@ -58,10 +58,12 @@ int di_read_file_reuse(const char *path, size_t max_bytes, uint8_t **buf_io,
         size_t want = n + 1 + (n + 1) / 2;
         /* 64-byte aligned: formats whose payload sits at a multiple of 64
         ** in the file (NPY's header is padded so) are then read and scanned
-        ** in whole cache lines. malloc's 16-byte alignment made the
-        ** kernel's copy into the buffer and every 64-byte load of a float32
-        ** depth map straddle two lines: 0.02-0.03 ms of a 512x512 map's
-        ** 0.2 ms score on the Zen 5 of bench/RESULTS.md. */
+        ** in whole cache lines. malloc guarantees 16 bytes, and where the
+        ** buffer lands depends on what was allocated before; 16 bytes past
+        ** a line, the kernel's copy into it and every 64-byte load of a
+        ** float32 depth map straddle two lines: read and min/max of a
+        ** 512x512 map 0.10-0.13 ms instead of 0.08-0.09 on the Zen 5 of
+        ** bench/RESULTS.md. */
         void *nbv = NULL;
         uint8_t *nb = posix_memalign(&nbv, 64, want) == 0 ? nbv : NULL;
         if (!nb) {
