@@ -104,3 +104,29 @@ for i in range(base + 1, n + 1):
             os.symlink("demo%06d_%s.%s" % (src, f, ext), os.path.join(d, "demo%06d_%s.%s" % (i, f, ext)))
 PY
 }
+
+# bench_ort: have_ort=1 where onnxruntime-node (the reference engine, npm)
+# is installed or can be (tests/nn/ort_setup.sh), else 0 after saying that
+# the script measures ours only
+bench_ort() {
+  have_ort=1
+  bash tests/nn/ort_setup.sh >/dev/null 2>&1 ||
+    { have_ort=0; echo "$bench_name: onnxruntime-node could not be installed; ours only"; }
+}
+
+# bench_ort_diff MODEL INPUT ORT_OUTPUT [NOTE]: ours (depthindex infer, 2
+# threads) on the NPY INPUT against onnxruntime's output of the same model
+# (ORT_OUTPUT, written by ort_run.js): the largest difference, the output
+# range and their ratio, NOTE after it; the status of infer
+bench_ort_diff() {
+  local model=$1 x=$2 ref=$3 note=${4:-} ours
+  ours="$(dirname "$ref")/ours_$(basename "$ref")"
+  "$di" infer --model "$model" --input "$x" --output "$ours" --threads 2 >/dev/null || return 1
+  "$py" - "$ours" "$ref" "$note" <<'PY'
+import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+d = float(np.abs(a.reshape(b.shape) - b).max())
+r = float(b.max() - b.min())
+print(f"max |ours - onnxruntime| = {d:.3g}, output range {r:.4g}, ratio {d / r:.3g}{sys.argv[3]}")
+PY
+}

@@ -22,8 +22,7 @@ if [ -z "$kind" ]; then
   exit 0
 fi
 bench_workdir
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-bf16: onnxruntime-node could not be installed; ours only"; }
+bench_ort
 echo "machine: $(bench_cpu) ($ncpu cores), bf16: $kind, $(date -u +%F)"
 echo "load at start: $(bench_load); 2 threads, median of $repeat runs"
 

@@ -23,8 +23,7 @@ work="$build/bench-engine"
 mkdir -p "$work"
 model="$work/midas_filled.onnx"
 [ -f "$model" ] || "$build/depthindex" model --fill-weights "$model" "$graph" >/dev/null || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: onnxruntime-node could not be installed; ours only"; }
+bench_ort
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
 isa=$(bench_isa avx512f avx512_bf16 avx512_vnni amx_bf16)
 echo "machine: $(bench_cpu) ($ncpu cores; ${isa:-no AVX-512}), $(date -u +%F)"

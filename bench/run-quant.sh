@@ -24,8 +24,7 @@ qmodel="$work/dav2_small_quant_$size.onnx"
 fmodel="$work/dav2_small_float_$size.onnx"
 "$build/bench/dav2_model" --quantized "$qmodel" "$grid" "$blocks" || exit 1
 "$build/bench/dav2_model" "$fmodel" "$grid" "$blocks" || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-quant: onnxruntime-node could not be installed; ours only"; }
+bench_ort
 flags=$(bench_isa avx2 avx512f avx512_vnni avx_vnni amx_int8 amx_bf16)
 int8="plain C kernels (no VNNI: oneDNN's int8 sums would saturate)"
 case " $flags " in *" avx512_vnni "*|*" amx_int8 "*) int8="oneDNN u8s8s32 primitives";; esac
@@ -51,13 +50,6 @@ for t in $threads_list; do
   fi
   echo "$q" | sed -n '2,6p'
 done
-if [ $have_ort = 1 ] && [ -x "$py" ]; then
-  "$di" infer --model "$qmodel" --input "$work/x1.npy" --output "$work/ours.npy" --threads 2 >/dev/null || exit 1
-  "$py" - "$work/ours.npy" "$work/ort.npy" <<'PY'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-d = float(np.abs(a.reshape(b.shape) - b).max())
-r = float(b.max() - b.min())
-print(f"max |ours - onnxruntime| = {d:.3g}, output range {r:.4g}, ratio {d / r:.3g} (target 1e-2)")
-PY
+if [ $have_ort = 1 ]; then
+  bench_ort_diff "$qmodel" "$work/x1.npy" "$work/ort.npy" " (target 1e-2)" || exit 1
 fi

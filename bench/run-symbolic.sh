@@ -16,8 +16,7 @@ work="$build/bench-symbolic"
 mkdir -p "$work"
 model="$work/dav2_small_symbolic_hw.onnx"
 "$build/bench/dav2_model" --dynamic-hw "$model" 37 "$blocks" || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-symbolic: onnxruntime-node could not be installed; ours only"; }
+bench_ort
 echo "machine: $(bench_cpu) ($ncpu cores), $(date -u +%F), load $(bench_load)"
 echo "model: DA-V2 small-shaped, symbolic height and width, $blocks blocks, median of $repeat runs, 2 threads"
 for case in "266x266 2" "518x392 1"; do
