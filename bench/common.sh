@@ -46,10 +46,12 @@ bench_knobs() {
 bench_cpu() { lscpu | sed -n 's/^Model name: *//p'; }
 
 # bench_isa [FLAG...]: those of the FLAGs (default: the ones the engine's
-# kernels choose by) that this CPU has, space-separated with a trailing space
+# kernels choose by) that this CPU has, space-separated with a trailing space;
+# none is an empty line, not a failure (which set -e would end the script on)
 bench_isa() {
   local want=${*:-avx2 avx512f avx512_bf16 avx512_vnni amx_bf16 amx_int8}
-  grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xF -f <(tr ' ' '\n' <<<"$want") | tr '\n' ' '
+  { grep -m1 '^flags' /proc/cpuinfo || true; } | tr ' ' '\n' | { grep -xF -f <(tr ' ' '\n' <<<"$want") || true; } |
+    tr '\n' ' '
 }
 
 # bench_load: the 1, 5 and 15 minute load averages
