@@ -11,14 +11,14 @@
 # lost) and by wall time.
 # usage: bench/run-attention.sh BUILD_DIR   (REPEAT=N runs, median)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-9}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=9
+bench_need bench/bench_attention
 exe="$build/bench/bench_attention"
-[ -x "$exe" ] || { echo "run-attention: $exe is not built"; exit 1; }
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_tile)$' | tr '\n' ' ')
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), ISA: ${isa}$(date -u '+%F %H:%M UTC')"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); median of $repeat runs"
+isa=$(bench_isa avx2 avx512f avx512_bf16 avx512_vnni amx_bf16 amx_tile)
+echo "machine: $(bench_cpu) ($ncpu cores), ISA: ${isa}$(date -u '+%F %H:%M UTC')"
+echo "load average at start: $(bench_load); median of $repeat runs"
 precisions=fp32
 echo "$isa" | grep -qE 'avx512_bf16|amx_bf16' && precisions="fp32 bf16"
 echo
@@ -43,5 +43,5 @@ for case in "1370 1" "1037 1" "362 2"; do
     done
   done
 done
-echo "(load average at end: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(load average at end: $(bench_load))"
 exit $status

@@ -11,25 +11,22 @@
 # The anchor is fp32 in the same run. usage: bench/run-bf16-fidelity.sh BUILD_DIR
 # (FACES=N [64]; LAYERS=0 skips the per-layer tables, the slow part)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-faces=${FACES:-64}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs FACES=64
 graph=../shared/models/midas_v21_small_256.graph.onnx
-for exe in tests/nn/test_bf16 bench/bf16_layers; do
-  [ -x "$build/$exe" ] || { echo "run-bf16-fidelity: $build/$exe is not built"; exit 1; }
-done
+bench_need tests/nn/test_bf16 bench/bf16_layers
 kind=$(grep -qw amx_bf16 /proc/cpuinfo && echo AMX || { grep -qw avx512_bf16 /proc/cpuinfo && echo AVX512-BF16; })
 if [ -z "$kind" ]; then
   echo "run-bf16-fidelity: this CPU has no native bf16 (AVX512-BF16 or AMX): nothing to measure"
   exit 0
 fi
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), bf16: $kind, $(date -u +%F)"
-echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $faces demo faces and 8 synthetic per model"
-root=$(pwd)
+echo "machine: $(bench_cpu) ($ncpu cores), bf16: $kind, $(date -u +%F)"
+echo "load at start: $(bench_load); $faces demo faces and 8 synthetic per model"
 run_test() { # FORMS [env...]: the test's summary lines
   local forms=$1; shift
   (cd "$build" && env "$@" DI_BF16_FORMS="$forms" DI_BF16_FACES="$faces" DEPTHINDEX_BUILD_ROOT="$(pwd)" \
-     DEPTHINDEX_SHARED="$root/../shared" tests/nn/test_bf16) | grep -E "bf16 against|yardstick|fp32 scores|check failed"
+     DEPTHINDEX_SHARED="$bench_root/../shared" tests/nn/test_bf16) | grep -E "bf16 against|yardstick|fp32 scores|check failed"
 }
 run_test vit,midas,midas-he
 if [ ! -f "$graph" ]; then
@@ -46,4 +43,4 @@ for fill in scaled he; do
   echo
   "$build/bench/bf16_layers" --fill $fill "$graph" 256 4 Add,Resize || exit 1
 done
-echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load at end: $(bench_load)"

@@ -12,24 +12,19 @@
 # is compared with ours per image at the batch size of the line.
 # usage: bench/run-bf16.sh BUILD_DIR   (REPEAT=N [5])
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-5}
-di="$(pwd)/$build/depthindex"
-for exe in bench/dav2_model bench/bench_engine depthindex; do
-  [ -x "$build/$exe" ] || { echo "run-bf16: $build/$exe is not built"; exit 1; }
-done
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=5
+bench_need bench/dav2_model bench/bench_engine depthindex
 kind=$(grep -qw amx_bf16 /proc/cpuinfo && echo AMX || { grep -qw avx512_bf16 /proc/cpuinfo && echo AVX512-BF16; })
 if [ -z "$kind" ]; then
   echo "run-bf16: this CPU has no native bf16 (AVX512-BF16 or AMX): nothing to measure"
   exit 0
 fi
-work=$(mktemp -d /tmp/di-bf16-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-bf16: onnxruntime-node could not be installed; ours only"; }
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), bf16: $kind, $(date -u +%F)"
-echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); 2 threads, median of $repeat runs"
+bench_workdir
+bench_ort
+echo "machine: $(bench_cpu) ($ncpu cores), bf16: $kind, $(date -u +%F)"
+echo "load at start: $(bench_load); 2 threads, median of $repeat runs"
 
 ms_of() { sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1; }
 rows=()
@@ -78,7 +73,7 @@ e2e_line="end to end: see bench/run-e2e.sh"
 cat <<EOF
 
 ---- for bench/RESULTS.md (bf16 on the CPU) ----
-$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, bf16 kind: $kind, 2 threads, median of $repeat, load at end $(cut -d' ' -f1-3 /proc/loadavg):
+$(date -u +%Y-%m-%d), $(bench_cpu), $ncpu cores, bf16 kind: $kind, 2 threads, median of $repeat, load at end $(bench_load):
 | model | ours fp32 ms/image | ours bf16 ms/image | onnxruntime fp32 ms/image | fp32 / ort | bf16 / ort | bf16 / fp32 |
 |---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")

@@ -16,40 +16,19 @@
 # usage: bench/run-cpuside.sh BUILD_DIR   (FACES [8000], ROUNDS [3]; TINY=1 for a
 #        quick check of the script)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-di="$(pwd)/$build/depthindex"
-py=/usr/bin/python3
-ncpu=$(nproc)
-faces=${FACES:-8000}
-rounds=${ROUNDS:-3}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs FACES=8000 ROUNDS=3
 base=100 # rendered panoramas (4 faces each)
 if [ "${TINY:-0}" = 1 ]; then faces=80 rounds=1 base=5; fi
-[ -x "$di" ] || { echo "run-cpuside: $di not built (ninja -C $build)"; exit 2; }
-work=$(mktemp -d /tmp/di-cpuside-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+bench_need depthindex
+bench_workdir
 
-cpu=$(lscpu | sed -n 's/^Model name: *//p')
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
-      grep -E '^(avx2|avx512f|avx512bw|avx512_bf16|amx_bf16)$' | tr '\n' ' ')
-echo "machine: $cpu ($ncpu cores); ISA: ${isa:-no avx2/avx512}; $(date -u '+%F %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+isa=$(bench_isa avx2 avx512f avx512bw avx512_bf16 amx_bf16)
+echo "machine: $(bench_cpu) ($ncpu cores); ISA: ${isa:-no avx2/avx512}; $(date -u '+%F %H:%M UTC'); load average: $(bench_load)"
 
 "$py" tests/pipeline/tiny_onnx.py "$work/tiny.onnx" 256
-panos=$(( (faces + 3) / 4 ))
-[ "$base" -gt "$panos" ] && base=$panos
-"$di" init --db "sqlite:$work/f.db" --demo "$base" --images "$work/f" --size 512 >/dev/null
-"$py" - "$work/f.db" "$work/f" "$panos" "$base" <<'PY'
-import os, sqlite3, sys
-db, d, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-con = sqlite3.connect(db)
-con.executemany("INSERT INTO panorama (id, panorama_sid) VALUES (?, ?)",
-                [(i, "demo%06d" % i) for i in range(base + 1, n + 1)])
-con.commit()
-for i in range(base + 1, n + 1):
-    src = (i - 1) % base + 1
-    for f in ("xm", "xp", "zm", "zp"):
-        os.symlink("demo%06d_%s.jpg" % (src, f), os.path.join(d, "demo%06d_%s.jpg" % (i, f)))
-PY
+bench_demo_set "$work/f.db" "$work/f" $(( (faces + 3) / 4 )) 512 jpg "$base"
 
 one_run() { # split -> one JSON summary line
   local extra=()
@@ -73,7 +52,7 @@ for ((r = 0; r < rounds; r++)); do
     echo "{\"split\": \"$s\", \"summary\": $(one_run "$s")}" >>"$work/runs.jsonl"
   done
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after: $(bench_load)"
 "$py" - "$work/runs.jsonl" "$work/starts.jsonl" "$faces" <<'PY'
 import json, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]

@@ -9,10 +9,10 @@
 # Without a CUDA device it prints "no CUDA device: skipped" and exits 0.
 # usage: bench/run-cuda.sh BUILD_DIR
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_need depthindex
 bin="$build/depthindex"
-[ -x "$bin" ] || { echo "run-cuda: $bin is not built"; exit 1; }
 if ! "$bin" --version | grep -q 'engines: cpu cuda'; then
   echo "run-cuda: built without CUDA: skipped"; exit 0
 fi

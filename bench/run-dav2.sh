@@ -7,21 +7,17 @@
 # run; and the largest difference between the two outputs.
 # usage: bench/run-dav2.sh BUILD_DIR   (REPEAT=N runs, GRID=N patches a side)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-3}
-grid=${GRID:-37}
-for exe in bench/dav2_model bench/bench_engine; do
-  [ -x "$build/$exe" ] || { echo "run-dav2: $build/$exe is not built"; exit 1; }
-done
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=3 GRID=37
+bench_need bench/dav2_model bench/bench_engine
 work="$build/bench-dav2"
 mkdir -p "$work"
 model="$work/dav2_small_shaped_$((grid * 14)).onnx"
 "$build/bench/dav2_model" "$model" "$grid" 12 || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-dav2: onnxruntime-node could not be installed; ours only"; }
+bench_ort
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_cpu) ($ncpu cores), $(date -u +%F), load $(bench_load)"
 echo "model: DA-V2 small-shaped $((grid * 14))x$((grid * 14)), ${gflop} GFLOP/image, median of $repeat runs"
 for threads in 1 2; do
   out=$("$build/bench/bench_engine" "$model" 1 "$threads" "$repeat" "$work/x1.npy") || exit 1
@@ -30,13 +26,6 @@ for threads in 1 2; do
     node tests/nn/ort_run.js "$model" "$work/x1.npy" "$work/ort.npy" --threads "$threads" --repeat "$repeat" 2>/dev/null | sed "s/^ort /onnxruntime threads $threads: /" || exit 1
   fi
 done
-if [ $have_ort = 1 ] && [ -x /usr/bin/python3 ]; then
-  "$build/depthindex" infer --model "$model" --input "$work/x1.npy" --output "$work/ours.npy" --threads 2 >/dev/null || exit 1
-  /usr/bin/python3 - "$work/ours.npy" "$work/ort.npy" <<'PY'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-d = float(np.abs(a.reshape(b.shape) - b).max())
-r = float(b.max() - b.min())
-print(f"max |ours - onnxruntime| = {d:.3g}, output range {r:.4g}, ratio {d / r:.3g}")
-PY
+if [ $have_ort = 1 ]; then
+  bench_ort_diff "$model" "$work/x1.npy" "$work/ort.npy" || exit 1
 fi

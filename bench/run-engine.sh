@@ -13,22 +13,21 @@
 # onnxruntime at 2 threads, batch 1 and 4, in turns.
 # usage: bench/run-engine.sh BUILD_DIR   (REPEAT=N to change the run count)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-9}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=9
 graph=../shared/models/midas_v21_small_256.graph.onnx
 [ -f "$graph" ] || { echo "run-engine: $graph is absent; skipped"; exit 0; }
-[ -x "$build/bench/bench_engine" ] || { echo "run-engine: $build/bench/bench_engine is not built"; exit 1; }
+bench_need bench/bench_engine depthindex
 work="$build/bench-engine"
 mkdir -p "$work"
 model="$work/midas_filled.onnx"
 [ -f "$model" ] || "$build/depthindex" model --fill-weights "$model" "$graph" >/dev/null || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-engine: onnxruntime-node could not be installed; ours only"; }
+bench_ort
 gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
-isa=$(grep -m1 -o -w 'avx512f\|avx512_bf16\|amx_bf16\|avx512_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores; ${isa:-no AVX-512}), $(date -u +%F)"
-echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+isa=$(bench_isa avx512f avx512_bf16 avx512_vnni amx_bf16)
+echo "machine: $(bench_cpu) ($ncpu cores; ${isa:-no AVX-512}), $(date -u +%F)"
+echo "model: MiDaS v2.1 small 256x256, ${gflop} GFLOP/image, median of $repeat runs; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}; load: $(bench_load)"
 declare -A ours ort ourscpu ortcpu ort2
 for threads in 1 2; do
   for batch in 1 8; do
@@ -67,7 +66,7 @@ done
 # Winograd against the direct kernel alone and onnxruntime, 2 threads, in
 # turns (direct, Winograd, onnxruntime) so that a burst of load hits all three
 echo
-echo "Conv algorithm at 2 threads (DI_NN_CONV_ALGO=direct: the direct kernels alone, as before Winograd), medians of $repeat, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Conv algorithm at 2 threads (DI_NN_CONV_ALGO=direct: the direct kernels alone, as before Winograd), medians of $repeat, load: $(bench_load)"
 declare -A alg algcpu
 for batch in 1 4; do
   for algo in direct winograd; do

@@ -12,42 +12,20 @@
 # cost no disk. Prints the figures and a block for bench/RESULTS.md.
 # Usage: bench/run-pipeline.sh BUILD_DIR   (PIPE_BENCH_SIZE [256], PIPE_BENCH_MODEL_FACES [64])
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-di="$(pwd)/$build/depthindex"
-stage="$(pwd)/$build/bench/pipeline_stage"
-py=/usr/bin/python3
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_need depthindex bench/pipeline_stage
+stage="$bench_root/$build/bench/pipeline_stage"
 size=${PIPE_BENCH_SIZE:-256}
 model_faces=${PIPE_BENCH_MODEL_FACES:-96}
-work=$(mktemp -d /tmp/di-pipe-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-ncpu=$(nproc)
+bench_workdir
 
-# make_set NAME PANORAMAS SIZE: a table with PANORAMAS rows whose faces link to
-# 100 rendered panoramas.
-make_set() {
-  local name=$1 n=$2 sz=$3 base=100
-  [ "$n" -lt "$base" ] && base=$n
-  "$di" init --db "sqlite:$work/$name.db" --demo "$base" --images "$work/$name" --size "$sz" >/dev/null
-  "$py" - "$work/$name.db" "$work/$name" "$n" "$base" <<'PY'
-import os, sqlite3, sys
-db, d, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-con = sqlite3.connect(db)
-con.executemany("INSERT INTO panorama (id, panorama_sid) VALUES (?, ?)",
-                [(i, "demo%06d" % i) for i in range(base + 1, n + 1)])
-con.commit()
-for i in range(base + 1, n + 1):
-    src = (i - 1) % base + 1
-    for f in ("xm", "xp", "zm", "zp"):
-        for ext in ("npy", "jpg"):
-            os.symlink("demo%06d_%s.%s" % (src, f, ext), os.path.join(d, "demo%06d_%s.%s" % (i, f, ext)))
-PY
-}
+# make_set NAME PANORAMAS SIZE: a table with PANORAMAS rows whose faces (depth
+# maps and pictures) link to 100 rendered panoramas.
+make_set() { bench_demo_set "$work/$1.db" "$work/$1" "$2" "$3" "npy jpg"; }
 
 json_field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 summary_line() { grep '"summary"' | tail -1; }
-
-best() { "$py" -c 'import sys; print(max(float(x) for x in sys.argv[1:]))' "$@"; }
 
 echo "== 1. run --depth-dir on 10k faces (${size}x${size}) against its slowest stage alone"
 echo "   (best of 3 alternating runs each: the machine is shared)"
@@ -61,9 +39,9 @@ for i in 1 2 3; do
   # the stage alone: the same calls as the run's workers, as many threads
   alones+=("$("$stage" "$ncpu" "$work/files" | sed 's/ images.*//')")
 done
-rate=$(best "${rates[@]}")
-alone=$(best "${alones[@]}")
-ratio=$("$py" -c "print('%.2f' % ($rate / $alone))")
+rate=$(bench_best "${rates[@]}")
+alone=$(bench_best "${alones[@]}")
+ratio=$(bench_calc %.2f "$rate / $alone")
 echo "pipeline: ${rates[*]} images/s (last busy %: $busy)"
 echo "load+score alone (bench/pipeline_stage, $ncpu threads): ${alones[*]} images/s"
 echo "best pipeline / best stage alone = $ratio"
@@ -81,7 +59,7 @@ rss() { # db dir -> "KB rate"
 read -r rss1 r1 < <(rss r1k)
 read -r rss10 r10 < <(rss r10k)
 read -r rss100 r100 < <(rss r100k)
-rssratio=$("$py" -c "print('%.3f' % ($rss100 / $rss1))")
+rssratio=$(bench_calc %.3f "$rss100 / $rss1")
 echo "1k faces: peak RSS $rss1 KB ($r1 images/s); 10k: $rss10 KB ($r10 images/s); 100k faces: $rss100 KB ($r100 images/s); ratio 100k/1k $rssratio"
 
 model_line="(no model: ../shared/models/midas_v21_small_256.graph.onnx absent)"
@@ -100,14 +78,14 @@ for l in sys.stdin:
   e2es=() infs=()
   for i in 1 2; do
     ms=$("$di" infer --model "$work/midas.onnx" --input "$work/x.npy" --threads "$threads" --repeat 5 | sed -n 's/^\([0-9.]*\) ms.*/\1/p' | tail -1)
-    infs+=("$("$py" -c "print('%.2f' % ($batch * 1000.0 / $ms))")")
+    infs+=("$(bench_calc %.2f "$batch * 1000.0 / $ms")")
     line=$("$di" run --db "sqlite:$work/m.db" --images "$work/m" --model "$work/midas.onnx" \
              --device cpu --batch $batch --force --progress json | summary_line)
     e2es+=("$(json_field "$line" images_per_s)")
   done
-  e2e=$(best "${e2es[@]}")
-  inf=$(best "${infs[@]}")
-  mratio=$("$py" -c "print('%.2f' % ($e2e / $inf))")
+  e2e=$(bench_best "${e2es[@]}")
+  inf=$(bench_best "${infs[@]}")
+  mratio=$(bench_calc %.2f "$e2e / $inf")
   echo "end to end: ${e2es[*]} images/s; inference alone: ${infs[*]} images/s"
   model_line="CPU engine, MiDaS v2.1 small 256x256 (generated weights), $model_faces faces of 512x512 JPEG, batch $batch, $threads engine threads: end to end $e2e images/s, inference alone (depthindex infer, same batch and threads) $inf images/s: ratio $mratio (best of 2 each)"
   echo "$model_line"
@@ -133,7 +111,7 @@ fi
 cat <<EOF
 
 ---- for bench/RESULTS.md ----
-$(date -u +%Y-%m-%d), $(uname -m), $ncpu cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), SQLite:
+$(date -u +%Y-%m-%d), $(uname -m), $ncpu cores ($(bench_cpu)), SQLite:
 - \`run --depth-dir\`, 10k faces ${size}x${size}: $rate images/s; load+score alone (bench/pipeline_stage: the workers' calls, $ncpu threads, no database or queues): $alone images/s; pipeline / slowest stage alone = $ratio (best of 3 each)
 - peak RSS, 128x128 faces: 1k pending $rss1 KB, 10k $rss10 KB, 100k pending $rss100 KB (ratio 100k/1k $rssratio; target <= 1.10)
 - $model_line

@@ -12,15 +12,11 @@
 # usage: bench/run-quant.sh BUILD_DIR   (REPEAT=N runs, GRID=N patches a side,
 #        BLOCKS=N, THREADS="1 2")
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-3}
-grid=${GRID:-37}
-blocks=${BLOCKS:-12}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=3 GRID=37 BLOCKS=12
 threads_list=${THREADS:-1 2}
-for exe in bench/dav2_model bench/bench_engine depthindex; do
-  [ -x "$build/$exe" ] || { echo "run-quant: $build/$exe is not built"; exit 1; }
-done
+bench_need bench/dav2_model bench/bench_engine depthindex
 work="$build/bench-quant"
 mkdir -p "$work"
 size=$((grid * 14))
@@ -28,12 +24,11 @@ qmodel="$work/dav2_small_quant_$size.onnx"
 fmodel="$work/dav2_small_float_$size.onnx"
 "$build/bench/dav2_model" --quantized "$qmodel" "$grid" "$blocks" || exit 1
 "$build/bench/dav2_model" "$fmodel" "$grid" "$blocks" || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-quant: onnxruntime-node could not be installed; ours only"; }
-flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_vnni|avx_vnni|amx_int8|amx_bf16)$' | tr '\n' ' ')
+bench_ort
+flags=$(bench_isa avx2 avx512f avx512_vnni avx_vnni amx_int8 amx_bf16)
 int8="plain C kernels (no VNNI: oneDNN's int8 sums would saturate)"
 case " $flags " in *" avx512_vnni "*|*" amx_int8 "*) int8="oneDNN u8s8s32 primitives";; esac
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_cpu) ($ncpu cores), $(date -u +%F), load $(bench_load)"
 echo "ISA: ${flags% }; MatMulInteger/ConvInteger: $int8"
 echo "model: DA-V2 small-shaped ${size}x${size}, $blocks blocks, dynamically quantized, batch 1, median of $repeat runs"
 ms() { sed -n "s/.*: \([0-9.]*\) ms\/image.*/\1/p; s/^ort \([0-9.]*\) ms$/\1/p" | head -1; }
@@ -55,13 +50,6 @@ for t in $threads_list; do
   fi
   echo "$q" | sed -n '2,6p'
 done
-if [ $have_ort = 1 ] && [ -x /usr/bin/python3 ]; then
-  "$build/depthindex" infer --model "$qmodel" --input "$work/x1.npy" --output "$work/ours.npy" --threads 2 >/dev/null || exit 1
-  /usr/bin/python3 - "$work/ours.npy" "$work/ort.npy" <<'PY'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-d = float(np.abs(a.reshape(b.shape) - b).max())
-r = float(b.max() - b.min())
-print(f"max |ours - onnxruntime| = {d:.3g}, output range {r:.4g}, ratio {d / r:.3g} (target 1e-2)")
-PY
+if [ $have_ort = 1 ]; then
+  bench_ort_diff "$qmodel" "$work/x1.npy" "$work/ort.npy" " (target 1e-2)" || exit 1
 fi

@@ -13,38 +13,21 @@
 #   REPORT_BENCH_FACES [2000] faces per run in 1; REPORT_BENCH_RUNS [5] runs
 #   of each; REPORT_BENCH_ROWS [1000000] rows in 2 (small values: a smoke test)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-di="$(pwd)/$build/depthindex"
-py=/usr/bin/python3
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_need depthindex
 faces=${REPORT_BENCH_FACES:-2000}
 runs=${REPORT_BENCH_RUNS:-5}
 rows=${REPORT_BENCH_ROWS:-1000000}
-work=$(mktemp -d /tmp/di-report-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+bench_workdir
 
-median() { "$py" -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 wall() { "$py" -c 'import json,sys
 for l in sys.stdin:
     if "\"summary\"" in l: print(json.loads(l)["wall_s"])' | tail -1; }
 
 echo "== 1. run --save-maps: cost at N = 1000 (default) and N = 100"
 pano=$(( (faces + 3) / 4 ))
-base=$(( pano < 100 ? pano : 100 ))
-"$di" init --db "sqlite:$work/s.db" --demo "$base" --images "$work/img" --size 256 >/dev/null
-"$py" - "$work/s.db" "$work/img" "$pano" "$base" <<'PY'
-import os, sqlite3, sys
-db, d, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-con = sqlite3.connect(db)
-con.executemany("INSERT INTO panorama (id, panorama_sid) VALUES (?, ?)",
-                [(i, "demo%06d" % i) for i in range(base + 1, n + 1)])
-con.commit()
-for i in range(base + 1, n + 1):
-    for f in ("xm", "xp", "zm", "zp"):
-        for ext in ("npy", "jpg"):
-            os.symlink("demo%06d_%s.%s" % ((i - 1) % base + 1, f, ext),
-                       os.path.join(d, "demo%06d_%s.%s" % (i, f, ext)))
-PY
+bench_demo_set "$work/s.db" "$work/img" "$pano" 256 "npy jpg"
 graph=../shared/models/midas_v21_small_256.graph.onnx
 if [ -f "$graph" ]; then
   "$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null
@@ -64,10 +47,10 @@ for i in $(seq "$runs"); do
   n100+=("$("$di" run --db "sqlite:$work/s.db" "${src[@]}" --force --progress json \
              --save-maps "$work/maps" --save-every 100 | wall)")
 done
-m0=$(median "${plain[@]}"); m1=$(median "${n1000[@]}"); m2=$(median "${n100[@]}")
+m0=$(bench_median "${plain[@]}"); m1=$(bench_median "${n1000[@]}"); m2=$(bench_median "${n100[@]}")
 echo "without: ${plain[*]} s (median $m0)"
-echo "--save-maps (N 1000): ${n1000[*]} s (median $m1), ratio $("$py" -c "print('%.4f' % ($m1 / $m0))")"
-echo "--save-maps --save-every 100: ${n100[*]} s (median $m2), ratio $("$py" -c "print('%.4f' % ($m2 / $m0))")"
+echo "--save-maps (N 1000): ${n1000[*]} s (median $m1), ratio $(bench_calc %.4f "$m1 / $m0")"
+echo "--save-maps --save-every 100: ${n100[*]} s (median $m2), ratio $(bench_calc %.4f "$m2 / $m0")"
 echo "panels in the last N 100 run: $(ls "$work/maps" | wc -l)"
 
 echo "== 2. depthindex report: peak RSS at $rows rows against 10000 rows"
@@ -103,7 +86,7 @@ fill "$work/big.db" "$rows"
 read -r ks ts <<<"$(peak "$work/small.db")"
 read -r kb tb <<<"$(peak "$work/big.db")"
 echo "10000 rows: peak RSS $ks KB, wall $ts"
-echo "$rows rows: peak RSS $kb KB, wall $tb (ratio $("$py" -c "print('%.2f' % ($kb / $ks))"))"
+echo "$rows rows: peak RSS $kb KB, wall $tb (ratio $(bench_calc %.2f "$kb / $ks"))"
 echo "--- for bench/RESULTS.md ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)):"
-echo "| save-maps N 1000 / without | $("$py" -c "print('%.4f' % ($m1 / $m0))") | N 100: $("$py" -c "print('%.4f' % ($m2 / $m0))") |"
+echo "| save-maps N 1000 / without | $(bench_calc %.4f "$m1 / $m0") | N 100: $(bench_calc %.4f "$m2 / $m0") |"
 echo "| report peak RSS, $rows rows / 10k rows | $kb KB / $ks KB |"

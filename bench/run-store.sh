@@ -7,14 +7,14 @@
 # 127.0.0.1 (skipped when the server packages are missing).
 # Targets (issue 4): SQLite >= 20k rows/s, MariaDB and PostgreSQL >= 5k rows/s.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
-build=${1:-build}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
 build=$(cd "$build" && pwd)
 ninja -C "$build" bench/bench_store >/dev/null || { echo "run-store: build failed"; exit 1; }
 bench=$build/bench/bench_store
 export DI_TEST_DB_DIR=${DI_TEST_DB_DIR:-$build/test-db}
 fixture=tests/db/server.sh
-machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+machine="$ncpu cores, $(bench_cpu)"
 echo "store writer, $(date -u '+%Y-%m-%d %H:%M UTC'), $machine"
 
 status=0

@@ -15,28 +15,19 @@
 # usage: bench/run-streams.sh BUILD_DIR   (ROUNDS [3], FACES [64];
 #        TINY=1: a 1-round check of the script itself)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-di="$(pwd)/$build/depthindex"
-py=/usr/bin/python3
-ncpu=$(nproc)
-rounds=${ROUNDS:-3}
-faces=${FACES:-64}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs ROUNDS=3 FACES=64
 batch=4
 graph=../shared/models/midas_v21_small_256.graph.onnx
 [ -f "$graph" ] || graph=/work/shared/models/midas_v21_small_256.graph.onnx
 [ -f "$graph" ] || { echo "run-streams: the MiDaS graph ($graph) is absent; skipped"; exit 0; }
-[ -x "$di" ] || { echo "run-streams: $di not built (ninja -C $build)"; exit 2; }
-work=$(mktemp -d /tmp/di-streams-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_need depthindex
+bench_workdir
 if [ "${TINY:-0}" = 1 ]; then rounds=1 faces=8; fi
 
-cpu=$(lscpu | sed -n 's/^Model name: *//p')
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
-      grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8)$' | tr '\n' ' ')
-echo "machine: $cpu ($ncpu cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
+isa=$(bench_isa)
+echo "machine: $(bench_cpu) ($ncpu cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
 # run's automatic engine threads on the CPU (pipeline.c choose_split)
 side=$(( ncpu / 8 > 1 ? ncpu / 8 : 1 ))
 auto=$(( ncpu <= 4 ? ncpu : ncpu - side ))
@@ -72,7 +63,7 @@ PY
 }
 
 echo
-echo "(load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(load average before: $(bench_load))"
 out="$work/rates.txt"
 : >"$out"
 for ((r = 0; r < rounds; r++)); do
@@ -80,7 +71,7 @@ for ((r = 0; r < rounds; r++)); do
     echo "$v $(run_once "$v")" >>"$out"
   done
 done
-echo "(load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(load average after: $(bench_load))"
 "$py" - "$out" "$auto" "${variants[@]}" <<'PY'
 import statistics, sys
 path, auto, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]

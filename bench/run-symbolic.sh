@@ -8,20 +8,16 @@
 # Times are per image (onnxruntime's ort_run.js times one image at a time).
 # usage: bench/run-symbolic.sh BUILD_DIR   (REPEAT=N runs, BLOCKS=N)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-3}
-blocks=${BLOCKS:-12}
-for exe in bench/dav2_model bench/bench_engine; do
-  [ -x "$build/$exe" ] || { echo "run-symbolic: $build/$exe is not built"; exit 1; }
-done
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=3 BLOCKS=12
+bench_need bench/dav2_model bench/bench_engine
 work="$build/bench-symbolic"
 mkdir -p "$work"
 model="$work/dav2_small_symbolic_hw.onnx"
 "$build/bench/dav2_model" --dynamic-hw "$model" 37 "$blocks" || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-symbolic: onnxruntime-node could not be installed; ours only"; }
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_ort
+echo "machine: $(bench_cpu) ($ncpu cores), $(date -u +%F), load $(bench_load)"
 echo "model: DA-V2 small-shaped, symbolic height and width, $blocks blocks, median of $repeat runs, 2 threads"
 for case in "266x266 2" "518x392 1"; do
   set -- $case

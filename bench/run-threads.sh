@@ -15,21 +15,15 @@
 # usage: bench/run-threads.sh BUILD_DIR   (LOAD [nproc], ROUNDS [3], FACES [64],
 #        THREADS [nproc]; TINY=1: a 2-round check of the script itself)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-di="$(pwd)/$build/depthindex"
-py=/usr/bin/python3
-ncpu=$(nproc)
-load=${LOAD:-$ncpu}
-rounds=${ROUNDS:-3}
-faces=${FACES:-64}
-threads=${THREADS:-$ncpu}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs LOAD="$ncpu" ROUNDS=3 FACES=64 THREADS="$ncpu"
 batch=4
 graph=../shared/models/midas_v21_small_256.graph.onnx
 [ -f "$graph" ] || graph=/work/shared/models/midas_v21_small_256.graph.onnx
 [ -f "$graph" ] || { echo "run-threads: the MiDaS graph ($graph) is absent; skipped"; exit 0; }
-[ -x "$di" ] || { echo "run-threads: $di not built (ninja -C $build)"; exit 2; }
-work=$(mktemp -d /tmp/di-threads-bench.XXXXXX)
+bench_need depthindex
+bench_workdir
 loaders=()
 stop_load() {
   local pid
@@ -37,15 +31,11 @@ stop_load() {
   for pid in "${loaders[@]}"; do wait "$pid" 2>/dev/null || true; done
   loaders=()
 }
-trap 'stop_load; rm -rf "$work"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_at_exit stop_load
 if [ "${TINY:-0}" = 1 ]; then rounds=1 faces=8; fi
 
-cpu=$(lscpu | sed -n 's/^Model name: *//p')
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
-      grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8)$' | tr '\n' ' ')
-echo "machine: $cpu ($ncpu cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
+isa=$(bench_isa)
+echo "machine: $(bench_cpu) ($ncpu cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
 echo "engine threads $threads, batch $batch, $faces faces 512x512 for run, median of $rounds rounds"
 
 "$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null
@@ -75,7 +65,7 @@ run_rate() {
 
 block() { # LABEL
   echo
-  echo "== $1 (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "== $1 (load average before: $(bench_load))"
   local r p out="$work/block.txt"
   : >"$out"
   for ((r = 0; r < rounds; r++)); do
@@ -84,7 +74,7 @@ block() { # LABEL
       echo "$p run $(run_rate "$p")" >>"$out"
     done
   done
-  echo "(load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "(load average after: $(bench_load))"
   "$py" - "$out" "$1" "${policies[@]}" <<'PY'
 import statistics, sys
 path, label, pols = sys.argv[1], sys.argv[2], sys.argv[3:]

@@ -18,13 +18,12 @@
 # WORKERS_BENCH_CHUNK [1024] ids per chunk in 2; WORKERS_BENCH_MODEL_FACES [384].
 # Each part takes under about 4 minutes at the defaults on 2 cores.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
-build=${1:-build}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
 build=$(cd "$build" && pwd)
 ninja -C "$build" depthindex bench/bench_claims >/dev/null || { echo "run-workers: build failed"; exit 1; }
 di=$build/depthindex
 claims=$build/bench/bench_claims
-py=/usr/bin/python3
 export DI_TEST_DB_DIR=${DI_TEST_DB_DIR:-$build/test-db}
 export DEPTHINDEX_DB_PASSWORD=di-secret
 fixture=tests/db/server.sh
@@ -34,15 +33,14 @@ rows=${WORKERS_BENCH_ROWS:-100000}
 scale_db=${WORKERS_BENCH_SCALE_DB:-postgresql}
 chunk=${WORKERS_BENCH_CHUNK:-1024}
 model_faces=${WORKERS_BENCH_MODEL_FACES:-384}
-ncpu=$(nproc)
-machine="$ncpu cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-work=$(mktemp -d /tmp/di-workers-bench.XXXXXX)
+machine="$ncpu cores, $(bench_cpu)"
 started=()
-cleanup() {
+# servers this script started are stopped again
+stop_servers() {
   for kind in "${started[@]+"${started[@]}"}"; do "$fixture" stop "$kind" >/dev/null 2>&1; done
-  rm -rf "$work"
 }
-trap cleanup EXIT
+bench_workdir
+bench_at_exit stop_servers
 echo "many workers, $(date -u '+%Y-%m-%d %H:%M UTC'), $machine"
 status=0
 
@@ -158,18 +156,18 @@ if [ -f "$graph" ]; then
     reset; t0=$(now)
     "$di" run --db "$db" --images "$work/m" --model "$work/midas.onnx" --device cpu --threads 2 \
       --batch 4 --progress none || status=1
-    t1=$(now); one+=("$("$py" -c "print('%.2f' % ($model_faces / ($t1 - $t0)))")")
+    t1=$(now); one+=("$(bench_calc %.2f "$model_faces / ($t1 - $t0)")")
     reset; t0=$(now)
     for i in 1 2; do
       "$di" run --db "$db" --images "$work/m" --model "$work/midas.onnx" --device cpu --threads 1 \
         --decoders 1 --workers 1 --batch 4 --chunk 2 --lease 30 --progress none &
     done
     wait
-    t1=$(now); two+=("$("$py" -c "print('%.2f' % ($model_faces / ($t1 - $t0)))")")
+    t1=$(now); two+=("$(bench_calc %.2f "$model_faces / ($t1 - $t0)")")
   done
-  best1=$("$py" -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "${one[@]}")
-  best2=$("$py" -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "${two[@]}")
-  ratio=$("$py" -c "print('%.2f' % ($best2 / $best1))")
+  best1=$(bench_best "${one[@]}")
+  best2=$(bench_best "${two[@]}")
+  ratio=$(bench_calc %.2f "$best2 / $best1")
   model_line="MiDaS v2.1 small (generated weights), $model_faces faces 512x512, batch 4, CPU: 1 worker of 2 engine threads ${one[*]} faces/s; 2 workers of 1 thread (--chunk 2) ${two[*]} faces/s: ratio $ratio (best of 2; target >= 0.95)"
   echo "  $model_line"
 fi

@@ -95,10 +95,7 @@ int di_store_fetch_scores(di_store *s, int64_t after_id, int max_rows,
     if (pos && (!di_ident_valid(lat_col) || !di_ident_valid(lon_col)))
         return di_fail(err, DI_EINVAL, "coordinate columns must be plain SQL identifiers");
     di_sql_reset(s);
-    di_sql_add(s, "SELECT ");
-    di_sql_ident(s, s->id_col);
-    di_sql_add(s, ", ");
-    di_sql_ident(s, s->sid_col);
+    di_sql_select_keys(s);
     for (int f = 0; f < s->nfaces; f++) {
         di_sql_add(s, ", ");
         di_sql_ident(s, s->cols[f]);
@@ -109,16 +106,8 @@ int di_store_fetch_scores(di_store *s, int64_t after_id, int max_rows,
         di_sql_add(s, ", ");
         di_sql_ident(s, lon_col);
     }
-    di_sql_add(s, " FROM ");
-    di_sql_ident(s, s->table);
-    di_sql_add(s, " WHERE ");
-    di_sql_ident(s, s->id_col);
-    di_sql_add(s, " > ");
-    di_sql_param(s, DI_P_INT);
-    di_sql_add(s, " ORDER BY ");
-    di_sql_ident(s, s->id_col);
-    di_sql_add(s, " LIMIT ");
-    di_sql_param(s, DI_P_INT);
+    di_sql_from_ids(s, ">");
+    di_sql_page_end(s);
     int rc = di_sql_check(s, err);
     if (rc)
         return rc;

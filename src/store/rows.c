@@ -60,22 +60,14 @@ int di_store_fetch_range(di_store *s, int64_t after_id, int64_t upto, int max_ro
     if (max_rows <= 0)
         return DI_OK;
     di_sql_reset(s);
-    di_sql_add(s, "SELECT ");
-    di_sql_ident(s, s->id_col);
-    di_sql_add(s, ", ");
-    di_sql_ident(s, s->sid_col);
+    di_sql_select_keys(s);
     for (int f = 0; f < s->nfaces; f++) {
         di_sql_add(s, ", CASE WHEN ");
         di_sql_ident(s, s->cols[f]);
         di_sql_add(s, " IS NULL THEN 1 ELSE 0 END");
     }
-    di_sql_add(s, " FROM ");
-    di_sql_ident(s, s->table);
-    di_sql_add(s, " WHERE ");
-    di_sql_ident(s, s->id_col);
     /* from the start: >= the smallest id there is, so that no id is below */
-    di_sql_add(s, after_id == DI_STORE_FIRST_ID ? " >= " : " > ");
-    di_sql_param(s, DI_P_INT);
+    di_sql_from_ids(s, after_id == DI_STORE_FIRST_ID ? ">=" : ">");
     if (!force) {
         di_sql_add(s, " AND (");
         for (int f = 0; f < s->nfaces; f++) {
@@ -93,10 +85,7 @@ int di_store_fetch_range(di_store *s, int64_t after_id, int64_t upto, int max_ro
         di_sql_add(s, " <= ");
         di_sql_param(s, DI_P_INT);
     }
-    di_sql_add(s, " ORDER BY ");
-    di_sql_ident(s, s->id_col);
-    di_sql_add(s, " LIMIT ");
-    di_sql_param(s, DI_P_INT);
+    di_sql_page_end(s);
     int rc = di_sql_check(s, err);
     if (rc)
         return rc;

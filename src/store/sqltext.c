@@ -70,6 +70,36 @@ void di_sql_param(di_store *s, int type)
     di_sql_add(s, "$%d%s", s->nparam, casts[type]);
 }
 
+/* The keyset page that both row readers build (rows.c, report_rows.c)
+** around what each selects and filters:
+**   SELECT id, sid ... FROM table WHERE id > ? ... ORDER BY id LIMIT ?
+** one statement text for every page, so that it is prepared once. */
+void di_sql_select_keys(di_store *s)
+{
+    di_sql_add(s, "SELECT ");
+    di_sql_ident(s, s->id_col);
+    di_sql_add(s, ", ");
+    di_sql_ident(s, s->sid_col);
+}
+
+void di_sql_from_ids(di_store *s, const char *op)
+{
+    di_sql_add(s, " FROM ");
+    di_sql_ident(s, s->table);
+    di_sql_add(s, " WHERE ");
+    di_sql_ident(s, s->id_col);
+    di_sql_add(s, " %s ", op);
+    di_sql_param(s, DI_P_INT);
+}
+
+void di_sql_page_end(di_store *s)
+{
+    di_sql_add(s, " ORDER BY ");
+    di_sql_ident(s, s->id_col);
+    di_sql_add(s, " LIMIT ");
+    di_sql_param(s, DI_P_INT);
+}
+
 int di_sql_check(di_store *s, di_error *err)
 {
     if (s->sql_oom || !s->sql)

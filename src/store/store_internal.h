@@ -137,6 +137,12 @@ void di_sql_add(di_store *s, const char *fmt, ...) __attribute__((format(printf,
 void di_sql_ident(di_store *s, const char *name);
 /* The next placeholder: "?" or PostgreSQL's "$n" with a cast to its type. */
 void di_sql_param(di_store *s, int type);
+/* The keyset page of rows.c and report_rows.c, in three parts around what
+** each selects and filters: "SELECT id, sid", " FROM table WHERE id OP ?",
+** " ORDER BY id LIMIT ?". */
+void di_sql_select_keys(di_store *s);
+void di_sql_from_ids(di_store *s, const char *op);
+void di_sql_page_end(di_store *s);
 /* DI_ENOMEM when building ran out of memory. */
 int di_sql_check(di_store *s, di_error *err);
 

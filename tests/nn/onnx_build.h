@@ -10,10 +10,12 @@
 **   ob_attr_i(&b, n, "axis", 1);
 **   ob_output(&b, "y");
 **   uint8_t *bytes = ob_pack(&b, &len);    // malloc'd
+**   ob_write(&b, path);                    // or the same into a file
 */
 #ifndef DI_TEST_ONNX_BUILD_H
 #define DI_TEST_ONNX_BUILD_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,6 +243,20 @@ static uint8_t *ob_pack(ob *b, size_t *len)
     if (!buf) abort();
     onnx__model_proto__pack(&b->m, buf);
     return buf;
+}
+
+/* The model packed into the file at path (b stays as it is, for ob_free):
+** 0, or -1 when the file cannot be written. */
+static inline int ob_write(ob *b, const char *path)
+{
+    size_t len;
+    uint8_t *bytes = ob_pack(b, &len);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(bytes, 1, len, f) == len;
+    if (f && fclose(f))
+        ok = 0;
+    free(bytes);
+    return ok ? 0 : -1;
 }
 
 static void ob_free(ob *b)

@@ -287,19 +287,9 @@ int main(int argc, char **argv)
     if (s) {
         float x[32], y[32], want[32];
         for (int i = 0; i < 32; i++) x[i] = (float)((i * 5) % 13) / 6.f - 1.f;
-        for (int oc = 0; oc < 2; oc++)
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) {
-                    double acc = b_vals[oc];
-                    for (int ic = 0; ic < 2; ic++)
-                        for (int ki = 0; ki < 3; ki++)
-                            for (int kj = 0; kj < 3; kj++) {
-                                int yi = i + ki - 1, xj = j + kj - 1;
-                                if (yi < 0 || yi > 3 || xj < 0 || xj > 3) continue;
-                                acc += (double)w_vals[((oc * 2 + ic) * 3 + ki) * 3 + kj] * x[(ic * 4 + yi) * 4 + xj];
-                            }
-                    want[(oc * 4 + i) * 4 + j] = (float)((acc > 0 ? acc : 0) + x[(oc * 4 + i) * 4 + j]);
-                }
+        /* Conv -> Relu, plus the input */
+        conv3x3(x, want);
+        for (int i = 0; i < 32; i++) want[i] = (want[i] > 0 ? want[i] : 0) + x[i];
         CHECKF(di_nn_run(s, x, 1, y, 32, &err) == 0, "%s", err.msg);
         for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], want[i], 1e-5);
 

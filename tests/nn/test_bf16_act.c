@@ -36,6 +36,7 @@
 #include "nn/nn.h"
 #include "bf16_compare.h"
 #include "test_files.h"
+#include "test_session.h"
 
 #define SKIP 77
 
@@ -64,6 +65,32 @@ static void add_conv(ob *b, const char *name, const char *in, const char *out, i
     ob_attr_ints(b, n, "pads", 4, (int64_t[]){1, 1, 1, 1});
 }
 
+/* The chain b (freed) written to path and run on x in fp32 and bf16
+** sessions (ny output values): the fp32 plan converts nothing, the bf16
+** plan makes want_f32 values float32 and want_bf16 bf16 per run (why_*:
+** which ones), and the bf16 output is within 2e-2 of the fp32 range, and
+** not the same. */
+static void check_chain(const char *what, ob *b, const char *path, const float *x, int ny, int want_f32,
+                        const char *why_f32, int want_bf16, const char *why_bf16)
+{
+    CHECK(ob_write(b, path) == 0);
+    ob_free(b);
+    float *y32 = malloc((size_t)ny * sizeof(float)), *y16 = malloc((size_t)ny * sizeof(float));
+    int f32[2] = {-1, -1}, b16[2] = {-1, -1};
+    double md, lo, hi;
+    run_fp32_bf16(path, x, ny, y32, y16, f32, b16, &md, &lo, &hi);
+    printf("%s: bf16 conversions per run %d to float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| "
+           "%.3g of the fp32 range\n",
+           what, f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
+    CHECKF(f32[0] == 0 && b16[0] == 0, "an fp32 plan converts to bf16 (%d, %d)", f32[0], b16[0]);
+    CHECKF(f32[1] == want_f32, "%d bf16 values made float32 (expected %d: %s)", f32[1], want_f32, why_f32);
+    CHECKF(b16[1] == want_bf16, "%d float32 values made bf16 (expected %d: %s)", b16[1], want_bf16, why_bf16);
+    CHECKF(md > 0 && md <= 2e-2 * (hi - lo), "max |bf16 - fp32| %.3g of range %.3g", md, hi - lo);
+    free(y32);
+    free(y16);
+    unlink(path);
+}
+
 /* Add, Mul by a number, Sub and Resize between bf16 convs. */
 static void chain_bf16(const char *dir)
 {
@@ -88,42 +115,21 @@ static void chain_bf16(const char *dir)
     mode->s.len = strlen("linear");
     add_conv(&b, "c3", "u", "y", F, F, &r);
     ob_output(&b, "y");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
-
     enum { NX = C * S * S, NY = F * 4 * S * S };
-    float *x = malloc(NX * sizeof(float)), *y32 = malloc(NY * sizeof(float)), *y16 = malloc(NY * sizeof(float));
+    float *x = malloc(NX * sizeof(float));
     for (int i = 0; i < NX; i++) x[i] = uniform(&r, 1.f);
-    int f32[2] = {-1, -1}, b16[2] = {-1, -1};
-    double md, lo, hi;
-    run_fp32_bf16(path, x, NY, y32, y16, f32, b16, &md, &lo, &hi);
-    printf("Conv, Conv -> Add -> Mul 0.7 -> Sub -> Resize linear x2 -> Conv: bf16 conversions per run %d to "
-           "float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| %.3g of the fp32 range\n",
-           f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
-    CHECKF(f32[0] == 0 && b16[0] == 0, "an fp32 plan converts to bf16 (%d, %d)", f32[0], b16[0]);
     /* the output, and the input once per conv that reads it */
-    CHECKF(f32[1] == 1, "%d bf16 values made float32 (expected 1: the graph output)", f32[1]);
-    CHECKF(b16[1] == 2, "%d float32 values made bf16 (expected 2: the input, for each conv)", b16[1]);
-    CHECKF(md > 0 && md <= 2e-2 * (hi - lo), "max |bf16 - fp32| %.3g of range %.3g", md, hi - lo);
+    check_chain("Conv, Conv -> Add -> Mul 0.7 -> Sub -> Resize linear x2 -> Conv", &b, path, x, NY, 1,
+                "the graph output", 2, "the input, for each conv");
     free(x);
-    free(y32);
-    free(y16);
-    unlink(path);
 }
 
 /* A model's conversions per run in a bf16 session: at most the bounds. */
 static void model_conversions(const char *what, const char *path, int max_f32, int max_bf16)
 {
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
+    di_nn_options opt = test_options(2);
     opt.precision = DI_NN_BF16;
-    di_error err;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_session_create(path, &opt, &s, &err) == 0, "%s: %s", what, err.msg);
+    di_nn_session *s = test_session(path, &opt, what);
     if (!s) return;
     int f32, b16;
     conversions(s, &f32, &b16);
@@ -169,29 +175,12 @@ static void chain_matmul(const char *dir)
     ob_node(&b, "Relu", "m", "a");
     ob_node(&b, "MatMul", "a,w3", "y");
     ob_output(&b, "y");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
-
     enum { NX = T * D, NY = T * D };
-    float *x = malloc(NX * sizeof(float)), *y32 = malloc(NY * sizeof(float)), *y16 = malloc(NY * sizeof(float));
+    float *x = malloc(NX * sizeof(float));
     for (int i = 0; i < NX; i++) x[i] = uniform(&r, 1.f) + 0.5f;
-    int f32[2] = {-1, -1}, b16[2] = {-1, -1};
-    double md, lo, hi;
-    run_fp32_bf16(path, x, NY, y32, y16, f32, b16, &md, &lo, &hi);
-    printf("MatMul + bias -> LayerNormalization -> MatMul + Relu -> MatMul: bf16 conversions per run %d to "
-           "float32, %d to bf16 (fp32 session: %d, %d); max |bf16 - fp32| %.3g of the fp32 range\n",
-           f32[1], b16[1], f32[0], b16[0], md / (hi - lo));
-    CHECKF(f32[0] == 0 && b16[0] == 0, "an fp32 plan converts to bf16 (%d, %d)", f32[0], b16[0]);
-    CHECKF(f32[1] == 0, "%d bf16 values made float32 (expected 0: the last MatMul writes float32)", f32[1]);
-    CHECKF(b16[1] == 1, "%d float32 values made bf16 (expected 1: the input, in the first MatMul)", b16[1]);
-    CHECKF(md > 0 && md <= 2e-2 * (hi - lo), "max |bf16 - fp32| %.3g of range %.3g", md, hi - lo);
+    check_chain("MatMul + bias -> LayerNormalization -> MatMul + Relu -> MatMul", &b, path, x, NY, 0,
+                "the last MatMul writes float32", 1, "the input, in the first MatMul");
     free(x);
-    free(y32);
-    free(y16);
-    unlink(path);
 }
 
 int main(void)
@@ -228,10 +217,7 @@ int main(void)
     dav2_cfg cfg = {.dim = 384, .heads = 6, .grid = 19, .blocks = 2, .features = 64};
     ob b;
     dav2_build(&b, &cfg);
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, path) == 0);
     ob_free(&b);
     model_conversions("ViT-S/14 + DPT, 266x266", path, 4, 9);
     unlink(path);

@@ -28,6 +28,7 @@
 #include "check.h"
 #include "nn/engine.h"
 #include "onnx_build.h"
+#include "test_session.h"
 
 static uint64_t rng = 7;
 
@@ -101,22 +102,12 @@ static float *run(const uint8_t *bytes, size_t len, const ccase *c, int batch, c
 {
     if (algo) setenv("DI_NN_CONV_ALGO", algo, 1);
     else unsetenv("DI_NN_CONV_ALGO");
-    di_error err;
-    di_error_clear(&err);
-    di_nn_graph *g = NULL;
-    di_nn_session *s = NULL;
     float *y = NULL;
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    CHECKF(di_nn_graph_load_mem(bytes, len, c->name, NULL, &g, &err) == 0, "%s: %s", c->name, err.msg);
-    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s: %s", c->name, err.msg);
+    di_nn_session *s = test_session_mem(bytes, len, c->name, NULL);
     if (s) {
         di_nn_io in = {DI_DT_FLOAT, 4, {batch, c->c, c->h, c->w}, (void *)x};
         di_nn_io out = {0};
-        int rc = di_nn_run_io(s, &in, 1, &out, 1, &err);
-        CHECKF(rc == 0, "%s: %s", c->name, err.msg);
-        if (!rc) {
+        if (!test_run_io(s, &in, 1, &out, 1, c->name)) {
             size_t n = 1;
             for (int i = 0; i < out.ndim; i++) n *= (size_t)out.dims[i];
             CHECKF(n == n_out, "%s: %zu outputs, expected %zu", c->name, n, n_out);
@@ -164,20 +155,11 @@ static void check_chain(int avx512, int O, int relu2, int N, int H, int W)
     ob_free(&b);
 
     di_error err;
-    di_error_clear(&err);
-    di_nn_graph *g = NULL;
-    di_nn_session *s = NULL;
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    CHECKF(di_nn_graph_load_mem(bytes, len, "chain", NULL, &g, &err) == 0, "%s", err.msg);
-    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s", err.msg);
+    di_nn_session *s = test_session_mem(bytes, len, "chain", NULL);
     if (s) {
         di_nn_io in = {DI_DT_FLOAT, 4, {N, C, H, W}, x};
         di_nn_io out = {0};
-        int rc = di_nn_run_io(s, &in, 1, &out, 1, &err);
-        CHECKF(rc == 0, "chain: %s", err.msg);
-        if (!rc) {
+        if (!test_run_io(s, &in, 1, &out, 1, "chain")) {
             double md = 0, lo = 1e30, hi = -1e30;
             for (int im = 0; im < N; im++)
             for (int o = 0; o < O; o++)

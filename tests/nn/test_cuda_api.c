@@ -15,6 +15,7 @@
 #include "nn/nn.h"
 #include "onnx_build.h"
 #include "test_files.h"
+#include "test_session.h"
 
 int main(void)
 {
@@ -41,19 +42,13 @@ int main(void)
     ob_node(&b, "Mul", "x,two", "m");
     ob_node(&b, "Sigmoid", "m", "y");
     ob_output(&b, "y");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, model) == 0);
     ob_free(&b);
 
     di_error err;
     di_error_clear(&err);
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 1;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s", err.msg);
+    di_nn_options opt = test_options(1);
+    di_nn_session *s = test_session(model, &opt, "api.onnx");
     if (!s) return check_summary();
     enum { B = 3, PER = 18 };
     float *x = di_nn_alloc_host(B * PER * sizeof(float));

@@ -22,24 +22,19 @@
 #include "nn/nn.h"
 #include "onnx_build.h"
 #include "test_files.h"
+#include "test_session.h"
 
 /* a CUDA session on `model` must fail naming `node` and `op` in one line
 ** that says --device cpu (or "built without CUDA") */
 static void expect_refused(const char *model, const char *node, const char *op)
 {
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 1;
+    di_nn_options opt = test_options(1);
+    /* the CPU runs it */
+    di_nn_session_destroy(test_session(model, &opt, op));
     opt.device = DI_NN_CUDA;
     di_nn_session *s = NULL;
     di_error err;
     di_error_clear(&err);
-    /* the CPU runs it */
-    di_nn_options cpu = opt;
-    cpu.device = DI_NN_CPU;
-    CHECKF(di_nn_session_create(model, &cpu, &s, &err) == 0, "%s: %s", op, err.msg);
-    di_nn_session_destroy(s);
-    s = NULL;
     int rc = di_nn_session_create(model, &opt, &s, &err);
     printf("CUDA session, %s: rc %d: %s\n", op, rc, err.msg);
     CHECK(rc == DI_EUNSUPPORTED && s == NULL);
@@ -57,10 +52,7 @@ static void expect_refused(const char *model, const char *node, const char *op)
 
 static void write_model(ob *b, const char *model)
 {
-    size_t len;
-    uint8_t *bytes = ob_pack(b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(b, model) == 0);
     ob_free(b);
 }
 
@@ -175,22 +167,14 @@ int main(void)
     n->name = ob_str(&b, "d2s");
     ob_attr_i(&b, n, "blocksize", 2);
     ob_output(&b, "y");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
+    write_model(&b, model);
 
     di_error err;
     di_error_clear(&err);
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 1;
-    di_nn_session *s = NULL;
+    di_nn_options opt = test_options(1);
     /* the CPU engine takes it */
-    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s", err.msg);
-    di_nn_session_destroy(s);
-    s = NULL;
+    di_nn_session_destroy(test_session(model, &opt, "DepthToSpace"));
+    di_nn_session *s = NULL;
     opt.device = DI_NN_CUDA;
     int rc = di_nn_session_create(model, &opt, &s, &err);
     printf("CUDA session: rc %d: %s\n", rc, err.msg);
@@ -213,10 +197,7 @@ int main(void)
     ob_attr_i(&b, cast, "to", 1);
     ob_node(&b, "Add", "x,amf", "y");
     ob_output(&b, "y");
-    bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
+    write_model(&b, model);
     rc = di_nn_session_create(model, &opt, &s, &err);
     printf("CUDA session, folded ArgMax: rc %d: %s\n", rc, rc ? err.msg : "created");
     CHECKF(rc == 0 || !strstr(err.msg, "argmax"), "%s", err.msg);
@@ -241,10 +222,7 @@ int main(void)
     n = ob_node(&b, "MatMul", "p,q", "y");
     n->name = ob_str(&b, "attn");
     ob_output(&b, "y");
-    bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
+    write_model(&b, model);
     rc = di_nn_session_create(model, &opt, &s, &err);
     printf("CUDA session, attention: rc %d: %s\n", rc, rc ? err.msg : "created");
     CHECKF(rc == 0 || !strstr(err.msg, "_FusedAttention"), "%s", err.msg);

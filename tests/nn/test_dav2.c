@@ -15,12 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "nn/nn.h"
+#include "ort_compare.h"
 #include "test_files.h"
 
 #define SKIP 77
@@ -74,11 +74,7 @@ static void run_opset(const char *src, const char *exe, const char *dir, int ops
     }
 
     size_t on = (size_t)IMG * IMG;
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
-    CHECKF(ref != NULL, "onnxruntime's output %s: missing or not %d x %d x %d", xref, B, IMG, IMG);
+    float *ref = ort_reference(src, model, xin, xref, 2, B * on);
     if (ref) { /* the two images give different maps: a batch mix-up would show */
         double dd = 0;
         for (size_t i = 0; i < on; i++) dd = fmax(dd, fabs((double)ref[on + i] - ref[i]));
@@ -109,17 +105,11 @@ static void run_opset(const char *src, const char *exe, const char *dir, int ops
 
 int main(void)
 {
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT");
     const char *exe = getenv("DEPTHINDEX");
     if (!src || !*src) src = ".";
     char dir[900], xin[1000];
-    if (build && *build) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-dav2", build);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-dav2-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
+    if (test_dir(dir, sizeof dir, "dav2")) return 1;
     char why[1200];
     if (ort_ready(src, why, sizeof why)) return oracle_missing(why);
     snprintf(xin, sizeof xin, "%s/x.npy", dir);

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "nn/engine.h"
 #include "onnx_build.h"
+#include "test_session.h"
 
 static uint64_t rng = 11;
 
@@ -70,21 +71,11 @@ static void check_case(const dcase *c, const char *algo)
     uint8_t *bytes = ob_pack(&bld, &len);
     ob_free(&bld);
     if (algo) setenv("DI_NN_DECONV_ALGO", algo, 1);
-    di_error err;
-    di_error_clear(&err);
-    di_nn_graph *g = NULL;
-    di_nn_session *s = NULL;
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    CHECKF(di_nn_graph_load_mem(bytes, len, c->name, NULL, &g, &err) == 0, "%s: %s", c->name, err.msg);
-    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s: %s", c->name, err.msg);
+    di_nn_session *s = test_session_mem(bytes, len, c->name, NULL);
     if (s) {
         di_nn_io in = {DI_DT_FLOAT, 4, {N, c->c, c->h, c->w}, x};
         di_nn_io out = {0};
-        int rc = di_nn_run_io(s, &in, 1, &out, 1, &err);
-        CHECKF(rc == 0, "%s: %s", c->name, err.msg);
-        if (!rc) {
+        if (!test_run_io(s, &in, 1, &out, 1, c->name)) {
             CHECK(out.ndim == 4 && out.dims[0] == N && out.dims[1] == c->oc && out.dims[2] == oh &&
                   out.dims[3] == ow);
             double md = 0, lo = 1e30, hi = -1e30;

@@ -16,13 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
-#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "nn/nn.h"
+#include "ort_compare.h"
 #include "test_files.h"
 
 enum { GRID0 = 16, B = 2 };
@@ -35,7 +34,7 @@ typedef struct size_case {
 /* onnxruntime's output for a batch of B random images at h x w */
 static void oracle(const char *src, const char *dir, const char *model, size_case *c, uint64_t seed)
 {
-    char xin[1000], xref[1000], cmd[4096];
+    char xin[1000], xref[1000];
     snprintf(xin, sizeof xin, "%s/x_%dx%d.npy", dir, c->w, c->h);
     snprintf(xref, sizeof xref, "%s/ref_%dx%d.npy", dir, c->w, c->h);
     size_t per = 3 * (size_t)c->h * c->w;
@@ -43,11 +42,7 @@ static void oracle(const char *src, const char *dir, const char *model, size_cas
     dav2_b rnd = {.rng = seed};
     for (size_t i = 0; i < B * per; i++) c->x[i] = (float)dav2_randn(&rnd);
     CHECK(write_npy(xin, c->x, (int64_t[]){B, 3, c->h, c->w}, 4) == 0);
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
-    c->ref = rc == 0 ? read_npy(xref, (size_t)B * c->h * c->w) : NULL;
-    CHECKF(c->ref != NULL, "onnxruntime's output %s: missing or not %d x %d x %d", xref, B, c->h, c->w);
+    c->ref = ort_reference(src, model, xin, xref, 2, (size_t)B * c->h * c->w);
 }
 
 static void run_size(di_nn_session *s, const size_case *c, const char *tag)
@@ -76,26 +71,17 @@ static void run_size(di_nn_session *s, const size_case *c, const char *tag)
 
 int main(void)
 {
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT");
     if (!src || !*src) src = ".";
     char dir[900], model[1000];
-    if (build && *build) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-dynamic-hw", build);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-dynhw-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
+    if (test_dir(dir, sizeof dir, "dynamic-hw")) return 1;
     char why[1200];
     if (ort_ready(src, why, sizeof why)) return oracle_missing(why);
     snprintf(model, sizeof model, "%s/dav2_dynamic_hw.onnx", dir);
     dav2_cfg cfg = {.dim = 192, .heads = 3, .grid = GRID0, .blocks = 4, .features = 32, .dynamic_hw = 1};
     ob b;
     dav2_build(&b, &cfg);
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, model) == 0);
     ob_free(&b);
 
     /* `depthindex model`: the symbolic dimensions by name, planned at 518 */

@@ -1,13 +1,16 @@
 /*
 ** test_files.h: the files the nn tests write and read back: raw bytes (the
 ** models they build in memory) and float32 NPY for the onnxruntime oracle,
-** through the project's own NPY code in src/io rather than a copy of it.
+** through the project's own NPY code in src/io rather than a copy of it;
+** and the folder they go in.
 */
 #ifndef DI_TEST_FILES_H
 #define DI_TEST_FILES_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "io/io.h"
 
@@ -39,6 +42,21 @@ static inline float *read_npy(const char *path, size_t expect)
         return NULL;
     }
     return t.data;
+}
+
+/* The folder a test writes its files in: BUILD/tests/nn/tmp-TAG in the build
+** tree under meson (DEPTHINDEX_BUILD_ROOT: left there to look at after a
+** failure, and gone with the build), else a fresh /tmp/di-nn-TAG-XXXXXX.
+** 0, or -1 when it cannot be made. */
+static inline int test_dir(char *dir, size_t size, const char *tag)
+{
+    const char *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    if (build && *build) {
+        snprintf(dir, size, "%s/tests/nn/tmp-%s", build, tag);
+        return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -1;
+    }
+    snprintf(dir, size, "/tmp/di-nn-%s-XXXXXX", tag);
+    return mkdtemp(dir) ? 0 : -1;
 }
 
 #endif

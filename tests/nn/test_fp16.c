@@ -14,15 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
-#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "fp16_convert.h"
-#include "nn/nn.h"
+#include "nn/engine.h"
 #include "test_files.h"
+#include "test_session.h"
 
 enum { GRID = 8, IMG = GRID * DAV2_PATCH, B = 2 };
 
@@ -49,24 +48,15 @@ int main(int argc, char **argv)
         ob t;
         dav2_build(&t, &tiny);
         ob_to_fp16(&t, "image", "depth");
-        size_t n;
-        uint8_t *m = ob_pack(&t, &n);
-        int rc = write_file(argv[1], m, n);
-        free(m);
+        int rc = ob_write(&t, argv[1]);
         ob_free(&t);
         return rc ? 1 : 0;
     }
     rounding();
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT");
     if (!src || !*src) src = ".";
-    char dir[900], model[1000], xin[1000], xref[1000], cmd[4096];
-    if (build && *build) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-fp16", build);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-fp16-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
+    char dir[900], model[1000], xin[1000], xref[1000];
+    if (test_dir(dir, sizeof dir, "fp16")) return 1;
     char why[1200];
     if (ort_ready(src, why, sizeof why)) {
         check_summary();
@@ -79,10 +69,7 @@ int main(int argc, char **argv)
     ob b;
     dav2_build(&b, &cfg);
     ob_to_fp16(&b, "image", "depth");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, model) == 0);
     ob_free(&b);
 
     size_t per = 3 * (size_t)IMG * IMG, on = (size_t)IMG * IMG;
@@ -90,28 +77,9 @@ int main(int argc, char **argv)
     dav2_b rnd = {.rng = 5};
     for (size_t i = 0; i < B * per; i++) x[i] = (float)dav2_randn(&rnd);
     CHECK(write_npy(xin, x, (int64_t[]){B, 3, IMG, IMG}, 4) == 0);
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
-    CHECKF(ref != NULL, "onnxruntime's output %s missing", xref);
-
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_error err;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s", err.msg);
-    if (s && ref) {
-        float *y = calloc(B * on, sizeof(float));
-        for (int batch = 1; batch <= B; batch++) {
-            CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
-            char what[64];
-            snprintf(what, sizeof what, "fp16, batch %d", batch);
-            ort_compare(what, y, ref, (size_t)batch * on, 2e-2);
-        }
-        free(y);
-    }
+    float *ref = ort_reference(src, model, xin, xref, 2, B * on);
+    di_nn_session *s = test_session(model, NULL, "fp16");
+    if (s && ref) test_batches_against(s, x, ref, B, on, "fp16", 2e-2);
     di_nn_session_destroy(s);
     free(ref);
     free(x);

@@ -13,16 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
-#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "fn_wrap.h"
-#include "nn/nn.h"
 #include "nn/graph.h"
 #include "test_files.h"
+#include "test_session.h"
 
 enum { GRID = 8, IMG = GRID * DAV2_PATCH, B = 2, BLOCKS = 4 };
 
@@ -79,24 +77,15 @@ int main(int argc, char **argv)
         dav2_build(&t, &tiny);
         size_t first, end;
         if (fn_find_run(&t, "blk1.", "x2", &first, &end) == 0) fn_wrap(&t, first, end, "Block1", "Softmax", "axis", -1);
-        size_t n;
-        uint8_t *m = ob_pack(&t, &n);
-        int rc = write_file(argv[1], m, n);
-        free(m);
+        int rc = ob_write(&t, argv[1]);
         ob_free(&t);
         return rc ? 1 : 0;
     }
     self_call();
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build_root = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT");
     if (!src || !*src) src = ".";
     char dir[900], model[1000], xin[1000], xref[1000], cmd[8192];
-    if (build_root && *build_root) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-functions", build_root);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-fn-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
+    if (test_dir(dir, sizeof dir, "functions")) return 1;
     char why[1200];
     if (ort_ready(src, why, sizeof why)) {
         check_summary();
@@ -108,10 +97,7 @@ int main(int argc, char **argv)
     ob b;
     build(&b);
     printf("%zu graph nodes, %zu local functions\n", b.g.n_node, b.m.n_functions);
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, model) == 0);
     ob_free(&b);
 
     const char *exe = getenv("DEPTHINDEX");
@@ -128,28 +114,9 @@ int main(int argc, char **argv)
     dav2_b rnd = {.rng = 11};
     for (size_t i = 0; i < B * per; i++) x[i] = (float)dav2_randn(&rnd);
     CHECK(write_npy(xin, x, (int64_t[]){B, 3, IMG, IMG}, 4) == 0);
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
-    CHECKF(ref != NULL, "onnxruntime's output %s missing", xref);
-
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_error err;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s", err.msg);
-    if (s && ref) {
-        float *y = calloc(B * on, sizeof(float));
-        for (int batch = 1; batch <= B; batch++) {
-            CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
-            char what[64];
-            snprintf(what, sizeof what, "functions, batch %d", batch);
-            ort_compare(what, y, ref, (size_t)batch * on, 1e-4);
-        }
-        free(y);
-    }
+    float *ref = ort_reference(src, model, xin, xref, 2, B * on);
+    di_nn_session *s = test_session(model, NULL, "functions");
+    if (s && ref) test_batches_against(s, x, ref, B, on, "functions", 1e-4);
     di_nn_session_destroy(s);
     free(ref);
     free(x);

@@ -27,6 +27,7 @@
 #include "check.h"
 #include "nn/engine.h"
 #include "onnx_build.h"
+#include "test_session.h"
 
 enum { M = 5, K = 7, N = 6 };
 
@@ -173,14 +174,8 @@ int main(void)
         size_t len;
         uint8_t *bytes = build(c, w, bias, mid, &len);
         di_error err;
-        di_error_clear(&err);
-        di_nn_graph *g = NULL;
-        di_nn_session *s = NULL;
-        CHECKF(di_nn_graph_load_mem(bytes, len, c->name, NULL, &g, &err) == 0, "%s: %s", c->name, err.msg);
-        di_nn_options opt;
-        di_nn_options_default(&opt);
-        opt.threads = 1;
-        if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s: %s", c->name, err.msg);
+        di_nn_options opt = test_options(1);
+        di_nn_session *s = test_session_mem(bytes, len, c->name, &opt);
         for (int batch = 1; s && batch <= 3; batch += 2) {
             float x[3 * M * K], r[3 * M * N], ref[3 * M * N];
             fill(x, (size_t)(batch * M * c->k));
@@ -188,9 +183,7 @@ int main(void)
             di_nn_io in[2] = {{DI_DT_FLOAT, 3, {batch, M, c->k}, x}, {DI_DT_FLOAT, 3, {batch, M, N}, r}};
             int nin = s->g->ninputs;
             di_nn_io out = {0};
-            int rc = di_nn_run_io(s, in, nin, &out, 1, &err);
-            CHECKF(rc == 0, "%s: %s", c->name, err.msg);
-            if (rc) break;
+            if (test_run_io(s, in, nin, &out, 1, c->name)) break;
             reference(c, batch, x, r, w, bias, mid, ref);
             double md = 0;
             for (int i = 0; i < batch * M * N; i++) {

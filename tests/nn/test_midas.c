@@ -17,7 +17,9 @@
 #include "check.h"
 #include "oracle.h"
 #include "nn/nn.h"
+#include "ort_compare.h"
 #include "test_files.h"
+#include "test_session.h"
 
 #define SKIP 77
 
@@ -69,8 +71,7 @@ int main(void)
     const int size = 256;
     const char *shared = env_or("DEPTHINDEX_SHARED", "../shared");
     const char *src = env_or("DEPTHINDEX_SOURCE_ROOT", ".");
-    const char *build = env_or("DEPTHINDEX_BUILD_ROOT", "/tmp");
-    char graph[1024], filled[1200], xin[1200], xref[1200], cmd[4096], tmpdir[1024];
+    char graph[1024], filled[1200], xin[1200], xref[1200], tmpdir[1024];
     snprintf(graph, sizeof graph, "%s/models/midas_v21_small_256.graph.onnx", shared);
     struct stat st;
     if (stat(graph, &st)) {
@@ -80,8 +81,7 @@ int main(void)
     }
     char why[1200];
     if (ort_ready(src, why, sizeof why)) return oracle_missing(why);
-    snprintf(tmpdir, sizeof tmpdir, "%s/tests/nn/tmp-midas", build);
-    mkdir(tmpdir, 0755);
+    if (test_dir(tmpdir, sizeof tmpdir, "midas")) return 1;
     snprintf(filled, sizeof filled, "%s/midas_filled.onnx", tmpdir);
     snprintf(xin, sizeof xin, "%s/x.npy", tmpdir);
     snprintf(xref, sizeof xref, "%s/ref.npy", tmpdir);
@@ -102,18 +102,11 @@ int main(void)
         x[i] = (float)((double)(s >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
     }
     CHECK(write_npy(xin, x, xd, 4) == 0);
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, filled, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime run failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, (size_t)B * on) : NULL;
-    CHECK(ref != NULL);
+    float *ref = ort_reference(src, filled, xin, xref, 2, (size_t)B * on);
 
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
+    di_nn_options opt = test_options(2);
     opt.profile = 1; /* its steps by op: the activations stay in oneDNN's layout */
-    di_nn_session *sess = NULL;
-    CHECKF(di_nn_session_create(filled, &opt, &sess, &err) == 0, "%s", err.msg);
+    di_nn_session *sess = test_session(filled, &opt, "MiDaS small");
     if (sess && ref) {
         int c, h, w;
         CHECK(di_nn_input_chw(sess, &c, &h, &w) == 0 && c == 3 && h == size && w == size);
@@ -142,8 +135,7 @@ int main(void)
         /* the same batch in one pass (no image-by-image tiling) */
         di_nn_options whole = opt;
         whole.whole_batch = true;
-        di_nn_session *ws = NULL;
-        CHECKF(di_nn_session_create(filled, &whole, &ws, &err) == 0, "%s", err.msg);
+        di_nn_session *ws = test_session(filled, &whole, "MiDaS small, whole batch");
         if (ws) {
             float *yw = calloc((size_t)B * on, sizeof(float));
             CHECKF(di_nn_run(ws, x, B, yw, (size_t)B * on, &err) == 0, "%s", err.msg);

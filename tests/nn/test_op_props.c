@@ -28,6 +28,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function" /* the builder's other helpers */
 #include "onnx_build.h"
+#include "test_session.h"
 #pragma GCC diagnostic pop
 
 static const int64_t xdims[4] = {-1, 2, 4, 4};
@@ -64,17 +65,9 @@ static uint8_t *build(const char *second, const char *third, int64_t softmax_axi
 static di_nn_session *open_session(const char *name, const uint8_t *bytes, size_t len,
                                    bool whole_batch)
 {
-    di_error err;
-    di_error_clear(&err);
-    di_nn_graph *g = NULL;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_graph_load_mem(bytes, len, name, NULL, &g, &err) == 0, "%s: %s", name, err.msg);
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 1;
+    di_nn_options opt = test_options(1);
     opt.whole_batch = whole_batch;
-    if (g) CHECKF(di_nn_session_create_graph(g, &opt, &s, &err) == 0, "%s: %s", name, err.msg);
-    return s;
+    return test_session_mem(bytes, len, name, &opt);
 }
 
 /* Runs a batch of 3 tiled (if the session allows) and whole; returns the

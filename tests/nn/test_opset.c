@@ -13,15 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
-#include "ort_compare.h"
 #include "oracle.h"
 #include "onnx_build.h"
-#include "nn/nn.h"
 #include "nn/graph.h"
 #include "test_files.h"
+#include "test_session.h"
 
 enum { S = 32, B = 2 };
 
@@ -132,40 +130,21 @@ static void build(ob *b, int opset)
 
 static void run_opset(const char *src, const char *dir, int opset, const float *x)
 {
-    char model[1000], xin[1000], xref[1000], cmd[4096];
+    char model[1000], xin[1000], xref[1000];
     snprintf(model, sizeof model, "%s/old_op%d.onnx", dir, opset);
     snprintf(xin, sizeof xin, "%s/x.npy", dir);
     snprintf(xref, sizeof xref, "%s/ref_op%d.npy", dir, opset);
     ob b;
     rng = 777;
     build(&b, opset);
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, model) == 0);
     ob_free(&b);
     const size_t on = (size_t)(S - 2) * 2 * S * 2;
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
-    CHECKF(ref != NULL, "onnxruntime's output %s: missing or not %d x 1 x %d x %d", xref, B, (S - 2) * 2, S * 2);
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_error err;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "opset %d: %s", opset, err.msg);
-    if (s && ref) {
-        float *y = calloc(B * on, sizeof(float));
-        for (int batch = 1; batch <= B; batch++) {
-            CHECKF(di_nn_run(s, x, batch, y, (size_t)batch * on, &err) == 0, "%s", err.msg);
-            char what[64];
-            snprintf(what, sizeof what, "opset %d, batch %d", opset, batch);
-            ort_compare(what, y, ref, (size_t)batch * on, 1e-4);
-        }
-        free(y);
-    }
+    float *ref = ort_reference(src, model, xin, xref, 2, B * on);
+    char what[32];
+    snprintf(what, sizeof what, "opset %d", opset);
+    di_nn_session *s = test_session(model, NULL, what);
+    if (s && ref) test_batches_against(s, x, ref, B, on, what, 1e-4);
     di_nn_session_destroy(s);
     free(ref);
 }
@@ -191,7 +170,7 @@ static void expect_load_error(ob *b, const char *want)
 
 int main(void)
 {
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build_root = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT");
     if (!src || !*src) src = ".";
     /* errors first: they need no oracle */
     ob b;
@@ -208,13 +187,7 @@ int main(void)
     expect_load_error(&b, "Slice_0");
 
     char dir[900], xin[1000];
-    if (build_root && *build_root) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-opset", build_root);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-opset-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
+    if (test_dir(dir, sizeof dir, "opset")) return 1;
     char why[1200];
     if (ort_ready(src, why, sizeof why)) {
         check_summary();

@@ -21,15 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "check.h"
-#include "ort_compare.h"
 #include "oracle.h"
 #include "dav2_graph.h"
 #include "quant_convert.h"
-#include "nn/nn.h"
 #include "test_files.h"
+#include "test_session.h"
 
 enum { GRID = 8, IMG = GRID * DAV2_PATCH, B = 2 };
 
@@ -37,26 +35,15 @@ enum { GRID = 8, IMG = GRID * DAV2_PATCH, B = 2 };
 static void check_model(const char *src, const char *dir, const char *tag, ob *b, const float *x, const int64_t *xd,
                         size_t on, double tol)
 {
-    char model[1000], xin[1000], xref[1000], cmd[4096];
+    char model[1000], xin[1000], xref[1000];
     snprintf(model, sizeof model, "%s/%s.onnx", dir, tag);
     snprintf(xin, sizeof xin, "%s/x_%s.npy", dir, tag);
     snprintf(xref, sizeof xref, "%s/ref_%s.npy", dir, tag);
-    size_t len;
-    uint8_t *bytes = ob_pack(b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(b, model) == 0);
     CHECK(write_npy(xin, x, xd, 4) == 0);
-    snprintf(cmd, sizeof cmd, "node '%s/tests/nn/ort_run.js' '%s' '%s' '%s' --threads 2", src, model, xin, xref);
-    int rc = system(cmd);
-    CHECKF(rc == 0, "onnxruntime failed: %s", cmd);
-    float *ref = rc == 0 ? read_npy(xref, B * on) : NULL;
-    CHECKF(ref != NULL, "onnxruntime's output %s missing", xref);
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
+    float *ref = ort_reference(src, model, xin, xref, 2, B * on);
     di_error err;
-    di_nn_session *s = NULL;
-    CHECKF(di_nn_session_create(model, &opt, &s, &err) == 0, "%s: %s", tag, err.msg);
+    di_nn_session *s = test_session(model, NULL, tag);
     if (s && ref) {
         float *y = calloc(B * on, sizeof(float));
         /* image by image, as ort_run.js runs them: a dynamic quantization's
@@ -89,10 +76,7 @@ static void expect_refused(ob *b, const char *dir, const char *file, const char 
 {
     char model[1000];
     snprintf(model, sizeof model, "%s/%s", dir, file);
-    size_t len;
-    uint8_t *bytes = ob_pack(b, &len);
-    CHECK(write_file(model, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(b, model) == 0);
     ob_free(b);
     di_nn_session *s = NULL;
     di_error err;
@@ -126,11 +110,9 @@ static void qdq_graph(ob *b, int bad_zp)
     ob_output(b, "y");
 }
 
-/* com.microsoft MatMulNBits, 4 bits, block 32: K = 80 (a partial last
-** block), N = 24; packed uint8 zero points (zp) or none (default 8) */
-static void nbits_graph(ob *b, int with_zp)
+/* b at opset 17 with the com.microsoft domain (version 1) beside it */
+static void ob_init_ms(ob *b)
 {
-    enum { K = 80, N = 24, BS = 32, BLOCKS = (K + BS - 1) / BS, BLOB = BS / 2, ZROW = (BLOCKS + 1) / 2 };
     ob_init(b, 17);
     Onnx__OperatorSetIdProto **ops = ob_alloc(b, 2 * sizeof *ops), *ms = ob_alloc(b, sizeof *ms);
     onnx__operator_set_id_proto__init(ms);
@@ -141,6 +123,14 @@ static void nbits_graph(ob *b, int with_zp)
     ops[1] = ms;
     b->m.opset_import = ops;
     b->m.n_opset_import = 2;
+}
+
+/* com.microsoft MatMulNBits, 4 bits, block 32: K = 80 (a partial last
+** block), N = 24; packed uint8 zero points (zp) or none (default 8) */
+static void nbits_graph(ob *b, int with_zp)
+{
+    enum { K = 80, N = 24, BS = 32, BLOCKS = (K + BS - 1) / BS, BLOB = BS / 2, ZROW = (BLOCKS + 1) / 2 };
+    ob_init_ms(b);
     ob_input(b, "x", 4, (int64_t[]){1, 2, 3, K}, "N");
     uint8_t q[N * BLOCKS * BLOB], zp[N * ZROW];
     float sc[N * BLOCKS];
@@ -165,16 +155,7 @@ static void nbits_graph(ob *b, int with_zp)
 static void bnb4_graph(ob *b, int k, int n, int bs, int quant_type, const char *bad)
 {
     int numel = k * n, blocks = (numel + bs - 1) / bs;
-    ob_init(b, 17);
-    Onnx__OperatorSetIdProto **ops = ob_alloc(b, 2 * sizeof *ops), *ms = ob_alloc(b, sizeof *ms);
-    onnx__operator_set_id_proto__init(ms);
-    ms->domain = ob_str(b, "com.microsoft");
-    ms->has_version = 1;
-    ms->version = 1;
-    ops[0] = b->m.opset_import[0];
-    ops[1] = ms;
-    b->m.opset_import = ops;
-    b->m.n_opset_import = 2;
+    ob_init_ms(b);
     ob_input(b, "x", 4, (int64_t[]){1, 2, 3, k}, "N");
     uint8_t *q = malloc((size_t)(numel + 1) / 2);
     float *am = malloc((size_t)blocks * sizeof *am);
@@ -199,16 +180,10 @@ static void bnb4_graph(ob *b, int k, int n, int bs, int quant_type, const char *
 
 int main(void)
 {
-    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT"), *build_root = getenv("DEPTHINDEX_BUILD_ROOT");
+    const char *src = getenv("DEPTHINDEX_SOURCE_ROOT");
     if (!src || !*src) src = ".";
     char dir[900];
-    if (build_root && *build_root) {
-        snprintf(dir, sizeof dir, "%s/tests/nn/tmp-quant", build_root);
-        mkdir(dir, 0755);
-    } else {
-        snprintf(dir, sizeof dir, "/tmp/di-nn-quant-XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-    }
+    if (test_dir(dir, sizeof dir, "quant")) return 1;
     /* a zero point of the wrong type: named at session creation */
     {
         ob b;

@@ -31,6 +31,7 @@
 #include "graph.h"
 #include "onnx_build.h"
 #include "test_files.h"
+#include "test_session.h"
 
 enum { U8 = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, S8 = ONNX__TENSOR_PROTO__DATA_TYPE__INT8 };
 enum { B = 2, M = 37, K = 45, N = 29 };
@@ -148,10 +149,7 @@ static void run_case(const char *dir, const fcase *c)
     ob_node(&b, "Identity", y, "y");
     ob_output(&b, "y");
     if (c->tap) ob_output(&b, "pf");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(&b, path) == 0);
     ob_free(&b);
     int fused = count_fused(path);
     CHECKF(fused == (c->tap ? 0 : 1), "%s: %d fused nodes", c->what, fused);
@@ -178,20 +176,12 @@ static void run_case(const char *dir, const fcase *c)
             if (c->relu) v = v < 0 ? 0 : v;
             ref[i * N + j] = v;
         }
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_nn_session *s = NULL;
-    di_error err;
-    if (di_nn_session_create(path, &opt, &s, &err)) {
-        CHECKF(0, "%s: %s", c->what, err.msg);
-    } else {
+    di_nn_session *s = test_session(path, NULL, c->what);
+    if (s) {
         di_nn_io in[2] = {{.dtype = DI_DT_FLOAT, .ndim = 3, .dims = {B, M, K}, .data = x},
                           {.dtype = DI_DT_FLOAT, .ndim = 3, .dims = {B, M, N}, .data = r}};
         di_nn_io out[2] = {{0}, {0}};
-        int rc = di_nn_run_io(s, in, c->residual ? 2 : 1, out, c->tap ? 2 : 1, &err);
-        CHECKF(rc == 0, "%s: %s", c->what, err.msg);
-        if (!rc) {
+        if (!test_run_io(s, in, c->residual ? 2 : 1, out, c->tap ? 2 : 1, c->what)) {
             int64_t bad = -1;
             const float *o = out[0].data;
             for (int64_t i = 0; i < B * M * N && bad < 0; i++)

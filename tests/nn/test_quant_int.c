@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "onnx_build.h"
 #include "test_files.h"
+#include "test_session.h"
 
 enum { U8 = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, S8 = ONNX__TENSOR_PROTO__DATA_TYPE__INT8 };
 
@@ -65,19 +66,10 @@ static void set_input_type(ob *b, int i, int dt)
 static void run_check(const char *what, const char *path, const di_nn_io *ins, int nins, const int32_t *ref,
                       int64_t n)
 {
-    di_nn_options opt;
-    di_nn_options_default(&opt);
-    opt.threads = 2;
-    di_nn_session *s = NULL;
-    di_error err;
-    if (di_nn_session_create(path, &opt, &s, &err)) {
-        CHECKF(0, "%s: %s", what, err.msg);
-        return;
-    }
+    di_nn_session *s = test_session(path, NULL, what);
+    if (!s) return;
     di_nn_io out = {0};
-    int rc = di_nn_run_io(s, ins, nins, &out, 1, &err);
-    CHECKF(rc == 0, "%s: %s", what, err.msg);
-    if (!rc) {
+    if (!test_run_io(s, ins, nins, &out, 1, what)) {
         CHECKF(out.dtype == DI_DT_INT32, "%s: output type %d", what, out.dtype);
         int64_t bad = -1;
         for (int64_t i = 0; i < n && bad < 0; i++)
@@ -93,10 +85,7 @@ static void run_check(const char *what, const char *path, const di_nn_io *ins, i
 static void write_model(ob *b, const char *path)
 {
     b->g.output[0]->type->tensor_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
-    size_t len;
-    uint8_t *bytes = ob_pack(b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
+    CHECK(ob_write(b, path) == 0);
     ob_free(b);
 }
 

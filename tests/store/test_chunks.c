@@ -11,6 +11,7 @@
 */
 #include "check.h"
 #include "store/store_internal.h"
+#include "store_url.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -293,19 +294,9 @@ int main(int argc, char **argv)
         return 2;
     }
     char path[1200];
-    const char *url;
-    if (strcmp(argv[1], "sqlite") == 0) {
-        const char *root = getenv("DEPTHINDEX_BUILD_ROOT");
-        snprintf(path, sizeof path, "sqlite:%s/test-chunks-%d.db", root ? root : "/tmp",
-                 (int)getpid());
-        url = path;
-    } else {
-        url = getenv("DI_TEST_URL");
-        if (!url) {
-            printf("DI_TEST_URL not set (run through tests/db/with-server.sh)\n");
-            return 77;
-        }
-    }
+    const char *url = store_test_url(argv[1], "test-chunks", path, sizeof path);
+    if (!url)
+        return 77;
     di_store_config_default(&cfg);
     cfg.url = url;
     cfg.table = TABLE;

@@ -9,6 +9,7 @@
 */
 #include "check.h"
 #include "store/store_internal.h"
+#include "store_url.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -674,18 +675,9 @@ int main(int argc, char **argv)
     kind = argv[1];
     const char *mode = argv[2];
     char path[1200];
-    if (strcmp(kind, "sqlite") == 0) {
-        const char *root = getenv("DEPTHINDEX_BUILD_ROOT");
-        snprintf(path, sizeof path, "sqlite:%s/test-store-%d.db", root ? root : "/tmp",
-                 (int)getpid());
-        url = path;
-    } else {
-        url = getenv("DI_TEST_URL");
-        if (!url) {
-            printf("DI_TEST_URL not set (run through tests/db/with-server.sh)\n");
-            return 77;
-        }
-    }
+    url = store_test_url(kind, "test-store", path, sizeof path);
+    if (!url)
+        return 77;
     di_store_config cfg;
     di_store_config_default(&cfg);
     cfg.url = url;
