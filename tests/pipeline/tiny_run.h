@@ -16,7 +16,7 @@
 #include "pipeline/pipeline.h"
 
 /* The process's threads (/proc/self/task), or -1. */
-static int count_threads(void)
+static inline int count_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;
@@ -34,8 +34,8 @@ typedef struct tiny_run {
 /* In the folder tmp: `cli init` of faces demo faces of face_size pixels into
 ** t.db and img/, and tiny_onnx.py's model at model_size (python and
 ** tiny_py: the test's arguments). 0 when both commands succeeded. */
-static int tiny_run_setup(tiny_run *t, const char *tmp, const char *cli, const char *python,
-                          const char *tiny_py, int faces, int face_size, int model_size)
+static inline int tiny_run_setup(tiny_run *t, const char *tmp, const char *cli, const char *python,
+                                 const char *tiny_py, int faces, int face_size, int model_size)
 {
     char cmd[4096];
     snprintf(t->url, sizeof t->url, "sqlite:%s/t.db", tmp);
@@ -49,7 +49,7 @@ static int tiny_run_setup(tiny_run *t, const char *tmp, const char *cli, const c
 
 /* cfg: the defaults, then a CPU run of t's model over its images and
 ** database that scores every face again (--force). */
-static void tiny_run_config(const tiny_run *t, di_pipeline_config *cfg)
+static inline void tiny_run_config(const tiny_run *t, di_pipeline_config *cfg)
 {
     di_pipeline_config_default(cfg);
     cfg->store.url = t->url;
