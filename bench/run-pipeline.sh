@@ -10,7 +10,7 @@
 #      (`depthindex infer`, same batch and threads) (target >= 0.9).
 # Faces are symbolic links to a few hundred rendered ones, so that 100k faces
 # cost no disk. Prints the figures and a block for bench/RESULTS.md.
-# Usage: bench/run-pipeline.sh BUILD_DIR   (PIPE_BENCH_SIZE [256], PIPE_BENCH_MODEL_FACES [64])
+# Usage: bench/run-pipeline.sh BUILD_DIR   (PIPE_BENCH_SIZE [256], PIPE_BENCH_MODEL_FACES [96], at least 24)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 bench_build "$@"
@@ -18,6 +18,10 @@ bench_need depthindex bench/pipeline_stage
 stage="$bench_root/$build/bench/pipeline_stage"
 size=${PIPE_BENCH_SIZE:-256}
 model_faces=${PIPE_BENCH_MODEL_FACES:-96}
+if [ "$model_faces" -lt 24 ]; then
+  echo "run-pipeline: PIPE_BENCH_MODEL_FACES must be at least 24 (its CPU-time split runs a third of them, in whole batches of 8), not $model_faces" >&2
+  exit 2
+fi
 bench_workdir
 
 # make_set NAME PANORAMAS SIZE: a table with PANORAMAS rows whose faces (depth

@@ -34,10 +34,12 @@ scale_db=${WORKERS_BENCH_SCALE_DB:-postgresql}
 chunk=${WORKERS_BENCH_CHUNK:-1024}
 model_faces=${WORKERS_BENCH_MODEL_FACES:-384}
 machine="$ncpu cores, $(bench_cpu)"
-started=()
-# servers this script started are stopped again
+# servers this script started are stopped again; server_url runs inside
+# $(...), a subshell, so it records them in a file, not in a shell variable
 stop_servers() {
-  for kind in "${started[@]+"${started[@]}"}"; do "$fixture" stop "$kind" >/dev/null 2>&1; done
+  local kind
+  [ -f "$work/started" ] || return 0
+  for kind in $(sort -u "$work/started"); do "$fixture" stop "$kind" >/dev/null 2>&1; done
 }
 bench_workdir
 bench_at_exit stop_servers
@@ -47,7 +49,7 @@ status=0
 # server_url KIND DB: a fresh database on the private server, its URL
 server_url() {
   local kind=$1 name=$2 out rc
-  "$fixture" status "$kind" >/dev/null 2>&1 || started+=("$kind")
+  "$fixture" status "$kind" >/dev/null 2>&1 || echo "$kind" >> "$work/started"
   out=$("$fixture" createdb "$kind" "$name" 2>&1); rc=$?
   if [ $rc -ne 0 ]; then echo "$kind: no server: $out" >&2; return 1; fi
   "$fixture" url "$kind" "$name"
