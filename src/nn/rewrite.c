@@ -27,6 +27,10 @@
 ** Attention: MatMul(Q, K^T) [scaled], Softmax, MatMul(., V) become one
 ** _FusedAttention node (rewrite_attention.c), not for DI_NN_LOAD_PORTABLE.
 **
+** Upsample then 1x1 conv: Conv(Resize(x)) with a 1x1 C -> C conv becomes
+** Resize(Conv(x)), the conv at the smaller size (rewrite_resize.c), not for
+** DI_NN_LOAD_PORTABLE.
+**
 ** A chain is rewritten only when its constants are initializers with the
 ** right values and shapes and its intermediate values feed nothing else.
 */
@@ -469,6 +473,8 @@ int di_nn_rewrite(di_nn_graph *g, int flags)
         int r = dead[ci] ? 0 : di_nn_rewrite_quant(g, uses, dead, ci);
         fused = r < 0 ? -1 : fused + r;
     }
+    for (int ri = 0; ri < g->nnodes && fused >= 0 && !(flags & DI_NN_LOAD_PORTABLE); ri++)
+        fused += dead[ri] ? 0 : di_nn_rewrite_resize_conv(g, uses, dead, ri);
     for (int di = 0; di < g->nnodes && fused >= 0; di++) {
         int chain[4], y;
         if (dead[di] || !match_gelu(g, uses, di, chain, &y))

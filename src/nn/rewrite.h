@@ -27,4 +27,8 @@ int di_nn_rewrite_attention(di_nn_graph *g, int *uses, bool *dead, int si);
 ** such a Cast, -1 out of memory. */
 int di_nn_rewrite_quant(di_nn_graph *g, int *uses, bool *dead, int ci);
 
+/* Conv 1x1 (C -> C) after Resize node ri run before it (rewrite_resize.c):
+** 1 when done, 0 when not such a pair. */
+int di_nn_rewrite_resize_conv(di_nn_graph *g, int *uses, bool *dead, int ri);
+
 #endif
