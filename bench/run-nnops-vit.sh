@@ -7,21 +7,17 @@
 # largest difference between the two outputs.
 # usage: bench/run-nnops-vit.sh BUILD_DIR   (REPEAT=N runs, BLOCKS=N blocks)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-3}
-blocks=${BLOCKS:-12}
-for exe in bench/vit_model bench/bench_engine; do
-  [ -x "$build/$exe" ] || { echo "run-nnops-vit: $build/$exe is not built"; exit 1; }
-done
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=3 BLOCKS=12
+bench_need bench/vit_model bench/bench_engine
 work="$build/bench-nnops-vit"
 mkdir -p "$work"
 model="$work/vit_s14_518.onnx"
 "$build/bench/vit_model" "$model" 384 6 14 37 "$blocks" || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-nnops-vit: onnxruntime-node could not be installed; ours only"; }
-gflop=$("$build/depthindex" model "$model" | sed -n 's/^GFLOP per image: //p')
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), $(date -u +%F), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_ort
+gflop=$("$di" model "$model" | sed -n 's/^GFLOP per image: //p')
+echo "machine: $(bench_cpu) ($ncpu cores), ISA: $(bench_isa)$(date -u +%F), load $(bench_load)"
 echo "model: ViT-S/14 518x518, $blocks blocks, ${gflop} GFLOP/image, median of $repeat runs"
 for threads in 1 2; do
   out=$("$build/bench/bench_engine" "$model" 1 "$threads" "$repeat" "$work/x1.npy") || exit 1
@@ -30,12 +26,6 @@ for threads in 1 2; do
     node tests/nn/ort_run.js "$model" "$work/x1.npy" "$work/ort.npy" --threads "$threads" --repeat "$repeat" | sed "s/^ort /onnxruntime threads $threads: /" || exit 1
   fi
 done
-if [ $have_ort = 1 ] && [ -x /usr/bin/python3 ]; then
-  "$build/depthindex" infer --model "$model" --input "$work/x1.npy" --output "$work/ours.npy" --threads 2 >/dev/null || exit 1
-  /usr/bin/python3 - "$work/ours.npy" "$work/ort.npy" <<'PY'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-d = float(np.abs(a.reshape(b.shape) - b).max())
-print(f"max |ours - onnxruntime| = {d:.3g}, output range {float(b.max() - b.min()):.4g}")
-PY
+if [ $have_ort = 1 ]; then
+  bench_ort_diff "$model" "$work/x1.npy" "$work/ort.npy" || exit 1
 fi

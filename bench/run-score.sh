@@ -24,23 +24,21 @@
 #   REPEAT=N: runs of each `depthindex score` measurement (median) [5]
 # Prints a Markdown report for bench/RESULTS.md ("Score" section).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
 n512=${2:-4}   # panoramas, 4 faces each
 n2048=${3:-1}
 runs=${4:-5}
-repeat=${REPEAT:-5}
+bench_knobs REPEAT=5
+bench_need depthindex bench/bench_score
 exe="$build/depthindex"
 bench="$build/bench/bench_score"
-for f in "$exe" "$bench"; do
-  [ -x "$f" ] || { echo "run-score: $f not built (ninja -C $build)"; exit 2; }
-done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_workdir
+tmp=$work
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 "$exe" demo --count "$n512" --size 512x512 --seed 11 "$tmp/m512" >/dev/null
 "$exe" demo --count "$n2048" --size 2048x2048 --seed 5 "$tmp/m2048" >/dev/null
-/usr/bin/python3 bench/score_maps.py "$tmp/raw" "$tmp"/m512/*.npy "$tmp"/m2048/*.npy
+"$py" bench/score_maps.py "$tmp/raw" "$tmp"/m512/*.npy "$tmp"/m2048/*.npy
 taskset -c 0 "$bench" --runs 7 "$tmp"/raw/*.raw > "$tmp/ours.jsonl"
 
 # depthindex score over many files in one process: median of REPEAT runs.
@@ -57,7 +55,7 @@ cli_ms() { # dir, repeat count
     t=$(date +%s%N)
     "$exe" score "${files[@]}" >/dev/null
     echo "$(( $(date +%s%N) - t )) ${#files[@]}"
-  done ) | /usr/bin/python3 -c '
+  done ) | "$py" -c '
 import sys, statistics
 v = [float(l.split()[0]) * 1e-9 / int(l.split()[1]) for l in sys.stdin]
 print(f"{statistics.median(v) * 1e3:.3f}")'
@@ -77,7 +75,7 @@ cli_marginal() { # dir, repeat count N
     "$exe" score "${two[@]}" >/dev/null
     t2=$(( $(date +%s%N) - t ))
     echo "$t1 $t2 ${#one[@]}"
-  done ) | /usr/bin/python3 -c '
+  done ) | "$py" -c '
 import sys, statistics
 per, start = [], []
 for l in sys.stdin:
@@ -94,7 +92,7 @@ print(f"{statistics.median(per):.3f} {statistics.median(start):.1f}")'
 # faults (minor, median): on a virtual machine each costs 10-20 us, and a
 # first map whose buffers are not in huge pages takes hundreds.
 startup_cpu() {
-  /usr/bin/python3 - "$repeat" "$@" <<'PY'
+  "$py" - "$repeat" "$@" <<'PY'
 import os, resource, statistics, subprocess, sys
 n, cmd = int(sys.argv[1]), sys.argv[2:]
 os.sched_setaffinity(0, {0})  # children inherit it: no taskset to time
@@ -120,11 +118,10 @@ read -r m2048 s2048 < <(cli_marginal "$tmp/m2048" 3)
 
 echo "## Score: depthindex against the seed's procedure"
 echo
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
-      grep -E '^(avx2|avx512f|avx512bw|avx512_bf16|amx_bf16)$' | tr '\n' ' ')
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); ISA: ${isa:-no avx2/avx512}; build: $(grep -q march=native "$build/build.ninja" && echo '-march=native' || echo 'portable (-Dnative=false)'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+isa=$(bench_isa avx2 avx512f avx512bw avx512_bf16 amx_bf16)
+echo "CPU: $(bench_cpu); ISA: ${isa:-no avx2/avx512}; build: $(grep -q march=native "$build/build.ninja" && echo '-march=native' || echo 'portable (-Dnative=false)'); load average: $(bench_load)"
 echo
-taskset -c 0 /usr/bin/python3 bench/score_seed.py --runs "$runs" \
+taskset -c 0 "$py" bench/score_seed.py --runs "$runs" \
   --ours "$tmp/ours.jsonl" --reading "512x512=$c512" --reading "2048x2048=$c2048" \
   --marginal "512x512=$m512" --marginal "2048x2048=$m2048" \
   "$tmp"/raw/*.raw
@@ -139,7 +136,7 @@ echo "Start-up in CPU time (one core, medians): \`depthindex score --help\` $cpu
 echo "with one 512x512 map $cpu_one; \`/bin/true\` $cpu_true; shared libraries loaded: $libs."
 echo "The score's passes, each alone over the maps, CPU ms per image (bench_score's"
 echo "phases_cpu_ms; every map from memory, so upper bounds):"
-/usr/bin/python3 - "$tmp/ours.jsonl" <<'PY'
+"$py" - "$tmp/ours.jsonl" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
@@ -147,4 +144,4 @@ for line in open(sys.argv[1]):
     print(f"{r['width']}x{r['height']}: " +
           ", ".join(f"{k} {v:.4f}" for k, v in ph.items()) + ".")
 PY
-echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Load average at the end: $(bench_load)."

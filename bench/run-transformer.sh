@@ -11,24 +11,19 @@
 # and ratios, then both per-op profiles of each case.
 # usage: bench/run-transformer.sh BUILD_DIR   (REPEAT=N runs, BLOCKS=N)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-5}
-blocks=${BLOCKS:-12}
-for exe in bench/dav2_model bench/bench_engine; do
-  [ -x "$build/$exe" ] || { echo "run-transformer: $build/$exe is not built"; exit 1; }
-done
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=5 BLOCKS=12
+bench_need bench/dav2_model bench/bench_engine
 work="$build/bench-transformer"
 mkdir -p "$work"
 sym="$work/dav2_symbolic.onnx"
 static="$work/dav2_518.onnx"
 "$build/bench/dav2_model" --dynamic-hw "$sym" 37 "$blocks" >/dev/null || exit 1
 "$build/bench/dav2_model" "$static" 37 "$blocks" >/dev/null || exit 1
-have_ort=1
-bash tests/nn/ort_setup.sh >/dev/null 2>&1 || { have_ort=0; echo "run-transformer: onnxruntime-node could not be installed; ours only"; }
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_tile)$' | tr '\n' ' ')
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores), ISA: ${isa}$(date -u '+%F %H:%M UTC')"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $blocks blocks, median of $repeat runs, 2 threads"
+bench_ort
+echo "machine: $(bench_cpu) ($ncpu cores), ISA: $(bench_isa avx2 avx512f avx512_bf16 avx512_vnni amx_bf16 amx_tile)$(date -u '+%F %H:%M UTC')"
+echo "load average at start: $(bench_load); $blocks blocks, median of $repeat runs, 2 threads"
 ms() { sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p' | head -1; }
 rows=()
 profiles=()
@@ -55,6 +50,6 @@ echo
 echo "| case | ours ms/image | ours unfused ms/image | onnxruntime ms/image | ours / ort | unfused / ort | fused gain |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
-echo "(ratios are throughput: onnxruntime's time over ours; load average at end: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(ratios are throughput: onnxruntime's time over ours; load average at end: $(bench_load))"
 echo
 printf '%s\n' "${profiles[@]}"
