@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # --streams on the CPU: `depthindex run --model` with one inference stream
 # (the anchor), with two streams sharing the engine's threads (each stream's
-# session gets threads / streams, pipeline.c choose_split), and with two
+# session gets threads / streams, sched.c di_pipe_choose_split), and with two
 # streams of every engine thread each (what --streams 2 did before: --threads
 # set to streams x the automatic count, so N times the cores were put to work
 # and libgomp throttled every thread's spin).
@@ -28,7 +28,7 @@ if [ "${TINY:-0}" = 1 ]; then rounds=1 faces=8; fi
 
 isa=$(bench_isa)
 echo "machine: $(bench_cpu) ($ncpu cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
-# run's automatic engine threads on the CPU (pipeline.c choose_split)
+# run's automatic engine threads on the CPU (sched.c di_pipe_choose_split)
 side=$(( ncpu / 8 > 1 ? ncpu / 8 : 1 ))
 auto=$(( ncpu <= 4 ? ncpu : ncpu - side ))
 echo "batch $batch, $faces faces 512x512, automatic engine threads $auto, median of $rounds rounds"

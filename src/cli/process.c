@@ -27,7 +27,7 @@
 ** A user's own setting is always kept. libgomp honours GOMP_SPINCOUNT only
 ** while it counts no more OpenMP threads than cores (else it spins 100
 ** pauses, about passive): so the pipeline sets the engine up on a thread
-** that ends, and no pool stays on the main thread (src/pipeline/pipeline.c).
+** that ends, and no pool stays on the main thread (src/pipeline/setup.c).
 **
 ** DEPTHINDEX_TEST_SHOW_OMP=1 prints the policy the subcommand runs with on
 ** stderr (for the tests: `infer` finishes too fast to be looked at in

@@ -164,6 +164,16 @@ void di_pipe_end(di_pipeline *p, int stage, double t0);
 ** waits until the engine is not running (at once for the other shares). */
 void di_pipe_engine_on(di_pipeline *p, bool on);
 void di_pipe_gate_wait(di_pipeline *p);
+/* The cores online (sched.c), and the split of the threads between the
+** engine and the decode and post pools: ndecoders, nworkers and the
+** engine's threads (cfg.nn.threads). */
+int di_pipe_cores(void);
+void di_pipe_choose_split(di_pipeline *p);
+/* setup.c: the engine's sessions, buffers and warm-up run, on a thread of
+** their own; the buffers alone (depth-dir mode); a batch tensor's release. */
+int di_pipe_setup_engine(di_pipeline *p, di_error *err);
+int di_pipe_alloc_pools(di_pipeline *p, di_error *err);
+void di_pipe_batch_tensor_free(di_pipeline *p, float *t);
 /* Fills item->error (and ok = false) from an error. */
 void di_item_fail(di_item *it, const char *msg);
 

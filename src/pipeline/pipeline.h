@@ -176,7 +176,7 @@ typedef struct di_pipeline_stats {
     int threads[DI_STAGE_COUNT];  /* threads per stage (0 = stage unused) */
     size_t queue_len[DI_Q_COUNT], queue_cap[DI_Q_COUNT]; /* cap 0 = unused */
     int engine_threads; /* threads of each stream's engine session (on the
-                        ** CPU the streams share --threads, see choose_split) */
+                        ** CPU the streams share --threads, see di_pipe_choose_split) */
     int in_flight;      /* batches in flight per session at most (model mode) */
     int in_flight_max;  /* the most a session had in flight during the run */
     bool device_error;  /* the run stopped because the inference device
