@@ -12,11 +12,15 @@ py=/usr/bin/python3
 ncpu=$(nproc)
 
 # bench_build [DIR]: build= the build directory (the script's first argument,
-# default build), di= its depthindex by absolute path (the scripts cd into
+# default build; relative to the repository root or absolute), di= its
+# depthindex by absolute path (the scripts cd into
 # temporary folders and hand it to python)
 bench_build() {
   build=${1:-build}
-  di="$bench_root/$build/depthindex"
+  case $build in
+    /*) di="$build/depthindex" ;;
+    *) di="$bench_root/$build/depthindex" ;;
+  esac
 }
 
 # bench_need EXE...: every EXE (relative to the build directory) is built, else
