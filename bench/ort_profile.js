@@ -13,25 +13,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-function loadOrt() {
-  const dirs = [process.env.DI_ORT_DIR, path.join(__dirname, '..', 'tests', 'oracle', 'node_modules')];
-  for (const d of dirs) {
-    if (!d) continue;
-    try { return require(path.join(d, 'onnxruntime-node')); } catch (e) { /* next */ }
-  }
-  return require('onnxruntime-node');
-}
-
-function readNpy(file) {
-  const b = fs.readFileSync(file);
-  const hlen = b[6] === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
-  const off = b[6] === 1 ? 10 : 12;
-  const header = b.toString('latin1', off, off + hlen);
-  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').map(s => s.trim()).filter(s => s).map(Number);
-  const n = shape.reduce((a, c) => a * c, 1);
-  const start = off + hlen;
-  return { shape, data: new Float32Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + start + 4 * n)) };
-}
+// the oracle's own loader and NPY reader (the nn tests' runner)
+const { loadOrt, readNpy } = require(path.join(__dirname, '..', 'tests', 'nn', 'ort_run.js'));
 
 async function main() {
   const args = process.argv.slice(2);

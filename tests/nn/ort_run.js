@@ -95,4 +95,7 @@ async function main() {
     console.log(`ort cpu ${((cpu.user + cpu.system) / 1000 / repeat).toFixed(3)} ms`);
   }
 }
-main().catch(e => { console.error(`ort_run: ${e.message}`); process.exit(1); });
+// bench/ort_profile.js loads the reference and reads its input the same way
+module.exports = { loadOrt, readNpy };
+if (require.main === module)
+  main().catch(e => { console.error(`ort_run: ${e.message}`); process.exit(1); });
