@@ -107,6 +107,16 @@ static void settle_openmp(char **argv)
     /* the look's outcome for the run itself (di_cli_run_loaded), across
     ** the exec */
     setenv(RUN_LOADED_ENV, loaded ? "1" : "0", 1);
+    /* By the executable's own path where it still exists: a process started
+    ** from "/proc/self/exe" is named "exe" (ps, top, pgrep depthindex would
+    ** not find the run); the link itself is the fallback (a binary replaced
+    ** or deleted since the start reads "PATH (deleted)"). */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* Still here: exec failed (no /proc?). Going on with the default policy
     ** only costs speed under load. */

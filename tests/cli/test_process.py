@@ -60,6 +60,11 @@ for scheme in ("mysql", "postgresql"):
               "%s: run without a bounded GOMP_SPINCOUNT: %r" % (scheme, spin))
         check(not any(a.startswith(b"OMP_WAIT_POLICY=") for a in environ),
               "%s: run got an OMP_WAIT_POLICY" % scheme)
+        # run executed itself again (the spin above): still named as the
+        # program, not "exe" after /proc/self/exe
+        comm = proc_file(p.pid, "comm").strip()
+        name = os.path.basename(os.path.realpath(DI))[:15].encode()
+        check(comm == name, "%s: run after its exec is named %r, not %r" % (scheme, comm, name))
     finally:
         p.kill()
         out, err = p.communicate()
