@@ -35,31 +35,21 @@
 # usage: bench/run-e2e.sh BUILD_DIR   (REPEAT [5], FACES [96], BATCH [8],
 #                                      SIDES ["gate idle normal"])
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
-repeat=${REPEAT:-5}
-faces=${FACES:-96}
-batch=${BATCH:-8}
+. "$(dirname "$0")/common.sh"
+bench_build "$@"
+bench_knobs REPEAT=5 FACES=96 BATCH=8
 sides=${SIDES:-gate idle normal}
-py=/usr/bin/python3
-di="$(pwd)/$build/depthindex"
-for exe in depthindex bench/e2e_input; do
-  [ -x "$build/$exe" ] || { echo "run-e2e: $build/$exe is not built"; exit 1; }
-done
+bench_need depthindex bench/e2e_input
 graph=../shared/models/midas_v21_small_256.graph.onnx
 [ -f "$graph" ] || { echo "run-e2e: $graph is absent: skipped"; exit 0; }
-work=$(mktemp -d /tmp/di-e2e-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir
 
-cpu=$(lscpu | sed -n 's/^Model name: *//p')
-isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
-      grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8)$' | tr '\n' ' ')
+cpu=$(bench_cpu)
+isa=$(bench_isa avx2 avx512f avx512_bf16 avx512_vnni amx_bf16 amx_int8)
 precs="fp32"
 grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && precs="fp32 bf16"
-echo "machine: $cpu ($(nproc) cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
-echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $faces faces 512x512, batch $batch, $repeat rounds;" \
+echo "machine: $cpu ($ncpu cores); ISA: ${isa:-none of avx2/avx512/amx}; $(date -u '+%F %H:%M UTC')"
+echo "load at start: $(bench_load); $faces faces 512x512, batch $batch, $repeat rounds;" \
   "run's side threads: $sides (DEPTHINDEX_SIDE_SCHED)"
 
 "$di" model --fill-weights "$work/midas.onnx" "$graph" >/dev/null || exit 1
