@@ -4,7 +4,8 @@
 //   node bench/ort_profile.js MODEL.onnx IN.npy [--threads N] [--repeat R] [--nodes OP]
 //                             [--trace FILE]
 // Runs once to warm up, then R times with profiling, and prints per op type
-// the kernel time in ms per run ("ort-op NAME MS PERCENT"), largest first;
+// the kernel time in ms per run ("ort-op NAME MS PERCENT"), largest first,
+// after the median of the timed runs' own durations ("ort-run median MS ms");
 // with --nodes OP[,OP...], also each node of those op types ("ort-node NAME MS").
 // The trace file is written under the system's temporary folder and removed;
 // --trace FILE keeps a copy (bench/vit_ops_compare.py reads it).
@@ -61,6 +62,11 @@ async function main() {
       }
       total += e.dur;
     }
+    // the timed runs' own durations (kernels and what lies between them)
+    const walls = runs.slice(-repeat).map(e => e.dur / 1000).sort((a, b) => a - b);
+    const mid = walls.length >> 1;
+    const wall = walls.length % 2 ? walls[mid] : (walls[mid - 1] + walls[mid]) / 2;
+    console.log(`ort-run median ${wall.toFixed(2)} ms`);
     const rows = [...by.entries()].sort((a, b) => b[1] - a[1]);
     for (const [op, us] of rows)
       console.log(`ort-op ${op.padEnd(24)} ${(us / 1000 / repeat).toFixed(2).padStart(8)} ms ${(100 * us / total).toFixed(1).padStart(5)}%`);
