@@ -25,7 +25,10 @@
 ** Eight Softmaxes in the file, two after loading, six _FusedAttention, no
 ** Transpose and no Gather left; a load for the CUDA backend
 ** (DI_NN_LOAD_PORTABLE) fuses nothing. In the plan the Reshape's output is its input's buffer (a view:
-** no copy). Every output within 2e-5 of the formula (values of order 1).
+** no copy).
+** Form g's qkv is gathered by each thread for its own tiles (a tile's Q
+** rows, its head's K and V): its scratch holds no copy of every head's Q,
+** K and V, which DI_NN_ATT_GATHER=whole (the loop before the tiles) makes. Every output within 2e-5 of the formula (values of order 1).
 ** The tiles' own softmax (cpu/attention_softmax.c, AVX-512) alone: rows of
 ** odd and even lengths (the masked tail), scores spread over 400 (far
 ** below the row's maximum exp underflows), each probability within 1e-5
@@ -223,6 +226,35 @@ static double form_diff(int f, const float *y, const double *r, double *big)
 }
 
 /* Every check above for sequences of length t. */
+/* The scratch of form g's _FusedAttention (the packed qkv input) in a
+** 1-thread session, DI_NN_ATT_GATHER set to gather (or unset: NULL). */
+static size_t packed_scratch(const uint8_t *bytes, size_t len, const char *gather)
+{
+    if (gather)
+        setenv("DI_NN_ATT_GATHER", gather, 1);
+    di_error err;
+    di_nn_graph *g = NULL;
+    di_nn_session *s = NULL;
+    di_nn_options opt;
+    di_nn_options_default(&opt);
+    opt.threads = 1;
+    size_t bytes_of = 0;
+    di_nn_plan *p = NULL;
+    CHECKF(di_nn_graph_load_mem(bytes, len, "attention.onnx", NULL, &g, &err) == 0 &&
+               di_nn_session_create_graph(g, &opt, &s, &err) == 0 &&
+               di_nn_get_plan(s, in, 5, &p, &err) == 0,
+           "%s", err.msg);
+    for (int si = 0; p && si < p->nsteps; si++) {
+        const di_nn_step *st = &p->steps[si];
+        if (st->node >= 0 && !strcmp(s->g->nodes[st->node].op_type, "_FusedAttention") &&
+            st->k.in[0]->ndim == 5)
+            bytes_of = st->k.scratch_bytes;
+    }
+    di_nn_session_destroy(s);
+    unsetenv("DI_NN_ATT_GATHER");
+    return bytes_of;
+}
+
 static void check_length(int t)
 {
     T = t;
@@ -330,6 +362,15 @@ static void check_length(int t)
         di_nn_session_destroy(s);
         unsetenv("DI_NN_ATT_SOFTMAX");
     }
+
+    /* form g's packed qkv is gathered per thread, a tile's Q rows and its
+    ** head's K and V, inside the tiles' loop: no copy of every head's Q, K
+    ** and V (3 x N floats) before it, as DI_NN_ATT_GATHER=whole makes */
+    size_t local = packed_scratch(bytes, len, NULL), whole = packed_scratch(bytes, len, "whole");
+    printf("T %d: form g's scratch %zu bytes, %zu with the whole gather\n", T, local, whole);
+    size_t copies = 3 * (size_t)N * sizeof(float), own = 3 * ((size_t)T * HD * sizeof(float) + 64);
+    CHECKF(local && whole >= local + copies - own,
+           "T %d: form g's scratch %zu bytes, %zu with the whole gather", T, local, whole);
 
     /* bf16 (where the CPU has it natively): Q, K, V and the probabilities
     ** rounded to bf16, the scores and the sums float32. Each form within

@@ -15,13 +15,19 @@
 ** attention: primitives parallelised inside, as the engine's other ops run,
 ** would each split a tile's small M among the threads and wait at its end
 ** (three barriers per tile, the threads idle while one finishes its share).
-** A packed input [B, T, 3, H, hd] is first gathered into dense Q, K, V of
-** every head (what the unfused graph's Transpose and Gathers wrote); K is
-** read untransposed by strides and an absorbed output Transpose
+** A packed input [B, T, 3, H, hd] (the qkv MatMul's output) is gathered by
+** each thread into its own dense K and V of the head its tile is in (when
+** the head changes) and the tile's Q rows, inside the tiles' loop: 3 x 2.1
+** MB per ViT-S/14 block at 518 are no longer written to memory and read
+** back, the head's K and V are in the thread's L2 when its first tile reads
+** them, and the loop that gathered every head before the tiles (one more
+** OpenMP region per block, where a thread the machine preempted held the
+** other up) is gone (DI_NN_ATT_GATHER=whole: that loop, for comparison). K
+** is read untransposed by strides and an absorbed output Transpose
 ** ([L0, tq, L1, dv]) is written from the tile's O in cache.
 **
 ** In a bf16 session (env->bf16), Q, K and V are rounded to bf16 before the
-** loop (with the gathering, for a packed input), S stays float32 (the
+** loop (as they are gathered, for a packed input), S stays float32 (the
 ** products accumulate in f32), and the softmax writes the probabilities as
 ** bf16 for the second product.
 **
@@ -75,10 +81,12 @@ typedef struct att_state {
     bool perm;                        /* output [L0, tq, L1, dv]: written from O's copy */
     bool bf16;                        /* Q, K, V and the probabilities in bf16 (flat only) */
     bool dense;                       /* Q, K, V copied (gathered or rounded) before the tiles */
+    bool local;                       /* packed: gathered per thread in the tiles' loop */
     bool own_softmax;                 /* attention_softmax.c's, not oneDNN's (AVX-512) */
     size_t in_bytes[3];               /* their copies' bytes (64-aligned) */
     size_t s_bytes, p_bytes, o_bytes; /* per thread: S, P (bf16), O's copy (perm), */
     size_t inv_bytes;                 /* the rows' 1 / sum (own_softmax) */
+    size_t lq_bytes, lk_bytes;        /* local: the tile's Q rows, the head's K (and V) */
     size_t t_bytes;                   /* per thread, the primitives' scratchpad included */
 } att_state;
 
@@ -325,7 +333,13 @@ static int tiles_prepare(di_nn_kctx *k, att_state *s, size_t *scr, di_error *err
     for (int t = 0; t < s->nthr; t++)
         DN(dnnl_stream_create(&s->stream[t], cpu_engine(k), dnnl_stream_default_flags), "stream");
     size_t es = s->bf16 ? sizeof(uint16_t) : sizeof(float);
-    s->dense = p->packed || s->bf16;
+    const char *g_env = getenv("DI_NN_ATT_GATHER");
+    s->local = p->packed && !(g_env && !strcmp(g_env, "whole"));
+    s->dense = !s->local && (p->packed || s->bf16);
+    if (s->local) { /* packed: d == dv */
+        s->lq_bytes = align64((size_t)(s->rows * p->d) * es);
+        s->lk_bytes = align64((size_t)(p->tk * p->d) * es);
+    }
     if (s->dense) {
         s->in_bytes[0] = align64((size_t)(s->heads * p->tq * p->d) * es);
         s->in_bytes[1] = align64((size_t)(s->heads * p->tk * p->d) * es);
@@ -395,7 +409,8 @@ static int attention_prepare(di_nn_kctx *k, di_error *err)
         k->state = NULL;
         return rc;
     }
-    s->t_bytes = s->s_bytes + s->p_bytes + s->o_bytes + s->inv_bytes + align64(scr);
+    s->t_bytes = s->s_bytes + s->p_bytes + s->o_bytes + s->inv_bytes + s->lq_bytes +
+                 2 * s->lk_bytes + align64(scr);
     int tiles_threads = s->flat ? s->nthr : 1;
     k->scratch_bytes =
         s->in_bytes[0] + s->in_bytes[1] + s->in_bytes[2] + (size_t)tiles_threads * s->t_bytes;
@@ -499,9 +514,22 @@ static void dense_inputs(const di_nn_kctx *k, const att_state *s, const float *i
     }
 }
 
+/* m rows from t0 on of operand j (0 Q, 1 K, 2 V) of head h, from a packed
+** input [B, T, 3, H, hd] into dense rows at dst (bf16 in a bf16 session):
+** what dense_inputs does for every head, for one thread's tile. */
+static void gather_rows(const di_nn_attention_params *p, bool bf16, const float *qkv, int j,
+                        int64_t h, int64_t t0, int64_t m, void *dst)
+{
+    int64_t T = p->tq, hd = p->d, H = p->qd[1], row = p->qs[2];
+    const float *src = qkv + (h / H) * T * row + t0 * row + (h % H) * hd + p->off[j];
+    for (int64_t r = 0; r < m; r++)
+        put(src + r * row, hd, dst, r * hd, bf16);
+}
+
 /* Every tile, shared among the threads by one loop over (head, block of
 ** rows). A failure stops the thread's later tiles; the first one's message
-** is kept. */
+** is kept. A packed input (s->local) is gathered here, by each thread for
+** its own tiles. */
 static int tiles_run(di_nn_kctx *k, const att_state *s, void *in[3], float *o, uint8_t *tbuf,
                      di_error *err)
 {
@@ -514,7 +542,9 @@ static int tiles_run(di_nn_kctx *k, const att_state *s, void *in[3], float *o, u
     {
         int t = omp_get_thread_num(), mine = DI_OK;
         uint8_t *sbuf = tbuf + (size_t)t * s->t_bytes, *pbuf = sbuf + s->s_bytes,
-                *obuf = pbuf + s->p_bytes, *ibuf = obuf + s->o_bytes, *scr = ibuf + s->inv_bytes;
+                *obuf = pbuf + s->p_bytes, *ibuf = obuf + s->o_bytes, *lq = ibuf + s->inv_bytes,
+                *lk = lq + s->lq_bytes, *lv = lk + s->lk_bytes, *scr = lv + s->lk_bytes;
+        int64_t head = -1; /* the head whose K and V are in lk, lv */
         di_error terr;
         di_error_clear(&terr);
 #pragma omp for schedule(static)
@@ -528,6 +558,17 @@ static int tiles_run(di_nn_kctx *k, const att_state *s, void *in[3], float *o, u
             uint8_t *qr = (uint8_t *)in[0] + (size_t)((h * tq + r0) * d) * es,
                     *kr = (uint8_t *)in[1] + (size_t)(h * tk * d) * es,
                     *vr = (uint8_t *)in[2] + (size_t)(h * tk * dv) * es;
+            if (s->local) {
+                if (h != head) {
+                    gather_rows(p, s->bf16, in[0], 1, h, 0, tk, lk);
+                    gather_rows(p, s->bf16, in[0], 2, h, 0, tk, lv);
+                    head = h;
+                }
+                gather_rows(p, s->bf16, in[0], 0, h, r0, m, lq);
+                qr = lq;
+                kr = lk;
+                vr = lv;
+            }
             mine = run_tile(k, b, t, s->stream[t], qr, kr, vr, og, sbuf, pbuf, (float *)ibuf, scr,
                             &terr);
             /* the heads merged back, [L0, tq, L1, dv], from O's copy in cache */
