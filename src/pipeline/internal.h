@@ -112,6 +112,7 @@ struct di_pipeline {
 
     pthread_t reader, infer[DI_PIPELINE_MAX_STREAMS], writer, *decoders, *workers;
     bool started;
+    int joined; /* threads joined so far, in the order of join_order */
     atomic_int live_decoders, live_workers, live_infer, next_infer;
     atomic_llong infer_batches; /* batches submitted (test.fail_batch) */
     atomic_int in_flight_max;   /* the most one session had in flight */
