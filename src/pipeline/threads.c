@@ -247,8 +247,10 @@ bool di_pipeline_join_for(di_pipeline *p, double seconds)
         if (pthread_timedjoin_np(*t, NULL, &until) != 0)
             return false; /* still running at the deadline: joined later */
     /* after the writer: every result is committed, so the keeper's last
-    ** pass finishes the chunks that are whole and releases the rest */
-    di_leases_stop(p->leases);
+    ** pass finishes the chunks that are whole and releases the rest (its
+    ** statements may wait for the database: a wait like the threads') */
+    if (!di_leases_stop_by(p->leases, &until))
+        return false;
     p->started = false;
     return true;
 }

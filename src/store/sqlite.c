@@ -24,16 +24,18 @@ typedef struct sqlite_conn {
 
 /* Another process holds the file: wait for it, as sqlite3_busy_timeout
 ** would (BUSY_WAIT in all, naps of 1 ms growing to 50 ms), but watching the
-** stop flag of the _retry call in progress: its own sleeps would hold a
-** stopping run up to BUSY_WAIT per statement, this gives up within
-** DI_STORE_STOP_GRACE of the stop (SQLITE_BUSY, then DI_EINTR by the
-** retry loop). */
+** stop flag and the deadline of the _retry call in progress: its own
+** sleeps would hold a stopping run up to BUSY_WAIT per statement, this
+** gives up within DI_STORE_STOP_GRACE of the stop (SQLITE_BUSY, then
+** DI_EINTR by the retry loop). */
 static int busy_wait(void *arg, int count)
 {
     sqlite_conn *c = arg;
     double now = di_now();
-    if (count == 0)
-        c->busy_end = now + BUSY_WAIT;
+    if (count == 0) { /* no later than the _retry call's own deadline */
+        double end = di_store_wait_end(c->s);
+        c->busy_end = now + BUSY_WAIT < end ? now + BUSY_WAIT : end;
+    }
     if (di_store_wait_over(c->s, &c->busy_end))
         return 0;
     double nap = count < 6 ? 0.001 * (1 << count) : 0.05;

@@ -19,6 +19,9 @@ usage: hang_test.py CASE
         busy-stop   another process holds the SQLite file's write lock and
             the writer waits for it: SIGINT ends the run within seconds, not
             after SQLite's busy wait; a rerun finishes the rest
+        lease-signal   many-workers mode: the lease keeper's last pass
+            waits for a locked SQLite file after a stop; a second SIGTERM
+            exits at once; a rerun takes the chunks over and finishes
         two-runs   two `run --force` at once on one SQLite file (the engine,
             bf16 where the CPU has it): both end with 0, every face written
             exactly once by each (SQLite triggers count the writes)
@@ -214,6 +217,37 @@ def case_busy_stop(tmp):
     rerun_completes(db, images, ref, "busy")
 
 
+def case_lease_signal(tmp):
+    n = 16
+    ref = pt.ref_scores(tmp, n, 64)
+    db, images = demo(tmp, "lease", n)
+    args = run_args(db, images, ["--chunk", "4", "--lease", "2"])
+    p = start(args, pt.SLOW)
+    pt.wait_done(db, 4, p)
+    lock = sqlite3.connect(db.path, timeout=30, isolation_level=None)
+    try:
+        # the file stays locked: the writer gives up its transaction at the
+        # stop, then the lease keeper's last pass (releasing the chunks
+        # held) waits for the file; meanwhile the main thread must still
+        # take signals
+        lock.execute("BEGIN IMMEDIATE")
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        out, err = finish(p, "lease: two SIGTERMs", timeout=30)
+        took = time.time() - t0
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    check(p.returncode == 143, "lease: exit %d, want 143: %s" % (p.returncode, err))
+    check(took < 2, "lease: %.1f s to exit after the second signal" % took)
+    r = di(args, env=env_with(), timeout=120)
+    check(r.returncode == 0, "lease: rerun exit %d: %s" % (r.returncode, r.stderr))
+    pt.same_scores(scores(db), ref, "lease: after the rerun", tol=1e-12)
+
+
 def case_two_runs(tmp):
     model = pt.tiny_model(tmp)
     db, images = demo(tmp, "two", 16, 48)
@@ -241,6 +275,7 @@ def case_two_runs(tmp):
 
 CASES = {"write-fail": case_write_fail, "drain-signal": case_drain_signal,
          "setup-signal": case_setup_signal, "busy-stop": case_busy_stop,
+         "lease-signal": case_lease_signal,
          "two-runs": case_two_runs}
 
 if __name__ == "__main__":
