@@ -8,8 +8,9 @@ usage: hang_test.py CASE
   CASE: write-fail   the writer's transaction fails mid-run
             (DEPTHINDEX_TEST_FAIL_WRITE=N), with a slow reader (what was
             committed before stays) and with every queue full (the first
-            transaction fails while the reader has filled them): exit 2, the
-            error line, the run ends; a rerun finishes the rest
+            transaction fails while the reader has filled them; or the
+            inference thread stops on a lost device): exit 2, the error
+            line, the run ends; a rerun finishes the rest
         drain-signal   SIGTERM while the main thread waits for a thread that
             is slow to end after the writer has finished
             (DEPTHINDEX_TEST_READER_LINGER_MS): the first is taken (not left
@@ -40,6 +41,7 @@ from pipeline_test import (DI, FACES, Fail, SqliteDB, check, di, run_args,  # no
                            sanitizer_check, scores, summary)
 
 KNOBS = ("DEPTHINDEX_TEST_READ_DELAY_MS", "DEPTHINDEX_TEST_PAGE_ROWS",
+         "DEPTHINDEX_TEST_FAIL_BATCH", "DEPTHINDEX_TEST_ASYNC",
          "DEPTHINDEX_TEST_FAIL_WRITE", "DEPTHINDEX_TEST_READER_LINGER_MS",
          "DEPTHINDEX_TEST_SETUP_DELAY_MS")
 
@@ -121,6 +123,12 @@ def case_write_fail(tmp):
     check(p.returncode == 2, "full: exit %d, want 2: %s" % (p.returncode, err))
     check("injected failure of transaction 1" in err, "full: %r" % err)
     check(len(done_faces(db)) == before, "full: faces committed by a failed transaction")
+    # the same with the inference thread stopping on a lost device instead
+    p = start(args, {"DEPTHINDEX_TEST_FAIL_BATCH": "3:device"})
+    out, err = finish(p, "full queues, device lost at batch 3")
+    check(p.returncode == 2, "full, device: exit %d, want 2: %s" % (p.returncode, err))
+    check("injected failure of batch 3" in err, "full, device: %r" % err)
+    check(summary(out)["outcome"] == "stopped (device error)", "full, device: %s" % out)
     r = di(args, env=env_with(), timeout=120)
     check(r.returncode == 0 and len(done_faces(db)) == 4 * 60,
           "full: rerun exit %d, %d faces: %s" % (r.returncode, len(done_faces(db)), r.stderr))
