@@ -5,13 +5,15 @@
 ** main thread with sigtimedwait between progress lines, so that nothing runs
 ** in a signal handler. The first one stops the reader; the work in flight
 ** drains and the writer flushes (every write is a transaction, so nothing is
-** half-written). A second one exits at once. */
+** half-written). A second one exits at once. They are taken from the start
+** of the pipeline's build until its last thread is joined. */
 #include "cli.h"
 #include "options.h"
 #include "presets.h"
 #include "pipeline/pipeline.h"
 #include "shard.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +395,14 @@ static void test_env(di_pipeline_config *c, di_pipeline_test *t)
             t->fail_device = colon && strcmp(colon + 1, "device") == 0;
         }
     }
+    /* N: the writer's Nth transaction fails as a database error would */
+    v = getenv("DEPTHINDEX_TEST_FAIL_WRITE");
+    if (v && di_opt_int(v, 1, INT64_MAX, &n))
+        t->fail_write = n;
+    /* MS: the reader's thread ends that late, deaf to a stop */
+    v = getenv("DEPTHINDEX_TEST_READER_LINGER_MS");
+    if (v && di_opt_int(v, 0, 3600000, &n))
+        t->reader_linger = (double)n / 1000.0;
 }
 
 /* How the decoders and workers share the cores with a CPU engine
@@ -732,6 +742,63 @@ static void print_progress(const run_opts *o, di_progress *pr, di_pipeline *p)
     }
 }
 
+/* The pipeline is built (database, model, the engine's warm-up: seconds to
+** minutes for a large model) on a thread of its own, so that the main
+** thread keeps taking the stop signals meanwhile. Nothing has been scored
+** yet, and every statement is a transaction the database rolls back when
+** the process goes: a signal then exits at once, as a second one would. */
+typedef struct create_job {
+    const di_pipeline_config *cfg;
+    di_pipeline *p;
+    di_error *err;
+    int rc;
+} create_job;
+
+static void *create_main(void *arg)
+{
+    create_job *j = arg;
+    /* test only: a build that takes this long (a large model's warm-up) */
+    long long ms;
+    const char *v = getenv("DEPTHINDEX_TEST_SETUP_DELAY_MS");
+    if (v && di_opt_int(v, 0, 3600000, &ms))
+        di_sleep((double)ms / 1000.0);
+    j->rc = di_pipeline_create(j->cfg, &j->p, j->err);
+    return NULL;
+}
+
+static int create_pipeline(const di_pipeline_config *cfg, const sigset_t *set, di_pipeline **p,
+                           di_error *err)
+{
+    create_job j = {.cfg = cfg, .err = err};
+    pthread_t t;
+    if (pthread_create(&t, NULL, create_main, &j) != 0) {
+        create_main(&j); /* no thread to spare: signals wait until it is built */
+    } else {
+        for (;;) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 50 * 1000 * 1000;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(t, NULL, &until) == 0)
+                break;
+            struct timespec now = {0, 0};
+            int sig = sigtimedwait(set, NULL, &now);
+            if (sig == SIGINT || sig == SIGTERM) {
+                static const char msg[] = "depthindex: stopped while setting up; "
+                                          "nothing was scored\n";
+                if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+                }
+                _exit(sig == SIGTERM ? DI_EXIT_SIGTERM : DI_EXIT_SIGINT);
+            }
+        }
+    }
+    *p = j.p;
+    return j.rc;
+}
+
 int di_cmd_run(int argc, char **argv)
 {
     if (di_cli_wants_help(argc, argv)) {
@@ -754,8 +821,8 @@ int di_cmd_run(int argc, char **argv)
     ** GPU starts the CUDA runtime's, the engine's warm-up OpenMP's workers;
     ** all inherit this mask), and take them here: a thread created with them
     ** unblocked would receive one and die of it, without drain or summary.
-    ** A signal that comes while the pipeline is being built waits until it
-    ** runs. */
+    ** A signal that comes while the pipeline is being built ends the
+    ** process at once (create_pipeline). */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -767,7 +834,7 @@ int di_cmd_run(int argc, char **argv)
 
     di_error err = {0};
     di_pipeline *p = NULL;
-    if (di_pipeline_create(&o.cfg, &p, &err)) {
+    if (create_pipeline(&o.cfg, &set, &p, &err)) {
         di_cli_db_error(&o.db, err.msg);
         return DI_EXIT_USAGE;
     }
@@ -788,8 +855,19 @@ int di_cmd_run(int argc, char **argv)
     di_progress_init(&pr);
     double next = di_now() + interval;
     int first_signal = 0;
-    while (!di_pipeline_finished(p)) {
+    for (;;) {
+        /* Signals are taken until every thread is joined, not only until
+        ** the writer has ended: a thread slow to end (or one that never
+        ** does) would otherwise hold the main thread in a join with the
+        ** stop signals blocked, and the process could then be stopped only
+        ** by SIGKILL. Once the writer is done, the wait for the others is
+        ** this loop's pause. */
         struct timespec ts = {0, 50 * 1000 * 1000};
+        if (di_pipeline_finished(p)) {
+            if (di_pipeline_join_for(p, 0.05))
+                break;
+            ts.tv_nsec = 0;
+        }
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) {
             if (first_signal) {

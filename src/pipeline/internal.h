@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #define DI_PIPELINE_MAX_STREAMS 8
 
@@ -68,6 +69,9 @@ void di_leases_get(di_leases *l, di_pipeline_chunks *out);
 int di_leases_failed_chunks(di_leases *l, int64_t *failed, di_error *err);
 /* Finishes or releases what is held and joins the keeper. */
 void di_leases_stop(di_leases *l);
+/* The same, but gives up waiting for the keeper's last pass (the database
+** may be slow) at `until` (CLOCK_REALTIME): false, call it again later. */
+bool di_leases_stop_by(di_leases *l, const struct timespec *until);
 void di_leases_destroy(di_leases *l);
 
 struct di_pipeline {
@@ -112,6 +116,7 @@ struct di_pipeline {
 
     pthread_t reader, infer[DI_PIPELINE_MAX_STREAMS], writer, *decoders, *workers;
     bool started;
+    int joined; /* threads joined so far, in the order of join_order */
     atomic_int live_decoders, live_workers, live_infer, next_infer;
     atomic_llong infer_batches; /* batches submitted (test.fail_batch) */
     atomic_int in_flight_max;   /* the most one session had in flight */

@@ -298,8 +298,10 @@ static void settle(di_leases *l, bool final)
         pthread_mutex_unlock(&p->fatal_lock);
         if (!h.lost && !(final && fatal)) {
             if (drained && h.whole) {
-                rc = di_chunks_finish(l->store, &h.c, h.emitted, p->cfg.db_retry_for,
-                                      &l->never, &kept, &e);
+                /* after a stop, as long as a release at the end: a chunk
+                ** left unmarked expires, and its faces are committed */
+                double window = final && atomic_load(&p->stopping) ? 5.0 : p->cfg.db_retry_for;
+                rc = di_chunks_finish(l->store, &h.c, h.emitted, window, &l->never, &kept, &e);
                 finished = kept;
                 if (rc)
                     keeper_fail(l, &e, "marking done", &h.c);
@@ -399,6 +401,20 @@ int di_leases_start(di_leases *l, di_error *err)
         return di_fail(err, DI_ENOMEM, "cannot start the lease keeper thread");
     l->started = true;
     return DI_OK;
+}
+
+bool di_leases_stop_by(di_leases *l, const struct timespec *until)
+{
+    if (!l || !l->started)
+        return true;
+    pthread_mutex_lock(&l->lock);
+    l->quit = true;
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+    if (pthread_timedjoin_np(l->thread, NULL, until) != 0)
+        return false;
+    l->started = false;
+    return true;
 }
 
 void di_leases_stop(di_leases *l)

@@ -152,6 +152,13 @@ typedef struct di_pipeline_test {
     /* the Nth thread the pipeline starts (1-based: the writer, post workers,
     ** inference, decoders, the reader) fails to start */
     int fail_thread;
+    /* the writer's Nth transaction (1-based) fails as a database error
+    ** would, before it is sent: the run stops with what was committed */
+    int64_t fail_write;
+    /* the reader, once it has closed its queue, waits this long before its
+    ** thread ends, stop or not: a thread slow to end, so that the caller's
+    ** wait for the threads (di_pipeline_join_for) is seen to take signals */
+    double reader_linger;
 } di_pipeline_test;
 
 enum di_stage {
@@ -262,8 +269,16 @@ int di_pipeline_start(di_pipeline *p, di_error *err);
 void di_pipeline_set_test(di_pipeline *p, const di_pipeline_test *t);
 void di_pipeline_stop(di_pipeline *p);
 void di_pipeline_get_stats(di_pipeline *p, di_pipeline_stats *out);
-/* True once every thread has ended (then di_pipeline_wait returns at once). */
+/* True once the writer has ended: every result is committed (or given up)
+** and nothing more is written. Other threads may still be ending: join them
+** with di_pipeline_join_for or di_pipeline_wait. */
 bool di_pipeline_finished(di_pipeline *p);
+/* Joins the threads that have ended, waiting up to `seconds` (0: only
+** looks) for the others; true once all are joined (di_pipeline_wait then
+** returns at once). For a caller that must keep doing something else while
+** the threads end: run's main thread keeps taking SIGINT and SIGTERM, so
+** that a thread slow to end never makes the process deaf to them. */
+bool di_pipeline_join_for(di_pipeline *p, double seconds);
 /* Joins the threads. Returns DI_OK, or the fatal error that ended the run
 ** early (the database stayed unreachable past db_retry_for, a failed
 ** statement); what was committed stays committed. */

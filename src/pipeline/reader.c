@@ -239,5 +239,7 @@ void *di_reader_main(void *arg)
     di_queue_close(p->model_mode ? p->decode_q : p->post_q);
     free(cur);
     free(next);
+    if (p->test.reader_linger > 0) /* deaf to the stop on purpose */
+        di_sleep(p->test.reader_linger);
     return NULL;
 }

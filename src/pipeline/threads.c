@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void di_pipe_fatal(di_pipeline *p, const di_error *e)
 {
@@ -205,23 +206,58 @@ int di_pipeline_first_failures(di_pipeline *p, di_pipeline_failure *out)
     return n;
 }
 
+/* The pipeline's threads in the order they are joined: the reader first
+** (the first to end), the writer last. NULL past the last one. */
+static pthread_t *join_order(di_pipeline *p, int i)
+{
+    if (i == 0)
+        return &p->reader;
+    i--;
+    if (p->model_mode) {
+        if (i < p->ndecoders)
+            return &p->decoders[i];
+        i -= p->ndecoders;
+        if (i < p->ninfer)
+            return &p->infer[i];
+        i -= p->ninfer;
+    }
+    if (i < p->nworkers)
+        return &p->workers[i];
+    return i == p->nworkers ? &p->writer : NULL;
+}
+
+bool di_pipeline_join_for(di_pipeline *p, double seconds)
+{
+    if (!p->started)
+        return true;
+    /* pthread_timedjoin_np (the wall clock) rather than clockjoin: the
+    ** sanitizers' runtimes know it, and a clock step only moves a wait that
+    ** the callers repeat anyway */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    if (seconds > 0) {
+        until.tv_sec += (time_t)seconds;
+        until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    for (pthread_t *t; (t = join_order(p, p->joined)); p->joined++)
+        if (pthread_timedjoin_np(*t, NULL, &until) != 0)
+            return false; /* still running at the deadline: joined later */
+    /* after the writer: every result is committed, so the keeper's last
+    ** pass finishes the chunks that are whole and releases the rest (its
+    ** statements may wait for the database: a wait like the threads') */
+    if (!di_leases_stop_by(p->leases, &until))
+        return false;
+    p->started = false;
+    return true;
+}
+
 int di_pipeline_wait(di_pipeline *p, di_error *err)
 {
-    if (p->started) {
-        pthread_join(p->reader, NULL);
-        if (p->model_mode) {
-            for (int i = 0; i < p->ndecoders; i++)
-                pthread_join(p->decoders[i], NULL);
-            for (int i = 0; i < p->ninfer; i++)
-                pthread_join(p->infer[i], NULL);
-        }
-        for (int i = 0; i < p->nworkers; i++)
-            pthread_join(p->workers[i], NULL);
-        pthread_join(p->writer, NULL);
-        /* after the writer: every result is committed, so the keeper's last
-        ** pass finishes the chunks that are whole and releases the rest */
-        di_leases_stop(p->leases);
-        p->started = false;
+    while (!di_pipeline_join_for(p, 3600)) {
     }
     if (p->fatal_code) {
         if (err)
@@ -230,7 +266,6 @@ int di_pipeline_wait(di_pipeline *p, di_error *err)
     }
     return DI_OK;
 }
-
 
 void di_pipeline_chunk_stats(di_pipeline *p, di_pipeline_chunks *out)
 {

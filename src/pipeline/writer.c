@@ -19,6 +19,7 @@ typedef struct writer {
     int n, cap;
     double first; /* when the oldest result of the group arrived */
     bool dead;    /* the database is gone: discard */
+    int64_t sent; /* transactions tried (test.fail_write) */
 } writer;
 
 static void keep_failure(di_pipeline *p, const di_store_result *r)
@@ -42,8 +43,11 @@ static void flush(writer *w)
     if (!w->dead) {
         double t0 = di_pipe_begin(p, DI_STAGE_WRITE);
         di_error e = {0};
-        int rc = di_store_write_retry(p->write_store, w->buf, w->n,
-                                      p->cfg.db_retry_for, &p->stop, &e);
+        int rc = ++w->sent == p->test.fail_write
+                     ? di_fail(&e, DI_EDB, "test: injected failure of transaction %lld",
+                               (long long)w->sent)
+                     : di_store_write_retry(p->write_store, w->buf, w->n, p->cfg.db_retry_for,
+                                            &p->stop, &e);
         di_pipe_end(p, DI_STAGE_WRITE, t0);
         if (rc == DI_EINTR) {
             /* stopped while the database did not answer: these results are

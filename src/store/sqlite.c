@@ -15,7 +15,35 @@
 typedef struct sqlite_conn {
     sqlite3 *db;
     di_stmt_cache cache;
+    di_store *s;     /* its stop flag, for the busy handler */
+    double busy_end; /* when the present wait for the file gives up */
 } sqlite_conn;
+
+/* How long a statement waits for another process's lock on the file. */
+#define BUSY_WAIT 10.0
+
+/* Another process holds the file: wait for it, as sqlite3_busy_timeout
+** would (BUSY_WAIT in all, naps of 1 ms growing to 50 ms), but watching the
+** stop flag and the deadline of the _retry call in progress: its own
+** sleeps would hold a stopping run up to BUSY_WAIT per statement, this
+** gives up within DI_STORE_STOP_GRACE of the stop (SQLITE_BUSY, then
+** DI_EINTR by the retry loop). */
+static int busy_wait(void *arg, int count)
+{
+    sqlite_conn *c = arg;
+    double now = di_now();
+    if (count == 0) { /* no later than the _retry call's own deadline */
+        double end = di_store_wait_end(c->s);
+        c->busy_end = now + BUSY_WAIT < end ? now + BUSY_WAIT : end;
+    }
+    if (di_store_wait_over(c->s, &c->busy_end))
+        return 0;
+    double nap = count < 6 ? 0.001 * (1 << count) : 0.05;
+    if (nap > c->busy_end - now)
+        nap = c->busy_end - now;
+    di_sleep(nap);
+    return 1;
+}
 
 /* Maps an SQLite result code and message to a DI status. */
 static int sqlite_fail(sqlite3 *db, int rc, const char *what, di_error *err)
@@ -79,7 +107,8 @@ static int sqlite_connect(di_store *s, di_error *err)
         free(c);
         return rc;
     }
-    sqlite3_busy_timeout(c->db, 10000);
+    c->s = s;
+    sqlite3_busy_handler(c->db, busy_wait, c);
     sqlite3_extended_result_codes(c->db, 0);
     /* WAL: readers do not block the writer. NORMAL sync is durable against
     ** a crash of this process, which is what a resumable job needs. A small
