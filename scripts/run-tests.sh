@@ -55,7 +55,8 @@ tsan_tests=(store-sqlite store-mariadb store-postgresql store-mariadb-idle
   store-postgresql-idle store-mariadb-restart store-postgresql-restart
   store-servers-stop pipeline-sqlite pipeline-bad-input pipeline-kill9
   pipeline-signals pipeline-mariadb pipeline-postgresql harden-rows-sqlite
-  harden-frozen-mariadb harden-frozen-postgresql)
+  harden-frozen-mariadb harden-frozen-postgresql hang-drain-signal
+  hang-setup-signal hang-busy-stop hang-lease-signal)
 if [ "${DI_TEST_TSAN:-1}" != 0 ]; then
   echo "== ThreadSanitizer: store and pipeline suites in $tsan"
   if [ ! -f "$tsan/build.ninja" ]; then
