@@ -212,14 +212,17 @@ int score_depth8(di_feature_ws *ws, int width, int height,
     if (rc)
         return rc;
     di_kmeans_label_lut(out->centres, out->k_eff, ws->lut);
+    /* Not keeping the intermediate images, one buffer takes them all in
+    ** turn: the labels over the 8-bit depth, the edges over the labels. */
     uint8_t *labels = ws->drop_depth8 ? ws->depth8 : ws->labels;
+    uint8_t *edge_map = ws->drop_depth8 ? ws->depth8 : ws->edges;
     apply_labels(ws->lut, ws->depth8, labels, n);
 
-    di_canny(labels, width, height, p->canny_low, p->canny_high, ws->edges,
+    di_canny(labels, width, height, p->canny_low, p->canny_high, edge_map,
              ws->canny_scratch);
 
     uint64_t edges;
-    double sum = di_weighted_edge_sum(ws->edges, width, height, ws->cx,
+    double sum = di_weighted_edge_sum(edge_map, width, height, ws->cx,
                                       ws->cx_lo, ws->cx_hi, ws->cy, &edges);
     out->score = sum / (double)n;
     out->edge_fraction = (double)edges / (double)n;
@@ -349,12 +352,12 @@ const uint8_t *di_feature_depth8(const di_feature_ws *ws)
 
 const uint8_t *di_feature_labels(const di_feature_ws *ws)
 {
-    if (!ws->have_result)
-        return NULL;
-    return ws->drop_depth8 ? ws->depth8 : ws->labels;
+    return ws->have_result && !ws->drop_depth8 ? ws->labels : NULL;
 }
 
 const uint8_t *di_feature_edges(const di_feature_ws *ws)
 {
-    return ws->have_result ? ws->edges : NULL;
+    if (!ws->have_result)
+        return NULL;
+    return ws->drop_depth8 ? ws->depth8 : ws->edges;
 }

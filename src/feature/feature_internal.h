@@ -27,7 +27,7 @@ struct di_feature_ws {
     /* The last computation. */
     int width, height;
     int have_result;
-    /* Nonzero: labels overwrite depth8 (di_feature_ws_keep_depth8). */
+    /* Nonzero: labels, then edges, overwrite depth8 (di_feature_ws_keep_depth8). */
     int drop_depth8;
 };
 
