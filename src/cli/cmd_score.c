@@ -268,10 +268,11 @@ int di_cmd_score(int argc, char **argv)
         di_cli_error("score: out of memory");
         rc_usage = DI_EXIT_USAGE;
     }
-    /* Without pictures the 8-bit depth is not needed after the labels:
-    ** they are computed over it in place (less memory traffic per map). */
+    /* Without pictures neither the 8-bit depth nor the labels are needed
+    ** once the next step has read them: the labels and then the edges are
+    ** computed over them in place (less memory traffic per map). */
     if (ws && !maps_dir)
-        di_feature_ws_keep_depth8(ws, false);
+        di_feature_ws_keep_images(ws, false);
     if (rc_usage >= 0) {
         di_feature_ws_destroy(ws);
         di_depth_reader_destroy(reader);

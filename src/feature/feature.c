@@ -60,9 +60,9 @@ di_feature_ws *di_feature_ws_create(void)
     return calloc(1, sizeof(di_feature_ws));
 }
 
-void di_feature_ws_keep_depth8(di_feature_ws *ws, bool keep)
+void di_feature_ws_keep_images(di_feature_ws *ws, bool keep)
 {
-    ws->drop_depth8 = !keep;
+    ws->drop_images = !keep;
     ws->have_result = 0; /* the last images may be of the other layout */
 }
 
@@ -214,8 +214,8 @@ int score_depth8(di_feature_ws *ws, int width, int height,
     di_kmeans_label_lut(out->centres, out->k_eff, ws->lut);
     /* Not keeping the intermediate images, one buffer takes them all in
     ** turn: the labels over the 8-bit depth, the edges over the labels. */
-    uint8_t *labels = ws->drop_depth8 ? ws->depth8 : ws->labels;
-    uint8_t *edge_map = ws->drop_depth8 ? ws->depth8 : ws->edges;
+    uint8_t *labels = ws->drop_images ? ws->depth8 : ws->labels;
+    uint8_t *edge_map = ws->drop_images ? ws->depth8 : ws->edges;
     apply_labels(ws->lut, ws->depth8, labels, n);
 
     di_canny(labels, width, height, p->canny_low, p->canny_high, edge_map,
@@ -347,17 +347,17 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
 
 const uint8_t *di_feature_depth8(const di_feature_ws *ws)
 {
-    return ws->have_result && !ws->drop_depth8 ? ws->depth8 : NULL;
+    return ws->have_result && !ws->drop_images ? ws->depth8 : NULL;
 }
 
 const uint8_t *di_feature_labels(const di_feature_ws *ws)
 {
-    return ws->have_result && !ws->drop_depth8 ? ws->labels : NULL;
+    return ws->have_result && !ws->drop_images ? ws->labels : NULL;
 }
 
 const uint8_t *di_feature_edges(const di_feature_ws *ws)
 {
     if (!ws->have_result)
         return NULL;
-    return ws->drop_depth8 ? ws->depth8 : ws->edges;
+    return ws->drop_images ? ws->depth8 : ws->edges;
 }

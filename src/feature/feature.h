@@ -58,7 +58,7 @@ void di_feature_ws_destroy(di_feature_ws *ws);
 ** then reads back (about 6 % of `depthindex score`'s time per 512x512
 ** map); di_feature_depth8 and di_feature_labels then return NULL and the
 ** panels refuse. */
-void di_feature_ws_keep_depth8(di_feature_ws *ws, bool keep);
+void di_feature_ws_keep_images(di_feature_ws *ws, bool keep);
 
 /* Scores one depth map (width x height floats). Non-finite values are an
 ** error (DI_EFORMAT). */

@@ -207,7 +207,7 @@ static void test_labels_in_place(void)
     p.k = 6;
     di_feature_ws *keep = di_feature_ws_create(), *drop = di_feature_ws_create();
     CHECK(keep && drop);
-    di_feature_ws_keep_depth8(drop, false);
+    di_feature_ws_keep_images(drop, false);
     int bad = 0, runs = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
         for (int kind = 0; kind < 2; kind++)
@@ -243,7 +243,7 @@ static void test_labels_in_place(void)
           DI_EINVAL);
     CHECK(strstr(e.msg, "did not keep the 8-bit depth") != NULL);
     /* kept again: depth8 is back with the next computation */
-    di_feature_ws_keep_depth8(drop, true);
+    di_feature_ws_keep_images(drop, true);
     CHECK(di_feature_labels(drop) == NULL);
     CHECK(di_feature_compute(drop, flat, 3, 2, &p, &r, &e) == DI_OK);
     CHECK(di_feature_depth8(drop) != NULL && di_feature_labels(drop) != NULL &&
