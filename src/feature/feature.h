@@ -55,7 +55,7 @@ void di_feature_ws_destroy(di_feature_ws *ws);
 ** computed over the 8-bit depth, Canny writes the edges over the labels
 ** (each row once it has read it for the last time). The same edges and
 ** score, without writing two more image-sized buffers that the next step
-** then reads back (about 6 % of `depthindex score`'s time per 512x512
+** then reads back (about 5 % of `depthindex score`'s time per 512x512
 ** map); di_feature_depth8 and di_feature_labels then return NULL and the
 ** panels refuse. */
 void di_feature_ws_keep_images(di_feature_ws *ws, bool keep);
