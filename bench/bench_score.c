@@ -8,7 +8,8 @@
 ** FILE: int32 width, int32 height, width*height float32 (bench/score_maps.py
 ** writes them). Files are grouped by size; per size it prints one JSON line:
 **   size, maps, per-image median ms over N runs (each run scores every map
-**   of that size enough times to last S seconds), the scores, and
+**   of that size enough times to last S seconds, with the workspace set as
+**   `depthindex score` sets it: no intermediate images kept), the scores, and
 **   score_step_ms / plain_pass_ms over the edge map of the last map, and
 **   pipeline / plain pass over the float depth map; and phases_cpu_ms, the
 **   CPU time per image of the score's main passes, each alone in a loop
@@ -127,6 +128,9 @@ int main(int argc, char **argv)
         for (int j = i; j < nmaps && m < 1024; j++)
             if (maps[j].w == maps[i].w && maps[j].h == maps[i].h)
                 idx[m++] = j, done[j] = 1;
+        /* The whole score as `depthindex score` runs it: no intermediate
+        ** images kept (each step writes over the one before). */
+        di_feature_ws_keep_images(ws, false);
         /* Warm up and calibrate the repetitions per run. */
         double t0 = di_now();
         int reps = 0;
@@ -194,6 +198,7 @@ int main(int argc, char **argv)
 
         /* The passes alone (see the top of the file): each map's range,
         ** labels and edges kept from one score first. */
+        di_feature_ws_keep_images(ws, true);
         enum { PH_MINMAX, PH_DEPTH8, PH_CANNY, PH_SUM, PH_N };
         static const char *const ph_name[PH_N] = {"minmax", "depth8_hist",
                                                    "canny", "weighted_sum"};

@@ -22,6 +22,10 @@
 #  - the score's main passes (min/max, 8-bit depth and histogram, Canny,
 #    weighted sum) each alone, in CPU time per image (bench_score).
 #   REPEAT=N: runs of each `depthindex score` measurement (median) [5]
+#   BEFORE=DIR: another build (say main's, before a change) whose `depthindex
+#     score` is timed in the same run, alternating with this build's, on the
+#     same 400 512x512 maps, one core, in CPU and wall time per map: the
+#     before/after of a change within one window of this noisy machine
 # Prints a Markdown report for bench/RESULTS.md ("Score" section).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -32,6 +36,11 @@ runs=${4:-5}
 bench_knobs REPEAT=5
 bench_need depthindex bench/bench_score
 exe="$build/depthindex"
+before=${BEFORE:-}
+if [ -n "$before" ]; then
+  case $before in /*) ;; *) before="$bench_root/$before" ;; esac
+  [ -x "$before/depthindex" ] || { echo "$bench_name: BEFORE=$BEFORE: no depthindex built there"; exit 1; }
+fi
 bench="$build/bench/bench_score"
 bench_workdir
 [ -n "${EPOCHREALTIME:-}" ] || { echo "run-score: needs bash 5 (\$EPOCHREALTIME, the clock of the timing loops)"; exit 2; }
@@ -118,6 +127,38 @@ libs=$(LD_DEBUG=files "$exe" score "$first512" 2>&1 >/dev/null | grep -c 'genera
 c512=$(cli_ms "$tmp/m512" 25)
 c2048=$(cli_ms "$tmp/m2048" 3)
 read -r m512 s512 < <(cli_marginal "$tmp/m512" 25)
+# BEFORE's score and ours alternating (before, after, before, ...), each
+# process on all the 512x512 maps 25 times over, pinned to core 0 (its
+# children inherit it: no taskset exec); CPU time from the children's rusage
+# (what other jobs of a loaded machine take is not counted), medians.
+score_ab() { # before_exe after_exe repeat files...
+  "$py" - "$@" <<'PY'
+import os, resource, statistics, subprocess, sys, time
+before, after, n, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:] * 25
+os.sched_setaffinity(0, {0})
+cpu = {before: [], after: []}
+wall = {before: [], after: []}
+for _ in range(n):
+    for exe in (before, after):
+        r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run([exe, "score"] + files, stdout=subprocess.DEVNULL, check=True)
+        t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[exe].append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e3 / len(files))
+        wall[exe].append((t1 - t0) * 1e3 / len(files))
+c0, c1 = statistics.median(cpu[before]), statistics.median(cpu[after])
+w0, w1 = statistics.median(wall[before]), statistics.median(wall[after])
+print("| build | CPU ms/map | wall ms/map | CPU vs before |")
+print("|---|---|---|---|")
+print(f"| before ({os.path.dirname(before)}) | {c0:.4f} | {w0:.4f} | 1.000 |")
+print(f"| after ({os.path.dirname(after)}) | {c1:.4f} | {w1:.4f} | {c1 / c0:.3f} |")
+PY
+}
+ab=""
+if [ -n "$before" ]; then
+  ab_load0=$(bench_load)
+  ab=$(score_ab "$before/depthindex" "$exe" "$repeat" "$tmp"/m512/*.npy)
+  ab_load1=$(bench_load)
+fi
 read -r m2048 s2048 < <(cli_marginal "$tmp/m2048" 3)
 
 echo "## Score: depthindex against the seed's procedure"
@@ -148,4 +189,12 @@ for line in open(sys.argv[1]):
     print(f"{r['width']}x{r['height']}: " +
           ", ".join(f"{k} {v:.4f}" for k, v in ph.items()) + ".")
 PY
+if [ -n "$ab" ]; then
+  echo
+  echo "Before and after in one window: \`depthindex score\` on 400 512x512 maps per"
+  echo "process (reading and start-up included), one core, the two builds"
+  echo "alternating, medians of $repeat (load average $ab_load0 before, $ab_load1 after):"
+  echo
+  echo "$ab"
+fi
 echo "Load average at the end: $(bench_load)."

@@ -268,6 +268,11 @@ int di_cmd_score(int argc, char **argv)
         di_cli_error("score: out of memory");
         rc_usage = DI_EXIT_USAGE;
     }
+    /* Without pictures neither the 8-bit depth nor the labels are needed
+    ** once the next step has read them: the labels and then the edges are
+    ** computed over them in place (less memory traffic per map). */
+    if (ws && !maps_dir)
+        di_feature_ws_keep_images(ws, false);
     if (rc_usage >= 0) {
         di_feature_ws_destroy(ws);
         di_depth_reader_destroy(reader);
@@ -299,7 +304,12 @@ int di_cmd_score(int argc, char **argv)
         int width, height;
         di_feature_result r;
         /* Read in place, unchecked: di_feature_compute refuses non-finite
-        ** depth in its own min/max pass (one pass over the map, not two). */
+        ** depth in its own min/max pass (one pass over the map, not two).
+        ** read(), not mmap: the kernel's copy costs about 0.04-0.05 ms per
+        ** 1 MB map, but mapping a cached file (MAP_POPULATE, MADV_WILLNEED
+        ** or MADV_POPULATE_READ alike) and unmapping it cost 0.44-0.69 ms
+        ** on the VM of bench/RESULTS.md (page-table updates trap to its
+        ** hypervisor), 7-12 times the read and a scan (measured 2026-12-07). */
         int rc = di_depth_reader_read(reader, path, DI_DEPTH_UNCHECKED, &depth,
                                       &width, &height, &err);
         if (rc == DI_OK) {

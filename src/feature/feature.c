@@ -60,6 +60,12 @@ di_feature_ws *di_feature_ws_create(void)
     return calloc(1, sizeof(di_feature_ws));
 }
 
+void di_feature_ws_keep_images(di_feature_ws *ws, bool keep)
+{
+    ws->drop_images = !keep;
+    ws->have_result = 0; /* the last images may be of the other layout */
+}
+
 void di_feature_ws_destroy(di_feature_ws *ws)
 {
     if (!ws)
@@ -128,7 +134,9 @@ static int ensure_weights(di_feature_ws *ws, int w, int h,
 /* L = lut[U]. With AVX-512 VBMI a table lookup of 64 values at a time.
 ** Otherwise: the lookup table of a nearest-centre assignment is a step
 ** function of the value; when it is monotone with few steps (always, in
-** practice) it is applied as a sum of comparisons, which vectorises. */
+** practice) it is applied as a sum of comparisons, which vectorises.
+** lab may be u itself (depth8 not kept): each form reads a value before it
+** writes its label, the step form from a copy of its chunk. */
 static DI_HOT_INLINE
 void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab, size_t n)
 {
@@ -172,15 +180,21 @@ void apply_labels(const uint8_t *lut, const uint8_t *u, uint8_t *lab, size_t n)
         return;
     }
     const uint8_t base = lut[0];
-    const size_t chunk = 8192; /* stays in L1 across the steps */
-    for (size_t c = 0; c < n; c += chunk) {
-        const size_t e = c + chunk < n ? c + chunk : n;
+    enum { CHUNK = 8192 }; /* stays in L1 across the steps */
+    uint8_t copy[CHUNK];
+    for (size_t c = 0; c < n; c += CHUNK) {
+        const size_t e = c + CHUNK < n ? c + CHUNK : n;
+        const uint8_t *uc = u + c;
+        if (lab == u) {
+            memcpy(copy, uc, e - c);
+            uc = copy;
+        }
         for (size_t i = c; i < e; i++)
             lab[i] = base;
         for (int s = 0; s < steps; s++) {
             const uint8_t t = at[s], add = inc[s];
             for (size_t i = c; i < e; i++)
-                lab[i] = (uint8_t)(lab[i] + (u[i] >= t ? add : 0));
+                lab[i] = (uint8_t)(lab[i] + (uc[i - c] >= t ? add : 0));
         }
     }
 }
@@ -198,13 +212,17 @@ int score_depth8(di_feature_ws *ws, int width, int height,
     if (rc)
         return rc;
     di_kmeans_label_lut(out->centres, out->k_eff, ws->lut);
-    apply_labels(ws->lut, ws->depth8, ws->labels, n);
+    /* Not keeping the intermediate images, one buffer takes them all in
+    ** turn: the labels over the 8-bit depth, the edges over the labels. */
+    uint8_t *labels = ws->drop_images ? ws->depth8 : ws->labels;
+    uint8_t *edge_map = ws->drop_images ? ws->depth8 : ws->edges;
+    apply_labels(ws->lut, ws->depth8, labels, n);
 
-    di_canny(ws->labels, width, height, p->canny_low, p->canny_high, ws->edges,
+    di_canny(labels, width, height, p->canny_low, p->canny_high, edge_map,
              ws->canny_scratch);
 
     uint64_t edges;
-    double sum = di_weighted_edge_sum(ws->edges, width, height, ws->cx,
+    double sum = di_weighted_edge_sum(edge_map, width, height, ws->cx,
                                       ws->cx_lo, ws->cx_hi, ws->cy, &edges);
     out->score = sum / (double)n;
     out->edge_fraction = (double)edges / (double)n;
@@ -329,15 +347,17 @@ int di_feature_compute_resized(di_feature_ws *ws, const float *src, int sw,
 
 const uint8_t *di_feature_depth8(const di_feature_ws *ws)
 {
-    return ws->have_result ? ws->depth8 : NULL;
+    return ws->have_result && !ws->drop_images ? ws->depth8 : NULL;
 }
 
 const uint8_t *di_feature_labels(const di_feature_ws *ws)
 {
-    return ws->have_result ? ws->labels : NULL;
+    return ws->have_result && !ws->drop_images ? ws->labels : NULL;
 }
 
 const uint8_t *di_feature_edges(const di_feature_ws *ws)
 {
-    return ws->have_result ? ws->edges : NULL;
+    if (!ws->have_result)
+        return NULL;
+    return ws->drop_images ? ws->depth8 : ws->edges;
 }

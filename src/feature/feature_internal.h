@@ -27,6 +27,8 @@ struct di_feature_ws {
     /* The last computation. */
     int width, height;
     int have_result;
+    /* Nonzero: labels, then edges, overwrite depth8 (di_feature_ws_keep_images). */
+    int drop_images;
 };
 
 /* Minimum and maximum of d[0..n) (n >= 1); returns the index of the first

@@ -187,6 +187,10 @@ static int feature_cells(di_feature_ws *ws, const di_feature_params *p, cell *ce
                          char *heat_label, size_t label_size, uint8_t **heat8,
                          const char *png_path, di_error *err)
 {
+    if (ws->drop_images)
+        return di_fail(err, DI_EINVAL,
+                       "%s: the workspace did not keep the 8-bit depth and labels "
+                       "(di_feature_ws_keep_images)", png_path);
     float hmax = 0;
     int rc = heatmap(ws, p, heat8, &hmax, png_path, err);
     if (rc)

@@ -12,7 +12,9 @@
 /* cv::Canny(src, dst, low, high, 3, false) on an 8-bit single-channel image:
 ** pixel-identical output (0 or 255). scratch is caller-owned and must hold
 ** di_canny_scratch_size(width, height) bytes (so a worker reuses it). dst
-** must not overlap src (it is written row by row while src is read). */
+** may be src itself: row y of dst is written only once src's rows up to
+** y + 1 have been read for the last time (the gradient of row y + 1), and
+** the hysteresis reads dst alone. Any other overlap is not allowed. */
 size_t di_canny_scratch_size(int width, int height);
 void di_canny(const uint8_t *src, int width, int height, double low, double high,
               uint8_t *dst, void *scratch);

@@ -124,6 +124,10 @@ def main():
         rc, out, err = run(exe, "--save-maps", maps, paths[0], paths[5],
                            paths[-1])
         check(rc == 0, f"--save-maps: exit {rc} {err!r}")
+        # Without pictures the labels are computed over the 8-bit depth in
+        # place: the same scores as with them.
+        rc, plain, err = run(exe, paths[0], paths[5], paths[-1])
+        check(rc == 0 and plain == out, f"scores with and without --save-maps: {plain!r} vs {out!r}")
         one = cv2.imread(os.path.join(maps, "one.png"), cv2.IMREAD_UNCHANGED)
         check(one is not None and one.shape[0] > 100, "panel of a 1x1 map")
         for name in ("canyon.png", "depth8.png"):

@@ -193,10 +193,70 @@ static void test_score_forms_agree(void)
     di_feature_ws_destroy(w1);
 }
 
+/* A workspace that does not keep the 8-bit depth computes the labels over
+** it in place (the table lookup with VBMI, the step form from a copy of
+** each chunk otherwise) and the edges over those: the same edges and score
+** bits as one that keeps them, in both forms; depth8 and labels are then
+** NULL and the panel refuses. Maps of several chunks (the step form's 8192
+** bytes) and odd sizes. */
+static void test_labels_in_place(void)
+{
+    const int sizes[][2] = {{512, 512}, {333, 97}, {100, 83}, {1, 300}};
+    di_feature_params p;
+    di_feature_params_default(&p);
+    p.k = 6;
+    di_feature_ws *keep = di_feature_ws_create(), *drop = di_feature_ws_create();
+    CHECK(keep && drop);
+    di_feature_ws_keep_images(drop, false);
+    int bad = 0, runs = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int g = 0; g < 2; g++) {
+                const int w = sizes[si][0], h = sizes[si][1];
+                const size_t n = (size_t)w * (size_t)h;
+                float *d = malloc(n * sizeof(float));
+                CHECK(d != NULL);
+                for (size_t i = 0; i < n; i++)
+                    d[i] = kind == 0 ? (float)((i % (size_t)w) / 7 + i / (size_t)w / 5)
+                                     : (float)(rnd() % 1000) * 0.01f;
+                di_feature_result r0, r1;
+                di_error e;
+                di_feature_generic = g;
+                int rc0 = di_feature_compute(keep, d, w, h, &p, &r0, &e);
+                int rc1 = di_feature_compute(drop, d, w, h, &p, &r1, &e);
+                di_feature_generic = 0;
+                runs++;
+                if (rc0 != DI_OK || rc1 != DI_OK ||
+                    memcmp(&r0.score, &r1.score, sizeof r0.score) != 0 ||
+                    di_feature_depth8(drop) != NULL || di_feature_depth8(keep) == NULL ||
+                    di_feature_labels(drop) != NULL || di_feature_labels(keep) == NULL ||
+                    memcmp(di_feature_edges(keep), di_feature_edges(drop), n) != 0)
+                    bad++;
+                free(d);
+            }
+    CHECKF(bad == 0, "%d of %d maps differ with the labels computed in place", bad, runs);
+    di_feature_result r;
+    di_error e;
+    float flat[6] = {1, 2, 3, 4, 5, 6};
+    CHECK(di_feature_compute(drop, flat, 3, 2, &p, &r, &e) == DI_OK);
+    CHECK(di_feature_save_panel(drop, &p, &r, "t", "/nonexistent/never-written.png", &e) ==
+          DI_EINVAL);
+    CHECK(strstr(e.msg, "did not keep the 8-bit depth") != NULL);
+    /* kept again: depth8 is back with the next computation */
+    di_feature_ws_keep_images(drop, true);
+    CHECK(di_feature_labels(drop) == NULL);
+    CHECK(di_feature_compute(drop, flat, 3, 2, &p, &r, &e) == DI_OK);
+    CHECK(di_feature_depth8(drop) != NULL && di_feature_labels(drop) != NULL &&
+          di_feature_depth8(drop) != di_feature_edges(drop));
+    di_feature_ws_destroy(keep);
+    di_feature_ws_destroy(drop);
+}
+
 int main(void)
 {
     test_depth8_forms_agree();
     test_minmax_nonfinite();
     test_score_forms_agree();
+    test_labels_in_place();
     return check_summary();
 }
