@@ -14,6 +14,7 @@ for a fixed number of steps from fixed seeds on one thread. The weights are
 written back into a copy of the file, which keeps its own input size.
 
 usage: bf16_train.py IN.onnx OUT.onnx DATA_DIR SIZE STEPS [LOG]
+       bf16_train.py --round IN.onnx OUT.onnx   (weights rounded to bf16)
   DATA_DIR holds rgb.u8 and depth.f32 (bf16_train_data faces DIR SIZE ...).
   The target is inverse depth (10 m / depth: the sky near 0), as MiDaS's
   output is, regressed up to scale and shift per face (MiDaS's own loss).
@@ -89,7 +90,7 @@ SIMPLE = {
     "Transpose": lambda i, a: i[0].permute(a["perm"]),
     "ConstantOfShape": lambda i, a: torch.full([int(v) for v in i[0].tolist()],
                                                float(numpy_helper.to_array(a["value"])[0]) if "value" in a else 0.0,
-                                               dtype=torch.from_numpy(numpy_helper.to_array(a["value"])).dtype
+                                               dtype=torch.from_numpy(numpy_helper.to_array(a["value"]).copy()).dtype
                                                if "value" in a else torch.float32),
     "Equal": lambda i, a: i[0] == i[1],
     "Where": lambda i, a: torch.where(i[0], i[1], i[2]),
@@ -197,7 +198,24 @@ class Graph(torch.nn.Module):
         return env[self.output]
 
 
+def round_weights(src, dst):
+    """A copy whose weights that bf16 kernels read (Conv's and MatMul's and
+    Gemm's second input) are rounded to bf16, to nearest even, as the engine
+    rounds them; biases stay float32 (the engine's are)."""
+    model = onnx.load(src)
+    weights = {n.input[1] for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")}
+    for t in model.graph.initializer:
+        if t.name in weights and t.data_type == onnx.TensorProto.FLOAT:
+            u = numpy_helper.to_array(t).astype(np.float32).view(np.uint32).astype(np.uint64)
+            u = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+            t.CopyFrom(numpy_helper.from_array(u.view(np.float32), t.name))
+    onnx.save(model, dst)
+    return 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--round":
+        return round_weights(sys.argv[2], sys.argv[3])
     if len(sys.argv) < 6:
         print(__doc__)
         return 2
