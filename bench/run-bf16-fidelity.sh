@@ -53,6 +53,14 @@ trained() {
     echo "after $s steps:"
     run_test "$form-trained" DI_BF16_TRAINED_MIDAS="$m" DI_BF16_TRAINED_VIT="$m" | sed 's/^/  /'
   done
+  [ "$form" = midas ] || return 0
+  # the last: the weights' rounding alone, and bf16 with the biases corrected for it
+  echo "after $steps steps, the weights rounded to bf16 in fp32, and bf16 with bias correction:"
+  mkdir -p "$data-256" && "$build/tests/nn/bf16_train_data" faces "$data-256" 256 1 2 &&
+    nice -n 19 "$py" tests/nn/bf16_train.py --round "$work/$form.onnx" "$work/rounded.onnx" &&
+    nice -n 19 "$py" tests/nn/bf16_train.py --bias-correct "$work/$form.onnx" "$work/corrected.onnx" "$data-256" 256 &&
+    run_test midas-trained DI_BF16_TRAINED_MIDAS="$work/$form.onnx" DI_BF16_ROUNDED_MIDAS="$work/rounded.onnx" \
+      DI_BF16_OTHER_MIDAS="$work/corrected.onnx" | grep -E "rounded to bf16 against|other file" | sed 's/^/  /'
 }
 if [ "$steps$vit_steps" != 00 ]; then
   if ! "$py" -c 'import torch, onnx' 2>/dev/null; then

@@ -15,6 +15,7 @@ written back into a copy of the file, which keeps its own input size.
 
 usage: bf16_train.py IN.onnx OUT.onnx DATA_DIR SIZE STEPS [LOG]
        bf16_train.py --round IN.onnx OUT.onnx   (weights rounded to bf16)
+       bf16_train.py --bias-correct IN.onnx OUT.onnx DATA_DIR SIZE
   DATA_DIR holds rgb.u8 and depth.f32 (bf16_train_data faces DIR SIZE ...).
   The target is inverse depth (10 m / depth: the sky near 0), as MiDaS's
   output is, regressed up to scale and shift per face (MiDaS's own loss).
@@ -206,30 +207,84 @@ def round_weights(src, dst):
     weights = {n.input[1] for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")}
     for t in model.graph.initializer:
         if t.name in weights and t.data_type == onnx.TensorProto.FLOAT:
-            u = numpy_helper.to_array(t).astype(np.float32).view(np.uint32).astype(np.uint64)
-            u = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
-            t.CopyFrom(numpy_helper.from_array(u.view(np.float32), t.name))
+            t.CopyFrom(numpy_helper.from_array(to_bf16(numpy_helper.to_array(t)), t.name))
+    onnx.save(model, dst)
+    return 0
+
+
+def to_bf16(w):
+    """float32 rounded to bf16, to nearest even, as float32"""
+    u = w.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+
+
+def faces_input(data, size):
+    rgb = np.fromfile(f"{data}/rgb.u8", dtype=np.uint8).reshape(-1, size, size, 3)
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    sd = np.array([0.229, 0.224, 0.225], np.float32)
+    return torch.from_numpy(((rgb.astype(np.float32) / 255 - mean) / sd).transpose(0, 3, 1, 2).copy())
+
+
+def bias_correct(src, dst, data, size):
+    """A copy whose Conv biases absorb the mean shift that rounding the
+    weights to bf16 makes (bias correction, Nagel et al. 2019): b -= sum over
+    the kernel of (bf16(w) - w) * the input channel's mean on DATA's faces.
+    Run in bf16 against the original in fp32, it tells whether the output's
+    offset or its noise moves the score."""
+    model = onnx.load(src)
+    net = Graph(model)
+    means, conv2d = {}, F.conv2d
+
+    def record(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        means.setdefault(w.data_ptr(), []).append(x.mean((0, 2, 3)).detach())
+        return conv2d(x, w, b, stride, padding, dilation, groups)
+
+    F.conv2d = record
+    with torch.no_grad():
+        net(faces_input(data, size))
+    F.conv2d = conv2d
+    inits = {t.name: t for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type != "Conv":
+            continue
+        w = net.params[net.key[n.input[1]]].detach().numpy()
+        mu = torch.stack(means[net.params[net.key[n.input[1]]].data_ptr()]).mean(0).numpy().astype(np.float64)
+        dw = (to_bf16(w).astype(np.float64) - w).sum((2, 3))
+        oc, icg = dw.shape
+        groups = mu.size // icg
+        ocg = oc // groups
+        db = np.concatenate([dw[g * ocg:(g + 1) * ocg] @ mu[g * icg:(g + 1) * icg] for g in range(groups)])
+        if len(n.input) < 3 or not n.input[2]:  # a Conv without bias gets one
+            model.graph.initializer.append(numpy_helper.from_array(np.zeros(oc, np.float32), n.input[1] + ".bias"))
+            if len(n.input) < 3:
+                n.input.append(n.input[1] + ".bias")
+            else:
+                n.input[2] = n.input[1] + ".bias"
+            t = model.graph.initializer[-1]
+        else:
+            t = inits[n.input[2]]
+        b = numpy_helper.to_array(t).astype(np.float64) - db
+        t.CopyFrom(numpy_helper.from_array(b.astype(np.float32), t.name))
     onnx.save(model, dst)
     return 0
 
 
 def main():
+    torch.set_num_threads(1)
     if len(sys.argv) == 4 and sys.argv[1] == "--round":
         return round_weights(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 6 and sys.argv[1] == "--bias-correct":
+        return bias_correct(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     if len(sys.argv) < 6:
         print(__doc__)
         return 2
     src, dst, data, size, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     log = open(sys.argv[6], "w") if len(sys.argv) > 6 else sys.stdout
-    torch.set_num_threads(1)
     torch.manual_seed(15)
     model = onnx.load(src)
     net = Graph(model)
-    rgb = np.fromfile(f"{data}/rgb.u8", dtype=np.uint8).reshape(-1, size, size, 3)
     depth = np.fromfile(f"{data}/depth.f32", dtype=np.float32).reshape(-1, size, size)
-    mean = np.array([0.485, 0.456, 0.406], np.float32)
-    sd = np.array([0.229, 0.224, 0.225], np.float32)
-    xs = torch.from_numpy(((rgb.astype(np.float32) / 255 - mean) / sd).transpose(0, 3, 1, 2).copy())
+    xs = faces_input(data, size)
     ts = torch.from_numpy(10.0 / np.maximum(depth, 1e-3))
     opt = torch.optim.Adam(net.parameters(), lr=float(os.environ.get("DI_TRAIN_LR", "1e-4")))
     batch = int(os.environ.get("DI_TRAIN_BATCH", "4"))
