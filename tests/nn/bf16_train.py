@@ -16,6 +16,8 @@ written back into a copy of the file, which keeps its own input size.
 usage: bf16_train.py IN.onnx OUT.onnx DATA_DIR SIZE STEPS [LOG]
        bf16_train.py --round IN.onnx OUT.onnx   (weights rounded to bf16)
        bf16_train.py --bias-correct IN.onnx OUT.onnx DATA_DIR SIZE
+       bf16_train.py --check IN.onnx DATA_DIR SIZE PREFIX  (the executor's
+           output on the first face: PREFIX-in.npy, PREFIX-out.npy)
   DATA_DIR holds rgb.u8 and depth.f32 (bf16_train_data faces DIR SIZE ...).
   The target is inverse depth (10 m / depth: the sky near 0), as MiDaS's
   output is, regressed up to scale and shift per face (MiDaS's own loss).
@@ -275,6 +277,16 @@ def main():
         return round_weights(sys.argv[2], sys.argv[3])
     if len(sys.argv) == 6 and sys.argv[1] == "--bias-correct":
         return bias_correct(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--check":
+        # the first face through this executor: PREFIX-in.npy and
+        # PREFIX-out.npy, for the engine to reproduce (nn-bf16-train)
+        net = Graph(onnx.load(sys.argv[2]))
+        x = faces_input(sys.argv[3], int(sys.argv[4]))[:1]
+        with torch.no_grad():
+            y = net(x)
+        np.save(sys.argv[5] + "-in.npy", x.numpy())
+        np.save(sys.argv[5] + "-out.npy", y.numpy())
+        return 0
     if len(sys.argv) < 6:
         print(__doc__)
         return 2
