@@ -15,12 +15,12 @@
 #     of steps: does bf16 fidelity rise as the network learns?
 # The anchor is fp32 in the same run. usage: bench/run-bf16-fidelity.sh BUILD_DIR
 # (FACES=N [64]; LAYERS=0 skips the per-layer tables, the slow part;
-# STEPS=N [300] MiDaS small's training steps, VIT_STEPS=N [40] the ViT
-# form's, 0 skips it: on 2 loaded cores about 3-6 s a MiDaS step, 30 s a ViT one)
+# STEPS=N [300] MiDaS small's training steps, VIT_STEPS=N [150] the ViT
+# form's, 0 skips it: about 2 s of CPU a MiDaS step, 4 s a ViT one)
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 bench_build "$@"
-bench_knobs FACES=64 STEPS=300 VIT_STEPS=40
+bench_knobs FACES=64 STEPS=300 VIT_STEPS=150
 graph=../shared/models/midas_v21_small_256.graph.onnx
 bench_need tests/nn/test_bf16 bench/bf16_layers tests/nn/bf16_train_data
 kind=$(grep -qw amx_bf16 /proc/cpuinfo && echo AMX || { grep -qw avx512_bf16 /proc/cpuinfo && echo AVX512-BF16; })
@@ -74,7 +74,7 @@ if [ "$steps$vit_steps" != 00 ]; then
         trained midas 128 "$steps" 5,25,50,100,200 4 "$work/midas-scaled.onnx"
     fi
     if [ "$vit_steps" -gt 0 ]; then
-      "$build/tests/nn/bf16_train_data" vit "$work/vit-gen.onnx" && trained vit 266 "$vit_steps" 10,20 1 "$work/vit-gen.onnx"
+      "$build/tests/nn/bf16_train_data" vit "$work/vit-gen.onnx" && trained vit 266 "$vit_steps" 50,100 1 "$work/vit-gen.onnx"
     fi
   fi
 fi
