@@ -18,6 +18,7 @@ test_pkgs=(
   mariadb-server mariadb-client postgresql postgresql-client
   libonnx-testdata clang libclang-rt-dev clang-format nodejs npm
   chromium fonts-dejavu-core
+  python3-torch python3-onnx
 )
 
 want=("${build_pkgs[@]}")
