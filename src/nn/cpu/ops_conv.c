@@ -202,6 +202,12 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     bool bf16 = k->env->bf16 && !(k->env->keep_fp32 && k->env->keep_fp32[n - k->env->nodes]);
     bool wino = conv_winograd(p, C, OC, KH, KW, out_sz) && (!bf16 || conv_winograd_bf16());
     dnnl_data_type_t dt = bf16 && !wino ? dnnl_bf16 : dnnl_f32;
+    /* A bf16 conv whose output no consumer reads in bf16 (a graph output,
+    ** the Squeeze or Add after the depth head) writes float32 at once: its
+    ** consumer would widen it in a pass of its own, and the rounding to bf16
+    ** in between would cost precision for nothing (the depth map itself came
+    ** out in bf16 steps, 0.06 at 8, about two of the score's 8-bit levels). */
+    bool dst_f32 = bf16 && !k->bf16_consumers;
     /* a depth head's last 1x1 conv to one channel, on a Winograd conv's
     ** nChw16c output: conv_narrow.c, the input read once, no reorder */
     if ((rc = di_nn_conv_narrow_prepare(k, bf16, &s->narrow))) {
@@ -216,6 +222,9 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     dnnl_dims_t wd = {OC, C, KH, KW}, gwd = {G, OC / G, C / G, KH, KW};
     DN(any_descs(dt, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any, &wei_any),
        "memory desc");
+    if (dst_f32)
+        DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any),
+           "memory desc");
     DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
     if (G == 1)
         DN(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_abcd), "memory desc");
@@ -253,9 +262,14 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         if (ws != dnnl_success)
             pd = NULL;   /* no Winograd kernel for it here: direct below */
         if (!pd && bf16) /* and in bf16 after all */
+        {
             DN(any_descs(dnnl_bf16, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any,
                          &wei_any),
                "memory desc");
+            if (dst_f32)
+                DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any),
+                   "memory desc");
+        }
     }
     if (!pd && conv_keeps_input_layout(p, OC, KH, KW, x)) {
         dnnl_status_t ks = dnnl_dilated_convolution_forward_desc_init(
