@@ -165,9 +165,17 @@ int main(int argc, char **argv)
            (long long)st.side_overlap);
     for (int k = READ; k < KINDS; k++)
         CHECKF(s.idle[k] == 0, "gate: %d %s threads at SCHED_IDLE", s.idle[k], kind_name[k]);
-    /* the control: without the gate, faces do start while the engine runs */
-    run_and_look(&t, DI_SIDE_NORMAL, false, &s, &st);
-    CHECK(st.side_sched == DI_SIDE_NORMAL);
+    /* the control: without the gate, faces do start while the engine runs.
+    ** Whether one does in a given run is timing (16 faces, a tiny model: the
+    ** decoders may finish theirs between two batches, as happened once in
+    ** CI on a loaded machine), so up to five runs; a counter that never
+    ** counts still fails every one */
+    for (int i = 0; i < 5; i++) {
+        run_and_look(&t, DI_SIDE_NORMAL, false, &s, &st);
+        CHECK(st.side_sched == DI_SIDE_NORMAL);
+        if (st.side_overlap > 0)
+            break;
+    }
     CHECKF(st.side_overlap > 0, "normal: no face started while the engine ran (the gate's "
            "check above proves nothing)");
 
