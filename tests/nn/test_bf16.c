@@ -278,6 +278,32 @@ static void compare_model_with(const char *what, const char *model, const char *
     di_nn_session_destroy(s16);
 }
 
+/* The small graphs below: input x (1 x C x S x S), a 3x3 Conv "x,w" -> "c"
+** (OC channels, pads 1) with weights drawn from *r; the caller adds the
+** nodes after it, ending in "y", and conv_graph_finish writes the file and
+** draws the input x from *r. */
+enum { C = 8, OC = 16, S = 16 };
+
+static void conv_graph_start(ob *b, uint64_t *r)
+{
+    ob_init(b, 13);
+    ob_input(b, "x", 4, (int64_t[]){1, C, S, S}, NULL);
+    float *w = malloc(OC * C * 9 * sizeof(float));
+    for (int i = 0; i < OC * C * 9; i++) w[i] = ((float)(rng_next(r) % 2001) - 1000.f) / 3000.f;
+    ob_init_f(b, "w", 4, (int64_t[]){OC, C, 3, 3}, w);
+    free(w);
+    Onnx__NodeProto *cv = ob_node(b, "Conv", "x,w", "c");
+    ob_attr_ints(b, cv, "pads", 4, (int64_t[]){1, 1, 1, 1});
+}
+
+static void conv_graph_finish(ob *b, const char *path, float *x, uint64_t *r)
+{
+    ob_output(b, "y");
+    CHECK(ob_write(b, path) == 0);
+    ob_free(b);
+    for (int i = 0; i < C * S * S; i++) x[i] = ((float)(rng_next(r) % 2001) - 1000.f) / 1000.f;
+}
+
 /* A bf16 Conv output read by Clip and Relu unfused (two consumers): both
 ** run on the bf16 blocked data (cpu/ops_elem.c); their sum against fp32. */
 static void clip_relu_bf16(const char *dir)
@@ -288,30 +314,16 @@ static void clip_relu_bf16(const char *dir)
     unsetenv("DI_NN_BF16_FP32");
     char path[1000];
     snprintf(path, sizeof path, "%s/clip_relu.onnx", dir);
-    enum { C = 8, OC = 16, S = 16 };
     ob b;
-    ob_init(&b, 13);
-    ob_input(&b, "x", 4, (int64_t[]){1, C, S, S}, NULL);
-    float *w = malloc(OC * C * 9 * sizeof(float));
     uint64_t r = 5;
-    for (int i = 0; i < OC * C * 9; i++) w[i] = ((float)(rng_next(&r) % 2001) - 1000.f) / 3000.f;
-    ob_init_f(&b, "w", 4, (int64_t[]){OC, C, 3, 3}, w);
+    conv_graph_start(&b, &r);
     ob_init_f(&b, "lo", 0, NULL, (float[]){-0.25f});
     ob_init_f(&b, "hi", 0, NULL, (float[]){0.3f}); /* not a bf16 value: rounded to one */
-    Onnx__NodeProto *cv = ob_node(&b, "Conv", "x,w", "c");
-    ob_attr_ints(&b, cv, "pads", 4, (int64_t[]){1, 1, 1, 1});
     ob_node(&b, "Clip", "c,lo,hi", "a");
     ob_node(&b, "Relu", "c", "rl");
     ob_node(&b, "Add", "a,rl", "y");
-    ob_output(&b, "y");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
-    free(w);
     float x[C * S * S], y32[OC * S * S], y16[OC * S * S];
-    for (int i = 0; i < C * S * S; i++) x[i] = ((float)(rng_next(&r) % 2001) - 1000.f) / 1000.f;
+    conv_graph_finish(&b, path, x, &r);
     int f32[2], b16[2];
     double md, lo, hi;
     run_fp32_bf16(path, x, OC * S * S, y32, y16, f32, b16, &md, &lo, &hi);
@@ -353,26 +365,12 @@ static void conv_output_f32(const char *dir)
 {
     char path[1000];
     snprintf(path, sizeof path, "%s/conv_out.onnx", dir);
-    enum { C = 8, OC = 16, S = 16 };
     ob b;
-    ob_init(&b, 13);
-    ob_input(&b, "x", 4, (int64_t[]){1, C, S, S}, NULL);
-    float *w = malloc(OC * C * 9 * sizeof(float));
     uint64_t r = 9;
-    for (int i = 0; i < OC * C * 9; i++) w[i] = ((float)(rng_next(&r) % 2001) - 1000.f) / 3000.f;
-    ob_init_f(&b, "w", 4, (int64_t[]){OC, C, 3, 3}, w);
-    Onnx__NodeProto *cv = ob_node(&b, "Conv", "x,w", "c");
-    ob_attr_ints(&b, cv, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    conv_graph_start(&b, &r);
     ob_node(&b, "Relu", "c", "y");
-    ob_output(&b, "y");
-    size_t len;
-    uint8_t *bytes = ob_pack(&b, &len);
-    CHECK(write_file(path, bytes, len) == 0);
-    free(bytes);
-    ob_free(&b);
-    free(w);
     float x[C * S * S], y32[OC * S * S], y16[OC * S * S];
-    for (int i = 0; i < C * S * S; i++) x[i] = ((float)(rng_next(&r) % 2001) - 1000.f) / 1000.f;
+    conv_graph_finish(&b, path, x, &r);
     int f32[2], b16[2];
     double md, lo, hi;
     run_fp32_bf16(path, x, OC * S * S, y32, y16, f32, b16, &md, &lo, &hi);
