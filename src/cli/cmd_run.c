@@ -776,12 +776,7 @@ static int create_pipeline(const di_pipeline_config *cfg, const sigset_t *set, d
     } else {
         for (;;) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 50 * 1000 * 1000;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            di_deadline(CLOCK_REALTIME, 0.05, &until);
             if (pthread_timedjoin_np(t, NULL, &until) == 0)
                 break;
             struct timespec now = {0, 0};

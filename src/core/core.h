@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define DI_VERSION "0.1.0"
 
@@ -103,6 +104,10 @@ int di_status_from_errno(int errnum);
 double di_now(void);
 /* Sleeps for the given seconds (fractions allowed). */
 void di_sleep(double seconds);
+/* The time `seconds` from now on `clock` (CLOCK_MONOTONIC for a condition
+** variable set to it, CLOCK_REALTIME for pthread_timedjoin_np), as the
+** absolute deadline the timed waits take; seconds <= 0: now. */
+void di_deadline(clockid_t clock, double seconds, struct timespec *until);
 
 /* ---- Bounded blocking queue of pointers (FIFO) ----
 ** Every arrow between pipeline stages is one of these: a full queue blocks the

@@ -89,16 +89,7 @@ void *di_queue_pop(di_queue *q)
 void *di_queue_pop_timed(di_queue *q, double seconds, bool *closed)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    if (seconds > 0) {
-        double whole = (double)(time_t)seconds;
-        until.tv_sec += (time_t)seconds;
-        until.tv_nsec += (long)((seconds - whole) * 1e9);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-    }
+    di_deadline(CLOCK_MONOTONIC, seconds, &until);
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closed && seconds > 0)
         if (pthread_cond_timedwait(&q->not_empty, &q->lock, &until) != 0)

@@ -234,15 +234,7 @@ bool di_pipeline_join_for(di_pipeline *p, double seconds)
     ** sanitizers' runtimes know it, and a clock step only moves a wait that
     ** the callers repeat anyway */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    if (seconds > 0) {
-        until.tv_sec += (time_t)seconds;
-        until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-    }
+    di_deadline(CLOCK_REALTIME, seconds, &until);
     for (pthread_t *t; (t = join_order(p, p->joined)); p->joined++)
         if (pthread_timedjoin_np(*t, NULL, &until) != 0)
             return false; /* still running at the deadline: joined later */

@@ -76,6 +76,16 @@ static void test_queue(void)
     t0 = di_now();
     CHECK(di_queue_pop_timed(q, 10, &closed) == NULL && closed); /* at once */
     CHECK(di_now() - t0 < 1);
+    /* the deadline those waits take: now + seconds, nanoseconds in range */
+    for (int i = 0; i < 2; i++) {
+        double ask = i ? -1 : 1.75;
+        struct timespec a, d;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        di_deadline(CLOCK_MONOTONIC, ask, &d);
+        double ahead = (double)(d.tv_sec - a.tv_sec) + (double)(d.tv_nsec - a.tv_nsec) * 1e-9;
+        CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        CHECK(i ? ahead >= 0 && ahead < 0.1 : ahead >= 1.75 - 1e-6 && ahead < 1.85);
+    }
     di_queue_push(q, (void *)1); /* refused: closed */
     /* the rest as before, on a fresh queue */
     di_queue_destroy(q);
