@@ -28,6 +28,7 @@ usage: hang_test.py CASE
             exactly once by each (SQLite triggers count the writes)
 
 Helpers come from pipeline_test.py (same folder)."""
+import contextlib
 import os
 import signal
 import sqlite3
@@ -202,24 +203,33 @@ def case_setup_signal(tmp):
     check(not done_faces(db), "setup: faces scored")
 
 
+@contextlib.contextmanager
+def write_locked(db):
+    """Another connection holds the SQLite file's write lock inside the
+    block: the run's writer (and the lease keeper) wait for it."""
+    lock = sqlite3.connect(db.path, timeout=30, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        if lock.in_transaction:
+            lock.execute("ROLLBACK")
+        lock.close()
+
+
 def case_busy_stop(tmp):
     n = 16
     ref = pt.ref_scores(tmp, n, 64)
     db, images = demo(tmp, "busy", n)
     p = start(run_args(db, images), pt.SLOW)
     pt.wait_done(db, 4, p)
-    lock = sqlite3.connect(db.path, timeout=30, isolation_level=None)
-    try:
-        lock.execute("BEGIN IMMEDIATE")  # the writer's next transaction waits
+    with write_locked(db):  # the writer's next transaction waits
         time.sleep(1.0)
         check(p.poll() is None, "busy: the run ended while the file was locked")
         t0 = time.time()
         p.send_signal(signal.SIGINT)
         out, err = finish(p, "busy: SIGINT", timeout=30)
         took = time.time() - t0
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
     check(p.returncode == 130, "busy: exit %d, want 130: %s" % (p.returncode, err))
     check(took < 4, "busy: %.1f s to stop while waiting for the lock" % took)
     rerun_completes(db, images, ref, "busy")
@@ -232,13 +242,10 @@ def case_lease_signal(tmp):
     args = run_args(db, images, ["--chunk", "4", "--lease", "2"])
     p = start(args, pt.SLOW)
     pt.wait_done(db, 4, p)
-    lock = sqlite3.connect(db.path, timeout=30, isolation_level=None)
-    try:
-        # the file stays locked: the writer gives up its transaction at the
-        # stop, then the lease keeper's last pass (releasing the chunks
-        # held) waits for the file; meanwhile the main thread must still
-        # take signals
-        lock.execute("BEGIN IMMEDIATE")
+    # the file stays locked: the writer gives up its transaction at the
+    # stop, then the lease keeper's last pass (releasing the chunks held)
+    # waits for the file; meanwhile the main thread must still take signals
+    with write_locked(db):
         time.sleep(0.5)
         p.send_signal(signal.SIGTERM)
         time.sleep(1.0)
@@ -246,9 +253,6 @@ def case_lease_signal(tmp):
         p.send_signal(signal.SIGTERM)
         out, err = finish(p, "lease: two SIGTERMs", timeout=30)
         took = time.time() - t0
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
     check(p.returncode == 143, "lease: exit %d, want 143: %s" % (p.returncode, err))
     check(took < 2, "lease: %.1f s to exit after the second signal" % took)
     r = di(args, env=env_with(), timeout=120)
