@@ -70,7 +70,8 @@ int di_leases_failed_chunks(di_leases *l, int64_t *failed, di_error *err);
 /* Finishes or releases what is held and joins the keeper. */
 void di_leases_stop(di_leases *l);
 /* The same, but gives up waiting for the keeper's last pass (the database
-** may be slow) at `until` (CLOCK_REALTIME): false, call it again later. */
+** may be slow) at `until` (CLOCK_REALTIME): false, call it again later;
+** until NULL: waits as long as it takes (di_leases_stop). */
 bool di_leases_stop_by(di_leases *l, const struct timespec *until);
 void di_leases_destroy(di_leases *l);
 

@@ -411,7 +411,7 @@ bool di_leases_stop_by(di_leases *l, const struct timespec *until)
     l->quit = true;
     pthread_cond_broadcast(&l->cond);
     pthread_mutex_unlock(&l->lock);
-    if (pthread_timedjoin_np(l->thread, NULL, until) != 0)
+    if ((until ? pthread_timedjoin_np(l->thread, NULL, until) : pthread_join(l->thread, NULL)) != 0)
         return false;
     l->started = false;
     return true;
@@ -419,14 +419,7 @@ bool di_leases_stop_by(di_leases *l, const struct timespec *until)
 
 void di_leases_stop(di_leases *l)
 {
-    if (!l || !l->started)
-        return;
-    pthread_mutex_lock(&l->lock);
-    l->quit = true;
-    pthread_cond_broadcast(&l->cond);
-    pthread_mutex_unlock(&l->lock);
-    pthread_join(l->thread, NULL);
-    l->started = false;
+    di_leases_stop_by(l, NULL);
 }
 
 int di_leases_failed_chunks(di_leases *l, int64_t *failed, di_error *err)
