@@ -488,15 +488,23 @@ static void put(const float *x, int64_t n, void *dst, int64_t i0, bool bf16)
 /* Q, K, V dense per head into dst[3] before the tiles: a packed input
 ** [B, T, 3, H, hd] gathered (the copy the unfused graph's Transpose and
 ** Gathers made), rounded to bf16 in a bf16 session. */
+/* Row t of head h in a packed input [B, T, 3, H, hd] (h counts B x H; add
+** p->off[j] for operand j: 0 Q, 1 K, 2 V). */
+static const float *packed_row(const di_nn_attention_params *p, const float *qkv, int64_t h,
+                               int64_t t)
+{
+    int64_t H = p->qd[1], row = p->qs[2];
+    return qkv + ((h / H) * p->tq + t) * row + (h % H) * p->d;
+}
+
 static void dense_inputs(const di_nn_kctx *k, const att_state *s, const float *in[3], void *dst[3])
 {
     const di_nn_attention_params *p = k->params;
     if (p->packed) {
-        int64_t T = p->tq, hd = p->d, H = p->qd[1], row = p->qs[2], n = s->heads * T;
+        int64_t T = p->tq, hd = p->d, n = s->heads * T;
 #pragma omp parallel for num_threads(s->nthr) if (n * hd > 32768) schedule(static)
         for (int64_t i = 0; i < n; i++) {
-            int64_t h = i / T, t = i % T;
-            const float *src = in[0] + (h / H) * T * row + t * row + (h % H) * hd;
+            const float *src = packed_row(p, in[0], i / T, i % T);
             for (int j = 0; j < 3; j++)
                 put(src + p->off[j], hd, dst[j], i * hd, s->bf16);
         }
@@ -520,10 +528,9 @@ static void dense_inputs(const di_nn_kctx *k, const att_state *s, const float *i
 static void gather_rows(const di_nn_attention_params *p, bool bf16, const float *qkv, int j,
                         int64_t h, int64_t t0, int64_t m, void *dst)
 {
-    int64_t T = p->tq, hd = p->d, H = p->qd[1], row = p->qs[2];
-    const float *src = qkv + (h / H) * T * row + t0 * row + (h % H) * hd + p->off[j];
+    const float *src = packed_row(p, qkv, h, t0) + p->off[j];
     for (int64_t r = 0; r < m; r++)
-        put(src + r * row, hd, dst, r * hd, bf16);
+        put(src + r * p->qs[2], p->d, dst, r * p->d, bf16);
 }
 
 /* Every tile, shared among the threads by one loop over (head, block of
