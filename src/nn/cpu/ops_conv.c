@@ -129,15 +129,16 @@ static bool conv_winograd_bf16(void)
     return e && !strcmp(e, "on");
 }
 
-/* Source, destination and weights descriptors of element type dt, layouts
-** of the primitive's choosing. */
-static dnnl_status_t any_descs(dnnl_data_type_t dt, const dnnl_dims_t sd, const dnnl_dims_t dd,
-                               int wnd, const dnnl_dims_t wd, dnnl_memory_desc_t *src,
-                               dnnl_memory_desc_t *dst, dnnl_memory_desc_t *wei)
+/* Source, destination and weights descriptors of element type dt (the
+** destination float32 where dst_f32), layouts of the primitive's choosing. */
+static dnnl_status_t any_descs(dnnl_data_type_t dt, bool dst_f32, const dnnl_dims_t sd,
+                               const dnnl_dims_t dd, int wnd, const dnnl_dims_t wd,
+                               dnnl_memory_desc_t *src, dnnl_memory_desc_t *dst,
+                               dnnl_memory_desc_t *wei)
 {
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(src, 4, sd, dt, dnnl_format_tag_any);
     if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(dst, 4, dd, dt, dnnl_format_tag_any);
+        st = dnnl_memory_desc_init_by_tag(dst, 4, dd, dst_f32 ? dnnl_f32 : dt, dnnl_format_tag_any);
     if (st == dnnl_success)
         st = dnnl_memory_desc_init_by_tag(wei, wnd, wd, dt, dnnl_format_tag_any);
     return st;
@@ -220,11 +221,9 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         return DI_OK;
     }
     dnnl_dims_t wd = {OC, C, KH, KW}, gwd = {G, OC / G, C / G, KH, KW};
-    DN(any_descs(dt, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any, &wei_any),
+    DN(any_descs(dt, dst_f32, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any,
+                 &wei_any),
        "memory desc");
-    if (dst_f32)
-        DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any),
-           "memory desc");
     DN(dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a), "memory desc");
     if (G == 1)
         DN(dnnl_memory_desc_init_by_tag(&wplain, 4, wd, dnnl_f32, dnnl_abcd), "memory desc");
@@ -262,14 +261,9 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         if (ws != dnnl_success)
             pd = NULL;   /* no Winograd kernel for it here: direct below */
         if (!pd && bf16) /* and in bf16 after all */
-        {
-            DN(any_descs(dnnl_bf16, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any, &dst_any,
-                         &wei_any),
+            DN(any_descs(dnnl_bf16, dst_f32, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any,
+                         &dst_any, &wei_any),
                "memory desc");
-            if (dst_f32)
-                DN(dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any),
-                   "memory desc");
-        }
     }
     if (!pd && conv_keeps_input_layout(p, OC, KH, KW, x)) {
         dnnl_status_t ks = dnnl_dilated_convolution_forward_desc_init(
