@@ -177,6 +177,55 @@ fail:
     return rc;
 }
 
+/* The primitive for md: oneDNN's jit gemm ("gemm:jit", its sgemm, or for
+** bf16 its avx512_core_bf16 gemm) where oneDNN offers it for these operands
+** and post-ops and its first choice is not an AMX kernel, else that first
+** choice (the brgemm kernels on AVX-512). oneDNN 2.7 ranks brgemm first, but
+** on this project's AMD Zen 5 (AVX-512, AVX512-BF16, 2 threads) the gemm
+** ran every MatMul of the ViT-S/14 + DPT forms in less time: at 1370 tokens
+** in float32 the MLP's second MatMul (K 1536, the residual summed in) 21 %
+** less, qkv 9 %, the MLP's first (bias and Gelu post-ops) 8 %; the MatMuls
+** 5-10 % less in float32 and 9 % in bf16, the whole model 4-6 %
+** (bench/RESULTS.md, sixth pass). AMX tiles (brgemm only) are another
+** matter: there the first choice stays. The attention's products
+** (ops_attention.c: a tile of rows against the whole K or V, K 64) stay on
+** brgemm, where the sgemm was 15 % slower. DI_NN_MM_IMPL=first takes
+** oneDNN's first choice everywhere, for comparison. */
+static dnnl_status_t mm_pd_create(dnnl_primitive_desc_t *pd, const dnnl_matmul_desc_t *md,
+                                  const_dnnl_primitive_attr_t attr, dnnl_engine_t eng)
+{
+    const char *e = getenv("DI_NN_MM_IMPL");
+    dnnl_primitive_desc_iterator_t it;
+    if ((e && !strcmp(e, "first")) ||
+        dnnl_primitive_desc_iterator_create(&it, md, attr, eng, NULL) != dnnl_success)
+        return dnnl_primitive_desc_create(pd, md, attr, eng, NULL);
+    dnnl_primitive_desc_t first = dnnl_primitive_desc_iterator_fetch(it);
+    const char *impl = NULL;
+    bool amx = first &&
+               dnnl_primitive_desc_query(first, dnnl_query_impl_info_str, 0, &impl) ==
+                   dnnl_success &&
+               impl && strstr(impl, "amx");
+    *pd = NULL;
+    while (first && !amx && !*pd && dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
+        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
+        impl = NULL;
+        if (c &&
+            dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+            impl && !strncmp(impl, "gemm:jit", 8))
+            *pd = c;
+        else if (c)
+            dnnl_primitive_desc_destroy(c);
+    }
+    dnnl_primitive_desc_iterator_destroy(it);
+    if (!first)
+        return dnnl_unimplemented;
+    if (*pd)
+        dnnl_primitive_desc_destroy(first);
+    else
+        *pd = first;
+    return dnnl_success;
+}
+
 /* What a bf16 MatMul reads and writes as it is: A and B already bf16 (plain
 ** row-major), and whether the output may be bf16. */
 typedef struct mm_io16 {
@@ -275,11 +324,11 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
            "memory desc");
         DN(dnnl_memory_desc_init_by_tag(&c16, r, cd, dnnl_bf16, tags[r]), "memory desc");
         DN(dnnl_matmul_desc_init(&md, &a16, &b16, bias_arg, s->c16 ? &c16 : &cmd), "matmul desc");
-        if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success &&
+        if (mm_pd_create(&pd, &md, attr, cpu_engine(k)) != dnnl_success &&
             s->c16) { /* no kernel writing bf16 with these post-ops: a float32 output */
             s->c16 = false;
             DN(dnnl_matmul_desc_init(&md, &a16, &b16, bias_arg, &cmd), "matmul desc");
-            if (dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success)
+            if (mm_pd_create(&pd, &md, attr, cpu_engine(k)) != dnnl_success)
                 pd = NULL;
         }
         if (!pd)
@@ -291,7 +340,8 @@ static int mm_build(di_nn_kctx *k, mm_state *s, int r, const dnnl_dims_t ad, con
     }
     if (!bf16)
         DN(dnnl_matmul_desc_init(&md, &amd, &bmd, bias_arg, &cmd), "matmul desc");
-    if (!pd && dnnl_primitive_desc_create(&pd, &md, attr, cpu_engine(k), NULL) != dnnl_success) {
+    if (!pd && mm_pd_create(&pd, &md, attr, cpu_engine(k)) != dnnl_success) {
+        pd = NULL;
         if (k->npost) {
             rc = DI_NN_NO_FUSE; /* no oneDNN kernel with these post-ops: run them alone */
             goto fail;
