@@ -201,16 +201,15 @@ static dnnl_status_t mm_pd_create(dnnl_primitive_desc_t *pd, const dnnl_matmul_d
         return dnnl_primitive_desc_create(pd, md, attr, eng, NULL);
     dnnl_primitive_desc_t first = dnnl_primitive_desc_iterator_fetch(it);
     const char *impl = NULL;
-    bool amx = first &&
-               dnnl_primitive_desc_query(first, dnnl_query_impl_info_str, 0, &impl) ==
-                   dnnl_success &&
-               impl && strstr(impl, "amx");
+    bool amx =
+        first &&
+        dnnl_primitive_desc_query(first, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+        impl && strstr(impl, "amx");
     *pd = NULL;
     while (first && !amx && !*pd && dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
         dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
         impl = NULL;
-        if (c &&
-            dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+        if (c && dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
             impl && !strncmp(impl, "gemm:jit", 8))
             *pd = c;
         else if (c)
