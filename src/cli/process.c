@@ -20,7 +20,7 @@
 ** `run`'s choice. Under load (other processes keep a quarter of the cores
 ** busy when `run` starts) `run` spins only 100 pauses: see
 ** RUN_SPINCOUNT_LOADED (the same look keeps run's decoders and workers
-** from waiting for the engine's gaps, src/cli/cmd_run.c). libgomp reads the
+** from waiting for the engine's gaps, src/cli/run_options.c). libgomp reads the
 ** variables once, when it is
 ** loaded, before main() runs; so when the user has set neither OMP_WAIT_POLICY nor
 ** GOMP_SPINCOUNT, `run` sets GOMP_SPINCOUNT and executes itself again, once.
