@@ -24,7 +24,10 @@
 ** minutes for a large model) on a thread of its own, so that the main
 ** thread keeps taking the stop signals meanwhile. Nothing has been scored
 ** yet, and every statement is a transaction the database rolls back when
-** the process goes: a signal then exits at once, as a second one would. */
+** the process goes: a signal then exits at once, as a second one would.
+** That thread ends once the pipeline is built, so the engine is set up on
+** it (caller_thread_ends) and its OpenMP pool ends with it: the main thread
+** never starts one (src/pipeline/setup.c says why that matters). */
 typedef struct create_job {
     const di_pipeline_config *cfg;
     di_pipeline *p;
@@ -47,10 +50,15 @@ static void *create_main(void *arg)
 static int create_pipeline(const di_pipeline_config *cfg, const sigset_t *set, di_pipeline **p,
                            di_error *err)
 {
-    create_job j = {.cfg = cfg, .err = err};
+    di_pipeline_config c = *cfg; /* copied by di_pipeline_create */
+    c.caller_thread_ends = true;
+    create_job j = {.cfg = &c, .err = err};
     pthread_t t;
     if (pthread_create(&t, NULL, create_main, &j) != 0) {
-        create_main(&j); /* no thread to spare: signals wait until it is built */
+        /* no thread to spare: signals wait until it is built, and the
+        ** engine gets a set-up thread of its own if one can be had */
+        c.caller_thread_ends = false;
+        create_main(&j);
     } else {
         for (;;) {
             struct timespec until;
