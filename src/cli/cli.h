@@ -39,7 +39,9 @@ int di_cmd_report(int argc, char **argv);
 void di_cli_prepare_process(int argc, char **argv);
 /* `run`: whether other processes kept the machine busy when it started (the
 ** look that chose its OpenMP spin, process.c); false when the user's own
-** OMP_WAIT_POLICY or GOMP_SPINCOUNT made that look unnecessary. */
+** OMP_WAIT_POLICY or GOMP_SPINCOUNT made that look unnecessary. Kept from
+** the process's start: the variable that carried it across run's exec is
+** gone from the environment by then, so that no child inherits it. */
 bool di_cli_run_loaded(void);
 
 /* Copies text for a terminal: control characters as \xNN (a value from a

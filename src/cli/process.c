@@ -20,7 +20,7 @@
 ** `run`'s choice. Under load (other processes keep a quarter of the cores
 ** busy when `run` starts) `run` spins only 100 pauses: see
 ** RUN_SPINCOUNT_LOADED (the same look keeps run's decoders and workers
-** from waiting for the engine's gaps, src/cli/cmd_run.c). libgomp reads the
+** from waiting for the engine's gaps, src/cli/run_options.c). libgomp reads the
 ** variables once, when it is
 ** loaded, before main() runs; so when the user has set neither OMP_WAIT_POLICY nor
 ** GOMP_SPINCOUNT, `run` sets GOMP_SPINCOUNT and executes itself again, once.
@@ -41,6 +41,7 @@
 */
 #include "cli.h"
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,10 +124,36 @@ static void settle_openmp(char **argv)
     unsetenv("GOMP_SPINCOUNT");
 }
 
-bool di_cli_run_loaded(void)
+/* The look's outcome in the process that run's exec started (keep_look). */
+static bool run_loaded;
+
+/* In the process that run's exec started: keeps the look's outcome and
+** takes it, and the spin count that settle_openmp set with it, out of the
+** environment. Every process this one starts inherits its environment, and
+** so does anything those start later: a `run` started from within (by a
+** test, a worker's script) would take this process's look, made once at
+** its start, for its own, and its GOMP_SPINCOUNT for the user's choice,
+** and never look at the load itself. libgomp has read GOMP_SPINCOUNT when
+** it was loaded, before main(); it is unset only where libgomp is indeed
+** loaded already (it is linked to the program; were it ever loaded later,
+** with a library opened on first use, it would still find the count). */
+static void keep_look(void)
 {
     const char *v = getenv(RUN_LOADED_ENV);
-    return v && strcmp(v, "1") == 0;
+    if (!v)
+        return;
+    run_loaded = strcmp(v, "1") == 0;
+    unsetenv(RUN_LOADED_ENV);
+    void *gomp = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (gomp) {
+        dlclose(gomp);
+        unsetenv("GOMP_SPINCOUNT");
+    }
+}
+
+bool di_cli_run_loaded(void)
+{
+    return run_loaded;
 }
 
 static void show_openmp(const char *subcommand)
@@ -182,6 +209,8 @@ void di_cli_prepare_process(int argc, char **argv)
         settle_openmp(argv);
     if (argc > 1)
         show_openmp(argv[1]);
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
+        keep_look(); /* after show_openmp, which prints the spin run took */
     hide_passwords(argc, argv);
 }
 

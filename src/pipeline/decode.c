@@ -424,6 +424,8 @@ void *di_infer_main(void *arg)
     infer_ctx c = {.p = p, .plane = (size_t)p->out_h * p->out_w, .in_w = p->in_w,
                    .in_h = p->in_h, .out_w = p->out_w, .out_h = p->out_h};
     c.nn = p->nn[atomic_fetch_add(&p->next_infer, 1)];
+    if (p->cfg.nn.device == DI_NN_CPU)
+        di_pipe_name_engine_team(p->cfg.nn.threads);
     for (;;) {
         di_batch *b = NULL;
         if (c.npending == 0)

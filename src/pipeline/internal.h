@@ -192,6 +192,9 @@ int di_pipe_load_photo(di_pipeline *p, di_item *it, int W, int H, uint8_t *scrat
 void *di_reader_main(void *arg);
 void *di_decoder_main(void *arg);
 void *di_infer_main(void *arg);
+/* On an inference thread before its first batch: starts its OpenMP team of
+** that many threads and names the workers "di-omp" (threads.c). */
+void di_pipe_name_engine_team(int threads);
 void *di_worker_main(void *arg);
 void *di_writer_main(void *arg);
 

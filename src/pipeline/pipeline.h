@@ -121,6 +121,12 @@ typedef struct di_pipeline_config {
     int max_attempts;          /* claims of a chunk before it counts as failed [3] */
     const char *owner;         /* this worker's name [host:pid] */
     di_side_sched side_sched;  /* the CPU-side threads' share [auto] */
+    /* The caller's thread ends soon after di_pipeline_create, and runs no
+    ** OpenMP region after it (run builds the pipeline on a thread of its
+    ** own, so that its main thread takes the stop signals meanwhile): the
+    ** engine is then set up on that thread, whose OpenMP pool ends with it,
+    ** instead of on a short-lived thread of setup.c's own [false] */
+    bool caller_thread_ends;
 } di_pipeline_config;
 
 /* The input side for a model whose height and width are symbolic: Depth

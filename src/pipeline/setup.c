@@ -223,7 +223,8 @@ static int warm_up(di_pipeline *p, di_error *err)
 ** was in fact passive waiting, which costs the engine about a tenth of its
 ** speed on an idle machine (bench/RESULTS.md, OpenMP wait policy). A thread
 ** that ends hands its pool back (libgomp's thread destructor), so only the
-** inference threads' teams remain. */
+** inference threads' teams remain. A caller whose own thread ends right
+** after (caller_thread_ends: run's build thread) needs no second one. */
 typedef struct setup_job {
     di_pipeline *p;
     di_error *err;
@@ -245,7 +246,9 @@ int di_pipe_setup_engine(di_pipeline *p, di_error *err)
 {
     setup_job j = {.p = p, .err = err, .rc = DI_OK};
     pthread_t t;
-    if (pthread_create(&t, NULL, setup_main, &j) != 0)
+    if (p->cfg.caller_thread_ends)
+        setup_main(&j); /* its pool ends with the caller's thread */
+    else if (pthread_create(&t, NULL, setup_main, &j) != 0)
         setup_main(&j); /* no thread to spare: here, only slower later */
     else
         pthread_join(t, NULL);

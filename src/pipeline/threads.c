@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <omp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,23 @@ static int spawn(di_pipeline *p, int *count, pthread_t *t, void *(*fn)(void *),
             snprintf(p->side_error, sizeof p->side_error, "%s", strerror(e));
     }
     return 0;
+}
+
+/* libgomp starts a team's workers from the thread that opens the parallel
+** region, and a new thread takes its creator's name: the inference thread's
+** workers were all "di-infer" too, and top -H, perf and /proc could not
+** tell the thread that feeds the engine from the engine's workers. libgomp
+** keeps that team for as long as the inference thread lives and reuses it
+** for every later region of at most as many threads; the engine's regions
+** ask for its session's threads, so naming a team of that size once, before
+** the first batch, names every worker the engine runs on. */
+void di_pipe_name_engine_team(int threads)
+{
+    if (threads < 2)
+        return;
+#pragma omp parallel num_threads(threads)
+    if (omp_get_thread_num() != 0)
+        pthread_setname_np(pthread_self(), "di-omp"); /* cosmetic: no check */
 }
 
 int di_pipeline_start(di_pipeline *p, di_error *err)

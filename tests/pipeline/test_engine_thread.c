@@ -14,9 +14,18 @@
 ** thread leaves its pool (2 threads): the model does start an OpenMP team,
 ** so the first check could fail.
 **
+** A caller that builds the pipeline on a thread of its own which then ends
+** (run, so that its main thread takes signals meanwhile) says so
+** (caller_thread_ends): the engine is set up on that thread, not on a
+** second, nested one of the pipeline's. While the caller's thread still
+** lives after di_pipeline_create it holds the warm-up's pool (3 threads:
+** main, the caller, its OpenMP worker; a nested set-up thread would have
+** taken its pool with it: 2); once it ends, the main thread is alone again.
+**
 ** usage: test_engine_thread PYTHON TINY_ONNX_PY  (with $DEPTHINDEX, the
 ** CLI, which makes the demo database and images)
 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +46,31 @@ static int settled_threads(int want)
         n = count_threads();
     }
     return n;
+}
+
+/* The caller's thread: builds the pipeline, then waits until main has
+** counted the threads before it ends. */
+typedef struct builder {
+    di_pipeline_config cfg;
+    di_pipeline *p;
+    di_error err;
+    int rc;
+    bool built, counted;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} builder;
+
+static void *build_main(void *arg)
+{
+    builder *b = arg;
+    b->rc = di_pipeline_create(&b->cfg, &b->p, &b->err);
+    pthread_mutex_lock(&b->lock);
+    b->built = true;
+    pthread_cond_broadcast(&b->cond);
+    while (!b->counted)
+        pthread_cond_wait(&b->cond, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -75,6 +109,37 @@ int main(int argc, char **argv)
     CHECKF(s.finished && s.ok == 16 && s.failed == 0, "run: ok %lld, failed %lld of 16",
            (long long)s.ok, (long long)s.failed);
     di_pipeline_destroy(p);
+
+    /* built on a caller's thread that ends: one set-up thread, not two */
+    builder b = {.cfg = cfg, .lock = PTHREAD_MUTEX_INITIALIZER,
+                 .cond = PTHREAD_COND_INITIALIZER};
+    b.cfg.caller_thread_ends = true;
+    pthread_t bt;
+    CHECK(pthread_create(&bt, NULL, build_main, &b) == 0);
+    pthread_mutex_lock(&b.lock);
+    while (!b.built)
+        pthread_cond_wait(&b.cond, &b.lock);
+    pthread_mutex_unlock(&b.lock);
+    CHECKF(b.rc == DI_OK, "create on a caller's thread: %s", b.err.msg);
+    n = settled_threads(3);
+    CHECKF(n == 3, "while the caller's thread lives after the build the process has %d "
+           "threads, not 3 (main, caller, its OpenMP worker): the engine was not set up on "
+           "the caller's thread", n);
+    pthread_mutex_lock(&b.lock);
+    b.counted = true;
+    pthread_cond_broadcast(&b.cond);
+    pthread_mutex_unlock(&b.lock);
+    pthread_join(bt, NULL);
+    n = settled_threads(1);
+    CHECKF(n == 1, "after the caller's thread ended the process has %d threads, not 1", n);
+    if (b.p) {
+        CHECKF(di_pipeline_start(b.p, &err) == DI_OK, "start: %s", err.msg);
+        CHECKF(di_pipeline_wait(b.p, &err) == DI_OK, "wait: %s", err.msg);
+        di_pipeline_get_stats(b.p, &s);
+        CHECKF(s.finished && s.ok == 16 && s.failed == 0, "run after a caller's build: ok %lld, "
+               "failed %lld of 16", (long long)s.ok, (long long)s.failed);
+        di_pipeline_destroy(b.p);
+    }
 
     /* the control: the same model run on this thread leaves its pool */
     di_nn_options opt;
