@@ -34,7 +34,7 @@ for kind, impl, prb, ms in events:
         continue
     r = seen // per
     seen += 1
-    key = re.sub(r"^mb\d+_", "", prb)
+    key = re.sub(r"mb\d+_", "", prb)
     if key not in table:
         table[key] = [impl, 0, {}, {}]
         order.append(key)
