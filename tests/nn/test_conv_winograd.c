@@ -16,6 +16,12 @@
 **     reorder (check_chain); one to 4 output channels (a depth head's
 **     last conv) go to conv_narrow.c, which writes them plain: no reorder
 **     before or after (odd sizes, batch 2, with and without Relu).
+**   - where oneDNN's F(4x4,3x3) kernel would block its tiles badly
+**     (conv_algo.c: 148x148, 37 x 37 tiles, as DPT at 518x518 has) the conv
+**     runs direct, in Winograd's nChw16c layout (check_rule): it differs
+**     from the run with DI_NN_CONV_ALGO=winograd (the rule before) and its
+**     output is nChw16c; DI_NN_CONV_ALGO=gemm (oneDNN's im2col + sgemm)
+**     writes a plain output; all within 1e-5 of the reference.
 ** The first check is skipped on a CPU without AVX-512 (no Winograd kernel in
 ** oneDNN; the engine falls back to direct, which the accuracy check covers).
 */
@@ -220,6 +226,113 @@ static void check_chain(int avx512, int O, int relu2, int N, int H, int W)
     free(bytes);
 }
 
+/* The plan's first Conv step's output: 1 nChw16c, 0 plain, -1 another. */
+static int conv_out_layout(di_nn_session *s, const di_nn_io *in)
+{
+    di_error err;
+    di_nn_plan *p = NULL;
+    if (di_nn_get_plan(s, in, 1, &p, &err)) return -1;
+    for (int i = 0; i < p->nsteps; i++) {
+        const di_nn_step *st = &p->steps[i];
+        if (!st->name || strcmp(st->name, "Conv")) continue;
+        const di_nn_tensor *y = st->k.out[0];
+        if (!y->blocked) return 0;
+        const dnnl_memory_desc_t *md = &y->layout->md;
+        return md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks == 1 &&
+                       md->format_desc.blocking.inner_blks[0] == 16 &&
+                       md->format_desc.blocking.inner_idxs[0] == 1
+                   ? 1
+                   : -1;
+    }
+    return -1;
+}
+
+/* One case under DI_NN_CONV_ALGO=algo (NULL: the rule): output, and the
+** layout of its conv's output (conv_out_layout) in *layout */
+static float *run_layout(const uint8_t *bytes, size_t len, const ccase *c, int batch,
+                         const float *x, const char *algo, size_t n_out, int *layout)
+{
+    if (algo) setenv("DI_NN_CONV_ALGO", algo, 1);
+    else unsetenv("DI_NN_CONV_ALGO");
+    float *y = NULL;
+    *layout = -2;
+    di_nn_session *s = test_session_mem(bytes, len, c->name, NULL);
+    if (s) {
+        di_nn_io in = {DI_DT_FLOAT, 4, {batch, c->c, c->h, c->w}, (void *)x};
+        di_nn_io out = {0};
+        if (!test_run_io(s, &in, 1, &out, 1, c->name)) {
+            size_t n = 1;
+            for (int i = 0; i < out.ndim; i++) n *= (size_t)out.dims[i];
+            CHECKF(n == n_out, "%s: %zu outputs, expected %zu", c->name, n, n_out);
+            if (n == n_out) y = out.data;
+            else free(out.data);
+        }
+        *layout = conv_out_layout(s, &in);
+        di_nn_session_destroy(s);
+    }
+    unsetenv("DI_NN_CONV_ALGO");
+    return y;
+}
+
+/* The rule's cases on shapes of DPT (conv_algo.c): refused: the F(4x4)
+** kernel would block this shape's tiles badly, so the default runs direct in
+** nChw16c (differs from "winograd", output nChw16c); otherwise the default
+** is Winograd's. And "gemm": oneDNN's im2col + sgemm, a plain output. */
+static void check_rule(int avx512, const ccase *c, int batch, int refused)
+{
+    int oh = c->h, ow = c->w;
+    size_t nw = (size_t)c->oc * (size_t)c->c * 9, nx = (size_t)batch * c->c * c->h * c->w;
+    size_t ny = (size_t)batch * c->oc * oh * ow;
+    float *wt = malloc(nw * sizeof *wt), *bias = malloc((size_t)c->oc * sizeof *bias);
+    float *x = malloc(nx * sizeof *x);
+    double *ref = malloc(ny * sizeof *ref);
+    double ws = 1.0 / sqrt(9.0 * c->c);
+    for (size_t i = 0; i < nw; i++) wt[i] = (float)(uniform() * 2 * ws);
+    for (int i = 0; i < c->oc; i++) bias[i] = 0.1f * uniform();
+    for (size_t i = 0; i < nx; i++) x[i] = 2.f * uniform();
+    reference(c, batch, x, wt, bias, oh, ow, ref);
+    size_t len;
+    uint8_t *bytes = build(c, wt, bias, &len);
+    static const char *algos[] = {NULL, "winograd", "direct", "gemm"};
+    float *y[4];
+    int lay[4];
+    double lo = ref[0], hi = ref[0];
+    for (size_t i = 0; i < ny; i++) {
+        lo = fmin(lo, ref[i]);
+        hi = fmax(hi, ref[i]);
+    }
+    CHECKF(hi - lo > 0.5, "%s: range %g", c->name, hi - lo);
+    for (int a = 0; a < 4; a++) {
+        y[a] = run_layout(bytes, len, c, batch, x, algos[a], ny, &lay[a]);
+        double md = 0;
+        for (size_t i = 0; y[a] && i < ny; i++) {
+            double d = fabs(y[a][i] - ref[i]);
+            if (!(d <= md)) md = d;
+        }
+        printf("%s, batch %d, %s: max |diff| %.3g (%.2g of range), conv output %s\n", c->name,
+               batch, algos[a] ? algos[a] : "the rule", md, md / (hi - lo),
+               lay[a] == 1 ? "nChw16c" : lay[a] == 0 ? "plain" : "other");
+        CHECKF(y[a] && md <= 1e-5 * (hi - lo), "%s, %s: differs by %.3g", c->name,
+               algos[a] ? algos[a] : "the rule", md);
+    }
+    if (avx512 && y[0] && y[1]) {
+        int same = !memcmp(y[0], y[1], ny * sizeof(float));
+        if (refused) {
+            CHECKF(!same, "%s: the rule ran the F(4x4) Winograd kernel", c->name);
+            CHECKF(lay[0] == 1, "%s: the direct conv's output is not nChw16c", c->name);
+        } else {
+            CHECKF(same, "%s: the rule did not run Winograd", c->name);
+        }
+        CHECKF(lay[3] == 0, "%s: gemm's output is not plain", c->name);
+    }
+    for (int a = 0; a < 4; a++) free(y[a]);
+    free(bytes);
+    free(wt);
+    free(bias);
+    free(x);
+    free(ref);
+}
+
 int main(void)
 {
     (void)ob_init_i64;
@@ -286,6 +399,17 @@ int main(void)
         free(x);
         free(ref);
     }
+    /* DPT's fusion convs at 518x518 (148x148: 37 x 37 tiles) and odd sizes */
+    static const ccase rule_cases[] = {
+        {"64->64 3x3, 148x148, residual Add", 64, 64, 148, 148, 1, POST_RESID, 0},
+        {"48->64 3x3, 148x148, Relu", 48, 64, 148, 148, 1, POST_RELU, 0},
+        {"96->64 3x3, 37x37, Relu", 96, 64, 37, 37, 1, POST_RELU, 1},
+        {"64->64 3x3, 44x44, residual Add", 64, 64, 44, 44, 1, POST_RESID, 1},
+    };
+    check_rule(avx512, &rule_cases[0], 1, 1);
+    check_rule(avx512, &rule_cases[1], 1, 1);
+    check_rule(avx512, &rule_cases[2], 2, 0);
+    check_rule(avx512, &rule_cases[3], 2, 0);
     check_chain(avx512, 16, 0, 1, 20, 20);
     check_chain(avx512, 1, 1, 2, 19, 23);
     check_chain(avx512, 3, 0, 2, 13, 9);

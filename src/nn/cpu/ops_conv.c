@@ -7,7 +7,8 @@
 ** output stays in that layout, and the next conv takes it as is; reorders
 ** happen only where a kernel needs plain data. Weights are reordered once
 ** per session (k->persist) into the layout the primitive wants. Dense 3x3
-** stride-1 convs with enough channels use Winograd (conv_winograd).
+** stride-1 convs with enough channels use Winograd or im2col + sgemm
+** (conv_algo.c).
 **
 ** In bf16 (env->bf16) the same primitive takes bf16 source, weights and
 ** output: the planner hands a bf16 output to the next conv or pool as it is
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_algo.h"
 #include "conv_narrow.h"
 #include "cpu.h"
 
@@ -87,32 +89,47 @@ static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 
 #define DN(call, what) DI_NN_DNNL(n, call, what)
 
-/* Winograd F(4x4,3x3) / F(2x2,3x3) (oneDNN's avx512_core fp32 kernels) for a
-** dense 3x3 stride-1 undilated conv: a quarter of the multiplies, paid for
-** with input/output tile transforms whose cost grows with the channels
-** while the saved multiplies grow with in x out channels, so it pays only
-** with enough of both. Measured on this project's AMD EPYC (AVX-512), one
-** thread, batch 1, every 3x3 conv of MiDaS v2.1 small (32 to 512 channels,
-** 8x8 to 256x256): 1.0x (256 channels at 16x16) to 1.8x against brgconv;
-** the whole model, reorders to and from its nChw16c layout included, 13 %
-** less CPU per image; outputs within 2e-5 of onnxruntime's range, as
-** direct. Below 32 channels or 8x8 outputs it was not measured, so those
-** stay direct. Where oneDNN has no Winograd kernel (no AVX-512, other data
-** types, a post-op it cannot fuse: it takes Relu and sum, not Clip) the conv
-** falls back to direct. DI_NN_CONV_ALGO=direct turns it off (for comparison
-** in bench/run-engine.sh). */
-static bool conv_winograd(const di_nn_conv_params *p, int64_t C, int64_t OC, int64_t KH, int64_t KW,
-                          const int64_t out[2])
+/* The shape conv_algo.c decides by */
+static di_nn_conv_shape conv_shape(const di_nn_kctx *k, const di_nn_conv_params *p, int64_t N,
+                                   int64_t C, int64_t OC, int64_t KH, int64_t KW,
+                                   const int64_t out[2])
 {
-    const char *e = getenv("DI_NN_CONV_ALGO");
-    if (e && !strcmp(e, "direct"))
-        return false;
-    return p->group == 1 && KH == 3 && KW == 3 && p->strides[0] == 1 && p->strides[1] == 1 &&
-           p->dilations[0] == 1 && p->dilations[1] == 1 && C >= 32 && OC >= 32 && out[0] >= 8 &&
-           out[1] >= 8;
+    return (di_nn_conv_shape){.n = N,
+                              .c = C,
+                              .oc = OC,
+                              .kh = KH,
+                              .kw = KW,
+                              .group = p->group,
+                              .stride = {p->strides[0], p->strides[1]},
+                              .dil = {p->dilations[0], p->dilations[1]},
+                              .out = {out[0], out[1]},
+                              .threads = k->env->threads};
 }
 
-/* In a bf16 session a conv that conv_winograd takes could run direct in
+/* oneDNN's im2col + jit sgemm convolution ("x64:gemm:jit") for cd, where the
+** primitive_desc iterator offers it (after its brgconv and jit choices);
+** else NULL. It takes and writes plain NCHW. */
+static dnnl_primitive_desc_t gemm_pd(const dnnl_convolution_desc_t *cd,
+                                     const_dnnl_primitive_attr_t attr, dnnl_engine_t eng)
+{
+    dnnl_primitive_desc_iterator_t it;
+    if (dnnl_primitive_desc_iterator_create(&it, cd, attr, eng, NULL) != dnnl_success)
+        return NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    do {
+        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
+        const char *impl = NULL;
+        if (c && dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+            impl && strstr(impl, "gemm:jit")) /* "x64:gemm:jit" */
+            pd = c;
+        else if (c)
+            dnnl_primitive_desc_destroy(c);
+    } while (!pd && dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+    dnnl_primitive_desc_iterator_destroy(it);
+    return pd;
+}
+
+/* In a bf16 session a conv that conv_algo gives Winograd could run direct in
 ** bf16 (oneDNN's brgconv, avx512_core_bf16 or AMX) or Winograd in float32
 ** (oneDNN has no bf16 Winograd; accuracy would only improve). Measured per
 ** layer on this project's Zen 5 (AVX512-BF16, no AMX), one thread, every
@@ -201,7 +218,12 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     ** float32 throughout: oneDNN has no bf16 Winograd; so is one the
     ** precision policy keeps in float32 (precision.c). */
     bool bf16 = k->env->bf16 && !(k->env->keep_fp32 && k->env->keep_fp32[n - k->env->nodes]);
-    bool wino = conv_winograd(p, C, OC, KH, KW, out_sz) && (!bf16 || conv_winograd_bf16());
+    /* the algorithm by shape (conv_algo.c: the measurements and the rule;
+    ** DI_NN_CONV_ALGO picks another for comparison) */
+    const char *knob = getenv("DI_NN_CONV_ALGO");
+    di_nn_conv_shape shape = conv_shape(k, p, N, C, OC, KH, KW, out_sz);
+    di_nn_conv_algo algo = di_nn_conv_pick(knob, &shape);
+    bool wino = algo == DI_CONV_WINOGRAD && (!bf16 || conv_winograd_bf16());
     dnnl_data_type_t dt = bf16 && !wino ? dnnl_bf16 : dnnl_f32;
     /* A bf16 conv whose output no consumer reads in bf16 (a graph output,
     ** the Squeeze or Add after the depth head) writes float32 at once: its
@@ -252,18 +274,33 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     }
     DN(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
     dnnl_convolution_desc_t cd;
+    bool wino_layout = false; /* direct instead of a refused Winograd kernel */
     if (wino) {
         dnnl_status_t ws = dnnl_dilated_convolution_forward_desc_init(
             &cd, dnnl_forward_inference, dnnl_convolution_winograd, &src_any, &wei_any,
             b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr);
         if (ws == dnnl_success)
             ws = dnnl_primitive_desc_create(&pd, &cd, attr, cpu_engine(k), NULL);
+        const char *impl = NULL;
+        if (ws == dnnl_success &&
+            (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+             !di_nn_conv_wino_ok(knob, impl, &shape))) {
+            dnnl_primitive_desc_destroy(pd); /* a kernel that runs this shape badly */
+            ws = dnnl_unimplemented;
+            wino_layout = !bf16;
+        }
         if (ws != dnnl_success)
-            pd = NULL;   /* no Winograd kernel for it here: direct below */
+            pd = NULL;   /* no (good) Winograd kernel for it here: direct below */
         if (!pd && bf16) /* and in bf16 after all */
             DN(any_descs(dnnl_bf16, dst_f32, sd, dd, G == 1 ? 4 : 5, G == 1 ? wd : gwd, &src_any,
                          &dst_any, &wei_any),
                "memory desc");
+    }
+    if (!pd && algo == DI_CONV_GEMM && !bf16) {
+        if (dnnl_dilated_convolution_forward_desc_init(
+                &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &wei_any,
+                b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr) == dnnl_success)
+            pd = gemm_pd(&cd, attr, cpu_engine(k));
     }
     if (!pd && conv_keeps_input_layout(p, OC, KH, KW, x)) {
         dnnl_status_t ks = dnnl_dilated_convolution_forward_desc_init(
@@ -279,6 +316,19 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
             ks = dnnl_unimplemented;
         }
         if (ks != dnnl_success)
+            pd = NULL;
+    }
+    if (!pd && wino_layout) {
+        /* in Winograd's own layout, nChw16c, which the convs, Adds and
+        ** Resizes around it have: no reorder before or after it, and no Add
+        ** of two layouts (oneDNN's jit direct kernel) */
+        dnnl_memory_desc_t sb, db;
+        if (dnnl_memory_desc_init_by_tag(&sb, 4, sd, dnnl_f32, dnnl_aBcd16b) == dnnl_success &&
+            dnnl_memory_desc_init_by_tag(&db, 4, dd, dnnl_f32, dnnl_aBcd16b) == dnnl_success &&
+            dnnl_dilated_convolution_forward_desc_init(
+                &cd, dnnl_forward_inference, dnnl_convolution_direct, &sb, &wei_any,
+                b ? &bias_md : NULL, &db, strides, dil, pl, pr) == dnnl_success &&
+            dnnl_primitive_desc_create(&pd, &cd, attr, cpu_engine(k), NULL) != dnnl_success)
             pd = NULL;
     }
     if (!pd) {
@@ -382,7 +432,9 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         DN(dnnl_memory_create(&s->addend, &a_md, cpu_engine(k), DNNL_MEMORY_NONE), "memory");
     }
     s->dst_bytes = dnnl_memory_desc_get_size(dst_md);
-    y->blocked = true;
+    /* gemm:jit writes plain NCHW: its consumers read it as any plain tensor */
+    dnnl_memory_desc_t y_plain;
+    y->blocked = di_nn_plain_md(y, &y_plain) || !dnnl_memory_desc_equal(&y_plain, dst_md);
     y->layout->md = *dst_md;
     k->state = s;
     s = NULL;
