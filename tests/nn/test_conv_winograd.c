@@ -102,28 +102,15 @@ static void reference(const ccase *c, int batch, const float *x, const float *wt
                 }
 }
 
+static float *run_layout(const uint8_t *bytes, size_t len, const ccase *c, int batch,
+                         const float *x, const char *algo, size_t n_out, int *layout);
+
 /* Runs the case's model once with DI_NN_CONV_ALGO as given (NULL: unset). */
 static float *run(const uint8_t *bytes, size_t len, const ccase *c, int batch, const float *x,
                   const char *algo, size_t n_out)
 {
-    if (algo) setenv("DI_NN_CONV_ALGO", algo, 1);
-    else unsetenv("DI_NN_CONV_ALGO");
-    float *y = NULL;
-    di_nn_session *s = test_session_mem(bytes, len, c->name, NULL);
-    if (s) {
-        di_nn_io in = {DI_DT_FLOAT, 4, {batch, c->c, c->h, c->w}, (void *)x};
-        di_nn_io out = {0};
-        if (!test_run_io(s, &in, 1, &out, 1, c->name)) {
-            size_t n = 1;
-            for (int i = 0; i < out.ndim; i++) n *= (size_t)out.dims[i];
-            CHECKF(n == n_out, "%s: %zu outputs, expected %zu", c->name, n, n_out);
-            if (n == n_out) y = out.data;
-            else free(out.data);
-        }
-        di_nn_session_destroy(s);
-    }
-    unsetenv("DI_NN_CONV_ALGO");
-    return y;
+    int layout;
+    return run_layout(bytes, len, c, batch, x, algo, n_out, &layout);
 }
 
 /* x -> Conv 3x3 32->32 + Relu (Winograd) -> Conv 1x1 32->O (+ Relu): the
