@@ -7,6 +7,7 @@
 # 2. Teardown stops a server only for the run that started or last used it,
 #    and not while another run holds the server's lock; what it stops leaves
 #    no data folder or state file behind.
+# 3. A server of a run's own ports leaves no lock file either.
 # Uses a server of its own (its own data folder and ports), stopped and
 # removed at the end, also on failure or interruption.
 set -uo pipefail
@@ -74,4 +75,10 @@ echo "$out" | grep -q "stopped" || fail "teardown said nothing: $out"
 [ -e "$base" ] && fail "teardown left the empty folder $base"
 [ -e "$state.dir" ] || [ -e "$state.sock" ] || [ -e "$state.pid" ] &&
   fail "teardown left the state files $state.*"
+# 3. a server of a run's own ports (no shared lock): its lock file goes too
+DI_TEST_RUN_ID=runD DI_TEST_REGISTRY=$work/regD "$server" start "$kind" || fail "start by run D"
+[ -e "$state.lock" ] || fail "server.sh made no lock file $state.lock"
+out=$("$here/teardown.sh" "$work/regD" runD) || fail "teardown of run D: $out"
+[ -e "$state.lock" ] && fail "teardown left the lock file $state.lock"
+"$server" status "$kind" && fail "run D's teardown left its server running: $out" # (makes the lock file again)
 echo ok

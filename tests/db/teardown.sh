@@ -26,9 +26,18 @@ remove_data() { # kind base port
   rm -rf "$2/$1-$3" "$2/$1-$3-tmp" "$2/$1-$3.initdb.log" "/tmp/di-sock-$1-$3"
   rmdir "$2" 2>/dev/null || true
 }
+# The port's lock file (server.sh's flock over its actions) goes with a
+# server of this run's own ports; a shared server's fixed port keeps its
+# lock file, since another run may be waiting on it right now and removing
+# a file that someone holds open lets two holders in.
+remove_lock() { # kind port shared-lock
+  [ "$3" = none ] && rm -f "/tmp/di-test-db-$1-$2.lock"
+  return 0
+}
 while read -r kind base mport pport lock; do
   export DI_TEST_DB_DIR=$base DI_TEST_MARIADB_PORT=$mport DI_TEST_PG_PORT=$pport
   port=$mport; [ "$kind" = postgresql ] && port=$pport
+  gone=0
   owner=$(cat "/tmp/di-test-db-$kind-$port.owner" 2>/dev/null || true)
   [ "$owner" = "$run" ] || continue
   if [ "$lock" != none ]; then
@@ -46,15 +55,19 @@ while read -r kind base mport pport lock; do
     # stopped already (store-servers-stop): its state files go too
     rm -f "/tmp/di-test-db-$kind-$port".{owner,dir,sock}
     remove_data "$kind" "$base" "$port"
+    gone=1
   elif "$here/server.sh" stop-if-owner "$kind" "$run" >/dev/null 2>&1 &&
        [ ! -e "/tmp/di-test-db-$kind-$port.owner" ]; then
     echo "teardown: stopped the $kind test server on port $port"
     remove_data "$kind" "$base" "$port"
+    gone=1
   fi
   if "$here/server.sh" status "$kind" >/dev/null 2>&1 &&
      [ "$(cat "/tmp/di-test-db-$kind-$port.owner" 2>/dev/null || true)" = "$run" ]; then
     echo "teardown: the $kind test server on port $port is still running"
     status=1
+  elif [ $gone = 1 ]; then
+    remove_lock "$kind" "$port" "$lock" # last: server.sh status makes it again
   fi
   [ "$lock" != none ] && exec 8>&-
 done < <(sort -u "$registry")
