@@ -26,6 +26,8 @@ cleanup() {
   "$server" stop "$kind" >/dev/null 2>&1
   [ -n "$base" ] && rm -rf "$base"
   rm -f /tmp/di-test-db-"$kind"-"$DI_TEST_MARIADB_PORT".* /tmp/di-test-db-"$kind"-"$DI_TEST_PG_PORT".*
+  # and those of the start refused in 1. (its own ports)
+  rm -f /tmp/di-test-db-"$kind"-$((29000 + h)).* /tmp/di-test-db-"$kind"-$((29500 + h)).*
   rm -rf "$work"
 }
 trap cleanup EXIT
