@@ -4,7 +4,7 @@ libgomp spin (GOMP_SPINCOUNT below libgomp's default of 300000, no passive
 wait policy; 100 when other processes keep the cores busy) unless the user
 chose a policy; `infer` runs with libgomp's
 default, untouched by run's choice."""
-import os, socket, subprocess, sys, tempfile, time
+import atexit, os, shutil, socket, subprocess, sys, tempfile, time
 
 DI = os.environ["DEPTHINDEX"]
 fails = 0
@@ -35,7 +35,8 @@ listener = socket.socket()
 listener.bind(("127.0.0.1", 0))
 listener.listen(8)
 port = listener.getsockname()[1]
-tmp = tempfile.mkdtemp()
+tmp = tempfile.mkdtemp(prefix="di-process-")
+atexit.register(shutil.rmtree, tmp, True)  # the runs' --depth-dir: gone with the test
 secret = "s3cr%d-never-shown" % os.getpid()
 
 for scheme in ("mysql", "postgresql"):
