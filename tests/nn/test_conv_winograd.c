@@ -261,45 +261,71 @@ static float *run_layout(const uint8_t *bytes, size_t len, const ccase *c, int b
     return y;
 }
 
+/* A case's data: weights scaled as a trained layer's (output of order 1),
+** bias, input, the double-precision reference and its range, the model. */
+typedef struct conv_data {
+    float *wt, *bias, *x;
+    double *ref, range;
+    uint8_t *bytes;
+    size_t len, ny;
+} conv_data;
+
+static void conv_data_make(const ccase *c, int batch, int oh, int ow, conv_data *d)
+{
+    size_t nw = (size_t)c->oc * (size_t)c->c * 9, nx = (size_t)batch * c->c * c->h * c->w;
+    d->ny = (size_t)batch * c->oc * oh * ow;
+    d->wt = malloc(nw * sizeof *d->wt);
+    d->bias = malloc((size_t)c->oc * sizeof *d->bias);
+    d->x = malloc(nx * sizeof *d->x);
+    d->ref = malloc(d->ny * sizeof *d->ref);
+    double ws = 1.0 / sqrt(9.0 * c->c);
+    for (size_t i = 0; i < nw; i++) d->wt[i] = (float)(uniform() * 2 * ws);
+    for (int i = 0; i < c->oc; i++) d->bias[i] = 0.1f * uniform();
+    for (size_t i = 0; i < nx; i++) d->x[i] = 2.f * uniform();
+    reference(c, batch, d->x, d->wt, d->bias, oh, ow, d->ref);
+    double lo = d->ref[0], hi = d->ref[0];
+    for (size_t i = 0; i < d->ny; i++) {
+        lo = fmin(lo, d->ref[i]);
+        hi = fmax(hi, d->ref[i]);
+    }
+    d->range = hi - lo;
+    d->bytes = build(c, d->wt, d->bias, &d->len);
+}
+
+static void conv_data_free(conv_data *d)
+{
+    free(d->bytes);
+    free(d->wt);
+    free(d->bias);
+    free(d->x);
+    free(d->ref);
+}
+
 /* The rule's cases on shapes of DPT (conv_algo.c): refused: the F(4x4)
 ** kernel would block this shape's tiles badly, so the default runs direct in
 ** nChw16c (differs from "winograd", output nChw16c); otherwise the default
 ** is Winograd's. And "gemm": oneDNN's im2col + sgemm, a plain output. */
 static void check_rule(int avx512, const ccase *c, int batch, int refused)
 {
-    int oh = c->h, ow = c->w;
-    size_t nw = (size_t)c->oc * (size_t)c->c * 9, nx = (size_t)batch * c->c * c->h * c->w;
-    size_t ny = (size_t)batch * c->oc * oh * ow;
-    float *wt = malloc(nw * sizeof *wt), *bias = malloc((size_t)c->oc * sizeof *bias);
-    float *x = malloc(nx * sizeof *x);
-    double *ref = malloc(ny * sizeof *ref);
-    double ws = 1.0 / sqrt(9.0 * c->c);
-    for (size_t i = 0; i < nw; i++) wt[i] = (float)(uniform() * 2 * ws);
-    for (int i = 0; i < c->oc; i++) bias[i] = 0.1f * uniform();
-    for (size_t i = 0; i < nx; i++) x[i] = 2.f * uniform();
-    reference(c, batch, x, wt, bias, oh, ow, ref);
-    size_t len;
-    uint8_t *bytes = build(c, wt, bias, &len);
+    conv_data d;
+    conv_data_make(c, batch, c->h, c->w, &d);
+    size_t ny = d.ny;
+    const double *ref = d.ref;
     static const char *algos[] = {NULL, "winograd", "direct", "gemm"};
     float *y[4];
     int lay[4];
-    double lo = ref[0], hi = ref[0];
-    for (size_t i = 0; i < ny; i++) {
-        lo = fmin(lo, ref[i]);
-        hi = fmax(hi, ref[i]);
-    }
-    CHECKF(hi - lo > 0.5, "%s: range %g", c->name, hi - lo);
+    CHECKF(d.range > 0.5, "%s: range %g", c->name, d.range);
     for (int a = 0; a < 4; a++) {
-        y[a] = run_layout(bytes, len, c, batch, x, algos[a], ny, &lay[a]);
+        y[a] = run_layout(d.bytes, d.len, c, batch, d.x, algos[a], ny, &lay[a]);
         double md = 0;
         for (size_t i = 0; y[a] && i < ny; i++) {
-            double d = fabs(y[a][i] - ref[i]);
-            if (!(d <= md)) md = d;
+            double e = fabs(y[a][i] - ref[i]);
+            if (!(e <= md)) md = e;
         }
         printf("%s, batch %d, %s: max |diff| %.3g (%.2g of range), conv output %s\n", c->name,
-               batch, algos[a] ? algos[a] : "the rule", md, md / (hi - lo),
+               batch, algos[a] ? algos[a] : "the rule", md, md / d.range,
                lay[a] == 1 ? "nChw16c" : lay[a] == 0 ? "plain" : "other");
-        CHECKF(y[a] && md <= 1e-5 * (hi - lo), "%s, %s: differs by %.3g", c->name,
+        CHECKF(y[a] && md <= 1e-5 * d.range, "%s, %s: differs by %.3g", c->name,
                algos[a] ? algos[a] : "the rule", md);
     }
     if (avx512 && y[0] && y[1]) {
@@ -313,11 +339,7 @@ static void check_rule(int avx512, const ccase *c, int batch, int refused)
         CHECKF(lay[3] == 0, "%s: gemm's output is not plain", c->name);
     }
     for (int a = 0; a < 4; a++) free(y[a]);
-    free(bytes);
-    free(wt);
-    free(bias);
-    free(x);
-    free(ref);
+    conv_data_free(&d);
 }
 
 int main(void)
@@ -342,31 +364,20 @@ int main(void)
         const ccase *c = &cases[ci];
         const int batch = 2;
         int oh = (c->h - 1) / c->stride + 1, ow = (c->w - 1) / c->stride + 1;
-        size_t nw = (size_t)c->oc * (size_t)c->c * 9, nx = (size_t)batch * c->c * c->h * c->w;
-        size_t ny = (size_t)batch * c->oc * oh * ow;
-        float *wt = malloc(nw * sizeof *wt), *bias = malloc((size_t)c->oc * sizeof *bias);
-        float *x = malloc(nx * sizeof *x);
-        double *ref = malloc(ny * sizeof *ref);
-        /* weights scaled as a trained layer's (output of order 1) */
-        double ws = 1.0 / sqrt(9.0 * c->c);
-        for (size_t i = 0; i < nw; i++) wt[i] = (float)(uniform() * 2 * ws);
-        for (int i = 0; i < c->oc; i++) bias[i] = 0.1f * uniform();
-        for (size_t i = 0; i < nx; i++) x[i] = 2.f * uniform();
-        reference(c, batch, x, wt, bias, oh, ow, ref);
-        size_t len;
-        uint8_t *bytes = build(c, wt, bias, &len);
-        float *yd = run(bytes, len, c, batch, x, NULL, ny);
-        float *yr = run(bytes, len, c, batch, x, "direct", ny);
+        conv_data d;
+        conv_data_make(c, batch, oh, ow, &d);
+        size_t ny = d.ny;
+        const double *ref = d.ref;
+        float *yd = run(d.bytes, d.len, c, batch, d.x, NULL, ny);
+        float *yr = run(d.bytes, d.len, c, batch, d.x, "direct", ny);
         if (yd && yr) {
-            double lo = ref[0], hi = ref[0], md = 0, mr = 0;
+            double md = 0, mr = 0;
             for (size_t i = 0; i < ny; i++) {
-                lo = fmin(lo, ref[i]);
-                hi = fmax(hi, ref[i]);
-                double d = fabs(yd[i] - ref[i]), r = fabs(yr[i] - ref[i]);
-                if (!(d <= md)) md = d;
+                double e = fabs(yd[i] - ref[i]), r = fabs(yr[i] - ref[i]);
+                if (!(e <= md)) md = e;
                 if (!(r <= mr)) mr = r;
             }
-            double range = hi - lo;
+            double range = d.range;
             int same = !memcmp(yd, yr, ny * sizeof(float));
             printf("%s: range %.3g, max |diff| default %.3g (%.2g of range), direct %.3g; %s\n",
                    c->name, range, md, md / range, mr, same ? "bit-identical" : "differ");
@@ -380,11 +391,7 @@ int main(void)
         }
         free(yd);
         free(yr);
-        free(bytes);
-        free(wt);
-        free(bias);
-        free(x);
-        free(ref);
+        conv_data_free(&d);
     }
     /* DPT's fusion convs at 518x518 (148x148: 37 x 37 tiles) and odd sizes */
     static const ccase rule_cases[] = {
