@@ -28,8 +28,7 @@ static di_nn_conv_shape shape(int64_t n, int64_t c, int64_t oc, int64_t k, int64
                               .group = 1,
                               .stride = {stride, stride},
                               .dil = {1, 1},
-                              .out = {oh, ow},
-                              .threads = 2};
+                              .out = {oh, ow}};
 }
 
 static const char *W43 = "jit_wino_4x3:avx512_core", *W23 = "jit_fp32_wino_2x3:avx512_core";

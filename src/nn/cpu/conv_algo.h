@@ -18,7 +18,6 @@ typedef struct di_nn_conv_shape {
     int64_t n, c, oc, kh, kw, group; /* n: the batch the primitive runs on */
     int64_t stride[2], dil[2];
     int64_t out[2]; /* output height, width */
-    int threads;    /* the session's engine threads (0: all cores) */
 } di_nn_conv_shape;
 
 /* The algorithm for a conv of this shape. knob: DI_NN_CONV_ALGO's value (or

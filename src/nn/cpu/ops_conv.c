@@ -90,9 +90,8 @@ static int conv_check(const di_nn_graph *g, const di_nn_node *n, di_error *err)
 #define DN(call, what) DI_NN_DNNL(n, call, what)
 
 /* The shape conv_algo.c decides by */
-static di_nn_conv_shape conv_shape(const di_nn_kctx *k, const di_nn_conv_params *p, int64_t N,
-                                   int64_t C, int64_t OC, int64_t KH, int64_t KW,
-                                   const int64_t out[2])
+static di_nn_conv_shape conv_shape(const di_nn_conv_params *p, int64_t N, int64_t C, int64_t OC,
+                                   int64_t KH, int64_t KW, const int64_t out[2])
 {
     return (di_nn_conv_shape){.n = N,
                               .c = C,
@@ -102,8 +101,7 @@ static di_nn_conv_shape conv_shape(const di_nn_kctx *k, const di_nn_conv_params 
                               .group = p->group,
                               .stride = {p->strides[0], p->strides[1]},
                               .dil = {p->dilations[0], p->dilations[1]},
-                              .out = {out[0], out[1]},
-                              .threads = k->env->threads};
+                              .out = {out[0], out[1]}};
 }
 
 /* oneDNN's im2col + jit sgemm convolution ("x64:gemm:jit") for cd, where the
@@ -221,7 +219,7 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
     /* the algorithm by shape (conv_algo.c: the measurements and the rule;
     ** DI_NN_CONV_ALGO picks another for comparison) */
     const char *knob = getenv("DI_NN_CONV_ALGO");
-    di_nn_conv_shape shape = conv_shape(k, p, N, C, OC, KH, KW, out_sz);
+    di_nn_conv_shape shape = conv_shape(p, N, C, OC, KH, KW, out_sz);
     di_nn_conv_algo algo = di_nn_conv_pick(knob, &shape);
     bool wino = algo == DI_CONV_WINOGRAD && (!bf16 || conv_winograd_bf16());
     dnnl_data_type_t dt = bf16 && !wino ? dnnl_bf16 : dnnl_f32;
