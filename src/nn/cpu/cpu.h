@@ -58,6 +58,13 @@ int di_nn_cpu_convert_run(di_nn_env *env, struct di_nn_step *st, di_error *err);
     } while (0)
 /* A oneDNN call failed: a message naming the node. */
 int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_status_t st);
+/* The first of oneDNN's implementations of op_desc (a dnnl_*_desc_t; the
+** list is oneDNN's, best first) whose implementation string contains want
+** ("gemm:jit"), or NULL: none does, the list could not be made, or its
+** first (dnnl_primitive_desc_create's choice) contains `unless` (NULL: no
+** such test). The caller destroys what it gets. */
+dnnl_primitive_desc_t di_nn_impl_pd(const_dnnl_op_desc_t op_desc, const_dnnl_primitive_attr_t attr,
+                                    dnnl_engine_t eng, const char *want, const char *unless);
 /* dnnl memory_desc for a plain tensor (ndim 0..6). */
 int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md);
 /* The plain row-major bf16 descriptor of a float32 tensor's shape: the

@@ -73,6 +73,32 @@ int di_nn_dnnl_fail(di_error *err, const di_nn_node *n, const char *what, dnnl_s
     return di_nn_node_fail(err, code, n, "oneDNN %s failed (status %d)", what, (int)st);
 }
 
+dnnl_primitive_desc_t di_nn_impl_pd(const_dnnl_op_desc_t op_desc, const_dnnl_primitive_attr_t attr,
+                                    dnnl_engine_t eng, const char *want, const char *unless)
+{
+    dnnl_primitive_desc_iterator_t it;
+    if (dnnl_primitive_desc_iterator_create(&it, op_desc, attr, eng, NULL) != dnnl_success)
+        return NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    bool first = true;
+    do {
+        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
+        const char *impl = NULL;
+        if (c && dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+            impl = NULL;
+        bool vetoed = first && unless && impl && strstr(impl, unless);
+        if (c && impl && !vetoed && strstr(impl, want))
+            pd = c;
+        else if (c)
+            dnnl_primitive_desc_destroy(c);
+        if (vetoed)
+            break;
+        first = false;
+    } while (!pd && dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+    dnnl_primitive_desc_iterator_destroy(it);
+    return pd;
+}
+
 int di_nn_plain_md(const di_nn_tensor *t, dnnl_memory_desc_t *md)
 {
     static const dnnl_format_tag_t tags[] = {dnnl_a,    dnnl_a,     dnnl_ab,    dnnl_abc,

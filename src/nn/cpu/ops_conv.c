@@ -104,29 +104,6 @@ static di_nn_conv_shape conv_shape(const di_nn_conv_params *p, int64_t N, int64_
                               .out = {out[0], out[1]}};
 }
 
-/* oneDNN's im2col + jit sgemm convolution ("x64:gemm:jit") for cd, where the
-** primitive_desc iterator offers it (after its brgconv and jit choices);
-** else NULL. It takes and writes plain NCHW. */
-static dnnl_primitive_desc_t gemm_pd(const dnnl_convolution_desc_t *cd,
-                                     const_dnnl_primitive_attr_t attr, dnnl_engine_t eng)
-{
-    dnnl_primitive_desc_iterator_t it;
-    if (dnnl_primitive_desc_iterator_create(&it, cd, attr, eng, NULL) != dnnl_success)
-        return NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    do {
-        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
-        const char *impl = NULL;
-        if (c && dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-            impl && strstr(impl, "gemm:jit")) /* "x64:gemm:jit" */
-            pd = c;
-        else if (c)
-            dnnl_primitive_desc_destroy(c);
-    } while (!pd && dnnl_primitive_desc_iterator_next(it) == dnnl_success);
-    dnnl_primitive_desc_iterator_destroy(it);
-    return pd;
-}
-
 /* In a bf16 session a conv that conv_algo gives Winograd could run direct in
 ** bf16 (oneDNN's brgconv, avx512_core_bf16 or AMX) or Winograd in float32
 ** (oneDNN has no bf16 Winograd; accuracy would only improve). Measured per
@@ -298,7 +275,7 @@ static int conv_prepare(di_nn_kctx *k, di_error *err)
         if (dnnl_dilated_convolution_forward_desc_init(
                 &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any, &wei_any,
                 b ? &bias_md : NULL, &dst_any, strides, dil, pl, pr) == dnnl_success)
-            pd = gemm_pd(&cd, attr, cpu_engine(k));
+            pd = di_nn_impl_pd(&cd, attr, cpu_engine(k), "gemm:jit", NULL); /* "x64:gemm:jit" */
     }
     if (!pd && conv_keeps_input_layout(p, OC, KH, KW, x)) {
         dnnl_status_t ks = dnnl_dilated_convolution_forward_desc_init(

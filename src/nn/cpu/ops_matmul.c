@@ -195,34 +195,8 @@ static dnnl_status_t mm_pd_create(dnnl_primitive_desc_t *pd, const dnnl_matmul_d
                                   const_dnnl_primitive_attr_t attr, dnnl_engine_t eng)
 {
     const char *e = getenv("DI_NN_MM_IMPL");
-    dnnl_primitive_desc_iterator_t it;
-    if ((e && !strcmp(e, "first")) ||
-        dnnl_primitive_desc_iterator_create(&it, md, attr, eng, NULL) != dnnl_success)
-        return dnnl_primitive_desc_create(pd, md, attr, eng, NULL);
-    dnnl_primitive_desc_t first = dnnl_primitive_desc_iterator_fetch(it);
-    const char *impl = NULL;
-    bool amx =
-        first &&
-        dnnl_primitive_desc_query(first, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-        impl && strstr(impl, "amx");
-    *pd = NULL;
-    while (first && !amx && !*pd && dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
-        dnnl_primitive_desc_t c = dnnl_primitive_desc_iterator_fetch(it);
-        impl = NULL;
-        if (c && dnnl_primitive_desc_query(c, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-            impl && !strncmp(impl, "gemm:jit", 8))
-            *pd = c;
-        else if (c)
-            dnnl_primitive_desc_destroy(c);
-    }
-    dnnl_primitive_desc_iterator_destroy(it);
-    if (!first)
-        return dnnl_unimplemented;
-    if (*pd)
-        dnnl_primitive_desc_destroy(first);
-    else
-        *pd = first;
-    return dnnl_success;
+    *pd = e && !strcmp(e, "first") ? NULL : di_nn_impl_pd(md, attr, eng, "gemm:jit", "amx");
+    return *pd ? dnnl_success : dnnl_primitive_desc_create(pd, md, attr, eng, NULL);
 }
 
 /* What a bf16 MatMul reads and writes as it is: A and B already bf16 (plain
